@@ -1,0 +1,349 @@
+"""Public functions over the primitive ops, and the Tensor methods/operators bound to them.
+
+Names and arguments follow PyTorch (``dim``, ``keepdim``); NumPy's ``axis``/``keepdims``
+are accepted as aliases in the reductions.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from cvprimer.core.ops.arith import (
+    AddFn,
+    DivFn,
+    MaximumFn,
+    MinimumFn,
+    MulFn,
+    PowFn,
+    SubFn,
+    WhereFn,
+)
+from cvprimer.core.ops.index import getitem
+from cvprimer.core.ops.linalg import MatMulFn
+from cvprimer.core.ops.reduce import (
+    LogSumExpFn,
+    MaxFn,
+    MeanFn,
+    MinFn,
+    StdFn,
+    SumFn,
+    VarFn,
+    arg_extreme,
+)
+from cvprimer.core.ops.shape import (
+    ConcatFn,
+    ExpandFn,
+    PadFn,
+    PermuteFn,
+    ReshapeFn,
+    SplitFn,
+    StackFn,
+    split_sizes,
+)
+from cvprimer.core.ops.unary import (
+    AbsFn,
+    ClampFn,
+    ExpFn,
+    LogFn,
+    NegFn,
+    ReLUFn,
+    SigmoidFn,
+    SignFn,
+    SqrtFn,
+    TanhFn,
+)
+from cvprimer.core.tensor import Tensor, _shape_arg
+
+Scalar = int | float
+
+
+def _t(x: Any) -> Tensor:
+    return x if isinstance(x, Tensor) else Tensor(x)
+
+
+def _dim(dim: Any, axis: Any) -> Any:
+    return axis if dim is None else dim
+
+
+# -- elementwise -----------------------------------------------------------------------
+def add(a: Any, b: Any) -> Tensor:
+    """a + b with broadcasting."""
+    return AddFn.apply(a, b)
+
+
+def sub(a: Any, b: Any) -> Tensor:
+    """a - b with broadcasting."""
+    return SubFn.apply(a, b)
+
+
+def mul(a: Any, b: Any) -> Tensor:
+    """a * b with broadcasting."""
+    return MulFn.apply(a, b)
+
+
+def div(a: Any, b: Any) -> Tensor:
+    """a / b with broadcasting."""
+    return DivFn.apply(a, b)
+
+
+def pow(a: Any, b: Any) -> Tensor:  # noqa: A001 - PyTorch's name
+    """a ** b; ``b`` a tensor (broadcast) or a scalar."""
+    return PowFn.apply(a, b)
+
+
+def neg(x: Tensor) -> Tensor:
+    return NegFn.apply(x)
+
+
+def exp(x: Tensor) -> Tensor:
+    return ExpFn.apply(x)
+
+
+def log(x: Tensor) -> Tensor:
+    return LogFn.apply(x)
+
+
+def sqrt(x: Tensor) -> Tensor:
+    return SqrtFn.apply(x)
+
+
+def abs(x: Tensor) -> Tensor:  # noqa: A001
+    return AbsFn.apply(x)
+
+
+def sign(x: Tensor) -> Tensor:
+    return SignFn.apply(x)
+
+
+def clamp(x: Tensor, min: Scalar | None = None, max: Scalar | None = None) -> Tensor:  # noqa: A002
+    """Limit values to [min, max]; the gradient passes where min <= x <= max."""
+    if min is None and max is None:
+        raise ValueError("clamp: at least one of min and max must be given")
+    return ClampFn.apply(x, min, max)
+
+
+clip = clamp
+
+
+def relu(x: Tensor) -> Tensor:
+    return ReLUFn.apply(x)
+
+
+def sigmoid(x: Tensor) -> Tensor:
+    return SigmoidFn.apply(x)
+
+
+def tanh(x: Tensor) -> Tensor:
+    return TanhFn.apply(x)
+
+
+def maximum(a: Any, b: Any) -> Tensor:
+    return MaximumFn.apply(a, b)
+
+
+def minimum(a: Any, b: Any) -> Tensor:
+    return MinimumFn.apply(a, b)
+
+
+def where(cond: Any, a: Any, b: Any) -> Tensor:
+    """Elementwise ``a`` where ``cond`` is true, else ``b`` (all three broadcast)."""
+    c = cond.data if isinstance(cond, Tensor) else np.asarray(cond)
+    return WhereFn.apply(c, a, b)
+
+
+def matmul(a: Any, b: Any) -> Tensor:
+    return MatMulFn.apply(a, b)
+
+
+# -- reductions ------------------------------------------------------------------------
+def sum(x: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A001
+    return SumFn.apply(x, _dim(dim, axis), keepdim or keepdims)
+
+
+def mean(x: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Any = None, keepdims: bool = False) -> Tensor:
+    return MeanFn.apply(x, _dim(dim, axis), keepdim or keepdims)
+
+
+def max(x: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A001
+    """Maximum values over ``dim`` (values only; see :func:`argmax` for indices).
+
+    Differences from PyTorch: ``x.max(dim)`` returns only the values, not a (values,
+    indices) pair; ties share the gradient evenly as in ``torch.amax``."""
+    return MaxFn.apply(x, _dim(dim, axis), keepdim or keepdims)
+
+
+def min(x: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A001
+    """Minimum values over ``dim`` (values only, like :func:`max`)."""
+    return MinFn.apply(x, _dim(dim, axis), keepdim or keepdims)
+
+
+amax, amin = max, min
+
+
+def argmax(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
+    """Index of the first maximum along ``dim`` (of the flattened tensor when None); int64."""
+    return Tensor._wrap(arg_extreme("argmax", _t(x).data, dim, keepdim, np.argmax))
+
+
+def argmin(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
+    """Index of the first minimum along ``dim``; int64."""
+    return Tensor._wrap(arg_extreme("argmin", _t(x).data, dim, keepdim, np.argmin))
+
+
+def _correction(unbiased: bool, correction: int | None) -> int:
+    return int(correction) if correction is not None else (1 if unbiased else 0)
+
+
+def var(x: Tensor, dim: Any = None, unbiased: bool = True, keepdim: bool = False, *,
+        correction: int | None = None) -> Tensor:
+    """Variance with Bessel's correction by default (``unbiased=False``: divide by n)."""
+    return VarFn.apply(x, dim, _correction(unbiased, correction), keepdim)
+
+
+def std(x: Tensor, dim: Any = None, unbiased: bool = True, keepdim: bool = False, *,
+        correction: int | None = None) -> Tensor:
+    """Standard deviation; the square root of :func:`var`."""
+    return StdFn.apply(x, dim, _correction(unbiased, correction), keepdim)
+
+
+def logsumexp(x: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:
+    """log(sum(exp(x))) over ``dim``, stable for large values."""
+    return LogSumExpFn.apply(x, dim, keepdim)
+
+
+# -- shape -----------------------------------------------------------------------------
+def reshape(x: Tensor, *shape: Any) -> Tensor:
+    """Same elements in a new shape (one axis may be -1)."""
+    return ReshapeFn.apply(x, _shape_arg(shape))
+
+
+def permute(x: Tensor, *dims: Any) -> Tensor:
+    return PermuteFn.apply(x, _shape_arg(dims))
+
+
+def transpose(x: Tensor, dim0: int = -2, dim1: int = -1) -> Tensor:
+    """Swap two axes (the last two by default)."""
+    nd = x.ndim
+    for d in (dim0, dim1):
+        if not -nd <= d < nd:
+            raise ValueError(f"transpose: dim {d} out of range for shape {x.shape}")
+    perm = list(range(nd))
+    perm[dim0], perm[dim1] = perm[dim1], perm[dim0]
+    return PermuteFn.apply(x, tuple(perm))
+
+
+def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+    """Merge axes start_dim..end_dim (inclusive) into one."""
+    nd = builtins.max(x.ndim, 1)
+    s, e = start_dim % nd, end_dim % nd
+    if s > e:
+        raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} for shape {x.shape}")
+    shp = x.shape if x.ndim else (1,)
+    new = shp[:s] + (int(np.prod(shp[s : e + 1])),) + shp[e + 1 :]
+    return ReshapeFn.apply(x, new)
+
+
+def squeeze(x: Tensor, dim: Any = None) -> Tensor:
+    """Drop size-1 axes (all of them, or those in ``dim``; a non-1 axis in ``dim`` is kept, as PyTorch)."""
+    if dim is None:
+        new = tuple(s for s in x.shape if s != 1)
+    else:
+        dims = {d % builtins.max(x.ndim, 1) for d in ((dim,) if isinstance(dim, int) else dim)}
+        new = tuple(s for i, s in enumerate(x.shape) if not (i in dims and s == 1))
+    return ReshapeFn.apply(x, new)
+
+
+def unsqueeze(x: Tensor, dim: int) -> Tensor:
+    """Insert a size-1 axis at ``dim`` (negative counts in the result, as PyTorch)."""
+    nd = x.ndim + 1
+    if not -nd <= dim < nd:
+        raise ValueError(f"unsqueeze: dim {dim} out of range for shape {x.shape}")
+    d = dim % nd
+    return ReshapeFn.apply(x, x.shape[:d] + (1,) + x.shape[d:])
+
+
+def expand(x: Tensor, *sizes: Any) -> Tensor:
+    """Broadcast to ``sizes``; -1 keeps an axis. A read-only view (no copy)."""
+    sizes = _shape_arg(sizes)
+    lead = len(sizes) - x.ndim
+    if lead < 0:
+        raise ValueError(f"expand: {sizes} has fewer axes than the tensor's shape {x.shape}")
+    full = tuple(x.shape[i - lead] if s == -1 and i >= lead else s for i, s in enumerate(sizes))
+    return ExpandFn.apply(x, full)
+
+
+def broadcast_to(x: Tensor, shape: Sequence[int]) -> Tensor:
+    return ExpandFn.apply(x, tuple(shape))
+
+
+def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
+    return ConcatFn.apply(dim, *tensors)
+
+
+concat = concatenate = cat
+
+
+def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
+    return StackFn.apply(dim, *tensors)
+
+
+def split(x: Tensor, split_size_or_sections: Any, dim: int = 0) -> tuple[Tensor, ...]:
+    """Pieces along ``dim``: of size ``split_size`` each, or of the listed sizes."""
+    if not -x.ndim <= dim < x.ndim:
+        raise ValueError(f"split: dim {dim} out of range for shape {x.shape}")
+    sizes = split_sizes("split", x.shape[dim], split_size_or_sections)
+    out = SplitFn.apply(x, sizes, dim % x.ndim)
+    return out if isinstance(out, tuple) else (out,)
+
+
+def chunk(x: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
+    """``chunks`` pieces of size ceil(n / chunks) along ``dim`` (the last may be smaller)."""
+    if chunks <= 0:
+        raise ValueError(f"chunk: chunks must be positive, got {chunks}")
+    n = x.shape[dim]
+    return split(x, builtins.max(-(-n // chunks), 1), dim)
+
+
+def pad(x: Tensor, pad: Sequence[int], mode: str = "constant", value: float = 0.0) -> Tensor:
+    """Pad trailing axes, PyTorch's order: (left, right, top, bottom, front, back)."""
+    return PadFn.apply(x, tuple(pad), mode, value)
+
+
+# -- bind methods and operators to Tensor ------------------------------------------
+def _r(fn: Any) -> Any:
+    return lambda self, other: fn(other, self)
+
+
+def _cmp(op: Any) -> Any:
+    return lambda self, other: Tensor._wrap(op(self.data, other.data if isinstance(other, Tensor) else other))
+
+
+def _bind() -> None:
+    T = Tensor
+    T.__add__, T.__radd__ = add, _r(add)
+    T.__sub__, T.__rsub__ = sub, _r(sub)
+    T.__mul__, T.__rmul__ = mul, _r(mul)
+    T.__truediv__, T.__rtruediv__ = div, _r(div)
+    T.__pow__, T.__rpow__ = pow, _r(pow)
+    T.__matmul__, T.__rmatmul__ = matmul, _r(matmul)
+    T.__neg__ = neg
+    T.__abs__ = abs
+    T.__getitem__ = getitem
+    T.__lt__, T.__le__ = _cmp(np.less), _cmp(np.less_equal)
+    T.__gt__, T.__ge__ = _cmp(np.greater), _cmp(np.greater_equal)
+    T.eq, T.ne = _cmp(np.equal), _cmp(np.not_equal)
+    for name in (
+        "add sub mul div pow matmul exp log sqrt abs sign clamp clip relu sigmoid tanh maximum minimum "
+        "sum mean max min amax amin argmax argmin var std logsumexp reshape permute transpose flatten "
+        "squeeze unsqueeze expand broadcast_to split chunk"
+    ).split():
+        setattr(T, name, globals()[name])
+    T.view = reshape
+    T.T = property(lambda self: permute(self, *reversed(range(self.ndim))))
+
+
+_bind()

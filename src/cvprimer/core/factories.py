@@ -1,0 +1,92 @@
+"""Tensor factories (PyTorch's names). Random ones take an explicit ``rng``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from cvprimer.core.random import get_rng
+from cvprimer.core.tensor import DEFAULT_DTYPE, Tensor, _shape_arg
+
+
+def _make(arr: np.ndarray, requires_grad: bool) -> Tensor:
+    return Tensor(arr, requires_grad=requires_grad)
+
+
+def _dt(dtype: Any) -> np.dtype:
+    return DEFAULT_DTYPE if dtype is None else np.dtype(dtype)
+
+
+def zeros(*shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    return _make(np.zeros(_shape_arg(shape), _dt(dtype)), requires_grad)
+
+
+def ones(*shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    return _make(np.ones(_shape_arg(shape), _dt(dtype)), requires_grad)
+
+
+def empty(*shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    return _make(np.empty(_shape_arg(shape), _dt(dtype)), requires_grad)
+
+
+def full(shape: Any, fill_value: float, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    shape = (shape,) if isinstance(shape, int) else tuple(shape)
+    return _make(np.full(shape, fill_value, _dt(dtype)), requires_grad)
+
+
+def zeros_like(x: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    return _make(np.zeros(x.shape, dtype or x.dtype), requires_grad)
+
+
+def ones_like(x: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    return _make(np.ones(x.shape, dtype or x.dtype), requires_grad)
+
+
+def full_like(x: Tensor, fill_value: float, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    return _make(np.full(x.shape, fill_value, dtype or x.dtype), requires_grad)
+
+
+def eye(n: int, m: int | None = None, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    return _make(np.eye(n, m, dtype=_dt(dtype)), requires_grad)
+
+
+def arange(start: float, end: float | None = None, step: float = 1, dtype: Any = None,
+           requires_grad: bool = False) -> Tensor:
+    """Like ``torch.arange``: int64 when all arguments are ints, else float32."""
+    if end is None:
+        start, end = 0, start
+    if dtype is None:
+        ints = all(isinstance(v, (int, np.integer)) for v in (start, end, step))
+        dtype = np.int64 if ints else DEFAULT_DTYPE
+    return _make(np.arange(start, end, step).astype(dtype), requires_grad)
+
+
+def linspace(start: float, end: float, steps: int, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    return _make(np.linspace(start, end, steps).astype(_dt(dtype)), requires_grad)
+
+
+def randn(*shape: Any, rng: np.random.Generator | None = None, dtype: Any = None,
+          requires_grad: bool = False) -> Tensor:
+    """Standard normal samples."""
+    return _make(get_rng(rng).standard_normal(_shape_arg(shape)).astype(_dt(dtype)), requires_grad)
+
+
+def rand(*shape: Any, rng: np.random.Generator | None = None, dtype: Any = None,
+         requires_grad: bool = False) -> Tensor:
+    """Uniform samples on [0, 1)."""
+    return _make(get_rng(rng).random(_shape_arg(shape)).astype(_dt(dtype)), requires_grad)
+
+
+def randint(low: int, high: int, size: Any, rng: np.random.Generator | None = None) -> Tensor:
+    """Integers uniform on [low, high), int64."""
+    size = (size,) if isinstance(size, int) else tuple(size)
+    return Tensor(get_rng(rng).integers(low, high, size=size, dtype=np.int64))
+
+
+def randn_like(x: Tensor, rng: np.random.Generator | None = None) -> Tensor:
+    return randn(*x.shape, rng=rng, dtype=x.dtype)
+
+
+def rand_like(x: Tensor, rng: np.random.Generator | None = None) -> Tensor:
+    return rand(*x.shape, rng=rng, dtype=x.dtype)

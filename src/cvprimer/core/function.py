@@ -1,0 +1,336 @@
+r"""The ``Function`` base class: one differentiable op = one subclass.
+
+An op defines two static methods working on plain NumPy arrays::
+
+    class ExpFn(Function):
+        @staticmethod
+        def forward(ctx, x):            # arrays (and plain Python options) in
+            y = np.exp(x)
+            ctx.save_for_backward(y)    # save the minimum needed by backward
+            return y                    # one array, or a tuple of arrays
+        @staticmethod
+        def backward(ctx, gy):          # one upstream gradient per output
+            (y,) = ctx.saved_tensors
+            return gy * y               # one gradient (or None) per forward argument
+                                        # (trailing Nones may be left out)
+
+``ExpFn.apply(t)`` unwraps Tensor arguments, runs ``forward``, wraps the result in
+Tensors and, when gradients are being recorded, links the outputs to a graph node (the
+``ctx`` itself). Non-Tensor arguments (ints, tuples, Python floats) pass through untouched
+and receive no gradient.
+
+Broadcasting is handled once, here: if ``backward`` returns a gradient whose shape differs
+from its input's shape, :func:`cvprimer.core.ops.arith.unbroadcast` sums it back. Gradients
+are also cast to the input's dtype. So elementwise binary ops simply return ``gy * ...``.
+
+``ctx.needs_input_grad[i]`` tells backward which gradients are wanted, so it can skip work
+(and return None) for the others.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from cvprimer.core.tensor import Tensor
+
+_grad_enabled = True
+_anomaly_enabled = False
+
+
+def is_grad_enabled() -> bool:
+    """Whether operations are currently recorded for backward."""
+    return _grad_enabled
+
+
+class _GradMode(contextlib.ContextDecorator):
+    def __init__(self, mode: bool) -> None:
+        self.mode = mode
+        self.prev = True
+
+    def __enter__(self) -> None:
+        global _grad_enabled
+        self.prev = _grad_enabled
+        _grad_enabled = self.mode
+
+    def __exit__(self, *exc: object) -> None:
+        global _grad_enabled
+        _grad_enabled = self.prev
+
+
+def no_grad() -> _GradMode:
+    """Context manager / decorator that stops graph recording (inference, optimizer steps)."""
+    return _GradMode(False)
+
+
+def enable_grad() -> _GradMode:
+    """Context manager / decorator that turns graph recording back on inside ``no_grad``."""
+    return _GradMode(True)
+
+
+def set_grad_enabled(mode: bool) -> _GradMode:
+    """Context manager / decorator setting graph recording to ``mode``."""
+    return _GradMode(bool(mode))
+
+
+class detect_anomaly(contextlib.ContextDecorator):
+    """Opt-in check, like PyTorch's ``detect_anomaly``: raise as soon as an op turns
+    finite inputs into a NaN/Inf output (forward), or finite upstream gradients into a
+    non-finite input gradient (backward). The error names the op and the shapes.
+    Costs one ``isfinite`` scan per array, so it is off by default."""
+
+    def __init__(self, enabled: bool = True) -> None:
+        self.enabled = enabled
+        self.prev = False
+
+    def __enter__(self) -> None:
+        global _anomaly_enabled
+        self.prev = _anomaly_enabled
+        _anomaly_enabled = self.enabled
+
+    def __exit__(self, *exc: object) -> None:
+        global _anomaly_enabled
+        _anomaly_enabled = self.prev
+
+
+def is_anomaly_enabled() -> bool:
+    return _anomaly_enabled
+
+
+class AnomalyError(FloatingPointError):
+    """Raised in anomaly mode when an op produces a non-finite value from finite inputs."""
+
+
+def _all_finite(arrays: Any) -> bool:
+    for a in arrays:
+        if isinstance(a, np.ndarray) and a.dtype.kind in "fc" and not np.isfinite(a).all():
+            return False
+    return True
+
+
+def _describe(arrays: Any) -> str:
+    return ", ".join(
+        f"{a.shape}:{a.dtype}" if isinstance(a, np.ndarray) else type(a).__name__ for a in arrays
+    )
+
+
+class Function:
+    """Base class of every differentiable op; subclasses implement ``forward``/``backward``.
+
+    An instance is the context (``ctx``) of one call and, when gradients are recorded,
+    the node of the graph: it keeps the input Tensors (``inputs``), what forward saved,
+    and the shapes/dtypes of its outputs.
+
+    Class attribute ``float_only`` (default True): Tensor inputs must have a floating
+    dtype; ops that also make sense on integers (shape ops, indexing) set it to False.
+    """
+
+    float_only: bool = True
+
+    def __init__(self) -> None:
+        self.inputs: tuple[Any, ...] = ()
+        self.needs_input_grad: tuple[bool, ...] = ()
+        self._saved: tuple[Any, ...] | None = ()
+        self._freed = False
+        self.out_meta: list[tuple[tuple[int, ...], np.dtype]] = []
+
+    # -- what ops call -------------------------------------------------------------
+    def save_for_backward(self, *values: Any) -> None:
+        """Keep arrays (or anything else) for backward; freed after backward unless retained."""
+        self._saved = values
+
+    @property
+    def saved_tensors(self) -> tuple[Any, ...]:
+        if self._freed:
+            raise RuntimeError(
+                f"{type(self).__name__}: trying to backward through the graph a second time "
+                "(its saved values were freed after the first backward). Pass "
+                "retain_graph=True to the first backward() if you need a second one."
+            )
+        return self._saved if self._saved is not None else ()
+
+    def release(self) -> None:
+        """Drop saved values (called after backward when the graph is not retained)."""
+        self._saved = None
+        self._freed = True
+        for k in [k for k in self.__dict__ if k not in _CTX_KEEP]:
+            del self.__dict__[k]
+
+    @property
+    def name(self) -> str:
+        n = type(self).__name__
+        return n[:-2] if n.endswith("Fn") else n
+
+    # -- to override -------------------------------------------------------------------
+    @staticmethod
+    def forward(ctx: Function, *args: Any, **kwargs: Any) -> Any:  # pragma: no cover
+        raise NotImplementedError
+
+    @staticmethod
+    def backward(ctx: Function, *grads: Any) -> Any:  # pragma: no cover
+        raise NotImplementedError
+
+    # -- the machinery ---------------------------------------------------------------
+    @classmethod
+    def apply(cls, *args: Any, **kwargs: Any) -> Any:
+        """Run the op on Tensors/arrays/scalars and return Tensor output(s)."""
+        from cvprimer.core.tensor import Tensor
+
+        ctx = cls()
+        raw = []
+        needs = []
+        any_needs = False
+        for a in args:
+            if isinstance(a, Tensor):
+                if cls.float_only and a.data.dtype.kind not in "fc":
+                    raise TypeError(
+                        f"{ctx.name}: expected floating-point tensors, got dtypes "
+                        f"{[x.dtype.name for x in args if isinstance(x, Tensor)]} with shapes "
+                        f"{[x.shape for x in args if isinstance(x, Tensor)]}; convert with .float()"
+                    )
+                raw.append(a.data)
+                rg = a.requires_grad and _grad_enabled
+                needs.append(rg)
+                any_needs = any_needs or rg
+            else:
+                # NumPy scalars are "strong" under NEP 50 and would upcast float32 to float64
+                raw.append(float(a) if isinstance(a, np.floating) else a)
+                needs.append(False)
+        ctx.needs_input_grad = tuple(needs)
+        out = cls.forward(ctx, *raw, **kwargs)
+        multi = isinstance(out, tuple)
+        outs = out if multi else (out,)
+        if _anomaly_enabled and not _all_finite(outs) and _all_finite(raw):
+            raise AnomalyError(
+                f"{ctx.name}: forward produced a non-finite value from finite inputs "
+                f"(inputs {_describe(raw)}; outputs {_describe(outs)})"
+            )
+        results = []
+        if any_needs:
+            ctx.inputs = tuple(a if isinstance(a, Tensor) else None for a in args)
+            for i, o in enumerate(outs):
+                o = np.asarray(o)
+                ctx.out_meta.append((o.shape, o.dtype))
+                t = Tensor._wrap(o)
+                if o.dtype.kind in "fc":
+                    t.requires_grad = True
+                    t._node = ctx
+                    t._out_index = i
+                results.append(t)
+        else:
+            ctx._saved = None
+            results = [Tensor._wrap(np.asarray(o)) for o in outs]
+        return tuple(results) if multi else results[0]
+
+
+# attributes a node keeps after release (everything else is op-specific saved state)
+_CTX_KEEP = {"inputs", "needs_input_grad", "_saved", "_freed", "out_meta"}
+
+
+def run_backward(
+    roots: list[Tensor], root_grads: list[np.ndarray], retain_graph: bool = False
+) -> None:
+    """Reverse-mode sweep from ``roots`` (iterative: no recursion limit on deep graphs).
+
+    Nodes are ordered topologically by an explicit-stack depth-first search, then visited
+    in reverse; each node's output gradients are summed from all its consumers before its
+    backward runs, so a tensor used twice (a diamond) gets the sum of both contributions.
+    Leaf tensors that require grad accumulate into ``.grad``.
+    """
+    from cvprimer.core.ops.arith import unbroadcast
+
+    # -- topological order of the nodes reachable from the roots --------------------
+    order: list[Function] = []
+    seen: set[int] = set()
+    for r in roots:
+        if r._node is None or id(r._node) in seen:
+            continue
+        stack: list[tuple[Function, bool]] = [(r._node, False)]
+        while stack:
+            node, done = stack.pop()
+            if done:
+                order.append(node)
+                continue
+            if id(node) in seen:
+                continue
+            seen.add(id(node))
+            stack.append((node, True))
+            for t in node.inputs:
+                if t is not None and t._node is not None and id(t._node) not in seen:
+                    stack.append((t._node, False))
+
+    grads: dict[int, list[Any]] = {}
+
+    def deliver(t: Tensor, g: np.ndarray) -> None:
+        if t._node is None:
+            if t.requires_grad:
+                t._accumulate(g)
+            return
+        if t._retains_grad:
+            t._accumulate(g)
+        slot = grads.setdefault(id(t._node), [None] * len(t._node.out_meta))
+        i = t._out_index
+        slot[i] = g if slot[i] is None else slot[i] + g
+
+    for r, g in zip(roots, root_grads, strict=True):
+        deliver(r, g)
+
+    for node in reversed(order):
+        slot = grads.pop(id(node), None)
+        if slot is None or all(g is None for g in slot):
+            if not retain_graph:
+                node.release()
+            continue
+        if node._freed:
+            raise RuntimeError(
+                f"{node.name}: trying to backward through the graph a second time (its saved "
+                "values were freed by the first backward). Pass retain_graph=True to the first "
+                "backward() if you need a second one."
+            )
+        gys = [
+            g if g is not None else np.zeros(shape, dtype)
+            for g, (shape, dtype) in zip(slot, node.out_meta, strict=True)
+        ]
+        gin = node.backward(node, *gys)
+        if not isinstance(gin, tuple):
+            gin = (gin,)
+        if len(gin) > len(node.inputs):
+            raise RuntimeError(
+                f"{node.name}.backward returned {len(gin)} gradients for {len(node.inputs)} inputs"
+            )
+        if len(gin) < len(node.inputs):  # trailing non-Tensor options need no None
+            gin = gin + (None,) * (len(node.inputs) - len(gin))
+        if _anomaly_enabled and _all_finite(gys) and not _all_finite([g for g in gin if g is not None]):
+            raise AnomalyError(
+                f"{node.name}: backward produced a non-finite gradient from finite upstream "
+                f"gradients (upstream {_describe(gys)}; input gradients "
+                f"{_describe([g for g in gin if g is not None])})"
+            )
+        for t, need, g in zip(node.inputs, node.needs_input_grad, gin, strict=True):
+            if not need or g is None or t is None:
+                continue
+            g = np.asarray(g)
+            if g.shape != t.data.shape:
+                g = unbroadcast(g, t.data.shape)
+            if g.dtype != t.data.dtype:
+                g = g.astype(t.data.dtype)
+            deliver(t, g)
+        if not retain_graph:
+            node.release()
+
+
+def iter_nodes(t: Tensor) -> Iterator[Function]:
+    """Yield the graph nodes reachable from ``t`` (iterative, each once)."""
+    stack = [t._node] if t._node is not None else []
+    seen: set[int] = set()
+    while stack:
+        n = stack.pop()
+        if id(n) in seen:
+            continue
+        seen.add(id(n))
+        yield n
+        stack.extend(x._node for x in n.inputs if x is not None and x._node is not None)

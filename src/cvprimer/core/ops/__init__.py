@@ -1,0 +1,1 @@
+"""Primitive differentiable ops, one family per module (arith, unary, reduce, shape, index, linalg)."""

@@ -1,0 +1,246 @@
+r"""Elementwise binary arithmetic, with the project's one ``unbroadcast``.
+
+Broadcasting rule (NumPy's): shapes are right-aligned, a missing or size-1 axis is
+repeated. If ``y = f(a, b)`` broadcasts ``a`` from shape ``S_a`` to the output shape
+``S``, each element of ``a`` was used once per repeated position, so by the chain rule
+``ga`` is ``gy * df/da`` *summed* over the repeated axes. ``Function.apply`` does that
+sum centrally via :func:`unbroadcast`, so the backward of each op below is written as if
+no broadcasting had happened.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from cvprimer.core.function import Function
+
+
+def unbroadcast(g: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Sum ``g`` over the axes that broadcasting added or stretched, giving ``shape``.
+
+    ``g`` has the broadcast shape ``S`` (ndim >= len(shape)). Leading axes that ``shape``
+    lacks are summed away; axes where ``shape`` has 1 and ``S`` does not are summed with
+    keepdims.
+    """
+    if g.shape == tuple(shape):
+        return g
+    lead = g.ndim - len(shape)
+    if lead < 0:
+        raise ValueError(f"unbroadcast: gradient shape {g.shape} has fewer axes than {shape}")
+    axes = tuple(range(lead)) + tuple(
+        lead + i for i, s in enumerate(shape) if s == 1 and g.shape[lead + i] != 1
+    )
+    if axes:
+        g = g.sum(axis=axes, keepdims=True)
+    if lead:
+        g = g.reshape(g.shape[lead:])
+    return g
+
+
+def _check_broadcast(name: str, a: Any, b: Any) -> None:
+    sa, sb = np.shape(a), np.shape(b)
+    try:
+        np.broadcast_shapes(sa, sb)
+    except ValueError:
+        raise ValueError(
+            f"{name}: shapes {sa} and {sb} cannot be broadcast together (trailing axes must be "
+            "equal or 1)"
+        ) from None
+
+
+class AddFn(Function):
+    r"""y = a + b.  Backward: ga = gy, gb = gy (then unbroadcast)."""
+
+    float_only = False
+
+    @staticmethod
+    def forward(ctx, a, b):
+        _check_broadcast("add", a, b)
+        return a + b
+
+    @staticmethod
+    def backward(ctx, gy):
+        return gy, gy
+
+
+class SubFn(Function):
+    r"""y = a - b.  Backward: ga = gy, gb = -gy."""
+
+    float_only = False
+
+    @staticmethod
+    def forward(ctx, a, b):
+        _check_broadcast("sub", a, b)
+        return a - b
+
+    @staticmethod
+    def backward(ctx, gy):
+        return gy, (-gy if ctx.needs_input_grad[1] else None)
+
+
+class MulFn(Function):
+    r"""y = a * b.  Backward: ga = gy * b, gb = gy * a."""
+
+    float_only = False
+
+    @staticmethod
+    def forward(ctx, a, b):
+        _check_broadcast("mul", a, b)
+        ctx.save_for_backward(a if ctx.needs_input_grad[1] else None, b if ctx.needs_input_grad[0] else None)
+        return a * b
+
+    @staticmethod
+    def backward(ctx, gy):
+        a, b = ctx.saved_tensors
+        return (gy * b if ctx.needs_input_grad[0] else None, gy * a if ctx.needs_input_grad[1] else None)
+
+
+class DivFn(Function):
+    r"""y = a / b.  Backward: ga = gy / b, gb = -gy * a / b^2 = -gy * y / b."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        _check_broadcast("div", a, b)
+        y = a / b
+        ctx.save_for_backward(b, y if ctx.needs_input_grad[1] else None)
+        return y
+
+    @staticmethod
+    def backward(ctx, gy):
+        b, y = ctx.saved_tensors
+        ga = gy / b if ctx.needs_input_grad[0] else None
+        gb = -gy * y / b if ctx.needs_input_grad[1] else None
+        return ga, gb
+
+
+class PowFn(Function):
+    r"""y = a ** b, b a tensor or a scalar.
+
+    Backward: ga = gy * b * a^(b-1); gb = gy * y * ln(a). As in PyTorch, gb is set to 0
+    where a == 0 and b >= 0 (the limit of a^b ln a there), instead of 0 * (-inf) = NaN.
+    """
+
+    @staticmethod
+    def forward(ctx, a, b):
+        _check_broadcast("pow", a, b)
+        y = np.power(a, b)
+        ctx.save_for_backward(a, b, y)
+        return y
+
+    @staticmethod
+    def backward(ctx, gy):
+        a, b, y = ctx.saved_tensors
+        ga = gb = None
+        if ctx.needs_input_grad[0]:
+            if np.isscalar(b) or np.ndim(b) == 0:
+                ga = gy * (b * np.power(a, b - 1)) if b != 0 else np.zeros_like(gy)
+            else:
+                ga = gy * np.where(b == 0, 0.0, b * np.power(a, b - 1))
+        if ctx.needs_input_grad[1]:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                gb = gy * np.where((a == 0) & (b >= 0), 0.0, y * np.log(a))
+        return ga, gb
+
+
+class MaximumFn(Function):
+    r"""y = max(a, b) elementwise.
+
+    Backward: the gradient goes to the larger input; at ties (a == b) it is split in half
+    between them (PyTorch's rule, the mean of the two one-sided derivatives).
+    """
+
+    float_only = False
+
+    @staticmethod
+    def forward(ctx, a, b):
+        _check_broadcast("maximum", a, b)
+        ctx.save_for_backward(a, b)
+        return np.maximum(a, b)
+
+    @staticmethod
+    def backward(ctx, gy):
+        a, b = ctx.saved_tensors
+        w = np.where(a > b, 1.0, np.where(a == b, 0.5, 0.0)).astype(gy.dtype)
+        return (gy * w if ctx.needs_input_grad[0] else None, gy * (1 - w) if ctx.needs_input_grad[1] else None)
+
+
+class MinimumFn(Function):
+    r"""y = min(a, b) elementwise; gradient to the smaller input, split in half at ties."""
+
+    float_only = False
+
+    @staticmethod
+    def forward(ctx, a, b):
+        _check_broadcast("minimum", a, b)
+        ctx.save_for_backward(a, b)
+        return np.minimum(a, b)
+
+    @staticmethod
+    def backward(ctx, gy):
+        a, b = ctx.saved_tensors
+        w = np.where(a < b, 1.0, np.where(a == b, 0.5, 0.0)).astype(gy.dtype)
+        return (gy * w if ctx.needs_input_grad[0] else None, gy * (1 - w) if ctx.needs_input_grad[1] else None)
+
+
+class WhereFn(Function):
+    r"""y = cond ? a : b (cond a boolean array, broadcast with a and b).
+
+    Backward: ga = gy where cond else 0; gb = gy where not cond else 0.
+    """
+
+    float_only = False
+
+    @staticmethod
+    def forward(ctx, cond, a, b):
+        cond = np.asarray(cond)
+        if cond.dtype != np.bool_:
+            raise TypeError(f"where: condition must be boolean, got dtype {cond.dtype}")
+        try:
+            np.broadcast_shapes(cond.shape, np.shape(a), np.shape(b))
+        except ValueError:
+            raise ValueError(
+                f"where: condition {cond.shape}, a {np.shape(a)} and b {np.shape(b)} cannot be "
+                "broadcast together"
+            ) from None
+        ctx.save_for_backward(cond)
+        return np.where(cond, a, b)
+
+    @staticmethod
+    def backward(ctx, gy):
+        (cond,) = ctx.saved_tensors
+        zero = np.zeros((), gy.dtype)
+        return (
+            None,
+            np.where(cond, gy, zero) if ctx.needs_input_grad[1] else None,
+            np.where(cond, zero, gy) if ctx.needs_input_grad[2] else None,
+        )
+
+
+class CastFn(Function):
+    r"""y = a converted to another dtype. Backward: gy converted back (done centrally)."""
+
+    float_only = False
+
+    @staticmethod
+    def forward(ctx, a, dtype):
+        return a.astype(dtype)
+
+    @staticmethod
+    def backward(ctx, gy):
+        return gy, None
+
+
+class CloneFn(Function):
+    r"""y = copy of a. Backward: ga = gy."""
+
+    float_only = False
+
+    @staticmethod
+    def forward(ctx, a):
+        return a.copy()
+
+    @staticmethod
+    def backward(ctx, gy):
+        return gy

@@ -1,0 +1,61 @@
+r"""Matrix product with NumPy's ``matmul`` semantics (batched, broadcasting, 1-D cases)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from cvprimer.core.function import Function
+
+
+class MatMulFn(Function):
+    r"""y = a @ b.
+
+    Shapes: a (..., n, k) @ b (..., k, m) -> (..., n, m), batch axes broadcast. A 1-D
+    ``a`` (k,) is treated as (1, k) and the added axis removed from y; a 1-D ``b`` (k,)
+    as (k, 1), likewise.
+
+    Forward:  y_ij = sum_l a_il b_lj.
+    Backward: ga = gy @ b^T,  gb = a^T @ gy  (per batch element; the batch axes that
+    broadcasting stretched are then summed by the central unbroadcast). For the 1-D cases
+    the same formulas run on the promoted 2-D shapes and the extra axis is dropped.
+    """
+
+    @staticmethod
+    def forward(ctx, a, b):
+        if a.ndim == 0 or b.ndim == 0:
+            raise ValueError(f"matmul: both operands need at least 1 dim, got {a.shape} and {b.shape}")
+        ka = a.shape[-1]
+        kb = b.shape[0] if b.ndim == 1 else b.shape[-2]
+        if ka != kb:
+            raise ValueError(
+                f"matmul: inner dimensions differ: a {a.shape} has {ka} columns, b {b.shape} has "
+                f"{kb} rows (expected a (..., n, k) @ b (..., k, m))"
+            )
+        try:
+            y = np.matmul(a, b)
+        except ValueError:
+            raise ValueError(f"matmul: batch shapes of {a.shape} and {b.shape} do not broadcast") from None
+        ctx.save_for_backward(a if ctx.needs_input_grad[1] else None, b if ctx.needs_input_grad[0] else None)
+        ctx.nd = (a.ndim, b.ndim)
+        return y
+
+    @staticmethod
+    def backward(ctx, gy):
+        a, b = ctx.saved_tensors
+        na, nb = ctx.nd
+        if na == 1:
+            gy = np.expand_dims(gy, -2)
+        if nb == 1:
+            gy = np.expand_dims(gy, -1)
+        ga = gb = None
+        if ctx.needs_input_grad[0]:
+            b2 = b[:, None] if nb == 1 else b
+            ga = np.matmul(gy, np.swapaxes(b2, -1, -2))
+            if na == 1:
+                ga = ga[..., 0, :]  # drop the promoted row axis; batch axes summed centrally
+        if ctx.needs_input_grad[1]:
+            a2 = a[None, :] if na == 1 else a
+            gb = np.matmul(np.swapaxes(a2, -1, -2), gy)
+            if nb == 1:
+                gb = gb[..., 0]  # drop the promoted column axis
+        return ga, gb

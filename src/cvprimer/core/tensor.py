@@ -1,0 +1,277 @@
+r"""``Tensor``: a NumPy array with an optional place in a define-by-run autograd graph.
+
+Every differentiable operation on Tensors calls a :class:`~cvprimer.core.function.Function`;
+when any input requires a gradient (and recording is on), the output remembers the node
+that made it (``grad_fn``). ``backward()`` walks that graph in reverse topological order
+and accumulates gradients into the leaves' ``.grad``.
+
+Dtypes: Python floats become float32 (the default); NumPy arrays keep their dtype, so
+float64 works everywhere it is asked for (gradient checks). Python ints become int64 and
+bools bool, as in PyTorch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from cvprimer.core import function as _fn
+
+DEFAULT_DTYPE = np.dtype(np.float32)
+
+
+def _to_array(data: Any, dtype: Any = None) -> np.ndarray:
+    if isinstance(data, Tensor):
+        arr = data.data
+    elif isinstance(data, np.ndarray):
+        arr = data
+    else:
+        arr = np.asarray(data)
+        if dtype is None and arr.dtype == np.float64:
+            arr = arr.astype(DEFAULT_DTYPE)
+    if dtype is not None:
+        arr = arr.astype(np.dtype(dtype), copy=False)
+    return arr
+
+
+class Tensor:
+    """An n-dimensional array that can record the operations applied to it.
+
+    Parameters
+    ----------
+    data : array-like
+        NumPy array (kept, not copied, dtype preserved), nested lists or scalars (floats
+        become float32).
+    requires_grad : bool
+        Record operations so that ``backward`` can fill ``.grad``. Floating dtypes only.
+    dtype : optional
+        Cast to this dtype.
+    """
+
+    __slots__ = ("data", "requires_grad", "grad", "_node", "_out_index", "_retains_grad", "__weakref__")
+    __array_priority__ = 1000  # make ndarray <op> Tensor defer to Tensor's reflected operator
+
+    def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None) -> None:
+        self.data: np.ndarray = _to_array(data, dtype)
+        if requires_grad and self.data.dtype.kind not in "fc":
+            raise TypeError(
+                f"Tensor: only floating-point tensors can require gradients, got dtype "
+                f"{self.data.dtype} with shape {self.data.shape}"
+            )
+        self.requires_grad: bool = bool(requires_grad)
+        self.grad: Tensor | None = None
+        self._node: _fn.Function | None = None
+        self._out_index = 0
+        self._retains_grad = False
+
+    @classmethod
+    def _wrap(cls, arr: np.ndarray) -> Tensor:
+        t = cls.__new__(cls)
+        t.data = arr
+        t.requires_grad = False
+        t.grad = None
+        t._node = None
+        t._out_index = 0
+        t._retains_grad = False
+        return t
+
+    # -- basic properties ------------------------------------------------------------
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.data.shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.data.dtype
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def size_(self) -> int:
+        return self.data.size
+
+    def size(self, dim: int | None = None) -> Any:
+        """Shape (PyTorch spelling); ``size(dim)`` gives one extent."""
+        return self.data.shape if dim is None else self.data.shape[dim]
+
+    def numel(self) -> int:
+        return int(self.data.size)
+
+    def dim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def grad_fn(self) -> _fn.Function | None:
+        """The node that produced this tensor (None for leaves and untracked results)."""
+        return self._node
+
+    @property
+    def is_leaf(self) -> bool:
+        return self._node is None
+
+    def __len__(self) -> int:
+        if self.data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.data.shape[0]
+
+    def __repr__(self) -> str:
+        body = np.array2string(self.data, precision=4, separator=", ", prefix="tensor(")
+        extra = ""
+        if self.data.dtype != DEFAULT_DTYPE:
+            extra += f", dtype={self.data.dtype.name}"
+        if self._node is not None:
+            extra += f", grad_fn=<{type(self._node).__name__}>"
+        elif self.requires_grad:
+            extra += ", requires_grad=True"
+        return f"tensor({body}{extra})"
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        return self.data if dtype is None else self.data.astype(dtype)
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        for i in range(len(self)):
+            yield self[i]
+
+    def __hash__(self) -> int:
+        return id(self)
+
+    def __bool__(self) -> bool:
+        if self.data.size != 1:
+            raise ValueError(
+                f"Tensor: the truth value of a tensor with shape {self.shape} is ambiguous"
+            )
+        return bool(self.data)
+
+    # -- conversion --------------------------------------------------------------------
+    def numpy(self) -> np.ndarray:
+        """The underlying array (shared memory). Refuses on a tensor that requires grad,
+        like PyTorch: call ``detach()`` first."""
+        if self.requires_grad:
+            raise RuntimeError("Tensor.numpy(): tensor requires grad; use tensor.detach().numpy()")
+        return self.data
+
+    def item(self) -> float | int | bool:
+        if self.data.size != 1:
+            raise ValueError(f"Tensor.item(): only one-element tensors, got shape {self.shape}")
+        return self.data.reshape(()).item()
+
+    def tolist(self) -> Any:
+        return self.data.tolist()
+
+    def detach(self) -> Tensor:
+        """A new leaf sharing the same data, outside the graph."""
+        return Tensor._wrap(self.data)
+
+    def requires_grad_(self, flag: bool = True) -> Tensor:
+        if flag and self.data.dtype.kind not in "fc":
+            raise TypeError(f"requires_grad_: dtype {self.dtype} cannot require gradients")
+        if self._node is not None and not flag:
+            raise RuntimeError("requires_grad_(False) is only valid on leaf tensors; use detach()")
+        self.requires_grad = bool(flag)
+        return self
+
+    def retain_grad(self) -> Tensor:
+        """Keep ``.grad`` on this non-leaf tensor after backward."""
+        self._retains_grad = True
+        return self
+
+    def astype(self, dtype: Any) -> Tensor:
+        """Differentiable dtype cast (gradient cast back to the source dtype)."""
+        from cvprimer.core.ops.arith import CastFn
+
+        if np.dtype(dtype) == self.data.dtype:
+            return self
+        return CastFn.apply(self, np.dtype(dtype))
+
+    to = astype
+
+    def float(self) -> Tensor:
+        return self.astype(np.float32)
+
+    def double(self) -> Tensor:
+        return self.astype(np.float64)
+
+    def long(self) -> Tensor:
+        return Tensor._wrap(self.data.astype(np.int64))
+
+    def contiguous(self) -> Tensor:
+        return self
+
+    def clone(self) -> Tensor:
+        from cvprimer.core.ops.arith import CloneFn
+
+        return CloneFn.apply(self)
+
+    # -- autograd ----------------------------------------------------------------------
+    def _accumulate(self, g: np.ndarray) -> None:
+        if self.grad is None:
+            # own the array: upstream gradients may be shared between several inputs
+            self.grad = Tensor._wrap(np.array(g, dtype=self.data.dtype, copy=True))
+        else:
+            self.grad.data += g
+
+    def backward(self, grad: Any = None, retain_graph: bool = False) -> None:
+        """Accumulate d(self)/d(leaf) into every leaf's ``.grad``.
+
+        ``grad`` is the upstream gradient (same shape as ``self``); it may be omitted only
+        for a one-element tensor, where it defaults to 1.
+        """
+        if not self.requires_grad:
+            raise RuntimeError(
+                "backward(): this tensor does not require grad and has no grad_fn "
+                "(was it computed under no_grad, or from inputs without requires_grad?)"
+            )
+        if grad is None:
+            if self.data.size != 1:
+                raise RuntimeError(
+                    f"backward(): grad can be implicitly created only for scalar outputs; got "
+                    f"shape {self.shape}. Pass grad= with the same shape, or reduce first."
+                )
+            g = np.ones(self.shape, dtype=self.dtype)
+        else:
+            g = _to_array(grad, self.dtype)
+            if g.shape != self.shape:
+                raise ValueError(
+                    f"backward(): grad has shape {g.shape}, expected the output's shape {self.shape}"
+                )
+        _fn.run_backward([self], [g], retain_graph=retain_graph)
+
+    def zero_grad(self) -> None:
+        self.grad = None
+
+    # -- in-place data updates (only outside the graph) --------------------------------
+    def __setitem__(self, idx: Any, value: Any) -> None:
+        if self.requires_grad and _fn.is_grad_enabled():
+            raise RuntimeError(
+                "Tensor.__setitem__: in-place assignment to a tensor that requires grad is not "
+                "supported (it would corrupt saved values); use cp.where or do it under no_grad()"
+            )
+        if isinstance(idx, Tensor):
+            idx = idx.data
+        self.data[idx] = value.data if isinstance(value, Tensor) else value
+
+
+def tensor(data: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """Make a tensor from array-like data (always copies, like ``torch.tensor``)."""
+    return Tensor(np.array(_to_array(data, dtype), copy=True), requires_grad=requires_grad)
+
+
+def as_tensor(data: Any, dtype: Any = None) -> Tensor:
+    """Wrap without copying when possible."""
+    if isinstance(data, Tensor) and dtype is None:
+        return data
+    return Tensor(data, dtype=dtype)
+
+
+def is_tensor(x: Any) -> bool:
+    return isinstance(x, Tensor)
+
+
+def _shape_arg(shape: Sequence[Any]) -> tuple[int, ...]:
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = shape[0]
+    return tuple(int(s) for s in shape)
