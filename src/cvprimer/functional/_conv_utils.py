@@ -1,0 +1,38 @@
+"""Helpers shared by the convolution and pooling families (one copy of each, here).
+
+Output size of a sliding window along one axis (PyTorch's formula)::
+
+    L_out = floor((L_in + 2p - d (k - 1) - 1) / s) + 1        (ceil with ceil_mode)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _pair(v: Any, name: str = "value", op: str = "op") -> tuple[int, int]:
+    """An int or a pair of ints as a pair ``(v_h, v_w)``."""
+    if isinstance(v, (tuple, list)):
+        if len(v) != 2:
+            raise ValueError(f"{op}: {name} must be an int or a pair, got {tuple(v)}")
+        return int(v[0]), int(v[1])
+    return int(v), int(v)
+
+
+def out_size(op: str, length: int, k: int, s: int, p: int, d: int = 1, ceil_mode: bool = False) -> int:
+    """Sliding-window output length with PyTorch's rules (see the module docstring).
+
+    With ``ceil_mode`` the last window must start inside the input or the left padding,
+    as PyTorch requires. Raises a ValueError naming ``op`` when the result is < 1.
+    """
+    eff = d * (k - 1) + 1
+    span = length + 2 * p - eff
+    if span < 0:
+        raise ValueError(
+            f"{op}: kernel extent {eff} (kernel {k}, dilation {d}) is larger than the padded input "
+            f"{length + 2 * p} (input {length}, padding {p})"
+        )
+    n = -(-span // s) + 1 if ceil_mode else span // s + 1
+    if ceil_mode and (n - 1) * s >= length + p:
+        n -= 1
+    return n
