@@ -162,8 +162,9 @@ class Function:
 
     @property
     def name(self) -> str:
+        """The op's name for messages: the class name without "Fn", lower-case."""
         n = type(self).__name__
-        return n[:-2] if n.endswith("Fn") else n
+        return (n[:-2] if n.endswith("Fn") else n).lower()
 
     # -- to override -------------------------------------------------------------------
     @staticmethod

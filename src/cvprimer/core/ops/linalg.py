@@ -43,10 +43,10 @@ class MatMulFn(Function):
     def backward(ctx, gy):
         a, b = ctx.saved_tensors
         na, nb = ctx.nd
-        if na == 1:
-            gy = np.expand_dims(gy, -2)
         if nb == 1:
-            gy = np.expand_dims(gy, -1)
+            gy = gy[..., None]  # restore the promoted column axis first (gy may be 0-d)
+        if na == 1:
+            gy = gy[..., None, :]
         ga = gb = None
         if ctx.needs_input_grad[0]:
             b2 = b[:, None] if nb == 1 else b

@@ -1,0 +1,101 @@
+r"""``cp.save`` / ``cp.load``: dicts of arrays as ``.npz`` files, written atomically, never pickled.
+
+Writing: the archive goes to a temporary file in the destination directory, is flushed and
+fsynced, then ``os.replace``d over the destination, so a crash mid-write leaves either the old
+file or the new one, never a truncated checkpoint. Reading uses ``np.load(allow_pickle=False)``
+(object arrays are refused on both sides), validates that the file is an ``.npz`` archive and
+returns plain NumPy arrays.
+
+Differences from PyTorch: ``torch.save`` pickles arbitrary objects; we store only a flat
+``{str: array}`` mapping (nested state is flattened by its owner, e.g. ``Module.state_dict``).
+The path is used as given (no ``.npz`` suffix is appended).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import zipfile
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from cvprimer.core.tensor import Tensor
+
+
+def _as_array(key: str, v: Any) -> np.ndarray:
+    arr = v.data if isinstance(v, Tensor) else np.asarray(v)
+    if arr.dtype.kind not in "biufcSU":
+        raise TypeError(
+            f"save: value for key {key!r} has dtype {arr.dtype} (shape {arr.shape}); only numeric, "
+            "bool and string arrays can be stored without pickling"
+        )
+    return arr
+
+
+def save(obj: Mapping[str, Any], path: str | os.PathLike[str]) -> None:
+    """Write a ``{name: array or Tensor or number}`` mapping to ``path`` as an uncompressed ``.npz``.
+
+    Atomic: temporary file in the same directory, fsync, ``os.replace``.
+
+    Example
+    -------
+    >>> import numpy as np, tempfile, os, cvprimer as cp
+    >>> p = os.path.join(tempfile.mkdtemp(), "ckpt.npz")
+    >>> cp.save({"w": np.eye(2)}, p)
+    >>> cp.load(p)["w"].shape
+    (2, 2)
+    """
+    if not isinstance(obj, Mapping):
+        raise TypeError(f"save: expected a mapping of str -> array, got {type(obj).__name__}")
+    arrays = {}
+    for k, v in obj.items():
+        if not isinstance(k, str) or not k:
+            raise TypeError(f"save: keys must be non-empty strings, got {k!r}")
+        arrays[k] = _as_array(k, v)
+    path = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise FileNotFoundError(f"save: directory {directory!r} does not exist")
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            # written member by member (as np.savez does) so that any key, even "file", works
+            with zipfile.ZipFile(f, "w", zipfile.ZIP_STORED, allowZip64=True) as zf:
+                for k, arr in arrays.items():
+                    with zf.open(k + ".npy", "w", force_zip64=True) as member:
+                        np.lib.format.write_array(member, np.asanyarray(arr), allow_pickle=False)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    try:  # make the rename itself durable (POSIX); harmless where directories cannot be opened
+        dfd = os.open(directory, os.O_RDONLY)
+    except OSError:  # pragma: no cover
+        return
+    try:
+        os.fsync(dfd)
+    except OSError:  # pragma: no cover
+        pass
+    finally:
+        os.close(dfd)
+
+
+def load(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
+    """Read an ``.npz`` written by :func:`save` into a ``{name: np.ndarray}`` dict (no pickle)."""
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"load: no such file {path!r}")
+    if not zipfile.is_zipfile(path):
+        raise ValueError(f"load: {path!r} is not an .npz archive (expected a file written by cp.save)")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return {k: np.array(z[k]) for k in z.files}
+    except ValueError as e:
+        raise ValueError(f"load: {path!r} holds data that would need unpickling or is corrupt: {e}") from e
+    except (OSError, zipfile.BadZipFile, KeyError) as e:
+        raise ValueError(f"load: {path!r} is not a valid .npz archive: {e}") from e
