@@ -1,0 +1,5 @@
+import sys
+
+from cvprimer.cli import main
+
+sys.exit(main())
