@@ -1,0 +1,405 @@
+r"""``Module``: the base class of every layer and model (PyTorch's ``nn.Module`` conventions).
+
+A module owns three kinds of named state, registered by plain attribute assignment:
+
+* parameters (:class:`~cvprimer.nn.Parameter`): learnable, yielded by ``parameters()``;
+* buffers (``register_buffer``): Tensors that are state but not learned (BatchNorm's running
+  statistics); ``persistent=False`` keeps one out of ``state_dict``;
+* sub-modules: any ``Module`` assigned to an attribute.
+
+``state_dict()`` flattens all of it into ``{"conv1.weight": array, "bn1.running_mean": array,
+...}`` (dotted names, copies as NumPy arrays so a checkpoint cannot alias live weights), and
+``load_state_dict`` copies such a dict back in place, checking names and shapes.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from cvprimer.core.tensor import Tensor
+from cvprimer.nn.parameter import Parameter
+
+
+class IncompatibleKeys(NamedTuple):
+    missing_keys: list[str]
+    unexpected_keys: list[str]
+
+
+class RemovableHandle:
+    """Returned by the ``register_*_hook`` methods; ``handle.remove()`` unregisters the hook."""
+
+    _next_id = 0
+
+    def __init__(self, hooks: dict[int, Callable[..., Any]]) -> None:
+        self._hooks = hooks
+        self.id = RemovableHandle._next_id
+        RemovableHandle._next_id += 1
+
+    def remove(self) -> None:
+        self._hooks.pop(self.id, None)
+
+    def __enter__(self) -> RemovableHandle:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.remove()
+
+
+class Module:
+    r"""Base class of layers and models: subclass it, assign parameters and sub-modules in
+    ``__init__``, compute in ``forward``; call the module (``m(x)``) to run hooks + forward.
+
+    Example
+    -------
+    >>> import numpy as np, cvprimer as cp
+    >>> from cvprimer import nn
+    >>> class TwoLayer(nn.Module):
+    ...     def __init__(self):
+    ...         super().__init__()
+    ...         self.fc1 = nn.Linear(4, 8, rng=np.random.default_rng(0))
+    ...         self.fc2 = nn.Linear(8, 2, rng=np.random.default_rng(1))
+    ...     def forward(self, x):
+    ...         return self.fc2(self.fc1(x).relu())
+    >>> m = TwoLayer()
+    >>> [n for n, _ in m.named_parameters()]
+    ['fc1.weight', 'fc1.bias', 'fc2.weight', 'fc2.bias']
+    >>> m(cp.randn(3, 4)).shape
+    (3, 2)
+    """
+
+    training: bool
+
+    def __init__(self) -> None:
+        object.__setattr__(self, "training", True)
+        object.__setattr__(self, "_parameters", OrderedDict())
+        object.__setattr__(self, "_buffers", OrderedDict())
+        object.__setattr__(self, "_non_persistent", set())
+        object.__setattr__(self, "_modules", OrderedDict())
+        object.__setattr__(self, "_forward_pre_hooks", OrderedDict())
+        object.__setattr__(self, "_forward_hooks", OrderedDict())
+
+    # -- registration ------------------------------------------------------------------
+    def _check_init(self, name: str) -> None:
+        if "_parameters" not in self.__dict__:
+            raise AttributeError(
+                f"{type(self).__name__}: cannot assign {name!r} before Module.__init__() is called "
+                "(call super().__init__() first in your __init__)"
+            )
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if isinstance(value, Parameter):
+            self._check_init(name)
+            self._remove_name(name)
+            self._parameters[name] = value
+        elif isinstance(value, Module):
+            self._check_init(name)
+            self._remove_name(name)
+            self._modules[name] = value
+        elif "_parameters" in self.__dict__ and name in self._parameters:
+            if value is not None:
+                raise TypeError(
+                    f"{type(self).__name__}: cannot assign {type(value).__name__} to parameter "
+                    f"{name!r} (expected a Parameter or None)"
+                )
+            self._parameters[name] = None
+        elif "_buffers" in self.__dict__ and name in self._buffers:
+            if value is not None and not isinstance(value, Tensor):
+                value = Tensor(np.asarray(value))
+            self._buffers[name] = value
+        elif "_modules" in self.__dict__ and name in self._modules:
+            if value is not None:
+                raise TypeError(f"{type(self).__name__}: cannot assign {type(value).__name__} to "
+                                f"sub-module {name!r} (expected a Module or None)")
+            self._modules[name] = None
+        else:
+            object.__setattr__(self, name, value)
+
+    def _remove_name(self, name: str) -> None:
+        for d in (self._parameters, self._buffers, self._modules):
+            d.pop(name, None)
+        self._non_persistent.discard(name)
+        self.__dict__.pop(name, None)
+
+    def __getattr__(self, name: str) -> Any:
+        d = self.__dict__
+        for store in ("_parameters", "_buffers", "_modules"):
+            if store in d and name in d[store]:
+                return d[store][name]
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        for store in (self._parameters, self._buffers, self._modules):
+            if name in store:
+                del store[name]
+                self._non_persistent.discard(name)
+                return
+        object.__delattr__(self, name)
+
+    def register_parameter(self, name: str, param: Parameter | None) -> None:
+        """Add a parameter (or a None placeholder, e.g. ``bias=False``) under ``name``."""
+        self._check_init(name)
+        if param is not None and not isinstance(param, Parameter):
+            raise TypeError(f"register_parameter: {name!r} must be a Parameter or None, "
+                            f"got {type(param).__name__}")
+        if "." in name or not name:
+            raise ValueError(f"register_parameter: invalid name {name!r} (non-empty, no '.')")
+        self._remove_name(name)
+        self._parameters[name] = param
+
+    def register_buffer(self, name: str, tensor: Any, persistent: bool = True) -> None:
+        """Add a non-learned state Tensor (e.g. running statistics). ``persistent=False``
+        keeps it out of ``state_dict``."""
+        self._check_init(name)
+        if "." in name or not name:
+            raise ValueError(f"register_buffer: invalid name {name!r} (non-empty, no '.')")
+        if tensor is not None and not isinstance(tensor, Tensor):
+            tensor = Tensor(np.asarray(tensor))
+        self._remove_name(name)
+        self._buffers[name] = tensor
+        if not persistent:
+            self._non_persistent.add(name)
+
+    def add_module(self, name: str, module: Module | None) -> None:
+        self._check_init(name)
+        if module is not None and not isinstance(module, Module):
+            raise TypeError(f"add_module: {name!r} must be a Module, got {type(module).__name__}")
+        self._remove_name(name)
+        self._modules[name] = module
+
+    register_module = add_module
+
+    # -- traversal ---------------------------------------------------------------------
+    def named_modules(self, prefix: str = "", memo: set[int] | None = None) -> Iterator[tuple[str, Module]]:
+        """``(dotted_name, module)`` for this module and every descendant, each once
+        (iterative, pre-order)."""
+        memo = set() if memo is None else memo
+        stack: list[tuple[str, Module]] = [(prefix, self)]
+        while stack:
+            name, m = stack.pop()
+            if id(m) in memo:
+                continue
+            memo.add(id(m))
+            yield name, m
+            kids = [(f"{name}.{k}" if name else k, c) for k, c in m._modules.items() if c is not None]
+            stack.extend(reversed(kids))
+
+    def modules(self) -> Iterator[Module]:
+        for _, m in self.named_modules():
+            yield m
+
+    def named_children(self) -> Iterator[tuple[str, Module]]:
+        seen: set[int] = set()
+        for k, c in self._modules.items():
+            if c is not None and id(c) not in seen:
+                seen.add(id(c))
+                yield k, c
+
+    def children(self) -> Iterator[Module]:
+        for _, c in self.named_children():
+            yield c
+
+    def named_parameters(self, prefix: str = "", recurse: bool = True) -> Iterator[tuple[str, Parameter]]:
+        """``(dotted_name, parameter)``; a parameter shared by several modules is yielded once
+        (under its first name)."""
+        seen: set[int] = set()
+        mods = self.named_modules(prefix) if recurse else iter([(prefix, self)])
+        for mname, m in mods:
+            for k, p in m._parameters.items():
+                if p is None or id(p) in seen:
+                    continue
+                seen.add(id(p))
+                yield (f"{mname}.{k}" if mname else k), p
+
+    def parameters(self, recurse: bool = True) -> Iterator[Parameter]:
+        for _, p in self.named_parameters(recurse=recurse):
+            yield p
+
+    def named_buffers(self, prefix: str = "", recurse: bool = True) -> Iterator[tuple[str, Tensor]]:
+        seen: set[int] = set()
+        mods = self.named_modules(prefix) if recurse else iter([(prefix, self)])
+        for mname, m in mods:
+            for k, b in m._buffers.items():
+                if b is None or id(b) in seen:
+                    continue
+                seen.add(id(b))
+                yield (f"{mname}.{k}" if mname else k), b
+
+    def buffers(self, recurse: bool = True) -> Iterator[Tensor]:
+        for _, b in self.named_buffers(recurse=recurse):
+            yield b
+
+    # -- modes, gradients, conversion --------------------------------------------------
+    def train(self, mode: bool = True) -> Module:
+        """Set training mode on this module and all descendants (dropout, batch norm)."""
+        if not isinstance(mode, bool):
+            raise TypeError(f"train: mode must be a bool, got {type(mode).__name__}")
+        for m in self.modules():
+            object.__setattr__(m, "training", mode)
+        return self
+
+    def eval(self) -> Module:
+        return self.train(False)
+
+    def requires_grad_(self, requires_grad: bool = True) -> Module:
+        for p in self.parameters():
+            p.requires_grad_(requires_grad)
+        return self
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Clear every parameter's ``.grad`` (to None, or to zeros in place)."""
+        for p in self.parameters():
+            if p.grad is None:
+                continue
+            if set_to_none:
+                p.grad = None
+            else:
+                p.grad.data[...] = 0
+
+    def apply(self, fn: Callable[[Module], Any]) -> Module:
+        """Call ``fn(m)`` on every sub-module (children first) and then on self."""
+        for c in self.children():
+            c.apply(fn)
+        fn(self)
+        return self
+
+    def to(self, dtype: Any) -> Module:
+        """Cast floating parameters and buffers to ``dtype`` in place (gradients dropped)."""
+        dt = np.dtype(dtype)
+        for p in self.parameters():
+            if p.data.dtype.kind == "f":
+                p.data = p.data.astype(dt)
+                p.grad = None
+        for b in self.buffers():
+            if b.data.dtype.kind == "f":
+                b.data = b.data.astype(dt)
+        return self
+
+    def double(self) -> Module:
+        return self.to(np.float64)
+
+    def float(self) -> Module:
+        return self.to(np.float32)
+
+    # -- calling -----------------------------------------------------------------------
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} has no forward()")
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        for hook in list(self._forward_pre_hooks.values()):
+            res = hook(self, args)
+            if res is not None:
+                args = res if isinstance(res, tuple) else (res,)
+        out = self.forward(*args, **kwargs)
+        for hook in list(self._forward_hooks.values()):
+            res = hook(self, args, out)
+            if res is not None:
+                out = res
+        return out
+
+    def register_forward_pre_hook(self, hook: Callable[..., Any]) -> RemovableHandle:
+        """``hook(module, inputs) -> None or new inputs`` runs before ``forward``."""
+        h = RemovableHandle(self._forward_pre_hooks)
+        self._forward_pre_hooks[h.id] = hook
+        return h
+
+    def register_forward_hook(self, hook: Callable[..., Any]) -> RemovableHandle:
+        """``hook(module, inputs, output) -> None or new output`` runs after ``forward``."""
+        h = RemovableHandle(self._forward_hooks)
+        self._forward_hooks[h.id] = hook
+        return h
+
+    # -- state -------------------------------------------------------------------------
+    def state_dict(self) -> OrderedDict[str, np.ndarray]:
+        """Parameters and persistent buffers by dotted name, as NumPy copies."""
+        out: OrderedDict[str, np.ndarray] = OrderedDict()
+        for mname, m in self.named_modules():
+            pre = f"{mname}." if mname else ""
+            for k, p in m._parameters.items():
+                if p is not None:
+                    out[pre + k] = p.data.copy()
+            for k, b in m._buffers.items():
+                if b is not None and k not in m._non_persistent:
+                    out[pre + k] = b.data.copy()
+        return out
+
+    def _state_targets(self) -> OrderedDict[str, Tensor]:
+        out: OrderedDict[str, Tensor] = OrderedDict()
+        for mname, m in self.named_modules():
+            pre = f"{mname}." if mname else ""
+            for k, p in m._parameters.items():
+                if p is not None:
+                    out[pre + k] = p
+            for k, b in m._buffers.items():
+                if b is not None and k not in m._non_persistent:
+                    out[pre + k] = b
+        return out
+
+    def load_state_dict(self, state_dict: Any, strict: bool = True) -> IncompatibleKeys:
+        """Copy ``state_dict`` values (arrays or Tensors) into parameters and buffers in place.
+
+        Shapes must match exactly. With ``strict=True`` a missing or unexpected key is an error
+        listing all of them; with ``strict=False`` they are returned. Nothing is modified when
+        an error is raised.
+        """
+        if not hasattr(state_dict, "items"):
+            raise TypeError(f"load_state_dict: expected a mapping of name -> array, got "
+                            f"{type(state_dict).__name__}")
+        targets = self._state_targets()
+        missing = [k for k in targets if k not in state_dict]
+        unexpected = [k for k in state_dict if k not in targets]
+        errors = []
+        if strict and (missing or unexpected):
+            errors.append(f"missing keys {missing}, unexpected keys {unexpected}")
+        values = {}
+        for k, t in targets.items():
+            if k not in state_dict:
+                continue
+            v = state_dict[k]
+            arr = v.data if isinstance(v, Tensor) else np.asarray(v)
+            if arr.shape != t.data.shape:
+                errors.append(f"shape mismatch for {k!r}: checkpoint {arr.shape}, model {t.data.shape}")
+            values[k] = arr
+        if errors:
+            raise ValueError(f"{type(self).__name__}.load_state_dict: " + "; ".join(errors))
+        for k, arr in values.items():
+            t = targets[k]
+            t.data[...] = arr.astype(t.data.dtype, copy=False)
+        return IncompatibleKeys(missing, unexpected)
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write ``state_dict()`` to an ``.npz`` file (atomically; see :func:`cvprimer.save`)."""
+        from cvprimer.core.serialization import save
+
+        save(self.state_dict(), path)
+
+    def load(self, path: str | os.PathLike[str], strict: bool = True) -> IncompatibleKeys:
+        """Read an ``.npz`` written by :meth:`save` and ``load_state_dict`` it."""
+        from cvprimer.core.serialization import load
+
+        return self.load_state_dict(load(path), strict=strict)
+
+    # -- repr --------------------------------------------------------------------------
+    def extra_repr(self) -> str:
+        """The text between the parentheses of this module's repr (override in layers)."""
+        return ""
+
+    def __repr__(self) -> str:
+        lines = []
+        extra = self.extra_repr()
+        if extra:
+            lines = extra.split("\n")
+        for k, m in self._modules.items():
+            body = repr(m).replace("\n", "\n  ")
+            lines.append(f"({k}): {body}")
+        name = type(self).__name__
+        if not self._modules:
+            return f"{name}({extra})" if len(lines) <= 1 else name + "(\n  " + "\n  ".join(lines) + "\n)"
+        return name + "(\n  " + "\n  ".join(lines) + "\n)"
+
+    def __dir__(self) -> list[str]:
+        return sorted(set(super().__dir__()) | set(self._parameters) | set(self._buffers) | set(self._modules))
