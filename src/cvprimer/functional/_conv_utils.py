@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 
 def _pair(v: Any, name: str = "value", op: str = "op") -> tuple[int, int]:
     """An int or a pair of ints as a pair ``(v_h, v_w)``."""
@@ -36,3 +38,97 @@ def out_size(op: str, length: int, k: int, s: int, p: int, d: int = 1, ceil_mode
     if ceil_mode and (n - 1) * s >= length + p:
         n -= 1
     return n
+
+
+# ---------------------------------------------------------------------------------------------
+# Lowering of convolution to one matrix product (im2col / col2im)
+# ---------------------------------------------------------------------------------------------
+#
+# A 2-D convolution (cross-correlation, as in deep learning) with weight W of shape
+# (C_out, C_in/g, k_h, k_w) computes, for every image n and output pixel (h, w),
+#
+#     y[n, o, h, w] = sum_{c, i, j} W[o, c, i, j] * xp[n, c, h s_h + i d_h, w s_w + j d_w]
+#
+# where xp is the zero-padded input. Gathering the k_h k_w shifted, strided views of xp into a
+# "column" tensor cols[n, c, i, j, h, w] turns the sum into ONE matrix product per image (and
+# group):  y[n] = W.reshape(C_out, C_in k_h k_w) @ cols[n].reshape(C_in k_h k_w, H_out W_out).
+# The layout (N, C, k_h, k_w, H_out, W_out) is chosen so that the product's result is already
+# NCHW (no transpose of the output) and the weight needs only a free reshape. ``im2col`` fills
+# it with one strided slice copy per kernel tap (k_h k_w copies of a whole tensor, never a
+# Python loop over pixels); ``col2im`` is its adjoint: it scatters columns back by adding tap by
+# tap into the padded image (overlapping windows accumulate; no ``np.add.at``).
+
+
+def conv_padding(op: str, padding: Any, k: tuple[int, int], s: tuple[int, int],
+                 d: tuple[int, int]) -> tuple[int, int, int, int]:
+    """Resolve a conv ``padding`` argument to ``(top, bottom, left, right)``.
+
+    ``padding`` is an int, a pair ``(p_h, p_w)``, ``"valid"`` (no padding) or ``"same"``
+    (output size = input size; stride 1 only, as PyTorch). For ``"same"`` the total
+    ``d (k - 1)`` is split as PyTorch does: ``total // 2`` before, the rest (one more when
+    the total is odd) after.
+    """
+    if isinstance(padding, str):
+        if padding == "valid":
+            return 0, 0, 0, 0
+        if padding == "same":
+            if s != (1, 1):
+                raise ValueError(f"{op}: padding='same' is only supported for stride 1, got stride {s}")
+            th, tw = d[0] * (k[0] - 1), d[1] * (k[1] - 1)
+            return th // 2, th - th // 2, tw // 2, tw - tw // 2
+        raise ValueError(f"{op}: padding must be an int, a pair, 'same' or 'valid', got {padding!r}")
+    if isinstance(padding, bool) or not isinstance(padding, (int, np.integer, tuple, list)):
+        raise TypeError(f"{op}: padding must be an int, a pair, 'same' or 'valid', got {padding!r}")
+    ph, pw = _pair(padding, "padding", op)
+    if ph < 0 or pw < 0:
+        raise ValueError(f"{op}: padding must be >= 0, got {(ph, pw)}")
+    return ph, ph, pw, pw
+
+
+def pad2d(x: np.ndarray, pads: tuple[int, int, int, int]) -> np.ndarray:
+    """Zero-pad the last two axes of ``x`` by ``(top, bottom, left, right)`` (no copy if all 0)."""
+    pt, pb, pl, pr = pads
+    if not (pt or pb or pl or pr):
+        return x
+    H, W = x.shape[-2:]
+    xp = np.zeros(x.shape[:-2] + (H + pt + pb, W + pl + pr), x.dtype)
+    xp[..., pt:pt + H, pl:pl + W] = x
+    return xp
+
+
+def _tap(i: int, d: int, s: int, n: int) -> slice:
+    """Rows touched by kernel tap ``i``: start ``i d``, ``n`` steps of ``s``."""
+    return slice(i * d, i * d + s * (n - 1) + 1, s)
+
+
+def im2col(xp: np.ndarray, k: tuple[int, int], s: tuple[int, int], d: tuple[int, int],
+           out_hw: tuple[int, int]) -> np.ndarray:
+    """Columns ``cols[n, c, i, j, h, w] = xp[n, c, h s_h + i d_h, w s_w + j d_w]``.
+
+    ``xp``: padded input (N, C, H_p, W_p). Returns (N, C, k_h, k_w, H_out, W_out), contiguous,
+    so ``cols.reshape(N, C k_h k_w, H_out W_out)`` is free. One slice copy per kernel tap.
+    """
+    N, C = xp.shape[:2]
+    Ho, Wo = out_hw
+    cols = np.empty((N, C, k[0], k[1], Ho, Wo), xp.dtype)
+    for i in range(k[0]):
+        rows = _tap(i, d[0], s[0], Ho)
+        for j in range(k[1]):
+            cols[:, :, i, j] = xp[:, :, rows, _tap(j, d[1], s[1], Wo)]
+    return cols
+
+
+def col2im(cols: np.ndarray, padded_hw: tuple[int, int], s: tuple[int, int],
+           d: tuple[int, int]) -> np.ndarray:
+    """Adjoint of :func:`im2col`: ``xp[n, c, h s_h + i d_h, w s_w + j d_w] += cols[n, c, i, j, h, w]``.
+
+    ``cols``: (N, C, k_h, k_w, H_out, W_out). Returns the padded image (N, C, H_p, W_p);
+    overlapping windows are accumulated with one slice-add per kernel tap.
+    """
+    N, C, kh, kw, Ho, Wo = cols.shape
+    xp = np.zeros((N, C) + tuple(padded_hw), cols.dtype)
+    for i in range(kh):
+        rows = _tap(i, d[0], s[0], Ho)
+        for j in range(kw):
+            xp[:, :, rows, _tap(j, d[1], s[1], Wo)] += cols[:, :, i, j]
+    return xp

@@ -1,0 +1,182 @@
+r"""NumPy kernels shared by conv2d and conv_transpose2d (internal; arrays in, arrays out).
+
+Three kernels cover both ops, by duality (``conv_transpose2d`` IS the input-gradient of
+``conv2d``, and the input-gradient of ``conv_transpose2d`` IS ``conv2d``):
+
+* :func:`conv_forward`      ``y  = W * x``        (cross-correlation, one GEMM per image/group)
+* :func:`conv_grad_input`   ``gx = W^T * gy``     (GEMM to columns, then col2im)
+* :func:`conv_grad_weight`  ``gW = sum_n gy (x)`` (GEMM of gy with the columns, summed over n)
+
+Each picks one of three paths:
+
+* pointwise (1x1 kernel, no padding): the columns are the (strided) input itself, so the op is a
+  plain batched matmul, no im2col;
+* depthwise (``groups == C_in > 1``, one input channel per group, channel multiplier
+  ``m = C_out / C_in``): a GEMM would have inner size k_h k_w only, so instead we do k_h k_w m
+  tap-wise multiply-adds over whole tensors (no columns at all);
+* general: im2col (``_conv_utils``) laid out (N, C, k_h, k_w, H_out, W_out) so that
+  ``W.reshape(g, C_out/g, C_in/g k_h k_w) @ cols.reshape(N, g, C_in/g k_h k_w, H_out W_out)``
+  is already NCHW.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from cvprimer.functional._conv_utils import _tap, col2im, im2col, pad2d
+
+# columns larger than this are not kept for backward (x is kept and they are rebuilt)
+KEEP_COLS_BYTES = 1 << 28
+
+
+class Geom(NamedTuple):
+    """Resolved geometry of a 2-D convolution (all pairs are (h, w))."""
+
+    k: tuple[int, int]
+    s: tuple[int, int]
+    d: tuple[int, int]
+    pads: tuple[int, int, int, int]  # top, bottom, left, right
+    groups: int
+    out: tuple[int, int]  # H_out, W_out of the convolution (not of the transposed op)
+
+    @property
+    def pointwise(self) -> bool:
+        return self.k == (1, 1) and not any(self.pads)
+
+    def depthwise(self, c_in: int, w_shape: tuple[int, ...]) -> bool:
+        return self.groups > 1 and self.groups == c_in and w_shape[1] == 1
+
+
+def _rows(g: Geom, i: int, j: int) -> tuple[slice, slice]:
+    return _tap(i, g.d[0], g.s[0], g.out[0]), _tap(j, g.d[1], g.s[1], g.out[1])
+
+
+def lower(x: np.ndarray, g: Geom) -> np.ndarray:
+    """The columns of ``x``: (N, g, C_in/g * k_h k_w, H_out W_out) (pointwise: the strided input)."""
+    N, C = x.shape[:2]
+    Ho, Wo = g.out
+    if g.pointwise:
+        xs = x[:, :, _tap(0, 1, g.s[0], Ho), _tap(0, 1, g.s[1], Wo)]
+        return xs.reshape(N, g.groups, C // g.groups, Ho * Wo)
+    cols = im2col(pad2d(x, g.pads), g.k, g.s, g.d, g.out)
+    return cols.reshape(N, g.groups, -1, Ho * Wo)
+
+
+def conv_forward(x: np.ndarray, w: np.ndarray, g: Geom) -> tuple[np.ndarray, Any]:
+    """``y[n, o] = sum_{c,i,j} W[o, c, i, j] xp[n, c, h s + i d, w s + j d]``; returns (y, saved).
+
+    ``saved`` is what :func:`conv_grad_weight` needs: the columns (or the padded input on the
+    depthwise path).
+    """
+    N, C = x.shape[:2]
+    O = w.shape[0]
+    Ho, Wo = g.out
+    if g.depthwise(C, w.shape):
+        return _dw_forward(x, w, g)
+    cols = lower(x, g)
+    y = np.matmul(w.reshape(g.groups, O // g.groups, -1), cols)  # (N, g, O/g, Ho Wo)
+    return y.reshape(N, O, Ho, Wo), cols
+
+
+def conv_grad_input(gy: np.ndarray, w: np.ndarray, x_shape: tuple[int, ...], g: Geom) -> np.ndarray:
+    """``gx = W^T * gy``: columns ``W_g^T @ gy_g`` scattered back by col2im, then cropped."""
+    N, C, H, W = x_shape
+    O = w.shape[0]
+    Ho, Wo = g.out
+    if g.depthwise(C, w.shape):
+        return _dw_grad_input(gy, w, x_shape, g)
+    w2 = w.reshape(g.groups, O // g.groups, -1)
+    gcols = np.matmul(w2.transpose(0, 2, 1), gy.reshape(N, g.groups, O // g.groups, Ho * Wo))
+    if g.pointwise:
+        gxs = gcols.reshape(N, C, Ho, Wo)
+        if (Ho, Wo) == (H, W):
+            return gxs
+        gx = np.zeros(x_shape, gy.dtype)
+        gx[:, :, _tap(0, 1, g.s[0], Ho), _tap(0, 1, g.s[1], Wo)] = gxs
+        return gx
+    pt, pb, pl, pr = g.pads
+    gxp = col2im(gcols.reshape((N, C) + g.k + g.out), (H + pt + pb, W + pl + pr), g.s, g.d)
+    if not any(g.pads):
+        return gxp
+    return np.ascontiguousarray(gxp[:, :, pt:pt + H, pl:pl + W])
+
+
+def conv_grad_weight(saved: Any, gy: np.ndarray, w_shape: tuple[int, ...], c_in: int, g: Geom) -> np.ndarray:
+    """``gW[o, c, i, j] = sum_{n,h,w} gy[n, o, h, w] xp[n, c, h s + i d, w s + j d]``.
+
+    ``saved`` is the second result of :func:`conv_forward` on an input with ``c_in`` channels
+    (columns, or the padded input on the depthwise path).
+    """
+    if g.depthwise(c_in, w_shape):
+        return _dw_grad_weight(saved, gy, w_shape, g)
+    N, O = gy.shape[:2]
+    gy2 = gy.reshape(N, g.groups, O // g.groups, -1)
+    gw = np.matmul(gy2, saved.transpose(0, 1, 3, 2)).sum(0)  # (g, O/g, C/g k_h k_w)
+    return gw.reshape(w_shape)
+
+
+# -- depthwise: k_h k_w m tap-wise multiply-adds, no GEMM ------------------------------------
+
+def _dw_forward(x: np.ndarray, w: np.ndarray, g: Geom) -> tuple[np.ndarray, np.ndarray]:
+    N, C = x.shape[:2]
+    m = w.shape[0] // C
+    wt = w.reshape(C, m, g.k[0], g.k[1])
+    xp = pad2d(x, g.pads)
+    y = np.empty((N, C, m) + g.out, x.dtype)
+    tmp = np.empty((N, C) + g.out, x.dtype)
+    for q in range(m):
+        yq = y[:, :, q]
+        first = True
+        for i in range(g.k[0]):
+            for j in range(g.k[1]):
+                r, c = _rows(g, i, j)
+                wij = wt[:, q, i, j, None, None]
+                if first:
+                    np.multiply(xp[:, :, r, c], wij, out=yq)
+                    first = False
+                else:
+                    np.multiply(xp[:, :, r, c], wij, out=tmp)
+                    yq += tmp
+    return y.reshape((N, C * m) + g.out), xp
+
+
+def _dw_grad_input(gy: np.ndarray, w: np.ndarray, x_shape: tuple[int, ...], g: Geom) -> np.ndarray:
+    N, C, H, W = x_shape
+    m = w.shape[0] // C
+    wt = w.reshape(C, m, g.k[0], g.k[1])
+    gy5 = gy.reshape((N, C, m) + g.out)
+    pt, pb, pl, pr = g.pads
+    gxp = np.zeros((N, C, H + pt + pb, W + pl + pr), gy.dtype)
+    tmp = np.empty((N, C) + g.out, gy.dtype)
+    for q in range(m):
+        for i in range(g.k[0]):
+            for j in range(g.k[1]):
+                r, c = _rows(g, i, j)
+                np.multiply(gy5[:, :, q], wt[:, q, i, j, None, None], out=tmp)
+                gxp[:, :, r, c] += tmp
+    if not any(g.pads):
+        return gxp
+    return np.ascontiguousarray(gxp[:, :, pt:pt + H, pl:pl + W])
+
+
+def _dw_grad_weight(xp: np.ndarray, gy: np.ndarray, w_shape: tuple[int, ...], g: Geom) -> np.ndarray:
+    N, C = xp.shape[:2]
+    m = w_shape[0] // C
+    gy5 = gy.reshape((N, C, m) + g.out)
+    gw = np.empty((C, m) + g.k, gy.dtype)
+    for q in range(m):
+        gyq = gy5[:, :, q]
+        for i in range(g.k[0]):
+            for j in range(g.k[1]):
+                r, c = _rows(g, i, j)
+                gw[:, q, i, j] = np.einsum("nchw,nchw->c", gyq, xp[:, :, r, c])
+    return gw.reshape(w_shape)
+
+
+def weight_operand(x: np.ndarray, w_shape: tuple[int, ...], g: Geom) -> np.ndarray:
+    """Rebuild what :func:`conv_grad_weight` needs from ``x`` (when it was not kept)."""
+    if g.depthwise(x.shape[1], w_shape):
+        return pad2d(x, g.pads)
+    return lower(x, g)

@@ -1,0 +1,186 @@
+r"""2-D and 1-D convolution (deep learning's cross-correlation), lowered to matrix products."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from cvprimer.core.function import Function
+from cvprimer.core.tensor import Tensor
+from cvprimer.functional.conv._geometry import as_tensor, check_operands, conv_geometry
+from cvprimer.functional.conv._kernels import (
+    KEEP_COLS_BYTES,
+    Geom,
+    conv_forward,
+    conv_grad_input,
+    conv_grad_weight,
+    weight_operand,
+)
+
+
+class Conv2dFn(Function):
+    r"""``y = conv2d(x, W) + b`` on NCHW arrays; ``forward(ctx, x, w, b, geom)``.
+
+    Shapes: x (N, C_in, H, W), w (C_out, C_in/g, k_h, k_w), b (C_out,) or None,
+    y (N, C_out, H_out, W_out) with ``H_out = floor((H + p_top + p_bottom - d_h (k_h - 1) - 1)/s_h) + 1``
+    (same along W).
+
+    **Forward** (group of o: ``G(o)``, its input channels ``c``; xp the zero-padded x)::
+
+        y[n, o, h, w] = b[o] + sum_{c in G(o), i, j} W[o, c, i, j] xp[n, c, h s + i d, w s + j d]
+
+    computed as ``W_g @ cols_g`` per image and group (see ``_conv_utils.im2col``).
+
+    **Backward** (the adjoint of the same bilinear map in each argument)::
+
+        gb[o]          = sum_{n,h,w} gy[n, o, h, w]
+        gW[o, c, i, j] = sum_{n,h,w} gy[n, o, h, w] xp[n, c, h s + i d, w s + j d]   (gy_g @ cols_g^T)
+        gxp[n, c, h s + i d, w s + j d] += sum_{o in G(c)} W[o, c, i, j] gy[n, o, h, w]
+
+    and gx is gxp without its padding: ``gx = conv_transpose2d(gy, W, s, p, output_padding, g, d)``
+    with the output_padding that restores x's size (duality). Saved: the columns (x itself when
+    they would exceed ``KEEP_COLS_BYTES``; the padded x on the depthwise path) and W.
+    """
+
+    @staticmethod
+    def forward(ctx: Any, x: np.ndarray, w: np.ndarray, b: np.ndarray | None, geom: Geom) -> np.ndarray:
+        y, saved = conv_forward(x, w, geom)
+        if b is not None:
+            y += b.reshape(1, -1, 1, 1)
+        ctx.geom, ctx.x_shape, ctx.w_shape = geom, x.shape, w.shape
+        need_x, need_w = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
+        if need_w and saved.nbytes > KEEP_COLS_BYTES:
+            saved, xs = None, x
+        else:
+            xs = None
+        ctx.save_for_backward(saved if need_w else None, xs, w if need_x else None)
+        return y
+
+    @staticmethod
+    def backward(ctx: Any, gy: np.ndarray) -> tuple[np.ndarray | None, ...]:
+        saved, x, w = ctx.saved_tensors
+        g = ctx.geom
+        gx = gw = gb = None
+        if ctx.needs_input_grad[0]:
+            gx = conv_grad_input(gy, w, ctx.x_shape, g)
+        if ctx.needs_input_grad[1]:
+            if saved is None:
+                saved = weight_operand(x, ctx.w_shape, g)
+            gw = conv_grad_weight(saved, gy, ctx.w_shape, ctx.x_shape[1], g)
+        if ctx.needs_input_grad[2]:
+            gb = gy.sum(axis=(0, 2, 3))
+        return gx, gw, gb
+
+
+def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride: Any = 1, padding: Any = 0,
+           dilation: Any = 1, groups: int = 1) -> Tensor:
+    r"""2-D convolution (cross-correlation) of an NCHW batch, as ``torch.nn.functional.conv2d``.
+
+    Parameters
+    ----------
+    x : Tensor
+        (N, C_in, H, W), or unbatched (C_in, H, W).
+    weight : Tensor
+        (C_out, C_in/groups, k_h, k_w).
+    bias : Tensor or None
+        (C_out,).
+    stride, dilation : int or (int, int)
+        Step between windows; spacing between kernel taps (both >= 1).
+    padding : int, (int, int), "same" or "valid"
+        Implicit zeros on both sides. "same" (stride 1 only) pads ``d (k - 1)`` in total per
+        axis, ``total // 2`` before and the rest after (PyTorch's split for even kernels).
+    groups : int
+        Input and output channels are split into ``groups`` blocks convolved separately;
+        ``groups == C_in`` with ``C_out = m C_in`` is a depthwise conv with multiplier ``m``.
+
+    Returns
+    -------
+    Tensor
+        (N, C_out, H_out, W_out).
+
+    Shape
+    -----
+    ``H_out = floor((H + 2p_h - d_h (k_h - 1) - 1) / s_h) + 1``, same for W.
+
+    Notes
+    -----
+    See :class:`Conv2dFn` for the forward and backward math. 1x1 kernels without padding are
+    a plain batched matmul; depthwise convs use tap-wise multiply-adds; all others im2col + GEMM.
+
+    References
+    ----------
+    Chellapilla, Puri, Simard, "High Performance Convolutional Neural Networks for Document
+    Processing" (2006) (the im2col lowering); Dumoulin & Visin, "A guide to convolution
+    arithmetic for deep learning", arXiv:1603.07285.
+
+    Example
+    -------
+    >>> import numpy as np, cvprimer as cp, cvprimer.functional as F
+    >>> x = cp.tensor(np.ones((1, 2, 5, 5), np.float32))
+    >>> F.conv2d(x, cp.tensor(np.ones((4, 2, 3, 3), np.float32)), padding=1).shape
+    (1, 4, 5, 5)
+    """
+    op = "conv2d"
+    x, weight = as_tensor(op, "x", x), as_tensor(op, "weight", weight)
+    bias = None if bias is None else as_tensor(op, "bias", bias)
+    check_operands(op, x, weight, bias, 2, groups)
+    geom = conv_geometry(op, x.shape[-2:], weight.shape[-2:], stride, padding, dilation, groups)
+    if x.ndim == 3:
+        return Conv2dFn.apply(x.reshape(1, *x.shape), weight, bias, geom).reshape(
+            weight.shape[0], *geom.out)
+    return Conv2dFn.apply(x, weight, bias, geom)
+
+
+def conv1d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride: Any = 1, padding: Any = 0,
+           dilation: Any = 1, groups: int = 1) -> Tensor:
+    r"""1-D convolution of (N, C_in, L) signals, as ``torch.nn.functional.conv1d``.
+
+    Composite: the signal is viewed as a 1 x L image and ``weight`` (C_out, C_in/groups, k)
+    as a 1 x k kernel, and :func:`conv2d` does the work (so its backward is conv2d's).
+    Arguments as :func:`conv2d` with ints for stride/padding/dilation (or "same"/"valid").
+    ``L_out = floor((L + 2p - d (k - 1) - 1) / s) + 1``; unbatched (C_in, L) inputs are accepted.
+
+    Example
+    -------
+    >>> import numpy as np, cvprimer as cp, cvprimer.functional as F
+    >>> F.conv1d(cp.tensor(np.ones((2, 3, 8), np.float32)), cp.tensor(np.ones((4, 3, 3), np.float32))).shape
+    (2, 4, 6)
+    """
+    op = "conv1d"
+    x, weight = as_tensor(op, "x", x), as_tensor(op, "weight", weight)
+    bias = None if bias is None else as_tensor(op, "bias", bias)
+    check_operands(op, x, weight, bias, 1, groups)
+
+    def one(v: Any, name: str) -> int:
+        if isinstance(v, (tuple, list)):
+            if len(v) != 1:
+                raise ValueError(f"conv1d: {name} must be an int or a 1-tuple, got {tuple(v)}")
+            v = v[0]
+        return v
+
+    pad = padding if isinstance(padding, str) else (0, one(padding, "padding"))
+    geom = conv_geometry(op, (1, x.shape[-1]), (1, weight.shape[-1]), (1, one(stride, "stride")), pad,
+                         (1, one(dilation, "dilation")), groups)
+    batched = x.ndim == 3
+    n = x.shape[0] if batched else 1
+    x4 = x.reshape(n, x.shape[-2], 1, x.shape[-1])
+    w4 = weight.reshape(weight.shape[0], weight.shape[1], 1, weight.shape[2])
+    y = Conv2dFn.apply(x4, w4, bias, geom)
+    return y.reshape(n, weight.shape[0], geom.out[1]) if batched else y.reshape(weight.shape[0], geom.out[1])
+
+
+def cost(x_shape: tuple[int, ...], w_shape: tuple[int, ...], stride: Any = 1, padding: Any = 0,
+         dilation: Any = 1, groups: int = 1, bias: bool = True, itemsize: int = 4) -> dict[str, int]:
+    """Work of one conv2d forward: ``macs`` (multiply-adds), ``flops`` (other FLOPs: the bias
+    adds), ``bytes`` (x, weight, bias read and y written once, at ``itemsize`` bytes each).
+
+    ``MACs = N C_out H_out W_out (C_in/g) k_h k_w``.
+    """
+    geom = conv_geometry("conv2d.cost", tuple(x_shape[-2:]), tuple(w_shape[-2:]), stride, padding,
+                         dilation, groups)
+    n = int(np.prod(x_shape[:-3])) if len(x_shape) == 4 else 1
+    out = n * w_shape[0] * geom.out[0] * geom.out[1]
+    macs = out * int(np.prod(w_shape[1:]))
+    elems = int(np.prod(x_shape)) + int(np.prod(w_shape)) + (w_shape[0] if bias else 0) + out
+    return {"macs": macs, "flops": out if bias else 0, "bytes": elems * itemsize}
