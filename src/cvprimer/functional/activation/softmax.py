@@ -1,0 +1,173 @@
+r"""Softmax and log-softmax over one axis, shifted by the maximum for stability.
+
+Both are hand-written Functions: their backward needs only the output ``y`` (not ``x``),
+which is what forward saves.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from cvprimer.core.function import Function
+from cvprimer.core.tensor import Tensor
+
+
+def _axis(op: str, x: np.ndarray, dim: Any) -> int:
+    if not isinstance(dim, (int, np.integer)) or isinstance(dim, bool):
+        raise TypeError(f"{op}: dim must be an int, got {dim!r} (input shape {x.shape})")
+    nd = max(x.ndim, 1)
+    if not -nd <= dim < nd:
+        raise ValueError(f"{op}: dim {dim} is out of range for input of shape {x.shape}")
+    return int(dim) % nd
+
+
+def _shifted(x: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray]:
+    """``x - max`` along ``axis`` and ``sum(exp(x - max))`` (keepdims). A group whose max
+    is -inf (all -inf) is shifted by 0 so that no ``inf - inf`` appears."""
+    if x.ndim == 0:
+        x = x.reshape(1)
+    m = np.max(x, axis=axis, keepdims=True)
+    m = np.where(np.isfinite(m), m, 0)
+    z = x - m
+    return z, np.sum(np.exp(z), axis=axis, keepdims=True)
+
+
+class SoftmaxFn(Function):
+    r"""Softmax along one axis.
+
+    Notes
+    -----
+    **Forward**: with m = max_j x_j (per group along ``dim``),
+    y_i = exp(x_i - m) / sum_j exp(x_j - m). The shift by m changes nothing mathematically
+    and keeps exp() from overflowing.
+
+    **Backward**: the Jacobian is dy_i/dx_j = y_i (delta_ij - y_j), so
+    gx_i = sum_j gy_j y_j (delta_ji - y_i) = y_i (gy_i - sum_j gy_j y_j). Shapes: x, y, gy,
+    gx all have the input's shape.
+
+    ``zero_empty=True`` (used by attention) makes a group whose entries are all -inf
+    give y = 0 (and gx = 0) instead of NaN.
+    """
+
+    @staticmethod
+    def forward(ctx, x, dim=-1, zero_empty=False):
+        shape = x.shape
+        axis = _axis("softmax", x, dim)
+        z, s = _shifted(x, axis)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            y = np.exp(z) / s
+        if zero_empty:
+            y = np.where(s > 0, y, 0).astype(y.dtype, copy=False)
+        ctx.save_for_backward(y)
+        ctx.axis = axis
+        return y.reshape(shape)
+
+    @staticmethod
+    def backward(ctx, gy):
+        (y,) = ctx.saved_tensors
+        g = gy.reshape(y.shape)
+        gx = y * (g - np.sum(g * y, axis=ctx.axis, keepdims=True))
+        return gx.reshape(gy.shape)
+
+
+class LogSoftmaxFn(Function):
+    r"""Log-softmax along one axis.
+
+    Notes
+    -----
+    **Forward**: y_i = x_i - m - log sum_j exp(x_j - m) (m the group maximum), which is
+    log softmax(x)_i without ever forming a softmax that could underflow to 0.
+
+    **Backward**: dy_i/dx_j = delta_ij - softmax(x)_j, so
+    gx_j = gy_j - softmax(x)_j sum_i gy_i = gy_j - exp(y_j) sum_i gy_i.
+    """
+
+    @staticmethod
+    def forward(ctx, x, dim=-1):
+        shape = x.shape
+        axis = _axis("log_softmax", x, dim)
+        z, s = _shifted(x, axis)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            y = z - np.log(s)
+        ctx.save_for_backward(y)
+        ctx.axis = axis
+        return y.reshape(shape)
+
+    @staticmethod
+    def backward(ctx, gy):
+        (y,) = ctx.saved_tensors
+        g = gy.reshape(y.shape)
+        gx = g - np.exp(y) * np.sum(g, axis=ctx.axis, keepdims=True)
+        return gx.reshape(gy.shape)
+
+
+def _check(op: str, x: Any) -> None:
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{op}: expected a cvprimer Tensor, got {type(x).__name__}")
+
+
+def softmax(x: Tensor, dim: int = -1) -> Tensor:
+    r"""Softmax along ``dim``: exp(x_i) / sum_j exp(x_j), computed stably.
+
+    Parameters
+    ----------
+    x : Tensor
+        Any shape, floating dtype.
+    dim : int
+        The axis normalized to sum 1 (default the last).
+
+    Returns
+    -------
+    Tensor of the same shape and dtype, each slice along ``dim`` summing to 1.
+
+    Notes
+    -----
+    See :class:`SoftmaxFn` for the forward/backward math. A slice that is entirely -inf
+    gives NaN, as in PyTorch.
+
+    Example
+    -------
+    >>> import cvprimer as cp
+    >>> softmax(cp.tensor([[1.0, 2.0, 3.0]])).sum(dim=-1).item()  # doctest: +ELLIPSIS
+    1.0...
+    """
+    _check("softmax", x)
+    return SoftmaxFn.apply(x, dim)
+
+
+def log_softmax(x: Tensor, dim: int = -1) -> Tensor:
+    r"""Log-softmax along ``dim``: x_i - log sum_j exp(x_j), stable for large |x|.
+
+    Parameters
+    ----------
+    x : Tensor
+        Any shape, floating dtype.
+    dim : int
+        The axis (default the last).
+
+    Returns
+    -------
+    Tensor of the same shape and dtype.
+
+    Notes
+    -----
+    See :class:`LogSoftmaxFn`. Prefer this over ``log(softmax(x))``: the latter gives
+    -inf (and NaN gradients) once a probability underflows.
+
+    Example
+    -------
+    >>> import cvprimer as cp
+    >>> round(log_softmax(cp.tensor([0.0, 0.0])).data[0].item(), 4)
+    -0.6931
+    """
+    _check("log_softmax", x)
+    return LogSoftmaxFn.apply(x, dim)
+
+
+def cost(shape: tuple[int, ...], itemsize: int = 4) -> dict[str, int]:
+    """Counts for softmax/log_softmax on an input of ``shape``: no MACs; about five
+    FLOPs per element (max, subtract, exp, sum, divide or log); one read and one write."""
+    n = int(np.prod(shape))
+    return {"macs": 0, "flops": 5 * n, "bytes": 2 * n * itemsize}

@@ -1,0 +1,286 @@
+r"""Multi-class classification losses: ``cross_entropy`` (log-softmax fused in, closed-form
+backward) and ``nll_loss``. Inputs are (C,), (N, C) or (N, C, d1, ..., dk) with the
+class axis at position 1, as in PyTorch; targets are class indices (N, d1, ..., dk)
+or, for cross_entropy, class probabilities of the input's shape.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from cvprimer.core.function import Function
+from cvprimer.core.tensor import Tensor
+from cvprimer.functional.loss._common import check_reduction, tensor_arg
+
+
+def to_rows(a: np.ndarray) -> np.ndarray:
+    """(N, C, d...) -> (M, C) with the class axis last (M = N d1 ... dk); (C,) -> (1, C)."""
+    if a.ndim == 1:
+        return a.reshape(1, -1)
+    return np.moveaxis(a, 1, -1).reshape(-1, a.shape[1])
+
+
+def from_rows(r: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Inverse of :func:`to_rows` for an array of the input's ``shape``."""
+    if len(shape) == 1:
+        return r.reshape(shape)
+    moved = (shape[0],) + shape[2:] + (shape[1],)
+    return np.moveaxis(r.reshape(moved), -1, 1)
+
+
+def log_softmax_rows(z: np.ndarray) -> np.ndarray:
+    m = np.max(z, axis=1, keepdims=True)
+    s = z - m
+    return s - np.log(np.sum(np.exp(s), axis=1, keepdims=True))
+
+
+def hard_target_rows(op: str, x: Tensor, target: Any, ignore_index: int) -> tuple[np.ndarray, tuple[int, ...]]:
+    """Validate class-index targets for input ``x``; return them flat (M,) and the
+    per-element loss shape (N, d1, ..., dk) (or () for an unbatched (C,) input)."""
+    t = target.data if isinstance(target, Tensor) else np.asarray(target)
+    if t.dtype.kind not in "iu":
+        raise TypeError(
+            f"{op}: class-index target must have an integer dtype, got {t.dtype} with shape {t.shape} "
+            f"(input shape {x.shape}); use .long(), or pass class probabilities of the input's shape"
+        )
+    if x.ndim == 0:
+        raise ValueError(f"{op}: input must be (C,), (N, C) or (N, C, d1, ...), got a 0-d tensor")
+    want = () if x.ndim == 1 else (x.shape[0],) + x.shape[2:]
+    if t.shape != want:
+        raise ValueError(f"{op}: input shape {x.shape} expects target shape {want}, got {t.shape}")
+    c = x.shape[0] if x.ndim == 1 else x.shape[1]
+    bad = (t != ignore_index) & ((t < 0) | (t >= c))
+    if bad.any():
+        raise ValueError(
+            f"{op}: target value {int(t[bad].reshape(-1)[0])} is out of range for C = {c} classes "
+            f"(expected 0 <= target < {c}, or ignore_index = {ignore_index})"
+        )
+    return t.reshape(-1).astype(np.int64), want
+
+
+def class_weight(op: str, weight: Any, c: int, dtype: np.dtype) -> np.ndarray | None:
+    if weight is None:
+        return None
+    w = weight.data if isinstance(weight, Tensor) else np.asarray(weight)
+    if w.shape != (c,):
+        raise ValueError(f"{op}: weight must have shape ({c},) (one per class), got {w.shape}")
+    return w.astype(dtype)
+
+
+def _weighted_targets(t, valid, w, eps, c, dtype):
+    """The per-row target weights tau (M, C) such that loss_i = -sum_c tau_ic log p_ic."""
+    m = t.shape[0]
+    wy = (w[np.where(valid, t, 0)] if w is not None else np.ones(m, dtype)) * valid
+    tau = np.zeros((m, c), dtype)
+    tau[np.arange(m), np.where(valid, t, 0)] = (1 - eps) * wy
+    if eps:
+        tau += (eps / c) * (w if w is not None else 1) * valid[:, None]
+    return tau, wy
+
+
+class CrossEntropyFn(Function):
+    r"""Cross-entropy with log-softmax fused in: one Function, closed-form backward.
+
+    Notes
+    -----
+    Rows: z_i (C,) logits, p_i = softmax(z_i), log p_i computed stably by shifting by the max.
+    Every variant is loss_i = -sum_c tau_ic log p_ic with a target weight row tau_i:
+
+    * class index y_i, class weights w, smoothing eps (PyTorch's mixing):
+      tau_ic = (1 - eps) w_{y_i} [c = y_i] + (eps / C) w_c, and tau_i = 0 for ignored rows;
+    * probability targets q_i: tau_ic = w_c ((1 - eps) q_ic + eps / C).
+
+    'mean' divides the sum over rows by sum_i w_{y_i} over non-ignored rows (their count
+    without weights) for class targets, by the number of rows M for probability targets.
+
+    **Backward** (question 41): d log p_ic / d z_ij = [c = j] - p_ij, so
+    d loss_i / d z_ij = -sum_c tau_ic ([c = j] - p_ij) = p_ij T_i - tau_ij with
+    T_i = sum_c tau_ic. With a one-hot target, no weights and no smoothing T_i = 1 and this is
+    the familiar softmax(z) - y. For probability targets d loss_i / d q_ic = -(1 - eps) w_c log p_ic.
+    Shapes: z (M, C) after moving the class axis last; gz is moved back to the input's shape.
+    """
+
+    @staticmethod
+    def forward(ctx, z, target, w=None, ignore_index=-100, reduction="mean", eps=0.0, soft=False,
+                loss_shape=()):
+        shape = z.shape
+        zr = to_rows(z)
+        m, c = zr.shape
+        logp = log_softmax_rows(zr)
+        if soft:
+            q = to_rows(target)
+            tau = ((1 - eps) * q + eps / c) * (w if w is not None else 1)
+            denom = m
+        else:
+            valid = target != ignore_index
+            tau, wy = _weighted_targets(target, valid, w, eps, c, z.dtype)
+            denom = wy.sum() if w is not None else valid.sum()
+        denom = z.dtype.type(denom)
+        loss = -np.sum(tau * logp, axis=1)
+        ctx.save_for_backward(logp, tau)
+        ctx.meta = (shape, reduction, denom, eps, soft, w)
+        if reduction == "none":
+            return loss.reshape(loss_shape).astype(z.dtype, copy=False)
+        total = loss.sum()
+        with np.errstate(invalid="ignore", divide="ignore"):
+            r = total / denom if reduction == "mean" else total  # all rows ignored: NaN, as PyTorch
+        return np.asarray(r, dtype=z.dtype)
+
+    @staticmethod
+    def backward(ctx, gy):
+        logp, tau = ctx.saved_tensors
+        shape, reduction, denom, eps, soft, w = ctx.meta
+        if reduction == "none":
+            g = gy.reshape(-1, 1)
+        else:
+            g = gy / denom if reduction == "mean" else gy
+        gz = gt = None
+        if ctx.needs_input_grad[0]:
+            p = np.exp(logp)
+            gz = from_rows(g * (p * tau.sum(axis=1, keepdims=True) - tau), shape)
+        if soft and ctx.needs_input_grad[1]:
+            gt = from_rows(-(1 - eps) * g * logp * (w if w is not None else 1), shape)
+        return gz, gt
+
+
+class NLLLossFn(Function):
+    r"""Negative log-likelihood of given log-probabilities.
+
+    Notes
+    -----
+    **Forward**: loss_i = -w_{y_i} x_{i, y_i} (0 for rows with y_i = ignore_index); 'mean'
+    divides the sum by sum_i w_{y_i} over non-ignored rows.
+    **Backward**: the only non-zero entry of gx_i is gx_{i, y_i} = -w_{y_i} g_i, with g_i the
+    upstream gradient of row i (divided by the weight sum for 'mean').
+    """
+
+    @staticmethod
+    def forward(ctx, x, t, w=None, ignore_index=-100, reduction="mean", loss_shape=()):
+        xr = to_rows(x)
+        m = xr.shape[0]
+        valid = t != ignore_index
+        tt = np.where(valid, t, 0)
+        wy = ((w[tt] if w is not None else np.ones(m, x.dtype)) * valid).astype(x.dtype)
+        loss = -xr[np.arange(m), tt] * wy
+        denom = x.dtype.type(wy.sum() if w is not None else valid.sum())
+        ctx.meta = (x.shape, tt, wy, reduction, denom, m, xr.shape[1])
+        if reduction == "none":
+            return loss.reshape(loss_shape)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            r = loss.sum() / denom if reduction == "mean" else loss.sum()
+        return np.asarray(r, dtype=x.dtype)
+
+    @staticmethod
+    def backward(ctx, gy):
+        shape, tt, wy, reduction, denom, m, c = ctx.meta
+        g = gy.reshape(-1) if reduction == "none" else (gy / denom if reduction == "mean" else gy)
+        gr = np.zeros((m, c), gy.dtype)
+        gr[np.arange(m), tt] = -wy * g
+        return from_rows(gr, shape)
+
+
+def _soft_target(op: str, x: Tensor, t: Tensor) -> None:
+    if x.ndim >= 1 and t.shape == (() if x.ndim == 1 else (x.shape[0],) + x.shape[2:]):
+        raise TypeError(
+            f"{op}: class-index target must have an integer dtype, got {t.dtype} with shape {t.shape} "
+            f"(input shape {x.shape}); use .long()"
+        )
+    if t.shape != x.shape:
+        raise ValueError(
+            f"{op}: probability target must have the input's shape {x.shape}, got {t.shape} "
+            "(class-index targets need an integer dtype)"
+        )
+    if t.dtype != x.dtype:
+        raise TypeError(f"{op}: input dtype {x.dtype} and probability target dtype {t.dtype} differ")
+    sums = to_rows(t.data).sum(axis=1)
+    if sums.size and not np.all(np.abs(sums - 1) <= 1e-3):
+        k = int(np.argmax(np.abs(sums - 1)))
+        raise ValueError(
+            f"{op}: probability targets must sum to 1 over the class axis (tolerance 1e-3); "
+            f"a row sums to {sums[k]:.6g} (target shape {t.shape})"
+        )
+
+
+def cross_entropy(
+    input: Tensor,
+    target: Any,
+    weight: Any = None,
+    ignore_index: int = -100,
+    reduction: str = "mean",
+    label_smoothing: float = 0.0,
+) -> Tensor:
+    r"""Cross-entropy between logits and class indices or class probabilities.
+
+    Parameters
+    ----------
+    input : Tensor
+        Logits, shape (C,), (N, C) or (N, C, d1, ..., dk) (e.g. (N, C, H, W) segmentation).
+    target : Tensor or array
+        Class indices of integer dtype, shape (), (N,) or (N, d1, ..., dk), values in
+        [0, C) or ``ignore_index``; or probabilities of the input's shape and dtype that sum
+        to 1 over the class axis (soft labels, mixup), which are differentiable.
+    weight : Tensor or array, optional
+        (C,) class weights (not differentiated).
+    ignore_index : int
+        Rows with this class index contribute nothing and leave the 'mean' denominator.
+    reduction : {'mean', 'sum', 'none'}
+        'none' gives the per-element loss, shape of the index target.
+    label_smoothing : float
+        eps in [0, 1]: the target becomes (1 - eps) target + eps / C (see :class:`CrossEntropyFn`).
+
+    Notes
+    -----
+    One Function (:class:`CrossEntropyFn`) with the closed-form gradient
+    T_i softmax(z_i) - tau_i; 'mean' with class weights divides by the sum of the target
+    classes' weights (PyTorch's rule). All rows ignored under 'mean' gives NaN, as PyTorch.
+
+    Differences from PyTorch: probability targets must sum to 1 (within 1e-3).
+
+    Example
+    -------
+    >>> import cvprimer as cp, numpy as np
+    >>> z = cp.tensor([[2.0, 0.0, 0.0]])
+    >>> round(cross_entropy(z, np.array([0])).item(), 4)
+    0.2395
+    """
+    op = "cross_entropy"
+    x = tensor_arg(op, "input", input)
+    check_reduction(op, reduction)
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"{op}: label_smoothing must be in [0, 1], got {label_smoothing}")
+    c = x.shape[0] if x.ndim == 1 else (x.shape[1] if x.ndim >= 2 else 0)
+    w = class_weight(op, weight, c, x.dtype)
+    kind = (target.dtype if isinstance(target, Tensor) else np.asarray(target).dtype).kind
+    if kind == "f":
+        t = tensor_arg(op, "target", target)
+        _soft_target(op, x, t)
+        loss_shape = () if x.ndim == 1 else (x.shape[0],) + x.shape[2:]
+        return CrossEntropyFn.apply(x, t, w, ignore_index, reduction, float(label_smoothing), True, loss_shape)
+    t, loss_shape = hard_target_rows(op, x, target, ignore_index)
+    return CrossEntropyFn.apply(x, t, w, ignore_index, reduction, float(label_smoothing), False, loss_shape)
+
+
+def nll_loss(
+    input: Tensor, target: Any, weight: Any = None, ignore_index: int = -100, reduction: str = "mean"
+) -> Tensor:
+    r"""Negative log-likelihood loss on log-probabilities (e.g. the output of log_softmax).
+
+    Shapes, ``weight``, ``ignore_index`` and ``reduction`` as in :func:`cross_entropy` with
+    class-index targets; ``cross_entropy(z, y) == nll_loss(log_softmax(z, 1), y)``.
+    See :class:`NLLLossFn` for the math.
+    """
+    op = "nll_loss"
+    x = tensor_arg(op, "input", input)
+    check_reduction(op, reduction)
+    t, loss_shape = hard_target_rows(op, x, target, ignore_index)
+    w = class_weight(op, weight, x.shape[0] if x.ndim == 1 else x.shape[1], x.dtype)
+    return NLLLossFn.apply(x, t, w, ignore_index, reduction, loss_shape)
+
+
+def cost(input_shape: tuple[int, ...], itemsize: int = 4) -> dict[str, int]:
+    """Counts for cross_entropy on logits of ``input_shape``: log-softmax (about 5 FLOPs an
+    element) plus the weighted sum (2 an element); logits and one target row read."""
+    n = int(np.prod(input_shape))
+    return {"macs": 0, "flops": 7 * n, "bytes": 2 * n * itemsize}

@@ -1,0 +1,144 @@
+r"""Margin and divergence losses: multi-class hinge (``multi_margin_loss``) and ``kl_div``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from cvprimer.core.function import Function
+from cvprimer.core.tensor import Tensor
+from cvprimer.functional.loss._common import check_reduction, reduce, same_shape, tensor_arg, unreduce
+from cvprimer.functional.loss.classification import class_weight, hard_target_rows
+
+
+class MultiMarginLossFn(Function):
+    r"""Multi-class hinge loss (Weston-Watkins / Crammer-Singer style, PyTorch's form).
+
+    Notes
+    -----
+    **Forward**: for row i with target y, h_ij = margin - x_iy + x_ij and
+    loss_i = (1 / C) sum_{j != y} w_y max(0, h_ij)^p, p in {1, 2}; 'mean' divides by N.
+    **Backward**: for j != y with h_ij > 0, gx_ij = w_y p h_ij^(p-1) / C (0 otherwise, also
+    at the kink h = 0), and gx_iy = -sum_{j != y} gx_ij; each row scaled by its upstream gradient.
+    """
+
+    @staticmethod
+    def forward(ctx, x, t, p=1, margin=1.0, w=None, reduction="mean"):
+        xr = x.reshape(-1, x.shape[-1])
+        n, c = xr.shape
+        rows = np.arange(n)
+        h = margin - xr[rows, t][:, None] + xr
+        h[rows, t] = 0  # j = y is excluded
+        hp = np.maximum(h, 0)
+        wy = w[t][:, None] if w is not None else 1
+        loss = (np.sum(wy * hp**p, axis=1) / c).astype(x.dtype, copy=False)
+        ctx.meta = (x.shape, t, p, hp, wy, reduction)
+        return reduce(loss.reshape(x.shape[:-1]), reduction)
+
+    @staticmethod
+    def backward(ctx, gy):
+        shape, t, p, hp, wy, reduction = ctx.meta
+        n, c = hp.shape
+        g = unreduce(gy, shape[:-1], reduction).reshape(-1, 1)
+        coef = wy * (p * hp ** (p - 1) if p != 1 else (hp > 0).astype(hp.dtype)) / c
+        coef = np.where(hp > 0, coef, 0)
+        coef[np.arange(n), t] = -coef.sum(axis=1)
+        return (g * coef).reshape(shape)
+
+
+def multi_margin_loss(
+    input: Tensor, target: Any, p: int = 1, margin: float = 1.0, weight: Any = None, reduction: str = "mean"
+) -> Tensor:
+    r"""Multi-class hinge loss on scores (N, C) (or (C,)) with class-index targets (N,) (or ()).
+
+    See :class:`MultiMarginLossFn`. ``p`` is 1 or 2; ``weight`` (C,) scales each row by its
+    target class's weight ('mean' still divides by N, as PyTorch).
+    """
+    op = "multi_margin_loss"
+    x = tensor_arg(op, "input", input)
+    check_reduction(op, reduction)
+    if p not in (1, 2):
+        raise ValueError(f"{op}: only p = 1 and p = 2 are supported, got {p}")
+    if x.ndim not in (1, 2):
+        raise ValueError(f"{op}: input must be (C,) or (N, C), got shape {x.shape}")
+    t, _ = hard_target_rows(op, x, target, ignore_index=-(10**18))
+    w = class_weight(op, weight, x.shape[-1], x.dtype)
+    return MultiMarginLossFn.apply(x, t, int(p), float(margin), w, reduction)
+
+
+class KLDivFn(Function):
+    r"""Pointwise Kullback-Leibler divergence with ``input`` = log q (PyTorch's convention).
+
+    Notes
+    -----
+    **Forward**: l = t (log t - x) with 0 log 0 = 0 (target probabilities t), or, with
+    ``log_target``, l = exp(s) (s - x) for target log-probabilities s.
+    **Backward**: dl/dx = -t (or -exp(s)); dl/dt = log t + 1 - x for t > 0 (0 where t = 0),
+    dl/ds = exp(s)(s - x + 1).
+    """
+
+    @staticmethod
+    def forward(ctx, x, t, reduction="mean", log_target=False):
+        if log_target:
+            et = np.exp(t)
+            loss = et * (t - x)
+        else:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                lt = np.where(t > 0, np.log(np.where(t > 0, t, 1)), 0)
+            et = t
+            loss = t * lt - t * x
+        ctx.save_for_backward(x, t, et)
+        ctx.meta = (reduction, log_target)
+        loss = loss.astype(x.dtype, copy=False)
+        if reduction == "batchmean":
+            return np.asarray(loss.sum() / (x.shape[0] if x.ndim else 1), dtype=x.dtype)
+        return reduce(loss, reduction)
+
+    @staticmethod
+    def backward(ctx, gy):
+        x, t, et = ctx.saved_tensors
+        reduction, log_target = ctx.meta
+        if reduction == "batchmean":
+            g = np.broadcast_to(gy / (x.shape[0] if x.ndim else 1), x.shape)
+        else:
+            g = unreduce(gy, x.shape, reduction)
+        gx = -g * et if ctx.needs_input_grad[0] else None
+        gt = None
+        if ctx.needs_input_grad[1]:
+            if log_target:
+                gt = g * et * (t - x + 1)
+            else:
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    gt = g * np.where(t > 0, np.log(np.where(t > 0, t, 1)) + 1 - x, 0)
+        return gx, gt
+
+
+def kl_div(input: Tensor, target: Tensor, reduction: str = "mean", log_target: bool = False) -> Tensor:
+    r"""KL divergence KL(target || q) pointwise, with ``input`` the log-probabilities log q.
+
+    Parameters
+    ----------
+    input : Tensor
+        log q (e.g. from log_softmax), any shape.
+    target : Tensor
+        Same shape: probabilities (or log-probabilities with ``log_target=True``);
+        differentiable.
+    reduction : {'mean', 'batchmean', 'sum', 'none'}
+        'mean' averages over every element (PyTorch's default, which is not the KL
+        divergence); 'batchmean' divides the sum by the batch size N and is the true KL.
+    """
+    op = "kl_div"
+    x = tensor_arg(op, "input", input)
+    t = tensor_arg(op, "target", target)
+    same_shape(op, x, t)
+    if x.dtype != t.dtype:
+        raise TypeError(f"{op}: input dtype {x.dtype} and target dtype {t.dtype} differ")
+    check_reduction(op, reduction, ("none", "mean", "sum", "batchmean"))
+    return KLDivFn.apply(x, t, reduction, bool(log_target))
+
+
+def cost(input_shape: tuple[int, ...], itemsize: int = 4) -> dict[str, int]:
+    """Counts for either loss on ``input_shape`` (about 4 FLOPs an element)."""
+    n = int(np.prod(input_shape))
+    return {"macs": 0, "flops": 4 * n, "bytes": 2 * n * itemsize}
