@@ -1,0 +1,18 @@
+"""Activation functions (``torch.nn.functional`` names) and their derivatives.
+
+One family a module: ``rectifier`` (relu, relu6, leaky_relu, prelu, hardtanh),
+``exponential`` (elu, selu, celu, softplus), ``smooth`` (gelu, silu/swish, mish, softsign),
+``hard`` (hardsigmoid, hardswish), ``maxout``; ``softmax`` (softmax, log_softmax) is
+engineer D's. ``registry`` pairs each pointwise activation with its derivative:
+``ACTIVATIONS[name] = (function, derivative)`` and ``derivative(name, x, **opts)``.
+"""
+
+from cvprimer.core.api import relu, sigmoid, tanh  # noqa: F401 - the core ops, re-exported
+from cvprimer.functional.activation._erf import erf, erfc  # noqa: F401
+from cvprimer.functional.activation.exponential import celu, elu, selu, softplus  # noqa: F401
+from cvprimer.functional.activation.hard import hardsigmoid, hardswish  # noqa: F401
+from cvprimer.functional.activation.maxout import maxout  # noqa: F401
+from cvprimer.functional.activation.rectifier import hardtanh, leaky_relu, prelu, relu6  # noqa: F401
+from cvprimer.functional.activation.registry import ACTIVATIONS, derivative  # noqa: F401
+from cvprimer.functional.activation.smooth import gelu, mish, silu, softsign, swish  # noqa: F401
+from cvprimer.functional.activation.softmax import log_softmax, softmax  # noqa: F401

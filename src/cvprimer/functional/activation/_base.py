@@ -1,0 +1,75 @@
+r"""One base class for the pointwise activations, so each one states only its math.
+
+A pointwise activation y = f(x) (with a few Python-float options) has the backward
+
+    gx = gy * f'(x)
+
+so a subclass supplies two NumPy functions, ``f(x, **opts)`` and ``df(x, y, **opts)``
+(the slope, written in terms of the input ``x`` and/or the output ``y``), and declares in
+``saves`` which of the two its slope needs: the output when the slope is a function of it
+(relu6, elu), the input otherwise. ``df`` is also what
+:func:`cvprimer.functional.activation.derivative` returns, so the plotted slope and the
+backward pass are one piece of code.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from cvprimer.core.function import Function
+
+
+class PointwiseFn(Function):
+    r"""y = f(x) elementwise; backward gx = gy * f'(x). Subclasses define ``f`` and ``df``.
+
+    ``saves`` is "x", "y" or "xy": the arrays kept for backward (the minimum the slope needs).
+    """
+
+    saves: str = "x"
+
+    @staticmethod
+    def f(x: np.ndarray, **opts: Any) -> np.ndarray:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    @staticmethod
+    def df(x: np.ndarray | None, y: np.ndarray | None, **opts: Any) -> np.ndarray:  # pragma: no cover
+        raise NotImplementedError
+
+    @classmethod
+    def slope(cls, x: np.ndarray, **opts: Any) -> np.ndarray:
+        """f'(x) as an array (evaluates f first when the slope is written with y)."""
+        y = cls.f(x, **opts) if "y" in cls.saves else None
+        return cls.df(x, y, **opts)
+
+    @classmethod
+    def apply(cls, x: Any, **opts: Any) -> Any:  # options are keywords only
+        return super().apply(x, **opts)
+
+    @staticmethod
+    def forward(ctx: Function, x: np.ndarray, **opts: Any) -> np.ndarray:
+        cls = type(ctx)
+        y = np.asarray(cls.f(x, **opts)).astype(x.dtype, copy=False)
+        if ctx.needs_input_grad[0]:
+            ctx.save_for_backward(x if "x" in cls.saves else None, y if "y" in cls.saves else None)
+            ctx.opts = opts
+        return y
+
+    @staticmethod
+    def backward(ctx: Function, gy: np.ndarray) -> np.ndarray:
+        x, y = ctx.saved_tensors
+        return gy * type(ctx).df(x, y, **ctx.opts)
+
+
+def check_float(op: str, name: str, value: Any) -> float:
+    """A real scalar option as a Python float (TypeError naming ``op`` otherwise)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{op}: {name} must be a real number, got {type(value).__name__}")
+    return float(value)
+
+
+def cost(shape: tuple[int, ...], flops_per_element: int = 1, itemsize: int = 4) -> dict[str, int]:
+    """Cost of a pointwise activation: no MACs, a few FLOPs per element, read x and write y."""
+    n = int(np.prod(shape))
+    return {"macs": 0, "flops": flops_per_element * n, "bytes": 2 * n * itemsize}

@@ -1,0 +1,171 @@
+r"""Piecewise-linear rectifiers: relu6, leaky_relu, prelu, hardtanh (relu itself lives in core).
+
+Values at the kinks are PyTorch's (it matters only on a measure-zero set, but parity tests
+and the lab's slope plots see it):
+
+* hardtanh / relu6: slope 1 strictly inside (min_val, max_val), 0 at and beyond the bounds;
+  relu6(x) = hardtanh(x, 0, 6), so relu6'(0) = relu6'(6) = 0.
+* leaky_relu / prelu: slope 1 for x > 0 and the negative slope for x <= 0 (including 0).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from cvprimer.core.api import relu  # noqa: F401 - re-exported: ReLUFn is the core op
+from cvprimer.core.function import Function
+from cvprimer.core.tensor import Tensor
+from cvprimer.functional.activation._base import PointwiseFn, check_float
+
+
+class HardtanhFn(PointwiseFn):
+    r"""y = clip(x, min_val, max_val).
+
+    Backward: gx = gy * [min_val < x < max_val]; written with the output, since
+    min_val < y < max_val exactly when x is strictly inside. Saves y only.
+    """
+
+    saves = "y"
+
+    @staticmethod
+    def f(x, min_val=-1.0, max_val=1.0):
+        return np.clip(x, min_val, max_val)
+
+    @staticmethod
+    def df(x, y, min_val=-1.0, max_val=1.0):
+        return ((y > min_val) & (y < max_val)).astype(y.dtype)
+
+
+class LeakyReLUFn(PointwiseFn):
+    r"""y = x for x > 0, negative_slope * x otherwise.
+
+    Backward: gx = gy for x > 0, gy * negative_slope for x <= 0 (so the slope at 0 is
+    ``negative_slope``, as PyTorch). Saves x (the sign of y does not give the branch when
+    the slope is negative).
+    """
+
+    @staticmethod
+    def f(x, negative_slope=0.01):
+        return np.where(x > 0, x, x * negative_slope)
+
+    @staticmethod
+    def df(x, y, negative_slope=0.01):
+        return np.where(x > 0, 1.0, negative_slope).astype(x.dtype)
+
+
+class PReLUFn(Function):
+    r"""y = x for x > 0, a * x otherwise, with a learnable slope ``a`` broadcast over dim 1.
+
+    Shapes: x (N, C, *); a is (C,) (one slope per channel, on dim 1 of x) or (1,) (one
+    shared slope; the only choice for inputs with fewer than 2 dims, as PyTorch).
+
+    Backward:  gx = gy * (1 if x > 0 else a)      (slope a at x = 0, as PyTorch)
+               ga_c = sum over all positions of channel c of gy * x * [x <= 0]
+    (summed over everything for the shared slope). Saves x and a.
+    """
+
+    @staticmethod
+    def forward(ctx, x, a):
+        ab = a.reshape(_prelu_view(x.ndim, a.size))
+        ctx.save_for_backward(x, ab)
+        return np.where(x > 0, x, x * ab).astype(x.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, gy):
+        x, ab = ctx.saved_tensors
+        pos = x > 0
+        gx = np.where(pos, gy, gy * ab) if ctx.needs_input_grad[0] else None
+        ga = None
+        if ctx.needs_input_grad[1]:
+            contrib = np.where(pos, 0, gy * x)
+            axes = tuple(i for i in range(x.ndim) if ab.shape[i] == 1)
+            ga = contrib.sum(axis=axes).reshape(-1)
+        return gx, ga
+
+
+def _prelu_view(ndim: int, n: int) -> tuple[int, ...]:
+    """Shape that broadcasts n slopes over dim 1 of an ndim-d input (all ones when shared)."""
+    shape = [1] * ndim
+    if n != 1:
+        shape[1] = n
+    return tuple(shape)
+
+
+def hardtanh(x: Tensor, min_val: float = -1.0, max_val: float = 1.0) -> Tensor:
+    r"""Hard tanh: clamp x to [min_val, max_val].
+
+    Notes
+    -----
+    **Forward** y = min(max(x, min_val), max_val).
+    **Backward** gx = gy on the open interval (min_val, max_val), 0 elsewhere (also at the
+    bounds, as PyTorch).
+
+    Example
+    -------
+    >>> import cvprimer as cp, cvprimer.functional as F
+    >>> F.hardtanh(cp.tensor([-2.0, 0.5, 2.0])).numpy().tolist()
+    [-1.0, 0.5, 1.0]
+    """
+    lo, hi = check_float("hardtanh", "min_val", min_val), check_float("hardtanh", "max_val", max_val)
+    if lo > hi:
+        raise ValueError(f"hardtanh: min_val ({lo}) must be <= max_val ({hi})")
+    return HardtanhFn.apply(x, min_val=lo, max_val=hi)
+
+
+def relu6(x: Tensor) -> Tensor:
+    r"""ReLU capped at 6 (MobileNet): y = min(max(x, 0), 6) = hardtanh(x, 0, 6).
+
+    Slope 1 on (0, 6), 0 elsewhere, including the kinks 0 and 6 (PyTorch's choice).
+
+    References: Howard et al., "MobileNets", arXiv:1704.04861.
+    """
+    return HardtanhFn.apply(x, min_val=0.0, max_val=6.0)
+
+
+def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
+    r"""Leaky ReLU: y = x if x > 0 else negative_slope * x.
+
+    **Backward** gx = gy if x > 0 else negative_slope * gy (slope at 0: negative_slope).
+
+    References: Maas et al., "Rectifier nonlinearities improve neural network acoustic
+    models", ICML workshop 2013.
+    """
+    return LeakyReLUFn.apply(x, negative_slope=check_float("leaky_relu", "negative_slope", negative_slope))
+
+
+def prelu(x: Tensor, weight: Tensor) -> Tensor:
+    r"""Parametric ReLU with a learnable negative slope (He et al., arXiv:1502.01852).
+
+    Parameters
+    ----------
+    x : Tensor (N, C, *)
+    weight : Tensor (C,) one slope per channel on dim 1, or (1,) shared by all (inputs with
+        fewer than 2 dims have no channel dim and take only the shared form, as PyTorch).
+
+    Notes
+    -----
+    **Forward** y = x if x > 0 else a_c x.
+    **Backward** gx = gy if x > 0 else a_c gy (slope a_c at 0);
+    ga_c = sum_{positions in channel c, x <= 0} gy x.
+    """
+    if not isinstance(x, Tensor) or not isinstance(weight, Tensor):
+        raise TypeError(f"prelu: expected Tensors, got {type(x).__name__} and {type(weight).__name__}")
+    if weight.ndim != 1:
+        raise ValueError(f"prelu: weight must be 1-D, (C,) or (1,), got shape {weight.shape}")
+    n = weight.shape[0]
+    c = x.shape[1] if x.ndim >= 2 else 1
+    if n not in (1, c):
+        raise ValueError(
+            f"prelu: weight has {n} slopes but input {x.shape} has {c} channel(s) on dim 1 "
+            "(1 for inputs with fewer than 2 dims); expected weight (C,) or (1,)"
+        )
+    return PReLUFn.apply(x, weight)
+
+
+def prelu_slope(x: np.ndarray, weight: Any = 0.25) -> np.ndarray:
+    """d prelu / dx for plotting: 1 where x > 0, the slope elsewhere (weight broadcast on dim 1)."""
+    a = np.asarray(weight, dtype=x.dtype)
+    a = a.reshape(_prelu_view(x.ndim, a.size)) if a.size > 1 else a.reshape(())
+    return np.where(x > 0, 1.0, a).astype(x.dtype)

@@ -1,0 +1,129 @@
+r"""Smooth self-gated activations: gelu (exact and tanh forms), silu/swish, mish; softsign.
+
+GELU's exact form uses the error function from :mod:`._erf` (NumPy only, ~1e-15 relative),
+through the normal CDF Phi(x) = erfc(-x / sqrt 2) / 2, which stays accurate in the far left
+tail where 1 + erf(x / sqrt 2) would cancel.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from cvprimer.core.tensor import Tensor
+from cvprimer.functional.activation._base import PointwiseFn
+from cvprimer.functional.activation._erf import erfc
+from cvprimer.functional.activation.exponential import _sigmoid
+
+_SQRT_2_OVER_PI = float(np.sqrt(2.0 / np.pi))
+_INV_SQRT_2 = float(1.0 / np.sqrt(2.0))
+_INV_SQRT_2PI = float(1.0 / np.sqrt(2.0 * np.pi))
+_K = 0.044715  # the cubic coefficient of the tanh approximation
+
+
+class GELUFn(PointwiseFn):
+    r"""y = x Phi(x), Phi the standard normal CDF; or its tanh approximation.
+
+    exact: Phi(x) = (1 + erf(x / sqrt 2)) / 2,        y' = Phi(x) + x phi(x),
+           phi(x) = e^{-x^2/2} / sqrt(2 pi).
+    tanh:  y = x/2 (1 + t), t = tanh(u), u = sqrt(2/pi) (x + 0.044715 x^3),
+           y' = (1 + t)/2 + x/2 (1 - t^2) sqrt(2/pi) (1 + 3 * 0.044715 x^2).
+    Saves x.
+    """
+
+    @staticmethod
+    def f(x, approximate="none"):
+        if approximate == "tanh":
+            return 0.5 * x * (1 + np.tanh(_SQRT_2_OVER_PI * (x + _K * x * x * x)))
+        return x * (0.5 * erfc(-x * _INV_SQRT_2))
+
+    @staticmethod
+    def df(x, y, approximate="none"):
+        if approximate == "tanh":
+            t = np.tanh(_SQRT_2_OVER_PI * (x + _K * x * x * x))
+            return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * _SQRT_2_OVER_PI * (1 + 3 * _K * x * x)
+        return 0.5 * erfc(-x * _INV_SQRT_2) + x * _INV_SQRT_2PI * np.exp(-0.5 * x * x)
+
+
+class SiLUFn(PointwiseFn):
+    r"""y = x sigmoid(x) (SiLU / swish-1).  y' = s (1 + x (1 - s)), s = sigmoid(x). Saves x."""
+
+    @staticmethod
+    def f(x):
+        return x * _sigmoid(x)
+
+    @staticmethod
+    def df(x, y):
+        s = _sigmoid(x)
+        return s * (1 + x * (1 - s))
+
+
+class MishFn(PointwiseFn):
+    r"""y = x tanh(softplus(x)).
+
+    y' = tanh(sp) + x (1 - tanh(sp)^2) sigmoid(x), sp = softplus(x) = log(1 + e^x) (the
+    derivative of softplus is the sigmoid). Saves x.
+    """
+
+    @staticmethod
+    def f(x):
+        return x * np.tanh(_softplus(x))
+
+    @staticmethod
+    def df(x, y):
+        t = np.tanh(_softplus(x))
+        return t + x * (1 - t * t) * _sigmoid(x)
+
+
+class SoftsignFn(PointwiseFn):
+    r"""y = x / (1 + |x|).  y' = 1 / (1 + |x|)^2. Saves x."""
+
+    @staticmethod
+    def f(x):
+        return x / (1 + np.abs(x))
+
+    @staticmethod
+    def df(x, y):
+        d = 1 + np.abs(x)
+        return 1 / (d * d)
+
+
+def _softplus(x: np.ndarray) -> np.ndarray:
+    return np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))
+
+
+def gelu(x: Tensor, approximate: str = "none") -> Tensor:
+    r"""Gaussian error linear unit (Hendrycks & Gimpel, arXiv:1606.08415).
+
+    Parameters
+    ----------
+    approximate : "none" (exact, y = x Phi(x) with erf) or "tanh"
+        (y = x/2 (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), the approximation BERT/GPT used).
+
+    Notes
+    -----
+    **Backward** exact: gx = gy (Phi(x) + x phi(x)); tanh: see :class:`GELUFn`.
+    erf is computed in NumPy (continued fraction / series, ~1e-15 relative), not SciPy.
+    """
+    if approximate not in ("none", "tanh"):
+        raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+    return GELUFn.apply(x, approximate=approximate)
+
+
+def silu(x: Tensor) -> Tensor:
+    r"""Sigmoid-weighted linear unit, a.k.a. swish (Ramachandran et al., arXiv:1710.05941):
+    y = x sigmoid(x); gx = gy s (1 + x (1 - s))."""
+    return SiLUFn.apply(x)
+
+
+swish = silu
+
+
+def mish(x: Tensor) -> Tensor:
+    r"""Mish (Misra, arXiv:1908.08681): y = x tanh(softplus(x)), stable for large |x|;
+    gx = gy (tanh(sp) + x sech^2(sp) sigmoid(x))."""
+    return MishFn.apply(x)
+
+
+def softsign(x: Tensor) -> Tensor:
+    r"""Softsign: y = x / (1 + |x|); gx = gy / (1 + |x|)^2."""
+    return SoftsignFn.apply(x)

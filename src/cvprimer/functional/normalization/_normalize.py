@@ -1,0 +1,208 @@
+r"""The one normalize-over-axes kernel shared by batch, layer, instance and group norm.
+
+Every normalization layer of the family computes, for a view ``xv`` of the input in which
+the statistics are taken over the axes ``A`` (the "statistics set" of m elements) and the
+affine parameters broadcast from a shape ``pview``::
+
+    mu      = (1/m) sum_A xv                         (biased, i.e. population, statistics)
+    var     = (1/m) sum_A (xv - mu)^2
+    inv_std = 1 / sqrt(var + eps)
+    x_hat   = (xv - mu) * inv_std
+    y       = gamma * x_hat + beta
+
+| layer          | input          | view              | A        | pview            |
+|----------------|----------------|-------------------|----------|------------------|
+| batch_norm     | (N, C, *)      | (N, C, L)         | (0, 2)   | (1, C, 1)        |
+| instance_norm  | (N, C, *)      | (N, C, L)         | (2,)     | (1, C, 1)        |
+| layer_norm     | (*, S...)      | (M, K = prod S)   | (1,)     | (1, K)           |
+| group_norm     | (N, C, *)      | (N, G, C/G, L)    | (2, 3)   | (1, G, C/G, 1)   |
+
+**Backward** (derivation, for one statistics set; g = gx_hat = gy * gamma). x enters x_hat
+directly, through mu and through var:
+
+    d x_hat_i / d x_j = inv_std (delta_ij - 1/m) - (x_i - mu) inv_std^3 (x_j - mu) / m
+                      = (inv_std / m) (m delta_ij - 1 - x_hat_i x_hat_j)
+
+(using d mu / d x_j = 1/m, d var / d x_j = 2 (x_j - mu) / m, d inv_std / d var =
+-inv_std^3 / 2). Contracting with g gives the three-term form
+
+    gx_j = (inv_std / m) (m g_j - sum_i g_i - x_hat_j sum_i g_i x_hat_i)
+
+and the parameter gradients sum over all positions that share a parameter:
+``ggamma = sum gy * x_hat``, ``gbeta = sum gy``.
+
+When gamma is constant over each statistics set (batch and instance norm: per channel),
+it factors out: sum_i g_i = gamma sum_i gy_i and sum_i g_i x_hat_i = gamma sum_i gy_i x_hat_i,
+the very sums the parameter gradients need, so the whole backward is two reductions and one
+elementwise pass, and no gy * gamma array is formed.
+
+Saved for backward: x_hat and inv_std (plus the affine weight, an input).
+"""
+
+from __future__ import annotations
+
+import string
+from typing import Any
+
+import numpy as np
+
+from cvprimer.core.function import Function
+
+
+def _sum(a: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
+    return np.add.reduce(a, axis=axes, keepdims=True)
+
+
+def _sum_prod(a: np.ndarray, b: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
+    """sum_A a * b with keepdims, without forming a * b (einsum's fused multiply-add)."""
+    letters = string.ascii_lowercase[: a.ndim]
+    out = "".join(c for i, c in enumerate(letters) if i not in axes)
+    r = np.einsum(f"{letters},{letters}->{out}", a, b)
+    return r.reshape(tuple(1 if i in axes else n for i, n in enumerate(a.shape)))
+
+
+def moments(xv: np.ndarray, axes: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(mean, centred x, biased variance) over ``axes`` (two-pass: no cancellation)."""
+    m = int(np.prod([xv.shape[a] for a in axes]))
+    mean = _sum(xv, axes) / xv.dtype.type(m)
+    xc = xv - mean
+    var = _sum_prod(xc, xc, axes) / xv.dtype.type(m)
+    return mean, xc, var
+
+
+class NormalizeFn(Function):
+    r"""Fused normalize + affine over the axes ``axes`` of ``x.reshape(view)``.
+
+    Parameters (forward): x, weight or None, bias or None (Tensors/arrays); view (shape to
+    take statistics in), axes (statistics axes of the view), pview (shape the parameters
+    broadcast from, in the view), eps; ``stats``: a dict (or None) that receives the batch
+    ``mean`` and biased ``var`` (flattened), for running-statistics updates.
+
+    Shapes: y has x's shape; gweight/gbias have the parameters' shapes.
+    See the module docstring for the forward and backward math.
+    """
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, view, axes, pview, eps, stats=None):
+        xv = x.reshape(view)
+        mean, x_hat, var = moments(xv, axes)
+        inv_std = 1 / np.sqrt(var + xv.dtype.type(eps))
+        x_hat *= inv_std  # in place: x - mean becomes x_hat
+        if stats is not None:
+            stats["mean"], stats["var"] = mean.reshape(-1), var.reshape(-1)
+        y = x_hat if weight is None else x_hat * weight.reshape(pview)
+        if bias is not None:
+            y = y + bias.reshape(pview) if y is x_hat else np.add(y, bias.reshape(pview), out=y)
+        if y is x_hat:
+            y = x_hat.copy()
+        ctx.save_for_backward(x_hat, inv_std, None if weight is None else weight.reshape(pview))
+        ctx.axes, ctx.pview, ctx.shape = axes, pview, x.shape
+        return y.reshape(x.shape)
+
+    @staticmethod
+    def backward(ctx, gy):
+        x_hat, inv_std, w = ctx.saved_tensors
+        axes, pview = ctx.axes, ctx.pview
+        gy = gy.reshape(x_hat.shape)
+        m = x_hat.dtype.type(np.prod([x_hat.shape[a] for a in axes]))
+        paxes = tuple(i for i, n in enumerate(pview) if n == 1)  # axes the parameters span
+        factored = w is None or all(pview[a] == 1 for a in axes)
+        gw = gb = gx = None
+        if factored:
+            s1, s2 = _sum(gy, axes), _sum_prod(gy, x_hat, axes)  # sum gy, sum gy x_hat per set
+            rest = tuple(a for a in paxes if a not in axes)
+            if ctx.needs_input_grad[1]:
+                gw = (_sum(s2, rest) if rest else s2).reshape(-1)
+            if ctx.needs_input_grad[2]:
+                gb = (_sum(s1, rest) if rest else s1).reshape(-1)
+            if ctx.needs_input_grad[0]:
+                a = inv_std if w is None else inv_std * w  # gamma inv_std, per set
+                gx = gy - s1 / m
+                gx -= x_hat * (s2 / m)
+                gx *= a
+        else:
+            if ctx.needs_input_grad[1]:
+                gw = _sum_prod(gy, x_hat, paxes).reshape(-1)
+            if ctx.needs_input_grad[2]:
+                gb = _sum(gy, paxes).reshape(-1)
+            if ctx.needs_input_grad[0]:
+                g = gy * w
+                gx = g - _sum(g, axes) / m
+                gx -= x_hat * (_sum_prod(g, x_hat, axes) / m)
+                gx *= inv_std
+        return (None if gx is None else gx.reshape(ctx.shape)), gw, gb
+
+
+class AffineStatsFn(Function):
+    r"""Normalization with GIVEN statistics (eval-mode batch norm, instance norm with running
+    statistics): an affine map of x.
+
+    **Forward** y = gamma (x - mu) inv_std + beta = x * s + t, with s = gamma inv_std,
+    t = beta - mu s, inv_std = 1 / sqrt(var + eps); mu, var are constants (pview-shaped).
+
+    **Backward** gx = gy * s; ggamma = sum gy (x - mu) inv_std; gbeta = sum gy (sums over
+    the axes the parameters are broadcast along). Saves x only when ggamma is needed.
+    """
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, mean, var, view, pview, eps):
+        xv = x.reshape(view)
+        inv_std = (1 / np.sqrt(var.reshape(pview) + eps)).astype(x.dtype, copy=False)
+        mu = mean.reshape(pview).astype(x.dtype, copy=False)
+        s = inv_std if weight is None else inv_std * weight.reshape(pview)
+        t = -mu * s if bias is None else bias.reshape(pview) - mu * s
+        y = xv * s
+        y += t
+        ctx.save_for_backward(xv if ctx.needs_input_grad[1] else None, mu, inv_std, s)
+        ctx.view, ctx.pview, ctx.shape = view, pview, x.shape
+        return y.reshape(x.shape)
+
+    @staticmethod
+    def backward(ctx, gy):
+        xv, mu, inv_std, s = ctx.saved_tensors
+        gy = gy.reshape(ctx.view)
+        paxes = tuple(i for i, n in enumerate(ctx.pview) if n == 1)
+        gx = (gy * s).reshape(ctx.shape) if ctx.needs_input_grad[0] else None
+        gw = (_sum_prod(gy, xv - mu, paxes) * inv_std).reshape(-1) if ctx.needs_input_grad[1] else None
+        gb = _sum(gy, paxes).reshape(-1) if ctx.needs_input_grad[2] else None
+        return gx, gw, gb
+
+
+def cost(shape: tuple[int, ...], affine: bool = True, itemsize: int = 4) -> dict[str, Any]:
+    """Training-mode cost of a normalization over an input of ``shape`` (forward only).
+
+    Per element: subtract the mean, square, accumulate (variance), accumulate (mean),
+    scale by inv_std, and with affine one multiply-add. Bytes: read x twice (mean, then
+    centre), write y. The per-set sqrt/divide is negligible and not counted.
+    """
+    n = int(np.prod(shape))
+    return {"macs": n if affine else 0, "flops": 5 * n, "bytes": 3 * n * itemsize}
+
+
+def check_param(op: str, name: str, t: Any, shape: tuple[int, ...], x_shape: tuple[int, ...]) -> None:
+    """Validate an optional affine parameter / running statistic: a Tensor of ``shape``."""
+    from cvprimer.core.tensor import Tensor
+
+    if t is None:
+        return
+    if not isinstance(t, Tensor):
+        raise TypeError(f"{op}: {name} must be a Tensor or None, got {type(t).__name__}")
+    if tuple(t.shape) != tuple(shape):
+        raise ValueError(
+            f"{op}: {name} has shape {tuple(t.shape)} but input {tuple(x_shape)} needs {tuple(shape)}"
+        )
+
+
+def check_input(op: str, x: Any, min_ndim: int, what: str) -> None:
+    from cvprimer.core.tensor import Tensor
+
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{op}: expected a Tensor input, got {type(x).__name__}")
+    if x.ndim < min_ndim:
+        raise ValueError(f"{op}: expected input {what}, got shape {tuple(x.shape)}")
+
+
+def check_eps(op: str, eps: Any) -> float:
+    if isinstance(eps, bool) or not isinstance(eps, (int, float, np.integer, np.floating)) or eps < 0:
+        raise ValueError(f"{op}: eps must be a non-negative number, got {eps!r}")
+    return float(eps)
