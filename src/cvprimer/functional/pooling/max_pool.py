@@ -1,0 +1,150 @@
+r"""2-D max pooling (``max_pool2d``) with PyTorch's indices, ceil_mode, padding and dilation."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from cvprimer.core.function import Function
+from cvprimer.core.tensor import Tensor
+from cvprimer.functional.pooling._window import check_planes, extent, padded, tap, window_params
+
+
+def _scatter_planes(idx: np.ndarray, g: np.ndarray, plane: int, unique: bool) -> np.ndarray:
+    """Sum ``g`` (B, ...) into B zero planes of ``plane`` elements at the flat ``idx`` (B, ...).
+
+    With ``unique`` (no input position is picked twice) it is a plain scatter; otherwise
+    ``bincount`` accumulates repeated positions (overlapping windows) in float64.
+    """
+    B = idx.shape[0]
+    flat = (idx.reshape(B, -1) + (np.arange(B, dtype=np.int64) * plane)[:, None]).ravel()
+    if unique:
+        out = np.zeros(B * plane, dtype=g.dtype)
+        out[flat] = g.ravel()
+        return out.reshape(B, plane)
+    return np.bincount(flat, weights=g.ravel(), minlength=B * plane).astype(g.dtype).reshape(B, plane)
+
+
+class MaxPool2dFn(Function):
+    r"""Max over sliding windows of each (H, W) plane, with the arg-max as a flat index.
+
+    Notes
+    -----
+    **Forward**: ``y[b, i, j] = max_{u, v} xp[b, i s_h + u d_h, j s_w + v d_w]`` over the
+    ``k_h k_w`` taps, ``xp`` being ``x`` padded with ``-inf`` (padding never wins). The taps are
+    scanned row-major and only a strictly larger value replaces the running maximum, so a tie
+    goes to the FIRST maximum in the window, as in PyTorch (a NaN always wins, also as PyTorch).
+    ``idx[b, i, j] = h* W + w*`` is the position of the maximum in the unpadded input plane.
+
+    **Backward**: y is piecewise the identity of one input element, so
+    ``gx[b, h, w] = sum_{(i, j): idx[b, i, j] = h W + w} gy[b, i, j]``: each window routes its
+    whole gradient to its arg-max (nothing to the other taps), overlapping windows that share a
+    maximum accumulate, and ``sum(gx) == sum(gy)`` (the total gradient is conserved).
+    Only ``idx`` is saved.
+    """
+
+    @staticmethod
+    def forward(ctx: Function, x: np.ndarray, g: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+        *lead, H, W = x.shape
+        B = math.prod(lead)
+        (kh, kw), (sh, sw), (ph, pw), (dh, dw), (Ho, Wo) = g["k"], g["s"], g["p"], g["d"], g["out"]
+        xp = padded(x.reshape(B, H, W), (ph, pw), extent(g), -np.inf)
+        best = tap(xp, 0, 0, g).copy()
+        # offset (in the flat input plane) of the winning tap, relative to the window origin;
+        # updated arithmetically (off += win * (o_t - off)): masked writes are ~10x slower
+        off = np.zeros(best.shape, dtype=np.int32 if dh * (kh - 1) * W + dw * kw < 2**31 else np.int64)
+        step = np.empty_like(off)
+        with_nan = bool(np.isnan(x).any())
+        for t in range(1, kh * kw):
+            v = tap(xp, t // kw, t % kw, g)
+            win = v > best
+            if with_nan:
+                win |= np.isnan(v)
+            np.maximum(best, v, out=best)  # propagates NaN like the strict test above
+            np.subtract((t // kw) * dh * W + (t % kw) * dw, off, out=step)
+            step *= win
+            off += step
+        if ph or pw:
+            # a window whose real values are all -inf keeps PyTorch's default: its first
+            # non-padding position (the origin may lie in the padding)
+            stuck = np.isneginf(best)
+            if stuck.any():
+                fi = (-(np.arange(Ho) * sh - ph)).clip(0) + dh - 1
+                fj = (-(np.arange(Wo) * sw - pw)).clip(0) + dw - 1
+                first = (fi // dh * dh)[:, None] * W + (fj // dw * dw)[None, :]
+                off[stuck] = np.broadcast_to(first, off.shape)[stuck]
+        # window origin of each output in the unpadded plane: (i s_h - p_h) W + (j s_w - p_w)
+        base = (np.arange(Ho) * sh - ph)[:, None] * W + (np.arange(Wo) * sw - pw)[None, :]
+        idx = np.add(off, base, dtype=np.int64)
+        ctx.save_for_backward(idx)
+        ctx.x_shape = x.shape
+        # each input position lies in at most one window when windows do not overlap
+        ctx.unique = sh >= dh * (kh - 1) + 1 and sw >= dw * (kw - 1) + 1
+        return best.reshape(*lead, Ho, Wo), idx.reshape(*lead, Ho, Wo)
+
+    @staticmethod
+    def backward(ctx: Function, gy: np.ndarray, gidx: np.ndarray) -> tuple[np.ndarray | None]:
+        (idx,) = ctx.saved_tensors
+        *lead, H, W = ctx.x_shape
+        gx = _scatter_planes(idx, gy.reshape(idx.shape), H * W, ctx.unique)
+        return (gx.reshape(ctx.x_shape),)
+
+
+def max_pool2d(x: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0, dilation: Any = 1,
+               ceil_mode: bool = False, return_indices: bool = False) -> Any:
+    r"""2-D max pooling over an (N, C, H, W) or (C, H, W) input.
+
+    Parameters
+    ----------
+    x : Tensor
+        Input, floating point.
+    kernel_size, stride, padding, dilation : int or (int, int)
+        Window size, step (default: ``kernel_size``), implicit ``-inf`` padding on each side
+        (at most half the effective kernel ``d (k - 1) + 1``) and spacing between taps.
+    ceil_mode : bool
+        Use ceil instead of floor in the output size; the last window must start inside the
+        input or the left padding (PyTorch's rule).
+    return_indices : bool
+        Also return the int64 flat index ``h W + w`` of each maximum in its input plane
+        (the ``indices`` that :func:`max_unpool2d` takes).
+
+    Returns
+    -------
+    Tensor, or (Tensor, Tensor) with ``return_indices``.
+
+    Shape
+    -----
+    ``(N, C, H, W) -> (N, C, H_out, W_out)`` with
+    ``H_out = floor((H + 2 p_h - d_h (k_h - 1) - 1) / s_h) + 1`` (ceil with ``ceil_mode``), same for W.
+
+    Notes
+    -----
+    The gradient goes wholly to the first maximum of each window (see :class:`MaxPool2dFn`).
+    Cost: :func:`cost`.
+
+    Examples
+    --------
+    >>> import cvprimer as cp, cvprimer.functional as F
+    >>> F.max_pool2d(cp.arange(16.0).reshape(1, 1, 4, 4), 2).shape
+    (1, 1, 2, 2)
+    """
+    op = "max_pool2d"
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{op}: expected a Tensor input, got {type(x).__name__}")
+    shape = check_planes(op, x)
+    g = window_params(op, shape, kernel_size, stride, padding, dilation, ceil_mode, "effective")
+    y, idx = MaxPool2dFn.apply(x, g)
+    return (y, idx) if return_indices else y
+
+
+def cost(x_shape: tuple[int, ...], kernel_size: Any, stride: Any = None, padding: Any = 0,
+         dilation: Any = 1, ceil_mode: bool = False, itemsize: int = 4) -> dict[str, int]:
+    """Forward cost of :func:`max_pool2d`: no MACs, ``k_h k_w - 1`` comparisons per output,
+    bytes = input read + output written + int64 indices written."""
+    g = window_params("max_pool2d", tuple(x_shape), kernel_size, stride, padding, dilation, ceil_mode,
+                      "effective")
+    n_out = math.prod(x_shape[:-2]) * g["out"][0] * g["out"][1]
+    return dict(macs=0, flops=n_out * (g["k"][0] * g["k"][1] - 1),
+                bytes=math.prod(x_shape) * itemsize + n_out * (itemsize + 8))

@@ -1,0 +1,95 @@
+r"""Separable resampling: ``y = A_h x A_w^T`` per (H, W) plane, with small dense 1-D operators.
+
+Bilinear interpolation, nearest-neighbour selection and adaptive average pooling all act on
+rows and columns independently, so each is two small matrices: ``A_h`` (H_out, H) and
+``A_w`` (W_out, W), every row holding the weights that one output sample gives the input
+samples. Forward is ``A_h @ x @ A_w^T`` and, the op being linear, backward is the transpose
+``A_h^T @ gy @ A_w``: two matrix products each way, which NumPy's BLAS does far faster than a
+gather/scatter-add of individual weights.
+
+The 1-D operators follow PyTorch's source-index conventions exactly (``aten/src/ATen/native/
+UpSample.h``), including its computations in the input's precision (float32 weights for a
+float32 input) and the float32 scale of ``nearest``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def separable(x3: np.ndarray, Ah: np.ndarray, Aw: np.ndarray) -> np.ndarray:
+    """``Ah @ x3[b] @ Aw.T`` for every plane b of ``x3`` (B, H, W) -> (B, H_out, W_out)."""
+    B, H, W = x3.shape
+    t = np.matmul(Ah, x3)  # (B, H_out, W): one BLAS call per plane, batched by NumPy
+    return (t.reshape(-1, W) @ Aw.T).reshape(B, Ah.shape[0], Aw.shape[0])
+
+
+def source_scale(n_in: int, n_out: int, scale: float | None, dtype: np.dtype) -> np.floating:
+    """PyTorch's ``compute_scales_value``: ``1 / scale_factor`` when a scale factor was given,
+    else ``n_in / n_out``, in ``dtype``."""
+    if scale is not None and scale > 0:
+        return dtype.type(1.0 / scale)
+    return dtype.type(n_in) / dtype.type(n_out)
+
+
+def nearest_index(n_in: int, n_out: int, scale: float | None) -> np.ndarray:
+    """Source index of each output sample for mode ``"nearest"`` (PyTorch's legacy rule):
+    ``src = min(floor(dst * s), n_in - 1)`` with the float32 ``s`` of :func:`source_scale`;
+    the identity when ``n_out == n_in`` and ``dst // 2`` when ``n_out == 2 n_in``."""
+    dst = np.arange(n_out)
+    if n_out == n_in:
+        return dst
+    if n_out == 2 * n_in:
+        return dst >> 1
+    s = source_scale(n_in, n_out, scale, np.dtype(np.float32))
+    return np.minimum(np.floor(dst.astype(np.float32) * s).astype(np.int64), n_in - 1)
+
+
+def one_hot(index: np.ndarray, n_in: int, dtype: np.dtype) -> np.ndarray:
+    """The selection matrix S (n_out, n_in) with ``S[o, index[o]] = 1``."""
+    S = np.zeros((index.size, n_in), dtype=dtype)
+    S[np.arange(index.size), index] = 1
+    return S
+
+
+def linear_matrix(n_in: int, n_out: int, align_corners: bool, scale: float | None,
+                  dtype: np.dtype) -> np.ndarray:
+    r"""1-D linear interpolation operator A (n_out, n_in), PyTorch's conventions.
+
+    Source coordinate of output ``o`` (computed in ``dtype``):
+    ``align_corners``: ``src = o (n_in - 1) / (n_out - 1)`` (0 when ``n_out == 1``);
+    otherwise ``src = max(s (o + 1/2) - 1/2, 0)`` with ``s`` from :func:`source_scale`.
+    Then ``i0 = min(floor(src), n_in - 1)``, ``i1 = i0 + 1`` (``i0`` at the last sample),
+    ``l1 = clip(src - i0, 0, 1)``, ``A[o, i0] += 1 - l1``, ``A[o, i1] += l1``.
+    ``n_out == n_in`` is the identity (whatever the scale factor), as in PyTorch.
+    """
+    dtype = np.dtype(dtype)
+    if n_out == n_in:
+        return np.eye(n_in, dtype=dtype)
+    o = np.arange(n_out).astype(dtype)
+    if align_corners:
+        s = dtype.type(n_in - 1) / dtype.type(n_out - 1) if n_out > 1 else dtype.type(0)
+        src = s * o
+    else:
+        s = source_scale(n_in, n_out, scale, dtype)
+        src = np.maximum(s * (o + dtype.type(0.5)) - dtype.type(0.5), dtype.type(0))
+    i0 = np.minimum(np.floor(src).astype(np.int64), n_in - 1)
+    l1 = np.clip(src - i0.astype(dtype), 0, 1).astype(dtype)
+    i1 = np.where(i0 < n_in - 1, i0 + 1, i0)
+    A = np.zeros((n_out, n_in), dtype=dtype)
+    rows = np.arange(n_out)
+    np.add.at(A, (rows, i0), 1 - l1)
+    np.add.at(A, (rows, i1), l1)
+    return A
+
+
+def adaptive_avg_matrix(n_in: int, n_out: int, dtype: np.dtype) -> np.ndarray:
+    """1-D adaptive average operator A (n_out, n_in): bin o averages the input samples
+    ``[floor(o n_in / n_out), ceil((o + 1) n_in / n_out))`` (PyTorch's bins; they overlap
+    when n_out does not divide n_in)."""
+    o = np.arange(n_out)
+    start = (o * n_in) // n_out
+    end = -((-(o + 1) * n_in) // n_out)
+    pos = np.arange(n_in)
+    inside = (pos[None, :] >= start[:, None]) & (pos[None, :] < end[:, None])
+    return (inside / (end - start)[:, None]).astype(dtype)
