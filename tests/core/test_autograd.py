@@ -176,3 +176,29 @@ def test_comparisons_give_bool_tensors_without_grad():
     m = x > 0
     assert m.dtype == np.bool_ and not m.requires_grad
     assert cp.where(m, x, 0.0).sum().item() == 1.0
+
+
+def test_observe_ops_sees_every_op_with_shapes():
+    from cvprimer.core.function import observe_ops
+
+    seen = []
+    with observe_ops(lambda cls, raw, kw, outs: seen.append((cls.__name__, [o.shape for o in outs]))):
+        (cp.randn(2, 3) @ cp.randn(3, 4)).relu().sum()
+    assert seen == [("MatMulFn", [(2, 4)]), ("ReLUFn", [(2, 4)]), ("SumFn", [()])]
+
+
+def test_shape_only_mode_skips_arithmetic_for_ops_with_infer():
+    from cvprimer.core.function import shape_only
+    from cvprimer.core.ops.linalg import MatMulFn
+
+    a = cp.Tensor(np.broadcast_to(np.zeros((), np.float32), (2, 5, 1000, 3000)))
+    b = cp.Tensor(np.broadcast_to(np.zeros((), np.float32), (3000, 7)))
+    with shape_only():
+        y = a @ b
+    assert y.shape == (2, 5, 1000, 7) and y.data.strides == (0, 0, 0, 0)
+    for sa, sb in [((4,), (4, 5)), ((3, 4), (4,)), ((4,), (4,)), ((2, 1, 3, 4), (5, 4, 2))]:
+        with shape_only():
+            meta = (cp.zeros(*sa) @ cp.zeros(*sb)).shape
+        assert meta == (cp.zeros(*sa) @ cp.zeros(*sb)).shape
+    c = MatMulFn.cost([np.zeros((2, 3, 4)), np.zeros((4, 5))], [np.zeros((2, 3, 5), np.float32)])
+    assert c["macs"] == 2 * 3 * 5 * 4

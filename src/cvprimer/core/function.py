@@ -30,7 +30,7 @@ are also cast to the input's dtype. So elementwise binary ops simply return ``gy
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -40,6 +40,8 @@ if TYPE_CHECKING:
 
 _grad_enabled = True
 _anomaly_enabled = False
+_observers: list[Callable[..., None]] = []
+_shape_only = False
 
 
 def is_grad_enabled() -> bool:
@@ -101,6 +103,46 @@ def is_anomaly_enabled() -> bool:
     return _anomaly_enabled
 
 
+class observe_ops(contextlib.ContextDecorator):
+    """Call ``callback(fn_class, raw_inputs, kwargs, outputs)`` after every op (the analyzer's
+    tracer). ``raw_inputs`` are the arrays/options forward received, ``outputs`` a tuple of arrays."""
+
+    def __init__(self, callback: Callable[..., None]) -> None:
+        self.callback = callback
+
+    def __enter__(self) -> observe_ops:
+        _observers.append(self.callback)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        _observers.remove(self.callback)
+
+
+class shape_only(contextlib.ContextDecorator):
+    """Shape-only execution: an op whose class defines ``infer(*raw_inputs, **kwargs)``
+    (returning ``(shape, dtype)``, or a list of them for several outputs) skips its arithmetic and returns
+    zero-stride arrays of that shape, which take no memory. Ops without ``infer`` run
+    normally on those arrays (cheap for elementwise ops). Used to trace large models."""
+
+    def __enter__(self) -> None:
+        global _shape_only
+        self.prev = _shape_only
+        _shape_only = True
+
+    def __exit__(self, *exc: object) -> None:
+        global _shape_only
+        _shape_only = self.prev
+
+
+def is_shape_only() -> bool:
+    return _shape_only
+
+
+def _placeholder(meta: Any) -> np.ndarray:
+    shape, dtype = meta
+    return np.broadcast_to(np.zeros((), dtype), tuple(shape))
+
+
 class AnomalyError(FloatingPointError):
     """Raised in anomaly mode when an op produces a non-finite value from finite inputs."""
 
@@ -130,6 +172,11 @@ class Function:
     """
 
     float_only: bool = True
+    #: optional ``infer(*raw_inputs, **kwargs) -> (shape, dtype) | list of them`` for shape_only mode
+    infer: Callable[..., Any] | None = None
+    #: optional ``cost(raw_inputs, outputs, **kwargs) -> {"macs", "flops", "bytes"}`` for the analyzer;
+    #: an op without one is reported as uncounted
+    cost: Callable[..., Any] | None = None
 
     def __init__(self) -> None:
         self.inputs: tuple[Any, ...] = ()
@@ -202,9 +249,15 @@ class Function:
                 raw.append(float(a) if isinstance(a, np.floating) else a)
                 needs.append(False)
         ctx.needs_input_grad = tuple(needs)
-        out = cls.forward(ctx, *raw, **kwargs)
+        if _shape_only and cls.infer is not None:
+            meta = cls.infer(*raw, **kwargs)
+            out = tuple(_placeholder(m) for m in meta) if isinstance(meta, list) else _placeholder(meta)
+        else:
+            out = cls.forward(ctx, *raw, **kwargs)
         multi = isinstance(out, tuple)
         outs = out if multi else (out,)
+        for obs in _observers:
+            obs(cls, raw, kwargs, outs)
         if _anomaly_enabled and not _all_finite(outs) and _all_finite(raw):
             raise AnomalyError(
                 f"{ctx.name}: forward produced a non-finite value from finite inputs "

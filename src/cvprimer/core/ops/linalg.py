@@ -7,6 +7,17 @@ import numpy as np
 from cvprimer.core.function import Function
 
 
+def _matmul_shape(sa: tuple[int, ...], sb: tuple[int, ...]) -> tuple[int, ...]:
+    a2 = (1,) + sa if len(sa) == 1 else sa
+    b2 = sb + (1,) if len(sb) == 1 else sb
+    out = np.broadcast_shapes(a2[:-2], b2[:-2]) + (a2[-2], b2[-1])
+    if len(sa) == 1:
+        out = out[:-2] + out[-1:]
+    if len(sb) == 1:
+        out = out[:-1]
+    return out
+
+
 class MatMulFn(Function):
     r"""y = a @ b.
 
@@ -59,3 +70,17 @@ class MatMulFn(Function):
             if nb == 1:
                 gb = gb[..., 0]  # drop the promoted column axis
         return ga, gb
+
+    @staticmethod
+    def infer(a, b):
+        return _matmul_shape(np.shape(a), np.shape(b)), np.result_type(a, b)
+
+    @staticmethod
+    def cost(inputs, outputs):
+        """MACs = (elements of y) * k: one multiply-accumulate per term of each dot product."""
+        a, b = inputs
+        k = np.shape(a)[-1]
+        y = outputs[0]
+        itemsize = y.dtype.itemsize
+        return {"macs": int(y.size) * int(k), "flops": 0,
+                "bytes": (int(np.size(a)) + int(np.size(b)) + int(y.size)) * itemsize}
