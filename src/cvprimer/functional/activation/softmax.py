@@ -34,6 +34,17 @@ def _shifted(x: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray]:
     return z, np.sum(np.exp(z), axis=axis, keepdims=True)
 
 
+def softmax_array(x: np.ndarray, axis: int, zero_empty: bool = False) -> np.ndarray:
+    """NumPy softmax along ``axis`` (non-negative) of a >= 1-d array; with ``zero_empty`` a
+    group that is entirely -inf gives zeros instead of NaN."""
+    z, s = _shifted(x, axis)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        y = np.exp(z) / s
+    if zero_empty:
+        y = np.where(s > 0, y, 0).astype(y.dtype, copy=False)
+    return y
+
+
 class SoftmaxFn(Function):
     r"""Softmax along one axis.
 
@@ -55,11 +66,7 @@ class SoftmaxFn(Function):
     def forward(ctx, x, dim=-1, zero_empty=False):
         shape = x.shape
         axis = _axis("softmax", x, dim)
-        z, s = _shifted(x, axis)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            y = np.exp(z) / s
-        if zero_empty:
-            y = np.where(s > 0, y, 0).astype(y.dtype, copy=False)
+        y = softmax_array(x if x.ndim else x.reshape(1), axis, zero_empty)
         ctx.save_for_backward(y)
         ctx.axis = axis
         return y.reshape(shape)
