@@ -19,7 +19,8 @@ from cvprimer.functional.loss._common import (
 from cvprimer.functional.loss._common import cost as _cost
 
 _LOG_FLOOR = -100.0  # PyTorch clamps log(p) and log(1 - p) at -100 so p = 0 and 1 are finite
-_EPS = 1e-12  # PyTorch's floor on p (1 - p) in the input gradient
+# PyTorch's floor on p (1 - p) in the input gradient: the float literal 1e-12 rounded to float32
+_EPS = float(np.float32(1e-12))
 
 
 def _softplus(z: np.ndarray) -> np.ndarray:
@@ -38,6 +39,10 @@ class BinaryCrossEntropyFn(Function):
     **Backward**: dl/dp = w (p - y) / (p (1 - p)), with the denominator floored at 1e-12
     as PyTorch does (finite at p = 0 and 1); dl/dy = w [max(log(1 - p), -100) - max(log p, -100)].
     The weight ``w`` (broadcast to p's shape) receives no gradient.
+
+    Differences from PyTorch: the target gradient uses the clamped logs, so it is the exact
+    derivative of the clamped forward and stays finite (+-100) at p = 0 and 1, where
+    PyTorch's is +-inf.
     """
 
     @staticmethod
