@@ -135,7 +135,7 @@ def gradcheck(
         msg = (
             f"gradcheck failed for op {name}: input {i} (shape {x.shape}), worst element {tuple(map(int, idx))}: "
             f"analytic {ana.reshape(-1)[k]:.8g} vs numeric {num.reshape(-1)[k]:.8g}, "
-            f"relative error {rel.reshape(-1)[k]:.3g} ({int(bad.sum())} of {x.size} elements outside "
+            f"relative error {rel.reshape(-1)[k]:.3g} ({int(bad.sum())} of {x.numel()} elements outside "
             f"atol={atol}, rtol={rtol})"
         )
         if bad.any():
