@@ -1,4 +1,8 @@
-"""Training: metrics, diagnosis (the trainer, callbacks and checkpoints build on these)."""
+"""Training: the Trainer, callbacks, monitors, checkpoints, metrics and run diagnosis."""
 
 from cvprimer.train import metrics  # noqa: F401
+from cvprimer.train.callbacks import Callback, EarlyStopping, History, ModelCheckpoint  # noqa: F401
+from cvprimer.train.checkpoint import CheckpointError, load_checkpoint, save_checkpoint  # noqa: F401
 from cvprimer.train.diagnose import Finding, diagnose  # noqa: F401
+from cvprimer.train.monitors import GradientMonitor, NaNGuard, NonFiniteError  # noqa: F401
+from cvprimer.train.trainer import Trainer  # noqa: F401

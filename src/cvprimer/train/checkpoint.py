@@ -1,0 +1,125 @@
+r"""Checkpoints: model, optimizer, scheduler, RNG states, epoch and callback state in one ``.npz``.
+
+Layout (one flat archive, written atomically by :func:`cvprimer.save`, read with
+``allow_pickle=False``):
+
+- ``model/<name>``: every entry of ``model.state_dict()`` (parameters and buffers);
+- ``optim/<index>/<key>``: the optimizer's per-parameter state arrays (scalars as 0-d arrays);
+- ``extra/<name>``: further arrays (e.g. early stopping's best weights);
+- ``__meta__``: one JSON string with everything else: format version, epoch, the optimizer's
+  param groups, the scheduler's state, the bit-generator states of the named RNGs (PCG64 state
+  is a 128-bit integer, which JSON holds exactly), callback states and the history so far.
+
+Loading checks the model's keys and shapes first and reports every mismatch at once, so a
+checkpoint of a different model is a clear error rather than a half-loaded network.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import numpy as np
+
+from cvprimer.core.serialization import load, save
+
+FORMAT = "cvprimer-checkpoint-1"
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint could not be written or does not fit the model it is loaded into."""
+
+
+def _jsonable(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if obj is None or isinstance(obj, (bool, int, float, str)):
+        return obj
+    raise TypeError(f"checkpoint: cannot store a value of type {type(obj).__name__} in the JSON metadata")
+
+
+def save_checkpoint(path: str | os.PathLike[str], model: Any, optimizer: Any = None, scheduler: Any = None,
+                    epoch: int = 0, rngs: dict[str, np.random.Generator] | None = None,
+                    meta: dict[str, Any] | None = None, extra_arrays: dict[str, np.ndarray] | None = None) -> None:
+    """Write everything needed to resume training to ``path`` (atomic: old file intact on failure)."""
+    arrays: dict[str, Any] = {f"model/{k}": v for k, v in model.state_dict().items()}
+    info: dict[str, Any] = {"format": FORMAT, "epoch": int(epoch), "model_class": type(model).__name__}
+    if optimizer is not None:
+        sd = optimizer.state_dict()
+        scalars: dict[str, dict[str, Any]] = {}
+        for idx, st in sd["state"].items():
+            for key, v in st.items():
+                if isinstance(v, np.ndarray):
+                    arrays[f"optim/{idx}/{key}"] = v
+                else:
+                    scalars.setdefault(str(idx), {})[key] = _jsonable(v)
+        info["optimizer"] = {"class": type(optimizer).__name__, "param_groups": _jsonable(sd["param_groups"]),
+                             "scalars": scalars}
+    if scheduler is not None:
+        info["scheduler"] = {"class": type(scheduler).__name__, "state": _jsonable(scheduler.state_dict())}
+    info["rngs"] = {name: _jsonable(g.bit_generator.state) for name, g in (rngs or {}).items()}
+    info["meta"] = _jsonable(meta or {})
+    for k, v in (extra_arrays or {}).items():
+        arrays[f"extra/{k}"] = v
+    arrays["__meta__"] = np.array(json.dumps(info))
+    try:
+        save(arrays, path)
+    except OSError as e:
+        raise CheckpointError(f"checkpoint: could not write {os.fspath(path)!r} ({e}); the previous checkpoint "
+                              "at that path, if any, is intact") from e
+
+
+def read_checkpoint(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """The JSON metadata and the arrays of a checkpoint file (validated)."""
+    arrays = load(path)
+    if "__meta__" not in arrays:
+        raise CheckpointError(f"checkpoint: {os.fspath(path)!r} is not a cvprimer checkpoint (no __meta__ entry)")
+    info = json.loads(str(arrays.pop("__meta__")))
+    if info.get("format") != FORMAT:
+        raise CheckpointError(f"checkpoint: {os.fspath(path)!r} has format {info.get('format')!r}, expected {FORMAT}")
+    return info, arrays
+
+
+def load_checkpoint(path: str | os.PathLike[str], model: Any, optimizer: Any = None, scheduler: Any = None,
+                    rngs: dict[str, np.random.Generator] | None = None) -> dict[str, Any]:
+    """Restore what :func:`save_checkpoint` wrote, in place; returns the metadata dict
+    (with ``"extra"``: the extra arrays)."""
+    info, arrays = read_checkpoint(path)
+    state = {k[6:]: v for k, v in arrays.items() if k.startswith("model/")}
+    own = model.state_dict()
+    missing = sorted(set(own) - set(state))
+    unexpected = sorted(set(state) - set(own))
+    shapes = sorted(f"{k}: checkpoint {state[k].shape} vs model {own[k].shape}"
+                    for k in set(own) & set(state) if state[k].shape != own[k].shape)
+    if missing or unexpected or shapes:
+        raise CheckpointError(
+            f"checkpoint: {os.fspath(path)!r} (saved from {info.get('model_class')}) does not fit this "
+            f"{type(model).__name__}: missing keys {missing}, unexpected keys {unexpected}, "
+            f"shape mismatches {shapes}")
+    model.load_state_dict(state)
+    if optimizer is not None:
+        if "optimizer" not in info:
+            raise CheckpointError(f"checkpoint: {os.fspath(path)!r} holds no optimizer state")
+        o = info["optimizer"]
+        st: dict[int, dict[str, Any]] = {}
+        for k, v in arrays.items():
+            if k.startswith("optim/"):
+                _, idx, key = k.split("/", 2)
+                st.setdefault(int(idx), {})[key] = v
+        for idx, d in o["scalars"].items():
+            st.setdefault(int(idx), {}).update(d)
+        optimizer.load_state_dict({"state": st, "param_groups": o["param_groups"]})
+    if scheduler is not None and "scheduler" in info:
+        scheduler.load_state_dict(info["scheduler"]["state"])
+    for name, g in (rngs or {}).items():
+        if name in info["rngs"]:
+            g.bit_generator.state = info["rngs"][name]
+    info["extra"] = {k[6:]: v for k, v in arrays.items() if k.startswith("extra/")}
+    return info
