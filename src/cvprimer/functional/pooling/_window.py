@@ -30,12 +30,12 @@ def check_planes(op: str, x: Any) -> tuple[int, ...]:
 
 
 def window_params(op: str, x_shape: tuple[int, ...], kernel_size: Any, stride: Any, padding: Any,
-                  dilation: Any, ceil_mode: bool, pad_rule: str) -> dict[str, Any]:
+                  dilation: Any, ceil_mode: bool) -> dict[str, Any]:
     """Validate pooling options and compute the output size (PyTorch's rules).
 
-    ``pad_rule`` is ``"effective"`` (max pool: ``p <= (d (k - 1) + 1) // 2``) or ``"kernel"``
-    (avg pool: ``p <= k // 2``). Returns a dict with the pairs ``k, s, p, d`` and
-    ``out = (H_out, W_out)``.
+    Padding may be at most half the kernel, ``p <= k // 2`` (PyTorch's ``pool2d_shape_check``,
+    for max pooling too: the dilated extent does not relax it). Returns a dict with the pairs
+    ``k, s, p, d`` and ``out = (H_out, W_out)``.
     """
     k = _pair(kernel_size, "kernel_size", op)
     s = k if stride is None or (isinstance(stride, (tuple, list)) and len(stride) == 0) else _pair(
@@ -47,13 +47,9 @@ def window_params(op: str, x_shape: tuple[int, ...], kernel_size: Any, stride: A
             f"{op}: kernel_size, stride and dilation must be >= 1 and padding >= 0, got kernel_size={k}, "
             f"stride={s}, padding={p}, dilation={d}"
         )
-    for ax in range(2):
-        limit = (d[ax] * (k[ax] - 1) + 1) // 2 if pad_rule == "effective" else k[ax] // 2
-        if p[ax] > limit:
-            raise ValueError(
-                f"{op}: padding should be at most half of the (effective) kernel size, got padding={p}, "
-                f"kernel_size={k}, dilation={d}"
-            )
+    if p[0] > k[0] // 2 or p[1] > k[1] // 2:
+        raise ValueError(f"{op}: padding should be at most half of the kernel size, got padding={p}, "
+                         f"kernel_size={k}")
     H, W = x_shape[-2:]
     out = tuple(out_size(op, L, k[a], s[a], p[a], d[a], ceil_mode) for a, L in enumerate((H, W)))
     if min(out) < 1:

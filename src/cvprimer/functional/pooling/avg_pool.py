@@ -124,7 +124,7 @@ def avg_pool2d(x: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0
     if not isinstance(x, Tensor):
         raise TypeError(f"{op}: expected a Tensor input, got {type(x).__name__}")
     shape = check_planes(op, x)
-    g = window_params(op, shape, kernel_size, stride, padding, 1, ceil_mode, "kernel")
+    g = window_params(op, shape, kernel_size, stride, padding, 1, ceil_mode)
     return AvgPool2dFn.apply(x, g, bool(count_include_pad))
 
 
@@ -133,7 +133,7 @@ def cost(x_shape: tuple[int, ...], kernel_size: Any, stride: Any = None, padding
     """Forward cost of :func:`avg_pool2d` as computed (separable sum): no MACs,
     ``(k_w - 1) H_p W_out + (k_h - 1) H_out W_out`` adds plus one division per output, per plane;
     bytes = input read + output written."""
-    g = window_params("avg_pool2d", tuple(x_shape), kernel_size, stride, padding, 1, ceil_mode, "kernel")
+    g = window_params("avg_pool2d", tuple(x_shape), kernel_size, stride, padding, 1, ceil_mode)
     planes = math.prod(x_shape[:-2])
     (kh, kw), (Ho, Wo) = g["k"], g["out"]
     Hp = max(extent(g)[0], x_shape[-2] + 2 * g["p"][0])

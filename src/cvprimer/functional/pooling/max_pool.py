@@ -102,7 +102,7 @@ def max_pool2d(x: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0
         Input, floating point.
     kernel_size, stride, padding, dilation : int or (int, int)
         Window size, step (default: ``kernel_size``), implicit ``-inf`` padding on each side
-        (at most half the effective kernel ``d (k - 1) + 1``) and spacing between taps.
+        (at most ``k // 2``) and spacing between taps.
     ceil_mode : bool
         Use ceil instead of floor in the output size; the last window must start inside the
         input or the left padding (PyTorch's rule).
@@ -134,7 +134,7 @@ def max_pool2d(x: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0
     if not isinstance(x, Tensor):
         raise TypeError(f"{op}: expected a Tensor input, got {type(x).__name__}")
     shape = check_planes(op, x)
-    g = window_params(op, shape, kernel_size, stride, padding, dilation, ceil_mode, "effective")
+    g = window_params(op, shape, kernel_size, stride, padding, dilation, ceil_mode)
     y, idx = MaxPool2dFn.apply(x, g)
     return (y, idx) if return_indices else y
 
@@ -143,8 +143,7 @@ def cost(x_shape: tuple[int, ...], kernel_size: Any, stride: Any = None, padding
          dilation: Any = 1, ceil_mode: bool = False, itemsize: int = 4) -> dict[str, int]:
     """Forward cost of :func:`max_pool2d`: no MACs, ``k_h k_w - 1`` comparisons per output,
     bytes = input read + output written + int64 indices written."""
-    g = window_params("max_pool2d", tuple(x_shape), kernel_size, stride, padding, dilation, ceil_mode,
-                      "effective")
+    g = window_params("max_pool2d", tuple(x_shape), kernel_size, stride, padding, dilation, ceil_mode)
     n_out = math.prod(x_shape[:-2]) * g["out"][0] * g["out"][1]
     return dict(macs=0, flops=n_out * (g["k"][0] * g["k"][1] - 1),
                 bytes=math.prod(x_shape) * itemsize + n_out * (itemsize + 8))

@@ -24,7 +24,8 @@ class MaxUnpool2dFn(Function):
 
     **Backward**: the transpose is a gather, ``gx[b, i, j] = gy[b].flat[idx[b, i, j]]``
     (each input reads back the gradient at the position it was written to, as PyTorch does).
-    Only the indices are saved.
+    With repeated indices this is PyTorch's convention, not the derivative: every duplicate
+    gets the gradient although only the last write is kept. Only the indices are saved.
     """
 
     @staticmethod
