@@ -43,9 +43,23 @@ class LinearFn(Function):
         gy2 = gy.reshape(-1, gy.shape[-1])  # (M, out)
         if needs[1]:
             gw = gy2.T @ x.reshape(-1, x.shape[-1])  # (out, in)
-        if len(needs) > 2 and needs[2]:
+        if len(needs) < 3:  # called without a bias
+            return gx, gw
+        if needs[2]:
             gb = gy2.sum(axis=0)
         return gx, gw, gb
+
+    @staticmethod
+    def infer(x, weight, bias=None):
+        """Output shape and dtype without computing (shape-only tracing)."""
+        return tuple(np.shape(x)[:-1]) + (np.shape(weight)[0],), np.result_type(x, weight)
+
+    @staticmethod
+    def cost(inputs, outputs):
+        """The analyzer's protocol: see the module-level :func:`cost`."""
+        x, weight = inputs[0], inputs[1]
+        has_bias = len(inputs) > 2 and inputs[2] is not None
+        return cost(np.shape(x), np.shape(weight), has_bias, outputs[0].dtype.itemsize)
 
 
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:

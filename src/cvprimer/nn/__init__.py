@@ -1,0 +1,53 @@
+"""Modules, layers and initializers (``torch.nn``'s names): ``from cvprimer import nn``."""
+
+from cvprimer.nn import init  # noqa: F401
+from cvprimer.nn.containers import ModuleDict, ModuleList, Sequential
+from cvprimer.nn.layers.activation import (
+    CELU,
+    ELU,
+    GELU,
+    SELU,
+    Hardsigmoid,
+    Hardswish,
+    Hardtanh,
+    LeakyReLU,
+    LogSoftmax,
+    Maxout,
+    Mish,
+    PReLU,
+    ReLU,
+    ReLU6,
+    Sigmoid,
+    SiLU,
+    Softmax,
+    Softplus,
+    Softsign,
+    Tanh,
+)
+from cvprimer.nn.layers.attention import MultiheadAttention, SpatialGate, SqueezeExcite
+from cvprimer.nn.layers.conv import Conv1d, Conv2d, ConvTranspose2d, DepthwiseSeparableConv2d
+from cvprimer.nn.layers.dropout import Dropout, Dropout2d
+from cvprimer.nn.layers.linear import Linear
+from cvprimer.nn.layers.misc import Flatten, Identity, Unflatten
+from cvprimer.nn.layers.normalization import BatchNorm1d, BatchNorm2d, GroupNorm, InstanceNorm2d, LayerNorm
+from cvprimer.nn.layers.pooling import (
+    AdaptiveAvgPool2d,
+    AvgPool2d,
+    GlobalAvgPool2d,
+    GlobalMaxPool2d,
+    MaxPool2d,
+    MaxUnpool2d,
+)
+from cvprimer.nn.layers.sampling import ChannelShuffle, PixelShuffle, PixelUnshuffle, Upsample
+from cvprimer.nn.module import Module, RemovableHandle
+from cvprimer.nn.parameter import Parameter
+
+__all__ = [
+    "CELU", "ELU", "GELU", "SELU", "AdaptiveAvgPool2d", "AvgPool2d", "BatchNorm1d", "BatchNorm2d",
+    "ChannelShuffle", "Conv1d", "Conv2d", "ConvTranspose2d", "DepthwiseSeparableConv2d", "Dropout", "Dropout2d",
+    "Flatten", "GlobalAvgPool2d", "GlobalMaxPool2d", "GroupNorm", "Hardsigmoid", "Hardswish", "Hardtanh",
+    "Identity", "InstanceNorm2d", "LayerNorm", "LeakyReLU", "Linear", "LogSoftmax", "MaxPool2d", "MaxUnpool2d",
+    "Maxout", "Mish", "Module", "ModuleDict", "ModuleList", "MultiheadAttention", "PReLU", "Parameter",
+    "PixelShuffle", "PixelUnshuffle", "ReLU", "ReLU6", "RemovableHandle", "SiLU", "Sequential", "Sigmoid",
+    "Softmax", "Softplus", "Softsign", "SpatialGate", "SqueezeExcite", "Tanh", "Unflatten", "Upsample", "init",
+]

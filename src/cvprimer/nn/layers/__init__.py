@@ -1,0 +1,1 @@
+"""Layers by family; everything is re-exported from :mod:`cvprimer.nn`."""
