@@ -93,3 +93,4 @@ float32 = "float32"
 float64 = "float64"
 int64 = "int64"
 __version__ = "0.1.0"
+from cvprimer.core.serialization import load, save  # noqa: F401, E402
