@@ -1,5 +1,63 @@
 """Differentiable functions with ``torch.nn.functional`` names (``import cvprimer.functional as F``)."""
 
 from cvprimer.core.api import pad, relu, sigmoid, tanh  # noqa: F401
+from cvprimer.functional.activation import (  # noqa: F401
+    celu,
+    elu,
+    gelu,
+    hardsigmoid,
+    hardswish,
+    hardtanh,
+    leaky_relu,
+    maxout,
+    mish,
+    prelu,
+    relu6,
+    selu,
+    silu,
+    softplus,
+    softsign,
+    swish,
+)
+from cvprimer.functional.activation.softmax import log_softmax, softmax  # noqa: F401
+from cvprimer.functional.attention import (  # noqa: F401
+    multi_head_attention,
+    scaled_dot_product_attention,
+    spatial_gate,
+    squeeze_excitation,
+)
 from cvprimer.functional.conv import conv1d, conv2d, conv_transpose2d, convolve2d, correlate2d  # noqa: F401
+from cvprimer.functional.dropout import dropout, dropout2d  # noqa: F401
 from cvprimer.functional.linear import linear  # noqa: F401
+from cvprimer.functional.loss import (  # noqa: F401
+    binary_cross_entropy,
+    binary_cross_entropy_with_logits,
+    cross_entropy,
+    huber_loss,
+    kl_div,
+    l1_loss,
+    l1_penalty,
+    l2_penalty,
+    mse_loss,
+    multi_margin_loss,
+    nll_loss,
+    sigmoid_focal_loss,
+    smooth_l1_loss,
+    softmax_focal_loss,
+)
+from cvprimer.functional.normalization import batch_norm, group_norm, instance_norm, layer_norm  # noqa: F401
+from cvprimer.functional.pooling import (  # noqa: F401
+    adaptive_avg_pool2d,
+    avg_pool2d,
+    global_avg_pool2d,
+    global_max_pool2d,
+    max_pool2d,
+    max_unpool2d,
+)
+from cvprimer.functional.sampling import (  # noqa: F401
+    channel_shuffle,
+    interpolate,
+    pixel_shuffle,
+    pixel_unshuffle,
+    upsample,
+)

@@ -89,6 +89,11 @@ def celu(x: Tensor, alpha: float = 1.0) -> Tensor:
 
     **Forward** y = x for x > 0, alpha (e^{x/alpha} - 1) for x <= 0.
     **Backward** gx = gy for x > 0, gy e^{x/alpha} for x <= 0 (slope 1 at 0 from both sides).
+
+    Differences from PyTorch: PyTorch's backward uses alpha rounded to float32 in the input
+    scale (``1 / float(alpha)``), even for float64 tensors, so its float64 gradient differs
+    from the exact one by ~1e-7 relative when alpha is not a float32 number; we use alpha
+    as given.
     """
     a = check_float("celu", "alpha", alpha)
     if a == 0:

@@ -97,6 +97,7 @@ class NormalizeFn(Function):
             y = x_hat.copy()
         ctx.save_for_backward(x_hat, inv_std, None if weight is None else weight.reshape(pview))
         ctx.axes, ctx.pview, ctx.shape = axes, pview, x.shape
+        ctx.pshape = weight.shape if weight is not None else bias.shape if bias is not None else ()
         return y.reshape(x.shape)
 
     @staticmethod
@@ -112,9 +113,9 @@ class NormalizeFn(Function):
             s1, s2 = _sum(gy, axes), _sum_prod(gy, x_hat, axes)  # sum gy, sum gy x_hat per set
             rest = tuple(a for a in paxes if a not in axes)
             if ctx.needs_input_grad[1]:
-                gw = (_sum(s2, rest) if rest else s2).reshape(-1)
+                gw = (_sum(s2, rest) if rest else s2).reshape(ctx.pshape)
             if ctx.needs_input_grad[2]:
-                gb = (_sum(s1, rest) if rest else s1).reshape(-1)
+                gb = (_sum(s1, rest) if rest else s1).reshape(ctx.pshape)
             if ctx.needs_input_grad[0]:
                 a = inv_std if w is None else inv_std * w  # gamma inv_std, per set
                 gx = gy - s1 / m
@@ -122,9 +123,9 @@ class NormalizeFn(Function):
                 gx *= a
         else:
             if ctx.needs_input_grad[1]:
-                gw = _sum_prod(gy, x_hat, paxes).reshape(-1)
+                gw = _sum_prod(gy, x_hat, paxes).reshape(ctx.pshape)
             if ctx.needs_input_grad[2]:
-                gb = _sum(gy, paxes).reshape(-1)
+                gb = _sum(gy, paxes).reshape(ctx.pshape)
             if ctx.needs_input_grad[0]:
                 g = gy * w
                 gx = g - _sum(g, axes) / m

@@ -68,7 +68,7 @@ def batch_norm(
     >>> x = cp.tensor(np.arange(8.0).reshape(4, 2))
     >>> rm, rv = cp.zeros(2), cp.ones(2)
     >>> y = F.batch_norm(x, rm, rv, training=True)
-    >>> np.round(rm.numpy(), 3).tolist()
+    >>> [round(v, 3) for v in rm.numpy().tolist()]
     [0.3, 0.4]
     """
     op = "batch_norm"
