@@ -220,6 +220,9 @@ class RandomCrop(AffineTransform):
 class RandomResizedCrop(AffineTransform):
     r"""Crop a random area and aspect ratio, resize it to ``size`` (bilinear, no antialiasing).
 
+    Each crop is resized exactly like ``torch.nn.functional.interpolate(crop, size, mode="bilinear",
+    align_corners=False)`` (border pixels of the crop replicated).
+
     PyTorch's sampling rule, per image: up to 10 attempts of ``area = H W U(scale)``,
     ``r = exp(U(log ratio))``, ``w = round(sqrt(area r))``, ``h = round(sqrt(area / r))``, accepted when
     ``0 < w <= W`` and ``0 < h <= H`` with offsets uniform; otherwise the fallback is a centre crop of the
@@ -264,6 +267,13 @@ class RandomResizedCrop(AffineTransform):
         mats[:, 0, 2] = -boxes[:, 1] * mats[:, 0, 0]
         mats[:, 1, 2] = -boxes[:, 0] * mats[:, 1, 1]
         return {"crop": boxes, "matrix": mats, "out_size": self.size}
+
+    def warp_pixels(self, images: np.ndarray, params: dict[str, Any]) -> np.ndarray:
+        # Clamp the sampling to the crop so its border replicates, exactly like cropping then resizing.
+        crop = np.asarray(params["crop"])
+        box = np.stack([crop[:, 0], crop[:, 1], crop[:, 0] + crop[:, 2], crop[:, 1] + crop[:, 3]], 1)
+        return warp_images(images, params["matrix"], tuple(params["out_size"]), self.fill,
+                           1 if self.interpolation == "bilinear" else 0, src_box=box)
 
 
 def rotate(images: np.ndarray, angle: float, expand: bool = False, fill: float = 0.0) -> np.ndarray:

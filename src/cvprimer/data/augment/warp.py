@@ -88,14 +88,28 @@ def _gather(flat: np.ndarray, xi: np.ndarray, yi: np.ndarray, h: int, w: int) ->
     return np.take_along_axis(flat, idx[:, None, :], axis=2), valid[:, None, :]
 
 
+def _clamp(coord: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Coordinates within half a pixel of the region ``[lo, hi)`` snap onto its outermost pixel centres."""
+    lo, hi = lo[:, None].astype(np.float64), hi[:, None].astype(np.float64) - 1.0
+    near = (coord >= lo - 0.5) & (coord <= hi + 0.5)
+    return np.where(near, np.clip(coord, lo, hi), coord)
+
+
 def warp_images(images: np.ndarray, matrices: np.ndarray, out_hw: tuple[int, int], fill: float = 0.0,
-                order: int = 1) -> np.ndarray:
+                order: int = 1, src_box: np.ndarray | None = None) -> np.ndarray:
     """Resample a batch (N, C, H, W) through forward matrices (N, 3, 3) into (N, C, Ho, Wo).
 
     ``order=1`` bilinear, ``order=0`` nearest. Vectorized over the batch: one gather per neighbour.
+    A sample point inside the source region's area (default the whole image; ``src_box`` (N, 4) rows
+    ``(top, left, bottom, right)`` for a crop) but beyond its outermost pixel centres is clamped onto
+    them, i.e. the region's border pixels are replicated for the last half pixel, as PyTorch's
+    ``interpolate(..., align_corners=False)`` does; only points outside the region see ``fill``.
     """
     n, c, h, w = images.shape
     sx, sy = _source_coords(matrices, out_hw)
+    box = np.tile([0, 0, h, w], (n, 1)) if src_box is None else np.asarray(src_box)
+    sx = _clamp(sx, box[:, 1], box[:, 3])
+    sy = _clamp(sy, box[:, 0], box[:, 2])
     flat = images.reshape(n, c, h * w)
     if order == 0:
         xi = np.floor(sx + 0.5).astype(np.int64)
