@@ -57,3 +57,9 @@ def test_gradient_monitors():
 def test_needs_train_loss():
     with pytest.raises(ValueError, match="train_loss"):
         diagnose({"val_loss": [1.0]})
+
+
+def test_divergence_from_a_step_loss_spike():
+    steps = [2.3, 2.4, 80.0, 5.0, 2.31, 2.30]
+    (f,) = diagnose({"train_loss": [20.0, 2.3]}, step_losses=steps)
+    assert f.kind == "divergence" and f.evidence["step"] == 2

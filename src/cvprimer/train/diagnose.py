@@ -4,8 +4,10 @@ r"""Diagnose a training run from its history (canon questions 4, 23, 46).
 that triggered it and the remedies that apply. The rules, with their thresholds as
 keyword arguments:
 
-- **divergence**: a non-finite loss, or a final training loss above ``diverge_ratio`` times
-  the first one -> the learning rate is too high (or the data has NaNs).
+- **divergence**: a non-finite loss, a final training loss above ``diverge_ratio`` times
+  the first one, or a per-step loss that spiked above ``spike_ratio`` times the first step's
+  (a blow-up after which the network may sit dead at chance level) -> the learning rate is too
+  high (or the data has NaNs).
 - **overfitting**: validation loss reached its minimum at epoch e* and has risen by more
   than ``overfit_rise`` (relative) since, for at least ``patience`` epochs, while the
   training loss kept falling; the finding names the epoch it began (e* + 1).
@@ -82,6 +84,7 @@ def diagnose(
     step_losses: Any = None,
     *,
     diverge_ratio: float = 1.5,
+    spike_ratio: float = 10.0,
     overfit_rise: float = 0.05,
     patience: int = 2,
     target_acc: float = 0.8,
@@ -109,6 +112,17 @@ def diagnose(
         out.append(_finding("divergence", f"training loss rose from {tl[0]:.4g} to {tl[-1]:.4g}", None,
                             first=float(tl[0]), last=float(tl[-1])))
         return out
+    steps = np.asarray(step_losses, dtype=np.float64) if step_losses is not None else None
+    if steps is not None and steps.size >= 2:
+        if not np.isfinite(steps).all():
+            s = int(np.argmax(~np.isfinite(steps)))
+            out.append(_finding("divergence", f"step loss became non-finite at step {s}", None, step=s))
+            return out
+        if steps.max() > spike_ratio * max(steps[0], 1e-12):
+            s = int(np.argmax(steps))
+            out.append(_finding("divergence", f"step loss spiked from {steps[0]:.4g} to {steps[s]:.4g} at step {s}",
+                                None, step=s, first=float(steps[0]), peak=float(steps[s])))
+            return out
     if vl is not None and np.isfinite(vl).all() and vl.size >= patience + 1:
         e_best = int(np.argmin(vl))
         rise = (vl[-1] - vl[e_best]) / max(abs(vl[e_best]), 1e-12)
@@ -127,7 +141,7 @@ def diagnose(
     if tl.size >= 3 and abs(tl[-1] - tl[0]) <= stall_tol * max(abs(tl[0]), 1e-12):
         out.append(_finding("stall", f"training loss barely moved ({tl[0]:.4g} -> {tl[-1]:.4g})", None,
                             first=float(tl[0]), last=float(tl[-1])))
-    series = np.asarray(step_losses, dtype=np.float64) if step_losses is not None else tl
+    series = steps if steps is not None else tl
     if series.size >= 6 and np.isfinite(series).all():
         d = np.diff(series)
         flips = np.mean(np.sign(d[1:]) != np.sign(d[:-1]))
