@@ -3,12 +3,12 @@
 import numpy as np
 import pytest
 import torch
-from parity import check_grad, parity, randn
 
 import cvprimer as cp
 import cvprimer.functional as F
 from cvprimer.core.function import observe_ops, shape_only
 from cvprimer.functional.linear import LinearFn, cost
+from parity import check_grad, parity, randn
 
 
 @pytest.mark.parametrize("xs,out", [((5, 3), 4), ((2, 3, 7), 2), ((3,), 5), ((2, 1, 2, 6), 1)])

@@ -54,6 +54,14 @@ class Sequential(Module):
         key = list(self._modules)[self._index(idx)]
         self._add(key, module)
 
+    def __delitem__(self, idx: int | slice) -> None:
+        """Remove module(s); the remaining ones are renumbered 0, 1, ... (as PyTorch)."""
+        mods = list(self._modules.values())
+        del mods[idx if isinstance(idx, slice) else self._index(idx)]
+        self._modules.clear()
+        for i, m in enumerate(mods):
+            self._modules[str(i)] = m
+
     def __len__(self) -> int:
         return len(self._modules)
 

@@ -4,11 +4,12 @@ from cvprimer.optim import lr_scheduler, schedules  # noqa: F401
 from cvprimer.optim.adagrad import Adadelta, Adagrad
 from cvprimer.optim.adam import Adam, Adamax, AdamW, NAdam, RAdam
 from cvprimer.optim.clip import clip_grad_norm_, clip_grad_value_
+from cvprimer.optim.lr_finder import LRRangeResult, lr_range_test
 from cvprimer.optim.optimizer import Optimizer
 from cvprimer.optim.rmsprop import RMSprop
 from cvprimer.optim.sgd import SGD
 
 __all__ = [
-    "SGD", "Adadelta", "Adagrad", "Adam", "AdamW", "Adamax", "NAdam", "Optimizer", "RAdam", "RMSprop",
-    "clip_grad_norm_", "clip_grad_value_", "lr_scheduler", "schedules",
+    "SGD", "Adadelta", "Adagrad", "Adam", "AdamW", "Adamax", "LRRangeResult", "NAdam", "Optimizer", "RAdam", "RMSprop",
+    "clip_grad_norm_", "clip_grad_value_", "lr_range_test", "lr_scheduler", "schedules",
 ]
