@@ -1,10 +1,10 @@
 """BN forward+backward on (64, 64, 32, 32) float32: cvprimer vs PyTorch (CPU), median of repeats.
 
-    python benchmarks/bench_batch_norm.py [repeats]
+    python benchmarks/bench_batch_norm.py [repeats] [torch_threads]
 
-Both run on the same thread budget (torch.set_num_threads(1): NumPy's elementwise kernels are
-single-threaded, so this compares the algorithms, not the thread counts); prints both medians
-and the ratio ours / torch.
+NumPy's elementwise kernels and reductions are single-threaded, so the default gives PyTorch
+one thread too (same budget: compares the algorithms); pass torch_threads=2 to see PyTorch
+with both cores of the reference machine. Prints both medians and the ratio ours / torch.
 """
 
 from __future__ import annotations
@@ -20,18 +20,22 @@ import cvprimer as cp
 import cvprimer.functional as F
 
 
-def median_time(fn, repeats: int) -> float:
-    fn()  # warm-up
-    ts = []
+def median_times(fns, repeats: int) -> list[float]:
+    """Median wall time of each function; the runs are interleaved (a, b, a, b, ...) so that a
+    burst of load on a shared machine hits both alike."""
+    for fn in fns:
+        fn()  # warm-up
+    ts: list[list[float]] = [[] for _ in fns]
     for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        ts.append(time.perf_counter() - t)
-    return statistics.median(ts)
+        for fn, acc in zip(fns, ts, strict=True):
+            t = time.perf_counter()
+            fn()
+            acc.append(time.perf_counter() - t)
+    return [statistics.median(acc) for acc in ts]
 
 
-def main(repeats: int = 7) -> None:
-    torch.set_num_threads(1)
+def main(repeats: int = 7, torch_threads: int = 1) -> None:
+    torch.set_num_threads(torch_threads)
     rng = np.random.default_rng(0)
     x = rng.standard_normal((64, 64, 32, 32), dtype=np.float32)
     gy = rng.standard_normal(x.shape, dtype=np.float32)
@@ -53,10 +57,10 @@ def main(repeats: int = 7) -> None:
         y = torch.nn.functional.batch_norm(tx, trm, trv, tw, tb, training=True)
         y.backward(tg)
 
-    t_ours, t_torch = median_time(ours, repeats), median_time(theirs, repeats)
-    print(f"batch_norm fwd+bwd (64, 64, 32, 32) float32, median of {repeats}: "
+    t_ours, t_torch = median_times([ours, theirs], repeats)
+    print(f"batch_norm fwd+bwd (64, 64, 32, 32) float32, median of {repeats}, torch threads {torch_threads}: "
           f"cvprimer {t_ours * 1e3:.1f} ms, torch {t_torch * 1e3:.1f} ms, ratio {t_ours / t_torch:.2f}")
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 7)
+    main(*(int(a) for a in sys.argv[1:3]))

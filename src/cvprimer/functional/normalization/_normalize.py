@@ -180,8 +180,10 @@ def cost(shape: tuple[int, ...], affine: bool = True, itemsize: int = 4) -> dict
     return {"macs": n if affine else 0, "flops": 5 * n, "bytes": 3 * n * itemsize}
 
 
-def check_param(op: str, name: str, t: Any, shape: tuple[int, ...], x_shape: tuple[int, ...]) -> None:
-    """Validate an optional affine parameter / running statistic: a Tensor of ``shape``."""
+def check_param(op: str, name: str, t: Any, shape: tuple[int, ...], x: Any) -> None:
+    """Validate an optional affine parameter / running statistic: a Tensor of ``shape``; the
+    affine ``weight``/``bias`` must also have x's dtype (as PyTorch; running statistics may
+    differ, e.g. float32 buffers for a float64 input, and are cast)."""
     from cvprimer.core.tensor import Tensor
 
     if t is None:
@@ -190,8 +192,11 @@ def check_param(op: str, name: str, t: Any, shape: tuple[int, ...], x_shape: tup
         raise TypeError(f"{op}: {name} must be a Tensor or None, got {type(t).__name__}")
     if tuple(t.shape) != tuple(shape):
         raise ValueError(
-            f"{op}: {name} has shape {tuple(t.shape)} but input {tuple(x_shape)} needs {tuple(shape)}"
+            f"{op}: {name} has shape {tuple(t.shape)} but input {tuple(x.shape)} needs {tuple(shape)}"
         )
+    if name in ("weight", "bias") and t.dtype != x.dtype:
+        raise TypeError(f"{op}: {name} has dtype {t.dtype} but input {tuple(x.shape)} has dtype {x.dtype}; "
+                        "expected the same dtype")
 
 
 def check_input(op: str, x: Any, min_ndim: int, what: str) -> None:

@@ -76,7 +76,7 @@ def batch_norm(
     c = x.shape[1]
     for name, t in (("running_mean", running_mean), ("running_var", running_var),
                     ("weight", weight), ("bias", bias)):
-        check_param(op, name, t, (c,), x.shape)
+        check_param(op, name, t, (c,), x)
     eps = check_eps(op, eps)
     n = x.shape[0]
     length = int(np.prod(x.shape[2:], dtype=np.int64))

@@ -41,8 +41,8 @@ def group_norm(
             f"{op}: Expected number of channels in input {tuple(x.shape)} ({c}) to be divisible by "
             f"num_groups ({num_groups})"
         )
-    check_param(op, "weight", weight, (c,), x.shape)
-    check_param(op, "bias", bias, (c,), x.shape)
+    check_param(op, "weight", weight, (c,), x)
+    check_param(op, "bias", bias, (c,), x)
     g = int(num_groups)
     length = int(np.prod(x.shape[2:], dtype=np.int64))
     view, pview = (n, g, c // g, length), (1, g, c // g, 1)

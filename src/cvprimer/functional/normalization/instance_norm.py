@@ -48,7 +48,7 @@ def instance_norm(
     n, c = x.shape[0], x.shape[1]
     for name, t in (("running_mean", running_mean), ("running_var", running_var),
                     ("weight", weight), ("bias", bias)):
-        check_param(op, name, t, (c,), x.shape)
+        check_param(op, name, t, (c,), x)
     eps = check_eps(op, eps)
     length = int(np.prod(x.shape[2:], dtype=np.int64))
     view, pview = (n, c, length), (1, c, 1)

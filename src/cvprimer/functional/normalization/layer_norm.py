@@ -44,8 +44,8 @@ def layer_norm(
         raise ValueError(
             f"{op}: input of shape {tuple(x.shape)} does not end in normalized_shape {shape}"
         )
-    check_param(op, "weight", weight, shape, x.shape)
-    check_param(op, "bias", bias, shape, x.shape)
+    check_param(op, "weight", weight, shape, x)
+    check_param(op, "bias", bias, shape, x)
     k = int(np.prod(shape))
     lead = int(np.prod(x.shape[: x.ndim - len(shape)], dtype=np.int64))
     return NormalizeFn.apply(x, weight, bias, (lead, k), (1,), (1, k), check_eps(op, eps))
