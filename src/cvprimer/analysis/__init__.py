@@ -1,0 +1,78 @@
+r"""Model analysis: per-layer cost, parameters, memory, receptive fields and roofline (issue #8).
+
+    from cvprimer import analysis
+    rep = analysis.analyze(model, input_shape=(1, 3, 224, 224), convention="torchvision")
+    print(rep.table()); rep.to_csv("resnet18.csv"); rep.plot_roofline("roofline.png")
+
+Everything is driven by one shape-only trace (:mod:`.trace`): every op contributes its own cost
+formula (``Function.cost``); an op without one is listed as *uncounted*, never counted as zero.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cvprimer.analysis.cost import CONVENTIONS, headline, op_cost, parameter_summary
+from cvprimer.analysis.effective import effective_receptive_field
+from cvprimer.analysis.receptive_field import RF, ReceptiveFields, input_region
+from cvprimer.analysis.report import Report, Row, build_report
+from cvprimer.analysis.roofline import MachineProfile, measure_machine
+from cvprimer.analysis.trace import Trace, TraceError, trace
+
+__all__ = [
+    "CONVENTIONS", "RF", "MachineProfile", "ReceptiveFields", "Report", "Row", "Trace", "TraceError",
+    "analyze", "effective_receptive_field", "headline", "input_region", "measure_machine", "op_cost",
+    "parameter_summary", "resolve_model", "trace",
+]
+
+
+def resolve_model(model: Any) -> Any:
+    """A Module as is, or a model-zoo name built with ``cvprimer.models.get_model`` (an unknown
+    name raises ``ValueError`` listing the known ones)."""
+    if not isinstance(model, str):
+        if not hasattr(model, "named_modules"):
+            raise TypeError(f"analyze: expected a Module or a model name, got {type(model).__name__}")
+        return model
+    try:
+        from cvprimer import models
+    except ImportError as e:  # pragma: no cover - the zoo is part of the package
+        raise ValueError(f"analyze: cannot build {model!r}: the model zoo is unavailable ({e})") from e
+    known = sorted(_known_models(models))
+    if known and model not in known:
+        raise ValueError(f"analyze: unknown model {model!r}; known models: {', '.join(known)}")
+    return models.get_model(model)
+
+
+def _known_models(models: Any) -> list[str]:
+    for attr in ("list_models", "available_models", "model_names"):
+        f = getattr(models, attr, None)
+        if callable(f):
+            return list(f())
+    for attr in ("MODELS", "REGISTRY", "registry"):
+        reg = getattr(models, attr, None)
+        if isinstance(reg, dict):
+            return list(reg)
+    return []
+
+
+def analyze(model: Any, input_shape: tuple[int, ...] = (1, 3, 224, 224), convention: str = "torchvision",
+            profile: MachineProfile | None = None, dtype: Any = "float32") -> Report:
+    """Analyze ``model`` (a Module or a zoo name) on an input of ``input_shape``.
+
+    ``input_shape`` may omit the batch axis ((C, H, W) means N = 1). ``convention`` picks the
+    headline number: ``"torchvision"`` (GMACs of conv + matmul, torchvision's "GFLOPS"),
+    ``"macs"`` or ``"flops"`` (2 x MACs + other FLOPs). ``profile`` is the machine for the
+    roofline; by default a short micro-benchmark measures this one (once per process).
+    Returns a :class:`Report` (``.rows``, ``.totals``, ``.table()``, ``.to_csv``, ``.to_json``,
+    ``.plot_costs``, ``.plot_roofline``).
+    """
+    if convention not in CONVENTIONS:
+        raise ValueError(f"analyze: convention must be one of {CONVENTIONS}, got {convention!r}")
+    shape = tuple(input_shape)
+    if not shape or not all(isinstance(s, int) and s > 0 for s in shape):
+        raise ValueError(f"analyze: input_shape must be positive ints, got {input_shape!r}")
+    if len(shape) == 3:
+        shape = (1,) + shape
+    m = resolve_model(model)
+    tr = trace(m, shape, dtype=dtype)
+    return build_report(tr, convention, profile or measure_machine(), parameter_summary(m))

@@ -1,0 +1,104 @@
+r"""Activation memory of a traced forward: total, peak during inference, kept for backward.
+
+* **forward activations**: bytes of every op output that allocates (views such as reshape,
+  permute, expand, basic slicing and split allocate nothing);
+* **peak (inference)**: a liveness sweep in execution order: a tensor is alive from the op that
+  makes it until its last consumer (a view keeps its base alive); the maximum of the live bytes
+  (input included, parameters excluded);
+* **kept for backward** (training): the union of the arrays each op's backward needs, by the
+  op's own saving rule (conv/linear/matmul keep their input, activations their input or output,
+  normalization its normalized input, max pooling its int64 indices, dropout its mask, add /
+  concat / reshape / pooling by averaging nothing). An array kept by two ops is counted once.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from cvprimer.analysis._op_adapters import VIEW_OPS
+from cvprimer.analysis.trace import Trace
+
+# backward needs: "in" = first input, "ins" = all activation inputs, "out" = the output,
+# "new" = a fresh array of the output's size (x_hat, a mask), "idx" = int64 indices of the output size
+_SAVES: dict[str, str] = {
+    "Conv2dFn": "in", "ConvTranspose2dFn": "in", "LinearFn": "in", "MatMulFn": "ins",
+    "AttentionFn": "ins+out", "MulFn": "ins", "DivFn": "ins", "PowFn": "ins", "MaximumFn": "ins",
+    "MinimumFn": "ins", "ReLUFn": "out", "SigmoidFn": "out", "TanhFn": "out", "ExpFn": "out",
+    "LogFn": "in", "SqrtFn": "out", "AbsFn": "in", "ClampFn": "in", "SoftmaxFn": "out",
+    "LogSoftmaxFn": "out", "NormalizeFn": "new", "AffineStatsFn": "in", "MaxPool2dFn": "idx",
+    "GlobalMaxPool2dFn": "none", "DropoutFn": "new", "PReLUFn": "in", "MaxoutFn": "idx",
+}
+
+
+def _nbytes(shape: tuple[int, ...], dtype: Any) -> int:
+    return int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize
+
+
+def _saves(fn: type) -> str:
+    if fn.__name__ in _SAVES:
+        return _SAVES[fn.__name__]
+    s = getattr(fn, "saves", None)  # pointwise activations say what they keep: "x", "y", "xy"
+    if isinstance(s, str):
+        return {"x": "in", "y": "out", "xy": "in+out"}.get(s, "in")
+    return "none"
+
+
+def activation_memory(tr: Trace) -> dict[str, Any]:
+    """Forward, peak-inference and kept-for-backward activation bytes, and per-op output bytes."""
+    base: dict[int, int] = {}  # id(array) -> id of the array that owns its memory
+    size: dict[int, int] = {id(tr.keep[0].data): _nbytes(tr.input_shape, tr.keep[0].data.dtype)}
+    base[id(tr.keep[0].data)] = id(tr.keep[0].data)
+    born: dict[int, int] = {id(tr.keep[0].data): -1}
+    last_use: dict[int, int] = {}
+    per_op: list[int] = []
+    forward = 0
+    for rec in tr.ops:
+        for raw in rec.raw:
+            if isinstance(raw, np.ndarray) and id(raw) in base:
+                last_use[base[id(raw)]] = rec.index
+        view = rec.fn in VIEW_OPS
+        first_in = next((r for r in rec.raw if isinstance(r, np.ndarray) and id(r) in base), None)
+        out_bytes = 0
+        for o in rec.outputs:
+            if view and first_in is not None:
+                base[id(o)] = base[id(first_in)]
+            else:
+                base[id(o)] = id(o)
+                size[id(o)] = _nbytes(o.shape, o.dtype)
+                born[id(o)] = rec.index
+                out_bytes += size[id(o)]
+        per_op.append(out_bytes)
+        forward += out_bytes
+    for oid in tr.output_ids:  # the returned outputs live to the end
+        if oid in base:
+            last_use[base[oid]] = len(tr.ops)
+    # peak: sweep op by op; an array dies after its last use (or right away if never used)
+    events = np.zeros(len(tr.ops) + 3, dtype=np.int64)  # slot t = op t - 1 (slot 0: the input)
+    for a, b in born.items():
+        end = max(last_use.get(a, b), b)
+        events[b + 1] += size[a]
+        events[end + 2] -= size[a]
+    peak = int(np.cumsum(events).max())
+    kept: dict[Any, int] = {}
+    for rec in tr.ops:
+        if not any(r.kind in ("activation", "param", "input") for r in rec.inputs):
+            continue
+        rule = _saves(rec.fn)
+        acts = [r for r, ref in zip(rec.raw, rec.inputs, strict=True) if ref.kind in ("activation", "input")]
+        if "ins" in rule:
+            for a in acts:
+                kept[base.get(id(a), id(a))] = size.get(base.get(id(a), id(a)), int(a.nbytes))
+        elif "in" in rule and acts:
+            a = acts[0]
+            kept[base.get(id(a), id(a))] = size.get(base.get(id(a), id(a)), int(a.nbytes))
+        if "out" in rule:
+            o = rec.outputs[0]
+            kept[base[id(o)]] = size.get(base[id(o)], 0)
+        if rule == "new":
+            kept[("new", rec.index)] = _nbytes(rec.outputs[0].shape, rec.outputs[0].dtype)
+        if rule == "idx":
+            kept[("idx", rec.index)] = _nbytes(rec.outputs[0].shape, np.int64)
+    return dict(forward_bytes=forward, peak_inference_bytes=peak, kept_for_backward_bytes=sum(kept.values()),
+                per_op_output_bytes=per_op)

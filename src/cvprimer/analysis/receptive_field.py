@@ -1,0 +1,255 @@
+r"""Theoretical receptive field of every tensor of a traced graph (questions 6, 21, 44).
+
+Per spatial axis a tensor carries three numbers, relative to the network input:
+
+* ``size`` r: how many input pixels one unit sees;
+* ``jump`` j: the distance in input pixels between two neighbouring units (effective stride);
+* ``start`` c0: the input coordinate of the centre of unit 0 (pixel centres at 0, 1, ...).
+
+Unit ``i`` is centred at ``c0 + i j`` and sees ``[c0 + i j - (r-1)/2, c0 + i j + (r-1)/2]``; the
+effective padding is ``(r-1)/2 - c0``. For a sliding window (conv, pooling) with kernel k,
+stride s, padding p (top/left) and dilation d (Araujo et al., Distill 2019)::
+
+    r' = r + (k - 1) d j        j' = j s        c0' = c0 + ((k - 1) d / 2 - p) j
+
+The size never depends on padding; the position (c0, the effective padding) does: both are shown.
+Transposed convolution divides the jump by s (its span per output unit is counted exactly over
+the s positions of the output period); upsampling divides it by the scale factor (nearest: one
+tap, bilinear: two taps, half-pixel centres ``c = (o + 1/2)/scale - 1/2``); pixel shuffle is an
+exact rearrangement. Global pooling, flattening and fully connected layers make the field
+*global*. Statistics over positions (normalization, a squeeze-excitation gate) leave the local
+field as it is but set ``context`` (the unit also depends on the whole image through them).
+
+Merging paths (addition, concatenation, any element-wise op) takes the union of the inputs'
+fields. Paths whose jumps differ cannot be merged unit by unit: the merge is reported, with the
+layer where the paths diverged (their last common op), and the field becomes unknown. Paths with
+equal jumps but different centres merge (the union) and are reported as misaligned.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from typing import Any
+
+from cvprimer.analysis.trace import Trace
+
+_EPS = 1e-9
+
+
+@dataclass(frozen=True)
+class RF:
+    """Receptive field of one tensor (per axis: (H, W)); ``kind`` is "local", "global" or "unknown"."""
+
+    kind: str = "local"
+    size: tuple[float, float] = (1.0, 1.0)
+    jump: tuple[float, float] = (1.0, 1.0)
+    start: tuple[float, float] = (0.0, 0.0)
+    context: bool = False
+    note: str = ""
+
+    @property
+    def effective_padding(self) -> tuple[float, float]:
+        return tuple((r - 1) / 2 - c for r, c in zip(self.size, self.start, strict=True))  # type: ignore[return-value]
+
+
+def _window(rf: RF, k: Any, s: Any, p: Any, d: Any) -> RF:
+    size = tuple(rf.size[a] + (k[a] - 1) * d[a] * rf.jump[a] for a in range(2))
+    start = tuple(rf.start[a] + ((k[a] - 1) * d[a] / 2 - p[a]) * rf.jump[a] for a in range(2))
+    jump = tuple(rf.jump[a] * s[a] for a in range(2))
+    return replace(rf, size=size, jump=jump, start=start)
+
+
+def _transposed_span(k: int, s: int, p: int, d: int) -> int:
+    """Largest spread (in input units) of the inputs feeding one output of a transposed conv:
+    output o receives input i when o = i s - p + t d for a tap t < k."""
+    best = 0
+    for o in range(s * d * max(k, 1) + s):
+        idx = [(o + p - t * d) // s for t in range(k) if (o + p - t * d) % s == 0]
+        if idx:
+            best = max(best, max(idx) - min(idx))
+    return best
+
+
+def _transposed(rf: RF, k: Any, s: Any, p: Any, d: Any) -> RF:
+    size = tuple(rf.size[a] + _transposed_span(k[a], s[a], p[a], d[a]) * rf.jump[a] for a in range(2))
+    start = tuple(rf.start[a] + (p[a] - (k[a] - 1) * d[a] / 2) / s[a] * rf.jump[a] for a in range(2))
+    jump = tuple(rf.jump[a] / s[a] for a in range(2))
+    return replace(rf, size=size, jump=jump, start=start)
+
+
+def _resample(rf: RF, scale: tuple[float, float], taps: int, align: bool = False,
+              lengths: tuple[tuple[int, int], ...] = ()) -> RF:
+    """Output o reads input coordinate (o + 1/2)/scale - 1/2 (or o (L_in-1)/(L_out-1) aligned)."""
+    size, jump, start = [], [], []
+    for a in range(2):
+        if align and lengths and lengths[a][1] > 1:
+            step = (lengths[a][0] - 1) / (lengths[a][1] - 1)
+            start.append(rf.start[a])
+        else:
+            step = 1 / scale[a]
+            start.append(rf.start[a] + (0.5 / scale[a] - 0.5) * rf.jump[a])
+        jump.append(rf.jump[a] * step)
+        size.append(rf.size[a] + (taps - 1) * rf.jump[a])
+    return replace(rf, size=tuple(size), jump=tuple(jump), start=tuple(start))
+
+
+def _spatial(shape: tuple[int, ...]) -> tuple[int, ...] | None:
+    return tuple(shape[-2:]) if len(shape) == 4 else None
+
+
+class ReceptiveFields:
+    """Theoretical receptive fields of every op output of a :class:`Trace`."""
+
+    def __init__(self, tr: Trace) -> None:
+        self.trace = tr
+        self.states: dict[int, RF] = {}  # id(array) -> RF
+        self.op_states: dict[int, RF] = {}  # op index -> RF of its first output
+        self.misalignments: list[dict[str, Any]] = []
+        self.input_hw = _spatial(tr.input_shape)
+        self._run()
+
+    # -- the forward sweep -----------------------------------------------------------------
+    def _run(self) -> None:
+        tr = self.trace
+        if self.input_hw is not None:
+            self.states[tr.input_id] = RF()
+        for rec in tr.ops:
+            ins = []
+            for ref, raw in zip(rec.inputs, rec.raw, strict=True):
+                if ref.kind in ("activation", "input") and id(raw) in self.states:
+                    ins.append((self.states[id(raw)], tuple(raw.shape), ref))
+            if not ins:
+                continue
+            out = self._rule(rec, ins)
+            self.op_states[rec.index] = out
+            for o in rec.outputs:
+                self.states[id(o)] = out
+
+    def _rule(self, rec: Any, ins: list[tuple[RF, tuple[int, ...], Any]]) -> RF:
+        name, raw = rec.fn.__name__, rec.raw
+        first, fshape = ins[0][0], ins[0][1]
+        out_shape = rec.outputs[0].shape
+        if first.kind != "local" or len(fshape) != 4:
+            return self._merge(rec, ins)
+        if name in ("Conv2dFn", "ConvTranspose2dFn"):
+            g = raw[3]
+            p = (g.pads[0], g.pads[2])
+            f = _window if name == "Conv2dFn" else _transposed
+            return f(first, g.k, g.s, p, g.d)
+        if name in ("MaxPool2dFn", "AvgPool2dFn"):
+            g = raw[1]
+            return _window(first, g["k"], g["s"], g["p"], g.get("d", (1, 1)))
+        if name in ("GlobalAvgPool2dFn", "GlobalMaxPool2dFn"):
+            return RF("global", note="global pooling")
+        if name == "AdaptiveAvgPool2dFn":
+            (H, W), (Ho, Wo) = fshape[-2:], out_shape[-2:]
+            if (Ho, Wo) == (1, 1):
+                return RF("global", note="global pooling")
+            k = (math.ceil(H / Ho), math.ceil(W / Wo))
+            r = _window(first, k, (H / Ho, W / Wo), (0, 0), (1, 1))
+            exact = H % Ho == 0 and W % Wo == 0
+            return r if exact else replace(r, note="adaptive bins of unequal size: largest bin shown")
+        if name == "InterpolateFn":
+            mode, out, align = raw[1], raw[2], bool(raw[4]) if len(raw) > 4 else False
+            scale = (out[0] / fshape[2], out[1] / fshape[3])
+            lengths = ((fshape[2], out[0]), (fshape[3], out[1]))
+            return _resample(first, scale, 1 if mode == "nearest" else 2, align and mode != "nearest", lengths)
+        if name == "PixelShuffleFn":
+            r = raw[1]
+            return _resample(first, (r, r), 1)
+        if name == "PixelUnshuffleFn":
+            r = raw[1]
+            return _window(first, (r, r), (r, r), (0, 0), (1, 1))
+        if name == "PadFn" and len(out_shape) == 4:
+            pad = list(raw[1]) + [0] * 4
+            return replace(first, start=(first.start[0] - pad[2] * first.jump[0],
+                                         first.start[1] - pad[0] * first.jump[1]))
+        if name == "NormalizeFn":
+            return replace(self._merge(rec, ins), context=True)
+        return self._merge(rec, ins)
+
+    def _merge(self, rec: Any, ins: list[tuple[RF, tuple[int, ...], Any]]) -> RF:
+        """Union of the inputs' fields for a spatially pointwise op (or global / unknown)."""
+        out_shape = tuple(rec.outputs[0].shape)
+        osp = _spatial(out_shape)
+        full, context = [], False
+        for rf, shp, ref in ins:
+            sp = _spatial(shp)
+            if osp is not None and sp == osp:
+                full.append((rf, ref))
+            elif sp == (1, 1) or (sp is None and osp is not None and len(shp) < 4 and shp[-2:] != osp):
+                context = True  # a broadcast per-channel gate or statistic
+            elif osp is None:
+                return RF("global", note=f"{rec.name} mixes all positions")
+            else:
+                return RF("unknown", note=f"{rec.name} changes the spatial size {sp} -> {osp} in a way "
+                                          "the receptive-field rules do not know")
+        if not full:
+            if osp is None:
+                return RF("global", note=f"{rec.name} mixes all positions")
+            return RF("global", context=True, note="derived from global context only")
+        kinds = {rf.kind for rf, _ in full}
+        if "unknown" in kinds:
+            return next(rf for rf, _ in full if rf.kind == "unknown")
+        if "global" in kinds:
+            return RF("global", note=next(rf.note for rf, _ in full if rf.kind == "global"))
+        base = full[0][0]
+        out = base
+        for rf, ref in full[1:]:
+            if any(abs(rf.jump[a] - base.jump[a]) > _EPS for a in range(2)):
+                self._report(rec, full[0][1], ref, f"jumps differ: {base.jump} vs {rf.jump}", True)
+                return RF("unknown", note=f"paths with different strides merge at op {rec.name}")
+            if any(abs(rf.start[a] - base.start[a]) > _EPS for a in range(2)):
+                self._report(rec, full[0][1], ref, f"centres differ: {base.start} vs {rf.start}", False)
+            lo = [min(out.start[a] - (out.size[a] - 1) / 2, rf.start[a] - (rf.size[a] - 1) / 2) for a in range(2)]
+            hi = [max(out.start[a] + (out.size[a] - 1) / 2, rf.start[a] + (rf.size[a] - 1) / 2) for a in range(2)]
+            out = replace(out, size=tuple(hi[a] - lo[a] + 1 for a in range(2)),
+                          start=tuple((hi[a] + lo[a]) / 2 for a in range(2)), context=out.context or rf.context)
+        return replace(out, context=out.context or context or any(rf.context for rf, _ in full))
+
+    def _ancestors(self, ref: Any) -> set[int]:
+        seen: set[int] = set()
+        stack = [ref.producer[0]] if ref.producer else []
+        while stack:
+            i = stack.pop()
+            if i in seen:
+                continue
+            seen.add(i)
+            stack.extend(r.producer[0] for r in self.trace.ops[i].inputs if r.producer)
+        return seen
+
+    def _layer(self, op: int | None) -> str:
+        if op is None:
+            return "the input"
+        c = self.trace.ops[op].call
+        return self.trace.calls[c].name or "(model)" if c >= 0 else "(model)"
+
+    def _report(self, rec: Any, a: Any, b: Any, detail: str, fatal: bool) -> None:
+        common = self._ancestors(a) & self._ancestors(b)
+        fork = max(common) if common else None
+        self.misalignments.append(dict(
+            layer=self._layer(rec.index), op=rec.name, op_index=rec.index, fork=self._layer(fork),
+            fork_op=None if fork is None else self.trace.ops[fork].name, detail=detail, fatal=fatal))
+
+    # -- queries ---------------------------------------------------------------------------
+    def of_array(self, arr_id: int | None) -> RF | None:
+        return None if arr_id is None else self.states.get(arr_id)
+
+    def output(self) -> RF | None:
+        return self.of_array(self.trace.output_ids[0]) if self.trace.output_ids else None
+
+
+def input_region(rf: RF, i: int, j: int, image_hw: tuple[int, int] | None = None) -> tuple[tuple[float, float], ...]:
+    """Input rows and columns seen by output unit (i, j): ((top, bottom), (left, right)),
+    inclusive; clipped to the image (and rounded to pixels) when ``image_hw`` is given."""
+    if rf.kind != "local":
+        raise ValueError(f"input_region: the receptive field is {rf.kind} ({rf.note}); no finite region")
+    out = []
+    for a, u in enumerate((i, j)):
+        c = rf.start[a] + u * rf.jump[a]
+        lo, hi = c - (rf.size[a] - 1) / 2, c + (rf.size[a] - 1) / 2
+        if image_hw is not None:
+            lo, hi = max(math.ceil(lo - _EPS), 0), min(math.floor(hi + _EPS), image_hw[a] - 1)
+        out.append((lo, hi))
+    return tuple(out)

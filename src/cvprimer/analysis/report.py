@@ -1,0 +1,269 @@
+r"""The analysis report: one row per module call, totals, and its renderings.
+
+A *row* is one call of the innermost module that ran ops (a reused ``ReLU`` gives one row per
+call; a residual block's own ``x + identity`` appears in the block's row). Columns: output
+shape, parameters (weights / biases / normalization affine, each shared parameter once), MACs,
+other FLOPs, bytes moved, backward estimate, output (activation) bytes, working set (inputs +
+outputs + weights), arithmetic intensity, roofline bound and time, receptive field (size, jump,
+effective padding, centre of unit 0) and the ops without a cost formula ("uncounted").
+
+Renderings: :meth:`Report.table` (terminal), :meth:`Report.to_csv`, :meth:`Report.to_json`,
+:meth:`Report.plot_costs` and :meth:`Report.plot_roofline` (matplotlib, imported lazily).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import tempfile
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from cvprimer.analysis.cost import headline, op_cost
+from cvprimer.analysis.memory import activation_memory
+from cvprimer.analysis.receptive_field import RF, ReceptiveFields
+from cvprimer.analysis.roofline import MachineProfile, bound, intensity, time_estimate
+from cvprimer.analysis.trace import Trace
+
+
+@dataclass
+class Row:
+    name: str
+    type: str
+    ops: str
+    out_shape: tuple[int, ...] | None
+    params: int = 0
+    weights: int = 0
+    biases: int = 0
+    norm_affine: int = 0
+    macs: int = 0
+    flops: int = 0
+    bytes: int = 0
+    bwd_macs: int = 0
+    bwd_flops: int = 0
+    act_bytes: int = 0
+    working_set: int = 0
+    intensity: float = 0.0
+    bound: str = "-"
+    time_s: float = 0.0
+    rf_kind: str = ""
+    rf_size: tuple[float, float] | None = None
+    rf_jump: tuple[float, float] | None = None
+    rf_eff_padding: tuple[float, float] | None = None
+    rf_start: tuple[float, float] | None = None
+    rf_context: bool = False
+    uncounted: list[str] = field(default_factory=list)
+
+
+def _fmt_rf(rf: RF | None) -> dict[str, Any]:
+    if rf is None:
+        return dict(rf_kind="")
+    if rf.kind != "local":
+        return dict(rf_kind=rf.kind, rf_context=rf.context)
+    return dict(rf_kind="local", rf_size=rf.size, rf_jump=rf.jump, rf_eff_padding=rf.effective_padding,
+                rf_start=rf.start, rf_context=rf.context)
+
+
+@dataclass
+class Report:
+    rows: list[Row]
+    totals: dict[str, Any]
+    convention: str
+    profile: MachineProfile
+    trace: Trace
+    rf: ReceptiveFields
+
+    # -- renderings ----------------------------------------------------------------------
+    def table(self, max_rows: int | None = None) -> str:
+        """A fixed-width terminal table and the totals."""
+        hdr = f"{'layer':<28} {'type':<18} {'output':<18} {'params':>10} {'MACs':>12} {'FLOPs':>11} " \
+              f"{'AI':>6} {'bound':<7} {'RF':>9} {'jump':>5}"
+        lines = [hdr, "-" * len(hdr)]
+        rows = self.rows if max_rows is None else self.rows[:max_rows]
+        for r in rows:
+            rf = f"{r.rf_size[0]:g}x{r.rf_size[1]:g}" if r.rf_size else r.rf_kind
+            jump = f"{r.rf_jump[0]:g}" if r.rf_jump else ""
+            shape = "x".join(str(s) for s in r.out_shape) if r.out_shape else ""
+            ai = "inf" if r.intensity == float("inf") else f"{r.intensity:.1f}"
+            flag = " [uncounted: " + ", ".join(r.uncounted) + "]" if r.uncounted else ""
+            lines.append(f"{r.name[-28:]:<28} {r.type[:18]:<18} {shape:<18} {r.params:>10,} {r.macs:>12,} "
+                         f"{r.flops:>11,} {ai:>6} {r.bound:<7} {rf:>9} {jump:>5}{flag}")
+        t = self.totals
+        p = t["params"]
+        lines += ["-" * len(hdr),
+                  f"input {t['input_shape']} -> output {t['output_shape']}",
+                  f"parameters: {p['total']:,} (weights {p['weights']:,}, biases {p['biases']:,}, norm affine "
+                  f"{p['norm_affine']:,}; trainable {p['trainable']:,}, frozen {p['frozen']:,}); buffers "
+                  f"{p['buffers']:,}",
+                  f"MACs (conv + matmul): {t['macs']:,}   other FLOPs: {t['flops']:,}",
+                  f"{t['headline_label']}: {t['headline'] / 1e9:.4g} G   (convention {self.convention!r})",
+                  f"backward estimate: {t['bwd_macs']:,} MACs + {t['bwd_flops']:,} FLOPs (~{t['bwd_ratio']:.2f}x "
+                  "forward MACs)",
+                  f"memory: params {t['params']['param_bytes'] / 2**20:.2f} MiB, activations (forward) "
+                  f"{t['memory']['forward_bytes'] / 2**20:.2f} MiB, peak inference "
+                  f"{t['memory']['peak_inference_bytes'] / 2**20:.2f} MiB, kept for backward "
+                  f"{t['memory']['kept_for_backward_bytes'] / 2**20:.2f} MiB",
+                  f"machine: peak {self.profile.peak_flops / 1e9:.1f} GFLOP/s, bandwidth "
+                  f"{self.profile.bandwidth / 1e9:.1f} GB/s, ridge {self.profile.ridge:.1f} FLOPs/byte"]
+        if t["uncounted"]:
+            lines.append("UNCOUNTED ops (no cost formula; not included above): "
+                         + ", ".join(f"{k} x{v}" for k, v in t["uncounted"].items()))
+        for m in t["misalignments"]:
+            lines.append(f"receptive field: paths merging at {m['layer']!r} ({m['op']}) do not align "
+                         f"({m['detail']}); they diverged at {m['fork']!r}")
+        return "\n".join(lines)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"convention": self.convention, "totals": self.totals, "profile": self.profile.as_dict(),
+                "rows": [asdict(r) for r in self.rows]}
+
+    def to_json(self, path: str | os.PathLike[str]) -> None:
+        _atomic_write(path, json.dumps(self.as_dict(), indent=1, default=_json_default))
+
+    def to_csv(self, path: str | os.PathLike[str]) -> None:
+        buf = io.StringIO()
+        names = list(Row.__dataclass_fields__)
+        w = csv.writer(buf)
+        w.writerow(names)
+        for r in self.rows:
+            d = asdict(r)
+            w.writerow(["x".join(map(str, v)) if isinstance(v, (tuple, list)) and k != "uncounted"
+                        else (";".join(v) if k == "uncounted" else v) for k, v in ((n, d[n]) for n in names)])
+        _atomic_write(path, buf.getvalue())
+
+    def plot_costs(self, path: str | os.PathLike[str]) -> None:
+        """Per-layer bars: MACs and other FLOPs (log scale), saved as PNG."""
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        rows = [r for r in self.rows if r.macs or r.flops]
+        fig, ax = plt.subplots(figsize=(max(6, 0.25 * len(rows)), 4))
+        xs = range(len(rows))
+        ax.bar([x - 0.2 for x in xs], [r.macs for r in rows], width=0.4, label="MACs")
+        ax.bar([x + 0.2 for x in xs], [r.flops for r in rows], width=0.4, label="other FLOPs")
+        ax.set_yscale("log")
+        ax.set_xticks(list(xs), [r.name for r in rows], rotation=90, fontsize=6)
+        ax.legend()
+        fig.tight_layout()
+        fig.savefig(path, dpi=120)
+        plt.close(fig)
+
+    def plot_roofline(self, path: str | os.PathLike[str]) -> None:
+        """Roofline chart: attainable FLOP/s against intensity, one dot per layer."""
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        import numpy as np
+
+        pf = self.profile
+        ai = np.logspace(-2, 3, 200)
+        fig, ax = plt.subplots(figsize=(6, 4))
+        ax.loglog(ai, np.minimum(pf.peak_flops, ai * pf.bandwidth), "k-", label="roofline")
+        for r in self.rows:
+            if r.bytes and (r.macs or r.flops) and r.time_s > 0:
+                ax.loglog(r.intensity, (2 * r.macs + r.flops) / r.time_s, "o", ms=3,
+                          color="tab:red" if r.bound == "memory" else "tab:blue")
+        ax.set_xlabel("arithmetic intensity (FLOPs/byte)")
+        ax.set_ylabel("attainable FLOP/s")
+        ax.legend()
+        fig.tight_layout()
+        fig.savefig(path, dpi=120)
+        plt.close(fig)
+
+
+def _json_default(o: Any) -> Any:
+    if hasattr(o, "item"):
+        return o.item()
+    if isinstance(o, float):
+        return str(o)
+    return str(o)
+
+
+def _atomic_write(path: str | os.PathLike[str], text: str) -> None:
+    path = os.fspath(path)
+    d = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=d, prefix=".tmp-")
+    try:
+        with os.fdopen(fd, "w", newline="") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def build_report(tr: Trace, convention: str, profile: MachineProfile, params: tuple[dict, dict]) -> Report:
+    """Assemble rows and totals from a trace (see the module docstring)."""
+    totals_p, per_module = params
+    rf = ReceptiveFields(tr)
+    mem = activation_memory(tr)
+    rows: list[Row] = []
+    last_op: list[int] = []  # per row: the index of its last op
+    credited: set[int] = set()
+    tot: Counter[str] = Counter()
+    uncounted: Counter[str] = Counter()
+    prev_call = None
+    for rec in tr.ops:
+        c = op_cost(rec)
+        call = tr.calls[rec.call] if rec.call >= 0 else None
+        if not rows or rec.call != prev_call:  # a new row: a contiguous run of one module call's ops
+            name = (call.name or "(model)") if call else "(model)"
+            row = Row(name, call.type if call else type(tr.model).__name__, "", None)
+            if call is not None and id(call.module) not in credited:
+                credited.add(id(call.module))
+                pm = per_module.get(id(call.module), {})
+                row.params, row.weights = pm.get("total", 0), pm.get("weights", 0)
+                row.biases, row.norm_affine = pm.get("biases", 0), pm.get("norm_affine", 0)
+            rows.append(row)
+            last_op.append(rec.index)
+        prev_call = rec.call
+        row = rows[-1]
+        last_op[-1] = rec.index
+        row.ops = f"{row.ops},{rec.name}" if row.ops else rec.name
+        if not c.counted:
+            row.uncounted.append(rec.name)
+            uncounted[rec.name] += 1
+        row.macs += c.macs
+        row.flops += c.flops
+        row.bytes += c.bytes
+        row.bwd_macs += c.bwd_macs
+        row.bwd_flops += c.bwd_flops
+        row.act_bytes += mem["per_op_output_bytes"][rec.index]
+        ins = sum(int(a.nbytes) for a, ref in zip(rec.raw, rec.inputs, strict=True) if ref.kind != "option")
+        row.working_set += ins + sum(int(o.nbytes) for o in rec.outputs)
+        for k in ("macs", "flops", "bytes", "bwd_macs", "bwd_flops"):
+            tot[k] += getattr(c, k)
+    for row, li in zip(rows, last_op, strict=True):
+        row.out_shape = tr.ops[li].out_shapes[0]
+        work = 2 * row.macs + row.flops
+        row.intensity = intensity(work, row.bytes)
+        row.bound = bound(work, row.bytes, profile)
+        row.time_s = time_estimate(work, row.bytes, profile)
+        for k, v in _fmt_rf(rf.op_states.get(li)).items():
+            setattr(row, k, v)
+    out_rf = rf.output()
+    macs, flops = tot["macs"], tot["flops"]
+    labels = {"torchvision": "torchvision 'GFLOPS' (= GMACs of conv + matmul)", "macs": "GMACs",
+              "flops": "GFLOPs (2 x MACs + other FLOPs)"}
+    totals = dict(
+        input_shape=tr.input_shape,
+        output_shape=tuple(tr.keep[-1].shape) if tr.output_ids else None,
+        params=totals_p, macs=macs, flops=flops, bytes=tot["bytes"],
+        headline=headline(convention, macs, flops), headline_label=labels[convention],
+        bwd_macs=tot["bwd_macs"], bwd_flops=tot["bwd_flops"],
+        bwd_ratio=(tot["bwd_macs"] / macs) if macs else 0.0,
+        training_flops=2 * (macs + tot["bwd_macs"]) + flops + tot["bwd_flops"],
+        memory={k: v for k, v in mem.items() if k != "per_op_output_bytes"},
+        uncounted=dict(uncounted), misalignments=rf.misalignments,
+        output_rf=_fmt_rf(out_rf), time_s=sum(r.time_s for r in rows),
+    )
+    return Report(rows, totals, convention, profile, tr, rf)

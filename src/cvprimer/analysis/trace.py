@@ -1,0 +1,197 @@
+r"""The shape-only forward trace: every op a model runs, its shapes, its module, its producers.
+
+:func:`trace` runs ``model`` once on a zero-stride placeholder input inside
+:class:`~cvprimer.core.function.shape_only` (ops with ``infer`` skip their arithmetic) and
+:class:`~cvprimer.core.function.observe_ops` (a callback after every op). Module forward
+pre-/post-hooks keep a stack of the module calls in progress, so each op is attributed to the
+innermost module *call* that ran it (a ``ReLU`` reused three times gives three calls).
+
+Data flow is recovered from array identity: every op output is remembered by ``id``, and an op
+input whose ``id`` is a known output is an edge of the graph. The trace keeps a reference to
+every array so no ``id`` is reused while it lives. Parameters, buffers and the model input are
+recognised the same way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+import cvprimer.analysis._op_adapters  # noqa: F401 - attaches infer/cost to the op classes
+from cvprimer.core.function import no_grad, observe_ops, shape_only
+from cvprimer.core.tensor import Tensor
+
+
+@dataclass
+class InputRef:
+    """One positional argument of an op: ``kind`` is "activation" (an earlier op's output:
+    ``producer`` = (op index, output index)), "input" (the model input), "param", "buffer",
+    "const" (any other array) or "option" (a non-array argument)."""
+
+    kind: str
+    shape: tuple[int, ...] = ()
+    producer: tuple[int, int] | None = None
+    name: str = ""
+
+
+@dataclass
+class OpRecord:
+    """One executed op."""
+
+    index: int
+    fn: type
+    call: int  # index into Trace.calls of the innermost module call
+    inputs: list[InputRef]
+    kwargs: dict[str, Any]
+    raw: list[Any]
+    outputs: tuple[np.ndarray, ...]
+
+    @property
+    def name(self) -> str:
+        n = self.fn.__name__
+        return (n[:-2] if n.endswith("Fn") else n).lower()
+
+    @property
+    def out_shapes(self) -> list[tuple[int, ...]]:
+        return [tuple(o.shape) for o in self.outputs]
+
+
+@dataclass
+class ModuleCall:
+    """One call of a module: its dotted name, type, parent call and returned shape."""
+
+    index: int
+    name: str
+    type: str
+    module: Any
+    parent: int | None
+    depth: int
+    ops: list[int] = field(default_factory=list)
+    out_shape: tuple[int, ...] | None = None
+    out_id: int | None = None
+
+
+@dataclass
+class Trace:
+    """What :func:`trace` returns."""
+
+    model: Any
+    input_shape: tuple[int, ...]
+    ops: list[OpRecord]
+    calls: list[ModuleCall]
+    producers: dict[int, tuple[int, int]]  # id(array) -> (op index, output index)
+    input_id: int
+    output_ids: list[int]
+    keep: list[Any]
+
+    def producer_of(self, arr: Any) -> tuple[int, int] | None:
+        return self.producers.get(id(arr))
+
+
+class TraceError(ValueError):
+    """The model failed during the trace; the message names the layer and the last shapes."""
+
+
+def _flatten_tensors(out: Any) -> list[Tensor]:
+    if isinstance(out, Tensor):
+        return [out]
+    if isinstance(out, (tuple, list)):
+        return [t for o in out for t in _flatten_tensors(o)]
+    if isinstance(out, dict):
+        return [t for o in out.values() for t in _flatten_tensors(o)]
+    return []
+
+
+def trace(model: Any, input_shape: tuple[int, ...], dtype: Any = np.float32,
+          shape_only_mode: bool = True) -> Trace:
+    """Run ``model`` once on an input of ``input_shape`` and record every op.
+
+    The model is put in evaluation mode for the trace (batch norm uses its running statistics,
+    dropout is off, nothing is updated) and its mode restored afterwards. Raises
+    :class:`TraceError` naming the module that failed (e.g. an input too small for the network:
+    the layer where the spatial size reaches zero) and the last output shape seen before it.
+    """
+    shape = tuple(int(s) for s in input_shape)
+    names = {id(m): n for n, m in model.named_modules()}
+    pnames = {id(p.data): n for n, p in model.named_parameters()}
+    bnames = {id(b.data): n for n, b in model.named_buffers()}
+    x_arr = np.zeros(shape, dtype=dtype)
+    if shape_only_mode:
+        x_arr = np.broadcast_to(np.zeros((), dtype=dtype), shape)
+    x = Tensor(x_arr)
+    x_id = id(x.data)
+    ops: list[OpRecord] = []
+    calls: list[ModuleCall] = []
+    stack: list[int] = []
+    producers: dict[int, tuple[int, int]] = {}
+    keep: list[Any] = [x]
+
+    def pre_hook(mod: Any, args: Any) -> None:
+        parent = stack[-1] if stack else None
+        c = ModuleCall(len(calls), names.get(id(mod), "?"), type(mod).__name__, mod, parent, len(stack))
+        calls.append(c)
+        stack.append(c.index)
+
+    def post_hook(mod: Any, args: Any, out: Any) -> None:
+        c = calls[stack.pop()]
+        ts = _flatten_tensors(out)
+        if ts:
+            c.out_shape = tuple(ts[0].shape)
+            c.out_id = id(ts[0].data)
+            keep.append(ts[0])
+
+    def observer(fn: type, raw: Any, kwargs: dict[str, Any], outs: tuple[np.ndarray, ...]) -> None:
+        refs = []
+        for a in raw:
+            if isinstance(a, np.ndarray):
+                i = id(a)
+                if i in producers:
+                    refs.append(InputRef("activation", a.shape, producers[i]))
+                elif i == x_id:
+                    refs.append(InputRef("input", a.shape))
+                elif i in pnames:
+                    refs.append(InputRef("param", a.shape, name=pnames[i]))
+                elif i in bnames:
+                    refs.append(InputRef("buffer", a.shape, name=bnames[i]))
+                else:
+                    refs.append(InputRef("const", a.shape))
+            else:
+                refs.append(InputRef("option"))
+        rec = OpRecord(len(ops), fn, stack[-1] if stack else -1, refs, dict(kwargs), list(raw), tuple(outs))
+        for k, o in enumerate(outs):
+            producers[id(o)] = (rec.index, k)
+        if rec.call >= 0:
+            calls[rec.call].ops.append(rec.index)
+        ops.append(rec)
+
+    handles = []
+    for m in model.modules():
+        handles.append(m.register_forward_pre_hook(pre_hook))
+        handles.append(m.register_forward_hook(post_hook))
+    was_training = bool(getattr(model, "training", False))
+    model.eval()
+    try:
+        with no_grad(), observe_ops(observer):
+            if shape_only_mode:
+                with shape_only():
+                    out = model(x)
+            else:
+                out = model(x)
+    except (ValueError, IndexError, TypeError) as e:
+        where = calls[stack[-1]] if stack else None
+        last = next((o.out_shapes[0] for o in reversed(ops)), shape)
+        layer = f"layer {where.name!r} ({where.type})" if where else "the model's own forward"
+        raise TraceError(
+            f"analyze: the model failed on input shape {shape} at {layer}; the last output shape "
+            f"before it was {last} (an input too small for the network makes the spatial size reach "
+            f"zero here). Original error: {e}"
+        ) from e
+    finally:
+        for h in handles:
+            h.remove()
+        model.train(was_training)
+    outs = _flatten_tensors(out)
+    keep.extend(outs)
+    return Trace(model, shape, ops, calls, producers, x_id, [id(t.data) for t in outs], keep)
