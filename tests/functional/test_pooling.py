@@ -92,6 +92,8 @@ def test_max_pool_parity_with_indices(shape, kw):
     x = distinct(*shape, seed=1)
     parity(lambda t: F.max_pool2d(t, return_indices=True, **kw),
            lambda t: TF.max_pool2d(t, return_indices=True, **kw), x, noncontig=True)
+    # values-only path (no indices, no gradient wanted)
+    parity(lambda t: F.max_pool2d(t, **kw), lambda t: TF.max_pool2d(t, **kw), x, grad=False)
 
 
 @pytest.mark.parametrize("shape,kw", MAX_CASES[:7])
@@ -122,6 +124,7 @@ def test_max_pool_nan_and_neg_inf_like_torch():
     kw = dict(kernel_size=3, stride=2, padding=1)
     parity(lambda t: F.max_pool2d(t, return_indices=True, **kw),
            lambda t: TF.max_pool2d(t, return_indices=True, **kw), x, grad=False)
+    parity(lambda t: F.max_pool2d(t, **kw), lambda t: TF.max_pool2d(t, **kw), x, grad=False)
 
 
 @pytest.mark.parametrize("pool", ["max", "avg"])
@@ -179,6 +182,13 @@ def test_avg_pool_matches_naive_loop(shape, kw):
 def test_pool_gradcheck(kw):
     check_grad(lambda t: F.max_pool2d(t, **kw), distinct(1, 2, 5, 4, seed=13))
     check_grad(lambda t: F.avg_pool2d(t, count_include_pad=False, **kw), randn(1, 2, 5, 4, seed=14))
+
+
+def test_pool_directional_gradcheck_larger_shape():
+    x = distinct(2, 3, 17, 15, seed=15)
+    assert cp.directional_gradcheck(lambda t: F.max_pool2d(t, 3, 2, 1, ceil_mode=True), [cp.Tensor(x, True)])
+    assert cp.directional_gradcheck(lambda t: F.avg_pool2d(t, (3, 2), (2, 2), 1, ceil_mode=True,
+                                                           count_include_pad=False), [cp.Tensor(x, True)])
 
 
 @settings(max_examples=40, deadline=None)

@@ -96,6 +96,12 @@ def test_upsample_alias_and_gradcheck():
 
 
 @pytest.mark.parametrize("mode", ["nearest", "bilinear"])
+def test_directional_gradcheck_larger_shape(mode):
+    x = cp.Tensor(randn(2, 3, 13, 11, seed=7), requires_grad=True)
+    assert cp.directional_gradcheck(lambda t: F.interpolate(t, size=(20, 7), mode=mode), [x])
+
+
+@pytest.mark.parametrize("mode", ["nearest", "bilinear"])
 def test_backward_is_the_adjoint(mode):
     # <A x, g> == <x, A^T g>: the backward is the transpose of the (linear) forward
     x, g = randn(2, 3, 5, 4, seed=5), randn(2, 3, 7, 9, seed=6)

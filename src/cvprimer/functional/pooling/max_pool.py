@@ -46,50 +46,63 @@ class MaxPool2dFn(Function):
     """
 
     @staticmethod
-    def forward(ctx: Function, x: np.ndarray, g: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    def forward(ctx: Function, x: np.ndarray, g: dict[str, Any], return_indices: bool) -> Any:
         *lead, H, W = x.shape
         B = math.prod(lead)
-        (kh, kw), (sh, sw), (ph, pw), (dh, dw), (Ho, Wo) = g["k"], g["s"], g["p"], g["d"], g["out"]
-        xp = padded(x.reshape(B, H, W), (ph, pw), extent(g), -np.inf)
+        (kh, kw), (Ho, Wo) = g["k"], g["out"]
+        xp = padded(x.reshape(B, H, W), g["p"], extent(g), -np.inf)
         best = tap(xp, 0, 0, g).copy()
-        # offset (in the flat input plane) of the winning tap, relative to the window origin;
-        # updated arithmetically (off += win * (o_t - off)): masked writes are ~10x slower
-        off = np.zeros(best.shape, dtype=np.int32 if dh * (kh - 1) * W + dw * kw < 2**31 else np.int64)
-        step = np.empty_like(off)
-        with_nan = bool(np.isnan(x).any())
-        for t in range(1, kh * kw):
-            v = tap(xp, t // kw, t % kw, g)
-            win = v > best
-            if with_nan:
-                win |= np.isnan(v)
-            np.maximum(best, v, out=best)  # propagates NaN like the strict test above
-            np.subtract((t // kw) * dh * W + (t % kw) * dw, off, out=step)
-            step *= win
-            off += step
-        if ph or pw:
-            # a window whose real values are all -inf keeps PyTorch's default: its first
-            # non-padding position (the origin may lie in the padding)
-            stuck = np.isneginf(best)
-            if stuck.any():
-                fi = (-(np.arange(Ho) * sh - ph)).clip(0) + dh - 1
-                fj = (-(np.arange(Wo) * sw - pw)).clip(0) + dw - 1
-                first = (fi // dh * dh)[:, None] * W + (fj // dw * dw)[None, :]
-                off[stuck] = np.broadcast_to(first, off.shape)[stuck]
-        # window origin of each output in the unpadded plane: (i s_h - p_h) W + (j s_w - p_w)
-        base = (np.arange(Ho) * sh - ph)[:, None] * W + (np.arange(Wo) * sw - pw)[None, :]
-        idx = np.add(off, base, dtype=np.int64)
+        if not (return_indices or any(ctx.needs_input_grad)):  # inference: values only
+            for t in range(1, kh * kw):
+                np.maximum(best, tap(xp, t // kw, t % kw, g), out=best)
+            return best.reshape(*lead, Ho, Wo)
+        idx = _argmax_taps(x, xp, best, g)
         ctx.save_for_backward(idx)
         ctx.x_shape = x.shape
         # each input position lies in at most one window when windows do not overlap
-        ctx.unique = sh >= dh * (kh - 1) + 1 and sw >= dw * (kw - 1) + 1
-        return best.reshape(*lead, Ho, Wo), idx.reshape(*lead, Ho, Wo)
+        ctx.unique = all(g["s"][a] >= g["d"][a] * (g["k"][a] - 1) + 1 for a in range(2))
+        y = best.reshape(*lead, Ho, Wo)
+        return (y, idx.reshape(*lead, Ho, Wo)) if return_indices else y
 
     @staticmethod
-    def backward(ctx: Function, gy: np.ndarray, gidx: np.ndarray) -> tuple[np.ndarray | None]:
+    def backward(ctx: Function, gy: np.ndarray, gidx: np.ndarray | None = None) -> tuple[np.ndarray | None]:
         (idx,) = ctx.saved_tensors
         *lead, H, W = ctx.x_shape
         gx = _scatter_planes(idx, gy.reshape(idx.shape), H * W, ctx.unique)
         return (gx.reshape(ctx.x_shape),)
+
+
+def _argmax_taps(x: np.ndarray, xp: np.ndarray, best: np.ndarray, g: dict[str, Any]) -> np.ndarray:
+    """Max over the taps into ``best`` (holding tap 0) and the int64 flat input index of the first
+    maximum of each window, (B, H_out, W_out)."""
+    H, W = x.shape[-2:]
+    (kh, kw), (sh, sw), (ph, pw), (dh, dw), (Ho, Wo) = g["k"], g["s"], g["p"], g["d"], g["out"]
+    # offset (in the flat input plane) of the winning tap, relative to the window origin;
+    # updated arithmetically (off += win * (o_t - off)): masked writes are ~10x slower
+    off = np.zeros(best.shape, dtype=np.int32 if dh * (kh - 1) * W + dw * kw < 2**31 else np.int64)
+    step = np.empty_like(off)
+    with_nan = bool(np.isnan(x).any())
+    for t in range(1, kh * kw):
+        v = tap(xp, t // kw, t % kw, g)
+        win = v > best  # strict: a tie keeps the earlier tap
+        if with_nan:
+            win |= np.isnan(v)
+        np.maximum(best, v, out=best)  # propagates NaN like the test above
+        np.subtract((t // kw) * dh * W + (t % kw) * dw, off, out=step)
+        step *= win
+        off += step
+    if ph or pw:
+        # a window whose real values are all -inf keeps PyTorch's default: its first
+        # non-padding position (the origin may lie in the padding)
+        stuck = np.isneginf(best)
+        if stuck.any():
+            fi = (-(np.arange(Ho) * sh - ph)).clip(0) + dh - 1
+            fj = (-(np.arange(Wo) * sw - pw)).clip(0) + dw - 1
+            first = (fi // dh * dh)[:, None] * W + (fj // dw * dw)[None, :]
+            off[stuck] = np.broadcast_to(first, off.shape)[stuck]
+    # window origin of each output in the unpadded plane: (i s_h - p_h) W + (j s_w - p_w)
+    base = (np.arange(Ho) * sh - ph)[:, None] * W + (np.arange(Wo) * sw - pw)[None, :]
+    return np.add(off, base, dtype=np.int64)
 
 
 def max_pool2d(x: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0, dilation: Any = 1,
@@ -135,8 +148,7 @@ def max_pool2d(x: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0
         raise TypeError(f"{op}: expected a Tensor input, got {type(x).__name__}")
     shape = check_planes(op, x)
     g = window_params(op, shape, kernel_size, stride, padding, dilation, ceil_mode)
-    y, idx = MaxPool2dFn.apply(x, g)
-    return (y, idx) if return_indices else y
+    return MaxPool2dFn.apply(x, g, bool(return_indices))
 
 
 def cost(x_shape: tuple[int, ...], kernel_size: Any, stride: Any = None, padding: Any = 0,
