@@ -5,6 +5,10 @@ One family a module: ``rectifier`` (relu, relu6, leaky_relu, prelu, hardtanh),
 ``hard`` (hardsigmoid, hardswish), ``maxout``; ``softmax`` (softmax, log_softmax) is
 engineer D's. ``registry`` pairs each pointwise activation with its derivative:
 ``ACTIVATIONS[name] = (function, derivative)`` and ``derivative(name, x, **opts)``.
+
+Every pointwise activation maps a tensor of any shape to one of the same shape and dtype,
+is one ``Function`` with a hand-written backward (``_base.PointwiseFn``: ``f`` and its slope
+``df``), and states the slope it takes at its kinks (PyTorch's).
 """
 
 from cvprimer.core.api import relu, sigmoid, tanh  # noqa: F401 - the core ops, re-exported

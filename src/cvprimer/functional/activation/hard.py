@@ -43,10 +43,37 @@ class HardswishFn(PointwiseFn):
 
 
 def hardsigmoid(x: Tensor) -> Tensor:
-    r"""Hard sigmoid: y = relu6(x + 3) / 6; gx = gy / 6 on (-3, 3), 0 elsewhere."""
+    r"""Hard sigmoid, the piecewise-linear sigmoid of MobileNetV3.
+
+    Shape: any; y has x's shape and dtype.
+
+    Notes
+    -----
+    **Forward** y = relu6(x + 3) / 6 = min(max(x + 3, 0), 6) / 6.
+    **Backward** gx = gy / 6 on the open interval (-3, 3), 0 elsewhere (also at -3 and 3).
+
+    References: Howard et al., "Searching for MobileNetV3", arXiv:1905.02244.
+
+    Example
+    -------
+    >>> import cvprimer as cp, cvprimer.functional as F
+    >>> F.hardsigmoid(cp.tensor([-4.0, 0.0, 4.0])).numpy().tolist()
+    [0.0, 0.5, 1.0]
+    """
     return HardsigmoidFn.apply(x)
 
 
 def hardswish(x: Tensor) -> Tensor:
-    r"""Hard swish: y = x relu6(x + 3) / 6; gx = gy * (0 | x/3 + 1/2 | 1) by region."""
+    r"""Hard swish, the piecewise-polynomial swish of MobileNetV3.
+
+    Shape: any; y has x's shape and dtype.
+
+    Notes
+    -----
+    **Forward** y = x relu6(x + 3) / 6: 0 for x <= -3, x (x + 3) / 6 between, x for x >= 3.
+    **Backward** gx = 0 for x <= -3, gy (x/3 + 1/2) for -3 < x < 3, gy for x >= 3 (PyTorch's
+    values at the kinks: 0 at -3, 1 at 3).
+
+    References: Howard et al., "Searching for MobileNetV3", arXiv:1905.02244.
+    """
     return HardswishFn.apply(x)

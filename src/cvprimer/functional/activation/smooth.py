@@ -110,8 +110,24 @@ def gelu(x: Tensor, approximate: str = "none") -> Tensor:
 
 
 def silu(x: Tensor) -> Tensor:
-    r"""Sigmoid-weighted linear unit, a.k.a. swish (Ramachandran et al., arXiv:1710.05941):
-    y = x sigmoid(x); gx = gy s (1 + x (1 - s))."""
+    r"""Sigmoid-weighted linear unit, a.k.a. swish-1 (``swish`` is an alias).
+
+    Shape: any; y has x's shape and dtype.
+
+    Notes
+    -----
+    **Forward** y = x s, s = sigmoid(x) = 1 / (1 + e^{-x}) (evaluated without overflow).
+    **Backward** gx = gy s (1 + x (1 - s)). Smooth and non-monotonic (minimum ~ -0.278 at
+    x ~ -1.278).
+
+    References: Elfwing et al., arXiv:1702.03118; Ramachandran et al., arXiv:1710.05941.
+
+    Example
+    -------
+    >>> import cvprimer as cp, cvprimer.functional as F
+    >>> round(float(F.silu(cp.tensor([2.0])).numpy()[0]), 4)
+    1.7616
+    """
     return SiLUFn.apply(x)
 
 
@@ -119,11 +135,31 @@ swish = silu
 
 
 def mish(x: Tensor) -> Tensor:
-    r"""Mish (Misra, arXiv:1908.08681): y = x tanh(softplus(x)), stable for large |x|;
-    gx = gy (tanh(sp) + x sech^2(sp) sigmoid(x))."""
+    r"""Mish: a smooth, non-monotonic self-gated activation.
+
+    Shape: any; y has x's shape and dtype.
+
+    Notes
+    -----
+    **Forward** y = x tanh(sp), sp = softplus(x) = log(1 + e^x), evaluated as
+    max(x, 0) + log1p(e^{-|x|}) so that +-1e4 neither overflows nor warns.
+    **Backward** gx = gy (tanh(sp) + x (1 - tanh(sp)^2) sigmoid(x)).
+
+    References: Misra, arXiv:1908.08681.
+    """
     return MishFn.apply(x)
 
 
 def softsign(x: Tensor) -> Tensor:
-    r"""Softsign: y = x / (1 + |x|); gx = gy / (1 + |x|)^2."""
+    r"""Softsign, a tanh-like squashing with polynomial (not exponential) tails.
+
+    Shape: any; y has x's shape and dtype.
+
+    Notes
+    -----
+    **Forward** y = x / (1 + |x|) in (-1, 1).  **Backward** gx = gy / (1 + |x|)^2 (smooth at 0:
+    both one-sided slopes are 1).
+
+    References: Bergstra et al., "Quadratic polynomials learn better image features", 2009.
+    """
     return SoftsignFn.apply(x)
