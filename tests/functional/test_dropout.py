@@ -5,7 +5,7 @@ import pytest
 
 import cvprimer as cp
 import cvprimer.functional as F
-from parity import randn
+from parity import check_grad, randn
 
 
 @pytest.mark.parametrize("p", [0.1, 0.5, 0.8])
@@ -78,3 +78,9 @@ def test_errors():
         F.dropout2d(cp.ones((2, 3)))
     with pytest.raises(TypeError, match="dropout: expected a Tensor"):
         F.dropout(np.ones(3))
+
+
+@pytest.mark.parametrize("fn,shape", [(F.dropout, (3, 4)), (F.dropout2d, (2, 3, 2, 2))])
+def test_gradcheck_with_a_fixed_mask(fn, shape):
+    # a fresh generator per call: every forward of the check draws the same mask
+    check_grad(lambda t: fn(t, p=0.3, rng=np.random.default_rng(9)), randn(*shape, seed=10))
