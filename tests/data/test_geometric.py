@@ -19,6 +19,7 @@ from cvprimer.data.augment import (
     RandomVerticalFlip,
     affine_matrix,
     rotate,
+    warp_images,
 )
 
 
@@ -177,6 +178,17 @@ def test_random_crop_is_a_padded_slice():
         i, j = p["top"][k], p["left"][k]
         np.testing.assert_array_equal(out.images[k], xp[k, :, i:i + 5, j:j + 4])
         np.testing.assert_array_equal(out.masks[k], mp[k, i:i + 5, j:j + 4])
+    # the slicing fast path equals the generic integer-shift warp it replaces
+    np.testing.assert_array_equal(out.images, warp_images(x, p["matrix"], (5, 4), fill=0.25))
+
+
+def test_dtype_kept_and_labels_pass_through():
+    x = _imgs(n=2)
+    labels = np.array([3, 1])
+    for t in (RandomRotation(33), RandomAffine(5, scale=(0.9, 1.1)), RandomResizedCrop(5), RandomCrop(4)):
+        out = t(Batch(x, labels), rng=0)
+        assert out.images.dtype == np.float32
+        np.testing.assert_array_equal(out.labels, labels)
 
 
 def test_random_resized_crop_matches_torch_interpolate_and_rule():

@@ -54,6 +54,15 @@ def test_prefetch_is_deterministic(prefetch):
     assert not np.array_equal(ref[0][0], ds.images[np.sort(ref[0][1])])  # the transform did something
 
 
+def test_batch_level_transform_gives_soft_labels():
+    from cvprimer.data.augment import CutMix
+
+    ds = _ds(n=12, c=3, hw=8)
+    (x, y), = list(DataLoader(ds, batch_size=12, transform=CutMix(num_classes=4), rng=0, prefetch=1))
+    assert x.shape == (12, 3, 8, 8) and y.shape == (12, 4)
+    np.testing.assert_allclose(y.sum(1), 1.0)
+
+
 def test_prefetch_propagates_errors_and_early_break():
     class Boom:
         def __len__(self):

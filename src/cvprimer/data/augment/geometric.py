@@ -58,6 +58,9 @@ class AffineTransform(Transform):
         order = 1 if self.interpolation == "bilinear" else 0
         return warp_images(images, params["matrix"], tuple(params["out_size"]), self.fill, order)
 
+    def warp_mask_pixels(self, masks: np.ndarray, params: dict[str, Any]) -> np.ndarray:
+        return warp_masks(masks, params["matrix"], tuple(params["out_size"]), self.mask_fill)
+
     def apply(self, batch: Batch, params: dict[str, Any]) -> Batch:
         mats, out_hw = np.asarray(params["matrix"]), tuple(params["out_size"])
         if mats.shape != (batch.images.shape[0], 3, 3) or tuple(params["in_size"]) != batch.size:
@@ -65,7 +68,7 @@ class AffineTransform(Transform):
                              f"{tuple(params['in_size'])}, got images {batch.images.shape}")
         out = Batch(self.warp_pixels(batch.images, params), batch.labels, box_mode=batch.box_mode)
         if batch.masks is not None:
-            out.masks = warp_masks(batch.masks, mats, out_hw, self.mask_fill).astype(batch.masks.dtype)
+            out.masks = self.warp_mask_pixels(batch.masks, params).astype(batch.masks.dtype)
         if batch.boxes is not None:
             out.boxes = [transform_boxes(b, m, out_hw, batch.box_mode) for b, m in zip(batch.boxes, mats, strict=True)]
         if batch.keypoints is not None:
@@ -215,6 +218,22 @@ class RandomCrop(AffineTransform):
         mats[:, 0, 2] = self.padding - left  # integer shifts: bilinear sampling is exact
         mats[:, 1, 2] = self.padding - top
         return {"top": top, "left": left, "matrix": mats, "out_size": self.size}
+
+    def _crop(self, arrays: np.ndarray, params: dict[str, Any], fill: float) -> np.ndarray:
+        # Same result as the integer-shift warp, by slicing: pad once, then one fancy index over windows.
+        p = self.padding
+        pad = [(0, 0)] * (arrays.ndim - 2) + [(p, p), (p, p)]
+        padded = np.pad(arrays, pad, constant_values=np.asarray(fill, dtype=arrays.dtype))
+        windows = np.lib.stride_tricks.sliding_window_view(padded, self.size, axis=(-2, -1))
+        n = np.arange(arrays.shape[0])
+        top, left = np.asarray(params["top"]), np.asarray(params["left"])
+        return windows[n, :, top, left] if arrays.ndim == 4 else windows[n, top, left]
+
+    def warp_pixels(self, images: np.ndarray, params: dict[str, Any]) -> np.ndarray:
+        return self._crop(images, params, self.fill)
+
+    def warp_mask_pixels(self, masks: np.ndarray, params: dict[str, Any]) -> np.ndarray:
+        return self._crop(masks, params, self.mask_fill)
 
 
 class RandomResizedCrop(AffineTransform):

@@ -117,15 +117,23 @@ def warp_images(images: np.ndarray, matrices: np.ndarray, out_hw: tuple[int, int
         vals, valid = _gather(flat, xi, yi, h, w)
         out = np.where(valid, vals, np.asarray(fill, dtype=images.dtype))
     else:
+        # Work in the image precision (float32 stays float32); weights of 0 and 1 stay exact.
+        work = np.result_type(images.dtype, np.float32)
         x0 = np.floor(sx).astype(np.int64)
         y0 = np.floor(sy).astype(np.int64)
-        fx = (sx - x0)[:, None, :]
-        fy = (sy - y0)[:, None, :]
-        out = np.zeros((n, c, sx.shape[1]), dtype=np.float64)
-        for dy, wy in ((0, 1.0 - fy), (1, fy)):
-            for dx, wx in ((0, 1.0 - fx), (1, fx)):
+        fx = (sx - x0).astype(work)[:, None, :]
+        fy = (sy - y0).astype(work)[:, None, :]
+        out = np.zeros((n, c, sx.shape[1]), dtype=work)
+        outside = np.zeros((n, 1, sx.shape[1]), dtype=work)  # weight that falls on the fill value
+        for dy, wy in ((0, 1 - fy), (1, fy)):
+            for dx, wx in ((0, 1 - fx), (1, fx)):
                 vals, valid = _gather(flat, x0 + dx, y0 + dy, h, w)
-                out += wy * wx * np.where(valid, vals, fill)
+                wgt = wy * wx
+                out += vals * np.where(valid, wgt, 0)
+                if fill != 0:
+                    outside += np.where(valid, 0, wgt)
+        if fill != 0:
+            out += np.asarray(fill, dtype=work) * outside
     return out.reshape(n, c, *out_hw).astype(images.dtype, copy=False)
 
 
