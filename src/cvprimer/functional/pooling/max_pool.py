@@ -65,6 +65,18 @@ class MaxPool2dFn(Function):
         return (y, idx.reshape(*lead, Ho, Wo)) if return_indices else y
 
     @staticmethod
+    def infer(x: np.ndarray, g: dict[str, Any], return_indices: bool) -> Any:
+        """Output shape(s) and dtype(s) for the shape-only trace (the analyzer's protocol)."""
+        shape = x.shape[:-2] + tuple(g["out"])
+        return [(shape, x.dtype), (shape, np.dtype(np.int64))] if return_indices else (shape, x.dtype)
+
+    @staticmethod
+    def cost(inputs: tuple[Any, ...], outputs: tuple[Any, ...], **kw: Any) -> dict[str, int]:
+        """:func:`cost` from the raw inputs (the analyzer's protocol)."""
+        x, g = inputs[0], inputs[1]
+        return _cost(x.shape, g, x.dtype.itemsize)
+
+    @staticmethod
     def backward(ctx: Function, gy: np.ndarray, gidx: np.ndarray | None = None) -> tuple[np.ndarray | None]:
         (idx,) = ctx.saved_tensors
         *lead, H, W = ctx.x_shape
@@ -156,6 +168,10 @@ def cost(x_shape: tuple[int, ...], kernel_size: Any, stride: Any = None, padding
     """Forward cost of :func:`max_pool2d`: no MACs, ``k_h k_w - 1`` comparisons per output,
     bytes = input read + output written + int64 indices written."""
     g = window_params("max_pool2d", tuple(x_shape), kernel_size, stride, padding, dilation, ceil_mode)
+    return _cost(tuple(x_shape), g, itemsize)
+
+
+def _cost(x_shape: tuple[int, ...], g: dict[str, Any], itemsize: int) -> dict[str, int]:
     n_out = math.prod(x_shape[:-2]) * g["out"][0] * g["out"][1]
     return dict(macs=0, flops=n_out * (g["k"][0] * g["k"][1] - 1),
                 bytes=math.prod(x_shape) * itemsize + n_out * (itemsize + 8))
