@@ -127,6 +127,16 @@ def test_max_pool_nan_and_neg_inf_like_torch():
     parity(lambda t: F.max_pool2d(t, **kw), lambda t: TF.max_pool2d(t, **kw), x, grad=False)
 
 
+def test_max_pool_window_wholly_in_padding():
+    # dilation 3 puts both taps of every row-window in the padding: -inf, PyTorch's (out-of-plane)
+    # index, and no gradient
+    x, kw = distinct(1, 2, 2, 3, seed=16), dict(kernel_size=2, stride=1, padding=1, dilation=3)
+    parity(lambda t: F.max_pool2d(t, return_indices=True, **kw),
+           lambda t: TF.max_pool2d(t, return_indices=True, **kw), x, grad=False)
+    _, gx = _run(lambda t: F.max_pool2d(t, **kw), x, np.ones((1, 2, 1, 2)))
+    assert not gx.any()
+
+
 @pytest.mark.parametrize("pool", ["max", "avg"])
 def test_total_gradient_is_conserved_without_overlap(pool):
     x, gy = distinct(2, 3, 8, 6, seed=6), randn(2, 3, 4, 3, seed=7)

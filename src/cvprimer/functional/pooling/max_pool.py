@@ -12,7 +12,8 @@ from cvprimer.core.tensor import Tensor
 from cvprimer.functional.pooling._window import check_planes, extent, padded, tap, window_params
 
 
-def _scatter_planes(idx: np.ndarray, g: np.ndarray, plane: int, unique: bool) -> np.ndarray:
+def _scatter_planes(idx: np.ndarray, g: np.ndarray, plane: int, unique: bool,
+                    check_range: bool = False) -> np.ndarray:
     """Sum ``g`` (B, ...) into B zero planes of ``plane`` elements at the flat ``idx`` (B, ...).
 
     With ``unique`` (no input position is picked twice) it is a plain scatter; otherwise
@@ -20,11 +21,17 @@ def _scatter_planes(idx: np.ndarray, g: np.ndarray, plane: int, unique: bool) ->
     """
     B = idx.shape[0]
     flat = (idx.reshape(B, -1) + (np.arange(B, dtype=np.int64) * plane)[:, None]).ravel()
+    g = g.ravel()
+    if check_range:
+        # a window lying wholly in the padding (dilation) keeps PyTorch's index, which is outside
+        # the plane; its output is the constant -inf, so it has no gradient to give
+        keep = ((idx >= 0) & (idx < plane)).ravel()
+        flat, g = flat[keep], g[keep]
     if unique:
         out = np.zeros(B * plane, dtype=g.dtype)
-        out[flat] = g.ravel()
+        out[flat] = g
         return out.reshape(B, plane)
-    return np.bincount(flat, weights=g.ravel(), minlength=B * plane).astype(g.dtype).reshape(B, plane)
+    return np.bincount(flat, weights=g, minlength=B * plane).astype(g.dtype).reshape(B, plane)
 
 
 class MaxPool2dFn(Function):
@@ -56,7 +63,7 @@ class MaxPool2dFn(Function):
             for t in range(1, kh * kw):
                 np.maximum(best, tap(xp, t // kw, t % kw, g), out=best)
             return best.reshape(*lead, Ho, Wo)
-        idx = _argmax_taps(x, xp, best, g)
+        idx, ctx.check_range = _argmax_taps(x, xp, best, g)
         ctx.save_for_backward(idx)
         ctx.x_shape = x.shape
         # each input position lies in at most one window when windows do not overlap
@@ -80,13 +87,14 @@ class MaxPool2dFn(Function):
     def backward(ctx: Function, gy: np.ndarray, gidx: np.ndarray | None = None) -> tuple[np.ndarray | None]:
         (idx,) = ctx.saved_tensors
         *lead, H, W = ctx.x_shape
-        gx = _scatter_planes(idx, gy.reshape(idx.shape), H * W, ctx.unique)
+        gx = _scatter_planes(idx, gy.reshape(idx.shape), H * W, ctx.unique, ctx.check_range)
         return (gx.reshape(ctx.x_shape),)
 
 
-def _argmax_taps(x: np.ndarray, xp: np.ndarray, best: np.ndarray, g: dict[str, Any]) -> np.ndarray:
+def _argmax_taps(x: np.ndarray, xp: np.ndarray, best: np.ndarray, g: dict[str, Any]
+                 ) -> tuple[np.ndarray, bool]:
     """Max over the taps into ``best`` (holding tap 0) and the int64 flat input index of the first
-    maximum of each window, (B, H_out, W_out)."""
+    maximum of each window, (B, H_out, W_out); plus whether some index may lie outside the plane."""
     H, W = x.shape[-2:]
     (kh, kw), (sh, sw), (ph, pw), (dh, dw), (Ho, Wo) = g["k"], g["s"], g["p"], g["d"], g["out"]
     # offset (in the flat input plane) of the winning tap, relative to the window origin;
@@ -94,6 +102,7 @@ def _argmax_taps(x: np.ndarray, xp: np.ndarray, best: np.ndarray, g: dict[str, A
     off = np.zeros(best.shape, dtype=np.int32 if dh * (kh - 1) * W + dw * kw < 2**31 else np.int64)
     step = np.empty_like(off)
     with_nan = bool(np.isnan(x).any())
+    stuck_any = False
     for t in range(1, kh * kw):
         v = tap(xp, t // kw, t % kw, g)
         win = v > best  # strict: a tie keeps the earlier tap
@@ -107,14 +116,15 @@ def _argmax_taps(x: np.ndarray, xp: np.ndarray, best: np.ndarray, g: dict[str, A
         # a window whose real values are all -inf keeps PyTorch's default: its first
         # non-padding position (the origin may lie in the padding)
         stuck = np.isneginf(best)
-        if stuck.any():
+        stuck_any = bool(stuck.any())
+        if stuck_any:
             fi = (-(np.arange(Ho) * sh - ph)).clip(0) + dh - 1
             fj = (-(np.arange(Wo) * sw - pw)).clip(0) + dw - 1
             first = (fi // dh * dh)[:, None] * W + (fj // dw * dw)[None, :]
             off[stuck] = np.broadcast_to(first, off.shape)[stuck]
     # window origin of each output in the unpadded plane: (i s_h - p_h) W + (j s_w - p_w)
     base = (np.arange(Ho) * sh - ph)[:, None] * W + (np.arange(Wo) * sw - pw)[None, :]
-    return np.add(off, base, dtype=np.int64)
+    return np.add(off, base, dtype=np.int64), stuck_any
 
 
 def max_pool2d(x: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0, dilation: Any = 1,
