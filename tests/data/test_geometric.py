@@ -233,3 +233,12 @@ def test_bad_inputs():
         RandomCrop(9)(_imgs())
     with pytest.raises(ValueError, match="params were drawn for 3 images"):
         t.replay(_imgs(n=2), t.inverse_params(t(_imgs(), rng=0, return_params=True)[1]))
+
+
+def test_affine_function_with_2x3_matrix():
+    from cvprimer.data.augment import affine
+
+    x = _imgs(h=5, w=6)
+    np.testing.assert_array_equal(affine(x, np.array([[-1.0, 0.0, 6.0], [0.0, 1.0, 0.0]])), x[..., ::-1])
+    with pytest.raises(ValueError, match=r"affine: expected a 2x3 or 3x3 matrix, got shape \(2, 2\)"):
+        affine(x, np.eye(2))

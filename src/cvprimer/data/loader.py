@@ -87,6 +87,14 @@ class DataLoader:
         a :class:`Batch` (any augmentation, ``Compose``, mixup/cutmix with soft labels) or a tuple.
     sampler : an object with ``indices(rng) -> index array`` and ``__len__`` (excludes ``shuffle``).
     prefetch : 0 (build batches when asked), 1 or 2 (a background thread keeps that many ready).
+
+    Example
+    -------
+    >>> import numpy as np
+    >>> from cvprimer.data import ArrayDataset, DataLoader
+    >>> ds = ArrayDataset(np.zeros((10, 1, 4, 4), np.float32), np.arange(10) % 2)
+    >>> [x.shape[0] for x, _ in DataLoader(ds, batch_size=4, shuffle=True, rng=0)]
+    [4, 4, 2]
     """
 
     def __init__(self, dataset: Any, batch_size: int = 1, shuffle: bool = False, drop_last: bool = False,

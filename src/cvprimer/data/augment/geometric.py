@@ -298,16 +298,3 @@ class RandomResizedCrop(AffineTransform):
 def rotate(images: np.ndarray, angle: float, expand: bool = False, fill: float = 0.0) -> np.ndarray:
     """Rotate a whole batch counter-clockwise by a fixed ``angle`` in degrees (see :class:`RandomRotation`)."""
     return RandomRotation((angle, angle), expand=expand, fill=fill)(images, rng=0)
-
-
-def affine(images: np.ndarray, matrix: np.ndarray, out_size: tuple[int, int] | None = None,
-           fill: float = 0.0, interpolation: str = "bilinear") -> np.ndarray:
-    """Warp every image of a batch with one forward 3x3 (or 2x3) matrix; see :mod:`.warp`."""
-    m = np.asarray(matrix, dtype=np.float64)
-    if m.shape == (2, 3):
-        m = np.vstack([m, [0.0, 0.0, 1.0]])
-    if m.shape != (3, 3):
-        raise ValueError(f"affine: expected a 2x3 or 3x3 matrix, got shape {m.shape}")
-    n, _, h, w = images.shape
-    return warp_images(images, np.broadcast_to(m, (n, 3, 3)), out_size or (h, w), fill,
-                       1 if interpolation == "bilinear" else 0)

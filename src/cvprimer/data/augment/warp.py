@@ -167,3 +167,16 @@ def transform_boxes(boxes: np.ndarray, matrix: np.ndarray, out_hw: tuple[int, in
     b[:, [0, 2]] = np.clip(b[:, [0, 2]], 0.0, wo)
     b[:, [1, 3]] = np.clip(b[:, [1, 3]], 0.0, ho)
     return b[(b[:, 2] - b[:, 0] > tol) & (b[:, 3] - b[:, 1] > tol)]
+
+
+def affine(images: np.ndarray, matrix: np.ndarray, out_size: tuple[int, int] | None = None,
+           fill: float = 0.0, interpolation: str = "bilinear") -> np.ndarray:
+    """Warp every image of a batch with one forward 3x3 (or 2x3) matrix; see the module notes."""
+    m = np.asarray(matrix, dtype=np.float64)
+    if m.shape == (2, 3):
+        m = np.vstack([m, [0.0, 0.0, 1.0]])
+    if m.shape != (3, 3):
+        raise ValueError(f"affine: expected a 2x3 or 3x3 matrix, got shape {m.shape}")
+    n, _, h, w = images.shape
+    return warp_images(images, np.broadcast_to(m, (n, 3, 3)), out_size or (h, w), fill,
+                       1 if interpolation == "bilinear" else 0)
