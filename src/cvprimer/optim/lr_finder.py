@@ -6,8 +6,9 @@ smoothed by an exponential moving average with bias correction
 (``avg_i = beta avg_{i-1} + (1 - beta) loss_i``, ``smoothed_i = avg_i / (1 - beta^(i+1))``), and
 stop early once the smoothed loss exceeds ``diverge_factor`` times the best seen (divergence).
 The suggestion is the lr where the smoothed loss falls fastest against log(lr) (the most
-negative finite difference ``d smoothed / d log lr``), a common heuristic: a value somewhat
-below the minimum of the curve. The model's and optimizer's states are restored afterwards,
+negative finite difference ``d smoothed / d log lr``, leaving out ``skip_start`` points at the
+start and ``skip_end`` at the end), a common heuristic: a value somewhat below the minimum of the
+curve. The model's and optimizer's states are restored afterwards,
 so the test leaves no trace.
 """
 
@@ -46,7 +47,7 @@ def _cycle(batches: Iterable[Any]) -> Any:
 
 def lr_range_test(model: Any, loss_fn: Callable[[Any, Any], Any], optimizer: Optimizer, batches: Iterable[Any],
                   start_lr: float = 1e-7, end_lr: float = 10.0, num_steps: int = 100, beta: float = 0.98,
-                  diverge_factor: float = 4.0) -> LRRangeResult:
+                  diverge_factor: float = 4.0, skip_start: int = 10, skip_end: int = 5) -> LRRangeResult:
     r"""Run the range test; returns an :class:`LRRangeResult`.
 
     Parameters
@@ -59,6 +60,8 @@ def lr_range_test(model: Any, loss_fn: Callable[[Any, Any], Any], optimizer: Opt
     num_steps : number of lrs tried (>= 2)
     beta : smoothing of the loss curve, in [0, 1)
     diverge_factor : stop when smoothed loss > diverge_factor * best smoothed loss
+    skip_start, skip_end : points left out of the suggestion at each end (fast.ai's defaults):
+        the first smoothed values still follow single noisy batches, the last ones diverge
     """
     if not 0 < start_lr < end_lr:
         raise ValueError(f"lr_range_test: need 0 < start_lr < end_lr, got {start_lr}, {end_lr}")
@@ -98,7 +101,9 @@ def lr_range_test(model: Any, loss_fn: Callable[[Any, Any], Any], optimizer: Opt
         optimizer.load_state_dict(opt_state)
         optimizer.zero_grad()
         model.train(was_training)
-    res.suggested_lr = _steepest(res.lrs, res.smoothed)
+    n = len(res.lrs)
+    lo, hi = (skip_start, n - skip_end) if n - skip_end - skip_start >= 3 else (0, n)
+    res.suggested_lr = _steepest(res.lrs[lo:hi], res.smoothed[lo:hi])
     return res
 
 
