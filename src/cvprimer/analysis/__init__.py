@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from cvprimer.analysis.cost import CONVENTIONS, headline, op_cost, parameter_summary
+from cvprimer.analysis.cost import CONVENTIONS, headline, norm_parameter_ids, op_cost, parameter_summary
 from cvprimer.analysis.effective import effective_receptive_field
 from cvprimer.analysis.receptive_field import RF, ReceptiveFields, input_region
+from cvprimer.analysis.region import unit_region
 from cvprimer.analysis.report import Report, Row, build_report
 from cvprimer.analysis.roofline import MachineProfile, measure_machine
 from cvprimer.analysis.trace import Trace, TraceError, trace
@@ -22,7 +23,7 @@ from cvprimer.analysis.trace import Trace, TraceError, trace
 __all__ = [
     "CONVENTIONS", "RF", "MachineProfile", "ReceptiveFields", "Report", "Row", "Trace", "TraceError",
     "analyze", "effective_receptive_field", "headline", "input_region", "measure_machine", "op_cost",
-    "parameter_summary", "resolve_model", "trace",
+    "parameter_summary", "resolve_model", "trace", "unit_region",
 ]
 
 
@@ -75,4 +76,4 @@ def analyze(model: Any, input_shape: tuple[int, ...] = (1, 3, 224, 224), convent
         shape = (1,) + shape
     m = resolve_model(model)
     tr = trace(m, shape, dtype=dtype)
-    return build_report(tr, convention, profile or measure_machine(), parameter_summary(m))
+    return build_report(tr, convention, profile or measure_machine(), parameter_summary(m, norm_parameter_ids(tr)))

@@ -78,13 +78,24 @@ def _is_norm(module: Any) -> bool:
     return "norm" in type(module).__name__.lower()
 
 
-def parameter_summary(model: Any) -> tuple[dict[str, int], dict[int, dict[str, int]]]:
+def norm_parameter_ids(tr: Any) -> set[int]:
+    """ids of the parameter arrays a normalization op of the trace used as its gamma/beta."""
+    out: set[int] = set()
+    for rec in tr.ops:
+        if rec.fn.__name__ in ("NormalizeFn", "AffineStatsFn"):
+            out.update(id(a) for a, ref in zip(rec.raw[1:3], rec.inputs[1:3], strict=True) if ref.kind == "param")
+    return out
+
+
+def parameter_summary(model: Any, norm_ids: set[int] | None = None) -> tuple[dict[str, int], dict[int, dict[str, int]]]:
     """Totals and per-module (direct) parameter counts.
 
     Categories: ``weights``, ``biases`` and ``norm_affine`` (the gamma/beta of a normalization
     layer); ``trainable``/``frozen`` by ``requires_grad``; ``buffers`` (running statistics...,
     not parameters). A parameter shared by several modules is counted once, for the first
-    module that owns it (question 11). Returns (totals, {id(module): counts}).
+    module that owns it (question 11). A parameter is normalization affine when a normalization
+    op used it as gamma/beta (``norm_ids``, from :func:`norm_parameter_ids`) or its module's class
+    name says "Norm". Returns (totals, {id(module): counts}).
     """
     seen: set[int] = set()
     seen_buf: set[int] = set()
@@ -98,7 +109,8 @@ def parameter_summary(model: Any) -> tuple[dict[str, int], dict[int, dict[str, i
                 continue
             seen.add(id(p))
             n = int(p.data.size)
-            cat = "norm_affine" if _is_norm(m) else ("biases" if pname.endswith("bias") else "weights")
+            is_norm = _is_norm(m) or id(p.data) in (norm_ids or ())
+            cat = "norm_affine" if is_norm else ("biases" if pname.endswith("bias") else "weights")
             for t in (tot, d):
                 t[cat] += n
                 t["total"] += n

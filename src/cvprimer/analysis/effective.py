@@ -51,12 +51,13 @@ def effective_receptive_field(model: Any, input_shape: tuple[int, ...], layer: s
     if len(shape) != 4 or shape[0] != 1:
         raise ValueError(f"effective_receptive_field: input_shape must be (C, H, W) or (1, C, H, W), got {input_shape}")
     g = get_rng(rng)
+    dtype = next((p.data.dtype for p in model.parameters()), np.dtype(np.float32))
     acc = np.zeros(shape[2:], np.float64)
     was = bool(getattr(model, "training", False))
     model.eval()
     try:
         for _ in range(n_samples):
-            x = Tensor(g.standard_normal(shape), requires_grad=True)
+            x = Tensor(g.standard_normal(shape).astype(dtype), requires_grad=True)
             y = _output_of(model, x, layer)
             if y.ndim != 4:
                 raise ValueError(f"effective_receptive_field: the output {tuple(y.shape)} is not 4-D (N, C, H, W); "

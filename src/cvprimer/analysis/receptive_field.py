@@ -13,10 +13,12 @@ stride s, padding p (top/left) and dilation d (Araujo et al., Distill 2019)::
     r' = r + (k - 1) d j        j' = j s        c0' = c0 + ((k - 1) d / 2 - p) j
 
 The size never depends on padding; the position (c0, the effective padding) does: both are shown.
-Transposed convolution divides the jump by s (its span per output unit is counted exactly over
-the s positions of the output period); upsampling divides it by the scale factor (nearest: one
-tap, bilinear: two taps, half-pixel centres ``c = (o + 1/2)/scale - 1/2``); pixel shuffle is an
-exact rearrangement. Global pooling, flattening and fully connected layers make the field
+Transposed convolution divides the jump by s; upsampling divides it by the scale factor
+(half-pixel centres ``c = (o + 1/2)/scale - 1/2``); pixel shuffle is nearest upsampling of a
+rearrangement. Their fields are not the same for every unit of the output period, so the size
+shown is the *envelope*: a continuous interval (possibly fractional in length) which, clipped to
+whole pixels, holds exactly the pixels a unit reads (see :func:`input_region`).
+Global pooling, flattening and fully connected layers make the field
 *global*. Statistics over positions (normalization, a squeeze-excitation gate) leave the local
 field as it is but set ``context`` (the unit also depends on the whole image through them).
 
@@ -60,19 +62,10 @@ def _window(rf: RF, k: Any, s: Any, p: Any, d: Any) -> RF:
     return replace(rf, size=size, jump=jump, start=start)
 
 
-def _transposed_span(k: int, s: int, p: int, d: int) -> int:
-    """Largest spread (in input units) of the inputs feeding one output of a transposed conv:
-    output o receives input i when o = i s - p + t d for a tap t < k."""
-    best = 0
-    for o in range(s * d * max(k, 1) + s):
-        idx = [(o + p - t * d) // s for t in range(k) if (o + p - t * d) % s == 0]
-        if idx:
-            best = max(best, max(idx) - min(idx))
-    return best
-
-
 def _transposed(rf: RF, k: Any, s: Any, p: Any, d: Any) -> RF:
-    size = tuple(rf.size[a] + _transposed_span(k[a], s[a], p[a], d[a]) * rf.jump[a] for a in range(2))
+    """Output o of a transposed conv receives the inputs i with o = i s - p + t d (t < k): all of
+    them lie in the continuous interval [(o + p - (k-1) d)/s, (o + p)/s], of width (k-1) d / s."""
+    size = tuple(rf.size[a] + (k[a] - 1) * d[a] / s[a] * rf.jump[a] for a in range(2))
     start = tuple(rf.start[a] + (p[a] - (k[a] - 1) * d[a] / 2) / s[a] * rf.jump[a] for a in range(2))
     jump = tuple(rf.jump[a] / s[a] for a in range(2))
     return replace(rf, size=size, jump=jump, start=start)
@@ -80,7 +73,10 @@ def _transposed(rf: RF, k: Any, s: Any, p: Any, d: Any) -> RF:
 
 def _resample(rf: RF, scale: tuple[float, float], taps: int, align: bool = False,
               lengths: tuple[tuple[int, int], ...] = ()) -> RF:
-    """Output o reads input coordinate (o + 1/2)/scale - 1/2 (or o (L_in-1)/(L_out-1) aligned)."""
+    """Output o reads around the input coordinate c = (o + 1/2)/scale - 1/2 (or o (L_in-1)/(L_out-1)
+    aligned). Nearest (one tap, at floor((o)/scale) = c + e with |e| <= (1 - 1/scale)/2): the
+    envelope grows by (1 - 1/scale) j. Linear (taps floor(c), floor(c) + 1): by 2 j. Both
+    envelopes contain exactly the input pixels read when clipped to whole pixels (c not integer)."""
     size, jump, start = [], [], []
     for a in range(2):
         if align and lengths and lengths[a][1] > 1:
@@ -90,7 +86,8 @@ def _resample(rf: RF, scale: tuple[float, float], taps: int, align: bool = False
             step = 1 / scale[a]
             start.append(rf.start[a] + (0.5 / scale[a] - 0.5) * rf.jump[a])
         jump.append(rf.jump[a] * step)
-        size.append(rf.size[a] + (taps - 1) * rf.jump[a])
+        grow = (1 - 1 / scale[a]) if taps == 1 else 2.0
+        size.append(rf.size[a] + max(grow, 0.0) * rf.jump[a])
     return replace(rf, size=tuple(size), jump=tuple(jump), start=tuple(start))
 
 

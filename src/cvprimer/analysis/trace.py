@@ -185,8 +185,8 @@ def trace(model: Any, input_shape: tuple[int, ...], dtype: Any = np.float32,
         layer = f"layer {where.name!r} ({where.type})" if where else "the model's own forward"
         raise TraceError(
             f"analyze: the model failed on input shape {shape} at {layer}; the last output shape "
-            f"before it was {last} (an input too small for the network makes the spatial size reach "
-            f"zero here). Original error: {e}"
+            f"before it was {last} (if the input is too small for the network, this is the layer where "
+            f"the spatial size reaches zero). Original error: {e}"
         ) from e
     finally:
         for h in handles:

@@ -1,0 +1,50 @@
+"""The ``cvprimer analyze`` verb: argument parsing only (registered by :mod:`cvprimer.cli`)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+
+def parse_shape(text: str) -> tuple[int, ...]:
+    """``"3x224x224"`` -> (1, 3, 224, 224); ``"8x3x32x32"`` keeps its batch axis."""
+    try:
+        dims = tuple(int(t) for t in text.lower().replace(",", "x").split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--input must look like 3x224x224, got {text!r}") from None
+    if len(dims) not in (3, 4) or min(dims) < 1:
+        raise argparse.ArgumentTypeError(f"--input must be CxHxW or NxCxHxW with positive sizes, got {text!r}")
+    return dims if len(dims) == 4 else (1,) + dims
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser("analyze", help="per-layer cost, parameters, memory, receptive field and roofline of a model")
+    p.add_argument("model", help="zoo model name (e.g. resnet18)")
+    p.add_argument("--input", type=parse_shape, default=(1, 3, 224, 224), metavar="CxHxW",
+                   help="input shape (default 3x224x224)")
+    p.add_argument("--convention", default="torchvision", choices=("torchvision", "macs", "flops"),
+                   help="headline number: torchvision 'GFLOPS' (= GMACs), MACs, or FLOPs = 2 x MACs + other")
+    p.add_argument("--csv", default=None, metavar="PATH", help="write the per-layer table as CSV")
+    p.add_argument("--json", default=None, metavar="PATH", help="write rows and totals as JSON")
+    p.add_argument("--plots", default=None, metavar="PREFIX",
+                   help="write PREFIX-costs.png and PREFIX-roofline.png (needs matplotlib)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from cvprimer.analysis import analyze
+
+    try:
+        rep = analyze(args.model, args.input, convention=args.convention)
+    except (ValueError, TypeError) as e:
+        print(f"cvprimer analyze: {e}", file=sys.stderr)
+        return 2
+    print(rep.table())
+    if args.csv:
+        rep.to_csv(args.csv)
+    if args.json:
+        rep.to_json(args.json)
+    if args.plots:
+        rep.plot_costs(f"{args.plots}-costs.png")
+        rep.plot_roofline(f"{args.plots}-roofline.png")
+    return 0
