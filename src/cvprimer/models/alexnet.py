@@ -48,8 +48,8 @@ class AlexNet(nn.Module):
         )
         self.avgpool = nn.AdaptiveAvgPool2d((6, 6))
         self.classifier = nn.Sequential(
-            nn.Dropout(dropout), nn.Linear(256 * 6 * 6, 4096, rng=rng), nn.ReLU(),
-            nn.Dropout(dropout), nn.Linear(4096, 4096, rng=rng), nn.ReLU(),
+            nn.Dropout(dropout, rng=rng), nn.Linear(256 * 6 * 6, 4096, rng=rng), nn.ReLU(),
+            nn.Dropout(dropout, rng=rng), nn.Linear(4096, 4096, rng=rng), nn.ReLU(),
             nn.Linear(4096, num_classes, rng=rng),
         )
 

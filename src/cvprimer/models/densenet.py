@@ -32,12 +32,12 @@ class DenseLayer(nn.Module):
         self.norm2 = nn.BatchNorm2d(bn_size * growth_rate)
         self.relu2 = nn.ReLU()
         self.conv2 = nn.Conv2d(bn_size * growth_rate, growth_rate, 3, padding=1, bias=False, rng=rng)
-        self.drop_rate = float(drop_rate)
+        self.drop_rate, self.rng = float(drop_rate), rng
 
     def forward(self, x: Any) -> Any:
         out = self.conv2(self.relu2(self.norm2(self.conv1(self.relu1(self.norm1(x))))))
         if self.drop_rate > 0:
-            out = F.dropout(out, self.drop_rate, self.training)
+            out = F.dropout(out, self.drop_rate, self.training, rng=self.rng)
         return out
 
 

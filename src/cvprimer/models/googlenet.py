@@ -63,7 +63,7 @@ class InceptionAux(nn.Module):
         self.conv = BasicConv2d(cin, 128, 1, rng=rng)
         self.fc1 = nn.Linear(2048, 1024, rng=rng)
         self.fc2 = nn.Linear(1024, num_classes, rng=rng)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = nn.Dropout(dropout, rng=rng)
 
     def forward(self, x: Any) -> Any:
         x = self.conv(F.adaptive_avg_pool2d(x, (4, 4))).flatten(1)
@@ -113,7 +113,7 @@ class GoogLeNet(nn.Module):
             self.aux1 = InceptionAux(512, num_classes, dropout_aux, rng)
             self.aux2 = InceptionAux(528, num_classes, dropout_aux, rng)
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = nn.Dropout(dropout, rng=rng)
         self.fc = nn.Linear(1024, num_classes, rng=rng)
         init_weights(self, rng, conv="normal", conv_std=0.01, linear="normal", linear_std=0.01)
 

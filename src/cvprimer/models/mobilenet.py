@@ -71,7 +71,7 @@ class MobileNetV1(nn.Module):
             c = ch(cout)
         self.features = nn.Sequential(*layers)
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
-        self.classifier = nn.Sequential(nn.Dropout(dropout), nn.Linear(c, num_classes, rng=rng))
+        self.classifier = nn.Sequential(nn.Dropout(dropout, rng=rng), nn.Linear(c, num_classes, rng=rng))
         init_weights(self, rng, conv="kaiming_normal", conv_mode="fan_out", linear="normal", linear_std=0.01)
 
     def forward(self, x: Any) -> Any:
@@ -139,7 +139,8 @@ class MobileNetV2(nn.Module):
         layers.append(conv_bn_act(c, self.last_channel, 1, act="relu6", rng=rng))
         self.features = nn.Sequential(*layers)
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
-        self.classifier = nn.Sequential(nn.Dropout(dropout), nn.Linear(self.last_channel, num_classes, rng=rng))
+        self.classifier = nn.Sequential(nn.Dropout(dropout, rng=rng),
+                                        nn.Linear(self.last_channel, num_classes, rng=rng))
         init_weights(self, rng, conv="kaiming_normal", conv_mode="fan_out", linear="normal", linear_std=0.01)
 
     def forward(self, x: Any) -> Any:

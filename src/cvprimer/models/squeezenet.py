@@ -76,7 +76,8 @@ class SqueezeNet(nn.Module):
                 Fire(384, 64, 256, 256, rng), Fire(512, 64, 256, 256, rng),
             )
         final_conv = nn.Conv2d(512, num_classes, 1, rng=rng)
-        self.classifier = nn.Sequential(nn.Dropout(dropout), final_conv, nn.ReLU(), nn.AdaptiveAvgPool2d((1, 1)))
+        self.classifier = nn.Sequential(nn.Dropout(dropout, rng=rng), final_conv, nn.ReLU(),
+                                        nn.AdaptiveAvgPool2d((1, 1)))
         init_weights(self, rng, conv="kaiming_uniform")
         nn.init.normal_(final_conv.weight, 0.0, 0.01, rng=rng)
 

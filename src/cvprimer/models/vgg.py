@@ -52,6 +52,10 @@ class VGG(nn.Module):
     batch_norm : bool
         Insert BatchNorm2d after every convolution (torchvision's ``vgg*_bn``).
     num_classes, in_channels, dropout, rng : as usual.
+    classifier_width : int
+        Width of the two hidden FC layers (4096 in the paper; e.g. 512 is the usual CIFAR variant).
+    pool_size : int
+        Side of the adaptive average pool before the classifier (7 as torchvision; 1 for CIFAR).
 
     Initialisation (torchvision's): convs kaiming-normal (fan_out, ReLU), biases 0; BN 1/0;
     linears N(0, 0.01^2), biases 0. Smallest input 32x32 (five 2x2 pools).
@@ -60,7 +64,8 @@ class VGG(nn.Module):
     """
 
     def __init__(self, depth: int = 16, batch_norm: bool = False, num_classes: int = 1000, in_channels: int = 3,
-                 dropout: float = 0.5, rng: np.random.Generator | None = None) -> None:
+                 dropout: float = 0.5, classifier_width: int = 4096, pool_size: int = 7,
+                 rng: np.random.Generator | None = None) -> None:
         super().__init__()
         if depth not in DEPTH_CFG:
             raise ValueError(f"VGG: depth must be one of {sorted(DEPTH_CFG)}, got {depth!r}")
@@ -68,11 +73,13 @@ class VGG(nn.Module):
         self.in_channels = check_int("VGG", "in_channels", in_channels)
         rng = get_rng(rng)
         self.features = make_layers(CFGS[DEPTH_CFG[depth]], in_channels, batch_norm, rng)
-        self.avgpool = nn.AdaptiveAvgPool2d((7, 7))
+        hidden = check_int("VGG", "classifier_width", classifier_width)
+        pool_size = check_int("VGG", "pool_size", pool_size)
+        self.avgpool = nn.AdaptiveAvgPool2d((pool_size, pool_size))
         self.classifier = nn.Sequential(
-            nn.Linear(512 * 7 * 7, 4096, rng=rng), nn.ReLU(), nn.Dropout(dropout),
-            nn.Linear(4096, 4096, rng=rng), nn.ReLU(), nn.Dropout(dropout),
-            nn.Linear(4096, num_classes, rng=rng),
+            nn.Linear(512 * pool_size**2, hidden, rng=rng), nn.ReLU(), nn.Dropout(dropout, rng=rng),
+            nn.Linear(hidden, hidden, rng=rng), nn.ReLU(), nn.Dropout(dropout, rng=rng),
+            nn.Linear(hidden, num_classes, rng=rng),
         )
         init_weights(self, rng, conv="kaiming_normal", conv_mode="fan_out", linear="normal", linear_std=0.01)
 
