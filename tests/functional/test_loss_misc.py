@@ -98,3 +98,32 @@ def test_errors():
         F.kl_div(x, cp.randn(4))
     with pytest.raises(TypeError, match="l2_penalty: params must be Tensors, item 1 is ndarray"):
         F.l2_penalty([x, np.zeros(3)])
+
+
+@pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
+@pytest.mark.parametrize("margin", [0.0, 0.3])
+def test_cosine_embedding_loss(reduction, margin):
+    a, b = randn(6, 4, seed=20), randn(6, 4, seed=21)
+    y = np.array([1, -1, 1, -1, -1, 1])
+    def cosine(u, v):
+        return np.sum(u * v, 1) / np.linalg.norm(u, axis=1) / np.linalg.norm(v, axis=1)
+
+    b = np.where((np.abs(cosine(a, b) - margin) < 0.05)[:, None], b + a, b)
+    assert np.all(np.abs(cosine(a, b) - margin) > 0.02)  # away from the hinge's kink
+    def ours(u, v, t):
+        return F.cosine_embedding_loss(u, v, t, margin, reduction)
+
+    def theirs(u, v, t):
+        return TF.cosine_embedding_loss(u, v, t, margin, reduction=reduction)
+
+    parity(ours, theirs, a, b, y, noncontig=True)
+    parity(ours, theirs, a[0], b[0], y[:1].reshape(()))  # unbatched
+    check_grad(lambda u, v: F.cosine_embedding_loss(u, v, y[:3], margin, reduction), a[:3], b[:3])
+
+
+def test_cosine_embedding_errors():
+    x = cp.randn(3, 4)
+    with pytest.raises(ValueError, match=r"cosine_embedding_loss: target values must be 1 or -1, got \[0, 1\]"):
+        F.cosine_embedding_loss(x, x, np.array([1, 0, 1]))
+    with pytest.raises(ValueError, match=r"cosine_embedding_loss: expected inputs \(N, D\) or \(D,\) and target"):
+        F.cosine_embedding_loss(x, x, np.array([1, 1]))

@@ -32,6 +32,7 @@ from cvprimer.functional.linear import linear  # noqa: F401
 from cvprimer.functional.loss import (  # noqa: F401
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
+    cosine_embedding_loss,
     cross_entropy,
     huber_loss,
     kl_div,

@@ -1,4 +1,5 @@
-r"""Margin and divergence losses: multi-class hinge (``multi_margin_loss``) and ``kl_div``."""
+r"""Margin, similarity and divergence losses: multi-class hinge (``multi_margin_loss``),
+``cosine_embedding_loss`` and ``kl_div``."""
 
 from __future__ import annotations
 
@@ -136,6 +137,66 @@ def kl_div(input: Tensor, target: Tensor, reduction: str = "mean", log_target: b
         raise TypeError(f"{op}: input dtype {x.dtype} and target dtype {t.dtype} differ")
     check_reduction(op, reduction, ("none", "mean", "sum", "batchmean"))
     return KLDivFn.apply(x, t, reduction, bool(log_target))
+
+
+class CosineEmbeddingLossFn(Function):
+    r"""Cosine embedding loss on row pairs (x1_i, x2_i) with labels y_i in {1, -1}.
+
+    Notes
+    -----
+    **Forward**: m1 = |x1|^2 + eps, m2 = |x2|^2 + eps (eps = 1e-12, PyTorch's), c = x1 . x2 /
+    sqrt(m1 m2); l = 1 - c for y = 1, max(0, c - margin) for y = -1.
+    **Backward**: dl/dc = -1 (y = 1), 1 where y = -1 and c > margin, else 0;
+    dc/dx1 = x2 / sqrt(m1 m2) - c x1 / m1 and dc/dx2 = x1 / sqrt(m1 m2) - c x2 / m2.
+    Shapes: x1, x2 (N, D) or (D,); y (N,) or (); l (N,) or ().
+    """
+
+    @staticmethod
+    def forward(ctx, x1, x2, y, margin=0.0, reduction="mean"):
+        m1 = np.sum(x1 * x1, axis=-1) + 1e-12
+        m2 = np.sum(x2 * x2, axis=-1) + 1e-12
+        den = np.sqrt(m1 * m2)
+        c = np.sum(x1 * x2, axis=-1) / den
+        loss = np.where(y == 1, 1 - c, np.where(y == -1, np.maximum(c - margin, 0), 0)).astype(x1.dtype)
+        dl_dc = np.where(y == 1, -1.0, np.where((y == -1) & (c > margin), 1.0, 0.0)).astype(x1.dtype)
+        ctx.save_for_backward(x1, x2, m1, m2, den, c, dl_dc)
+        ctx.reduction = reduction
+        return reduce(loss, reduction)
+
+    @staticmethod
+    def backward(ctx, gy):
+        x1, x2, m1, m2, den, c, dl_dc = ctx.saved_tensors
+        g = (unreduce(gy, c.shape, ctx.reduction) * dl_dc)[..., None]
+        c, den, m1, m2 = c[..., None], den[..., None], m1[..., None], m2[..., None]
+        g1 = g * (x2 / den - c * x1 / m1) if ctx.needs_input_grad[0] else None
+        g2 = g * (x1 / den - c * x2 / m2) if ctx.needs_input_grad[1] else None
+        return g1, g2
+
+
+def cosine_embedding_loss(input1: Tensor, input2: Tensor, target: Any, margin: float = 0.0,
+                          reduction: str = "mean") -> Tensor:
+    r"""Pull pairs labelled 1 together (1 - cos) and push pairs labelled -1 below ``margin``
+    in cosine similarity (max(0, cos - margin)); see :class:`CosineEmbeddingLossFn`.
+
+    input1, input2 : Tensor (N, D) or (D,), both differentiable; target : (N,) or () of 1/-1.
+
+    Example
+    -------
+    >>> import cvprimer as cp, numpy as np
+    >>> cosine_embedding_loss(cp.tensor([[1.0, 0.0]]), cp.tensor([[0.0, 2.0]]), np.array([1])).item()
+    1.0
+    """
+    op = "cosine_embedding_loss"
+    x1, x2 = tensor_arg(op, "input1", input1), tensor_arg(op, "input2", input2)
+    same_shape(op, x1, x2, ("input1", "input2"))
+    check_reduction(op, reduction)
+    y = np.asarray(target.data if isinstance(target, Tensor) else target)
+    if x1.ndim not in (1, 2) or y.shape != x1.shape[:-1]:
+        raise ValueError(f"{op}: expected inputs (N, D) or (D,) and target (N,) or (); got inputs {x1.shape} "
+                         f"and target {y.shape}")
+    if not np.all((y == 1) | (y == -1)):
+        raise ValueError(f"{op}: target values must be 1 or -1, got {np.unique(y)[:5].tolist()}")
+    return CosineEmbeddingLossFn.apply(x1, x2, y, float(margin), reduction)
 
 
 def cost(input_shape: tuple[int, ...], itemsize: int = 4) -> dict[str, int]:
