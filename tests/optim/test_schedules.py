@@ -173,3 +173,24 @@ def test_schedule_lr_driver_and_lambda():
             a.step()
             b.step()
     assert a.get_last_lr() == pytest.approx(b.get_last_lr(), rel=1e-12)
+
+
+def test_scheduler_state_dict_resume_and_end():
+    o, _ = _pair()
+    s = L.CosineAnnealingLR(o, T_max=10, eta_min=0.001)
+    for _ in range(4):
+        s.step()
+    sd = s.state_dict()
+    o2, _ = _pair()
+    for g, g2 in zip(o.param_groups, o2.param_groups, strict=True):
+        g2["initial_lr"] = g["initial_lr"]
+    s2 = L.CosineAnnealingLR(o2, T_max=10, eta_min=0.001, last_epoch=3)  # resumes at step 4
+    s2.load_state_dict(sd)
+    for _ in range(6):
+        s.step()
+        s2.step()
+        assert s.get_last_lr() == s2.get_last_lr()
+    with pytest.raises(ValueError, match="beyond the end"):
+        s.step()  # step 11 of a 10-step cosine: no defined tail
+    with pytest.raises(KeyError, match="initial_lr"):
+        L.StepLR(_pair()[0], 3, last_epoch=5)
