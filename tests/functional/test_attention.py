@@ -205,3 +205,21 @@ def test_cost():
     c = cost((2, 3, 5, 4), (2, 3, 6, 4), (2, 3, 6, 7))
     assert c["macs"] == 6 * 5 * 6 * (4 + 7)
     assert c["bytes"] == 6 * (5 * 4 + 6 * 4 + 6 * 7 + 5 * 7) * 4
+
+
+def test_multi_head_attention_dropout_only_in_training():
+    rng = np.random.default_rng(8)
+    x = cp.tensor(rng.standard_normal((4, 2, 6)))
+    w_in, b_in = cp.tensor(rng.standard_normal((18, 6))), cp.tensor(rng.standard_normal(18))
+    w_out, b_out = cp.tensor(rng.standard_normal((6, 6))), cp.tensor(rng.standard_normal(6))
+    args = (x, x, x, 3, w_in, b_in, w_out, b_out)
+    ref, wref = F.multi_head_attention(*args)
+    ev, wev = F.multi_head_attention(*args, dropout_p=0.5, training=False, rng=np.random.default_rng(0))
+    np.testing.assert_array_equal(ev.data, ref.data)
+    np.testing.assert_array_equal(wev.data, wref.data)
+    tr, wtr = F.multi_head_attention(*args, dropout_p=0.5, average_attn_weights=False, rng=np.random.default_rng(0))
+    tr2, _ = F.multi_head_attention(*args, dropout_p=0.5, average_attn_weights=False, rng=np.random.default_rng(0))
+    np.testing.assert_array_equal(tr.data, tr2.data)
+    assert not np.allclose(tr.data, ref.data)
+    kept = wtr.data[wtr.data != 0]  # dropped-out weights: zeros and survivors scaled by 1 / (1 - p)
+    assert kept.size < wtr.data.size and np.all(kept <= 2.0 + 1e-12)

@@ -189,7 +189,8 @@ def multi_head_attention(
     out_proj_weight : Tensor (E, E); out_proj_bias (E,) or None
     key_padding_mask : (N, S) (unbatched (S,)); boolean True = ignore this key, or float added
     attn_mask : (L, S) or (N * num_heads, L, S); boolean True = NOT allowed, or float added
-    dropout_p : float; applied to the attention weights when ``training``
+    dropout_p : float; applied to the attention weights when ``training`` (the returned
+        weights are then the dropped-out ones, as PyTorch's)
     need_weights, average_attn_weights : return the weights, averaged over heads or not
     rng : numpy Generator for dropout
 
