@@ -185,3 +185,16 @@ def test_repr_nested():
     t = torch.nn.Sequential(torch.nn.Sequential(torch.nn.Linear(2, 3)), torch.nn.MaxPool2d(2),
                             torch.nn.Conv2d(2, 4, 3, stride=2, groups=2))
     assert repr(m) == repr(t)
+
+
+def test_parameter_and_deepcopy():
+    import copy
+
+    p = nn.Parameter(np.ones((2, 3), np.float32))
+    assert p.requires_grad and p.is_leaf and isinstance(p, cp.Tensor) and repr(p).startswith("Parameter containing")
+    assert not nn.Parameter(np.ones(2), requires_grad=False).requires_grad
+    m = nn.Sequential(nn.Linear(2, 3), nn.BatchNorm1d(3))
+    m2 = copy.deepcopy(m)  # e.g. keeping the best model during training
+    m2[0].weight.data[...] = 0
+    assert m[0].weight.data.any() and isinstance(m2[0].weight, nn.Parameter)
+    assert len(list(m2.parameters())) == 4

@@ -38,6 +38,3 @@ class Parameter(Tensor):
 
     def __repr__(self) -> str:
         return "Parameter containing:\n" + super().__repr__()
-
-    def __reduce_ex__(self, protocol: Any) -> Any:  # pragma: no cover - never pickled by us
-        raise TypeError("Parameter: cvprimer never pickles; use Module.state_dict() and cp.save")
