@@ -5,7 +5,10 @@ import math
 
 import numpy as np
 import pytest
+import torch
 import torch.nn.functional as TF
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import cvprimer as cp
 import cvprimer.functional as F
@@ -84,6 +87,25 @@ NEAREST = [
 def test_nearest_parity(shape, kw):
     parity(lambda t: F.interpolate(t, **kw), lambda t: TF.interpolate(t, **kw), randn(*shape, seed=3),
            noncontig=True)
+
+
+@settings(max_examples=60, deadline=None)
+@given(H=st.integers(1, 9), W=st.integers(1, 9), sh=st.floats(0.3, 3.5), sw=st.floats(0.3, 3.5),
+       mode=st.sampled_from(["nearest", "bilinear-False", "bilinear-True"]))
+def test_random_scale_factors_match_torch(H, W, sh, sw, mode):
+    mode, _, ac = mode.partition("-")
+    kw = dict(mode=mode, align_corners=None if mode == "nearest" else ac == "True", scale_factor=(sh, sw))
+    if math.floor(H * sh) < 1 or math.floor(W * sw) < 1:
+        with pytest.raises(ValueError, match="empty output"):
+            F.interpolate(cp.Tensor(np.zeros((1, 1, H, W))), **kw)
+        return
+    for dtype in (np.float32, np.float64):
+        x = randn(1, 2, H, W, seed=H * 10 + W).astype(dtype)
+        ours = F.interpolate(cp.Tensor(x), **kw).numpy()
+        ref = TF.interpolate(torch.from_numpy(x), **kw).numpy()
+        # same indices and weights as PyTorch (bit-equal in float32): only the blend may round apart
+        tol = 2e-7 if dtype == np.float32 else 1e-13
+        np.testing.assert_allclose(ours, ref, rtol=tol, atol=tol)
 
 
 def test_upsample_alias_and_gradcheck():

@@ -58,7 +58,8 @@ def linear_matrix(n_in: int, n_out: int, align_corners: bool, scale: float | Non
 
     Source coordinate of output ``o`` (computed in ``dtype``):
     ``align_corners``: ``src = o (n_in - 1) / (n_out - 1)`` (0 when ``n_out == 1``);
-    otherwise ``src = max(s (o + 1/2) - 1/2, 0)`` with ``s`` from :func:`source_scale`.
+    otherwise ``src = max(s (o + 1/2) - 1/2, 0)`` with ``s`` from :func:`source_scale` (rounded
+    once, as the fused multiply-add of PyTorch's compiled kernel).
     Then ``i0 = min(floor(src), n_in - 1)``, ``i1 = i0 + 1`` (``i0`` at the last sample),
     ``l1 = clip(src - i0, 0, 1)``, ``A[o, i0] += 1 - l1``, ``A[o, i1] += l1``.
     ``n_out == n_in`` is the identity (whatever the scale factor), as in PyTorch.
@@ -72,7 +73,11 @@ def linear_matrix(n_in: int, n_out: int, align_corners: bool, scale: float | Non
         src = s * o
     else:
         s = source_scale(n_in, n_out, scale, dtype)
-        src = np.maximum(s * (o + dtype.type(0.5)) - dtype.type(0.5), dtype.type(0))
+        # PyTorch's compiled kernel evaluates s (o + 1/2) - 1/2 as one fused multiply-add (a single
+        # rounding); a wider type makes the product exact here, so one cast rounds the same way
+        wide = np.float64 if dtype == np.float32 else np.longdouble
+        src = (wide(s) * (o.astype(wide) + wide(0.5)) - wide(0.5)).astype(dtype)
+        src = np.maximum(src, dtype.type(0))
     i0 = np.minimum(np.floor(src).astype(np.int64), n_in - 1)
     l1 = np.clip(src - i0.astype(dtype), 0, 1).astype(dtype)
     i1 = np.where(i0 < n_in - 1, i0 + 1, i0)
