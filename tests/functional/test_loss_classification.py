@@ -82,6 +82,14 @@ def test_cross_entropy_extreme_logits_finite_and_equal_to_torch():
                    lambda a, b, r=red: TF.cross_entropy(a, b, reduction=r, label_smoothing=0.1), z, t)
 
 
+def test_minus_inf_logits_of_other_classes_are_fine_like_torch():
+    z = np.array([[0.5, -np.inf, 1.0], [-np.inf, 2.0, -np.inf]])
+    t = np.array([0, 1])
+    for red in REDUCTIONS:
+        parity(lambda a, b, r=red: F.cross_entropy(a, b, reduction=r),
+               lambda a, b, r=red: TF.cross_entropy(a, b, reduction=r), z, t)
+
+
 def test_all_ignored_mean_is_nan_like_torch():
     z, t = randn(2, 3, seed=11), np.array([-100, -100])
     parity(lambda a, b: F.cross_entropy(a, b), lambda a, b: TF.cross_entropy(a, b), z, t, grad=False)

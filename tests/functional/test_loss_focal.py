@@ -110,6 +110,22 @@ def test_fully_saturated_logits_finite_with_limit_gradients(gamma, dtype):
     np.testing.assert_allclose(zz.grad.data, [[0, 0, 0], [1, -1, 0]], atol=1e-6)
 
 
+def test_minus_inf_logits_of_other_classes_are_fine():
+    z = np.array([[0.5, -np.inf, 1.0], [-np.inf, 2.0, -np.inf]])
+    t = np.array([0, 1])
+    for gamma in (0.0, 0.5, 2.0):
+        # a -inf class has p = 0 and y = 0: it is as if absent (the naive formula gives 0 * -inf = NaN)
+        x = cp.tensor(z, requires_grad=True, dtype="float64")
+        with cp.detect_anomaly():
+            loss = F.softmax_focal_loss(x, t, gamma=gamma, reduction="none")
+            loss.sum().backward()
+        xr = cp.tensor(z[:1, [0, 2]], requires_grad=True, dtype="float64")
+        ref = F.softmax_focal_loss(xr, t[:1], gamma=gamma, reduction="none")
+        ref.sum().backward()
+        np.testing.assert_allclose(loss.data, [ref.data[0], 0.0], rtol=1e-12)
+        np.testing.assert_allclose(x.grad.data, [[xr.grad.data[0, 0], 0, xr.grad.data[0, 1]], [0, 0, 0]], rtol=1e-12)
+
+
 def test_gamma_zero_without_alpha_is_cross_entropy():
     z = randn(5, 4, 2, seed=3)
     t = np.array([[0, 3], [1, -100], [2, 2], [3, 0], [1, 1]])

@@ -118,7 +118,8 @@ class CrossEntropyFn(Function):
             tau, wy = _weighted_targets(target, valid, w, eps, c, z.dtype)
             denom = wy.sum() if w is not None else valid.sum()
         denom = z.dtype.type(denom)
-        loss = -np.sum(tau * logp, axis=1)
+        with np.errstate(invalid="ignore"):  # a -inf logit of weight 0 adds nothing (not 0 * -inf)
+            loss = -np.sum(np.where(tau != 0, tau * logp, 0), axis=1)
         ctx.save_for_backward(logp, tau)
         ctx.meta = (shape, reduction, denom, eps, soft, w)
         if reduction == "none":

@@ -108,7 +108,8 @@ class SoftmaxFocalLossFn(Function):
         log1mp[rows, k] = _log(tk) - l1t[:, 0]
         qg = _pow_from_log(log1mp, gamma)
         ay = y * (alpha if alpha is not None else 1)
-        loss = -np.sum(ay * qg * logp, axis=1)
+        with np.errstate(invalid="ignore"):  # a -inf logit of a class with y = 0 adds nothing
+            loss = -np.sum(np.where(ay != 0, ay * qg * logp, 0), axis=1)
         ctx.save_for_backward(logp, log1mp, qg, ay, tk, k)
         ctx.meta = (shape, gamma, reduction, denom)
         if reduction == "none":
@@ -127,11 +128,11 @@ class SoftmaxFocalLossFn(Function):
             with np.errstate(divide="ignore", invalid="ignore"):
                 r = logp / np.exp(log1mp)
                 rk = np.where(tk > 0, -np.log1p(tk) * (1 + tk) / np.where(tk > 0, tk, 1), -1.0)
-            r[np.arange(len(k)), k] = rk
-            h = qg * (1 - gamma * p * r)
+                r[np.arange(len(k)), k] = rk
+                h = qg * (1 - gamma * p * r)  # NaN only where p = 0 and y = 0 (masked below)
         else:
             h = qg
-        w = ay * h
+        w = np.where(ay != 0, ay * h, 0)
         return from_rows(g * (p * w.sum(axis=1, keepdims=True) - w), shape)
 
 
