@@ -220,6 +220,23 @@ def test_output_size_and_validity_agree_with_torch(H, W, k, s, p, d, ceil):
             assert ours(cp.Tensor(x), k, s, p, ceil_mode=ceil, **kw).shape == tuple(ref)
 
 
+@settings(max_examples=40, deadline=None)
+@given(H=st.integers(1, 8), W=st.integers(1, 8), kh=st.integers(1, 4), kw=st.integers(1, 3),
+       s=st.integers(1, 3), p=st.integers(0, 2), d=st.integers(1, 2), ceil=st.booleans(), cip=st.booleans())
+def test_random_pool_options_match_torch(H, W, kh, kw, s, p, d, ceil, cip):
+    k, pad = (kh, kw), (min(p, kh // 2), min(p, kw // 2))
+    assume(min(H, W) + 2 * min(pad) >= d * (max(k) - 1) + 1)
+    x = distinct(2, 1, H, W, seed=H * 9 + W)
+    opts = dict(kernel_size=k, stride=(s, max(1, s - 1)), padding=pad, ceil_mode=ceil)
+    # a window wholly in the padding (-inf) makes PyTorch's backward write out of bounds: its
+    # behaviour there is undefined (see test_max_pool_window_wholly_in_padding for ours)
+    assume(np.isfinite(F.max_pool2d(cp.Tensor(x), dilation=d, **opts).numpy()).all())
+    parity(lambda t: F.max_pool2d(t, dilation=d, return_indices=True, **opts),
+           lambda t: TF.max_pool2d(t, dilation=d, return_indices=True, **opts), x)
+    parity(lambda t: F.avg_pool2d(t, count_include_pad=cip, **opts),
+           lambda t: TF.avg_pool2d(t, count_include_pad=cip, **opts), x)
+
+
 @pytest.mark.xfail(strict=True, reason="_conv_utils.out_size (engineer A's) raises when the kernel "
                    "exceeds the padded input even in ceil_mode, where PyTorch still gives one window")
 def test_ceil_mode_kernel_larger_than_input():
