@@ -45,7 +45,7 @@ def test_cnn_fits_digits(digits, make_opt):
     epochs, bs = 8, 32
     steps = epochs * -(-len(xtr) // bs)
     sched = lr_scheduler.CosineAnnealingLR(opt, T_max=steps)
-    start = time.perf_counter()
+    start = time.process_time()  # CPU time of this process: robust to other jobs sharing the machine
     for _ in range(epochs):
         perm = rng.permutation(len(xtr))
         for i in range(0, len(perm), bs):
@@ -59,7 +59,7 @@ def test_cnn_fits_digits(digits, make_opt):
     with cp.no_grad():
         acc = float((model(cp.Tensor(xte)).data.argmax(1) == yte).mean())
     assert acc > 0.95, f"held-out accuracy {acc:.4f}"
-    assert time.perf_counter() - start < 20
+    assert time.process_time() - start < 20
 
 
 def test_lr_range_test_on_tiny_regression():
