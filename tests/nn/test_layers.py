@@ -129,10 +129,20 @@ def test_multihead_attention_parity():
             q, k = q.transpose(1, 0, 2).copy(), k.transpose(1, 0, 2).copy()
         mask = np.zeros((3, 4), bool)
         mask[1, 2:] = True
-        oc, wc = m(cp.Tensor(q), cp.Tensor(k), cp.Tensor(k), key_padding_mask=mask)
-        ot, wt = t(torch.tensor(q), torch.tensor(k), torch.tensor(k), key_padding_mask=torch.tensor(mask))
+        qc, kc = cp.Tensor(q, requires_grad=True), cp.Tensor(k, requires_grad=True)
+        qt, kt = torch.tensor(q, requires_grad=True), torch.tensor(k, requires_grad=True)
+        oc, wc = m(qc, kc, kc, key_padding_mask=mask)
+        ot, wt = t(qt, kt, kt, key_padding_mask=torch.tensor(mask))
         assert_close(oc.data, ot.detach().numpy(), "mha out", **TOL)
         assert_close(wc.data, wt.detach().numpy(), "mha weights", **TOL)
+        gy = np.random.default_rng(3).standard_normal(oc.shape)
+        oc.backward(gy)
+        ot.backward(torch.from_numpy(gy))
+        assert_close(qc.grad.data, qt.grad.numpy(), "mha grad query", **TOL)
+        assert_close(kc.grad.data, kt.grad.numpy(), "mha grad key/value", **TOL)
+        tp = dict(t.named_parameters())
+        for name, p in m.named_parameters():
+            assert_close(p.grad.data, tp[name].grad.numpy(), f"mha grad {name}", **TOL)
 
 
 def test_depthwise_separable_matches_two_torch_convs():
