@@ -14,7 +14,9 @@ Each picks one of three paths:
 * depthwise (``groups == C_in > 1``, one input channel per group, channel multiplier
   ``m = C_out / C_in``): a GEMM would have inner size k_h k_w only, so instead we do k_h k_w m
   tap-wise multiply-adds over whole tensors (no columns at all);
-* general: im2col (``_conv_utils``) laid out (N, C, k_h, k_w, H_out, W_out) so that
+* stride 1 (the common case): row lowering (``_rows.py``): k_w shifted copies of the padded
+  input and k_h GEMMs on strided views of them, instead of k_h k_w copies;
+* strided: im2col (``_conv_utils``) laid out (N, C, k_h, k_w, H_out, W_out) so that
   ``W.reshape(g, C_out/g, C_in/g k_h k_w) @ cols.reshape(N, g, C_in/g k_h k_w, H_out W_out)``
   is already NCHW.
 """
@@ -25,7 +27,9 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from cvprimer.functional._conv_utils import _tap, col2im, im2col, pad2d
+from cvprimer.functional._conv_utils import _tap, col2im, im2col, pad2d, row_lower
+from cvprimer.functional.conv._depthwise import dw_forward, dw_grad_input, dw_grad_weight
+from cvprimer.functional.conv._rows import rows_forward, rows_grad_input, rows_grad_weight
 
 # columns larger than this are not kept for backward (x is kept and they are rebuilt)
 KEEP_COLS_BYTES = 1 << 28
@@ -47,6 +51,11 @@ class Geom(NamedTuple):
 
     def depthwise(self, c_in: int, w_shape: tuple[int, ...]) -> bool:
         return self.groups > 1 and self.groups == c_in and w_shape[1] == 1
+
+    @property
+    def rows(self) -> bool:
+        """Stride-1, non-pointwise: the row-lowering path."""
+        return self.s == (1, 1) and not self.pointwise
 
 
 def _rows(g: Geom, i: int, j: int) -> tuple[slice, slice]:
@@ -74,7 +83,9 @@ def conv_forward(x: np.ndarray, w: np.ndarray, g: Geom) -> tuple[np.ndarray, Any
     O = w.shape[0]
     Ho, Wo = g.out
     if g.depthwise(C, w.shape):
-        return _dw_forward(x, w, g)
+        return dw_forward(x, w, g)
+    if g.rows:
+        return rows_forward(x, w, g)
     cols = lower(x, g)
     y = np.matmul(w.reshape(g.groups, O // g.groups, -1), cols)  # (N, g, O/g, Ho Wo)
     return y.reshape(N, O, Ho, Wo), cols
@@ -86,7 +97,9 @@ def conv_grad_input(gy: np.ndarray, w: np.ndarray, x_shape: tuple[int, ...], g: 
     O = w.shape[0]
     Ho, Wo = g.out
     if g.depthwise(C, w.shape):
-        return _dw_grad_input(gy, w, x_shape, g)
+        return dw_grad_input(gy, w, x_shape, g)
+    if g.rows:
+        return rows_grad_input(gy, w, x_shape, g)
     w2 = w.reshape(g.groups, O // g.groups, -1)
     gcols = np.matmul(w2.transpose(0, 2, 1), gy.reshape(N, g.groups, O // g.groups, Ho * Wo))
     if g.pointwise:
@@ -110,73 +123,19 @@ def conv_grad_weight(saved: Any, gy: np.ndarray, w_shape: tuple[int, ...], c_in:
     (columns, or the padded input on the depthwise path).
     """
     if g.depthwise(c_in, w_shape):
-        return _dw_grad_weight(saved, gy, w_shape, g)
+        return dw_grad_weight(saved, gy, w_shape, g)
+    if g.rows:
+        return rows_grad_weight(saved, gy, w_shape, g)
     N, O = gy.shape[:2]
     gy2 = gy.reshape(N, g.groups, O // g.groups, -1)
     gw = np.matmul(gy2, saved.transpose(0, 1, 3, 2)).sum(0)  # (g, O/g, C/g k_h k_w)
     return gw.reshape(w_shape)
 
 
-# -- depthwise: k_h k_w m tap-wise multiply-adds, no GEMM ------------------------------------
-
-def _dw_forward(x: np.ndarray, w: np.ndarray, g: Geom) -> tuple[np.ndarray, np.ndarray]:
-    N, C = x.shape[:2]
-    m = w.shape[0] // C
-    wt = w.reshape(C, m, g.k[0], g.k[1])
-    xp = pad2d(x, g.pads)
-    y = np.empty((N, C, m) + g.out, x.dtype)
-    tmp = np.empty((N, C) + g.out, x.dtype)
-    for q in range(m):
-        yq = y[:, :, q]
-        first = True
-        for i in range(g.k[0]):
-            for j in range(g.k[1]):
-                r, c = _rows(g, i, j)
-                wij = wt[:, q, i, j, None, None]
-                if first:
-                    np.multiply(xp[:, :, r, c], wij, out=yq)
-                    first = False
-                else:
-                    np.multiply(xp[:, :, r, c], wij, out=tmp)
-                    yq += tmp
-    return y.reshape((N, C * m) + g.out), xp
-
-
-def _dw_grad_input(gy: np.ndarray, w: np.ndarray, x_shape: tuple[int, ...], g: Geom) -> np.ndarray:
-    N, C, H, W = x_shape
-    m = w.shape[0] // C
-    wt = w.reshape(C, m, g.k[0], g.k[1])
-    gy5 = gy.reshape((N, C, m) + g.out)
-    pt, pb, pl, pr = g.pads
-    gxp = np.zeros((N, C, H + pt + pb, W + pl + pr), gy.dtype)
-    tmp = np.empty((N, C) + g.out, gy.dtype)
-    for q in range(m):
-        for i in range(g.k[0]):
-            for j in range(g.k[1]):
-                r, c = _rows(g, i, j)
-                np.multiply(gy5[:, :, q], wt[:, q, i, j, None, None], out=tmp)
-                gxp[:, :, r, c] += tmp
-    if not any(g.pads):
-        return gxp
-    return np.ascontiguousarray(gxp[:, :, pt:pt + H, pl:pl + W])
-
-
-def _dw_grad_weight(xp: np.ndarray, gy: np.ndarray, w_shape: tuple[int, ...], g: Geom) -> np.ndarray:
-    N, C = xp.shape[:2]
-    m = w_shape[0] // C
-    gy5 = gy.reshape((N, C, m) + g.out)
-    gw = np.empty((C, m) + g.k, gy.dtype)
-    for q in range(m):
-        gyq = gy5[:, :, q]
-        for i in range(g.k[0]):
-            for j in range(g.k[1]):
-                r, c = _rows(g, i, j)
-                gw[:, q, i, j] = np.einsum("nchw,nchw->c", gyq, xp[:, :, r, c])
-    return gw.reshape(w_shape)
-
-
 def weight_operand(x: np.ndarray, w_shape: tuple[int, ...], g: Geom) -> np.ndarray:
     """Rebuild what :func:`conv_grad_weight` needs from ``x`` (when it was not kept)."""
     if g.depthwise(x.shape[1], w_shape):
-        return pad2d(x, g.pads)
+        return x
+    if g.rows:
+        return row_lower(x, g.pads, g.k, g.d)[0]
     return lower(x, g)

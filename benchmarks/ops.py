@@ -1,0 +1,189 @@
+"""Time cvprimer's vision ops against PyTorch CPU: forward and forward+backward, same process.
+
+Usage::
+
+    python -m benchmarks.ops [--repeat 9] [--quick] [--only conv]
+    python benchmarks/ops.py
+
+Both libraries run the same float32 shapes with the same number of threads (PyTorch's intra-op
+threads are set to NumPy's BLAS thread count, read with threadpoolctl when available). Each
+cell is the median of ``--repeat`` timed runs after one warm-up. The two libraries are timed in
+separate blocks with a short pause between them, because each one's idle worker threads spin
+for a while after a call and would otherwise steal the cores from the other. A row whose
+cvprimer function does not exist yet is skipped with a note. Writes a table to stdout and JSON
+to ``benchmarks/results/ops.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as TF
+
+import cvprimer as cp
+import cvprimer.functional as F
+
+RESULTS = Path(__file__).resolve().parent / "results" / "ops.json"
+PAUSE_S = 0.25
+
+
+def blas_threads() -> int:
+    try:
+        from threadpoolctl import threadpool_info
+
+        n = [i["num_threads"] for i in threadpool_info() if i.get("user_api") == "blas"]
+        if n:
+            return int(n[0])
+    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
+        pass
+    return int(os.environ.get("OPENBLAS_NUM_THREADS", os.cpu_count() or 1))
+
+
+# name, cvprimer function name, (ours, theirs) builders from the input arrays
+def _conv(stride: int = 1, padding: int = 0, dilation: int = 1, groups: int = 1) -> dict[str, Any]:
+    kw = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
+    return dict(fn="conv2d", ours=lambda x, w, b: F.conv2d(x, w, b, **kw),
+                theirs=lambda x, w, b: TF.conv2d(x, w, b, **kw))
+
+
+def cases() -> list[dict[str, Any]]:
+    conv = [
+        ("conv 64x16x32x32 -> 16, 3x3 p1", (64, 16, 32, 32), (16, 16, 3, 3), _conv(padding=1)),
+        ("conv 64x64x16x16 -> 64, 3x3 p1", (64, 64, 16, 16), (64, 64, 3, 3), _conv(padding=1)),
+        ("conv 32x128x8x8 -> 128, 3x3 p1", (32, 128, 8, 8), (128, 128, 3, 3), _conv(padding=1)),
+        ("conv 64x3x32x32 -> 16, 3x3 p1", (64, 3, 32, 32), (16, 3, 3, 3), _conv(padding=1)),
+        ("depthwise 64x64x32x32, 3x3 p1", (64, 64, 32, 32), (64, 1, 3, 3), _conv(padding=1, groups=64)),
+        ("pointwise 64x64x32x32 -> 128", (64, 64, 32, 32), (128, 64, 1, 1), _conv()),
+        ("dilated 64x32x32x32 -> 32, 3x3 d2 p2", (64, 32, 32, 32), (32, 32, 3, 3), _conv(padding=2, dilation=2)),
+    ]
+    rows = [dict(name=n, shapes=[x, w, (w[0],)], **spec) for n, x, w, spec in conv]
+    rows.append(dict(
+        name="conv_transpose 64x32x16x16 -> 32x32, 4x4 s2 p1", fn="conv_transpose2d",
+        shapes=[(64, 32, 16, 16), (32, 32, 4, 4), (32,)],
+        ours=lambda x, w, b: F.conv_transpose2d(x, w, b, stride=2, padding=1),
+        theirs=lambda x, w, b: TF.conv_transpose2d(x, w, b, stride=2, padding=1)))
+    rows += [
+        dict(name="max_pool 2x2 on 64x64x32x32", fn="max_pool2d", shapes=[(64, 64, 32, 32)],
+             ours=lambda x: F.max_pool2d(x, 2), theirs=lambda x: TF.max_pool2d(x, 2)),
+        dict(name="max_pool 3x3/2 on 64x64x32x32", fn="max_pool2d", shapes=[(64, 64, 32, 32)],
+             ours=lambda x: F.max_pool2d(x, 3, 2), theirs=lambda x: TF.max_pool2d(x, 3, 2)),
+        dict(name="bilinear x2 on 64x64x16x16", fn="interpolate", shapes=[(64, 64, 16, 16)],
+             ours=lambda x: F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False),
+             theirs=lambda x: TF.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)),
+    ]
+    return rows
+
+
+def median_ms(fn: Callable[[], Any], repeat: int) -> float:
+    fn()  # warm-up (allocations, lazy init)
+    ts = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        ts.append(time.perf_counter() - t0)
+    return 1e3 * statistics.median(ts)
+
+
+def bench(case: dict[str, Any], repeat: int) -> dict[str, Any]:
+    rng = np.random.default_rng(0)
+    arrays = [rng.standard_normal(s).astype(np.float32) for s in case["shapes"]]
+    ours_in = [cp.tensor(a, requires_grad=True) for a in arrays]
+    th_in = [torch.from_numpy(a.copy()).requires_grad_(True) for a in arrays]
+    with torch.no_grad():
+        out_shape = tuple(case["theirs"](*th_in).shape)
+    gy = rng.standard_normal(out_shape).astype(np.float32)
+    gy_c, gy_t = cp.tensor(gy), torch.from_numpy(gy.copy())
+
+    def ours_fwd() -> None:
+        with cp.no_grad():
+            case["ours"](*ours_in)
+
+    def theirs_fwd() -> None:
+        with torch.no_grad():
+            case["theirs"](*th_in)
+
+    def ours_fb() -> None:
+        for t in ours_in:
+            t.grad = None
+        case["ours"](*ours_in).backward(gy_c)
+
+    def theirs_fb() -> None:
+        for t in th_in:
+            t.grad = None
+        case["theirs"](*th_in).backward(gy_t)
+
+    res: dict[str, Any] = {}
+    for key, fn in (("ours_fwd_ms", ours_fwd), ("torch_fwd_ms", theirs_fwd),
+                    ("ours_fb_ms", ours_fb), ("torch_fb_ms", theirs_fb)):
+        time.sleep(PAUSE_S)
+        res[key] = median_ms(fn, repeat)
+    res["ratio_fwd"] = res["ours_fwd_ms"] / res["torch_fwd_ms"]
+    res["ratio_fb"] = res["ours_fb_ms"] / res["torch_fb_ms"]
+    return res
+
+
+def write_json(path: Path, payload: dict[str, Any]) -> None:
+    """Temporary name, fsync, rename: a reader never sees a half-written file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".ops.", suffix=".json")
+    with os.fdopen(fd, "w") as f:
+        json.dump(payload, f, indent=2)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeat", type=int, default=9, help="timed runs per cell (median reported)")
+    ap.add_argument("--quick", action="store_true", help="3 timed runs per cell (a smoke run)")
+    ap.add_argument("--only", default="", help="run only rows whose name contains this text")
+    ap.add_argument("--out", type=Path, default=RESULTS, help="JSON output path")
+    args = ap.parse_args(argv)
+    repeat = 3 if args.quick else max(1, args.repeat)
+    threads = blas_threads()
+    torch.set_num_threads(threads)
+    header = (f"cvprimer vs PyTorch {torch.__version__} CPU, float32, NumPy {np.__version__}; threads: "
+              f"NumPy BLAS {threads}, torch {torch.get_num_threads()}; median of {repeat} runs (ms)")
+    print(header)
+    print(f"{'op / shape':<46} {'fwd ours':>9} {'torch':>8} {'ratio':>6}   {'f+b ours':>9} {'torch':>8} {'ratio':>6}")
+    rows = []
+    for case in cases():
+        if args.only and args.only not in case["name"]:
+            continue
+        row: dict[str, Any] = {"name": case["name"], "shapes": case["shapes"]}
+        if not hasattr(F, case["fn"]):
+            row["note"] = f"skipped: cvprimer.functional.{case['fn']} does not exist yet"
+            print(f"{case['name']:<46} {row['note']}")
+        else:
+            row.update(bench(case, repeat))
+            print(f"{case['name']:<46} {row['ours_fwd_ms']:9.2f} {row['torch_fwd_ms']:8.2f} "
+                  f"{row['ratio_fwd']:6.2f}   {row['ours_fb_ms']:9.2f} {row['torch_fb_ms']:8.2f} "
+                  f"{row['ratio_fb']:6.2f}")
+        rows.append(row)
+        sys.stdout.flush()
+    write_json(args.out, {
+        "header": header, "repeat": repeat, "threads": {"numpy_blas": threads, "torch": torch.get_num_threads()},
+        "versions": {"numpy": np.__version__, "torch": torch.__version__, "python": platform.python_version()},
+        "env": {k: os.environ[k] for k in ("OPENBLAS_CORETYPE", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+                if k in os.environ},
+        "rows": rows,
+    })
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
