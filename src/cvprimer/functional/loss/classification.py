@@ -271,6 +271,12 @@ def nll_loss(
     Shapes, ``weight``, ``ignore_index`` and ``reduction`` as in :func:`cross_entropy` with
     class-index targets; ``cross_entropy(z, y) == nll_loss(log_softmax(z, 1), y)``.
     See :class:`NLLLossFn` for the math.
+
+    Example
+    -------
+    >>> import cvprimer as cp, numpy as np
+    >>> nll_loss(cp.tensor([[-0.5, -1.0], [-2.0, -0.1]]), np.array([0, 1]), reduction="sum").item()
+    0.6000000238418579
     """
     op = "nll_loss"
     x = tensor_arg(op, "input", input)

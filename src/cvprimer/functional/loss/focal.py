@@ -171,6 +171,14 @@ def sigmoid_focal_loss(
     See :class:`SigmoidFocalLossFn` (log-space forward, bounded backward).
     Differences from torchvision's ``sigmoid_focal_loss``: alpha defaults to None (not 0.25),
     reduction to 'mean' (not 'none'), and per-class alpha vectors are accepted.
+
+    Example
+    -------
+    >>> import cvprimer as cp
+    >>> from cvprimer.functional import binary_cross_entropy_with_logits as bce
+    >>> z, y = cp.tensor([3.0, -1.0]), cp.tensor([1.0, 1.0])
+    >>> bool(sigmoid_focal_loss(z, y).item() < bce(z, y).item())
+    True
     """
     op = "sigmoid_focal_loss"
     x = tensor_arg(op, "input", input)
@@ -215,6 +223,14 @@ def softmax_focal_loss(
     Notes
     -----
     See :class:`SoftmaxFocalLossFn` for the log-space forward and the closed-form backward.
+
+    Example
+    -------
+    >>> import cvprimer as cp, numpy as np
+    >>> from cvprimer.functional import cross_entropy
+    >>> z, t = cp.tensor([[2.0, 0.0, -1.0]]), np.array([0])
+    >>> abs(softmax_focal_loss(z, t, gamma=0.0).item() - cross_entropy(z, t).item()) < 1e-6
+    True
     """
     op = "softmax_focal_loss"
     x = tensor_arg(op, "input", input)

@@ -55,6 +55,12 @@ def multi_margin_loss(
 
     See :class:`MultiMarginLossFn`. ``p`` is 1 or 2; ``weight`` (C,) scales each row by its
     target class's weight ('mean' still divides by N, as PyTorch).
+
+    Example
+    -------
+    >>> import cvprimer as cp, numpy as np
+    >>> multi_margin_loss(cp.tensor([[0.1, 0.2, 0.4]]), np.array([2])).item()  # (0.7 + 0.8) / 3
+    0.5
     """
     op = "multi_margin_loss"
     x = tensor_arg(op, "input", input)
@@ -128,6 +134,13 @@ def kl_div(input: Tensor, target: Tensor, reduction: str = "mean", log_target: b
     reduction : {'mean', 'batchmean', 'sum', 'none'}
         'mean' averages over every element (PyTorch's default, which is not the KL
         divergence); 'batchmean' divides the sum by the batch size N and is the true KL.
+
+    Example
+    -------
+    >>> import cvprimer as cp, numpy as np
+    >>> p = cp.tensor([[0.5, 0.5]])
+    >>> kl_div(cp.log(p), p, reduction="batchmean").item()
+    0.0
     """
     op = "kl_div"
     x = tensor_arg(op, "input", input)

@@ -51,6 +51,12 @@ def l1_penalty(params: Iterable[Tensor]) -> Tensor:
 
     ``params`` is an iterable of Tensors (e.g. ``model.parameters()``) or one Tensor; an
     empty iterable gives 0. Add ``lam * l1_penalty(params)`` to the loss.
+
+    Example
+    -------
+    >>> import cvprimer as cp
+    >>> l1_penalty([cp.tensor([1.0, -2.0]), cp.tensor([[0.5]])]).item()
+    3.5
     """
     ps = _params("l1_penalty", params)
     return LpPenaltyFn.apply(*ps, p=1) if ps else Tensor(np.float32(0.0))
@@ -61,6 +67,12 @@ def l2_penalty(params: Iterable[Tensor]) -> Tensor:
 
     With plain SGD, adding (lam / 2) l2_penalty to the loss is the same as weight decay
     with coefficient lam: the gradient of (lam / 2) sum w^2 is lam w.
+
+    Example
+    -------
+    >>> import cvprimer as cp
+    >>> l2_penalty([cp.tensor([1.0, -2.0]), cp.tensor([[0.5]])]).item()
+    5.25
     """
     ps = _params("l2_penalty", params)
     return LpPenaltyFn.apply(*ps, p=2) if ps else Tensor(np.float32(0.0))

@@ -139,13 +139,27 @@ def mse_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
 
 def l1_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
     r"""Mean absolute error: reduce(|input - target|); gradient sign(d), 0 at d = 0.
-    Same arguments and shape rules as :func:`mse_loss`."""
+    Same arguments and shape rules as :func:`mse_loss`.
+
+    Example
+    -------
+    >>> import cvprimer as cp
+    >>> l1_loss(cp.tensor([1.0, -3.0]), cp.tensor([0.0, 0.0]), reduction="sum").item()
+    4.0
+    """
     return _run("l1_loss", L1LossFn, input, target, reduction)
 
 
 def smooth_l1_loss(input: Tensor, target: Tensor, reduction: str = "mean", beta: float = 1.0) -> Tensor:
     r"""Smooth L1 loss (quadratic for |d| < beta, linear beyond; see :class:`SmoothL1LossFn`).
-    ``beta`` must be >= 0; beta = 0 is the L1 loss."""
+    ``beta`` must be >= 0; beta = 0 is the L1 loss.
+
+    Example
+    -------
+    >>> import cvprimer as cp
+    >>> smooth_l1_loss(cp.tensor([0.5, 3.0]), cp.tensor([0.0, 0.0]), reduction="none").tolist()
+    [0.125, 2.5]
+    """
     if beta < 0:
         raise ValueError(f"smooth_l1_loss: beta must be >= 0, got {beta}")
     return _run("smooth_l1_loss", SmoothL1LossFn, input, target, reduction, beta)
@@ -153,7 +167,14 @@ def smooth_l1_loss(input: Tensor, target: Tensor, reduction: str = "mean", beta:
 
 def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: float = 1.0) -> Tensor:
     r"""Huber loss (quadratic for |d| < delta, then linear with slope delta; see
-    :class:`HuberLossFn`). ``delta`` must be > 0."""
+    :class:`HuberLossFn`). ``delta`` must be > 0.
+
+    Example
+    -------
+    >>> import cvprimer as cp
+    >>> huber_loss(cp.tensor([0.5, 3.0]), cp.tensor([0.0, 0.0]), reduction="none", delta=2.0).tolist()
+    [0.125, 4.0]
+    """
     if delta <= 0:
         raise ValueError(f"huber_loss: delta must be > 0, got {delta}")
     return _run("huber_loss", HuberLossFn, input, target, reduction, delta)
