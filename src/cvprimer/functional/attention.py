@@ -205,6 +205,14 @@ def multi_head_attention(
     :class:`AttentionFn` with scale 1 / sqrt(d) and the combined additive mask, heads
     concatenated back to (N, L, E), output = O W_o^T + b_o.
     Differences from PyTorch: a query whose keys are all masked gives zeros, not NaN.
+
+    Example
+    -------
+    >>> import cvprimer as cp
+    >>> x = cp.randn(5, 2, 8)  # (L, N, E)
+    >>> out, w = multi_head_attention(x, x, x, 2, cp.randn(24, 8), None, cp.randn(8, 8), None)
+    >>> out.shape, w.shape
+    ((5, 2, 8), (2, 5, 5))
     """
     op = "multi_head_attention"
     query, key, value = (_tensor(op, n, t) for n, t in (("query", query), ("key", key), ("value", value)))
@@ -265,6 +273,12 @@ def squeeze_excitation(x: Tensor, w1: Tensor, b1: Tensor | None, w2: Tensor, b2:
     x (N, C, H, W), w1 (C_r, C), b1 (C_r,), w2 (C, C_r), b2 (C,) (biases may be None).
     s = mean_{H,W} x (N, C); z = relu(s w1^T + b1); g = sigmoid(z w2^T + b2) (N, C);
     y = x * g[:, :, None, None]. Composite of core ops (autograd does the backward).
+
+    Example
+    -------
+    >>> import cvprimer as cp
+    >>> squeeze_excitation(cp.randn(2, 8, 4, 4), cp.randn(2, 8), None, cp.randn(8, 2), None).shape
+    (2, 8, 4, 4)
     """
     op = "squeeze_excitation"
     x = _tensor(op, "x", x)
@@ -289,6 +303,12 @@ def spatial_gate(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tenso
     a = [mean_C x, max_C x] (N, 2, H, W); g = sigmoid(conv2d(a, weight, bias, padding=k // 2))
     (N, 1, H, W); y = x * g. Composite; the channel max sends its gradient to the maximal
     channel (ties split evenly, like ``torch.amax``).
+
+    Example
+    -------
+    >>> import cvprimer as cp
+    >>> spatial_gate(cp.randn(2, 8, 6, 6), cp.randn(1, 2, 7, 7)).shape
+    (2, 8, 6, 6)
     """
     from cvprimer.functional.conv import conv2d
 
