@@ -26,12 +26,15 @@ CASES = [
     ("Adam", dict(lr=0.01, betas=(0.8, 0.99), weight_decay=0.01)),
     ("Adam", dict(lr=0.01, amsgrad=True)),
     ("AdamW", dict(lr=0.01)),
+    ("Adam", dict(lr=0.01, weight_decay=0.1, decoupled_weight_decay=True)),
     ("AdamW", dict(lr=0.01, weight_decay=0.1, amsgrad=True)),
     ("Adamax", dict(lr=0.01, weight_decay=0.01)),
     ("NAdam", dict(lr=0.01)),
     ("NAdam", dict(lr=0.01, weight_decay=0.01, momentum_decay=0.01)),
     ("RAdam", dict(lr=0.01)),
     ("RAdam", dict(lr=0.01, weight_decay=0.01, betas=(0.9, 0.9))),
+    ("NAdam", dict(lr=0.01, weight_decay=0.05, decoupled_weight_decay=True)),
+    ("RAdam", dict(lr=0.01, weight_decay=0.05, decoupled_weight_decay=True)),
 ]
 
 

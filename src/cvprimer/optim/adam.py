@@ -11,6 +11,13 @@ from cvprimer.core.tensor import Tensor
 from cvprimer.optim.optimizer import Optimizer
 
 
+def _decoupled_decay(p: Tensor, group: dict[str, Any]) -> None:
+    """AdamW-style decay ``theta <- theta (1 - gamma lambda)`` when the group asks for it (the
+    coupled form was already added to the gradient by the base class otherwise)."""
+    if group.get("decoupled_weight_decay") and group["weight_decay"]:
+        p.data *= 1 - group["lr"] * group["weight_decay"]
+
+
 class Adam(Optimizer):
     r"""Adam (Kingma & Ba 2014, arXiv:1412.6980), optionally AMSGrad (Reddi et al. 2018).
 
@@ -29,6 +36,7 @@ class Adam(Optimizer):
         return theta_t
 
     State: ``step``, ``exp_avg``, ``exp_avg_sq``, ``max_exp_avg_sq`` (amsgrad).
+    ``decoupled_weight_decay=True`` makes it :class:`AdamW` (as PyTorch's flag of the same name).
     Differences from the paper: the paper adds eps to the *bias-corrected* sqrt(v^_t); this
     form (PyTorch's) is the same. AMSGrad as in PyTorch keeps the max of the raw v_t and applies
     the bias correction afterwards (the AMSGrad paper has no bias correction).
@@ -38,10 +46,10 @@ class Adam(Optimizer):
 
     def __init__(self, params: Any, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0.0, amsgrad: bool = False,
-                 l1_decay: float = 0.0) -> None:
+                 l1_decay: float = 0.0, decoupled_weight_decay: bool | None = None) -> None:
+        dec = self._decoupled if decoupled_weight_decay is None else bool(decoupled_weight_decay)
         super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
-                                      amsgrad=amsgrad, l1_decay=l1_decay,
-                                      decoupled_weight_decay=self._decoupled))
+                                      amsgrad=amsgrad, l1_decay=l1_decay, decoupled_weight_decay=dec))
 
     def _update(self, p: Tensor, g: np.ndarray, group: dict[str, Any], state: dict[str, Any]) -> None:
         if "exp_avg" not in state:
@@ -53,8 +61,7 @@ class Adam(Optimizer):
         lr, (b1, b2), eps = group["lr"], group["betas"], group["eps"]
         state["step"] += 1
         t = state["step"]
-        if group["decoupled_weight_decay"] and group["weight_decay"]:
-            p.data *= 1 - lr * group["weight_decay"]
+        _decoupled_decay(p, group)
         m, v = state["exp_avg"], state["exp_avg_sq"]
         m += (1 - b1) * (g - m)
         v *= b2
@@ -137,16 +144,18 @@ class NAdam(Optimizer):
                                    - gamma mu_{t+1} / (1 - mu_product_t mu_{t+1}) * m_t / denom
         return theta_t
 
-    State: ``step``, ``mu_product``, ``exp_avg``, ``exp_avg_sq``.
+    State: ``step``, ``mu_product``, ``exp_avg``, ``exp_avg_sq``. ``decoupled_weight_decay=True``
+    replaces the L2 term by ``theta <- theta (1 - gamma lambda)`` at the start of the step (NAdamW).
     Differences from the paper: Dozat's update uses m_t with beta1 itself in the moving average
     and the same warming schedule; the eps placement is PyTorch's.
     """
 
     def __init__(self, params: Any, lr: float = 2e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0.0, momentum_decay: float = 4e-3,
-                 l1_decay: float = 0.0) -> None:
+                 decoupled_weight_decay: bool = False, l1_decay: float = 0.0) -> None:
         super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
-                                      momentum_decay=momentum_decay, l1_decay=l1_decay))
+                                      momentum_decay=momentum_decay, l1_decay=l1_decay,
+                                      decoupled_weight_decay=decoupled_weight_decay))
 
     def _validate(self, group: dict[str, Any]) -> None:
         super()._validate(group)
@@ -162,6 +171,7 @@ class NAdam(Optimizer):
         lr, (b1, b2), psi = group["lr"], group["betas"], group["momentum_decay"]
         state["step"] += 1
         t = state["step"]
+        _decoupled_decay(p, group)
         mu = b1 * (1.0 - 0.5 * 0.96 ** (t * psi))
         mu_next = b1 * (1.0 - 0.5 * 0.96 ** ((t + 1) * psi))
         state["mu_product"] *= mu
@@ -196,14 +206,16 @@ class RAdam(Optimizer):
                 theta_t <- theta_{t-1} - gamma m^_t
         return theta_t
 
+    ``decoupled_weight_decay=True``: AdamW-style decay instead of the L2 term (RAdamW).
     Differences from the paper: the paper switches at rho_t > 4; the threshold 5 and eps in
     the adaptive term are PyTorch's.
     """
 
     def __init__(self, params: Any, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
-                 eps: float = 1e-8, weight_decay: float = 0.0, l1_decay: float = 0.0) -> None:
+                 eps: float = 1e-8, weight_decay: float = 0.0, decoupled_weight_decay: bool = False,
+                 l1_decay: float = 0.0) -> None:
         super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
-                                      l1_decay=l1_decay))
+                                      decoupled_weight_decay=decoupled_weight_decay, l1_decay=l1_decay))
 
     def _update(self, p: Tensor, g: np.ndarray, group: dict[str, Any], state: dict[str, Any]) -> None:
         if "exp_avg" not in state:
@@ -212,6 +224,7 @@ class RAdam(Optimizer):
             state["exp_avg_sq"] = np.zeros(p.shape, p.dtype)
         lr, (b1, b2) = group["lr"], group["betas"]
         state["step"] += 1
+        _decoupled_decay(p, group)
         t = state["step"]
         m, v = state["exp_avg"], state["exp_avg_sq"]
         m += (1 - b1) * (g - m)
