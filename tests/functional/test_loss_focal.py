@@ -158,6 +158,8 @@ def test_errors():
         F.softmax_focal_loss(z, np.array([0, 1, 2]), alpha=np.ones(3))
     with pytest.raises(ValueError, match="softmax_focal_loss: target value 7 is out of range for C = 4"):
         F.softmax_focal_loss(z, np.array([0, 7, 2]))
+    with pytest.raises(ValueError, match=r"sigmoid_focal_loss: target values must lie in \[0, 1\], got \[0, 2\]"):
+        F.sigmoid_focal_loss(z, cp.tensor(np.array([[0, 1, 2, 0]] * 3, np.float32)))
     with pytest.raises(ValueError, match="sigmoid_focal_loss: gamma must be >= 0"):
         F.sigmoid_focal_loss(z, z, gamma=-1.0)
     with pytest.raises(ValueError, match=r"sigmoid_focal_loss: input shape \(3, 4\) and target shape \(3,\) differ"):

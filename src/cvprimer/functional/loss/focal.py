@@ -187,6 +187,8 @@ def sigmoid_focal_loss(
     check_reduction(op, reduction)
     if gamma < 0:
         raise ValueError(f"{op}: gamma must be >= 0, got {gamma}")
+    if t.data.size and not (np.min(t.data) >= 0 and np.max(t.data) <= 1):
+        raise ValueError(f"{op}: target values must lie in [0, 1], got [{np.min(t.data):g}, {np.max(t.data):g}]")
     c = x.shape[1] if x.ndim >= 2 else (x.shape[0] if x.ndim == 1 else 1)
     a = _alpha(op, alpha, c, x.dtype)
     if isinstance(a, np.ndarray) and x.ndim >= 2:
