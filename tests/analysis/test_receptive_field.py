@@ -177,3 +177,28 @@ def test_global_pooling_flatten_and_context():
 def test_input_region_errors_on_global_field():
     with pytest.raises(ValueError, match="global"):
         input_region(out_rf(Lambda(lambda self, x: F.adaptive_avg_pool2d(x, 1))), 0, 0)
+
+
+def test_cifar_resnet_field_with_option_a_shortcuts():
+    # 3x3 convs only; the strided-slice shortcut moves nothing off-centre, so the paths align
+    from analysis_nets import cifar_resnet
+
+    r, j = 1, 1
+    for stage in range(3):
+        for layer in range(6):  # 3 blocks x 2 convs; the first conv of stages 2 and 3 has stride 2
+            r += 2 * j
+            j *= 2 if stage > 0 and layer == 0 else 1
+    r += 2  # the stem conv comes first, at jump 1
+    rfs = rf_of(cifar_resnet(20), (1, 3, 32, 32))
+    last_local = [s for s in rfs.op_states.values() if s.kind == "local"][-1]
+    assert last_local.size == (r, r) == (81, 81) and last_local.jump == (4, 4) and not rfs.misalignments
+
+
+def test_analyze_puts_the_effective_field_beside_the_theoretical_one():
+    from cvprimer import models
+
+    rep = analyze(models.get_model("resnet20"), (1, 3, 32, 32), profile=P, erf_samples=1,
+                  rng=np.random.default_rng(0))
+    e = rep.totals["erf"]
+    assert e["theoretical_size"] == (81, 81) and e["support_size"] == (32, 32)  # clipped to the image
+    assert e["size_95"] < 32 and "effective receptive field" in rep.table()

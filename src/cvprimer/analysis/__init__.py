@@ -57,13 +57,18 @@ def _known_models(models: Any) -> list[str]:
 
 
 def analyze(model: Any, input_shape: tuple[int, ...] = (1, 3, 224, 224), convention: str = "torchvision",
-            profile: MachineProfile | None = None, dtype: Any = "float32") -> Report:
+            profile: MachineProfile | None = None, dtype: Any = None, erf_samples: int = 0,
+            rng: Any = None) -> Report:
     """Analyze ``model`` (a Module or a zoo name) on an input of ``input_shape``.
 
     ``input_shape`` may omit the batch axis ((C, H, W) means N = 1). ``convention`` picks the
     headline number: ``"torchvision"`` (GMACs of conv + matmul, torchvision's "GFLOPS"),
     ``"macs"`` or ``"flops"`` (2 x MACs + other FLOPs). ``profile`` is the machine for the
-    roofline; by default a short micro-benchmark measures this one (once per process).
+    roofline; by default a short micro-benchmark measures this one (once per process). ``dtype``
+    of the traced input defaults to the model's parameter dtype (float32 without parameters).
+    ``erf_samples > 0`` also measures the effective receptive field of the centre unit of the
+    last layer with a spatial output (a real forward + backward per sample; ``rng`` seeds it)
+    and puts it beside the theoretical one in ``totals["erf"]``.
     Returns a :class:`Report` (``.rows``, ``.totals``, ``.table()``, ``.to_csv``, ``.to_json``,
     ``.plot_costs``, ``.plot_roofline``).
     """
@@ -75,5 +80,22 @@ def analyze(model: Any, input_shape: tuple[int, ...] = (1, 3, 224, 224), convent
     if len(shape) == 3:
         shape = (1,) + shape
     m = resolve_model(model)
+    if dtype is None:
+        dtype = next((p.data.dtype for p in m.parameters()), "float32")
     tr = trace(m, shape, dtype=dtype)
-    return build_report(tr, convention, profile or measure_machine(), parameter_summary(m, norm_parameter_ids(tr)))
+    rep = build_report(tr, convention, profile or measure_machine(), parameter_summary(m, norm_parameter_ids(tr)))
+    if erf_samples > 0:
+        rep.totals["erf"] = _erf_beside_theory(m, shape, rep, erf_samples, rng)
+    return rep
+
+
+def _erf_beside_theory(m: Any, shape: tuple[int, ...], rep: Report, n: int, rng: Any) -> dict[str, Any]:
+    """ERF of the centre unit of the last module call with a 4-D output, and its theoretical field."""
+    calls = [c for c in rep.trace.calls if c.name and c.out_shape is not None and len(c.out_shape) == 4
+             and getattr(rep.rf.of_array(c.out_id), "kind", "") == "local"]
+    if not calls or len(shape) != 4:
+        return {"layer": None, "note": "no layer with a local receptive field"}
+    call = calls[-1]
+    e = effective_receptive_field(m, (1,) + shape[1:], layer=call.name, n_samples=n, rng=rng)
+    return {"layer": call.name, "support_size": e["support_size"], "size_95": e["size_mass"],
+            "theoretical_size": rep.rf.of_array(call.out_id).size}

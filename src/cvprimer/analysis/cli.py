@@ -27,6 +27,8 @@ def add_parser(sub: Any) -> None:
                    help="headline number: torchvision 'GFLOPS' (= GMACs), MACs, or FLOPs = 2 x MACs + other")
     p.add_argument("--csv", default=None, metavar="PATH", help="write the per-layer table as CSV")
     p.add_argument("--json", default=None, metavar="PATH", help="write rows and totals as JSON")
+    p.add_argument("--erf", type=int, default=0, metavar="N",
+                   help="also measure the effective receptive field with N random inputs (forward + backward each)")
     p.add_argument("--plots", default=None, metavar="PREFIX",
                    help="write PREFIX-costs.png and PREFIX-roofline.png (needs matplotlib)")
 
@@ -35,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
     from cvprimer.analysis import analyze
 
     try:
-        rep = analyze(args.model, args.input, convention=args.convention)
+        rep = analyze(args.model, args.input, convention=args.convention, erf_samples=args.erf)
     except (ValueError, TypeError) as e:
         print(f"cvprimer analyze: {e}", file=sys.stderr)
         return 2

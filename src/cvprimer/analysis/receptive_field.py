@@ -162,6 +162,13 @@ class ReceptiveFields:
             pad = list(raw[1]) + [0] * 4
             return replace(first, start=(first.start[0] - pad[2] * first.jump[0],
                                          first.start[1] - pad[0] * first.jump[1]))
+        if name == "GetItemFn" and len(out_shape) == 4:
+            idx = raw[1] if isinstance(raw[1], tuple) else (raw[1],)
+            if len(idx) == 4 and all(isinstance(t, slice) for t in idx):
+                st = [sl.indices(n) for sl, n in zip(idx[2:], fshape[2:], strict=True)]
+                if all(step > 0 for _, _, step in st):  # a strided crop: shift and stretch the grid
+                    return replace(first, jump=tuple(first.jump[a] * st[a][2] for a in range(2)),
+                                   start=tuple(first.start[a] + st[a][0] * first.jump[a] for a in range(2)))
         if name == "NormalizeFn":
             return replace(self._merge(rec, ins), context=True)
         return self._merge(rec, ins)

@@ -108,6 +108,11 @@ class Report:
                   f"{t['memory']['kept_for_backward_bytes'] / 2**20:.2f} MiB",
                   f"machine: peak {self.profile.peak_flops / 1e9:.1f} GFLOP/s, bandwidth "
                   f"{self.profile.bandwidth / 1e9:.1f} GB/s, ridge {self.profile.ridge:.1f} FLOPs/byte"]
+        if t.get("erf", {}).get("layer"):
+            e = t["erf"]
+            lines.append(f"effective receptive field of {e['layer']!r} (centre unit): non-zero gradient over "
+                         f"{e['support_size']}, 95% of it within {e['size_95']}x{e['size_95']}; theoretical "
+                         f"{e['theoretical_size']}")
         if t["uncounted"]:
             lines.append("UNCOUNTED ops (no cost formula; not included above): "
                          + ", ".join(f"{k} x{v}" for k, v in t["uncounted"].items()))
