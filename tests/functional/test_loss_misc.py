@@ -127,3 +127,11 @@ def test_cosine_embedding_errors():
         F.cosine_embedding_loss(x, x, np.array([1, 0, 1]))
     with pytest.raises(ValueError, match=r"cosine_embedding_loss: expected inputs \(N, D\) or \(D,\) and target"):
         F.cosine_embedding_loss(x, x, np.array([1, 1]))
+
+
+def test_cost_formulas_scale_with_elements():
+    from cvprimer.functional.loss import binary, classification, focal, margin, regression
+
+    for mod, flops in ((regression, 5), (binary, 9), (classification, 7), (focal, 14), (margin, 4)):
+        c = mod.cost((4, 10), itemsize=8)
+        assert c == {"macs": 0, "flops": flops * 40, "bytes": 2 * 40 * 8}, mod.__name__
