@@ -53,13 +53,12 @@ def shuffle(x: torch.Tensor, groups: int) -> torch.Tensor:
 
 
 def randomize(module: Any, rng: np.random.Generator) -> Any:
-    """float64 and random BN affine parameters, so a BN that did nothing would be noticed."""
+    """float64, and random BN affine parameters, so a BN that did nothing would be noticed."""
     module.double()
-    for name, p in module.named_parameters():
-        if name.endswith(("bn.weight", "bn1.weight", "bn2.weight", "bn3.weight")) or ".1.weight" in name:
-            p.data[...] = rng.uniform(0.5, 1.5, p.shape)
-        if p.data.ndim == 1 and "bias" in name:
-            p.data[...] = rng.normal(0, 0.1, p.shape)
+    for m in module.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            m.weight.data[...] = rng.uniform(0.5, 1.5, m.weight.shape)
+            m.bias.data[...] = rng.normal(0, 0.1, m.bias.shape)
     return module
 
 

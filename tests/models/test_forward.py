@@ -69,7 +69,7 @@ def test_forward_backward(name: str, cfg: dict[str, Any], x_shape: tuple[int, ..
     model = models.get_model(name, rng=np.random.default_rng(1), **cfg)
     run_and_check(model, x_shape, out_shape)
     if name == "vit_tiny":   # torchvision zero-initialises the head: the trunk's gradients are 0 at init
-        assert np.all(model.head.weight.data == 0)
+        assert np.all(model.heads.head.weight.data == 0)
 
 
 @pytest.mark.slow

@@ -118,3 +118,50 @@ def test_bad_input_raises(name: str, cfg: dict[str, Any], shape: tuple[int, ...]
     m = models.get_model(name, rng=np.random.default_rng(0), **cfg)
     with pytest.raises(ValueError, match=match):
         m(cp.zeros(*shape))
+
+
+# Parameter/buffer names as torchvision's state dicts spell them (so converted torchvision
+# checkpoints load by name); widths are reduced where names do not depend on them.
+TORCHVISION_KEYS: list[tuple[str, dict[str, Any], list[str]]] = [
+    ("resnet18", {"width_mult": 0.125}, ["conv1.weight", "bn1.running_mean", "layer1.0.conv1.weight",
+                                         "layer2.0.downsample.0.weight", "layer2.0.downsample.1.running_var",
+                                         "layer4.1.bn2.bias", "fc.weight", "fc.bias"]),
+    ("resnet50", {"width_mult": 0.0625}, ["layer1.0.conv3.weight", "layer1.0.downsample.0.weight",
+                                          "layer3.5.bn3.weight"]),
+    ("densenet121", {}, ["features.conv0.weight", "features.norm0.weight",
+                         "features.denseblock1.denselayer1.norm1.weight",
+                         "features.denseblock4.denselayer16.conv2.weight",
+                         "features.transition3.conv.weight", "features.norm5.running_var", "classifier.weight"]),
+    ("mobilenet_v2", {"width_mult": 0.35}, ["features.0.0.weight", "features.0.1.running_mean",
+                                            "features.1.conv.0.0.weight", "features.1.conv.1.weight",
+                                            "features.2.conv.0.0.weight", "features.2.conv.3.bias",
+                                            "features.18.0.weight", "classifier.1.weight"]),
+    ("shufflenet_v2_x0_5", {}, ["conv1.0.weight", "conv1.1.running_var", "stage2.0.branch1.0.weight",
+                                "stage2.0.branch1.2.weight", "stage2.0.branch2.6.running_var",
+                                "stage4.3.branch2.5.weight", "conv5.0.weight", "fc.weight"]),
+    ("squeezenet1_1", {}, ["features.0.weight", "features.3.squeeze.weight", "features.12.expand3x3.bias",
+                           "classifier.1.weight"]),
+    ("googlenet", {}, ["conv1.conv.weight", "conv1.bn.running_mean", "inception3a.branch2.1.conv.weight",
+                       "inception4a.branch4.1.bn.weight", "inception5b.branch3.0.conv.weight", "fc.weight"]),
+    ("vgg16_bn", {"classifier_width": 8, "pool_size": 1}, ["features.0.weight", "features.1.running_var",
+                                                           "features.41.weight", "classifier.0.weight",
+                                                           "classifier.3.weight", "classifier.6.bias"]),
+    ("vit_tiny", {"depth": 2, "embed_dim": 8, "num_heads": 2},
+     ["conv_proj.weight", "class_token", "encoder.pos_embedding", "encoder.layers.encoder_layer_0.ln_1.weight",
+      "encoder.layers.encoder_layer_1.self_attention.in_proj_weight",
+      "encoder.layers.encoder_layer_0.self_attention.out_proj.bias", "encoder.layers.encoder_layer_0.mlp.0.weight",
+      "encoder.layers.encoder_layer_1.mlp.3.bias", "encoder.ln.weight", "heads.head.weight"]),
+]
+
+
+@pytest.mark.parametrize("name,cfg,keys", TORCHVISION_KEYS, ids=[c[0] for c in TORCHVISION_KEYS])
+def test_torchvision_state_dict_names(name: str, cfg: dict[str, Any], keys: list[str]) -> None:
+    sd = models.get_model(name, **cfg).state_dict()
+    missing = [k for k in keys if k not in sd]
+    assert not missing, missing
+
+
+def test_resnet_parameter_tensor_counts() -> None:
+    # ResNet-18: 20 convs + 20 BNs (2 each) + FC (2) = 62 tensors; ResNet-50: 53 + 106 + 2 = 161
+    assert len(list(models.get_model("resnet18", width_mult=0.125).parameters())) == 62
+    assert len(list(models.get_model("resnet50", width_mult=0.0625).parameters())) == 161

@@ -36,14 +36,17 @@ class ShuffleUnit(nn.Module):
         half = cout // 2
         if stride == 1 and cin != 2 * half:
             raise ValueError(f"ShuffleUnit: stride 1 needs cin == cout, got {cin} -> {cout}")
-        if stride > 1:
-            self.branch1 = nn.Sequential(conv_bn_act(cin, cin, 3, stride=stride, groups=cin, act="none", rng=rng),
-                                         conv_bn_act(cin, half, 1, rng=rng))
+        c2 = cin if stride > 1 else half
+        if stride > 1:   # flat Sequentials, so parameter names match torchvision's (branch1.0.weight, ...)
+            self.branch1 = nn.Sequential(
+                nn.Conv2d(cin, cin, 3, stride=stride, padding=1, groups=cin, bias=False, rng=rng), nn.BatchNorm2d(cin),
+                nn.Conv2d(cin, half, 1, bias=False, rng=rng), nn.BatchNorm2d(half), nn.ReLU())
         else:
             self.branch1 = nn.Sequential()
-        self.branch2 = nn.Sequential(conv_bn_act(cin if stride > 1 else half, half, 1, rng=rng),
-                                     conv_bn_act(half, half, 3, stride=stride, groups=half, act="none", rng=rng),
-                                     conv_bn_act(half, half, 1, rng=rng))
+        self.branch2 = nn.Sequential(
+            nn.Conv2d(c2, half, 1, bias=False, rng=rng), nn.BatchNorm2d(half), nn.ReLU(),
+            nn.Conv2d(half, half, 3, stride=stride, padding=1, groups=half, bias=False, rng=rng), nn.BatchNorm2d(half),
+            nn.Conv2d(half, half, 1, bias=False, rng=rng), nn.BatchNorm2d(half), nn.ReLU())
 
     def forward(self, x: Any) -> Any:
         if self.stride == 1:

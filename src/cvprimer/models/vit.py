@@ -11,6 +11,7 @@ follow torchvision's ``VisionTransformer`` (``vit_b_16``: 86,567,656 parameters)
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
 from typing import Any
 
 import numpy as np
@@ -54,6 +55,23 @@ class EncoderBlock(nn.Module):
         return x + self.mlp(self.ln_2(x))
 
 
+class Encoder(nn.Module):
+    r"""Position embedding (added), dropout, the blocks, a final LayerNorm: ``(N, L, D) -> (N, L, D)``."""
+
+    def __init__(self, seq_len: int, depth: int, dim: int, num_heads: int, mlp_dim: int, dropout: float,
+                 attention_dropout: float, rng: np.random.Generator) -> None:
+        super().__init__()
+        self.pos_embedding = nn.Parameter((rng.standard_normal((1, seq_len, dim)) * 0.02).astype(np.float32))
+        self.dropout = nn.Dropout(dropout, rng=rng)
+        self.layers = nn.Sequential(OrderedDict(
+            (f"encoder_layer_{i}", EncoderBlock(dim, num_heads, mlp_dim, dropout, attention_dropout, rng))
+            for i in range(depth)))
+        self.ln = nn.LayerNorm(dim, eps=1e-6)
+
+    def forward(self, x: Any) -> Any:
+        return self.ln(self.layers(self.dropout(x + self.pos_embedding)))
+
+
 class VisionTransformer(nn.Module):
     r"""ViT: ``z_0 = [x_class; x_p^1 E; ...; x_p^L E] + E_pos`` (patches embedded by a
     ``patch_size``-strided ``patch_size x patch_size`` convolution), ``depth`` pre-norm encoder
@@ -68,8 +86,9 @@ class VisionTransformer(nn.Module):
     dropout, attention_dropout : float
     num_classes, in_channels, rng : as usual.
 
-    Initialisation (torchvision's): patch conv N(0, 1/fan_in) (torchvision truncates at 2 sigma;
-    we do not), bias 0; class token 0; position embedding N(0, 0.02^2); head weight and bias 0.
+    Initialisation (torchvision's): patch conv N(0, 1/fan_in) (torchvision truncates at +-2, dozens of
+    sigma: the same), bias 0; class token 0; position embedding N(0, 0.02^2); head weight and bias 0.
+    Parameter names follow torchvision's (``encoder.layers.encoder_layer_0.ln_1.weight``, ...).
 
     Shape
     -----
@@ -99,14 +118,11 @@ class VisionTransformer(nn.Module):
         nn.init.normal_(self.conv_proj.weight, 0.0, math.sqrt(1.0 / (in_channels * patch_size**2)), rng=rng)
         nn.init.zeros_(self.conv_proj.bias)
         self.class_token = nn.Parameter(np.zeros((1, 1, embed_dim), np.float32))
-        self.pos_embedding = nn.Parameter((rng.standard_normal((1, seq_len, embed_dim)) * 0.02).astype(np.float32))
-        self.dropout = nn.Dropout(dropout, rng=rng)
-        self.layers = nn.Sequential(*[EncoderBlock(embed_dim, num_heads, mlp_dim, dropout, attention_dropout, rng)
-                                      for _ in range(depth)])
-        self.ln = nn.LayerNorm(embed_dim, eps=1e-6)
-        self.head = nn.Linear(embed_dim, num_classes, rng=rng)
-        nn.init.zeros_(self.head.weight)
-        nn.init.zeros_(self.head.bias)
+        self.encoder = Encoder(seq_len, depth, embed_dim, num_heads, mlp_dim, dropout, attention_dropout, rng)
+        head = nn.Linear(embed_dim, num_classes, rng=rng)
+        nn.init.zeros_(head.weight)
+        nn.init.zeros_(head.bias)
+        self.heads = nn.Sequential(OrderedDict(head=head))   # torchvision's names: heads.head.weight
 
     def forward(self, x: Any) -> Any:
         check_input("VisionTransformer", x, self.in_channels)
@@ -116,8 +132,7 @@ class VisionTransformer(nn.Module):
         n = x.shape[0]
         tokens = self.conv_proj(x).flatten(2).transpose(1, 2)                  # (N, L, D)
         tokens = cp.cat([self.class_token.expand(n, -1, -1), tokens], dim=1)  # (N, L + 1, D)
-        z = self.ln(self.layers(self.dropout(tokens + self.pos_embedding)))
-        return self.head(z[:, 0])
+        return self.heads(self.encoder(tokens)[:, 0])
 
 
 def vit_tiny(**kwargs: Any) -> VisionTransformer:
