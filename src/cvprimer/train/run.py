@@ -1,0 +1,245 @@
+r"""``cvprimer train``: one call from a config to a finished run folder.
+
+The run folder holds ``config.json`` (written first), ``steps.csv``/``epochs.csv``/``epochs.jsonl``
+(written as training goes), ``checkpoints/last.npz`` and ``best.npz``, ``curves.png`` and
+``summary.json`` (final and best metrics, per-class report on the validation split, the
+diagnosis with its evidence and remedies, wall time). Ctrl-C stops cleanly: the summary is still
+written and ``run_training(resume=run_dir)`` continues from the last checkpoint with the saved config.
+
+Data flow: dataset -> stratified train/validation split (seeded) -> optional resize -> optional
+resampling of the *training* split (over/under-sampling, SMOTE) -> standardisation fitted on the
+training split only -> loaders (augmentations on training batches only).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+import cvprimer as cp
+import cvprimer.functional as F
+from cvprimer import optim
+from cvprimer.train.callbacks import EarlyStopping, History, ModelCheckpoint
+from cvprimer.train.diagnose import diagnose
+from cvprimer.train.metrics import classification_report
+from cvprimer.train.monitors import GradientMonitor, NaNGuard
+from cvprimer.train.trainer import Trainer
+
+OPTIMIZERS = {
+    "sgd": lambda p, c: optim.SGD(p, lr=c.lr, weight_decay=c.weight_decay, l1_decay=c.l1),
+    "momentum": lambda p, c: optim.SGD(p, lr=c.lr, momentum=c.momentum, weight_decay=c.weight_decay, l1_decay=c.l1),
+    "nesterov": lambda p, c: optim.SGD(p, lr=c.lr, momentum=c.momentum, nesterov=True, weight_decay=c.weight_decay,
+                                       l1_decay=c.l1),
+    "adam": lambda p, c: optim.Adam(p, lr=c.lr, weight_decay=c.weight_decay, l1_decay=c.l1),
+    "adamw": lambda p, c: optim.AdamW(p, lr=c.lr, weight_decay=c.weight_decay or 1e-2, l1_decay=c.l1),
+    "rmsprop": lambda p, c: optim.RMSprop(p, lr=c.lr, weight_decay=c.weight_decay, l1_decay=c.l1),
+    "adagrad": lambda p, c: optim.Adagrad(p, lr=c.lr, weight_decay=c.weight_decay, l1_decay=c.l1),
+    "adadelta": lambda p, c: optim.Adadelta(p, lr=c.lr, weight_decay=c.weight_decay, l1_decay=c.l1),
+    "adamax": lambda p, c: optim.Adamax(p, lr=c.lr, weight_decay=c.weight_decay, l1_decay=c.l1),
+    "nadam": lambda p, c: optim.NAdam(p, lr=c.lr, weight_decay=c.weight_decay, l1_decay=c.l1),
+    "radam": lambda p, c: optim.RAdam(p, lr=c.lr, weight_decay=c.weight_decay, l1_decay=c.l1),
+}
+SCHEDULES = ("constant", "step", "cosine", "onecycle", "plateau")
+AUGMENTS = ("hflip", "crop", "rotate", "affine", "noise", "blur", "jitter", "erasing", "mixup", "cutmix")
+IMBALANCE = ("none", "oversample", "undersample", "smote", "weighted", "focal")
+
+
+@dataclass
+class TrainConfig:
+    """Everything a run depends on (saved as ``config.json``)."""
+
+    model: str = "lenet5"
+    dataset: str = "mnist_sample"  # an embedded dataset name, or an image-folder path
+    val_fraction: float = 0.2
+    resize: int | None = None
+    epochs: int = 10
+    batch_size: int = 64
+    optimizer: str = "momentum"
+    lr: float = 0.05
+    momentum: float = 0.9
+    weight_decay: float = 0.0
+    l1: float = 0.0
+    dropout: float | None = None
+    schedule: str = "constant"
+    warmup_epochs: float = 0.0
+    augment: list[str] = field(default_factory=list)
+    imbalance: str = "none"
+    label_smoothing: float = 0.0
+    early_stopping: int | None = None
+    seed: int = 0
+    model_kwargs: dict[str, Any] = field(default_factory=dict)
+
+    def validate(self) -> None:
+        checks = [("optimizer", self.optimizer, OPTIMIZERS), ("schedule", self.schedule, SCHEDULES),
+                  ("imbalance", self.imbalance, IMBALANCE)]
+        for name, v, allowed in checks:
+            if v not in allowed:
+                raise ValueError(f"train: unknown {name} {v!r}; expected one of {sorted(allowed)}")
+        bad = [a for a in self.augment if a not in AUGMENTS]
+        if bad:
+            raise ValueError(f"train: unknown augmentations {bad}; expected some of {list(AUGMENTS)}")
+        if not 0 < self.val_fraction < 1 or self.epochs < 1 or self.batch_size < 1 or self.lr <= 0:
+            raise ValueError("train: need 0 < val_fraction < 1, epochs >= 1, batch_size >= 1 and lr > 0")
+
+
+def _load_data(cfg: TrainConfig) -> Any:
+    from cvprimer.data import load_dataset, load_image_folder
+
+    if os.path.isdir(cfg.dataset):
+        return load_image_folder(cfg.dataset)
+    return load_dataset(cfg.dataset)
+
+
+def _resize(x: np.ndarray, size: int | None) -> np.ndarray:
+    if size is None or x.shape[-1] == size:
+        return x
+    with cp.no_grad():
+        return F.interpolate(cp.Tensor(x), size=(size, size), mode="bilinear", align_corners=False).data
+
+
+def _augmentations(cfg: TrainConfig, num_classes: int, hw: tuple[int, int]) -> Any:
+    from cvprimer.data import augment as A
+
+    table = {
+        "hflip": lambda: A.RandomHorizontalFlip(), "crop": lambda: A.RandomCrop(hw, padding=max(hw[0] // 8, 1)),
+        "rotate": lambda: A.RandomRotation(15), "affine": lambda: A.RandomAffine(10, translate=(0.1, 0.1)),
+        "noise": lambda: A.GaussianNoise(0.05), "blur": lambda: A.GaussianBlur((0.1, 1.0)),
+        "jitter": lambda: A.ColorJitter(0.2, 0.2), "erasing": lambda: A.RandomErasing(),
+        "mixup": lambda: A.Mixup(num_classes), "cutmix": lambda: A.CutMix(num_classes),
+    }
+    chosen = [table[a]() for a in cfg.augment]
+    return A.Compose(chosen) if chosen else None
+
+
+def _scheduler(cfg: TrainConfig, opt: Any, steps_per_epoch: int) -> tuple[Any, str]:
+    S = optim.schedules
+    if cfg.schedule == "plateau":
+        return optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.5, patience=2), "epoch"
+    total = cfg.epochs * steps_per_epoch
+    warm = int(round(cfg.warmup_epochs * steps_per_epoch))
+    if cfg.schedule == "onecycle":
+        return optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=total), "step"
+    if cfg.schedule == "constant" and warm == 0:
+        return None, "epoch"
+
+    def make(lr: float) -> Any:
+        rest = total - warm
+        main = {"constant": lambda: S.constant(lr), "cosine": lambda: S.cosine(lr, T_max=rest),
+                "step": lambda: S.step_decay(lr, step_size=max(rest // 3, 1), gamma=0.1)}[cfg.schedule]()
+        return S.warmup("linear", warm, lr).then(main) if warm else main
+
+    return optim.lr_scheduler.ScheduleLR(opt, make), "step"
+
+
+def _plot(history: list[dict], path: str) -> bool:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    ep = [h["epoch"] for h in history]
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
+    for key, ax in (("loss", axes[0]), ("acc", axes[1])):
+        for split in ("train", "val"):
+            if f"{split}_{key}" in history[0]:
+                ax.plot(ep, [h[f"{split}_{key}"] for h in history], marker="o", label=split)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(key)
+        ax.legend()
+    axes[2].plot(ep, [h["lr"] for h in history], marker="o")
+    axes[2].set_xlabel("epoch")
+    axes[2].set_ylabel("learning rate (start of epoch)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return True
+
+
+def run_training(cfg: TrainConfig | None = None, run_dir: str | None = None, resume: str | None = None,
+                 verbose: bool = True) -> dict[str, Any]:
+    """Train as configured and write the run folder; returns the summary dict."""
+    from cvprimer.data import ArrayDataset, DataLoader, Standardizer, split_arrays
+    from cvprimer.data import imbalance as imb
+    from cvprimer.models import get_model
+
+    if resume is not None:
+        with open(os.path.join(resume, "config.json"), encoding="utf-8") as f:
+            cfg = TrainConfig(**json.load(f))
+        run_dir = resume
+    cfg = cfg or TrainConfig()
+    cfg.validate()
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    run_dir = run_dir or os.path.join("runs", f"{cfg.model}-{os.path.basename(cfg.dataset)}-{stamp}")
+    os.makedirs(run_dir, exist_ok=True)
+    if resume is None:
+        with open(os.path.join(run_dir, "config.json"), "w", encoding="utf-8") as f:
+            json.dump(dataclasses.asdict(cfg), f, indent=2)
+    t_start = time.perf_counter()
+    cp.manual_seed(cfg.seed)
+    ds = _load_data(cfg)
+    x, y = _resize(ds.images, cfg.resize), ds.labels
+    num_classes = int(y.max()) + 1
+    frac = (1 - cfg.val_fraction, cfg.val_fraction, 0.0)
+    splits = split_arrays(x, y, frac, rng=np.random.default_rng(cfg.seed))
+    train = splits.train
+    if cfg.imbalance in ("oversample", "undersample", "smote"):
+        fn = {"oversample": imb.random_oversample, "undersample": imb.random_undersample, "smote": imb.smote}
+        train = fn[cfg.imbalance](train, rng=np.random.default_rng(cfg.seed))
+    norm = Standardizer(per_channel=True).fit(train.images)
+    xtr, xva = norm(train.images), norm(splits.val.images)
+    sampler = imb.weighted_sampler(train.labels) if cfg.imbalance == "weighted" else None
+    train_loader = DataLoader(ArrayDataset(xtr, train.labels), batch_size=cfg.batch_size, shuffle=sampler is None,
+                              sampler=sampler, rng=np.random.default_rng(cfg.seed + 1),
+                              transform=_augmentations(cfg, num_classes, xtr.shape[-2:]), prefetch=1)
+    val_loader = DataLoader(ArrayDataset(xva, splits.val.labels), batch_size=256)
+    kwargs = dict(cfg.model_kwargs)
+    if cfg.dropout is not None:
+        kwargs["dropout"] = cfg.dropout
+    model = get_model(cfg.model, num_classes=num_classes, in_channels=x.shape[1], **kwargs)
+    opt = OPTIMIZERS[cfg.optimizer](model.parameters(), cfg)
+    sched, interval = _scheduler(cfg, opt, len(train_loader))
+
+    def loss_fn(out: cp.Tensor, target: cp.Tensor) -> cp.Tensor:
+        if cfg.imbalance == "focal" and target.dtype.kind in "iu":
+            return F.softmax_focal_loss(out, target, gamma=2.0)
+        return F.cross_entropy(out, target, label_smoothing=cfg.label_smoothing)
+
+    hist, monitor = History(run_dir), GradientMonitor(every=10)
+    callbacks = [hist, monitor, NaNGuard(), ModelCheckpoint(os.path.join(run_dir, "checkpoints"), "val_acc", "max")]
+    if cfg.early_stopping:
+        callbacks.append(EarlyStopping("val_loss", patience=cfg.early_stopping))
+    trainer = Trainer(model, loss_fn, opt, sched, callbacks, scheduler_interval=interval, verbose=verbose)
+    last = os.path.join(run_dir, "checkpoints", "last.npz")
+    error = None
+    try:
+        trainer.fit(train_loader, val_loader, cfg.epochs, resume=last if resume is not None else None)
+    except FloatingPointError as e:  # NaN guard: keep what we have and say so in the summary
+        error = str(e)
+    epochs = hist.epochs
+    pred = trainer.predict(xva)
+    summary = {
+        "config": dataclasses.asdict(cfg), "run_dir": run_dir, "interrupted": trainer.interrupted, "error": error,
+        "epochs_run": len(epochs), "final": epochs[-1] if epochs else None,
+        "best_val_acc": max((e.get("val_acc", float("nan")) for e in epochs), default=None),
+        "val_report": classification_report(pred, splits.val.labels, num_classes),
+        "diagnosis": [dataclasses.asdict(f) for f in diagnose(epochs, monitor.monitors(), hist.step_losses)]
+        if epochs else [],
+        "wall_time_s": time.perf_counter() - t_start,
+        "curves": "curves.png" if epochs and _plot(epochs, os.path.join(run_dir, "curves.png")) else None,
+    }
+    with open(os.path.join(run_dir, "summary.json"), "w", encoding="utf-8") as f:
+        json.dump(summary, f, indent=2, default=float)
+    if verbose:
+        print(f"run folder: {run_dir}; best val acc {summary['best_val_acc']}; "
+              f"{len(summary['diagnosis'])} diagnosis finding(s); {summary['wall_time_s']:.1f}s")
+        for d in summary["diagnosis"]:
+            print(f"  - {d['kind']}: {d['message']}")
+    return summary
