@@ -79,6 +79,9 @@ def rows_grad_input(gy: np.ndarray, w: np.ndarray, x_shape: tuple[int, ...], g: 
     kh, kw = g.k
     wf = w.reshape(G, Og, Cg, kh, kw).transpose(0, 2, 1, 3, 4)[..., ::-1, ::-1].reshape(C, Og, kh, kw)
     eh, ew = g.d[0] * (kh - 1), g.d[1] * (kw - 1)
-    pt, pb, pl, pr = g.pads
-    g2 = g._replace(pads=(eh - pt, eh - pb, ew - pl, ew - pr), out=(H, W))
+    pt, pl = g.pads[0], g.pads[2]
+    # top/left: d (k - 1) - p; bottom/right: whatever makes the output exactly (H, W) (that is
+    # d (k - 1) - p too, plus output_padding when conv_transpose2d asks for a larger size)
+    Ho, Wo = g.out
+    g2 = g._replace(pads=(eh - pt, H - Ho + pt, ew - pl, W - Wo + pl), out=(H, W))
     return rows_forward(gy, np.ascontiguousarray(wf), g2)[0]

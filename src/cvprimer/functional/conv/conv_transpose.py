@@ -9,7 +9,7 @@ import numpy as np
 from cvprimer.core.function import Function
 from cvprimer.core.tensor import Tensor
 from cvprimer.functional._conv_utils import _pair
-from cvprimer.functional.conv._geometry import as_tensor, check_operands, conv_geometry, positive_pair
+from cvprimer.functional.conv._geometry import as_tensor, check_operands, positive_pair
 from cvprimer.functional.conv._kernels import (
     Geom,
     conv_forward,
@@ -151,8 +151,9 @@ def conv_transpose2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stri
     if min(out) < 1:
         raise ValueError(f"{op}: output size {out} < 1 for input {x.shape}, kernel {k}, stride {s}, "
                          f"padding {p}, dilation {d}")
-    geom = conv_geometry(op, out, k, s, p, d, groups)
-    assert geom.out == (H, W), (geom.out, (H, W))
+    # the dual conv2d maps the output size back to (H, W); with output_padding >= s (possible
+    # when d > s) its natural output would be larger, so the geometry is set, not derived
+    geom = Geom(k, s, d, (p[0], p[0], p[1], p[1]), int(groups), (H, W))
     c_out = weight.shape[1] * groups
     if x.ndim == 3:
         y = ConvTranspose2dFn.apply(x.reshape(1, *x.shape), weight, bias, geom, (1, c_out) + out)
