@@ -89,6 +89,17 @@ from cvprimer.core.factories import (  # noqa: F401
     zeros_like,
 )
 
+_SUBMODULES = {"functional", "nn", "optim", "data", "models", "analysis", "train", "lab"}
+
+
+def __getattr__(name: str):  # lazy submodules: ``cp.nn`` without importing everything up front
+    if name in _SUBMODULES:
+        import importlib
+
+        return importlib.import_module(f"cvprimer.{name}")
+    raise AttributeError(f"module 'cvprimer' has no attribute {name!r}")
+
+
 float32 = "float32"
 float64 = "float64"
 int64 = "int64"
