@@ -32,6 +32,11 @@ def test_gradcheck():
     check_grad(lambda x, w: F.linear(x, w), randn(4, seed=7), randn(3, 4, seed=8))
 
 
+def test_directional_gradcheck_larger_shape():
+    ts = [cp.Tensor(randn(*s, seed=i), requires_grad=True) for i, s in enumerate([(16, 10, 64), (48, 64), (48,)])]
+    assert cp.directional_gradcheck(F.linear, ts)
+
+
 def test_cost_and_infer():
     c = cost((8, 10, 32), (16, 32), bias=True)
     assert c["macs"] == 8 * 10 * 16 * 32 and c["flops"] == 8 * 10 * 16
