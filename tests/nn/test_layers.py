@@ -41,6 +41,8 @@ CASES = [
     ("linear_nobias", lambda: nn.Linear(6, 3, bias=False), lambda: T.Linear(6, 3, bias=False), randn(4, 6)),
     ("conv1d", lambda: nn.Conv1d(4, 6, 3, stride=2, padding=1), lambda: T.Conv1d(4, 6, 3, stride=2, padding=1),
      randn(2, 4, 9)),
+    ("conv1d_same_circular", lambda: nn.Conv1d(4, 3, 4, padding="same", dilation=2, padding_mode="circular"),
+     lambda: T.Conv1d(4, 3, 4, padding="same", dilation=2, padding_mode="circular"), randn(2, 4, 11)),
     ("conv2d", lambda: nn.Conv2d(4, 6, 3, stride=(2, 1), padding=1, groups=2),
      lambda: T.Conv2d(4, 6, 3, stride=(2, 1), padding=1, groups=2), X4),
     ("conv2d_same_dil", lambda: nn.Conv2d(4, 2, (3, 2), padding="same", dilation=2),
