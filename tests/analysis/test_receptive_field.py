@@ -44,6 +44,20 @@ def test_stacked_3x3_equal_one_larger_kernel(n, size, pad):
     assert rf.effective_padding == (n * pad,) * 2
 
 
+@pytest.mark.parametrize("d", [1, 2, 3])
+def test_canon_dilated_example_single_layer(d):
+    # the canon (CV basics, dilated convolution): one 3x3 conv with dilation rate 1, 2, 3 "has a
+    # receptive field of 3, 5, 8". A 3x3 kernel of dilation d spans d (k - 1) + 1 = 2d + 1 pixels:
+    # 3, 5, 7. The 8 is wrong (the span of an odd kernel is always odd); measured by autograd too.
+    m = Conv(1, 1, 3, d=d, rng=np.random.default_rng(d))
+    assert out_rf(m).size == (2 * d + 1,) * 2
+    (t, b), (left, r) = grad_support(m, (1, 1, 15, 15), (5, 5), np.random.default_rng(0))
+    assert b - t + 1 == r - left + 1 == 2 * d + 1 != 8
+    # stacked in that order (1, 2, 3) the fields are 3, 7, 13
+    st = rf_of(stack(Conv(1, 1, 3, d=1), Conv(1, 1, 3, d=2), Conv(1, 1, 3, d=3)))
+    assert [st.op_states[i].size[0] for i in range(3)] == [3, 7, 13]
+
+
 def test_dilated_stack_grows_exponentially_not_linearly():
     # Yu & Koltun (2016): 3x3 convs with dilations 1, 2, 4 see 3, 7, 15 (2^(i+2) - 1), not the
     # 3, 5, 7 of an undilated stack: each layer adds (k - 1) d = 2 d.
