@@ -136,3 +136,24 @@ def test_same_rng_same_weights() -> None:
     c = models.get_model("resnet20", rng=np.random.default_rng(8)).state_dict()
     assert all(np.array_equal(a[k], b[k]) for k in a)
     assert not np.array_equal(a["conv1.weight"], c["conv1.weight"])
+
+
+@pytest.mark.parametrize("name,cfg,x_shape,out_shape", [
+    ("mobilenet_v1", {"resolution_mult": 128 / 224}, (1, 3, 128, 128), (1, 1000)),
+    ("shufflenet_v2_x0_5", {}, (1, 3, 224, 224), (1, 1000)),
+    pytest.param("resnet50", {}, (1, 3, 224, 224), (1, 1000), marks=pytest.mark.slow),
+    pytest.param("densenet121", {}, (1, 3, 224, 224), (1, 1000), marks=pytest.mark.slow),
+    pytest.param("googlenet", {}, (1, 3, 224, 224), (1, 1000), marks=pytest.mark.slow),
+    pytest.param("mobilenet_v2", {}, (1, 3, 224, 224), (1, 1000), marks=pytest.mark.slow),
+    pytest.param("vit_b_16", {}, (1, 3, 224, 224), (1, 1000), marks=pytest.mark.slow),
+    ("unet", {"upsampling": "unpool", "base_channels": 16}, (1, 3, 64, 48), (1, 2, 64, 48)),
+    ("fcn", {"dilated": True, "upsampling": "transposed"}, (1, 3, 64, 64), (1, 21, 64, 64)),
+])
+def test_full_size_shapes_at_native_resolution(name: str, cfg: dict[str, Any], x_shape: tuple[int, ...],
+                                               out_shape: tuple[int, ...]) -> None:
+    # shape-only execution (ops with an ``infer`` skip their arithmetic): full networks at native size
+    from cvprimer.core.function import shape_only
+
+    model = models.get_model(name, rng=np.random.default_rng(0), **cfg).eval()
+    with cp.no_grad(), shape_only():
+        assert model(cp.zeros(*x_shape)).shape == out_shape
