@@ -194,3 +194,30 @@ def test_scheduler_state_dict_resume_and_end():
         s.step()  # step 11 of a 10-step cosine: no defined tail
     with pytest.raises(KeyError, match="initial_lr"):
         L.StepLR(_pair()[0], 3, last_epoch=5)
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=40, deadline=None)
+@given(total=st.integers(2, 500), pct=st.floats(0.05, 0.95), three=st.booleans(),
+       strategy=st.sampled_from(["cos", "linear"]), frac=st.floats(0, 1))
+def test_one_cycle_stays_in_range_and_hits_ends(total, pct, three, strategy, frac):
+    valid = pct * total - 1 > 0 and (not three or 2 * pct * total - 2 < total - 1)
+    if not valid:  # a phase shorter than one step: refused with a clear error
+        with pytest.raises(ValueError, match="more than one step"):
+            S.one_cycle(1.0, total, pct_start=pct, three_phase=three)
+        return
+    s = S.one_cycle(1.0, total, pct_start=pct, anneal_strategy=strategy, three_phase=three)
+    lo, hi = 1.0 / 25 / 1e4, 1.0
+    t = int(frac * (total - 1))
+    assert lo - 1e-12 <= s(t) <= hi + 1e-12
+    assert s(0) == pytest.approx(1.0 / 25) and s(total - 1) == pytest.approx(lo)
+
+
+@settings(max_examples=40, deadline=None)
+@given(t0=st.integers(1, 20), mult=st.integers(1, 3), t=st.integers(0, 2000))
+def test_warm_restarts_in_range(t0, mult, t):
+    v = S.cosine_warm_restarts(0.5, t0, mult, eta_min=0.01)(t)
+    assert 0.01 - 1e-15 <= v <= 0.5

@@ -194,6 +194,15 @@ def one_cycle_values(total_steps: int, pct_start: float, three_phase: bool, anne
                   (total_steps - 1, v0, v2)]
     else:
         phases = [(pct_start * total_steps - 1, v0, v1), (total_steps - 1, v1, v2)]
+    ends = [0.0] + [e for e, _, _ in phases]
+    if any(b <= a for a, b in zip(ends, ends[1:], strict=False)):
+        # PyTorch divides by zero or extrapolates here; a phase shorter than one step is a config error
+        raise ValueError(
+            f"one_cycle: phases must each last more than one step; got phase ends {ends[1:]} for "
+            f"total_steps={total_steps}, pct_start={pct_start}, three_phase={three_phase} "
+            "(need pct_start * total_steps > 1 and, with three_phase, pct_start < (total_steps + 1) / "
+            "(2 total_steps))"
+        )
 
     def value(t: int) -> float:
         start = 0.0
@@ -210,7 +219,11 @@ def one_cycle(max_lr: float, total_steps: int, pct_start: float = 0.3, anneal_st
               div_factor: float = 25.0, final_div_factor: float = 1e4, three_phase: bool = False) -> Schedule:
     """One-cycle policy: from max_lr/div_factor up to max_lr over ``pct_start`` of the run, then
     down to ``initial / final_div_factor`` (three_phase: back to initial first, then down).
-    Valid for 0 <= t <= total_steps (as PyTorch, which raises after that)."""
+    Valid for 0 <= t <= total_steps (as PyTorch, which raises after that).
+
+    Differences from PyTorch: a configuration whose warm-up (or any) phase is shorter than one
+    step (``pct_start * total_steps <= 1``) is a ValueError here; PyTorch divides by zero or
+    extrapolates outside [min_lr, max_lr]."""
     if not isinstance(total_steps, int) or total_steps <= 0:
         raise ValueError(f"one_cycle: total_steps must be a positive int, got {total_steps!r}")
     if not 0 <= pct_start <= 1:
