@@ -6,6 +6,8 @@ import warnings
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import cvprimer as cp
 from cvprimer import optim
@@ -194,10 +196,6 @@ def test_scheduler_state_dict_resume_and_end():
         s.step()  # step 11 of a 10-step cosine: no defined tail
     with pytest.raises(KeyError, match="initial_lr"):
         L.StepLR(_pair()[0], 3, last_epoch=5)
-
-
-from hypothesis import given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
 
 
 @settings(max_examples=40, deadline=None)
