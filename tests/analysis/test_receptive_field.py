@@ -4,6 +4,8 @@
 import numpy as np
 import pytest
 from analysis_nets import BN, Conv, Lambda, ReLU
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import cvprimer.functional as F
 from cvprimer import nn
@@ -216,3 +218,31 @@ def test_analyze_puts_the_effective_field_beside_the_theoretical_one():
     e = rep.totals["erf"]
     assert e["theoretical_size"] == (81, 81) and e["support_size"] == (32, 32)  # clipped to the image
     assert e["size_95"] < 32 and "effective receptive field" in rep.table()
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["conv", "max", "avg"]), st.integers(1, 3), st.integers(1, 2),
+                          st.integers(0, 1), st.integers(1, 2)), min_size=1, max_size=3))
+def test_sliding_window_chains_envelope_equals_exact_region(layers):
+    # for any chain of sliding windows every unit sees the same window: the (size, jump, start)
+    # description, clipped to the image, must equal the exact per-unit region for EVERY unit
+    mods = []
+    for kind, k, s, p, d in layers:
+        if kind == "conv":
+            mods.append(Conv(1, 1, k, s=s, p=p, d=d))
+        elif kind == "max":
+            p = min(p, (d * (k - 1) + 1) // 2)
+            mods.append(Lambda(lambda self, x, a=(k, s, p, d): F.max_pool2d(x, a[0], a[1], a[2], a[3])))
+        else:
+            p = min(p, k // 2)
+            mods.append(Lambda(lambda self, x, a=(k, s, p): F.avg_pool2d(x, a[0], a[1], a[2])))
+    model = stack(*mods)
+    try:
+        tr = trace(model, (1, 1, 20, 20))
+    except ValueError:
+        return  # the chain shrinks the image to nothing: nothing to compare
+    rf = ReceptiveFields(tr).output()
+    H, W = tr.ops[-1].outputs[0].shape[-2:]
+    for i in range(H):
+        for j in range(W):
+            assert input_region(rf, i, j, (20, 20)) == unit_region(tr, i, j)

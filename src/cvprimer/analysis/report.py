@@ -155,7 +155,7 @@ class Report:
         ax.set_xticks(list(xs), [r.name for r in rows], rotation=90, fontsize=6)
         ax.legend()
         fig.tight_layout()
-        fig.savefig(path, dpi=120)
+        _save_figure(fig, path)
         plt.close(fig)
 
     def plot_roofline(self, path: str | os.PathLike[str]) -> None:
@@ -174,11 +174,13 @@ class Report:
             if r.bytes and (r.macs or r.flops) and r.time_s > 0:
                 ax.loglog(r.intensity, (2 * r.macs + r.flops) / r.time_s, "o", ms=3,
                           color="tab:red" if r.bound == "memory" else "tab:blue")
+        ax.axvline(pf.ridge, color="grey", ls=":", label=f"ridge {pf.ridge:.1f} FLOPs/byte")
         ax.set_xlabel("arithmetic intensity (FLOPs/byte)")
         ax.set_ylabel("attainable FLOP/s")
+        ax.set_title("red: memory-bound layers, blue: compute-bound")
         ax.legend()
         fig.tight_layout()
-        fig.savefig(path, dpi=120)
+        _save_figure(fig, path)
         plt.close(fig)
 
 
@@ -190,13 +192,20 @@ def _json_default(o: Any) -> Any:
     return str(o)
 
 
-def _atomic_write(path: str | os.PathLike[str], text: str) -> None:
+def _save_figure(fig: Any, path: str | os.PathLike[str]) -> None:
+    """PNG written to a temporary name, fsynced, then renamed (the house rule for files we write)."""
+    buf = io.BytesIO()
+    fig.savefig(buf, dpi=120, format="png")
+    _atomic_write(path, buf.getvalue())
+
+
+def _atomic_write(path: str | os.PathLike[str], data: str | bytes) -> None:
     path = os.fspath(path)
     d = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(dir=d, prefix=".tmp-")
     try:
-        with os.fdopen(fd, "w", newline="") as f:
-            f.write(text)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data.encode() if isinstance(data, str) else data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
