@@ -85,6 +85,21 @@ def test_uniform_normal_constant():
     assert (init.ones_(t).data == 1).all()
 
 
+def test_trunc_normal_matches_truncated_normal_moments():
+    from scipy.stats import truncnorm
+
+    mean, std, a, b = 0.5, 1.0, -0.5, 2.0
+    x = init.trunc_normal_(cp.zeros(400, 250, dtype=np.float64), mean, std, a, b, rng=np.random.default_rng(5)).data
+    assert x.min() >= a and x.max() <= b
+    ref = truncnorm((a - mean) / std, (b - mean) / std, loc=mean, scale=std)
+    n = x.size
+    assert abs(x.mean() - ref.mean()) < Z * ref.std() / math.sqrt(n)
+    kurt = ref.stats(moments="k") + 3  # scipy gives the excess kurtosis
+    assert abs(x.std() - ref.std()) < Z * _std_se(ref.std(), n, float(kurt))
+    with pytest.raises(ValueError, match="a < b"):
+        init.trunc_normal_(cp.zeros(2), a=1.0, b=0.0)
+
+
 def test_rng_reproducible_and_dtype_kept():
     a = init.kaiming_normal_(cp.zeros(5, 4), rng=np.random.default_rng(3))
     b = init.kaiming_normal_(cp.zeros(5, 4), rng=np.random.default_rng(3))

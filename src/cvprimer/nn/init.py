@@ -10,6 +10,7 @@ Formulas (``gain`` from :func:`calculate_gain`):
 * ``xavier_normal_``: N(0, std^2), ``std = gain * sqrt(2 / (fan_in + fan_out))``
 * ``kaiming_uniform_``: U(-b, b), ``b = gain * sqrt(3 / fan_mode)``  (He et al. 2015, arXiv:1502.01852)
 * ``kaiming_normal_``: N(0, std^2), ``std = gain / sqrt(fan_mode)``
+* ``trunc_normal_``: N(mean, std^2) conditioned on [a, b] (rejection sampling)
 * ``orthogonal_``: the Q of a QR decomposition of a Gaussian matrix, signs fixed by diag(R)
   (Saxe et al. 2013, arXiv:1312.6120), times ``gain``.
 """
@@ -118,6 +119,27 @@ def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, rng: np.random.
     if std < 0:
         raise ValueError(f"normal_: std must be >= 0, got {std}")
     return _fill(tensor, get_rng(rng).normal(mean, std, tensor.shape))
+
+
+def trunc_normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, a: float = -2.0, b: float = 2.0,
+                  rng: np.random.Generator | None = None) -> Tensor:
+    r"""Fill with N(mean, std^2) conditioned on [a, b] (absolute bounds, as PyTorch), by rejection:
+    out-of-range draws are redrawn until all fall inside (exact for any bounds; efficient when
+    [a, b] holds a reasonable share of the mass, as for ViT's std=0.02, [-2, 2])."""
+    _check(tensor, "trunc_normal_")
+    if std <= 0 or not a < b:
+        raise ValueError(f"trunc_normal_: need std > 0 and a < b, got std={std}, a={a}, b={b}")
+    r = get_rng(rng)
+    out = r.normal(mean, std, tensor.shape)
+    bad = (out < a) | (out > b)
+    for _ in range(1000):
+        if not bad.any():
+            break
+        out[bad] = r.normal(mean, std, int(bad.sum()))
+        bad = (out < a) | (out > b)
+    else:
+        raise ValueError(f"trunc_normal_: [a, b] = [{a}, {b}] holds too little of N({mean}, {std}^2)")
+    return _fill(tensor, out)
 
 
 def xavier_uniform_(tensor: Tensor, gain: float = 1.0, rng: np.random.Generator | None = None) -> Tensor:
