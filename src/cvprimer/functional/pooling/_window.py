@@ -8,6 +8,11 @@ window is one strided slice of the padded input,
     xp[t d : t d + (L_out - 1) s + 1 : s]        (length L_out),
 
 so a pool is ``k_h k_w`` (or ``k_h + k_w`` when separable) whole-array NumPy operations.
+
+With a stride > 1 those slices step over memory, which makes every NumPy pass several times
+slower than on contiguous rows; :func:`tap_views` therefore first splits the padded input
+into its ``s_h s_w`` stride phases ``xp[ph::s_h, pw::s_w]`` (one copy in all), in which every
+tap is a plain offset window ``phase[r0 : r0 + H_out, c0 : c0 + W_out]``.
 """
 
 from __future__ import annotations
@@ -75,7 +80,29 @@ def extent(g: dict[str, Any]) -> tuple[int, int]:
     return tuple((g["out"][a] - 1) * g["s"][a] + g["d"][a] * (g["k"][a] - 1) + 1 for a in range(2))
 
 
-def tap(a: np.ndarray, i: int, j: int, g: dict[str, Any]) -> np.ndarray:
-    """Tap (i, j) of every window of the padded (B, Hp, Wp) array: a (B, H_out, W_out) view."""
-    (sh, sw), (dh, dw), (Ho, Wo) = g["s"], g["d"], g["out"]
-    return a[:, i * dh:i * dh + (Ho - 1) * sh + 1:sh, j * dw:j * dw + (Wo - 1) * sw + 1:sw]
+def tap_geometry(g: dict[str, Any]) -> list[tuple[int, int, int, int]]:
+    """``(pr, pc, r0, c0)`` of each tap (row-major): tap (i, j) reads stride phase
+    ``(i d_h mod s_h, j d_w mod s_w)`` from offset ``(i d_h div s_h, j d_w div s_w)``."""
+    (kh, kw), (sh, sw), (dh, dw) = g["k"], g["s"], g["d"]
+    return [(i * dh % sh, j * dw % sw, i * dh // sh, j * dw // sw) for i in range(kh) for j in range(kw)]
+
+
+def split_phases(xp: np.ndarray, g: dict[str, Any]) -> np.ndarray:
+    """The stride phases of the padded (B, Hp, Wp) array in one (s_h, s_w, B, Hq, Wq) allocation,
+    ``P[pr, pc] = xp[:, pr::s_h, pc::s_w]`` (unused phases and ragged tails left unset: no tap
+    reads them). A view, without copying, when the stride is 1."""
+    sh, sw = g["s"]
+    if (sh, sw) == (1, 1):
+        return xp[None, None]
+    B, Hp, Wp = xp.shape
+    P = np.empty((sh, sw, B, -(-Hp // sh), -(-Wp // sw)), dtype=xp.dtype)
+    for pr, pc in {(pr, pc) for pr, pc, _, _ in tap_geometry(g)}:
+        src = xp[:, pr::sh, pc::sw]
+        P[pr, pc, :, :src.shape[1], :src.shape[2]] = src
+    return P
+
+
+def tap_views(P: np.ndarray, g: dict[str, Any]) -> list[np.ndarray]:
+    """The ``k_h k_w`` taps of every window, row-major, as (B, H_out, W_out) views into the phases."""
+    Ho, Wo = g["out"]
+    return [P[pr, pc, :, r0:r0 + Ho, c0:c0 + Wo] for pr, pc, r0, c0 in tap_geometry(g)]

@@ -9,7 +9,14 @@ import numpy as np
 
 from cvprimer.core.function import Function
 from cvprimer.core.tensor import Tensor
-from cvprimer.functional.pooling._window import check_planes, extent, padded, tap, window_params
+from cvprimer.functional.pooling._window import (
+    check_planes,
+    extent,
+    padded,
+    split_phases,
+    tap_views,
+    window_params,
+)
 
 
 def _scatter_planes(idx: np.ndarray, g: np.ndarray, plane: int, unique: bool,
@@ -49,27 +56,29 @@ class MaxPool2dFn(Function):
     ``gx[b, h, w] = sum_{(i, j): idx[b, i, j] = h W + w} gy[b, i, j]``: each window routes its
     whole gradient to its arg-max (nothing to the other taps), overlapping windows that share a
     maximum accumulate, and ``sum(gx) == sum(gy)`` (the total gradient is conserved).
-    Only ``idx`` is saved.
+    Only the winning tap number of each window is saved (int8 for up to 127 taps); backward turns
+    it into flat indices and scatters (``bincount`` where windows overlap).
     """
 
     @staticmethod
     def forward(ctx: Function, x: np.ndarray, g: dict[str, Any], return_indices: bool) -> Any:
         *lead, H, W = x.shape
         B = math.prod(lead)
-        (kh, kw), (Ho, Wo) = g["k"], g["out"]
-        xp = padded(x.reshape(B, H, W), g["p"], extent(g), -np.inf)
-        best = tap(xp, 0, 0, g).copy()
+        Ho, Wo = g["out"]
+        P = split_phases(padded(x.reshape(B, H, W), g["p"], extent(g), -np.inf), g)
+        taps = tap_views(P, g)
+        best = taps[0].copy()
         if not (return_indices or any(ctx.needs_input_grad)):  # inference: values only
-            for t in range(1, kh * kw):
-                np.maximum(best, tap(xp, t // kw, t % kw, g), out=best)
+            for v in taps[1:]:
+                np.maximum(best, v, out=best)
             return best.reshape(*lead, Ho, Wo)
-        idx, ctx.check_range = _argmax_taps(x, xp, best, g)
-        ctx.save_for_backward(idx)
-        ctx.x_shape = x.shape
+        arg, ctx.check_range = _argmax_taps(x, taps, best, g)
+        ctx.save_for_backward(arg)
+        ctx.g, ctx.x_shape = g, x.shape
         # each input position lies in at most one window when windows do not overlap
         ctx.unique = all(g["s"][a] >= g["d"][a] * (g["k"][a] - 1) + 1 for a in range(2))
         y = best.reshape(*lead, Ho, Wo)
-        return (y, idx.reshape(*lead, Ho, Wo)) if return_indices else y
+        return (y, _flat_index(arg, g, W).reshape(*lead, Ho, Wo)) if return_indices else y
 
     @staticmethod
     def infer(x: np.ndarray, g: dict[str, Any], return_indices: bool) -> Any:
@@ -85,46 +94,55 @@ class MaxPool2dFn(Function):
 
     @staticmethod
     def backward(ctx: Function, gy: np.ndarray, gidx: np.ndarray | None = None) -> tuple[np.ndarray | None]:
-        (idx,) = ctx.saved_tensors
-        *lead, H, W = ctx.x_shape
+        (arg,) = ctx.saved_tensors
+        H, W = ctx.x_shape[-2:]
+        idx = _flat_index(arg, ctx.g, W)
         gx = _scatter_planes(idx, gy.reshape(idx.shape), H * W, ctx.unique, ctx.check_range)
         return (gx.reshape(ctx.x_shape),)
 
 
-def _argmax_taps(x: np.ndarray, xp: np.ndarray, best: np.ndarray, g: dict[str, Any]
+def _argmax_taps(x: np.ndarray, taps: list[np.ndarray], best: np.ndarray, g: dict[str, Any]
                  ) -> tuple[np.ndarray, bool]:
-    """Max over the taps into ``best`` (holding tap 0) and the int64 flat input index of the first
-    maximum of each window, (B, H_out, W_out); plus whether some index may lie outside the plane."""
-    H, W = x.shape[-2:]
+    """Max over the taps into ``best`` (holding tap 0); returns the number of the first winning tap
+    of each window (B, H_out, W_out), int8 when it fits, and whether some window may lie wholly in
+    the padding (its PyTorch index is then outside the plane: backward must check the range)."""
     (kh, kw), (sh, sw), (ph, pw), (dh, dw), (Ho, Wo) = g["k"], g["s"], g["p"], g["d"], g["out"]
-    # offset (in the flat input plane) of the winning tap, relative to the window origin;
-    # updated arithmetically (off += win * (o_t - off)): masked writes are ~10x slower
-    off = np.zeros(best.shape, dtype=np.int32 if dh * (kh - 1) * W + dw * kw < 2**31 else np.int64)
-    step = np.empty_like(off)
-    with_nan = bool(np.isnan(x).any())
-    stuck_any = False
+    # updated arithmetically (arg += win * (t - arg)): masked writes are ~10x slower
+    arg = np.zeros(best.shape, dtype=np.int8 if kh * kw <= 127 else np.int32)
+    step = np.empty_like(arg)
+    # a NaN anywhere makes the sum NaN (inf - inf too: then the NaN test is merely not needed)
+    with_nan = bool(np.isnan(np.sum(x)))
     for t in range(1, kh * kw):
-        v = tap(xp, t // kw, t % kw, g)
+        v = taps[t]
         win = v > best  # strict: a tie keeps the earlier tap
         if with_nan:
             win |= np.isnan(v)
         np.maximum(best, v, out=best)  # propagates NaN like the test above
-        np.subtract((t // kw) * dh * W + (t % kw) * dw, off, out=step)
+        np.subtract(t, arg, out=step)
         step *= win
-        off += step
+        arg += step
+    check_range = False
     if ph or pw:
-        # a window whose real values are all -inf keeps PyTorch's default: its first
-        # non-padding position (the origin may lie in the padding)
+        # a window whose real values are all -inf keeps PyTorch's choice: its first tap that is
+        # not in the top/left padding (the origin may lie there); for a window wholly in the
+        # padding that tap is padding too, its index lies outside the plane and backward drops it
         stuck = np.isneginf(best)
-        stuck_any = bool(stuck.any())
-        if stuck_any:
-            fi = (-(np.arange(Ho) * sh - ph)).clip(0) + dh - 1
-            fj = (-(np.arange(Wo) * sw - pw)).clip(0) + dw - 1
-            first = (fi // dh * dh)[:, None] * W + (fj // dw * dw)[None, :]
-            off[stuck] = np.broadcast_to(first, off.shape)[stuck]
-    # window origin of each output in the unpadded plane: (i s_h - p_h) W + (j s_w - p_w)
-    base = (np.arange(Ho) * sh - ph)[:, None] * W + (np.arange(Wo) * sw - pw)[None, :]
-    return np.add(off, base, dtype=np.int64), stuck_any
+        if stuck.any():
+            i0 = -(-np.maximum(0, ph - np.arange(Ho) * sh) // dh)
+            j0 = -(-np.maximum(0, pw - np.arange(Wo) * sw) // dw)
+            first = np.minimum(i0, kh - 1)[:, None] * kw + np.minimum(j0, kw - 1)[None, :]
+            arg[stuck] = np.broadcast_to(first, arg.shape)[stuck]
+            check_range = True
+    return arg, check_range
+
+
+def _flat_index(arg: np.ndarray, g: dict[str, Any], W: int) -> np.ndarray:
+    """PyTorch's int64 index ``h W + w`` in the unpadded plane of each window's winning tap."""
+    (kh, kw), (sh, sw), (ph, pw), (dh, dw), (Ho, Wo) = g["k"], g["s"], g["p"], g["d"], g["out"]
+    tap_off = np.array([(t // kw) * dh * W + (t % kw) * dw for t in range(kh * kw)], dtype=np.int64)
+    idx = tap_off[arg]
+    idx += (np.arange(Ho) * sh - ph)[:, None] * W + (np.arange(Wo) * sw - pw)[None, :]
+    return idx
 
 
 def max_pool2d(x: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0, dilation: Any = 1,
