@@ -219,3 +219,24 @@ def test_one_cycle_stays_in_range_and_hits_ends(total, pct, three, strategy, fra
 def test_warm_restarts_in_range(t0, mult, t):
     v = S.cosine_warm_restarts(0.5, t0, mult, eta_min=0.01)(t)
     assert 0.01 - 1e-15 <= v <= 0.5
+
+
+def test_reduce_on_plateau_state_dict_resume():
+    import json
+
+    metrics = [1.0, 0.9, 0.95, 0.96, 0.97, 0.91, 0.92, 0.93, 0.94, 0.95, 0.96, 0.97]
+    o, _ = _pair()
+    a = L.ReduceLROnPlateau(o, patience=2, cooldown=1)
+    for m in metrics[:5]:
+        a.step(m)
+    sd = json.loads(json.dumps(a.state_dict()))  # JSON round trip, as a checkpoint does
+    o2, _ = _pair()
+    for g, g2 in zip(o.param_groups, o2.param_groups, strict=True):
+        g2["lr"] = g["lr"]
+    b = L.ReduceLROnPlateau(o2, patience=2, cooldown=1)
+    b.load_state_dict(sd)
+    for m in metrics[5:]:
+        a.step(m)
+        b.step(m)
+        assert a.get_last_lr() == b.get_last_lr()
+    assert a.get_last_lr()[0] < BASE[0] * 0.1  # reduced twice over the run

@@ -207,3 +207,16 @@ class ReduceLROnPlateau:
 
     def get_last_lr(self) -> list[float]:
         return list(self._last_lr)
+
+    def state_dict(self) -> dict[str, Any]:
+        """The tracker's progress (JSON-able) for checkpoints."""
+        tr = self.tracker
+        return {"last_epoch": self.last_epoch, "best": tr.best, "num_bad_epochs": tr.num_bad_epochs,
+                "cooldown_counter": tr.cooldown_counter, "_last_lr": list(self._last_lr)}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        tr = self.tracker
+        self.last_epoch = int(state["last_epoch"])
+        tr.best, tr.num_bad_epochs = float(state["best"]), int(state["num_bad_epochs"])
+        tr.cooldown_counter = int(state["cooldown_counter"])
+        self._last_lr = list(state["_last_lr"])
