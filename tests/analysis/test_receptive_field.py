@@ -224,8 +224,9 @@ def test_analyze_puts_the_effective_field_beside_the_theoretical_one():
 @given(st.lists(st.tuples(st.sampled_from(["conv", "max", "avg"]), st.integers(1, 3), st.integers(1, 2),
                           st.integers(0, 1), st.integers(1, 2)), min_size=1, max_size=3))
 def test_sliding_window_chains_envelope_equals_exact_region(layers):
-    # for any chain of sliding windows every unit sees the same window: the (size, jump, start)
-    # description, clipped to the image, must equal the exact per-unit region for EVERY unit
+    # for any chain of sliding windows the (size, jump, start) description, clipped to the image,
+    # contains every unit's exact region, and equals it for every unit whose field lies inside the
+    # image (near the border a unit may read an intermediate layer's padding, which has no pixels)
     mods = []
     for kind, k, s, p, d in layers:
         if kind == "conv":
@@ -245,4 +246,8 @@ def test_sliding_window_chains_envelope_equals_exact_region(layers):
     H, W = tr.ops[-1].outputs[0].shape[-2:]
     for i in range(H):
         for j in range(W):
-            assert input_region(rf, i, j, (20, 20)) == unit_region(tr, i, j)
+            exact, env = unit_region(tr, i, j), input_region(rf, i, j, (20, 20))
+            if all(0 <= lo and hi <= 19 for lo, hi in input_region(rf, i, j)):
+                assert env == exact
+            elif exact is not None:
+                assert all(env[a][0] <= exact[a][0] and exact[a][1] <= env[a][1] for a in range(2))

@@ -106,11 +106,11 @@ def test_table_csv_json_and_plots(tmp_path):
     text = rep.table()
     assert "parameters:" in text and "MACs (conv + matmul)" in text and "ridge" in text
     rep.to_csv(tmp_path / "r.csv")
-    rows = list(csv.DictReader(open(tmp_path / "r.csv")))
+    rows = list(csv.DictReader((tmp_path / "r.csv").read_text().splitlines()))
     assert len(rows) == len(rep.rows) and int(rows[0]["macs"]) == rep.rows[0].macs
     assert rows[0]["out_shape"] == "x".join(map(str, rep.rows[0].out_shape))
     rep.to_json(tmp_path / "r.json")
-    d = json.load(open(tmp_path / "r.json"))
+    d = json.loads((tmp_path / "r.json").read_text())
     assert d["totals"]["macs"] == rep.totals["macs"] and len(d["rows"]) == len(rep.rows)
     pytest.importorskip("matplotlib")
     rep.plot_costs(tmp_path / "c.png")
@@ -160,7 +160,7 @@ def test_cli_analyze(tmp_path, capsys, monkeypatch):
     out = capsys.readouterr().out
     n = analyze(cifar_resnet(20), (1, 3, 32, 32), profile=P).totals["params"]["total"]
     assert rc == 0 and "GFLOPs (2 x MACs + other FLOPs)" in out and f"parameters: {n:,} " in out
-    assert (tmp_path / "a.csv").exists() and json.load(open(tmp_path / "a.json"))["convention"] == "flops"
+    assert (tmp_path / "a.csv").exists() and json.loads((tmp_path / "a.json").read_text())["convention"] == "flops"
     assert main(["analyze", "no_such_net"]) == 2
     assert "known models" in capsys.readouterr().err
     with pytest.raises(SystemExit):

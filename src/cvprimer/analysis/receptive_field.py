@@ -244,9 +244,11 @@ class ReceptiveFields:
         return self.of_array(self.trace.output_ids[0]) if self.trace.output_ids else None
 
 
-def input_region(rf: RF, i: int, j: int, image_hw: tuple[int, int] | None = None) -> tuple[tuple[float, float], ...]:
+def input_region(rf: RF, i: int, j: int,
+                 image_hw: tuple[int, int] | None = None) -> tuple[tuple[float, float], ...] | None:
     """Input rows and columns seen by output unit (i, j): ((top, bottom), (left, right)),
-    inclusive; clipped to the image (and rounded to pixels) when ``image_hw`` is given."""
+    inclusive; clipped to the image (and rounded to pixels) when ``image_hw`` is given, and None
+    when the unit sees padding only."""
     if rf.kind != "local":
         raise ValueError(f"input_region: the receptive field is {rf.kind} ({rf.note}); no finite region")
     out = []
@@ -255,5 +257,7 @@ def input_region(rf: RF, i: int, j: int, image_hw: tuple[int, int] | None = None
         lo, hi = c - (rf.size[a] - 1) / 2, c + (rf.size[a] - 1) / 2
         if image_hw is not None:
             lo, hi = max(math.ceil(lo - _EPS), 0), min(math.floor(hi + _EPS), image_hw[a] - 1)
+            if lo > hi:
+                return None
         out.append((lo, hi))
     return tuple(out)
