@@ -24,6 +24,7 @@ inputs carries a gradient.
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,7 +50,7 @@ def op_cost(rec: OpRecord) -> OpCost:
     fn = rec.fn
     if getattr(fn, "cost", None) is None:
         return OpCost(counted=False)
-    c = fn.cost(rec.raw, rec.outputs, **rec.kwargs) if rec.kwargs else fn.cost(rec.raw, rec.outputs)
+    c = _call_cost(fn, rec)
     macs, flops, nbytes = int(c.get("macs", 0)), int(c.get("flops", 0)), int(c.get("bytes", 0))
     gemm = gemm_class(fn)
     if not gemm:
@@ -61,6 +62,18 @@ def op_cost(rec: OpRecord) -> OpCost:
     else:
         bwd_macs, bwd_flops = 0, (flops if grads_in else 0)
     return OpCost(macs, flops, nbytes, True, gemm, bwd_macs, bwd_flops)
+
+
+def _call_cost(fn: type, rec: OpRecord) -> dict[str, Any]:
+    """``fn.cost(inputs, outputs, **kwargs)``; a formula written without ``**kwargs`` (the keyword
+    options of the op are then irrelevant to its cost) is called without them."""
+    if not rec.kwargs:
+        return fn.cost(rec.raw, rec.outputs)
+    params = inspect.signature(fn.cost).parameters.values()
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
+        return fn.cost(rec.raw, rec.outputs, **rec.kwargs)
+    names = {p.name for p in params}
+    return fn.cost(rec.raw, rec.outputs, **{k: v for k, v in rec.kwargs.items() if k in names})
 
 
 def headline(convention: str, macs: int, flops: int) -> int:

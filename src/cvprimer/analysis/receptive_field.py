@@ -17,7 +17,8 @@ Transposed convolution divides the jump by s; upsampling divides it by the scale
 (half-pixel centres ``c = (o + 1/2)/scale - 1/2``); pixel shuffle is nearest upsampling of a
 rearrangement. Their fields are not the same for every unit of the output period, so the size
 shown is the *envelope*: a continuous interval (possibly fractional in length) which, clipped to
-whole pixels, holds exactly the pixels a unit reads (see :func:`input_region`).
+whole pixels, holds the pixels a unit reads (exactly so away from the borders, where a unit may
+read an intermediate layer's padding; :mod:`.region` gives every unit's exact region).
 Global pooling, flattening and fully connected layers make the field
 *global*. Statistics over positions (normalization, a squeeze-excitation gate) leave the local
 field as it is but set ``context`` (the unit also depends on the whole image through them).
