@@ -16,7 +16,7 @@ import numpy as np
 
 from cvprimer import nn
 from cvprimer.core.random import get_rng
-from cvprimer.models._utils import check_input, check_int, check_positive
+from cvprimer.models._utils import check_input, check_int
 
 
 class AlexNet(nn.Module):
@@ -36,8 +36,6 @@ class AlexNet(nn.Module):
         super().__init__()
         num_classes = check_int("AlexNet", "num_classes", num_classes)
         self.in_channels = check_int("AlexNet", "in_channels", in_channels)
-        if not 0 <= dropout < 1:
-            check_positive("AlexNet", "dropout (in [0, 1))", -1)
         rng = get_rng(rng)
         self.features = nn.Sequential(
             nn.Conv2d(in_channels, 64, 11, stride=4, padding=2, rng=rng), nn.ReLU(), nn.MaxPool2d(3, 2),
