@@ -110,8 +110,13 @@ def test_table_csv_json_and_plots(tmp_path):
     assert len(rows) == len(rep.rows) and int(rows[0]["macs"]) == rep.rows[0].macs
     assert rows[0]["out_shape"] == "x".join(map(str, rep.rows[0].out_shape))
     rep.to_json(tmp_path / "r.json")
-    d = json.loads((tmp_path / "r.json").read_text())
+    d = json.loads((tmp_path / "r.json").read_text(), parse_constant=lambda c: pytest.fail(f"non-JSON {c}"))
     assert d["totals"]["macs"] == rep.totals["macs"] and len(d["rows"]) == len(rep.rows)
+    views = analyze(chain(), (1, 2, 8, 8), profile=P)  # its last row (flatten) moves no bytes
+    assert views.rows[-1].intensity == float("inf")
+    views.to_json(tmp_path / "v.json")
+    d = json.loads((tmp_path / "v.json").read_text(), parse_constant=lambda c: pytest.fail(f"non-JSON {c}"))
+    assert d["rows"][-1]["intensity"] is None
     pytest.importorskip("matplotlib")
     rep.plot_costs(tmp_path / "c.png")
     rep.plot_roofline(tmp_path / "r.png")

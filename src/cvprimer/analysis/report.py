@@ -126,7 +126,7 @@ class Report:
                 "rows": [asdict(r) for r in self.rows]}
 
     def to_json(self, path: str | os.PathLike[str]) -> None:
-        _atomic_write(path, json.dumps(self.as_dict(), indent=1, default=_json_default))
+        _atomic_write(path, json.dumps(_finite(self.as_dict()), indent=1, default=_json_default, allow_nan=False))
 
     def to_csv(self, path: str | os.PathLike[str]) -> None:
         buf = io.StringIO()
@@ -185,11 +185,19 @@ class Report:
 
 
 def _json_default(o: Any) -> Any:
-    if hasattr(o, "item"):
-        return o.item()
+    """NumPy scalars as Python numbers; anything else by its text."""
+    return _finite(o.item()) if hasattr(o, "item") else str(o)
+
+
+def _finite(o: Any) -> Any:
+    """Strict JSON: infinities/NaN (e.g. the intensity of a view, which moves no bytes) become null."""
     if isinstance(o, float):
-        return str(o)
-    return str(o)
+        return o if o == o and abs(o) != float("inf") else None
+    if isinstance(o, dict):
+        return {str(k): _finite(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple)):
+        return [_finite(v) for v in o]
+    return o
 
 
 def _save_figure(fig: Any, path: str | os.PathLike[str]) -> None:
