@@ -135,41 +135,44 @@ def col2im(cols: np.ndarray, padded_hw: tuple[int, int], s: tuple[int, int],
 
 
 # ---------------------------------------------------------------------------------------------
-# Row lowering (stride 1): k_w copies instead of k_h k_w, one GEMM per kernel row
+# Shifted-GEMM lowering (stride 1): no column matrix at all
 # ---------------------------------------------------------------------------------------------
 #
-# With stride 1, store the padded images channel-major and row-major in one flat buffer per
-# channel: xf[c, n H_p W_p + r W_p + col] = xp[n, c, r, col] ("CN layout"). Output pixel (n, h, w)
-# is computed at flat position q = n H_p W_p + h W_p + w; kernel tap (i, j) reads xf[c, q + i d_h
-# W_p + j d_w]: a constant offset, which never leaves image n for a real output pixel (positions
-# with h >= H_out or w >= W_out are junk, cropped at the end: a few % of extra work). Copying the
-# buffer k_w times, shifted by j d_w (``row_lower``), puts the (c, j) pairs on one uniformly
-# strided axis, so for each kernel row i the operand ``rows[(c, j), i d_h W_p : i d_h W_p + M]``
-# (M = N H_p W_p) is a strided *view* that BLAS reads directly: the conv is k_h large GEMMs with
-# inner size C_in/g k_w over the whole batch at once, instead of one small GEMM per image.
+# With stride 1, store the padded images position-major with channels last, in one flat matrix
+# for the whole batch: X[n H_p W_p + r W_p + col, c] = xp[n, c, r, col]. Output pixel (n, h, w) is
+# computed at row m = n H_p W_p + h W_p + w; kernel tap (i, j) reads row m + i d_h W_p + j d_w of
+# X: a constant offset, which never leaves image n for a real output pixel (rows with
+# h >= H_out or w >= W_out are junk, cropped at the end: a few % of extra work). So tap (i, j)
+# is the (M, C) matrix *view* X[o_ij : o_ij + M] (M = N H_p W_p), read by BLAS in place: the
+# conv is k_h k_w tall GEMMs ``view @ W[:, :, i, j]^T`` over the whole batch, summed.
+# When C/g is small (few input channels, e.g. RGB) those GEMMs are too thin, so ``row_lower``
+# can also lay k_w shifted copies side by side, R[m, g, j, c] = X[m + j d_w, g C/g + c], making
+# one (M, k_w C/g) operand per kernel row (k_h GEMMs, k_w copies).
 
 
-def row_lower(x: np.ndarray, pads: tuple[int, int, int, int], k: tuple[int, int],
-              d: tuple[int, int]) -> tuple[np.ndarray, int, int]:
-    """``rows[c, j, m] = xf[c, m + j d_w]`` for m < N H_p W_p + (k_h - 1) d_h W_p.
+def row_lower(x: np.ndarray, pads: tuple[int, int, int, int], k: tuple[int, int], d: tuple[int, int],
+              groups: int = 1, copies: bool = False) -> tuple[np.ndarray, int, int]:
+    """The channels-last flat padded input, as (M_t, g, 1, C/g) (a view of X) or, with
+    ``copies``, the row copies R (M_t, g, k_w, C/g) described above; rows past the images are 0.
 
-    ``x``: (N, C, H, W); ``xf`` is x zero-padded by ``pads`` = (top, bottom, left, right) (a
-    negative pad crops) in the CN layout above, followed by zeros. Returns (rows (C, k_w, M_t),
-    H_p, W_p).
+    ``x``: (N, C, H, W); ``pads`` = (top, bottom, left, right), a negative pad crops. Returns
+    (R, H_p, W_p); M_t leaves room for the largest tap offset.
     """
     N, C, H, W = x.shape
     pt, pb, pl, pr = pads
     Hp, Wp = H + pt + pb, W + pl + pr
     M = N * Hp * Wp
     Mt = M + (k[0] - 1) * d[0] * Wp  # room for the last kernel row's offset
-    buf = np.zeros((C, Mt + (k[1] - 1) * d[1]), x.dtype)
-    img = buf[:, :M].reshape(C, N, Hp, Wp)
+    tail = (k[1] - 1) * d[1]
+    buf = np.zeros((Mt + tail, C), x.dtype)
+    img = buf[:M].reshape(N, Hp, Wp, C)
     t, b, l, r = (max(-v, 0) for v in pads)  # rows/cols of x cropped away by negative pads
-    img[:, :, max(pt, 0):max(pt, 0) + H - t - b, max(pl, 0):max(pl, 0) + W - l - r] = \
-        x[:, :, t:H - b, l:W - r].transpose(1, 0, 2, 3)
-    if k[1] == 1:
-        return buf[:, None, :Mt], Hp, Wp
-    rows = np.empty((C, k[1], Mt), x.dtype)
+    img[:, max(pt, 0):max(pt, 0) + H - t - b, max(pl, 0):max(pl, 0) + W - l - r] = \
+        x[:, :, t:H - b, l:W - r].transpose(0, 2, 3, 1)
+    Cg = C // groups
+    if not copies or k[1] == 1:
+        return buf.reshape(Mt + tail, groups, 1, Cg), Hp, Wp
+    rows = np.empty((Mt, groups, k[1], Cg), x.dtype)
     for j in range(k[1]):
-        rows[:, j] = buf[:, j * d[1]:j * d[1] + Mt]
+        rows[:, :, j] = buf[j * d[1]:j * d[1] + Mt].reshape(Mt, groups, Cg)
     return rows, Hp, Wp

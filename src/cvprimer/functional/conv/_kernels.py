@@ -29,10 +29,18 @@ import numpy as np
 
 from cvprimer.functional._conv_utils import _tap, col2im, im2col, pad2d, row_lower
 from cvprimer.functional.conv._depthwise import dw_forward, dw_grad_input, dw_grad_weight
-from cvprimer.functional.conv._rows import rows_forward, rows_grad_input, rows_grad_weight
+from cvprimer.functional.conv._phases import (
+    phases_forward,
+    phases_grad_input,
+    phases_grad_weight,
+    phases_operand,
+)
+from cvprimer.functional.conv._rows import FUSE_BELOW, rows_forward, rows_grad_input, rows_grad_weight
 
 # columns larger than this are not kept for backward (x is kept and they are rebuilt)
 KEEP_COLS_BYTES = 1 << 28
+# strided convs: polyphase stride-1 pieces (True) or the im2col/col2im reference lowering
+USE_PHASES = True
 
 
 class Geom(NamedTuple):
@@ -56,10 +64,6 @@ class Geom(NamedTuple):
     def rows(self) -> bool:
         """Stride-1, non-pointwise: the row-lowering path."""
         return self.s == (1, 1) and not self.pointwise
-
-
-def _rows(g: Geom, i: int, j: int) -> tuple[slice, slice]:
-    return _tap(i, g.d[0], g.s[0], g.out[0]), _tap(j, g.d[1], g.s[1], g.out[1])
 
 
 def lower(x: np.ndarray, g: Geom) -> np.ndarray:
@@ -86,6 +90,8 @@ def conv_forward(x: np.ndarray, w: np.ndarray, g: Geom) -> tuple[np.ndarray, Any
         return dw_forward(x, w, g)
     if g.rows:
         return rows_forward(x, w, g)
+    if USE_PHASES and not g.pointwise:
+        return phases_forward(x, w, g)
     cols = lower(x, g)
     y = np.matmul(w.reshape(g.groups, O // g.groups, -1), cols)  # (N, g, O/g, Ho Wo)
     return y.reshape(N, O, Ho, Wo), cols
@@ -100,6 +106,8 @@ def conv_grad_input(gy: np.ndarray, w: np.ndarray, x_shape: tuple[int, ...], g: 
         return dw_grad_input(gy, w, x_shape, g)
     if g.rows:
         return rows_grad_input(gy, w, x_shape, g)
+    if USE_PHASES and not g.pointwise:
+        return phases_grad_input(gy, w, x_shape, g)
     w2 = w.reshape(g.groups, O // g.groups, -1)
     gcols = np.matmul(w2.transpose(0, 2, 1), gy.reshape(N, g.groups, O // g.groups, Ho * Wo))
     if g.pointwise:
@@ -126,6 +134,8 @@ def conv_grad_weight(saved: Any, gy: np.ndarray, w_shape: tuple[int, ...], c_in:
         return dw_grad_weight(saved, gy, w_shape, g)
     if g.rows:
         return rows_grad_weight(saved, gy, w_shape, g)
+    if USE_PHASES and not g.pointwise:
+        return phases_grad_weight(saved, gy, w_shape, g)
     N, O = gy.shape[:2]
     gy2 = gy.reshape(N, g.groups, O // g.groups, -1)
     gw = np.matmul(gy2, saved.transpose(0, 1, 3, 2)).sum(0)  # (g, O/g, C/g k_h k_w)
@@ -137,5 +147,14 @@ def weight_operand(x: np.ndarray, w_shape: tuple[int, ...], g: Geom) -> np.ndarr
     if g.depthwise(x.shape[1], w_shape):
         return x
     if g.rows:
-        return row_lower(x, g.pads, g.k, g.d)[0]
+        return row_lower(x, g.pads, g.k, g.d, g.groups, copies=x.shape[1] // g.groups < FUSE_BELOW and g.k[1] > 1)
+    if USE_PHASES and not g.pointwise:
+        return phases_operand(x, g)
     return lower(x, g)
+
+
+def saved_nbytes(saved: Any) -> int:
+    """Bytes held by what :func:`conv_forward` saved (arrays, or tuples/lists of them)."""
+    if isinstance(saved, np.ndarray):
+        return saved.nbytes
+    return sum(saved_nbytes(s) for s in saved if isinstance(s, (np.ndarray, tuple, list)))

@@ -15,6 +15,7 @@ from cvprimer.functional.conv._kernels import (
     conv_forward,
     conv_grad_input,
     conv_grad_weight,
+    saved_nbytes,
     weight_operand,
 )
 
@@ -50,7 +51,7 @@ class Conv2dFn(Function):
             y += b.reshape(1, -1, 1, 1)
         ctx.geom, ctx.x_shape, ctx.w_shape = geom, x.shape, w.shape
         need_x, need_w = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
-        if need_w and saved.nbytes > KEEP_COLS_BYTES:
+        if need_w and saved_nbytes(saved) > KEEP_COLS_BYTES:
             saved, xs = None, x
         else:
             xs = None
