@@ -6,12 +6,15 @@ Usage::
     python benchmarks/ops.py
 
 Both libraries run the same float32 shapes with the same number of threads (PyTorch's intra-op
-threads are set to NumPy's BLAS thread count, read with threadpoolctl when available). Each
-cell is the median of ``--repeat`` timed runs after one warm-up. The two libraries are timed in
-separate blocks with a short pause between them, because each one's idle worker threads spin
-for a while after a call and would otherwise steal the cores from the other. A row whose
-cvprimer function does not exist yet is skipped with a note. Writes a table to stdout and JSON
-to ``benchmarks/results/ops.json``.
+threads are set to NumPy's BLAS thread count, read with threadpoolctl when available;
+``--threads n`` pins both, and cvprimer's depthwise worker pool, to n). Each cell is the median
+of ``--repeat`` timed runs after one warm-up. The runs are interleaved in rounds (ours, theirs,
+ours, theirs, ...) so that load from other processes hits both alike, with a short pause at
+each switch, because each library's idle worker threads spin for a while after a call and would
+otherwise steal the cores from the other. ``--cpu-time`` measures process CPU time instead of
+wall time: with ``--threads 1`` that is insensitive to other processes on a shared machine. A
+row whose cvprimer function does not exist yet is skipped with a note. Writes a table to
+stdout and JSON to ``benchmarks/results/ops.json``.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ import cvprimer as cp
 import cvprimer.functional as F
 
 RESULTS = Path(__file__).resolve().parent / "results" / "ops.json"
-PAUSE_S = 0.25
+PAUSE_S = 0.15
 
 
 def blas_threads() -> int:
@@ -86,17 +89,7 @@ def cases() -> list[dict[str, Any]]:
     return rows
 
 
-def median_ms(fn: Callable[[], Any], repeat: int) -> float:
-    fn()  # warm-up (allocations, lazy init)
-    ts = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        ts.append(time.perf_counter() - t0)
-    return 1e3 * statistics.median(ts)
-
-
-def bench(case: dict[str, Any], repeat: int) -> dict[str, Any]:
+def bench(case: dict[str, Any], repeat: int, clock: Callable[[], float]) -> dict[str, Any]:
     rng = np.random.default_rng(0)
     arrays = [rng.standard_normal(s).astype(np.float32) for s in case["shapes"]]
     ours_in = [cp.tensor(a, requires_grad=True) for a in arrays]
@@ -124,11 +117,17 @@ def bench(case: dict[str, Any], repeat: int) -> dict[str, Any]:
             t.grad = None
         case["theirs"](*th_in).backward(gy_t)
 
-    res: dict[str, Any] = {}
-    for key, fn in (("ours_fwd_ms", ours_fwd), ("torch_fwd_ms", theirs_fwd),
-                    ("ours_fb_ms", ours_fb), ("torch_fb_ms", theirs_fb)):
-        time.sleep(PAUSE_S)
-        res[key] = median_ms(fn, repeat)
+    cells = {"ours_fwd_ms": ours_fwd, "torch_fwd_ms": theirs_fwd, "ours_fb_ms": ours_fb, "torch_fb_ms": theirs_fb}
+    times: dict[str, list[float]] = {k: [] for k in cells}
+    for fn in cells.values():  # warm-up (allocations, lazy init)
+        fn()
+    for _ in range(repeat):
+        for key, fn in cells.items():
+            time.sleep(PAUSE_S)
+            t0 = clock()
+            fn()
+            times[key].append(1e3 * (clock() - t0))
+    res: dict[str, Any] = {k: statistics.median(v) for k, v in times.items()}
     res["ratio_fwd"] = res["ours_fwd_ms"] / res["torch_fwd_ms"]
     res["ratio_fb"] = res["ours_fb_ms"] / res["torch_fb_ms"]
     return res
@@ -150,13 +149,24 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeat", type=int, default=9, help="timed runs per cell (median reported)")
     ap.add_argument("--quick", action="store_true", help="3 timed runs per cell (a smoke run)")
     ap.add_argument("--only", default="", help="run only rows whose name contains this text")
+    ap.add_argument("--threads", type=int, default=0, help="pin BLAS, PyTorch and cvprimer to n threads")
+    ap.add_argument("--cpu-time", action="store_true", help="process CPU time instead of wall time")
     ap.add_argument("--out", type=Path, default=RESULTS, help="JSON output path")
     args = ap.parse_args(argv)
     repeat = 3 if args.quick else max(1, args.repeat)
+    if args.threads:
+        from threadpoolctl import threadpool_limits
+
+        from cvprimer.functional.conv import _depthwise
+
+        threadpool_limits(args.threads)
+        _depthwise.NUM_THREADS = args.threads
     threads = blas_threads()
     torch.set_num_threads(threads)
+    clock = time.process_time if args.cpu_time else time.perf_counter
     header = (f"cvprimer vs PyTorch {torch.__version__} CPU, float32, NumPy {np.__version__}; threads: "
-              f"NumPy BLAS {threads}, torch {torch.get_num_threads()}; median of {repeat} runs (ms)")
+              f"NumPy BLAS {threads}, torch {torch.get_num_threads()}; median of {repeat} runs "
+              f"({'process CPU' if args.cpu_time else 'wall'} ms)")
     print(header)
     print(f"{'op / shape':<46} {'fwd ours':>9} {'torch':>8} {'ratio':>6}   {'f+b ours':>9} {'torch':>8} {'ratio':>6}")
     rows = []
@@ -168,14 +178,16 @@ def main(argv: list[str] | None = None) -> int:
             row["note"] = f"skipped: cvprimer.functional.{case['fn']} does not exist yet"
             print(f"{case['name']:<46} {row['note']}")
         else:
-            row.update(bench(case, repeat))
+            row.update(bench(case, repeat, clock))
             print(f"{case['name']:<46} {row['ours_fwd_ms']:9.2f} {row['torch_fwd_ms']:8.2f} "
                   f"{row['ratio_fwd']:6.2f}   {row['ours_fb_ms']:9.2f} {row['torch_fb_ms']:8.2f} "
                   f"{row['ratio_fb']:6.2f}")
         rows.append(row)
         sys.stdout.flush()
     write_json(args.out, {
-        "header": header, "repeat": repeat, "threads": {"numpy_blas": threads, "torch": torch.get_num_threads()},
+        "header": header, "repeat": repeat, "clock": "process" if args.cpu_time else "wall",
+        "command": " ".join(["python -m benchmarks.ops"] + (argv if argv is not None else sys.argv[1:])),
+        "threads": {"numpy_blas": threads, "torch": torch.get_num_threads()},
         "versions": {"numpy": np.__version__, "torch": torch.__version__, "python": platform.python_version()},
         "env": {k: os.environ[k] for k in ("OPENBLAS_CORETYPE", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS")
                 if k in os.environ},

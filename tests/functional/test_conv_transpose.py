@@ -110,3 +110,17 @@ def test_conv_transpose2d_errors():
     call(match=r"conv_transpose2d: expected a 4-D input", x=(4, 5))
     call(match=r"conv_transpose2d: output size .* < 1", x=(2, 4, 1, 1), padding=2)
     call(match=r"conv_transpose2d: stride must be >= 1", stride=(1, 0))
+
+
+@pytest.mark.parametrize("fuse_below", [1, 10**9])
+@pytest.mark.parametrize("use_phases", [True, False])
+@pytest.mark.parametrize("xs,ws,kw", [GRID[i] for i in (0, 1, 2, 3, 4)])
+def test_every_lowering_agrees_with_torch(monkeypatch, xs, ws, kw, fuse_below, use_phases):
+    from cvprimer.functional.conv import _kernels, _rows
+
+    monkeypatch.setattr(_rows, "FUSE_BELOW", fuse_below)
+    monkeypatch.setattr(_kernels, "USE_PHASES", use_phases)
+    g = kw.get("groups", 1)
+    x, w, b = randn(*xs, seed=1), randn(*ws, seed=2), randn(ws[1] * g, seed=3)
+    parity(lambda x, w, b: F.conv_transpose2d(x, w, b, **kw), lambda x, w, b: TF.conv_transpose2d(x, w, b, **kw),
+           x, w, b, dtypes=[np.float64])

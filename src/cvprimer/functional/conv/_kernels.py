@@ -35,7 +35,7 @@ from cvprimer.functional.conv._phases import (
     phases_grad_weight,
     phases_operand,
 )
-from cvprimer.functional.conv._rows import FUSE_BELOW, rows_forward, rows_grad_input, rows_grad_weight
+from cvprimer.functional.conv._rows import rows_forward, rows_grad_input, rows_grad_weight
 
 # columns larger than this are not kept for backward (x is kept and they are rebuilt)
 KEEP_COLS_BYTES = 1 << 28
@@ -147,7 +147,7 @@ def weight_operand(x: np.ndarray, w_shape: tuple[int, ...], g: Geom) -> np.ndarr
     if g.depthwise(x.shape[1], w_shape):
         return x
     if g.rows:
-        return row_lower(x, g.pads, g.k, g.d, g.groups, copies=x.shape[1] // g.groups < FUSE_BELOW and g.k[1] > 1)
+        return row_lower(x, g.pads, g.k, g.d, g.groups)  # unfused: rows_grad_weight takes either
     if USE_PHASES and not g.pointwise:
         return phases_operand(x, g)
     return lower(x, g)

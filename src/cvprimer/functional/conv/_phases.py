@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from cvprimer.functional._conv_utils import pad2d, row_lower
-from cvprimer.functional.conv._rows import FUSE_BELOW, rows_forward, rows_grad_input, rows_grad_weight
+from cvprimer.functional.conv._rows import rows_forward, rows_grad_input, rows_grad_weight
 
 
 def _axis(k: int, s: int, d: int) -> list[tuple[int, int, int, int]]:
@@ -90,6 +90,5 @@ def phases_operand(x: np.ndarray, g: Any) -> list[tuple[np.ndarray, int, int]]:
     out = []
     for (rs, cs), _, sub in _phases(g):
         ph = xp[:, :, rs, cs]
-        out.append(row_lower(ph, sub.pads, sub.k, sub.d, sub.groups,
-                             copies=x.shape[1] // g.groups < FUSE_BELOW and sub.k[1] > 1))
+        out.append(row_lower(ph, sub.pads, sub.k, sub.d, sub.groups))  # unfused: either layout works
     return out
