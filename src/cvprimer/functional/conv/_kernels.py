@@ -3,22 +3,26 @@ r"""NumPy kernels shared by conv2d and conv_transpose2d (internal; arrays in, ar
 Three kernels cover both ops, by duality (``conv_transpose2d`` IS the input-gradient of
 ``conv2d``, and the input-gradient of ``conv_transpose2d`` IS ``conv2d``):
 
-* :func:`conv_forward`      ``y  = W * x``        (cross-correlation, one GEMM per image/group)
-* :func:`conv_grad_input`   ``gx = W^T * gy``     (GEMM to columns, then col2im)
-* :func:`conv_grad_weight`  ``gW = sum_n gy (x)`` (GEMM of gy with the columns, summed over n)
+* :func:`conv_forward`      ``y  = W * x``        (cross-correlation)
+* :func:`conv_grad_input`   ``gx = W^T * gy``     (its adjoint in x)
+* :func:`conv_grad_weight`  ``gW = gy * x``       (its adjoint in W, summed over the batch)
 
-Each picks one of three paths:
+Each picks one of four paths:
 
-* pointwise (1x1 kernel, no padding): the columns are the (strided) input itself, so the op is a
-  plain batched matmul, no im2col;
+* pointwise (1x1 kernel, no padding): the "columns" are the (strided) input itself, so the op
+  is a plain batched matmul ``W @ x[n]`` that is already NCHW, no im2col;
 * depthwise (``groups == C_in > 1``, one input channel per group, channel multiplier
-  ``m = C_out / C_in``): a GEMM would have inner size k_h k_w only, so instead we do k_h k_w m
-  tap-wise multiply-adds over whole tensors (no columns at all);
-* stride 1 (the common case): row lowering (``_rows.py``): k_w shifted copies of the padded
-  input and k_h GEMMs on strided views of them, instead of k_h k_w copies;
-* strided: im2col (``_conv_utils``) laid out (N, C, k_h, k_w, H_out, W_out) so that
-  ``W.reshape(g, C_out/g, C_in/g k_h k_w) @ cols.reshape(N, g, C_in/g k_h k_w, H_out W_out)``
-  is already NCHW.
+  ``m = C_out / C_in``): a GEMM would have inner size k_h k_w only, so instead k_h k_w m
+  tap-wise multiply-adds over cache-sized blocks of the batch (``_depthwise.py``);
+* stride 1 (the common case): shifted GEMMs (``_rows.py``): every kernel tap is a constant row
+  offset into one channels-last flat copy of the padded batch, so each tap is a tall GEMM on a
+  *view*; no column matrix is built;
+* strided: the polyphase decomposition (``_phases.py``) into s_h s_w stride-1 convs on the
+  phase sub-images, each on the stride-1 path.
+
+The im2col/col2im lowering of ``_conv_utils`` (columns laid out (N, C, k_h, k_w, H_out, W_out)
+so that ``W_g @ cols_g`` is already NCHW) is the reference for strided convs, selected with
+``USE_PHASES = False``; the tests run every path against PyTorch.
 """
 
 from __future__ import annotations

@@ -31,7 +31,8 @@ class Conv2dFn(Function):
 
         y[n, o, h, w] = b[o] + sum_{c in G(o), i, j} W[o, c, i, j] xp[n, c, h s + i d, w s + j d]
 
-    computed as ``W_g @ cols_g`` per image and group (see ``_conv_utils.im2col``).
+    lowered to matrix products (``_conv_utils``: im2col makes it ``W_g @ cols_g`` per image and
+    group; the fast paths in ``_kernels`` use shifted GEMMs on views instead).
 
     **Backward** (the adjoint of the same bilinear map in each argument)::
 
@@ -40,8 +41,9 @@ class Conv2dFn(Function):
         gxp[n, c, h s + i d, w s + j d] += sum_{o in G(c)} W[o, c, i, j] gy[n, o, h, w]
 
     and gx is gxp without its padding: ``gx = conv_transpose2d(gy, W, s, p, output_padding, g, d)``
-    with the output_padding that restores x's size (duality). Saved: the columns (x itself when
-    they would exceed ``KEEP_COLS_BYTES``; the padded x on the depthwise path) and W.
+    with the output_padding that restores x's size (duality). Saved: the lowered input (the flat
+    padded copy, row copies or columns; x itself when they would exceed ``KEEP_COLS_BYTES`` or
+    on the depthwise path) for gW, and W for gx.
     """
 
     @staticmethod
@@ -107,7 +109,9 @@ def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride: Any = 
     Notes
     -----
     See :class:`Conv2dFn` for the forward and backward math. 1x1 kernels without padding are
-    a plain batched matmul; depthwise convs use tap-wise multiply-adds; all others im2col + GEMM.
+    a plain batched matmul; depthwise convs use tap-wise multiply-adds; stride-1 convs are
+    shifted GEMMs on one flat padded copy of the input; strided ones a sum of stride-1 convs
+    on polyphase sub-images (see ``conv/_kernels.py``).
 
     References
     ----------

@@ -111,8 +111,10 @@ def conv_transpose2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stri
     -----
     Math in :class:`ConvTranspose2dFn`. Zero-insertion view: insert ``s - 1`` zeros between the
     input pixels, pad by ``d (k - 1) - p`` on each side (``+ output_padding`` after), and
-    cross-correlate with the flipped kernel. We never materialize the zeros: the forward is a
-    GEMM to columns and a tap-by-tap col2im.
+    cross-correlate with the flipped kernel. We never materialize the zeros: with stride 1 the
+    forward is that flipped-kernel correlation on shifted GEMMs; with stride s it splits into
+    s_h s_w such correlations, one per output phase (the reference path is a GEMM to columns
+    and a tap-by-tap col2im).
 
     References
     ----------
