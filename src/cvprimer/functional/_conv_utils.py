@@ -96,6 +96,23 @@ def pad2d(x: np.ndarray, pads: tuple[int, int, int, int]) -> np.ndarray:
     return xp
 
 
+def flat_pad(x: np.ndarray, pads: tuple[int, int, int, int], tail: int) -> tuple[np.ndarray, int, int]:
+    """``x`` (..., H, W) zero-padded by ``(top, bottom, left, right)`` (a negative pad crops), each
+    image stored row-major in a flat last axis of length H_p W_p + ``tail`` (the tail is zeros).
+
+    In this layout kernel tap (i, j) of a stride-1 window is the constant offset i d_h W_p + j d_w.
+    Returns (buffer, H_p, W_p).
+    """
+    H, W = x.shape[-2:]
+    pt, pb, pl, pr = pads
+    Hp, Wp = H + pt + pb, W + pl + pr
+    buf = np.zeros(x.shape[:-2] + (Hp * Wp + tail,), x.dtype)
+    img = buf[..., :Hp * Wp].reshape(x.shape[:-2] + (Hp, Wp))
+    t, b, l, r = (max(-v, 0) for v in pads)
+    img[..., max(pt, 0):max(pt, 0) + H - t - b, max(pl, 0):max(pl, 0) + W - l - r] = x[..., t:H - b, l:W - r]
+    return buf, Hp, Wp
+
+
 def _tap(i: int, d: int, s: int, n: int) -> slice:
     """Rows touched by kernel tap ``i``: start ``i d``, ``n`` steps of ``s``."""
     return slice(i * d, i * d + s * (n - 1) + 1, s)
