@@ -20,6 +20,12 @@ from cvprimer.functional.conv._kernels import (
 )
 
 
+def _work(macs: int, n_x: int, n_w: int, n_b: int, n_y: int, itemsize: int) -> dict[str, int]:
+    """The cost dict of a conv-like op: its MACs, the bias adds (one per output element when
+    there is a bias), and x, W, b read and y written once, at ``itemsize`` bytes per element."""
+    return {"macs": macs, "flops": n_y if n_b else 0, "bytes": (n_x + n_w + n_b + n_y) * itemsize}
+
+
 class Conv2dFn(Function):
     r"""``y = conv2d(x, W) + b`` on NCHW arrays; ``forward(ctx, x, w, b, geom)``.
 
@@ -45,6 +51,22 @@ class Conv2dFn(Function):
     padded copy, row copies or columns; x itself when they would exceed ``KEEP_COLS_BYTES`` or
     on the depthwise path) for gW, and W for gx.
     """
+
+    is_gemm = True
+
+    @staticmethod
+    def infer(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, geom: Geom) -> Any:
+        """Output shape and dtype without computing (the analyzer's shape-only trace)."""
+        return (x.shape[0], w.shape[0]) + tuple(geom.out), np.result_type(x, w)
+
+    @staticmethod
+    def cost(inputs: Any, outputs: Any, **kw: Any) -> dict[str, int]:
+        """The analyzer's protocol, from the raw inputs (x, w, b, geom) and the output."""
+        x, w, b = inputs[:3]
+        y = np.asarray(outputs[0])
+        macs = int(y.size) * int(np.prod(w.shape[1:]))
+        return _work(macs, int(np.size(x)), int(np.size(w)), 0 if b is None else int(np.size(b)), int(y.size),
+                     y.dtype.itemsize)
 
     @staticmethod
     def forward(ctx: Any, x: np.ndarray, w: np.ndarray, b: np.ndarray | None, geom: Geom) -> np.ndarray:
@@ -186,6 +208,5 @@ def cost(x_shape: tuple[int, ...], w_shape: tuple[int, ...], stride: Any = 1, pa
                          dilation, groups)
     n = int(np.prod(x_shape[:-3])) if len(x_shape) == 4 else 1
     out = n * w_shape[0] * geom.out[0] * geom.out[1]
-    macs = out * int(np.prod(w_shape[1:]))
-    elems = int(np.prod(x_shape)) + int(np.prod(w_shape)) + (w_shape[0] if bias else 0) + out
-    return {"macs": macs, "flops": out if bias else 0, "bytes": elems * itemsize}
+    return _work(out * int(np.prod(w_shape[1:])), int(np.prod(x_shape)), int(np.prod(w_shape)),
+                 w_shape[0] if bias else 0, out, itemsize)

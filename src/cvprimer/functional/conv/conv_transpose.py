@@ -17,6 +17,7 @@ from cvprimer.functional.conv._kernels import (
     conv_grad_weight,
     weight_operand,
 )
+from cvprimer.functional.conv.conv2d import _work
 
 
 class ConvTranspose2dFn(Function):
@@ -45,6 +46,22 @@ class ConvTranspose2dFn(Function):
 
     The columns of gy are built once and serve both gx and gW.
     """
+
+    is_gemm = True
+
+    @staticmethod
+    def infer(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, geom: Geom, out_shape: tuple[int, ...]) -> Any:
+        """Output shape and dtype without computing (the analyzer's shape-only trace)."""
+        return tuple(out_shape), np.result_type(x, w)
+
+    @staticmethod
+    def cost(inputs: Any, outputs: Any, **kw: Any) -> dict[str, int]:
+        """The analyzer's protocol: every input pixel meets every tap of its group."""
+        x, w, b = inputs[:3]
+        y = np.asarray(outputs[0])
+        macs = int(np.size(x)) * int(np.prod(w.shape[1:]))
+        return _work(macs, int(np.size(x)), int(np.size(w)), 0 if b is None else int(np.size(b)), int(y.size),
+                     y.dtype.itemsize)
 
     @staticmethod
     def forward(ctx: Any, x: np.ndarray, w: np.ndarray, b: np.ndarray | None, geom: Geom,
@@ -167,7 +184,7 @@ def cost(x_shape: tuple[int, ...], w_shape: tuple[int, ...], stride: Any = 1, pa
          output_padding: Any = 0, groups: int = 1, dilation: Any = 1, bias: bool = True,
          itemsize: int = 4) -> dict[str, int]:
     """Work of one conv_transpose2d forward (as :func:`conv2d.cost`): ``macs = N C_in H W
-    (C_out/g) k_h k_w``, ``flops`` = the scatter-adds of col2im plus the bias adds, ``bytes``."""
+    (C_out/g) k_h k_w``, ``flops`` = the bias adds, ``bytes`` = x, W, b read and y written once."""
     n = int(np.prod(x_shape[:-3])) if len(x_shape) == 4 else 1
     s, p, d, o = (_pair(v) for v in (stride, padding, dilation, output_padding))
     hw = x_shape[-2:]
@@ -175,6 +192,5 @@ def cost(x_shape: tuple[int, ...], w_shape: tuple[int, ...], stride: Any = 1, pa
     c_out = w_shape[1] * groups
     n_in = n * int(np.prod(x_shape[-3:]))
     n_out = n * c_out * out[0] * out[1]
-    macs = n_in * int(np.prod(w_shape[1:]))
-    elems = n_in + int(np.prod(w_shape)) + (c_out if bias else 0) + n_out
-    return {"macs": macs, "flops": n_out if bias else 0, "bytes": elems * itemsize}
+    return _work(n_in * int(np.prod(w_shape[1:])), n_in, int(np.prod(w_shape)), c_out if bias else 0, n_out,
+                 itemsize)
