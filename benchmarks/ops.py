@@ -157,10 +157,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads:
         from threadpoolctl import threadpool_limits
 
-        from cvprimer.functional.conv import _depthwise
+        from cvprimer.functional.conv import _parallel
 
         threadpool_limits(args.threads)
-        _depthwise.NUM_THREADS = args.threads
+        _parallel.NUM_THREADS = args.threads
     threads = blas_threads()
     torch.set_num_threads(threads)
     clock = time.process_time if args.cpu_time else time.perf_counter

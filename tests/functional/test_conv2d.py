@@ -152,11 +152,15 @@ def test_conv2d_errors():
     _raises(r"conv1d: input channels 4 .*groups=3", fn=F.conv1d, x=randn(2, 4, 6), w=randn(3, 1, 3), groups=3)
 
 
+@pytest.mark.parametrize("split", [False, True])  # the batch split over worker threads, or not
 @pytest.mark.parametrize("fuse_below", [1, 10**9])  # each tap its own GEMM / taps of a row fused
 @pytest.mark.parametrize("use_phases", [True, False])  # strided: polyphase / im2col reference
 @pytest.mark.parametrize("xs,ws,kw", [GRID[i] for i in (0, 1, 3, 4, 5, 12, 15)])
-def test_every_lowering_agrees_with_torch(monkeypatch, xs, ws, kw, fuse_below, use_phases):
-    from cvprimer.functional.conv import _kernels, _rows
+def test_every_lowering_agrees_with_torch(monkeypatch, xs, ws, kw, fuse_below, use_phases, split):
+    from cvprimer.functional.conv import _kernels, _parallel, _rows
+
+    monkeypatch.setattr(_parallel, "NUM_THREADS", 2)
+    monkeypatch.setattr(_parallel, "MIN_CHUNK_ELEMENTS", 1 if split else 10**12)
 
     monkeypatch.setattr(_rows, "FUSE_BELOW", fuse_below)
     monkeypatch.setattr(_kernels, "USE_PHASES", use_phases)
@@ -167,7 +171,11 @@ def test_every_lowering_agrees_with_torch(monkeypatch, xs, ws, kw, fuse_below, u
 
 @pytest.mark.parametrize("xs,ws,kw", [GRID[i] for i in (0, 1, 2, 6)])
 def test_columns_rebuilt_when_too_large_to_keep(monkeypatch, xs, ws, kw):
+    from cvprimer.functional.conv import _parallel
+
     conv2d_module = importlib.import_module("cvprimer.functional.conv.conv2d")
+    monkeypatch.setattr(_parallel, "MIN_CHUNK_ELEMENTS", 1)  # rebuilt per batch chunk
+    monkeypatch.setattr(_parallel, "NUM_THREADS", 2)
     monkeypatch.setattr(conv2d_module, "KEEP_COLS_BYTES", 0)  # keep x instead, lower it again in backward
     x, w, b = _args(xs, ws, seed=13)
     parity(lambda x, w, b: F.conv2d(x, w, b, **kw), lambda x, w, b: TF.conv2d(x, w, b, **kw), x, w, b,

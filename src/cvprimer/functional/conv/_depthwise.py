@@ -17,41 +17,20 @@ the flipped kernel (stride-1 duality).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
 
 from cvprimer.functional._conv_utils import _tap, flat_pad, pad2d
+from cvprimer.functional.conv._parallel import pool_map
 
 BLOCK_BYTES = 1 << 18  # padded input bytes per block: ~4 such arrays live per block
-# worker threads for the blocks (None: the CPUs this process may use, at most 4); a benchmark
-# that pins BLAS and PyTorch to n threads sets this to n too
-NUM_THREADS: int | None = None
-_POOL: ThreadPoolExecutor | None = None
-
-
-def _workers() -> int:
-    if NUM_THREADS is not None:
-        return max(1, NUM_THREADS)
-    try:
-        n = len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not on Linux
-        n = os.cpu_count() or 1
-    return max(1, min(n, 4))
 
 
 def _blocks(fn: Callable[[int, int], Any], N: int, per_image: int) -> list[Any]:
-    global _POOL
     nb = max(1, BLOCK_BYTES // max(per_image, 1))
-    spans = [(i, min(i + nb, N)) for i in range(0, N, nb)]
-    if len(spans) == 1 or _workers() == 1:
-        return [fn(a, b) for a, b in spans]
-    if _POOL is None or _POOL._max_workers != _workers():
-        _POOL = ThreadPoolExecutor(_workers(), thread_name_prefix="cvprimer-dw")
-    return list(_POOL.map(lambda ab: fn(*ab), spans))
+    return pool_map(fn, [(i, min(i + nb, N)) for i in range(0, N, nb)], blas_single=False)
 
 
 def _views(g: Any) -> list[tuple[int, int, tuple[slice, slice]]]:

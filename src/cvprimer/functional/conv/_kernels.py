@@ -33,6 +33,7 @@ import numpy as np
 
 from cvprimer.functional._conv_utils import _tap, col2im, im2col, pad2d, row_lower
 from cvprimer.functional.conv._depthwise import dw_forward, dw_grad_input, dw_grad_weight
+from cvprimer.functional.conv._parallel import batch_spans, pool_map
 from cvprimer.functional.conv._phases import (
     phases_forward,
     phases_grad_input,
@@ -81,17 +82,74 @@ def lower(x: np.ndarray, g: Geom) -> np.ndarray:
     return cols.reshape(N, g.groups, -1, Ho * Wo)
 
 
+class Chunks(list):  # type: ignore[type-arg]
+    """What a batch-split forward saved: ``[(a, b, saved of images a:b), ...]``."""
+
+
 def conv_forward(x: np.ndarray, w: np.ndarray, g: Geom) -> tuple[np.ndarray, Any]:
     """``y[n, o] = sum_{c,i,j} W[o, c, i, j] xp[n, c, h s + i d, w s + j d]``; returns (y, saved).
 
-    ``saved`` is what :func:`conv_grad_weight` needs: the columns (or the padded input on the
-    depthwise path).
+    ``saved`` is what :func:`conv_grad_weight` needs (the lowered input, per batch chunk when
+    the batch was split over the worker threads; x itself on the depthwise path).
     """
+    if g.depthwise(x.shape[1], w.shape):
+        return dw_forward(x, w, g)
+    spans = batch_spans(x.shape[0], x[0].size * max(1, g.k[0] * g.k[1]))
+    if len(spans) == 1:
+        return _forward1(x, w, g)
+    y = np.empty((x.shape[0], w.shape[0]) + g.out, x.dtype)
+
+    def job(a: int, b: int) -> tuple[int, int, Any]:
+        y[a:b], saved = _forward1(x[a:b], w, g)
+        return a, b, saved
+
+    return y, Chunks(pool_map(job, spans))
+
+
+def conv_grad_input(gy: np.ndarray, w: np.ndarray, x_shape: tuple[int, ...], g: Geom) -> np.ndarray:
+    """``gx = W^T * gy`` (the adjoint of :func:`conv_forward` in x), batch-split like it."""
+    if g.depthwise(x_shape[1], w.shape):
+        return dw_grad_input(gy, w, x_shape, g)
+    spans = batch_spans(gy.shape[0], gy[0].size * max(1, g.k[0] * g.k[1]))
+    if len(spans) == 1:
+        return _grad_input1(gy, w, x_shape, g)
+    gx = np.empty(x_shape, gy.dtype)
+
+    def job(a: int, b: int) -> None:
+        gx[a:b] = _grad_input1(gy[a:b], w, (b - a,) + tuple(x_shape[1:]), g)
+
+    pool_map(job, spans)
+    return gx
+
+
+def conv_grad_weight(saved: Any, gy: np.ndarray, w_shape: tuple[int, ...], c_in: int, g: Geom) -> np.ndarray:
+    """``gW[o, c, i, j] = sum_{n,h,w} gy[n, o, h, w] xp[n, c, h s + i d, w s + j d]``.
+
+    ``saved`` is the second result of :func:`conv_forward` on an input with ``c_in`` channels.
+    """
+    if g.depthwise(c_in, w_shape):
+        return dw_grad_weight(saved, gy, w_shape, g)
+    if not isinstance(saved, Chunks):
+        return _grad_weight1(saved, gy, w_shape, g)
+    by_span = {(a, b): s for a, b, s in saved}
+    parts = pool_map(lambda a, b: _grad_weight1(by_span[a, b], gy[a:b], w_shape, g), list(by_span))
+    return np.sum(parts, axis=0)
+
+
+def weight_operand(x: np.ndarray, w_shape: tuple[int, ...], g: Geom) -> Any:
+    """Rebuild what :func:`conv_grad_weight` needs from ``x`` (when it was not kept)."""
+    if g.depthwise(x.shape[1], w_shape):
+        return x
+    spans = batch_spans(x.shape[0], x[0].size * max(1, g.k[0] * g.k[1]))
+    if len(spans) == 1:
+        return _operand1(x, w_shape, g)
+    return Chunks(pool_map(lambda a, b: (a, b, _operand1(x[a:b], w_shape, g)), spans))
+
+
+def _forward1(x: np.ndarray, w: np.ndarray, g: Geom) -> tuple[np.ndarray, Any]:
     N, C = x.shape[:2]
     O = w.shape[0]
     Ho, Wo = g.out
-    if g.depthwise(C, w.shape):
-        return dw_forward(x, w, g)
     if g.rows:
         return rows_forward(x, w, g)
     if USE_PHASES and not g.pointwise:
@@ -101,13 +159,11 @@ def conv_forward(x: np.ndarray, w: np.ndarray, g: Geom) -> tuple[np.ndarray, Any
     return y.reshape(N, O, Ho, Wo), cols
 
 
-def conv_grad_input(gy: np.ndarray, w: np.ndarray, x_shape: tuple[int, ...], g: Geom) -> np.ndarray:
-    """``gx = W^T * gy``: columns ``W_g^T @ gy_g`` scattered back by col2im, then cropped."""
+def _grad_input1(gy: np.ndarray, w: np.ndarray, x_shape: tuple[int, ...], g: Geom) -> np.ndarray:
+    """Reference path: columns ``W_g^T @ gy_g`` scattered back by col2im, then cropped."""
     N, C, H, W = x_shape
     O = w.shape[0]
     Ho, Wo = g.out
-    if g.depthwise(C, w.shape):
-        return dw_grad_input(gy, w, x_shape, g)
     if g.rows:
         return rows_grad_input(gy, w, x_shape, g)
     if USE_PHASES and not g.pointwise:
@@ -128,14 +184,7 @@ def conv_grad_input(gy: np.ndarray, w: np.ndarray, x_shape: tuple[int, ...], g: 
     return np.ascontiguousarray(gxp[:, :, pt:pt + H, pl:pl + W])
 
 
-def conv_grad_weight(saved: Any, gy: np.ndarray, w_shape: tuple[int, ...], c_in: int, g: Geom) -> np.ndarray:
-    """``gW[o, c, i, j] = sum_{n,h,w} gy[n, o, h, w] xp[n, c, h s + i d, w s + j d]``.
-
-    ``saved`` is the second result of :func:`conv_forward` on an input with ``c_in`` channels
-    (columns, or the padded input on the depthwise path).
-    """
-    if g.depthwise(c_in, w_shape):
-        return dw_grad_weight(saved, gy, w_shape, g)
+def _grad_weight1(saved: Any, gy: np.ndarray, w_shape: tuple[int, ...], g: Geom) -> np.ndarray:
     if g.rows:
         return rows_grad_weight(saved, gy, w_shape, g)
     if USE_PHASES and not g.pointwise:
@@ -146,10 +195,7 @@ def conv_grad_weight(saved: Any, gy: np.ndarray, w_shape: tuple[int, ...], c_in:
     return gw.reshape(w_shape)
 
 
-def weight_operand(x: np.ndarray, w_shape: tuple[int, ...], g: Geom) -> np.ndarray:
-    """Rebuild what :func:`conv_grad_weight` needs from ``x`` (when it was not kept)."""
-    if g.depthwise(x.shape[1], w_shape):
-        return x
+def _operand1(x: np.ndarray, w_shape: tuple[int, ...], g: Geom) -> Any:
     if g.rows:
         return row_lower(x, g.pads, g.k, g.d, g.groups)  # unfused: rows_grad_weight takes either
     if USE_PHASES and not g.pointwise:

@@ -1,0 +1,81 @@
+r"""Batch-parallel execution of the conv kernels on a small thread pool.
+
+NumPy releases the GIL inside matmul and its copy/ufunc loops, so Python threads can run the
+per-image work of a conv side by side. We split the batch into one contiguous chunk per worker
+and run the whole lowering (copies, GEMMs, accumulations, crop) per chunk, with the BLAS itself
+held to one thread meanwhile (through ``threadpoolctl``, when installed): measured on a shared
+2-core machine, multi-threaded OpenBLAS on tall, thin GEMMs can stall for a scheduler time slice
+per call when the other core is busy, while single-threaded BLAS in our own workers degrades
+gracefully. Without ``threadpoolctl`` everything runs in the calling thread.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+# worker threads (None: the CPUs this process may use, at most 4); a benchmark that pins BLAS
+# and PyTorch to n threads sets this to n too
+NUM_THREADS: int | None = None
+# a batch is split only when each chunk still has at least this many input elements
+MIN_CHUNK_ELEMENTS = 1 << 15
+
+_POOL: ThreadPoolExecutor | None = None
+_CTL: Any = None
+
+
+def workers() -> int:
+    if NUM_THREADS is not None:
+        return max(1, NUM_THREADS)
+    try:
+        n = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not on Linux
+        n = os.cpu_count() or 1
+    return max(1, min(n, 4))
+
+
+def _controller() -> Any:
+    global _CTL
+    if _CTL is None:
+        try:
+            from threadpoolctl import ThreadpoolController
+
+            _CTL = ThreadpoolController()
+        except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
+            _CTL = False
+    return _CTL
+
+
+@contextlib.contextmanager
+def _single_threaded_blas() -> Iterator[None]:
+    ctl = _controller()
+    if ctl:
+        with ctl.limit(limits=1, user_api="blas"):
+            yield
+    else:  # pragma: no cover
+        yield
+
+
+def pool_map(fn: Callable[[int, int], Any], spans: list[tuple[int, int]], blas_single: bool = True) -> list[Any]:
+    """``[fn(a, b) for (a, b) in spans]``, on the pool when there are several spans."""
+    global _POOL
+    if len(spans) == 1 or workers() == 1:
+        return [fn(a, b) for a, b in spans]
+    if _POOL is None or _POOL._max_workers != workers():
+        _POOL = ThreadPoolExecutor(workers(), thread_name_prefix="cvprimer-conv")
+    ctx = _single_threaded_blas() if blas_single else contextlib.nullcontext()
+    with ctx:
+        return list(_POOL.map(lambda ab: fn(*ab), spans))
+
+
+def batch_spans(n: int, per_item: int) -> list[tuple[int, int]]:
+    """Split range(n) into one contiguous chunk per worker (a single span when splitting is not
+    possible: no threadpoolctl to hold the BLAS to one thread, one worker, or tiny chunks)."""
+    k = min(workers(), n, max(1, (n * per_item) // MIN_CHUNK_ELEMENTS))
+    if k <= 1 or not _controller():
+        return [(0, n)]
+    bounds = [round(i * n / k) for i in range(k + 1)]
+    return [(bounds[i], bounds[i + 1]) for i in range(k)]
