@@ -3,7 +3,7 @@ r"""Per-op cost from each op's own ``cost`` formula; parameter counts; the count
 MACs and FLOPs are kept apart:
 
 * ``macs``: multiply-accumulates of the GEMM-like ops only (conv2d, conv_transpose2d, linear,
-  matmul, attention's two products). One MAC = one multiply + one add.
+  matmul, attention's two products: the op classes with ``is_gemm``). One MAC = one multiply + one add.
 * ``flops``: every other floating-point operation, in FLOPs: normalization, activations,
   pooling, element-wise adds, softmax, bias additions. An op formula that reports "macs" for a
   non-GEMM op (e.g. eval batch norm's one multiply-add per element) is converted at 2 FLOPs
@@ -28,7 +28,6 @@ import inspect
 from dataclasses import dataclass
 from typing import Any
 
-from cvprimer.analysis._op_adapters import VIEW_OPS, gemm_class
 from cvprimer.analysis.trace import OpRecord
 
 CONVENTIONS = ("torchvision", "macs", "flops")
@@ -52,7 +51,7 @@ def op_cost(rec: OpRecord) -> OpCost:
         return OpCost(counted=False)
     c = _call_cost(fn, rec)
     macs, flops, nbytes = int(c.get("macs", 0)), int(c.get("flops", 0)), int(c.get("bytes", 0))
-    gemm = gemm_class(fn)
+    gemm = fn.is_gemm
     if not gemm:
         flops, macs = flops + 2 * macs, 0
     grads_in = [r for r in rec.inputs if r.kind in ("activation", "param")]
@@ -84,7 +83,8 @@ def headline(convention: str, macs: int, flops: int) -> int:
 
 
 def is_view(rec: OpRecord) -> bool:
-    return rec.fn in VIEW_OPS
+    """Whether the op's output is a view of an input (its class's ``is_view``)."""
+    return rec.fn.is_view
 
 
 def _is_norm(module: Any) -> bool:

@@ -17,7 +17,6 @@ from typing import Any
 
 import numpy as np
 
-from cvprimer.analysis._op_adapters import VIEW_OPS
 from cvprimer.analysis.trace import Trace
 
 # backward needs: "in" = first input, "ins" = all activation inputs, "out" = the output,
@@ -58,7 +57,7 @@ def activation_memory(tr: Trace) -> dict[str, Any]:
         for raw in rec.raw:
             if isinstance(raw, np.ndarray) and id(raw) in base:
                 last_use[base[id(raw)]] = rec.index
-        view = rec.fn in VIEW_OPS
+        view = rec.fn.is_view
         first_in = next((r for r in rec.raw if isinstance(r, np.ndarray) and id(r) in base), None)
         out_bytes = 0
         for o in rec.outputs:

@@ -19,7 +19,6 @@ from typing import Any
 
 import numpy as np
 
-import cvprimer.analysis._op_adapters  # noqa: F401 - attaches infer/cost to the op classes
 from cvprimer.core.function import no_grad, observe_ops, shape_only
 from cvprimer.core.tensor import Tensor
 

@@ -169,6 +169,10 @@ class Function:
 
     Class attribute ``float_only`` (default True): Tensor inputs must have a floating
     dtype; ops that also make sense on integers (shape ops, indexing) set it to False.
+
+    The analyzer's protocol (generic forms in :mod:`cvprimer.core.cost`): ``infer`` and ``cost``
+    (static methods, optional) and the flags ``is_view`` and ``is_gemm``, declared by the op's own
+    class so that a new op is analysable without touching the analysis code.
     """
 
     float_only: bool = True
@@ -177,6 +181,11 @@ class Function:
     #: optional ``cost(raw_inputs, outputs, **kwargs) -> {"macs", "flops", "bytes"}`` for the analyzer;
     #: an op without one is reported as uncounted
     cost: Callable[..., Any] | None = None
+    #: the output is a view of an input (reshape, permute, expand, basic slicing, split): no new memory
+    is_view: bool = False
+    #: a multiply-accumulate op (conv, linear, matmul, attention): its "macs" are the ones the
+    #: "torchvision GFLOPS" convention counts; any other op's "macs" are converted to FLOPs
+    is_gemm: bool = False
 
     def __init__(self) -> None:
         self.inputs: tuple[Any, ...] = ()

@@ -20,6 +20,7 @@ import numpy as np
 
 from cvprimer.core.api import cat, matmul, mean, relu, sigmoid
 from cvprimer.core.api import max as amax
+from cvprimer.core.cost import itemsize, result_dtype
 from cvprimer.core.function import Function
 from cvprimer.core.tensor import Tensor
 from cvprimer.functional.activation.softmax import SoftmaxFn, softmax_array
@@ -47,6 +48,8 @@ class AttentionFn(Function):
     gQ = s gA K, gK = s gA^T Q.
     """
 
+    is_gemm = True
+
     @staticmethod
     def forward(ctx, q, k, v, mask=None, scale=1.0):
         a = (q @ _swap(k)) * q.dtype.type(scale)
@@ -68,6 +71,20 @@ class AttentionFn(Function):
         gq = (ga @ k) * s if need[0] else None
         gk = (_swap(ga) @ q) * s if need[1] else None
         return gq, gk, gv
+
+    @staticmethod
+    def infer(q, k, v, mask=None, scale=1.0):
+        """Output shapes and dtypes for the shape-only trace (the analyzer's protocol)."""
+        lead = np.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
+        L, S = q.shape[-2], k.shape[-2]
+        dt = result_dtype(q, k, v)
+        return [(lead + (L, v.shape[-1]), dt), (lead + (L, S), dt)]
+
+    @staticmethod
+    def cost(inputs, outputs, **kw):
+        """The analyzer's protocol: see the module-level :func:`cost`."""
+        q, k, v = inputs[:3]
+        return cost(q.shape, k.shape, v.shape, itemsize=itemsize(outputs))
 
 
 def _tensor(op: str, name: str, x: Any) -> Tensor:

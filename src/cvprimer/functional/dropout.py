@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from cvprimer.core.cost import itemsize
 from cvprimer.core.function import Function
 from cvprimer.core.random import get_rng
 from cvprimer.core.tensor import Tensor
@@ -37,6 +38,11 @@ class DropoutFn(Function):
     def backward(ctx, gy):
         (mask,) = ctx.saved_tensors
         return gy * mask
+
+    @staticmethod
+    def cost(inputs, outputs, **kw):
+        """The analyzer's protocol: :func:`cost` of the input's shape."""
+        return cost(np.shape(inputs[0]), itemsize=itemsize(outputs))
 
 
 def _check(op: str, x: Any, p: Any) -> float:

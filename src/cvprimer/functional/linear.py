@@ -24,6 +24,8 @@ class LinearFn(Function):
     Saves x (only if gW is wanted) and W (only if gx is wanted).
     """
 
+    is_gemm = True
+
     @staticmethod
     def forward(ctx, x, weight, bias=None):
         y = np.matmul(x, weight.T)

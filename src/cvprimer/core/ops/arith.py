@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from cvprimer.core.cost import copy_cost, elementwise_cost
 from cvprimer.core.function import Function
 
 
@@ -54,6 +55,7 @@ class AddFn(Function):
     r"""y = a + b.  Backward: ga = gy, gb = gy (then unbroadcast)."""
 
     float_only = False
+    cost = staticmethod(elementwise_cost(1))
 
     @staticmethod
     def forward(ctx, a, b):
@@ -69,6 +71,7 @@ class SubFn(Function):
     r"""y = a - b.  Backward: ga = gy, gb = -gy."""
 
     float_only = False
+    cost = staticmethod(elementwise_cost(1))
 
     @staticmethod
     def forward(ctx, a, b):
@@ -84,6 +87,7 @@ class MulFn(Function):
     r"""y = a * b.  Backward: ga = gy * b, gb = gy * a."""
 
     float_only = False
+    cost = staticmethod(elementwise_cost(1))
 
     @staticmethod
     def forward(ctx, a, b):
@@ -99,6 +103,8 @@ class MulFn(Function):
 
 class DivFn(Function):
     r"""y = a / b.  Backward: ga = gy / b, gb = -gy * a / b^2 = -gy * y / b."""
+
+    cost = staticmethod(elementwise_cost(1))
 
     @staticmethod
     def forward(ctx, a, b):
@@ -121,6 +127,8 @@ class PowFn(Function):
     Backward: ga = gy * b * a^(b-1); gb = gy * y * ln(a). As in PyTorch, gb is set to 0
     where a == 0 and b >= 0 (the limit of a^b ln a there), instead of 0 * (-inf) = NaN.
     """
+
+    cost = staticmethod(elementwise_cost(1))
 
     @staticmethod
     def forward(ctx, a, b):
@@ -152,6 +160,7 @@ class MaximumFn(Function):
     """
 
     float_only = False
+    cost = staticmethod(elementwise_cost(1))
 
     @staticmethod
     def forward(ctx, a, b):
@@ -170,6 +179,7 @@ class MinimumFn(Function):
     r"""y = min(a, b) elementwise; gradient to the smaller input, split in half at ties."""
 
     float_only = False
+    cost = staticmethod(elementwise_cost(1))
 
     @staticmethod
     def forward(ctx, a, b):
@@ -191,6 +201,7 @@ class WhereFn(Function):
     """
 
     float_only = False
+    cost = staticmethod(elementwise_cost(1))
 
     @staticmethod
     def forward(ctx, cond, a, b):
@@ -222,6 +233,7 @@ class CastFn(Function):
     r"""y = a converted to another dtype. Backward: gy converted back (done centrally)."""
 
     float_only = False
+    cost = staticmethod(copy_cost)
 
     @staticmethod
     def forward(ctx, a, dtype):
@@ -236,6 +248,7 @@ class CloneFn(Function):
     r"""y = copy of a. Backward: ga = gy."""
 
     float_only = False
+    cost = staticmethod(copy_cost)
 
     @staticmethod
     def forward(ctx, a):

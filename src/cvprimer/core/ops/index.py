@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from cvprimer.core.cost import view_cost
 from cvprimer.core.function import Function
 
 
@@ -38,6 +39,8 @@ class GetItemFn(Function):
     summing where an integer-array index repeats an element."""
 
     float_only = False
+    is_view = True
+    cost = staticmethod(view_cost)
 
     @staticmethod
     def forward(ctx, x, idx):

@@ -31,6 +31,8 @@ class MatMulFn(Function):
     the same formulas run on the promoted 2-D shapes and the extra axis is dropped.
     """
 
+    is_gemm = True
+
     @staticmethod
     def forward(ctx, a, b):
         if a.ndim == 0 or b.ndim == 0:

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from cvprimer.core.cost import reduction_cost
 from cvprimer.core.function import Function
 
 
@@ -42,6 +43,7 @@ class SumFn(Function):
     gx = broadcast(gy) to x's shape."""
 
     float_only = False
+    cost = staticmethod(reduction_cost(1))
 
     @staticmethod
     def forward(ctx, x, dim=None, keepdim=False):
@@ -57,6 +59,8 @@ class SumFn(Function):
 
 class MeanFn(Function):
     r"""y = mean of x over ``dim`` (n elements per group).  Backward: gx = broadcast(gy) / n."""
+
+    cost = staticmethod(reduction_cost(1))
 
     @staticmethod
     def forward(ctx, x, dim=None, keepdim=False):
@@ -80,6 +84,7 @@ class _ExtremeFn(Function):
     """
 
     _np = staticmethod(np.max)
+    cost = staticmethod(reduction_cost(1))
 
     @staticmethod
     def forward(ctx, x, dim=None, keepdim=False):
@@ -121,6 +126,8 @@ class VarFn(Function):
     because sum_i (x_i - m) = 0), so gx = gy * 2 (x - m) / (n - correction).
     """
 
+    cost = staticmethod(reduction_cost(3))
+
     @staticmethod
     def forward(ctx, x, dim=None, correction=1, keepdim=False):
         axes = normalize_dims("var", dim, x.ndim)
@@ -148,6 +155,8 @@ class StdFn(Function):
     gx = gy * (x - m) / ((n - correction) s). Infinite where s = 0, as in PyTorch.
     """
 
+    cost = staticmethod(reduction_cost(3))
+
     @staticmethod
     def forward(ctx, x, dim=None, correction=1, keepdim=False):
         axes = normalize_dims("std", dim, x.ndim)
@@ -174,6 +183,8 @@ class LogSumExpFn(Function):
 
     Backward: dy/dx_i = exp(x_i - y) = softmax(x)_i, so gx = gy * exp(x - y).
     """
+
+    cost = staticmethod(reduction_cost(3))
 
     @staticmethod
     def forward(ctx, x, dim=None, keepdim=False):

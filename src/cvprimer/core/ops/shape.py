@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from cvprimer.core.cost import copy_cost, view_cost
 from cvprimer.core.function import Function
 
 
@@ -21,6 +22,8 @@ class ReshapeFn(Function):
     to x's shape. Also serves flatten, squeeze, unsqueeze and view."""
 
     float_only = False
+    is_view = True
+    cost = staticmethod(view_cost)
 
     @staticmethod
     def forward(ctx, x, shape):
@@ -44,6 +47,8 @@ class PermuteFn(Function):
     the inverse permutation argsort(perm)."""
 
     float_only = False
+    is_view = True
+    cost = staticmethod(view_cost)
 
     @staticmethod
     def forward(ctx, x, perm):
@@ -63,6 +68,8 @@ class ExpandFn(Function):
     the broadcast axes (done by the central unbroadcast)."""
 
     float_only = False
+    is_view = True
+    cost = staticmethod(view_cost)
 
     @staticmethod
     def forward(ctx, x, shape):
@@ -83,6 +90,7 @@ class ConcatFn(Function):
     of the inputs' sizes along ``dim``."""
 
     float_only = False
+    cost = staticmethod(copy_cost)
 
     @staticmethod
     def forward(ctx, dim, *xs):
@@ -111,6 +119,7 @@ class StackFn(Function):
     ``dim``, one per input."""
 
     float_only = False
+    cost = staticmethod(copy_cost)
 
     @staticmethod
     def forward(ctx, dim, *xs):
@@ -134,6 +143,8 @@ class SplitFn(Function):
     Backward: the pieces' gradients concatenated (a piece nobody used contributes zeros)."""
 
     float_only = False
+    is_view = True
+    cost = staticmethod(view_cost)
 
     @staticmethod
     def forward(ctx, x, sizes, dim):
@@ -192,6 +203,7 @@ class PadFn(Function):
     """
 
     float_only = False
+    cost = staticmethod(copy_cost)
 
     @staticmethod
     def forward(ctx, x, pad, mode="constant", value=0.0):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from cvprimer.core.cost import elementwise_cost
 from cvprimer.core.function import Function
 
 
@@ -16,6 +17,7 @@ class NegFn(Function):
     r"""y = -x.  Backward: gx = -gy."""
 
     float_only = False
+    cost = staticmethod(elementwise_cost(1))
 
     @staticmethod
     def forward(ctx, x):
@@ -28,6 +30,8 @@ class NegFn(Function):
 
 class ExpFn(Function):
     r"""y = e^x.  Backward: gx = gy * y (saves the output)."""
+
+    cost = staticmethod(elementwise_cost(1))
 
     @staticmethod
     def forward(ctx, x):
@@ -44,6 +48,8 @@ class ExpFn(Function):
 class LogFn(Function):
     r"""y = ln x (x > 0; ln 0 = -inf, ln of a negative = NaN, as NumPy).  Backward: gx = gy / x."""
 
+    cost = staticmethod(elementwise_cost(1))
+
     @staticmethod
     def forward(ctx, x):
         ctx.save_for_backward(x)
@@ -59,6 +65,8 @@ class LogFn(Function):
 
 class SqrtFn(Function):
     r"""y = sqrt(x).  Backward: gx = gy / (2 y) (saves the output; infinite at x = 0)."""
+
+    cost = staticmethod(elementwise_cost(1))
 
     @staticmethod
     def forward(ctx, x):
@@ -78,6 +86,7 @@ class AbsFn(Function):
     r"""y = |x|.  Backward: gx = gy * sign(x), with the subgradient 0 chosen at x = 0."""
 
     float_only = False
+    cost = staticmethod(elementwise_cost(1))
 
     @staticmethod
     def forward(ctx, x):
@@ -94,6 +103,7 @@ class SignFn(Function):
     r"""y = sign(x) in {-1, 0, 1}.  Backward: gx = 0 (piecewise constant)."""
 
     float_only = False
+    cost = staticmethod(elementwise_cost(1))
 
     @staticmethod
     def forward(ctx, x):
@@ -113,6 +123,7 @@ class ClampFn(Function):
     """
 
     float_only = False
+    cost = staticmethod(elementwise_cost(2))
 
     @staticmethod
     def forward(ctx, x, lo, hi):
@@ -143,6 +154,7 @@ class ReLUFn(Function):
     """
 
     float_only = False
+    cost = staticmethod(elementwise_cost(1))
 
     @staticmethod
     def forward(ctx, x):
@@ -162,6 +174,8 @@ class SigmoidFn(Function):
     Backward: gx = gy * y (1 - y) (saves the output).
     """
 
+    cost = staticmethod(elementwise_cost(3))
+
     @staticmethod
     def forward(ctx, x):
         # e^{-|x|} never overflows; pick the algebraically equal form per sign
@@ -178,6 +192,8 @@ class SigmoidFn(Function):
 
 class TanhFn(Function):
     r"""y = tanh x.  Backward: gx = gy * (1 - y^2) (saves the output)."""
+
+    cost = staticmethod(elementwise_cost(1))
 
     @staticmethod
     def forward(ctx, x):

@@ -14,10 +14,12 @@ backward pass are one piece of code.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
+from cvprimer.core.cost import Cost, itemsize, same_shape_infer
 from cvprimer.core.function import Function
 
 
@@ -28,6 +30,7 @@ class PointwiseFn(Function):
     """
 
     saves: str = "x"
+    infer = staticmethod(same_shape_infer)
 
     @staticmethod
     def f(x: np.ndarray, **opts: Any) -> np.ndarray:  # pragma: no cover - abstract
@@ -60,6 +63,14 @@ class PointwiseFn(Function):
     def backward(ctx: Function, gy: np.ndarray) -> np.ndarray:
         x, y = ctx.saved_tensors
         return gy * type(ctx).df(x, y, **ctx.opts)
+
+
+def pointwise_cost(flops_per_element: int) -> Callable[..., Cost]:
+    """The analyzer's ``cost`` of a pointwise activation with ``flops_per_element`` FLOPs an element
+    (a comparison, multiply or add = 1; exp, log, erf = 1): :func:`cost` of the input's shape."""
+    def op_cost(inputs: Any, outputs: Any, **kw: Any) -> Cost:
+        return cost(np.shape(inputs[0]), flops_per_element, itemsize=itemsize(outputs))
+    return op_cost
 
 
 def check_float(op: str, name: str, value: Any) -> float:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from cvprimer.core.tensor import Tensor
-from cvprimer.functional.activation._base import PointwiseFn, check_float
+from cvprimer.functional.activation._base import PointwiseFn, check_float, pointwise_cost
 
 # SELU's constants (Klambauer et al., arXiv:1706.02515), as PyTorch spells them
 SELU_ALPHA = 1.6732632423543772848170429916717
@@ -29,6 +29,8 @@ class ELUFn(PointwiseFn):
     Backward: gx = gy * scale for x > 0, gy * scale * (alpha / c) * e^{x / c} for x <= 0.
     Saves x.
     """
+
+    cost = staticmethod(pointwise_cost(4))
 
     @staticmethod
     def f(x, alpha=1.0, scale=1.0, c=1.0):
@@ -47,6 +49,8 @@ class SoftplusFn(PointwiseFn):
     Evaluated as (max(z, 0) + log1p(e^{-|z|})) / beta with z = beta x (no overflow).
     Backward: gx = gy * sigmoid(beta x), and gy where beta x > threshold. Saves x.
     """
+
+    cost = staticmethod(pointwise_cost(4))
 
     @staticmethod
     def f(x, beta=1.0, threshold=20.0):

@@ -12,11 +12,13 @@ from __future__ import annotations
 import numpy as np
 
 from cvprimer.core.tensor import Tensor
-from cvprimer.functional.activation._base import PointwiseFn
+from cvprimer.functional.activation._base import PointwiseFn, pointwise_cost
 
 
 class HardsigmoidFn(PointwiseFn):
     r"""y = min(max(x + 3, 0), 6) / 6.  y' = 1/6 on (-3, 3), else 0. Saves x."""
+
+    cost = staticmethod(pointwise_cost(3))
 
     @staticmethod
     def f(x):
@@ -32,6 +34,8 @@ class HardswishFn(PointwiseFn):
 
     y' = 0 for x <= -3, x/3 + 1/2 for -3 < x < 3, 1 for x >= 3. Saves x.
     """
+
+    cost = staticmethod(pointwise_cost(4))
 
     @staticmethod
     def f(x):

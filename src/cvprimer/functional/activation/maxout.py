@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from cvprimer.core.cost import itemsize
 from cvprimer.core.function import Function
 from cvprimer.core.tensor import Tensor
 
@@ -38,6 +39,11 @@ class MaxoutFn(Function):
         np.put_along_axis(gx, np.expand_dims(idx, d + 1), np.expand_dims(gy, d + 1), axis=d + 1)
         shape = ctx.grouped_shape
         return gx.reshape(shape[:d] + (shape[d] * shape[d + 1],) + shape[d + 2 :])
+
+    @staticmethod
+    def cost(inputs, outputs, **kw):
+        """The analyzer's protocol: see the module-level :func:`cost`."""
+        return cost(inputs[0].shape, inputs[1], itemsize=itemsize(outputs))
 
 
 def maxout(x: Tensor, pieces: int, dim: int = 1) -> Tensor:

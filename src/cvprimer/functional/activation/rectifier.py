@@ -15,9 +15,10 @@ from typing import Any
 import numpy as np
 
 from cvprimer.core.api import relu  # noqa: F401 - re-exported: ReLUFn is the core op
+from cvprimer.core.cost import elementwise_cost
 from cvprimer.core.function import Function
 from cvprimer.core.tensor import Tensor
-from cvprimer.functional.activation._base import PointwiseFn, check_float
+from cvprimer.functional.activation._base import PointwiseFn, check_float, pointwise_cost
 
 
 class HardtanhFn(PointwiseFn):
@@ -28,6 +29,7 @@ class HardtanhFn(PointwiseFn):
     """
 
     saves = "y"
+    cost = staticmethod(pointwise_cost(2))
 
     @staticmethod
     def f(x, min_val=-1.0, max_val=1.0):
@@ -45,6 +47,8 @@ class LeakyReLUFn(PointwiseFn):
     ``negative_slope``, as PyTorch). Saves x (the sign of y does not give the branch when
     the slope is negative).
     """
+
+    cost = staticmethod(pointwise_cost(2))
 
     @staticmethod
     def f(x, negative_slope=0.01):
@@ -65,6 +69,8 @@ class PReLUFn(Function):
                ga_c = sum over all positions of channel c of gy * x * [x <= 0]
     (summed over everything for the shared slope). Saves x and a.
     """
+
+    cost = staticmethod(elementwise_cost(2))
 
     @staticmethod
     def forward(ctx, x, a):

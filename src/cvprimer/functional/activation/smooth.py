@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from cvprimer.core.tensor import Tensor
-from cvprimer.functional.activation._base import PointwiseFn
+from cvprimer.functional.activation._base import PointwiseFn, pointwise_cost
 from cvprimer.functional.activation._erf import erfc
 from cvprimer.functional.activation.exponential import _sigmoid
 
@@ -30,6 +30,8 @@ class GELUFn(PointwiseFn):
     Saves x.
     """
 
+    cost = staticmethod(pointwise_cost(5))
+
     @staticmethod
     def f(x, approximate="none"):
         if approximate == "tanh":
@@ -46,6 +48,8 @@ class GELUFn(PointwiseFn):
 
 class SiLUFn(PointwiseFn):
     r"""y = x sigmoid(x) (SiLU / swish-1).  y' = s (1 + x (1 - s)), s = sigmoid(x). Saves x."""
+
+    cost = staticmethod(pointwise_cost(4))
 
     @staticmethod
     def f(x):
@@ -64,6 +68,8 @@ class MishFn(PointwiseFn):
     derivative of softplus is the sigmoid). Saves x.
     """
 
+    cost = staticmethod(pointwise_cost(7))
+
     @staticmethod
     def f(x):
         return x * np.tanh(_softplus(x))
@@ -76,6 +82,8 @@ class MishFn(PointwiseFn):
 
 class SoftsignFn(PointwiseFn):
     r"""y = x / (1 + |x|).  y' = 1 / (1 + |x|)^2. Saves x."""
+
+    cost = staticmethod(pointwise_cost(3))
 
     @staticmethod
     def f(x):

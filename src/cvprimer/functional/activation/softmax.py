@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from cvprimer.core.cost import itemsize
 from cvprimer.core.function import Function
 from cvprimer.core.tensor import Tensor
 
@@ -78,6 +79,11 @@ class SoftmaxFn(Function):
         gx = y * (g - np.sum(g * y, axis=ctx.axis, keepdims=True))
         return gx.reshape(gy.shape)
 
+    @staticmethod
+    def cost(inputs, outputs, **kw):
+        """The analyzer's protocol: :func:`cost` of the input's shape."""
+        return cost(np.shape(inputs[0]), itemsize=itemsize(outputs))
+
 
 class LogSoftmaxFn(Function):
     r"""Log-softmax along one axis.
@@ -90,6 +96,8 @@ class LogSoftmaxFn(Function):
     **Backward**: dy_i/dx_j = delta_ij - softmax(x)_j, so
     gx_j = gy_j - softmax(x)_j sum_i gy_i = gy_j - exp(y_j) sum_i gy_i.
     """
+
+    cost = staticmethod(SoftmaxFn.cost)  # the same formula
 
     @staticmethod
     def forward(ctx, x, dim=-1):

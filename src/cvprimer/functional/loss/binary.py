@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from cvprimer.core.cost import itemsize
 from cvprimer.core.function import Function
 from cvprimer.core.tensor import Tensor
 from cvprimer.functional.loss._common import (
@@ -67,6 +68,11 @@ class BinaryCrossEntropyFn(Function):
         gt = g * (l1p - lp) if ctx.needs_input_grad[1] else None
         return gp, gt
 
+    @staticmethod
+    def cost(inputs, outputs, **kw):
+        """The analyzer's protocol: :func:`cost` of the input's shape."""
+        return cost(np.shape(inputs[0]), itemsize=itemsize(outputs))
+
 
 class BCEWithLogitsFn(Function):
     r"""Binary cross-entropy on logits z (sigmoid fused in, so no log(0) ever appears).
@@ -82,6 +88,8 @@ class BCEWithLogitsFn(Function):
     pos_weight); dl/dy = w [-z + (pos_weight - 1) softplus(-z)]. ``weight`` and
     ``pos_weight`` receive no gradient.
     """
+
+    cost = staticmethod(BinaryCrossEntropyFn.cost)  # the same formula
 
     @staticmethod
     def forward(ctx, z, y, w=None, pw=None, reduction="mean"):

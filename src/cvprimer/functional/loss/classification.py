@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from cvprimer.core.cost import itemsize
 from cvprimer.core.function import Function
 from cvprimer.core.tensor import Tensor
 from cvprimer.functional.loss._common import check_reduction, tensor_arg
@@ -145,6 +146,11 @@ class CrossEntropyFn(Function):
             gt = from_rows(-(1 - eps) * g * logp * (w if w is not None else 1), shape)
         return gz, gt
 
+    @staticmethod
+    def cost(inputs, outputs, **kw):
+        """The analyzer's protocol: :func:`cost` of the input's shape."""
+        return cost(np.shape(inputs[0]), itemsize=itemsize(outputs))
+
 
 class NLLLossFn(Function):
     r"""Negative log-likelihood of given log-probabilities.
@@ -156,6 +162,8 @@ class NLLLossFn(Function):
     **Backward**: the only non-zero entry of gx_i is gx_{i, y_i} = -w_{y_i} g_i, with g_i the
     upstream gradient of row i (divided by the weight sum for 'mean').
     """
+
+    cost = staticmethod(CrossEntropyFn.cost)  # the same formula
 
     @staticmethod
     def forward(ctx, x, t, w=None, ignore_index=-100, reduction="mean", loss_shape=()):

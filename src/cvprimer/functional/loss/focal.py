@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from cvprimer.core.cost import itemsize
 from cvprimer.core.function import Function
 from cvprimer.core.tensor import Tensor
 from cvprimer.functional.loss._common import check_reduction, reduce, same_shape, tensor_arg, unreduce
@@ -71,6 +72,11 @@ class SigmoidFocalLossFn(Function):
         ratio = np.exp(-sp_neg - sp_pos - logq) if gamma else 0.0
         return g * at * qg * (gamma * (1 - 2 * y) * ce * ratio + (p - y))
 
+    @staticmethod
+    def cost(inputs, outputs, **kw):
+        """The analyzer's protocol: :func:`cost` of the input's shape."""
+        return cost(np.shape(inputs[0]), itemsize=itemsize(outputs))
+
 
 class SoftmaxFocalLossFn(Function):
     r"""Multi-class focal loss on logits (rows z_i of C classes, class axis moved last).
@@ -90,6 +96,8 @@ class SoftmaxFocalLossFn(Function):
     -log(1 + T)(1 + T)/T for the top class (-1 when T underflows to 0) and directly for
     the others (there q >= 1/2).
     """
+
+    cost = staticmethod(SigmoidFocalLossFn.cost)  # the same formula
 
     @staticmethod
     def forward(ctx, z, y, alpha=None, gamma=2.0, reduction="mean", denom=1.0, loss_shape=()):

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from cvprimer.core.cost import itemsize
 from cvprimer.core.function import Function
 from cvprimer.core.tensor import Tensor
 from cvprimer.functional.loss._common import check_reduction, reduce, same_shape, tensor_arg, unreduce
@@ -47,6 +48,11 @@ class MultiMarginLossFn(Function):
         coef[np.arange(n), t] = -coef.sum(axis=1)
         return (g * coef).reshape(shape)
 
+    @staticmethod
+    def cost(inputs, outputs, **kw):
+        """The analyzer's protocol: :func:`cost` of the input's shape."""
+        return cost(np.shape(inputs[0]), itemsize=itemsize(outputs))
+
 
 def multi_margin_loss(
     input: Tensor, target: Any, p: int = 1, margin: float = 1.0, weight: Any = None, reduction: str = "mean"
@@ -84,6 +90,8 @@ class KLDivFn(Function):
     **Backward**: dl/dx = -t (or -exp(s)); dl/dt = log t + 1 - x for t > 0 (0 where t = 0),
     dl/ds = exp(s)(s - x + 1).
     """
+
+    cost = staticmethod(MultiMarginLossFn.cost)  # the same formula
 
     @staticmethod
     def forward(ctx, x, t, reduction="mean", log_target=False):

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from cvprimer.core.cost import array_numel, itemsize
 from cvprimer.core.function import Function
 from cvprimer.core.tensor import Tensor
 
@@ -34,6 +35,12 @@ class LpPenaltyFn(Function):
             (gy * (np.sign(w) if ctx.p == 1 else 2 * w)) if need else None
             for w, need in zip(ws, ctx.needs_input_grad, strict=True)
         )
+
+    @staticmethod
+    def cost(inputs, outputs, **kw):
+        """The analyzer's protocol: 2 FLOPs an element (|w| or w^2, then the add); reads every input."""
+        n = array_numel(inputs)
+        return {"macs": 0, "flops": 2 * n, "bytes": n * itemsize(outputs)}
 
 
 def _params(op: str, params: Iterable[Tensor]) -> list[Tensor]:

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from cvprimer.core.cost import itemsize
 from cvprimer.core.function import Function
 from cvprimer.core.tensor import Tensor
 from cvprimer.functional.loss._common import check_reduction, reduce, same_shape, tensor_arg, unreduce
@@ -41,6 +42,11 @@ class _DiffLossFn(Function):
         reduction, param = ctx.meta
         g = unreduce(gy, d.shape, reduction) * type(ctx)._grad(d, param)
         return (g if ctx.needs_input_grad[0] else None), (-g if ctx.needs_input_grad[1] else None)
+
+    @staticmethod
+    def cost(inputs, outputs, **kw):
+        """The analyzer's protocol: :func:`cost` of the input's shape."""
+        return cost(np.shape(inputs[0]), itemsize=itemsize(outputs))
 
 
 class MSELossFn(_DiffLossFn):

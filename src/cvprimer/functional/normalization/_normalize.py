@@ -46,6 +46,7 @@ from typing import Any
 
 import numpy as np
 
+from cvprimer.core.cost import itemsize, same_shape_infer
 from cvprimer.core.function import Function
 
 
@@ -133,6 +134,21 @@ class NormalizeFn(Function):
                 gx *= inv_std
         return (None if gx is None else gx.reshape(ctx.shape)), gw, gb
 
+    @staticmethod
+    def infer(x, weight, bias, view, axes, pview, eps, stats=None):
+        """Output shape and dtype for the shape-only trace (the analyzer's protocol); ``stats``
+        gets what the arithmetic would give on the all-zero placeholder input."""
+        if stats is not None:
+            m = tuple(1 if i in axes else n for i, n in enumerate(view))
+            stats["mean"] = np.zeros(m, x.dtype).reshape(-1)
+            stats["var"] = np.zeros(m, x.dtype).reshape(-1)
+        return x.shape, x.dtype
+
+    @staticmethod
+    def cost(inputs, outputs, **kw):
+        """The analyzer's protocol: see the module-level :func:`cost`."""
+        return cost(inputs[0].shape, affine=inputs[1] is not None, itemsize=itemsize(outputs))
+
 
 class AffineStatsFn(Function):
     r"""Normalization with GIVEN statistics (eval-mode batch norm, instance norm with running
@@ -144,6 +160,8 @@ class AffineStatsFn(Function):
     **Backward** gx = gy * s; ggamma = sum gy (x - mu) inv_std; gbeta = sum gy (sums over
     the axes the parameters are broadcast along). Saves x only when ggamma is needed.
     """
+
+    infer = staticmethod(same_shape_infer)
 
     @staticmethod
     def forward(ctx, x, weight, bias, mean, var, view, pview, eps):
@@ -168,6 +186,11 @@ class AffineStatsFn(Function):
         gb = _sum(gy, paxes).reshape(-1) if ctx.needs_input_grad[2] else None
         return gx, gw, gb
 
+    @staticmethod
+    def cost(inputs, outputs, **kw):
+        """The analyzer's protocol: see :func:`affine_cost`."""
+        return affine_cost(inputs[0].shape, itemsize=itemsize(outputs))
+
 
 def cost(shape: tuple[int, ...], affine: bool = True, itemsize: int = 4) -> dict[str, Any]:
     """Training-mode cost of a normalization over an input of ``shape`` (forward only).
@@ -178,6 +201,13 @@ def cost(shape: tuple[int, ...], affine: bool = True, itemsize: int = 4) -> dict
     """
     n = int(np.prod(shape))
     return {"macs": n if affine else 0, "flops": 5 * n, "bytes": 3 * n * itemsize}
+
+
+def affine_cost(shape: tuple[int, ...], itemsize: int = 4) -> dict[str, Any]:
+    """Cost of a normalization with given statistics (eval-mode batch norm): one multiply-add per
+    element; read x, write y."""
+    n = int(np.prod(shape))
+    return {"macs": n, "flops": 0, "bytes": 2 * n * itemsize}
 
 
 def check_param(op: str, name: str, t: Any, shape: tuple[int, ...], x: Any) -> None:

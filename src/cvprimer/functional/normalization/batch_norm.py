@@ -8,6 +8,7 @@ from cvprimer.core.tensor import Tensor
 from cvprimer.functional.normalization._normalize import (
     AffineStatsFn,
     NormalizeFn,
+    affine_cost,
     check_eps,
     check_input,
     check_param,
@@ -110,8 +111,8 @@ def update_running(running_mean: Tensor | None, running_var: Tensor | None, mean
 
 
 def cost(shape: tuple[int, ...], affine: bool = True, training: bool = True, itemsize: int = 4) -> dict:
-    """Training: see ``_normalize.cost``. Evaluation: one multiply-add per element."""
+    """Training: see ``_normalize.cost``. Evaluation: ``_normalize.affine_cost`` (one multiply-add
+    per element)."""
     if training:
         return _norm_cost(shape, affine, itemsize)
-    n = int(np.prod(shape))
-    return {"macs": n, "flops": 0, "bytes": 2 * n * itemsize}
+    return affine_cost(shape, itemsize)

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from cvprimer.core.cost import itemsize
 from cvprimer.core.function import Function
 from cvprimer.core.tensor import Tensor
 from cvprimer.functional.pooling._window import check_planes
@@ -41,6 +42,16 @@ class AdaptiveAvgPool2dFn(Function):
         Ph, Pw = ctx.P
         gy3 = gy.reshape(-1, *gy.shape[-2:])
         return (separable(gy3, Ph.T, Pw.T).reshape(ctx.x_shape),)
+
+    @staticmethod
+    def infer(x, out):
+        """Output shape and dtype for the shape-only trace (the analyzer's protocol)."""
+        return x.shape[:-2] + tuple(out), x.dtype
+
+    @staticmethod
+    def cost(inputs, outputs, **kw):
+        """The analyzer's protocol: see the module-level :func:`cost`."""
+        return cost(inputs[0].shape, inputs[1], itemsize=itemsize(outputs))
 
 
 def adaptive_avg_pool2d(x: Tensor, output_size: Any) -> Tensor:

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from cvprimer.core.cost import numel
 from cvprimer.core.function import Function
 from cvprimer.core.tensor import Tensor
 from cvprimer.functional.pooling._window import check_planes, extent, padded, window_params
@@ -84,6 +85,19 @@ class AvgPool2dFn(Function):
         gyd = gy.reshape(math.prod(lead), *gy.shape[-2:]) / ctx.div
         gxp = _window_spread(_window_spread(gyd, kh, sh, Hp, 1), kw, sw, Wp, 2)
         return (gxp[:, ph:ph + H, pw:pw + W].reshape(ctx.x_shape),)
+
+    @staticmethod
+    def infer(x, g, *rest):
+        """Output shape and dtype for the shape-only trace (the analyzer's protocol)."""
+        return x.shape[:-2] + tuple(g["out"]), x.dtype
+
+    @staticmethod
+    def cost(inputs, outputs, **kw):
+        """The analyzer's protocol, counting each window directly: ``k_h k_w - 1`` adds and one
+        divide per output (the module-level :func:`cost` counts the separable sum as computed)."""
+        x, g = inputs[:2]
+        n_out = numel(outputs[0])
+        return {"macs": 0, "flops": n_out * g["k"][0] * g["k"][1], "bytes": (numel(x) + n_out) * x.dtype.itemsize}
 
 
 def avg_pool2d(x: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0, ceil_mode: bool = False,

@@ -7,9 +7,15 @@ from typing import Any
 
 import numpy as np
 
+from cvprimer.core.cost import itemsize
 from cvprimer.core.function import Function
 from cvprimer.core.tensor import Tensor
 from cvprimer.functional.pooling._window import check_planes
+
+
+def _plane_infer(x: np.ndarray) -> tuple[tuple[int, ...], np.dtype]:
+    """The analyzer's ``infer``: each (H, W) plane reduced to (1, 1)."""
+    return x.shape[:-2] + (1, 1), x.dtype
 
 
 class GlobalAvgPool2dFn(Function):
@@ -22,6 +28,8 @@ class GlobalAvgPool2dFn(Function):
     share and ``sum(gx) == sum(gy)``.
     """
 
+    infer = staticmethod(_plane_infer)
+
     @staticmethod
     def forward(ctx: Function, x: np.ndarray) -> np.ndarray:
         ctx.x_shape = x.shape
@@ -31,6 +39,11 @@ class GlobalAvgPool2dFn(Function):
     def backward(ctx: Function, gy: np.ndarray) -> tuple[np.ndarray]:
         H, W = ctx.x_shape[-2:]
         return (np.broadcast_to(gy / (H * W), ctx.x_shape).copy(),)
+
+    @staticmethod
+    def cost(inputs, outputs, **kw):
+        """The analyzer's protocol: :func:`cost` of the input's shape."""
+        return cost(np.shape(inputs[0]), itemsize=itemsize(outputs))
 
 
 class GlobalMaxPool2dFn(Function):
@@ -43,6 +56,9 @@ class GlobalMaxPool2dFn(Function):
     **Backward**: ``gx[b] = gy[b]`` at the arg-max and 0 elsewhere (the whole gradient goes to
     the first maximum; ``sum(gx) == sum(gy)``). Only the flat arg-max is saved.
     """
+
+    infer = staticmethod(_plane_infer)
+    cost = staticmethod(GlobalAvgPool2dFn.cost)  # the same formula
 
     @staticmethod
     def forward(ctx: Function, x: np.ndarray) -> np.ndarray:

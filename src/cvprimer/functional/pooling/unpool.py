@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from cvprimer.core.cost import itemsize, numel
 from cvprimer.core.function import Function
 from cvprimer.core.tensor import Tensor
 from cvprimer.functional._conv_utils import _pair
@@ -44,6 +45,12 @@ class MaxUnpool2dFn(Function):
         (flat,) = ctx.saved_tensors
         gx = np.take_along_axis(gy.reshape(flat.shape[0], -1), flat, axis=1)
         return (gx.reshape(ctx.x_shape),)
+
+    @staticmethod
+    def cost(inputs, outputs, **kw):
+        """The analyzer's protocol: no arithmetic; values and indices read (both counted at the
+        output's itemsize), output written."""
+        return {"macs": 0, "flops": 0, "bytes": (2 * numel(inputs[0]) + numel(outputs[0])) * itemsize(outputs)}
 
 
 def max_unpool2d(x: Tensor, indices: Any, kernel_size: Any, stride: Any = None, padding: Any = 0,

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from cvprimer.core.cost import itemsize
 from cvprimer.core.function import Function
 from cvprimer.core.tensor import Tensor
 from cvprimer.functional.sampling._separable import linear_matrix, nearest_index, one_hot, separable
@@ -62,6 +63,17 @@ class InterpolateFn(Function):
             Ah, Aw = one_hot(Ah, H, gy.dtype), one_hot(Aw, W, gy.dtype)
         gx = separable(gy.reshape(N * C, *gy.shape[-2:]), Ah.T, Aw.T)
         return (gx.reshape(ctx.x_shape),)
+
+    @staticmethod
+    def infer(x, mode, out, *rest):
+        """Output shape and dtype for the shape-only trace (the analyzer's protocol)."""
+        return x.shape[:-2] + tuple(out), x.dtype
+
+    @staticmethod
+    def cost(inputs, outputs, **kw):
+        """The analyzer's protocol: see the module-level :func:`cost`."""
+        x, mode, out = inputs[:3]
+        return cost(x.shape, size=tuple(out), mode=mode, itemsize=itemsize(outputs))
 
 
 def _resolve(op: str, shape: tuple[int, ...], size: Any, scale_factor: Any

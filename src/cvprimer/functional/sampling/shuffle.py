@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from cvprimer.core.cost import itemsize
 from cvprimer.core.function import Function
 from cvprimer.core.tensor import Tensor
 
@@ -62,6 +63,11 @@ class PixelShuffleFn(Function):
     def backward(ctx: Function, gy: np.ndarray) -> tuple[np.ndarray]:
         return (_unshuffle(gy, ctx.r),)
 
+    @staticmethod
+    def cost(inputs, outputs, **kw):
+        """The analyzer's protocol: :func:`cost` of the input's shape."""
+        return cost(np.shape(inputs[0]), itemsize=itemsize(outputs))
+
 
 class PixelUnshuffleFn(Function):
     r"""Rearrange each r x r block of pixels into ``r^2`` channels (inverse of pixel shuffle).
@@ -73,6 +79,7 @@ class PixelUnshuffleFn(Function):
     """
 
     float_only = False
+    cost = staticmethod(PixelShuffleFn.cost)  # the same formula
 
     @staticmethod
     def forward(ctx: Function, x: np.ndarray, r: int) -> np.ndarray:
@@ -96,6 +103,7 @@ class ChannelShuffleFn(Function):
     """
 
     float_only = False
+    cost = staticmethod(PixelShuffleFn.cost)  # the same formula
 
     @staticmethod
     def forward(ctx: Function, x: np.ndarray, g: int) -> np.ndarray:
