@@ -167,6 +167,29 @@ def col2im(cols: np.ndarray, padded_hw: tuple[int, int], s: tuple[int, int],
 # one (M, k_w C/g) operand per kernel row (k_h GEMMs, k_w copies).
 
 
+def nchw_to_nhwc(dst: np.ndarray, src: np.ndarray) -> None:
+    """``dst[n, h, w, c] = src[n, c, h, w]`` (dst a (N, H, W, C) view). Large images are copied
+    8 channels at a time: the reads then stream 8 planes in order instead of striding over C."""
+    C = src.shape[1]
+    if C > 8 and src.shape[2] * src.shape[3] >= 512:
+        for c in range(0, C, 8):
+            dst[..., c:c + 8] = src[:, c:c + 8].transpose(0, 2, 3, 1)
+    else:
+        dst[...] = src.transpose(0, 2, 3, 1)
+
+
+def nhwc_to_nchw(src: np.ndarray) -> np.ndarray:
+    """A contiguous (N, C, H, W) copy of the (N, H, W, C) view ``src`` (blocked like
+    :func:`nchw_to_nhwc`)."""
+    N, H, W, C = src.shape
+    if C > 8 and H * W >= 512:
+        out = np.empty((N, C, H, W), src.dtype)
+        for c in range(0, C, 8):
+            out[:, c:c + 8] = src[..., c:c + 8].transpose(0, 3, 1, 2)
+        return out
+    return np.ascontiguousarray(src.transpose(0, 3, 1, 2))
+
+
 def row_lower(x: np.ndarray, pads: tuple[int, int, int, int], k: tuple[int, int], d: tuple[int, int],
               groups: int = 1, copies: bool = False) -> tuple[np.ndarray, int, int]:
     """The channels-last flat padded input, as (M_t, g, 1, C/g) (a view of X) or, with
@@ -184,8 +207,8 @@ def row_lower(x: np.ndarray, pads: tuple[int, int, int, int], k: tuple[int, int]
     buf = np.zeros((Mt + tail, C), x.dtype)
     img = buf[:M].reshape(N, Hp, Wp, C)
     t, b, l, r = (max(-v, 0) for v in pads)  # rows/cols of x cropped away by negative pads
-    img[:, max(pt, 0):max(pt, 0) + H - t - b, max(pl, 0):max(pl, 0) + W - l - r] = \
-        x[:, :, t:H - b, l:W - r].transpose(0, 2, 3, 1)
+    nchw_to_nhwc(img[:, max(pt, 0):max(pt, 0) + H - t - b, max(pl, 0):max(pl, 0) + W - l - r],
+                 x[:, :, t:H - b, l:W - r])
     Cg = C // groups
     if not copies or k[1] == 1:
         return buf.reshape(Mt + tail, groups, 1, Cg), Hp, Wp

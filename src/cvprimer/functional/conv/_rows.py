@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from cvprimer.functional._conv_utils import row_lower
+from cvprimer.functional._conv_utils import nchw_to_nhwc, nhwc_to_nchw, row_lower
 
 # fuse the k_w taps of a kernel row (k_w copies of the input) when C_in/g is below this
 FUSE_BELOW = 16
@@ -70,8 +70,11 @@ def rows_forward(x: np.ndarray, w: np.ndarray, g: Any) -> tuple[np.ndarray, tupl
         np.matmul(_op(R, off, M), _wtap(w5, i, j), out=tmp)
         acc += tmp
     Ho, Wo = g.out
-    y = acc.reshape(G, N, Hp, Wp, Og)[:, :, :Ho, :Wo].transpose(1, 0, 4, 2, 3)
-    return np.ascontiguousarray(y).reshape(N, O, Ho, Wo), (R, Hp, Wp)
+    if G == 1:
+        y = nhwc_to_nchw(acc.reshape(N, Hp, Wp, O)[:, :Ho, :Wo])
+    else:
+        y = np.ascontiguousarray(acc.reshape(G, N, Hp, Wp, Og)[:, :, :Ho, :Wo].transpose(1, 0, 4, 2, 3))
+    return y.reshape(N, O, Ho, Wo), (R, Hp, Wp)
 
 
 def rows_grad_weight(saved: tuple[np.ndarray, int, int], gy: np.ndarray, w_shape: tuple[int, ...],
@@ -83,7 +86,7 @@ def rows_grad_weight(saved: tuple[np.ndarray, int, int], gy: np.ndarray, w_shape
     fused = R.shape[2] > 1
     M = N * Hp * Wp
     gyf = np.zeros((N, Hp, Wp, O), gy.dtype)
-    gyf[:, :Ho, :Wo] = gy.transpose(0, 2, 3, 1)
+    nchw_to_nhwc(gyf[:, :Ho, :Wo], gy)
     gyf = gyf.reshape(M, G, Og).transpose(1, 0, 2)  # (G, M, O/g)
     gw = np.empty((G, Og, Cg) + g.k, gy.dtype)
     for off, i, j in _plan(g, Wp, fused):
