@@ -3,6 +3,11 @@
 Output size of a sliding window along one axis (PyTorch's formula)::
 
     L_out = floor((L_in + 2p - d (k - 1) - 1) / s) + 1        (ceil with ceil_mode)
+
+and the lowerings of convolution to matrix products: ``im2col``/``col2im`` (the classic one:
+a column matrix, one GEMM; the reference path) and the flat channels-last layout of
+``row_lower`` in which every stride-1 kernel tap is a constant row offset (the fast path:
+GEMMs on views, no column matrix).
 """
 
 from __future__ import annotations

@@ -10,11 +10,11 @@ taps are ``i0, i0 + t, i0 + 2t, ...`` (``t = s / gcd(s, d)``) at offsets steppin
     gxp[..., i0 d :: s] = conv_stride1_grad_input(gy, W[..., i0 :: t])     (phases are disjoint)
     gW[..., i0 :: t]    = conv_stride1_grad_weight(phase image, gy)
 
-and each stride-1 piece runs on the row-lowered GEMMs of ``_rows.py``. Compared with im2col
-(k_h k_w copies of the output grid) this copies each phase image k_w/s times and never builds
-the large column matrix; for the adjoint it replaces col2im's k_h k_w strided scatter-adds
-by s_h s_w disjoint strided writes. (im2col/col2im stay in ``_conv_utils`` as the reference
-lowering, used by the tests to cross-check this path.)
+and each stride-1 piece runs on the shifted GEMMs of ``_rows.py``. Compared with im2col
+(k_h k_w copies of the output grid) this copies each phase image once into the flat layout and
+never builds the large column matrix; for the adjoint it replaces col2im's k_h k_w strided
+scatter-adds by s_h s_w disjoint strided writes (the phases start at distinct residues mod s).
+(im2col/col2im stay in ``_conv_utils`` as the reference lowering; the tests run both.)
 """
 
 from __future__ import annotations
