@@ -180,3 +180,25 @@ def test_columns_rebuilt_when_too_large_to_keep(monkeypatch, xs, ws, kw):
     x, w, b = _args(xs, ws, seed=13)
     parity(lambda x, w, b: F.conv2d(x, w, b, **kw), lambda x, w, b: TF.conv2d(x, w, b, **kw), x, w, b,
            dtypes=[np.float64])
+
+
+def test_blas_thread_limit_is_restored_after_concurrent_calls(monkeypatch):
+    from concurrent.futures import ThreadPoolExecutor
+
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    from cvprimer.functional.conv import _parallel
+
+    monkeypatch.setattr(_parallel, "NUM_THREADS", 2)
+    monkeypatch.setattr(_parallel, "MIN_CHUNK_ELEMENTS", 1)
+
+    def blas_threads():
+        return [i["num_threads"] for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"]
+
+    before = blas_threads()
+    x, w = cp.tensor(randn(4, 3, 8, 8)), cp.tensor(randn(5, 3, 3, 3))
+    ref = F.conv2d(x, w, padding=1).data
+    with ThreadPoolExecutor(3) as ex:  # several user threads calling conv2d at once
+        outs = list(ex.map(lambda _: F.conv2d(x, w, padding=1).data, range(6)))
+    for o in outs:
+        np.testing.assert_array_equal(o, ref)
+    assert blas_threads() == before

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -49,14 +50,32 @@ def _controller() -> Any:
     return _CTL
 
 
+_LOCK = threading.Lock()
+_DEPTH = 0
+_LIMITER: Any = None
+
+
 @contextlib.contextmanager
 def _single_threaded_blas() -> Iterator[None]:
+    """Hold the BLAS to one thread; re-entrant across threads (the first caller sets the limit,
+    the last one restores the original, so concurrent convs cannot leave it stuck at 1)."""
+    global _DEPTH, _LIMITER
     ctl = _controller()
-    if ctl:
-        with ctl.limit(limits=1, user_api="blas"):
-            yield
-    else:  # pragma: no cover
+    if not ctl:  # pragma: no cover
         yield
+        return
+    with _LOCK:
+        if _DEPTH == 0:
+            _LIMITER = ctl.limit(limits=1, user_api="blas")
+        _DEPTH += 1
+    try:
+        yield
+    finally:
+        with _LOCK:
+            _DEPTH -= 1
+            if _DEPTH == 0:
+                _LIMITER.restore_original_limits()
+                _LIMITER = None
 
 
 def pool_map(fn: Callable[[int, int], Any], spans: list[tuple[int, int]], blas_single: bool = True) -> list[Any]:
