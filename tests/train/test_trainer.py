@@ -186,3 +186,11 @@ def test_adam_also_trains(loaders):
     tr, va = loaders()
     t = make_trainer(opt=Adam, lr=1e-2)
     assert t.fit(tr, va, epochs=3)[-1]["val_acc"] > 0.85
+
+
+def test_progress_line_has_loss_metric_lr_and_eta(capsys):
+    t = make_trainer()
+    t.epoch = 2
+    t._progress(3, 10, 0.5, 0.75, t0=0.0)
+    err = capsys.readouterr().err
+    assert "epoch 2 batch 3/10 loss 0.5000 acc 0.750 lr 0.1" in err and "eta" in err

@@ -146,10 +146,7 @@ class Trainer:
                 correct, seen_acc = correct + acc * n, seen_acc + n
             self._emit("on_batch_end", {"epoch": self.epoch, "step": self.global_step, "loss": lv, "lr": self._lr()})
             if self.verbose and sys.stderr.isatty():
-                of = f"/{n_batches}" if n_batches else ""
-                sys.stderr.write(f"\repoch {self.epoch} batch {b + 1}{of} loss {total / count:.4f} "
-                                 f"lr {self._lr():.3g} {time.perf_counter() - t0:.0f}s")
-                sys.stderr.flush()
+                self._progress(b + 1, n_batches, total / count, correct / seen_acc if seen_acc else None, t0)
         if pending:
             self._update(clip_grad_norm_)
         if count == 0:
@@ -161,6 +158,16 @@ class Trainer:
         if seen_acc:
             logs["train_acc"] = correct / seen_acc
         return logs
+
+    def _progress(self, done: int, n_batches: int | None, loss: float, acc: float | None, t0: float) -> None:
+        """One live line on a terminal: batch, running loss and accuracy, lr, elapsed and ETA."""
+        elapsed = time.perf_counter() - t0
+        eta = f" eta {elapsed / done * (n_batches - done):.0f}s" if n_batches else ""
+        metric = f" acc {acc:.3f}" if acc is not None else ""
+        of = f"/{n_batches}" if n_batches else ""
+        sys.stderr.write(f"\repoch {self.epoch} batch {done}{of} loss {loss:.4f}{metric} lr {self._lr():.3g} "
+                         f"{elapsed:.0f}s{eta}   ")
+        sys.stderr.flush()
 
     def _update(self, clip: Callable[..., Any]) -> None:
         if self.clip_grad_norm is not None:
