@@ -23,14 +23,20 @@ from typing import Any
 import numpy as np
 
 from cvprimer.functional._conv_utils import _tap, flat_pad, pad2d
-from cvprimer.functional.conv._parallel import pool_map
+from cvprimer.functional.conv._parallel import pool_map, workers
 
 BLOCK_BYTES = 1 << 20  # padded input bytes per block (measured best between 1 and 2 MiB)
 
 
 def _blocks(fn: Callable[[int, int], Any], N: int, per_image: int) -> list[Any]:
+    """``fn`` over cache-sized blocks of the batch; each worker gets one contiguous run of blocks
+    (one task per worker, not per block: waking an idle worker costs more than a block)."""
     nb = max(1, BLOCK_BYTES // max(per_image, 1))
-    return pool_map(fn, [(i, min(i + nb, N)) for i in range(0, N, nb)], blas_single=False)
+    blocks = [(i, min(i + nb, N)) for i in range(0, N, nb)]
+    k = min(workers(), len(blocks))
+    runs = [blocks[round(r * len(blocks) / k):round((r + 1) * len(blocks) / k)] for r in range(k)]
+    done = pool_map(lambda a, b: [fn(*blk) for blk in runs[a]], [(r, r + 1) for r in range(k)], blas_single=False)
+    return [res for part in done for res in part]
 
 
 def _views(g: Any) -> list[tuple[int, int, tuple[slice, slice]]]:
