@@ -155,12 +155,13 @@ def test_conv2d_errors():
 @pytest.mark.parametrize("split", [False, True])  # the batch split over worker threads, or not
 @pytest.mark.parametrize("fuse_below", [1, 10**9])  # each tap its own GEMM / taps of a row fused
 @pytest.mark.parametrize("use_phases", [True, False])  # strided: polyphase / im2col reference
-@pytest.mark.parametrize("xs,ws,kw", [GRID[i] for i in (0, 1, 3, 4, 5, 12, 15)])
+@pytest.mark.parametrize("xs,ws,kw", [GRID[i] for i in (0, 1, 2, 3, 4, 5, 12, 15)])
 def test_every_lowering_agrees_with_torch(monkeypatch, xs, ws, kw, fuse_below, use_phases, split):
-    from cvprimer.functional.conv import _kernels, _parallel, _rows
+    from cvprimer.functional.conv import _depthwise, _kernels, _parallel, _rows
 
     monkeypatch.setattr(_parallel, "NUM_THREADS", 2)
     monkeypatch.setattr(_parallel, "MIN_CHUNK_ELEMENTS", 1 if split else 10**12)
+    monkeypatch.setattr(_depthwise, "BLOCK_BYTES", 1 if split else 1 << 20)  # one image per block
 
     monkeypatch.setattr(_rows, "FUSE_BELOW", fuse_below)
     monkeypatch.setattr(_kernels, "USE_PHASES", use_phases)
