@@ -157,3 +157,11 @@ def test_full_size_shapes_at_native_resolution(name: str, cfg: dict[str, Any], x
     model = models.get_model(name, rng=np.random.default_rng(0), **cfg).eval()
     with cp.no_grad(), shape_only():
         assert model(cp.zeros(*x_shape)).shape == out_shape
+
+
+@pytest.mark.parametrize("name,size", [("squeezenet1_0", 21), ("squeezenet1_1", 17), ("googlenet", 15)])
+def test_smallest_inputs_torchvision_accepts(name, size):
+    # torchvision documents these minimum sizes; they need ceil-mode pooling windows that overhang
+    m = models.get_model(name, num_classes=10).eval()
+    with cp.no_grad():
+        assert m(cp.zeros(1, 3, size, size)).shape == (1, 10)

@@ -29,19 +29,22 @@ def _pair(v: Any, name: str = "value", op: str = "op") -> tuple[int, int]:
 def out_size(op: str, length: int, k: int, s: int, p: int, d: int = 1, ceil_mode: bool = False) -> int:
     """Sliding-window output length with PyTorch's rules (see the module docstring).
 
-    With ``ceil_mode`` the last window must start inside the input or the left padding,
-    as PyTorch requires. Raises a ValueError naming ``op`` when the result is < 1.
+    ``n = floor((L + 2p - d(k - 1) - 1 + (s - 1 if ceil_mode else 0)) / s) + 1`` (floor toward
+    minus infinity, as PyTorch's ``div_rtn``); with ``ceil_mode`` the last window must start
+    inside the input or the left padding, as PyTorch requires. So in ceil mode a kernel larger
+    than the padded input can still give one window (PyTorch allows it for pooling); otherwise,
+    or when the result is < 1, a ValueError names ``op``.
     """
     eff = d * (k - 1) + 1
     span = length + 2 * p - eff
-    if span < 0:
+    n = (span + (s - 1 if ceil_mode else 0)) // s + 1
+    if ceil_mode and (n - 1) * s >= length + p:
+        n -= 1
+    if n < 1:
         raise ValueError(
             f"{op}: kernel extent {eff} (kernel {k}, dilation {d}) is larger than the padded input "
             f"{length + 2 * p} (input {length}, padding {p})"
         )
-    n = -(-span // s) + 1 if ceil_mode else span // s + 1
-    if ceil_mode and (n - 1) * s >= length + p:
-        n -= 1
     return n
 
 
