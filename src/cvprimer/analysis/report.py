@@ -17,7 +17,6 @@ import csv
 import io
 import json
 import os
-import tempfile
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -27,6 +26,7 @@ from cvprimer.analysis.memory import activation_memory
 from cvprimer.analysis.receptive_field import RF, ReceptiveFields
 from cvprimer.analysis.roofline import MachineProfile, bound, intensity, time_estimate
 from cvprimer.analysis.trace import Trace
+from cvprimer.core.serialization import atomic_write
 
 
 @dataclass
@@ -126,7 +126,7 @@ class Report:
                 "rows": [asdict(r) for r in self.rows]}
 
     def to_json(self, path: str | os.PathLike[str]) -> None:
-        _atomic_write(path, json.dumps(_finite(self.as_dict()), indent=1, default=_json_default, allow_nan=False))
+        atomic_write(path, json.dumps(_finite(self.as_dict()), indent=1, default=_json_default, allow_nan=False))
 
     def to_csv(self, path: str | os.PathLike[str]) -> None:
         buf = io.StringIO()
@@ -137,7 +137,7 @@ class Report:
             d = asdict(r)
             w.writerow(["x".join(map(str, v)) if isinstance(v, (tuple, list)) and k != "uncounted"
                         else (";".join(v) if k == "uncounted" else v) for k, v in ((n, d[n]) for n in names)])
-        _atomic_write(path, buf.getvalue())
+        atomic_write(path, buf.getvalue())
 
     def plot_costs(self, path: str | os.PathLike[str]) -> None:
         """Per-layer bars: MACs and other FLOPs (log scale), saved as PNG."""
@@ -204,23 +204,7 @@ def _save_figure(fig: Any, path: str | os.PathLike[str]) -> None:
     """PNG written to a temporary name, fsynced, then renamed (the house rule for files we write)."""
     buf = io.BytesIO()
     fig.savefig(buf, dpi=120, format="png")
-    _atomic_write(path, buf.getvalue())
-
-
-def _atomic_write(path: str | os.PathLike[str], data: str | bytes) -> None:
-    path = os.fspath(path)
-    d = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=d, prefix=".tmp-")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data.encode() if isinstance(data, str) else data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    atomic_write(path, buf.getvalue())
 
 
 def build_report(tr: Trace, convention: str, profile: MachineProfile, params: tuple[dict, dict]) -> Report:

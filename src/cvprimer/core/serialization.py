@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import tempfile
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -58,14 +58,33 @@ def save(obj: Mapping[str, Any], path: str | os.PathLike[str]) -> None:
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
         raise FileNotFoundError(f"save: directory {directory!r} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=directory)
+    def write(f: Any) -> None:
+        # written member by member (as np.savez does) so that any key, even "file", works
+        with zipfile.ZipFile(f, "w", zipfile.ZIP_STORED, allowZip64=True) as zf:
+            for k, arr in arrays.items():
+                with zf.open(k + ".npy", "w", force_zip64=True) as member:
+                    np.lib.format.write_array(member, np.asanyarray(arr), allow_pickle=False)
+
+    atomic_write(path, write)
+
+
+def atomic_write(path: str | os.PathLike[str], data: str | bytes | Callable[[Any], None]) -> None:
+    """Write ``data`` (text, bytes, or a function writing to a binary file) to ``path`` atomically.
+
+    The bytes go to a temporary file in the destination directory, which is flushed, fsynced and
+    ``os.replace``d over ``path``; the directory is then fsynced so the rename itself survives a
+    crash. On any failure the temporary file is removed and an existing ``path`` is left intact.
+    Every file cvprimer writes (checkpoints, reports, run summaries, plots) goes through here.
+    """
+    path = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=os.path.splitext(path)[1], dir=directory)
     try:
         with os.fdopen(fd, "wb") as f:
-            # written member by member (as np.savez does) so that any key, even "file", works
-            with zipfile.ZipFile(f, "w", zipfile.ZIP_STORED, allowZip64=True) as zf:
-                for k, arr in arrays.items():
-                    with zf.open(k + ".npy", "w", force_zip64=True) as member:
-                        np.lib.format.write_array(member, np.asanyarray(arr), allow_pickle=False)
+            if callable(data):
+                data(f)
+            else:
+                f.write(data.encode("utf-8") if isinstance(data, str) else data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)

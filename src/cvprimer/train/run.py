@@ -25,6 +25,7 @@ import numpy as np
 import cvprimer as cp
 import cvprimer.functional as F
 from cvprimer import optim
+from cvprimer.core.serialization import atomic_write
 from cvprimer.train.callbacks import EarlyStopping, History, ModelCheckpoint
 from cvprimer.train.diagnose import diagnose
 from cvprimer.train.metrics import classification_report
@@ -158,7 +159,7 @@ def _plot(history: list[dict], path: str) -> bool:
     axes[2].set_xlabel("epoch")
     axes[2].set_ylabel("learning rate (start of epoch)")
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    atomic_write(path, lambda f: fig.savefig(f, dpi=100, format="png"))
     plt.close(fig)
     return True
 
@@ -180,8 +181,7 @@ def run_training(cfg: TrainConfig | None = None, run_dir: str | None = None, res
     run_dir = run_dir or os.path.join("runs", f"{cfg.model}-{os.path.basename(cfg.dataset)}-{stamp}")
     os.makedirs(run_dir, exist_ok=True)
     if resume is None:
-        with open(os.path.join(run_dir, "config.json"), "w", encoding="utf-8") as f:
-            json.dump(dataclasses.asdict(cfg), f, indent=2)
+        atomic_write(os.path.join(run_dir, "config.json"), json.dumps(dataclasses.asdict(cfg), indent=2))
     t_start = time.perf_counter()
     cp.manual_seed(cfg.seed)
     ds = _load_data(cfg)
@@ -235,8 +235,7 @@ def run_training(cfg: TrainConfig | None = None, run_dir: str | None = None, res
         "wall_time_s": time.perf_counter() - t_start,
         "curves": "curves.png" if epochs and _plot(epochs, os.path.join(run_dir, "curves.png")) else None,
     }
-    with open(os.path.join(run_dir, "summary.json"), "w", encoding="utf-8") as f:
-        json.dump(summary, f, indent=2, default=float)
+    atomic_write(os.path.join(run_dir, "summary.json"), json.dumps(summary, indent=2, default=float))
     if verbose:
         print(f"run folder: {run_dir}; best val acc {summary['best_val_acc']}; "
               f"{len(summary['diagnosis'])} diagnosis finding(s); {summary['wall_time_s']:.1f}s")

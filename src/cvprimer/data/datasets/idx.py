@@ -16,6 +16,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from cvprimer.core.serialization import atomic_write
 from cvprimer.data.datasets.base import ArrayDataset
 
 IDX_DTYPES: dict[int, np.dtype] = {
@@ -81,12 +82,7 @@ def write_idx(path: str | os.PathLike, array: np.ndarray, *, compress: bool | No
     body += np.ascontiguousarray(arr, dtype=IDX_DTYPES[code]).tobytes()
     if compress is None:
         compress = os.fspath(path).endswith(".gz")
-    tmp = os.fspath(path) + ".tmp"
-    with open(tmp, "wb") as fh:
-        fh.write(gzip.compress(body) if compress else body)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    atomic_write(path, gzip.compress(body) if compress else body)
 
 
 def load_idx_dataset(images_path: str | os.PathLike, labels_path: str | os.PathLike, *,
