@@ -7,7 +7,7 @@ Three kernels cover both ops, by duality (``conv_transpose2d`` IS the input-grad
 * :func:`conv_grad_input`   ``gx = W^T * gy``     (its adjoint in x)
 * :func:`conv_grad_weight`  ``gW = gy * x``       (its adjoint in W, summed over the batch)
 
-Each picks one of four paths:
+Each picks one of five paths:
 
 * pointwise (1x1 kernel, no padding): the "columns" are the (strided) input itself, so the op
   is a plain batched matmul ``W @ x[n]`` that is already NCHW, no im2col;
@@ -17,8 +17,11 @@ Each picks one of four paths:
 * stride 1 (the common case): shifted GEMMs (``_rows.py``): every kernel tap is a constant row
   offset into one channels-last flat copy of the padded batch, so each tap is a tall GEMM on a
   *view*; no column matrix is built;
-* strided: the polyphase decomposition (``_phases.py``) into s_h s_w stride-1 convs on the
-  phase sub-images, each on the stride-1 path.
+* strided with k a multiple of s and no dilation (e.g. 4x4/2, 2x2/2, the usual transposed
+  convs): ONE stride-1 conv with a k/s kernel on the space-to-depth image, whose C_in s_h s_w
+  channels are the phases (``_s2d.py``);
+* other strided: the polyphase decomposition (``_phases.py``) into s_h s_w stride-1 convs on
+  the phase sub-images, each on the stride-1 path.
 
 The im2col/col2im lowering of ``_conv_utils`` (columns laid out (N, C, k_h, k_w, H_out, W_out)
 so that ``W_g @ cols_g`` is already NCHW) is the reference for strided convs, selected with
@@ -41,11 +44,14 @@ from cvprimer.functional.conv._phases import (
     phases_operand,
 )
 from cvprimer.functional.conv._rows import rows_forward, rows_grad_input, rows_grad_weight
+from cvprimer.functional.conv._s2d import s2d_applies, s2d_forward, s2d_grad_input, s2d_grad_weight, s2d_operand
 
 # columns larger than this are not kept for backward (x is kept and they are rebuilt)
 KEEP_COLS_BYTES = 1 << 28
 # strided convs: polyphase stride-1 pieces (True) or the im2col/col2im reference lowering
 USE_PHASES = True
+# strided convs with k a multiple of s (d = 1): one stride-1 conv on the space-to-depth image
+USE_S2D = True
 
 
 class Geom(NamedTuple):
@@ -152,6 +158,8 @@ def _forward1(x: np.ndarray, w: np.ndarray, g: Geom) -> tuple[np.ndarray, Any]:
     Ho, Wo = g.out
     if g.rows:
         return rows_forward(x, w, g)
+    if USE_S2D and s2d_applies(g):
+        return s2d_forward(x, w, g)
     if USE_PHASES and not g.pointwise:
         return phases_forward(x, w, g)
     cols = lower(x, g)
@@ -166,6 +174,8 @@ def _grad_input1(gy: np.ndarray, w: np.ndarray, x_shape: tuple[int, ...], g: Geo
     Ho, Wo = g.out
     if g.rows:
         return rows_grad_input(gy, w, x_shape, g)
+    if USE_S2D and s2d_applies(g):
+        return s2d_grad_input(gy, w, x_shape, g)
     if USE_PHASES and not g.pointwise:
         return phases_grad_input(gy, w, x_shape, g)
     w2 = w.reshape(g.groups, O // g.groups, -1)
@@ -187,6 +197,8 @@ def _grad_input1(gy: np.ndarray, w: np.ndarray, x_shape: tuple[int, ...], g: Geo
 def _grad_weight1(saved: Any, gy: np.ndarray, w_shape: tuple[int, ...], g: Geom) -> np.ndarray:
     if g.rows:
         return rows_grad_weight(saved, gy, w_shape, g)
+    if USE_S2D and s2d_applies(g):
+        return s2d_grad_weight(saved, gy, w_shape, g)
     if USE_PHASES and not g.pointwise:
         return phases_grad_weight(saved, gy, w_shape, g)
     N, O = gy.shape[:2]
@@ -198,6 +210,8 @@ def _grad_weight1(saved: Any, gy: np.ndarray, w_shape: tuple[int, ...], g: Geom)
 def _operand1(x: np.ndarray, w_shape: tuple[int, ...], g: Geom) -> Any:
     if g.rows:
         return row_lower(x, g.pads, g.k, g.d, g.groups)  # unfused: rows_grad_weight takes either
+    if USE_S2D and s2d_applies(g):
+        return s2d_operand(x, g)
     if USE_PHASES and not g.pointwise:
         return phases_operand(x, g)
     return lower(x, g)

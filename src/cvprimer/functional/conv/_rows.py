@@ -12,6 +12,13 @@ at row offset ``o_ij = i d_h W_p + j d_w`` and group g::
 row copies). ``Y`` is computed at every m (junk where h >= H_out or w >= W_out) and cropped
 back to NCHW in one strided copy; ``gY`` is gy scattered to the same rows with zeros at the
 junk ones, so they contribute nothing to gW.
+
+Both sums run over blocks of about ``BLOCK_BYTES`` of rows (all taps of one block, then the
+next): the taps of a block read nearly the same input rows (offsets differ by a few image
+rows), so the block's operand and its accumulator stay in cache across the k_h k_w GEMMs
+instead of every GEMM streaming the whole batch from memory. Measured on the 2-core dev
+machine (64x32x32x32 -> 32, 3x3, d 2): forward 28 -> 21 ms, gW 25 -> 19 ms; no change where
+the whole problem is only a few blocks (there is no blocking then).
 """
 
 from __future__ import annotations
@@ -24,6 +31,8 @@ from cvprimer.functional._conv_utils import nchw_to_nhwc, nhwc_to_nchw, row_lowe
 
 # fuse the k_w taps of a kernel row (k_w copies of the input) when C_in/g is below this
 FUSE_BELOW = 16
+# rows per block of the GEMM sums: their operand rows + accumulator take about BLOCK_BYTES
+BLOCK_BYTES = 1 << 20
 
 
 def _plan(g: Any, Wp: int, fused: bool) -> list[tuple[int, int, int | None]]:
@@ -40,6 +49,13 @@ def _op(R: np.ndarray, off: int, M: int) -> np.ndarray:
     return R[off:off + M].reshape(M, G, kc * Cg).transpose(1, 0, 2)
 
 
+def _block(M: int, K: int, Og: int, G: int, itemsize: int) -> int:
+    """Rows per block: about BLOCK_BYTES of operand and accumulator rows; one block (no
+    blocking) when the whole problem is under 4 blocks (measured: no gain there, a small loss)."""
+    B = max(1, BLOCK_BYTES // ((K + Og) * G * itemsize))
+    return M if M < 4 * B else B
+
+
 def _wtap(w5: np.ndarray, i: int, j: int | None) -> np.ndarray:
     """Weight (g, O/g, C/g, k_h, k_w) -> the (g, K, O/g) matrix of one GEMM; K is (j, c) if fused."""
     if j is None:
@@ -48,28 +64,43 @@ def _wtap(w5: np.ndarray, i: int, j: int | None) -> np.ndarray:
     return w5[:, :, :, i, j].transpose(0, 2, 1)
 
 
-def rows_forward(x: np.ndarray, w: np.ndarray, g: Any) -> tuple[np.ndarray, tuple[np.ndarray, int, int]]:
+def rows_forward(x: np.ndarray | None, w: np.ndarray, g: Any, lowered: tuple[np.ndarray, int, int, int] | None = None,
+                 nhwc: bool = False) -> tuple[np.ndarray, tuple[np.ndarray, int, int]]:
     """Stride-1 conv: returns (y (N, C_out, H_out, W_out), (R, H_p, W_p) for :func:`rows_grad_weight`).
 
-    The input may be taller/wider than the output needs (extra rows/cols are ignored)."""
-    N, C = x.shape[:2]
+    The input may be taller/wider than the output needs (extra rows/cols are ignored).
+    ``lowered`` = (R, H_p, W_p, N), an input already in ``row_lower``'s layout, replaces x;
+    with ``nhwc`` y is the uncropped (N, H_p, W_p, C_out) view of the accumulator instead."""
     G = g.groups
     O = w.shape[0]
-    Og, Cg = O // G, C // G
-    fused = Cg < FUSE_BELOW and g.k[1] > 1
-    R, Hp, Wp = row_lower(x, g.pads, g.k, g.d, G, copies=fused)
+    if lowered is None:
+        N, C = x.shape[:2]
+        fused = C // G < FUSE_BELOW and g.k[1] > 1
+        R, Hp, Wp = row_lower(x, g.pads, g.k, g.d, G, copies=fused)
+    else:
+        R, Hp, Wp, N = lowered
+        fused = R.shape[2] > 1
+    Og, Cg = O // G, R.shape[3]
     M = N * Hp * Wp
     w5 = w.reshape(G, Og, Cg, g.k[0], g.k[1])
-    acc = tmp = None
-    for off, i, j in _plan(g, Wp, fused):
-        if acc is None:
-            acc = np.matmul(_op(R, off, M), _wtap(w5, i, j))  # (G, M, O/g)
-            continue
-        if tmp is None:
-            tmp = np.empty_like(acc)
-        np.matmul(_op(R, off, M), _wtap(w5, i, j), out=tmp)
-        acc += tmp
+    plan = [(off, _wtap(w5, i, j)) for off, i, j in _plan(g, Wp, fused)]
+    acc = np.empty((G, M, Og), np.result_type(R, w))
+    # all taps of one block of B output rows at a time: the block's input rows (shared by the
+    # taps up to a small offset) and its accumulator stay in cache
+    B = _block(M, R.shape[2] * Cg, Og, G, acc.itemsize)
+    tmp = np.empty((G, min(B, M), Og), acc.dtype)
+    for m0 in range(0, M, B):
+        b = min(B, M - m0)
+        blk, tb = acc[:, m0:m0 + b], tmp[:, :b]
+        for t, (off, wt) in enumerate(plan):
+            if t == 0:
+                np.matmul(_op(R, off + m0, b), wt, out=blk)
+            else:
+                np.matmul(_op(R, off + m0, b), wt, out=tb)
+                blk += tb
     Ho, Wo = g.out
+    if nhwc:
+        return acc.reshape(G, N, Hp, Wp, Og).transpose(1, 2, 3, 0, 4).reshape(N, Hp, Wp, O), (R, Hp, Wp)
     if G == 1:
         y = nhwc_to_nchw(acc.reshape(N, Hp, Wp, O)[:, :Ho, :Wo])
     else:
@@ -89,8 +120,18 @@ def rows_grad_weight(saved: tuple[np.ndarray, int, int], gy: np.ndarray, w_shape
     nchw_to_nhwc(gyf[:, :Ho, :Wo], gy)
     gyf = gyf.reshape(M, G, Og).transpose(1, 0, 2)  # (G, M, O/g)
     gw = np.empty((G, Og, Cg) + g.k, gy.dtype)
-    for off, i, j in _plan(g, Wp, fused):
-        gwt = np.matmul(_op(R, off, M).transpose(0, 2, 1), gyf)  # (G, K, O/g)
+    plan = _plan(g, Wp, fused)
+    K = R.shape[2] * Cg
+    B = _block(M, K, Og, G, gy.itemsize)
+    acc = np.zeros((len(plan), G, K, Og), gy.dtype)
+    tmp = np.empty((G, K, Og), gy.dtype)
+    for m0 in range(0, M, B):  # blocks of rows, as in rows_forward; the sums over m accumulate
+        b = min(B, M - m0)
+        gyb = gyf[:, m0:m0 + b]
+        for t, (off, _, _) in enumerate(plan):
+            np.matmul(_op(R, off + m0, b).transpose(0, 2, 1), gyb, out=tmp)
+            acc[t] += tmp
+    for gwt, (_, i, j) in zip(acc, plan, strict=True):  # (G, K, O/g) each
         if j is None:
             gw[:, :, :, i, :] = gwt.reshape(G, g.k[1], Cg, Og).transpose(0, 3, 2, 1)
         else:
@@ -98,9 +139,9 @@ def rows_grad_weight(saved: tuple[np.ndarray, int, int], gy: np.ndarray, w_shape
     return gw.reshape(w_shape)
 
 
-def rows_grad_input(gy: np.ndarray, w: np.ndarray, x_shape: tuple[int, ...], g: Any) -> np.ndarray:
+def rows_grad_input(gy: np.ndarray, w: np.ndarray, x_shape: tuple[int, ...], g: Any, nhwc: bool = False) -> np.ndarray:
     """Stride-1 duality: gx = conv(gy, W flipped in space with in/out channels swapped per group,
-    padding d (k - 1) - p on each side; a negative value crops)."""
+    padding d (k - 1) - p on each side; a negative value crops). With ``nhwc``: as rows_forward's."""
     N, C, H, W = x_shape
     G = g.groups
     Og, Cg = w.shape[0] // G, C // G
@@ -112,4 +153,4 @@ def rows_grad_input(gy: np.ndarray, w: np.ndarray, x_shape: tuple[int, ...], g: 
     # d (k - 1) - p too, plus output_padding when conv_transpose2d asks for a larger size)
     Ho, Wo = g.out
     g2 = g._replace(pads=(eh - pt, H - Ho + pt, ew - pl, W - Wo + pl), out=(H, W))
-    return rows_forward(gy, wf, g2)[0]
+    return rows_forward(gy, wf, g2, nhwc=nhwc)[0]

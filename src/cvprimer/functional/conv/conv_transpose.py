@@ -68,7 +68,7 @@ class ConvTranspose2dFn(Function):
                 out_shape: tuple[int, ...]) -> np.ndarray:
         y = conv_grad_input(x, w, out_shape, geom)
         if b is not None:
-            y = y + b.reshape(1, -1, 1, 1)
+            y += b.reshape(1, -1, 1, 1)  # y is a fresh array
         ctx.geom, ctx.out_shape = geom, out_shape
         ctx.save_for_backward(x if ctx.needs_input_grad[1] else None, w if ctx.needs_input_grad[0] else None)
         return y
