@@ -1,6 +1,7 @@
-"""The space-to-depth path of strided convs (``conv/_s2d.py``: k a multiple of s, d = 1) and the
-row-blocked shifted GEMMs of ``_rows.py``, forced on and off, against PyTorch (forward and the
-x, W, b gradients, float32 and float64) and float64 gradchecks."""
+"""The space-to-depth path of strided convs (``conv/_s2d.py``: k a multiple of s, d = 1), the
+row-blocked shifted GEMMs of ``_rows.py`` and ``row_lower``'s shared zero borders, forced on
+and off, against PyTorch (forward and the x, W, b gradients, float32 and float64) and float64
+gradchecks."""
 
 import numpy as np
 import pytest
@@ -81,11 +82,15 @@ def test_s2d_gradcheck(monkeypatch, i):
     check_grad(lambda x, w, b: F.conv_transpose2d(x, w, b, **kw), x, w, b)
 
 
+@pytest.mark.parametrize("shared", [True, False])  # row_lower's shared zero borders, or separate ones
 @pytest.mark.parametrize("block_bytes", [1, 700, 1 << 20])  # blocks of 1 row, 5-10 rows, one block
 @pytest.mark.parametrize("kw", [dict(padding=1), dict(padding=2, dilation=2), dict(padding=(0, 3), dilation=(3, 2)),
-                                dict(padding=1, groups=2)])
-def test_blocked_shifted_gemms_agree_with_torch(monkeypatch, kw, block_bytes):
+                                dict(padding=1, groups=2), dict(padding=(4, 1)), dict(padding="same", dilation=3)])
+def test_blocked_shifted_gemms_agree_with_torch(monkeypatch, kw, block_bytes, shared):
+    from cvprimer.functional import _conv_utils
+
     _force(monkeypatch, True, False, block_bytes)
+    monkeypatch.setattr(_conv_utils, "SHARED_PADDING", shared)
     g = kw.get("groups", 1)
     x, w, b = randn(2, 4, 9, 7, seed=10), randn(6, 4 // g, 3, 3, seed=11), randn(6, seed=12)
     parity(lambda x, w, b: F.conv2d(x, w, b, **kw), lambda x, w, b: TF.conv2d(x, w, b, **kw), x, w, b,

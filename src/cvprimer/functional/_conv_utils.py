@@ -175,6 +175,10 @@ def col2im(cols: np.ndarray, padded_hw: tuple[int, int], s: tuple[int, int],
 # one (M, k_w C/g) operand per kernel row (k_h GEMMs, k_w copies).
 
 
+# stride-1 lowering: neighbouring images/rows share their zero borders (see row_lower)
+SHARED_PADDING = True
+
+
 def nchw_to_nhwc(dst: np.ndarray, src: np.ndarray) -> None:
     """``dst[n, h, w, c] = src[n, c, h, w]`` (dst a (N, H, W, C) view). Large images are copied
     8 channels at a time: the reads then stream 8 planes in order instead of striding over C."""
@@ -204,22 +208,36 @@ def row_lower(x: np.ndarray, pads: tuple[int, int, int, int], k: tuple[int, int]
     ``copies``, the row copies R (M_t, g, k_w, C/g) described above; rows past the images are 0.
 
     ``x``: (N, C, H, W); ``pads`` = (top, bottom, left, right), a negative pad crops. Returns
-    (R, H_p, W_p); M_t leaves room for the largest tap offset.
+    (R, H_p, W_p), the frame of one image in the flat layout; M_t leaves room for the largest
+    tap offset. With non-negative pads the zero borders are shared (SHARED_PADDING): image rows
+    are W + max(left, right) apart, not W + left + right (a row's right padding is the next
+    row's left padding), and images H + max(top, bottom) rows apart, so H_p, W_p are smaller
+    (never below the output size H + top + bottom - d (k - 1)) and so is the junk computed at
+    the frame's right/bottom borders; the first image starts after top W_p + left zeros.
     """
     N, C, H, W = x.shape
     pt, pb, pl, pr = pads
-    Hp, Wp = H + pt + pb, W + pl + pr
+    if SHARED_PADDING and min(pads) >= 0:
+        Hp = max(H + max(pt, pb), H + pt + pb - d[0] * (k[0] - 1))
+        Wp = max(W + max(pl, pr), W + pl + pr - d[1] * (k[1] - 1))
+        lead = pt * Wp + pl
+    else:
+        Hp, Wp, lead = H + pt + pb, W + pl + pr, 0
     M = N * Hp * Wp
     Mt = M + (k[0] - 1) * d[0] * Wp  # room for the last kernel row's offset
     tail = (k[1] - 1) * d[1]
-    buf = np.zeros((Mt + tail, C), x.dtype)
-    img = buf[:M].reshape(N, Hp, Wp, C)
-    t, b, l, r = (max(-v, 0) for v in pads)  # rows/cols of x cropped away by negative pads
-    nchw_to_nhwc(img[:, max(pt, 0):max(pt, 0) + H - t - b, max(pl, 0):max(pl, 0) + W - l - r],
-                 x[:, :, t:H - b, l:W - r])
+    buf = np.zeros((max(Mt + tail, lead + M), C), x.dtype)
+    if lead:
+        img = buf[lead:lead + M].reshape(N, Hp, Wp, C)
+        nchw_to_nhwc(img[:, :H, :W], x)
+    else:
+        img = buf[:M].reshape(N, Hp, Wp, C)
+        t, b, l, r = (max(-v, 0) for v in pads)  # rows/cols of x cropped away by negative pads
+        nchw_to_nhwc(img[:, max(pt, 0):max(pt, 0) + H - t - b, max(pl, 0):max(pl, 0) + W - l - r],
+                     x[:, :, t:H - b, l:W - r])
     Cg = C // groups
     if not copies or k[1] == 1:
-        return buf.reshape(Mt + tail, groups, 1, Cg), Hp, Wp
+        return buf.reshape(len(buf), groups, 1, Cg), Hp, Wp
     rows = np.empty((Mt, groups, k[1], Cg), x.dtype)
     for j in range(k[1]):
         rows[:, :, j] = buf[j * d[1]:j * d[1] + Mt].reshape(Mt, groups, Cg)
