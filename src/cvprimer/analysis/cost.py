@@ -95,7 +95,7 @@ def norm_parameter_ids(tr: Any) -> set[int]:
     """ids of the parameter arrays a normalization op of the trace used as its gamma/beta."""
     out: set[int] = set()
     for rec in tr.ops:
-        if rec.fn.__name__ in ("NormalizeFn", "AffineStatsFn"):
+        if rec.fn.is_normalization:
             out.update(id(a) for a, ref in zip(rec.raw[1:3], rec.inputs[1:3], strict=True) if ref.kind == "param")
     return out
 

@@ -6,9 +6,10 @@ r"""Activation memory of a traced forward: total, peak during inference, kept fo
   makes it until its last consumer (a view keeps its base alive); the maximum of the live bytes
   (input included, parameters excluded);
 * **kept for backward** (training): the union of the arrays each op's backward needs, by the
-  op's own saving rule (conv/linear/matmul keep their input, activations their input or output,
-  normalization its normalized input, max pooling its int64 indices, dropout its mask, add /
-  concat / reshape / pooling by averaging nothing). An array kept by two ops is counted once.
+  op's own saving rule, its class's ``saves_for_backward`` (conv/linear/matmul keep their input,
+  activations their input or output, normalization its normalized input, max pooling its int64
+  indices, dropout its mask, add / concat / reshape / pooling by averaging nothing). An array
+  kept by two ops is counted once.
 """
 
 from __future__ import annotations
@@ -19,29 +20,9 @@ import numpy as np
 
 from cvprimer.analysis.trace import Trace
 
-# backward needs: "in" = first input, "ins" = all activation inputs, "out" = the output,
-# "new" = a fresh array of the output's size (x_hat, a mask), "idx" = int64 indices of the output size
-_SAVES: dict[str, str] = {
-    "Conv2dFn": "in", "ConvTranspose2dFn": "in", "LinearFn": "in", "MatMulFn": "ins",
-    "AttentionFn": "ins+out", "MulFn": "ins", "DivFn": "ins", "PowFn": "ins", "MaximumFn": "ins",
-    "MinimumFn": "ins", "ReLUFn": "out", "SigmoidFn": "out", "TanhFn": "out", "ExpFn": "out",
-    "LogFn": "in", "SqrtFn": "out", "AbsFn": "in", "ClampFn": "in", "SoftmaxFn": "out",
-    "LogSoftmaxFn": "out", "NormalizeFn": "new", "AffineStatsFn": "in", "MaxPool2dFn": "idx",
-    "GlobalMaxPool2dFn": "none", "DropoutFn": "new", "PReLUFn": "in", "MaxoutFn": "idx",
-}
-
 
 def _nbytes(shape: tuple[int, ...], dtype: Any) -> int:
     return int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize
-
-
-def _saves(fn: type) -> str:
-    if fn.__name__ in _SAVES:
-        return _SAVES[fn.__name__]
-    s = getattr(fn, "saves", None)  # pointwise activations say what they keep: "x", "y", "xy"
-    if isinstance(s, str):
-        return {"x": "in", "y": "out", "xy": "in+out"}.get(s, "in")
-    return "none"
 
 
 def activation_memory(tr: Trace) -> dict[str, Any]:
@@ -84,7 +65,7 @@ def activation_memory(tr: Trace) -> dict[str, Any]:
     for rec in tr.ops:
         if not any(r.kind in ("activation", "param", "input") for r in rec.inputs):
             continue
-        rule = _saves(rec.fn)
+        rule = rec.fn.saves_for_backward  # the op class's own rule (core.function.Function)
         acts = [r for r, ref in zip(rec.raw, rec.inputs, strict=True) if ref.kind in ("activation", "input")]
         if "ins" in rule:
             for a in acts:

@@ -171,8 +171,9 @@ class Function:
     dtype; ops that also make sense on integers (shape ops, indexing) set it to False.
 
     The analyzer's protocol (generic forms in :mod:`cvprimer.core.cost`): ``infer`` and ``cost``
-    (static methods, optional) and the flags ``is_view`` and ``is_gemm``, declared by the op's own
-    class so that a new op is analysable without touching the analysis code.
+    (static methods, optional), the flags ``is_view``, ``is_gemm`` and ``is_normalization`` and the
+    rule ``saves_for_backward``, declared by the op's own class so that a new op is analysable
+    without touching the analysis code.
     """
 
     float_only: bool = True
@@ -186,6 +187,13 @@ class Function:
     #: a multiply-accumulate op (conv, linear, matmul, attention): its "macs" are the ones the
     #: "torchvision GFLOPS" convention counts; any other op's "macs" are converted to FLOPs
     is_gemm: bool = False
+    #: what backward keeps (the analyzer's "kept for backward" memory): "none" = nothing,
+    #: "in" = the first activation input, "ins" = all activation inputs, "out" = the output,
+    #: "in+out" / "ins+out" = both, "new" = a fresh array of the output's size (x_hat, a mask),
+    #: "idx" = int64 indices of the output's size
+    saves_for_backward: str = "none"
+    #: a normalization op whose parameter inputs 1 and 2 are gamma/beta (counted as "norm_affine")
+    is_normalization: bool = False
 
     def __init__(self) -> None:
         self.inputs: tuple[Any, ...] = ()

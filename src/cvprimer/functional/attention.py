@@ -48,6 +48,7 @@ class AttentionFn(Function):
     gQ = s gA K, gK = s gA^T Q.
     """
 
+    saves_for_backward = "ins+out"
     is_gemm = True
 
     @staticmethod

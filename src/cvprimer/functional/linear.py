@@ -24,6 +24,7 @@ class LinearFn(Function):
     Saves x (only if gW is wanted) and W (only if gx is wanted).
     """
 
+    saves_for_backward = "in"
     is_gemm = True
 
     @staticmethod

@@ -86,6 +86,7 @@ class SubFn(Function):
 class MulFn(Function):
     r"""y = a * b.  Backward: ga = gy * b, gb = gy * a."""
 
+    saves_for_backward = "ins"
     float_only = False
     cost = staticmethod(elementwise_cost(1))
 
@@ -104,6 +105,7 @@ class MulFn(Function):
 class DivFn(Function):
     r"""y = a / b.  Backward: ga = gy / b, gb = -gy * a / b^2 = -gy * y / b."""
 
+    saves_for_backward = "ins"
     cost = staticmethod(elementwise_cost(1))
 
     @staticmethod
@@ -128,6 +130,7 @@ class PowFn(Function):
     where a == 0 and b >= 0 (the limit of a^b ln a there), instead of 0 * (-inf) = NaN.
     """
 
+    saves_for_backward = "ins"
     cost = staticmethod(elementwise_cost(1))
 
     @staticmethod
@@ -159,6 +162,7 @@ class MaximumFn(Function):
     between them (PyTorch's rule, the mean of the two one-sided derivatives).
     """
 
+    saves_for_backward = "ins"
     float_only = False
     cost = staticmethod(elementwise_cost(1))
 
@@ -178,6 +182,7 @@ class MaximumFn(Function):
 class MinimumFn(Function):
     r"""y = min(a, b) elementwise; gradient to the smaller input, split in half at ties."""
 
+    saves_for_backward = "ins"
     float_only = False
     cost = staticmethod(elementwise_cost(1))
 

@@ -31,6 +31,7 @@ class MatMulFn(Function):
     the same formulas run on the promoted 2-D shapes and the extra axis is dropped.
     """
 
+    saves_for_backward = "ins"
     is_gemm = True
 
     @staticmethod

@@ -31,6 +31,7 @@ class NegFn(Function):
 class ExpFn(Function):
     r"""y = e^x.  Backward: gx = gy * y (saves the output)."""
 
+    saves_for_backward = "out"
     cost = staticmethod(elementwise_cost(1))
 
     @staticmethod
@@ -48,6 +49,7 @@ class ExpFn(Function):
 class LogFn(Function):
     r"""y = ln x (x > 0; ln 0 = -inf, ln of a negative = NaN, as NumPy).  Backward: gx = gy / x."""
 
+    saves_for_backward = "in"
     cost = staticmethod(elementwise_cost(1))
 
     @staticmethod
@@ -66,6 +68,7 @@ class LogFn(Function):
 class SqrtFn(Function):
     r"""y = sqrt(x).  Backward: gx = gy / (2 y) (saves the output; infinite at x = 0)."""
 
+    saves_for_backward = "out"
     cost = staticmethod(elementwise_cost(1))
 
     @staticmethod
@@ -85,6 +88,7 @@ class SqrtFn(Function):
 class AbsFn(Function):
     r"""y = |x|.  Backward: gx = gy * sign(x), with the subgradient 0 chosen at x = 0."""
 
+    saves_for_backward = "in"
     float_only = False
     cost = staticmethod(elementwise_cost(1))
 
@@ -122,6 +126,7 @@ class ClampFn(Function):
     bounds), 0 outside.
     """
 
+    saves_for_backward = "in"
     float_only = False
     cost = staticmethod(elementwise_cost(2))
 
@@ -153,6 +158,7 @@ class ReLUFn(Function):
     measure zero for continuous inputs, so the choice almost never matters in training).
     """
 
+    saves_for_backward = "out"
     float_only = False
     cost = staticmethod(elementwise_cost(1))
 
@@ -174,6 +180,7 @@ class SigmoidFn(Function):
     Backward: gx = gy * y (1 - y) (saves the output).
     """
 
+    saves_for_backward = "out"
     cost = staticmethod(elementwise_cost(3))
 
     @staticmethod
@@ -193,6 +200,7 @@ class SigmoidFn(Function):
 class TanhFn(Function):
     r"""y = tanh x.  Backward: gx = gy * (1 - y^2) (saves the output)."""
 
+    saves_for_backward = "out"
     cost = staticmethod(elementwise_cost(1))
 
     @staticmethod

@@ -6,8 +6,8 @@ A pointwise activation y = f(x) (with a few Python-float options) has the backwa
 
 so a subclass supplies two NumPy functions, ``f(x, **opts)`` and ``df(x, y, **opts)``
 (the slope, written in terms of the input ``x`` and/or the output ``y``), and declares in
-``saves`` which of the two its slope needs: the output when the slope is a function of it
-(relu6, elu), the input otherwise. ``df`` is also what
+``saves_for_backward`` which of the two its slope needs: the output ("out") when the slope is a
+function of it (relu6, elu), the input ("in") otherwise, or both ("in+out"). ``df`` is also what
 :func:`cvprimer.functional.activation.derivative` returns, so the plotted slope and the
 backward pass are one piece of code.
 """
@@ -26,10 +26,11 @@ from cvprimer.core.function import Function
 class PointwiseFn(Function):
     r"""y = f(x) elementwise; backward gx = gy * f'(x). Subclasses define ``f`` and ``df``.
 
-    ``saves`` is "x", "y" or "xy": the arrays kept for backward (the minimum the slope needs).
+    ``saves_for_backward`` is "in", "out" or "in+out": the arrays kept for backward (the minimum
+    the slope needs), also read by the analyzer.
     """
 
-    saves: str = "x"
+    saves_for_backward = "in"
     infer = staticmethod(same_shape_infer)
 
     @staticmethod
@@ -43,7 +44,7 @@ class PointwiseFn(Function):
     @classmethod
     def slope(cls, x: np.ndarray, **opts: Any) -> np.ndarray:
         """f'(x) as an array (evaluates f first when the slope is written with y)."""
-        y = cls.f(x, **opts) if "y" in cls.saves else None
+        y = cls.f(x, **opts) if "out" in cls.saves_for_backward else None
         return cls.df(x, y, **opts)
 
     @classmethod
@@ -55,7 +56,8 @@ class PointwiseFn(Function):
         cls = type(ctx)
         y = np.asarray(cls.f(x, **opts)).astype(x.dtype, copy=False)
         if ctx.needs_input_grad[0]:
-            ctx.save_for_backward(x if "x" in cls.saves else None, y if "y" in cls.saves else None)
+            keep = cls.saves_for_backward
+            ctx.save_for_backward(x if "in" in keep else None, y if "out" in keep else None)
             ctx.opts = opts
         return y
 

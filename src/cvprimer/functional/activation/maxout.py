@@ -20,6 +20,8 @@ class MaxoutFn(Function):
     Saves the argmax (int indices of shape y) and the input shape.
     """
 
+    saves_for_backward = "idx"
+
     @staticmethod
     def forward(ctx, x, pieces, dim):
         shape = x.shape

@@ -28,7 +28,7 @@ class HardtanhFn(PointwiseFn):
     min_val < y < max_val exactly when x is strictly inside. Saves y only.
     """
 
-    saves = "y"
+    saves_for_backward = "out"
     cost = staticmethod(pointwise_cost(2))
 
     @staticmethod
@@ -70,6 +70,7 @@ class PReLUFn(Function):
     (summed over everything for the shared slope). Saves x and a.
     """
 
+    saves_for_backward = "in"
     cost = staticmethod(elementwise_cost(2))
 
     @staticmethod

@@ -63,6 +63,8 @@ class SoftmaxFn(Function):
     give y = 0 (and gx = 0) instead of NaN.
     """
 
+    saves_for_backward = "out"
+
     @staticmethod
     def forward(ctx, x, dim=-1, zero_empty=False):
         shape = x.shape
@@ -97,6 +99,7 @@ class LogSoftmaxFn(Function):
     gx_j = gy_j - softmax(x)_j sum_i gy_i = gy_j - exp(y_j) sum_i gy_i.
     """
 
+    saves_for_backward = "out"
     cost = staticmethod(SoftmaxFn.cost)  # the same formula
 
     @staticmethod

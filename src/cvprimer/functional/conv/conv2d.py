@@ -52,6 +52,7 @@ class Conv2dFn(Function):
     on the depthwise path) for gW, and W for gx.
     """
 
+    saves_for_backward = "in"
     is_gemm = True
 
     @staticmethod

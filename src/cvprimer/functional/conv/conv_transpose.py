@@ -47,6 +47,7 @@ class ConvTranspose2dFn(Function):
     The columns of gy are built once and serve both gx and gW.
     """
 
+    saves_for_backward = "in"
     is_gemm = True
 
     @staticmethod

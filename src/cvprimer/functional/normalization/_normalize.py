@@ -83,6 +83,9 @@ class NormalizeFn(Function):
     See the module docstring for the forward and backward math.
     """
 
+    saves_for_backward = "new"
+    is_normalization = True
+
     @staticmethod
     def forward(ctx, x, weight, bias, view, axes, pview, eps, stats=None):
         xv = x.reshape(view)
@@ -161,6 +164,8 @@ class AffineStatsFn(Function):
     the axes the parameters are broadcast along). Saves x only when ggamma is needed.
     """
 
+    saves_for_backward = "in"
+    is_normalization = True
     infer = staticmethod(same_shape_infer)
 
     @staticmethod

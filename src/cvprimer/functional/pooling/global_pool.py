@@ -57,6 +57,7 @@ class GlobalMaxPool2dFn(Function):
     the first maximum; ``sum(gx) == sum(gy)``). Only the flat arg-max is saved.
     """
 
+    saves_for_backward = "none"  # one arg-max per plane: negligible
     infer = staticmethod(_plane_infer)
     cost = staticmethod(GlobalAvgPool2dFn.cost)  # the same formula
 

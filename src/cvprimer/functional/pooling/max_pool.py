@@ -60,6 +60,8 @@ class MaxPool2dFn(Function):
     it into flat indices and scatters (``bincount`` where windows overlap).
     """
 
+    saves_for_backward = "idx"
+
     @staticmethod
     def forward(ctx: Function, x: np.ndarray, g: dict[str, Any], return_indices: bool) -> Any:
         *lead, H, W = x.shape
