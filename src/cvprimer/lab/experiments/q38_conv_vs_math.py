@@ -1,0 +1,98 @@
+"""Question 38: the "convolution" of a CNN is a cross-correlation; the mathematical one flips the kernel.
+
+Measured on a real photograph against SciPy's reference implementations: our ``F.conv2d`` equals
+``scipy.signal.correlate2d`` and equals ``scipy.signal.convolve2d`` with the kernel flipped in both axes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+import cvprimer as cp
+import cvprimer.functional as F
+from cvprimer.lab.common import sample_photo
+from cvprimer.lab.experiment import Context, Experiment, Figure, Result, Table, Text, evidence, fmt, verdict_if
+
+
+class ConvIsCorrelation(Experiment):
+    id = "q38-conv-vs-math"
+    questions = (38,)
+    topic = "architecture"
+    stochastic = False
+    thresholds = {"max_rel_err": 1e-5}
+    text = {
+        "en": {
+            "title": "A CNN's convolution is a cross-correlation",
+            "claim": "Deep-learning libraries do not flip the kernel, so what they call convolution is the "
+                     "mathematical cross-correlation; the true convolution is the same operation with the kernel "
+                     "rotated by 180 degrees.",
+            "method": "Filter a grey version of a real photograph with random kernels (3x3, 5x5 and an asymmetric "
+                      "3x7) using our conv2d, and compare with SciPy's correlate2d and with convolve2d applied to "
+                      "the kernel and to the flipped kernel. Errors are relative to the output's largest value.",
+        },
+        "zh": {
+            "title": "CNN 里的“卷积”其实是互相关",
+            "claim": "深度学习框架计算时不翻转卷积核，所以它们所说的卷积在数学上是互相关；真正的卷积等于把卷积核旋转 "
+                     "180 度之后再做同样的运算。",
+            "method": "把一张真实照片转成灰度图，用随机卷积核（3x3、5x5 和非对称的 3x7）分别经过我们的 "
+                      "conv2d，再与 SciPy 的 correlate2d、以及对原核和翻转核调用 convolve2d 的结果比较；"
+                      "误差按输出最大值归一化。",
+        },
+    }
+
+    def run(self, ctx: Context) -> Result:
+        from scipy import signal
+
+        photo = sample_photo(0).mean(axis=0)  # grey, (427, 640)
+        img = photo[::2, ::2] if ctx.quick else photo
+        img64 = np.asarray(img, np.float64)
+        rows, worst = [], {"corr": 0.0, "flipped": 0.0, "unflipped": np.inf}
+        for kh, kw in ((3, 3), (5, 5), (3, 7)):
+            k = ctx.rng.standard_normal((kh, kw))
+            ours = F.conv2d(cp.tensor(img64[None, None]), cp.tensor(k[None, None])).data[0, 0]
+            scale = float(np.abs(ours).max())
+            corr = signal.correlate2d(img64, k, mode="valid")
+            conv_flip = signal.convolve2d(img64, k[::-1, ::-1], mode="valid")
+            conv_raw = signal.convolve2d(img64, k, mode="valid")
+            e = [float(np.abs(ours - ref).max() / scale) for ref in (corr, conv_flip, conv_raw)]
+            worst["corr"], worst["flipped"] = max(worst["corr"], e[0]), max(worst["flipped"], e[1])
+            worst["unflipped"] = min(worst["unflipped"], e[2])
+            rows.append([f"{kh}x{kw}", e[0], e[1], e[2]])
+        fig, axes = ctx.figure(1, 3, size=(11, 3.4))
+        k = np.array([[1.0, 0.0, -1.0], [2.0, 0.0, -2.0], [1.0, 0.0, -1.0]])  # a Sobel kernel shows the sign flip
+        ours = F.conv2d(cp.tensor(img64[None, None]), cp.tensor(k[None, None])).data[0, 0]
+        conv = signal.convolve2d(img64, k, mode="valid")
+        for ax, im, title in zip(axes, (img64, ours, conv), ("input (grey photo)", "ours: conv2d (correlation)",
+                                                                 "scipy convolve2d, same kernel"), strict=True):
+            ax.imshow(im, cmap="gray")
+            ax.set_title(title)
+            ax.set_axis_off()
+        ctx.save_figure(fig, "sobel", "A grey photo, its horizontal Sobel response from our conv2d, and SciPy's true "
+                        "convolution with the same kernel, which has the opposite sign.",
+                        "灰度照片、我们的 conv2d 得到的水平 Sobel 响应，"
+                        "以及 SciPy 用同一卷积核做真正卷积的结果（符号相反）。")
+        return Result(
+            figures={
+                "err_vs_correlate": Figure(worst["corr"], "relative"),
+                "err_vs_convolve_flipped": Figure(worst["flipped"], "relative"),
+                "err_vs_convolve_unflipped": Figure(worst["unflipped"], "relative"),
+            },
+            tables=[Table("errors", ["kernel", "vs correlate2d", "vs convolve2d(flipped k)", "vs convolve2d(k)"],
+                          rows, {"en": "Largest relative difference from our conv2d.",
+                                 "zh": "与我们的 conv2d 输出的最大相对差异。"})],
+        )
+
+    @staticmethod
+    def decide(figures: Mapping[str, float], thresholds: Mapping[str, float]) -> tuple[str, Text]:
+        tol = thresholds["max_rel_err"]
+        c, f, u = (figures["err_vs_correlate"], figures["err_vs_convolve_flipped"],
+                   figures["err_vs_convolve_unflipped"])
+        ok = c <= tol and f <= tol and u > tol
+        return verdict_if(ok), evidence(
+            en=f"conv2d matches correlate2d (max relative error {fmt(c)}) and convolve2d with the flipped kernel "
+               f"({fmt(f)}), both within {fmt(tol)}; against convolve2d with the kernel as given it differs by "
+               f"{fmt(u)}.",
+            zh=f"conv2d 与 correlate2d 一致（最大相对误差 {fmt(c)}），与翻转卷积核后的 convolve2d 一致（{fmt(f)}），"
+               f"均在阈值 {fmt(tol)} 以内；与不翻转卷积核的 convolve2d 相差 {fmt(u)}。")

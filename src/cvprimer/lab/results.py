@@ -1,0 +1,51 @@
+"""``results.json``: every cached record gathered into one machine-readable, stable document.
+
+Schema (version 1)::
+
+    {"version": 1, "created": ISO time, "mode": "quick" | "full" | "mixed" | null, "seeds": [...],
+     "experiments": [{"id", "questions", "topic", "title", "kind", "claim", "verdict", "evidence",
+                      "figures": {name: {"value", "unit", ...}}, "seed_agreement", "seconds", "plots",
+                      "command", "status", ...}],
+     "questions": {"1": {"title", "topic", "experiments": [ids], "status": "done" | "not run" | "pending"},
+                   ..., "54": {...}}}
+
+``pending``: no experiment answers the question yet; ``not run``: experiments exist but none has a result in
+this folder. Texts are ``{"en": ..., "zh": ...}``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import UTC, datetime
+from typing import Any
+
+from cvprimer.core.serialization import atomic_write
+from cvprimer.lab.registry import all_experiments, by_question
+from cvprimer.lab.runner import RESULTS_VERSION, load_record
+
+
+def collect(out: str) -> dict[str, Any]:
+    """Gather the records under ``out/runs`` for the registered experiments (registry order)."""
+    from cvprimer.lab.questions import QUESTIONS
+
+    records = [r for r in (load_record(out, e.id) for e in all_experiments()) if r is not None]
+    have = {r["id"] for r in records}
+    modes = {r.get("mode") for r in records}
+    seeds = sorted({s for r in records for s in r.get("seeds", [])})
+    questions: dict[str, Any] = {}
+    for q, exps in by_question().items():
+        ids = [e.id for e in exps]
+        status = "pending" if not ids else "done" if any(i in have for i in ids) else "not run"
+        info = QUESTIONS[q]
+        questions[str(q)] = {"title": dict(info.title), "seed_claim": dict(info.seed_claim), "topic": info.topic,
+                             "experiments": ids, "status": status}
+    return {"version": RESULTS_VERSION, "created": datetime.now(UTC).isoformat(timespec="seconds"),
+            "mode": (modes.pop() if len(modes) == 1 else "mixed") if modes else None, "seeds": seeds,
+            "experiments": records, "questions": questions}
+
+
+def write_results(out: str, results: dict[str, Any]) -> str:
+    path = os.path.join(out, "results.json")
+    atomic_write(path, json.dumps(results, ensure_ascii=False, indent=1, allow_nan=False))
+    return path
