@@ -13,7 +13,8 @@ ours, theirs, ...) so that load from other processes hits both alike, with a sho
 each switch, because each library's idle worker threads spin for a while after a call and would
 otherwise steal the cores from the other. ``--cpu-time`` measures process CPU time instead of
 wall time: with ``--threads 1`` that is insensitive to other processes on a shared machine. A
-row whose cvprimer function does not exist yet is skipped with a note. Writes a table to
+row whose cvprimer function does not exist yet is skipped with a note. The timing machinery
+(thread pinning, warm-up, interleaved rounds, medians) is :mod:`cvprimer.analysis.timing`. Writes a table to
 stdout and JSON to ``benchmarks/results/ops.json``.
 """
 
@@ -23,7 +24,6 @@ import argparse
 import json
 import os
 import platform
-import statistics
 import sys
 import tempfile
 import time
@@ -37,21 +37,10 @@ import torch.nn.functional as TF
 
 import cvprimer as cp
 import cvprimer.functional as F
+from cvprimer.analysis.timing import blas_threads, current_blas_threads, time_interleaved
 
 RESULTS = Path(__file__).resolve().parent / "results" / "ops.json"
 PAUSE_S = 0.15
-
-
-def blas_threads() -> int:
-    try:
-        from threadpoolctl import threadpool_info
-
-        n = [i["num_threads"] for i in threadpool_info() if i.get("user_api") == "blas"]
-        if n:
-            return int(n[0])
-    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
-        pass
-    return int(os.environ.get("OPENBLAS_NUM_THREADS", os.cpu_count() or 1))
 
 
 # name, cvprimer function name, (ours, theirs) builders from the input arrays
@@ -118,16 +107,9 @@ def bench(case: dict[str, Any], repeat: int, clock: Callable[[], float]) -> dict
         case["theirs"](*th_in).backward(gy_t)
 
     cells = {"ours_fwd_ms": ours_fwd, "torch_fwd_ms": theirs_fwd, "ours_fb_ms": ours_fb, "torch_fb_ms": theirs_fb}
-    times: dict[str, list[float]] = {k: [] for k in cells}
-    for fn in cells.values():  # warm-up (allocations, lazy init)
-        fn()
-    for _ in range(repeat):
-        for key, fn in cells.items():
-            time.sleep(PAUSE_S)
-            t0 = clock()
-            fn()
-            times[key].append(1e3 * (clock() - t0))
-    res: dict[str, Any] = {k: statistics.median(v) for k, v in times.items()}
+    # one warm-up, then interleaved rounds with a pause at each switch (cvprimer.analysis.timing)
+    med = time_interleaved(cells, repeat=repeat, warmup=1, clock=clock, pause=PAUSE_S)
+    res: dict[str, Any] = {k: 1e3 * v for k, v in med.items()}
     res["ratio_fwd"] = res["ours_fwd_ms"] / res["torch_fwd_ms"]
     res["ratio_fb"] = res["ours_fb_ms"] / res["torch_fb_ms"]
     return res
@@ -154,14 +136,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=RESULTS, help="JSON output path")
     args = ap.parse_args(argv)
     repeat = 3 if args.quick else max(1, args.repeat)
-    if args.threads:
-        from threadpoolctl import threadpool_limits
+    with blas_threads(args.threads or None):
+        return _run(args, argv, repeat)
 
-        from cvprimer.functional.conv import _parallel
 
-        threadpool_limits(args.threads)
-        _parallel.NUM_THREADS = args.threads
-    threads = blas_threads()
+def _run(args: argparse.Namespace, argv: list[str] | None, repeat: int) -> int:
+    threads = current_blas_threads()
     torch.set_num_threads(threads)
     clock = time.process_time if args.cpu_time else time.perf_counter
     header = (f"cvprimer vs PyTorch {torch.__version__} CPU, float32, NumPy {np.__version__}; threads: "
