@@ -110,6 +110,13 @@ def load_idx_dataset(images_path: str | os.PathLike, labels_path: str | os.PathL
     if labels.shape[0] != images.shape[0]:
         raise ValueError(f"load_idx_dataset: {images.shape[0]} images in {os.fspath(images_path)!r} but "
                          f"{labels.shape[0]} labels in {os.fspath(labels_path)!r}; expected equal counts")
+    if labels.dtype.kind == "f" and not (np.isfinite(labels).all() and np.array_equal(labels, np.round(labels))):
+        bad = labels[~(np.isfinite(labels) & (labels == np.round(labels)))][:3]
+        raise ValueError(f"load_idx_dataset: {os.fspath(labels_path)!r} holds {labels.dtype} labels that are not "
+                         f"whole numbers (e.g. {bad.tolist()}); expected integer class labels")
+    if labels.size and labels.min() < 0:
+        raise ValueError(f"load_idx_dataset: {os.fspath(labels_path)!r} holds negative labels (min "
+                         f"{labels.min()}); expected class labels 0, 1, ...")
     if transpose:
         images = images.transpose(0, 2, 1)
     x = np.ascontiguousarray(images[:, None], dtype=np.float32) / np.float32(255.0)
