@@ -116,9 +116,8 @@ def trace(model: Any, input_shape: tuple[int, ...], dtype: Any = np.float32,
     names = {id(m): n for n, m in model.named_modules()}
     pnames = {id(p.data): n for n, p in model.named_parameters()}
     bnames = {id(b.data): n for n, b in model.named_buffers()}
-    x_arr = np.zeros(shape, dtype=dtype)
-    if shape_only_mode:
-        x_arr = np.broadcast_to(np.zeros((), dtype=dtype), shape)
+    # a zero-stride placeholder takes no memory; a real run needs a real array
+    x_arr = np.broadcast_to(np.zeros((), dtype=dtype), shape) if shape_only_mode else np.zeros(shape, dtype=dtype)
     x = Tensor(x_arr)
     x_id = id(x.data)
     ops: list[OpRecord] = []

@@ -52,6 +52,15 @@ def same_shape_infer(x: np.ndarray, *args: Any, **kwargs: Any) -> tuple[tuple[in
     return x.shape, x.dtype
 
 
+def broadcast_infer(*args: Any, **kwargs: Any) -> tuple[tuple[int, ...], np.dtype]:
+    """``infer`` of an elementwise op: the broadcast shape of its array inputs and the floating dtype they
+    promote to (boolean masks, as ``where``'s condition, take no part in the dtype; Python scalars are weak)."""
+    arrays = [a for a in args if isinstance(a, np.ndarray)]
+    shape = np.broadcast_shapes(*(a.shape for a in arrays))
+    typed = [a for a in arrays if a.dtype.kind != "b"] or arrays
+    return tuple(shape), np.result_type(*typed)
+
+
 def elementwise_cost(flops_per_element: int) -> Callable[..., Cost]:
     """``cost`` of an elementwise op: ``flops_per_element`` FLOPs per output element; reads every
     array input, writes the output."""

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from cvprimer.core.cost import copy_cost, elementwise_cost
+from cvprimer.core.cost import broadcast_infer, copy_cost, elementwise_cost
 from cvprimer.core.function import Function
 
 
@@ -56,6 +56,7 @@ class AddFn(Function):
 
     float_only = False
     cost = staticmethod(elementwise_cost(1))
+    infer = staticmethod(broadcast_infer)
 
     @staticmethod
     def forward(ctx, a, b):
@@ -72,6 +73,7 @@ class SubFn(Function):
 
     float_only = False
     cost = staticmethod(elementwise_cost(1))
+    infer = staticmethod(broadcast_infer)
 
     @staticmethod
     def forward(ctx, a, b):
@@ -89,6 +91,7 @@ class MulFn(Function):
     saves_for_backward = "ins"
     float_only = False
     cost = staticmethod(elementwise_cost(1))
+    infer = staticmethod(broadcast_infer)
 
     @staticmethod
     def forward(ctx, a, b):
@@ -107,6 +110,7 @@ class DivFn(Function):
 
     saves_for_backward = "ins"
     cost = staticmethod(elementwise_cost(1))
+    infer = staticmethod(broadcast_infer)
 
     @staticmethod
     def forward(ctx, a, b):
@@ -132,6 +136,7 @@ class PowFn(Function):
 
     saves_for_backward = "ins"
     cost = staticmethod(elementwise_cost(1))
+    infer = staticmethod(broadcast_infer)
 
     @staticmethod
     def forward(ctx, a, b):
@@ -165,6 +170,7 @@ class MaximumFn(Function):
     saves_for_backward = "ins"
     float_only = False
     cost = staticmethod(elementwise_cost(1))
+    infer = staticmethod(broadcast_infer)
 
     @staticmethod
     def forward(ctx, a, b):
@@ -185,6 +191,7 @@ class MinimumFn(Function):
     saves_for_backward = "ins"
     float_only = False
     cost = staticmethod(elementwise_cost(1))
+    infer = staticmethod(broadcast_infer)
 
     @staticmethod
     def forward(ctx, a, b):
@@ -207,6 +214,7 @@ class WhereFn(Function):
 
     float_only = False
     cost = staticmethod(elementwise_cost(1))
+    infer = staticmethod(broadcast_infer)
 
     @staticmethod
     def forward(ctx, cond, a, b):

@@ -93,7 +93,8 @@ class ConcatFn(Function):
     cost = staticmethod(copy_cost)
 
     @staticmethod
-    def forward(ctx, dim, *xs):
+    def check(dim, xs):
+        """The concatenation axis (made non-negative) after checking the shapes; ValueError otherwise."""
         if not xs:
             raise ValueError("cat: expected a non-empty sequence of tensors")
         nd = xs[0].ndim
@@ -105,6 +106,18 @@ class ConcatFn(Function):
                 raise ValueError(
                     f"cat: shapes {[a.shape for a in xs]} must match except along dim {dim}"
                 )
+        return dim
+
+    @staticmethod
+    def infer(dim, *xs):
+        dim = ConcatFn.check(dim, xs)
+        shape = list(xs[0].shape)
+        shape[dim] = sum(x.shape[dim] for x in xs)
+        return tuple(shape), np.result_type(*xs)
+
+    @staticmethod
+    def forward(ctx, dim, *xs):
+        dim = ConcatFn.check(dim, xs)
         ctx.dim = dim
         ctx.bounds = np.cumsum([x.shape[dim] for x in xs])[:-1]
         return np.concatenate(xs, axis=dim)
@@ -122,7 +135,8 @@ class StackFn(Function):
     cost = staticmethod(copy_cost)
 
     @staticmethod
-    def forward(ctx, dim, *xs):
+    def check(dim, xs):
+        """The new axis (made non-negative) after checking the shapes; ValueError otherwise."""
         if not xs:
             raise ValueError("stack: expected a non-empty sequence of tensors")
         if any(x.shape != xs[0].shape for x in xs):
@@ -130,7 +144,18 @@ class StackFn(Function):
         nd = xs[0].ndim + 1
         if not -nd <= dim < nd:
             raise ValueError(f"stack: dim {dim} out of range for the {nd}-d result")
-        ctx.dim = dim % nd
+        return dim % nd
+
+    @staticmethod
+    def infer(dim, *xs):
+        dim = StackFn.check(dim, xs)
+        shape = list(xs[0].shape)
+        shape.insert(dim, len(xs))
+        return tuple(shape), np.result_type(*xs)
+
+    @staticmethod
+    def forward(ctx, dim, *xs):
+        ctx.dim = StackFn.check(dim, xs)
         return np.stack(xs, axis=ctx.dim)
 
     @staticmethod
@@ -206,26 +231,41 @@ class PadFn(Function):
     cost = staticmethod(copy_cost)
 
     @staticmethod
-    def forward(ctx, x, pad, mode="constant", value=0.0):
+    def check(shape, pad, mode):
+        """NumPy's per-axis widths after checking ``pad`` and ``mode`` against ``shape``; ValueError otherwise."""
         if mode not in _PAD_MODES:
             raise ValueError(f"pad: mode must be one of {sorted(_PAD_MODES)}, got {mode!r}")
-        widths = pad_widths("pad", x.shape, pad)
+        widths = pad_widths("pad", shape, pad)
+        if mode == "constant":
+            if any(n + b + a < 0 for n, (b, a) in zip(shape, widths, strict=True)):
+                raise ValueError(f"pad: pad {tuple(pad)} crops more than the input shape {shape} holds")
+            return widths
+        for (b, a), n in zip(widths, shape, strict=True):
+            if b < 0 or a < 0:
+                raise ValueError(f"pad: negative padding is only allowed in constant mode, got {tuple(pad)}")
+            if mode == "reflect" and (b >= n or a >= n) and (b or a):
+                raise ValueError(
+                    f"pad: reflect padding ({b}, {a}) must be smaller than the axis size {n} "
+                    f"(input shape {shape})"
+                )
+            if mode in ("replicate", "circular") and n == 0 and (b or a):
+                raise ValueError(f"pad: cannot {mode}-pad an empty axis (input shape {shape})")
+        return widths
+
+    @staticmethod
+    def infer(x, pad, mode="constant", value=0.0):
+        widths = PadFn.check(x.shape, pad, mode)
+        return tuple(n + b + a for n, (b, a) in zip(x.shape, widths, strict=True)), x.dtype
+
+    @staticmethod
+    def forward(ctx, x, pad, mode="constant", value=0.0):
+        widths = PadFn.check(x.shape, pad, mode)
         ctx.meta = (x.shape, widths, mode)
         if mode == "constant":
             # negative widths crop: apply the crop as a slice, then pad the rest
             crop = tuple(slice(max(-b, 0), n - max(-a, 0)) for (b, a), n in zip(widths, x.shape, strict=True))
             pos = [(max(b, 0), max(a, 0)) for b, a in widths]
             return np.pad(x[crop], pos, mode="constant", constant_values=value)
-        for (b, a), n in zip(widths, x.shape, strict=True):
-            if b < 0 or a < 0:
-                raise ValueError(f"pad: negative padding is only allowed in constant mode, got {tuple(pad)}")
-            if mode == "reflect" and (b >= n or a >= n) and (b or a):
-                raise ValueError(
-                    f"pad: reflect padding ({b}, {a}) must be smaller than the axis size {n} "
-                    f"(input shape {x.shape})"
-                )
-            if mode in ("replicate", "circular") and n == 0 and (b or a):
-                raise ValueError(f"pad: cannot {mode}-pad an empty axis (input shape {x.shape})")
         return np.pad(x, widths, mode=_PAD_MODES[mode])
 
     @staticmethod

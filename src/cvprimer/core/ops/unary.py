@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cvprimer.core.cost import elementwise_cost
+from cvprimer.core.cost import broadcast_infer, elementwise_cost
 from cvprimer.core.function import Function
 
 
@@ -18,6 +18,7 @@ class NegFn(Function):
 
     float_only = False
     cost = staticmethod(elementwise_cost(1))
+    infer = staticmethod(broadcast_infer)
 
     @staticmethod
     def forward(ctx, x):
@@ -33,6 +34,7 @@ class ExpFn(Function):
 
     saves_for_backward = "out"
     cost = staticmethod(elementwise_cost(1))
+    infer = staticmethod(broadcast_infer)
 
     @staticmethod
     def forward(ctx, x):
@@ -51,6 +53,7 @@ class LogFn(Function):
 
     saves_for_backward = "in"
     cost = staticmethod(elementwise_cost(1))
+    infer = staticmethod(broadcast_infer)
 
     @staticmethod
     def forward(ctx, x):
@@ -70,6 +73,7 @@ class SqrtFn(Function):
 
     saves_for_backward = "out"
     cost = staticmethod(elementwise_cost(1))
+    infer = staticmethod(broadcast_infer)
 
     @staticmethod
     def forward(ctx, x):
@@ -91,6 +95,7 @@ class AbsFn(Function):
     saves_for_backward = "in"
     float_only = False
     cost = staticmethod(elementwise_cost(1))
+    infer = staticmethod(broadcast_infer)
 
     @staticmethod
     def forward(ctx, x):
@@ -108,6 +113,7 @@ class SignFn(Function):
 
     float_only = False
     cost = staticmethod(elementwise_cost(1))
+    infer = staticmethod(broadcast_infer)
 
     @staticmethod
     def forward(ctx, x):
@@ -129,6 +135,7 @@ class ClampFn(Function):
     saves_for_backward = "in"
     float_only = False
     cost = staticmethod(elementwise_cost(2))
+    infer = staticmethod(broadcast_infer)
 
     @staticmethod
     def forward(ctx, x, lo, hi):
@@ -161,6 +168,7 @@ class ReLUFn(Function):
     saves_for_backward = "out"
     float_only = False
     cost = staticmethod(elementwise_cost(1))
+    infer = staticmethod(broadcast_infer)
 
     @staticmethod
     def forward(ctx, x):
@@ -182,6 +190,7 @@ class SigmoidFn(Function):
 
     saves_for_backward = "out"
     cost = staticmethod(elementwise_cost(3))
+    infer = staticmethod(broadcast_infer)
 
     @staticmethod
     def forward(ctx, x):
@@ -202,6 +211,7 @@ class TanhFn(Function):
 
     saves_for_backward = "out"
     cost = staticmethod(elementwise_cost(1))
+    infer = staticmethod(broadcast_infer)
 
     @staticmethod
     def forward(ctx, x):
