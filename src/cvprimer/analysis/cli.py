@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import sys
+import os
 from typing import Any
+
+from cvprimer.argtypes import non_negative_int
+from cvprimer.errors import UserError
 
 
 def parse_shape(text: str) -> tuple[int, ...]:
@@ -27,26 +30,45 @@ def add_parser(sub: Any) -> None:
                    help="headline number: torchvision 'GFLOPS' (= GMACs), MACs, or FLOPs = 2 x MACs + other")
     p.add_argument("--csv", default=None, metavar="PATH", help="write the per-layer table as CSV")
     p.add_argument("--json", default=None, metavar="PATH", help="write rows and totals as JSON")
-    p.add_argument("--erf", type=int, default=0, metavar="N",
+    p.add_argument("--erf", type=non_negative_int, default=0, metavar="N",
                    help="also measure the effective receptive field with N random inputs (forward + backward each)")
     p.add_argument("--plots", default=None, metavar="PREFIX",
                    help="write PREFIX-costs.png and PREFIX-roofline.png (needs matplotlib)")
 
 
+def _writable(flag: str, path: str) -> None:
+    """Fail before the analysis when an output file cannot be written (missing folder, a folder, read-only)."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise UserError(f"{flag} {path!r} is a folder; give a file path")
+    if not os.path.isdir(folder):
+        raise UserError(f"{flag} {path!r}: the folder {folder!r} does not exist")
+    if not os.access(folder, os.W_OK):
+        raise UserError(f"{flag} {path!r}: the folder {folder!r} is not writable")
+
+
 def run(args: argparse.Namespace) -> int:
     from cvprimer.analysis import analyze
 
+    outputs = [("--csv", args.csv), ("--json", args.json)]
+    if args.plots:
+        outputs += [("--plots", f"{args.plots}-costs.png"), ("--plots", f"{args.plots}-roofline.png")]
+    for flag, path in outputs:
+        if path:
+            _writable(flag, path)
     try:
         rep = analyze(args.model, args.input, convention=args.convention, erf_samples=args.erf)
     except (ValueError, TypeError) as e:
-        print(f"cvprimer analyze: {e}", file=sys.stderr)
-        return 2
+        raise UserError(str(e).removeprefix("analyze: ")) from None
     print(rep.table())
-    if args.csv:
-        rep.to_csv(args.csv)
-    if args.json:
-        rep.to_json(args.json)
-    if args.plots:
-        rep.plot_costs(f"{args.plots}-costs.png")
-        rep.plot_roofline(f"{args.plots}-roofline.png")
+    try:
+        if args.csv:
+            rep.to_csv(args.csv)
+        if args.json:
+            rep.to_json(args.json)
+        if args.plots:
+            rep.plot_costs(f"{args.plots}-costs.png")
+            rep.plot_roofline(f"{args.plots}-roofline.png")
+    except OSError as e:  # e.g. the disk filled up: name the file the user asked for, not a temporary one
+        raise UserError(f"cannot write the output: {e.strerror or e}") from None
     return 0
