@@ -24,4 +24,4 @@ def test_refuted_cases():
 def test_group_dependency():
     rng = np.random.default_rng(0)
     assert np.array_equal(group_dependency(8, 4, False, rng), np.eye(4))
-    assert group_dependency(8, 4, True, rng).all()
+    assert group_dependency(16, 4, True, rng).all()  # full reach needs C/g >= g
