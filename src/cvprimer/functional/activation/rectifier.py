@@ -1,4 +1,5 @@
-r"""Piecewise-linear rectifiers: relu6, leaky_relu, prelu, hardtanh (relu itself lives in core).
+r"""Piecewise-linear rectifiers: relu6, leaky_relu, prelu, hardtanh, and relu with a settable slope at 0
+(the plain relu op itself lives in core).
 
 Values at the kinks are PyTorch's (it matters only on a measure-zero set, but parity tests
 and the lab's slope plots see it):
@@ -6,6 +7,8 @@ and the lab's slope plots see it):
 * hardtanh / relu6: slope 1 strictly inside (min_val, max_val), 0 at and beyond the bounds;
   relu6(x) = hardtanh(x, 0, 6), so relu6'(0) = relu6'(6) = 0.
 * leaky_relu / prelu: slope 1 for x > 0 and the negative slope for x <= 0 (including 0).
+* relu: slope 0 at 0 by default (PyTorch's); :func:`relu` here takes ``grad_at_zero`` to pick any
+  other subgradient in [0, 1] (``nn.ReLU(grad_at_zero=...)`` passes it on).
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from cvprimer.core.api import relu  # noqa: F401 - re-exported: ReLUFn is the core op
+from cvprimer.core.api import relu as _core_relu
 from cvprimer.core.cost import elementwise_cost
 from cvprimer.core.function import Function
 from cvprimer.core.tensor import Tensor
@@ -38,6 +41,26 @@ class HardtanhFn(PointwiseFn):
     @staticmethod
     def df(x, y, min_val=-1.0, max_val=1.0):
         return ((y > min_val) & (y < max_val)).astype(y.dtype)
+
+
+class ReLUAtZeroFn(PointwiseFn):
+    r"""y = max(x, 0) whose backward takes the slope ``grad_at_zero`` at exactly x = 0.
+
+    Backward: gx = gy * 1 for x > 0, gy * grad_at_zero for x == 0, 0 for x < 0. Saves x, since
+    the output y = 0 cannot tell x = 0 from x < 0. (The default slope 0 uses the core
+    :class:`~cvprimer.core.ops.unary.ReLUFn`, which saves only y.)
+    """
+
+    saves_for_backward = "in"
+    cost = staticmethod(pointwise_cost(2))
+
+    @staticmethod
+    def f(x, grad_at_zero=0.0):
+        return np.maximum(x, 0)
+
+    @staticmethod
+    def df(x, y, grad_at_zero=0.0):
+        return np.where(x > 0, 1.0, np.where(x == 0, grad_at_zero, 0.0)).astype(x.dtype)
 
 
 class LeakyReLUFn(PointwiseFn):
@@ -119,6 +142,55 @@ def hardtanh(x: Tensor, min_val: float = -1.0, max_val: float = 1.0) -> Tensor:
     if lo > hi:
         raise ValueError(f"hardtanh: min_val ({lo}) must be <= max_val ({hi})")
     return HardtanhFn.apply(x, min_val=lo, max_val=hi)
+
+
+def check_grad_at_zero(op: str, value: Any) -> float:
+    """``value`` as a float in [0, 1] (the subdifferential of relu at 0); ValueError otherwise."""
+    g = check_float(op, "grad_at_zero", value)
+    if not 0.0 <= g <= 1.0:
+        raise ValueError(f"{op}: grad_at_zero must be in [0, 1] (the subgradients of relu at 0), got {g}")
+    return g
+
+
+def relu(x: Tensor, grad_at_zero: float = 0.0) -> Tensor:
+    r"""ReLU, y = max(x, 0), with a choice of the slope used at exactly x = 0.
+
+    Parameters
+    ----------
+    x : Tensor, any shape
+    grad_at_zero : float in [0, 1]
+        The derivative taken where x == 0 exactly. relu is not differentiable there; its
+        subdifferential is the interval [0, 1] and any member is a valid choice. The default 0 is
+        PyTorch's and runs the core op (identical results and saved tensors); any other value runs
+        :class:`ReLUAtZeroFn`, which saves the input instead of the output.
+
+    Notes
+    -----
+    **Forward** y = max(x, 0) (unchanged by ``grad_at_zero``).
+    **Backward** gx = gy [x > 0] + grad_at_zero gy [x = 0].
+
+    Exact zeros are not a measure-zero curiosity in practice: inputs with exact zero pixels (MNIST's
+    background) times any weight, plus a zero-initialized bias, give pre-activations that are exactly 0,
+    and so does a relu fed by another relu. The lab's q34 experiment measures how often.
+
+    Example
+    -------
+    >>> import cvprimer as cp
+    >>> from cvprimer.functional.activation.rectifier import relu
+    >>> x = cp.tensor([-1.0, 0.0, 2.0], requires_grad=True)
+    >>> relu(x, grad_at_zero=0.5).sum().backward()
+    >>> x.grad.numpy().tolist()
+    [0.0, 0.5, 1.0]
+    """
+    g = check_grad_at_zero("relu", grad_at_zero)
+    if g == 0.0:
+        return _core_relu(x)
+    return ReLUAtZeroFn.apply(x, grad_at_zero=g)
+
+
+def relu_slope(x: np.ndarray, grad_at_zero: float = 0.0) -> np.ndarray:
+    """d relu / dx for plotting: 1 where x > 0, ``grad_at_zero`` where x == 0, 0 elsewhere."""
+    return ReLUAtZeroFn.df(np.asarray(x), None, grad_at_zero=check_grad_at_zero("relu_slope", grad_at_zero))
 
 
 def relu6(x: Tensor) -> Tensor:

@@ -10,6 +10,7 @@ import numpy as np
 
 from cvprimer import functional as F
 from cvprimer.core.tensor import Tensor
+from cvprimer.functional.activation import rectifier as _rectifier
 from cvprimer.nn.module import Module
 from cvprimer.nn.parameter import Parameter
 
@@ -33,8 +34,19 @@ class _Act(Module):
 
 
 class ReLU(_Act):
-    """max(0, x)."""
+    """max(0, x); ``grad_at_zero`` in [0, 1] is the slope taken at exactly x = 0 (default 0, PyTorch's;
+    see :func:`cvprimer.functional.activation.rectifier.relu`). Shown in the repr only when not 0."""
     fn = staticmethod(F.relu)
+
+    def __init__(self, grad_at_zero: float = 0.0) -> None:
+        super().__init__()
+        self.grad_at_zero = _rectifier.check_grad_at_zero("ReLU", grad_at_zero)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return _rectifier.relu(x, grad_at_zero=self.grad_at_zero)
+
+    def extra_repr(self) -> str:
+        return f"grad_at_zero={self.grad_at_zero!r}" if self.grad_at_zero else ""
 
 
 class ReLU6(_Act):
