@@ -1,0 +1,169 @@
+"""Question 54: why a depthwise convolution runs far slower than its MAC count promises.
+
+The seed's three layers, timed on our engine (one thread, interleaved medians of process CPU time) and
+placed on the roofline by the analyzer: a standard 3x3 conv at C channels, a depthwise 3x3 conv at C channels
+(C times fewer MACs) and a standard 3x3 conv at sqrt(C) channels (the same MACs as the depthwise one, a much
+smaller working set); a pointwise 1x1 conv at C channels is added for reference. Full mode uses the seed's
+sizes (64x64x256); quick mode scales them down to 32x32x64.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+
+import numpy as np
+
+import cvprimer as cp
+import cvprimer.functional as F
+from cvprimer import nn
+from cvprimer.analysis import MachineProfile
+from cvprimer.analysis.timing import blas_threads, time_interleaved, time_samples
+from cvprimer.lab._convnets import cost
+from cvprimer.lab.experiment import Context, Experiment, Figure, Result, Table, Text, evidence, fmt, verdict_if
+
+
+def single_thread_profile(n: int = 384, copy_mb: int = 32, repeat: int = 5) -> MachineProfile:
+    """This machine's roofline for one thread: peak = best rate of an n x n float32 GEMM, bandwidth = best
+    rate of copying ``copy_mb`` MB (one read, one write), both with the BLAS held to one thread."""
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((n, n), dtype=np.float32), rng.standard_normal((n, n), dtype=np.float32)
+    out = np.empty((n, n), np.float32)
+    src = np.ones(copy_mb * (1 << 20) // 4, np.float32)
+    dst = np.empty_like(src)
+    with blas_threads(1):
+        ts = time_samples({"gemm": lambda: np.matmul(a, b, out=out), "copy": lambda: np.copyto(dst, src)},
+                          repeat=repeat, warmup=1)
+    return MachineProfile(2 * n**3 / min(ts["gemm"]), 2 * src.nbytes / min(ts["copy"]), "one thread (measured)")
+
+
+def layers(c: int) -> dict[str, tuple[int, int, int, int]]:
+    """name -> (C_in, C_out, k, groups) of the four compared convs at ``c`` channels."""
+    s = int(round(np.sqrt(c)))
+    return {"standard": (c, c, 3, 1), "depthwise": (c, c, 3, c), f"standard {s}ch": (s, s, 3, 1),
+            "pointwise": (c, c, 1, 1)}
+
+
+class DepthwiseSpeed(Experiment):
+    id = "q54-depthwise-speed"
+    questions = (54,)
+    topic = "cost"
+    stochastic = False  # no training: the timing repeats are inside one run
+    thresholds = {"max_realized_share": 0.25, "min_slowdown_equal_macs": 1.5}
+    text = {
+        "en": {
+            "title": "Depthwise convolution: real speed vs MAC count",
+            "claim": "A depthwise 3x3 convolution does C times fewer MACs than a standard one at C channels, yet runs "
+                     "only a fraction of C times faster, and slower than a standard convolution with the same MACs "
+                     "on few channels: its working set (input, output, weights) hardly shrinks, so it does little "
+                     "arithmetic per byte moved and cannot keep the compute units busy.",
+            "method": "Build the seed's three layers (standard 3x3 at C channels, depthwise 3x3 at C channels, "
+                      "standard 3x3 at sqrt(C) channels; plus a pointwise 1x1 at C channels) on one image of HxW, "
+                      "count MACs, bytes moved and arithmetic intensity with the analyzer on this machine's measured "
+                      "one-thread roofline, and time the forward passes on our engine with one thread "
+                      "(interleaved repeats, median process CPU time). Full mode: C = 256, 64x64 as in the seed; "
+                      "quick: C = 64, 32x32.",
+        },
+        "zh": {
+            "title": "深度卷积：实际速度与乘加次数",
+            "claim": "C 通道的深度 3x3 卷积比标准卷积少 C 倍乘加，实际却远达不到快 C 倍，"
+                     "甚至比乘加次数相同、通道很少的标准卷积还慢：它的工作集（输入、输出、权重）几乎没有变小，"
+                     "每搬运一个字节做的运算很少，计算单元吃不饱。",
+            "method": "按种子文档构造三层卷积（C 通道标准 3x3、C 通道深度 3x3、sqrt(C) 通道标准 3x3，"
+                      "另加 C 通道逐点 1x1 作参照），输入为一张 HxW 图像；用分析器在本机实测的单线程屋顶线上"
+                      "统计乘加次数、搬运字节数和计算密度，并在我们的引擎上单线程计时前向传播"
+                      "（交错重复，取进程 CPU 时间的中位数）。完整模式与种子相同：C = 256、64x64；"
+                      "快速模式：C = 64、32x32。",
+        },
+    }
+
+    def run(self, ctx: Context) -> Result:
+        c, hw = ctx.pick((64, 32), (256, 64))
+        specs = layers(c)
+        profile = single_thread_profile()
+        x = {n: cp.tensor(ctx.rng.standard_normal((1, ci, hw, hw)).astype(np.float32))
+             for n, (ci, _, _, _) in specs.items()}
+        w = {n: cp.tensor(ctx.rng.standard_normal((co, ci // g, k, k)).astype(np.float32))
+             for n, (ci, co, k, g) in specs.items()}
+        info = {}
+        for n, (ci, co, k, g) in specs.items():
+            info[n] = cost(nn.Conv2d(ci, co, k, padding=k // 2, groups=g, bias=False), (1, ci, hw, hw), profile)
+        with cp.no_grad(), blas_threads(1):
+            t = time_interleaved({n: (lambda n=n: F.conv2d(x[n], w[n], padding=specs[n][2] // 2,
+                                                           groups=specs[n][3])) for n in specs},
+                                 repeat=ctx.pick(9, 15), warmup=1, clock=time.process_time)
+        names = list(specs)
+        small = names[2]
+        mac_ratio = info["standard"]["macs"] / info["depthwise"]["macs"]
+        speedup = t["standard"] / t["depthwise"]
+        slowdown = t["depthwise"] / t[small]
+        rows, ai = [], {}
+        for n in names:
+            r = info[n]["report"].rows[0]
+            ai[n] = r.intensity
+            rows.append([n, info[n]["params"], info[n]["macs"], info[n]["bytes"], r.intensity, r.bound, 1e3 * t[n],
+                         info[n]["macs"] / t[n] / 1e9])
+
+        fig, axes = ctx.figure(1, 2, size=(10, 3.6))
+        ax = axes[0]
+        grid = np.logspace(-1, 3, 200)
+        ax.loglog(grid, np.minimum(profile.peak_flops, grid * profile.bandwidth) / 1e9, "k-",
+                  label="roofline (one thread)")
+        for i, n in enumerate(names):
+            ax.loglog(ai[n], 2 * info[n]["macs"] / t[n] / 1e9, "o", ms=7, color=f"C{i}", label=f"{n} (measured)")
+        ax.set(xlabel="arithmetic intensity (FLOPs/byte)", ylabel="GFLOP/s", title="measured rate on the roofline")
+        ax.legend(fontsize=7)
+        ax = axes[1]
+        xs = np.arange(len(names))
+        ax.bar(xs - 0.2, [info[n]["macs"] / info["standard"]["macs"] for n in names], 0.4, label="MACs")
+        ax.bar(xs + 0.2, [t[n] / t["standard"] for n in names], 0.4, label="measured time")
+        ax.set_yscale("log")
+        ax.set_xticks(xs, names, fontsize=8)
+        ax.set(ylabel="relative to the standard conv", title=f"C = {c}, {hw}x{hw}: MACs vs time")
+        ax.legend()
+        ctx.save_figure(fig, "depthwise_speed", "Left: the measured FLOP rate of each conv against its arithmetic "
+                        "intensity, under this machine's roofline. Right: MACs and measured time of each conv "
+                        "relative to the standard one; the depthwise bar for time is far taller than for MACs.",
+                        "左：每种卷积的实测运算速率与其计算密度，画在本机的屋顶线下。右：各卷积相对标准卷积"
+                        "的乘加次数与实测时间；深度卷积的时间柱远高于乘加柱。")
+        return Result(
+            figures={
+                "mac_ratio": Figure(mac_ratio, "standard/depthwise"),
+                "measured_speedup": Figure(speedup, "x"),
+                "realized_share": Figure(speedup / mac_ratio, "share"),
+                "slowdown_vs_equal_macs": Figure(slowdown, "x"),
+                "intensity_standard": Figure(ai["standard"], "FLOPs/byte"),
+                "intensity_depthwise": Figure(ai["depthwise"], "FLOPs/byte"),
+                "intensity_small": Figure(ai[small], "FLOPs/byte"),
+                "gmacs_standard": Figure(info["standard"]["macs"] / t["standard"] / 1e9, "GMAC/s"),
+                "gmacs_depthwise": Figure(info["depthwise"]["macs"] / t["depthwise"] / 1e9, "GMAC/s"),
+                "channels": Figure(c, "ch"),
+            },
+            tables=[Table("layers", ["conv", "params", "MACs", "bytes moved", "FLOPs/byte", "bound", "time (ms)",
+                                     "GMAC/s"], rows,
+                          {"en": f"One {hw}x{hw} image, forward, one thread; ridge of this machine "
+                                 f"{profile.ridge:.1f} FLOPs/byte.",
+                           "zh": f"一张 {hw}x{hw} 图像，前向，单线程；"
+                                 f"本机屋顶线拐点 {profile.ridge:.1f} FLOPs/字节。"})],
+        )
+
+    @staticmethod
+    def decide(figures: Mapping[str, float], thresholds: Mapping[str, float]) -> tuple[str, Text]:
+        mr, sp, share = figures["mac_ratio"], figures["measured_speedup"], figures["realized_share"]
+        slow, ms = figures["slowdown_vs_equal_macs"], thresholds["min_slowdown_equal_macs"]
+        mx = thresholds["max_realized_share"]
+        ai_s, ai_d, ai_m = figures["intensity_standard"], figures["intensity_depthwise"], figures["intensity_small"]
+        g_s, g_d, c = figures["gmacs_standard"], figures["gmacs_depthwise"], figures["channels"]
+        far_below, slower = share <= mx, slow >= ms
+        en = (f"At C = {fmt(c)} the depthwise conv needs {fmt(mr)}x fewer MACs than the standard one but ran only "
+              f"{fmt(sp)}x faster on our engine, {fmt(100 * share)}% of the MAC ratio (claim holds below "
+              f"{fmt(100 * mx)}%); it ran {fmt(slow)}x slower than the standard conv on sqrt(C) channels with the "
+              f"same MACs (claim holds from {fmt(ms)}x). Its arithmetic intensity is {fmt(ai_d)} FLOPs/byte "
+              f"against {fmt(ai_s)} for the standard conv and {fmt(ai_m)} for the small one; it sustained "
+              f"{fmt(g_d)} GMAC/s against {fmt(g_s)}. Measured on a CPU with one thread, not on the seed's GPU.")
+        zh = (f"C = {fmt(c)} 时，深度卷积的乘加次数比标准卷积少 {fmt(mr)} 倍，但在我们的引擎上只快了 {fmt(sp)} 倍，"
+              f"仅为乘加比的 {fmt(100 * share)}%（低于 {fmt(100 * mx)}% 即支持该说法）；它比乘加次数相同、"
+              f"只有 sqrt(C) 通道的标准卷积慢 {fmt(slow)} 倍（达到 {fmt(ms)} 倍即支持）。其计算密度为 "
+              f"{fmt(ai_d)} FLOPs/字节，标准卷积为 {fmt(ai_s)}，小卷积为 {fmt(ai_m)}；实际速率为 {fmt(g_d)} "
+              f"GMAC/s，标准卷积为 {fmt(g_s)}。测量在单线程 CPU 上进行，而非种子文档所说的 GPU。")
+        return verdict_if(far_below and slower, nuanced=far_below or slower), evidence(en=en, zh=zh)
