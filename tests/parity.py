@@ -69,6 +69,36 @@ def assert_close(ours: np.ndarray, ref: np.ndarray, what: str, rtol: float, atol
         )
 
 
+def assert_no_worse_than_torch(ours: np.ndarray, ref32: np.ndarray, ref64: np.ndarray, what: str) -> None:
+    """float32 elementwise check against the float64 truth, for tensors whose magnitudes differ widely.
+
+    The scaled tolerance of :func:`assert_close` lets an element far below the tensor's largest magnitude be
+    wrong by more than its own size. Here, for every element at least ``1e-4 x`` the largest, our error
+    against the float64 reference (PyTorch on the same float32 inputs, computed in float64) must stay within
+    ``4 x`` PyTorch's own float32 error on that element, plus ``4 x`` PyTorch's 90th-percentile error over the
+    tensor (the rounding level of the computation, e.g. under cancellation), plus ``1e-3`` of the value.
+    """
+    truth = np.asarray(ref64, dtype=np.float64)
+    ours = np.asarray(ours, dtype=np.float64)
+    theirs = np.asarray(ref32, dtype=np.float64)
+    fin = np.isfinite(truth) & np.isfinite(ours) & np.isfinite(theirs)
+    if not fin.any():
+        return
+    top = float(np.abs(truth[fin]).max())
+    sel = fin & (np.abs(truth) >= 1e-4 * top)
+    if not sel.any():
+        return
+    e_ours = np.abs(ours[sel] - truth[sel])
+    e_torch = np.abs(theirs[sel] - truth[sel])
+    lim = 4 * e_torch + 4 * float(np.quantile(e_torch, 0.9)) + 1e-3 * np.abs(truth[sel])
+    if not (e_ours <= lim).all():
+        k = int(np.argmax(e_ours - lim))
+        raise AssertionError(
+            f"{what}: element error {e_ours[k]:.3g} vs the float64 truth exceeds {lim[k]:.3g} (ours "
+            f"{ours[sel][k]!r}, torch float32 {theirs[sel][k]!r}, truth {truth[sel][k]!r}, largest |truth| "
+            f"{top:.3g}); {int((e_ours > lim).sum())} of {e_ours.size} elements off")
+
+
 def parity(
     ours: Callable[..., Any],
     theirs: Callable[..., Any],
@@ -94,7 +124,7 @@ def parity(
             tol["rtol"] = rtol
         if atol is not None:
             tol["atol"] = atol
-        cps, ths, tracked = [], [], []
+        cps, ths, th64, tracked = [], [], [], []
         for i, a in enumerate(arrays):
             if isinstance(a, np.ndarray):
                 floating = a.dtype.kind == "f"
@@ -104,20 +134,31 @@ def parity(
                 rg = grad and floating and (requires_grad is None or requires_grad[i])
                 cps.append(cp.Tensor(arr, requires_grad=rg))
                 ths.append(torch.from_numpy(np.array(arr) if not noncontig else arr).requires_grad_(rg))
+                th64.append(torch.from_numpy(np.array(arr, dtype=np.float64) if floating else np.array(arr))
+                            .requires_grad_(rg))
                 if rg:
                     tracked.append(i)
             else:
                 cps.append(a)
                 ths.append(a)
+                th64.append(a)
         out_c = _outs(ours(*cps))
         out_t = _outs(theirs(*ths))
+        # float32: the float64 truth on the same (float32-rounded) inputs, for the elementwise check
+        out_64 = _outs(theirs(*th64)) if dtype == np.float32 else None
         assert len(out_c) == len(out_t), f"{len(out_c)} outputs vs PyTorch's {len(out_t)}"
         for k, (oc, ot) in enumerate(zip(out_c, out_t, strict=True)):
             assert isinstance(oc, cp.Tensor), f"output {k} is {type(oc).__name__}, expected cp.Tensor"
             assert oc.dtype == np.dtype(str(ot.dtype).replace("torch.", "")), (
                 f"output {k} dtype {oc.dtype} != PyTorch's {ot.dtype}"
             )
+            assert oc.requires_grad == ot.requires_grad, (
+                f"[{dtype}] output {k}: requires_grad {oc.requires_grad} != PyTorch's {ot.requires_grad}"
+            )
             assert_close(oc.data, ot.detach().numpy(), f"[{dtype}] output {k}", **tol)
+            if out_64 is not None and oc.dtype.kind == "f":
+                assert_no_worse_than_torch(oc.data, ot.detach().numpy(), out_64[k].detach().numpy(),
+                                           f"[{dtype}] output {k}")
         if not tracked:
             continue
         rng = np.random.default_rng(seed)
@@ -126,6 +167,9 @@ def parity(
         gs = [rng.standard_normal(oc.shape).astype(oc.dtype) for oc, _ in live]
         run_backward([oc for oc, _ in live], gs)
         torch.autograd.backward([ot for _, ot in live], [torch.from_numpy(g.copy()) for g in gs])
+        if out_64 is not None:
+            live64 = [o for o, oc in zip(out_64, out_c, strict=True) if oc.requires_grad]
+            torch.autograd.backward(live64, [torch.from_numpy(g.astype(np.float64)) for g in gs])
         for i in tracked:
             gc, gt = cps[i].grad, ths[i].grad
             if gt is None:
@@ -134,6 +178,8 @@ def parity(
             assert gc is not None, f"[{dtype}] input {i}: no gradient from cvprimer"
             assert gc.dtype == cps[i].dtype, f"[{dtype}] input {i}: grad dtype {gc.dtype}"
             assert_close(gc.data, gt.numpy(), f"[{dtype}] grad of input {i}", **tol)
+            if out_64 is not None and th64[i].grad is not None:
+                assert_no_worse_than_torch(gc.data, gt.numpy(), th64[i].grad.numpy(), f"[{dtype}] grad of input {i}")
 
 
 def check_grad(fn: Callable[..., Any], *arrays: Any, requires_grad: Sequence[bool] | None = None,

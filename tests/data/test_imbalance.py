@@ -160,3 +160,26 @@ def test_weighted_sampler_balances_in_expectation():
     idx = weighted_sampler(y, num_samples=30000).indices(np.random.default_rng(0))
     frac = np.bincount(y[idx]) / idx.size
     np.testing.assert_allclose(frac, 1 / 3, atol=0.015)  # binomial std ~ 0.003
+
+
+def test_smote_neighbours_match_sklearn_and_never_the_sample_itself():
+    from sklearn.neighbors import NearestNeighbors
+
+    from cvprimer.data.imbalance import _knn
+
+    pts = np.random.default_rng(3).standard_normal((40, 6))
+    for k in (1, 3, 7):
+        ours = _knn(pts, k)
+        _, theirs = NearestNeighbors(n_neighbors=k + 1).fit(pts).kneighbors(pts)
+        np.testing.assert_array_equal(ours, theirs[:, 1:])  # column 0 of sklearn's answer is the point itself
+        assert not (ours == np.arange(40)[:, None]).any()
+
+
+def test_smote_synthetic_samples_are_never_copies():
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((36, 1, 3, 3)).astype(np.float32)
+    y = np.repeat([0, 1], [30, 6])
+    xs, ys = smote(x, y, training=True, k_neighbors=3, rng=1)
+    synth = xs[y.size:].reshape(ys.size - y.size, -1)
+    dist = ((synth[:, None] - x.reshape(36, -1)[None]) ** 2).sum(-1).min(1)
+    assert synth.shape[0] == 24 and dist.min() > 1e-8  # a sample paired with itself would give an exact copy
