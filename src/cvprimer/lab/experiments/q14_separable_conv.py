@@ -82,7 +82,7 @@ class SeparableConv(Experiment):
         ref = _layer_costs(128, 128, 3, 16)
         mac_ratio = ref["sep_macs"] / ref["std_macs"]
 
-        # wall time of the 128->128 layer pair, batch 8, one thread
+        # wall time of a C->C layer pair (C = 64 quick, 128 full), one thread
         ci, hw, n = ctx.pick((64, 16, 8), (128, 16, 16))
         x = cp.tensor(ctx.rng.standard_normal((n, ci, hw, hw)).astype(np.float32))
         w = cp.tensor(ctx.rng.standard_normal((ci, ci, 3, 3)).astype(np.float32))

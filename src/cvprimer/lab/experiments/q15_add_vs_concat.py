@@ -115,7 +115,7 @@ class AddVsConcat(Experiment):
         via_cat = F.conv2d(cp.cat([p, q], 1), cp.cat([w, w], 1), padding=1).data
         emul_err = float(np.abs(via_add - via_cat).max() / np.abs(via_add).max())
 
-        data = load_data("digits", rng=ctx.rng)
+        data = load_data("digits", ctx.pick(900, 1437), 360, ctx.rng)
         fits = train_nets({m: (lambda m=m: digits_net(m)) for m in ("add", "concat")}, data, ctx.pick(3, 12),
                           ctx.seed, ctx.rng, lr=3e-3)
         acc = {m: f.val_acc for m, f in fits.items()}

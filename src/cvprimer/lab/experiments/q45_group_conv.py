@@ -24,7 +24,8 @@ from cvprimer.lab.experiment import Context, Experiment, Figure, Result, Table, 
 
 def group_dependency(c: int, g: int, shuffle: bool, rng: np.random.Generator) -> np.ndarray:
     """``(g, g)`` matrix: entry (j, i) is 1 when output group j of group-conv [-> shuffle] -> group-conv
-    depends on input group i (autograd on a 1x1-pixel input, float64)."""
+    depends on input group i (autograd on a 1x1-pixel input, float64). After a shuffle every output group
+    reaches every input group only when each group holds at least g channels (``c // g >= g``)."""
     w1, w2 = (cp.tensor(rng.standard_normal((c, c // g, 1, 1))) for _ in range(2))
     dep = np.zeros((g, g))
     per = c // g
