@@ -111,7 +111,7 @@ class SeparableConv(Experiment):
         axes[1].bar(np.arange(len(rows)) - 0.2, [r[5] for r in rows], 0.4, label="analyzer: separable / standard")
         axes[1].bar(np.arange(len(rows)) + 0.2, [r[6] for r in rows], 0.4, label="1/C_out + 1/k^2")
         axes[1].set_xticks(np.arange(len(rows)), labels, rotation=30, ha="right", fontsize=7)
-        axes[1].set(ylabel="MAC ratio", title="MACs of separable vs standard")
+        axes[1].set(ylabel="MAC ratio", title="MACs of separable vs standard", ylim=(0, 1.4 * max(r[5] for r in rows)))
         axes[1].legend()
         ctx.save_figure(fig, "separable", "Left: validation accuracy per epoch of the standard and separable "
                         "CNNs. Right: MAC ratio separable/standard from the analyzer beside 1/C_out + 1/k^2 for "
