@@ -181,7 +181,12 @@ class OneCycleLR(LRScheduler):
 
 class ReduceLROnPlateau:
     """Multiply each group's lr by ``factor`` when ``step(metric)`` sees no improvement for more
-    than ``patience`` epochs (see :class:`cvprimer.optim.schedules.Plateau` for the rules)."""
+    than ``patience`` epochs (see :class:`cvprimer.optim.schedules.Plateau` for the rules).
+
+    ``steps_on_metric = True`` tells a training loop to call ``step(metric)`` with the monitored value (the
+    Trainer passes the validation loss, or the training loss when there is no validation set)."""
+
+    steps_on_metric = True
 
     def __init__(self, optimizer: Optimizer, mode: str = "min", factor: float = 0.1, patience: int = 10,
                  threshold: float = 1e-4, threshold_mode: str = "rel", cooldown: int = 0,

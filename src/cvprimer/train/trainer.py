@@ -241,7 +241,7 @@ class Trainer:
                     logs.update(self.evaluate(val_loader))
                 logs["time"] = time.perf_counter() - t0
                 if self.scheduler is not None and self.scheduler_interval == "epoch":
-                    if type(self.scheduler).__name__ == "ReduceLROnPlateau":
+                    if getattr(self.scheduler, "steps_on_metric", False):  # e.g. ReduceLROnPlateau
                         self.scheduler.step(logs.get("val_loss", logs["train_loss"]))
                     else:
                         self.scheduler.step()
