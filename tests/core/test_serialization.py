@@ -69,3 +69,16 @@ def test_missing_paths(tmp_path):
         cp.load(tmp_path / "nope.npz")
     with pytest.raises(FileNotFoundError, match="does not exist"):
         cp.save({"a": np.ones(1)}, tmp_path / "nodir" / "x.npz")
+
+
+def test_atomic_write_gives_ordinary_file_permissions(tmp_path):
+    import os
+
+    from cvprimer.core.serialization import atomic_write
+
+    old = os.umask(0o022)
+    try:
+        atomic_write(tmp_path / "a.txt", "x")
+    finally:
+        os.umask(old)
+    assert (os.stat(tmp_path / "a.txt").st_mode & 0o777) == 0o644

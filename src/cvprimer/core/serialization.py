@@ -68,13 +68,21 @@ def save(obj: Mapping[str, Any], path: str | os.PathLike[str]) -> None:
     atomic_write(path, write)
 
 
+def _umask() -> int:
+    mask = os.umask(0)  # reading the umask means setting it: put it straight back
+    os.umask(mask)
+    return mask
+
+
 def atomic_write(path: str | os.PathLike[str], data: str | bytes | Callable[[Any], None]) -> None:
     """Write ``data`` (text, bytes, or a function writing to a binary file) to ``path`` atomically.
 
     The bytes go to a temporary file in the destination directory, which is flushed, fsynced and
     ``os.replace``d over ``path``; the directory is then fsynced so the rename itself survives a
     crash. On any failure the temporary file is removed and an existing ``path`` is left intact.
-    Every file cvprimer writes (checkpoints, reports, run summaries, plots) goes through here.
+    The file gets the permissions an ordinary ``open(path, "w")`` would give (0666 less the umask), not
+    the private 0600 of a temporary file. Every file cvprimer writes (checkpoints, reports, run
+    summaries, plots) goes through here.
     """
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
@@ -86,6 +94,7 @@ def atomic_write(path: str | os.PathLike[str], data: str | bytes | Callable[[Any
             else:
                 f.write(data.encode("utf-8") if isinstance(data, str) else data)
             f.flush()
+            os.fchmod(f.fileno(), 0o666 & ~_umask())
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
