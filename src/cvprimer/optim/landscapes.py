@@ -168,5 +168,6 @@ def distance_to_minimum(fn: TestFunction, path: np.ndarray) -> np.ndarray:
     path = np.asarray(path, np.float64)
     if path.ndim != 2 or path.shape[1] != 2:
         raise ValueError(f"distance_to_minimum: path must have shape (n, 2), got {path.shape}")
-    d = np.linalg.norm(path[:, None, :] - fn.minima[None, :, :], axis=-1)
+    with np.errstate(over="ignore", invalid="ignore"):  # a diverged path has distance inf (or nan)
+        d = np.linalg.norm(path[:, None, :] - fn.minima[None, :, :], axis=-1)
     return d.min(axis=1)
