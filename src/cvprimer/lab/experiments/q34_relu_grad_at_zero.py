@@ -1,0 +1,226 @@
+"""Question 34: ReLU is not differentiable at 0, so why does training work, and does the chosen slope matter?
+
+Measured on the MNIST sample with a small CNN whose ReLUs count the pre-activations that are *exactly* 0
+during training: with bias-free convolutions, with zero-initialized biases and with the default (random)
+bias initialization, plus a fully connected layer with a zero bias and a ReLU applied to a ReLU's output.
+Each net is then trained three times from the same initialization and the same batches with the slope at 0
+set to 0, 0.5 and 1 (``nn.ReLU(grad_at_zero=...)``), and the final weights and accuracies are compared.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+import cvprimer as cp
+from cvprimer import nn
+from cvprimer.core.tensor import Tensor
+from cvprimer.lab.common import fit, load_data
+from cvprimer.lab.experiment import Context, Experiment, Figure, Result, Table, Text, evidence, fmt, verdict_if
+
+SLOPES = (0.0, 0.5, 1.0)
+BIASES = ("none", "zero", "default")
+
+
+class CountingReLU(nn.ReLU):
+    """``nn.ReLU`` that records, for every training forward, the share of its inputs that are exactly 0."""
+
+    def __init__(self, grad_at_zero: float = 0.0) -> None:
+        super().__init__(grad_at_zero)
+        self.fractions: list[float] = []
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.training:
+            self.fractions.append(float(np.count_nonzero(x.data == 0) / x.data.size))
+        return super().forward(x)
+
+
+def small_cnn(bias: str, grad_at_zero: float, seed: int, widths: tuple[int, int] = (8, 16)) -> Any:
+    """conv3x3-ReLU-maxpool twice and a linear classifier for 1x28x28 inputs. ``bias``: ``"none"``
+    (bias-free convolutions), ``"zero"`` (biases initialized to 0) or ``"default"`` (the usual uniform init).
+    The same ``seed`` gives the same weights whatever ``grad_at_zero`` is."""
+    c1, c2 = widths
+    cp.manual_seed(seed)
+    has_bias = bias != "none"
+    model = nn.Sequential(nn.Conv2d(1, c1, 3, padding=1, bias=has_bias), CountingReLU(grad_at_zero), nn.MaxPool2d(2),
+                          nn.Conv2d(c1, c2, 3, padding=1, bias=has_bias), CountingReLU(grad_at_zero),
+                          nn.MaxPool2d(2), nn.Flatten(), nn.Linear(c2 * 49, 10))
+    if bias == "zero":
+        for layer in (model[0], model[3]):
+            layer.bias.data[...] = 0.0
+    return model
+
+
+def max_weight_difference(a: Any, b: Any) -> float:
+    """Largest absolute difference between corresponding parameters of two models of one architecture."""
+    return max(float(np.abs(p.data - q.data).max()) for p, q in zip(a.parameters(), b.parameters(), strict=True))
+
+
+class ReLUGradAtZero(Experiment):
+    id = "q34-relu-grad-at-zero"
+    questions = (34,)
+    topic = "activation"
+    stochastic = True
+    thresholds = {"rare_pct": 1.0, "matter_pts": 2.0}
+    text = {
+        "en": {
+            "title": "ReLU's slope at exactly 0: how often it is needed and whether the choice matters",
+            "claim": "ReLU has no derivative at 0, but any value in its subdifferential [0, 1] can be used "
+                     "there; since a pre-activation is almost never exactly 0, the choice does not matter and "
+                     "frameworks simply take 0.",
+            "method": "Train a small CNN (two 3x3 convolutions with ReLU and max pooling) on the MNIST sample "
+                      "and count, in every training batch, the ReLU inputs that are exactly 0: with bias-free "
+                      "convolutions, with biases initialized to 0 and with the default bias initialization. "
+                      "Train each variant three times from the same weights and batches with the slope at 0 set "
+                      "to 0, 0.5 and 1 (our nn.ReLU(grad_at_zero=...)) and compare weights and validation "
+                      "accuracy. Also count exact zeros entering a fully connected ReLU layer with a zero bias "
+                      "and a ReLU applied to another ReLU's output.",
+        },
+        "zh": {
+            "title": "ReLU 在 0 点的斜率：多常用到，取值是否有影响",
+            "claim": "ReLU 在 0 处不可导，但可以取次微分 [0, 1] 中的任意值；由于激活前的值几乎不会恰好为 0，"
+                     "取哪个值无关紧要，框架一般直接取 0。",
+            "method": "在 MNIST 样本上训练一个小型 CNN（两层 3x3 卷积，各接 ReLU 和最大池化），统计每个训练批次"
+                      "中 ReLU 输入恰好为 0 的比例，分三种情况：卷积无偏置、偏置初始化为 0、默认偏置初始化。"
+                      "每种情况用相同的初始权重和相同的批次各训练三次，0 点斜率分别设为 0、0.5 和 1（我们的 "
+                      "nn.ReLU(grad_at_zero=...)），比较权重和验证准确率。另外统计偏置为 0 的全连接 ReLU 层"
+                      "以及“ReLU 接 ReLU”时输入中恰好为 0 的比例。",
+        },
+    }
+
+    def run(self, ctx: Context) -> Result:
+        data = load_data("mnist_sample", ctx.pick(240, 3000), ctx.pick(240, 1000), ctx.rng)
+        epochs = ctx.pick(2, 5)
+        shuffles = [ctx.child_rng().bit_generator.state for _ in range(3)]
+        models: dict[tuple[str, float], Any] = {}
+        accs: dict[tuple[str, float], float] = {}
+
+        def train(bias: str, g: float, shuffle: int) -> tuple[Any, float]:
+            model = small_cnn(bias, g, ctx.seed)
+            gen = np.random.default_rng()
+            gen.bit_generator.state = shuffles[shuffle]
+            return model, fit(model, data, epochs, gen, lr=1e-2).val_acc
+
+        for bias in BIASES:  # without exact zeros the slope never enters: one run suffices for "default"
+            for g in SLOPES if bias != "default" else (0.0,):
+                models[bias, g], accs[bias, g] = train(bias, g, 0)
+        # the noise floor: the same zero-bias net at slope 0 with two other batch orders
+        reshuffled = [accs["zero", 0.0]] + [train("zero", 0.0, k)[1] for k in (1, 2)]
+        noise = 100 * (max(reshuffled) - min(reshuffled))
+        ref = {b: models[b, 0.0] for b in BIASES}
+        steps_per_epoch = len(ref["none"][1].fractions) // epochs
+        pct = {b: (100 * np.asarray(ref[b][1].fractions), 100 * np.asarray(ref[b][4].fractions)) for b in BIASES}
+        wdiff = {b: max(max_weight_difference(models[b, 0.0], models[b, g]) for g in SLOPES[1:]) for b in BIASES[:2]}
+        spread = {b: 100 * (max(accs[b, g] for g in SLOPES) - min(accs[b, g] for g in SLOPES)) for b in BIASES[:2]}
+
+        x = data.x_train[:200]
+        cp.manual_seed(ctx.seed)
+        fc = nn.Linear(784, 64)
+        fc.bias.data[...] = 0.0
+        fc_pre = fc(cp.tensor(x.reshape(len(x), -1))).data
+        h = ref["default"][1](ref["default"][0](cp.tensor(x))).data  # a ReLU's output ...
+        relu_of_relu = 100 * float(np.mean(h == 0))                     # ... as the input of another ReLU
+
+        rows = [[b, f"{pct[b][0][0]:.1f}", f"{pct[b][0][steps_per_epoch:].mean():.2f}",
+                 f"{pct[b][1][0]:.1f}", f"{pct[b][1][steps_per_epoch:].mean():.2f}",
+                 *[f"{100 * accs.get((b, g), accs[b, 0.0]):.1f}" for g in SLOPES],
+                 f"{wdiff[b]:.3g}" if b in wdiff else "0 (no zeros)"] for b in BIASES]
+        self._plot(ctx, pct, accs, steps_per_epoch)
+        all_pct = {b: max(pct[b][0].mean(), pct[b][1].mean()) for b in BIASES}
+        return Result(
+            figures={
+                "zero_pct_conv1_no_bias": Figure(pct["none"][0].mean(), "%"),
+                "zero_pct_conv2_no_bias": Figure(pct["none"][1].mean(), "%"),
+                "zero_pct_conv1_zero_bias_first_step": Figure(pct["zero"][0][0], "%"),
+                "zero_pct_zero_bias_after_first_epoch": Figure(max(pct["zero"][0][steps_per_epoch:].mean(),
+                                                                   pct["zero"][1][steps_per_epoch:].mean()), "%"),
+                "zero_pct_default_bias": Figure(all_pct["default"], "%"),
+                "zero_pct_fc_zero_bias": Figure(100 * float(np.mean(fc_pre == 0)), "%"),
+                "zero_pct_relu_after_relu": Figure(relu_of_relu, "%"),
+                "max_zero_pct": Figure(max(all_pct.values()), "%",
+                                       {"en": "largest mean share of exact zeros at a ReLU input",
+                                        "zh": "ReLU 输入恰为 0 的平均比例的最大值"}),
+                "weight_diff_no_bias": Figure(wdiff["none"], "abs"),
+                "weight_diff_zero_bias": Figure(wdiff["zero"], "abs"),
+                "acc_spread_pts": Figure(max(spread.values()), "points",
+                                         {"en": "largest accuracy range over the slopes 0, 0.5, 1",
+                                          "zh": "斜率取 0、0.5、1 时准确率的最大极差"}),
+                "reshuffle_spread_pts": Figure(noise, "points",
+                                               {"en": "accuracy range over three batch orders at slope 0",
+                                                "zh": "斜率为 0 时三种批次顺序下准确率的极差"}),
+                "val_acc_slope0": Figure(100 * accs["none", 0.0], "%"),
+            },
+            tables=[Table("zeros", ["conv biases", "conv1 zeros, step 1 (%)", "conv1 zeros, later (%)",
+                                    "conv2 zeros, step 1 (%)", "conv2 zeros, later (%)", "val acc slope 0 (%)",
+                                    "val acc slope 0.5 (%)", "val acc slope 1 (%)", "max |dW| vs slope 0"], rows,
+                          {"en": "Exact zeros at the ReLU inputs (first training batch, then the mean after the "
+                                 "first epoch) and the result of training with each slope at 0.",
+                           "zh": "ReLU 输入恰为 0 的比例（第一个训练批次，以及第一个 epoch 之后的平均值），"
+                                 "以及 0 点取不同斜率时的训练结果。"})],
+        )
+
+    def _plot(self, ctx: Context, pct: Mapping[str, Any], accs: Mapping[tuple[str, float], float],
+              steps_per_epoch: int) -> None:
+        fig, ax = ctx.figure(1, 2, size=(11, 3.8))
+        labels = {"none": "bias-free conv", "zero": "zero-initialized bias", "default": "default bias init"}
+        ticks = [labels["none"], labels["zero"], "default bias init\n(no zeros: one run)"]
+        for b, style in zip(BIASES, ("-", "--", ":"), strict=True):
+            for layer, color in ((0, "C0"), (1, "C1")):
+                ax[0].plot(np.arange(1, len(pct[b][layer]) + 1), pct[b][layer], style, color=color,
+                           label=f"{labels[b]}, conv{layer + 1}")
+        ax[0].axvline(steps_per_epoch + 0.5, color="gray", lw=0.8)
+        ax[0].set_xlabel("training step")
+        ax[0].set_ylabel("ReLU inputs exactly 0 (%)")
+        ax[0].set_title("Exact zeros at the ReLU inputs during training")
+        ax[0].legend(fontsize=7, loc="center right")
+        width = 0.25
+        for k, g in enumerate(SLOPES):
+            ax[1].bar(np.arange(3) + (k - 1) * width, [100 * accs.get((b, g), accs[b, 0.0]) for b in BIASES],
+                      width, label=f"slope at 0 = {g}")
+        ax[1].set_xticks(np.arange(3), ticks)
+        lo = min(100 * v for v in accs.values())
+        ax[1].set_ylim(max(0.0, lo - 10), 100)
+        ax[1].set_ylabel("validation accuracy (%)")
+        ax[1].set_title("Same weights and batches, three slopes at 0")
+        ax[1].legend(fontsize=7)
+        ctx.save_figure(fig, "zeros", "Left: share of ReLU inputs that are exactly zero at every training step for "
+                        "two conv layers with bias-free, zero-initialized and default biases. Right: validation "
+                        "accuracy of each variant trained with the slope at zero set to 0, 0.5 and 1.",
+                        "左：三种偏置设置下两层卷积的 ReLU 输入在每个训练步恰为 0 的比例。右：各设置在 0 点斜率"
+                        "取 0、0.5、1 时的验证准确率。")
+
+    @staticmethod
+    def decide(figures: Mapping[str, float], thresholds: Mapping[str, float]) -> tuple[str, Text]:
+        rare_pct, matter = thresholds["rare_pct"], thresholds["matter_pts"]
+        zmax, spread, noise = figures["max_zero_pct"], figures["acc_spread_pts"], figures["reshuffle_spread_pts"]
+        rare, matters = zmax < rare_pct, spread >= noise + matter
+        verdict = verdict_if(rare and not matters, nuanced=not matters)
+        n1, n2 = figures["zero_pct_conv1_no_bias"], figures["zero_pct_conv2_no_bias"]
+        z0, zl = figures["zero_pct_conv1_zero_bias_first_step"], figures["zero_pct_zero_bias_after_first_epoch"]
+        dflt, fc, rr = figures["zero_pct_default_bias"], figures["zero_pct_fc_zero_bias"], \
+            figures["zero_pct_relu_after_relu"]
+        wn, wz = figures["weight_diff_no_bias"], figures["weight_diff_zero_bias"]
+        en = (f"Exact zeros are {'rare' if rare else 'not rare'} (threshold {fmt(rare_pct)}%): with bias-free "
+              f"convolutions {fmt(n1)}% of the first and {fmt(n2)}% of the second layer's ReLU inputs are exactly "
+              f"0 throughout training (MNIST's blank background makes whole 3x3 patches zero); a zero-initialized "
+              f"bias gives {fmt(z0)}% at the first step and {fmt(zl)}% after the first epoch; the default bias init "
+              f"gives {fmt(dflt)}%, a fully connected layer with zero bias {fmt(fc)}%, and a ReLU fed by a ReLU "
+              f"sees {fmt(rr)}% zeros. The choice {'does' if matters else 'does not'} change the result "
+              f"(it would if the accuracy range over slopes 0, 0.5, 1, {fmt(spread)} points, exceeded the range "
+              f"over three batch orders, {fmt(noise)} points, by {fmt(matter)} points or more); "
+              f"bias-free weights differ by {fmt(wn)} (a zero from an all-zero patch sends no gradient to the "
+              f"weights whatever the slope), zero-bias weights by {fmt(wz)} (the slope reaches the biases at the "
+              f"first step and the runs drift apart from there).")
+        zh = (f"恰为 0 的输入{'确实罕见' if rare else '并不罕见'}（阈值 {fmt(rare_pct)}%）："
+              f"卷积无偏置时，第一层和第二层 ReLU 的输入在整个训练中分别有 {fmt(n1)}% 和 "
+              f"{fmt(n2)}% 恰为 0（MNIST 的空白背景使整个 3x3 窗口全为 0）；偏置初始化为 0 时"
+              f"第一步为 {fmt(z0)}%，第一个 epoch 之后为 {fmt(zl)}%；默认偏置初始化为 {fmt(dflt)}%，"
+              f"偏置为 0 的全连接层为 {fmt(fc)}%，ReLU 接 ReLU 时为 {fmt(rr)}%。斜率取值"
+              f"{'会' if matters else '不会'}改变结果（判据：斜率取 0、0.5、1 时准确率的极差 "
+              f"{fmt(spread)} 个百分点，是否比三种批次顺序下的极差 {fmt(noise)} 个百分点高出 "
+              f"{fmt(matter)} 个百分点以上）；无偏置时权重相差 {fmt(wn)}（全零窗口产生的 0 "
+              f"无论斜率多少都不给权重传梯度），零偏置时相差 {fmt(wz)}（斜率在第一步影响偏置，"
+              f"此后两次训练逐渐分开）。")
+        return verdict, evidence(en=en, zh=zh)
