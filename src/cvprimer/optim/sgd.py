@@ -8,6 +8,7 @@ import numpy as np
 
 from cvprimer.core.tensor import Tensor
 from cvprimer.optim.optimizer import Optimizer
+from cvprimer.optim.proximal import soft_threshold
 
 
 class SGD(Optimizer):
@@ -26,6 +27,7 @@ class SGD(Optimizer):
                 if nesterov:  g_t <- g_t + mu b_t
                 else:         g_t <- b_t
             theta_t <- theta_{t-1} - gamma g_t
+            if l1_mode = proximal:  theta_t <- sign(theta_t) max(|theta_t| - gamma l1, 0)
         return theta_t
 
     State: ``momentum_buffer`` (b_t).
@@ -53,13 +55,23 @@ class SGD(Optimizer):
     dampening : float, default 0
     weight_decay : float, default 0 (coupled L2)
     nesterov : bool, default False (needs momentum > 0 and dampening = 0)
-    l1_decay : float, default 0 (adds ``l1_decay * sign(theta)`` to the gradient)
+    l1_decay : float, default 0 (the L1 penalty ``l1_decay * ||theta||_1``; see ``l1_mode``)
+    l1_mode : {"subgradient", "proximal"}, default "subgradient"
+        ``"subgradient"`` adds ``l1_decay * sign(theta)`` to the gradient (sign(0) = 0), the base class's
+        rule; weights oscillate around zero and are rarely exactly zero. ``"proximal"`` leaves the gradient
+        alone and after the step applies soft-thresholding (ISTA, see :mod:`cvprimer.optim.proximal`)::
+
+            theta <- sign(theta) * max(|theta| - lr * l1_decay, 0)
+
+        which sets weights to exact zeros. With ``l1_decay = 0`` both modes are plain SGD.
     """
 
     def __init__(self, params: Any, lr: float = 1e-3, momentum: float = 0.0, dampening: float = 0.0,
-                 weight_decay: float = 0.0, nesterov: bool = False, l1_decay: float = 0.0) -> None:
+                 weight_decay: float = 0.0, nesterov: bool = False, l1_decay: float = 0.0,
+                 l1_mode: str = "subgradient") -> None:
         super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening,
-                                      weight_decay=weight_decay, nesterov=nesterov, l1_decay=l1_decay))
+                                      weight_decay=weight_decay, nesterov=nesterov, l1_decay=l1_decay,
+                                      l1_mode=l1_mode))
 
     def _validate(self, group: dict[str, Any]) -> None:
         super()._validate(group)
@@ -70,6 +82,14 @@ class SGD(Optimizer):
                 f"SGD: nesterov momentum requires momentum > 0 and zero dampening, got "
                 f"momentum={group['momentum']}, dampening={group['dampening']}"
             )
+        if group.get("l1_mode", "subgradient") not in ("subgradient", "proximal"):
+            raise ValueError(f"SGD: l1_mode must be 'subgradient' or 'proximal', got {group['l1_mode']!r}")
+
+    def _grad(self, p: Tensor, group: dict[str, Any]) -> np.ndarray:
+        if group.get("l1_mode", "subgradient") == "proximal" and group.get("l1_decay", 0.0):
+            # the L1 term is applied by the proximal map after the step, not as a subgradient
+            return super()._grad(p, {**group, "l1_decay": 0.0})
+        return super()._grad(p, group)
 
     def _update(self, p: Tensor, g: np.ndarray, group: dict[str, Any], state: dict[str, Any]) -> None:
         mu = group["momentum"]
@@ -82,3 +102,5 @@ class SGD(Optimizer):
                 buf += (1 - group["dampening"]) * g
             g = g + mu * buf if group["nesterov"] else buf
         p.data -= group["lr"] * g
+        if group.get("l1_mode", "subgradient") == "proximal" and group.get("l1_decay", 0.0):
+            p.data[...] = soft_threshold(p.data, group["lr"] * group["l1_decay"])
