@@ -1,0 +1,201 @@
+"""The ``cvprimer lab`` verb: argument parsing and terminal output only (registered by :mod:`cvprimer.cli`).
+
+    cvprimer lab                       run every experiment in quick mode, then write the report
+    cvprimer lab list [--json]         what the lab holds
+    cvprimer lab show ID               one experiment's claim, figures and verdict (from the cache)
+    cvprimer lab run [SEL ...] [--all] [--quick | --full] [--seed N] [--seeds K] [--out DIR] [--force]
+    cvprimer lab report [--out DIR] [--lang en|zh]
+
+User errors (unknown selectors, an output folder that is a file or unwritable) raise
+:class:`~cvprimer.errors.UserError`, which the command line prints as one line with exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from typing import Any
+
+from cvprimer.argtypes import positive_int, seed_int
+from cvprimer.errors import UserError
+
+DEFAULT_OUT = "lab-report"
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser("lab", help="run the experiments that test the seed's 54 questions and write the report",
+                       description="Without a sub-command: run every experiment in quick mode, then write the report.")
+    p.add_argument("--out", default=DEFAULT_OUT, metavar="DIR", help="output folder (default %(default)s)")
+    p.add_argument("--lang", default="en", choices=("en", "zh"), help="language of index.html (default en)")
+    lab = p.add_subparsers(dest="lab_cmd", metavar="{list,show,run,report}")
+    ls = lab.add_parser("list", help="list the experiments and pages")
+    ls.add_argument("--json", action="store_true", help="machine-readable output")
+    sh = lab.add_parser("show", help="one experiment's claim, figures and verdict, from its cached result")
+    sh.add_argument("id", help="experiment id or question (e.g. q19)")
+    sh.add_argument("--out", default=argparse.SUPPRESS, metavar="DIR")
+    sh.add_argument("--lang", default=argparse.SUPPRESS, choices=("en", "zh"))
+    rn = lab.add_parser("run", help="run experiments (cached results of the same code, mode and seeds are kept)")
+    rn.add_argument("select", nargs="*", metavar="ID|qN|TOPIC", help="what to run (or --all)")
+    rn.add_argument("--all", action="store_true", help="every experiment")
+    mode = rn.add_mutually_exclusive_group()
+    mode.add_argument("--quick", dest="quick", action="store_true", default=True, help="less data, one seed (default)")
+    mode.add_argument("--full", dest="quick", action="store_false", help="full data, --seeds seeds")
+    rn.add_argument("--seed", type=seed_int, default=0, help="first seed (default 0)")
+    rn.add_argument("--seeds", type=positive_int, default=3,
+                    help="seeds per stochastic experiment in --full (default 3)")
+    rn.add_argument("--out", default=argparse.SUPPRESS, metavar="DIR")
+    rn.add_argument("--force", action="store_true", help="re-run even when a cached result matches")
+    rp = lab.add_parser("report", help="write DIR/index.html and DIR/results.json from the cached results")
+    rp.add_argument("--out", default=argparse.SUPPRESS, metavar="DIR")
+    rp.add_argument("--lang", default=argparse.SUPPRESS, choices=("en", "zh"))
+
+
+def _check_out(out: str, create: bool) -> str:
+    """The output folder exists (or is created) and is writable; else a one-line user error."""
+    if os.path.exists(out) and not os.path.isdir(out):
+        raise UserError(f"--out {out!r} is a file, not a folder; choose another path")
+    if not os.path.isdir(out):
+        if not create:
+            raise UserError(f"--out {out!r} does not exist; run `cvprimer lab run --all --out {out}` first")
+        try:
+            os.makedirs(out, exist_ok=True)
+        except OSError as e:
+            raise UserError(f"cannot create the output folder {out!r}: {e.strerror or e}") from None
+    try:
+        with tempfile.NamedTemporaryFile(dir=out, prefix=".write-test-"):
+            pass
+    except OSError as e:
+        raise UserError(f"the output folder {out!r} is not writable: {e.strerror or e}") from None
+    return out
+
+
+def _select(args: argparse.Namespace) -> list[Any]:
+    from cvprimer.lab.registry import SelectionError, all_experiments, select
+
+    if getattr(args, "all", False) or not getattr(args, "select", None):
+        if getattr(args, "select", None):
+            raise UserError("give either --all or experiment selectors, not both")
+        if not getattr(args, "all", False) and getattr(args, "lab_cmd", None) == "run":
+            raise UserError("nothing selected: name experiments (ids, qN or topics) or pass --all; "
+                            "`cvprimer lab list` shows them")
+        return list(all_experiments())
+    try:
+        return select(args.select)
+    except SelectionError as e:
+        raise UserError(str(e)) from None
+
+
+def _title(rec_or_exp: Any, lang: str = "en") -> str:
+    if isinstance(rec_or_exp, dict):
+        return (rec_or_exp.get("title") or {}).get(lang, "")
+    return rec_or_exp.t("title", lang)
+
+
+def _print_row(rec: dict[str, Any], cached: bool) -> None:
+    qs = ",".join(str(q) for q in rec["questions"])
+    verdict = rec["verdict"] or ("ERROR" if rec.get("status") == "error" else "page")
+    secs = "cached" if cached else f"{rec.get('seconds', 0):.1f}s"
+    print(f"  {rec['id']:<30} q{qs:<8} {verdict:<10} {secs:>8}", flush=True)
+
+
+def cmd_run(args: argparse.Namespace, exps: list[Any]) -> list[dict[str, Any]]:
+    from cvprimer.lab.runner import run_many
+
+    out = _check_out(args.out, create=True)
+    mode = "quick" if args.quick else f"full, {args.seeds} seeds"
+    print(f"cvprimer lab: {len(exps)} experiment(s), {mode}, seed {args.seed}, results in {out}/runs", flush=True)
+    t0 = time.perf_counter()
+    done: list[dict[str, Any]] = []
+
+    def on_done(rec: dict[str, Any], cached: bool) -> None:
+        done.append(rec)
+        _print_row(rec, cached)
+
+    try:
+        run_many(exps, out, quick=args.quick, seed=args.seed, seeds=args.seeds, force=args.force, on_done=on_done)
+    except KeyboardInterrupt:
+        raise UserError(f"interrupted after {len(done)} of {len(exps)} experiments; the finished results are kept "
+                        f"in {out}/runs and the next run continues from them") from None
+    failed = [r["id"] for r in done if r.get("status") == "error"]
+    counts = {v: sum(r.get("verdict") == v for r in done) for v in ("confirmed", "nuanced", "refuted")}
+    print(f"done in {time.perf_counter() - t0:.1f}s: " + ", ".join(f"{n} {v}" for v, n in counts.items())
+          + f", {sum(r.get('kind') == 'page' for r in done)} pages" + (f", {len(failed)} FAILED" if failed else ""))
+    for r in done:
+        if r.get("status") == "error":
+            print(f"  {r['id']}: {r.get('error')} (traceback in {out}/runs/{r['id']}/result.json)", file=sys.stderr)
+    return done
+
+
+def cmd_report(out: str, lang: str) -> tuple[str, str]:
+    from cvprimer.lab.report import write_report
+    from cvprimer.lab.results import collect, write_results
+
+    _check_out(out, create=False)
+    results = collect(out)
+    if not results["experiments"]:
+        raise UserError(f"no results in {out!r}; run `cvprimer lab run --all --out {out}` first")
+    json_path = write_results(out, results)
+    html_path = write_report(out, results, lang)
+    return html_path, json_path
+
+
+def cmd_list(as_json: bool) -> None:
+    from cvprimer.lab.registry import all_experiments
+
+    exps = all_experiments()
+    if as_json:
+        print(json.dumps([{"id": e.id, "questions": list(e.questions), "topic": e.topic, "kind": e.kind,
+                           "stochastic": e.stochastic, "title": {"en": e.t("title"), "zh": e.t("title", "zh")},
+                           "command": e.command()} for e in exps], ensure_ascii=False, indent=1))
+        return
+    for e in exps:
+        qs = ",".join(str(q) for q in e.questions)
+        print(f"{e.id:<30} q{qs:<8} {e.topic:<14} {e.kind:<10} {e.t('title')}")
+    answered = sorted({q for e in exps for q in e.questions})
+    print(f"{len(exps)} experiments and pages answering {len(answered)} of 54 questions")
+
+
+def cmd_show(out: str, sel: str, lang: str) -> None:
+    from cvprimer.lab.runner import load_record
+
+    exps = _select(argparse.Namespace(select=[sel], all=False, lab_cmd="show"))
+    for e in exps:
+        rec = load_record(out, e.id)
+        print(f"{e.id} (question {', '.join(map(str, e.questions))}, {e.topic})\n  {e.t('title', lang)}")
+        print(f"  claim: {e.t('claim', lang)}")
+        if rec is None:
+            print(f"  no result in {out!r} yet: `{e.command()} --out {out}`")
+            continue
+        for name, f in rec.get("figures", {}).items():
+            spread = f" ± {f['spread']:.3g}" if f.get("spread") is not None else ""
+            val = "n/a" if f.get("value") is None else f"{f['value']:.4g}"
+            print(f"  {name:<34} {val}{spread} {f.get('unit', '')}")
+        if rec.get("status") == "error":
+            print(f"  ERROR: {rec.get('error')}")
+        elif rec.get("verdict"):
+            print(f"  verdict: {rec['verdict']} ({rec.get('seed_agreement')} seeds)\n  {rec['evidence'][lang]}")
+
+
+def run(args: argparse.Namespace) -> int:
+    cmd = args.lab_cmd
+    if cmd == "list":
+        cmd_list(args.json)
+        return 0
+    if cmd == "show":
+        cmd_show(args.out, args.id, args.lang)
+        return 0
+    if cmd == "report":
+        html_path, json_path = cmd_report(args.out, args.lang)
+        print(f"report: {html_path}\nresults: {json_path}")
+        return 0
+    if cmd is None:  # the main job: everything, quick, then the report
+        args = argparse.Namespace(**vars(args), select=[], all=True, quick=True, seed=0, seeds=3, force=False)
+    done = cmd_run(args, _select(args))
+    if cmd is None:
+        html_path, _ = cmd_report(args.out, args.lang)
+        print(f"report: {os.path.abspath(html_path)}")
+    return 1 if any(r.get("status") == "error" for r in done) else 0

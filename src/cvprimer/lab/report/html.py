@@ -1,0 +1,218 @@
+"""Rendering one language's page from the results document (standard library only: ``html.escape`` and f-strings;
+every text that came from an experiment is escaped)."""
+
+from __future__ import annotations
+
+import base64
+import math
+import os
+from html import escape
+from typing import Any
+
+from cvprimer.lab.report.assets import CSS, JS
+from cvprimer.lab.report.i18n import UI
+
+VERDICT_ORDER = ("confirmed", "nuanced", "refuted")
+
+
+def _t(d: Any, lang: str) -> str:
+    """A bilingual text in ``lang`` (falls back to English, then to the plain string)."""
+    if isinstance(d, dict):
+        return str(d.get(lang) or d.get("en") or "")
+    return "" if d is None else str(d)
+
+
+def _num(v: Any) -> str:
+    if v is None:
+        return "n/a"
+    if isinstance(v, float):
+        if not math.isfinite(v):
+            return str(v)
+        if v == int(v) and abs(v) < 1e12:
+            return f"{int(v):,}"
+        return f"{v:.4g}"
+    if isinstance(v, int):
+        return f"{v:,}"
+    return escape(str(v))
+
+
+def _badge(kind: str, ui: dict[str, str]) -> str:
+    label = ui.get(f"{kind}_badge", ui.get(kind, kind))
+    return f'<span class="badge {escape(kind)}">{escape(label)}</span>'
+
+
+def _img(out: str, rec: dict[str, Any], plot: dict[str, Any], lang: str) -> str:
+    path = os.path.join(out, "runs", rec["id"], plot["file"])
+    alt = _t(plot.get("alt"), lang)
+    cap = _t(plot.get("caption"), lang) or alt
+    try:
+        with open(path, "rb") as fh:
+            data = base64.b64encode(fh.read()).decode("ascii")
+    except OSError:
+        return f'<figure><figcaption>[{escape(plot["file"])} missing] {escape(cap)}</figcaption></figure>'
+    return (f'<figure><img src="data:image/png;base64,{data}" alt="{escape(alt)}" decoding="async">'
+            f"<figcaption>{escape(cap)}</figcaption></figure>")
+
+
+def _figures(rec: dict[str, Any], ui: dict[str, str], lang: str) -> str:
+    figs = rec.get("figures") or {}
+    if not figs:
+        return ""
+    multi = any("spread" in f for f in figs.values())
+    head = f"<tr><th>{ui['figure']}</th><th>{ui['value']}</th>" + (f"<th>{ui['spread']}</th>" if multi else "") + \
+        f"<th>{ui['unit']}</th></tr>"
+    rows = []
+    for name, f in figs.items():
+        label = _t(f.get("label"), lang) or name
+        spread = f'<td class="num">{_num(f.get("spread"))}</td>' if multi else ""
+        rows.append(f'<tr><td><code>{escape(label)}</code></td><td class="num">{_num(f.get("value"))}</td>{spread}'
+                    f"<td>{escape(str(f.get('unit', '')))}</td></tr>")
+    return f'<div class="kv">{ui["figures"]}</div><table>{head}{"".join(rows)}</table>'
+
+
+def _tables(rec: dict[str, Any], lang: str) -> str:
+    parts = []
+    for t in rec.get("tables") or []:
+        cols = "".join(f"<th>{escape(_t(c, lang))}</th>" for c in t["columns"])
+        rows = "".join("<tr>" + "".join(
+            f'<td class="num">{_num(c)}</td>' if isinstance(c, (int, float)) and not isinstance(c, bool)
+            else f"<td>{escape(_t(c, lang))}</td>" for c in r) + "</tr>" for r in t["rows"])
+        cap = f"<caption>{escape(_t(t.get('caption'), lang))}</caption>" if t.get("caption") else ""
+        parts.append(f"<table>{cap}<tr>{cols}</tr>{rows}</table>")
+    return "".join(parts)
+
+
+def _paragraphs(text: str) -> str:
+    return "".join(f"<p>{escape(p.strip())}</p>" for p in text.split("\n\n") if p.strip())
+
+
+def _experiment(rec: dict[str, Any], out: str, ui: dict[str, str], lang: str) -> str:
+    kind = rec.get("kind", "experiment")
+    parts = [f'<article class="exp" id="{escape(rec["id"])}" data-id="{escape(rec["id"])}">',
+             f"<h3>{escape(_t(rec.get('title'), lang))} <small><code>{escape(rec['id'])}</code></small></h3>"]
+    if kind == "experiment":
+        parts.append(f'<p><span class="kv">{ui["claim"]}</span>{escape(_t(rec.get("claim"), lang))}</p>')
+    else:
+        parts.append(f'<div class="body">{_paragraphs(_t(rec.get("body"), lang))}</div>')
+    parts.append(f'<p><span class="kv">{ui["method"]}</span>{escape(_t(rec.get("method"), lang))}</p>')
+    parts.append(f'<p><span class="kv">{ui["command"]}</span><code class="cmd">{escape(rec["command"])}</code> '
+                 f'<small>({escape(str(rec.get("mode")))}, {_num(rec.get("seconds"))} {ui["seconds"]})</small></p>')
+    if rec.get("status") == "error":
+        parts.append(f'<p class="err">{ui["error"]} {escape(str(rec.get("error")))}</p></article>')
+        return "".join(parts)
+    parts.append(_figures(rec, ui, lang))
+    parts.append(_tables(rec, lang))
+    parts.extend(_img(out, rec, p, lang) for p in rec.get("plots") or [])
+    if rec.get("notes"):
+        parts.append(f'<div class="body"><span class="kv">{ui["notes"]}</span>{_paragraphs(_t(rec["notes"], lang))}'
+                     "</div>")
+    if kind == "experiment" and rec.get("verdict"):
+        th = ", ".join(f"{escape(k)} = {_num(v)}" for k, v in (rec.get("thresholds") or {}).items())
+        agree = f' · {escape(str(rec.get("seed_agreement")))} {ui["seed_agreement"]}' if rec.get("seed_agreement") \
+            else ""
+        parts.append(f'<div class="answer" data-verdict="{escape(rec["verdict"])}">'
+                     f'<p><span class="kv">{ui["verdict"]}</span>{_badge(rec["verdict"], ui)}{agree}</p>'
+                     f'<p><span class="kv">{ui["evidence"]}</span>{escape(_t(rec.get("evidence"), lang))}</p>'
+                     f'<p><small>{ui["thresholds"]}: {th}</small></p></div>'
+                     f'<button class="reveal" type="button">{ui["reveal"]}</button>')
+    parts.append("</article>")
+    return "".join(parts)
+
+
+def _question_verdicts(q: dict[str, Any], recs: dict[str, dict[str, Any]]) -> list[str]:
+    if q["status"] == "pending":
+        return ["pending"]
+    out = []
+    for i in q["experiments"]:
+        r = recs.get(i)
+        if r is None:
+            out.append("notrun")
+        elif r.get("status") == "error":
+            out.append("error")
+        else:
+            out.append(r.get("verdict") or "page")
+    return out
+
+
+def render(results: dict[str, Any], lang: str, out: str, other_href: str) -> str:
+    """The whole page in ``lang`` as a string."""
+    from cvprimer.lab.questions import TOPICS
+
+    ui = UI[lang]
+    recs = {r["id"]: r for r in results["experiments"]}
+    questions = results["questions"]
+    verdicts = {n: _question_verdicts(q, recs) for n, q in questions.items()}
+    by_topic: dict[str, list[str]] = {k: [] for k in TOPICS}
+    for n, q in questions.items():
+        by_topic.setdefault(q["topic"], []).append(n)
+
+    counts = {v: sum(r.get("verdict") == v for r in recs.values()) for v in VERDICT_ORDER}
+    n_pages = sum(r.get("kind") == "page" for r in recs.values())
+    answered = sum(q["status"] == "done" for q in questions.values())
+    summary = "".join(f"<div>{_badge(v, ui)} {counts[v]}</div>" for v in VERDICT_ORDER) + \
+        f"<div>{_badge('page', ui)} {n_pages}</div><div>{ui['questions']}: {answered}/54</div>"
+
+    index = []
+    for topic, nums in by_topic.items():
+        if not nums:
+            continue
+        items = "".join(
+            f'<li data-q="{n}"><a href="#q{n}">{n}. {escape(_t(questions[n]["title"], lang))}</a> '
+            + " ".join(_badge(v, ui) for v in dict.fromkeys(verdicts[n])) + "</li>"
+            for n in sorted(nums, key=int))
+        index.append(f"<h3>{escape(_t(TOPICS.get(topic), lang) or topic)}</h3><ol>{items}</ol>")
+
+    errata = []
+    for r in recs.values():
+        if r.get("verdict") in ("refuted", "nuanced"):
+            qs = ", ".join(f'<a href="#q{q}">{q}</a>' for q in r["questions"])
+            errata.append(f'<li>{_badge(r["verdict"], ui)} {ui["question"]} {qs}: '
+                          f'<a href="#{escape(r["id"])}">{escape(_t(r.get("title"), lang))}</a> — '
+                          f'{escape(_t(r.get("evidence"), lang))}</li>')
+    errata_html = f"<ul>{''.join(errata)}</ul>" if errata else f"<p>{ui['errata_none']}</p>"
+
+    sections = []
+    for n in sorted(questions, key=int):
+        q = questions[n]
+        vs = verdicts[n]
+        head = (f'<section class="question" id="q{n}" data-q="{n}" data-topic="{escape(q["topic"])}" '
+                f'data-verdicts="{" ".join(dict.fromkeys(vs))}"><h2>{n}. {escape(_t(q["title"], lang))} '
+                + " ".join(_badge(v, ui) for v in dict.fromkeys(vs)) + "</h2>"
+                f'<div class="seedclaim"><span class="kv">{ui["seed_claim"]}</span>'
+                f'{escape(_t(q.get("seed_claim"), lang))}</div>')
+        body = []
+        if q["status"] == "pending":
+            body.append(f"<p>{ui['pending']}</p>")
+        for i in q["experiments"]:
+            if i in recs:
+                body.append(_experiment(recs[i], out, ui, lang))
+            else:
+                body.append(f'<p>{ui["not_run"]} <code class="cmd">cvprimer lab run {escape(i)}</code></p>')
+        sections.append(head + "".join(body) + "</section>")
+
+    topic_opts = "".join(f'<option value="{escape(k)}">{escape(_t(v, lang))}</option>' for k, v in TOPICS.items())
+    verdict_opts = "".join(f'<option value="{v}">{escape(ui.get(v + "_badge", ui.get(v, v)))}</option>'
+                           for v in (*VERDICT_ORDER, "page", "pending"))
+    seeds = ", ".join(map(str, results.get("seeds", [])))
+    meta = (f'{ui["generated"]} {escape(str(results.get("created", "")))} · {ui["mode"]} '
+            f'{escape(str(results.get("mode")))} · {ui["seeds"]} {escape(seeds)}')
+    other_code = "en" if lang == "zh" else "zh"
+    return f"""<!DOCTYPE html>
+<html lang="{"zh-CN" if lang == "zh" else "en"}"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{escape(ui["doc_title"])}</title><style>{CSS}</style></head>
+<body><header class="top"><div class="inner"><h1>{escape(ui["doc_title"])}</h1><p>{escape(ui["subtitle"])}</p>
+<p>{meta} · <a href="{escape(other_href)}" hreflang="{other_code}" id="other-lang">{ui["other_lang"]}</a></p>
+</div></header>
+<div class="controls"><label>{ui["filter_verdict"]} <select id="f-verdict"><option value="all">{ui["all"]}</option>
+{verdict_opts}</select></label><label>{ui["filter_topic"]} <select id="f-topic"><option value="all">{ui["all"]}</option>
+{topic_opts}</select></label><label>{ui["search"]} <input type="search" id="f-search" placeholder="{ui["search_ph"]}">
+</label><label><input type="checkbox" id="study"> {ui["study"]}</label>
+<span class="studyhelp">{ui["study_help"]}</span></div>
+<main><div class="summary" id="summary">{summary}</div>
+<nav class="index" id="index">{"".join(index)}</nav>
+<section id="errata"><h2>{ui["errata"]}</h2>{errata_html}</section>
+<p id="no-match" class="hidden">{ui["no_match"]}</p>
+{"".join(sections)}
+</main><script>{JS}</script></body></html>
+"""

@@ -1,0 +1,183 @@
+"""``cvprimer lab``: selection, cache, results.json, the report files and one-line user errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from cvprimer.cli import main
+from cvprimer.lab import runner
+from cvprimer.lab.experiment import Experiment, Figure, Result, evidence, verdict_if
+from cvprimer.lab.registry import SelectionError, all_experiments, select
+
+
+def lab(*args: str) -> int:
+    return main(["lab", *args])
+
+
+def test_registry_ids_unique_and_every_experiment_declares_both_languages():
+    exps = all_experiments()
+    assert len({e.id for e in exps}) == len(exps) >= 1
+    for e in exps:
+        e.check()
+        assert e.command() == f"cvprimer lab run {e.id}"
+
+
+def test_select_by_id_question_and_topic():
+    assert [e.id for e in select(["q38"])] == ["q38-conv-vs-math"]
+    assert [e.id for e in select(["38", "q38-conv-vs-math"])] == ["q38-conv-vs-math"]
+    assert "q38-conv-vs-math" in [e.id for e in select(["architecture"])]
+    with pytest.raises(SelectionError, match="valid ids"):
+        select(["nope"])
+    with pytest.raises(SelectionError, match="1..54"):
+        select(["q99"])
+
+
+def test_unknown_selector_is_one_line_exit_2(capsys, tmp_path):
+    assert lab("--out", str(tmp_path), "run", "no-such-experiment") == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("cvprimer lab: unknown experiment 'no-such-experiment'")
+    assert "q38-conv-vs-math" in err[0]
+
+
+def test_nothing_selected_and_both_all_and_ids_are_user_errors(capsys, tmp_path):
+    assert lab("run", "--out", str(tmp_path)) == 2
+    assert "--all" in capsys.readouterr().err
+    assert lab("run", "--all", "q38", "--out", str(tmp_path)) == 2
+
+
+def test_out_is_a_file_or_unwritable(capsys, tmp_path):
+    f = tmp_path / "file"
+    f.write_text("x")
+    assert lab("run", "q38", "--out", str(f)) == 2
+    assert "is a file" in capsys.readouterr().err
+    if os.geteuid() != 0:  # root writes anywhere: the permission check cannot be exercised
+        ro = tmp_path / "ro"
+        ro.mkdir()
+        ro.chmod(0o500)
+        assert lab("run", "q38", "--out", str(ro)) == 2
+    assert lab("report", "--out", str(tmp_path / "missing")) == 2
+    assert "does not exist" in capsys.readouterr().err
+
+
+def test_bad_flag_values_exit_2(capsys):
+    for args in (["run", "--all", "--seeds", "0"], ["run", "--all", "--seed", "-1"], ["report", "--lang", "fr"]):
+        with pytest.raises(SystemExit) as e:
+            lab(*args)
+        assert e.value.code == 2
+
+
+class _Toy(Experiment):
+    id = "toy-mean"
+    questions = (1,)
+    topic = "data"
+    thresholds = {"limit": 0.5}
+    text = {"en": {"title": "t", "claim": "c", "method": "m"}, "zh": {"title": "题", "claim": "说", "method": "法"}}
+    calls = 0
+
+    def run(self, ctx):
+        type(self).calls += 1
+        ctx.progress.set_total(2)
+        ctx.progress.update(2)
+        return Result({"x": Figure(ctx.rng.uniform(), "")})
+
+    @staticmethod
+    def decide(figures, thresholds):
+        ok = figures["x"] < thresholds["limit"]
+        return verdict_if(ok), evidence(en=f"x={figures['x']:.3f}", zh=f"x={figures['x']:.3f}")
+
+
+def test_runner_seeds_agreement_cache_and_corrupt_record(tmp_path):
+    out = str(tmp_path)
+    rec = runner.run_one(_Toy, out, quick=False, seed=0, seeds=5)
+    assert rec["status"] == "ok" and rec["seeds"] == [0, 1, 2, 3, 4]
+    per = rec["figures"]["x"]["per_seed"]
+    assert len(per) == 5 and rec["figures"]["x"]["value"] == pytest.approx(sum(per) / 5)
+    want = sum((p < 0.5) == (rec["verdict"] == "confirmed") for p in per)
+    assert rec["seed_agreement"] == f"{want}/5"
+    if want < 5:
+        assert "Seeds disagree" in rec["evidence"]["en"] and "不一致" in rec["evidence"]["zh"]
+    _Toy.calls = 0
+    runner.run_many([_Toy], out, quick=False, seed=0, seeds=5, show_progress=False)
+    assert _Toy.calls == 0  # cached: same code, mode and seeds
+    runner.run_many([_Toy], out, quick=True, seed=0, show_progress=False)
+    assert _Toy.calls == 1  # another mode re-runs
+    path = Path(out, "runs", "toy-mean", "result.json")
+    path.write_text("{not json")
+    assert runner.load_record(out, "toy-mean") is None
+    runner.run_many([_Toy], out, quick=True, seed=0, show_progress=False)
+    assert _Toy.calls == 2 and json.loads(path.read_text())["status"] == "ok"
+
+
+class _Broken(_Toy):
+    id = "toy-broken"
+
+    def run(self, ctx):
+        raise RuntimeError("boom")
+
+
+def test_failing_experiment_is_recorded_not_cached(tmp_path):
+    rec = runner.run_one(_Broken, str(tmp_path))
+    assert rec["status"] == "error" and "boom" in rec["error"] and "Traceback" in rec["traceback"]
+    assert not runner.is_fresh(rec, _Broken, True, [0])
+
+
+def test_decide_must_return_a_known_verdict(tmp_path):
+    class Bad(_Toy):
+        id = "toy-bad"
+
+        @staticmethod
+        def decide(figures, thresholds):
+            return "probably", {"en": "x", "zh": "x"}
+
+    rec = runner.run_one(Bad, str(tmp_path))
+    assert rec["status"] == "error" and "decide must return" in rec["error"]
+
+
+def test_run_report_show_list_end_to_end(tmp_path, capsys):
+    out = str(tmp_path / "rep")
+    assert lab("run", "q38", "--out", out) == 0
+    text = capsys.readouterr().out
+    assert "q38-conv-vs-math" in text and "confirmed" in text
+    assert lab("run", "q38", "--out", out) == 0
+    assert "cached" in capsys.readouterr().out
+    assert lab("report", "--out", out, "--lang", "zh") == 0
+    res = json.loads(Path(out, "results.json").read_text(encoding="utf-8"))
+    assert set(res) >= {"version", "created", "mode", "seeds", "experiments", "questions"}
+    assert sorted(map(int, res["questions"])) == list(range(1, 55))
+    e = res["experiments"][0]
+    assert set(e) >= {"id", "questions", "topic", "title", "kind", "claim", "verdict", "evidence", "figures",
+                      "seed_agreement", "seconds", "plots", "command"}
+    assert res["questions"]["38"]["status"] == "done"
+    zh = Path(out, "index.html").read_text(encoding="utf-8")
+    en = Path(out, "index.en.html").read_text(encoding="utf-8")
+    assert 'lang="zh-CN"' in zh and 'href="index.en.html"' in zh and 'href="index.html"' in en
+    assert zh.count('<section class="question"') == 54 and "http://" not in zh and "https://" not in zh
+    assert lab("show", "q38", "--out", out) == 0
+    assert "verdict: confirmed" in capsys.readouterr().out
+    assert lab("list", "--json") == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert any(x["id"] == "q38-conv-vs-math" for x in listed)
+
+
+def test_internal_error_keeps_its_traceback(monkeypatch, capsys):
+    import cvprimer.lab.cli as labcli
+
+    def explode(as_json):
+        raise RuntimeError("internal")
+
+    monkeypatch.setattr(labcli, "cmd_list", explode)
+    assert lab("list") == 1
+    err = capsys.readouterr().err
+    assert "Traceback" in err and "please report it" in err
+
+
+def test_module_entry_point_one_line_error():
+    r = subprocess.run([sys.executable, "-m", "cvprimer", "lab", "show", "q99"], capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
