@@ -1,0 +1,173 @@
+r"""Question 41: the gradient of softmax + cross-entropy with respect to the logits, and why it is fused.
+
+For logits z, p = softmax(z) and a one-hot target y, L = -sum_k y_k log p_k has dL/dz = p - y. Measured: our
+autograd's gradient of ``F.cross_entropy`` against p - y on random logits (float64, 2 to 1,000 classes, small and
+large scales) and at the output of a real network trained on the digits (float32); then the numerical stability
+of the fused form (log-softmax by log-sum-exp, as ``F.cross_entropy``) against softmax-then-log, computed naively
+(exp / sum exp) and with a max-shifted softmax, in float32 as the logits grow.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+import cvprimer as cp
+import cvprimer.functional as F
+from cvprimer.lab._deepmlp import DeepMLP
+from cvprimer.lab.common import fit, load_data
+from cvprimer.lab.experiment import Context, Experiment, Figure, Result, Table, Text, evidence, fmt, verdict_if
+
+
+def p_minus_y(z: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """softmax(z) - onehot(y), row by row (max-shifted softmax)."""
+    e = np.exp(z - z.max(1, keepdims=True))
+    g = e / e.sum(1, keepdims=True)
+    g[np.arange(len(y)), y] -= 1
+    return g
+
+
+def autograd_grad(z: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """d/dz of the summed ``F.cross_entropy(z, y)`` by our autograd."""
+    t = cp.tensor(z, requires_grad=True)
+    F.cross_entropy(t, cp.tensor(y), reduction="sum").backward()
+    return t.grad.data
+
+
+def losses_three_ways(z: np.ndarray, y: np.ndarray) -> dict[str, np.ndarray]:
+    """Per-sample cross-entropy in z's dtype: naive exp/sum-exp then log, max-shifted softmax then log, fused."""
+    rows = np.arange(len(y))
+    with np.errstate(all="ignore"):
+        e = np.exp(z)
+        naive = -np.log((e / e.sum(1, keepdims=True))[rows, y])
+        two = -np.log(F.softmax(cp.tensor(z), 1).data[rows, y])
+    fused = F.cross_entropy(cp.tensor(z), cp.tensor(y), reduction="none").data
+    return {"naive": naive, "softmax_then_log": two, "fused": fused}
+
+
+def two_step_grad_nonfinite(z: np.ndarray, y: np.ndarray) -> float:
+    """Fraction of non-finite gradient entries when autograd differentiates log(softmax(z)) (not fused)."""
+    t = cp.tensor(z, requires_grad=True)
+    onehot = np.zeros_like(z)
+    onehot[np.arange(len(y)), y] = 1
+    with np.errstate(all="ignore"):
+        (-(cp.tensor(onehot) * cp.log(F.softmax(t, 1))).sum()).backward()
+    return float(np.mean(~np.isfinite(t.grad.data)))
+
+
+class SoftmaxCrossEntropyGrad(Experiment):
+    id = "q41-softmax-ce-grad"
+    questions = (41,)
+    topic = "loss"
+    stochastic = False
+    thresholds = {"tol_float64": 1e-12, "tol_float32": 1e-6}
+    text = {
+        "en": {
+            "title": "Softmax + cross-entropy: the gradient is p - y, and the fused form is the stable one",
+            "claim": "Differentiating softmax followed by cross-entropy with respect to the logits gives the "
+                     "simple result p - y: the predicted probabilities minus the one-hot target.",
+            "method": "Compare our autograd's gradient of cross_entropy with p - y on random float64 logits (2, 10 "
+                      "and 1,000 classes; scales 1 and 30) and on the float32 logits of an MLP trained on the "
+                      "digits. Then evaluate the loss in float32 for logits of growing scale three ways: naive "
+                      "exp/sum-exp then log, a max-shifted softmax then log, and the fused log-sum-exp form, and "
+                      "count non-finite losses and gradients.",
+        },
+        "zh": {
+            "title": "Softmax + 交叉熵：梯度就是 p − y，融合写法才数值稳定",
+            "claim": "softmax 后接交叉熵，对 logits 求导的结果非常简洁：p − y，即预测概率减去 one-hot 标签。",
+            "method": "在随机 float64 logits（2、10、1000 类；尺度 1 与 30）以及在 digits 上训练好的 MLP "
+                      "输出的 float32 logits 上，比较自动微分得到的 cross_entropy 梯度与 p − y。"
+                      "再在 float32 下随 logits 尺度增大用三种方式计算损失：朴素的 exp/求和后取 log、"
+                      "先减最大值的 softmax 后取 log、以及融合的 log-sum-exp 写法，统计非有限的损失与梯度。",
+        },
+    }
+
+    def run(self, ctx: Context) -> Result:
+        rng = ctx.rng
+        rows, err64 = [], 0.0
+        for c in (2, 10, 1000):
+            for scale in (1.0, 30.0):
+                z = rng.normal(0, scale, (64, c))
+                y = rng.integers(0, c, 64)
+                e = float(np.abs(autograd_grad(z, y) - p_minus_y(z, y)).max())
+                err64 = max(err64, e)
+                rows.append([f"random float64, C={c}, scale {scale:g}", e])
+        data = load_data("digits", ctx.pick(500, 1400), 360, rng, standardize=True)
+        cp.manual_seed(ctx.seed)
+        model = DeepMLP(3, 64, "relu", "he", rng=np.random.default_rng(ctx.seed))
+        f = fit(model, data, ctx.pick(3, 10), rng, lr=3e-3)
+        model.eval()
+        z32 = model(cp.tensor(data.x_val)).data
+        g_auto = autograd_grad(z32, data.y_val)
+        err32 = float(np.abs(g_auto - p_minus_y(z32.astype(np.float64), data.y_val)).max())
+        rows.append([f"MLP on digits, float32 (val acc {f.val_acc:.3f})", err32])
+
+        scales = np.logspace(0, 4, ctx.pick(9, 17))
+        z0 = rng.standard_normal((256, 10)).astype(np.float32)
+        y0 = rng.integers(0, 10, 256)
+        curves = {k: [] for k in ("naive", "softmax_then_log", "fused")}
+        for s in scales:
+            for k, v in losses_three_ways(z0 * np.float32(s), y0).items():
+                curves[k].append(float(np.mean(~np.isfinite(v))))
+        big = z0 * np.float32(scales[-1])
+        last = losses_three_ways(big, y0)
+        grad_nf_two = two_step_grad_nonfinite(big, y0)
+        grad_fused = autograd_grad(big, y0)
+        fig, (a1, a2) = ctx.figure(1, 2, size=(10, 3.6))
+        for k, v in curves.items():
+            a1.semilogx(scales, v, marker="o", label=k)
+        a1.set_xlabel("logit scale (std of float32 logits)")
+        a1.set_ylabel("fraction of non-finite losses")
+        a1.set_title("Float32 cross-entropy three ways")
+        a1.legend()
+        a2.scatter(p_minus_y(z32.astype(np.float64), data.y_val).ravel(), g_auto.ravel(), s=3)
+        a2.plot([-1, 1], [-1, 1], "k--", lw=1)
+        a2.set_xlabel("p - y (by hand)")
+        a2.set_ylabel("autograd dL/dz")
+        a2.set_title("Gradient at a trained MLP's logits")
+        ctx.save_figure(fig, "softmax_ce", "Left: share of non-finite float32 losses as the logits grow, for naive "
+                        "softmax-then-log, max-shifted softmax-then-log and the fused log-sum-exp form. Right: our "
+                        "autograd's gradient against p - y at a trained MLP's logits (all on the diagonal).",
+                        "左：随 logits 增大，朴素 softmax 后取 log、先减最大值的 softmax 后取 log 与融合的 "
+                        "log-sum-exp 写法在 float32 下出现非有限损失的比例。右：训练好的 MLP 输出处，"
+                        "自动微分梯度与 p − y 的对比（全部落在对角线上）。")
+        return Result(
+            figures={
+                "max_err_float64": Figure(err64, "absolute"),
+                "max_err_network_float32": Figure(err32, "absolute"),
+                "nonfinite_naive": Figure(float(np.mean(~np.isfinite(last["naive"]))), "fraction"),
+                "nonfinite_softmax_then_log": Figure(float(np.mean(~np.isfinite(last["softmax_then_log"]))),
+                                                     "fraction"),
+                "nonfinite_fused": Figure(float(np.mean(~np.isfinite(last["fused"]))), "fraction"),
+                "nonfinite_grad_two_step": Figure(grad_nf_two, "fraction"),
+                "nonfinite_grad_fused": Figure(float(np.mean(~np.isfinite(grad_fused))), "fraction"),
+                "largest_scale": Figure(float(scales[-1]), "std"),
+                "first_naive_failure_scale": Figure(
+                    float(next((s for s, v in zip(scales, curves["naive"], strict=True) if v > 0), np.nan)), "std"),
+            },
+            tables=[Table("grad_check", ["logits", "max |autograd - (p - y)|"], rows,
+                          {"en": "Gradient of the summed cross-entropy with respect to the logits.",
+                           "zh": "求和交叉熵对 logits 的梯度。"})])
+
+    @staticmethod
+    def decide(figures: Mapping[str, float], thresholds: Mapping[str, float]) -> tuple[str, Text]:
+        e64, e32 = figures["max_err_float64"], figures["max_err_network_float32"]
+        t64, t32 = thresholds["tol_float64"], thresholds["tol_float32"]
+        grad_ok = e64 <= t64 and e32 <= t32
+        fused_ok = figures["nonfinite_fused"] == 0 and figures["nonfinite_grad_fused"] == 0
+        s, nv, tw = figures["largest_scale"], figures["nonfinite_naive"], figures["nonfinite_softmax_then_log"]
+        pct = fmt(100 * nv), fmt(100 * tw), fmt(100 * figures["nonfinite_grad_two_step"])
+        return verdict_if(grad_ok and fused_ok, nuanced=grad_ok), evidence(
+            en=f"Autograd's gradient equals p - y to {fmt(e64)} on random float64 logits (tolerance {fmt(t64)}) and "
+               f"to {fmt(e32)} at a trained network's float32 logits (tolerance {fmt(t32)}). In float32 at logit "
+               f"scale {fmt(s)}, {pct[0]}% of naive softmax-then-log losses and {pct[1]}% of max-shifted ones are "
+               f"inf or nan ({pct[2]}% of the two-step gradients), the first naive failure at scale "
+               f"{fmt(figures['first_naive_failure_scale'])}; the fused log-sum-exp form is "
+               f"{'always finite' if fused_ok else 'not always finite'}.",
+            zh=f"自动微分的梯度与 p − y 一致：随机 float64 logits 上误差 {fmt(e64)}（容差 {fmt(t64)}），"
+               f"训练好的网络的 float32 logits 上误差 {fmt(e32)}（容差 {fmt(t32)}）。float32 下 logits 尺度为 "
+               f"{fmt(s)} 时，朴素 softmax 后取 log 有 {pct[0]}% 的损失为 inf 或 nan，先减最大值的写法有 "
+               f"{pct[1]}%（两步写法的梯度有 {pct[2]}% 非有限），朴素写法在尺度 "
+               f"{fmt(figures['first_naive_failure_scale'])} 时开始失效；融合的 log-sum-exp 写法"
+               f"{'始终有限' if fused_ok else '并非始终有限'}。")
