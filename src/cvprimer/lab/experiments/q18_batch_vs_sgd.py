@@ -19,7 +19,7 @@ import cvprimer as cp
 import cvprimer.functional as F
 from cvprimer import nn, optim
 from cvprimer.analysis.timing import blas_threads
-from cvprimer.lab.common import Data, fit, load_data
+from cvprimer.lab.common import Data, accuracy, fit, load_data
 from cvprimer.lab.experiment import Context, Experiment, Figure, Result, Table, Text, evidence, fmt, verdict_if
 from cvprimer.optim.landscapes import SADDLE, trajectory
 from cvprimer.train.callbacks import Callback
@@ -49,25 +49,34 @@ def gradient_noise(model: Any, x: np.ndarray, y: np.ndarray, sizes: list[int], d
 
 
 class StopAt(Callback):
-    """Stop when validation accuracy reaches ``target``; counts training CPU seconds (``time.process_time``,
-    validation excluded) and steps."""
+    """Stop at the first check where validation accuracy reaches ``target``: every ``every`` updates (on
+    ``val = (x, y)``) and at each epoch's end. Counts updates and training CPU seconds (``time.process_time``;
+    the checks and the validation pass are left out); ``reached = (epochs, updates, seconds)``."""
 
-    def __init__(self, target: float) -> None:
-        self.target, self.train_seconds, self.steps, self.reached = target, 0.0, 0, None
-        self._t0 = self._last = 0.0
+    def __init__(self, target: float, val: tuple[np.ndarray, np.ndarray] | None = None, every: int = 0,
+                 steps_per_epoch: int = 1) -> None:
+        self.target, self.val, self.every, self.spe = target, val, every, steps_per_epoch
+        self.train_seconds, self.steps, self.reached = 0.0, 0, None
+        self._mark = 0.0
+
+    def _hit(self, trainer: Any) -> None:
+        self.reached = (self.steps / self.spe, self.steps, self.train_seconds)
+        trainer.stop_training = True
 
     def on_epoch_start(self, trainer: Any, epoch: int) -> None:
-        self._t0 = self._last = time.process_time()
+        self._mark = time.process_time()
 
     def on_batch_end(self, trainer: Any, logs: dict[str, Any]) -> None:
-        self._last = time.process_time()
+        self.train_seconds += time.process_time() - self._mark
         self.steps += 1
+        if self.reached is None and self.val is not None and self.every and self.steps % self.every == 0:
+            if accuracy(trainer.model, *self.val) >= self.target:
+                self._hit(trainer)
+        self._mark = time.process_time()
 
     def on_epoch_end(self, trainer: Any, epoch: int, logs: dict[str, Any]) -> None:
-        self.train_seconds += self._last - self._t0
         if self.reached is None and logs.get("val_acc", 0.0) >= self.target:
-            self.reached = (epoch, self.steps, self.train_seconds)
-            trainer.stop_training = True
+            self._hit(trainer)
 
 
 def saddle_runs(steps: int, n: int, batch: int, sigma: float, rng: np.random.Generator) -> dict[str, np.ndarray]:
@@ -97,7 +106,7 @@ class BatchVsStochastic(Experiment):
                       "full gradient for batch sizes 1 to 256 (and its log-log slope); train with pure SGD (B=1), "
                       "mini-batch SGD (B=32) and full-batch GD, each at a learning rate suited to it, until a "
                       "target validation accuracy, counting epochs, updates and training CPU seconds (one BLAS "
-                      "thread), also on the training set replicated 8 times (more data, no new information); run "
+                      "thread), also on the training set replicated 16 times (more data, no new information); run "
                       "gradient descent from the stable manifold of a saddle with the exact gradient and with "
                       "mini-batch gradients of a finite-sum objective whose mean is that saddle function.",
         },
@@ -108,7 +117,7 @@ class BatchVsStochastic(Experiment):
             "method": "在 digits 的 MLP 上：测量批大小从 1 到 256 时小批量梯度相对全量梯度的平方误差"
                       "（及其对数-对数斜率）；分别用纯 SGD（B=1）、小批量 SGD（B=32）和全批量梯度下降"
                       "（各自使用合适的学习率）训练到目标验证准确率，记录轮数、更新次数和训练 CPU 秒数"
-                      "（单个 BLAS 线程），并在把训练集复制 8 份（数据更多但信息不变）后重复；"
+                      "（单个 BLAS 线程），并在把训练集复制 16 份（数据更多但信息不变）后重复；"
                       "在一个鞍点的稳定流形上起步，分别用精确梯度和一个均值等于该鞍点函数的有限和目标的"
                       "小批量梯度做梯度下降。",
         },
@@ -127,7 +136,7 @@ class BatchVsStochastic(Experiment):
 
         # (2) time to target, on the training set and on the same set replicated R times (more data, no more
         # information: what a big, redundant dataset looks like to the optimizer)
-        target, reps = self.thresholds["target_acc"], 8
+        target, reps = self.thresholds["target_acc"], 16
         big = Data(np.tile(data.x_train, (reps, 1, 1, 1)), np.tile(data.y_train, reps), data.x_val, data.y_val)
         runs = {"SGD (B=1)": (data, 1, 0.01, ctx.pick(4, 8)),
                 "mini-batch (B=32)": (data, 32, 0.1, ctx.pick(20, 40)),
@@ -142,7 +151,8 @@ class BatchVsStochastic(Experiment):
             m = mlp()
             gen = np.random.default_rng()
             gen.bit_generator.state = state
-            stop = StopAt(target)
+            spe = -(-len(d.y_train) // b)
+            stop = StopAt(target, (data.x_val, data.y_val), every=min(spe, 10), steps_per_epoch=spe)
             with blas_threads(1):  # CPU time of one thread: comparable across batch sizes on a busy machine
                 f = fit(m, d, max_epochs, gen, lr=lr, optimizer="sgd", batch_size=b, callbacks=[stop])
             curves[name] = f.curve("val_acc")
@@ -216,12 +226,12 @@ class BatchVsStochastic(Experiment):
         en = (f"Gradient noise falls with slope {fmt(slope)} on log-log axes (1/B is -1, tolerance {fmt(tol)}); "
               f"B=1 is {fmt(figures['noise_b1_over_b64'])}x noisier than B=64. To the target accuracy: pure SGD "
               f"{fmt(e1)} epochs / {fmt(t1)} CPU s, mini-batch {fmt(e32)} epochs / {fmt(t32)} s, full batch "
-              f"{fmt(ef)} epochs / {fmt(tf)} s; on the data replicated 8 times, mini-batch {fmt(t32b)} s and full "
+              f"{fmt(ef)} epochs / {fmt(tf)} s; on the data replicated 16 times, mini-batch {fmt(t32b)} s and full "
               f"batch {fmt(tfb)} s. From the saddle's stable manifold, full-batch GD ends at f = {fmt(s_full)} (the "
               f"saddle value is 0), mini-batch gradients at f = {fmt(s_mb)} (the minimum is -0.25).")
         zh = (f"梯度噪声在对数-对数坐标下以斜率 {fmt(slope)} 下降（1/B 对应 -1，容差 {fmt(tol)}）；B=1 的噪声是 "
               f"B=64 的 {fmt(figures['noise_b1_over_b64'])} 倍。达到目标准确率：纯 SGD {fmt(e1)} 轮 / {fmt(t1)} "
-              f"CPU 秒，小批量 {fmt(e32)} 轮 / {fmt(t32)} 秒，全批量 {fmt(ef)} 轮 / {fmt(tf)} 秒；数据复制 8 份后，"
+              f"CPU 秒，小批量 {fmt(e32)} 轮 / {fmt(t32)} 秒，全批量 {fmt(ef)} 轮 / {fmt(tf)} 秒；数据复制 16 份后，"
               f"小批量 {fmt(t32b)} 秒，全批量 {fmt(tfb)} 秒。从鞍点的稳定流形出发，全批量梯度下降停在 "
               f"f = {fmt(s_full)}（鞍点处为 0），小批量梯度到达 f = {fmt(s_mb)}（极小值为 -0.25）。")
         if t1 <= min(t32, tf) and t1 <= tfb:
