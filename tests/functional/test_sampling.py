@@ -139,8 +139,8 @@ def test_interpolate_errors():
         F.interpolate(x)
     with pytest.raises(ValueError, match="exactly one of size and scale_factor"):
         F.interpolate(x, size=2, scale_factor=2)
-    with pytest.raises(ValueError, match=r"mode must be one of \('nearest', 'bilinear'\), got 'bicubic'"):
-        F.interpolate(x, size=2, mode="bicubic")
+    with pytest.raises(ValueError, match=r"mode must be one of \('nearest', .*\), got 'lanczos'"):
+        F.interpolate(x, size=2, mode="lanczos")
     with pytest.raises(ValueError, match=r"4-D \(N, C, H, W\) input, got shape \(4, 4\)"):
         F.interpolate(cp.Tensor(np.zeros((4, 4))), size=2)
     with pytest.raises(ValueError, match=r"scale_factor 0.2 gives an empty output \(0, 0\)"):

@@ -98,3 +98,67 @@ def adaptive_avg_matrix(n_in: int, n_out: int, dtype: np.dtype) -> np.ndarray:
     pos = np.arange(n_in)
     inside = (pos[None, :] >= start[:, None]) & (pos[None, :] < end[:, None])
     return (inside / (end - start)[:, None]).astype(dtype)
+
+
+def cubic_weights(t: np.ndarray, a: float = -0.75) -> np.ndarray:
+    r"""Keys' cubic convolution weights of the 4 taps at offsets -1, 0, 1, 2 for fractions ``t``
+    (shape (n,) -> (n, 4)), with ``a = -0.75`` as PyTorch (OpenCV's choice):
+    ``w(d) = (a+2)|d|^3 - (a+3)|d|^2 + 1`` for ``|d| <= 1``,
+    ``w(d) = a|d|^3 - 5a|d|^2 + 8a|d| - 4a`` for ``1 < |d| < 2``, 0 beyond; the taps sit at
+    distances ``t + 1, t, 1 - t, 2 - t``. The four weights sum to 1 for every t."""
+    t = np.asarray(t)
+    a = t.dtype.type(a)
+
+    def near(d: np.ndarray) -> np.ndarray:  # |d| <= 1
+        return ((a + 2) * d - (a + 3)) * d * d + 1
+
+    def far(d: np.ndarray) -> np.ndarray:  # 1 < |d| < 2
+        return ((a * d - 5 * a) * d + 8 * a) * d - 4 * a
+
+    one = t.dtype.type(1)
+    return np.stack([far(t + one), near(t), near(one - t), far(2 * one - t)], axis=-1)
+
+
+def cubic_matrix(n_in: int, n_out: int, align_corners: bool, scale: float | None,
+                 dtype: np.dtype) -> np.ndarray:
+    r"""1-D bicubic operator A (n_out, n_in), PyTorch's ``upsample_bicubic2d`` conventions.
+
+    Source coordinate of output ``o`` (in ``dtype``): ``align_corners``:
+    ``src = o (n_in - 1) / (n_out - 1)`` (0 when ``n_out == 1``); otherwise
+    ``src = s (o + 1/2) - 1/2`` with ``s`` from :func:`source_scale` and, unlike the linear
+    rule, *no* clamp at 0. Then ``i = floor(src)``, ``t = src - i`` and the four taps
+    ``i - 1 .. i + 2`` (indices clamped into ``[0, n_in - 1]``, i.e. the border is replicated)
+    get :func:`cubic_weights` ``(t)``; taps that clamp onto the same sample add up.
+    """
+    dtype = np.dtype(dtype)
+    o = np.arange(n_out).astype(dtype)
+    if align_corners:
+        s = dtype.type(n_in - 1) / dtype.type(n_out - 1) if n_out > 1 else dtype.type(0)
+        src = s * o
+    else:
+        s = source_scale(n_in, n_out, scale, dtype)
+        wide = np.float64 if dtype == np.float32 else np.longdouble  # one rounding, as a fused multiply-add
+        src = (wide(s) * (o.astype(wide) + wide(0.5)) - wide(0.5)).astype(dtype)
+    i0 = np.floor(src).astype(np.int64)
+    t = (src - i0.astype(dtype)).astype(dtype)
+    w = cubic_weights(t).astype(dtype)
+    idx = np.clip(i0[:, None] + np.arange(-1, 3)[None, :], 0, n_in - 1)
+    A = np.zeros((n_out, n_in), dtype=dtype)
+    np.add.at(A, (np.repeat(np.arange(n_out), 4), idx.ravel()), w.ravel())
+    return A
+
+
+def resample_matrix(mode: str, n_in: int, n_out: int, align_corners: bool, scale: float | None,
+                    dtype: np.dtype) -> np.ndarray:
+    """The dense 1-D operator (n_out, n_in) of ``interpolate``'s ``mode`` along one axis (for the
+    analyzer's region and receptive-field rules, and anyone who wants the weights)."""
+    dtype = np.dtype(dtype)
+    if mode == "nearest":
+        return one_hot(nearest_index(n_in, n_out, scale), n_in, dtype)
+    if mode == "bilinear":
+        return linear_matrix(n_in, n_out, align_corners, scale, dtype)
+    if mode == "bicubic":
+        return cubic_matrix(n_in, n_out, align_corners, scale, dtype)
+    if mode == "area":
+        return adaptive_avg_matrix(n_in, n_out, dtype)
+    raise ValueError(f"resample_matrix: unknown mode {mode!r}")

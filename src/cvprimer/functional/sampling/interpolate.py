@@ -1,4 +1,4 @@
-r"""Resizing: ``interpolate`` (alias ``upsample``), nearest and bilinear, PyTorch's coordinates."""
+r"""Resizing: ``interpolate`` (alias ``upsample``): nearest, bilinear, bicubic and area, PyTorch's coordinates."""
 
 from __future__ import annotations
 
@@ -10,9 +10,17 @@ import numpy as np
 from cvprimer.core.cost import itemsize
 from cvprimer.core.function import Function
 from cvprimer.core.tensor import Tensor
-from cvprimer.functional.sampling._separable import linear_matrix, nearest_index, one_hot, separable
+from cvprimer.functional.sampling._separable import (
+    adaptive_avg_matrix,
+    cubic_matrix,
+    linear_matrix,
+    nearest_index,
+    one_hot,
+    separable,
+)
 
-MODES = ("nearest", "bilinear")
+MODES = ("nearest", "bilinear", "bicubic", "area")
+_CORNER_MODES = ("bilinear", "bicubic")
 
 
 class InterpolateFn(Function):
@@ -28,12 +36,24 @@ class InterpolateFn(Function):
     ``src = o (L_in - 1) / (L_out - 1)`` with ``align_corners`` (corner pixel centres aligned),
     else ``src = max(s (o + 1/2) - 1/2, 0)`` (half-pixel centres, clamped at 0 as PyTorch;
     :func:`linear_matrix`).
+    ``bicubic``: ``y[b] = A_h x[b] A_w^T`` where row ``o`` of ``A`` holds Keys' cubic weights
+    (``a = -0.75``) of the fraction ``t = src - floor(src)`` at the four samples
+    ``floor(src) - 1 .. floor(src) + 2``, indices clamped to the border (replicate), and
+    ``src`` as for bilinear but never clamped at 0 (:func:`cubic_matrix`); the weights of a
+    row sum to 1 but two of them are negative, so the output can overshoot the input's range.
+    ``area``: adaptive average pooling to the output size: row ``o`` of ``A`` holds
+    ``1 / |bin_o|`` on the bin ``[floor(o L_in / L_out), ceil((o + 1) L_in / L_out))``
+    (:func:`adaptive_avg_matrix`), i.e. PyTorch's ``mode="area"``; a scale factor only sets
+    the output size.
 
     **Backward**. The op is linear in x, so ``gx[b] = A_h^T gy[b] A_w``: every output's gradient
     is scattered back to the input samples it read, times the weight it read them with, and
     contributions to the same input add up (for ``nearest`` A is the one-hot selection matrix,
     so an input copied to several outputs gets the sum of their gradients, and an input no
-    output read gets 0). Two matrix products; only the 1-D operators are saved.
+    output read gets 0). For ``bicubic``, ``gx[b, i, j] = sum_{o, p} A_h[o, i] A_w[p, j] gy[b, o, p]``
+    over the 4x4 outputs-to-taps weights (negative ones included); for ``area`` every input of
+    a bin receives ``gy / |bin|`` (the sum over the bins that contain it when bins overlap).
+    Two matrix products; only the 1-D operators are saved.
     (For ``nearest`` a non-finite upstream gradient spreads NaN to its whole row/column block,
     since the products multiply it by zeros; PyTorch's scatter-add confines it.)
     """
@@ -48,10 +68,16 @@ class InterpolateFn(Function):
             y = np.take(np.take(x3, ih, axis=1), iw, axis=2)
             ctx.A = ("nearest", ih, iw)
         else:
-            Ah = linear_matrix(H, out[0], align_corners, scales[0], x.dtype)
-            Aw = linear_matrix(W, out[1], align_corners, scales[1], x.dtype)
+            if mode == "bilinear":
+                Ah = linear_matrix(H, out[0], align_corners, scales[0], x.dtype)
+                Aw = linear_matrix(W, out[1], align_corners, scales[1], x.dtype)
+            elif mode == "bicubic":
+                Ah = cubic_matrix(H, out[0], align_corners, scales[0], x.dtype)
+                Aw = cubic_matrix(W, out[1], align_corners, scales[1], x.dtype)
+            else:  # area
+                Ah, Aw = adaptive_avg_matrix(H, out[0], x.dtype), adaptive_avg_matrix(W, out[1], x.dtype)
             y = separable(x3, Ah, Aw)
-            ctx.A = ("bilinear", Ah, Aw)
+            ctx.A = (mode, Ah, Aw)
         ctx.x_shape = x.shape
         return y.reshape(N, C, *out)
 
@@ -101,7 +127,7 @@ def _resolve(op: str, shape: tuple[int, ...], size: Any, scale_factor: Any
 
 def interpolate(x: Tensor, size: Any = None, scale_factor: Any = None, mode: str = "nearest",
                 align_corners: bool | None = None) -> Tensor:
-    r"""Resize an (N, C, H, W) batch by ``nearest`` or ``bilinear`` interpolation.
+    r"""Resize an (N, C, H, W) batch by ``nearest``, ``bilinear``, ``bicubic`` or ``area`` interpolation.
 
     Parameters
     ----------
@@ -113,9 +139,10 @@ def interpolate(x: Tensor, size: Any = None, scale_factor: Any = None, mode: str
         Multiplier of H and W: ``H_out = floor(H * scale)``; the kernel then uses ``1 / scale``
         as its source step (PyTorch's ``recompute_scale_factor=None``). Exactly one of
         ``size`` and ``scale_factor``.
-    mode : {"nearest", "bilinear"}
+    mode : {"nearest", "bilinear", "bicubic", "area"}
+        ``area`` is adaptive average pooling to the output size (meant for shrinking).
     align_corners : bool, optional
-        Bilinear only (default False): map the corner pixel centres onto each other instead of
+        Bilinear and bicubic only (default False): map the corner pixel centres onto each other instead of
         the half-pixel rule.
 
     Shape
@@ -141,8 +168,9 @@ def interpolate(x: Tensor, size: Any = None, scale_factor: Any = None, mode: str
         raise ValueError(f"{op}: expected a non-empty 4-D (N, C, H, W) input, got shape {x.shape}")
     if mode not in MODES:
         raise ValueError(f"{op}: mode must be one of {MODES}, got {mode!r}")
-    if mode == "nearest" and align_corners is not None:
-        raise ValueError(f"{op}: align_corners can only be set with mode='bilinear', got mode={mode!r}")
+    if mode not in _CORNER_MODES and align_corners is not None:
+        raise ValueError(f"{op}: align_corners can only be set with mode='bilinear' or 'bicubic', "
+                         f"got mode={mode!r}")
     out, scales = _resolve(op, x.shape, size, scale_factor)
     return InterpolateFn.apply(x, mode, out, scales, bool(align_corners))
 
@@ -154,9 +182,19 @@ upsample = interpolate
 def cost(x_shape: tuple[int, ...], size: Any = None, scale_factor: Any = None, mode: str = "nearest",
          itemsize: int = 4) -> dict[str, int]:
     """Forward cost of :func:`interpolate` counted per output sample as PyTorch computes it:
-    bilinear 4 MACs (the 4 neighbours times their weights), nearest 0 (a copy);
-    bytes = input read + output written."""
+    bilinear 4 MACs (the 4 neighbours times their weights), bicubic 16 (the 4x4 neighbours),
+    nearest 0 (a copy); area as adaptive average pooling: no MACs, one add per input element of
+    each bin plus one division per output (FLOPs). Bytes = input read + output written."""
+    if mode not in MODES:
+        raise ValueError(f"interpolate cost: mode must be one of {MODES}, got {mode!r}")
     out, _ = _resolve("interpolate", tuple(x_shape), size, scale_factor)
-    n_out = x_shape[0] * x_shape[1] * out[0] * out[1]
-    return dict(macs=4 * n_out if mode == "bilinear" else 0, flops=0,
-                bytes=(math.prod(x_shape) + n_out) * itemsize)
+    planes = x_shape[0] * x_shape[1]
+    n_out = planes * out[0] * out[1]
+    macs = {"nearest": 0, "bilinear": 4, "bicubic": 16, "area": 0}[mode] * n_out
+    flops = 0
+    if mode == "area":
+        H, W = x_shape[2], x_shape[3]
+        nh = int((adaptive_avg_matrix(H, out[0], np.float64) > 0).sum())
+        nw = int((adaptive_avg_matrix(W, out[1], np.float64) > 0).sum())
+        flops = planes * (nh * nw + out[0] * out[1])
+    return dict(macs=macs, flops=flops, bytes=(math.prod(x_shape) + n_out) * itemsize)
