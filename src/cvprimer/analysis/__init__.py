@@ -38,22 +38,10 @@ def resolve_model(model: Any) -> Any:
         from cvprimer import models
     except ImportError as e:  # pragma: no cover - the zoo is part of the package
         raise ValueError(f"analyze: cannot build {model!r}: the model zoo is unavailable ({e})") from e
-    known = sorted(_known_models(models))
-    if known and model not in known:
+    known = models.list_models()
+    if model not in known:
         raise ValueError(f"analyze: unknown model {model!r}; known models: {', '.join(known)}")
     return models.get_model(model)
-
-
-def _known_models(models: Any) -> list[str]:
-    for attr in ("list_models", "available_models", "model_names"):
-        f = getattr(models, attr, None)
-        if callable(f):
-            return list(f())
-    for attr in ("MODELS", "REGISTRY", "registry"):
-        reg = getattr(models, attr, None)
-        if isinstance(reg, dict):
-            return list(reg)
-    return []
 
 
 def analyze(model: Any, input_shape: tuple[int, ...] = (1, 3, 224, 224), convention: str = "torchvision",

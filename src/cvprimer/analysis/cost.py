@@ -82,11 +82,6 @@ def headline(convention: str, macs: int, flops: int) -> int:
     return 2 * macs + flops if convention == "flops" else macs
 
 
-def is_view(rec: OpRecord) -> bool:
-    """Whether the op's output is a view of an input (its class's ``is_view``)."""
-    return rec.fn.is_view
-
-
 def _is_norm(module: Any) -> bool:
     return "norm" in type(module).__name__.lower()
 

@@ -85,9 +85,6 @@ class Trace:
     output_ids: list[int]
     keep: list[Any]
 
-    def producer_of(self, arr: Any) -> tuple[int, int] | None:
-        return self.producers.get(id(arr))
-
 
 class TraceError(ValueError):
     """The model failed during the trace; the message names the layer and the last shapes."""

@@ -14,6 +14,8 @@ import numpy as np
 
 from cvprimer.core.ops.arith import (
     AddFn,
+    CastFn,
+    CloneFn,
     DivFn,
     MaximumFn,
     MinimumFn,
@@ -322,6 +324,19 @@ def _cmp(op: Any) -> Any:
     return lambda self, other: Tensor._wrap(op(self.data, other.data if isinstance(other, Tensor) else other))
 
 
+def astype(x: Tensor, dtype: Any) -> Tensor:
+    """Differentiable dtype cast (the gradient is cast back to the source dtype); ``x`` itself when the
+    dtype already matches."""
+    if np.dtype(dtype) == x.data.dtype:
+        return x
+    return CastFn.apply(x, np.dtype(dtype))
+
+
+def clone(x: Tensor) -> Tensor:
+    """A differentiable copy (the gradient passes through unchanged)."""
+    return CloneFn.apply(x)
+
+
 def _bind() -> None:
     T = Tensor
     T.__add__, T.__radd__ = add, _r(add)
@@ -342,6 +357,8 @@ def _bind() -> None:
         "squeeze unsqueeze expand broadcast_to split chunk"
     ).split():
         setattr(T, name, globals()[name])
+    T.astype = T.to = astype
+    T.clone = clone
     T.view = reshape
     T.T = property(lambda self: permute(self, *reversed(range(self.ndim))))
 

@@ -20,7 +20,7 @@ Tensors and, when gradients are being recorded, links the outputs to a graph nod
 and receive no gradient.
 
 Broadcasting is handled once, here: if ``backward`` returns a gradient whose shape differs
-from its input's shape, :func:`cvprimer.core.ops.arith.unbroadcast` sums it back. Gradients
+from its input's shape, :func:`unbroadcast` (defined here, beside the engine) sums it back. Gradients
 are also cast to the input's dtype. So elementwise binary ops simply return ``gy * ...``.
 
 ``ctx.needs_input_grad[i]`` tells backward which gradients are wanted, so it can skip work
@@ -133,9 +133,6 @@ class shape_only(contextlib.ContextDecorator):
         global _shape_only
         _shape_only = self.prev
 
-
-def is_shape_only() -> bool:
-    return _shape_only
 
 
 def _placeholder(meta: Any) -> np.ndarray:
@@ -302,6 +299,28 @@ class Function:
 _CTX_KEEP = {"inputs", "needs_input_grad", "_saved", "_freed", "out_meta"}
 
 
+def unbroadcast(g: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Sum ``g`` over the axes that broadcasting added or stretched, giving ``shape``.
+
+    ``g`` has the broadcast shape ``S`` (ndim >= len(shape)). Leading axes that ``shape``
+    lacks are summed away; axes where ``shape`` has 1 and ``S`` does not are summed with
+    keepdims.
+    """
+    if g.shape == tuple(shape):
+        return g
+    lead = g.ndim - len(shape)
+    if lead < 0:
+        raise ValueError(f"unbroadcast: gradient shape {g.shape} has fewer axes than {shape}")
+    axes = tuple(range(lead)) + tuple(
+        lead + i for i, s in enumerate(shape) if s == 1 and g.shape[lead + i] != 1
+    )
+    if axes:
+        g = g.sum(axis=axes, keepdims=True)
+    if lead:
+        g = g.reshape(g.shape[lead:])
+    return g
+
+
 def run_backward(
     roots: list[Tensor], root_grads: list[np.ndarray], retain_graph: bool = False
 ) -> None:
@@ -312,8 +331,6 @@ def run_backward(
     backward runs, so a tensor used twice (a diamond) gets the sum of both contributions.
     Leaf tensors that require grad accumulate into ``.grad``.
     """
-    from cvprimer.core.ops.arith import unbroadcast
-
     # -- topological order of the nodes reachable from the roots --------------------
     order: list[Function] = []
     seen: set[int] = set()

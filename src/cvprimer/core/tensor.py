@@ -90,10 +90,6 @@ class Tensor:
     def ndim(self) -> int:
         return self.data.ndim
 
-    @property
-    def size_(self) -> int:
-        return self.data.size
-
     def size(self, dim: int | None = None) -> Any:
         """Shape (PyTorch spelling); ``size(dim)`` gives one extent."""
         return self.data.shape if dim is None else self.data.shape[dim]
@@ -179,16 +175,6 @@ class Tensor:
         self._retains_grad = True
         return self
 
-    def astype(self, dtype: Any) -> Tensor:
-        """Differentiable dtype cast (gradient cast back to the source dtype)."""
-        from cvprimer.core.ops.arith import CastFn
-
-        if np.dtype(dtype) == self.data.dtype:
-            return self
-        return CastFn.apply(self, np.dtype(dtype))
-
-    to = astype
-
     def float(self) -> Tensor:
         return self.astype(np.float32)
 
@@ -200,11 +186,6 @@ class Tensor:
 
     def contiguous(self) -> Tensor:
         return self
-
-    def clone(self) -> Tensor:
-        from cvprimer.core.ops.arith import CloneFn
-
-        return CloneFn.apply(self)
 
     # -- autograd ----------------------------------------------------------------------
     def _accumulate(self, g: np.ndarray) -> None:

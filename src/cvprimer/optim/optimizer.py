@@ -17,7 +17,7 @@ Regularization options shared by all optimizers (distinct, and stated once here)
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -205,9 +205,3 @@ def check_range(name: str, op: str, value: float, lo: float, hi: float, hi_open:
         raise ValueError(f"{op}: invalid {name} {value} (expected a value in [{lo}, {hi}{bracket})")
 
 
-def params_of(params: Iterable[Any]) -> list[Tensor]:
-    """Flatten parameters given as Tensors or param-group dicts into a list of Tensors."""
-    out: list[Tensor] = []
-    for p in params:
-        out.extend(p["params"] if isinstance(p, dict) else [p])
-    return out

@@ -1,10 +1,10 @@
-r"""Elementwise binary arithmetic, with the project's one ``unbroadcast``.
+r"""Elementwise binary arithmetic.
 
 Broadcasting rule (NumPy's): shapes are right-aligned, a missing or size-1 axis is
 repeated. If ``y = f(a, b)`` broadcasts ``a`` from shape ``S_a`` to the output shape
 ``S``, each element of ``a`` was used once per repeated position, so by the chain rule
 ``ga`` is ``gy * df/da`` *summed* over the repeated axes. ``Function.apply`` does that
-sum centrally via :func:`unbroadcast`, so the backward of each op below is written as if
+sum centrally via :func:`cvprimer.core.function.unbroadcast`, so the backward of each op below is written as if
 no broadcasting had happened.
 """
 
@@ -16,28 +16,6 @@ import numpy as np
 
 from cvprimer.core.cost import broadcast_infer, copy_cost, elementwise_cost
 from cvprimer.core.function import Function
-
-
-def unbroadcast(g: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    """Sum ``g`` over the axes that broadcasting added or stretched, giving ``shape``.
-
-    ``g`` has the broadcast shape ``S`` (ndim >= len(shape)). Leading axes that ``shape``
-    lacks are summed away; axes where ``shape`` has 1 and ``S`` does not are summed with
-    keepdims.
-    """
-    if g.shape == tuple(shape):
-        return g
-    lead = g.ndim - len(shape)
-    if lead < 0:
-        raise ValueError(f"unbroadcast: gradient shape {g.shape} has fewer axes than {shape}")
-    axes = tuple(range(lead)) + tuple(
-        lead + i for i, s in enumerate(shape) if s == 1 and g.shape[lead + i] != 1
-    )
-    if axes:
-        g = g.sum(axis=axes, keepdims=True)
-    if lead:
-        g = g.reshape(g.shape[lead:])
-    return g
 
 
 def _check_broadcast(name: str, a: Any, b: Any) -> None:
