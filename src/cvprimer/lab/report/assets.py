@@ -15,7 +15,7 @@ header.top a { color:#79c0ff; }
 .controls { position:sticky; top:0; z-index:5; background:#fffffff0; border-bottom:1px solid var(--line);
   padding:8px 16px; display:flex; flex-wrap:wrap; gap:10px 16px; align-items:center; }
 .controls label { font-size:.9rem; color:var(--muted); }
-.controls select, .controls input[type=search] { font:inherit; padding:3px 6px; }
+.controls select, .controls input[type=search] { font:inherit; padding:3px 6px; max-width:16em; }
 .badge { display:inline-block; border-radius:10px; padding:0 8px; font-size:.78rem; font-weight:600;
   color:#fff; vertical-align:middle; white-space:nowrap; }
 .badge.confirmed { background:var(--ok); } .badge.refuted { background:var(--bad); }
