@@ -1,0 +1,309 @@
+r"""Data parallelism: the gradient all-reduce, the rank-0 broadcasts and the ``DataParallel`` wrapper.
+
+Every rank holds a full copy of the model and processes its own shard of each global batch. After
+``backward`` rank ``r`` holds ``g_r = dL_r/dtheta``, the gradient of its local loss; one all-reduce gives
+every rank the same
+
+    g = (1/W) sum_{r=0}^{W-1} g_r                                  (what is communicated: the mean)
+
+and every rank applies the same optimizer step to the same parameters, so they stay identical without
+ever sending a parameter after the start. When ``L_r`` is the MEAN loss over ``r``'s ``B`` samples,
+``g`` equals the gradient of the mean loss over all ``W B`` samples (the large-batch gradient). With a
+SUM-reduced loss, ``g`` is ``1/W`` times the large-batch gradient (the sum of ``g_r`` would match it), and
+with unequal shards the mean of means is not the mean over samples either.
+
+**Bucketing.** The gradients are copied into one contiguous buffer per dtype (in parameter order),
+reduced with ONE ``Allreduce`` (or a few, of at most ``bucket_bytes`` each), scaled by ``1/W`` and copied
+back: a per-parameter call would pay the collective's latency once per tensor (59 tensors in a
+ResNet-20). A parameter without a gradient on a rank contributes zeros there; one extra entry per
+parameter counts how many ranks had a gradient, and a parameter nobody touched keeps ``grad = None``.
+
+**Start.** Parameters, buffers and optimizer state are broadcast from rank 0 (one ``Bcast`` per dtype),
+so ranks that initialised differently (or resumed from different files) start identical.
+
+**Buffers.** Batch-norm running statistics are not gradients: with plain ``BatchNorm`` each rank's follow
+its own shard. :func:`broadcast_buffers` copies rank 0's (what PyTorch's DDP does before each forward);
+the trainer does it once per epoch, before evaluation and checkpoints. ``SyncBatchNorm`` keeps them
+identical by construction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+from cvprimer.core.tensor import Tensor
+from cvprimer.distributed.comm import Communicator, world
+from cvprimer.nn.module import Module
+
+
+def _by_dtype(arrays: list[np.ndarray]) -> dict[np.dtype, list[int]]:
+    groups: dict[np.dtype, list[int]] = {}
+    for i, a in enumerate(arrays):
+        groups.setdefault(a.dtype, []).append(i)
+    return groups
+
+
+def bcast_arrays(arrays: list[np.ndarray], comm: Communicator, root: int = 0) -> list[np.ndarray]:
+    """Rank ``root``'s arrays on every rank (shapes and dtypes must already agree): packed into one flat
+    buffer per dtype, one ``Bcast`` each, unpacked into new arrays."""
+    out: list[np.ndarray] = [np.empty(0)] * len(arrays)
+    for dt, idx in _by_dtype(arrays).items():
+        buf = np.concatenate([arrays[i].ravel() for i in idx]) if idx else np.empty(0, dt)
+        comm.bcast_(buf, root)
+        off = 0
+        for i in idx:
+            out[i] = buf[off:off + arrays[i].size].reshape(arrays[i].shape).copy()
+            off += arrays[i].size
+    return out
+
+
+def _state_tensors(model: Module, buffers: bool = True) -> list[tuple[str, Tensor]]:
+    items = list(model.named_parameters())
+    if buffers:
+        items += [(n, b) for n, b in model.named_buffers() if b is not None]
+    return items
+
+
+def broadcast_module(model: Module, comm: Communicator | None = None, root: int = 0, buffers: bool = True) -> None:
+    """Overwrite every rank's parameters (and buffers) in place with rank ``root``'s.
+
+    Raises ``ValueError`` on a rank whose model has different names, shapes or dtypes than the root's.
+    """
+    comm = comm or world()
+    if comm.world_size == 1:
+        return
+    items = _state_tensors(model, buffers)
+    sig = [(n, tuple(t.shape), str(t.dtype)) for n, t in items]
+    root_sig = comm.bcast_object(sig, root)
+    if root_sig != sig:
+        diff = [f"{a} vs root {b}" for a, b in zip(sig, root_sig, strict=False) if a != b][:3]
+        raise ValueError(f"broadcast_module: rank {comm.rank}'s model differs from rank {root}'s "
+                         f"({len(sig)} vs {len(root_sig)} tensors; first differences: {diff}); every rank must "
+                         "build the same model")
+    values = bcast_arrays([t.data for _, t in items], comm, root)
+    if comm.rank != root:
+        for (_, t), v in zip(items, values, strict=True):
+            t.data[...] = v
+
+
+def broadcast_buffers(model: Module, comm: Communicator | None = None, root: int = 0) -> None:
+    """Copy rank ``root``'s buffers (e.g. BN running statistics) to every rank, in place."""
+    comm = comm or world()
+    items = [(n, b) for n, b in model.named_buffers() if b is not None]
+    if comm.world_size == 1 or not items:
+        return
+    values = bcast_arrays([b.data for _, b in items], comm, root)
+    if comm.rank != root:
+        for (_, b), v in zip(items, values, strict=True):
+            b.data[...] = v
+
+
+def broadcast_optimizer(optimizer: Any, comm: Communicator | None = None, root: int = 0) -> None:
+    """Give every rank rank ``root``'s optimizer state (moments, step counts) and hyper-parameters."""
+    comm = comm or world()
+    if comm.world_size == 1:
+        return
+    sd = optimizer.state_dict() if comm.rank == root else None
+    layout = None
+    if sd is not None:
+        keys = [(i, k) for i, st in sd["state"].items() for k, v in st.items() if isinstance(v, np.ndarray)]
+        layout = {"param_groups": sd["param_groups"],
+                  "scalars": {i: {k: v for k, v in st.items() if not isinstance(v, np.ndarray)}
+                              for i, st in sd["state"].items()},
+                  "arrays": [(i, k, sd["state"][i][k].shape, sd["state"][i][k].dtype.str) for i, k in keys]}
+    layout = comm.bcast_object(layout, root)
+    arrays = ([sd["state"][i][k] for i, k, _, _ in layout["arrays"]] if sd is not None
+              else [np.empty(shape, np.dtype(dt)) for _, _, shape, dt in layout["arrays"]])
+    arrays = bcast_arrays(arrays, comm, root)
+    if comm.rank == root:
+        return
+    state: dict[int, dict[str, Any]] = {int(i): dict(s) for i, s in layout["scalars"].items()}
+    for (i, k, _, _), a in zip(layout["arrays"], arrays, strict=True):
+        state.setdefault(int(i), {})[k] = a
+    optimizer.load_state_dict({"state": state, "param_groups": layout["param_groups"]})
+
+
+class GradientReducer:
+    r"""The bucketed gradient all-reduce over a fixed list of parameters (buffers reused across steps).
+
+    Parameters
+    ----------
+    params : the parameters whose gradients are reduced (those with ``requires_grad``)
+    comm : communicator (default: the world)
+    bucket_bytes : None (default): one ``Allreduce`` per dtype over all gradients; a number: buckets of at
+        most that many bytes (each at least one parameter), one call each
+
+    Calling it (``reducer(op="mean")``) replaces every ``p.grad`` by the mean (or ``op="sum"``: the sum)
+    over ranks and returns the number of bytes handed to ``Allreduce`` by this rank.
+    """
+
+    def __init__(self, params: Iterable[Tensor], comm: Communicator | None = None,
+                 bucket_bytes: int | None = None) -> None:
+        self.params = [p for p in params if p.requires_grad]
+        self.comm = comm or world()
+        if bucket_bytes is not None and bucket_bytes < 1:
+            raise ValueError(f"GradientReducer: bucket_bytes must be >= 1 or None, got {bucket_bytes}")
+        self.bucket_bytes = bucket_bytes
+        self._groups = _by_dtype([p.data for p in self.params])
+        # per dtype: gradients first, then one has-a-gradient count per parameter
+        self._buffers = {dt: np.empty(sum(self.params[i].data.size for i in idx) + len(idx), dt)
+                         for dt, idx in self._groups.items()}
+
+    @property
+    def payload_bytes(self) -> int:
+        """Bytes handed to ``Allreduce`` per call of the reducer (gradients plus the per-parameter counts)."""
+        return int(sum(b.nbytes for b in self._buffers.values()))
+
+    def _buckets(self, buf: np.ndarray, sizes: list[int]) -> list[slice]:
+        """Slices of ``buf`` of at most ``bucket_bytes`` (whole parameters; the counts in the last)."""
+        if self.bucket_bytes is None:
+            return [slice(0, buf.size)]
+        cuts, start, acc = [], 0, 0
+        for n in sizes:
+            if acc and (acc + n) * buf.itemsize > self.bucket_bytes:
+                cuts.append(slice(start, start + acc))
+                start, acc = start + acc, 0
+            acc += n
+        cuts.append(slice(start, buf.size))  # the tail bucket carries the counts
+        return cuts
+
+    def __call__(self, op: str = "mean") -> int:
+        if op not in ("mean", "sum"):
+            raise ValueError(f"GradientReducer: op must be 'mean' or 'sum', got {op!r}")
+        w = self.comm.world_size
+        if w == 1:  # one process: the gradients are already the answer
+            return 0
+        sent = 0
+        for dt, idx in self._groups.items():
+            buf = self._buffers[dt]
+            n_grad = buf.size - len(idx)
+            off = 0
+            for j, i in enumerate(idx):
+                p = self.params[i]
+                seg = buf[off:off + p.data.size]
+                if p.grad is None:
+                    seg[...] = 0
+                    buf[n_grad + j] = 0
+                else:
+                    seg[...] = p.grad.data.reshape(-1)
+                    buf[n_grad + j] = 1
+                off += p.data.size
+            for sl in self._buckets(buf, [self.params[i].data.size for i in idx]):
+                self.comm.allreduce_(buf[sl])
+                sent += buf[sl].nbytes
+            if op == "mean":
+                buf[:n_grad] /= dt.type(w)
+            off = 0
+            for j, i in enumerate(idx):
+                p = self.params[i]
+                seg = buf[off:off + p.data.size].reshape(p.shape)
+                off += p.data.size
+                if buf[n_grad + j] == 0:  # no rank had a gradient for p
+                    continue
+                if p.grad is None:
+                    p.grad = Tensor._wrap(seg.copy())
+                else:
+                    p.grad.data[...] = seg
+        return sent
+
+
+def allreduce_gradients(params: Iterable[Tensor], comm: Communicator | None = None, op: str = "mean",
+                        bucket_bytes: int | None = None) -> int:
+    """One-off :class:`GradientReducer` call: replace each ``p.grad`` by its mean (or sum) over ranks.
+    Returns the bytes this rank handed to ``Allreduce``."""
+    return GradientReducer(params, comm, bucket_bytes)(op)
+
+
+def rank_generator_(gen: np.random.Generator, comm: Communicator | None = None) -> np.random.Generator:
+    """Move ``gen`` (in place) to rank ``r``'s own stream: its bit generator jumped ``r`` times.
+
+    Rank 0's stream is untouched, and the others are ``2^127``-step jumps apart (PCG64), so dropout masks
+    differ across ranks while a checkpoint of rank 0's state still determines every rank's stream.
+    """
+    comm = comm or world()
+    if comm.rank:
+        bg = gen.bit_generator
+        if not hasattr(bg, "jumped"):
+            raise TypeError(f"rank_generator_: the bit generator {type(bg).__name__} cannot jump; use PCG64")
+        bg.state = bg.jumped(comm.rank).state
+    return gen
+
+
+def bytes_per_step(model: Module, world_size: int = 2) -> dict[str, float]:
+    r"""What data-parallel training of ``model`` communicates per optimizer step, per rank.
+
+    Returns
+    -------
+    dict with
+    ``parameters`` (trainable tensors), ``gradient_bytes`` (sum of their sizes in bytes),
+    ``payload_bytes`` (the all-reduce buffer: gradients plus one count per tensor),
+    ``ring_bytes_per_rank`` = 2 (W - 1) / W x payload (what each rank sends, and receives, in a ring
+    all-reduce: a reduce-scatter then an all-gather, each moving (W - 1)/W of the buffer),
+    ``sync_bn_bytes`` (per step, per rank, forward all-gather and backward all-reduce of every
+    SyncBatchNorm: (2C + 1) W + 2C values each), ``world_size``.
+
+    Example
+    -------
+    >>> from cvprimer.models import get_model
+    >>> bytes_per_step(get_model("lenet5"))["gradient_bytes"]
+    246824
+    """
+    from cvprimer.distributed.sync_batch_norm import SyncBatchNorm
+
+    params = [p for p in model.parameters() if p.requires_grad]
+    grad = sum(p.data.nbytes for p in params)
+    payload = grad + sum(p.data.itemsize for p in params)
+    w = int(world_size)
+    sbn = sum(((2 * m.num_features + 1) * w + 2 * m.num_features) * 8
+              for m in model.modules() if isinstance(m, SyncBatchNorm))
+    return {"parameters": len(params), "gradient_bytes": grad, "payload_bytes": payload,
+            "ring_bytes_per_rank": 2 * (w - 1) / w * payload, "sync_bn_bytes": sbn if w > 1 else 0,
+            "world_size": w}
+
+
+class DataParallel(Module):
+    r"""Wrap a model for data-parallel training in a hand-written loop.
+
+    On construction rank 0's parameters and buffers are broadcast. ``forward`` is the wrapped model's;
+    ``state_dict``/``load_state_dict`` are too (no ``module.`` prefix, so checkpoints load into the bare
+    model). After ``loss.backward()`` call :meth:`allreduce_gradients`, then ``optimizer.step()``.
+
+    Example (run with ``mpiexec -n 2 python script.py``; as one process it is plain training)::
+
+        model = DataParallel(get_model("lenet5"))
+        opt = optim.SGD(model.parameters(), lr=0.1)
+        broadcast_optimizer(opt)
+        for x, y in DataLoader(ds, batch_size=64, sampler=DistributedSampler(len(ds)), rng=0):
+            opt.zero_grad()
+            F.cross_entropy(model(cp.tensor(x)), cp.tensor(y)).backward()
+            model.allreduce_gradients()
+            opt.step()
+    """
+
+    def __init__(self, module: Module, comm: Communicator | None = None, bucket_bytes: int | None = None) -> None:
+        super().__init__()
+        if not isinstance(module, Module):
+            raise TypeError(f"DataParallel: expected a Module, got {type(module).__name__}")
+        self.module = module
+        self.comm = comm or world()
+        broadcast_module(module, self.comm)
+        self.reducer = GradientReducer(module.parameters(), self.comm, bucket_bytes)
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        return self.module(*args, **kwargs)
+
+    def allreduce_gradients(self, op: str = "mean") -> int:
+        """Mean (or sum) of the gradients over ranks, in place; returns the bytes handed to Allreduce."""
+        return self.reducer(op)
+
+    def broadcast_buffers(self) -> None:
+        broadcast_buffers(self.module, self.comm)
+
+    def state_dict(self) -> Any:  # type: ignore[override]
+        return self.module.state_dict()
+
+    def load_state_dict(self, state_dict: Any, strict: bool = True) -> Any:  # type: ignore[override]
+        return self.module.load_state_dict(state_dict, strict)
