@@ -16,9 +16,9 @@ from typing import Any
 import numpy as np
 
 import cvprimer as cp
-import cvprimer.functional as F
 from cvprimer import nn, optim
 from cvprimer.analysis.timing import blas_threads
+from cvprimer.lab._gradstats import gradient_noise
 from cvprimer.lab.common import Data, accuracy, fit, load_data
 from cvprimer.lab.experiment import Context, Experiment, Figure, Result, Table, Text, evidence, fmt, verdict_if
 from cvprimer.optim.landscapes import SADDLE, trajectory
@@ -27,25 +27,6 @@ from cvprimer.train.callbacks import Callback
 
 def mlp() -> Any:
     return nn.Sequential(nn.Flatten(), nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 10))
-
-
-def flat_grad(model: Any, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """The gradient of the mean cross-entropy on ``(x, y)`` as one flat float64 vector."""
-    model.zero_grad()
-    F.cross_entropy(model(cp.tensor(x)), cp.tensor(y)).backward()
-    return np.concatenate([p.grad.data.ravel() for p in model.parameters()]).astype(np.float64)
-
-
-def gradient_noise(model: Any, x: np.ndarray, y: np.ndarray, sizes: list[int], draws: int,
-                   rng: np.random.Generator) -> np.ndarray:
-    """``E||g_B - g||^2`` for each batch size (batches drawn without replacement, ``draws`` per size)."""
-    g = flat_grad(model, x, y)
-    out = []
-    for b in sizes:
-        d = [np.sum((flat_grad(model, x[i], y[i]) - g) ** 2)
-             for i in (rng.choice(len(x), b, replace=False) for _ in range(draws))]
-        out.append(float(np.mean(d)))
-    return np.array(out)
 
 
 class StopAt(Callback):
