@@ -129,10 +129,12 @@ class ModelCheckpoint(Callback):
         improved = self.monitor in logs and _better(self.mode, float(logs[self.monitor]), self.best, 0.0)
         if improved:
             self.best = float(logs[self.monitor])
-        if self.save_last:
-            trainer.save_checkpoint(self.last_path, epoch)
+        # best first: a crash between the two writes then leaves last.npz one epoch behind (resume redoes that
+        # epoch and rewrites both), never best.npz stuck at an older epoch for good
         if self.save_best and improved:
             trainer.save_checkpoint(self.best_path, epoch)
+        if self.save_last:
+            trainer.save_checkpoint(self.last_path, epoch)
 
     def state_dict(self) -> dict[str, Any]:
         return {"best": self.best}

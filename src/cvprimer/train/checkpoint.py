@@ -87,6 +87,24 @@ def read_checkpoint(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[
     return info, arrays
 
 
+def _check_optimizer(path: Any, saved: dict[str, Any], optimizer: Any) -> None:
+    """The checkpoint's optimizer must be of the same class, with the same groups and hyper-parameter names."""
+    where = f"checkpoint: {os.fspath(path)!r}"
+    if saved.get("class") != type(optimizer).__name__:
+        raise CheckpointError(f"{where} holds {saved.get('class')} state but the optimizer is "
+                              f"{type(optimizer).__name__}; resume with the optimizer the run was started with")
+    groups, own = saved.get("param_groups", []), optimizer.state_dict()["param_groups"]
+    if len(groups) != len(own):
+        raise CheckpointError(f"{where} has {len(groups)} parameter groups, the optimizer {len(own)}")
+    for i, (g, h) in enumerate(zip(groups, own, strict=True)):
+        if set(g) - {"initial_lr"} != set(h) - {"initial_lr"}:  # initial_lr is added by a scheduler
+            raise CheckpointError(f"{where}: parameter group {i} has hyper-parameters {sorted(set(g) - set(h))} "
+                                  f"that the optimizer lacks and lacks {sorted(set(h) - set(g))}")
+        if len(g.get("params", [])) != len(h.get("params", [])):
+            raise CheckpointError(f"{where}: parameter group {i} holds {len(g.get('params', []))} parameters, "
+                                  f"the optimizer {len(h.get('params', []))}")
+
+
 def load_checkpoint(path: str | os.PathLike[str], model: Any, optimizer: Any = None, scheduler: Any = None,
                     rngs: dict[str, np.random.Generator] | None = None) -> dict[str, Any]:
     """Restore what :func:`save_checkpoint` wrote, in place; returns the metadata dict
@@ -103,6 +121,14 @@ def load_checkpoint(path: str | os.PathLike[str], model: Any, optimizer: Any = N
             f"checkpoint: {os.fspath(path)!r} (saved from {info.get('model_class')}) does not fit this "
             f"{type(model).__name__}: missing keys {missing}, unexpected keys {unexpected}, "
             f"shape mismatches {shapes}")
+    if scheduler is not None or "scheduler" in info:
+        saved = info.get("scheduler", {}).get("class")
+        given = type(scheduler).__name__ if scheduler is not None else None
+        if saved != given:
+            raise CheckpointError(f"checkpoint: {os.fspath(path)!r} was saved with scheduler {saved} but is being "
+                                  f"loaded with {given}; resume with the schedule the run was started with")
+    if optimizer is not None and "optimizer" in info:  # every check before anything is changed
+        _check_optimizer(path, info["optimizer"], optimizer)
     model.load_state_dict(state)
     if optimizer is not None:
         if "optimizer" not in info:
@@ -116,7 +142,7 @@ def load_checkpoint(path: str | os.PathLike[str], model: Any, optimizer: Any = N
         for idx, d in o["scalars"].items():
             st.setdefault(int(idx), {}).update(d)
         optimizer.load_state_dict({"state": st, "param_groups": o["param_groups"]})
-    if scheduler is not None and "scheduler" in info:
+    if scheduler is not None:
         scheduler.load_state_dict(info["scheduler"]["state"])
     for name, g in (rngs or {}).items():
         if name in info["rngs"]:
