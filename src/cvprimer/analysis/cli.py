@@ -6,7 +6,7 @@ import argparse
 import os
 from typing import Any
 
-from cvprimer.argtypes import non_negative_int
+from cvprimer.argtypes import non_negative_int, positive_int
 from cvprimer.errors import UserError
 
 
@@ -32,6 +32,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--json", default=None, metavar="PATH", help="write rows and totals as JSON")
     p.add_argument("--erf", type=non_negative_int, default=0, metavar="N",
                    help="also measure the effective receptive field with N random inputs (forward + backward each)")
+    p.add_argument("--depth", type=positive_int, default=None, metavar="N",
+                   help="subtotals over the module tree cut at N dotted levels (e.g. 1: per stage)")
     p.add_argument("--plots", default=None, metavar="PREFIX",
                    help="write PREFIX-costs.png and PREFIX-roofline.png (needs matplotlib)")
 
@@ -60,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
         rep = analyze(args.model, args.input, convention=args.convention, erf_samples=args.erf)
     except (ValueError, TypeError) as e:
         raise UserError(str(e).removeprefix("analyze: ")) from None
-    print(rep.table())
+    print(rep.table(depth=args.depth))
     try:
         if args.csv:
             rep.to_csv(args.csv)

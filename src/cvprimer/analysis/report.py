@@ -76,13 +76,60 @@ class Report:
     trace: Trace
     rf: ReceptiveFields
 
+    # -- aggregates ----------------------------------------------------------------------
+    def by_op_type(self) -> dict[str, dict[str, float]]:
+        """Totals per operator type (``conv2d``, ``relu``, ...): call count, MACs, other FLOPs, bytes moved and
+        the share of all MACs, largest MAC count first."""
+        out: dict[str, dict[str, float]] = {}
+        for rec in self.trace.ops:
+            c = op_cost(rec)
+            d = out.setdefault(rec.name, {"count": 0, "macs": 0, "flops": 0, "bytes": 0})
+            d["count"] += 1
+            d["macs"] += c.macs
+            d["flops"] += c.flops
+            d["bytes"] += c.bytes
+        total = max(self.totals["macs"], 1)
+        for d in out.values():
+            d["macs_pct"] = 100.0 * d["macs"] / total
+        return dict(sorted(out.items(), key=lambda kv: (-kv[1]["macs"], -kv[1]["flops"], kv[0])))
+
+    def subtotals(self, depth: int) -> list[dict[str, Any]]:
+        """Rows summed over the module tree cut at ``depth`` dotted levels (``layer1.0.conv1`` at depth 1 counts
+        toward ``layer1``), in first-use order, with each group's share of parameters and MACs."""
+        if depth < 1:
+            raise ValueError(f"subtotals: depth must be >= 1, got {depth}")
+        groups: dict[str, dict[str, Any]] = {}
+        for r in self.rows:
+            key = ".".join(r.name.split(".")[:depth])
+            g = groups.setdefault(key, {"name": key, "rows": 0, "params": 0, "macs": 0, "flops": 0, "bytes": 0,
+                                        "out_shape": None})
+            g["rows"] += 1
+            for k in ("params", "macs", "flops", "bytes"):
+                g[k] += getattr(r, k)
+            g["out_shape"] = r.out_shape
+        tp, tm = max(self.totals["params"]["total"], 1), max(self.totals["macs"], 1)
+        for g in groups.values():
+            g["params_pct"], g["macs_pct"] = 100.0 * g["params"] / tp, 100.0 * g["macs"] / tm
+        return list(groups.values())
+
     # -- renderings ----------------------------------------------------------------------
-    def table(self, max_rows: int | None = None) -> str:
-        """A fixed-width terminal table and the totals."""
-        hdr = f"{'layer':<28} {'type':<18} {'output':<18} {'params':>10} {'MACs':>12} {'FLOPs':>11} " \
+    def table(self, max_rows: int | None = None, depth: int | None = None) -> str:
+        """A fixed-width terminal table (per module call, or subtotals at ``depth``), totals by operator type
+        and the totals."""
+        if depth is not None:
+            hdr = f"{'module (depth ' + str(depth) + ')':<34} {'output':<18} {'params':>12} {'%params':>8} " \
+                  f"{'MACs':>14} {'%MACs':>7} {'FLOPs':>12}"
+            lines = [hdr, "-" * len(hdr)]
+            for g in self.subtotals(depth):
+                shape = "x".join(str(s) for s in g["out_shape"]) if g["out_shape"] else ""
+                lines.append(f"{g['name'][-34:]:<34} {shape:<18} {g['params']:>12,} {g['params_pct']:>7.1f}% "
+                             f"{g['macs']:>14,} {g['macs_pct']:>6.1f}% {g['flops']:>12,}")
+            return "\n".join(lines + self._totals_lines(len(hdr)))
+        hdr = f"{'layer':<28} {'type':<18} {'output':<18} {'params':>10} {'MACs':>12} {'%MACs':>6} {'FLOPs':>11} " \
               f"{'AI':>6} {'bound':<7} {'RF':>9} {'jump':>5}"
         lines = [hdr, "-" * len(hdr)]
         rows = self.rows if max_rows is None else self.rows[:max_rows]
+        total_macs = max(self.totals["macs"], 1)
         for r in rows:
             rf = f"{r.rf_size[0]:g}x{r.rf_size[1]:g}" if r.rf_size else r.rf_kind
             jump = f"{r.rf_jump[0]:g}" if r.rf_jump else ""
@@ -90,10 +137,16 @@ class Report:
             ai = "inf" if r.intensity == float("inf") else f"{r.intensity:.1f}"
             flag = " [uncounted: " + ", ".join(r.uncounted) + "]" if r.uncounted else ""
             lines.append(f"{r.name[-28:]:<28} {r.type[:18]:<18} {shape:<18} {r.params:>10,} {r.macs:>12,} "
-                         f"{r.flops:>11,} {ai:>6} {r.bound:<7} {rf:>9} {jump:>5}{flag}")
+                         f"{100.0 * r.macs / total_macs:>5.1f}% {r.flops:>11,} {ai:>6} {r.bound:<7} {rf:>9} "
+                         f"{jump:>5}{flag}")
+        return "\n".join(lines + self._totals_lines(len(hdr)))
+
+    def _totals_lines(self, width: int) -> list[str]:
         t = self.totals
         p = t["params"]
-        lines += ["-" * len(hdr),
+        by_op = ", ".join(f"{k} x{int(v['count'])} {v['macs_pct']:.1f}%" for k, v in self.by_op_type().items()
+                          if v["macs"])
+        lines = ["-" * width,
                   f"input {t['input_shape']} -> output {t['output_shape']}",
                   f"parameters: {p['total']:,} (weights {p['weights']:,}, biases {p['biases']:,}, norm affine "
                   f"{p['norm_affine']:,}; trainable {p['trainable']:,}, frozen {p['frozen']:,}); buffers "
@@ -106,6 +159,7 @@ class Report:
                   f"{t['memory']['forward_bytes'] / 2**20:.2f} MiB, peak inference "
                   f"{t['memory']['peak_inference_bytes'] / 2**20:.2f} MiB, kept for backward "
                   f"{t['memory']['kept_for_backward_bytes'] / 2**20:.2f} MiB",
+                  f"MACs by operator type: {by_op or 'none'}",
                   f"machine: peak {self.profile.peak_flops / 1e9:.1f} GFLOP/s, bandwidth "
                   f"{self.profile.bandwidth / 1e9:.1f} GB/s, ridge {self.profile.ridge:.1f} FLOPs/byte"]
         if t.get("erf", {}).get("layer"):
@@ -119,11 +173,11 @@ class Report:
         for m in t["misalignments"]:
             lines.append(f"receptive field: paths merging at {m['layer']!r} ({m['op']}) do not align "
                          f"({m['detail']}); they diverged at {m['fork']!r}")
-        return "\n".join(lines)
+        return lines
 
     def as_dict(self) -> dict[str, Any]:
         return {"convention": self.convention, "totals": self.totals, "profile": self.profile.as_dict(),
-                "rows": [asdict(r) for r in self.rows]}
+                "by_op_type": self.by_op_type(), "rows": [asdict(r) for r in self.rows]}
 
     def to_json(self, path: str | os.PathLike[str]) -> None:
         atomic_write(path, json.dumps(_finite(self.as_dict()), indent=1, default=_json_default, allow_nan=False))
