@@ -59,23 +59,34 @@ def _add_train(sub: Any) -> None:
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--run-dir", default=None, help="output folder (default runs/<model>-<dataset>-<time>)")
     p.add_argument("--resume", default=None, metavar="RUN_DIR", help="continue an interrupted run")
+    p.add_argument("--distributed", action="store_true",
+                   help="data-parallel over the MPI ranks (run under `mpiexec -n N`; one process without it); "
+                        "--batch-size is the global batch")
     p.add_argument("--quiet", action="store_true")
 
 
 def _run_train(args: argparse.Namespace) -> int:
+    import contextlib
+
     from cvprimer.train.run import TrainConfig, run_training
 
-    if args.resume:
-        summary = run_training(resume=args.resume, verbose=not args.quiet)
-    else:
-        cfg = TrainConfig(
-            model=args.model, dataset=args.dataset, val_fraction=args.val_fraction, resize=args.resize,
-            epochs=args.epochs, batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr,
-            momentum=args.momentum, weight_decay=args.weight_decay, l1=args.l1, dropout=args.dropout,
-            schedule=args.schedule, warmup_epochs=args.warmup_epochs,
-            augment=[a for a in args.augment.split(",") if a], imbalance=args.imbalance,
-            label_smoothing=args.label_smoothing, early_stopping=args.early_stopping, seed=args.seed)
-        summary = run_training(cfg, run_dir=args.run_dir, verbose=not args.quiet)
+    guard: Any = contextlib.nullcontext()
+    if args.distributed:  # one rank's error must end every rank (MPI_Abort), never leave them waiting
+        from cvprimer.distributed import abort_on_error
+
+        guard = abort_on_error()
+    with guard:
+        if args.resume:
+            summary = run_training(resume=args.resume, verbose=not args.quiet, distributed=args.distributed)
+        else:
+            cfg = TrainConfig(
+                model=args.model, dataset=args.dataset, val_fraction=args.val_fraction, resize=args.resize,
+                epochs=args.epochs, batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr,
+                momentum=args.momentum, weight_decay=args.weight_decay, l1=args.l1, dropout=args.dropout,
+                schedule=args.schedule, warmup_epochs=args.warmup_epochs,
+                augment=[a for a in args.augment.split(",") if a], imbalance=args.imbalance,
+                label_smoothing=args.label_smoothing, early_stopping=args.early_stopping, seed=args.seed)
+            summary = run_training(cfg, run_dir=args.run_dir, verbose=not args.quiet, distributed=args.distributed)
     return 1 if summary["error"] else 0
 
 

@@ -9,6 +9,12 @@ written and ``run_training(resume=run_dir)`` continues from the last checkpoint 
 Data flow: dataset -> stratified train/validation split (seeded) -> optional resize -> optional
 resampling of the *training* split (over/under-sampling, SMOTE) -> standardisation fitted on the
 training split only -> loaders (augmentations on training batches only).
+
+Data parallel (``distributed=True``, under ``mpiexec -n N``): ``batch_size`` stays the GLOBAL batch, each
+rank loading ``batch_size / N`` samples of its :class:`~cvprimer.distributed.DistributedSampler` shard, so
+the steps per epoch, the schedule and (with the batch norms made :class:`~cvprimer.distributed.SyncBatchNorm`)
+the arithmetic are those of one process: a run can be resumed with another number of ranks. Rank 0 writes
+the run folder; the validation split is sharded and its metrics summed over the ranks.
 """
 
 from __future__ import annotations
@@ -164,9 +170,24 @@ def _plot(history: list[dict], path: str) -> bool:
     return True
 
 
+def _distributed_world(cfg: TrainConfig) -> Any:
+    """The MPI world, after checking that the configuration can be split over its ranks."""
+    from cvprimer.distributed import init
+
+    comm = init()
+    if cfg.batch_size % comm.world_size:
+        raise ValueError(f"train: batch_size {cfg.batch_size} is the global batch and must be a multiple of the "
+                         f"{comm.world_size} ranks (each rank takes batch_size / ranks samples per step)")
+    if cfg.imbalance == "weighted" and comm.world_size > 1:
+        raise ValueError("train: imbalance='weighted' (a weighted sampler) cannot be combined with distributed "
+                         "training over several ranks; use 'oversample' or 'focal'")
+    return comm
+
+
 def run_training(cfg: TrainConfig | None = None, run_dir: str | None = None, resume: str | None = None,
-                 verbose: bool = True) -> dict[str, Any]:
-    """Train as configured and write the run folder; returns the summary dict."""
+                 verbose: bool = True, distributed: bool = False) -> dict[str, Any]:
+    """Train as configured and write the run folder; returns the summary dict (on ranks other than 0
+    of a distributed run, a short one: ``run_dir``, ``rank``, ``error``, ``interrupted``)."""
     from cvprimer.data import ArrayDataset, DataLoader, Standardizer, split_arrays
     from cvprimer.data import imbalance as imb
     from cvprimer.models import get_model
@@ -177,10 +198,14 @@ def run_training(cfg: TrainConfig | None = None, run_dir: str | None = None, res
         run_dir = resume
     cfg = cfg or TrainConfig()
     cfg.validate()
+    comm = _distributed_world(cfg) if distributed else None
+    main = comm is None or comm.is_main
     stamp = time.strftime("%Y%m%d-%H%M%S")
     run_dir = run_dir or os.path.join("runs", f"{cfg.model}-{os.path.basename(cfg.dataset)}-{stamp}")
+    if comm is not None:
+        run_dir = comm.bcast_object(run_dir)  # rank 0's clock names the folder
     os.makedirs(run_dir, exist_ok=True)
-    if resume is None:
+    if resume is None and main:
         atomic_write(os.path.join(run_dir, "config.json"), json.dumps(dataclasses.asdict(cfg), indent=2))
     t_start = time.perf_counter()
     cp.manual_seed(cfg.seed)
@@ -196,14 +221,27 @@ def run_training(cfg: TrainConfig | None = None, run_dir: str | None = None, res
     norm = Standardizer(per_channel=True).fit(train.images)
     xtr, xva = norm(train.images), norm(splits.val.images)
     sampler = imb.weighted_sampler(train.labels) if cfg.imbalance == "weighted" else None
-    train_loader = DataLoader(ArrayDataset(xtr, train.labels), batch_size=cfg.batch_size, shuffle=sampler is None,
-                              sampler=sampler, rng=np.random.default_rng(cfg.seed + 1),
-                              transform=_augmentations(cfg, num_classes, xtr.shape[-2:]), prefetch=1)
-    val_loader = DataLoader(ArrayDataset(xva, splits.val.labels), batch_size=256)
+    transform = _augmentations(cfg, num_classes, xtr.shape[-2:])
+    batch, val_sampler = cfg.batch_size, None
+    if comm is not None:
+        from cvprimer.distributed import DistributedSampler, RankSeededTransform
+
+        batch = cfg.batch_size // comm.world_size
+        sampler = DistributedSampler(len(xtr), comm) if sampler is None else sampler  # weighted: one rank
+        val_sampler = DistributedSampler(len(xva), comm, shuffle=False, pad=False)
+        transform = RankSeededTransform(transform, comm.rank) if transform is not None else None
+    train_loader = DataLoader(ArrayDataset(xtr, train.labels), batch_size=batch, shuffle=sampler is None,
+                              sampler=sampler, rng=np.random.default_rng(cfg.seed + 1), transform=transform,
+                              prefetch=1)
+    val_loader = DataLoader(ArrayDataset(xva, splits.val.labels), batch_size=256, sampler=val_sampler)
     kwargs = dict(cfg.model_kwargs)
     if cfg.dropout is not None:
         kwargs["dropout"] = cfg.dropout
     model = get_model(cfg.model, num_classes=num_classes, in_channels=x.shape[1], **kwargs)
+    if comm is not None and comm.world_size > 1:
+        from cvprimer.distributed import convert_sync_batchnorm
+
+        model = convert_sync_batchnorm(model, comm)
     opt = OPTIMIZERS[cfg.optimizer](model.parameters(), cfg)
     sched, interval = _scheduler(cfg, opt, len(train_loader))
 
@@ -212,21 +250,27 @@ def run_training(cfg: TrainConfig | None = None, run_dir: str | None = None, res
             return F.softmax_focal_loss(out, target, gamma=2.0)
         return F.cross_entropy(out, target, label_smoothing=cfg.label_smoothing)
 
-    hist, monitor = History(run_dir), GradientMonitor(every=10)
+    hist, monitor = History(run_dir if main else None), GradientMonitor(every=10)
     callbacks = [hist, monitor, NaNGuard(), ModelCheckpoint(os.path.join(run_dir, "checkpoints"), "val_acc", "max")]
     if cfg.early_stopping:
         callbacks.append(EarlyStopping("val_loss", patience=cfg.early_stopping))
-    trainer = Trainer(model, loss_fn, opt, sched, callbacks, scheduler_interval=interval, verbose=verbose)
+    trainer = Trainer(model, loss_fn, opt, sched, callbacks, scheduler_interval=interval, verbose=verbose,
+                      distributed=comm)
     last = os.path.join(run_dir, "checkpoints", "last.npz")
     error = None
     try:
         trainer.fit(train_loader, val_loader, cfg.epochs, resume=last if resume is not None else None)
     except FloatingPointError as e:  # NaN guard: keep what we have and say so in the summary
+        if comm is not None and comm.world_size > 1:
+            raise  # the other ranks may be inside an all-reduce: end the job (abort) rather than hang
         error = str(e)
+    if not main:
+        return {"run_dir": run_dir, "rank": comm.rank, "error": error, "interrupted": trainer.interrupted}
     epochs = hist.epochs
     pred = trainer.predict(xva)
     summary = {
         "config": dataclasses.asdict(cfg), "run_dir": run_dir, "interrupted": trainer.interrupted, "error": error,
+        "world_size": 1 if comm is None else comm.world_size,
         "epochs_run": len(epochs), "final": epochs[-1] if epochs else None,
         "best_val_acc": max((e.get("val_acc", float("nan")) for e in epochs), default=None),
         "val_report": classification_report(pred, splits.val.labels, num_classes),

@@ -12,6 +12,13 @@ Resume is exact: the checkpoint carries the model, the optimizer and scheduler s
 bit-generator states of the train loader's RNG and of the library's default generator (dropout,
 augmentation) and the callbacks' state, so an interrupted-and-resumed run ends with the same
 parameters, bit for bit, as an uninterrupted one.
+
+Data-parallel training (``distributed=True`` under ``mpiexec -n N``, see :mod:`cvprimer.distributed`):
+at the start rank 0's parameters, buffers and optimizer state are broadcast and each rank's default
+generator moves to its own stream; before every update the gradients are averaged over the ranks in
+one bucketed all-reduce; each epoch's loss/accuracy sums and counts (training and evaluation) are summed
+over the ranks, rank 0's batch-norm buffers are broadcast before evaluation; only rank 0 prints and
+writes checkpoints. Every rank must call ``fit``/``evaluate`` with loaders of equal length per rank.
 """
 
 from __future__ import annotations
@@ -51,12 +58,14 @@ class Trainer:
     accumulate : number of batches whose gradients are summed (each loss divided by it) per update
     clip_grad_norm : optional max global gradient norm (clip before each step)
     verbose : print one line per epoch (and a live progress line when stderr is a terminal)
+    distributed : None (one process), True (the MPI world from :func:`cvprimer.distributed.init`) or a
+        :class:`~cvprimer.distributed.Communicator`: data-parallel training (module docstring)
     """
 
     def __init__(self, model: Any, loss_fn: Callable[[Tensor, Tensor], Tensor], optimizer: Any,
                  scheduler: Any = None, callbacks: Sequence[Callback] = (), accumulate: int = 1,
                  scheduler_interval: str = "epoch", clip_grad_norm: float | None = None,
-                 verbose: bool = False) -> None:
+                 verbose: bool = False, distributed: Any = None) -> None:
         if accumulate < 1:
             raise ValueError(f"Trainer: accumulate must be >= 1, got {accumulate}")
         if scheduler_interval not in ("epoch", "step"):
@@ -71,6 +80,13 @@ class Trainer:
         self.stop_training = False
         self.interrupted = False
         self.train_loader: Any = None
+        self.comm: Any = None
+        self._reducer: Any = None
+        if distributed is not None and distributed is not False:
+            from cvprimer.distributed.comm import Communicator, init
+
+            self.comm = distributed if isinstance(distributed, Communicator) else init()
+            self.verbose = verbose and self.comm.is_main
 
     # -- helpers ---------------------------------------------------------------------
     def _emit(self, hook: str, *args: Any) -> None:
@@ -95,7 +111,10 @@ class Trainer:
         return rngs
 
     def save_checkpoint(self, path: str, epoch: int) -> None:
-        """Write a resumable checkpoint of the current state (after ``epoch`` finished)."""
+        """Write a resumable checkpoint of the current state (after ``epoch`` finished); in data-parallel
+        training only rank 0 writes (the ranks' states are identical)."""
+        if self.comm is not None and not self.comm.is_main:
+            return
         extra: dict[str, np.ndarray] = {}
         cb_states = {}
         for i, cb in enumerate(self.callbacks):
@@ -116,6 +135,20 @@ class Trainer:
             cb.load_extra_arrays({k[len(prefix):]: v for k, v in info["extra"].items() if k.startswith(prefix)})
         self.global_step = int(info["meta"].get("global_step", 0))
         return int(info["epoch"])
+
+    def _distributed_start(self) -> None:
+        """Rank 0's parameters, buffers and optimizer state everywhere; per-rank random streams."""
+        from cvprimer.distributed.parallel import (
+            GradientReducer,
+            broadcast_module,
+            broadcast_optimizer,
+            rank_generator_,
+        )
+
+        broadcast_module(self.model, self.comm)
+        broadcast_optimizer(self.optimizer, self.comm)
+        rank_generator_(default_generator(), self.comm)  # dropout masks differ across ranks
+        self._reducer = GradientReducer(self.model.parameters(), self.comm)
 
     # -- the loop ---------------------------------------------------------------------
     def _train_epoch(self, loader: Iterable[Any]) -> dict[str, float]:
@@ -149,6 +182,11 @@ class Trainer:
                 self._progress(b + 1, n_batches, total / count, correct / seen_acc if seen_acc else None, t0)
         if pending:
             self._update(clip_grad_norm_)
+        if self.comm is not None:  # metrics over all ranks' samples; rank 0's BN buffers everywhere
+            from cvprimer.distributed.parallel import broadcast_buffers
+
+            total, count, correct, seen_acc = self.comm.allreduce_scalars([total, count, correct, seen_acc])
+            broadcast_buffers(self.model, self.comm)
         if count == 0:
             raise ValueError("Trainer: the training loader yielded no batches (empty dataset, or batch_size larger "
                              "than the dataset with drop_last=True)")
@@ -170,6 +208,8 @@ class Trainer:
         sys.stderr.flush()
 
     def _update(self, clip: Callable[..., Any]) -> None:
+        if self._reducer is not None:  # data parallel: every rank gets the mean gradient over the ranks
+            self._reducer()
         if self.clip_grad_norm is not None:
             clip(self.model.parameters(), self.clip_grad_norm)
         self.optimizer.step()
@@ -198,6 +238,8 @@ class Trainer:
                         correct, seen_acc = correct + acc * n, seen_acc + n
         finally:
             self.model.train(was_training)
+        if self.comm is not None:
+            total, count, correct, seen_acc = self.comm.allreduce_scalars([total, count, correct, seen_acc])
         if count == 0:
             raise ValueError("Trainer.evaluate: the loader yielded no batches")
         logs = {f"{prefix}loss": total / count}
@@ -228,6 +270,8 @@ class Trainer:
         self.start_epoch, self.stop_training, self.interrupted = 1, False, False
         if resume is not None:
             self.start_epoch = self.load_checkpoint(resume) + 1
+        if self.comm is not None:
+            self._distributed_start()
         history: list[dict] = []
         self._emit("on_fit_start")
         try:
@@ -252,6 +296,8 @@ class Trainer:
                 if self.stop_training:
                     break
         except KeyboardInterrupt:
+            if self.comm is not None and self.comm.world_size > 1:
+                raise  # one rank stopping alone would leave the others in an all-reduce: abort the job
             self.interrupted = True
         finally:
             self._emit("on_fit_end")
