@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import pytest
+from mpi_testing import run_mpi
 
 from cvprimer.train.checkpoint import read_checkpoint
 
@@ -20,9 +21,9 @@ def _cvprimer() -> list[str]:
     return [exe] if exe else [sys.executable, "-m", "cvprimer"]
 
 
-def test_two_rank_cli_run_writes_one_run_folder(tmp_path, mpirun):
+def test_two_rank_cli_run_writes_one_run_folder(tmp_path):
     run = tmp_path / "run"
-    proc = mpirun([*_cvprimer(), "train", *ARGS, "--run-dir", str(run)], n=2)
+    proc = run_mpi([*_cvprimer(), "train", *ARGS, "--run-dir", str(run)], n=2)
     assert proc.returncode == 0, proc.stderr[-3000:]
     summary = json.loads((run / "summary.json").read_text())
     assert summary["world_size"] == 2 and summary["epochs_run"] == 1 and summary["error"] is None
@@ -32,12 +33,12 @@ def test_two_rank_cli_run_writes_one_run_folder(tmp_path, mpirun):
     assert not list(run.rglob(".tmp-*"))  # atomic writes left no temporary files
 
 
-def test_batch_size_not_divisible_aborts_both_ranks(tmp_path, mpirun):
+def test_batch_size_not_divisible_aborts_both_ranks(tmp_path):
     args = [a if a != "64" else "63" for a in ARGS]
-    proc = mpirun([*_cvprimer(), "train", *args, "--run-dir", str(tmp_path / "bad")], n=2, timeout=60)
-    assert proc.returncode != 0
-    assert "batch_size 63 is the global batch and must be a multiple of the 2 ranks" in proc.stderr
-    assert "MPI_Abort" in proc.stderr
+    proc = run_mpi([*_cvprimer(), "train", *args, "--run-dir", str(tmp_path / "bad")], n=2, timeout=60)
+    assert proc.returncode != 0, proc.stderr[-3000:]
+    assert "must be a multiple of the 2 ranks" in proc.stderr, proc.stderr[-3000:]
+    assert "MPI_Abort" in proc.stderr, proc.stderr[-3000:]
 
 
 def test_same_command_without_mpiexec_is_one_process(tmp_path):

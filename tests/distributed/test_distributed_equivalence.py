@@ -3,12 +3,13 @@
 import json
 
 import pytest
+from mpi_testing import run_mpi
 
 
 @pytest.fixture(scope="module")
-def measured(tmp_path_factory, mpirun):
+def measured(tmp_path_factory):
     out = tmp_path_factory.mktemp("eq") / "eq.json"
-    proc = mpirun(["mpi_worker_equivalence.py", str(out)], n=2)
+    proc = run_mpi(["mpi_worker_equivalence.py", str(out)], n=2)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return json.loads(out.read_text())
 

@@ -1,4 +1,4 @@
-"""``mpirun`` fixture: run a script under ``mpiexec -n N`` with a timeout, so a hang fails instead of blocking."""
+"""``run_mpi``: run a script under ``mpiexec -n N`` with a timeout, so a hang fails instead of blocking."""
 
 import os
 import subprocess
@@ -21,8 +21,3 @@ def run_mpi(args: list[str], n: int = 2, timeout: float = 120.0, cwd: str | None
     except subprocess.TimeoutExpired as e:
         pytest.fail(f"mpiexec -n {n} {' '.join(cmd)} did not finish within {timeout} s (a hang?); stderr:\n"
                     f"{(e.stderr or b'')[-3000:]!r}")
-
-
-@pytest.fixture(scope="session")
-def mpirun():
-    return run_mpi
