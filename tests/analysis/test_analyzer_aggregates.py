@@ -46,3 +46,24 @@ def test_cli_depth(capsys):
     assert main(["analyze", "resnet20", "--input", "3x32x32", "--depth", "1"]) == 0
     out = capsys.readouterr().out
     assert "module (depth 1)" in out and "layer3" in out and "%MACs" in out
+
+
+def test_model_with_two_inputs():
+    import cvprimer as cp
+    from cvprimer import nn
+
+    class TwoInputs(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.image = nn.Conv2d(3, 8, 3, padding=1)
+            self.mask = nn.Conv2d(1, 8, 5, padding=2)
+
+        def forward(self, x, m):
+            return cp.relu(self.image(x) + self.mask(m))
+
+    rep = analyze(TwoInputs(), [(3, 16, 16), (1, 16, 16)], profile=PROFILE)
+    assert rep.totals["macs"] == 16 * 16 * 8 * (3 * 9 + 1 * 25)
+    assert rep.totals["input_shape"] == (1, 3, 16, 16) and rep.totals["output_shape"] == (1, 8, 16, 16)
+    assert rep.totals["memory"]["forward_bytes"] > 0
+    with pytest.raises(ValueError, match="single-input"):
+        analyze(TwoInputs(), [(3, 16, 16), (1, 16, 16)], profile=PROFILE, erf_samples=2)

@@ -49,7 +49,8 @@ def analyze(model: Any, input_shape: tuple[int, ...] = (1, 3, 224, 224), convent
             rng: Any = None) -> Report:
     """Analyze ``model`` (a Module or a zoo name) on an input of ``input_shape``.
 
-    ``input_shape`` may omit the batch axis ((C, H, W) means N = 1). ``convention`` picks the
+    ``input_shape`` may omit the batch axis ((C, H, W) means N = 1); a list of shapes analyzes a model with
+    several inputs (``model(x1, x2, ...)``; receptive fields refer to the first). ``convention`` picks the
     headline number: ``"torchvision"`` (GMACs of conv + matmul, torchvision's "GFLOPS"),
     ``"macs"`` or ``"flops"`` (2 x MACs + other FLOPs). ``profile`` is the machine for the
     roofline; by default a short micro-benchmark measures this one (once per process). ``dtype``
@@ -62,15 +63,20 @@ def analyze(model: Any, input_shape: tuple[int, ...] = (1, 3, 224, 224), convent
     """
     if convention not in CONVENTIONS:
         raise ValueError(f"analyze: convention must be one of {CONVENTIONS}, got {convention!r}")
-    shape = tuple(input_shape)
-    if not shape or not all(isinstance(s, int) and s > 0 for s in shape):
-        raise ValueError(f"analyze: input_shape must be positive ints, got {input_shape!r}")
-    if len(shape) == 3:
-        shape = (1,) + shape
+    shapes = [tuple(s) for s in input_shape] if input_shape and isinstance(input_shape[0], (tuple, list)) \
+        else [tuple(input_shape)]
+    for i, s in enumerate(shapes):
+        if not s or not all(isinstance(v, int) and v > 0 for v in s):
+            raise ValueError(f"analyze: input_shape must be positive ints, got {input_shape!r}")
+        if len(s) == 3:
+            shapes[i] = (1,) + s
+    shape = shapes[0]
+    if erf_samples > 0 and len(shapes) > 1:
+        raise ValueError("analyze: the effective receptive field is measured for single-input models only")
     m = resolve_model(model)
     if dtype is None:
         dtype = next((p.data.dtype for p in m.parameters()), "float32")
-    tr = trace(m, shape, dtype=dtype)
+    tr = trace(m, shape, dtype=dtype, extra_shapes=tuple(shapes[1:]))
     rep = build_report(tr, convention, profile or measure_machine(), parameter_summary(m, norm_parameter_ids(tr)))
     if erf_samples > 0:
         rep.totals["erf"] = _erf_beside_theory(m, shape, rep, erf_samples, rng)

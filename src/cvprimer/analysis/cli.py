@@ -24,8 +24,8 @@ def parse_shape(text: str) -> tuple[int, ...]:
 def add_parser(sub: Any) -> None:
     p = sub.add_parser("analyze", help="per-layer cost, parameters, memory, receptive field and roofline of a model")
     p.add_argument("model", help="zoo model name (e.g. resnet18)")
-    p.add_argument("--input", type=parse_shape, default=(1, 3, 224, 224), metavar="CxHxW",
-                   help="input shape (default 3x224x224)")
+    p.add_argument("--input", type=parse_shape, action="append", default=None, metavar="CxHxW",
+                   help="input shape (default 3x224x224); repeat it for a model with several inputs")
     p.add_argument("--convention", default="torchvision", choices=("torchvision", "macs", "flops"),
                    help="headline number: torchvision 'GFLOPS' (= GMACs), MACs, or FLOPs = 2 x MACs + other")
     p.add_argument("--csv", default=None, metavar="PATH", help="write the per-layer table as CSV")
@@ -59,7 +59,9 @@ def run(args: argparse.Namespace) -> int:
         if path:
             _writable(flag, path)
     try:
-        rep = analyze(args.model, args.input, convention=args.convention, erf_samples=args.erf)
+        shapes = args.input or [(1, 3, 224, 224)]
+        rep = analyze(args.model, shapes if len(shapes) > 1 else shapes[0], convention=args.convention,
+                      erf_samples=args.erf)
     except (ValueError, TypeError) as e:
         raise UserError(str(e).removeprefix("analyze: ")) from None
     print(rep.table(depth=args.depth))

@@ -31,6 +31,8 @@ def activation_memory(tr: Trace) -> dict[str, Any]:
     size: dict[int, int] = {id(tr.keep[0].data): _nbytes(tr.input_shape, tr.keep[0].data.dtype)}
     base[id(tr.keep[0].data)] = id(tr.keep[0].data)
     born: dict[int, int] = {id(tr.keep[0].data): -1}
+    for i, shape in tr.extra_inputs:  # further model inputs are live from the start too
+        size[i], base[i], born[i] = _nbytes(shape, tr.keep[0].data.dtype), i, -1
     last_use: dict[int, int] = {}
     per_op: list[int] = []
     forward = 0

@@ -84,6 +84,7 @@ class Trace:
     input_id: int
     output_ids: list[int]
     keep: list[Any]
+    extra_inputs: list[tuple[int, tuple[int, ...]]] = field(default_factory=list)  # (id, shape) of inputs 2, 3, ...
 
 
 class TraceError(ValueError):
@@ -101,11 +102,13 @@ def _flatten_tensors(out: Any) -> list[Tensor]:
 
 
 def trace(model: Any, input_shape: tuple[int, ...], dtype: Any = np.float32,
-          shape_only_mode: bool = True) -> Trace:
+          shape_only_mode: bool = True, extra_shapes: tuple[tuple[int, ...], ...] = ()) -> Trace:
     """Run ``model`` once on an input of ``input_shape`` and record every op.
 
     The model is put in evaluation mode for the trace (batch norm uses its running statistics,
-    dropout is off, nothing is updated) and its mode restored afterwards. Raises
+    dropout is off, nothing is updated) and its mode restored afterwards. A model with several inputs gets
+    ``extra_shapes`` for the second, third, ... (``model(x, *extras)``); the first input is the one receptive
+    fields are measured on. Raises
     :class:`TraceError` naming the module that failed (e.g. an input too small for the network:
     the layer where the spatial size reaches zero) and the last output shape seen before it.
     """
@@ -117,11 +120,14 @@ def trace(model: Any, input_shape: tuple[int, ...], dtype: Any = np.float32,
     x_arr = np.broadcast_to(np.zeros((), dtype=dtype), shape) if shape_only_mode else np.zeros(shape, dtype=dtype)
     x = Tensor(x_arr)
     x_id = id(x.data)
+    extras = [Tensor(np.broadcast_to(np.zeros((), dtype=dtype), tuple(int(v) for v in s)) if shape_only_mode
+                     else np.zeros(tuple(int(v) for v in s), dtype=dtype)) for s in extra_shapes]
+    input_ids = {x_id} | {id(e.data) for e in extras}
     ops: list[OpRecord] = []
     calls: list[ModuleCall] = []
     stack: list[int] = []
     producers: dict[int, tuple[int, int]] = {}
-    keep: list[Any] = [x]
+    keep: list[Any] = [x, *extras]  # keep[0] is the first input and keep[-1] the output (the report relies on both)
 
     def pre_hook(mod: Any, args: Any) -> None:
         parent = stack[-1] if stack else None
@@ -144,7 +150,7 @@ def trace(model: Any, input_shape: tuple[int, ...], dtype: Any = np.float32,
                 i = id(a)
                 if i in producers:
                     refs.append(InputRef("activation", a.shape, producers[i]))
-                elif i == x_id:
+                elif i in input_ids:
                     refs.append(InputRef("input", a.shape))
                 elif i in pnames:
                     refs.append(InputRef("param", a.shape, name=pnames[i]))
@@ -171,9 +177,9 @@ def trace(model: Any, input_shape: tuple[int, ...], dtype: Any = np.float32,
         with no_grad(), observe_ops(observer):
             if shape_only_mode:
                 with shape_only():
-                    out = model(x)
+                    out = model(x, *extras)
             else:
-                out = model(x)
+                out = model(x, *extras)
     except (ValueError, IndexError, TypeError) as e:
         where = calls[stack[-1]] if stack else None
         last = next((o.out_shapes[0] for o in reversed(ops)), shape)
@@ -189,4 +195,5 @@ def trace(model: Any, input_shape: tuple[int, ...], dtype: Any = np.float32,
         model.train(was_training)
     outs = _flatten_tensors(out)
     keep.extend(outs)
-    return Trace(model, shape, ops, calls, producers, x_id, [id(t.data) for t in outs], keep)
+    return Trace(model, shape, ops, calls, producers, x_id, [id(t.data) for t in outs], keep,
+                 [(id(e.data), tuple(e.shape)) for e in extras])
