@@ -182,6 +182,9 @@ def trace(model: Any, input_shape: tuple[int, ...], dtype: Any = np.float32,
                 out = model(x, *extras)
     except (ValueError, IndexError, TypeError) as e:
         where = calls[stack[-1]] if stack else None
+        if isinstance(e, TypeError) and "positional argument" in str(e) and where is not None and not where.depth:
+            raise TraceError(f"analyze: {type(model).__name__}.forward does not take the {1 + len(extras)} input(s) "
+                             f"given ({e})") from e
         last = next((o.out_shapes[0] for o in reversed(ops)), shape)
         layer = f"layer {where.name!r} ({where.type})" if where else "the model's own forward"
         raise TraceError(
