@@ -13,7 +13,8 @@ def figs(**kw):
     f = {"log10_ratio_sigmoid_shallow": -0.9, "log10_ratio_sigmoid_deep": -11.5, "log10_ratio_relu_he_deep": 0.27,
          "log10_ratio_relu_default_deep": -5.8, "log10_max_norm_relu_large_deep": 6.2,
          "log10_ratio_sigmoid_bn_deep": 0.17, "log10_ratio_sigmoid_residual_deep": -1.57,
-         "log10_ratio_sigmoid_large_deep": -3.8, "diagnosis_agreement": 0.875}
+         "log10_ratio_sigmoid_large_deep": -3.8, "diagnosis_agreement": 0.875,
+         "residual_diverged": 1.0, "log10_max_norm_sigmoid_residual_deep": 1.45}
     f.update(kw)
     return f
 
@@ -21,7 +22,9 @@ def figs(**kw):
 def test_nuanced_when_weight_scale_matters_too():
     v, ev = E.decide(figs(), T)
     assert v == "nuanced" and "-11.5" in ev["en"] and "-5.8" in ev["en"] and "87.5" in ev["en"] and ev["zh"]
-    assert "saturate" in ev["en"]
+    assert "saturate" in ev["en"] and "diverged" in ev["en"] and "1.45" in ev["zh"]
+    _, ev = E.decide(figs(residual_diverged=0.0), T)
+    assert "diverged" not in ev["en"]
 
 
 def test_confirmed_when_only_the_activation_matters():

@@ -74,7 +74,7 @@ class VanishingGradients(Experiment):
             return self._measure(ctx)
 
     def _measure(self, ctx: Context) -> Result:
-        data = load_data("digits", ctx.pick(400, 1400), 360, ctx.rng, standardize=True)
+        data = load_data("digits", ctx.pick(320, 1400), 360, ctx.rng, standardize=True)
         x, y = data.x_train[:256], data.y_train[:256]
         seed = int(ctx.rng.integers(2**31))
         epochs = ctx.pick(2, 10)
@@ -90,6 +90,8 @@ class VanishingGradients(Experiment):
                                 np.random.default_rng(seed), lr=0.02, optimizer="momentum", batch_size=32)
             got = _diagnosed(run.kinds)
             agree += got == expected
+            if name == "sigmoid_residual_deep":
+                figures["residual_diverged"] = Figure(float("divergence" in run.kinds), "bool")
             figures[f"log10_ratio_{name}"] = Figure(ratio, "log10")
             figures[f"log10_max_norm_{name}"] = Figure(float(np.log10(g.max())), "log10")
             rows.append([name, kw["depth"], ratio, float(np.log10(g.max())), 1 / gain,
@@ -171,4 +173,10 @@ class VanishingGradients(Experiment):
         zh += (f"批归一化（{fmt(f['log10_ratio_sigmoid_bn_deep'])}）与残差连接"
                f"（{fmt(f['log10_ratio_sigmoid_residual_deep'])}）{'修复了' if fixes else '未能修复'}深层 sigmoid "
                f"网络的问题；diagnose 在 {fmt(100 * f['diagnosis_agreement'])}% 的运行中给出了预期的诊断。")
+        if f.get("residual_diverged", 0) >= 1:
+            en += (f" The residual sigmoid net, despite its healthy ratio, diverged in training: each block adds a "
+                   f"positive sigmoid output, so activations and gradients grow with depth (largest norm "
+                   f"10^{fmt(f['log10_max_norm_sigmoid_residual_deep'])}).")
+            zh += (f"残差 sigmoid 网络虽然梯度比值正常，训练中却发散了：每个残差块都加上一个为正的 sigmoid 输出，"
+                   f"激活与梯度随深度增大（最大范数 10^{fmt(f['log10_max_norm_sigmoid_residual_deep'])}）。")
         return verdict, evidence(en=en, zh=zh)
