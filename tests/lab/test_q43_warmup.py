@@ -17,7 +17,7 @@ def figs(**kw):
 
 def test_nuanced_when_warmup_calms_but_does_not_extend():
     v, ev = E.decide(figs(), T)
-    assert v == "nuanced" and "30.9" in ev["en"] and "26.7%" in ev["en"] and "not over-fitting" in ev["en"]
+    assert v == "nuanced" and "30.9" in ev["en"] and "26.7%" in ev["en"] and "more common than" in ev["en"]
     assert "0.888" in ev["zh"]
 
 
@@ -30,7 +30,9 @@ def test_spike_threshold():
 def test_confirmed_only_with_extension_and_the_overfitting_mechanism():
     assert E.decide(figs(lr_ratio=T["min_lr_ratio"]), T)[0] == "nuanced"  # overshoot, not over-fitting
     v, ev = E.decide(figs(lr_ratio=T["min_lr_ratio"], early_overfit_frac=0.5), T)
-    assert v == "confirmed" and "over-fitted their" in ev["en"]
+    assert v == "confirmed" and "less common than" in ev["en"]
+    _, ev = E.decide(figs(early_overfit_frac=0.267), T)
+    assert "as common as" in ev["en"] and "一样常见" in ev["zh"]
 
 
 def test_classify_steps():

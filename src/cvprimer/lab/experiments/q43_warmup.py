@@ -263,20 +263,19 @@ class WarmUp(Experiment):
               f"{fmt(t['min_spike_ratio'])} 倍）。所有种子都能训练的最大学习率：预热时为 "
               f"{fmt(f['largest_stable_lr_warm'])}，不预热时为 {fmt(f['largest_stable_lr_none'])}"
               f"（{fmt(f['lr_ratio'])} 倍，阈值 {fmt(t['min_lr_ratio'])} 倍）。")
-        en += (f"What goes wrong early is not over-fitting to mini-batches: of the first 30 updates without warm-up, "
-               f"{fmt(100 * f['early_overshoot_frac'])}% raised the loss of the very batch they were computed on "
-               f"(overshoot) and {fmt(100 * f['early_overfit_frac'])}% lowered it while raising held-out loss "
-               f"(over-fitting); with warm-up {fmt(100 * f['warm_early_overshoot_frac'])}% overshoot. " if not
-               overfit_story else
-               f"Of the first 30 updates without warm-up {fmt(100 * f['early_overfit_frac'])}% over-fitted their "
-               f"mini-batch (own loss down, held-out loss up) and {fmt(100 * f['early_overshoot_frac'])}% overshot. ")
-        zh += (f"初期的问题并不是对 mini-batch 过拟合：不预热时前 30 次更新中，{fmt(100 * f['early_overshoot_frac'])}% "
-               f"连计算它的那一批的损失都升高了（步子过大），只有 {fmt(100 * f['early_overfit_frac'])}% "
-               f"是本批损失下降、"
-               f"留出数据损失上升（过拟合）；预热后步子过大的比例为 {fmt(100 * f['warm_early_overshoot_frac'])}%。"
-               if not overfit_story else
-               f"不预热时前 30 次更新中 {fmt(100 * f['early_overfit_frac'])}% 对本批过拟合（本批损失下降、"
-               f"留出数据损失上升），{fmt(100 * f['early_overshoot_frac'])}% 步子过大。")
+        o, v, w = (fmt(100 * f["early_overshoot_frac"]), fmt(100 * f["early_overfit_frac"]),
+                   fmt(100 * f["warm_early_overshoot_frac"]))
+        cmp_en = ("more common than" if f["early_overshoot_frac"] > f["early_overfit_frac"] else
+                  "as common as" if f["early_overshoot_frac"] == f["early_overfit_frac"] else "less common than")
+        cmp_zh = ("比它所说的过拟合更常见" if f["early_overshoot_frac"] > f["early_overfit_frac"] else
+                  "与它所说的过拟合一样常见" if f["early_overshoot_frac"] == f["early_overfit_frac"] else
+                  "不如它所说的过拟合常见")
+        en += (f"Of the first 30 updates at lr 0.08 without warm-up, {o}% overshot (raised the loss of the very batch "
+               f"they were computed on) and {v}% over-fitted it (own loss down, held-out loss up): overshooting, "
+               f"which the seed does not name, is {cmp_en} the over-fitting it blames; with warm-up {w}% overshoot. ")
+        zh += (f"学习率 0.08、不预热时的前 30 次更新中，{o}% 步子过大（连计算它的那一批的损失都升高），{v}% "
+               f"对本批过拟合（本批损失下降、留出数据损失上升）：原文没有提到的“步子过大”{cmp_zh}；"
+               f"预热后步子过大的比例为 {w}%。")
         en += (f"Adam's first update moves the weights by {fmt(f['adam_first_update_over_lr_sqrtP'])} x lr x "
                f"sqrt(#params), i.e. every weight by about the full learning rate whatever its gradient, and the "
                f"first 10 updates are {fmt(f['adam_update_norm_ratio_first10'])}x larger without warm-up; in a BN "
