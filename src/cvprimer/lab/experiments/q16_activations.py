@@ -16,6 +16,7 @@ something else (the network output, a residual add, a concatenation, another lay
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -171,7 +172,8 @@ class ActivationGallery(Experiment):
                     activate(n, big)
             return f
 
-        times = time_interleaved({n: timer(n) for n in NAMES}, repeat=ctx.pick(5, 9), warmup=1)
+        times = time_interleaved({n: timer(n) for n in NAMES}, repeat=ctx.pick(5, 9), warmup=1,
+                               clock=time.process_time)  # CPU time: robust to other processes' load
         for n in NAMES:
             stats[n]["ns"] = 1e9 * times[n] / big.data.size
         zoo = ZOO_QUICK if ctx.quick else ZOO_FULL
