@@ -49,9 +49,10 @@ under-fitting.
 
 Optimization and architecture. The learning rate, its warm-up and schedule, batch size and the optimizer \
 change both how fast and how well a model fits (q05-optimizers, q07-tuning-tips, q30-batch-size, q43-warmup); \
-initialization decides whether deep nets train at all (q19-zero-init, q20-init-depth). Architectural priors \
-matter as much as capacity: weight sharing and pooling (q52-cnn-vs-mlp, q36-max-vs-avg-pool) give a CNN its \
-advantage on images at equal size.
+initialization decides whether deep nets train at all (q19-zero-init, q20-init-depth). Capacity is only part of \
+the story (depth against width at an equal budget in q08-depth-width); architectural priors matter as much: \
+weight sharing and pooling (q52-cnn-vs-mlp, q36-max-vs-avg-pool) give a CNN its advantage on images at equal \
+size.
 
 Early stopping is the cheapest remedy of all: it needs only a validation split, which every other remedy needs \
 anyway to be judged."""
@@ -78,7 +79,8 @@ BODY_ZH = """\
 
 优化与结构。学习率及其预热和调度、批大小和优化器既影响拟合的速度也影响拟合的好坏（q05-optimizers、\
 q07-tuning-tips、q30-batch-size、q43-warmup）；初始化决定深层网络能否训练起来（q19-zero-init、\
-q20-init-depth）。结构上的先验与容量同样重要：权重共享和池化（q52-cnn-vs-mlp、q36-max-vs-avg-pool）使 CNN \
+q20-init-depth）。容量只是一方面（参数量相同时深度与宽度的比较见 \
+q08-depth-width），结构上的先验同样重要：权重共享和池化（q52-cnn-vs-mlp、q36-max-vs-avg-pool）使 CNN \
 在参数量相同时更适合图像。
 
 提前停止是最便宜的手段：它只需要一个验证集，而其他任何手段本来也需要验证集来评判。"""
