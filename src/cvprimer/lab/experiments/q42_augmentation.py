@@ -134,7 +134,7 @@ class Augmentation(Experiment):
             t = None if name == "none" else AUGS[name][1]()
             fit(model, lean(data), epochs, gen, lr=3e-3, batch_size=64, transform=t, loss_fn=soft_cross_entropy)
             acc[name] = 100 * accuracy(model, data.x_val, data.y_val)
-        gains = {k: acc[k] - acc["none"] for k in TRAINED}
+        gains = {k: round(acc[k] - acc["none"], 6) for k in TRAINED}
 
         fig, ax = ctx.figure(1, 1, size=(8, 4))
         order = sorted(TRAINED, key=lambda k: gains[k])
@@ -153,7 +153,7 @@ class Augmentation(Experiment):
                         "在 300 张 8x8 digits 上训练时加入单一增强后验证准确率的变化，按大小排序，按类别着色"
                         "（几何、像素内容、擦除、混合）。")
 
-        fam = {f: float(np.mean([gains[k] for k in TRAINED if AUGS[k][0] == f])) for f in FAMILIES}
+        fam = {f: round(float(np.mean([gains[k] for k in TRAINED if AUGS[k][0] == f])), 6) for f in FAMILIES}
         best = max(TRAINED, key=lambda k: gains[k])
         worst = min(TRAINED, key=lambda k: gains[k])
         rows = [[k, FAMILIES[AUGS[k][0]] if k != "none" else "-", f"{acc[k]:.1f}",
@@ -237,7 +237,7 @@ class Augmentation(Experiment):
         n, helped, hurt = int(figures["n_trained"]), int(figures["n_help"]), int(figures["n_hurt"])
         base, best, worst = figures["acc_none"], figures["best_gain"], figures["worst_gain"]
         verdict = verdict_if(helped > 0 and hurt == 0, nuanced=helped > 0)
-        fam = {k: figures[f"gain_{k}"] for k in FAMILIES}
+        fam = {k: round(figures[f"gain_{k}"], 4) for k in FAMILIES}  # means over seeds: drop float noise
         ep = figures["epochs"]
         en = (f"On 300 training digits and {fmt(ep)} epochs (baseline {fmt(base)}%), {helped} of {n} "
               f"augmentations help by at least {fmt(e)} points and {hurt} hurt by at least as much; the best "
