@@ -187,7 +187,7 @@ class ClassImbalance(Experiment):
         keys = {"over-sampling": "oversample", "under-sampling": "undersample", "SMOTE": "smote",
                 "focal loss": "focal"}
         zh_names = {"over-sampling": "过采样", "under-sampling": "欠采样", "SMOTE": "SMOTE", "focal loss": "focal loss"}
-        gains = {k: figures[f"bal_acc_{v}"] - base for k, v in keys.items()}
+        gains = {k: round(figures[f"bal_acc_{v}"] - base, 4) for k, v in keys.items()}
         helped = [k for k, g in gains.items() if g >= h]
         others = {"class weights": "class_weights", "balanced sampler": "balanced_sampler",
                   "threshold moving": "threshold", "focal loss + alpha": "focal_alpha"}
@@ -202,10 +202,10 @@ class ClassImbalance(Experiment):
               f"{len(helped)} of 4 help by at least {fmt(h)} points (under-sampling lifts the minority recall to "
               f"{fmt(mru)}% but costs more on the other classes; focal loss alone barely reweights the classes). "
               f"Of the remedies the seed does not list, "
-              f"{best_other} reaches {fmt(bo)}% ({'+' if bo >= base else ''}{fmt(bo - base)}).")
+              f"{best_other} reaches {fmt(bo)}% ({'+' if bo >= base else ''}{fmt(round(bo - base, 4))}).")
         zh = (f"不做处理时均衡准确率为 {fmt(base)}%，少数类召回率为 {fmt(mr0)}%。原文所列方法使均衡准确率变化"
               f"（百分点）：{parts_zh}；4 种中有 {len(helped)} 种提升至少 {fmt(h)} 个百分点"
               f"（欠采样把少数类召回率提到 {fmt(mru)}%，但在其他类别上损失更多；"
               f"单用 focal loss 几乎没有重新平衡各类）。原文未列的方法中，"
-              f"{best_other} 达到 {fmt(bo)}%（{'+' if bo >= base else ''}{fmt(bo - base)}）。")
+              f"{best_other} 达到 {fmt(bo)}%（{'+' if bo >= base else ''}{fmt(round(bo - base, 4))}）。")
         return verdict, evidence(en=en, zh=zh)

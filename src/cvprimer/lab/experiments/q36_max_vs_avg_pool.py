@@ -158,12 +158,12 @@ class MaxVsAvgPooling(Experiment):
     @staticmethod
     def decide(figures: Mapping[str, float], thresholds: Mapping[str, float]) -> tuple[str, Text]:
         w = thresholds["win_pts"]
-        d_gap = figures["digits_max_flat"] - figures["digits_avg_flat"]
-        m_gap = figures["mnist_max_clean"] - figures["mnist_avg_clean"]
-        clean_gap = (d_gap + m_gap) / 2
-        noisy_gap = figures["mnist_avg_noisy_task"] - figures["mnist_max_noisy_task"]
+        d_gap = round(figures["digits_max_flat"] - figures["digits_avg_flat"], 4)
+        m_gap = round(figures["mnist_max_clean"] - figures["mnist_avg_clean"], 4)
+        clean_gap = round((d_gap + m_gap) / 2, 4)
+        noisy_gap = round(figures["mnist_avg_noisy_task"] - figures["mnist_max_noisy_task"], 4)
         f = figures
-        shift_gap = f["mnist_max_shift"] - f["mnist_avg_shift"]
+        shift_gap = round(f["mnist_max_shift"] - f["mnist_avg_shift"], 4)
         max_better, avg_case, shift_reason = clean_gap >= w, noisy_gap >= w, shift_gap >= w
         verdict = verdict_if(max_better and avg_case and shift_reason, nuanced=max_better or avg_case or shift_reason)
         en = (f"On clean digits max pooling is ahead of average pooling by {fmt(d_gap)} points (8x8 digits) and "

@@ -142,7 +142,8 @@ class CNNvsMLP(Experiment):
         m0, c0, c4 = figures["acc0_mlp"], figures["acc0_cnn_flatten"], figures["acc4_cnn_flatten"]
         m4, g0, g4 = figures["acc4_mlp"], figures["acc0_cnn_global"], figures["acc4_cnn_global"]
         ga0, ga4 = figures["acc0_cnn_global_aug"], figures["acc4_cnn_global_aug"]
-        gain, drop = c0 - m0, c0 - c4
+        gain, drop = round(c0 - m0, 4), round(c0 - c4, 4)
+        gd, gad = round(g0 - g4, 4), round(ga0 - ga4, 4)
         better, invariant = gain >= g_min, drop < d_max
         verdict = verdict_if(better and invariant, nuanced=better)
         pm, pc = figures["params_mlp"], figures["params_cnn_flatten"]
@@ -151,15 +152,15 @@ class CNNvsMLP(Experiment):
               f"a gain of {fmt(gain)} points (threshold {fmt(g_min)}). But a CNN with a flatten + FC head is "
               f"{'nearly' if invariant else 'not'} shift-invariant: 4-pixel shifts take it to {fmt(c4)}%, a drop of "
               f"{fmt(drop)} points (threshold {fmt(d_max)}), like the MLP's {fmt(m4)}%; the fully connected layer "
-              f"ties every feature to a position. A global max-pool head loses only {fmt(g0 - g4)} points over "
-              f"the same shift ({fmt(g0)}% -> {fmt(g4)}%), and {fmt(ga0 - ga4)} with shift augmentation "
+              f"ties every feature to a position. A global max-pool head loses only {fmt(gd)} points over "
+              f"the same shift ({fmt(g0)}% -> {fmt(g4)}%), and {fmt(gad)} with shift augmentation "
               f"({fmt(ga0)}% -> {fmt(ga4)}%): robustness to translation comes from global pooling and from the "
               f"training data, not from convolution alone.")
         zh = (f"在参数量相近时（{fmt(pm)} 对 {fmt(pc)}），CNN {'更好' if better else '并不明显更好'}：未平移数字上 "
               f"{fmt(c0)}% 对 {fmt(m0)}%，高 {fmt(gain)} 个百分点（阈值 {fmt(g_min)}）。但以展平加全连接层结尾的 "
               f"CNN {'基本具有' if invariant else '并不具有'}平移不变性：平移 4 像素后降到 {fmt(c4)}%，下降 "
               f"{fmt(drop)} 个百分点（阈值 {fmt(d_max)}），与 MLP 的 {fmt(m4)}% 类似；全连接层把每个特征绑定到"
-              f"固定位置。以全局最大池化结尾时同样平移只下降 {fmt(g0 - g4)} 个百分点（{fmt(g0)}% -> {fmt(g4)}%），"
-              f"加平移增强后下降 {fmt(ga0 - ga4)} 个百分点（{fmt(ga0)}% -> {fmt(ga4)}%）："
+              f"固定位置。以全局最大池化结尾时同样平移只下降 {fmt(gd)} 个百分点（{fmt(g0)}% -> {fmt(g4)}%），"
+              f"加平移增强后下降 {fmt(gad)} 个百分点（{fmt(ga0)}% -> {fmt(ga4)}%）："
               f"对平移的鲁棒性来自全局池化和训练数据，而不是卷积本身。")
         return verdict, evidence(en=en, zh=zh)
