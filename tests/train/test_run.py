@@ -33,8 +33,8 @@ def test_cli_resume_continues_from_the_checkpoint(tmp_path):
 
 
 def test_bad_config_is_a_clear_error(tmp_path):
-    with pytest.raises(ValueError, match="unknown augmentations"):
+    with pytest.raises(ValueError, match="--augment: unknown sharpen"):
         run_training(TrainConfig(augment=["sharpen"]), run_dir=str(tmp_path), verbose=False)
-    with pytest.raises(ValueError, match="unknown model"):
+    with pytest.raises(ValueError, match="--model 'resnet9000' is unknown"):
         run_training(TrainConfig(model="resnet9000", dataset="digits", epochs=1), run_dir=str(tmp_path),
                      verbose=False)

@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
+import sys
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,9 +35,11 @@ import cvprimer.functional as F
 from cvprimer import optim
 from cvprimer.core.serialization import atomic_write
 from cvprimer.train.callbacks import EarlyStopping, History, ModelCheckpoint
+from cvprimer.train.checkpoint import CheckpointError
 from cvprimer.train.diagnose import diagnose
 from cvprimer.train.metrics import classification_report
 from cvprimer.train.monitors import GradientMonitor, NaNGuard
+from cvprimer.train.rundir import RunLock, check_resumable, prepare_new
 from cvprimer.train.trainer import Trainer
 
 OPTIMIZERS = {
@@ -83,24 +87,87 @@ class TrainConfig:
     model_kwargs: dict[str, Any] = field(default_factory=dict)
 
     def validate(self) -> None:
-        checks = [("optimizer", self.optimizer, OPTIMIZERS), ("schedule", self.schedule, SCHEDULES),
-                  ("imbalance", self.imbalance, IMBALANCE)]
-        for name, v, allowed in checks:
+        """Check every field before anything is loaded, built or written; the first bad one raises
+        :class:`RunError` naming its command-line flag, the value and what is expected."""
+        from cvprimer.data.datasets.embedded import DATASETS
+        from cvprimer.models import list_models
+
+        checks = [("--optimizer", self.optimizer, OPTIMIZERS), ("--schedule", self.schedule, SCHEDULES),
+                  ("--imbalance", self.imbalance, IMBALANCE), ("--model", self.model, list_models())]
+        for flag, v, allowed in checks:
             if v not in allowed:
-                raise ValueError(f"train: unknown {name} {v!r}; expected one of {sorted(allowed)}")
+                raise RunError(f"{flag} {v!r} is unknown; expected one of {', '.join(sorted(allowed))}")
         bad = [a for a in self.augment if a not in AUGMENTS]
         if bad:
-            raise ValueError(f"train: unknown augmentations {bad}; expected some of {list(AUGMENTS)}")
-        if not 0 < self.val_fraction < 1 or self.epochs < 1 or self.batch_size < 1 or self.lr <= 0:
-            raise ValueError("train: need 0 < val_fraction < 1, epochs >= 1, batch_size >= 1 and lr > 0")
+            raise RunError(f"--augment: unknown {', '.join(bad)}; expected some of {','.join(AUGMENTS)}")
+        if self.dataset not in DATASETS and not os.path.isdir(self.dataset):
+            raise RunError(f"--dataset {self.dataset!r} is neither an embedded dataset ({', '.join(sorted(DATASETS))})"
+                           f" nor an existing image folder")
+
+        def need(flag: str, value: Any, ok: bool, expected: str) -> None:
+            finite = not isinstance(value, float) or math.isfinite(value)
+            if not (finite and ok):
+                raise RunError(f"{flag} {value!r} is out of range; expected {expected}")
+
+        need("--val-fraction", self.val_fraction, 0 < self.val_fraction < 1, "a fraction in (0, 1)")
+        need("--epochs", self.epochs, self.epochs >= 1, "an integer >= 1")
+        need("--batch-size", self.batch_size, self.batch_size >= 1, "an integer >= 1")
+        need("--lr", self.lr, self.lr > 0, "a finite number > 0")
+        need("--momentum", self.momentum, 0 <= self.momentum < 1, "a number in [0, 1)")
+        need("--weight-decay", self.weight_decay, self.weight_decay >= 0, "a finite number >= 0")
+        need("--l1", self.l1, self.l1 >= 0, "a finite number >= 0")
+        if self.dropout is not None:
+            need("--dropout", self.dropout, 0 <= self.dropout < 1, "a probability in [0, 1)")
+        need("--warmup-epochs", self.warmup_epochs, 0 <= self.warmup_epochs < self.epochs,
+             f"a number in [0, epochs = {self.epochs})")
+        need("--label-smoothing", self.label_smoothing, 0 <= self.label_smoothing < 1, "a number in [0, 1)")
+        if self.early_stopping is not None:
+            need("--early-stopping", self.early_stopping, self.early_stopping >= 1, "a patience >= 1 epoch")
+        if self.resize is not None:
+            need("--resize", self.resize, self.resize >= 1, "a side length >= 1")
+        need("--seed", self.seed, 0 <= self.seed < 2**32, "an integer in 0..2**32-1")
+
+
+class RunError(ValueError):
+    """A training run that cannot start or continue as asked: a bad setting, a dataset that cannot be used, a
+    run folder or checkpoint that does not fit. The message names the flag or file and what to do."""
 
 
 def _load_data(cfg: TrainConfig) -> Any:
+    """The dataset, with a clean :class:`RunError` for anything wrong with it (an image folder of mixed sizes
+    is resized to ``--resize`` when given)."""
     from cvprimer.data import load_dataset, load_image_folder
 
-    if os.path.isdir(cfg.dataset):
-        return load_image_folder(cfg.dataset)
-    return load_dataset(cfg.dataset)
+    try:
+        if os.path.isdir(cfg.dataset):
+            size = (cfg.resize, cfg.resize) if cfg.resize else None
+            return load_image_folder(cfg.dataset, size=size)
+        return load_dataset(cfg.dataset)
+    except (ValueError, OSError) as e:
+        raise RunError(f"--dataset {cfg.dataset!r}: {e}") from None
+
+
+def _check_model_accepts(model: Any, sample: np.ndarray) -> None:
+    """One forward pass on one sample before training, so a model/input mismatch is found up front."""
+    was = model.training
+    model.eval()
+    try:
+        with cp.no_grad():
+            model(cp.Tensor(sample))
+    finally:
+        model.train(was)
+
+
+def _check_splits(y: np.ndarray, val: Any, train: Any, cfg: TrainConfig) -> None:
+    """Refuse an empty split before any training; warn about a single class (accuracy 1.0 means nothing)."""
+    if len(val) == 0:
+        raise RunError(f"--val-fraction {cfg.val_fraction}: the validation split of {len(y)} samples is empty; "
+                       f"raise --val-fraction or add data")
+    if len(train) == 0:
+        raise RunError(f"--val-fraction {cfg.val_fraction}: the training split of {len(y)} samples is empty")
+    if np.unique(y).size < 2:
+        print(f"warning: --dataset {cfg.dataset!r} holds a single class ({int(y[0])}); accuracy will be 1.0 "
+              f"whatever the model learns", file=sys.stderr)
 
 
 def _resize(x: np.ndarray, size: int | None) -> np.ndarray:
@@ -184,36 +251,80 @@ def _distributed_world(cfg: TrainConfig) -> Any:
     return comm
 
 
-def run_training(cfg: TrainConfig | None = None, run_dir: str | None = None, resume: str | None = None,
-                 verbose: bool = True, distributed: bool = False) -> dict[str, Any]:
-    """Train as configured and write the run folder; returns the summary dict (on ranks other than 0
-    of a distributed run, a short one: ``run_dir``, ``rank``, ``error``, ``interrupted``)."""
-    from cvprimer.data import ArrayDataset, DataLoader, Standardizer, split_arrays
-    from cvprimer.data import imbalance as imb
-    from cvprimer.models import get_model
+def _resume_config(resume: str, epochs: int | None) -> TrainConfig:
+    """The saved configuration of a run to resume (``epochs`` extends it); RunError if it cannot be used."""
+    from cvprimer.train.checkpoint import read_checkpoint
 
-    if resume is not None:
+    last = check_resumable(resume)
+    try:
         with open(os.path.join(resume, "config.json"), encoding="utf-8") as f:
             cfg = TrainConfig(**json.load(f))
-        run_dir = resume
+    except (OSError, ValueError, TypeError) as e:
+        raise RunError(f"--resume {resume!r}: config.json cannot be read as a run configuration ({e})") from None
+    if epochs is not None:
+        try:
+            done = int(read_checkpoint(last)[0]["epoch"])
+        except (ValueError, OSError, KeyError) as e:
+            raise RunError(f"--resume {resume!r}: the last checkpoint cannot be read ({e})") from None
+        if epochs < done:
+            raise RunError(f"--epochs {epochs}: the run already finished {done} epochs; give at least {done}")
+        cfg.epochs = epochs
+    return cfg
+
+
+def run_training(cfg: TrainConfig | None = None, run_dir: str | None = None, resume: str | None = None,
+                 verbose: bool = True, distributed: bool = False, overwrite: bool = False,
+                 epochs: int | None = None) -> dict[str, Any]:
+    """Train as configured and write the run folder; returns the summary dict (on ranks other than 0
+    of a distributed run, a short one: ``run_dir``, ``rank``, ``error``, ``interrupted``).
+
+    Before anything is loaded or written: the configuration is validated, a new run's folder must be new or
+    empty (``overwrite`` clears an earlier run's files, never a folder that is not a run), a resumed run must
+    have a checkpoint (``epochs`` may extend it). The folder is locked while the run trains. The summary is
+    written on every way out (finished, interrupted — also during start-up —, stopped by the NaN guard).
+    """
+    if resume is not None:
+        cfg, run_dir = _resume_config(resume, epochs), resume
     cfg = cfg or TrainConfig()
     cfg.validate()
     comm = _distributed_world(cfg) if distributed else None
     main = comm is None or comm.is_main
     stamp = time.strftime("%Y%m%d-%H%M%S")
     run_dir = run_dir or os.path.join("runs", f"{cfg.model}-{os.path.basename(cfg.dataset)}-{stamp}")
+    if main and resume is None:
+        prepare_new(run_dir, overwrite)
     if comm is not None:
-        run_dir = comm.bcast_object(run_dir)  # rank 0's clock names the folder
+        run_dir = comm.bcast_object(run_dir)  # rank 0's clock names the folder (and its checks came first)
     os.makedirs(run_dir, exist_ok=True)
-    if resume is None and main:
+    lock = RunLock(run_dir)
+    if main:
+        lock.acquire()
+    try:
+        return _run_locked(cfg, run_dir, resume, verbose, comm, main)
+    finally:
+        lock.release()
+
+
+def _run_locked(cfg: TrainConfig, run_dir: str, resume: str | None, verbose: bool, comm: Any,
+                main: bool) -> dict[str, Any]:
+    from cvprimer.data import ArrayDataset, DataLoader, Standardizer, split_arrays
+    from cvprimer.data import imbalance as imb
+    from cvprimer.models import get_model
+
+    if main:  # written first (and again on resume, which may have extended the epochs)
         atomic_write(os.path.join(run_dir, "config.json"), json.dumps(dataclasses.asdict(cfg), indent=2))
     t_start = time.perf_counter()
-    cp.manual_seed(cfg.seed)
-    ds = _load_data(cfg)
-    x, y = _resize(ds.images, cfg.resize), ds.labels
-    num_classes = int(y.max()) + 1
-    frac = (1 - cfg.val_fraction, cfg.val_fraction, 0.0)
-    splits = split_arrays(x, y, frac, rng=np.random.default_rng(cfg.seed))
+    try:
+        cp.manual_seed(cfg.seed)
+        ds = _load_data(cfg)
+        x, y = _resize(ds.images, cfg.resize), ds.labels
+        num_classes = int(y.max()) + 1
+        frac = (1 - cfg.val_fraction, cfg.val_fraction, 0.0)
+        splits = split_arrays(x, y, frac, rng=np.random.default_rng(cfg.seed))
+        _check_splits(y, splits.val, splits.train, cfg)
+    except KeyboardInterrupt:  # Ctrl-C while loading: nothing trained, but say so in the run folder
+        return _write_summary(run_dir, cfg, None, [], t_start, main, verbose, interrupted=True,
+                              error="interrupted during start-up")
     train = splits.train
     if cfg.imbalance in ("oversample", "undersample", "smote"):
         fn = {"oversample": imb.random_oversample, "undersample": imb.random_undersample, "smote": imb.smote}
@@ -237,7 +348,12 @@ def run_training(cfg: TrainConfig | None = None, run_dir: str | None = None, res
     kwargs = dict(cfg.model_kwargs)
     if cfg.dropout is not None:
         kwargs["dropout"] = cfg.dropout
-    model = get_model(cfg.model, num_classes=num_classes, in_channels=x.shape[1], **kwargs)
+    try:
+        model = get_model(cfg.model, num_classes=num_classes, in_channels=x.shape[1], **kwargs)
+        _check_model_accepts(model, xtr[:1])
+    except (ValueError, TypeError) as e:
+        raise RunError(f"--model {cfg.model} cannot train on images of shape {tuple(xtr.shape[1:])} "
+                       f"(--resize changes it): {e}") from None
     if comm is not None and comm.world_size > 1:
         from cvprimer.distributed import convert_sync_batchnorm
 
@@ -264,23 +380,36 @@ def run_training(cfg: TrainConfig | None = None, run_dir: str | None = None, res
         if comm is not None and comm.world_size > 1:
             raise  # the other ranks may be inside an all-reduce: end the job (abort) rather than hang
         error = str(e)
+    except CheckpointError as e:
+        raise RunError(f"--resume {run_dir!r}: {e}") from None
     if not main:
         return {"run_dir": run_dir, "rank": comm.rank, "error": error, "interrupted": trainer.interrupted}
-    epochs = hist.epochs
-    pred = trainer.predict(xva)
-    summary = {
-        "config": dataclasses.asdict(cfg), "run_dir": run_dir, "interrupted": trainer.interrupted, "error": error,
-        "world_size": 1 if comm is None else comm.world_size,
+    extra: dict[str, Any] = {"world_size": 1 if comm is None else comm.world_size}
+    try:
+        epochs = hist.epochs
+        pred = trainer.predict(xva)
+        extra["val_report"] = classification_report(pred, splits.val.labels, num_classes)
+        extra["diagnosis"] = ([dataclasses.asdict(f) for f in diagnose(epochs, monitor.monitors(),
+                                                                       hist.step_losses)] if epochs else [])
+        extra["curves"] = "curves.png" if epochs and _plot(epochs, os.path.join(run_dir, "curves.png")) else None
+    except KeyboardInterrupt:  # Ctrl-C during the final evaluation or plot: the summary is still written
+        trainer.interrupted = True
+    return _write_summary(run_dir, cfg, extra, hist.epochs, t_start, main, verbose, trainer.interrupted, error)
+
+
+def _write_summary(run_dir: str, cfg: TrainConfig, extra: dict[str, Any] | None, epochs: list[dict],
+                   t_start: float, main: bool, verbose: bool, interrupted: bool, error: str | None) -> dict[str, Any]:
+    """``summary.json`` (atomically, whatever ended the run) and the closing lines on screen."""
+    summary: dict[str, Any] = {
+        "config": dataclasses.asdict(cfg), "run_dir": run_dir, "interrupted": interrupted, "error": error,
         "epochs_run": len(epochs), "final": epochs[-1] if epochs else None,
         "best_val_acc": max((e.get("val_acc", float("nan")) for e in epochs), default=None),
-        "val_report": classification_report(pred, splits.val.labels, num_classes),
-        "diagnosis": [dataclasses.asdict(f) for f in diagnose(epochs, monitor.monitors(), hist.step_losses)]
-        if epochs else [],
-        "wall_time_s": time.perf_counter() - t_start,
-        "curves": "curves.png" if epochs and _plot(epochs, os.path.join(run_dir, "curves.png")) else None,
+        "diagnosis": [], "curves": None, "wall_time_s": time.perf_counter() - t_start,
     }
-    atomic_write(os.path.join(run_dir, "summary.json"), json.dumps(summary, indent=2, default=float))
-    if verbose:
+    summary.update(extra or {})
+    if main:
+        atomic_write(os.path.join(run_dir, "summary.json"), json.dumps(summary, indent=2, default=float))
+    if verbose and main:
         print(f"run folder: {run_dir}; best val acc {summary['best_val_acc']}; "
               f"{len(summary['diagnosis'])} diagnosis finding(s); {summary['wall_time_s']:.1f}s")
         for d in summary["diagnosis"]:

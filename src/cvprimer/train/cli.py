@@ -1,0 +1,137 @@
+"""The ``cvprimer train`` verb: argument parsing and exit codes only (registered by :mod:`cvprimer.cli`).
+
+Every flag value is checked by its argparse type, then the whole configuration by ``TrainConfig.validate``,
+before anything is loaded, built or written. User errors (a bad value, a dataset or run folder that cannot be
+used, a checkpoint that does not fit) raise :class:`~cvprimer.errors.UserError`: one line, exit status 2.
+A run stopped by Ctrl-C exits 130 and says how to resume; a run stopped by the NaN guard exits 1 with the
+reason; both still write ``summary.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+from typing import Any
+
+from cvprimer.argtypes import positive_float, positive_int, seed_int
+from cvprimer.errors import UserError
+
+# the flags a resumed run cannot change (it continues its saved configuration); --epochs may extend it
+_FIXED_ON_RESUME = ("model", "dataset", "val_fraction", "resize", "batch_size", "optimizer", "lr", "momentum",
+                    "weight_decay", "l1", "dropout", "schedule", "warmup_epochs", "augment", "imbalance",
+                    "label_smoothing", "early_stopping", "seed", "run_dir", "overwrite")
+
+
+def _fraction(text: str) -> float:
+    v = positive_float(text)
+    if v >= 1:
+        raise argparse.ArgumentTypeError(f"expected a number in (0, 1), got {text!r}")
+    return v
+
+
+def _unit(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}") from None
+    if not 0 <= v < 1:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}")
+    return v
+
+
+def _non_negative(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text!r}") from None
+    if not (v >= 0 and v != float("inf")):
+        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text!r}")
+    return v
+
+
+def add_parser(sub: Any) -> None:
+    from cvprimer.train.run import AUGMENTS, IMBALANCE, OPTIMIZERS, SCHEDULES, TrainConfig
+
+    d = TrainConfig()
+    p = sub.add_parser("train", help="train a zoo model on an embedded or user dataset; writes a run folder")
+    p.add_argument("--model", default=d.model, help="zoo model name (default %(default)s)")
+    p.add_argument("--dataset", default=d.dataset,
+                   help="embedded dataset (digits, mnist_sample) or an image-folder path (default %(default)s)")
+    p.add_argument("--val-fraction", type=_fraction, default=d.val_fraction)
+    p.add_argument("--resize", type=positive_int, default=None,
+                   help="resize images to SxS (e.g. 32 for LeNet-5 on digits; also makes a folder of mixed sizes "
+                        "loadable)")
+    p.add_argument("--epochs", type=positive_int, default=None,
+                   help=f"epochs in all (default {d.epochs}); with --resume, extends the run to this many")
+    p.add_argument("--batch-size", type=positive_int, default=d.batch_size)
+    p.add_argument("--optimizer", default=d.optimizer, choices=sorted(OPTIMIZERS))
+    p.add_argument("--lr", type=positive_float, default=d.lr)
+    p.add_argument("--momentum", type=_unit, default=d.momentum)
+    p.add_argument("--weight-decay", type=_non_negative, default=d.weight_decay,
+                   help="L2 penalty (decoupled for adamw)")
+    p.add_argument("--l1", type=_non_negative, default=d.l1, help="L1 penalty on the weights")
+    p.add_argument("--dropout", type=_unit, default=None, help="dropout probability, for models that take one")
+    p.add_argument("--schedule", default=d.schedule, choices=SCHEDULES)
+    p.add_argument("--warmup-epochs", type=_non_negative, default=d.warmup_epochs)
+    p.add_argument("--augment", default="", help=f"comma-separated, from {','.join(AUGMENTS)}")
+    p.add_argument("--imbalance", default=d.imbalance, choices=IMBALANCE)
+    p.add_argument("--label-smoothing", type=_unit, default=d.label_smoothing)
+    p.add_argument("--early-stopping", type=positive_int, default=None, metavar="PATIENCE")
+    p.add_argument("--seed", type=seed_int, default=d.seed)
+    p.add_argument("--run-dir", default=None, help="output folder (default runs/<model>-<dataset>-<time>)")
+    p.add_argument("--overwrite", action="store_true", help="start over in a --run-dir that already holds a run")
+    p.add_argument("--resume", default=None, metavar="RUN_DIR",
+                   help="continue an interrupted run (only --epochs may be given with it, to extend the run)")
+    p.add_argument("--distributed", action="store_true",
+                   help="data-parallel over the MPI ranks (run under `mpiexec -n N`; one process without it); "
+                        "--batch-size is the global batch")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(_train_parser=p)
+
+
+def _check_resume_flags(args: argparse.Namespace) -> None:
+    parser = args._train_parser
+    changed = [f"--{k.replace('_', '-')}" for k in _FIXED_ON_RESUME if getattr(args, k) != parser.get_default(k)]
+    if changed:
+        raise UserError(f"--resume continues the saved configuration and cannot change {', '.join(changed)}; "
+                        f"only --epochs may be given (to extend the run), or start a new run")
+
+
+def run(args: argparse.Namespace) -> int:
+    from cvprimer.train.run import RunError, TrainConfig, run_training
+    from cvprimer.train.rundir import RunDirError
+
+    guard: Any = contextlib.nullcontext()
+    if args.distributed:  # one rank's error must end every rank (MPI_Abort), never leave them waiting
+        from cvprimer.distributed import abort_on_error
+
+        guard = abort_on_error()
+    try:
+        with guard:
+            if args.resume:
+                _check_resume_flags(args)
+                summary = run_training(resume=args.resume, verbose=not args.quiet, distributed=args.distributed,
+                                       epochs=args.epochs)
+            else:
+                cfg = TrainConfig(
+                    model=args.model, dataset=args.dataset, val_fraction=args.val_fraction, resize=args.resize,
+                    epochs=args.epochs or TrainConfig().epochs, batch_size=args.batch_size,
+                    optimizer=args.optimizer, lr=args.lr, momentum=args.momentum, weight_decay=args.weight_decay,
+                    l1=args.l1, dropout=args.dropout, schedule=args.schedule, warmup_epochs=args.warmup_epochs,
+                    augment=[a for a in args.augment.split(",") if a], imbalance=args.imbalance,
+                    label_smoothing=args.label_smoothing, early_stopping=args.early_stopping,
+                    seed=args.seed)
+                summary = run_training(cfg, run_dir=args.run_dir, verbose=not args.quiet,
+                                       distributed=args.distributed, overwrite=args.overwrite)
+    except (RunError, RunDirError) as e:
+        raise UserError(str(e)) from None
+    if summary.get("interrupted"):
+        print(f"cvprimer train: interrupted after {summary.get('epochs_run', 0)} epoch(s); continue with "
+              f"`cvprimer train --resume {summary['run_dir']}`", file=sys.stderr)
+        return 130
+    if summary.get("error"):
+        print(f"cvprimer train: stopped: {summary['error']} (summary in {summary['run_dir']}/summary.json)",
+              file=sys.stderr)
+        return 1
+    return 0
