@@ -252,7 +252,7 @@ class Upsampling(Experiment):
 
         photo = sample_photo(0)
         img = photo[:, 140:268, 250:442] if ctx.quick else photo[:, :424, :]
-        other = sample_photo(1)[:, :424, :]
+        other = sample_photo(1)[:, :ctx.pick(212, 424), :]  # the sub-pixel conv is fitted on the other photo
         o = cp.tensor(other[:, None])
         low_o = F.interpolate(o, scale_factor=1 / R, mode="area").numpy()[:, 0]
         sub = fit_subpixel(low_o, other, R)
@@ -266,7 +266,7 @@ class Upsampling(Experiment):
         var3, y3 = checkerboard(3, 2)
         var4, y4 = checkerboard(4, 2)
         seg_methods = ctx.pick(("nearest", "bilinear", "transposed3", "pixel_shuffle", "unpool"), SEG_METHODS)
-        ious = train_segmenters(seg_methods, ctx.pick(192, 2000), ctx.pick(200, 1000), ctx.pick(2, 5), ctx.rng,
+        ious = train_segmenters(seg_methods, ctx.pick(128, 2000), ctx.pick(200, 1000), ctx.pick(2, 5), ctx.rng,
                                 ctx.seed, width=ctx.pick(4, 8), batch_size=ctx.pick(16, 32))
         self._plot_photo(ctx, img, restored, psnr)
         self._plot_checker(ctx, y3, y4, var3, var4)

@@ -191,8 +191,8 @@ class Attention(Experiment):
         cp.manual_seed(ctx.seed)
         vit = VisionTransformer(image_size=28, patch_size=7, in_channels=1, embed_dim=32, depth=2, num_heads=2,
                                 mlp_dim=64)
-        n = ctx.pick(160, len(data.y_train))  # our ViT's backward is slow: quick mode sees a few batches only
-        fit(vit, Data(data.x_train[:n], data.y_train[:n], data.x_val[:1], data.y_val[:1]), ctx.pick(2, 10),
+        n = ctx.pick(160, 1600)  # our ViT's backward is slow: quick mode sees a few batches only
+        fit(vit, Data(data.x_train[:n], data.y_train[:n], data.x_val[:1], data.y_val[:1]), ctx.pick(2, 8),
             np.random.default_rng(ctx.seed), lr=2e-3, batch_size=32)
         return vit, accuracy_of(vit, data.x_val, data.y_val)
 
