@@ -205,7 +205,7 @@ class WarmUp(Experiment):
         bn_var = {}
         for w in (0, warm):
             cb = ProbeVariance(probe[0], EARLY)
-            _train(data, LRS[-1], w, seeds[0], 2, [cb], bn=True)
+            _train(data, LRS[-1], w, seeds[0], 1, [cb], bn=True)  # the first epoch has >= 11 steps
             v = np.array(cb.vars)
             bn_var[w] = np.abs(np.diff(v, axis=0)).mean(1) / v[:-1].mean(1)  # relative change per step
         figures["bn_var_change_none"] = Figure(float(np.mean(bn_var[0][:10])), "relative per step")

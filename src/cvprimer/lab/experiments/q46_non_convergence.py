@@ -93,7 +93,7 @@ class NonConvergence(Experiment):
             "labels_shuffled_bug": ({}, Data(d.x_train, gen.permutation(d.y_train), d.x_val, d.y_val), LR),
             "zero_initialization": ({"scale": 0.0}, d, LR),
         }
-        epochs, seed = ctx.pick(8, 20), int(ctx.rng.integers(2**31))
+        epochs, seed = ctx.pick(6, 20), int(ctx.rng.integers(2**31))
         figures, rows, curves = {}, [], {}
         named = 0
         for name, (kw, data, lr) in setups.items():
