@@ -92,14 +92,14 @@ class MaxVsAvgPooling(Experiment):
             m = train(pool_net(pool, head, 8), digits, ctx.pick(8, 30), 1e-2, 64)
             dig[pool, head] = 100 * accuracy(m, digits.x_val, digits.y_val)
 
-        mnist = load_data("mnist_sample", ctx.pick(300, 4000), ctx.pick(300, 1000), ctx.rng)
+        mnist = load_data("mnist_sample", ctx.pick(300, 2500), ctx.pick(300, 1000), ctx.rng)
         noise_rng = ctx.child_rng()
         x_noisy_test = add_noise(mnist.x_val, TEST_NOISE, noise_rng)
         x_shift = shift_images(mnist.x_val, 2, seed=ctx.seed)
         noisy = Data(add_noise(mnist.x_train, TRAIN_NOISE, noise_rng), mnist.y_train,
                      add_noise(mnist.x_val, TRAIN_NOISE, noise_rng), mnist.y_val)
         mn: dict[str, dict[str, float]] = {}
-        epochs = ctx.pick(4, 10)
+        epochs = ctx.pick(4, 8)
         for pool in ("max", "avg"):
             cp.manual_seed(ctx.seed)
             m = train(pool_net(pool, "flatten", 28), mnist, epochs, 3e-3, 32)

@@ -81,8 +81,8 @@ class CNNvsMLP(Experiment):
             return self._measure(ctx)
 
     def _measure(self, ctx: Context) -> Result:
-        data = load_data("mnist_sample", ctx.pick(400, 4000), ctx.pick(300, 1000), ctx.rng)
-        epochs = ctx.pick(4, 10)
+        data = load_data("mnist_sample", ctx.pick(400, 2500), ctx.pick(300, 1000), ctx.rng)
+        epochs = ctx.pick(4, 8)
         state = ctx.child_rng().bit_generator.state
         curves: dict[tuple[str, bool], np.ndarray] = {}
         params: dict[str, int] = {}
