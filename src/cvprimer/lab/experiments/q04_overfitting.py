@@ -9,6 +9,9 @@ noise rate), batch normalization and cleaning the labels with the label-noise fi
 (``find_label_noise``, flagged samples dropped). For each: the learning curves, the final train/validation
 gap, the trainer's diagnosis (``diagnose``) and what the remedy did to the first layer's weights (norm and
 the share below 1e-3). A tiny model (784-2-10) shows the opposite case, under-fitting.
+
+Coupled vs decoupled L2 is compared under Adam only: for plain SGD the two coincide (adding ``lam * w`` to
+the gradient and then stepping ``-lr * g`` is the decay ``w <- (1 - lr * lam) w``), so they cannot differ.
 """
 
 from __future__ import annotations
@@ -107,7 +110,8 @@ class OverfittingRemedies(Experiment):
                       "are 15% wrong, then retrain from the same initialization with each remedy alone. Record "
                       "learning curves, the final train/validation gap, the library's diagnosis of the run, and "
                       "the first layer's weight norm and share of near-zero weights. A remedy counts as helping "
-                      "when it raises validation accuracy or shrinks the gap without costing accuracy.",
+                      "when it raises validation accuracy or shrinks the gap without costing accuracy. (Coupled and "
+                      "decoupled L2 are compared under Adam; under plain SGD they are the same update.)",
         },
         "zh": {
             "title": "过拟合与欠拟合，以及逐一测量的十种对策",
@@ -117,7 +121,8 @@ class OverfittingRemedies(Experiment):
             "method": "在一个小的分层 MNIST 子集（训练标签有 15% 是错的）上训练 MLP（784-192-192-10，Adam），"
                       "然后从同一初始化出发，每次只加一种对策重新训练。记录学习曲线、最终的训练/验证差距、"
                       "库自带的训练诊断，以及第一层权重的范数和接近零的比例。"
-                      "若某对策提高了验证准确率，或在不损失准确率的前提下缩小了差距，就算有效。",
+                      "若某对策提高了验证准确率，或在不损失准确率的前提下缩小了差距，就算有效。"
+                      "（耦合与解耦的 L2 在 Adam 下比较；对普通 SGD 两者是同一个更新。）",
         },
     }
 

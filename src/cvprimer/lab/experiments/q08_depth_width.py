@@ -156,14 +156,14 @@ class DepthVersusWidth(Experiment):
         axes[0].legend()
         axes[1].bar([str(c) for c in per_mac], [1e12 * v for v in per_mac.values()],
                     color=["C1" if c % 8 == 0 else "C0" for c in per_mac])
-        axes[1].set_xlabel("output channels (orange: multiple of 8)")
+        axes[1].set_xlabel("output channels (red: multiple of 8)")
         axes[1].set_ylabel("ps per multiply-accumulate")
         axes[1].set_title("3x3 conv cost per MAC on our CPU engine")
         ctx.save_figure(fig, "depth_width", "Left: validation accuracy of MLPs with 1 to 4 hidden layers at two "
                         "fixed parameter budgets. Right: time per multiply-accumulate of a 3x3 convolution with 56 "
-                        "to 72 output channels (orange: multiples of 8).",
+                        "to 72 output channels (red: multiples of 8).",
                         "左：两个固定参数预算下 1 到 4 个隐藏层 MLP 的验证准确率。右：输出通道为 56 到 72 的 3x3 "
-                        "卷积每次乘加的耗时（橙色为 8 的倍数）。")
+                        "卷积每次乘加的耗时（红色为 8 的倍数）。")
 
     @staticmethod
     def decide(figures: Mapping[str, float], thresholds: Mapping[str, float]) -> tuple[str, Text]:
