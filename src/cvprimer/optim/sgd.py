@@ -17,17 +17,18 @@ class SGD(Optimizer):
     .. code-block:: text
 
         input: gamma (lr), theta_0, f(theta), lambda (weight_decay), mu (momentum),
-               tau (dampening), nesterov
+               tau (dampening), nesterov, l1 (l1_decay), l1_mode
         for t = 1, 2, ...:
             g_t <- grad f_t(theta_{t-1})
             if lambda != 0:  g_t <- g_t + lambda theta_{t-1}
+            if l1 != 0 and l1_mode = subgradient:  g_t <- g_t + l1 sign(theta_{t-1})
             if mu != 0:
                 if t > 1:  b_t <- mu b_{t-1} + (1 - tau) g_t
                 else:      b_t <- g_t
                 if nesterov:  g_t <- g_t + mu b_t
                 else:         g_t <- b_t
             theta_t <- theta_{t-1} - gamma g_t
-            if l1_mode = proximal:  theta_t <- sign(theta_t) max(|theta_t| - gamma l1, 0)
+            if l1 != 0 and l1_mode = proximal:  theta_t <- sign(theta_t) max(|theta_t| - gamma l1, 0)
         return theta_t
 
     State: ``momentum_buffer`` (b_t).
