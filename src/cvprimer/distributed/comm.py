@@ -2,8 +2,8 @@ r"""The communicator: rank, world size and the few collectives data-parallel tra
 
 :func:`init` reads the MPI environment once (``mpiexec -n N python ...`` starts N copies of the
 program; MPI gives each its rank ``0 <= r < N``) and returns the process-wide :class:`Communicator`.
-Without a launcher (or without ``mpi4py``) it returns a one-process communicator whose collectives are
-identities, so the same training code runs unchanged as one process.
+Without a launcher it returns a one-process communicator whose collectives are identities (MPI is not
+even initialised), so the same training code runs unchanged as one process.
 
 Collectives used (MPI names; ``p`` = bytes of the buffer, ``N`` = ranks):
 
@@ -34,8 +34,9 @@ from typing import Any
 
 import numpy as np
 
-# environment variables set by MPI launchers (MPICH/Hydra and Intel MPI, Open MPI, PMIx)
-_LAUNCHER_VARS = ("PMI_RANK", "PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "MPI_LOCALNRANKS")
+# environment variables set by MPI launchers (MPICH/Hydra and Intel MPI, Open MPI, PMIx, MVAPICH)
+_LAUNCHER_VARS = ("PMI_RANK", "PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "MPI_LOCALNRANKS",
+                  "MV2_COMM_WORLD_SIZE")
 
 
 def launched_by_mpi() -> bool:
@@ -147,10 +148,11 @@ def init(use_mpi: bool | None = None) -> Communicator:
 
     Parameters
     ----------
-    use_mpi : True: require ``mpi4py`` (error if missing); False: a single process whatever the
-        environment; None (default): MPI when ``mpi4py`` imports, else a single process, except that a
-        process started by an MPI launcher without ``mpi4py`` is an error (N copies would each train
-        alone and overwrite each other's files).
+    use_mpi : True: initialise MPI (``mpi4py`` required; without a launcher MPI makes a one-rank world);
+        False: a single process whatever the environment; None (default): MPI when the process was
+        started by an MPI launcher (:func:`launched_by_mpi`), else a single process without touching MPI.
+        A launched process without ``mpi4py`` is an error (N copies would each train alone and
+        overwrite each other's files).
 
     Returns
     -------
@@ -160,16 +162,14 @@ def init(use_mpi: bool | None = None) -> Communicator:
     if _WORLD is not None:
         return _WORLD
     comm = None
-    if use_mpi is not False:
+    if use_mpi or (use_mpi is None and launched_by_mpi()):
         try:
             from mpi4py import MPI
-
-            comm = MPI.COMM_WORLD
         except ImportError as e:
-            if use_mpi or launched_by_mpi():
-                raise RuntimeError("distributed.init: this process was started by an MPI launcher (or MPI was "
-                                   "requested) but mpi4py is not installed; install it with "
-                                   "pip install -e \".[distributed]\" (adds mpi4py and mpich)") from e
+            raise RuntimeError("distributed.init: this process was started by an MPI launcher (or MPI was "
+                               "requested) but mpi4py is not installed; install it with "
+                               "pip install -e \".[distributed]\" (adds mpi4py and mpich)") from e
+        comm = MPI.COMM_WORLD
     _WORLD = Communicator(comm)
     if _WORLD.world_size > 1:
         install_abort_handler(_WORLD)
