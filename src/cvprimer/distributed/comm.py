@@ -183,11 +183,11 @@ def world() -> Communicator:
 
 def _report(comm: Communicator, exc: BaseException) -> None:
     head = f"[rank {comm.rank}/{comm.world_size}] "
-    lines = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-    sys.stderr.write("".join(head + ln + "\n" for ln in lines.rstrip("\n").split("\n")))
-    sys.stderr.write(f"{head}{type(exc).__name__}: {exc}\n{head}aborting all {comm.world_size} ranks "
-                     "(MPI_Abort)\n")
-    sys.stderr.flush()
+    text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)).rstrip("\n").split("\n")
+    text += [f"{type(exc).__name__}: {exc}", f"aborting all {comm.world_size} ranks (MPI_Abort)"]
+    for line in text:  # one short write per line: the launcher then never splices two ranks' lines
+        sys.stderr.write(head + line + "\n")
+        sys.stderr.flush()
 
 
 def install_abort_handler(comm: Communicator) -> None:
