@@ -25,6 +25,13 @@ def test_nuanced_when_relu_tanh_stuck_but_zero_last_trains():
     assert v == "nuanced" and "0.25" in ev["en"] and "0.93" in ev["zh"] and "sigmoid it learns above" in ev["en"]
 
 
+def test_rank_sentence_follows_the_measured_rank():
+    f = figs()
+    f["hidden_rank_all_zero_sigmoid"] = 5.0
+    ev = E.decide(f, T)[1]
+    assert "reach rank 5" in ev["en"] and "秩却达到 5" in ev["zh"]
+
+
 def test_chance_margin_both_sides():
     m = T["chance_margin"]
     stuck = figs(zero=(0.1, 0.1, 0.1 + 0.9 * m), last=(0.1, 0.1, 0.1))

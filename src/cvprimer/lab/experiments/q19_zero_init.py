@@ -3,7 +3,8 @@
 Measured on an MLP (64-32-32-10) on the digits with ReLU, tanh and sigmoid: five initializations (the
 library's default random one, all zero, zero hidden layers only, zero last layer only, one constant for every
 weight), the same SGD run for each; which parameters moved, the numerical rank of every weight matrix after
-training (identical units give rank 1: the symmetry is never broken) and the validation accuracy.
+training (identical units give rank 1; in exact arithmetic nothing breaks that symmetry, in floating point only
+rounding can) and the validation accuracy.
 """
 
 from __future__ import annotations
@@ -170,9 +171,17 @@ class ZeroInit(Experiment):
         en += f" All-zero is stuck with {', '.join(stuck) or 'none'}"
         zh += f"全零时卡住的激活：{'、'.join(stuck) or '无'}"
         if above:
-            en += (f"; with {', '.join(above)} it learns above chance, but every hidden layer keeps rank <= 1 "
-                   f"(all units identical)")
-            zh += f"；{'、'.join(above)} 能学到高于随机水平的结果，但每个隐藏层的秩不超过 1（所有单元相同）"
+            r = max(figures[f"hidden_rank_all_zero_{a}"] for a in above)
+            en += f"; with {', '.join(above)} it learns above chance"
+            zh += f"；{'、'.join(above)} 能学到高于随机水平的结果"
+            if r <= 1:
+                en += ", but every hidden layer keeps rank <= 1 (all units identical)"
+                zh += "，但每个隐藏层的秩不超过 1（所有单元相同）"
+            else:
+                en += (f", and its hidden weights, identical in exact arithmetic, reach rank {fmt(r)}: rounding "
+                       f"differences break the symmetry slowly and Adam's normalized steps amplify them")
+                zh += (f"，其隐藏层权重在精确算术下应完全相同，实际秩却达到 {fmt(r)}：舍入误差缓慢地打破了对称性，"
+                       f"Adam 的归一化步长又放大了这种差异")
         if last_trains:
             en += (f"; a zero output layer alone trains with {', '.join(last_trains)}: what blocks learning is "
                    f"identical hidden units (a constant init does the same), not zeros as such")
