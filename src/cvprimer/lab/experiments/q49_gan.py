@@ -124,7 +124,7 @@ class GanEquilibrium(Experiment):
     }
 
     def run(self, ctx: Context) -> Result:
-        steps = ctx.pick(20, 1500)
+        steps = ctx.pick(20, 900)
         data = load_data("mnist_sample", ctx.pick(640, 4000), ctx.pick(300, 1000), ctx.rng)
         real = data.x_train * 2 - 1
         rng = ctx.child_rng()
