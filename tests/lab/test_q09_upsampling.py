@@ -13,6 +13,7 @@ from cvprimer.lab.experiments.q09_upsampling import (
     iou,
     restore,
     transposed_vs_zero_insertion,
+    upsampling_cost,
 )
 
 T = Upsampling.thresholds
@@ -20,12 +21,14 @@ T = Upsampling.thresholds
 
 def figs(pb=20.0, pc=20.3, sb=0.68, sc=0.70):
     return {"psnr_bilinear": pb, "psnr_bicubic": pc, "ssim_bilinear": sb, "ssim_bicubic": sc,
-            "psnr_nearest": 19.5, "psnr_pixel_shuffle": 20.8, "checkerboard_k3_s2": 1.38, "checkerboard_k4_s2": 0.0}
+            "psnr_nearest": 19.5, "psnr_pixel_shuffle": 20.8, "checkerboard_k3_s2": 1.38, "checkerboard_k4_s2": 0.0,
+            "bilinear_flops_over_conv": 0.00694, "bicubic_flops_over_conv": 0.0278}
 
 
 def test_nuanced_when_bicubic_wins_modestly():
     v, ev = Upsampling.decide(figs(), T)
     assert v == "nuanced" and "20.3" in ev["en"] and "1.38" in ev["en"] and "20.3" in ev["zh"]
+    assert "0.00694" in ev["en"] and "0.0278" in ev["zh"]
 
 
 def test_refuted_when_bicubic_wins_by_the_large_margin():
@@ -66,6 +69,12 @@ def test_restore_methods_keep_a_smooth_image_close():
     assert (restore("unpool", img, sub) == 0).mean() > 0.9  # 15 of every 16 pixels are empty
     with pytest.raises(ValueError, match="unknown method"):
         restore("lanczos", img, sub)
+
+
+def test_upsampling_cost_from_the_analyzer():
+    f = upsampling_cost(c=4, side=6)
+    n_out = 4 * 12 * 12
+    assert f == {"nearest": 0, "bilinear": 2 * 4 * n_out, "bicubic": 2 * 16 * n_out, "conv3x3": 2 * 9 * 4 * n_out}
 
 
 def test_segnet_shapes_and_iou():
