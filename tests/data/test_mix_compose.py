@@ -100,3 +100,17 @@ def test_batch_level_inside_random_apply_and_size_mismatch():
         RandomApply(RandomCrop(4), p=0.5)(_batch(), rng=0)
     with pytest.raises(TypeError, match="expected a non-empty list of Transform"):
         Compose([lambda x: x])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_mixed_soft_labels_take_the_images_dtype_and_feed_cross_entropy(dtype):
+    import cvprimer as cp
+    import cvprimer.functional as F
+    from cvprimer.data.augment import CutMix, Mixup
+    from cvprimer.data.augment.base import Batch
+
+    for mixer in (Mixup(10), CutMix(10)):
+        b = mixer(Batch(np.zeros((4, 1, 8, 8), dtype), np.arange(4)), rng=np.random.default_rng(0))
+        assert b.labels.dtype == dtype
+        loss = F.cross_entropy(cp.tensor(np.zeros((4, 10), dtype)), cp.tensor(b.labels))
+        assert loss.dtype == dtype

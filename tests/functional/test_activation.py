@@ -117,9 +117,13 @@ def test_gelu_matches_torch_in_float64_to_full_precision():
 
 def test_relu_and_friends_are_the_core_ops():
     from cvprimer.core.api import relu, sigmoid, tanh
+    from cvprimer.core.ops.unary import ReLUFn
 
-    assert F.relu is relu and F.sigmoid is sigmoid and F.tanh is tanh
-    assert F.activation.relu is relu and F.swish is F.silu
+    assert F.sigmoid is sigmoid and F.tanh is tanh and F.swish is F.silu
+    # F.relu adds the grad_at_zero choice; at its default it is the core op itself (same node, same saves)
+    x = cp.tensor([-1.0, 0.0, 2.0], requires_grad=True)
+    assert type(F.relu(x)._node) is ReLUFn and type(relu(x)._node) is ReLUFn
+    assert F.activation.relu is F.relu
 
 
 def test_option_errors():

@@ -1,6 +1,6 @@
 """Differentiable functions with ``torch.nn.functional`` names (``import cvprimer.functional as F``)."""
 
-from cvprimer.core.api import pad, relu, sigmoid, tanh  # noqa: F401
+from cvprimer.core.api import pad, sigmoid, tanh  # noqa: F401
 from cvprimer.functional.activation import (  # noqa: F401
     celu,
     elu,
@@ -12,6 +12,7 @@ from cvprimer.functional.activation import (  # noqa: F401
     maxout,
     mish,
     prelu,
+    relu,
     relu6,
     selu,
     silu,

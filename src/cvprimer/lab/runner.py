@@ -5,8 +5,8 @@ For each experiment the runner
 1. skips it when ``<out>/runs/<id>/result.json`` holds a finished result of the same code version (a hash of
    the experiment's module and of this frame), mode and seeds, unless ``force``;
 2. seeds the library's default generator and calls ``run(ctx)`` once per seed (quick mode: one seed; full
-   mode: ``seeds`` consecutive seeds for a stochastic experiment, one for a deterministic one); plots come
-   from the first seed;
+   mode: ``seeds`` consecutive seeds for a stochastic experiment, one for a deterministic one), with BLAS and
+   the convolution pool held to the experiment's ``threads``; plots come from the first seed;
 3. calls ``decide`` on the mean of each figure over seeds for the verdict, and on each seed's own figures to
    count how many seeds agree with it (``"3/3"``); a disagreement is added to the evidence;
 4. writes ``result.json`` atomically right away, so Ctrl-C keeps every finished result.
@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from cvprimer.analysis.timing import blas_threads
 from cvprimer.core.random import manual_seed
 from cvprimer.core.serialization import atomic_write
 from cvprimer.lab.experiment import LANGS, VERDICTS, Context, Experiment, Progress, Result
@@ -135,7 +136,8 @@ def run_one(exp: type[Experiment], out: str, quick: bool = True, seed: int = 0, 
         for i, s in enumerate(seed_list):
             manual_seed(s)
             ctx = Context(folder, quick=quick, seed=s, progress=Progress(progress), save_plots=(i == 0))
-            res = exp().run(ctx)
+            with blas_threads(exp.threads):
+                res = exp().run(ctx)
             if not isinstance(res, Result):
                 raise TypeError(f"{exp.id}: run must return a Result, got {type(res).__name__}")
             if i == 0:

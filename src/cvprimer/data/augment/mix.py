@@ -49,7 +49,9 @@ class _Mix(Transform):
             raise ValueError(f"{self.name}: needs labels; pass a Batch(images, labels)")
         y = one_hot(batch.labels, self.num_classes, self.name)
         lam = float(params["lam"])
-        return lam * y + (1.0 - lam) * y[params["perm"]]
+        # soft labels in the images' floating dtype, so a float32 model's loss takes them as they are
+        dtype = batch.images.dtype if np.issubdtype(batch.images.dtype, np.floating) else np.float32
+        return (lam * y + (1.0 - lam) * y[params["perm"]]).astype(dtype)
 
     def _check_params(self, batch: Batch, params: dict[str, Any]) -> None:
         if np.shape(params["perm"]) != (batch.images.shape[0],):

@@ -11,12 +11,12 @@ is one ``Function`` with a hand-written backward (``_base.PointwiseFn``: ``f`` a
 ``df``), and states the slope it takes at its kinks (PyTorch's).
 """
 
-from cvprimer.core.api import relu, sigmoid, tanh  # noqa: F401 - the core ops, re-exported
+from cvprimer.core.api import sigmoid, tanh  # noqa: F401 - the core ops, re-exported
 from cvprimer.functional.activation._erf import erf, erfc  # noqa: F401
 from cvprimer.functional.activation.exponential import celu, elu, selu, softplus  # noqa: F401
 from cvprimer.functional.activation.hard import hardsigmoid, hardswish  # noqa: F401
 from cvprimer.functional.activation.maxout import maxout  # noqa: F401
-from cvprimer.functional.activation.rectifier import hardtanh, leaky_relu, prelu, relu6  # noqa: F401
+from cvprimer.functional.activation.rectifier import hardtanh, leaky_relu, prelu, relu, relu6  # noqa: F401
 from cvprimer.functional.activation.registry import ACTIVATIONS, derivative  # noqa: F401
 from cvprimer.functional.activation.smooth import gelu, mish, silu, softsign, swish  # noqa: F401
 from cvprimer.functional.activation.softmax import log_softmax, softmax  # noqa: F401
