@@ -17,7 +17,8 @@ def figs(raw=0.35, z=0.95, c_raw=1e9, c_z=300.0, a_raw=0.4, a_z=0.95):
 
 def test_confirmed_and_quotes_numbers():
     v, ev = E.decide(figs(), T)
-    assert v == "confirmed" and "0.35" in ev["en"] and "1,000,000,000" in ev["zh"] and "do not make it unnecessary" in ev["en"]
+    assert v == "confirmed" and "0.35" in ev["en"] and "1,000,000,000" in ev["zh"]
+    assert "do not make it unnecessary" in ev["en"]
     assert "largely" in E.decide(figs(a_raw=0.94), T)[1]["en"]
 
 
