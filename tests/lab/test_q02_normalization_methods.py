@@ -39,3 +39,8 @@ def test_moments_and_ks():
     z = (x - x.mean()) / x.std()
     np.testing.assert_allclose(moments(z)[2:], (sk, ku), rtol=1e-10)  # z-scoring keeps the shape
     assert ks_normal(z) > 0.05 and ks_normal(rng.standard_normal(20000)) < 0.02
+
+
+def test_ks_by_hand():
+    assert ks_normal(np.array([0.0])) == 0.5  # F_n jumps 0 -> 1 where Phi = 1/2
+    assert abs(ks_normal(np.array([-1.0, 1.0])) - (0.5 - 0.15865525393145707)) < 1e-12
