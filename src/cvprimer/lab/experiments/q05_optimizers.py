@@ -223,7 +223,7 @@ class Optimizers(Experiment):
             return verdict_if(True), evidence(
                 en=s_en + " Both families beat plain SGD on the hard valley and match or beat it on the CNN. The "
                           "three groups overlap, though: Adam, NAdam and RAdam are momentum and adaptive at once.",
-                zh=s_zh + " 两类方法在困难的弯曲山谷上都胜过朴素 SGD，在 CNN 上也不逊于它。"
+                zh=s_zh + "两类方法在困难的弯曲山谷上都胜过朴素 SGD，在 CNN 上也不逊于它。"
                           "不过三类之间有交叉：Adam、NAdam、RAdam 同时属于动量法和自适应方法。")
         return verdict_if(False, nuanced=ok_2d or ok_cnn), evidence(
             en=s_en + (" The advantage shows only on the 2-D valley." if ok_2d else
