@@ -19,7 +19,7 @@ import numpy as np
 import cvprimer as cp
 import cvprimer.functional as F
 from cvprimer import nn
-from cvprimer.analysis.timing import blas_threads, time_interleaved
+from cvprimer.analysis.timing import time_interleaved
 from cvprimer.lab.common import fit, load_data
 from cvprimer.lab.experiment import (
     CONFIRMED,
@@ -88,10 +88,6 @@ class DepthVersusWidth(Experiment):
     }
 
     def run(self, ctx: Context) -> Result:
-        with blas_threads(1):
-            return self._run(ctx)
-
-    def _run(self, ctx: Context) -> Result:
         data = load_data("mnist_sample", ctx.pick(1000, 3500), ctx.pick(500, 1000), ctx.rng)
         epochs = ctx.pick(8, 25)
         state = ctx.rng.bit_generator.state

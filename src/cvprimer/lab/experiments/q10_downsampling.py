@@ -23,7 +23,7 @@ import numpy as np
 import cvprimer as cp
 import cvprimer.functional as F
 from cvprimer import nn
-from cvprimer.analysis.timing import blas_threads, time_interleaved
+from cvprimer.analysis.timing import time_interleaved
 from cvprimer.lab._convnets import cost, train_nets
 from cvprimer.lab.common import load_data
 from cvprimer.lab.experiment import (
@@ -118,10 +118,6 @@ class Downsampling(Experiment):
     }
 
     def run(self, ctx: Context) -> Result:
-        with blas_threads(1):
-            return self._run(ctx)
-
-    def _run(self, ctx: Context) -> Result:
         data = load_data("digits", ctx.pick(700, 1400), 397, ctx.rng, standardize=True)
         epochs = ctx.pick(6, 30)
         fits = train_nets({k: (lambda k=k: net(k)) for k in VARIANTS}, data, epochs, ctx.seed, ctx.rng, lr=3e-3)

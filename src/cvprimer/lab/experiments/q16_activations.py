@@ -24,7 +24,7 @@ import numpy as np
 
 import cvprimer as cp
 from cvprimer import models
-from cvprimer.analysis.timing import blas_threads, time_interleaved
+from cvprimer.analysis.timing import time_interleaved
 from cvprimer.core.function import shape_only
 from cvprimer.core.tensor import Tensor
 from cvprimer.functional.activation.registry import ACTIVATIONS
@@ -145,10 +145,6 @@ class ActivationGallery(Experiment):
     }
 
     def run(self, ctx: Context) -> Result:
-        with blas_threads(1):
-            return self._run(ctx)
-
-    def _run(self, ctx: Context) -> Result:
         xs = np.linspace(-6, 6, 1201)
         z = ctx.rng.standard_normal(ctx.pick(100_000, 1_000_000))
         big = cp.Tensor(ctx.rng.standard_normal(ctx.pick(1 << 17, 1 << 20)).astype(np.float32))

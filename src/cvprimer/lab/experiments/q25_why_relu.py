@@ -24,7 +24,7 @@ import numpy as np
 import cvprimer as cp
 import cvprimer.functional as F
 from cvprimer import nn, optim
-from cvprimer.analysis.timing import blas_threads, time_interleaved
+from cvprimer.analysis.timing import time_interleaved
 from cvprimer.lab._deepmlp import DeepMLP, weight_grad_norms
 from cvprimer.lab.common import fit, load_data
 from cvprimer.lab.experiment import Context, Experiment, Figure, Result, Table, Text, evidence, fmt, verdict_if
@@ -89,10 +89,6 @@ class WhyReLU(Experiment):
     }
 
     def run(self, ctx: Context) -> Result:
-        with blas_threads(1):
-            return self._run(ctx)
-
-    def _run(self, ctx: Context) -> Result:
         figs: dict[str, Figure] = {}
         # 1. cost of forward + backward
         x = cp.Tensor(ctx.rng.standard_normal(ctx.pick(1 << 18, 1 << 20)).astype(np.float32), requires_grad=True)

@@ -22,7 +22,6 @@ import numpy as np
 import cvprimer as cp
 import cvprimer.functional as F
 from cvprimer import nn, optim
-from cvprimer.analysis.timing import blas_threads
 from cvprimer.lab.common import fit, load_data
 from cvprimer.lab.experiment import (
     CONFIRMED,
@@ -116,10 +115,6 @@ class LossFunctions(Experiment):
     }
 
     def run(self, ctx: Context) -> Result:
-        with blas_threads(1):
-            return self._run(ctx)
-
-    def _run(self, ctx: Context) -> Result:
         figs: dict[str, Figure] = {}
         grads = {n: np.array([logit_grad_norm(f, m) for m in MARGINS]) for n, f in CLASS_LOSSES.items()}
         for n in CLASS_LOSSES:

@@ -21,7 +21,6 @@ import numpy as np
 
 import cvprimer as cp
 from cvprimer import nn, optim
-from cvprimer.analysis.timing import blas_threads
 from cvprimer.lab.common import fit, load_data, predict
 from cvprimer.lab.experiment import Context, Experiment, Figure, Result, Table, Text, evidence, fmt, verdict_if
 
@@ -100,10 +99,6 @@ class DropoutWhy(Experiment):
     }
 
     def run(self, ctx: Context) -> Result:
-        with blas_threads(1):
-            return self._run(ctx)
-
-    def _run(self, ctx: Context) -> Result:
         data = load_data("mnist_sample", ctx.pick(400, 1000), ctx.pick(500, 1000), ctx.rng)
         epochs = ctx.pick(20, 50)
         init = mlp(0.0).state_dict()
