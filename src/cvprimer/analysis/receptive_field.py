@@ -23,6 +23,10 @@ Global pooling, flattening and fully connected layers make the field
 *global*. Statistics over positions (normalization, a squeeze-excitation gate) leave the local
 field as it is but set ``context`` (the unit also depends on the whole image through them).
 
+Each op class declares its geometry (``Function.geometry``, the types of :mod:`cvprimer.core.geometry`):
+these rules read only the declaration, never an op's name; an op that declares none on a tensor with a local
+field makes the field "unknown" (never a silent 1 x 1).
+
 Merging paths (addition, concatenation, any element-wise op) takes the union of the inputs'
 fields. Paths whose jumps differ cannot be merged unit by unit: the merge is reported, with the
 layer where the paths diverged (their last common op), and the field becomes unknown. Paths with
@@ -36,6 +40,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from cvprimer.analysis.trace import Trace
+from cvprimer.core.geometry import Crop, Global, Pointwise, Resample, Transposed, Window
 
 _EPS = 1e-9
 
@@ -76,8 +81,9 @@ def _resample(rf: RF, scale: tuple[float, float], taps: int, align: bool = False
               lengths: tuple[tuple[int, int], ...] = ()) -> RF:
     """Output o reads around the input coordinate c = (o + 1/2)/scale - 1/2 (or o (L_in-1)/(L_out-1)
     aligned). Nearest (one tap, at floor((o)/scale) = c + e with |e| <= (1 - 1/scale)/2): the
-    envelope grows by (1 - 1/scale) j. Linear (taps floor(c), floor(c) + 1): by 2 j. Both
-    envelopes contain exactly the input pixels read when clipped to whole pixels (c not integer)."""
+    envelope grows by (1 - 1/scale) j. Linear (taps floor(c), floor(c) + 1): by 2 j; cubic (floor(c) - 1 ..
+    floor(c) + 2): by 4 j. The envelopes contain exactly the input pixels read when clipped to whole pixels
+    (c not integer)."""
     size, jump, start = [], [], []
     for a in range(2):
         if align and lengths and lengths[a][1] > 1:
@@ -87,9 +93,14 @@ def _resample(rf: RF, scale: tuple[float, float], taps: int, align: bool = False
             step = 1 / scale[a]
             start.append(rf.start[a] + (0.5 / scale[a] - 0.5) * rf.jump[a])
         jump.append(rf.jump[a] * step)
-        grow = (1 - 1 / scale[a]) if taps == 1 else 2.0
+        grow = (1 - 1 / scale[a]) if taps == 1 else float(taps)
         size.append(rf.size[a] + max(grow, 0.0) * rf.jump[a])
     return replace(rf, size=tuple(size), jump=tuple(jump), start=tuple(start))
+
+
+def declared_geometry(rec: Any) -> Any:
+    """The geometry ``rec``'s op class declares for this call (None when it declares none)."""
+    return rec.fn.geometry(rec.raw, rec.kwargs, rec.out_shapes)
 
 
 def _spatial(shape: tuple[int, ...]) -> tuple[int, ...] | None:
@@ -125,54 +136,33 @@ class ReceptiveFields:
                 self.states[id(o)] = out
 
     def _rule(self, rec: Any, ins: list[tuple[RF, tuple[int, ...], Any]]) -> RF:
-        name, raw = rec.fn.__name__, rec.raw
+        """The field of ``rec``'s output from its class's declared geometry (:mod:`cvprimer.core.geometry`):
+        a window, transposed window, resampling or crop maps the first activation input's field; a pointwise
+        op merges its inputs; an op that declares nothing gets an unknown field."""
         first, fshape = ins[0][0], ins[0][1]
-        out_shape = rec.outputs[0].shape
         if first.kind != "local" or len(fshape) != 4:
             return self._merge(rec, ins)
-        if name in ("Conv2dFn", "ConvTranspose2dFn"):
-            g = raw[3]
-            p = (g.pads[0], g.pads[2])
-            f = _window if name == "Conv2dFn" else _transposed
-            return f(first, g.k, g.s, p, g.d)
-        if name in ("MaxPool2dFn", "AvgPool2dFn"):
-            g = raw[1]
-            return _window(first, g["k"], g["s"], g["p"], g.get("d", (1, 1)))
-        if name in ("GlobalAvgPool2dFn", "GlobalMaxPool2dFn"):
-            return RF("global", note="global pooling")
-        if name == "AdaptiveAvgPool2dFn":
-            (H, W), (Ho, Wo) = fshape[-2:], out_shape[-2:]
-            if (Ho, Wo) == (1, 1):
-                return RF("global", note="global pooling")
-            k = (math.ceil(H / Ho), math.ceil(W / Wo))
-            r = _window(first, k, (H / Ho, W / Wo), (0, 0), (1, 1))
-            exact = H % Ho == 0 and W % Wo == 0
-            return r if exact else replace(r, note="adaptive bins of unequal size: largest bin shown")
-        if name == "InterpolateFn":
-            mode, out, align = raw[1], raw[2], bool(raw[4]) if len(raw) > 4 else False
-            scale = (out[0] / fshape[2], out[1] / fshape[3])
-            lengths = ((fshape[2], out[0]), (fshape[3], out[1]))
-            return _resample(first, scale, 1 if mode == "nearest" else 2, align and mode != "nearest", lengths)
-        if name == "PixelShuffleFn":
-            r = raw[1]
-            return _resample(first, (r, r), 1)
-        if name == "PixelUnshuffleFn":
-            r = raw[1]
-            return _window(first, (r, r), (r, r), (0, 0), (1, 1))
-        if name == "PadFn" and len(out_shape) == 4:
-            pad = list(raw[1]) + [0] * 4
-            return replace(first, start=(first.start[0] - pad[2] * first.jump[0],
-                                         first.start[1] - pad[0] * first.jump[1]))
-        if name == "GetItemFn" and len(out_shape) == 4:
-            idx = raw[1] if isinstance(raw[1], tuple) else (raw[1],)
-            if len(idx) == 4 and all(isinstance(t, slice) for t in idx):
-                st = [sl.indices(n) for sl, n in zip(idx[2:], fshape[2:], strict=True)]
-                if all(step > 0 for _, _, step in st):  # a strided crop: shift and stretch the grid
-                    return replace(first, jump=tuple(first.jump[a] * st[a][2] for a in range(2)),
-                                   start=tuple(first.start[a] + st[a][0] * first.jump[a] for a in range(2)))
-        if name == "NormalizeFn":
-            return replace(self._merge(rec, ins), context=True)
-        return self._merge(rec, ins)
+        g = declared_geometry(rec)
+        if isinstance(g, Pointwise):
+            out = self._merge(rec, ins)
+            return replace(out, context=True) if g.context else out
+        if isinstance(g, Global):
+            return RF("global", note=g.note or f"{rec.name} mixes all positions")
+        if len(rec.outputs[0].shape) != 4:
+            return RF("unknown", note=f"{rec.name} declares a spatial geometry but has a "
+                                      f"{len(rec.outputs[0].shape)}-D output")
+        if isinstance(g, Window):
+            out = _window(first, g.kernel, g.stride, g.padding, g.dilation)
+        elif isinstance(g, Transposed):
+            out = _transposed(first, g.kernel, g.stride, g.padding, g.dilation)
+        elif isinstance(g, Resample):
+            out = _resample(first, g.scale, g.taps, g.align_corners, g.lengths or ())
+        elif isinstance(g, Crop):
+            out = replace(first, jump=tuple(first.jump[a] * g.step[a] for a in range(2)),
+                          start=tuple(first.start[a] + g.start[a] * first.jump[a] for a in range(2)))
+        else:
+            return RF("unknown", note=f"{rec.name} declares no geometry")
+        return replace(out, note=g.note) if g.note else out
 
     def _merge(self, rec: Any, ins: list[tuple[RF, tuple[int, ...], Any]]) -> RF:
         """Union of the inputs' fields for a spatially pointwise op (or global / unknown)."""

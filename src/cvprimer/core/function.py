@@ -35,6 +35,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from cvprimer.core.geometry import Pointwise
+
 if TYPE_CHECKING:
     from cvprimer.core.tensor import Tensor
 
@@ -191,6 +193,15 @@ class Function:
     saves_for_backward: str = "none"
     #: a normalization op whose parameter inputs 1 and 2 are gamma/beta (counted as "norm_affine")
     is_normalization: bool = False
+
+    @classmethod
+    def geometry(cls, raw_inputs: Any, kwargs: Any, out_shapes: Any) -> Any:
+        """How output positions map to input positions (a :mod:`cvprimer.core.geometry` type), for the
+        receptive-field and input-region analyses; None: undeclared, the field is reported "unknown".
+        The default: a normalization is pointwise with context (its statistics see every position)."""
+        if cls.is_normalization:
+            return Pointwise(context=True)
+        return None
 
     def __init__(self) -> None:
         self.inputs: tuple[Any, ...] = ()

@@ -15,6 +15,7 @@ import numpy as np
 
 from cvprimer.core.cost import itemsize
 from cvprimer.core.function import Function
+from cvprimer.core.geometry import pointwise
 from cvprimer.core.random import get_rng
 from cvprimer.core.tensor import Tensor
 
@@ -29,6 +30,7 @@ class DropoutFn(Function):
     not involved since gx has x's shape).
     """
 
+    geometry = staticmethod(pointwise)
     saves_for_backward = "new"
 
     @staticmethod

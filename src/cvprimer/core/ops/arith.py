@@ -16,6 +16,7 @@ import numpy as np
 
 from cvprimer.core.cost import broadcast_infer, copy_cost, elementwise_cost
 from cvprimer.core.function import Function
+from cvprimer.core.geometry import pointwise
 
 
 def _check_broadcast(name: str, a: Any, b: Any) -> None:
@@ -32,6 +33,7 @@ def _check_broadcast(name: str, a: Any, b: Any) -> None:
 class AddFn(Function):
     r"""y = a + b.  Backward: ga = gy, gb = gy (then unbroadcast)."""
 
+    geometry = staticmethod(pointwise)
     float_only = False
     cost = staticmethod(elementwise_cost(1))
     infer = staticmethod(broadcast_infer)
@@ -49,6 +51,7 @@ class AddFn(Function):
 class SubFn(Function):
     r"""y = a - b.  Backward: ga = gy, gb = -gy."""
 
+    geometry = staticmethod(pointwise)
     float_only = False
     cost = staticmethod(elementwise_cost(1))
     infer = staticmethod(broadcast_infer)
@@ -66,6 +69,7 @@ class SubFn(Function):
 class MulFn(Function):
     r"""y = a * b.  Backward: ga = gy * b, gb = gy * a."""
 
+    geometry = staticmethod(pointwise)
     saves_for_backward = "ins"
     float_only = False
     cost = staticmethod(elementwise_cost(1))
@@ -86,6 +90,7 @@ class MulFn(Function):
 class DivFn(Function):
     r"""y = a / b.  Backward: ga = gy / b, gb = -gy * a / b^2 = -gy * y / b."""
 
+    geometry = staticmethod(pointwise)
     saves_for_backward = "ins"
     cost = staticmethod(elementwise_cost(1))
     infer = staticmethod(broadcast_infer)
@@ -112,6 +117,7 @@ class PowFn(Function):
     where a == 0 and b >= 0 (the limit of a^b ln a there), instead of 0 * (-inf) = NaN.
     """
 
+    geometry = staticmethod(pointwise)
     saves_for_backward = "ins"
     cost = staticmethod(elementwise_cost(1))
     infer = staticmethod(broadcast_infer)
@@ -145,6 +151,7 @@ class MaximumFn(Function):
     between them (PyTorch's rule, the mean of the two one-sided derivatives).
     """
 
+    geometry = staticmethod(pointwise)
     saves_for_backward = "ins"
     float_only = False
     cost = staticmethod(elementwise_cost(1))
@@ -166,6 +173,7 @@ class MaximumFn(Function):
 class MinimumFn(Function):
     r"""y = min(a, b) elementwise; gradient to the smaller input, split in half at ties."""
 
+    geometry = staticmethod(pointwise)
     saves_for_backward = "ins"
     float_only = False
     cost = staticmethod(elementwise_cost(1))
@@ -190,6 +198,7 @@ class WhereFn(Function):
     Backward: ga = gy where cond else 0; gb = gy where not cond else 0.
     """
 
+    geometry = staticmethod(pointwise)
     float_only = False
     cost = staticmethod(elementwise_cost(1))
     infer = staticmethod(broadcast_infer)
@@ -223,6 +232,7 @@ class WhereFn(Function):
 class CastFn(Function):
     r"""y = a converted to another dtype. Backward: gy converted back (done centrally)."""
 
+    geometry = staticmethod(pointwise)
     float_only = False
     cost = staticmethod(copy_cost)
 
@@ -238,6 +248,7 @@ class CastFn(Function):
 class CloneFn(Function):
     r"""y = copy of a. Backward: ga = gy."""
 
+    geometry = staticmethod(pointwise)
     float_only = False
     cost = staticmethod(copy_cost)
 

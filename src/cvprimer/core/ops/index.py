@@ -15,6 +15,7 @@ import numpy as np
 
 from cvprimer.core.cost import view_cost
 from cvprimer.core.function import Function
+from cvprimer.core.geometry import Crop, Global
 
 
 def _clean_index(idx: Any) -> Any:
@@ -41,6 +42,19 @@ class GetItemFn(Function):
     float_only = False
     is_view = True
     cost = staticmethod(view_cost)
+
+    @staticmethod
+    def geometry(raw_inputs, kwargs, out_shapes):
+        """Four slices with positive steps on a 4-D tensor: a strided crop (row o reads start + o step);
+        an index that removes H or W: global; anything else (flips, integer arrays) is not described."""
+        x, idx = raw_inputs[0], raw_inputs[1]
+        idx = idx if isinstance(idx, tuple) else (idx,)
+        if getattr(x, "ndim", 0) == 4 and len(idx) == 4 and all(isinstance(t, slice) for t in idx):
+            st = [sl.indices(n) for sl, n in zip(idx[2:], x.shape[2:], strict=True)]
+            if all(step > 0 for _, _, step in st):
+                return Crop(start=(st[0][0], st[1][0]), step=(st[0][2], st[1][2]))
+            return None
+        return Global() if len(out_shapes[0]) != 4 else None
 
     @staticmethod
     def forward(ctx, x, idx):

@@ -14,6 +14,7 @@ import numpy as np
 
 from cvprimer.core.cost import reduction_cost
 from cvprimer.core.function import Function
+from cvprimer.core.geometry import spatial_kept
 
 
 def normalize_dims(name: str, dim: Any, ndim: int) -> tuple[int, ...]:
@@ -42,6 +43,7 @@ class SumFn(Function):
     r"""y = sum of x over ``dim``.  Backward: every x element receives gy of its group:
     gx = broadcast(gy) to x's shape."""
 
+    geometry = staticmethod(spatial_kept)
     float_only = False
     cost = staticmethod(reduction_cost(1))
 
@@ -60,6 +62,7 @@ class SumFn(Function):
 class MeanFn(Function):
     r"""y = mean of x over ``dim`` (n elements per group).  Backward: gx = broadcast(gy) / n."""
 
+    geometry = staticmethod(spatial_kept)
     cost = staticmethod(reduction_cost(1))
 
     @staticmethod
@@ -83,6 +86,7 @@ class _ExtremeFn(Function):
     for the all-axes ``max()``); for tie-free inputs this is the arg-max element alone.
     """
 
+    geometry = staticmethod(spatial_kept)
     _np = staticmethod(np.max)
     cost = staticmethod(reduction_cost(1))
 
@@ -126,6 +130,7 @@ class VarFn(Function):
     because sum_i (x_i - m) = 0), so gx = gy * 2 (x - m) / (n - correction).
     """
 
+    geometry = staticmethod(spatial_kept)
     cost = staticmethod(reduction_cost(3))
 
     @staticmethod
@@ -155,6 +160,7 @@ class StdFn(Function):
     gx = gy * (x - m) / ((n - correction) s). Infinite where s = 0, as in PyTorch.
     """
 
+    geometry = staticmethod(spatial_kept)
     cost = staticmethod(reduction_cost(3))
 
     @staticmethod
@@ -184,6 +190,7 @@ class LogSumExpFn(Function):
     Backward: dy/dx_i = exp(x_i - y) = softmax(x)_i, so gx = gy * exp(x - y).
     """
 
+    geometry = staticmethod(spatial_kept)
     cost = staticmethod(reduction_cost(3))
 
     @staticmethod

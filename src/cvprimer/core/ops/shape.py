@@ -15,12 +15,14 @@ import numpy as np
 
 from cvprimer.core.cost import copy_cost, view_cost
 from cvprimer.core.function import Function
+from cvprimer.core.geometry import POINTWISE, Crop, Global, along, pointwise, spatial_kept
 
 
 class ReshapeFn(Function):
     r"""y = x viewed with a new shape (same element count, C order).  Backward: gy reshaped
     to x's shape. Also serves flatten, squeeze, unsqueeze and view."""
 
+    geometry = staticmethod(spatial_kept)
     float_only = False
     is_view = True
     cost = staticmethod(view_cost)
@@ -51,6 +53,13 @@ class PermuteFn(Function):
     cost = staticmethod(view_cost)
 
     @staticmethod
+    def geometry(raw_inputs, kwargs, out_shapes):
+        """Pointwise when H and W stay the last two axes of a 4-D tensor, else global (the layout is lost)."""
+        x, perm = raw_inputs[0], raw_inputs[1]
+        keep = getattr(x, "ndim", 0) == 4 and tuple(int(p) % 4 for p in perm)[2:] == (2, 3)
+        return POINTWISE if keep else Global()
+
+    @staticmethod
     def forward(ctx, x, perm):
         perm = tuple(int(p) % max(x.ndim, 1) for p in perm)
         if sorted(perm) != list(range(x.ndim)):
@@ -70,6 +79,8 @@ class ExpandFn(Function):
     float_only = False
     is_view = True
     cost = staticmethod(view_cost)
+
+    geometry = staticmethod(pointwise)  # a broadcast 1 x 1 input is context
 
     @staticmethod
     def forward(ctx, x, shape):
@@ -116,6 +127,11 @@ class ConcatFn(Function):
         return tuple(shape), np.result_type(*xs)
 
     @staticmethod
+    def geometry(raw_inputs, kwargs, out_shapes):
+        """Pointwise along N or C (the inputs' fields merge); concatenating along H or W is not described."""
+        return along(raw_inputs[1] if len(raw_inputs) > 1 else None, raw_inputs[0], None)
+
+    @staticmethod
     def forward(ctx, dim, *xs):
         dim = ConcatFn.check(dim, xs)
         ctx.dim = dim
@@ -131,6 +147,7 @@ class StackFn(Function):
     r"""y = the inputs stacked along a new axis ``dim``.  Backward: the slices of gy along
     ``dim``, one per input."""
 
+    geometry = staticmethod(spatial_kept)
     float_only = False
     cost = staticmethod(copy_cost)
 
@@ -170,6 +187,11 @@ class SplitFn(Function):
     float_only = False
     is_view = True
     cost = staticmethod(view_cost)
+
+    @staticmethod
+    def geometry(raw_inputs, kwargs, out_shapes):
+        """Pointwise along N or C; splitting along H or W is not described."""
+        return along(raw_inputs[0], raw_inputs[2], None)
 
     @staticmethod
     def forward(ctx, x, sizes, dim):
@@ -229,6 +251,15 @@ class PadFn(Function):
 
     float_only = False
     cost = staticmethod(copy_cost)
+
+    @staticmethod
+    def geometry(raw_inputs, kwargs, out_shapes):
+        """A 4-D pad is a crop with a negative start: output row o reads input row o - top (o - left for
+        columns); rows in the padding read no input pixel (the reflected rows are not tracked)."""
+        x, pad = raw_inputs[0], list(raw_inputs[1]) + [0] * 4
+        if getattr(x, "ndim", 0) != 4:
+            return None
+        return Crop(start=(-int(pad[2]), -int(pad[0])))
 
     @staticmethod
     def check(shape, pad, mode):

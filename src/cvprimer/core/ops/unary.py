@@ -11,11 +11,13 @@ import numpy as np
 
 from cvprimer.core.cost import broadcast_infer, elementwise_cost
 from cvprimer.core.function import Function
+from cvprimer.core.geometry import pointwise
 
 
 class NegFn(Function):
     r"""y = -x.  Backward: gx = -gy."""
 
+    geometry = staticmethod(pointwise)
     float_only = False
     cost = staticmethod(elementwise_cost(1))
     infer = staticmethod(broadcast_infer)
@@ -32,6 +34,7 @@ class NegFn(Function):
 class ExpFn(Function):
     r"""y = e^x.  Backward: gx = gy * y (saves the output)."""
 
+    geometry = staticmethod(pointwise)
     saves_for_backward = "out"
     cost = staticmethod(elementwise_cost(1))
     infer = staticmethod(broadcast_infer)
@@ -51,6 +54,7 @@ class ExpFn(Function):
 class LogFn(Function):
     r"""y = ln x (x > 0; ln 0 = -inf, ln of a negative = NaN, as NumPy).  Backward: gx = gy / x."""
 
+    geometry = staticmethod(pointwise)
     saves_for_backward = "in"
     cost = staticmethod(elementwise_cost(1))
     infer = staticmethod(broadcast_infer)
@@ -71,6 +75,7 @@ class LogFn(Function):
 class SqrtFn(Function):
     r"""y = sqrt(x).  Backward: gx = gy / (2 y) (saves the output; infinite at x = 0)."""
 
+    geometry = staticmethod(pointwise)
     saves_for_backward = "out"
     cost = staticmethod(elementwise_cost(1))
     infer = staticmethod(broadcast_infer)
@@ -92,6 +97,7 @@ class SqrtFn(Function):
 class AbsFn(Function):
     r"""y = |x|.  Backward: gx = gy * sign(x), with the subgradient 0 chosen at x = 0."""
 
+    geometry = staticmethod(pointwise)
     saves_for_backward = "in"
     float_only = False
     cost = staticmethod(elementwise_cost(1))
@@ -111,6 +117,7 @@ class AbsFn(Function):
 class SignFn(Function):
     r"""y = sign(x) in {-1, 0, 1}.  Backward: gx = 0 (piecewise constant)."""
 
+    geometry = staticmethod(pointwise)
     float_only = False
     cost = staticmethod(elementwise_cost(1))
     infer = staticmethod(broadcast_infer)
@@ -132,6 +139,7 @@ class ClampFn(Function):
     bounds), 0 outside.
     """
 
+    geometry = staticmethod(pointwise)
     saves_for_backward = "in"
     float_only = False
     cost = staticmethod(elementwise_cost(2))
@@ -165,6 +173,7 @@ class ReLUFn(Function):
     measure zero for continuous inputs, so the choice almost never matters in training).
     """
 
+    geometry = staticmethod(pointwise)
     saves_for_backward = "out"
     float_only = False
     cost = staticmethod(elementwise_cost(1))
@@ -188,6 +197,7 @@ class SigmoidFn(Function):
     Backward: gx = gy * y (1 - y) (saves the output).
     """
 
+    geometry = staticmethod(pointwise)
     saves_for_backward = "out"
     cost = staticmethod(elementwise_cost(3))
     infer = staticmethod(broadcast_infer)
@@ -209,6 +219,7 @@ class SigmoidFn(Function):
 class TanhFn(Function):
     r"""y = tanh x.  Backward: gx = gy * (1 - y^2) (saves the output)."""
 
+    geometry = staticmethod(pointwise)
     saves_for_backward = "out"
     cost = staticmethod(elementwise_cost(1))
     infer = staticmethod(broadcast_infer)

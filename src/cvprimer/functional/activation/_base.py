@@ -21,6 +21,7 @@ import numpy as np
 
 from cvprimer.core.cost import Cost, itemsize, same_shape_infer
 from cvprimer.core.function import Function
+from cvprimer.core.geometry import pointwise
 
 
 class PointwiseFn(Function):
@@ -30,6 +31,7 @@ class PointwiseFn(Function):
     the slope needs), also read by the analyzer.
     """
 
+    geometry = staticmethod(pointwise)
     saves_for_backward = "in"
     infer = staticmethod(same_shape_infer)
 

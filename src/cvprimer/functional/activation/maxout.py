@@ -6,6 +6,7 @@ import numpy as np
 
 from cvprimer.core.cost import itemsize
 from cvprimer.core.function import Function
+from cvprimer.core.geometry import spatial_kept
 from cvprimer.core.tensor import Tensor
 
 
@@ -20,6 +21,7 @@ class MaxoutFn(Function):
     Saves the argmax (int indices of shape y) and the input shape.
     """
 
+    geometry = staticmethod(spatial_kept)
     saves_for_backward = "idx"
 
     @staticmethod

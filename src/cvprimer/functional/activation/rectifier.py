@@ -20,6 +20,7 @@ import numpy as np
 from cvprimer.core.api import relu as _core_relu
 from cvprimer.core.cost import elementwise_cost
 from cvprimer.core.function import Function
+from cvprimer.core.geometry import pointwise
 from cvprimer.core.tensor import Tensor
 from cvprimer.functional.activation._base import PointwiseFn, check_float, pointwise_cost
 
@@ -93,6 +94,7 @@ class PReLUFn(Function):
     (summed over everything for the shared slope). Saves x and a.
     """
 
+    geometry = staticmethod(pointwise)
     saves_for_backward = "in"
     cost = staticmethod(elementwise_cost(2))
 

@@ -12,6 +12,7 @@ import numpy as np
 
 from cvprimer.core.cost import itemsize
 from cvprimer.core.function import Function
+from cvprimer.core.geometry import Global, along
 from cvprimer.core.tensor import Tensor
 
 
@@ -66,6 +67,12 @@ class SoftmaxFn(Function):
     saves_for_backward = "out"
 
     @staticmethod
+    def geometry(raw_inputs, kwargs, out_shapes):
+        """Pointwise over channels; over H or W every output reads the whole axis (global)."""
+        dim = raw_inputs[1] if len(raw_inputs) > 1 else kwargs.get("dim", -1)
+        return along(raw_inputs[0], dim, Global())
+
+    @staticmethod
     def forward(ctx, x, dim=-1, zero_empty=False):
         shape = x.shape
         axis = _axis("softmax", x, dim)
@@ -101,6 +108,12 @@ class LogSoftmaxFn(Function):
 
     saves_for_backward = "out"
     cost = staticmethod(SoftmaxFn.cost)  # the same formula
+
+    @staticmethod
+    def geometry(raw_inputs, kwargs, out_shapes):
+        """Pointwise over channels; over H or W every output reads the whole axis (global)."""
+        dim = raw_inputs[1] if len(raw_inputs) > 1 else kwargs.get("dim", -1)
+        return along(raw_inputs[0], dim, Global())
 
     @staticmethod
     def forward(ctx, x, dim=-1):

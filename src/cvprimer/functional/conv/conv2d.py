@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from cvprimer.core.function import Function
+from cvprimer.core.geometry import Window
 from cvprimer.core.tensor import Tensor
 from cvprimer.functional.conv._geometry import as_tensor, check_operands, conv_geometry
 from cvprimer.functional.conv._kernels import (
@@ -54,6 +55,12 @@ class Conv2dFn(Function):
 
     saves_for_backward = "in"
     is_gemm = True
+
+    @staticmethod
+    def geometry(raw_inputs: Any, kwargs: Any, out_shapes: Any) -> Window:
+        """A sliding window: kernel k, stride s, top/left padding, dilation d (per axis)."""
+        g = raw_inputs[3]
+        return Window(g.k, g.s, (g.pads[0], g.pads[2]), g.d)
 
     @staticmethod
     def infer(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, geom: Geom) -> Any:

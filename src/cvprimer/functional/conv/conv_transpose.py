@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from cvprimer.core.function import Function
+from cvprimer.core.geometry import Transposed
 from cvprimer.core.tensor import Tensor
 from cvprimer.functional._conv_utils import _pair
 from cvprimer.functional.conv._geometry import as_tensor, check_operands, positive_pair
@@ -49,6 +50,12 @@ class ConvTranspose2dFn(Function):
 
     saves_for_backward = "in"
     is_gemm = True
+
+    @staticmethod
+    def geometry(raw_inputs: Any, kwargs: Any, out_shapes: Any) -> Transposed:
+        """The inverse mapping of the conv it transposes: input i reaches outputs i s - p + t d."""
+        g = raw_inputs[3]
+        return Transposed(g.k, g.s, (g.pads[0], g.pads[2]), g.d)
 
     @staticmethod
     def infer(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, geom: Geom, out_shape: tuple[int, ...]) -> Any:

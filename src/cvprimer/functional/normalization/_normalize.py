@@ -48,6 +48,7 @@ import numpy as np
 
 from cvprimer.core.cost import itemsize, same_shape_infer
 from cvprimer.core.function import Function
+from cvprimer.core.geometry import pointwise
 
 
 def _sum(a: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
@@ -164,6 +165,7 @@ class AffineStatsFn(Function):
     the axes the parameters are broadcast along). Saves x only when ggamma is needed.
     """
 
+    geometry = staticmethod(pointwise)
     saves_for_backward = "in"
     is_normalization = True
     infer = staticmethod(same_shape_infer)

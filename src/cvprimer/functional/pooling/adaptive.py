@@ -9,9 +9,10 @@ import numpy as np
 
 from cvprimer.core.cost import itemsize
 from cvprimer.core.function import Function
+from cvprimer.core.geometry import Global, Window
 from cvprimer.core.tensor import Tensor
 from cvprimer.functional.pooling._window import check_planes
-from cvprimer.functional.sampling._separable import adaptive_avg_matrix, separable
+from cvprimer.functional.sampling._separable import adaptive_avg_matrix, bins_geometry, separable
 
 
 class AdaptiveAvgPool2dFn(Function):
@@ -29,6 +30,11 @@ class AdaptiveAvgPool2dFn(Function):
     equally over its box; positions in two overlapping bins receive both shares.
     Only the two small matrices are kept.
     """
+
+    @staticmethod
+    def geometry(raw_inputs: Any, kwargs: Any, out_shapes: Any) -> Window | Global:
+        """See :func:`bins_geometry`."""
+        return bins_geometry(raw_inputs[0].shape[-2:], tuple(raw_inputs[1]))
 
     @staticmethod
     def forward(ctx: Function, x: np.ndarray, out: tuple[int, int]) -> np.ndarray:

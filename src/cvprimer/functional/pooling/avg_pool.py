@@ -9,6 +9,7 @@ import numpy as np
 
 from cvprimer.core.cost import numel
 from cvprimer.core.function import Function
+from cvprimer.core.geometry import Window
 from cvprimer.core.tensor import Tensor
 from cvprimer.functional.pooling._window import check_planes, extent, padded, window_params
 
@@ -66,6 +67,12 @@ class AvgPool2dFn(Function):
     """
 
     @staticmethod
+    def geometry(raw_inputs: Any, kwargs: Any, out_shapes: Any) -> Window:
+        """A sliding window: kernel, stride, top/left padding, dilation of the resolved geometry."""
+        g = raw_inputs[1]
+        return Window(g["k"], g["s"], g["p"], g.get("d", (1, 1)))
+
+    @staticmethod
     def forward(ctx: Function, x: np.ndarray, g: dict[str, Any], count_include_pad: bool) -> np.ndarray:
         *lead, H, W = x.shape
         (kh, kw), (sh, sw), (ph, pw), (Ho, Wo) = g["k"], g["s"], g["p"], g["out"]
@@ -93,11 +100,20 @@ class AvgPool2dFn(Function):
 
     @staticmethod
     def cost(inputs, outputs, **kw):
-        """The analyzer's protocol, counting each window directly: ``k_h k_w - 1`` adds and one
-        divide per output (the module-level :func:`cost` counts the separable sum as computed)."""
+        """The analyzer's protocol: the separable sum the op computes (:func:`_separable_flops`);
+        bytes = input read + output written."""
         x, g = inputs[:2]
         n_out = numel(outputs[0])
-        return {"macs": 0, "flops": n_out * g["k"][0] * g["k"][1], "bytes": (numel(x) + n_out) * x.dtype.itemsize}
+        return {"macs": 0, "flops": _separable_flops(x.shape, g), "bytes": (numel(x) + n_out) * x.dtype.itemsize}
+
+
+def _separable_flops(x_shape: tuple[int, ...], g: dict[str, Any]) -> int:
+    """FLOPs of the separable window sum and the division, per plane ``(k_w - 1) H_p W_out`` adds for the
+    column taps over every padded row, ``(k_h - 1) H_out W_out`` for the row taps, one divide per output."""
+    planes = math.prod(x_shape[:-2])
+    (kh, kw), (Ho, Wo) = g["k"], g["out"]
+    Hp = max(extent(g)[0], x_shape[-2] + 2 * g["p"][0])
+    return int(planes * ((kw - 1) * Hp * Wo + (kh - 1) * Ho * Wo + Ho * Wo))
 
 
 def avg_pool2d(x: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0, ceil_mode: bool = False,
@@ -148,8 +164,6 @@ def cost(x_shape: tuple[int, ...], kernel_size: Any, stride: Any = None, padding
     ``(k_w - 1) H_p W_out + (k_h - 1) H_out W_out`` adds plus one division per output, per plane;
     bytes = input read + output written."""
     g = window_params("avg_pool2d", tuple(x_shape), kernel_size, stride, padding, 1, ceil_mode)
-    planes = math.prod(x_shape[:-2])
-    (kh, kw), (Ho, Wo) = g["k"], g["out"]
-    Hp = max(extent(g)[0], x_shape[-2] + 2 * g["p"][0])
-    flops = planes * ((kw - 1) * Hp * Wo + (kh - 1) * Ho * Wo + Ho * Wo)
+    planes, (Ho, Wo) = math.prod(x_shape[:-2]), g["out"]
+    flops = _separable_flops(tuple(x_shape), g)
     return dict(macs=0, flops=flops, bytes=(math.prod(x_shape) + planes * Ho * Wo) * itemsize)

@@ -9,6 +9,7 @@ import numpy as np
 
 from cvprimer.core.cost import itemsize
 from cvprimer.core.function import Function
+from cvprimer.core.geometry import Global
 from cvprimer.core.tensor import Tensor
 from cvprimer.functional.pooling._window import check_planes
 
@@ -29,6 +30,11 @@ class GlobalAvgPool2dFn(Function):
     """
 
     infer = staticmethod(_plane_infer)
+
+    @staticmethod
+    def geometry(raw_inputs: Any, kwargs: Any, out_shapes: Any) -> Global:
+        """Every output reads the whole plane."""
+        return Global(note="global pooling")
 
     @staticmethod
     def forward(ctx: Function, x: np.ndarray) -> np.ndarray:
@@ -60,6 +66,11 @@ class GlobalMaxPool2dFn(Function):
     saves_for_backward = "none"  # one arg-max per plane: negligible
     infer = staticmethod(_plane_infer)
     cost = staticmethod(GlobalAvgPool2dFn.cost)  # the same formula
+
+    @staticmethod
+    def geometry(raw_inputs: Any, kwargs: Any, out_shapes: Any) -> Global:
+        """Every output reads the whole plane."""
+        return Global(note="global pooling")
 
     @staticmethod
     def forward(ctx: Function, x: np.ndarray) -> np.ndarray:

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from cvprimer.core.function import Function
+from cvprimer.core.geometry import Window
 from cvprimer.core.tensor import Tensor
 from cvprimer.functional.pooling._window import (
     check_planes,
@@ -61,6 +62,12 @@ class MaxPool2dFn(Function):
     """
 
     saves_for_backward = "idx"
+
+    @staticmethod
+    def geometry(raw_inputs: Any, kwargs: Any, out_shapes: Any) -> Window:
+        """A sliding window: kernel, stride, top/left padding, dilation of the resolved geometry."""
+        g = raw_inputs[1]
+        return Window(g["k"], g["s"], g["p"], g.get("d", (1, 1)))
 
     @staticmethod
     def forward(ctx: Function, x: np.ndarray, g: dict[str, Any], return_indices: bool) -> Any:

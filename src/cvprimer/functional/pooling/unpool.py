@@ -9,6 +9,7 @@ import numpy as np
 
 from cvprimer.core.cost import itemsize, numel
 from cvprimer.core.function import Function
+from cvprimer.core.geometry import Transposed
 from cvprimer.core.tensor import Tensor
 from cvprimer.functional._conv_utils import _pair
 from cvprimer.functional.pooling._window import check_planes
@@ -30,7 +31,15 @@ class MaxUnpool2dFn(Function):
     """
 
     @staticmethod
-    def forward(ctx: Function, x: np.ndarray, idx: np.ndarray, out: tuple[int, int]) -> np.ndarray:
+    def geometry(raw_inputs: Any, kwargs: Any, out_shapes: Any) -> Transposed | None:
+        """The transpose of the pooling window (``window`` = (k, s, p)): output o can only receive an input
+        whose window holds it, i.e. the inputs i with o = i s - p + t, t < k. Undeclared without ``window``."""
+        w = kwargs.get("window")
+        return None if w is None else Transposed(*w)
+
+    @staticmethod
+    def forward(ctx: Function, x: np.ndarray, idx: np.ndarray, out: tuple[int, int],
+                window: tuple[tuple[int, int], ...] | None = None) -> np.ndarray:
         *lead, h, w = x.shape
         B = math.prod(lead)
         flat = idx.reshape(B, h * w)
@@ -48,9 +57,11 @@ class MaxUnpool2dFn(Function):
 
     @staticmethod
     def cost(inputs, outputs, **kw):
-        """The analyzer's protocol: no arithmetic; values and indices read (both counted at the
-        output's itemsize), output written."""
-        return {"macs": 0, "flops": 0, "bytes": (2 * numel(inputs[0]) + numel(outputs[0])) * itemsize(outputs)}
+        """The analyzer's protocol: no arithmetic; values read (at their itemsize), indices read (at
+        theirs: int64), output written (as the module-level :func:`cost`)."""
+        x, idx = inputs[:2]
+        return {"macs": 0, "flops": 0,
+                "bytes": numel(x) * (x.dtype.itemsize + idx.dtype.itemsize) + numel(outputs[0]) * itemsize(outputs)}
 
 
 def max_unpool2d(x: Tensor, indices: Any, kernel_size: Any, stride: Any = None, padding: Any = 0,
@@ -99,7 +110,9 @@ def max_unpool2d(x: Tensor, indices: Any, kernel_size: Any, stride: Any = None, 
     if idx.size and (idx.min() < 0 or idx.max() >= out[0] * out[1]):
         raise ValueError(f"{op}: indices must lie in [0, {out[0] * out[1]}) for the output size {out}, "
                          f"got values in [{idx.min()}, {idx.max()}]")
-    return MaxUnpool2dFn.apply(x, idx.astype(np.int64, copy=False), out)
+    k = _pair(kernel_size, "kernel_size", op)
+    window = (k, k if stride is None else _pair(stride, "stride", op), _pair(padding, "padding", op))
+    return MaxUnpool2dFn.apply(x, idx.astype(np.int64, copy=False), out, window=window)
 
 
 def _unpool_size(op: str, shape: tuple[int, ...], kernel_size: Any, stride: Any, padding: Any,

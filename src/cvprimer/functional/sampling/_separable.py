@@ -14,7 +14,11 @@ float32 input) and the float32 scale of ``nearest``.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
+
+from cvprimer.core.geometry import Global, Resample, Window, axis_rows
 
 
 def separable(x3: np.ndarray, Ah: np.ndarray, Aw: np.ndarray) -> np.ndarray:
@@ -162,3 +166,31 @@ def resample_matrix(mode: str, n_in: int, n_out: int, align_corners: bool, scale
     if mode == "area":
         return adaptive_avg_matrix(n_in, n_out, dtype)
     raise ValueError(f"resample_matrix: unknown mode {mode!r}")
+
+
+def bins_geometry(in_hw: tuple[int, int], out_hw: tuple[int, int]) -> Window | Global:
+    r"""The geometry of adaptive average pooling (``area`` resampling): global for a 1 x 1 output, else a
+    window of the largest bin ``ceil(L_in / L_out)`` sliding by ``L_in / L_out`` (exact when ``L_out``
+    divides ``L_in``); the exact rows of every bin come from :func:`adaptive_avg_matrix`."""
+    (H, W), (Ho, Wo) = tuple(in_hw), tuple(out_hw)
+    if (Ho, Wo) == (1, 1):
+        return Global(note="global pooling")
+    exact = H % Ho == 0 and W % Wo == 0
+    lengths = ((H, Ho), (W, Wo))
+    return Window((math.ceil(H / Ho), math.ceil(W / Wo)), (H / Ho, W / Wo),
+                  note="" if exact else "adaptive bins of unequal size: largest bin shown",
+                  reads=axis_rows(lambda a: adaptive_avg_matrix(*lengths[a], np.dtype(np.float64))))
+
+
+def resample_geometry(mode: str, in_hw: tuple[int, int], out_hw: tuple[int, int], align_corners: bool,
+                      scales: tuple[float | None, float | None]) -> Resample | Window | Global:
+    """The geometry of ``interpolate``'s ``mode``: nearest reads one sample, bilinear two, bicubic four
+    (taps), around ``c = (o + 1/2) / scale - 1/2``; ``area`` is adaptive pooling (:func:`bins_geometry`).
+    The exact rows come from the mode's own 1-D operator (:func:`resample_matrix`)."""
+    if mode == "area":
+        return bins_geometry(in_hw, out_hw)
+    lengths = ((in_hw[0], out_hw[0]), (in_hw[1], out_hw[1]))
+    taps = {"nearest": 1, "bilinear": 2, "bicubic": 4}[mode]
+    return Resample((out_hw[0] / in_hw[0], out_hw[1] / in_hw[1]), taps, bool(align_corners) and taps > 1,
+                    lengths, reads=axis_rows(lambda a: resample_matrix(mode, *lengths[a], bool(align_corners),
+                                                                       scales[a], np.dtype(np.float64))))

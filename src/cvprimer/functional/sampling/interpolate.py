@@ -16,6 +16,7 @@ from cvprimer.functional.sampling._separable import (
     linear_matrix,
     nearest_index,
     one_hot,
+    resample_geometry,
     separable,
 )
 
@@ -57,6 +58,12 @@ class InterpolateFn(Function):
     (For ``nearest`` a non-finite upstream gradient spreads NaN to its whole row/column block,
     since the products multiply it by zeros; PyTorch's scatter-add confines it.)
     """
+
+    @staticmethod
+    def geometry(raw_inputs: Any, kwargs: Any, out_shapes: Any) -> Any:
+        """See :func:`resample_geometry` (raw inputs: x, mode, out, scales, align_corners)."""
+        x, mode, out, scales, align = raw_inputs[:5]
+        return resample_geometry(mode, x.shape[-2:], tuple(out), align, scales)
 
     @staticmethod
     def forward(ctx: Function, x: np.ndarray, mode: str, out: tuple[int, int],

@@ -14,6 +14,7 @@ import numpy as np
 
 from cvprimer.core.cost import itemsize
 from cvprimer.core.function import Function
+from cvprimer.core.geometry import Resample, Window, pointwise
 from cvprimer.core.tensor import Tensor
 
 
@@ -55,6 +56,12 @@ class PixelShuffleFn(Function):
     float_only = False
 
     @staticmethod
+    def geometry(raw_inputs: Any, kwargs: Any, out_shapes: Any) -> Resample:
+        """Nearest upsampling by r of a channel rearrangement: output row o reads row floor(o / r)."""
+        r = raw_inputs[1]
+        return Resample((r, r), 1)
+
+    @staticmethod
     def forward(ctx: Function, x: np.ndarray, r: int) -> np.ndarray:
         ctx.r = r
         return _shuffle(x, r)
@@ -82,6 +89,12 @@ class PixelUnshuffleFn(Function):
     cost = staticmethod(PixelShuffleFn.cost)  # the same formula
 
     @staticmethod
+    def geometry(raw_inputs: Any, kwargs: Any, out_shapes: Any) -> Window:
+        """An r x r window with stride r: output row o reads rows o r .. o r + r - 1."""
+        r = raw_inputs[1]
+        return Window((r, r), (r, r))
+
+    @staticmethod
     def forward(ctx: Function, x: np.ndarray, r: int) -> np.ndarray:
         ctx.r = r
         return _unshuffle(x, r)
@@ -102,6 +115,7 @@ class ChannelShuffleFn(Function):
     ``gx = channel_shuffle(gy, C / g)``.
     """
 
+    geometry = staticmethod(pointwise)
     float_only = False
     cost = staticmethod(PixelShuffleFn.cost)  # the same formula
 
