@@ -82,10 +82,6 @@ def headline(convention: str, macs: int, flops: int) -> int:
     return 2 * macs + flops if convention == "flops" else macs
 
 
-def _is_norm(module: Any) -> bool:
-    return "norm" in type(module).__name__.lower()
-
-
 def norm_parameter_ids(tr: Any) -> set[int]:
     """ids of the parameter arrays a normalization op of the trace used as its gamma/beta."""
     out: set[int] = set()
@@ -101,9 +97,10 @@ def parameter_summary(model: Any, norm_ids: set[int] | None = None) -> tuple[dic
     Categories: ``weights``, ``biases`` and ``norm_affine`` (the gamma/beta of a normalization
     layer); ``trainable``/``frozen`` by ``requires_grad``; ``buffers`` (running statistics...,
     not parameters). A parameter shared by several modules is counted once, for the first
-    module that owns it (question 11). A parameter is normalization affine when a normalization
-    op used it as gamma/beta (``norm_ids``, from :func:`norm_parameter_ids`) or its module's class
-    name says "Norm". Returns (totals, {id(module): counts}).
+    module that owns it (question 11). A parameter is normalization affine when an op whose class
+    declares ``is_normalization`` used it as gamma/beta in the trace (``norm_ids``, from
+    :func:`norm_parameter_ids`); no module or op is recognised by its name. Returns (totals,
+    {id(module): counts}).
     """
     seen: set[int] = set()
     seen_buf: set[int] = set()
@@ -117,7 +114,7 @@ def parameter_summary(model: Any, norm_ids: set[int] | None = None) -> tuple[dic
                 continue
             seen.add(id(p))
             n = int(p.data.size)
-            is_norm = _is_norm(m) or id(p.data) in (norm_ids or ())
+            is_norm = id(p.data) in (norm_ids or ())
             cat = "norm_affine" if is_norm else ("biases" if pname.endswith("bias") else "weights")
             for t in (tot, d):
                 t[cat] += n
