@@ -279,7 +279,7 @@ class Upsampling(Experiment):
         var3, y3 = checkerboard(3, 2)
         var4, y4 = checkerboard(4, 2)
         seg_methods = ctx.pick(("nearest", "bilinear", "transposed3", "pixel_shuffle", "unpool"), SEG_METHODS)
-        ious = train_segmenters(seg_methods, ctx.pick(128, 2000), ctx.pick(200, 1000), ctx.pick(2, 5), ctx.rng,
+        ious = train_segmenters(seg_methods, ctx.pick(128, 1000), ctx.pick(200, 1000), ctx.pick(2, 4), ctx.rng,
                                 ctx.seed, width=ctx.pick(4, 8), batch_size=ctx.pick(16, 32))
         self._plot_photo(ctx, img, restored, psnr)
         self._plot_checker(ctx, y3, y4, var3, var4)
