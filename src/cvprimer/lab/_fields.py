@@ -18,17 +18,19 @@ import cvprimer as cp
 from cvprimer import nn
 from cvprimer.lab._convnets import input_support
 
-# a layer spec: ("conv", k, s, p, d) or ("pool", k, s, p, 1) (max pooling); k may be an int or (kh, kw)
+# a layer spec: ("conv", k, s, p, d), ("pool", k, s, p, 1) (max pooling) or ("avg", k, s, p, 1) (average pooling:
+# same geometry, but its gradient reaches every pixel of the window, so autograd shows the whole field);
+# k may be an int or (kh, kw)
 Spec = tuple[Any, ...]
 
 
 def conv_stack(specs: Sequence[Spec], channels: int = 1, rng: np.random.Generator | None = None,
                relu: bool = True) -> Any:
-    """``nn.Sequential`` of float64 layers (conv, then ReLU when ``relu``; or max pooling) from ``specs``."""
+    """``nn.Sequential`` of float64 layers (conv, then ReLU when ``relu``; or pooling) from ``specs``."""
     layers: list[Any] = []
     for kind, k, s, p, d in specs:
-        if kind == "pool":
-            layers.append(nn.MaxPool2d(k, stride=s, padding=p))
+        if kind in ("pool", "avg"):
+            layers.append((nn.MaxPool2d if kind == "pool" else nn.AvgPool2d)(k, stride=s, padding=p))
             continue
         layers.append(nn.Conv2d(channels, channels, k, stride=s, padding=p, dilation=d, dtype=np.float64, rng=rng))
         if relu:
