@@ -1,0 +1,135 @@
+"""Question 13: the classic kinds of convolution — a page with a live table.
+
+Every member of the family is built as a real layer of our engine and analysed on the same 16-channel 32x32 input
+by ``cvprimer.analysis``: output shape, parameters (bias included), multiply-accumulates and receptive field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from cvprimer import nn
+from cvprimer.lab._convnets import cost
+from cvprimer.lab.experiment import Context, Experiment, Figure, Result, Table
+
+C_IN, C_OUT, HW = 16, 32, (32, 32)
+
+FAMILY: dict[str, Callable[[], Any]] = {  # name -> a layer on a (1, 16, 32, 32) input
+    "standard 3x3": lambda: nn.Conv2d(C_IN, C_OUT, 3, padding=1),
+    "valid 3x3 (no padding)": lambda: nn.Conv2d(C_IN, C_OUT, 3),
+    "strided 3x3, s=2": lambda: nn.Conv2d(C_IN, C_OUT, 3, stride=2, padding=1),
+    "dilated 3x3, d=2": lambda: nn.Conv2d(C_IN, C_OUT, 3, padding=2, dilation=2),
+    "grouped 3x3, g=4": lambda: nn.Conv2d(C_IN, C_OUT, 3, padding=1, groups=4),
+    "depthwise 3x3 (g=16)": lambda: nn.Conv2d(C_IN, C_IN, 3, padding=1, groups=C_IN),
+    "pointwise 1x1": lambda: nn.Conv2d(C_IN, C_OUT, 1),
+    "depthwise-separable": lambda: nn.Sequential(nn.Conv2d(C_IN, C_IN, 3, padding=1, groups=C_IN),
+                                                 nn.Conv2d(C_IN, C_OUT, 1)),
+    "asymmetric 3x1 + 1x3": lambda: nn.Sequential(nn.Conv2d(C_IN, C_IN, (3, 1), padding=(1, 0)),
+                                                  nn.Conv2d(C_IN, C_OUT, (1, 3), padding=(0, 1))),
+    "transposed 3x3, s=2": lambda: nn.ConvTranspose2d(C_IN, C_OUT, 3, stride=2, padding=1, output_padding=1),
+}
+
+BODY_EN = """\
+A convolution slides a small kernel over the image and, at each position, takes a weighted sum over a window of \
+every input channel. The classic variants change one of four things: the window's spacing, how far it moves, which \
+channels it mixes, or whether it shrinks or enlarges the map.
+
+Padding decides the border: without it ("valid") a 3x3 kernel loses one pixel on each side; with one pixel of zeros \
+("same") the map keeps its size. A stride of 2 moves the kernel two pixels at a time, halving the map and cutting \
+the MACs by four while keeping the parameters. Dilation spreads the taps apart: a 3x3 kernel with d = 2 sees a 5x5 \
+window with the same nine weights (question 3).
+
+Grouped convolution splits the channels into g groups that never mix, dividing parameters and MACs by g (question \
+45); depthwise convolution is the extreme g = C, one filter per channel. A pointwise (1x1) convolution mixes \
+channels at each pixel and nothing else (question 17). A depthwise convolution followed by a pointwise one is the \
+depthwise-separable convolution of MobileNet and Xception (question 14): here it needs about 15% of the \
+standard layer's parameters and MACs.
+
+An asymmetric pair (3x1 then 1x3, as in Inception v3) covers the same 3x3 window with 6 instead of 9 taps per \
+channel pair; here, with the first layer kept at 16 channels, it needs about half the parameters. A transposed \
+convolution runs the data flow of a strided convolution backwards: it enlarges the map (learned upsampling, \
+question 9), and each output pixel depends on at most 2x2 input pixels.
+
+The table below is computed live by the analyzer on one 16-channel 32x32 input, with biases counted."""
+
+BODY_ZH = """\
+卷积是让一个小卷积核在图像上滑动，在每个位置对所有输入通道的一个窗口做加权求和。经典的变体只是改变了四件事之一：\
+窗口内采样点的间距、每次移动的距离、混合哪些通道，或者是缩小还是放大特征图。
+
+padding 决定边界的处理：不填充（valid）时 3x3 卷积核会让每边少一个像素；填充一圈零（same）时特征图尺寸不变。\
+步长为 2 时卷积核每次移动两个像素，特征图减半，乘加次数变为四分之一，而参数量不变。空洞卷积把采样点拉开：\
+扩张率为 2 的 3x3 卷积核用同样的九个权重看到 5x5 的窗口（见第 3 题）。
+
+分组卷积把通道分成 g 组，组与组之间不混合，参数量和乘加次数都除以 g（见第 45 题）；深度卷积是 g 等于通道数的极端情况，\
+每个通道一个滤波器。逐点（1x1）卷积只在每个像素上混合通道（见第 17 题）。深度卷积后接逐点卷积就是 MobileNet 和 \
+Xception 使用的深度可分离卷积（见第 14 题）：这里它的参数量和乘加次数约为标准卷积的 15%。
+
+非对称卷积对（先 3x1 再 1x3，见 Inception v3）用每对通道 6 个而不是 9 个权重覆盖同样的 3x3 窗口；这里第一层保持 16 \
+通道，参数量约为一半。转置卷积把带步长卷积的数据流反过来走：它放大特征图（可学习的上采样，见第 9 题），\
+每个输出像素最多依赖 2x2 个输入像素。
+
+下表由分析器在同一个 16 通道、32x32 的输入上实时计算，参数量包含偏置。"""
+
+
+class ConvFamily(Experiment):
+    id = "q13-conv-family"
+    questions = (13,)
+    topic = "architecture"
+    kind = "page"
+    stochastic = False
+    text = {
+        "en": {
+            "title": "The convolution family side by side",
+            "claim": "Which classic kinds of convolution are there?",
+            "method": "Build each kind of convolution as a real layer (16 input channels, 32 output channels where "
+                      "the kind allows) and analyse it on the same 32x32 input: output shape, parameters, "
+                      "multiply-accumulates and receptive field.",
+            "body": BODY_EN,
+        },
+        "zh": {
+            "title": "卷积家族一览",
+            "claim": "经典的卷积类型有哪些？",
+            "method": "把每种卷积都构造成真实的层（输入 16 通道，允许时输出 32 通道），在同一个 32x32 的输入上分析："
+                      "输出形状、参数量、乘加次数和感受野。",
+            "body": BODY_ZH,
+        },
+    }
+
+    def run(self, ctx: Context) -> Result:
+        rows, figs = [], {}
+        base: dict[str, Any] = {}
+        for name, make in FAMILY.items():
+            c = cost(make(), (1, C_IN) + HW)
+            out = c["report"].totals["output_shape"]
+            rf = c["report"].totals["output_rf"].get("rf_size")
+            base = base or c
+            rows.append([name, "x".join(map(str, out[1:])), c["params"], c["macs"],
+                         "-" if rf is None else f"{rf[0]:g}x{rf[1]:g}", c["params"] / base["params"],
+                         c["macs"] / base["macs"]])
+            key = name.split(" ")[0].replace("-", "_")
+            figs[f"params_{key}"] = Figure(c["params"], "parameters")
+            figs[f"macs_{key}"] = Figure(c["macs"], "MACs")
+        fig, ax = ctx.figure(1, 1, size=(9, 4))
+        x = np.arange(len(rows))
+        ax.bar(x - 0.2, [r[5] for r in rows], 0.4, label="parameters / standard")
+        ax.bar(x + 0.2, [r[6] for r in rows], 0.4, label="MACs / standard")
+        ax.set_yscale("log")
+        ax.axhline(1.0, color="grey", lw=0.8)
+        ax.set_xticks(x, [r[0] for r in rows], rotation=30, ha="right", fontsize=8)
+        ax.set_ylabel("relative to the standard 3x3 (log)")
+        ax.set_title("Cost of each kind of convolution on a 16-channel 32x32 input")
+        ax.legend(fontsize=8)
+        ctx.save_figure(fig, "family_cost", "Bars of parameters and MACs relative to a standard 3x3 convolution: "
+                        "stride divides MACs by 4, groups by 4, depthwise and pointwise and separable cut both "
+                        "sharply, the transposed convolution costs as much as the standard one at four times the "
+                        "output size.",
+                        "各种卷积相对于标准 3x3 卷积的参数量与乘加次数柱状图：步长使乘加变为四分之一，分组除以 4，"
+                        "深度卷积、逐点卷积和可分离卷积都大幅减少两者，转置卷积的代价与标准卷积相同，但输出是四倍大。")
+        return Result(figures=figs, tables=[Table(
+            "family", ["kind", "output (C x H x W)", "parameters", "MACs", "receptive field", "params / standard",
+                       "MACs / standard"], rows,
+            {"en": "Analyzer on a (1, 16, 32, 32) input; biases included; field in input pixels.",
+             "zh": "分析器在 (1, 16, 32, 32) 输入上的结果；参数量含偏置；感受野以输入像素计。"})])
