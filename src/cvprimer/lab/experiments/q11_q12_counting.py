@@ -61,9 +61,9 @@ class ParameterCount(Experiment):
                       "of their parameter tensors; also count batch norm's running statistics, which are buffers.",
         },
         "zh": {
-            "title": "参数量怎么数：Kh x Kw x Cin x Cout 何时对、何时不对",
-            "claim": "模型的参数是可学习的数值（卷积核、BN 的缩放与平移、偏置）；卷积层有 Kh x Kw x Cin x Cout 个，"
-                     "全连接层有 Cin x Cout 个。",
+            "title": "参数量怎么数：Kh x Kw x C_in x C_out 何时对、何时不对",
+            "claim": "模型的参数是可学习的数值（卷积核、BN 的缩放与平移、偏置）；卷积层有 Kh x Kw x C_in x C_out 个，"
+                     "全连接层有 C_in x C_out 个。",
             "method": "把两个公式用在真实的层上（有无偏置、分组、深度卷积、BN），以及整个模型上（ResNet-18、VGG-16、"
                       "MobileNet v2），与参数张量的精确计数比较；同时统计 BN 的滑动统计量，它们属于缓冲区而非参数。",
         },
@@ -141,8 +141,8 @@ class FlopCount(Experiment):
         },
         "zh": {
             "title": "FLOPs：原文的公式数的是乘加次数",
-            "claim": "网络的计算量是前向中乘加运算的次数，称为 FLOPs；卷积需要 Kh x Kw x Cin x Cout x H x W 次"
-                     "（参数量 x H x W），全连接需要 Cin x Cout 次；计算量越大延迟越高，但并不严格成正比。",
+            "claim": "网络的计算量是前向中乘加运算的次数，称为 FLOPs；卷积需要 Kh x Kw x C_in x C_out x H x W 次"
+                     "（参数量 x H x W），全连接需要 C_in x C_out 次；计算量越大延迟越高，但并不严格成正比。",
             "method": "把公式与分析器在 ResNet-18 的三个卷积以及整个模型（224x224）上得到的 MACs 和 FLOPs 比较；"
                       "再在我们的引擎上对两个乘加次数相同、形状不同的卷积计时（56x56 上的 3x3 64->64 与 "
                       "1x1 576->64，快速模式用 28x28）。",
