@@ -52,7 +52,8 @@ class FieldArithmetic(Experiment):
                      "depth, and its size follows from the kernel sizes and strides of the layers before it, "
                      "independently of padding.",
             "method": "Build a LeNet-like stack (5x5 conv, 2x2 pool, 5x5 conv, 2x2 pool, 3x3 conv, 3x3 conv) on a "
-                      "64x64 input with no padding and with 'same' padding. Per layer, compare the recurrence "
+                      "64x64 input with no padding and with 'same' padding (average pooling: the same window as max "
+                      "pooling, but its gradient reaches every pixel of it). Per layer, compare the recurrence "
                       "r_l = r_(l-1) + (k-1) d x (product of earlier strides) with the analyzer and with autograd "
                       "(non-zero input gradient of one unit). Then compare the two paddings: field size of an "
                       "interior unit, centre of unit (0,0)'s field, and the share of a corner unit's field that "
@@ -63,7 +64,8 @@ class FieldArithmetic(Experiment):
             "claim": "某个单元的感受野是它在输入图像上所依赖的区域；网络越深感受野越大，其大小由前面各层的卷积核尺寸"
                      "和步长决定，与 padding 无关。",
             "method": "在 64x64 输入上搭建一个类 LeNet 的网络（5x5 卷积、2x2 池化、5x5 卷积、2x2 池化、3x3 卷积、"
-                      "3x3 卷积），分别不做 padding 和做 same padding。逐层比较递推式 r_l = r_(l-1) + (k-1) d x "
+                      "3x3 卷积；池化用平均池化，窗口与最大池化相同，但梯度会传到窗口内每个像素），"
+                      "分别不做 padding 和做 same padding。逐层比较递推式 r_l = r_(l-1) + (k-1) d x "
                       "（之前各层步长之积）、分析器和自动求导（某单元的输入梯度不为零的区域）的结果；再比较两种 "
                       "padding：内部单元的感受野大小、单元 (0,0) 感受野的中心位置，以及角落单元的感受野中落在真实像素"
                       "上的比例。",

@@ -46,14 +46,14 @@ class GrowField(Experiment):
                      "convolution kernels.",
             "method": "Build five 16-channel stacks on a 32x32 input that all aim at a field of about 15 pixels: "
                       "seven 3x3 layers, one 15x15 layer, three 3x3 layers with dilation 1, 2, 4, three 3x3 layers "
-                      "with strides 2, 2, 1, and three 3x3 layers with 2x2 pooling between them. Read the field from "
-                      "the analyzer, measure it by autograd, and compare parameters, MACs and output resolution.",
+                      "with strides 2, 2, 1, and three 3x3 layers with 2x2 average pooling between them. Read the field "
+                      "from the analyzer, measure it by autograd, and compare parameters, MACs and output resolution.",
         },
         "zh": {
             "title": "扩大感受野的五种办法及各自的代价",
             "claim": "扩大感受野的办法有：空洞卷积、池化，以及使用更大的卷积核。",
             "method": "在 32x32 输入上搭建五个 16 通道的网络，目标感受野都约为 15 像素：七层 3x3；一层 15x15；"
-                      "扩张率为 1、2、4 的三层 3x3；步长为 2、2、1 的三层 3x3；以及中间插入 2x2 池化的三层 3x3。"
+                      "扩张率为 1、2、4 的三层 3x3；步长为 2、2、1 的三层 3x3；以及中间插入 2x2 平均池化的三层 3x3。"
                       "从分析器读出感受野并用自动求导实测，再比较参数量、乘加次数（MACs）和输出分辨率。",
         },
     }
