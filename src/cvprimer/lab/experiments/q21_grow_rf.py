@@ -46,8 +46,9 @@ class GrowField(Experiment):
                      "convolution kernels.",
             "method": "Build five 16-channel stacks on a 32x32 input that all aim at a field of about 15 pixels: "
                       "seven 3x3 layers, one 15x15 layer, three 3x3 layers with dilation 1, 2, 4, three 3x3 layers "
-                      "with strides 2, 2, 1, and three 3x3 layers with 2x2 average pooling between them. Read the field "
-                      "from the analyzer, measure it by autograd, and compare parameters, MACs and output resolution.",
+                      "with strides 2, 2, 1, and three 3x3 layers with 2x2 average pooling between them. Read the "
+                      "field from the analyzer, measure it by autograd, and compare parameters, MACs and output "
+                      "resolution.",
         },
         "zh": {
             "title": "扩大感受野的五种办法及各自的代价",
