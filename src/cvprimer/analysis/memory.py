@@ -6,10 +6,14 @@ r"""Activation memory of a traced forward: total, peak during inference, kept fo
   makes it until its last consumer (a view keeps its base alive); the maximum of the live bytes
   (input included, parameters excluded);
 * **kept for backward** (training): the union of the arrays each op's backward needs, by the
-  op's own saving rule, its class's ``saves_for_backward`` (conv/linear/matmul keep their input,
-  activations their input or output, normalization its normalized input, max pooling its int64
-  indices, dropout its mask, add / concat / reshape / pooling by averaging nothing). An array
-  kept by two ops is counted once.
+  op's own declaration, its class's structured ``saves_for_backward`` (:mod:`cvprimer.core.saves`:
+  the arguments and outputs kept, by position, and the fresh arrays with their sizes and dtypes:
+  conv its lowered input, linear/matmul their inputs, activations their input or output,
+  normalization its normalized input, max pooling its int8 window arg-max, dropout its mask, a
+  max/min/var reduction an input-sized array, add / concat / reshape / pooling by averaging
+  nothing). Arrays the op received (activations, the model input, constant masks) are counted at
+  their size, parameters not (they are in the parameter count). An array kept by two ops is
+  counted once.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from cvprimer.analysis.trace import Trace
+from cvprimer.core.saves import as_saves
 
 
 def _nbytes(shape: tuple[int, ...], dtype: Any) -> int:
@@ -67,20 +72,20 @@ def activation_memory(tr: Trace) -> dict[str, Any]:
     for rec in tr.ops:
         if not any(r.kind in ("activation", "param", "input") for r in rec.inputs):
             continue
-        rule = rec.fn.saves_for_backward  # the op class's own rule (core.function.Function)
-        acts = [r for r, ref in zip(rec.raw, rec.inputs, strict=True) if ref.kind in ("activation", "input")]
-        if "ins" in rule:
-            for a in acts:
+        saves = as_saves(rec.fn.saves_for_backward)  # the op class's own declaration (core.saves)
+        for i in saves.input_indices(rec.raw):
+            if rec.inputs[i].kind in ("activation", "input", "const"):  # parameters are counted apart
+                a = rec.raw[i]
                 kept[base.get(id(a), id(a))] = size.get(base.get(id(a), id(a)), int(a.nbytes))
-        elif "in" in rule and acts:
-            a = acts[0]
-            kept[base.get(id(a), id(a))] = size.get(base.get(id(a), id(a)), int(a.nbytes))
-        if "out" in rule:
-            o = rec.outputs[0]
-            kept[base[id(o)]] = size.get(base[id(o)], 0)
-        if rule == "new":
-            kept[("new", rec.index)] = _nbytes(rec.outputs[0].shape, rec.outputs[0].dtype)
-        if rule == "idx":
-            kept[("idx", rec.index)] = _nbytes(rec.outputs[0].shape, np.int64)
+        for j in saves.outputs:
+            if j < len(rec.outputs):
+                o = rec.outputs[j]
+                kept[base[id(o)]] = size.get(base[id(o)], 0)
+        for k, e in enumerate(saves.extra):
+            if e.lowered:  # a lowered copy stands in for the input: counted once, at the input's size
+                a = rec.raw[e.index]
+                kept[base.get(id(a), id(a))] = size.get(base.get(id(a), id(a)), int(a.nbytes))
+            else:
+                kept[("extra", rec.index, k)] = e.nbytes(rec.raw, rec.outputs)
     return dict(forward_bytes=forward, peak_inference_bytes=peak, kept_for_backward_bytes=sum(kept.values()),
                 per_op_output_bytes=per_op)

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from cvprimer.core.geometry import Pointwise
+from cvprimer.core.saves import NOTHING, Saves
 
 if TYPE_CHECKING:
     from cvprimer.core.tensor import Tensor
@@ -170,9 +171,10 @@ class Function:
     dtype; ops that also make sense on integers (shape ops, indexing) set it to False.
 
     The analyzer's protocol (generic forms in :mod:`cvprimer.core.cost`): ``infer`` and ``cost``
-    (static methods, optional), the flags ``is_view``, ``is_gemm`` and ``is_normalization`` and the
-    rule ``saves_for_backward``, declared by the op's own class so that a new op is analysable
-    without touching the analysis code.
+    (static methods; an op without one says why in ``no_infer`` / ``uncounted``), ``geometry``
+    (:mod:`cvprimer.core.geometry`), the flags ``is_view``, ``is_gemm`` and ``is_normalization`` and the
+    structured ``saves_for_backward`` (:mod:`cvprimer.core.saves`), declared by the op's own class so that
+    a new op is analysable without touching the analysis code.
     """
 
     float_only: bool = True
@@ -186,11 +188,15 @@ class Function:
     #: a multiply-accumulate op (conv, linear, matmul, attention): its "macs" are the ones the
     #: "torchvision GFLOPS" convention counts; any other op's "macs" are converted to FLOPs
     is_gemm: bool = False
-    #: what backward keeps (the analyzer's "kept for backward" memory): "none" = nothing,
-    #: "in" = the first activation input, "ins" = all activation inputs, "out" = the output,
-    #: "in+out" / "ins+out" = both, "new" = a fresh array of the output's size (x_hat, a mask),
-    #: "idx" = int64 indices of the output's size
-    saves_for_backward: str = "none"
+    #: what backward keeps (the analyzer's "kept for backward" memory): a :class:`~cvprimer.core.saves.Saves`
+    #: naming the forward arguments and outputs kept and the fresh arrays added, with their sizes; checked
+    #: against what each op's context really holds by ``tests/core/test_op_contract.py``
+    saves_for_backward: Saves | str = NOTHING
+    #: why an op has no ``infer`` (it then runs on the shape-only trace's zero-stride placeholders), e.g. a
+    #: view or a reduction whose output is no larger than its input; an op needs ``infer`` or this reason
+    no_infer: str = ""
+    #: why an op has no ``cost`` (the analyzer reports it as uncounted); an op needs ``cost`` or this reason
+    uncounted: str = ""
     #: a normalization op whose parameter inputs 1 and 2 are gamma/beta (counted as "norm_affine")
     is_normalization: bool = False
 

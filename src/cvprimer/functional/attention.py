@@ -22,6 +22,7 @@ from cvprimer.core.api import cat, matmul, mean, relu, sigmoid
 from cvprimer.core.api import max as amax
 from cvprimer.core.cost import itemsize, result_dtype
 from cvprimer.core.function import Function
+from cvprimer.core.saves import Saves
 from cvprimer.core.tensor import Tensor
 from cvprimer.functional.activation.softmax import SoftmaxFn, softmax_array
 from cvprimer.functional.linear import linear
@@ -48,7 +49,7 @@ class AttentionFn(Function):
     gQ = s gA K, gK = s gA^T Q.
     """
 
-    saves_for_backward = "ins+out"
+    saves_for_backward = Saves(inputs=(0, 1, 2), outputs=(1,))  # q, k, v and the weights p
     is_gemm = True
 
     @staticmethod

@@ -13,10 +13,11 @@ from typing import Any
 
 import numpy as np
 
-from cvprimer.core.cost import itemsize
+from cvprimer.core.cost import itemsize, same_shape_infer
 from cvprimer.core.function import Function
 from cvprimer.core.geometry import pointwise
 from cvprimer.core.random import get_rng
+from cvprimer.core.saves import Saves
 from cvprimer.core.tensor import Tensor
 
 
@@ -31,7 +32,8 @@ class DropoutFn(Function):
     """
 
     geometry = staticmethod(pointwise)
-    saves_for_backward = "new"
+    saves_for_backward = Saves(inputs=(1,))  # the scaled mask
+    infer = staticmethod(same_shape_infer)
 
     @staticmethod
     def forward(ctx, x, mask):

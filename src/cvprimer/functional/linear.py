@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from cvprimer.core.function import Function
+from cvprimer.core.saves import BOTH
 from cvprimer.core.tensor import Tensor
 
 
@@ -24,7 +25,7 @@ class LinearFn(Function):
     Saves x (only if gW is wanted) and W (only if gx is wanted).
     """
 
-    saves_for_backward = "in"
+    saves_for_backward = BOTH  # x and the weight
     is_gemm = True
 
     @staticmethod

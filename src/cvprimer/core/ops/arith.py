@@ -14,9 +14,10 @@ from typing import Any
 
 import numpy as np
 
-from cvprimer.core.cost import broadcast_infer, copy_cost, elementwise_cost
+from cvprimer.core.cost import broadcast_infer, copy_cost, elementwise_cost, same_shape_infer
 from cvprimer.core.function import Function
 from cvprimer.core.geometry import pointwise
+from cvprimer.core.saves import BOTH, INPUT, NOTHING, Saves
 
 
 def _check_broadcast(name: str, a: Any, b: Any) -> None:
@@ -33,6 +34,7 @@ def _check_broadcast(name: str, a: Any, b: Any) -> None:
 class AddFn(Function):
     r"""y = a + b.  Backward: ga = gy, gb = gy (then unbroadcast)."""
 
+    saves_for_backward = NOTHING
     geometry = staticmethod(pointwise)
     float_only = False
     cost = staticmethod(elementwise_cost(1))
@@ -51,6 +53,7 @@ class AddFn(Function):
 class SubFn(Function):
     r"""y = a - b.  Backward: ga = gy, gb = -gy."""
 
+    saves_for_backward = NOTHING
     geometry = staticmethod(pointwise)
     float_only = False
     cost = staticmethod(elementwise_cost(1))
@@ -70,7 +73,7 @@ class MulFn(Function):
     r"""y = a * b.  Backward: ga = gy * b, gb = gy * a."""
 
     geometry = staticmethod(pointwise)
-    saves_for_backward = "ins"
+    saves_for_backward = BOTH
     float_only = False
     cost = staticmethod(elementwise_cost(1))
     infer = staticmethod(broadcast_infer)
@@ -91,7 +94,7 @@ class DivFn(Function):
     r"""y = a / b.  Backward: ga = gy / b, gb = -gy * a / b^2 = -gy * y / b."""
 
     geometry = staticmethod(pointwise)
-    saves_for_backward = "ins"
+    saves_for_backward = Saves(inputs=(1,), outputs=(0,))
     cost = staticmethod(elementwise_cost(1))
     infer = staticmethod(broadcast_infer)
 
@@ -118,7 +121,7 @@ class PowFn(Function):
     """
 
     geometry = staticmethod(pointwise)
-    saves_for_backward = "ins"
+    saves_for_backward = Saves(inputs=(0, 1), outputs=(0,))
     cost = staticmethod(elementwise_cost(1))
     infer = staticmethod(broadcast_infer)
 
@@ -152,7 +155,7 @@ class MaximumFn(Function):
     """
 
     geometry = staticmethod(pointwise)
-    saves_for_backward = "ins"
+    saves_for_backward = BOTH
     float_only = False
     cost = staticmethod(elementwise_cost(1))
     infer = staticmethod(broadcast_infer)
@@ -174,7 +177,7 @@ class MinimumFn(Function):
     r"""y = min(a, b) elementwise; gradient to the smaller input, split in half at ties."""
 
     geometry = staticmethod(pointwise)
-    saves_for_backward = "ins"
+    saves_for_backward = BOTH
     float_only = False
     cost = staticmethod(elementwise_cost(1))
     infer = staticmethod(broadcast_infer)
@@ -198,6 +201,7 @@ class WhereFn(Function):
     Backward: ga = gy where cond else 0; gb = gy where not cond else 0.
     """
 
+    saves_for_backward = INPUT  # the condition
     geometry = staticmethod(pointwise)
     float_only = False
     cost = staticmethod(elementwise_cost(1))
@@ -232,6 +236,13 @@ class WhereFn(Function):
 class CastFn(Function):
     r"""y = a converted to another dtype. Backward: gy converted back (done centrally)."""
 
+    saves_for_backward = NOTHING
+
+    @staticmethod
+    def infer(a, dtype):
+        """The input's shape in the new dtype."""
+        return a.shape, np.dtype(dtype)
+
     geometry = staticmethod(pointwise)
     float_only = False
     cost = staticmethod(copy_cost)
@@ -248,6 +259,8 @@ class CastFn(Function):
 class CloneFn(Function):
     r"""y = copy of a. Backward: ga = gy."""
 
+    saves_for_backward = NOTHING
+    infer = staticmethod(same_shape_infer)
     geometry = staticmethod(pointwise)
     float_only = False
     cost = staticmethod(copy_cost)

@@ -16,6 +16,7 @@ import numpy as np
 from cvprimer.core.cost import view_cost
 from cvprimer.core.function import Function
 from cvprimer.core.geometry import Crop, Global
+from cvprimer.core.saves import NOTHING
 
 
 def _clean_index(idx: Any) -> Any:
@@ -39,6 +40,8 @@ class GetItemFn(Function):
     r"""y = x[idx].  Backward: gx = zeros like x with gy scattered to the indexed places,
     summing where an integer-array index repeats an element."""
 
+    saves_for_backward = NOTHING
+    no_infer = "a view (basic indexing) or a gather no larger than its index: runs on the placeholder"
     float_only = False
     is_view = True
     cost = staticmethod(view_cost)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from cvprimer.core.function import Function
+from cvprimer.core.saves import BOTH
 
 
 def _matmul_shape(sa: tuple[int, ...], sb: tuple[int, ...]) -> tuple[int, ...]:
@@ -31,7 +32,7 @@ class MatMulFn(Function):
     the same formulas run on the promoted 2-D shapes and the extra axis is dropped.
     """
 
-    saves_for_backward = "ins"
+    saves_for_backward = BOTH
     is_gemm = True
 
     @staticmethod

@@ -15,6 +15,7 @@ import numpy as np
 from cvprimer.core.cost import reduction_cost
 from cvprimer.core.function import Function
 from cvprimer.core.geometry import spatial_kept
+from cvprimer.core.saves import NOTHING, Extra, Saves
 
 
 def normalize_dims(name: str, dim: Any, ndim: int) -> tuple[int, ...]:
@@ -32,6 +33,19 @@ def normalize_dims(name: str, dim: Any, ndim: int) -> tuple[int, ...]:
     return tuple(sorted(out))
 
 
+def reduction_infer(x: np.ndarray, dim: Any = None, *rest: Any, keepdim: bool = False, **kw: Any) -> Any:
+    """``infer`` of a reduction over ``dim`` (``rest`` ends with keepdim when it is passed positionally,
+    after var/std's correction): the reduced shape, and the dtype NumPy's sum gives."""
+    if rest:
+        keepdim = bool(rest[-1])
+    axes = normalize_dims("reduce", dim, x.ndim)
+    if keepdim:
+        shape = tuple(1 if i in axes else n for i, n in enumerate(x.shape))
+    else:
+        shape = tuple(n for i, n in enumerate(x.shape) if i not in axes)
+    return shape, x.dtype if x.dtype.kind in "fc" else np.sum(np.zeros(1, x.dtype)).dtype
+
+
 def _restore(gy: np.ndarray, axes: tuple[int, ...], keepdim: bool) -> np.ndarray:
     """Give ``gy`` back its reduced axes as size-1 axes (ready to broadcast)."""
     if keepdim or not axes:
@@ -42,6 +56,9 @@ def _restore(gy: np.ndarray, axes: tuple[int, ...], keepdim: bool) -> np.ndarray
 class SumFn(Function):
     r"""y = sum of x over ``dim``.  Backward: every x element receives gy of its group:
     gx = broadcast(gy) to x's shape."""
+
+    saves_for_backward = NOTHING
+    infer = staticmethod(reduction_infer)
 
     geometry = staticmethod(spatial_kept)
     float_only = False
@@ -62,6 +79,8 @@ class SumFn(Function):
 class MeanFn(Function):
     r"""y = mean of x over ``dim`` (n elements per group).  Backward: gx = broadcast(gy) / n."""
 
+    saves_for_backward = NOTHING
+    infer = staticmethod(reduction_infer)
     geometry = staticmethod(spatial_kept)
     cost = staticmethod(reduction_cost(1))
 
@@ -86,6 +105,8 @@ class _ExtremeFn(Function):
     for the all-axes ``max()``); for tie-free inputs this is the arg-max element alone.
     """
 
+    saves_for_backward = Saves(extra=(Extra("input"),))  # each element's share of the gradient
+    infer = staticmethod(reduction_infer)
     geometry = staticmethod(spatial_kept)
     _np = staticmethod(np.max)
     cost = staticmethod(reduction_cost(1))
@@ -130,6 +151,8 @@ class VarFn(Function):
     because sum_i (x_i - m) = 0), so gx = gy * 2 (x - m) / (n - correction).
     """
 
+    saves_for_backward = Saves(extra=(Extra("input"),))  # x - mean
+    infer = staticmethod(reduction_infer)
     geometry = staticmethod(spatial_kept)
     cost = staticmethod(reduction_cost(3))
 
@@ -159,6 +182,9 @@ class StdFn(Function):
     Backward: ds/dx_i = (x_i - m) / ((n - correction) s), so
     gx = gy * (x - m) / ((n - correction) s). Infinite where s = 0, as in PyTorch.
     """
+
+    saves_for_backward = Saves(extra=(Extra("input"), Extra("output")))  # x - mean, and s
+    infer = staticmethod(reduction_infer)
 
     geometry = staticmethod(spatial_kept)
     cost = staticmethod(reduction_cost(3))
@@ -190,6 +216,8 @@ class LogSumExpFn(Function):
     Backward: dy/dx_i = exp(x_i - y) = softmax(x)_i, so gx = gy * exp(x - y).
     """
 
+    saves_for_backward = Saves(inputs=(0,), outputs=(0,))
+    infer = staticmethod(reduction_infer)
     geometry = staticmethod(spatial_kept)
     cost = staticmethod(reduction_cost(3))
 

@@ -16,12 +16,15 @@ import numpy as np
 from cvprimer.core.cost import copy_cost, view_cost
 from cvprimer.core.function import Function
 from cvprimer.core.geometry import POINTWISE, Crop, Global, along, pointwise, spatial_kept
+from cvprimer.core.saves import NOTHING
 
 
 class ReshapeFn(Function):
     r"""y = x viewed with a new shape (same element count, C order).  Backward: gy reshaped
     to x's shape. Also serves flatten, squeeze, unsqueeze and view."""
 
+    saves_for_backward = NOTHING
+    no_infer = "a view: runs on the placeholder without allocating"
     geometry = staticmethod(spatial_kept)
     float_only = False
     is_view = True
@@ -48,6 +51,8 @@ class PermuteFn(Function):
     r"""y = x with axes reordered: y.shape[i] = x.shape[perm[i]].  Backward: gy permuted by
     the inverse permutation argsort(perm)."""
 
+    saves_for_backward = NOTHING
+    no_infer = "a view: runs on the placeholder without allocating"
     float_only = False
     is_view = True
     cost = staticmethod(view_cost)
@@ -76,6 +81,8 @@ class ExpandFn(Function):
     r"""y = x broadcast to ``shape`` (a read-only view, no copy).  Backward: gy summed over
     the broadcast axes (done by the central unbroadcast)."""
 
+    saves_for_backward = NOTHING
+    no_infer = "a view: runs on the placeholder without allocating"
     float_only = False
     is_view = True
     cost = staticmethod(view_cost)
@@ -100,6 +107,7 @@ class ConcatFn(Function):
     r"""y = concatenation of the inputs along ``dim``.  Backward: gy cut back into pieces
     of the inputs' sizes along ``dim``."""
 
+    saves_for_backward = NOTHING
     float_only = False
     cost = staticmethod(copy_cost)
 
@@ -147,6 +155,7 @@ class StackFn(Function):
     r"""y = the inputs stacked along a new axis ``dim``.  Backward: the slices of gy along
     ``dim``, one per input."""
 
+    saves_for_backward = NOTHING
     geometry = staticmethod(spatial_kept)
     float_only = False
     cost = staticmethod(copy_cost)
@@ -184,6 +193,8 @@ class SplitFn(Function):
     r"""Several outputs: consecutive pieces of x along ``dim`` with the given sizes.
     Backward: the pieces' gradients concatenated (a piece nobody used contributes zeros)."""
 
+    saves_for_backward = NOTHING
+    no_infer = "a view: runs on the placeholder without allocating"
     float_only = False
     is_view = True
     cost = staticmethod(view_cost)
@@ -249,6 +260,7 @@ class PadFn(Function):
     axis with ``np.add.at``; constant padding only needs the central slice.
     """
 
+    saves_for_backward = NOTHING
     float_only = False
     cost = staticmethod(copy_cost)
 

@@ -12,11 +12,13 @@ import numpy as np
 from cvprimer.core.cost import broadcast_infer, elementwise_cost
 from cvprimer.core.function import Function
 from cvprimer.core.geometry import pointwise
+from cvprimer.core.saves import INPUT, NOTHING, OUTPUT, Extra, Saves
 
 
 class NegFn(Function):
     r"""y = -x.  Backward: gx = -gy."""
 
+    saves_for_backward = NOTHING
     geometry = staticmethod(pointwise)
     float_only = False
     cost = staticmethod(elementwise_cost(1))
@@ -35,7 +37,7 @@ class ExpFn(Function):
     r"""y = e^x.  Backward: gx = gy * y (saves the output)."""
 
     geometry = staticmethod(pointwise)
-    saves_for_backward = "out"
+    saves_for_backward = OUTPUT
     cost = staticmethod(elementwise_cost(1))
     infer = staticmethod(broadcast_infer)
 
@@ -55,7 +57,7 @@ class LogFn(Function):
     r"""y = ln x (x > 0; ln 0 = -inf, ln of a negative = NaN, as NumPy).  Backward: gx = gy / x."""
 
     geometry = staticmethod(pointwise)
-    saves_for_backward = "in"
+    saves_for_backward = INPUT
     cost = staticmethod(elementwise_cost(1))
     infer = staticmethod(broadcast_infer)
 
@@ -76,7 +78,7 @@ class SqrtFn(Function):
     r"""y = sqrt(x).  Backward: gx = gy / (2 y) (saves the output; infinite at x = 0)."""
 
     geometry = staticmethod(pointwise)
-    saves_for_backward = "out"
+    saves_for_backward = OUTPUT
     cost = staticmethod(elementwise_cost(1))
     infer = staticmethod(broadcast_infer)
 
@@ -98,7 +100,7 @@ class AbsFn(Function):
     r"""y = |x|.  Backward: gx = gy * sign(x), with the subgradient 0 chosen at x = 0."""
 
     geometry = staticmethod(pointwise)
-    saves_for_backward = "in"
+    saves_for_backward = Saves(extra=(Extra("input"),))  # sign(x)
     float_only = False
     cost = staticmethod(elementwise_cost(1))
     infer = staticmethod(broadcast_infer)
@@ -117,6 +119,7 @@ class AbsFn(Function):
 class SignFn(Function):
     r"""y = sign(x) in {-1, 0, 1}.  Backward: gx = 0 (piecewise constant)."""
 
+    saves_for_backward = NOTHING
     geometry = staticmethod(pointwise)
     float_only = False
     cost = staticmethod(elementwise_cost(1))
@@ -140,7 +143,7 @@ class ClampFn(Function):
     """
 
     geometry = staticmethod(pointwise)
-    saves_for_backward = "in"
+    saves_for_backward = Saves(extra=(Extra("input", 0, "bool"),))  # the pass-through mask
     float_only = False
     cost = staticmethod(elementwise_cost(2))
     infer = staticmethod(broadcast_infer)
@@ -174,7 +177,7 @@ class ReLUFn(Function):
     """
 
     geometry = staticmethod(pointwise)
-    saves_for_backward = "out"
+    saves_for_backward = OUTPUT
     float_only = False
     cost = staticmethod(elementwise_cost(1))
     infer = staticmethod(broadcast_infer)
@@ -198,7 +201,7 @@ class SigmoidFn(Function):
     """
 
     geometry = staticmethod(pointwise)
-    saves_for_backward = "out"
+    saves_for_backward = OUTPUT
     cost = staticmethod(elementwise_cost(3))
     infer = staticmethod(broadcast_infer)
 
@@ -220,7 +223,7 @@ class TanhFn(Function):
     r"""y = tanh x.  Backward: gx = gy * (1 - y^2) (saves the output)."""
 
     geometry = staticmethod(pointwise)
-    saves_for_backward = "out"
+    saves_for_backward = OUTPUT
     cost = staticmethod(elementwise_cost(1))
     infer = staticmethod(broadcast_infer)
 

@@ -6,9 +6,9 @@ A pointwise activation y = f(x) (with a few Python-float options) has the backwa
 
 so a subclass supplies two NumPy functions, ``f(x, **opts)`` and ``df(x, y, **opts)``
 (the slope, written in terms of the input ``x`` and/or the output ``y``), and declares in
-``saves_for_backward`` which of the two its slope needs: the output ("out") when the slope is a
-function of it (relu6, elu), the input ("in") otherwise, or both ("in+out"). ``df`` is also what
-:func:`cvprimer.functional.activation.derivative` returns, so the plotted slope and the
+``saves_for_backward`` which of the two its slope needs: the output (``OUTPUT``) when the slope is a
+function of it (hardtanh), the input (``INPUT``) otherwise, or both (``Saves(inputs=(0,), outputs=(0,))``).
+``df`` is also what :func:`cvprimer.functional.activation.derivative` returns, so the plotted slope and the
 backward pass are one piece of code.
 """
 
@@ -22,17 +22,18 @@ import numpy as np
 from cvprimer.core.cost import Cost, itemsize, same_shape_infer
 from cvprimer.core.function import Function
 from cvprimer.core.geometry import pointwise
+from cvprimer.core.saves import INPUT
 
 
 class PointwiseFn(Function):
     r"""y = f(x) elementwise; backward gx = gy * f'(x). Subclasses define ``f`` and ``df``.
 
-    ``saves_for_backward`` is "in", "out" or "in+out": the arrays kept for backward (the minimum
-    the slope needs), also read by the analyzer.
+    ``saves_for_backward`` is ``INPUT``, ``OUTPUT`` or both (:mod:`cvprimer.core.saves`): the arrays kept
+    for backward (the minimum the slope needs), also read by the analyzer.
     """
 
     geometry = staticmethod(pointwise)
-    saves_for_backward = "in"
+    saves_for_backward = INPUT
     infer = staticmethod(same_shape_infer)
 
     @staticmethod
@@ -46,7 +47,7 @@ class PointwiseFn(Function):
     @classmethod
     def slope(cls, x: np.ndarray, **opts: Any) -> np.ndarray:
         """f'(x) as an array (evaluates f first when the slope is written with y)."""
-        y = cls.f(x, **opts) if "out" in cls.saves_for_backward else None
+        y = cls.f(x, **opts) if cls.saves_for_backward.keeps_output(0) else None
         return cls.df(x, y, **opts)
 
     @classmethod
@@ -59,7 +60,7 @@ class PointwiseFn(Function):
         y = np.asarray(cls.f(x, **opts)).astype(x.dtype, copy=False)
         if ctx.needs_input_grad[0]:
             keep = cls.saves_for_backward
-            ctx.save_for_backward(x if "in" in keep else None, y if "out" in keep else None)
+            ctx.save_for_backward(x if keep.keeps_input(0) else None, y if keep.keeps_output(0) else None)
             ctx.opts = opts
         return y
 

@@ -7,6 +7,7 @@ import numpy as np
 from cvprimer.core.cost import itemsize
 from cvprimer.core.function import Function
 from cvprimer.core.geometry import spatial_kept
+from cvprimer.core.saves import Extra, Saves
 from cvprimer.core.tensor import Tensor
 
 
@@ -22,7 +23,8 @@ class MaxoutFn(Function):
     """
 
     geometry = staticmethod(spatial_kept)
-    saves_for_backward = "idx"
+    saves_for_backward = Saves(extra=(Extra("output", 0, "int64"),))  # the winning piece
+    no_infer = "runs on the placeholder (one max over pieces; output 1/pieces of the input)"
 
     @staticmethod
     def forward(ctx, x, pieces, dim):

@@ -18,9 +18,10 @@ from typing import Any
 import numpy as np
 
 from cvprimer.core.api import relu as _core_relu
-from cvprimer.core.cost import elementwise_cost
+from cvprimer.core.cost import elementwise_cost, same_shape_infer
 from cvprimer.core.function import Function
 from cvprimer.core.geometry import pointwise
+from cvprimer.core.saves import INPUT, OUTPUT
 from cvprimer.core.tensor import Tensor
 from cvprimer.functional.activation._base import PointwiseFn, check_float, pointwise_cost
 
@@ -32,7 +33,7 @@ class HardtanhFn(PointwiseFn):
     min_val < y < max_val exactly when x is strictly inside. Saves y only.
     """
 
-    saves_for_backward = "out"
+    saves_for_backward = OUTPUT
     cost = staticmethod(pointwise_cost(2))
 
     @staticmethod
@@ -52,7 +53,7 @@ class ReLUAtZeroFn(PointwiseFn):
     :class:`~cvprimer.core.ops.unary.ReLUFn`, which saves only y.)
     """
 
-    saves_for_backward = "in"
+    saves_for_backward = INPUT
     cost = staticmethod(pointwise_cost(2))
 
     @staticmethod
@@ -95,7 +96,8 @@ class PReLUFn(Function):
     """
 
     geometry = staticmethod(pointwise)
-    saves_for_backward = "in"
+    saves_for_backward = INPUT
+    infer = staticmethod(same_shape_infer)
     cost = staticmethod(elementwise_cost(2))
 
     @staticmethod

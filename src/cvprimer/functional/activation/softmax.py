@@ -10,9 +10,10 @@ from typing import Any
 
 import numpy as np
 
-from cvprimer.core.cost import itemsize
+from cvprimer.core.cost import itemsize, same_shape_infer
 from cvprimer.core.function import Function
 from cvprimer.core.geometry import Global, along
+from cvprimer.core.saves import OUTPUT
 from cvprimer.core.tensor import Tensor
 
 
@@ -64,7 +65,8 @@ class SoftmaxFn(Function):
     give y = 0 (and gx = 0) instead of NaN.
     """
 
-    saves_for_backward = "out"
+    saves_for_backward = OUTPUT
+    infer = staticmethod(same_shape_infer)
 
     @staticmethod
     def geometry(raw_inputs, kwargs, out_shapes):
@@ -106,7 +108,8 @@ class LogSoftmaxFn(Function):
     gx_j = gy_j - softmax(x)_j sum_i gy_i = gy_j - exp(y_j) sum_i gy_i.
     """
 
-    saves_for_backward = "out"
+    saves_for_backward = OUTPUT
+    infer = staticmethod(same_shape_infer)
     cost = staticmethod(SoftmaxFn.cost)  # the same formula
 
     @staticmethod

@@ -8,6 +8,7 @@ import numpy as np
 
 from cvprimer.core.function import Function
 from cvprimer.core.geometry import Window
+from cvprimer.core.saves import Extra, Saves
 from cvprimer.core.tensor import Tensor
 from cvprimer.functional.conv._geometry import as_tensor, check_operands, conv_geometry
 from cvprimer.functional.conv._kernels import (
@@ -53,7 +54,7 @@ class Conv2dFn(Function):
     on the depthwise path) for gW, and W for gx.
     """
 
-    saves_for_backward = "in"
+    saves_for_backward = Saves(inputs=(1,), extra=(Extra("input", 0, lowered=True),))
     is_gemm = True
 
     @staticmethod

@@ -8,6 +8,7 @@ import numpy as np
 
 from cvprimer.core.function import Function
 from cvprimer.core.geometry import Transposed
+from cvprimer.core.saves import BOTH
 from cvprimer.core.tensor import Tensor
 from cvprimer.functional._conv_utils import _pair
 from cvprimer.functional.conv._geometry import as_tensor, check_operands, positive_pair
@@ -48,7 +49,7 @@ class ConvTranspose2dFn(Function):
     The columns of gy are built once and serve both gx and gW.
     """
 
-    saves_for_backward = "in"
+    saves_for_backward = BOTH
     is_gemm = True
 
     @staticmethod

@@ -8,6 +8,7 @@ import numpy as np
 
 from cvprimer.core.cost import itemsize
 from cvprimer.core.function import Function
+from cvprimer.core.saves import Extra, Saves
 from cvprimer.core.tensor import Tensor
 from cvprimer.functional.loss._common import (
     check_reduction,
@@ -45,6 +46,9 @@ class BinaryCrossEntropyFn(Function):
     derivative of the clamped forward and stays finite (+-100) at p = 0 and 1, where
     PyTorch's is +-inf.
     """
+
+    saves_for_backward = Saves(inputs=(0, 1), extra=(Extra("input", count=2),))
+    no_infer = "a training loss, outside traced models: runs on the placeholders"
 
     @staticmethod
     def forward(ctx, p, y, w=None, reduction="mean"):
@@ -88,6 +92,9 @@ class BCEWithLogitsFn(Function):
     pos_weight); dl/dy = w [-z + (pos_weight - 1) softplus(-z)]. ``weight`` and
     ``pos_weight`` receive no gradient.
     """
+
+    saves_for_backward = Saves(inputs=(0, 1), extra=(Extra("input"),))
+    no_infer = "a training loss, outside traced models: runs on the placeholders"
 
     cost = staticmethod(BinaryCrossEntropyFn.cost)  # the same formula
 

@@ -12,6 +12,7 @@ import numpy as np
 
 from cvprimer.core.cost import itemsize
 from cvprimer.core.function import Function
+from cvprimer.core.saves import Extra, Saves
 from cvprimer.core.tensor import Tensor
 from cvprimer.functional.loss._common import check_reduction, tensor_arg
 
@@ -103,6 +104,9 @@ class CrossEntropyFn(Function):
     Shapes: z (M, C) after moving the class axis last; gz is moved back to the input's shape.
     """
 
+    saves_for_backward = Saves(extra=(Extra("input", count=2),))
+    no_infer = "a training loss, outside traced models: runs on the placeholders"
+
     @staticmethod
     def forward(ctx, z, target, w=None, ignore_index=-100, reduction="mean", eps=0.0, soft=False,
                 loss_shape=()):
@@ -163,6 +167,8 @@ class NLLLossFn(Function):
     upstream gradient of row i (divided by the weight sum for 'mean').
     """
 
+    saves_for_backward = Saves(extra=(Extra("input", 1), Extra("input", 1, "float")))
+    no_infer = "a training loss, outside traced models: runs on the placeholders"
     cost = staticmethod(CrossEntropyFn.cost)  # the same formula
 
     @staticmethod

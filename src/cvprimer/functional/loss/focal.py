@@ -17,6 +17,7 @@ import numpy as np
 
 from cvprimer.core.cost import itemsize
 from cvprimer.core.function import Function
+from cvprimer.core.saves import Extra, Saves
 from cvprimer.core.tensor import Tensor
 from cvprimer.functional.loss._common import check_reduction, reduce, same_shape, tensor_arg, unreduce
 from cvprimer.functional.loss.binary import _softplus
@@ -50,6 +51,9 @@ class SigmoidFocalLossFn(Function):
     Since q >= min(p, 1 - p), the ratio p (1 - p) / q lies in [0, 1]; it is computed as
     exp(log p + log(1 - p) - log q), never as q^(gamma - 1). The target gets no gradient.
     """
+
+    saves_for_backward = Saves(inputs=(0, 1), extra=(Extra("input", count=5),))
+    no_infer = "a training loss, outside traced models: runs on the placeholders"
 
     @staticmethod
     def forward(ctx, z, y, alpha=None, gamma=2.0, reduction="mean"):
@@ -97,6 +101,8 @@ class SoftmaxFocalLossFn(Function):
     the others (there q >= 1/2).
     """
 
+    saves_for_backward = Saves(extra=(Extra("input", count=4),))  # and two small (N,) arrays: class, its weight
+    no_infer = "a training loss, outside traced models: runs on the placeholders"
     cost = staticmethod(SigmoidFocalLossFn.cost)  # the same formula
 
     @staticmethod

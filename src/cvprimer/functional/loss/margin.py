@@ -9,6 +9,7 @@ import numpy as np
 
 from cvprimer.core.cost import itemsize
 from cvprimer.core.function import Function
+from cvprimer.core.saves import BOTH, Extra, Saves
 from cvprimer.core.tensor import Tensor
 from cvprimer.functional.loss._common import check_reduction, reduce, same_shape, tensor_arg, unreduce
 from cvprimer.functional.loss.classification import class_weight, hard_target_rows
@@ -24,6 +25,9 @@ class MultiMarginLossFn(Function):
     **Backward**: for j != y with h_ij > 0, gx_ij = w_y p h_ij^(p-1) / C (0 otherwise, also
     at the kink h = 0), and gx_iy = -sum_{j != y} gx_ij; each row scaled by its upstream gradient.
     """
+
+    saves_for_backward = Saves(inputs=(1,), extra=(Extra("input"),))
+    no_infer = "a training loss, outside traced models: runs on the placeholders"
 
     @staticmethod
     def forward(ctx, x, t, p=1, margin=1.0, w=None, reduction="mean"):
@@ -91,6 +95,8 @@ class KLDivFn(Function):
     dl/ds = exp(s)(s - x + 1).
     """
 
+    saves_for_backward = BOTH
+    no_infer = "a training loss, outside traced models: runs on the placeholders"
     cost = staticmethod(MultiMarginLossFn.cost)  # the same formula
 
     @staticmethod
@@ -171,6 +177,10 @@ class CosineEmbeddingLossFn(Function):
     dc/dx1 = x2 / sqrt(m1 m2) - c x1 / m1 and dc/dx2 = x1 / sqrt(m1 m2) - c x2 / m2.
     Shapes: x1, x2 (N, D) or (D,); y (N,) or (); l (N,) or ().
     """
+
+    saves_for_backward = Saves(inputs=(0, 1), extra=(Extra("input", 2, "float", count=5),))
+    no_infer = "a training loss, outside traced models: runs on the placeholders"
+    uncounted = "a training loss, outside traced models"
 
     @staticmethod
     def forward(ctx, x1, x2, y, margin=0.0, reduction="mean"):

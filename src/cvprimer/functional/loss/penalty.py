@@ -8,6 +8,7 @@ import numpy as np
 
 from cvprimer.core.cost import array_numel, itemsize
 from cvprimer.core.function import Function
+from cvprimer.core.saves import Saves
 from cvprimer.core.tensor import Tensor
 
 
@@ -20,6 +21,9 @@ class LpPenaltyFn(Function):
     **Backward**: dP/dw = p |w|^(p-1) sign(w): sign(w) for L1 (0 at w = 0, the subgradient
     that leaves exact zeros alone), 2 w for L2. One gradient per input, its shape.
     """
+
+    saves_for_backward = Saves(all_inputs=True)
+    no_infer = "a training loss, outside traced models: runs on the placeholders"
 
     @staticmethod
     def forward(ctx, *ws, p=1):

@@ -12,6 +12,7 @@ import numpy as np
 
 from cvprimer.core.cost import itemsize
 from cvprimer.core.function import Function
+from cvprimer.core.saves import Extra, Saves
 from cvprimer.core.tensor import Tensor
 from cvprimer.functional.loss._common import check_reduction, reduce, same_shape, tensor_arg, unreduce
 from cvprimer.functional.loss._common import cost as _cost
@@ -20,6 +21,9 @@ from cvprimer.functional.loss._common import cost as _cost
 class _DiffLossFn(Function):
     """Base: loss = reduce(l(d)), d = x - t. Subclasses define ``_loss`` and ``_grad``
     (dl/dd); backward is g = unreduce(gy) * dl/dd, gx = g, gt = -g. Saves only d."""
+
+    saves_for_backward = Saves(extra=(Extra("input"),))  # the difference
+    no_infer = "a training loss, outside traced models: runs on the placeholders"
 
     @staticmethod
     def _loss(d: np.ndarray, param: float) -> np.ndarray:  # pragma: no cover

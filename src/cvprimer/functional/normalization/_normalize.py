@@ -49,6 +49,7 @@ import numpy as np
 from cvprimer.core.cost import itemsize, same_shape_infer
 from cvprimer.core.function import Function
 from cvprimer.core.geometry import pointwise
+from cvprimer.core.saves import BOTH, Extra, Saves
 
 
 def _sum(a: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
@@ -84,7 +85,7 @@ class NormalizeFn(Function):
     See the module docstring for the forward and backward math.
     """
 
-    saves_for_backward = "new"
+    saves_for_backward = Saves(inputs=(1,), extra=(Extra("input"),))  # gamma, x_hat
     is_normalization = True
 
     @staticmethod
@@ -166,7 +167,7 @@ class AffineStatsFn(Function):
     """
 
     geometry = staticmethod(pointwise)
-    saves_for_backward = "in"
+    saves_for_backward = BOTH  # x and gamma
     is_normalization = True
     infer = staticmethod(same_shape_infer)
 

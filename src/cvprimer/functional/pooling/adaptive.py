@@ -10,6 +10,7 @@ import numpy as np
 from cvprimer.core.cost import itemsize
 from cvprimer.core.function import Function
 from cvprimer.core.geometry import Global, Window
+from cvprimer.core.saves import NOTHING
 from cvprimer.core.tensor import Tensor
 from cvprimer.functional.pooling._window import check_planes
 from cvprimer.functional.sampling._separable import adaptive_avg_matrix, bins_geometry, separable
@@ -30,6 +31,8 @@ class AdaptiveAvgPool2dFn(Function):
     equally over its box; positions in two overlapping bins receive both shares.
     Only the two small matrices are kept.
     """
+
+    saves_for_backward = NOTHING  # two small bin matrices
 
     @staticmethod
     def geometry(raw_inputs: Any, kwargs: Any, out_shapes: Any) -> Window | Global:

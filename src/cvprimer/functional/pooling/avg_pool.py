@@ -10,6 +10,7 @@ import numpy as np
 from cvprimer.core.cost import numel
 from cvprimer.core.function import Function
 from cvprimer.core.geometry import Window
+from cvprimer.core.saves import NOTHING
 from cvprimer.core.tensor import Tensor
 from cvprimer.functional.pooling._window import check_planes, extent, padded, window_params
 
@@ -65,6 +66,8 @@ class AvgPool2dFn(Function):
     position gets ``1/(k_h k_w)`` of one output's gradient, so ``sum(gx) == sum(gy)``.
     Nothing but shapes is saved.
     """
+
+    saves_for_backward = NOTHING  # the small divisor
 
     @staticmethod
     def geometry(raw_inputs: Any, kwargs: Any, out_shapes: Any) -> Window:

@@ -10,6 +10,7 @@ import numpy as np
 from cvprimer.core.cost import itemsize
 from cvprimer.core.function import Function
 from cvprimer.core.geometry import Global
+from cvprimer.core.saves import NOTHING
 from cvprimer.core.tensor import Tensor
 from cvprimer.functional.pooling._window import check_planes
 
@@ -29,6 +30,7 @@ class GlobalAvgPool2dFn(Function):
     share and ``sum(gx) == sum(gy)``.
     """
 
+    saves_for_backward = NOTHING
     infer = staticmethod(_plane_infer)
 
     @staticmethod
@@ -63,7 +65,7 @@ class GlobalMaxPool2dFn(Function):
     the first maximum; ``sum(gx) == sum(gy)``). Only the flat arg-max is saved.
     """
 
-    saves_for_backward = "none"  # one arg-max per plane: negligible
+    saves_for_backward = NOTHING  # one arg-max per plane: negligible
     infer = staticmethod(_plane_infer)
     cost = staticmethod(GlobalAvgPool2dFn.cost)  # the same formula
 

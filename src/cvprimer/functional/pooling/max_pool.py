@@ -9,6 +9,7 @@ import numpy as np
 
 from cvprimer.core.function import Function
 from cvprimer.core.geometry import Window
+from cvprimer.core.saves import Extra, Saves
 from cvprimer.core.tensor import Tensor
 from cvprimer.functional.pooling._window import (
     check_planes,
@@ -61,7 +62,7 @@ class MaxPool2dFn(Function):
     it into flat indices and scatters (``bincount`` where windows overlap).
     """
 
-    saves_for_backward = "idx"
+    saves_for_backward = Saves(extra=(Extra("output", 0, "int8"),))  # arg-max within each window
 
     @staticmethod
     def geometry(raw_inputs: Any, kwargs: Any, out_shapes: Any) -> Window:

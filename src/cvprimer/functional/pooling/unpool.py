@@ -10,6 +10,7 @@ import numpy as np
 from cvprimer.core.cost import itemsize, numel
 from cvprimer.core.function import Function
 from cvprimer.core.geometry import Transposed
+from cvprimer.core.saves import Saves
 from cvprimer.core.tensor import Tensor
 from cvprimer.functional._conv_utils import _pair
 from cvprimer.functional.pooling._window import check_planes
@@ -30,6 +31,12 @@ class MaxUnpool2dFn(Function):
     gets the gradient although only the last write is kept. Only the indices are saved.
     """
 
+    saves_for_backward = Saves(inputs=(1,))  # the indices
+
+    @staticmethod
+    def infer(x, idx, out, window=None):
+        """The input's leading axes and the unpooled (H_out, W_out)."""
+        return x.shape[:-2] + tuple(out), x.dtype
     @staticmethod
     def geometry(raw_inputs: Any, kwargs: Any, out_shapes: Any) -> Transposed | None:
         """The transpose of the pooling window (``window`` = (k, s, p)): output o can only receive an input

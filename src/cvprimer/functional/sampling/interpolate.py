@@ -9,6 +9,7 @@ import numpy as np
 
 from cvprimer.core.cost import itemsize
 from cvprimer.core.function import Function
+from cvprimer.core.saves import NOTHING
 from cvprimer.core.tensor import Tensor
 from cvprimer.functional.sampling._separable import (
     adaptive_avg_matrix,
@@ -58,6 +59,8 @@ class InterpolateFn(Function):
     (For ``nearest`` a non-finite upstream gradient spreads NaN to its whole row/column block,
     since the products multiply it by zeros; PyTorch's scatter-add confines it.)
     """
+
+    saves_for_backward = NOTHING  # the small 1-D operators
 
     @staticmethod
     def geometry(raw_inputs: Any, kwargs: Any, out_shapes: Any) -> Any:

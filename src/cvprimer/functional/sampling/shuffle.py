@@ -12,9 +12,10 @@ from typing import Any
 
 import numpy as np
 
-from cvprimer.core.cost import itemsize
+from cvprimer.core.cost import itemsize, same_shape_infer
 from cvprimer.core.function import Function
 from cvprimer.core.geometry import Resample, Window, pointwise
+from cvprimer.core.saves import NOTHING
 from cvprimer.core.tensor import Tensor
 
 
@@ -53,6 +54,14 @@ class PixelShuffleFn(Function):
     **Backward**: a permutation, so ``gx = pixel_unshuffle(gy, r)``.
     """
 
+    saves_for_backward = NOTHING
+
+    @staticmethod
+    def infer(x, r):
+        """(*, C r^2, H, W) -> (*, C, H r, W r)."""
+        *lead, c, h, w = x.shape
+        return (*lead, c // (r * r), h * r, w * r), x.dtype
+
     float_only = False
 
     @staticmethod
@@ -85,6 +94,14 @@ class PixelUnshuffleFn(Function):
     **Backward**: ``gx = pixel_shuffle(gy, r)``.
     """
 
+    saves_for_backward = NOTHING
+
+    @staticmethod
+    def infer(x, r):
+        """(*, C, H r, W r) -> (*, C r^2, H, W)."""
+        *lead, c, h, w = x.shape
+        return (*lead, c * r * r, h // r, w // r), x.dtype
+
     float_only = False
     cost = staticmethod(PixelShuffleFn.cost)  # the same formula
 
@@ -115,6 +132,8 @@ class ChannelShuffleFn(Function):
     ``gx = channel_shuffle(gy, C / g)``.
     """
 
+    saves_for_backward = NOTHING
+    infer = staticmethod(same_shape_infer)
     geometry = staticmethod(pointwise)
     float_only = False
     cost = staticmethod(PixelShuffleFn.cost)  # the same formula

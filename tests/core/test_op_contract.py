@@ -1,0 +1,186 @@
+"""The op contract: every ``Function`` subclass of the package describes itself truthfully.
+
+The op classes are found by importing every module of the package and walking ``Function.__subclasses__()``;
+each one is run through ``apply`` on the small inputs of :mod:`op_examples` (recorded from one public call per
+op) and checked against its own declarations:
+
+* what its backward context really holds (arrays on ``ctx``: saved values and attributes) matches its
+  ``saves_for_backward`` (:class:`cvprimer.core.saves.Saves`): the same arguments and outputs kept, and fresh
+  arrays of the declared total size. Only activation-sized arrays take part (at least a quarter of the
+  largest argument or output), so per-channel statistics and small operators are left out on both sides;
+* it has ``infer`` (and ``infer`` agrees with forward's shapes and dtypes) or says why not (``no_infer``);
+* it has ``cost`` or says why not (``uncounted``); for the multiply-accumulate families (conv,
+  transposed conv, linear, matmul, attention) the MACs equal a brute-force count of the products the
+  definition performs on the small input.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+import pkgutil
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+import cvprimer
+from cvprimer.core.function import _CTX_KEEP, Function, observe_ops
+from cvprimer.core.geometry import Transposed, Window
+from cvprimer.core.saves import as_saves
+from cvprimer.core.tensor import Tensor
+
+sys.path.insert(0, str(Path(__file__).parent))
+from op_examples import CALLS  # noqa: E402
+
+
+def _all_function_classes() -> list[type]:
+    for m in pkgutil.walk_packages(cvprimer.__path__, "cvprimer."):
+        if ".lab" in m.name or m.name.endswith("__main__"):
+            continue
+        importlib.import_module(m.name)
+    seen: list[type] = []
+    stack = list(Function.__subclasses__())
+    while stack:
+        c = stack.pop()
+        if c in seen:
+            continue
+        seen.append(c)
+        stack.extend(c.__subclasses__())
+    return [c for c in seen if c.__module__.startswith("cvprimer.") and ".lab." not in c.__module__]
+
+
+CLASSES = _all_function_classes()
+
+
+def _record() -> dict[type, tuple[list[Any], dict[str, Any]]]:
+    got: dict[type, tuple[list[Any], dict[str, Any]]] = {}
+
+    def cb(fn: type, raw: Any, kw: Any, outs: Any) -> None:
+        got.setdefault(fn, ([a.copy() if isinstance(a, np.ndarray) else a for a in raw], dict(kw)))
+
+    with observe_ops(cb):
+        for call in CALLS.values():
+            call(np.random.default_rng(0))
+    return got
+
+
+EXAMPLES = _record()
+
+
+def _leaf(c: type) -> bool:
+    """A class meant to be applied (not only a base of others)."""
+    return c in EXAMPLES or not c.__subclasses__()
+
+
+def test_every_op_class_is_exercised():
+    missing = sorted(c.__qualname__ for c in CLASSES if _leaf(c) and c not in EXAMPLES)
+    assert not missing, f"add a call to tests/core/op_examples.py for {missing}"
+    assert len(EXAMPLES) >= 80
+
+
+def _run(fn: type) -> tuple[list[Any], dict[str, Any], tuple[Any, ...], Function]:
+    raw, kw = EXAMPLES[fn]
+    args = [Tensor(a.copy(), requires_grad=True) if isinstance(a, np.ndarray) and a.dtype.kind == "f" else a
+            for a in raw]
+    out = fn.apply(*args, **kw)
+    outs = out if isinstance(out, tuple) else (out,)
+    node = next(o._node for o in outs if o._node is not None)
+    raw_now = [a.data if isinstance(a, Tensor) else a for a in args]
+    return raw_now, kw, tuple(o.data for o in outs), node
+
+
+def _held(ctx: Function) -> list[np.ndarray]:
+    vals = list(ctx._saved or ()) + [v for k, v in ctx.__dict__.items() if k not in _CTX_KEEP]
+    out = []
+    while vals:
+        v = vals.pop()
+        if isinstance(v, np.ndarray) and v.dtype != object:
+            out.append(v)
+        elif isinstance(v, (tuple, list)):
+            vals.extend(v)
+        elif isinstance(v, dict):
+            vals.extend(v.values())
+    return out
+
+
+OPS = sorted((c for c in CLASSES if c in EXAMPLES), key=lambda c: c.__qualname__)
+
+
+@pytest.mark.parametrize("fn", OPS, ids=lambda c: c.__qualname__)
+def test_saves_for_backward_matches_what_backward_keeps(fn):
+    raw, kw, outs, ctx = _run(fn)
+    arrays = [a for a in raw if isinstance(a, np.ndarray)] + list(outs)
+    floor = max(a.size for a in arrays) / 4
+    # what the context holds: views of arguments, views of outputs, fresh arrays
+    ins, outs_kept, fresh, seen = set(), set(), 0, []
+    for h in _held(ctx):
+        if h.size < floor or any(np.shares_memory(h, s) for s in seen):
+            continue
+        seen.append(h)
+        i = next((i for i, a in enumerate(raw) if isinstance(a, np.ndarray) and np.shares_memory(h, a)), None)
+        j = next((j for j, o in enumerate(outs) if np.shares_memory(h, o)), None)
+        if i is not None:
+            ins.add(i)
+        elif j is not None:
+            outs_kept.add(j)
+        else:
+            fresh += h.nbytes
+    # what the class declares, on the same footing
+    s = as_saves(fn.saves_for_backward)
+    d_ins = {i for i in s.input_indices(raw) if raw[i].size >= floor}
+    d_outs = {j for j in s.outputs if j < len(outs) and outs[j].size >= floor}
+    d_fresh = sum(e.nbytes(raw, outs) for e in s.extra
+                  if np.asarray(raw[e.index] if e.like == "input" else outs[e.index]).size >= floor)
+    name = fn.__qualname__
+    assert ins == d_ins, f"{name} keeps arguments {sorted(ins)}, declares {sorted(d_ins)}"
+    assert outs_kept == d_outs, f"{name} keeps outputs {sorted(outs_kept)}, declares {sorted(d_outs)}"
+    if any(e.lowered for e in s.extra):  # a lowered copy: its size up to k_h k_w (padding included) times
+        g = fn.geometry(raw, kw, [o.shape for o in outs])
+        bound = math.prod(getattr(g, "kernel", (1, 1))) * 2
+        assert d_fresh <= fresh <= bound * d_fresh, f"{name} keeps {fresh} fresh bytes, declares {d_fresh}"
+    else:
+        assert fresh == d_fresh, f"{name} keeps {fresh} fresh bytes, declares {d_fresh}"
+
+
+@pytest.mark.parametrize("fn", OPS, ids=lambda c: c.__qualname__)
+def test_infer_and_cost_are_declared(fn):
+    assert fn.infer is not None or fn.no_infer, f"{fn.__qualname__}: give it infer or say why not (no_infer)"
+    assert fn.cost is not None or fn.uncounted, f"{fn.__qualname__}: give it cost or say why not (uncounted)"
+    raw, kw, outs, _ = _run(fn)
+    if fn.infer is not None:
+        meta = fn.infer(*raw, **kw)
+        metas = meta if isinstance(meta, list) else [meta]
+        assert [(tuple(s), np.dtype(d)) for s, d in metas] == [(o.shape, o.dtype) for o in outs], fn.__qualname__
+    if fn.cost is not None:
+        c = fn.cost(raw, outs, **kw)
+        assert all(int(c.get(k, 0)) >= 0 for k in ("macs", "flops", "bytes")), fn.__qualname__
+
+
+GEMM = [c for c in OPS if c.is_gemm]
+
+
+@pytest.mark.parametrize("fn", GEMM, ids=lambda c: c.__qualname__)
+def test_gemm_cost_equals_a_brute_force_count(fn):
+    raw, kw, outs, _ = _run(fn)
+    macs = int(fn.cost(raw, outs, **kw)["macs"])
+    count = 0
+    geom = fn.geometry(raw, kw, [o.shape for o in outs])
+    if isinstance(geom, (Window, Transposed)):
+        x, w = raw[0], raw[1]
+        taps = list(np.ndindex(*w.shape[1:]))  # (C/g, k_h, k_w): the products one filter application makes
+        # conv: every output element applies its filter (zero padding included, the convention);
+        # transposed conv: every input element is spread through every tap of its filters
+        for _ in np.ndindex(*(x.shape if isinstance(geom, Transposed) else outs[0].shape)):
+            count += len(taps)
+    elif fn.__qualname__ == "AttentionFn":
+        q, k, v = raw[:3]
+        count = q.shape[-2] * k.shape[-2] * q.shape[-1] * math.prod(q.shape[:-2]) \
+            + q.shape[-2] * k.shape[-2] * v.shape[-1] * math.prod(q.shape[:-2])
+    else:  # linear / matmul: one product per (output element, reduced index)
+        a = raw[0]
+        for _ in np.ndindex(*outs[0].shape):
+            count += a.shape[-1]
+    assert macs == count, f"{fn.__qualname__}: cost says {macs} MACs, brute force {count}"
