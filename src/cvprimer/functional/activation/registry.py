@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from cvprimer.core.api import relu, sigmoid, tanh
+from cvprimer.core.api import sigmoid, tanh
 from cvprimer.functional.activation.exponential import (
     SELU_ALPHA,
     SELU_SCALE,
@@ -35,6 +35,7 @@ from cvprimer.functional.activation.rectifier import (
     leaky_relu,
     prelu,
     prelu_slope,
+    relu,
     relu6,
 )
 from cvprimer.functional.activation.smooth import (
