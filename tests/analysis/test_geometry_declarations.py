@@ -128,3 +128,35 @@ def test_an_op_without_geometry_has_an_unknown_field():
     # what follows an unknown field stays unknown
     tr = trace(Lambda(lambda self, x: F.relu(Undeclared.apply(self.stem(x))), stem=_stem()), (1, 1, 20, 20))
     assert ReceptiveFields(tr).output().kind == "unknown"
+
+
+AUTOGRAD = {  # the declared geometry against the support of d y[unit] / d x (exact for linear resampling)
+    "bicubic": lambda self, x: F.interpolate(x, scale_factor=2, mode="bicubic"),
+    "bicubic_aligned": lambda self, x: F.interpolate(x, size=(31, 29), mode="bicubic", align_corners=True),
+    "area": lambda self, x: F.interpolate(x, size=(6, 7), mode="area"),
+    "adaptive": lambda self, x: F.adaptive_avg_pool2d(x, (5, 4)),
+    "unpool": lambda self, x: F.max_unpool2d(*F.max_pool2d(x, 2, return_indices=True), 2),
+}
+
+
+@pytest.mark.parametrize("name", sorted(AUTOGRAD))
+def test_declared_regions_against_autograd(name):
+    from cvprimer.analysis import effective_receptive_field, input_region
+
+    model = Lambda(lambda self, x: AUTOGRAD[name](self, self.stem(x)), stem=Conv(1, 1, 3, rng=np.random.default_rng(1)))
+    shape = (1, 1, 18, 18)
+    tr = trace(model, shape)
+    rf = ReceptiveFields(tr).output()
+    hw = tr.ops[-1].outputs[0].shape[-2:]
+    rng = np.random.default_rng(3)
+    for i, j in ((hw[0] // 2, hw[1] // 2), (hw[0] // 2 + 1, hw[1] // 2 - 1), (1, 1)):
+        support = effective_receptive_field(model, shape, unit=(i, j), n_samples=1, rng=rng)["support"]
+        region = unit_region(tr, i, j)
+        env = input_region(rf, i, j, shape[2:])
+        if name == "unpool":  # the field holds every position the index could name: a superset of the support
+            if support is not None:
+                assert all(region[a][0] <= support[a][0] and support[a][1] <= region[a][1] for a in range(2))
+        else:
+            assert region == support, (name, i, j)
+        if "unequal" not in rf.note:  # bins of unequal size: the envelope shows the largest bin, not a bound
+            assert all(env[a][0] <= region[a][0] and region[a][1] <= env[a][1] for a in range(2)), (name, env, region)

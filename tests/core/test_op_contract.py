@@ -184,3 +184,38 @@ def test_gemm_cost_equals_a_brute_force_count(fn):
         for _ in np.ndindex(*outs[0].shape):
             count += a.shape[-1]
     assert macs == count, f"{fn.__qualname__}: cost says {macs} MACs, brute force {count}"
+
+
+@pytest.mark.parametrize("k, s, p", [(3, 2, 1), (2, 2, 0), (3, 1, 1)])
+def test_avg_pool_cost_counts_the_separable_sum_it_computes(k, s, p, monkeypatch):
+    # count every element added by the op's own window sum (one add per element per extra tap) and one
+    # divide per output: the cost formula must give the same number
+    ap = importlib.import_module("cvprimer.functional.pooling.avg_pool")
+    counted = [0]
+    inner = ap._window_sum
+
+    def counting(a, k_, s_, n, axis):
+        out = inner(a, k_, s_, n, axis)
+        counted[0] += (k_ - 1) * out.size
+        return out
+
+    monkeypatch.setattr(ap, "_window_sum", counting)
+    recs = []
+    x = Tensor(np.random.default_rng(0).standard_normal((2, 3, 9, 8)))
+    with observe_ops(lambda fn, raw, kw, outs: recs.append((fn, raw, kw, outs))):
+        y = ap.avg_pool2d(x, k, s, p)
+    fn, raw, kw, outs = recs[-1]
+    assert fn.cost(raw, outs, **kw)["flops"] == counted[0] + y.data.size
+
+
+def test_max_unpool_cost_counts_indices_at_their_own_itemsize():
+    import cvprimer.functional as F
+
+    recs = []
+    y, idx = F.max_pool2d(Tensor(np.random.default_rng(0).standard_normal((2, 3, 8, 8)).astype(np.float32)), 2,
+                          return_indices=True)
+    with observe_ops(lambda fn, raw, kw, outs: recs.append((fn, raw, kw, outs))):
+        out = F.max_unpool2d(y, idx, 2)
+    fn, raw, kw, outs = recs[-1]
+    # float32 values and int64 indices read, float32 output written
+    assert fn.cost(raw, outs, **kw)["bytes"] == y.data.size * (4 + 8) + out.data.size * 4

@@ -24,6 +24,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from cvprimer.analysis.receptive_field import declared_geometry
 from cvprimer.analysis.trace import Trace
 from cvprimer.core.geometry import Global, Pointwise
@@ -75,7 +77,10 @@ def unit_region(tr: Trace, i: int, j: int, op_index: int | None = None) -> tuple
             if whole:
                 got = full
             else:
-                got = _backward_rule(rec, ivs, a.shape[-2:]) if k == first else None
+                # the geometry describes the first activation input and any other of its spatial size
+                # (max unpooling's indices are read where its values are)
+                same = k == first or a.shape[-2:] == np.shape(rec.raw[first])[-2:]
+                got = _backward_rule(rec, ivs, a.shape[-2:]) if same else None
                 if got == "all":
                     got = full
                 elif got is None:
