@@ -41,6 +41,7 @@ import numpy as np
 
 from cvprimer.core.cost import itemsize
 from cvprimer.core.function import Function
+from cvprimer.core.saves import Extra, Saves
 from cvprimer.core.tensor import Tensor
 from cvprimer.functional.normalization._normalize import check_eps, check_input, check_param, moments
 from cvprimer.functional.normalization._normalize import cost as _norm_cost
@@ -69,7 +70,7 @@ class SyncBatchNormFn(Function):
     global ``mean``, biased ``var`` and ``count``). Saves x_hat, inv_std, gamma and the global count.
     """
 
-    saves_for_backward = "new"
+    saves_for_backward = Saves(inputs=(1,), extra=(Extra("input"),))  # gamma, x_hat (inv_std is per channel)
     is_normalization = True
 
     @staticmethod
