@@ -3,8 +3,8 @@ r"""``Trainer``: the training loop, with evaluation, prediction, gradient accumu
 One epoch: ``model.train()``; for each batch: forward, loss (divided by ``accumulate`` when
 gradients are accumulated over several batches), backward, and every ``accumulate`` batches an
 optional gradient clip, ``optimizer.step()``, ``zero_grad`` and a per-step scheduler step. Then
-``model.eval()`` validation under ``no_grad``, the per-epoch scheduler step (ReduceLROnPlateau gets
-the validation loss), and the callbacks. Ctrl-C (KeyboardInterrupt) ends the loop cleanly: the
+``model.eval()`` validation under ``no_grad``, the per-epoch scheduler step (a scheduler that declares
+``steps_on_metric`` gets the validation loss), and the callbacks. Ctrl-C (KeyboardInterrupt) ends the loop cleanly: the
 callbacks' ``on_fit_end`` still runs (early stopping restores its best weights, logs are closed)
 and ``trainer.interrupted`` is set.
 
@@ -285,7 +285,7 @@ class Trainer:
                     logs.update(self.evaluate(val_loader))
                 logs["time"] = time.perf_counter() - t0
                 if self.scheduler is not None and self.scheduler_interval == "epoch":
-                    if getattr(self.scheduler, "steps_on_metric", False):  # e.g. ReduceLROnPlateau
+                    if getattr(self.scheduler, "steps_on_metric", False):  # a plateau schedule wants the metric
                         self.scheduler.step(logs.get("val_loss", logs["train_loss"]))
                     else:
                         self.scheduler.step()
