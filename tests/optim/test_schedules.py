@@ -240,3 +240,27 @@ def test_reduce_on_plateau_state_dict_resume():
         b.step(m)
         assert a.get_last_lr() == b.get_last_lr()
     assert a.get_last_lr()[0] < BASE[0] * 0.1  # reduced twice over the run
+
+
+def test_make_scheduler_by_name():
+    import numpy as np
+
+    import cvprimer as cp
+    from cvprimer.optim import SGD
+    from cvprimer.optim.lr_scheduler import SCHEDULE_KINDS, make_scheduler
+
+    def opt():
+        return SGD([cp.tensor(np.zeros(2), requires_grad=True)], lr=0.1)
+
+    got = {k: make_scheduler(k, opt(), total_steps=30, warmup_steps=0) for k in SCHEDULE_KINDS}
+    assert got["constant"] == (None, "epoch")
+    assert got["plateau"][1] == "epoch" and getattr(got["plateau"][0], "steps_on_metric", False)
+    assert {got[k][1] for k in ("step", "cosine", "onecycle")} == {"step"}
+    o = opt()
+    sched, interval = make_scheduler("constant", o, total_steps=30, warmup_steps=10)
+    assert interval == "step" and o.param_groups[0]["lr"] == 0.0  # linear warm-up from 0
+    for _ in range(10):
+        sched.step()
+    assert o.param_groups[0]["lr"] == pytest.approx(0.1)
+    with pytest.raises(ValueError, match="unknown kind"):
+        make_scheduler("exp", opt(), total_steps=3)

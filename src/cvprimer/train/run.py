@@ -56,7 +56,7 @@ OPTIMIZERS = {
     "nadam": lambda p, c: optim.NAdam(p, lr=c.lr, weight_decay=c.weight_decay, l1_decay=c.l1),
     "radam": lambda p, c: optim.RAdam(p, lr=c.lr, weight_decay=c.weight_decay, l1_decay=c.l1),
 }
-SCHEDULES = ("constant", "step", "cosine", "onecycle", "plateau")
+SCHEDULES = optim.lr_scheduler.SCHEDULE_KINDS
 AUGMENTS = ("hflip", "crop", "rotate", "affine", "noise", "blur", "jitter", "erasing", "mixup", "cutmix")
 IMBALANCE = ("none", "oversample", "undersample", "smote", "weighted", "focal")
 
@@ -189,26 +189,6 @@ def _augmentations(cfg: TrainConfig, num_classes: int, hw: tuple[int, int]) -> A
     }
     chosen = [table[a]() for a in cfg.augment]
     return A.Compose(chosen) if chosen else None
-
-
-def _scheduler(cfg: TrainConfig, opt: Any, steps_per_epoch: int) -> tuple[Any, str]:
-    S = optim.schedules
-    if cfg.schedule == "plateau":
-        return optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.5, patience=2), "epoch"
-    total = cfg.epochs * steps_per_epoch
-    warm = int(round(cfg.warmup_epochs * steps_per_epoch))
-    if cfg.schedule == "onecycle":
-        return optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=total), "step"
-    if cfg.schedule == "constant" and warm == 0:
-        return None, "epoch"
-
-    def make(lr: float) -> Any:
-        rest = total - warm
-        main = {"constant": lambda: S.constant(lr), "cosine": lambda: S.cosine(lr, T_max=rest),
-                "step": lambda: S.step_decay(lr, step_size=max(rest // 3, 1), gamma=0.1)}[cfg.schedule]()
-        return S.warmup("linear", warm, lr).then(main) if warm else main
-
-    return optim.lr_scheduler.ScheduleLR(opt, make), "step"
 
 
 def _plot(history: list[dict], path: str) -> bool:
@@ -359,7 +339,9 @@ def _run_locked(cfg: TrainConfig, run_dir: str, resume: str | None, verbose: boo
 
         model = convert_sync_batchnorm(model, comm)
     opt = OPTIMIZERS[cfg.optimizer](model.parameters(), cfg)
-    sched, interval = _scheduler(cfg, opt, len(train_loader))
+    steps = len(train_loader)
+    sched, interval = optim.lr_scheduler.make_scheduler(cfg.schedule, opt, total_steps=cfg.epochs * steps,
+                                                        warmup_steps=int(round(cfg.warmup_epochs * steps)))
 
     def loss_fn(out: cp.Tensor, target: cp.Tensor) -> cp.Tensor:
         if cfg.imbalance == "focal" and target.dtype.kind in "iu":
