@@ -1,50 +1,42 @@
 """argparse value types shared by the command-line verbs: each refuses a bad value with a message naming
-what was expected (argparse adds the flag's name)."""
+what was expected (argparse adds the flag's name). Floats must be finite: ``nan`` and ``inf`` never pass."""
 
 from __future__ import annotations
 
 import argparse
 import math
+from collections.abc import Callable
 
 
-def positive_int(text: str) -> int:
-    """argparse type: an integer >= 1."""
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {v}")
-    return v
+def _interval(lo: float, hi: float, lo_closed: bool, hi_closed: bool) -> str:
+    if hi == math.inf:
+        return f"{'>=' if lo_closed else '>'} {lo:g}"
+    return f"in {'[' if lo_closed else '('}{lo:g}, {hi:g}{']' if hi_closed else ')'}"
 
 
-def non_negative_int(text: str) -> int:
-    """argparse type: an integer >= 0."""
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
-    if v < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {v}")
-    return v
+def number(lo: float, hi: float = math.inf, lo_closed: bool = True, hi_closed: bool = False,
+           integer: bool = False) -> Callable[[str], float | int]:
+    """An argparse type accepting a finite number (an integer when ``integer``) in the given interval."""
+    kind = "an integer" if integer else "a finite number"
+    expected = f"{kind} {_interval(lo, hi, lo_closed, hi_closed)}"
 
-def positive_float(text: str) -> float:
-    """argparse type: a finite number > 0 (``nan`` and ``inf`` are refused)."""
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}") from None
-    if not math.isfinite(v) or v <= 0:
-        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {text!r}")
-    return v
+    def parse(text: str) -> float | int:
+        try:
+            v: float | int = int(text) if integer else float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+        inside = (v >= lo if lo_closed else v > lo) and (v <= hi if hi_closed else v < hi)
+        if not (math.isfinite(v) and inside):
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
+        return v
+
+    return parse
 
 
-def seed_int(text: str) -> int:
-    """argparse type: a seed for ``np.random.default_rng`` (an integer in 0..2**32-1)."""
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer in 0..2**32-1, got {text!r}") from None
-    if not 0 <= v < 2**32:
-        raise argparse.ArgumentTypeError(f"expected an integer in 0..2**32-1, got {v}")
-    return v
+positive_int = number(1, integer=True)
+non_negative_int = number(0, integer=True)
+positive_float = number(0, lo_closed=False)
+non_negative_float = number(0)
+seed_int = number(0, 2**32, integer=True)
+fraction = number(0, 1, lo_closed=False)  # (0, 1)
+probability = number(0, 1)  # [0, 1)

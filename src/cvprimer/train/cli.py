@@ -14,40 +14,13 @@ import contextlib
 import sys
 from typing import Any
 
-from cvprimer.argtypes import positive_float, positive_int, seed_int
+from cvprimer.argtypes import fraction, non_negative_float, positive_float, positive_int, probability, seed_int
 from cvprimer.errors import UserError
 
 # the flags a resumed run cannot change (it continues its saved configuration); --epochs may extend it
 _FIXED_ON_RESUME = ("model", "dataset", "val_fraction", "resize", "batch_size", "optimizer", "lr", "momentum",
                     "weight_decay", "l1", "dropout", "schedule", "warmup_epochs", "augment", "imbalance",
                     "label_smoothing", "early_stopping", "seed", "run_dir", "overwrite")
-
-
-def _fraction(text: str) -> float:
-    v = positive_float(text)
-    if v >= 1:
-        raise argparse.ArgumentTypeError(f"expected a number in (0, 1), got {text!r}")
-    return v
-
-
-def _unit(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}") from None
-    if not 0 <= v < 1:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}")
-    return v
-
-
-def _non_negative(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text!r}") from None
-    if not (v >= 0 and v != float("inf")):
-        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text!r}")
-    return v
 
 
 def add_parser(sub: Any) -> None:
@@ -58,7 +31,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--model", default=d.model, help="zoo model name (default %(default)s)")
     p.add_argument("--dataset", default=d.dataset,
                    help="embedded dataset (digits, mnist_sample) or an image-folder path (default %(default)s)")
-    p.add_argument("--val-fraction", type=_fraction, default=d.val_fraction)
+    p.add_argument("--val-fraction", type=fraction, default=d.val_fraction)
     p.add_argument("--resize", type=positive_int, default=None,
                    help="resize images to SxS (e.g. 32 for LeNet-5 on digits; also makes a folder of mixed sizes "
                         "loadable)")
@@ -67,16 +40,16 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--batch-size", type=positive_int, default=d.batch_size)
     p.add_argument("--optimizer", default=d.optimizer, choices=sorted(OPTIMIZERS))
     p.add_argument("--lr", type=positive_float, default=d.lr)
-    p.add_argument("--momentum", type=_unit, default=d.momentum)
-    p.add_argument("--weight-decay", type=_non_negative, default=d.weight_decay,
+    p.add_argument("--momentum", type=probability, default=d.momentum)
+    p.add_argument("--weight-decay", type=non_negative_float, default=d.weight_decay,
                    help="L2 penalty (decoupled for adamw)")
-    p.add_argument("--l1", type=_non_negative, default=d.l1, help="L1 penalty on the weights")
-    p.add_argument("--dropout", type=_unit, default=None, help="dropout probability, for models that take one")
+    p.add_argument("--l1", type=non_negative_float, default=d.l1, help="L1 penalty on the weights")
+    p.add_argument("--dropout", type=probability, default=None, help="dropout probability, for models that take one")
     p.add_argument("--schedule", default=d.schedule, choices=SCHEDULES)
-    p.add_argument("--warmup-epochs", type=_non_negative, default=d.warmup_epochs)
+    p.add_argument("--warmup-epochs", type=non_negative_float, default=d.warmup_epochs)
     p.add_argument("--augment", default="", help=f"comma-separated, from {','.join(AUGMENTS)}")
     p.add_argument("--imbalance", default=d.imbalance, choices=IMBALANCE)
-    p.add_argument("--label-smoothing", type=_unit, default=d.label_smoothing)
+    p.add_argument("--label-smoothing", type=probability, default=d.label_smoothing)
     p.add_argument("--early-stopping", type=positive_int, default=None, metavar="PATIENCE")
     p.add_argument("--seed", type=seed_int, default=d.seed)
     p.add_argument("--run-dir", default=None, help="output folder (default runs/<model>-<dataset>-<time>)")
