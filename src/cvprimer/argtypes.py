@@ -8,10 +8,14 @@ import math
 from collections.abc import Callable
 
 
+def _num(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else f"{x:g}"
+
+
 def _interval(lo: float, hi: float, lo_closed: bool, hi_closed: bool) -> str:
     if hi == math.inf:
-        return f"{'>=' if lo_closed else '>'} {lo:g}"
-    return f"in {'[' if lo_closed else '('}{lo:g}, {hi:g}{']' if hi_closed else ')'}"
+        return f"{'>=' if lo_closed else '>'} {_num(lo)}"
+    return f"in {'[' if lo_closed else '('}{_num(lo)}, {_num(hi)}{']' if hi_closed else ')'}"
 
 
 def number(lo: float, hi: float = math.inf, lo_closed: bool = True, hi_closed: bool = False,
