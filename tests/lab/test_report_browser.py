@@ -87,7 +87,8 @@ def test_english_page_structure_images_and_no_network(driver, report_dir: Path):
     sections = driver.find_elements("css selector", "section.question")
     assert [s.get_attribute("id") for s in sections] == [f"q{n}" for n in range(1, 55)]
     results = json.loads((report_dir / "results.json").read_text(encoding="utf-8"))
-    n_plots = sum(len(r.get("plots") or []) for r in results["experiments"])
+    # an experiment that answers several questions appears (with its plots) in each of their sections
+    n_plots = sum(len(r.get("plots") or []) * len(r["questions"]) for r in results["experiments"])
     widths = driver.execute_script(
         "return Array.from(document.images).map(i => [i.complete, i.naturalWidth]);")
     assert len(widths) == n_plots
@@ -96,6 +97,9 @@ def test_english_page_structure_images_and_no_network(driver, report_dir: Path):
     assert [r for r in resources if not r.startswith(("data:", "file:"))] == []
     ids = {r["id"] for r in results["experiments"]}
     assert ids and all(driver.find_elements("css selector", f'article[data-id="{i}"]') for i in ids)
+    all_ids = driver.execute_script("return Array.from(document.querySelectorAll('[id]')).map(e => e.id);")
+    assert len(all_ids) == len(set(all_ids)), "duplicate element ids"
+    assert all(driver.find_elements("id", i) for i in ids)  # every experiment has its plain anchor once
     driver.save_screenshot(str(report_dir / "screenshot-en.png"))
 
 

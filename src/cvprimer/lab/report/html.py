@@ -86,9 +86,9 @@ def _paragraphs(text: str) -> str:
     return "".join(f"<p>{escape(p.strip())}</p>" for p in text.split("\n\n") if p.strip())
 
 
-def _experiment(rec: dict[str, Any], out: str, ui: dict[str, str], lang: str) -> str:
+def _experiment(rec: dict[str, Any], out: str, ui: dict[str, str], lang: str, anchor: str) -> str:
     kind = rec.get("kind", "experiment")
-    parts = [f'<article class="exp" id="{escape(rec["id"])}" data-id="{escape(rec["id"])}">',
+    parts = [f'<article class="exp" id="{escape(anchor)}" data-id="{escape(rec["id"])}">',
              f"<h3>{escape(_t(rec.get('title'), lang))} <small><code>{escape(rec['id'])}</code></small></h3>"]
     if kind == "experiment":
         parts.append(f'<p><span class="kv">{ui["claim"]}</span>{escape(_t(rec.get("claim"), lang))}</p>')
@@ -184,8 +184,9 @@ def render(results: dict[str, Any], lang: str, out: str, other_href: str) -> str
         if q["status"] == "pending":
             body.append(f"<p>{ui['pending']}</p>")
         for i in q["experiments"]:
-            if i in recs:
-                body.append(_experiment(recs[i], out, ui, lang))
+            if i in recs:  # an experiment serving several questions keeps its plain id in the first one's section
+                first = str(min(recs[i]["questions"])) == n
+                body.append(_experiment(recs[i], out, ui, lang, i if first else f"{i}-q{n}"))
             else:
                 body.append(f'<p>{ui["not_run"]} <code class="cmd">cvprimer lab run {escape(i)}</code></p>')
         sections.append(head + "".join(body) + "</section>")
