@@ -183,11 +183,14 @@ def world() -> Communicator:
 
 def _report(comm: Communicator, exc: BaseException) -> None:
     head = f"[rank {comm.rank}/{comm.world_size}] "
-    text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)).rstrip("\n").split("\n")
+    # the error itself first: MPI_Abort may cut the launcher's forwarding of whatever is written last
+    text = [f"{type(exc).__name__}: {exc}"]
+    text += "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)).rstrip("\n").split("\n")
     text += [f"{type(exc).__name__}: {exc}", f"aborting all {comm.world_size} ranks (MPI_Abort)"]
     for line in text:  # one short write per line: the launcher then never splices two ranks' lines
         sys.stderr.write(head + line + "\n")
         sys.stderr.flush()
+    time.sleep(0.2)  # give the launcher a moment to forward the lines before the abort tears it down
 
 
 def install_abort_handler(comm: Communicator) -> None:
