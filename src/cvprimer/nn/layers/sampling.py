@@ -10,7 +10,7 @@ from cvprimer.nn.module import Module
 
 
 class Upsample(Module):
-    r"""Resize by ``size`` or ``scale_factor`` with ``mode`` nearest or bilinear (``F.interpolate``)."""
+    r"""Resize by ``size`` or ``scale_factor`` with ``mode`` nearest, bilinear, bicubic or area (``F.interpolate``)."""
 
     def __init__(self, size: Any = None, scale_factor: Any = None, mode: str = "nearest",
                  align_corners: bool | None = None) -> None:
