@@ -3,7 +3,8 @@
 import pytest
 
 from cvprimer.analysis import timing
-from cvprimer.functional.conv import _parallel
+from cvprimer.core import pool
+from cvprimer.core.settings import settings
 
 
 class FakeClock:
@@ -71,13 +72,13 @@ def test_bad_arguments():
 
 
 def test_blas_threads_pins_and_restores():
-    before_blas, before_pool = timing.current_blas_threads(), _parallel.NUM_THREADS
+    before_blas, before_pool = timing.current_blas_threads(), settings.threads
     with timing.blas_threads(1) as n:
-        assert n == 1 and timing.current_blas_threads() == 1 and _parallel.workers() == 1
-    assert timing.current_blas_threads() == before_blas and _parallel.NUM_THREADS == before_pool
+        assert n == 1 and timing.current_blas_threads() == 1 and pool.workers() == 1
+    assert timing.current_blas_threads() == before_blas and settings.threads == before_pool
     with pytest.raises(RuntimeError):
         with timing.blas_threads(1):
             raise RuntimeError("boom")
-    assert timing.current_blas_threads() == before_blas and _parallel.NUM_THREADS == before_pool
+    assert timing.current_blas_threads() == before_blas and settings.threads == before_pool
     with timing.blas_threads(None) as n:
-        assert n == before_blas and _parallel.NUM_THREADS == before_pool
+        assert n == before_blas and settings.threads == before_pool

@@ -157,10 +157,11 @@ def test_conv2d_errors():
 @pytest.mark.parametrize("use_phases", [True, False])  # strided: polyphase / im2col reference
 @pytest.mark.parametrize("xs,ws,kw", [GRID[i] for i in (0, 1, 2, 3, 4, 5, 12, 15)])
 def test_every_lowering_agrees_with_torch(monkeypatch, xs, ws, kw, fuse_below, use_phases, split):
-    from cvprimer.functional.conv import _depthwise, _kernels, _parallel, _rows
+    from cvprimer.core.settings import settings
+    from cvprimer.functional.conv import _depthwise, _kernels, _rows
 
-    monkeypatch.setattr(_parallel, "NUM_THREADS", 2)
-    monkeypatch.setattr(_parallel, "MIN_CHUNK_ELEMENTS", 1 if split else 10**12)
+    monkeypatch.setattr(settings, "threads", 2)
+    monkeypatch.setattr(settings, "min_chunk_elements", 1 if split else 10**12)
     monkeypatch.setattr(_depthwise, "BLOCK_BYTES", 1 if split else 1 << 20)  # one image per block
 
     monkeypatch.setattr(_rows, "FUSE_BELOW", fuse_below)
@@ -172,11 +173,11 @@ def test_every_lowering_agrees_with_torch(monkeypatch, xs, ws, kw, fuse_below, u
 
 @pytest.mark.parametrize("xs,ws,kw", [GRID[i] for i in (0, 1, 2, 6)])
 def test_columns_rebuilt_when_too_large_to_keep(monkeypatch, xs, ws, kw):
-    from cvprimer.functional.conv import _parallel
+    from cvprimer.core.settings import settings
 
     conv2d_module = importlib.import_module("cvprimer.functional.conv.conv2d")
-    monkeypatch.setattr(_parallel, "MIN_CHUNK_ELEMENTS", 1)  # rebuilt per batch chunk
-    monkeypatch.setattr(_parallel, "NUM_THREADS", 2)
+    monkeypatch.setattr(settings, "min_chunk_elements", 1)  # rebuilt per batch chunk
+    monkeypatch.setattr(settings, "threads", 2)
     monkeypatch.setattr(conv2d_module, "KEEP_COLS_BYTES", 0)  # keep x instead, lower it again in backward
     x, w, b = _args(xs, ws, seed=13)
     parity(lambda x, w, b: F.conv2d(x, w, b, **kw), lambda x, w, b: TF.conv2d(x, w, b, **kw), x, w, b,
@@ -187,10 +188,10 @@ def test_blas_thread_limit_is_restored_after_concurrent_calls(monkeypatch):
     from concurrent.futures import ThreadPoolExecutor
 
     threadpoolctl = pytest.importorskip("threadpoolctl")
-    from cvprimer.functional.conv import _parallel
+    from cvprimer.core.settings import settings
 
-    monkeypatch.setattr(_parallel, "NUM_THREADS", 2)
-    monkeypatch.setattr(_parallel, "MIN_CHUNK_ELEMENTS", 1)
+    monkeypatch.setattr(settings, "threads", 2)
+    monkeypatch.setattr(settings, "min_chunk_elements", 1)
 
     def blas_threads():
         return [i["num_threads"] for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"]

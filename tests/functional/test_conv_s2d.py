@@ -8,7 +8,8 @@ import pytest
 import torch.nn.functional as TF
 
 import cvprimer.functional as F
-from cvprimer.functional.conv import _kernels, _parallel, _rows
+from cvprimer.core.settings import settings
+from cvprimer.functional.conv import _kernels, _rows
 from cvprimer.functional.conv._s2d import s2d_applies
 from parity import check_grad, parity, randn
 
@@ -34,8 +35,8 @@ TRANSPOSED = [
 
 def _force(monkeypatch, use_s2d, split, block_bytes):
     monkeypatch.setattr(_kernels, "USE_S2D", use_s2d)
-    monkeypatch.setattr(_parallel, "NUM_THREADS", 2)
-    monkeypatch.setattr(_parallel, "MIN_CHUNK_ELEMENTS", 1 if split else 10**12)
+    monkeypatch.setattr(settings, "threads", 2)
+    monkeypatch.setattr(settings, "min_chunk_elements", 1 if split else 10**12)
     monkeypatch.setattr(_rows, "BLOCK_BYTES", block_bytes)
 
 

@@ -119,10 +119,11 @@ def test_conv_transpose2d_errors():
 @pytest.mark.parametrize("use_phases", [True, False])
 @pytest.mark.parametrize("xs,ws,kw", [GRID[i] for i in (0, 1, 2, 3, 4)])
 def test_every_lowering_agrees_with_torch(monkeypatch, xs, ws, kw, fuse_below, use_phases, split):
-    from cvprimer.functional.conv import _depthwise, _kernels, _parallel, _rows
+    from cvprimer.core.settings import settings
+    from cvprimer.functional.conv import _depthwise, _kernels, _rows
 
-    monkeypatch.setattr(_parallel, "NUM_THREADS", 2)
-    monkeypatch.setattr(_parallel, "MIN_CHUNK_ELEMENTS", 1 if split else 10**12)
+    monkeypatch.setattr(settings, "threads", 2)
+    monkeypatch.setattr(settings, "min_chunk_elements", 1 if split else 10**12)
     monkeypatch.setattr(_depthwise, "BLOCK_BYTES", 1 if split else 1 << 20)  # one image per block
 
     monkeypatch.setattr(_rows, "FUSE_BELOW", fuse_below)

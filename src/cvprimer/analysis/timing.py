@@ -62,7 +62,7 @@ def blas_threads(n: int | None) -> Iterator[int]:
         return
     if int(n) < 1:
         raise ValueError(f"blas_threads: n must be >= 1 or None, got {n!r}")
-    from cvprimer.functional.conv import _parallel
+    from cvprimer.core.settings import settings
 
     limiter: Any = None
     try:
@@ -71,12 +71,10 @@ def blas_threads(n: int | None) -> Iterator[int]:
         limiter = threadpool_limits(limits=int(n), user_api="blas")
     except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
         pass
-    before = _parallel.NUM_THREADS
-    _parallel.NUM_THREADS = int(n)
     try:
-        yield current_blas_threads()
+        with settings.override(threads=int(n)):
+            yield current_blas_threads()
     finally:
-        _parallel.NUM_THREADS = before
         if limiter is not None:
             limiter.restore_original_limits()
 

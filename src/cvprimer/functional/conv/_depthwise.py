@@ -22,8 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from cvprimer.core.pool import pool_map, workers
 from cvprimer.functional._conv_utils import _tap, flat_pad, pad2d
-from cvprimer.functional.conv._parallel import pool_map, workers
 
 BLOCK_BYTES = 1 << 20  # padded input bytes per block (measured best between 1 and 2 MiB)
 

@@ -34,9 +34,9 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from cvprimer.core.pool import batch_spans, pool_map
 from cvprimer.functional._conv_utils import _tap, col2im, im2col, pad2d, row_lower
 from cvprimer.functional.conv._depthwise import dw_forward, dw_grad_input, dw_grad_weight
-from cvprimer.functional.conv._parallel import batch_spans, pool_map
 from cvprimer.functional.conv._phases import (
     phases_forward,
     phases_grad_input,

@@ -1,4 +1,4 @@
-r"""Batch-parallel execution of the conv kernels on a small thread pool.
+r"""The engine's worker pool: batch-parallel execution of heavy kernels on a small thread pool.
 
 NumPy releases the GIL inside matmul and its copy/ufunc loops, so Python threads can run the
 per-image work of a conv side by side. We split the batch into one contiguous chunk per worker
@@ -18,19 +18,19 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-# worker threads (None: the CPUs this process may use, at most 4); a benchmark that pins BLAS
-# and PyTorch to n threads sets this to n too
-NUM_THREADS: int | None = None
-# a batch is split only when each chunk still has at least this many input elements
-MIN_CHUNK_ELEMENTS = 1 << 15
+from cvprimer.core.settings import settings
+
+# the number of workers and the smallest chunk worth a split are settings.threads and
+# settings.min_chunk_elements (cvprimer.core.settings); a benchmark that pins BLAS and PyTorch to
+# n threads sets settings.threads to n too
 
 _POOL: ThreadPoolExecutor | None = None
 _CTL: Any = None
 
 
 def workers() -> int:
-    if NUM_THREADS is not None:
-        return max(1, NUM_THREADS)
+    if settings.threads is not None:
+        return max(1, settings.threads)
     try:
         n = len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover - not on Linux
@@ -84,7 +84,7 @@ def pool_map(fn: Callable[[int, int], Any], spans: list[tuple[int, int]], blas_s
     if len(spans) == 1 or workers() == 1:
         return [fn(a, b) for a, b in spans]
     if _POOL is None or _POOL._max_workers != workers():
-        _POOL = ThreadPoolExecutor(workers(), thread_name_prefix="cvprimer-conv")
+        _POOL = ThreadPoolExecutor(workers(), thread_name_prefix="cvprimer")
     ctx = _single_threaded_blas() if blas_single else contextlib.nullcontext()
     with ctx:
         return list(_POOL.map(lambda ab: fn(*ab), spans))
@@ -93,7 +93,7 @@ def pool_map(fn: Callable[[int, int], Any], spans: list[tuple[int, int]], blas_s
 def batch_spans(n: int, per_item: int) -> list[tuple[int, int]]:
     """Split range(n) into one contiguous chunk per worker (a single span when splitting is not
     possible: no threadpoolctl to hold the BLAS to one thread, one worker, or tiny chunks)."""
-    k = min(workers(), n, max(1, (n * per_item) // MIN_CHUNK_ELEMENTS))
+    k = min(workers(), n, max(1, (n * per_item) // max(1, settings.min_chunk_elements)))
     if k <= 1 or not _controller():
         return [(0, n)]
     bounds = [round(i * n / k) for i in range(k + 1)]

@@ -1,0 +1,101 @@
+r"""The engine's tuning switches in one place, with a context manager to change them for a while.
+
+Every performance choice that tests and benchmarks need to flip lives here instead of in module
+globals, so that a test says ``with settings.override(conv_phases=False): ...`` and the previous
+values come back on exit, even on an exception::
+
+    from cvprimer.core.settings import settings
+    settings.numba            # compiled kernels in use (numba installed and not switched off)
+    with settings.override(numba=False, threads=1):
+        ...                   # the NumPy reference path, on one worker thread
+
+Fields (the defaults are the measured best on a 2-core x86 machine; see ``benchmarks/``):
+
+* ``numba`` -- use the compiled kernels of :mod:`cvprimer.core.jit` where an op has one. Starts
+  True when numba imports and the environment variable ``CVPRIMER_NUMBA`` is not ``0``; the
+  NumPy code stays the reference and every parity test runs on both paths.
+* ``threads`` -- worker threads of the engine's pool (None: the CPUs this process may use, at
+  most 4). Convolution, normalization and the other batch-split kernels share that pool.
+* ``min_chunk_elements`` -- a batch is split over the workers only when each chunk still has at
+  least this many input elements.
+* ``conv_phases`` -- strided convs: polyphase stride-1 pieces (True) or the im2col/col2im
+  reference lowering (False).
+* ``conv_s2d`` -- strided convs with k a multiple of s (d = 1): one stride-1 conv on the
+  space-to-depth image (True).
+* ``conv_keep_cols_bytes`` -- lowered inputs larger than this are not kept for backward (x is kept
+  and they are rebuilt).
+* ``conv_rows_block_bytes`` -- operand + accumulator bytes per block of the shifted-GEMM sums.
+* ``conv_dw_block_bytes`` -- padded input bytes per block of the NumPy depthwise kernels.
+
+Setting an unknown field, or a value of the wrong type, raises ``ValueError`` naming the field.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, fields
+from typing import Any
+
+
+def _numba_default() -> bool:
+    if os.environ.get("CVPRIMER_NUMBA", "1").strip() in ("0", "false", "no", "off"):
+        return False
+    from cvprimer.core import jit
+
+    return jit.available()
+
+
+@dataclass
+class Settings:
+    """The engine's switches (see the module docstring for each field)."""
+
+    numba: bool = False
+    threads: int | None = None
+    min_chunk_elements: int = 1 << 15
+    conv_phases: bool = True
+    conv_s2d: bool = True
+    conv_keep_cols_bytes: int = 1 << 28
+    conv_rows_block_bytes: int = 1 << 20
+    conv_dw_block_bytes: int = 1 << 20
+
+    def _check(self, name: str, value: Any) -> Any:
+        known = {f.name: f for f in fields(self)}
+        if name not in known:
+            raise ValueError(f"settings: unknown field {name!r}; the fields are {sorted(known)}")
+        if name == "threads":
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+                raise ValueError(f"settings: threads must be None or an int >= 1, got {value!r}")
+        elif isinstance(getattr(self, name), bool):
+            if not isinstance(value, bool):
+                raise ValueError(f"settings: {name} must be True or False, got {value!r}")
+            if name == "numba" and value:
+                from cvprimer.core import jit
+
+                if not jit.available():
+                    raise ValueError("settings: numba=True but numba is not installed "
+                                     "(pip install 'cvprimer[fast]')")
+        elif isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError(f"settings: {name} must be an int >= 0, got {value!r}")
+        return value
+
+    def set(self, **changes: Any) -> None:
+        """Change fields for good (checked first: nothing changes when one value is wrong)."""
+        checked = {k: self._check(k, v) for k, v in changes.items()}
+        for k, v in checked.items():
+            object.__setattr__(self, k, v)
+
+    @contextlib.contextmanager
+    def override(self, **changes: Any) -> Iterator[Settings]:
+        """Change fields inside a ``with`` block; the previous values come back on exit."""
+        before = {k: getattr(self, k) for k in changes if hasattr(self, k)}
+        self.set(**changes)
+        try:
+            yield self
+        finally:
+            for k, v in before.items():
+                object.__setattr__(self, k, v)
+
+
+settings = Settings(numba=_numba_default())

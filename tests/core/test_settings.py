@@ -1,0 +1,69 @@
+"""The engine's settings object and the optional numba kernels."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from cvprimer.core import jit, pool
+from cvprimer.core.settings import Settings, settings
+
+
+def test_override_restores_even_on_error() -> None:
+    before = (settings.threads, settings.conv_phases)
+    with pytest.raises(RuntimeError):
+        with settings.override(threads=1, conv_phases=not before[1]):
+            assert settings.threads == 1 and pool.workers() == 1
+            assert settings.conv_phases is (not before[1])
+            raise RuntimeError("boom")
+    assert (settings.threads, settings.conv_phases) == before
+
+
+@pytest.mark.parametrize("changes, match", [
+    (dict(nope=1), "unknown field 'nope'"),
+    (dict(threads=0), "threads must be None or an int >= 1"),
+    (dict(threads=True), "threads must be None"),
+    (dict(conv_phases=1), "conv_phases must be True or False"),
+    (dict(min_chunk_elements=-1), "min_chunk_elements must be an int >= 0"),
+    (dict(conv_keep_cols_bytes=1.5), "conv_keep_cols_bytes must be an int"),
+])
+def test_bad_values_name_the_field_and_change_nothing(changes: dict, match: str) -> None:
+    s = Settings()
+    before = dict(vars(s))
+    with pytest.raises(ValueError, match=match):
+        s.set(**{"conv_s2d": False, **changes})
+    assert vars(s) == before
+
+
+def test_numba_follows_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from cvprimer.core import settings as mod
+
+    monkeypatch.setenv("CVPRIMER_NUMBA", "0")
+    assert mod._numba_default() is False
+    monkeypatch.setenv("CVPRIMER_NUMBA", "1")
+    assert mod._numba_default() is jit.available()
+
+
+def test_kernel_compiles_lazily_and_computes() -> None:
+    if not jit.available():
+        pytest.skip("numba not installed: the NumPy paths are the ones in use")
+
+    @jit.kernel(cache=False)
+    def axpy(a: float, x: np.ndarray, y: np.ndarray) -> None:
+        for i in range(x.size):
+            y[i] += a * x[i]
+
+    assert axpy._compiled is None
+    x, y = np.arange(5.0), np.ones(5)
+    axpy(2.0, x, y)
+    np.testing.assert_array_equal(y, 1 + 2 * np.arange(5.0))
+    assert axpy._compiled is not None
+
+
+def test_numba_true_without_numba_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(jit, "_NUMBA", False)
+    with pytest.raises(ValueError, match="numba is not installed"):
+        Settings().set(numba=True)
+    k = jit.kernel(lambda x: x)
+    with pytest.raises(RuntimeError, match="numba is not installed"):
+        k(1)
