@@ -59,6 +59,13 @@ def cases() -> list[dict[str, Any]]:
         ("depthwise 64x64x32x32, 3x3 p1", (64, 64, 32, 32), (64, 1, 3, 3), _conv(padding=1, groups=64)),
         ("pointwise 64x64x32x32 -> 128", (64, 64, 32, 32), (128, 64, 1, 1), _conv()),
         ("dilated 64x32x32x32 -> 32, 3x3 d2 p2", (64, 32, 32, 32), (32, 32, 3, 3), _conv(padding=2, dilation=2)),
+        ("resnet20 128x16x32x32 -> 16, 3x3 p1", (128, 16, 32, 32), (16, 16, 3, 3), _conv(padding=1)),
+        ("resnet20 128x16x32x32 -> 32, 3x3 s2 p1", (128, 16, 32, 32), (32, 16, 3, 3), _conv(stride=2, padding=1)),
+        ("resnet20 128x64x8x8 -> 64, 3x3 p1", (128, 64, 8, 8), (64, 64, 3, 3), _conv(padding=1)),
+        ("vgg 8x512x4x4 -> 512, 3x3 p1", (8, 512, 4, 4), (512, 512, 3, 3), _conv(padding=1)),
+        ("depthwise 64x144x16x16, 3x3 s2 p1", (64, 144, 16, 16), (144, 1, 3, 3),
+         _conv(stride=2, padding=1, groups=144)),
+        ("unet 16x1x64x64 -> 16, 3x3 p1", (16, 1, 64, 64), (16, 1, 3, 3), _conv(padding=1)),
     ]
     rows = [dict(name=n, shapes=[x, w, (w[0],)], **spec) for n, x, w, spec in conv]
     rows.append(dict(
@@ -66,23 +73,65 @@ def cases() -> list[dict[str, Any]]:
         shapes=[(64, 32, 16, 16), (32, 32, 4, 4), (32,)],
         ours=lambda x, w, b: F.conv_transpose2d(x, w, b, stride=2, padding=1),
         theirs=lambda x, w, b: TF.conv_transpose2d(x, w, b, stride=2, padding=1)))
+    rows.append(dict(
+        name="conv_transpose 32x100x1x1 -> 4x4 (DCGAN)", fn="conv_transpose2d",
+        shapes=[(32, 100, 1, 1), (100, 256, 4, 4), (256,)],
+        ours=lambda x, w, b: F.conv_transpose2d(x, w, b), theirs=lambda x, w, b: TF.conv_transpose2d(x, w, b)))
     rows += [
         dict(name="max_pool 2x2 on 64x64x32x32", fn="max_pool2d", shapes=[(64, 64, 32, 32)],
              ours=lambda x: F.max_pool2d(x, 2), theirs=lambda x: TF.max_pool2d(x, 2)),
         dict(name="max_pool 3x3/2 on 64x64x32x32", fn="max_pool2d", shapes=[(64, 64, 32, 32)],
              ours=lambda x: F.max_pool2d(x, 3, 2), theirs=lambda x: TF.max_pool2d(x, 3, 2)),
+        dict(name="avg_pool 2x2 on 64x64x32x32", fn="avg_pool2d", shapes=[(64, 64, 32, 32)],
+             ours=lambda x: F.avg_pool2d(x, 2), theirs=lambda x: TF.avg_pool2d(x, 2)),
         dict(name="bilinear x2 on 64x64x16x16", fn="interpolate", shapes=[(64, 64, 16, 16)],
              ours=lambda x: F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False),
              theirs=lambda x: TF.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)),
+        dict(name="batch_norm train 128x16x32x32", fn="batch_norm",
+             shapes=[(128, 16, 32, 32), (16,), (16,), ("zeros", (16,)), ("ones", (16,))],
+             ours=lambda x, w, b, m, v: F.batch_norm(x, m, v, w, b, training=True),
+             theirs=lambda x, w, b, m, v: TF.batch_norm(x, m, v, w, b, training=True)),
+        dict(name="batch_norm train 64x96x32x32", fn="batch_norm",
+             shapes=[(64, 96, 32, 32), (96,), (96,), ("zeros", (96,)), ("ones", (96,))],
+             ours=lambda x, w, b, m, v: F.batch_norm(x, m, v, w, b, training=True),
+             theirs=lambda x, w, b, m, v: TF.batch_norm(x, m, v, w, b, training=True)),
+        dict(name="layer_norm 64x65x192", fn="layer_norm", shapes=[(64, 65, 192), (192,), (192,)],
+             ours=lambda x, w, b: F.layer_norm(x, 192, w, b), theirs=lambda x, w, b: TF.layer_norm(x, (192,), w, b)),
+        dict(name="group_norm 32 groups 32x128x16x16", fn="group_norm", shapes=[(32, 128, 16, 16), (128,), (128,)],
+             ours=lambda x, w, b: F.group_norm(x, 32, w, b), theirs=lambda x, w, b: TF.group_norm(x, 32, w, b)),
+        dict(name="cross_entropy 256x1000", fn="cross_entropy", shapes=[(256, 1000), ("int", (256,), 1000)],
+             ours=lambda x, t: F.cross_entropy(x, t), theirs=lambda x, t: TF.cross_entropy(x, t)),
+        dict(name="cross_entropy dense 16x2x64x64", fn="cross_entropy",
+             shapes=[(16, 2, 64, 64), ("int", (16, 64, 64), 2)],
+             ours=lambda x, t: F.cross_entropy(x, t), theirs=lambda x, t: TF.cross_entropy(x, t)),
+        dict(name="linear 64x65x192 -> 768", fn="linear", shapes=[(64, 65, 192), (768, 192), (768,)],
+             ours=lambda x, w, b: F.linear(x, w, b), theirs=lambda x, w, b: TF.linear(x, w, b)),
+        dict(name="attention 64x3x65x64", fn="scaled_dot_product_attention",
+             shapes=[(64, 3, 65, 64), (64, 3, 65, 64), (64, 3, 65, 64)],
+             ours=lambda q, k, v: F.scaled_dot_product_attention(q, k, v),
+             theirs=lambda q, k, v: TF.scaled_dot_product_attention(q, k, v)),
+        dict(name="softmax 64x3x65x65", fn="softmax", shapes=[(64, 3, 65, 65)],
+             ours=lambda x: F.softmax(x, -1), theirs=lambda x: TF.softmax(x, -1)),
     ]
+    for act in ("relu", "gelu", "sigmoid", "tanh", "silu"):
+        rows.append(dict(name=f"{act} 64x64x32x32", fn=act, shapes=[(64, 64, 32, 32)],
+                         ours=getattr(F, act), theirs=getattr(TF, act)))
     return rows
 
 
 def bench(case: dict[str, Any], repeat: int, clock: Callable[[], float]) -> dict[str, Any]:
     rng = np.random.default_rng(0)
-    arrays = [rng.standard_normal(s).astype(np.float32) for s in case["shapes"]]
-    ours_in = [cp.tensor(a, requires_grad=True) for a in arrays]
-    th_in = [torch.from_numpy(a.copy()).requires_grad_(True) for a in arrays]
+    ours_in, th_in = [], []
+    for s in case["shapes"]:   # a float shape (input with a gradient), or ("zeros"/"ones"/"int", shape[, high])
+        if isinstance(s[0], str):
+            kind, shape = s[0], s[1]
+            a = rng.integers(0, s[2], shape) if kind == "int" else getattr(np, kind)(shape, np.float32)
+            ours_in.append(cp.tensor(a))
+            th_in.append(torch.from_numpy(a.copy()))
+        else:
+            a = rng.standard_normal(s).astype(np.float32)
+            ours_in.append(cp.tensor(a, requires_grad=True))
+            th_in.append(torch.from_numpy(a.copy()).requires_grad_(True))
     with torch.no_grad():
         out_shape = tuple(case["theirs"](*th_in).shape)
     gy = rng.standard_normal(out_shape).astype(np.float32)
@@ -99,12 +148,14 @@ def bench(case: dict[str, Any], repeat: int, clock: Callable[[], float]) -> dict
     def ours_fb() -> None:
         for t in ours_in:
             t.grad = None
-        case["ours"](*ours_in).backward(gy_c)
+        out = case["ours"](*ours_in)
+        out.backward(gy_c if out.ndim else None)
 
     def theirs_fb() -> None:
         for t in th_in:
             t.grad = None
-        case["theirs"](*th_in).backward(gy_t)
+        out = case["theirs"](*th_in)
+        out.backward(gy_t if out.ndim else None)
 
     cells = {"ours_fwd_ms": ours_fwd, "torch_fwd_ms": theirs_fwd, "ours_fb_ms": ours_fb, "torch_fb_ms": theirs_fb}
     # one warm-up, then interleaved rounds with a pause at each switch (cvprimer.analysis.timing)
