@@ -12,7 +12,8 @@ interleaved (ours, theirs, ours, ...) with a short pause at each switch (see
 warm-up steps. The GFLOP/s column is ours: a training step is counted as 3x the forward FLOPs
 from the analyzer (forward, input gradient, weight gradient; FLOPs = 2 x MACs), and it is shown
 next to the machine's single-precision GEMM rate measured here (``np.matmul`` of two 2048x2048
-float32 matrices, same threads). Writes a table to stdout and JSON to
+float32 matrices, same threads). ``--threads 1 --cpu-time`` measures process CPU time on one
+thread, which other processes on a shared machine barely disturb. Writes a table to stdout and JSON to
 ``benchmarks/results/steps.json``.
 """
 
@@ -122,6 +123,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="3 timed steps (a smoke run)")
     ap.add_argument("--only", default="", help="run only models whose name contains this text")
     ap.add_argument("--threads", type=int, default=0, help="pin BLAS, PyTorch and cvprimer to n threads")
+    ap.add_argument("--cpu-time", action="store_true",
+                    help="process CPU time instead of wall time (with --threads 1: insensitive to other load)")
     ap.add_argument("--out", type=Path, default=RESULTS, help="JSON output path")
     args = ap.parse_args(argv)
     repeat = 3 if args.quick else max(1, args.repeat)
@@ -134,9 +137,11 @@ def _run(args: argparse.Namespace, argv: list[str] | None, repeat: int) -> int:
 
     threads = current_blas_threads()
     torch.set_num_threads(threads)
+    clock = time.process_time if args.cpu_time else time.perf_counter
     peak = gemm_gflops()
     header = (f"training steps, cvprimer vs PyTorch {torch.__version__} CPU, float32, SGD momentum; threads: "
-              f"NumPy BLAS {threads}, torch {torch.get_num_threads()}; median of {repeat} steps; "
+              f"NumPy BLAS {threads}, torch {torch.get_num_threads()}; median of {repeat} steps "
+              f"({'process CPU' if args.cpu_time else 'wall'} time); "
               f"GEMM peak {peak:.0f} GFLOP/s")
     print(header)
     print(f"{'model, input, batch':<32} {'ours ms':>9} {'torch ms':>9} {'ratio':>6} {'ours img/s':>10} "
@@ -148,7 +153,7 @@ def _run(args: argparse.Namespace, argv: list[str] | None, repeat: int) -> int:
         fns = build(spec)
         flops = step_flops(fns["model"], (1,) + spec["input"][1:]) * spec["input"][0]
         med = time_interleaved({"ours": fns["ours"], "theirs": fns["theirs"]}, repeat=repeat, warmup=2,
-                               pause=PAUSE_S)
+                               pause=PAUSE_S, clock=clock)
         n = spec["input"][0]
         row = dict(name=spec["name"], ours_ms=1e3 * med["ours"], torch_ms=1e3 * med["theirs"],
                    ratio=med["ours"] / med["theirs"], ours_img_s=n / med["ours"], torch_img_s=n / med["theirs"],
@@ -161,6 +166,7 @@ def _run(args: argparse.Namespace, argv: list[str] | None, repeat: int) -> int:
         sys.stdout.flush()
     write_json(args.out, {
         "header": header, "repeat": repeat, "gemm_peak_gflops": peak,
+        "clock": "process" if args.cpu_time else "wall",
         "command": " ".join(["python -m benchmarks.steps"] + (argv if argv is not None else sys.argv[1:])),
         "threads": {"numpy_blas": threads, "torch": torch.get_num_threads()},
         "versions": {"numpy": np.__version__, "torch": torch.__version__, "python": platform.python_version()},
