@@ -18,18 +18,33 @@ from typing import Any
 
 import numpy as np
 
-from cvprimer.core.api import cat, matmul, mean, relu, sigmoid
+from cvprimer.core.api import cat, matmul, mean, relu, sigmoid, split
 from cvprimer.core.api import max as amax
 from cvprimer.core.cost import itemsize, result_dtype
 from cvprimer.core.function import Function
 from cvprimer.core.saves import Saves
 from cvprimer.core.tensor import Tensor
-from cvprimer.functional.activation.softmax import SoftmaxFn, softmax_array
+from cvprimer.functional.activation.softmax import SoftmaxFn
 from cvprimer.functional.linear import linear
 
 
 def _swap(a: np.ndarray) -> np.ndarray:
     return np.swapaxes(a, -1, -2)
+
+
+def _softmax_rows_(a: np.ndarray) -> np.ndarray:
+    """Softmax along the last axis of the float array ``a``, IN PLACE; a row that is all -inf
+    gives zeros (``softmax_array(..., zero_empty=True)``'s rule) in four passes and no temporary
+    of a's size: ``a -= max``, ``exp``, ``a *= 1 / sum``."""
+    m = np.max(a, axis=-1, keepdims=True)
+    m[~np.isfinite(m)] = 0  # an all -inf row (or a NaN) is shifted by 0: no inf - inf
+    a -= m
+    np.exp(a, out=a)
+    s = np.sum(a, axis=-1, keepdims=True)
+    with np.errstate(divide="ignore"):
+        inv = np.where(s > 0, 1 / s, 0).astype(a.dtype, copy=False)
+    a *= inv
+    return a
 
 
 class AttentionFn(Function):
@@ -47,6 +62,11 @@ class AttentionFn(Function):
     **Backward**: with gO and gP (the upstream gradient of the returned weights),
     gP' = gO V^T + gP, gV = P^T gO, gA = P * (gP' - rowsum(gP' * P)) (softmax's Jacobian),
     gQ = s gA K, gK = s gA^T Q.
+
+    Passes: the scores are computed once into a fresh array and turned into P in place (scale,
+    mask, shift by the row max, exp, multiply by 1/rowsum); backward builds gP' in one fresh
+    buffer and turns it into s gA in place (the rowsum by ``einsum``, no product temporary); gP is
+    added only when it is not the engine's zeros (the weights were used).
     """
 
     saves_for_backward = Saves(inputs=(0, 1, 2), outputs=(1,))  # q, k, v and the weights p
@@ -54,24 +74,35 @@ class AttentionFn(Function):
 
     @staticmethod
     def forward(ctx, q, k, v, mask=None, scale=1.0):
-        a = (q @ _swap(k)) * q.dtype.type(scale)
+        a = np.matmul(q, _swap(k))  # (..., L, S): the one fresh array the weights live in
+        a *= a.dtype.type(scale)
         if mask is not None:
-            a = a + mask
-        p = softmax_array(a, a.ndim - 1, zero_empty=True)
+            if np.broadcast_shapes(a.shape, mask.shape) == a.shape:
+                a += mask
+            else:  # the mask carries leading axes that q and k do not
+                a = a + mask
+        p = _softmax_rows_(a)
         ctx.save_for_backward(q, k, v, p)
         ctx.scale = scale
-        return p @ v, p
+        return np.matmul(p, v), p
 
     @staticmethod
     def backward(ctx, go, gp):
         q, k, v, p = ctx.saved_tensors
-        s = q.dtype.type(ctx.scale)
         need = ctx.needs_input_grad
-        gv = _swap(p) @ go if need[2] else None
-        gp = go @ _swap(v) + gp
-        ga = p * (gp - np.sum(gp * p, axis=-1, keepdims=True))
-        gq = (ga @ k) * s if need[0] else None
-        gk = (_swap(ga) @ q) * s if need[1] else None
+        gv = np.matmul(_swap(p), go) if need[2] else None
+        if not (need[0] or need[1]):
+            return None, None, gv
+        ga = np.matmul(go, _swap(v))  # gP' (..., L, S): a fresh buffer, turned into gA in place
+        if gp.any():  # the engine passes zeros when the weights were not used
+            ga += gp
+        # gA = s P * (gP' - rowsum(gP' * P)), in place; the scale of the scores folded in once
+        r = np.einsum("...j,...j->...", ga, p)[..., None]
+        ga -= r
+        ga *= p
+        ga *= ga.dtype.type(ctx.scale)
+        gq = np.matmul(ga, k) if need[0] else None
+        gk = np.matmul(_swap(ga), q) if need[1] else None
         return gq, gk, gv
 
     @staticmethod
@@ -220,7 +251,8 @@ def multi_head_attention(
 
     Notes
     -----
-    Composite: Q = query W_q^T + b_q (likewise K, V), split into heads (N, h, L, d), then
+    Composite: Q = query W_q^T + b_q (likewise K, V; one GEMM with the packed weight when
+    query, key and value are the same tensor), split into heads (N, h, L, d), then
     :class:`AttentionFn` with scale 1 / sqrt(d) and the combined additive mask, heads
     concatenated back to (N, L, E), output = O W_o^T + b_o.
     Differences from PyTorch: a query whose keys are all masked gives zeros, not NaN.
@@ -256,10 +288,20 @@ def multi_head_attention(
                          f"got {in_proj_weight.shape} and {out_proj_weight.shape}")
     h, d = num_heads, E // num_heads
 
-    def heads(t: Tensor, i: int) -> Tensor:
-        rows = slice(i * E, (i + 1) * E)
-        y = linear(t, in_proj_weight[rows], None if in_proj_bias is None else in_proj_bias[rows])
+    def heads(y: Tensor) -> Tensor:
         return y.reshape(n, -1, h, d).permute(0, 2, 1, 3)  # (N, h, L or S, d)
+
+    if query is key and key is value:
+        # self-attention: one (N L, E) x (E, 3E) GEMM for Q, K and V, split along the features
+        # (no slicing of the packed weight, whose backward would scatter three (3E, E) gradients)
+        qkv = split(linear(query, in_proj_weight, in_proj_bias), E, dim=-1)  # 3 x (N, L, E)
+        q_h, k_h, v_h = (heads(t) for t in qkv)
+    else:
+        def project(t: Tensor, i: int) -> Tensor:
+            rows = slice(i * E, (i + 1) * E)
+            return heads(linear(t, in_proj_weight[rows], None if in_proj_bias is None else in_proj_bias[rows]))
+
+        q_h, k_h, v_h = project(query, 0), project(key, 1), project(value, 2)
 
     mask = None
     am = _additive(op, attn_mask, False, query.dtype)
@@ -275,7 +317,7 @@ def multi_head_attention(
         kp = kp.reshape(n, 1, 1, S)
         mask = kp if mask is None else mask + kp
     p = float(dropout_p) if training else 0.0
-    o, w = _attend(heads(query, 0), heads(key, 1), heads(value, 2), mask, 1.0 / math.sqrt(d), p, rng)
+    o, w = _attend(q_h, k_h, v_h, mask, 1.0 / math.sqrt(d), p, rng)
     out = linear(o.permute(0, 2, 1, 3).reshape(n, L, E), out_proj_weight, out_proj_bias)
     if not batch_first:
         out = out.transpose(0, 1)
