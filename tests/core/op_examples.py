@@ -56,6 +56,7 @@ CALLS: dict[str, Callable[[np.random.Generator], Any]] = {
         F.binary_cross_entropy(_t(r, 64, 8, lo=0.1, hi=0.9), _t(r, 64, 8, lo=0, hi=1)),
         F.binary_cross_entropy_with_logits(_t(r, 64, 8), _t(r, 64, 8, lo=0, hi=1)),
         F.cross_entropy(_t(r, 64, 8), cp.tensor(r.integers(0, 8, 64))),
+        F.cross_entropy(_t(r, 64, 8), cp.tensor(r.integers(0, 8, 64)), label_smoothing=0.1),  # general path
         F.nll_loss(_t(r, 64, 8), cp.tensor(r.integers(0, 8, 64))),
         F.sigmoid_focal_loss(_t(r, 64, 8), _t(r, 64, 8, lo=0, hi=1)),
         F.softmax_focal_loss(_t(r, 64, 8), cp.tensor(r.integers(0, 8, 64))),

@@ -53,8 +53,9 @@ def hard_target_rows(op: str, x: Tensor, target: Any, ignore_index: int) -> tupl
     if t.shape != want:
         raise ValueError(f"{op}: input shape {x.shape} expects target shape {want}, got {t.shape}")
     c = x.shape[0] if x.ndim == 1 else x.shape[1]
-    bad = (t != ignore_index) & ((t < 0) | (t >= c))
-    if bad.any():
+    in_range = t.size == 0 or (int(t.min()) >= 0 and int(t.max()) < c)  # two passes, the common case
+    bad = None if in_range else (t != ignore_index) & ((t < 0) | (t >= c))
+    if bad is not None and bad.any():
         raise ValueError(
             f"{op}: target value {int(t[bad].reshape(-1)[0])} is out of range for C = {c} classes "
             f"(expected 0 <= target < {c}, or ignore_index = {ignore_index})"
@@ -156,6 +157,96 @@ class CrossEntropyFn(Function):
         return cost(np.shape(inputs[0]), itemsize=itemsize(outputs))
 
 
+def _target_index(t3: np.ndarray, c: int) -> np.ndarray:
+    """Flat indices ``n C S + y S + s`` of the target entries of a contiguous (N, C, S) array,
+    for targets ``t3`` (N, 1, S); shape (N S,)."""
+    n, _, S = t3.shape
+    base = np.arange(n, dtype=np.int64)[:, None] * (c * S)  # (N, 1)
+    if S > 1:
+        base = base + np.arange(S, dtype=np.int64)[None, :]  # (N, S)
+    idx = t3.reshape(n, S) * S if S > 1 else t3.reshape(n, 1).astype(np.int64)
+    idx += base
+    return idx.reshape(-1)
+
+
+class CrossEntropyIndexFn(Function):
+    r"""Cross-entropy with class-index targets, no class weights and no label smoothing: the
+    common case, in fewer passes than :class:`CrossEntropyFn` (which stays the reference).
+
+    Notes
+    -----
+    The class axis is not moved: z (N, C, S) with S = d1 ... dk (S = 1 for (N, C); (C,) is
+    (1, C, 1)), every reduction runs along axis 1 in place.
+
+    **Forward**: m = max_c z_c, e_c = exp(z_c - m), s = sum_c e_c (per row, i.e. per (n, s)),
+    loss = log s - (z_y - m); ignored rows give 0; 'mean' divides by the number of rows that
+    are not ignored. Saves e (input-sized), 1 / s (target-sized) and the target: p = e / s is
+    never formed in forward.
+
+    **Backward**: d loss / d z_c = p_c - [c = y] (CrossEntropyFn's p T - tau with T = 1), so
+    gz = e * (g / s) - g [c = y] for the upstream per-row gradient g (0 on ignored rows): one
+    pass over the input plus a scatter of one value per row.
+    """
+
+    saves_for_backward = Saves(inputs=(1,), extra=(Extra("input"), Extra("input", 1, "float")))
+    no_infer = "a training loss, outside traced models: runs on the placeholders"
+    cost = staticmethod(CrossEntropyFn.cost)
+
+    @property
+    def name(self) -> str:
+        """The same op as :class:`CrossEntropyFn` for messages and graphs: "crossentropy"."""
+        return "crossentropy"
+
+    @staticmethod
+    def forward(ctx, z, target, ignore_index=-100, reduction="mean", loss_shape=()):
+        n, c = (1, z.shape[0]) if z.ndim == 1 else z.shape[:2]
+        z3 = z.reshape(n, c, -1)  # (N, C, S)
+        valid = target != ignore_index  # (M,), M = N S
+        every = bool(valid.all())
+        t3 = (target if every else np.where(valid, target, 0)).reshape(n, 1, -1)  # (N, 1, S)
+        m = np.max(z3, axis=1, keepdims=True)  # (N, 1, S)
+        e = z3 - m  # (N, C, S), fresh: becomes exp(z - m) in place
+        picked = e.reshape(-1)[_target_index(t3, c)].reshape(m.shape)  # z_y - m, (N, 1, S)
+        np.exp(e, out=e)
+        s = np.sum(e, axis=1, keepdims=True)
+        loss = np.log(s)
+        loss -= picked
+        if not every:
+            loss = np.where(valid.reshape(loss.shape), loss, 0).astype(z.dtype, copy=False)
+        with np.errstate(divide="ignore"):
+            inv_s = (1 / s).astype(z.dtype, copy=False)
+        ctx.save_for_backward(target, e, inv_s)
+        denom = z.dtype.type(valid.sum())
+        ctx.meta = (z.shape, ignore_index, reduction, denom, every)
+        if reduction == "none":
+            return loss.reshape(loss_shape)
+        total = loss.sum(dtype=z.dtype)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            r = total / denom if reduction == "mean" else total  # all rows ignored: NaN, as PyTorch
+        return np.asarray(r, dtype=z.dtype)
+
+    @staticmethod
+    def backward(ctx, gy):
+        target, e, inv_s = ctx.saved_tensors
+        shape, ignore_index, reduction, denom, every = ctx.meta
+        if not ctx.needs_input_grad[0]:
+            return None, None
+        n, c, S = e.shape
+        if reduction == "none":
+            g = gy.reshape(n, 1, S)
+        else:
+            with np.errstate(invalid="ignore", divide="ignore"):
+                g = np.full((n, 1, S), gy / denom if reduction == "mean" else gy, dtype=e.dtype)
+        if not every:
+            valid = (target != ignore_index).reshape(n, 1, S)
+            g = np.where(valid, g, 0).astype(e.dtype, copy=False)
+            target = np.where(valid.reshape(-1), target, 0)
+        gz = e * (g * inv_s)  # p g, (N, C, S)
+        flat = gz.reshape(-1)
+        flat[_target_index(target.reshape(n, 1, S), c)] -= g.reshape(-1)  # minus g at each row's target
+        return gz.reshape(shape), None
+
+
 class NLLLossFn(Function):
     r"""Negative log-likelihood of given log-probabilities.
 
@@ -248,7 +339,8 @@ def cross_entropy(
     Notes
     -----
     One Function (:class:`CrossEntropyFn`) with the closed-form gradient
-    T_i softmax(z_i) - tau_i; 'mean' with class weights divides by the sum of the target
+    T_i softmax(z_i) - tau_i (:class:`CrossEntropyIndexFn`, with fewer passes, for class-index
+    targets without weights or smoothing); 'mean' with class weights divides by the sum of the target
     classes' weights (PyTorch's rule). All rows ignored under 'mean' gives NaN, as PyTorch.
 
     Differences from PyTorch: probability targets must sum to 1 (within 1e-3).
@@ -274,6 +366,8 @@ def cross_entropy(
         loss_shape = () if x.ndim == 1 else (x.shape[0],) + x.shape[2:]
         return CrossEntropyFn.apply(x, t, w, ignore_index, reduction, float(label_smoothing), True, loss_shape)
     t, loss_shape = hard_target_rows(op, x, target, ignore_index)
+    if w is None and label_smoothing == 0.0:  # the common case: fewer passes, same math
+        return CrossEntropyIndexFn.apply(x, t, ignore_index, reduction, loss_shape)
     return CrossEntropyFn.apply(x, t, w, ignore_index, reduction, float(label_smoothing), False, loss_shape)
 
 
