@@ -10,7 +10,9 @@ import numpy as np
 from cvprimer.core.function import Function
 from cvprimer.core.geometry import Window
 from cvprimer.core.saves import Extra, Saves
+from cvprimer.core.settings import settings
 from cvprimer.core.tensor import Tensor
+from cvprimer.functional.pooling import _max_pool_kernels as _kernels
 from cvprimer.functional.pooling._window import (
     check_planes,
     extent,
@@ -59,7 +61,8 @@ class MaxPool2dFn(Function):
     whole gradient to its arg-max (nothing to the other taps), overlapping windows that share a
     maximum accumulate, and ``sum(gx) == sum(gy)`` (the total gradient is conserved).
     Only the winning tap number of each window is saved (int8 for up to 127 taps); backward turns
-    it into flat indices and scatters (``bincount`` where windows overlap).
+    it into flat indices and scatters (``bincount`` where windows overlap), or, with
+    ``settings.numba``, scatters in one compiled pass (:mod:`._max_pool_kernels`).
     """
 
     saves_for_backward = Saves(extra=(Extra("output", 0, "int8"),))  # arg-max within each window
@@ -106,6 +109,8 @@ class MaxPool2dFn(Function):
     def backward(ctx: Function, gy: np.ndarray, gidx: np.ndarray | None = None) -> tuple[np.ndarray | None]:
         (arg,) = ctx.saved_tensors
         H, W = ctx.x_shape[-2:]
+        if settings.numba:  # one compiled scatter pass (the NumPy code below is the reference)
+            return (_kernels.backward(gy.reshape(arg.shape), arg, ctx.g, (H, W)).reshape(ctx.x_shape),)
         idx = _flat_index(arg, ctx.g, W)
         gx = _scatter_planes(idx, gy.reshape(idx.shape), H * W, ctx.unique, ctx.check_range)
         return (gx.reshape(ctx.x_shape),)
