@@ -9,6 +9,7 @@ import torch.nn.functional as TF
 import cvprimer as cp
 import cvprimer.functional as F
 from cvprimer.core.function import run_backward
+from cvprimer.core.settings import settings
 from cvprimer.functional.attention import _attend
 from parity import assert_close, check_grad, parity, randn
 
@@ -89,3 +90,33 @@ def test_self_attention_gradcheck():
     x, w_in, b_in, w_out = (rng.standard_normal(s) for s in ((2, 3, 4), (12, 4), (12,), (4, 4)))
     check_grad(lambda a, wi, bi, wo: F.multi_head_attention(a, a, a, 2, wi, bi, wo, None, batch_first=True)[0],
                x, w_in, b_in, w_out)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("mask_kind", ["none", "batch", "shared", "causal"])
+def test_batch_split_over_workers_equals_one_call(dtype, mask_kind):
+    # tiny chunks forced: the batch of 5 is split over 3 workers; the result must not change
+    rng = np.random.default_rng(13)
+    q, k, v = (rng.standard_normal((5, 2, 4, 3)).astype(dtype) for _ in range(3))
+    mask = {"none": None, "batch": rng.random((5, 1, 4, 4)) > 0.3, "shared": rng.standard_normal((4, 4)),
+            "causal": None}[mask_kind]
+    causal = mask_kind == "causal"
+    go, gw = rng.standard_normal((5, 2, 4, 3)).astype(dtype), rng.standard_normal((5, 2, 4, 4)).astype(dtype)
+    results = []
+    for split in (False, True):
+        opts = dict(threads=3, min_chunk_elements=1) if split else dict(threads=1)
+        with settings.override(**opts):
+            ts = [cp.Tensor(a.copy(), requires_grad=True) for a in (q, k, v)]
+            add = None if mask is None else (np.where(mask, 0.0, -np.inf) if mask.dtype == bool else mask)
+            if causal:
+                add = np.where(np.tril(np.ones((4, 4), bool)), 0.0, -np.inf)
+            o, w = _attend(*ts, None if add is None else add.astype(dtype), 0.5, 0.0, None)
+            run_backward([o, w], [go, gw])
+            results.append([o.data, w.data] + [t.grad.data for t in ts])
+    for a, b, name in zip(*results, ["o", "w", "gq", "gk", "gv"], strict=True):
+        assert_close(a, b, name, **TOL[dtype])
+    with settings.override(threads=3, min_chunk_elements=1):
+        parity(lambda a, b, c: F.scaled_dot_product_attention(a, b, c, mask, is_causal=causal),
+               lambda a, b, c: TF.scaled_dot_product_attention(
+                   a, b, c, None if mask is None else torch.from_numpy(mask if mask.dtype == bool else mask).to(
+                       torch.bool if mask.dtype == bool else a.dtype), is_causal=causal), q, k, v)

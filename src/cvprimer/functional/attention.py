@@ -22,6 +22,7 @@ from cvprimer.core.api import cat, matmul, mean, relu, sigmoid, split
 from cvprimer.core.api import max as amax
 from cvprimer.core.cost import itemsize, result_dtype
 from cvprimer.core.function import Function
+from cvprimer.core.pool import batch_spans, pool_map
 from cvprimer.core.saves import Saves
 from cvprimer.core.tensor import Tensor
 from cvprimer.functional.activation.softmax import SoftmaxFn
@@ -47,6 +48,58 @@ def _softmax_rows_(a: np.ndarray) -> np.ndarray:
     return a
 
 
+def _forward_block(q: np.ndarray, k: np.ndarray, v: np.ndarray, mask: np.ndarray | None, scale: float,
+                   p: np.ndarray | None = None, o: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """O and P of :class:`AttentionFn` for one block (into ``p`` and ``o`` when given)."""
+    a = np.matmul(q, _swap(k), out=p)  # (..., L, S): the one array the weights live in
+    a *= a.dtype.type(scale)
+    if mask is not None:
+        if np.broadcast_shapes(a.shape, mask.shape) == a.shape:
+            a += mask
+        else:  # the mask carries leading axes that q and k do not
+            a = a + mask
+    p = _softmax_rows_(a)
+    return np.matmul(p, v, out=o), p
+
+
+def _backward_block(q: np.ndarray, k: np.ndarray, v: np.ndarray, p: np.ndarray, go: np.ndarray,
+                    gp: np.ndarray | None, scale: float, need: tuple[bool, ...],
+                    out: tuple[np.ndarray | None, ...] = (None, None, None)) -> tuple[np.ndarray | None, ...]:
+    """(gQ, gK, gV) of :class:`AttentionFn` for one block (into ``out`` when given)."""
+    gv = np.matmul(_swap(p), go, out=out[2]) if need[2] else None
+    if not (need[0] or need[1]):
+        return None, None, gv
+    ga = np.matmul(go, _swap(v))  # gP' (..., L, S): a fresh buffer, turned into gA in place
+    if gp is not None:
+        ga += gp
+    # gA = s P * (gP' - rowsum(gP' * P)), in place; the scale of the scores folded in once
+    r = np.einsum("...j,...j->...", ga, p)[..., None]
+    ga -= r
+    ga *= p
+    ga *= ga.dtype.type(scale)
+    gq = np.matmul(ga, k, out=out[0]) if need[0] else None
+    gk = np.matmul(_swap(ga), q, out=out[1]) if need[1] else None
+    return gq, gk, gv
+
+
+def _spans(q: np.ndarray, k: np.ndarray, v: np.ndarray, mask: np.ndarray | None) -> list[tuple[int, int]] | None:
+    """Chunks of the first (batch) axis for the worker pool, or None: one call on the whole arrays
+    (2-D inputs, leading axes that broadcast, mixed dtypes, a mask with more axes, too little work)."""
+    if q.ndim < 3 or not (q.shape[:-2] == k.shape[:-2] == v.shape[:-2]) or not (q.dtype == k.dtype == v.dtype):
+        return None
+    if mask is not None and (mask.ndim > q.ndim or mask.dtype != q.dtype):
+        return None
+    spans = batch_spans(q.shape[0], math.prod(q.shape[1:-1]) * k.shape[-2])
+    return spans if len(spans) > 1 else None
+
+
+def _chunk(mask: np.ndarray | None, ndim: int, a: int, b: int) -> np.ndarray | None:
+    """The rows a:b of the mask's first axis when it has the batch axis (else it broadcasts whole)."""
+    if mask is None or mask.ndim < ndim or mask.shape[0] == 1:
+        return mask
+    return mask[a:b]
+
+
 class AttentionFn(Function):
     r"""O = softmax(Q K^T s + M) V with its attention weights P as a second output.
 
@@ -66,7 +119,9 @@ class AttentionFn(Function):
     Passes: the scores are computed once into a fresh array and turned into P in place (scale,
     mask, shift by the row max, exp, multiply by 1/rowsum); backward builds gP' in one fresh
     buffer and turns it into s gA in place (the rowsum by ``einsum``, no product temporary); gP is
-    added only when it is not the engine's zeros (the weights were used).
+    added only when it is not the engine's zeros (the weights were used). With equal leading
+    axes the batch is split into one chunk per worker of the engine's pool (BLAS held to one
+    thread meanwhile): the many small GEMMs of attention do not thread inside the BLAS.
     """
 
     saves_for_backward = Saves(inputs=(0, 1, 2), outputs=(1,))  # q, k, v and the weights p
@@ -74,35 +129,30 @@ class AttentionFn(Function):
 
     @staticmethod
     def forward(ctx, q, k, v, mask=None, scale=1.0):
-        a = np.matmul(q, _swap(k))  # (..., L, S): the one fresh array the weights live in
-        a *= a.dtype.type(scale)
-        if mask is not None:
-            if np.broadcast_shapes(a.shape, mask.shape) == a.shape:
-                a += mask
-            else:  # the mask carries leading axes that q and k do not
-                a = a + mask
-        p = _softmax_rows_(a)
+        spans = _spans(q, k, v, mask)
+        if spans is None:  # one call on the whole (possibly broadcast) arrays
+            o, p = _forward_block(q, k, v, mask, scale)
+        else:  # chunks of the first axis side by side on the worker pool, into shared outputs
+            p = np.empty(q.shape[:-1] + (k.shape[-2],), q.dtype)
+            o = np.empty(q.shape[:-1] + (v.shape[-1],), q.dtype)
+            pool_map(lambda a, b: _forward_block(q[a:b], k[a:b], v[a:b], _chunk(mask, q.ndim, a, b), scale,
+                                                 p[a:b], o[a:b]), spans)
         ctx.save_for_backward(q, k, v, p)
         ctx.scale = scale
-        return np.matmul(p, v), p
+        return o, p
 
     @staticmethod
     def backward(ctx, go, gp):
         q, k, v, p = ctx.saved_tensors
-        need = ctx.needs_input_grad
-        gv = np.matmul(_swap(p), go) if need[2] else None
-        if not (need[0] or need[1]):
-            return None, None, gv
-        ga = np.matmul(go, _swap(v))  # gP' (..., L, S): a fresh buffer, turned into gA in place
-        if gp.any():  # the engine passes zeros when the weights were not used
-            ga += gp
-        # gA = s P * (gP' - rowsum(gP' * P)), in place; the scale of the scores folded in once
-        r = np.einsum("...j,...j->...", ga, p)[..., None]
-        ga -= r
-        ga *= p
-        ga *= ga.dtype.type(ctx.scale)
-        gq = np.matmul(ga, k) if need[0] else None
-        gk = np.matmul(_swap(ga), q) if need[1] else None
+        need = ctx.needs_input_grad[:3]
+        gp = gp if gp.any() else None  # the engine passes zeros when the weights were not used
+        spans = _spans(q, k, v, None) if go.shape[:-2] == q.shape[:-2] else None
+        if spans is None:
+            return _backward_block(q, k, v, p, go, gp, ctx.scale, need)
+        gq, gk, gv = (np.empty_like(t) if n else None for t, n in zip((q, k, v), need, strict=True))
+        pool_map(lambda a, b: _backward_block(q[a:b], k[a:b], v[a:b], p[a:b], go[a:b],
+                                              None if gp is None else gp[a:b], ctx.scale, need,
+                                              tuple(None if g is None else g[a:b] for g in (gq, gk, gv))), spans)
         return gq, gk, gv
 
     @staticmethod
