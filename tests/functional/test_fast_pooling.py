@@ -85,3 +85,20 @@ def test_max_pool_gradcheck_and_overlap(numba):
         expected = np.zeros_like(x)
         expected[0, 0, 2, 2] = gy.sum()
         np.testing.assert_allclose(t.grad.data, expected, rtol=1e-12)
+
+
+@pytest.mark.parametrize("numba", NUMBA)
+@pytest.mark.parametrize("shape,kw", CASES[:4] + CASES[6:7])
+def test_planes_split_over_workers_equal_one_call(shape, kw, numba):
+    x = distinct(*shape, seed=10)
+    x.reshape(-1)[3] = -np.inf
+    gy = randn(*F.max_pool2d(cp.Tensor(x), **kw).shape, seed=11)
+    got = []
+    for opts in (dict(threads=1), dict(threads=3, min_chunk_elements=1)):
+        with settings.override(numba=numba, **opts):
+            t = cp.Tensor(x, requires_grad=True)
+            y, idx = F.max_pool2d(t, return_indices=True, **kw)
+            y.backward(cp.Tensor(gy))
+            got.append((y.data, idx.data, t.grad.data))
+    for a, b in zip(*got, strict=True):
+        np.testing.assert_array_equal(a, b)

@@ -9,6 +9,7 @@ import numpy as np
 
 from cvprimer.core.function import Function
 from cvprimer.core.geometry import Window
+from cvprimer.core.pool import batch_spans, pool_map
 from cvprimer.core.saves import Extra, Saves
 from cvprimer.core.settings import settings
 from cvprimer.core.tensor import Tensor
@@ -78,14 +79,15 @@ class MaxPool2dFn(Function):
         *lead, H, W = x.shape
         B = math.prod(lead)
         Ho, Wo = g["out"]
-        P = split_phases(padded(x.reshape(B, H, W), g["p"], extent(g), -np.inf), g)
-        taps = tap_views(P, g)
-        best = taps[0].copy()
-        if not (return_indices or any(ctx.needs_input_grad)):  # inference: values only
-            for v in taps[1:]:
-                np.maximum(best, v, out=best)
+        grad = return_indices or any(ctx.needs_input_grad)
+        x3 = x.reshape(B, H, W)
+        # chunks of planes side by side on the worker pool (NumPy releases the GIL in its passes)
+        parts = pool_map(lambda a, b: _max_block(x3[a:b], g, grad), batch_spans(B, H * W), blas_single=False)
+        best = parts[0][0] if len(parts) == 1 else np.concatenate([q[0] for q in parts])
+        if not grad:  # inference: values only
             return best.reshape(*lead, Ho, Wo)
-        arg, ctx.check_range = _argmax_taps(x, taps, best, g)
+        arg = parts[0][1] if len(parts) == 1 else np.concatenate([q[1] for q in parts])
+        ctx.check_range = any(q[2] for q in parts)
         ctx.save_for_backward(arg)
         ctx.g, ctx.x_shape = g, x.shape
         # each input position lies in at most one window when windows do not overlap
@@ -114,6 +116,19 @@ class MaxPool2dFn(Function):
         idx = _flat_index(arg, ctx.g, W)
         gx = _scatter_planes(idx, gy.reshape(idx.shape), H * W, ctx.unique, ctx.check_range)
         return (gx.reshape(ctx.x_shape),)
+
+
+def _max_block(x3: np.ndarray, g: dict[str, Any], grad: bool) -> tuple[np.ndarray, np.ndarray | None, bool]:
+    """Max over the windows of the planes ``x3`` (B, H, W): (y, the winning tap numbers or None
+    when ``grad`` is False, whether backward must check the range; see :func:`_argmax_taps`)."""
+    taps = tap_views(split_phases(padded(x3, g["p"], extent(g), -np.inf), g), g)
+    best = taps[0].copy()
+    if not grad:
+        for v in taps[1:]:
+            np.maximum(best, v, out=best)
+        return best, None, False
+    arg, check_range = _argmax_taps(x3, taps, best, g)
+    return best, arg, check_range
 
 
 def _argmax_taps(x: np.ndarray, taps: list[np.ndarray], best: np.ndarray, g: dict[str, Any]
