@@ -79,3 +79,16 @@ def test_fast_cross_entropy_large_logits_stay_finite():
     t = np.array([2, 1])
     parity(lambda a, y: F.cross_entropy(a, y, reduction="none"),
            lambda a, y: TF.cross_entropy(a, y, reduction="none"), z, t)
+
+
+@pytest.mark.parametrize("shape", [(0, 5), (0, 3, 2, 2), (2, 3, 0, 4)])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_fast_cross_entropy_on_empty_batches_like_torch(shape, reduction):
+    want = (shape[0],) + shape[2:]
+    x = cp.Tensor(np.zeros(shape, np.float32), requires_grad=True)
+    y = F.cross_entropy(x, np.zeros(want, np.int64), reduction=reduction)
+    ty = TF.cross_entropy(torch.zeros(shape), torch.zeros(want, dtype=torch.long), reduction=reduction)
+    assert y.shape == tuple(ty.shape)
+    np.testing.assert_array_equal(y.data, ty.numpy())
+    y.sum().backward()
+    assert x.grad.shape == shape and not x.grad.data.any()

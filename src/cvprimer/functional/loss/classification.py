@@ -162,9 +162,9 @@ def _target_index(t3: np.ndarray, c: int) -> np.ndarray:
     for targets ``t3`` (N, 1, S); shape (N S,)."""
     n, _, S = t3.shape
     base = np.arange(n, dtype=np.int64)[:, None] * (c * S)  # (N, 1)
-    if S > 1:
+    if S != 1:
         base = base + np.arange(S, dtype=np.int64)[None, :]  # (N, S)
-    idx = t3.reshape(n, S) * S if S > 1 else t3.reshape(n, 1).astype(np.int64)
+    idx = t3.reshape(n, S) * S if S != 1 else t3.reshape(n, 1).astype(np.int64)
     idx += base
     return idx.reshape(-1)
 
@@ -200,10 +200,11 @@ class CrossEntropyIndexFn(Function):
     @staticmethod
     def forward(ctx, z, target, ignore_index=-100, reduction="mean", loss_shape=()):
         n, c = (1, z.shape[0]) if z.ndim == 1 else z.shape[:2]
-        z3 = z.reshape(n, c, -1)  # (N, C, S)
+        S = int(np.prod(z.shape[2:]))  # 1 for (C,) and (N, C)
+        z3 = z.reshape(n, c, S)  # (N, C, S)
         valid = target != ignore_index  # (M,), M = N S
         every = bool(valid.all())
-        t3 = (target if every else np.where(valid, target, 0)).reshape(n, 1, -1)  # (N, 1, S)
+        t3 = (target if every else np.where(valid, target, 0)).reshape(n, 1, S)  # (N, 1, S)
         m = np.max(z3, axis=1, keepdims=True)  # (N, 1, S)
         e = z3 - m  # (N, C, S), fresh: becomes exp(z - m) in place
         picked = e.reshape(-1)[_target_index(t3, c)].reshape(m.shape)  # z_y - m, (N, 1, S)
