@@ -2,7 +2,6 @@
 float64 gradcheck on every kernel path, a naive loop reference (with a hypothesis property test
 of the output-size formula), and clear errors."""
 
-import importlib
 
 import numpy as np
 import pytest
@@ -158,14 +157,14 @@ def test_conv2d_errors():
 @pytest.mark.parametrize("xs,ws,kw", [GRID[i] for i in (0, 1, 2, 3, 4, 5, 12, 15)])
 def test_every_lowering_agrees_with_torch(monkeypatch, xs, ws, kw, fuse_below, use_phases, split):
     from cvprimer.core.settings import settings
-    from cvprimer.functional.conv import _depthwise, _kernels, _rows
+    from cvprimer.functional.conv import _rows
 
     monkeypatch.setattr(settings, "threads", 2)
     monkeypatch.setattr(settings, "min_chunk_elements", 1 if split else 10**12)
-    monkeypatch.setattr(_depthwise, "BLOCK_BYTES", 1 if split else 1 << 20)  # one image per block
+    monkeypatch.setattr(settings, "conv_dw_block_bytes", 1 if split else 1 << 20)  # one image per block
 
     monkeypatch.setattr(_rows, "FUSE_BELOW", fuse_below)
-    monkeypatch.setattr(_kernels, "USE_PHASES", use_phases)
+    monkeypatch.setattr(settings, "conv_phases", use_phases)
     x, w, b = _args(xs, ws, seed=11)
     parity(lambda x, w, b: F.conv2d(x, w, b, **kw), lambda x, w, b: TF.conv2d(x, w, b, **kw), x, w, b,
            dtypes=[np.float64])
@@ -175,10 +174,9 @@ def test_every_lowering_agrees_with_torch(monkeypatch, xs, ws, kw, fuse_below, u
 def test_columns_rebuilt_when_too_large_to_keep(monkeypatch, xs, ws, kw):
     from cvprimer.core.settings import settings
 
-    conv2d_module = importlib.import_module("cvprimer.functional.conv.conv2d")
     monkeypatch.setattr(settings, "min_chunk_elements", 1)  # rebuilt per batch chunk
     monkeypatch.setattr(settings, "threads", 2)
-    monkeypatch.setattr(conv2d_module, "KEEP_COLS_BYTES", 0)  # keep x instead, lower it again in backward
+    monkeypatch.setattr(settings, "conv_keep_cols_bytes", 0)  # keep x instead, lower it again in backward
     x, w, b = _args(xs, ws, seed=13)
     parity(lambda x, w, b: F.conv2d(x, w, b, **kw), lambda x, w, b: TF.conv2d(x, w, b, **kw), x, w, b,
            dtypes=[np.float64])

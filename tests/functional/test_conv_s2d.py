@@ -9,7 +9,6 @@ import torch.nn.functional as TF
 
 import cvprimer.functional as F
 from cvprimer.core.settings import settings
-from cvprimer.functional.conv import _kernels, _rows
 from cvprimer.functional.conv._s2d import s2d_applies
 from parity import check_grad, parity, randn
 
@@ -34,10 +33,10 @@ TRANSPOSED = [
 
 
 def _force(monkeypatch, use_s2d, split, block_bytes):
-    monkeypatch.setattr(_kernels, "USE_S2D", use_s2d)
+    monkeypatch.setattr(settings, "conv_s2d", use_s2d)
     monkeypatch.setattr(settings, "threads", 2)
     monkeypatch.setattr(settings, "min_chunk_elements", 1 if split else 10**12)
-    monkeypatch.setattr(_rows, "BLOCK_BYTES", block_bytes)
+    monkeypatch.setattr(settings, "conv_rows_block_bytes", block_bytes)
 
 
 def test_the_cases_take_the_s2d_path():
@@ -88,10 +87,10 @@ def test_s2d_gradcheck(monkeypatch, i):
 @pytest.mark.parametrize("kw", [dict(padding=1), dict(padding=2, dilation=2), dict(padding=(0, 3), dilation=(3, 2)),
                                 dict(padding=1, groups=2), dict(padding=(4, 1)), dict(padding="same", dilation=3)])
 def test_blocked_shifted_gemms_agree_with_torch(monkeypatch, kw, block_bytes, shared):
-    from cvprimer.functional import _conv_utils
+    from cvprimer.functional.conv import _lowering
 
     _force(monkeypatch, True, False, block_bytes)
-    monkeypatch.setattr(_conv_utils, "SHARED_PADDING", shared)
+    monkeypatch.setattr(_lowering, "SHARED_PADDING", shared)
     g = kw.get("groups", 1)
     x, w, b = randn(2, 4, 9, 7, seed=10), randn(6, 4 // g, 3, 3, seed=11), randn(6, seed=12)
     parity(lambda x, w, b: F.conv2d(x, w, b, **kw), lambda x, w, b: TF.conv2d(x, w, b, **kw), x, w, b,
@@ -101,11 +100,8 @@ def test_blocked_shifted_gemms_agree_with_torch(monkeypatch, kw, block_bytes, sh
 @pytest.mark.parametrize("split", [False, True])
 @pytest.mark.parametrize("i", [0, 1, 5])
 def test_s2d_operand_rebuilt_when_too_large_to_keep(monkeypatch, i, split):
-    import importlib
-
-    conv2d_module = importlib.import_module("cvprimer.functional.conv.conv2d")
     _force(monkeypatch, True, split, 1 << 20)
-    monkeypatch.setattr(conv2d_module, "KEEP_COLS_BYTES", 0)  # keep x, lower it again in backward
+    monkeypatch.setattr(settings, "conv_keep_cols_bytes", 0)  # keep x, lower it again in backward
     xs, ws, kw = CONV[i]
     x, w, b = randn(*xs, seed=13), randn(*ws, seed=14), randn(ws[0], seed=15)
     parity(lambda x, w, b: F.conv2d(x, w, b, **kw), lambda x, w, b: TF.conv2d(x, w, b, **kw), x, w, b,

@@ -120,14 +120,14 @@ def test_conv_transpose2d_errors():
 @pytest.mark.parametrize("xs,ws,kw", [GRID[i] for i in (0, 1, 2, 3, 4)])
 def test_every_lowering_agrees_with_torch(monkeypatch, xs, ws, kw, fuse_below, use_phases, split):
     from cvprimer.core.settings import settings
-    from cvprimer.functional.conv import _depthwise, _kernels, _rows
+    from cvprimer.functional.conv import _rows
 
     monkeypatch.setattr(settings, "threads", 2)
     monkeypatch.setattr(settings, "min_chunk_elements", 1 if split else 10**12)
-    monkeypatch.setattr(_depthwise, "BLOCK_BYTES", 1 if split else 1 << 20)  # one image per block
+    monkeypatch.setattr(settings, "conv_dw_block_bytes", 1 if split else 1 << 20)  # one image per block
 
     monkeypatch.setattr(_rows, "FUSE_BELOW", fuse_below)
-    monkeypatch.setattr(_kernels, "USE_PHASES", use_phases)
+    monkeypatch.setattr(settings, "conv_phases", use_phases)
     g = kw.get("groups", 1)
     x, w, b = randn(*xs, seed=1), randn(*ws, seed=2), randn(ws[1] * g, seed=3)
     parity(lambda x, w, b: F.conv_transpose2d(x, w, b, **kw), lambda x, w, b: TF.conv_transpose2d(x, w, b, **kw),

@@ -10,7 +10,7 @@ k_h k_w: too small for BLAS. Instead, per kernel tap (i, j) and multiplier index
 These are memory-bound multiply-adds, so the batch is cut into blocks of a few images whose
 working set stays in the L2 cache (each tap then re-reads cached data instead of RAM), and
 the blocks run on a small thread pool (NumPy releases the GIL inside its loops). With stride 1
-each image is stored flat and padded (``_conv_utils.flat_pad``), so a tap is a contiguous
+each image is stored flat and padded (``_lowering.flat_pad``), so a tap is a contiguous
 offset slice instead of a 2-D strided view, and the input-gradient is the same loop on gy with
 the flipped kernel (stride-1 duality).
 """
@@ -23,15 +23,15 @@ from typing import Any
 import numpy as np
 
 from cvprimer.core.pool import pool_map, workers
-from cvprimer.functional._conv_utils import _tap, flat_pad, pad2d
-
-BLOCK_BYTES = 1 << 20  # padded input bytes per block (measured best between 1 and 2 MiB)
+from cvprimer.core.settings import settings
+from cvprimer.functional.conv._lowering import _tap, flat_pad, pad2d
 
 
 def _blocks(fn: Callable[[int, int], Any], N: int, per_image: int) -> list[Any]:
     """``fn`` over cache-sized blocks of the batch; each worker gets one contiguous run of blocks
     (one task per worker, not per block: waking an idle worker costs more than a block)."""
-    nb = max(1, BLOCK_BYTES // max(per_image, 1))
+    # settings.conv_dw_block_bytes: padded input bytes per block (measured best between 1 and 2 MiB)
+    nb = max(1, settings.conv_dw_block_bytes // max(per_image, 1))
     blocks = [(i, min(i + nb, N)) for i in range(0, N, nb)]
     k = min(workers(), len(blocks))
     runs = [blocks[round(r * len(blocks) / k):round((r + 1) * len(blocks) / k)] for r in range(k)]

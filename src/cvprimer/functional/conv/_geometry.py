@@ -2,13 +2,67 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from cvprimer.core.tensor import Tensor
-from cvprimer.functional._conv_utils import _pair, conv_padding, out_size
-from cvprimer.functional.conv._kernels import Geom
+from cvprimer.functional._conv_utils import _pair, out_size
+
+
+class Geom(NamedTuple):
+    """Resolved geometry of a 2-D convolution (all pairs are (h, w)).
+
+    ``out`` is (H_out, W_out) of the convolution (not of the transposed op):
+    ``H_out = floor((H + p_top + p_bottom - d_h (k_h - 1) - 1) / s_h) + 1``.
+    """
+
+    k: tuple[int, int]
+    s: tuple[int, int]
+    d: tuple[int, int]
+    pads: tuple[int, int, int, int]  # top, bottom, left, right
+    groups: int
+    out: tuple[int, int]  # H_out, W_out of the convolution (not of the transposed op)
+
+    @property
+    def pointwise(self) -> bool:
+        """1x1 kernel without padding: the columns are the (strided) input itself."""
+        return self.k == (1, 1) and not any(self.pads)
+
+    def depthwise(self, c_in: int, w_shape: tuple[int, ...]) -> bool:
+        """One input channel per group (``groups == C_in > 1``)."""
+        return self.groups > 1 and self.groups == c_in and w_shape[1] == 1
+
+    @property
+    def rows(self) -> bool:
+        """Stride-1, non-pointwise: the row-lowering path."""
+        return self.s == (1, 1) and not self.pointwise
+
+
+def conv_padding(op: str, padding: Any, k: tuple[int, int], s: tuple[int, int],
+                 d: tuple[int, int]) -> tuple[int, int, int, int]:
+    """Resolve a conv ``padding`` argument to ``(top, bottom, left, right)``.
+
+    ``padding`` is an int, a pair ``(p_h, p_w)``, ``"valid"`` (no padding) or ``"same"``
+    (output size = input size; stride 1 only, as PyTorch). For ``"same"`` the total
+    ``d (k - 1)`` is split as PyTorch does: ``total // 2`` before, the rest (one more when
+    the total is odd) after.
+    """
+    if isinstance(padding, str):
+        if padding == "valid":
+            return 0, 0, 0, 0
+        if padding == "same":
+            if s != (1, 1):
+                raise ValueError(f"{op}: padding='same' is only supported for stride 1, got stride {s}")
+            th, tw = d[0] * (k[0] - 1), d[1] * (k[1] - 1)
+            return th // 2, th - th // 2, tw // 2, tw - tw // 2
+        raise ValueError(f"{op}: padding must be an int, a pair, 'same' or 'valid', got {padding!r}")
+    if isinstance(padding, bool) or not isinstance(padding, (int, np.integer, tuple, list)):
+        raise TypeError(f"{op}: padding must be an int, a pair, 'same' or 'valid', got {padding!r}")
+    ph, pw = _pair(padding, "padding", op)
+    if ph < 0 or pw < 0:
+        raise ValueError(f"{op}: padding must be >= 0, got {(ph, pw)}")
+    return ph, ph, pw, pw
 
 
 def as_tensor(op: str, name: str, v: Any) -> Tensor:

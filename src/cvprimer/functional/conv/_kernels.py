@@ -23,20 +23,26 @@ Each picks one of five paths:
 * other strided: the polyphase decomposition (``_phases.py``) into s_h s_w stride-1 convs on
   the phase sub-images, each on the stride-1 path.
 
-The im2col/col2im lowering of ``_conv_utils`` (columns laid out (N, C, k_h, k_w, H_out, W_out)
+The im2col/col2im lowering of ``_lowering`` (columns laid out (N, C, k_h, k_w, H_out, W_out)
 so that ``W_g @ cols_g`` is already NCHW) is the reference for strided convs, selected with
-``USE_PHASES = False``; the tests run every path against PyTorch.
+``settings.override(conv_phases=False, conv_s2d=False)``; the tests run every path against
+PyTorch. :func:`choose` is the one place that picks the path of a call: it returns a
+:class:`Lowering` whose four functions (forward, grad_input, grad_weight, operand) belong
+together, since what ``forward`` saves is what that path's ``grad_weight`` reads.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import numpy as np
 
 from cvprimer.core.pool import batch_spans, pool_map
-from cvprimer.functional._conv_utils import _tap, col2im, im2col, pad2d, row_lower
+from cvprimer.core.settings import settings
 from cvprimer.functional.conv._depthwise import dw_forward, dw_grad_input, dw_grad_weight
+from cvprimer.functional.conv._geometry import Geom
+from cvprimer.functional.conv._lowering import _tap, col2im, im2col, pad2d, row_lower
 from cvprimer.functional.conv._phases import (
     phases_forward,
     phases_grad_input,
@@ -46,35 +52,22 @@ from cvprimer.functional.conv._phases import (
 from cvprimer.functional.conv._rows import rows_forward, rows_grad_input, rows_grad_weight
 from cvprimer.functional.conv._s2d import s2d_applies, s2d_forward, s2d_grad_input, s2d_grad_weight, s2d_operand
 
-# columns larger than this are not kept for backward (x is kept and they are rebuilt)
-KEEP_COLS_BYTES = 1 << 28
-# strided convs: polyphase stride-1 pieces (True) or the im2col/col2im reference lowering
-USE_PHASES = True
-# strided convs with k a multiple of s (d = 1): one stride-1 conv on the space-to-depth image
-USE_S2D = True
 
+class Lowering(NamedTuple):
+    """One lowering of a conv: its three kernels and the rebuild of what ``forward`` saves.
 
-class Geom(NamedTuple):
-    """Resolved geometry of a 2-D convolution (all pairs are (h, w))."""
+    ``forward(x, w, g) -> (y, saved)``; ``grad_input(gy, w, x_shape, g) -> gx``;
+    ``grad_weight(saved, gy, w_shape, g) -> gW``; ``operand(x, w_shape, g) -> saved``.
+    ``split``: the batch is cut over the worker pool by the caller (False: the kernel
+    splits its own work, as the depthwise one does over cache-sized blocks).
+    """
 
-    k: tuple[int, int]
-    s: tuple[int, int]
-    d: tuple[int, int]
-    pads: tuple[int, int, int, int]  # top, bottom, left, right
-    groups: int
-    out: tuple[int, int]  # H_out, W_out of the convolution (not of the transposed op)
-
-    @property
-    def pointwise(self) -> bool:
-        return self.k == (1, 1) and not any(self.pads)
-
-    def depthwise(self, c_in: int, w_shape: tuple[int, ...]) -> bool:
-        return self.groups > 1 and self.groups == c_in and w_shape[1] == 1
-
-    @property
-    def rows(self) -> bool:
-        """Stride-1, non-pointwise: the row-lowering path."""
-        return self.s == (1, 1) and not self.pointwise
+    name: str
+    forward: Callable[..., tuple[np.ndarray, Any]]
+    grad_input: Callable[..., np.ndarray]
+    grad_weight: Callable[..., np.ndarray]
+    operand: Callable[..., Any]
+    split: bool = True
 
 
 def lower(x: np.ndarray, g: Geom) -> np.ndarray:
@@ -88,96 +81,20 @@ def lower(x: np.ndarray, g: Geom) -> np.ndarray:
     return cols.reshape(N, g.groups, -1, Ho * Wo)
 
 
-class Chunks(list):  # type: ignore[type-arg]
-    """What a batch-split forward saved: ``[(a, b, saved of images a:b), ...]``."""
-
-
-def conv_forward(x: np.ndarray, w: np.ndarray, g: Geom) -> tuple[np.ndarray, Any]:
-    """``y[n, o] = sum_{c,i,j} W[o, c, i, j] xp[n, c, h s + i d, w s + j d]``; returns (y, saved).
-
-    ``saved`` is what :func:`conv_grad_weight` needs (the lowered input, per batch chunk when
-    the batch was split over the worker threads; x itself on the depthwise path).
-    """
-    if g.depthwise(x.shape[1], w.shape):
-        return dw_forward(x, w, g)
-    spans = batch_spans(x.shape[0], x[0].size * max(1, g.k[0] * g.k[1]))
-    if len(spans) == 1:
-        return _forward1(x, w, g)
-    y = np.empty((x.shape[0], w.shape[0]) + g.out, x.dtype)
-
-    def job(a: int, b: int) -> tuple[int, int, Any]:
-        y[a:b], saved = _forward1(x[a:b], w, g)
-        return a, b, saved
-
-    return y, Chunks(pool_map(job, spans))
-
-
-def conv_grad_input(gy: np.ndarray, w: np.ndarray, x_shape: tuple[int, ...], g: Geom) -> np.ndarray:
-    """``gx = W^T * gy`` (the adjoint of :func:`conv_forward` in x), batch-split like it."""
-    if g.depthwise(x_shape[1], w.shape):
-        return dw_grad_input(gy, w, x_shape, g)
-    spans = batch_spans(gy.shape[0], gy[0].size * max(1, g.k[0] * g.k[1]))
-    if len(spans) == 1:
-        return _grad_input1(gy, w, x_shape, g)
-    gx = np.empty(x_shape, gy.dtype)
-
-    def job(a: int, b: int) -> None:
-        gx[a:b] = _grad_input1(gy[a:b], w, (b - a,) + tuple(x_shape[1:]), g)
-
-    pool_map(job, spans)
-    return gx
-
-
-def conv_grad_weight(saved: Any, gy: np.ndarray, w_shape: tuple[int, ...], c_in: int, g: Geom) -> np.ndarray:
-    """``gW[o, c, i, j] = sum_{n,h,w} gy[n, o, h, w] xp[n, c, h s + i d, w s + j d]``.
-
-    ``saved`` is the second result of :func:`conv_forward` on an input with ``c_in`` channels.
-    """
-    if g.depthwise(c_in, w_shape):
-        return dw_grad_weight(saved, gy, w_shape, g)
-    if not isinstance(saved, Chunks):
-        return _grad_weight1(saved, gy, w_shape, g)
-    by_span = {(a, b): s for a, b, s in saved}
-    parts = pool_map(lambda a, b: _grad_weight1(by_span[a, b], gy[a:b], w_shape, g), list(by_span))
-    return np.sum(parts, axis=0)
-
-
-def weight_operand(x: np.ndarray, w_shape: tuple[int, ...], g: Geom) -> Any:
-    """Rebuild what :func:`conv_grad_weight` needs from ``x`` (when it was not kept)."""
-    if g.depthwise(x.shape[1], w_shape):
-        return x
-    spans = batch_spans(x.shape[0], x[0].size * max(1, g.k[0] * g.k[1]))
-    if len(spans) == 1:
-        return _operand1(x, w_shape, g)
-    return Chunks(pool_map(lambda a, b: (a, b, _operand1(x[a:b], w_shape, g)), spans))
-
-
-def _forward1(x: np.ndarray, w: np.ndarray, g: Geom) -> tuple[np.ndarray, Any]:
-    N, C = x.shape[:2]
+def _cols_forward(x: np.ndarray, w: np.ndarray, g: Geom) -> tuple[np.ndarray, np.ndarray]:
+    """``y_g = W_g @ cols_g`` per image and group; saves the columns."""
+    N = x.shape[0]
     O = w.shape[0]
-    Ho, Wo = g.out
-    if g.rows:
-        return rows_forward(x, w, g)
-    if USE_S2D and s2d_applies(g):
-        return s2d_forward(x, w, g)
-    if USE_PHASES and not g.pointwise:
-        return phases_forward(x, w, g)
     cols = lower(x, g)
     y = np.matmul(w.reshape(g.groups, O // g.groups, -1), cols)  # (N, g, O/g, Ho Wo)
-    return y.reshape(N, O, Ho, Wo), cols
+    return y.reshape((N, O) + g.out), cols
 
 
-def _grad_input1(gy: np.ndarray, w: np.ndarray, x_shape: tuple[int, ...], g: Geom) -> np.ndarray:
-    """Reference path: columns ``W_g^T @ gy_g`` scattered back by col2im, then cropped."""
+def _cols_grad_input(gy: np.ndarray, w: np.ndarray, x_shape: tuple[int, ...], g: Geom) -> np.ndarray:
+    """Columns ``W_g^T @ gy_g`` scattered back by col2im, then cropped."""
     N, C, H, W = x_shape
     O = w.shape[0]
     Ho, Wo = g.out
-    if g.rows:
-        return rows_grad_input(gy, w, x_shape, g)
-    if USE_S2D and s2d_applies(g):
-        return s2d_grad_input(gy, w, x_shape, g)
-    if USE_PHASES and not g.pointwise:
-        return phases_grad_input(gy, w, x_shape, g)
     w2 = w.reshape(g.groups, O // g.groups, -1)
     gcols = np.matmul(w2.transpose(0, 2, 1), gy.reshape(N, g.groups, O // g.groups, Ho * Wo))
     if g.pointwise:
@@ -194,27 +111,101 @@ def _grad_input1(gy: np.ndarray, w: np.ndarray, x_shape: tuple[int, ...], g: Geo
     return np.ascontiguousarray(gxp[:, :, pt:pt + H, pl:pl + W])
 
 
-def _grad_weight1(saved: Any, gy: np.ndarray, w_shape: tuple[int, ...], g: Geom) -> np.ndarray:
-    if g.rows:
-        return rows_grad_weight(saved, gy, w_shape, g)
-    if USE_S2D and s2d_applies(g):
-        return s2d_grad_weight(saved, gy, w_shape, g)
-    if USE_PHASES and not g.pointwise:
-        return phases_grad_weight(saved, gy, w_shape, g)
+def _cols_grad_weight(saved: np.ndarray, gy: np.ndarray, w_shape: tuple[int, ...], g: Geom) -> np.ndarray:
+    """``gW_g = sum_n gy_g[n] @ cols_g[n]^T``."""
     N, O = gy.shape[:2]
     gy2 = gy.reshape(N, g.groups, O // g.groups, -1)
     gw = np.matmul(gy2, saved.transpose(0, 1, 3, 2)).sum(0)  # (g, O/g, C/g k_h k_w)
     return gw.reshape(w_shape)
 
 
-def _operand1(x: np.ndarray, w_shape: tuple[int, ...], g: Geom) -> Any:
+ROWS = Lowering("rows", rows_forward, rows_grad_input, rows_grad_weight,
+                # unfused: rows_grad_weight takes either layout
+                lambda x, w_shape, g: row_lower(x, g.pads, g.k, g.d, g.groups))
+S2D = Lowering("s2d", s2d_forward, s2d_grad_input, s2d_grad_weight, lambda x, w_shape, g: s2d_operand(x, g))
+PHASES = Lowering("phases", phases_forward, phases_grad_input, phases_grad_weight,
+                  lambda x, w_shape, g: phases_operand(x, g))
+COLUMNS = Lowering("columns", _cols_forward, _cols_grad_input, _cols_grad_weight, lambda x, w_shape, g: lower(x, g))
+DEPTHWISE = Lowering("depthwise", dw_forward, dw_grad_input, dw_grad_weight, lambda x, w_shape, g: x, split=False)
+
+
+def choose(g: Geom, c_in: int, w_shape: tuple[int, ...]) -> Lowering:
+    """The lowering of a conv with geometry ``g`` on ``c_in`` input channels and weight ``w_shape``
+    (under the current ``settings``): depthwise, stride-1 rows, space-to-depth, polyphase, or the
+    im2col columns (also the pointwise 1x1 case, where the columns are the input itself)."""
+    if g.depthwise(c_in, w_shape):
+        return DEPTHWISE
     if g.rows:
-        return row_lower(x, g.pads, g.k, g.d, g.groups)  # unfused: rows_grad_weight takes either
-    if USE_S2D and s2d_applies(g):
-        return s2d_operand(x, g)
-    if USE_PHASES and not g.pointwise:
-        return phases_operand(x, g)
-    return lower(x, g)
+        return ROWS
+    if settings.conv_s2d and s2d_applies(g):
+        return S2D
+    if settings.conv_phases and not g.pointwise:
+        return PHASES
+    return COLUMNS
+
+
+class Chunks(list):  # type: ignore[type-arg]
+    """What a batch-split forward saved: ``[(a, b, saved of images a:b), ...]``."""
+
+
+def _spans(n: int, per_image: int, g: Geom) -> list[tuple[int, int]]:
+    return batch_spans(n, per_image * max(1, g.k[0] * g.k[1]))
+
+
+def conv_forward(x: np.ndarray, w: np.ndarray, g: Geom) -> tuple[np.ndarray, Any]:
+    """``y[n, o] = sum_{c,i,j} W[o, c, i, j] xp[n, c, h s + i d, w s + j d]``; returns (y, saved).
+
+    ``saved`` is what :func:`conv_grad_weight` needs (the lowered input, per batch chunk when
+    the batch was split over the worker threads; x itself on the depthwise path).
+    """
+    low = choose(g, x.shape[1], w.shape)
+    spans = _spans(x.shape[0], x[0].size, g) if low.split else []
+    if len(spans) <= 1:
+        return low.forward(x, w, g)
+    y = np.empty((x.shape[0], w.shape[0]) + g.out, x.dtype)
+
+    def job(a: int, b: int) -> tuple[int, int, Any]:
+        y[a:b], saved = low.forward(x[a:b], w, g)
+        return a, b, saved
+
+    return y, Chunks(pool_map(job, spans))
+
+
+def conv_grad_input(gy: np.ndarray, w: np.ndarray, x_shape: tuple[int, ...], g: Geom) -> np.ndarray:
+    """``gx = W^T * gy`` (the adjoint of :func:`conv_forward` in x), batch-split like it."""
+    low = choose(g, x_shape[1], w.shape)
+    spans = _spans(gy.shape[0], gy[0].size, g) if low.split else []
+    if len(spans) <= 1:
+        return low.grad_input(gy, w, x_shape, g)
+    gx = np.empty(x_shape, gy.dtype)
+
+    def job(a: int, b: int) -> None:
+        gx[a:b] = low.grad_input(gy[a:b], w, (b - a,) + tuple(x_shape[1:]), g)
+
+    pool_map(job, spans)
+    return gx
+
+
+def conv_grad_weight(saved: Any, gy: np.ndarray, w_shape: tuple[int, ...], c_in: int, g: Geom) -> np.ndarray:
+    """``gW[o, c, i, j] = sum_{n,h,w} gy[n, o, h, w] xp[n, c, h s + i d, w s + j d]``.
+
+    ``saved`` is the second result of :func:`conv_forward` on an input with ``c_in`` channels.
+    """
+    low = choose(g, c_in, w_shape)
+    if not isinstance(saved, Chunks):
+        return low.grad_weight(saved, gy, w_shape, g)
+    by_span = {(a, b): s for a, b, s in saved}
+    parts = pool_map(lambda a, b: low.grad_weight(by_span[a, b], gy[a:b], w_shape, g), list(by_span))
+    return np.sum(parts, axis=0)
+
+
+def weight_operand(x: np.ndarray, w_shape: tuple[int, ...], g: Geom) -> Any:
+    """Rebuild what :func:`conv_grad_weight` needs from ``x`` (when it was not kept)."""
+    low = choose(g, x.shape[1], w_shape)
+    spans = _spans(x.shape[0], x[0].size, g) if low.split else []
+    if len(spans) <= 1:
+        return low.operand(x, w_shape, g)
+    return Chunks(pool_map(lambda a, b: (a, b, low.operand(x[a:b], w_shape, g)), spans))
 
 
 def saved_nbytes(saved: Any) -> int:

@@ -14,7 +14,7 @@ and each stride-1 piece runs on the shifted GEMMs of ``_rows.py``. Compared with
 (k_h k_w copies of the output grid) this copies each phase image once into the flat layout and
 never builds the large column matrix; for the adjoint it replaces col2im's k_h k_w strided
 scatter-adds by s_h s_w disjoint strided writes (the phases start at distinct residues mod s).
-(im2col/col2im stay in ``_conv_utils`` as the reference lowering; the tests run both.)
+(im2col/col2im stay in ``_lowering`` as the reference lowering; the tests run both.)
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from cvprimer.functional._conv_utils import pad2d, row_lower
+from cvprimer.functional.conv._lowering import pad2d, row_lower
 from cvprimer.functional.conv._rows import rows_forward, rows_grad_input, rows_grad_weight
 
 

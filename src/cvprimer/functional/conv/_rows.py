@@ -1,4 +1,4 @@
-r"""Stride-1 convolution by shifted GEMMs on a flat padded input (see ``_conv_utils.row_lower``).
+r"""Stride-1 convolution by shifted GEMMs on a flat padded input (see ``_lowering.row_lower``).
 
 In the channels-last flat layout (row m = n H_p W_p + h W_p + w), for every kernel tap (i, j)
 at row offset ``o_ij = i d_h W_p + j d_w`` and group g::
@@ -13,7 +13,7 @@ row copies). ``Y`` is computed at every m (junk where h >= H_out or w >= W_out) 
 back to NCHW in one strided copy; ``gY`` is gy scattered to the same rows with zeros at the
 junk ones, so they contribute nothing to gW.
 
-Both sums run over blocks of about ``BLOCK_BYTES`` of rows (all taps of one block, then the
+Both sums run over blocks of about ``settings.conv_rows_block_bytes`` of rows (all taps of one block, then the
 next): the taps of a block read nearly the same input rows (offsets differ by a few image
 rows), so the block's operand and its accumulator stay in cache across the k_h k_w GEMMs
 instead of every GEMM streaming the whole batch from memory. Measured on the 2-core dev
@@ -27,12 +27,11 @@ from typing import Any
 
 import numpy as np
 
-from cvprimer.functional._conv_utils import nchw_to_nhwc, nhwc_to_nchw, row_lower
+from cvprimer.core.settings import settings
+from cvprimer.functional.conv._lowering import nchw_to_nhwc, nhwc_to_nchw, row_lower
 
 # fuse the k_w taps of a kernel row (k_w copies of the input) when C_in/g is below this
 FUSE_BELOW = 16
-# rows per block of the GEMM sums: their operand rows + accumulator take about BLOCK_BYTES
-BLOCK_BYTES = 1 << 20
 
 
 def _plan(g: Any, Wp: int, fused: bool) -> list[tuple[int, int, int | None]]:
@@ -50,9 +49,9 @@ def _op(R: np.ndarray, off: int, M: int) -> np.ndarray:
 
 
 def _block(M: int, K: int, Og: int, G: int, itemsize: int) -> int:
-    """Rows per block: about BLOCK_BYTES of operand and accumulator rows; one block (no
+    """Rows per block: about ``settings.conv_rows_block_bytes`` of operand and accumulator rows; one block (no
     blocking) when the whole problem is under 4 blocks (measured: no gain there, a small loss)."""
-    B = max(1, BLOCK_BYTES // ((K + Og) * G * itemsize))
+    B = max(1, settings.conv_rows_block_bytes // ((K + Og) * G * itemsize))
     return M if M < 4 * B else B
 
 

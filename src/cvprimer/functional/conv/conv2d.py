@@ -9,11 +9,10 @@ import numpy as np
 from cvprimer.core.function import Function
 from cvprimer.core.geometry import Window
 from cvprimer.core.saves import Extra, Saves
+from cvprimer.core.settings import settings
 from cvprimer.core.tensor import Tensor
-from cvprimer.functional.conv._geometry import as_tensor, check_operands, conv_geometry
+from cvprimer.functional.conv._geometry import Geom, as_tensor, check_operands, conv_geometry
 from cvprimer.functional.conv._kernels import (
-    KEEP_COLS_BYTES,
-    Geom,
     conv_forward,
     conv_grad_input,
     conv_grad_weight,
@@ -39,7 +38,7 @@ class Conv2dFn(Function):
 
         y[n, o, h, w] = b[o] + sum_{c in G(o), i, j} W[o, c, i, j] xp[n, c, h s + i d, w s + j d]
 
-    lowered to matrix products (``_conv_utils``: im2col makes it ``W_g @ cols_g`` per image and
+    lowered to matrix products (``_lowering``: im2col makes it ``W_g @ cols_g`` per image and
     group; the fast paths in ``_kernels`` use shifted GEMMs on views instead).
 
     **Backward** (the adjoint of the same bilinear map in each argument)::
@@ -50,7 +49,7 @@ class Conv2dFn(Function):
 
     and gx is gxp without its padding: ``gx = conv_transpose2d(gy, W, s, p, output_padding, g, d)``
     with the output_padding that restores x's size (duality). Saved: the lowered input (the flat
-    padded copy, row copies or columns; x itself when they would exceed ``KEEP_COLS_BYTES`` or
+    padded copy, row copies or columns; x itself when they would exceed ``settings.conv_keep_cols_bytes`` or
     on the depthwise path) for gW, and W for gx.
     """
 
@@ -84,7 +83,7 @@ class Conv2dFn(Function):
             y += b.reshape(1, -1, 1, 1)
         ctx.geom, ctx.x_shape, ctx.w_shape = geom, x.shape, w.shape
         need_x, need_w = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
-        if need_w and saved_nbytes(saved) > KEEP_COLS_BYTES:
+        if need_w and saved_nbytes(saved) > settings.conv_keep_cols_bytes:
             saved, xs = None, x
         else:
             xs = None

@@ -11,9 +11,8 @@ from cvprimer.core.geometry import Transposed
 from cvprimer.core.saves import BOTH
 from cvprimer.core.tensor import Tensor
 from cvprimer.functional._conv_utils import _pair
-from cvprimer.functional.conv._geometry import as_tensor, check_operands, positive_pair
+from cvprimer.functional.conv._geometry import Geom, as_tensor, check_operands, positive_pair
 from cvprimer.functional.conv._kernels import (
-    Geom,
     conv_forward,
     conv_grad_input,
     conv_grad_weight,

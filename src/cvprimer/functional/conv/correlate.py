@@ -13,8 +13,7 @@ padding, size ``H - k_h + 1``), "same" (the size of ``image``, centred as SciPy 
 from __future__ import annotations
 
 from cvprimer.core.tensor import Tensor
-from cvprimer.functional.conv._geometry import as_tensor
-from cvprimer.functional.conv._kernels import Geom
+from cvprimer.functional.conv._geometry import Geom, as_tensor
 from cvprimer.functional.conv.conv2d import Conv2dFn
 
 _MODES = ("valid", "same", "full")

@@ -1,0 +1,28 @@
+"""The one place that picks a conv's lowering per call (``_kernels.choose``), switched by settings."""
+
+import pytest
+
+from cvprimer.core.settings import settings
+from cvprimer.functional.conv._geometry import conv_geometry
+from cvprimer.functional.conv._kernels import choose
+
+
+def _name(hw, w_shape, stride=1, padding=0, dilation=1, groups=1):
+    g = conv_geometry("t", hw, w_shape[2:], stride, padding, dilation, groups)
+    return choose(g, w_shape[1] * groups, w_shape).name
+
+
+def test_choose_picks_one_lowering_per_geometry():
+    assert _name((8, 8), (4, 1, 3, 3), padding=1, groups=4) == "depthwise"
+    assert _name((8, 8), (4, 4, 3, 3), padding=1) == "rows"
+    assert _name((8, 8), (4, 4, 4, 4), stride=2, padding=1) == "s2d"
+    assert _name((8, 8), (4, 4, 3, 3), stride=2, padding=1) == "phases"
+    assert _name((8, 8), (4, 4, 1, 1), stride=2) == "columns"  # pointwise: the strided input is the columns
+
+
+@pytest.mark.parametrize("s2d,phases,expect", [(False, True, "phases"), (False, False, "columns"),
+                                               (True, False, "s2d")])
+def test_choose_follows_the_settings(s2d, phases, expect):
+    with settings.override(conv_s2d=s2d, conv_phases=phases):
+        assert _name((8, 8), (4, 4, 4, 4), stride=2, padding=1) == expect
+    assert _name((8, 8), (4, 4, 4, 4), stride=2, padding=1) == "s2d"  # restored on exit
