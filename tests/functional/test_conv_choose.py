@@ -13,11 +13,25 @@ def _name(hw, w_shape, stride=1, padding=0, dilation=1, groups=1):
 
 
 def test_choose_picks_one_lowering_per_geometry():
-    assert _name((8, 8), (4, 1, 3, 3), padding=1, groups=4) == "depthwise"
+    with settings.override(numba=False):
+        assert _name((8, 8), (4, 1, 3, 3), padding=1, groups=4) == "depthwise"
+    assert _name((8, 8), (4, 4, 3, 3)) == "rows"
+    assert _name((3, 3), (4, 4, 3, 3)) == "dense"  # one output pixel: one GEMM
+    assert _name((4, 4), (4, 4, 3, 3), stride=2) == "dense"  # the last row/col is never read
+    assert _name((3, 3), (4, 4, 3, 3), padding=1, stride=3) != "dense"  # padded corner
     assert _name((8, 8), (4, 4, 3, 3), padding=1) == "rows"
     assert _name((8, 8), (4, 4, 4, 4), stride=2, padding=1) == "s2d"
     assert _name((8, 8), (4, 4, 3, 3), stride=2, padding=1) == "phases"
     assert _name((8, 8), (4, 4, 1, 1), stride=2) == "columns"  # pointwise: the strided input is the columns
+
+
+def test_choose_compiled_depthwise_only_with_numba():
+    from cvprimer.core import jit
+
+    if not jit.available():
+        pytest.skip("numba not installed")
+    with settings.override(numba=True):
+        assert _name((8, 8), (4, 1, 3, 3), padding=1, groups=4) == "depthwise_jit"
 
 
 @pytest.mark.parametrize("s2d,phases,expect", [(False, True, "phases"), (False, False, "columns"),

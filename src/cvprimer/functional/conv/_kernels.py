@@ -41,6 +41,7 @@ import numpy as np
 from cvprimer.core.pool import batch_spans, pool_map
 from cvprimer.core.settings import settings
 from cvprimer.functional.conv._depthwise import dw_forward, dw_grad_input, dw_grad_weight
+from cvprimer.functional.conv._depthwise_jit import jit_dw_forward, jit_dw_grad_input
 from cvprimer.functional.conv._geometry import Geom
 from cvprimer.functional.conv._lowering import _tap, col2im, im2col, pad2d, row_lower
 from cvprimer.functional.conv._phases import (
@@ -119,6 +120,43 @@ def _cols_grad_weight(saved: np.ndarray, gy: np.ndarray, w_shape: tuple[int, ...
     return gw.reshape(w_shape)
 
 
+def _dense_applies(g: Geom) -> bool:
+    """One output pixel whose window is the top-left k_h x k_w corner of x (no padding, no
+    dilation, one group): the conv is a fully-connected layer on that corner."""
+    return g.out == (1, 1) and not any(g.pads) and g.d == (1, 1) and g.groups == 1 and g.k != (1, 1)
+
+
+def _corner(x: np.ndarray, g: Geom) -> np.ndarray:
+    """(N, C k_h k_w): the window of the one output pixel, flattened (a view when x is that size)."""
+    return x[:, :, :g.k[0], :g.k[1]].reshape(x.shape[0], -1)
+
+
+def _dense_forward(x: np.ndarray, w: np.ndarray, g: Geom) -> tuple[np.ndarray, np.ndarray]:
+    """``y[n, o] = sum_K W[o, K] x[n, K]`` (K = (c, i, j)): ONE GEMM for the batch (the columns
+    path would make N matrix-vector products); saves the flattened corner."""
+    xs = _corner(x, g)
+    return (xs @ w.reshape(w.shape[0], -1).T).reshape(x.shape[0], w.shape[0], 1, 1), xs
+
+
+def _dense_grad_input(gy: np.ndarray, w: np.ndarray, x_shape: tuple[int, ...], g: Geom) -> np.ndarray:
+    """``gx[n, K] = sum_o gy[n, o] W[o, K]`` on the corner, zeros elsewhere (one GEMM: the
+    outer products of conv_transpose2d on 1x1 inputs, e.g. a DCGAN generator's first layer)."""
+    N, C, H, W = x_shape
+    gc = (gy.reshape(N, -1) @ w.reshape(w.shape[0], -1)).reshape((N, C) + g.k)
+    if (H, W) == g.k:
+        return gc
+    gx = np.zeros(x_shape, gy.dtype)
+    gx[:, :, :g.k[0], :g.k[1]] = gc
+    return gx
+
+
+def _dense_grad_weight(saved: np.ndarray, gy: np.ndarray, w_shape: tuple[int, ...], g: Geom) -> np.ndarray:
+    """``gW[o, K] = sum_n gy[n, o] x[n, K]`` (one GEMM)."""
+    return (gy.reshape(gy.shape[0], -1).T @ saved).reshape(w_shape)
+
+
+DENSE = Lowering("dense", _dense_forward, _dense_grad_input, _dense_grad_weight, lambda x, w_shape, g: _corner(x, g),
+                 split=False)
 ROWS = Lowering("rows", rows_forward, rows_grad_input, rows_grad_weight,
                 # unfused: rows_grad_weight takes either layout
                 lambda x, w_shape, g: row_lower(x, g.pads, g.k, g.d, g.groups))
@@ -127,14 +165,19 @@ PHASES = Lowering("phases", phases_forward, phases_grad_input, phases_grad_weigh
                   lambda x, w_shape, g: phases_operand(x, g))
 COLUMNS = Lowering("columns", _cols_forward, _cols_grad_input, _cols_grad_weight, lambda x, w_shape, g: lower(x, g))
 DEPTHWISE = Lowering("depthwise", dw_forward, dw_grad_input, dw_grad_weight, lambda x, w_shape, g: x, split=False)
+DEPTHWISE_JIT = Lowering("depthwise_jit", jit_dw_forward, jit_dw_grad_input, dw_grad_weight,
+                         lambda x, w_shape, g: x, split=False)
 
 
 def choose(g: Geom, c_in: int, w_shape: tuple[int, ...]) -> Lowering:
     """The lowering of a conv with geometry ``g`` on ``c_in`` input channels and weight ``w_shape``
-    (under the current ``settings``): depthwise, stride-1 rows, space-to-depth, polyphase, or the
+    (under the current ``settings``): depthwise (compiled loops with ``settings.numba``, else the
+    NumPy tap-wise multiply-adds), dense (one output pixel: one GEMM), stride-1 rows, space-to-depth, polyphase, or the
     im2col columns (also the pointwise 1x1 case, where the columns are the input itself)."""
     if g.depthwise(c_in, w_shape):
-        return DEPTHWISE
+        return DEPTHWISE_JIT if settings.numba else DEPTHWISE
+    if _dense_applies(g):
+        return DENSE
     if g.rows:
         return ROWS
     if settings.conv_s2d and s2d_applies(g):
