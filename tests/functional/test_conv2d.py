@@ -152,18 +152,20 @@ def test_conv2d_errors():
 
 
 @pytest.mark.parametrize("split", [False, True])  # the batch split over worker threads, or not
+@pytest.mark.parametrize("cols_below", [0, 32])  # stride 1, few inputs per output: rows / im2col columns
 @pytest.mark.parametrize("fuse_below", [1, 10**9])  # each tap its own GEMM / taps of a row fused
 @pytest.mark.parametrize("use_phases", [True, False])  # strided: polyphase / im2col reference
 @pytest.mark.parametrize("xs,ws,kw", [GRID[i] for i in (0, 1, 2, 3, 4, 5, 12, 15)])
-def test_every_lowering_agrees_with_torch(monkeypatch, xs, ws, kw, fuse_below, use_phases, split):
+def test_every_lowering_agrees_with_torch(monkeypatch, xs, ws, kw, fuse_below, use_phases, split, cols_below):
     from cvprimer.core.settings import settings
-    from cvprimer.functional.conv import _rows
+    from cvprimer.functional.conv import _kernels, _rows
 
     monkeypatch.setattr(settings, "threads", 2)
     monkeypatch.setattr(settings, "min_chunk_elements", 1 if split else 10**12)
     monkeypatch.setattr(settings, "conv_dw_block_bytes", 1 if split else 1 << 20)  # one image per block
 
     monkeypatch.setattr(_rows, "FUSE_BELOW", fuse_below)
+    monkeypatch.setattr(_kernels, "COLS_BELOW", cols_below)
     monkeypatch.setattr(settings, "conv_phases", use_phases)
     x, w, b = _args(xs, ws, seed=11)
     parity(lambda x, w, b: F.conv2d(x, w, b, **kw), lambda x, w, b: TF.conv2d(x, w, b, **kw), x, w, b,

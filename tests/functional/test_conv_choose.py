@@ -16,6 +16,8 @@ def test_choose_picks_one_lowering_per_geometry():
     with settings.override(numba=False):
         assert _name((8, 8), (4, 1, 3, 3), padding=1, groups=4) == "depthwise"
     assert _name((8, 8), (4, 4, 3, 3)) == "rows"
+    assert _name((8, 8), (4, 3, 3, 3), padding=1) == "columns"  # 27 inputs per output: im2col
+    assert _name((8, 8), (4, 2, 3, 3), padding=1, groups=2) == "columns"
     assert _name((3, 3), (4, 4, 3, 3)) == "dense"  # one output pixel: one GEMM
     assert _name((4, 4), (4, 4, 3, 3), stride=2) == "dense"  # the last row/col is never read
     assert _name((3, 3), (4, 4, 3, 3), padding=1, stride=3) != "dense"  # padded corner

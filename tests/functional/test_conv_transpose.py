@@ -115,18 +115,20 @@ def test_conv_transpose2d_errors():
 
 
 @pytest.mark.parametrize("split", [False, True])  # the batch split over worker threads, or not
+@pytest.mark.parametrize("cols_below", [0, 32])  # stride 1, few inputs per output: rows / im2col columns
 @pytest.mark.parametrize("fuse_below", [1, 10**9])
 @pytest.mark.parametrize("use_phases", [True, False])
 @pytest.mark.parametrize("xs,ws,kw", [GRID[i] for i in (0, 1, 2, 3, 4)])
-def test_every_lowering_agrees_with_torch(monkeypatch, xs, ws, kw, fuse_below, use_phases, split):
+def test_every_lowering_agrees_with_torch(monkeypatch, xs, ws, kw, fuse_below, use_phases, split, cols_below):
     from cvprimer.core.settings import settings
-    from cvprimer.functional.conv import _rows
+    from cvprimer.functional.conv import _kernels, _rows
 
     monkeypatch.setattr(settings, "threads", 2)
     monkeypatch.setattr(settings, "min_chunk_elements", 1 if split else 10**12)
     monkeypatch.setattr(settings, "conv_dw_block_bytes", 1 if split else 1 << 20)  # one image per block
 
     monkeypatch.setattr(_rows, "FUSE_BELOW", fuse_below)
+    monkeypatch.setattr(_kernels, "COLS_BELOW", cols_below)
     monkeypatch.setattr(settings, "conv_phases", use_phases)
     g = kw.get("groups", 1)
     x, w, b = randn(*xs, seed=1), randn(*ws, seed=2), randn(ws[1] * g, seed=3)
