@@ -32,6 +32,13 @@ from cvprimer.functional.conv._lowering import nchw_to_nhwc, nhwc_to_nchw, row_l
 
 # fuse the k_w taps of a kernel row (k_w copies of the input) when C_in/g is below this
 FUSE_BELOW = 16
+# gW: with C_in/g up to this, an unfused operand is widened to the k_w row copies first (a
+# transient k_w x copy): gW's GEMMs contract over the rows, and k_w C/g instead of C/g output
+# rows per GEMM make them less thin (measured, process CPU 1 thread, gW alone, 3 interleaved
+# pairs: 64x32x32x32 3x3 d2 48-63 -> 42-54 ms, 64x64x16x16 40-50 -> 32-39 ms, 128x64x8x8 17-25
+# -> 16-17 ms; 128x16x32x32 unchanged at 30-37 ms), while for the forward the same copies
+# measured no faster at C/g >= 16, so the saved operand stays unfused (x-sized)
+GW_FUSE_MAX = 64
 
 
 def _plan(g: Any, Wp: int, fused: bool) -> list[tuple[int, int, int | None]]:
@@ -113,8 +120,14 @@ def rows_grad_weight(saved: tuple[np.ndarray, int, int], gy: np.ndarray, w_shape
     N, O, Ho, Wo = gy.shape
     G = g.groups
     Og, Cg = O // G, R.shape[3]
-    fused = R.shape[2] > 1
     M = N * Hp * Wp
+    if R.shape[2] == 1 and g.k[1] > 1 and Cg <= GW_FUSE_MAX:
+        Mt = M + (g.k[0] - 1) * g.d[0] * Wp  # the rows row_lower's copies would have
+        rows = np.empty((Mt, G, g.k[1], Cg), R.dtype)
+        for j in range(g.k[1]):
+            rows[:, :, j] = R[j * g.d[1]:j * g.d[1] + Mt, :, 0]
+        R = rows
+    fused = R.shape[2] > 1
     gyf = np.zeros((N, Hp, Wp, O), gy.dtype)
     nchw_to_nhwc(gyf[:, :Ho, :Wo], gy)
     gyf = gyf.reshape(M, G, Og).transpose(1, 0, 2)  # (G, M, O/g)
