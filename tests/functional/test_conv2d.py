@@ -158,14 +158,13 @@ def test_conv2d_errors():
 @pytest.mark.parametrize("xs,ws,kw", [GRID[i] for i in (0, 1, 2, 3, 4, 5, 12, 15)])
 def test_every_lowering_agrees_with_torch(monkeypatch, xs, ws, kw, fuse_below, use_phases, split, cols_below):
     from cvprimer.core.settings import settings
-    from cvprimer.functional.conv import _kernels, _rows
 
     monkeypatch.setattr(settings, "threads", 2)
     monkeypatch.setattr(settings, "min_chunk_elements", 1 if split else 10**12)
     monkeypatch.setattr(settings, "conv_dw_block_bytes", 1 if split else 1 << 20)  # one image per block
 
-    monkeypatch.setattr(_rows, "FUSE_BELOW", fuse_below)
-    monkeypatch.setattr(_kernels, "COLS_BELOW", cols_below)
+    monkeypatch.setattr(settings, "conv_fuse_below", fuse_below)
+    monkeypatch.setattr(settings, "conv_cols_below", cols_below)
     monkeypatch.setattr(settings, "conv_phases", use_phases)
     x, w, b = _args(xs, ws, seed=11)
     parity(lambda x, w, b: F.conv2d(x, w, b, **kw), lambda x, w, b: TF.conv2d(x, w, b, **kw), x, w, b,

@@ -1,5 +1,5 @@
 """The stride-1 weight gradient with the unfused saved operand widened to row copies in backward
-(``_rows.GW_FUSE_MAX``) or used as it is, against PyTorch (float32 and float64)."""
+(``settings.conv_gw_fuse_max``) or used as it is, against PyTorch (float32 and float64)."""
 
 import pytest
 import torch.nn.functional as TF
@@ -19,11 +19,10 @@ CASES = [
 @pytest.mark.parametrize("gw_fuse_max", [0, 64])
 @pytest.mark.parametrize("xs,ws,kw", CASES)
 def test_rows_weight_gradient_with_and_without_row_copies(monkeypatch, xs, ws, kw, gw_fuse_max):
-    from cvprimer.functional.conv import _kernels, _rows
 
-    monkeypatch.setattr(_rows, "FUSE_BELOW", 1)  # the forward saves the unfused flat operand
-    monkeypatch.setattr(_rows, "GW_FUSE_MAX", gw_fuse_max)
-    monkeypatch.setattr(_kernels, "COLS_BELOW", 0)  # the rows path even for few inputs per output
+    monkeypatch.setattr(settings, "conv_fuse_below", 1)  # the forward saves the unfused flat operand
+    monkeypatch.setattr(settings, "conv_gw_fuse_max", gw_fuse_max)
+    monkeypatch.setattr(settings, "conv_cols_below", 0)  # the rows path even for few inputs per output
     with settings.override(conv_rows_block_bytes=700):  # several row blocks
         x, w, b = randn(*xs, seed=1), randn(*ws, seed=2), randn(ws[0], seed=3)
         parity(lambda x, w, b: F.conv2d(x, w, b, **kw), lambda x, w, b: TF.conv2d(x, w, b, **kw), x, w, b,

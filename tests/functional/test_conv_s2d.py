@@ -87,10 +87,9 @@ def test_s2d_gradcheck(monkeypatch, i):
 @pytest.mark.parametrize("kw", [dict(padding=1), dict(padding=2, dilation=2), dict(padding=(0, 3), dilation=(3, 2)),
                                 dict(padding=1, groups=2), dict(padding=(4, 1)), dict(padding="same", dilation=3)])
 def test_blocked_shifted_gemms_agree_with_torch(monkeypatch, kw, block_bytes, shared):
-    from cvprimer.functional.conv import _lowering
 
     _force(monkeypatch, True, False, block_bytes)
-    monkeypatch.setattr(_lowering, "SHARED_PADDING", shared)
+    monkeypatch.setattr(settings, "conv_shared_padding", shared)
     g = kw.get("groups", 1)
     x, w, b = randn(2, 4, 9, 7, seed=10), randn(6, 4 // g, 3, 3, seed=11), randn(6, seed=12)
     parity(lambda x, w, b: F.conv2d(x, w, b, **kw), lambda x, w, b: TF.conv2d(x, w, b, **kw), x, w, b,

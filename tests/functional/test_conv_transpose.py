@@ -121,14 +121,13 @@ def test_conv_transpose2d_errors():
 @pytest.mark.parametrize("xs,ws,kw", [GRID[i] for i in (0, 1, 2, 3, 4)])
 def test_every_lowering_agrees_with_torch(monkeypatch, xs, ws, kw, fuse_below, use_phases, split, cols_below):
     from cvprimer.core.settings import settings
-    from cvprimer.functional.conv import _kernels, _rows
 
     monkeypatch.setattr(settings, "threads", 2)
     monkeypatch.setattr(settings, "min_chunk_elements", 1 if split else 10**12)
     monkeypatch.setattr(settings, "conv_dw_block_bytes", 1 if split else 1 << 20)  # one image per block
 
-    monkeypatch.setattr(_rows, "FUSE_BELOW", fuse_below)
-    monkeypatch.setattr(_kernels, "COLS_BELOW", cols_below)
+    monkeypatch.setattr(settings, "conv_fuse_below", fuse_below)
+    monkeypatch.setattr(settings, "conv_cols_below", cols_below)
     monkeypatch.setattr(settings, "conv_phases", use_phases)
     g = kw.get("groups", 1)
     x, w, b = randn(*xs, seed=1), randn(*ws, seed=2), randn(ws[1] * g, seed=3)

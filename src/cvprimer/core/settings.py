@@ -26,6 +26,14 @@ Fields (the defaults are the measured best on a 2-core x86 machine; see ``benchm
   and they are rebuilt).
 * ``conv_rows_block_bytes`` -- operand + accumulator bytes per block of the shifted-GEMM sums.
 * ``conv_dw_block_bytes`` -- padded input bytes per block of the NumPy depthwise kernels.
+* ``conv_cols_below`` -- stride-1 convs with at most this many inputs per output (C_in/g k_h k_w:
+  first layers on RGB or grey images) take the im2col columns instead of the shifted GEMMs.
+* ``conv_fuse_below`` -- the shifted-GEMM forward lays the k_w taps of a kernel row side by side
+  (k_w copies of the input, one wider GEMM per kernel row) when C_in/g is below this.
+* ``conv_gw_fuse_max`` -- the stride-1 weight gradient widens an unfused saved operand to the k_w
+  row copies (a transient) when C_in/g is at most this.
+* ``conv_shared_padding`` -- stride-1 lowering: neighbouring images and rows share their zero
+  borders (True) or each gets its own (False; the simple reference layout).
 
 Setting an unknown field, or a value of the wrong type, raises ``ValueError`` naming the field.
 """
@@ -59,6 +67,10 @@ class Settings:
     conv_keep_cols_bytes: int = 1 << 28
     conv_rows_block_bytes: int = 1 << 20
     conv_dw_block_bytes: int = 1 << 20
+    conv_cols_below: int = 32
+    conv_fuse_below: int = 16
+    conv_gw_fuse_max: int = 64
+    conv_shared_padding: bool = True
 
     def _check(self, name: str, value: Any) -> Any:
         known = {f.name: f for f in fields(self)}

@@ -175,7 +175,7 @@ DEPTHWISE_JIT = Lowering("depthwise_jit", jit_dw_forward, jit_dw_grad_input, dw_
 # Measured (process CPU, 1 thread, forward + both gradients): 16x1x64x64 -> 16 3x3 20.5 -> 2.3 ms,
 # 256x1x28x28 -> 6 5x5 57 -> 25 ms, 64x3x32x32 -> 16 3x3 25 -> 21 ms; at C_in 6-16 (k 3-5) the
 # two are within noise of each other and the columns take k_h k_w times x's memory, so rows stay.
-COLS_BELOW = 32
+# The bound is settings.conv_cols_below (32).
 
 
 def choose(g: Geom, c_in: int, w_shape: tuple[int, ...]) -> Lowering:
@@ -188,7 +188,7 @@ def choose(g: Geom, c_in: int, w_shape: tuple[int, ...]) -> Lowering:
     if _dense_applies(g):
         return DENSE
     if g.rows:
-        return COLUMNS if (c_in // g.groups) * g.k[0] * g.k[1] <= COLS_BELOW else ROWS
+        return COLUMNS if (c_in // g.groups) * g.k[0] * g.k[1] <= settings.conv_cols_below else ROWS
     if settings.conv_s2d and s2d_applies(g):
         return S2D
     if settings.conv_phases and not g.pointwise:

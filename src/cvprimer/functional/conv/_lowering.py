@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from cvprimer.core.settings import settings
+
 # ---------------------------------------------------------------------------------------------
 # Lowering of convolution to one matrix product (im2col / col2im)
 # ---------------------------------------------------------------------------------------------
@@ -110,10 +112,6 @@ def col2im(cols: np.ndarray, padded_hw: tuple[int, int], s: tuple[int, int],
 # one (M, k_w C/g) operand per kernel row (k_h GEMMs, k_w copies).
 
 
-# stride-1 lowering: neighbouring images/rows share their zero borders (see row_lower)
-SHARED_PADDING = True
-
-
 def nchw_to_nhwc(dst: np.ndarray, src: np.ndarray) -> None:
     """``dst[n, h, w, c] = src[n, c, h, w]`` (dst a (N, H, W, C) view). Large images are copied
     8 channels at a time: the reads then stream 8 planes in order instead of striding over C."""
@@ -144,7 +142,7 @@ def row_lower(x: np.ndarray, pads: tuple[int, int, int, int], k: tuple[int, int]
 
     ``x``: (N, C, H, W); ``pads`` = (top, bottom, left, right), a negative pad crops. Returns
     (R, H_p, W_p), the frame of one image in the flat layout; M_t leaves room for the largest
-    tap offset. With non-negative pads the zero borders are shared (SHARED_PADDING): image rows
+    tap offset. With non-negative pads the zero borders are shared (settings.conv_shared_padding): image rows
     are W + max(left, right) apart, not W + left + right (a row's right padding is the next
     row's left padding), and images H + max(top, bottom) rows apart, so H_p, W_p are smaller
     (never below the output size H + top + bottom - d (k - 1)) and so is the junk computed at
@@ -152,7 +150,7 @@ def row_lower(x: np.ndarray, pads: tuple[int, int, int, int], k: tuple[int, int]
     """
     N, C, H, W = x.shape
     pt, pb, pl, pr = pads
-    if SHARED_PADDING and min(pads) >= 0:
+    if settings.conv_shared_padding and min(pads) >= 0:
         Hp = max(H + max(pt, pb), H + pt + pb - d[0] * (k[0] - 1))
         Wp = max(W + max(pl, pr), W + pl + pr - d[1] * (k[1] - 1))
         lead = pt * Wp + pl

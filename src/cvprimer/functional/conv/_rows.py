@@ -30,15 +30,14 @@ import numpy as np
 from cvprimer.core.settings import settings
 from cvprimer.functional.conv._lowering import nchw_to_nhwc, nhwc_to_nchw, row_lower
 
-# fuse the k_w taps of a kernel row (k_w copies of the input) when C_in/g is below this
-FUSE_BELOW = 16
-# gW: with C_in/g up to this, an unfused operand is widened to the k_w row copies first (a
+# settings.conv_fuse_below: fuse the k_w taps of a kernel row (k_w copies of the input) when
+# C_in/g is below it (16).
+# settings.conv_gw_fuse_max (64), gW: with C_in/g up to it, an unfused operand is widened to the k_w row copies first (a
 # transient k_w x copy): gW's GEMMs contract over the rows, and k_w C/g instead of C/g output
 # rows per GEMM make them less thin (measured, process CPU 1 thread, gW alone, 3 interleaved
 # pairs: 64x32x32x32 3x3 d2 48-63 -> 42-54 ms, 64x64x16x16 40-50 -> 32-39 ms, 128x64x8x8 17-25
 # -> 16-17 ms; 128x16x32x32 unchanged at 30-37 ms), while for the forward the same copies
 # measured no faster at C/g >= 16, so the saved operand stays unfused (x-sized)
-GW_FUSE_MAX = 64
 
 
 def _plan(g: Any, Wp: int, fused: bool) -> list[tuple[int, int, int | None]]:
@@ -81,7 +80,7 @@ def rows_forward(x: np.ndarray | None, w: np.ndarray, g: Any, lowered: tuple[np.
     O = w.shape[0]
     if lowered is None:
         N, C = x.shape[:2]
-        fused = C // G < FUSE_BELOW and g.k[1] > 1
+        fused = C // G < settings.conv_fuse_below and g.k[1] > 1
         R, Hp, Wp = row_lower(x, g.pads, g.k, g.d, G, copies=fused)
     else:
         R, Hp, Wp, N = lowered
@@ -121,7 +120,7 @@ def rows_grad_weight(saved: tuple[np.ndarray, int, int], gy: np.ndarray, w_shape
     G = g.groups
     Og, Cg = O // G, R.shape[3]
     M = N * Hp * Wp
-    if R.shape[2] == 1 and g.k[1] > 1 and Cg <= GW_FUSE_MAX:
+    if R.shape[2] == 1 and g.k[1] > 1 and Cg <= settings.conv_gw_fuse_max:
         Mt = M + (g.k[0] - 1) * g.d[0] * Wp  # the rows row_lower's copies would have
         rows = np.empty((Mt, G, g.k[1], Cg), R.dtype)
         for j in range(g.k[1]):
