@@ -30,6 +30,7 @@ are also cast to the input's dtype. So elementwise binary ops simply return ``gy
 from __future__ import annotations
 
 import contextlib
+import weakref
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -160,11 +161,55 @@ def _describe(arrays: Any) -> str:
     )
 
 
+class Link:
+    """A node's edge to an input that another op produced: its producer and shape, not its values.
+
+    A node that kept the input Tensor itself would keep that Tensor's array alive until the whole
+    backward is over, whether or not the op needs it (a conv output feeding a batch norm that
+    saves only its own normalized copy, say): every activation of the forward would then live
+    through the backward. PyTorch's graph keeps only what an op saves; so does ours. The edge
+    holds the producer node and output index (to route the gradient), the requires-grad flag,
+    shape and dtype (to reduce and cast the gradient), and a weak reference to the Tensor, so
+    that ``retain_grad()`` still works while the caller holds the Tensor.
+
+    Leaf Tensors (inputs and parameters, no producer) are kept as they are: the caller holds them
+    anyway and their ``.grad`` is the point of the sweep.
+    """
+
+    __slots__ = ("_node", "_out_index", "requires_grad", "shape", "dtype", "_ref")
+
+    def __init__(self, t: Tensor) -> None:
+        self._node = t._node
+        self._out_index = t._out_index
+        self.requires_grad = t.requires_grad
+        self.shape = t.data.shape
+        self.dtype = t.data.dtype
+        self._ref = weakref.ref(t)
+
+    @property
+    def tensor(self) -> Tensor | None:
+        """The Tensor itself while something else keeps it alive, else None."""
+        return self._ref()
+
+    def __repr__(self) -> str:
+        return f"Link({self._node.name if self._node is not None else None}[{self._out_index}], shape={self.shape})"
+
+
+def _link(a: Any) -> Any:
+    """What a node keeps of one positional argument (see :class:`Link`)."""
+    from cvprimer.core.tensor import Tensor
+
+    if not isinstance(a, Tensor):
+        return None
+    return a if a._node is None else Link(a)
+
+
 class Function:
     """Base class of every differentiable op; subclasses implement ``forward``/``backward``.
 
     An instance is the context (``ctx``) of one call and, when gradients are recorded,
-    the node of the graph: it keeps the input Tensors (``inputs``), what forward saved,
+    the node of the graph: it keeps its inputs (``inputs``: leaf Tensors as they are, the outputs
+    of other ops as :class:`Link` edges that do not hold their values), what forward saved,
     and the shapes/dtypes of its outputs.
 
     Class attribute ``float_only`` (default True): Tensor inputs must have a floating
@@ -296,7 +341,7 @@ class Function:
             )
         results = []
         if any_needs:
-            ctx.inputs = tuple(a if isinstance(a, Tensor) else None for a in args)
+            ctx.inputs = tuple(_link(a) for a in args)
             for i, o in enumerate(outs):
                 o = np.asarray(o)
                 ctx.out_meta.append((o.shape, o.dtype))
@@ -370,13 +415,14 @@ def run_backward(
 
     grads: dict[int, list[Any]] = {}
 
-    def deliver(t: Tensor, g: np.ndarray) -> None:
+    def deliver(t: Tensor | Link, g: np.ndarray) -> None:
         if t._node is None:
             if t.requires_grad:
                 t._accumulate(g)
             return
-        if t._retains_grad:
-            t._accumulate(g)
+        held = t.tensor if isinstance(t, Link) else t
+        if held is not None and held._retains_grad:
+            held._accumulate(g)
         slot = grads.setdefault(id(t._node), [None] * len(t._node.out_meta))
         i = t._out_index
         slot[i] = g if slot[i] is None else slot[i] + g
@@ -419,10 +465,11 @@ def run_backward(
             if not need or g is None or t is None:
                 continue
             g = np.asarray(g)
-            if g.shape != t.data.shape:
-                g = unbroadcast(g, t.data.shape)
-            if g.dtype != t.data.dtype:
-                g = g.astype(t.data.dtype)
+            shape, dtype = (t.shape, t.dtype) if isinstance(t, Link) else (t.data.shape, t.data.dtype)
+            if g.shape != shape:
+                g = unbroadcast(g, shape)
+            if g.dtype != dtype:
+                g = g.astype(dtype)
             deliver(t, g)
         if not retain_graph:
             node.release()

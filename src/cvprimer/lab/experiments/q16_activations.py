@@ -82,7 +82,7 @@ def bare_layers(model: Any, input_shape: tuple[int, ...], act_ops: set[str]) -> 
             continue
         nodes[id(n)] = n
         for i in n.inputs:
-            if isinstance(i, Tensor) and i._node is not None:
+            if i is not None and i._node is not None:  # a Link to the producing op
                 consumers.setdefault(id(i._node), []).append(n)
                 stack.append(i)
 
