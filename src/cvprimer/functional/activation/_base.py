@@ -10,6 +10,10 @@ so a subclass supplies two NumPy functions, ``f(x, **opts)`` and ``df(x, y, **op
 function of it (hardtanh), the input (``INPUT``) otherwise, or both (``Saves(inputs=(0,), outputs=(0,))``).
 ``df`` is also what :func:`cvprimer.functional.activation.derivative` returns, so the plotted slope and the
 backward pass are one piece of code.
+
+A subclass with a compiled kernel (:mod:`._kernels`) names it in ``kernel``; while ``settings.numba`` is on,
+float32/float64 arrays then take the kernel's fused forward and fused ``gy * f'(x)`` instead of ``f`` and
+``gy * df`` (which stay the reference the tests compare against).
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from cvprimer.core.cost import Cost, itemsize, same_shape_infer
 from cvprimer.core.function import Function
 from cvprimer.core.geometry import pointwise
 from cvprimer.core.saves import INPUT
+from cvprimer.core.settings import settings
 
 
 class PointwiseFn(Function):
@@ -35,6 +40,10 @@ class PointwiseFn(Function):
     geometry = staticmethod(pointwise)
     saves_for_backward = INPUT
     infer = staticmethod(same_shape_infer)
+    # the name of a compiled kernel pair in ._kernels.KERNELS (a kernel only where the saved input
+    # is all the slope needs), used for the options in ``kernel_opts`` only
+    kernel: str | None = None
+    kernel_opts: dict[str, Any] = {}
 
     @staticmethod
     def f(x: np.ndarray, **opts: Any) -> np.ndarray:  # pragma: no cover - abstract
@@ -57,7 +66,13 @@ class PointwiseFn(Function):
     @staticmethod
     def forward(ctx: Function, x: np.ndarray, **opts: Any) -> np.ndarray:
         cls = type(ctx)
-        y = np.asarray(cls.f(x, **opts)).astype(x.dtype, copy=False)
+        y = None
+        if cls._compiled(opts):
+            from cvprimer.functional.activation import _kernels
+
+            y = _kernels.map_unary(cls.kernel, x)
+        if y is None:
+            y = np.asarray(cls.f(x, **opts)).astype(x.dtype, copy=False)
         if ctx.needs_input_grad[0]:
             keep = cls.saves_for_backward
             ctx.save_for_backward(x if keep.keeps_input(0) else None, y if keep.keeps_output(0) else None)
@@ -67,7 +82,20 @@ class PointwiseFn(Function):
     @staticmethod
     def backward(ctx: Function, gy: np.ndarray) -> np.ndarray:
         x, y = ctx.saved_tensors
-        return gy * type(ctx).df(x, y, **ctx.opts)
+        cls = type(ctx)
+        if cls._compiled(ctx.opts):
+            from cvprimer.functional.activation import _kernels
+
+            gx = _kernels.map_binary(cls.kernel, x, gy)
+            if gx is not None:
+                return gx
+        return gy * cls.df(x, y, **ctx.opts)
+
+    @classmethod
+    def _compiled(cls, opts: dict[str, Any]) -> bool:
+        """Whether these options run the compiled kernel (settings.numba on, a kernel declared)."""
+        return (cls.kernel is not None and settings.numba
+                and all(opts.get(k, v) == v for k, v in cls.kernel_opts.items()))
 
 
 def pointwise_cost(flops_per_element: int) -> Callable[..., Cost]:

@@ -1,0 +1,133 @@
+"""The compiled activation kernels (``activation/_kernels.py``, settings.numba) against the NumPy
+reference path and PyTorch: exact GELU, SiLU and softmax on both paths, float32 and float64,
+split over two workers or not, gradcheck, extremes and non-finite inputs."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as TF
+
+import cvprimer as cp
+import cvprimer.functional as F
+from cvprimer.core import jit
+from cvprimer.core.settings import settings
+from parity import check_grad, parity, randn
+
+NUMBA = [False, True] if jit.available() else [False]
+OPS = {"gelu": (F.gelu, TF.gelu), "silu": (F.silu, TF.silu)}
+needs_numba = pytest.mark.skipif(not jit.available(), reason="numba not installed")
+
+
+@pytest.fixture(params=NUMBA, ids=lambda v: f"numba={v}")
+def path(request):
+    with settings.override(numba=request.param):
+        yield request.param
+
+
+def both(fn, x, gy):
+    """y and x.grad of ``fn`` on the compiled path and on the NumPy path."""
+    out = []
+    for numba in (True, False):
+        with settings.override(numba=numba):
+            t = cp.Tensor(x.copy(), requires_grad=True)
+            y = fn(t)
+            y.backward(cp.Tensor(gy))
+            out.append((y.data, t.grad.data))
+    return out
+
+
+@pytest.mark.parametrize("split", [False, True])
+@pytest.mark.parametrize("name", sorted(OPS))
+@pytest.mark.parametrize("shape", [(7,), (3, 4, 5), (2, 3, 4, 5), ()])
+def test_agrees_with_torch(path, name, shape, split):
+    with settings.override(threads=2, min_chunk_elements=1 if split else 10**12):
+        a = randn(*shape, seed=3) * 4 if shape else np.array(0.7)
+        parity(OPS[name][0], OPS[name][1], a, dtypes=[np.float32])
+        parity(OPS[name][0], OPS[name][1], a, dtypes=[np.float64], noncontig=bool(shape))
+
+
+@pytest.mark.parametrize("name", sorted(OPS))
+def test_gradcheck(path, name):
+    check_grad(OPS[name][0], randn(2, 3, 4, seed=5) * 3)
+
+
+def test_gelu_float64_full_precision_on_both_paths(path):
+    parity(F.gelu, TF.gelu, np.linspace(-8, 8, 1601), dtypes=[np.float64])
+
+
+@needs_numba
+@pytest.mark.parametrize("split", [False, True])
+@pytest.mark.parametrize("name", sorted(OPS))
+def test_compiled_matches_numpy_path_float32(name, split):
+    """float32: the compiled kernels' own erfc/exp approximations stay within a few float32 ulps of
+    the NumPy path (float64 inside, rounded) over the whole range, tails included."""
+    x = np.linspace(-13, 15, 100003).astype(np.float32)
+    gy = randn(x.size, seed=1).astype(np.float32)
+    with settings.override(threads=2, min_chunk_elements=1 if split else 10**12):
+        (y, gx), (y_ref, gx_ref) = both(OPS[name][0], x, gy)
+    assert y.dtype == gx.dtype == np.float32
+    np.testing.assert_allclose(y, y_ref, rtol=1e-5, atol=1e-37)
+    np.testing.assert_allclose(gx, gx_ref, rtol=1e-5, atol=1e-6)
+    near = np.abs(x) < 6  # away from the tails: float32 rounding of x^2 in exp(-x^2/2) costs little
+    np.testing.assert_allclose(y[near], y_ref[near], rtol=4e-6, atol=1e-37)
+
+
+@needs_numba
+@pytest.mark.parametrize("name", sorted(OPS))
+def test_compiled_matches_numpy_path_float64(name):
+    x = np.concatenate([np.linspace(-40, 40, 20001), [0.0, -0.0, 1e-300, -1e-300, 5e-324]])
+    gy = randn(x.size, seed=2)
+    (y, gx), (y_ref, gx_ref) = both(OPS[name][0], x, gy)
+    # the NumPy erfc is good to 3e-13 relative in the far tail (its documented bound), libm's to ~1e-16
+    np.testing.assert_allclose(y, y_ref, rtol=3e-13, atol=1e-300)
+    # (gx crosses zero near x = -0.75, where Phi + x phi cancels: an absolute floor there)
+    np.testing.assert_allclose(gx, gx_ref, rtol=3e-13, atol=1e-15)
+
+
+@needs_numba
+def test_gelu_float32_kernel_against_math_erfc():
+    """The fitted erfc of the float32 kernel: GELU within 4e-6 relative of the float64 value
+    x erfc(-x / sqrt 2) / 2 for |x| < 6, and within 4e-6 + 1e-7 x^2 (x^2/2 rounded to float32 in the
+    exponential) wherever it is a normal float32 of any size (x > -13)."""
+    x = np.linspace(-13, 13, 52001).astype(np.float32)
+    with settings.override(numba=True):
+        y = F.gelu(cp.Tensor(x)).data
+    ref = np.array([v * 0.5 * math.erfc(-v / math.sqrt(2)) for v in x.astype(np.float64)])
+    near = np.abs(x) < 6
+    assert np.all(np.abs(y - ref)[near] <= 4e-6 * np.abs(ref[near]) + 1e-38)
+    x2 = x.astype(np.float64) ** 2
+    assert np.all(np.abs(y - ref) <= (4e-6 + 1e-7 * x2) * np.abs(ref) + 1e-38)
+
+
+@needs_numba
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+@pytest.mark.parametrize("name", sorted(OPS))
+def test_non_finite_and_extremes_as_numpy_path(name, dt):
+    x = np.array([np.nan, np.inf, -np.inf, -1e30, 1e30, -200.0, 200.0, -88.0, 88.0, 0.0], dtype=dt)
+    gy = np.ones_like(x)
+    with np.errstate(all="ignore"):
+        (y, gx), (y_ref, gx_ref) = both(OPS[name][0], x, gy)
+    np.testing.assert_array_equal(np.isnan(y), np.isnan(y_ref))
+    np.testing.assert_allclose(y, y_ref, rtol=1e-6, atol=1e-30)
+    np.testing.assert_array_equal(np.isnan(gx), np.isnan(gx_ref))
+    np.testing.assert_allclose(gx, gx_ref, rtol=1e-6, atol=1e-30)
+
+
+def test_tanh_gelu_keeps_the_numpy_path():
+    """Only the exact GELU has a kernel; the tanh form gives the same values on both settings."""
+    x = randn(3, 5, seed=7).astype(np.float32) * 3
+    (y, gx), (y_ref, gx_ref) = both(lambda t: F.gelu(t, approximate="tanh"), x, np.ones_like(x))
+    np.testing.assert_array_equal(y, y_ref)
+    np.testing.assert_array_equal(gx, gx_ref)
+
+
+def test_other_dtypes_fall_back():
+    """A float16 array (no kernel) still runs through the NumPy path with the switch on."""
+    x = np.array([-2.0, -0.5, 0.0, 1.5], dtype=np.float16)
+    with settings.override(numba=jit.available()):
+        y = F.gelu(cp.Tensor(x)).data
+    assert y.dtype == np.float16
+    ref = TF.gelu(torch.tensor(x.astype(np.float32))).numpy()
+    np.testing.assert_allclose(y.astype(np.float32), ref, rtol=2e-3, atol=1e-3)
