@@ -131,3 +131,62 @@ def test_other_dtypes_fall_back():
     assert y.dtype == np.float16
     ref = TF.gelu(torch.tensor(x.astype(np.float32))).numpy()
     np.testing.assert_allclose(y.astype(np.float32), ref, rtol=2e-3, atol=1e-3)
+
+
+# ---------------------------------------------------------------- softmax (compiled over the last axis)
+
+SOFTMAX_CASES = [((7,), 0), ((3, 5), -1), ((3, 5), 0), ((2, 3, 4, 5), -1), ((2, 3, 4, 5), 1), ((4, 65), 1),
+                 ((2, 1, 1), -1)]
+
+
+@pytest.mark.parametrize("split", [False, True])
+@pytest.mark.parametrize("shape,dim", SOFTMAX_CASES)
+@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+def test_softmax_agrees_with_torch(path, name, shape, dim, split):
+    with settings.override(threads=2, min_chunk_elements=1 if split else 10**12):
+        a = randn(*shape, seed=len(shape) + 7) * 5
+        parity(lambda x: getattr(F, name)(x, dim), lambda x: getattr(torch, name)(x, dim), a,
+               dtypes=[np.float32])
+        parity(lambda x: getattr(F, name)(x, dim), lambda x: getattr(torch, name)(x, dim), a,
+               dtypes=[np.float64], noncontig=True)
+
+
+@pytest.mark.parametrize("dim", [-1, 1])
+def test_softmax_gradcheck(path, dim):
+    check_grad(lambda x: F.softmax(x, dim), randn(2, 3, 5, seed=8) * 2)
+
+
+def test_softmax_zero_dim(path):
+    parity(lambda x: F.softmax(x, 0), lambda x: torch.softmax(x, 0), np.array(1.5))
+
+
+@needs_numba
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+def test_compiled_softmax_matches_numpy_path(dt):
+    x = (randn(300, 77, seed=4) * 20).astype(dt)
+    gy = randn(300, 77, seed=5).astype(dt)
+    (y, gx), (y_ref, gx_ref) = both(lambda t: F.softmax(t, -1), x, gy)
+    assert y.dtype == gx.dtype == dt
+    rtol = 4e-6 if dt == np.float32 else 1e-14
+    # float32: exp below -87.3 (relative to the row's max) is 0 instead of a value under 1.2e-38
+    np.testing.assert_allclose(y, y_ref, rtol=rtol, atol=1e-37)
+    np.testing.assert_allclose(gx, gx_ref, rtol=rtol, atol=4e-7 if dt == np.float32 else 1e-15)
+
+
+@needs_numba
+@pytest.mark.parametrize("zero_empty", [False, True])
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+def test_compiled_softmax_non_finite_rows_as_numpy_path(dt, zero_empty):
+    from cvprimer.functional.activation.softmax import SoftmaxFn
+
+    inf, nan = np.inf, np.nan
+    x = np.array([[-inf, -inf, -inf], [0.0, -inf, 1.0], [nan, 1.0, 2.0], [1.0, inf, 2.0],
+                  [inf, inf, 0.0], [-inf, nan, -inf], [1e30, -1e30, 0.0], [300.0, 200.0, -1.0],
+                  [-1e4, -1e4, -1e4]], dtype=dt)
+    gy = np.ones_like(x)
+    with np.errstate(all="ignore"):
+        (y, gx), (y_ref, gx_ref) = both(lambda t: SoftmaxFn.apply(t, -1, zero_empty), x, gy)
+    np.testing.assert_array_equal(np.isnan(y), np.isnan(y_ref))
+    np.testing.assert_allclose(y, y_ref, rtol=1e-6, atol=1e-37)
+    np.testing.assert_array_equal(np.isnan(gx), np.isnan(gx_ref))
+    np.testing.assert_allclose(gx, gx_ref, rtol=1e-6, atol=1e-7)

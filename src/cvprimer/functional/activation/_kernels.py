@@ -193,3 +193,119 @@ def map_binary(op: str, x: np.ndarray, gy: np.ndarray) -> np.ndarray | None:
     gx = np.empty_like(xf)
     pool_map(lambda a, b: kern(xf[a:b], gf[a:b], gx[a:b]), batch_spans(xf.size, 1), blas_single=False)
     return gx.reshape(x.shape)
+
+
+# ---------------------------------------------------------------- softmax over the last axis of (R, n)
+
+@_inline
+def _row_max(v):  # pragma: no cover - compiled
+    """max of a row, NaN when it holds one (as np.max)."""
+    m = v[0]
+    for j in range(1, v.size):
+        u = v[j]
+        if u > m or u != u:
+            m = u
+            if u != u:
+                break
+    return m
+
+
+def _reduce_helpers() -> tuple[Any, Any]:
+    """Row sums (started from ``s``, which sets the type) with reassociation allowed, so that they
+    vectorize: kept out of the exp code, whose ln 2 split must not be reassociated."""
+    if not jit.available():  # pragma: no cover
+        return None, None, None
+    import numba
+
+    @numba.njit(cache=True, fastmath={"reassoc", "contract"}, error_model="numpy")
+    def row_sum(v, s):  # pragma: no cover - compiled
+        for j in range(v.size):
+            s += v[j]
+        return s
+
+    @numba.njit(cache=True, fastmath={"reassoc", "contract"}, error_model="numpy")
+    def row_dot(a, b, s):  # pragma: no cover - compiled
+        for j in range(a.size):
+            s += a[j] * b[j]
+        return s
+
+    @numba.njit(cache=True, fastmath={"nnan", "nsz", "reassoc"}, error_model="numpy")
+    def row_max(v):  # pragma: no cover - compiled
+        m = v[0]
+        for j in range(1, v.size):
+            m = v[j] if v[j] > m else m
+        return m
+
+    return row_sum, row_dot, row_max
+
+
+_row_sum, _row_dot, _row_max_fast = _reduce_helpers()
+
+
+@jit.kernel(fastmath={"contract"})
+def _softmax_f32(x, y, zero_empty):  # pragma: no cover - compiled
+    for r in range(x.shape[0]):
+        xr, yr = x[r], y[r]
+        m = _row_max_fast(xr)
+        if math.isfinite(m):
+            for j in range(xr.size):
+                yr[j] = _expf(xr[j] - m)
+        else:  # an all -inf row, or one holding +inf or NaN: IEEE exp of the unshifted values
+            for j in range(xr.size):
+                yr[j] = math.exp(xr[j])
+        s = _row_sum(yr, _ZERO)
+        if zero_empty and not s > 0:  # all -inf (or NaN): zeros, as softmax_array
+            yr[:] = 0
+        else:  # e * (1/s) is e / s up to rounding, also for s = 0, inf or NaN
+            inv = _ONE / s
+            for j in range(yr.size):
+                yr[j] = yr[j] * inv
+
+
+@jit.kernel
+def _softmax_f64(x, y, zero_empty):  # pragma: no cover - compiled
+    for r in range(x.shape[0]):
+        xr, yr = x[r], y[r]
+        m = _row_max(xr)
+        if not math.isfinite(m):
+            m = 0.0
+        for j in range(xr.size):
+            yr[j] = math.exp(xr[j] - m)
+        s = _row_sum(yr, 0.0)
+        if zero_empty and not s > 0:  # all -inf (or NaN): zeros, as softmax_array
+            yr[:] = 0
+        else:
+            for j in range(yr.size):
+                yr[j] = yr[j] / s
+
+
+@jit.kernel(fastmath={"contract"})
+def _softmax_grad(y, gy, gx, zero):  # pragma: no cover - compiled
+    for r in range(y.shape[0]):
+        yr, gr, xr = y[r], gy[r], gx[r]
+        d = _row_dot(gr, yr, zero)
+        for j in range(yr.size):
+            xr[j] = yr[j] * (gr[j] - d)
+
+
+def softmax_rows(x: np.ndarray, zero_empty: bool) -> np.ndarray | None:
+    """Softmax over the last axis of a 2-d float32/float64 array (None for other dtypes)."""
+    kern = _softmax_f32 if x.dtype == np.float32 else _softmax_f64 if x.dtype == np.float64 else None
+    if kern is None or x.ndim != 2 or x.shape[1] == 0:
+        return None
+    x = np.ascontiguousarray(x)
+    y = np.empty_like(x)
+    pool_map(lambda a, b: kern(x[a:b], y[a:b], zero_empty), batch_spans(x.shape[0], x.shape[1]),
+             blas_single=False)
+    return y
+
+
+def softmax_rows_grad(y: np.ndarray, gy: np.ndarray) -> np.ndarray | None:
+    """gx = y (gy - sum(gy y)) over the last axis of 2-d arrays (None when the dtypes differ)."""
+    if y.dtype not in (np.float32, np.float64) or gy.dtype != y.dtype or y.ndim != 2 or y.shape[1] == 0:
+        return None
+    y, gy = np.ascontiguousarray(y), np.ascontiguousarray(gy)
+    gx = np.empty_like(y)
+    pool_map(lambda a, b: _softmax_grad(y[a:b], gy[a:b], gx[a:b], y.dtype.type(0)), batch_spans(y.shape[0], y.shape[1]),
+             blas_single=False)
+    return gx

@@ -1,7 +1,9 @@
 r"""Softmax and log-softmax over one axis, shifted by the maximum for stability.
 
 Both are hand-written Functions: their backward needs only the output ``y`` (not ``x``),
-which is what forward saves.
+which is what forward saves. The NumPy code works in place on its one output-sized array (shift,
+exp, scale); with ``settings.numba`` softmax over the last axis runs the compiled row kernels of
+:mod:`._kernels` (the NumPy code is the reference the tests compare against).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from cvprimer.core.cost import itemsize, same_shape_infer
 from cvprimer.core.function import Function
 from cvprimer.core.geometry import Global, along
 from cvprimer.core.saves import OUTPUT
+from cvprimer.core.settings import settings
 from cvprimer.core.tensor import Tensor
 
 
@@ -26,26 +29,45 @@ def _axis(op: str, x: np.ndarray, dim: Any) -> int:
     return int(dim) % nd
 
 
-def _shifted(x: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray]:
-    """``x - max`` along ``axis`` and ``sum(exp(x - max))`` (keepdims). A group whose max
-    is -inf (all -inf) is shifted by 0 so that no ``inf - inf`` appears."""
+def _shift(x: np.ndarray, axis: int) -> np.ndarray:
+    """``x - max`` along ``axis`` (a new array). A group whose max is -inf (all -inf), +inf or NaN
+    is shifted by 0 so that no ``inf - inf`` appears."""
     if x.ndim == 0:
         x = x.reshape(1)
     m = np.max(x, axis=axis, keepdims=True)
-    m = np.where(np.isfinite(m), m, 0)
-    z = x - m
+    if not np.isfinite(m).all():
+        m = np.where(np.isfinite(m), m, 0)
+    return np.subtract(x, m, dtype=x.dtype)
+
+
+def _shifted(x: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray]:
+    """``z = x - max`` along ``axis`` (see :func:`_shift`) and ``sum(exp(z))`` (keepdims)."""
+    z = _shift(x, axis)
     return z, np.sum(np.exp(z), axis=axis, keepdims=True)
 
 
 def softmax_array(x: np.ndarray, axis: int, zero_empty: bool = False) -> np.ndarray:
     """NumPy softmax along ``axis`` (non-negative) of a >= 1-d array; with ``zero_empty`` a
-    group that is entirely -inf gives zeros instead of NaN."""
-    z, s = _shifted(x, axis)
+    group that is entirely -inf gives zeros instead of NaN. One new array, three passes over it
+    after the max (shift, exp in place, divide in place)."""
+    y = _shift(x, axis)
+    np.exp(y, out=y)
+    s = np.sum(y, axis=axis, keepdims=True)
     with np.errstate(invalid="ignore", divide="ignore"):
-        y = np.exp(z) / s
+        y /= s
     if zero_empty:
-        y = np.where(s > 0, y, 0).astype(y.dtype, copy=False)
+        y[np.broadcast_to(~(s > 0), y.shape)] = 0  # s = 0 (all -inf) or NaN
     return y
+
+
+def _compiled_softmax(x: np.ndarray, axis: int, zero_empty: bool) -> np.ndarray | None:
+    """The compiled row kernel's softmax for the last axis (None where it does not apply)."""
+    if not settings.numba or x.ndim == 0 or axis != x.ndim - 1:
+        return None
+    from cvprimer.functional.activation import _kernels
+
+    y = _kernels.softmax_rows(x.reshape(-1, x.shape[-1]), zero_empty)
+    return None if y is None else y.reshape(x.shape)
 
 
 class SoftmaxFn(Function):
@@ -78,7 +100,9 @@ class SoftmaxFn(Function):
     def forward(ctx, x, dim=-1, zero_empty=False):
         shape = x.shape
         axis = _axis("softmax", x, dim)
-        y = softmax_array(x if x.ndim else x.reshape(1), axis, zero_empty)
+        y = _compiled_softmax(x, axis, zero_empty)
+        if y is None:
+            y = softmax_array(x if x.ndim else x.reshape(1), axis, zero_empty)
         ctx.save_for_backward(y)
         ctx.axis = axis
         return y.reshape(shape)
@@ -87,7 +111,16 @@ class SoftmaxFn(Function):
     def backward(ctx, gy):
         (y,) = ctx.saved_tensors
         g = gy.reshape(y.shape)
-        gx = y * (g - np.sum(g * y, axis=ctx.axis, keepdims=True))
+        if settings.numba and ctx.axis == y.ndim - 1:
+            from cvprimer.functional.activation import _kernels
+
+            n = y.shape[-1]
+            gx = _kernels.softmax_rows_grad(y.reshape(-1, n), g.reshape(-1, n))
+            if gx is not None:
+                return gx.reshape(gy.shape)
+        gx = g * y  # then gx = y g - y sum(g y) = y (g - sum(g y)), in place
+        d = np.sum(gx, axis=ctx.axis, keepdims=True)
+        gx -= y * d
         return gx.reshape(gy.shape)
 
     @staticmethod
@@ -122,9 +155,9 @@ class LogSoftmaxFn(Function):
     def forward(ctx, x, dim=-1):
         shape = x.shape
         axis = _axis("log_softmax", x, dim)
-        z, s = _shifted(x, axis)
+        y, s = _shifted(x, axis)
         with np.errstate(divide="ignore", invalid="ignore"):
-            y = z - np.log(s)
+            y -= np.log(s)
         ctx.save_for_backward(y)
         ctx.axis = axis
         return y.reshape(shape)
