@@ -36,11 +36,14 @@ it factors out: sum_i g_i = gamma sum_i gy_i and sum_i g_i x_hat_i = gamma sum_i
 the very sums the parameter gradients need, so the whole backward is two reductions and one
 elementwise pass, and no gy * gamma array is formed.
 
-Saved for backward: x_hat and inv_std (plus the affine weight, an input).
+Saved for backward: x (an input, which the graph's node holds anyway), the per-set mean and
+inv_std (plus the affine weight, an input); backward recomputes x_hat = (x - mu) inv_std. Keeping
+x_hat instead would add one x-sized array per layer to a training step's memory.
 """
 
 from __future__ import annotations
 
+import math
 import string
 from typing import Any
 
@@ -49,7 +52,9 @@ import numpy as np
 from cvprimer.core.cost import itemsize, same_shape_infer
 from cvprimer.core.function import Function
 from cvprimer.core.geometry import pointwise
-from cvprimer.core.saves import BOTH, Extra, Saves
+from cvprimer.core.saves import BOTH
+from cvprimer.core.settings import settings
+from cvprimer.functional.normalization import _norm_kernels as K
 
 
 def _sum(a: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
@@ -73,6 +78,29 @@ def moments(xv: np.ndarray, axes: tuple[int, ...]) -> tuple[np.ndarray, np.ndarr
     return mean, xc, var
 
 
+def _layout(view: tuple[int, ...], axes: tuple[int, ...], pview: tuple[int, ...], dtype: np.dtype) -> Any:
+    """The compiled kernels' layout for this view (see :mod:`._norm_kernels`): ("sets", 4-D shape,
+    (G, P)), ("rows", (M, K)) or ("cols", (N, C)); None: the NumPy path (numba off, another dtype)."""
+    if not settings.numba or dtype not in (np.float32, np.float64):
+        return None
+    if len(view) == 3 and axes == (0, 2) and pview == (1, view[1], 1):  # batch norm
+        n, c, length = view
+        return ("cols", (n, c)) if length == 1 else ("sets", (n, c, 1, length), (c, 1))
+    if len(view) == 3 and axes == (2,) and pview == (1, view[1], 1):  # instance norm
+        n, c, length = view
+        return ("sets", (1, n * c, 1, length), (c, 1))
+    if len(view) == 2 and axes == (1,) and pview == (1, view[1]):  # layer norm
+        return ("rows", view)
+    if len(view) == 4 and axes == (2, 3) and pview == (1, view[1], view[2], 1):  # group norm
+        n, g, cg, length = view
+        return ("sets", (1, n * g, cg, length), (g, cg))
+    return None
+
+
+def _contiguous(a: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    return np.ascontiguousarray(a.reshape(shape))
+
+
 class NormalizeFn(Function):
     r"""Fused normalize + affine over the axes ``axes`` of ``x.reshape(view)``.
 
@@ -82,41 +110,77 @@ class NormalizeFn(Function):
     ``mean`` and biased ``var`` (flattened), for running-statistics updates.
 
     Shapes: y has x's shape; gweight/gbias have the parameters' shapes.
-    See the module docstring for the forward and backward math.
+    See the module docstring for the forward and backward math. With ``settings.numba`` the
+    compiled kernels of :mod:`._norm_kernels` run batch, instance, group and layer norm; the
+    NumPy code below is the reference. Both keep x (which the graph holds anyway), the mean
+    and inv_std for backward, and recompute x_hat there.
     """
 
-    saves_for_backward = Saves(inputs=(1,), extra=(Extra("input"),))  # gamma, x_hat
+    saves_for_backward = BOTH  # x and gamma (plus per-set mean and inv_std)
     is_normalization = True
 
     @staticmethod
     def forward(ctx, x, weight, bias, view, axes, pview, eps, stats=None):
+        ctx.axes, ctx.pview, ctx.shape, ctx.view = axes, pview, x.shape, view
+        ctx.pshape = weight.shape if weight is not None else bias.shape if bias is not None else ()
+        ctx.layout = lay = _layout(view, axes, pview, x.dtype)
+        if lay is not None:
+            kind, shape = lay[0], lay[1]
+            if kind == "sets":
+                y, mean, var, inv_std = K.sets_forward(_contiguous(x, shape), weight, bias, lay[2], eps)
+            else:
+                fwd = K.rows_forward if kind == "rows" else K.cols_forward
+                y, mean, var, inv_std = fwd(_contiguous(x, shape), weight, bias, eps)
+            if stats is not None:
+                stats["mean"], stats["var"] = mean.astype(x.dtype), var.astype(x.dtype)
+            ctx.save_for_backward(x, mean, inv_std, weight)
+            return y.reshape(x.shape)
         xv = x.reshape(view)
-        mean, x_hat, var = moments(xv, axes)
+        mean, y, var = moments(xv, axes)  # y: x - mean, a fresh array turned into y in place
         inv_std = 1 / np.sqrt(var + xv.dtype.type(eps))
-        x_hat *= inv_std  # in place: x - mean becomes x_hat
         if stats is not None:
             stats["mean"], stats["var"] = mean.reshape(-1), var.reshape(-1)
-        y = x_hat if weight is None else x_hat * weight.reshape(pview)
+        w = None if weight is None else weight.reshape(pview)
+        if w is None:
+            y *= inv_std
+        elif math.prod(np.broadcast_shapes(inv_std.shape, w.shape)) * 4 <= y.size:
+            y *= inv_std * w  # gamma inv_std is small (per set or per channel): one pass
+        else:  # gamma varies inside a set (layer norm): two in-place passes, no x-sized product
+            y *= inv_std
+            y *= w
         if bias is not None:
-            y = y + bias.reshape(pview) if y is x_hat else np.add(y, bias.reshape(pview), out=y)
-        if y is x_hat:
-            y = x_hat.copy()
-        ctx.save_for_backward(x_hat, inv_std, None if weight is None else weight.reshape(pview))
-        ctx.axes, ctx.pview, ctx.shape = axes, pview, x.shape
-        ctx.pshape = weight.shape if weight is not None else bias.shape if bias is not None else ()
+            y += bias.reshape(pview)
+        ctx.save_for_backward(x, mean, inv_std, w)
         return y.reshape(x.shape)
 
     @staticmethod
     def backward(ctx, gy):
-        x_hat, inv_std, w = ctx.saved_tensors
+        x, mean, inv_std, w = ctx.saved_tensors
+        lay = ctx.layout
+        if lay is not None:
+            kind, shape = lay[0], lay[1]
+            xk, gyk = _contiguous(x, shape), _contiguous(gy, shape)
+            want = ctx.needs_input_grad[0]
+            if kind == "sets":
+                gx, gw, gb = K.sets_backward(xk, gyk, w, lay[2], mean, inv_std, want)
+            else:
+                bwd = K.rows_backward if kind == "rows" else K.cols_backward
+                gx, gw, gb = bwd(xk, gyk, w, mean, inv_std, want)
+            pdt = x.dtype if w is None else w.dtype
+            gw = gw.reshape(ctx.pshape).astype(pdt) if ctx.needs_input_grad[1] else None
+            gb = gb.reshape(ctx.pshape).astype(pdt) if ctx.needs_input_grad[2] else None
+            return (None if gx is None else gx.reshape(ctx.shape)), gw, gb
         axes, pview = ctx.axes, ctx.pview
-        gy = gy.reshape(x_hat.shape)
-        m = x_hat.dtype.type(np.prod([x_hat.shape[a] for a in axes]))
+        xv = x.reshape(ctx.view)
+        gy = gy.reshape(ctx.view)
+        xc = xv - mean  # x - mu, recomputed (fresh): becomes x_hat or gx in place
+        m = xv.dtype.type(np.prod([xv.shape[a] for a in axes]))
         paxes = tuple(i for i, n in enumerate(pview) if n == 1)  # axes the parameters span
         factored = w is None or all(pview[a] == 1 for a in axes)
         gw = gb = gx = None
         if factored:
-            s1, s2 = _sum(gy, axes), _sum_prod(gy, x_hat, axes)  # sum gy, sum gy x_hat per set
+            # sum gy, sum gy x_hat per set; gamma factors out of gx_hat
+            s1, s2 = _sum(gy, axes), _sum_prod(gy, xc, axes) * inv_std
             rest = tuple(a for a in paxes if a not in axes)
             if ctx.needs_input_grad[1]:
                 gw = (_sum(s2, rest) if rest else s2).reshape(ctx.pshape)
@@ -124,10 +188,14 @@ class NormalizeFn(Function):
                 gb = (_sum(s1, rest) if rest else s1).reshape(ctx.pshape)
             if ctx.needs_input_grad[0]:
                 a = inv_std if w is None else inv_std * w  # gamma inv_std, per set
-                gx = gy - s1 / m
-                gx -= x_hat * (s2 / m)
+                gx = xc
+                gx *= -(inv_std * s2 / m)  # -x_hat sum(gy x_hat) / m
+                gx += gy
+                gx -= s1 / m
                 gx *= a
         else:
+            x_hat = xc
+            x_hat *= inv_std
             if ctx.needs_input_grad[1]:
                 gw = _sum_prod(gy, x_hat, paxes).reshape(ctx.pshape)
             if ctx.needs_input_grad[2]:

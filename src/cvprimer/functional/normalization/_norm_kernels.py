@@ -1,0 +1,318 @@
+r"""Compiled normalization kernels (numba, :mod:`cvprimer.core.jit`; used while ``settings.numba`` is True).
+
+The same maps as the NumPy path of :mod:`._normalize` (which stays the reference the tests compare
+against), for one statistics set of m values at a time, while that set's data sits in L1/L2:
+
+    forward:  mu = (1/m) sum x,  var = (1/m) sum (x - mu)^2   (two passes, float64 sums),
+              r = 1 / sqrt(var + eps),  y = (x - mu) (gamma r) + beta          (third pass)
+    backward: per set, one pass for B_p = sum gy and D_p = sum gy (x - mu) (p: a parameter
+              position inside the set), then S1 = sum_p gamma_p B_p, S2 = r sum_p gamma_p D_p and
+              gx = (gamma r) gy - r S1 / m - r^2 S2 / m (x - mu)                  (second pass)
+              ggamma_p += r D_p, gbeta_p += B_p
+
+(the three-term form derived in :mod:`._normalize`, with x_hat = (x - mu) r recomputed from x, so
+that backward keeps x, which the graph holds anyway, and two numbers per set instead of an
+x-sized x_hat). Sums accumulate in float64 (``fastmath`` reassociation only, so they vectorize);
+the elementwise passes run in the input's dtype.
+
+Three layouts, each split over the engine's worker pool (:func:`cvprimer.core.pool.pool_map`; the
+kernels release the GIL) by statistics sets, so no two workers write the same output:
+
+* ``sets``: x viewed (A, S, P, Q), statistics over (A, P, Q) for each s, gamma[s % G, p]
+  (batch norm: (N, C, 1, L); instance norm: (1, N C, 1, L); group norm: (1, N G, C/G, L));
+* ``rows``: x (M, K), statistics over each row, gamma[k] (layer norm);
+* ``cols``: x (N, C), statistics over each column, gamma[c] (batch norm of (N, C) inputs), swept
+  row by row so the inner loop runs along contiguous memory.
+
+Parameter gradients shared by several sets (group, instance and layer norm) are summed into one
+float64 buffer per worker, added up afterwards.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from cvprimer.core import jit
+from cvprimer.core.pool import pool_map, workers
+from cvprimer.core.settings import settings
+
+# reassociation lets LLVM vectorize the float64 sums; no contraction (an FMA in a - b where a == b
+# in exact arithmetic leaves a rounding residue), no nnan/ninf (NaN and Inf propagate as in NumPy)
+_FM = {"reassoc"}
+
+
+@jit.kernel(fastmath=_FM)
+def _sets_forward(x, gam, bet, eps, s0, s1, y, mean, var, rstd):  # pragma: no cover - compiled
+    A, S, P, Q = x.shape
+    G = gam.shape[0]
+    m = A * P * Q
+    sc = np.empty(P, x.dtype)
+    sh = np.empty(P, x.dtype)
+    muv = np.empty(1, x.dtype)
+    for s in range(s0, s1):
+        acc = 0.0
+        for a in range(A):
+            for p in range(P):
+                for q in range(Q):
+                    acc += x[a, s, p, q]
+        mu = acc / m
+        acc = 0.0
+        for a in range(A):
+            for p in range(P):
+                for q in range(Q):
+                    d = x[a, s, p, q] - mu
+                    acc += d * d
+        v = acc / m
+        r = 1.0 / np.sqrt(v + eps)
+        mean[s], var[s], rstd[s] = mu, v, r
+        g = s % G
+        for p in range(P):
+            sc[p] = gam[g, p] * r
+            sh[p] = bet[g, p]
+        muv[0] = mu
+        mf = muv[0]
+        for a in range(A):
+            for p in range(P):
+                k, b = sc[p], sh[p]
+                for q in range(Q):
+                    y[a, s, p, q] = (x[a, s, p, q] - mf) * k + b
+
+
+@jit.kernel(fastmath=_FM)
+def _sets_backward(x, gy, gam, mean, rstd, s0, s1, want_gx, gx, dgam, dbet):  # pragma: no cover - compiled
+    A, S, P, Q = x.shape
+    G = gam.shape[0]
+    m = A * P * Q
+    B = np.empty(P)
+    D = np.empty(P)
+    k1 = np.empty(P, x.dtype)
+    kv = np.empty(3, x.dtype)
+    for s in range(s0, s1):
+        mu = mean[s]
+        r = rstd[s]
+        kv[0] = mu
+        mf = kv[0]
+        for p in range(P):
+            bs = 0.0
+            ds = 0.0
+            for a in range(A):
+                for q in range(Q):
+                    gv = gy[a, s, p, q]
+                    bs += gv
+                    ds += gv * (x[a, s, p, q] - mf)
+            B[p] = bs
+            D[p] = ds
+        g = s % G
+        s1_ = 0.0
+        s2_ = 0.0
+        for p in range(P):
+            s1_ += gam[g, p] * B[p]
+            s2_ += gam[g, p] * D[p]
+            dgam[g, p] += r * D[p]
+            dbet[g, p] += B[p]
+        if want_gx:
+            for p in range(P):
+                k1[p] = gam[g, p] * r
+            kv[1] = -r * r * r * s2_ / m
+            kv[2] = -r * s1_ / m
+            k2, k0 = kv[1], kv[2]
+            for a in range(A):
+                for p in range(P):
+                    k = k1[p]
+                    for q in range(Q):
+                        gx[a, s, p, q] = k * gy[a, s, p, q] + k2 * (x[a, s, p, q] - mf) + k0
+
+
+@jit.kernel(fastmath=_FM)
+def _rows_forward(x, gam, bet, eps, r0, r1, y, mean, var, rstd):  # pragma: no cover - compiled
+    M, K = x.shape
+    kv = np.empty(2, x.dtype)
+    for i in range(r0, r1):
+        acc = 0.0
+        for k in range(K):
+            acc += x[i, k]
+        mu = acc / K
+        acc = 0.0
+        for k in range(K):
+            d = x[i, k] - mu
+            acc += d * d
+        v = acc / K
+        r = 1.0 / np.sqrt(v + eps)
+        mean[i], var[i], rstd[i] = mu, v, r
+        kv[0] = mu
+        kv[1] = r
+        mf, rf = kv[0], kv[1]
+        for k in range(K):
+            y[i, k] = (x[i, k] - mf) * rf * gam[k] + bet[k]
+
+
+@jit.kernel(fastmath=_FM)
+def _rows_backward(x, gy, gam, mean, rstd, r0, r1, want_gx, gx, dgam, dbet):  # pragma: no cover - compiled
+    M, K = x.shape
+    kv = np.empty(5, x.dtype)
+    for i in range(r0, r1):
+        kv[0] = mean[i]
+        kv[1] = rstd[i]
+        mf, rf = kv[0], kv[1]
+        s1_ = 0.0
+        s2_ = 0.0
+        for k in range(K):
+            gv = gy[i, k]
+            xh = (x[i, k] - mf) * rf
+            gg = gv * gam[k]
+            s1_ += gg
+            s2_ += gg * xh
+            dgam[k] += gv * xh
+            dbet[k] += gv
+        if want_gx:
+            kv[2] = s1_ / K
+            kv[3] = s2_ / K
+            a1, a2 = kv[2], kv[3]
+            for k in range(K):
+                xh = (x[i, k] - mf) * rf
+                gx[i, k] = rf * (gy[i, k] * gam[k] - a1 - xh * a2)
+
+
+@jit.kernel(fastmath=_FM)
+def _cols_stats(x, c0, c1, mean, var):  # pragma: no cover - compiled
+    N, C = x.shape
+    acc = np.zeros(c1 - c0)
+    for n in range(N):
+        for c in range(c0, c1):
+            acc[c - c0] += x[n, c]
+    for c in range(c0, c1):
+        mean[c] = acc[c - c0] / N
+        acc[c - c0] = 0.0
+    for n in range(N):
+        for c in range(c0, c1):
+            d = x[n, c] - mean[c]
+            acc[c - c0] += d * d
+    for c in range(c0, c1):
+        var[c] = acc[c - c0] / N
+
+
+@jit.kernel(fastmath=_FM)
+def _cols_affine(x, mu, k1, k0, c0, c1, y):  # pragma: no cover - compiled
+    N, C = x.shape
+    for n in range(N):
+        for c in range(c0, c1):
+            y[n, c] = (x[n, c] - mu[c]) * k1[c] + k0[c]
+
+
+@jit.kernel(fastmath=_FM)
+def _cols_backward_sums(x, gy, mean, c0, c1, B, D):  # pragma: no cover - compiled
+    N, C = x.shape
+    for n in range(N):
+        for c in range(c0, c1):
+            gv = gy[n, c]
+            B[c] += gv
+            D[c] += gv * (x[n, c] - mean[c])
+
+
+@jit.kernel(fastmath=_FM)
+def _cols_backward_gx(x, gy, mu, k1, k2, k0, c0, c1, gx):  # pragma: no cover - compiled
+    N, C = x.shape
+    for n in range(N):
+        for c in range(c0, c1):
+            gx[n, c] = k1[c] * gy[n, c] + k2[c] * (x[n, c] - mu[c]) + k0[c]
+
+
+def _spans(n: int, per_item: int) -> list[tuple[int, int]]:
+    """range(n) in one contiguous span per worker (one span when the chunks would be tiny)."""
+    k = min(workers(), n, max(1, (n * per_item) // max(1, settings.min_chunk_elements)))
+    bounds = [round(i * n / k) for i in range(k + 1)]
+    return [(bounds[i], bounds[i + 1]) for i in range(k)]
+
+
+def _table(t: np.ndarray | None, shape: tuple[int, ...], fill: float, dtype: Any) -> np.ndarray:
+    if t is None:
+        return np.full(shape, fill, dtype)
+    return np.ascontiguousarray(t, dtype=dtype).reshape(shape)
+
+
+def sets_forward(x4: np.ndarray, w: np.ndarray | None, b: np.ndarray | None, gshape: tuple[int, int],
+                 eps: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """y, mean, var, inv_std (float64, one per set s) of the ``sets`` layout: x4 (A, S, P, Q) contiguous,
+    gamma/beta (None: 1/0) reshaped to ``gshape`` = (G, P)."""
+    S = x4.shape[1]
+    y = np.empty_like(x4)
+    mean, var, rstd = np.empty(S), np.empty(S), np.empty(S)
+    gam, bet = _table(w, gshape, 1.0, x4.dtype), _table(b, gshape, 0.0, x4.dtype)
+    pool_map(lambda a, c: _sets_forward(x4, gam, bet, eps, a, c, y, mean, var, rstd),
+             _spans(S, x4.size // max(S, 1)), blas_single=False)
+    return y, mean, var, rstd
+
+
+def sets_backward(x4: np.ndarray, gy4: np.ndarray, w: np.ndarray | None, gshape: tuple[int, int],
+                  mean: np.ndarray, rstd: np.ndarray, want_gx: bool):
+    """gx (or None), ggamma, gbeta (float64, ``gshape``) of the ``sets`` layout."""
+    S = x4.shape[1]
+    gam = _table(w, gshape, 1.0, x4.dtype)
+    gx = np.empty_like(x4) if want_gx else np.empty((1, 1, 1, 1), x4.dtype)
+    spans = _spans(S, x4.size // max(S, 1))
+    dg, db = np.zeros((len(spans),) + gshape), np.zeros((len(spans),) + gshape)
+    at = {ac: i for i, ac in enumerate(spans)}
+    pool_map(lambda a, c: _sets_backward(x4, gy4, gam, mean, rstd, a, c, want_gx, gx, dg[at[a, c]], db[at[a, c]]),
+             spans, blas_single=False)
+    return (gx if want_gx else None), dg.sum(axis=0), db.sum(axis=0)
+
+
+def rows_forward(x2: np.ndarray, w: np.ndarray | None, b: np.ndarray | None, eps: float):
+    """y, mean, var, inv_std (float64, one per row) of the ``rows`` layout: x2 (M, K) contiguous."""
+    M, K = x2.shape
+    y = np.empty_like(x2)
+    mean, var, rstd = np.empty(M), np.empty(M), np.empty(M)
+    gam, bet = _table(w, (K,), 1.0, x2.dtype), _table(b, (K,), 0.0, x2.dtype)
+    pool_map(lambda a, c: _rows_forward(x2, gam, bet, eps, a, c, y, mean, var, rstd), _spans(M, K),
+             blas_single=False)
+    return y, mean, var, rstd
+
+
+def rows_backward(x2: np.ndarray, gy2: np.ndarray, w: np.ndarray | None, mean: np.ndarray,
+                  rstd: np.ndarray, want_gx: bool):
+    """gx (or None), ggamma, gbeta (float64, (K,)) of the ``rows`` layout."""
+    M, K = x2.shape
+    gam = _table(w, (K,), 1.0, x2.dtype)
+    gx = np.empty_like(x2) if want_gx else np.empty((1, 1), x2.dtype)
+    spans = _spans(M, K)
+    dg, db = np.zeros((len(spans), K)), np.zeros((len(spans), K))
+    at = {ac: i for i, ac in enumerate(spans)}
+    pool_map(lambda a, c: _rows_backward(x2, gy2, gam, mean, rstd, a, c, want_gx, gx, dg[at[a, c]], db[at[a, c]]),
+             spans, blas_single=False)
+    return (gx if want_gx else None), dg.sum(axis=0), db.sum(axis=0)
+
+
+def cols_forward(x2: np.ndarray, w: np.ndarray | None, b: np.ndarray | None, eps: float):
+    """y, mean, var, inv_std (float64, one per column) of the ``cols`` layout: x2 (N, C) contiguous."""
+    N, C = x2.shape
+    mean, var = np.empty(C), np.empty(C)
+    spans = _spans(C, N)
+    pool_map(lambda a, c: _cols_stats(x2, a, c, mean, var), spans, blas_single=False)
+    rstd = 1.0 / np.sqrt(var + eps)
+    mu = mean.astype(x2.dtype)
+    k1 = (rstd * (1.0 if w is None else w)).astype(x2.dtype)
+    k0 = np.zeros(C, x2.dtype) if b is None else np.ascontiguousarray(b)
+    y = np.empty_like(x2)
+    pool_map(lambda a, c: _cols_affine(x2, mu, k1, k0, a, c, y), spans, blas_single=False)
+    return y, mean, var, rstd
+
+
+def cols_backward(x2: np.ndarray, gy2: np.ndarray, w: np.ndarray | None, mean: np.ndarray,
+                  rstd: np.ndarray, want_gx: bool):
+    """gx (or None), ggamma, gbeta (float64, (C,)) of the ``cols`` layout."""
+    N, C = x2.shape
+    spans = _spans(C, N)
+    B, D = np.zeros(C), np.zeros(C)
+    pool_map(lambda a, c: _cols_backward_sums(x2, gy2, mean, a, c, B, D), spans, blas_single=False)
+    gx = None
+    if want_gx:
+        gam = 1.0 if w is None else w.astype(np.float64)
+        k1 = gam * rstd
+        k2 = -rstd ** 3 * gam * D / N
+        k0 = -k1 * B / N
+        mu, k1, k2, k0 = (v.astype(x2.dtype) for v in (mean, k1, k2, k0))
+        gx = np.empty_like(x2)
+        pool_map(lambda a, c: _cols_backward_gx(x2, gy2, mu, k1, k2, k0, a, c, gx), spans, blas_single=False)
+    return gx, rstd * D, B
