@@ -190,3 +190,26 @@ def test_compiled_softmax_non_finite_rows_as_numpy_path(dt, zero_empty):
     np.testing.assert_allclose(y, y_ref, rtol=1e-6, atol=1e-37)
     np.testing.assert_array_equal(np.isnan(gx), np.isnan(gx_ref))
     np.testing.assert_allclose(gx, gx_ref, rtol=1e-6, atol=1e-7)
+
+
+# ---------------------------------------------------------------- the NumPy erf (Cody's rational approximations)
+
+def test_erf_over_blocks_and_in_the_far_tail():
+    """erf/erfc of an array longer than one block (the blocked loop and its ragged end), the range
+    beyond 4 with its split e^{-a^2}, every sign, and the special values."""
+    from cvprimer.functional.activation import _erf
+
+    x = np.concatenate([np.linspace(-27, 27, 3 * _erf._BLOCK + 17), [4.0, -4.0, 0.46875, -0.46875]])
+    ref = np.array([math.erf(v) for v in x])
+    refc = np.array([math.erfc(v) for v in x])
+    assert np.all(np.abs(F.activation.erf(x) - ref) <= 1e-15 * np.abs(ref))
+    normal = refc > 2.3e-308
+    assert np.all(np.abs(F.activation.erfc(x) - refc)[normal] <= 4e-15 * refc[normal])
+    special = np.array([np.inf, -np.inf, np.nan, -0.0, 1e300, -1e300])
+    with np.errstate(over="raise", invalid="raise", divide="raise"):  # underflow to 0 is the answer
+        e, ec = F.activation.erf(special), F.activation.erfc(special)
+    np.testing.assert_array_equal(e, [1.0, -1.0, np.nan, -0.0, 1.0, -1.0])
+    assert np.signbit(e[3])
+    np.testing.assert_array_equal(ec, [0.0, 2.0, np.nan, 1.0, 0.0, 2.0])
+    assert F.activation.erfc(x.astype(np.float32).reshape(-1, 1)).dtype == np.float32
+    assert F.activation.erfc(x.reshape(-1, 1)).shape == (x.size, 1)

@@ -1,6 +1,7 @@
 r"""Smooth self-gated activations: gelu (exact and tanh forms), silu/swish, mish; softsign.
 
-GELU's exact form uses the error function from :mod:`._erf` (NumPy only, ~1e-15 relative),
+GELU's exact form uses the error function from :mod:`._erf` (NumPy only, Cody's rational
+approximations, ~1e-15 relative),
 through the normal CDF Phi(x) = erfc(-x / sqrt 2) / 2, which stays accurate in the far left
 tail where 1 + erf(x / sqrt 2) would cancel.
 """
@@ -119,7 +120,8 @@ def gelu(x: Tensor, approximate: str = "none") -> Tensor:
     Notes
     -----
     **Backward** exact: gx = gy (Phi(x) + x phi(x)); tanh: see :class:`GELUFn`.
-    erf is computed in NumPy (continued fraction / series, ~1e-15 relative), not SciPy.
+    erf is computed in NumPy (Cody's rational approximations, ~1e-15 relative), not SciPy; with
+    ``settings.numba``, by the compiled kernels of :mod:`._kernels`.
     """
     if approximate not in ("none", "tanh"):
         raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
