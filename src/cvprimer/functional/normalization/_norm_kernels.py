@@ -151,7 +151,11 @@ def _rows_forward(x, gam, bet, eps, r0, r1, y, mean, var, rstd):  # pragma: no c
 @jit.kernel(fastmath=_FM)
 def _rows_backward(x, gy, gam, mean, rstd, r0, r1, want_gx, gx, dgam, dbet):  # pragma: no cover - compiled
     M, K = x.shape
-    kv = np.empty(5, x.dtype)
+    kv = np.empty(4, x.dtype)
+    xh = np.empty(K, x.dtype)  # the row's x_hat, kept in L1 for the gx pass
+    bg = np.zeros(K, x.dtype)  # ggamma, gbeta over a block of up to 16 rows in the input's dtype,
+    bb = np.zeros(K, x.dtype)  # then added into the float64 sums
+    cnt = 0
     for i in range(r0, r1):
         kv[0] = mean[i]
         kv[1] = rstd[i]
@@ -160,19 +164,27 @@ def _rows_backward(x, gy, gam, mean, rstd, r0, r1, want_gx, gx, dgam, dbet):  # 
         s2_ = 0.0
         for k in range(K):
             gv = gy[i, k]
-            xh = (x[i, k] - mf) * rf
+            h = (x[i, k] - mf) * rf
+            xh[k] = h
             gg = gv * gam[k]
             s1_ += gg
-            s2_ += gg * xh
-            dgam[k] += gv * xh
-            dbet[k] += gv
+            s2_ += gg * h
+            bg[k] += gv * h
+            bb[k] += gv
+        cnt += 1
+        if cnt == 16 or i == r1 - 1:
+            for k in range(K):
+                dgam[k] += bg[k]
+                dbet[k] += bb[k]
+                bg[k] = 0.0
+                bb[k] = 0.0
+            cnt = 0
         if want_gx:
             kv[2] = s1_ / K
             kv[3] = s2_ / K
             a1, a2 = kv[2], kv[3]
             for k in range(K):
-                xh = (x[i, k] - mf) * rf
-                gx[i, k] = rf * (gy[i, k] * gam[k] - a1 - xh * a2)
+                gx[i, k] = rf * (gy[i, k] * gam[k] - a1 - xh[k] * a2)
 
 
 @jit.kernel(fastmath=_FM)
