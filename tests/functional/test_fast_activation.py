@@ -115,12 +115,64 @@ def test_non_finite_and_extremes_as_numpy_path(name, dt):
     np.testing.assert_allclose(gx, gx_ref, rtol=1e-6, atol=1e-30)
 
 
-def test_tanh_gelu_keeps_the_numpy_path():
-    """Only the exact GELU has a kernel; the tanh form gives the same values on both settings."""
-    x = randn(3, 5, seed=7).astype(np.float32) * 3
-    (y, gx), (y_ref, gx_ref) = both(lambda t: F.gelu(t, approximate="tanh"), x, np.ones_like(x))
-    np.testing.assert_array_equal(y, y_ref)
-    np.testing.assert_array_equal(gx, gx_ref)
+# every activation with float32 kernels: (ours, kinks where the exact values of both paths are compared)
+MORE = {
+    "gelu_tanh": (lambda t: F.gelu(t, approximate="tanh"), []),
+    "elu": (lambda t: F.elu(t, 1.7), [0.0]),
+    "selu": (F.selu, [0.0]),
+    "celu": (lambda t: F.celu(t, 0.6), [0.0]),
+    "softplus": (lambda t: F.softplus(t, beta=2.0, threshold=3.0), [1.5]),
+    "softplus_neg_beta": (lambda t: F.softplus(t, beta=-0.5), []),
+    "mish": (F.mish, []),
+    "hardsigmoid": (F.hardsigmoid, [-3.0, 3.0]),
+    "hardswish": (F.hardswish, [-3.0, 3.0]),
+    "leaky_relu": (lambda t: F.leaky_relu(t, 0.2), [0.0]),
+    "leaky_relu_neg": (lambda t: F.leaky_relu(t, -0.3), [0.0]),
+    "hardtanh": (lambda t: F.hardtanh(t, -0.5, 1.5), [-0.5, 1.5]),
+    "relu6": (F.relu6, [0.0, 6.0]),
+}
+
+
+@needs_numba
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+@pytest.mark.parametrize("name", sorted(MORE))
+def test_more_kernels_match_numpy_path(name, dt):
+    """float32 kernels against the NumPy path run in float64 (the NumPy float32 path itself loses
+    digits where it cancels, e.g. 1 + tanh(u) of the tanh GELU for x < -4), float64 kernels against
+    the NumPy path in float64; gradients at the kinks exactly the NumPy path's in the same dtype."""
+    fn, kinks = MORE[name]
+    x = np.concatenate([np.linspace(-30, 30, 60001), kinks, [0.0, -0.0, 1e-30, -1e-30, 88.0, -88.0]]).astype(dt)
+    gy = randn(x.size, seed=9).astype(dt)
+    with settings.override(threads=2, min_chunk_elements=1 << 12):
+        (y, gx), (y_ref, gx_ref) = both(fn, x, gy)
+        (_, _), (y64, gx64) = both(fn, x.astype(np.float64), gy.astype(np.float64))
+    assert y.dtype == gx.dtype == dt
+    if dt == np.float32:
+        # (atol: the float64 tanh GELU's 1 + tanh(u) is itself only good to ~1e-16 absolute)
+        np.testing.assert_allclose(y, y64, rtol=4e-6, atol=1e-15)
+        np.testing.assert_allclose(gx, gx64, rtol=4e-6, atol=4e-7)
+    else:
+        np.testing.assert_allclose(y, y_ref, rtol=1e-15, atol=1e-300)
+        np.testing.assert_allclose(gx, gx_ref, rtol=1e-15, atol=1e-300)
+    k = slice(60001, 60001 + len(kinks))
+    np.testing.assert_array_equal(gx[k], gx_ref[k])
+
+
+@pytest.mark.parametrize("name", sorted(MORE))
+def test_more_kernels_gradcheck_and_torch(path, name):
+    check_grad(MORE[name][0], randn(2, 3, 4, seed=6) * 3)
+
+
+@needs_numba
+@pytest.mark.parametrize("name", sorted(MORE))
+def test_more_kernels_non_finite_as_numpy_path(name):
+    x = np.array([np.nan, np.inf, -np.inf, -1e30, 1e30, -1e4, 1e4, 0.0], dtype=np.float32)
+    with np.errstate(all="ignore"):
+        (y, gx), (y_ref, gx_ref) = both(MORE[name][0], x, np.ones_like(x))
+    np.testing.assert_array_equal(np.isnan(y), np.isnan(y_ref))
+    np.testing.assert_allclose(y, y_ref, rtol=1e-6, atol=1e-30)
+    fin = np.isfinite(x) & (np.abs(x) < 1e5)  # gradients of +-inf / 1e30: 0 * inf forms differ
+    np.testing.assert_allclose(gx[fin], gx_ref[fin], rtol=1e-6, atol=1e-30)
 
 
 def test_other_dtypes_fall_back():

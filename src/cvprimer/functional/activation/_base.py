@@ -11,9 +11,10 @@ function of it (hardtanh), the input (``INPUT``) otherwise, or both (``Saves(inp
 ``df`` is also what :func:`cvprimer.functional.activation.derivative` returns, so the plotted slope and the
 backward pass are one piece of code.
 
-A subclass with a compiled kernel (:mod:`._kernels`) names it in ``kernel``; while ``settings.numba`` is on,
-float32/float64 arrays then take the kernel's fused forward and fused ``gy * f'(x)`` instead of ``f`` and
-``gy * df`` (which stay the reference the tests compare against).
+A subclass with compiled kernels (:mod:`._kernels`) returns their name and scalar arguments from
+``kernel(**opts)``; while ``settings.numba`` is on, the dtypes those kernels cover then take the fused
+forward and the fused ``gy * f'`` (from the one saved array) instead of ``f`` and ``gy * df``, which stay
+the reference the tests compare against.
 """
 
 from __future__ import annotations
@@ -40,11 +41,6 @@ class PointwiseFn(Function):
     geometry = staticmethod(pointwise)
     saves_for_backward = INPUT
     infer = staticmethod(same_shape_infer)
-    # the name of a compiled kernel pair in ._kernels.KERNELS (a kernel only where the saved input
-    # is all the slope needs), used for the options in ``kernel_opts`` only
-    kernel: str | None = None
-    kernel_opts: dict[str, Any] = {}
-
     @staticmethod
     def f(x: np.ndarray, **opts: Any) -> np.ndarray:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -52,6 +48,12 @@ class PointwiseFn(Function):
     @staticmethod
     def df(x: np.ndarray | None, y: np.ndarray | None, **opts: Any) -> np.ndarray:  # pragma: no cover
         raise NotImplementedError
+
+    @staticmethod
+    def kernel(**opts: Any) -> tuple[str, tuple[float, ...]] | None:
+        """The compiled kernel pair for these options: its name in ``_kernels.KERNELS`` and its scalar
+        arguments; None (the default) for the NumPy path only."""
+        return None
 
     @classmethod
     def slope(cls, x: np.ndarray, **opts: Any) -> np.ndarray:
@@ -67,10 +69,11 @@ class PointwiseFn(Function):
     def forward(ctx: Function, x: np.ndarray, **opts: Any) -> np.ndarray:
         cls = type(ctx)
         y = None
-        if cls._compiled(opts):
+        k = cls.kernel(**opts) if settings.numba else None
+        if k is not None:
             from cvprimer.functional.activation import _kernels
 
-            y = _kernels.map_unary(cls.kernel, x)
+            y = _kernels.map_unary(k[0], x, k[1])
         if y is None:
             y = np.asarray(cls.f(x, **opts)).astype(x.dtype, copy=False)
         if ctx.needs_input_grad[0]:
@@ -83,19 +86,14 @@ class PointwiseFn(Function):
     def backward(ctx: Function, gy: np.ndarray) -> np.ndarray:
         x, y = ctx.saved_tensors
         cls = type(ctx)
-        if cls._compiled(ctx.opts):
+        k = cls.kernel(**ctx.opts) if settings.numba else None
+        if k is not None:
             from cvprimer.functional.activation import _kernels
 
-            gx = _kernels.map_binary(cls.kernel, x, gy)
+            gx = _kernels.map_binary(k[0], x if x is not None else y, gy, k[1])
             if gx is not None:
                 return gx
         return gy * cls.df(x, y, **ctx.opts)
-
-    @classmethod
-    def _compiled(cls, opts: dict[str, Any]) -> bool:
-        """Whether these options run the compiled kernel (settings.numba on, a kernel declared)."""
-        return (cls.kernel is not None and settings.numba
-                and all(opts.get(k, v) == v for k, v in cls.kernel_opts.items()))
 
 
 def pointwise_cost(flops_per_element: int) -> Callable[..., Cost]:

@@ -89,6 +89,30 @@ def _erfc_tail(a, e):  # pragma: no cover - compiled
     return t * e * p
 
 
+_TWO, _THREE, _SIX = _f32(2.0), _f32(3.0), _f32(6.0)
+_EXPM1_CUT = _f32(-0.35)
+_INV = tuple(_f32(1.0 / math.factorial(k)) for k in range(2, 8))  # 1/2!, ..., 1/7!
+_I2, _I3, _I4, _I5, _I6, _I7 = _INV
+_ODD = tuple(_f32(1.0 / k) for k in (3, 5, 7, 9, 11, 13, 15))
+_O3, _O5, _O7, _O9, _O11, _O13, _O15 = _ODD
+
+
+@_inline
+def _expm1f(t):  # pragma: no cover - compiled
+    """e^t - 1 in float32 for t <= 0: Taylor to t^7 above -0.35 (2e-8 relative), e^t - 1 below."""
+    p = t * (_ONE + t * (_I2 + t * (_I3 + t * (_I4 + t * (_I5 + t * (_I6 + t * _I7))))))
+    return p if t > _EXPM1_CUT else _expf(t) - _ONE
+
+
+@_inline
+def _log1p_unit(u):  # pragma: no cover - compiled
+    """log(1 + u) in float32 for 0 <= u <= 1: 2 atanh(s), s = u / (2 + u) <= 1/3, odd series to s^15."""
+    s = u / (_TWO + u)
+    q = s * s
+    p = q * (_O3 + q * (_O5 + q * (_O7 + q * (_O9 + q * (_O11 + q * (_O13 + q * _O15))))))
+    return _TWO * (s + s * p)
+
+
 # ---------------------------------------------------------------- GELU (exact): y = x Phi(x)
 
 @jit.kernel(fastmath={"contract"})
@@ -162,37 +186,207 @@ def _silu_grad_f64(x, gy, gx):  # pragma: no cover - compiled
         gx[i] = gy[i] * (s * (1.0 + xi * (1.0 - s)))
 
 
-KERNELS = {
-    "gelu": ((_gelu_f32, _gelu_f64), (_gelu_grad_f32, _gelu_grad_f64)),
-    "silu": ((_silu_f32, _silu_f64), (_silu_grad_f32, _silu_grad_f64)),
+# ---------------------------------------------------------------- float32 kernels of the other activations
+# (scalar options arrive as float32; float64 arrays keep the NumPy path)
+
+@jit.kernel(fastmath={"contract"})
+def _elu_f32(x, y, alpha, scale, ic):  # pragma: no cover - compiled
+    for i in range(x.size):
+        xi = x[i]
+        t = _ZERO if xi > _ZERO else xi * ic  # NaN goes to the exponential, and stays NaN
+        y[i] = scale * (xi if xi > _ZERO else alpha * _expm1f(t))
+
+
+@jit.kernel(fastmath={"contract"})
+def _elu_grad_f32(x, gy, gx, alpha, scale, ic):  # pragma: no cover - compiled
+    for i in range(x.size):
+        xi = x[i]
+        t = _ZERO if xi > _ZERO else xi * ic
+        gx[i] = gy[i] * (scale * (_ONE if xi > _ZERO else alpha * ic * _expf(t)))
+
+
+@jit.kernel(fastmath={"contract"})
+def _softplus_f32(x, y, beta, threshold, ib):  # pragma: no cover - compiled
+    for i in range(x.size):
+        xi = x[i]
+        z = xi * beta
+        soft = ((z if z > _ZERO else _ZERO) + _log1p_unit(_expf(-abs(z)))) * ib
+        y[i] = xi if z > threshold else soft
+
+
+@jit.kernel(fastmath={"contract"})
+def _softplus_grad_f32(x, gy, gx, beta, threshold, ib):  # pragma: no cover - compiled
+    for i in range(x.size):
+        z = x[i] * beta
+        e = _expf(-abs(z))
+        s = (_ONE if z >= _ZERO else e) / (_ONE + e)
+        gx[i] = gy[i] * (_ONE if z > threshold else s)
+
+
+@_inline
+def _mish_parts(xi):  # pragma: no cover - compiled
+    """tanh(softplus(x)), 1 - that, sigmoid(x), from one e^{-|x|}: with n = e^x (e^x + 2),
+    tanh(log(1 + e^x)) = n / (n + 2), written in e^{-x} for x >= 0 so nothing overflows."""
+    e = _expf(-abs(xi))
+    if xi >= _ZERO:
+        d = _ONE + _TWO * e + _TWO * e * e
+        t, tc, s = (_ONE + _TWO * e) / d, _TWO * e * e / d, _ONE / (_ONE + e)
+    else:
+        n = e * (e + _TWO)
+        t, tc, s = n / (n + _TWO), _TWO / (n + _TWO), e / (_ONE + e)
+    return t, tc, s
+
+
+@jit.kernel(fastmath={"contract"})
+def _mish_f32(x, y):  # pragma: no cover - compiled
+    for i in range(x.size):
+        xi = x[i]
+        t, tc, s = _mish_parts(xi)
+        y[i] = xi * t
+
+
+@jit.kernel(fastmath={"contract"})
+def _mish_grad_f32(x, gy, gx):  # pragma: no cover - compiled
+    for i in range(x.size):
+        xi = x[i]
+        t, tc, s = _mish_parts(xi)
+        gx[i] = gy[i] * (t + xi * (tc * (_ONE + t)) * s)
+
+
+_K = _f32(0.044715)
+_K3 = _f32(3 * 0.044715)
+_SQRT_2_OVER_PI = _f32(math.sqrt(2.0 / math.pi))
+
+
+@_inline
+def _gelu_tanh_parts(xi):  # pragma: no cover - compiled
+    """s = (1 + tanh u) / 2 = sigmoid(2u) and 1 - s, u = sqrt(2/pi) (x + 0.044715 x^3)."""
+    u = _SQRT_2_OVER_PI * (xi + _K * xi * xi * xi)
+    e = _expf(-_TWO * abs(u))
+    r = _ONE / (_ONE + e)
+    return (r, e * r) if u >= _ZERO else (e * r, r)
+
+
+@jit.kernel(fastmath={"contract"})
+def _gelu_tanh_f32(x, y):  # pragma: no cover - compiled
+    for i in range(x.size):
+        xi = x[i]
+        s, sc = _gelu_tanh_parts(xi)
+        y[i] = xi * s
+
+
+@jit.kernel(fastmath={"contract"})
+def _gelu_tanh_grad_f32(x, gy, gx):  # pragma: no cover - compiled
+    for i in range(x.size):
+        xi = x[i]
+        s, sc = _gelu_tanh_parts(xi)
+        # (1 + t)/2 + x/2 (1 - t^2) u', with (1 + t)/2 = s and (1 - t^2)/2 = 2 s (1 - s)
+        gx[i] = gy[i] * (s + _TWO * xi * s * sc * _SQRT_2_OVER_PI * (_ONE + _K3 * xi * xi))
+
+
+@jit.kernel
+def _leaky_relu(x, y, slope):  # pragma: no cover - compiled
+    for i in range(x.size):
+        xi = x[i]
+        y[i] = xi if xi > 0 else xi * slope
+
+
+@jit.kernel
+def _leaky_relu_grad(x, gy, gx, slope):  # pragma: no cover - compiled
+    for i in range(x.size):
+        gx[i] = gy[i] if x[i] > 0 else gy[i] * slope
+
+
+@jit.kernel
+def _hardtanh(x, y, lo, hi):  # pragma: no cover - compiled
+    for i in range(x.size):
+        xi = x[i]
+        y[i] = lo if xi < lo else (hi if xi > hi else xi)  # NaN stays NaN
+
+
+@jit.kernel
+def _hardtanh_grad(y, gy, gx, lo, hi):  # pragma: no cover - compiled
+    for i in range(y.size):
+        yi = y[i]
+        gx[i] = gy[i] if (yi > lo) & (yi < hi) else gy[i] * 0
+
+
+@jit.kernel
+def _hardsigmoid_f32(x, y):  # pragma: no cover - compiled
+    for i in range(x.size):
+        v = x[i] + _THREE
+        y[i] = (_ZERO if v < _ZERO else (_SIX if v > _SIX else v)) / _SIX
+
+
+@jit.kernel
+def _hardsigmoid_grad_f32(x, gy, gx):  # pragma: no cover - compiled
+    for i in range(x.size):
+        xi = x[i]
+        gx[i] = gy[i] * (_ONE / _SIX if (xi > -_THREE) & (xi < _THREE) else _ZERO)
+
+
+@jit.kernel
+def _hardswish_f32(x, y):  # pragma: no cover - compiled
+    for i in range(x.size):
+        xi = x[i]
+        v = xi + _THREE
+        y[i] = xi * (_ZERO if v < _ZERO else (_SIX if v > _SIX else v)) / _SIX
+
+
+@jit.kernel
+def _hardswish_grad_f32(x, gy, gx):  # pragma: no cover - compiled
+    for i in range(x.size):
+        xi = x[i]
+        d = _ZERO if xi <= -_THREE else (xi / _THREE + _HALF if xi < _THREE else _ONE)
+        gx[i] = gy[i] * d
+
+
+# name -> {dtype: (forward kernel (x, y, *args), gradient kernel (saved, gy, gx, *args))}; the saved
+# array is the input, or the output for ops that save only that (hardtanh)
+KERNELS: dict[str, dict[Any, tuple[Any, Any]]] = {
+    "gelu": {np.float32: (_gelu_f32, _gelu_grad_f32), np.float64: (_gelu_f64, _gelu_grad_f64)},
+    "silu": {np.float32: (_silu_f32, _silu_grad_f32), np.float64: (_silu_f64, _silu_grad_f64)},
+    "elu": {np.float32: (_elu_f32, _elu_grad_f32)},
+    "softplus": {np.float32: (_softplus_f32, _softplus_grad_f32)},
+    "mish": {np.float32: (_mish_f32, _mish_grad_f32)},
+    "gelu_tanh": {np.float32: (_gelu_tanh_f32, _gelu_tanh_grad_f32)},
+    "hardsigmoid": {np.float32: (_hardsigmoid_f32, _hardsigmoid_grad_f32)},
+    "hardswish": {np.float32: (_hardswish_f32, _hardswish_grad_f32)},
+    "leaky_relu": {np.float32: (_leaky_relu, _leaky_relu_grad), np.float64: (_leaky_relu, _leaky_relu_grad)},
+    "hardtanh": {np.float32: (_hardtanh, _hardtanh_grad), np.float64: (_hardtanh, _hardtanh_grad)},
 }
 
 
-def _pick(pair: tuple[Any, Any], dtype: np.dtype) -> Any:
-    return pair[0] if dtype == np.float32 else pair[1] if dtype == np.float64 else None
+def _pick(op: str, dtype: np.dtype, which: int) -> Any:
+    pair = KERNELS[op].get(dtype.type)
+    return None if pair is None else pair[which]
 
 
-def map_unary(op: str, x: np.ndarray) -> np.ndarray | None:
-    """``op``'s forward y of ``x`` (float32/float64; None for other dtypes: use NumPy)."""
-    kern = _pick(KERNELS[op][0], x.dtype)
+def map_unary(op: str, x: np.ndarray, args: tuple[float, ...] = ()) -> np.ndarray | None:
+    """``op``'s forward y of ``x`` (scalar ``args`` in x's dtype); None where ``op`` has no kernel for
+    x's dtype (use NumPy)."""
+    kern = _pick(op, x.dtype, 0)
     if kern is None:
         return None
+    a_ = tuple(x.dtype.type(v) for v in args)
     xf = np.ascontiguousarray(x).reshape(-1)
     y = np.empty_like(xf)
-    pool_map(lambda a, b: kern(xf[a:b], y[a:b]), batch_spans(xf.size, 1), blas_single=False)
+    pool_map(lambda a, b: kern(xf[a:b], y[a:b], *a_), batch_spans(xf.size, 1), blas_single=False)
     return y.reshape(x.shape)
 
 
-def map_binary(op: str, x: np.ndarray, gy: np.ndarray) -> np.ndarray | None:
-    """``op``'s input gradient from ``x`` and ``gy`` (same shape and float dtype; None otherwise)."""
-    kern = _pick(KERNELS[op][1], x.dtype)
-    if kern is None or gy.dtype != x.dtype or gy.shape != x.shape:
+def map_binary(op: str, saved: np.ndarray, gy: np.ndarray, args: tuple[float, ...] = ()) -> np.ndarray | None:
+    """``op``'s input gradient from the ``saved`` array (x, or y for ops that save it) and ``gy``
+    (same shape and float dtype; None otherwise)."""
+    kern = _pick(op, saved.dtype, 1)
+    if kern is None or gy.dtype != saved.dtype or gy.shape != saved.shape:
         return None
-    xf = np.ascontiguousarray(x).reshape(-1)
+    a_ = tuple(saved.dtype.type(v) for v in args)
+    sf = np.ascontiguousarray(saved).reshape(-1)
     gf = np.ascontiguousarray(gy).reshape(-1)
-    gx = np.empty_like(xf)
-    pool_map(lambda a, b: kern(xf[a:b], gf[a:b], gx[a:b]), batch_spans(xf.size, 1), blas_single=False)
-    return gx.reshape(x.shape)
+    gx = np.empty_like(sf)
+    pool_map(lambda a, b: kern(sf[a:b], gf[a:b], gx[a:b], *a_), batch_spans(sf.size, 1), blas_single=False)
+    return gx.reshape(saved.shape)
 
 
 # ---------------------------------------------------------------- softmax over the last axis of (R, n)

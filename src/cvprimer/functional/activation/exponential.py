@@ -33,6 +33,10 @@ class ELUFn(PointwiseFn):
     cost = staticmethod(pointwise_cost(4))
 
     @staticmethod
+    def kernel(alpha=1.0, scale=1.0, c=1.0):
+        return ("elu", (alpha, scale, 1.0 / c)) if c > 0 else None  # the kernel's exp takes t <= 0
+
+    @staticmethod
     def f(x, alpha=1.0, scale=1.0, c=1.0):
         neg = alpha * np.expm1(np.minimum(x, 0) / c)
         return scale * np.where(x > 0, x, neg)
@@ -51,6 +55,10 @@ class SoftplusFn(PointwiseFn):
     """
 
     cost = staticmethod(pointwise_cost(4))
+
+    @staticmethod
+    def kernel(beta=1.0, threshold=20.0):
+        return "softplus", (beta, threshold, 1.0 / beta)
 
     @staticmethod
     def f(x, beta=1.0, threshold=20.0):

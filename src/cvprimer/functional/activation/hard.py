@@ -21,6 +21,10 @@ class HardsigmoidFn(PointwiseFn):
     cost = staticmethod(pointwise_cost(3))
 
     @staticmethod
+    def kernel():
+        return "hardsigmoid", ()
+
+    @staticmethod
     def f(x):
         return np.clip(x + 3, 0, 6) / 6
 
@@ -36,6 +40,10 @@ class HardswishFn(PointwiseFn):
     """
 
     cost = staticmethod(pointwise_cost(4))
+
+    @staticmethod
+    def kernel():
+        return "hardswish", ()
 
     @staticmethod
     def f(x):

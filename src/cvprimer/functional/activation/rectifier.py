@@ -37,6 +37,10 @@ class HardtanhFn(PointwiseFn):
     cost = staticmethod(pointwise_cost(2))
 
     @staticmethod
+    def kernel(min_val=-1.0, max_val=1.0):
+        return "hardtanh", (min_val, max_val)
+
+    @staticmethod
     def f(x, min_val=-1.0, max_val=1.0):
         return np.clip(x, min_val, max_val)
 
@@ -74,6 +78,10 @@ class LeakyReLUFn(PointwiseFn):
     """
 
     cost = staticmethod(pointwise_cost(2))
+
+    @staticmethod
+    def kernel(negative_slope=0.01):
+        return "leaky_relu", (negative_slope,)
 
     @staticmethod
     def f(x, negative_slope=0.01):

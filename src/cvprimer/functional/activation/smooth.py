@@ -35,8 +35,10 @@ class GELUFn(PointwiseFn):
     """
 
     cost = staticmethod(pointwise_cost(5))
-    kernel = "gelu"
-    kernel_opts = {"approximate": "none"}
+
+    @staticmethod
+    def kernel(approximate="none"):
+        return ("gelu", ()) if approximate == "none" else ("gelu_tanh", ())
 
     @staticmethod
     def f(x, approximate="none"):
@@ -59,7 +61,10 @@ class SiLUFn(PointwiseFn):
     """
 
     cost = staticmethod(pointwise_cost(4))
-    kernel = "silu"
+
+    @staticmethod
+    def kernel():
+        return "silu", ()
 
     @staticmethod
     def f(x):
@@ -79,6 +84,10 @@ class MishFn(PointwiseFn):
     """
 
     cost = staticmethod(pointwise_cost(7))
+
+    @staticmethod
+    def kernel():
+        return "mish", ()
 
     @staticmethod
     def f(x):
