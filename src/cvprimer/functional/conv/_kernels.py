@@ -41,7 +41,7 @@ import numpy as np
 from cvprimer.core.pool import batch_spans, pool_map
 from cvprimer.core.settings import settings
 from cvprimer.functional.conv._depthwise import dw_forward, dw_grad_input, dw_grad_weight
-from cvprimer.functional.conv._depthwise_jit import jit_dw_forward, jit_dw_grad_input
+from cvprimer.functional.conv._depthwise_jit import jit_dw_forward, jit_dw_grad_input, jit_dw_grad_weight
 from cvprimer.functional.conv._geometry import Geom
 from cvprimer.functional.conv._lowering import _tap, col2im, im2col, pad2d, row_lower
 from cvprimer.functional.conv._phases import (
@@ -165,7 +165,7 @@ PHASES = Lowering("phases", phases_forward, phases_grad_input, phases_grad_weigh
                   lambda x, w_shape, g: phases_operand(x, g))
 COLUMNS = Lowering("columns", _cols_forward, _cols_grad_input, _cols_grad_weight, lambda x, w_shape, g: lower(x, g))
 DEPTHWISE = Lowering("depthwise", dw_forward, dw_grad_input, dw_grad_weight, lambda x, w_shape, g: x, split=False)
-DEPTHWISE_JIT = Lowering("depthwise_jit", jit_dw_forward, jit_dw_grad_input, dw_grad_weight,
+DEPTHWISE_JIT = Lowering("depthwise_jit", jit_dw_forward, jit_dw_grad_input, jit_dw_grad_weight,
                          lambda x, w_shape, g: x, split=False)
 
 
