@@ -24,6 +24,8 @@ CASES = [
     ((3, 2, 4, 4), (2, 1, 3, 3), dict(dilation=2, padding="same")),
     ((2, 6, 1, 7), (6, 1, 1, 3), dict()),  # a 1-row image (conv1d-like)
     ((2, 4, 6, 6), (4, 1, 2, 2), dict(stride=2)),  # k a multiple of s
+    ((2, 3, 11, 10), (3, 1, 3, 3), dict(stride=3, padding=2, dilation=2)),  # 3x3 polyphase, taps in 2 phases
+    ((1, 2, 7, 9), (4, 1, 4, 3), dict(stride=(3, 2), padding=(3, 1))),  # m 2, even kernel, pad > stride
 ]
 
 
