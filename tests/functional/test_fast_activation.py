@@ -213,16 +213,39 @@ def test_softmax_zero_dim(path):
 
 
 @needs_numba
+@pytest.mark.parametrize("dim", [-1, 1, 0])
+@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
 @pytest.mark.parametrize("dt", [np.float32, np.float64])
-def test_compiled_softmax_matches_numpy_path(dt):
-    x = (randn(300, 77, seed=4) * 20).astype(dt)
-    gy = randn(300, 77, seed=5).astype(dt)
-    (y, gx), (y_ref, gx_ref) = both(lambda t: F.softmax(t, -1), x, gy)
+def test_compiled_softmax_matches_numpy_path(dt, name, dim):
+    x = (randn(30, 11, 77, seed=4) * 20).astype(dt)
+    gy = randn(30, 11, 77, seed=5).astype(dt)
+    with settings.override(threads=2, min_chunk_elements=1 << 10):
+        (y, gx), (y_ref, gx_ref) = both(lambda t: getattr(F, name)(t, dim), x, gy)
     assert y.dtype == gx.dtype == dt
     rtol = 4e-6 if dt == np.float32 else 1e-14
-    # float32: exp below -87.3 (relative to the row's max) is 0 instead of a value under 1.2e-38
-    np.testing.assert_allclose(y, y_ref, rtol=rtol, atol=1e-37)
-    np.testing.assert_allclose(gx, gx_ref, rtol=rtol, atol=4e-7 if dt == np.float32 else 1e-15)
+    # float32 softmax: exp below -87.3 (relative to the group's max) is 0 instead of a value under 1.2e-38;
+    # log_softmax: log(sum) differs by the sums' rounding, an absolute ulp or so of the order-one terms
+    atol = 1e-37 if name == "softmax" else 4e-7 if dt == np.float32 else 2e-15
+    np.testing.assert_allclose(y, y_ref, rtol=rtol, atol=atol)
+    # (log_softmax: gx = gy - e^y sum(gy), the sum of 77 terms of order one carries ~1e-6 absolute)
+    atol = (4e-7 if name == "softmax" else 2e-6) if dt == np.float32 else 1e-14
+    np.testing.assert_allclose(gx, gx_ref, rtol=rtol, atol=atol)
+
+
+@needs_numba
+@pytest.mark.parametrize("dim", [-1, 0])
+@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+def test_compiled_softmax_non_finite_groups_fall_back(name, dim):
+    """A group with a non-finite maximum (NaN, +-inf) gives what the NumPy path gives."""
+    inf, nan = np.inf, np.nan
+    x = np.array([[-inf, -inf, -inf], [0.0, -inf, 1.0], [nan, 1.0, 2.0], [1.0, inf, 2.0], [1.0, 2.0, 3.0]])
+    x = x if dim == -1 else x.T.copy()
+    with np.errstate(all="ignore"):
+        (y, gx), (y_ref, gx_ref) = both(lambda t: getattr(F, name)(t, dim), x, np.ones_like(x))
+    np.testing.assert_array_equal(np.isnan(y), np.isnan(y_ref))
+    np.testing.assert_allclose(y, y_ref, rtol=1e-12)
+    np.testing.assert_array_equal(np.isnan(gx), np.isnan(gx_ref))
+    np.testing.assert_allclose(gx, gx_ref, rtol=1e-12, atol=1e-15)
 
 
 @needs_numba

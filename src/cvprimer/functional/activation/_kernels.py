@@ -503,3 +503,165 @@ def softmax_rows_grad(y: np.ndarray, gy: np.ndarray) -> np.ndarray | None:
     pool_map(lambda a, b: _softmax_grad(y[a:b], gy[a:b], gx[a:b], y.dtype.type(0)), batch_spans(y.shape[0], y.shape[1]),
              blas_single=False)
     return gx
+
+
+# ---------------------------------------------------------------- softmax / log_softmax over a middle axis,
+# and log_softmax over the last: x viewed as (A, n, B), the B columns of a slice processed side by side
+# (contiguous, so the loops vectorize); a group whose maximum is not finite makes the kernel return False
+# and the caller take the NumPy path (which shifts such groups by 0)
+
+@_inline
+def _col_max(xa, m):  # pragma: no cover - compiled
+    """m[b] = max_j xa[j, b] (NaN when the column holds one); whether every maximum is finite."""
+    n, B = xa.shape
+    for b in range(B):
+        m[b] = xa[0, b]
+    for j in range(1, n):
+        for b in range(B):
+            v = xa[j, b]
+            m[b] = v if (v > m[b]) | (v != v) else m[b]
+    ok = True
+    for b in range(B):
+        ok &= math.isfinite(m[b])
+    return ok
+
+
+def _exp_any(t):  # pragma: no cover - compiled through the overload below
+    """e^t: :func:`_expf` for float32 (t <= 0), libm's exp for float64."""
+    return math.exp(t)
+
+
+if jit.available():
+    from numba import types as _nbt
+    from numba.extending import overload as _overload
+
+    @_overload(_exp_any, inline="always")
+    def _exp_any_typed(t):  # pragma: no cover - compiled
+        if t == _nbt.float32:
+            return lambda t: _expf(t)
+        return lambda t: math.exp(t)
+
+
+@jit.kernel(fastmath={"contract"})
+def _softmax_cols(x, y, m, s, log):  # pragma: no cover - compiled
+    A, n, B = x.shape
+    for a in range(A):
+        xa, ya = x[a], y[a]
+        if not _col_max(xa, m):
+            return False
+        s[:] = 0
+        for j in range(n):
+            for b in range(B):
+                e = _exp_any(xa[j, b] - m[b])
+                s[b] += e
+                if not log:
+                    ya[j, b] = e
+        if log:  # (x - m) - log s, as the NumPy path rounds it
+            for b in range(B):
+                s[b] = math.log(s[b])
+            for j in range(n):
+                for b in range(B):
+                    ya[j, b] = (xa[j, b] - m[b]) - s[b]
+        else:
+            for b in range(B):
+                s[b] = 1 / s[b]
+            for j in range(n):
+                for b in range(B):
+                    ya[j, b] *= s[b]
+    return True
+
+
+@jit.kernel(fastmath={"contract"})
+def _softmax_cols_grad(y, gy, gx, d, log):  # pragma: no cover - compiled
+    A, n, B = y.shape
+    for a in range(A):
+        ya, ga, xa = y[a], gy[a], gx[a]
+        d[:] = 0
+        for j in range(n):
+            for b in range(B):
+                d[b] += ga[j, b] if log else ga[j, b] * ya[j, b]
+        for j in range(n):
+            for b in range(B):
+                if log:  # gx = gy - exp(y) sum(gy)
+                    xa[j, b] = ga[j, b] - _exp_any(ya[j, b]) * d[b]
+                else:  # gx = y (gy - sum(gy y))
+                    xa[j, b] = ya[j, b] * (ga[j, b] - d[b])
+
+
+@jit.kernel(fastmath={"contract"})
+def _log_softmax_rows(x, y, zero):  # pragma: no cover - compiled
+    for r in range(x.shape[0]):
+        xr, yr = x[r], y[r]
+        m = _row_max_fast(xr)
+        if not math.isfinite(m):
+            return False
+        for j in range(xr.size):
+            yr[j] = _exp_any(xr[j] - m)
+        c = math.log(_row_sum(yr, zero))
+        for j in range(xr.size):
+            yr[j] = (xr[j] - m) - c
+    return True
+
+
+@jit.kernel(fastmath={"contract"})
+def _log_softmax_rows_grad(y, gy, gx, zero):  # pragma: no cover - compiled
+    for r in range(y.shape[0]):
+        yr, gr, xr = y[r], gy[r], gx[r]
+        d = _row_sum(gr, zero)
+        for j in range(yr.size):
+            xr[j] = gr[j] - _exp_any(yr[j]) * d
+
+
+def _as3(x: np.ndarray, axis: int) -> np.ndarray:
+    """x (contiguous) viewed as (A, n, B) around ``axis``."""
+    a = int(np.prod(x.shape[:axis]))
+    return x.reshape(a, x.shape[axis], -1)
+
+
+def _spans(x3: np.ndarray) -> list[tuple[int, int]]:
+    return batch_spans(x3.shape[0], x3.shape[1] * x3.shape[2])
+
+
+def softmax_axis(x: np.ndarray, axis: int, log: bool) -> np.ndarray | None:
+    """softmax (or log_softmax) along ``axis`` of a >= 1-d float32/float64 array; None where the
+    NumPy path must do it (other dtypes, empty axes, a group with a non-finite maximum)."""
+    if x.dtype not in (np.float32, np.float64) or x.size == 0:
+        return None
+    x = np.ascontiguousarray(x)
+    y = np.empty_like(x)
+    x3, y3 = _as3(x, axis), _as3(y, axis)
+    if x3.shape[2] == 1:
+        x2, y2 = x3[:, :, 0], y3[:, :, 0]
+        if not log:
+            return softmax_rows(x2, False).reshape(x.shape)
+        z = x.dtype.type(0)
+        ok = pool_map(lambda a, b: _log_softmax_rows(x2[a:b], y2[a:b], z), _spans(x3), blas_single=False)
+    else:
+        def run(a: int, b: int) -> bool:
+            m, s = np.empty(x3.shape[2], x.dtype), np.empty(x3.shape[2], x.dtype)
+            return _softmax_cols(x3[a:b], y3[a:b], m, s, log)
+
+        ok = pool_map(run, _spans(x3), blas_single=False)
+    return y if all(ok) else None
+
+
+def softmax_axis_grad(y: np.ndarray, gy: np.ndarray, axis: int, log: bool) -> np.ndarray | None:
+    """The input gradient of softmax (log_softmax) along ``axis`` from its output ``y``."""
+    if y.dtype not in (np.float32, np.float64) or gy.dtype != y.dtype or y.size == 0:
+        return None
+    y, gy = np.ascontiguousarray(y), np.ascontiguousarray(gy)
+    gx = np.empty_like(y)
+    y3, g3, x3 = _as3(y, axis), _as3(gy, axis), _as3(gx, axis)
+    if y3.shape[2] == 1:
+        y2, g2, x2 = y3[:, :, 0], g3[:, :, 0], x3[:, :, 0]
+        if not log:
+            return softmax_rows_grad(y2, g2).reshape(y.shape)
+        z = y.dtype.type(0)
+        pool_map(lambda a, b: _log_softmax_rows_grad(y2[a:b], g2[a:b], x2[a:b], z), _spans(y3),
+                 blas_single=False)
+    else:
+        def run(a: int, b: int) -> None:
+            _softmax_cols_grad(y3[a:b], g3[a:b], x3[a:b], np.empty(y3.shape[2], y.dtype), log)
+
+        pool_map(run, _spans(y3), blas_single=False)
+    return gx

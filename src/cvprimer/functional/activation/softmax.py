@@ -2,8 +2,9 @@ r"""Softmax and log-softmax over one axis, shifted by the maximum for stability.
 
 Both are hand-written Functions: their backward needs only the output ``y`` (not ``x``),
 which is what forward saves. The NumPy code works in place on its one output-sized array (shift,
-exp, scale); with ``settings.numba`` softmax over the last axis runs the compiled row kernels of
-:mod:`._kernels` (the NumPy code is the reference the tests compare against).
+exp, scale); with ``settings.numba`` both run the compiled kernels of :mod:`._kernels` (rows for the
+last axis, side-by-side columns for another; the NumPy code is the reference the tests compare against
+and takes over for groups with a non-finite maximum, except in the softmax row kernel, which handles them).
 """
 
 from __future__ import annotations
@@ -61,13 +62,23 @@ def softmax_array(x: np.ndarray, axis: int, zero_empty: bool = False) -> np.ndar
 
 
 def _compiled_softmax(x: np.ndarray, axis: int, zero_empty: bool) -> np.ndarray | None:
-    """The compiled row kernel's softmax for the last axis (None where it does not apply)."""
-    if not settings.numba or x.ndim == 0 or axis != x.ndim - 1:
+    """The compiled kernels' softmax (None where they do not apply: the NumPy path)."""
+    if not settings.numba or x.ndim == 0:
         return None
     from cvprimer.functional.activation import _kernels
 
-    y = _kernels.softmax_rows(x.reshape(-1, x.shape[-1]), zero_empty)
-    return None if y is None else y.reshape(x.shape)
+    if axis == x.ndim - 1:
+        y = _kernels.softmax_rows(x.reshape(-1, x.shape[-1]), zero_empty)
+        return None if y is None else y.reshape(x.shape)
+    return None if zero_empty else _kernels.softmax_axis(x, axis, log=False)
+
+
+def _compiled_grad(y: np.ndarray, g: np.ndarray, axis: int, log: bool) -> np.ndarray | None:
+    if not settings.numba or y.ndim == 0:
+        return None
+    from cvprimer.functional.activation import _kernels
+
+    return _kernels.softmax_axis_grad(y, g, axis, log)
 
 
 class SoftmaxFn(Function):
@@ -111,13 +122,9 @@ class SoftmaxFn(Function):
     def backward(ctx, gy):
         (y,) = ctx.saved_tensors
         g = gy.reshape(y.shape)
-        if settings.numba and ctx.axis == y.ndim - 1:
-            from cvprimer.functional.activation import _kernels
-
-            n = y.shape[-1]
-            gx = _kernels.softmax_rows_grad(y.reshape(-1, n), g.reshape(-1, n))
-            if gx is not None:
-                return gx.reshape(gy.shape)
+        gx = _compiled_grad(y, g, ctx.axis, log=False)
+        if gx is not None:
+            return gx.reshape(gy.shape)
         gx = g * y  # then gx = y g - y sum(g y) = y (g - sum(g y)), in place
         d = np.sum(gx, axis=ctx.axis, keepdims=True)
         gx -= y * d
@@ -155,9 +162,11 @@ class LogSoftmaxFn(Function):
     def forward(ctx, x, dim=-1):
         shape = x.shape
         axis = _axis("log_softmax", x, dim)
-        y, s = _shifted(x, axis)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            y -= np.log(s)
+        y = _kernels_log_softmax(x, axis)
+        if y is None:
+            y, s = _shifted(x, axis)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                y -= np.log(s)
         ctx.save_for_backward(y)
         ctx.axis = axis
         return y.reshape(shape)
@@ -166,8 +175,18 @@ class LogSoftmaxFn(Function):
     def backward(ctx, gy):
         (y,) = ctx.saved_tensors
         g = gy.reshape(y.shape)
-        gx = g - np.exp(y) * np.sum(g, axis=ctx.axis, keepdims=True)
+        gx = _compiled_grad(y, g, ctx.axis, log=True)
+        if gx is None:
+            gx = g - np.exp(y) * np.sum(g, axis=ctx.axis, keepdims=True)
         return gx.reshape(gy.shape)
+
+
+def _kernels_log_softmax(x: np.ndarray, axis: int) -> np.ndarray | None:
+    if not settings.numba or x.ndim == 0:
+        return None
+    from cvprimer.functional.activation import _kernels
+
+    return _kernels.softmax_axis(x, axis, log=True)
 
 
 def _check(op: str, x: Any) -> None:
