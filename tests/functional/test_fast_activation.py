@@ -288,3 +288,26 @@ def test_erf_over_blocks_and_in_the_far_tail():
     np.testing.assert_array_equal(ec, [0.0, 2.0, np.nan, 1.0, 0.0, 2.0])
     assert F.activation.erfc(x.astype(np.float32).reshape(-1, 1)).dtype == np.float32
     assert F.activation.erfc(x.reshape(-1, 1)).shape == (x.size, 1)
+
+
+# ---------------------------------------------------------------- kernels offered to the core sigmoid/tanh/relu
+
+@needs_numba
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+def test_core_op_kernels_match_their_numpy_formulas(dt):
+    from cvprimer.functional.activation import _kernels
+
+    x = np.concatenate([np.linspace(-30, 30, 20001), [0.0, -0.0, np.nan, np.inf, -np.inf, 1e30]]).astype(dt)
+    gy = randn(x.size, seed=3).astype(dt)
+    gy[-6:] = 1.0
+    with np.errstate(all="ignore"):
+        e = np.exp(-np.abs(x))
+        s_ref = np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(dt)  # core SigmoidFn's forward
+        s = _kernels.map_unary("sigmoid", x)
+        np.testing.assert_allclose(s, s_ref, rtol=4e-7 if dt == np.float32 else 1e-15, atol=1e-37)
+        np.testing.assert_array_equal(_kernels.map_binary("sigmoid", s_ref, gy), gy * s_ref * (1 - s_ref))
+        t = np.tanh(x)
+        np.testing.assert_array_equal(_kernels.map_binary("tanh", t, gy), gy * (1 - t * t))
+        r = np.maximum(x, 0)
+        np.testing.assert_array_equal(_kernels.map_binary("relu", r, gy), gy * (r > 0))
+    assert _kernels.map_unary("tanh", x) is None  # no compiled forward: NumPy's

@@ -341,6 +341,49 @@ def _hardswish_grad_f32(x, gy, gx):  # pragma: no cover - compiled
         gx[i] = gy[i] * d
 
 
+# ---------------------------------------------------------------- the core sigmoid / tanh / relu, ready for
+# cvprimer.core.ops.unary to call (forward of sigmoid; the gradients from the saved output y, one pass
+# instead of NumPy's two or three temporaries)
+
+@jit.kernel(fastmath={"contract"})
+def _sigmoid_f32(x, y):  # pragma: no cover - compiled
+    for i in range(x.size):
+        xi = x[i]
+        e = _expf(-abs(xi))
+        r = _ONE / (_ONE + e)
+        y[i] = r if xi >= _ZERO else e * r
+
+
+@jit.kernel
+def _sigmoid_f64(x, y):  # pragma: no cover - compiled
+    for i in range(x.size):
+        xi = x[i]
+        e = math.exp(-abs(xi))
+        y[i] = 1.0 / (1.0 + e) if xi >= 0 else e / (1.0 + e)
+
+
+@jit.kernel
+def _sigmoid_grad(y, gy, gx):  # pragma: no cover - compiled
+    one = np.ones(1, y.dtype)[0]  # 1 in y's dtype: the products round as NumPy's do
+    for i in range(y.size):
+        yi = y[i]
+        gx[i] = gy[i] * yi * (one - yi)
+
+
+@jit.kernel
+def _tanh_grad(y, gy, gx):  # pragma: no cover - compiled
+    one = np.ones(1, y.dtype)[0]
+    for i in range(y.size):
+        yi = y[i]
+        gx[i] = gy[i] * (one - yi * yi)
+
+
+@jit.kernel
+def _relu_grad(y, gy, gx):  # pragma: no cover - compiled
+    for i in range(y.size):
+        gx[i] = gy[i] * (1 if y[i] > 0 else 0)
+
+
 # name -> {dtype: (forward kernel (x, y, *args), gradient kernel (saved, gy, gx, *args))}; the saved
 # array is the input, or the output for ops that save only that (hardtanh)
 KERNELS: dict[str, dict[Any, tuple[Any, Any]]] = {
@@ -354,6 +397,10 @@ KERNELS: dict[str, dict[Any, tuple[Any, Any]]] = {
     "hardswish": {np.float32: (_hardswish_f32, _hardswish_grad_f32)},
     "leaky_relu": {np.float32: (_leaky_relu, _leaky_relu_grad), np.float64: (_leaky_relu, _leaky_relu_grad)},
     "hardtanh": {np.float32: (_hardtanh, _hardtanh_grad), np.float64: (_hardtanh, _hardtanh_grad)},
+    # for the core ops (not PointwiseFn subclasses): forward None = NumPy's own (np.tanh, np.maximum)
+    "sigmoid": {np.float32: (_sigmoid_f32, _sigmoid_grad), np.float64: (_sigmoid_f64, _sigmoid_grad)},
+    "tanh": {np.float32: (None, _tanh_grad), np.float64: (None, _tanh_grad)},
+    "relu": {np.float32: (None, _relu_grad), np.float64: (None, _relu_grad)},
 }
 
 
