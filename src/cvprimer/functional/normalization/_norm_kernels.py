@@ -254,9 +254,16 @@ def _cols_backward_gx(x, gy, mu, k1, k2, k0, c0, c1, gx):  # pragma: no cover - 
 
 def _spans(n: int, per_item: int) -> list[tuple[int, int]]:
     """range(n) in one contiguous span per worker (one span when the chunks would be tiny)."""
+    if n * per_item < 2 * settings.min_chunk_elements or workers() == 1:
+        return [(0, n)]
     k = min(workers(), n, max(1, (n * per_item) // max(1, settings.min_chunk_elements)))
     bounds = [round(i * n / k) for i in range(k + 1)]
     return [(bounds[i], bounds[i + 1]) for i in range(k)]
+
+
+def _total(parts: np.ndarray) -> np.ndarray:
+    """The per-worker partial sums added up."""
+    return parts[0] if len(parts) == 1 else parts.sum(axis=0)
 
 
 def _table(t: np.ndarray | None, shape: tuple[int, ...], fill: float, dtype: Any) -> np.ndarray:
@@ -289,7 +296,7 @@ def sets_backward(x4: np.ndarray, gy4: np.ndarray, w: np.ndarray | None, gshape:
     at = {ac: i for i, ac in enumerate(spans)}
     pool_map(lambda a, c: _sets_backward(x4, gy4, gam, mean, rstd, a, c, want_gx, gx, dg[at[a, c]], db[at[a, c]]),
              spans, blas_single=False)
-    return (gx if want_gx else None), dg.sum(axis=0), db.sum(axis=0)
+    return (gx if want_gx else None), _total(dg), _total(db)
 
 
 def rows_forward(x2: np.ndarray, w: np.ndarray | None, b: np.ndarray | None, eps: float):
@@ -314,7 +321,7 @@ def rows_backward(x2: np.ndarray, gy2: np.ndarray, w: np.ndarray | None, mean: n
     at = {ac: i for i, ac in enumerate(spans)}
     pool_map(lambda a, c: _rows_backward(x2, gy2, gam, mean, rstd, a, c, want_gx, gx, dg[at[a, c]], db[at[a, c]]),
              spans, blas_single=False)
-    return (gx if want_gx else None), dg.sum(axis=0), db.sum(axis=0)
+    return (gx if want_gx else None), _total(dg), _total(db)
 
 
 def cols_forward(x2: np.ndarray, w: np.ndarray | None, b: np.ndarray | None, eps: float):

@@ -71,7 +71,7 @@ def _sum_prod(a: np.ndarray, b: np.ndarray, axes: tuple[int, ...]) -> np.ndarray
 
 def moments(xv: np.ndarray, axes: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(mean, centred x, biased variance) over ``axes`` (two-pass: no cancellation)."""
-    m = int(np.prod([xv.shape[a] for a in axes]))
+    m = math.prod(xv.shape[a] for a in axes)
     mean = _sum(xv, axes) / xv.dtype.type(m)
     xc = xv - mean
     var = _sum_prod(xc, xc, axes) / xv.dtype.type(m)
@@ -174,7 +174,7 @@ class NormalizeFn(Function):
         xv = x.reshape(ctx.view)
         gy = gy.reshape(ctx.view)
         xc = xv - mean  # x - mu, recomputed (fresh): becomes x_hat or gx in place
-        m = xv.dtype.type(np.prod([xv.shape[a] for a in axes]))
+        m = xv.dtype.type(math.prod(xv.shape[a] for a in axes))
         paxes = tuple(i for i, n in enumerate(pview) if n == 1)  # axes the parameters span
         factored = w is None or all(pview[a] == 1 for a in axes)
         gw = gb = gx = None

@@ -2,6 +2,8 @@ r"""Batch normalization (Ioffe & Szegedy, arXiv:1502.03167)."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from cvprimer.core.tensor import Tensor
@@ -80,7 +82,7 @@ def batch_norm(
         check_param(op, name, t, (c,), x)
     eps = check_eps(op, eps)
     n = x.shape[0]
-    length = int(np.prod(x.shape[2:], dtype=np.int64))
+    length = math.prod(x.shape[2:])
     view, pview = (n, c, length), (1, c, 1)
     if not training:
         if running_mean is None or running_var is None:

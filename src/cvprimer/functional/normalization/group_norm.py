@@ -2,6 +2,8 @@ r"""Group normalization (Wu & He, arXiv:1803.08494)."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from cvprimer.core.tensor import Tensor
@@ -44,6 +46,6 @@ def group_norm(
     check_param(op, "weight", weight, (c,), x)
     check_param(op, "bias", bias, (c,), x)
     g = int(num_groups)
-    length = int(np.prod(x.shape[2:], dtype=np.int64))
+    length = math.prod(x.shape[2:])
     view, pview = (n, g, c // g, length), (1, g, c // g, 1)
     return NormalizeFn.apply(x, weight, bias, view, (2, 3), pview, check_eps(op, eps))

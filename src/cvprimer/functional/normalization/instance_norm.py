@@ -2,6 +2,8 @@ r"""Instance normalization (Ulyanov, Vedaldi & Lempitsky, arXiv:1607.08022)."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from cvprimer.core.tensor import Tensor
@@ -50,7 +52,7 @@ def instance_norm(
                     ("weight", weight), ("bias", bias)):
         check_param(op, name, t, (c,), x)
     eps = check_eps(op, eps)
-    length = int(np.prod(x.shape[2:], dtype=np.int64))
+    length = math.prod(x.shape[2:])
     view, pview = (n, c, length), (1, c, 1)
     if not use_input_stats:
         if running_mean is None or running_var is None:

@@ -2,6 +2,7 @@ r"""Layer normalization (Ba, Kiros & Hinton, arXiv:1607.06450)."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -46,6 +47,6 @@ def layer_norm(
         )
     check_param(op, "weight", weight, shape, x)
     check_param(op, "bias", bias, shape, x)
-    k = int(np.prod(shape))
-    lead = int(np.prod(x.shape[: x.ndim - len(shape)], dtype=np.int64))
+    k = math.prod(shape)
+    lead = math.prod(x.shape[: x.ndim - len(shape)])
     return NormalizeFn.apply(x, weight, bias, (lead, k), (1,), (1, k), check_eps(op, eps))
