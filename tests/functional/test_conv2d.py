@@ -154,9 +154,11 @@ def test_conv2d_errors():
 @pytest.mark.parametrize("split", [False, True])  # the batch split over worker threads, or not
 @pytest.mark.parametrize("cols_below", [0, 32])  # stride 1, few inputs per output: rows / im2col columns
 @pytest.mark.parametrize("fuse_below", [1, 10**9])  # each tap its own GEMM / taps of a row fused
-@pytest.mark.parametrize("use_phases", [True, False])  # strided: polyphase / im2col reference
+# strided: polyphase pieces throughout (columns too large to keep) / columns fwd+gW with polyphase gx /
+# the im2col reference throughout
+@pytest.mark.parametrize("strided", ["phases", "strided", "columns"])
 @pytest.mark.parametrize("xs,ws,kw", [GRID[i] for i in (0, 1, 2, 3, 4, 5, 12, 15)])
-def test_every_lowering_agrees_with_torch(monkeypatch, xs, ws, kw, fuse_below, use_phases, split, cols_below):
+def test_every_lowering_agrees_with_torch(monkeypatch, xs, ws, kw, fuse_below, strided, split, cols_below):
     from cvprimer.core.settings import settings
 
     monkeypatch.setattr(settings, "threads", 2)
@@ -165,7 +167,9 @@ def test_every_lowering_agrees_with_torch(monkeypatch, xs, ws, kw, fuse_below, u
 
     monkeypatch.setattr(settings, "conv_fuse_below", fuse_below)
     monkeypatch.setattr(settings, "conv_cols_below", cols_below)
-    monkeypatch.setattr(settings, "conv_phases", use_phases)
+    monkeypatch.setattr(settings, "conv_phases", strided != "columns")
+    monkeypatch.setattr(settings, "conv_keep_cols_bytes", 0 if strided == "phases" else 1 << 28)
+    monkeypatch.setattr(settings, "conv_phases_grad_input_from", 1)
     x, w, b = _args(xs, ws, seed=11)
     parity(lambda x, w, b: F.conv2d(x, w, b, **kw), lambda x, w, b: TF.conv2d(x, w, b, **kw), x, w, b,
            dtypes=[np.float64])

@@ -7,9 +7,9 @@ from cvprimer.functional.conv._geometry import conv_geometry
 from cvprimer.functional.conv._kernels import choose
 
 
-def _name(hw, w_shape, stride=1, padding=0, dilation=1, groups=1):
+def _name(hw, w_shape, stride=1, padding=0, dilation=1, groups=1, n=1):
     g = conv_geometry("t", hw, w_shape[2:], stride, padding, dilation, groups)
-    return choose(g, w_shape[1] * groups, w_shape).name
+    return choose(g, w_shape[1] * groups, w_shape, n).name
 
 
 def test_choose_picks_one_lowering_per_geometry():
@@ -23,7 +23,15 @@ def test_choose_picks_one_lowering_per_geometry():
     assert _name((3, 3), (4, 4, 3, 3), padding=1, stride=3) != "dense"  # padded corner
     assert _name((8, 8), (4, 4, 3, 3), padding=1) == "rows"
     assert _name((8, 8), (4, 4, 4, 4), stride=2, padding=1) == "s2d"
-    assert _name((8, 8), (4, 4, 3, 3), stride=2, padding=1) == "phases"
+    assert _name((8, 8), (4, 4, 3, 3), stride=2, padding=1) == "columns"  # few input channels: col2im for gx
+    assert _name((8, 8), (4, 16, 3, 3), stride=2, padding=1) == "strided"  # columns fwd/gW, polyphase gx
+    # columns too large to keep (2 * 16 * 9 * 16 * 4 bytes = 18 KiB here): the polyphase pieces throughout
+    with settings.override(conv_keep_cols_bytes=18431):
+        assert _name((8, 8), (4, 16, 3, 3), stride=2, padding=1, n=2) == "phases"
+    with settings.override(conv_keep_cols_bytes=18432):
+        assert _name((8, 8), (4, 16, 3, 3), stride=2, padding=1, n=2) == "strided"
+    with settings.override(conv_phases_grad_input_from=4):
+        assert _name((8, 8), (4, 4, 3, 3), stride=2, padding=1) == "strided"
     assert _name((8, 8), (4, 4, 1, 1), stride=2) == "columns"  # pointwise: the strided input is the columns
 
 
@@ -36,9 +44,9 @@ def test_choose_compiled_depthwise_only_with_numba():
         assert _name((8, 8), (4, 1, 3, 3), padding=1, groups=4) == "depthwise_jit"
 
 
-@pytest.mark.parametrize("s2d,phases,expect", [(False, True, "phases"), (False, False, "columns"),
+@pytest.mark.parametrize("s2d,phases,expect", [(False, True, "strided"), (False, False, "columns"),
                                                (True, False, "s2d")])
 def test_choose_follows_the_settings(s2d, phases, expect):
     with settings.override(conv_s2d=s2d, conv_phases=phases):
-        assert _name((8, 8), (4, 4, 4, 4), stride=2, padding=1) == expect
-    assert _name((8, 8), (4, 4, 4, 4), stride=2, padding=1) == "s2d"  # restored on exit
+        assert _name((8, 8), (4, 16, 4, 4), stride=2, padding=1) == expect
+    assert _name((8, 8), (4, 16, 4, 4), stride=2, padding=1) == "s2d"  # restored on exit

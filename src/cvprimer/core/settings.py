@@ -18,8 +18,11 @@ Fields (the defaults are the measured best on a 2-core x86 machine; see ``benchm
   most 4). Convolution, normalization and the other batch-split kernels share that pool.
 * ``min_chunk_elements`` -- a batch is split over the workers only when each chunk still has at
   least this many input elements.
-* ``conv_phases`` -- strided convs: polyphase stride-1 pieces (True) or the im2col/col2im
-  reference lowering (False).
+* ``conv_phases`` -- strided convs: polyphase stride-1 pieces where they are faster (True: the
+  input gradient, and everything when the im2col columns would not be kept) or the im2col/col2im
+  reference lowering throughout (False).
+* ``conv_phases_grad_input_from`` -- strided convs with at least this many input channels per
+  group take the input gradient from the polyphase pieces; fewer take col2im.
 * ``conv_s2d`` -- strided convs with k a multiple of s (d = 1): one stride-1 conv on the
   space-to-depth image (True).
 * ``conv_keep_cols_bytes`` -- lowered inputs larger than this are not kept for backward (x is kept
@@ -71,6 +74,7 @@ class Settings:
     conv_fuse_below: int = 16
     conv_gw_fuse_max: int = 64
     conv_shared_padding: bool = True
+    conv_phases_grad_input_from: int = 16
 
     def _check(self, name: str, value: Any) -> Any:
         known = {f.name: f for f in fields(self)}

@@ -163,6 +163,17 @@ ROWS = Lowering("rows", rows_forward, rows_grad_input, rows_grad_weight,
 S2D = Lowering("s2d", s2d_forward, s2d_grad_input, s2d_grad_weight, lambda x, w_shape, g: s2d_operand(x, g))
 PHASES = Lowering("phases", phases_forward, phases_grad_input, phases_grad_weight,
                   lambda x, w_shape, g: phases_operand(x, g))
+# Strided convs whose im2col columns may be kept: the forward and the weight gradient are GEMMs
+# over the columns (inner size C_in/g k_h k_w: one fat GEMM instead of the polyphase pieces'
+# s_h s_w k-split thin ones), the input gradient runs on the polyphase pieces (no col2im
+# scatter). Measured (process CPU, 1 thread; phases -> this, ms): 128x16x32x32 -> 32 3x3/2 fwd
+# 23.9 -> 15.3, gW 14.5 -> 6.3 (gx 17.9 by the pieces, 22.9 by col2im); 128x32x16x16 -> 64 fwd
+# 15.3 -> 11.3, gW 9.8 -> 7.2; 32x64x32x32 -> 128 fwd 37.7 -> 23.5, gW 28.7 -> 19.4. With few
+# input channels (C_in/g below settings.conv_phases_grad_input_from) the pieces' GEMMs are
+# thin and col2im wins (16x3x64x64 -> 64 7x7/2: gx 37.2 -> 10.5), so those take COLUMNS whole.
+# The columns cost 2.25x x's memory for 3x3/2 (k_h k_w / (s_h s_w)); above
+# settings.conv_keep_cols_bytes they would not be kept and PHASES (x-sized copies) is taken.
+STRIDED = Lowering("strided", _cols_forward, phases_grad_input, _cols_grad_weight, lambda x, w_shape, g: lower(x, g))
 COLUMNS = Lowering("columns", _cols_forward, _cols_grad_input, _cols_grad_weight, lambda x, w_shape, g: lower(x, g))
 DEPTHWISE = Lowering("depthwise", dw_forward, dw_grad_input, dw_grad_weight, lambda x, w_shape, g: x, split=False)
 DEPTHWISE_JIT = Lowering("depthwise_jit", jit_dw_forward, jit_dw_grad_input, jit_dw_grad_weight,
@@ -178,11 +189,13 @@ DEPTHWISE_JIT = Lowering("depthwise_jit", jit_dw_forward, jit_dw_grad_input, jit
 # The bound is settings.conv_cols_below (32).
 
 
-def choose(g: Geom, c_in: int, w_shape: tuple[int, ...]) -> Lowering:
+def choose(g: Geom, c_in: int, w_shape: tuple[int, ...], n: int = 1, itemsize: int = 4) -> Lowering:
     """The lowering of a conv with geometry ``g`` on ``c_in`` input channels and weight ``w_shape``
     (under the current ``settings``): depthwise (compiled loops with ``settings.numba``, else the
-    NumPy tap-wise multiply-adds), dense (one output pixel: one GEMM), stride-1 rows, space-to-depth, polyphase, or the
-    im2col columns (also the pointwise 1x1 case, where the columns are the input itself)."""
+    NumPy tap-wise multiply-adds), dense (one output pixel: one GEMM), stride-1 rows, space-to-depth, strided
+    (columns forward and gW, polyphase gx), polyphase, or the im2col columns (also the pointwise 1x1 case, where
+    the columns are the input itself). ``n`` and ``itemsize`` (the batch and the element size) say how large the
+    columns of a strided conv would be."""
     if g.depthwise(c_in, w_shape):
         return DEPTHWISE_JIT if settings.numba else DEPTHWISE
     if _dense_applies(g):
@@ -192,7 +205,9 @@ def choose(g: Geom, c_in: int, w_shape: tuple[int, ...]) -> Lowering:
     if settings.conv_s2d and s2d_applies(g):
         return S2D
     if settings.conv_phases and not g.pointwise:
-        return PHASES
+        if n * c_in * g.k[0] * g.k[1] * g.out[0] * g.out[1] * itemsize > settings.conv_keep_cols_bytes:
+            return PHASES
+        return STRIDED if c_in // g.groups >= settings.conv_phases_grad_input_from else COLUMNS
     return COLUMNS
 
 
@@ -210,7 +225,7 @@ def conv_forward(x: np.ndarray, w: np.ndarray, g: Geom) -> tuple[np.ndarray, Any
     ``saved`` is what :func:`conv_grad_weight` needs (the lowered input, per batch chunk when
     the batch was split over the worker threads; x itself on the depthwise path).
     """
-    low = choose(g, x.shape[1], w.shape)
+    low = choose(g, x.shape[1], w.shape, x.shape[0], x.itemsize)
     spans = _spans(x.shape[0], x[0].size, g) if low.split else []
     if len(spans) <= 1:
         return low.forward(x, w, g)
@@ -225,7 +240,7 @@ def conv_forward(x: np.ndarray, w: np.ndarray, g: Geom) -> tuple[np.ndarray, Any
 
 def conv_grad_input(gy: np.ndarray, w: np.ndarray, x_shape: tuple[int, ...], g: Geom) -> np.ndarray:
     """``gx = W^T * gy`` (the adjoint of :func:`conv_forward` in x), batch-split like it."""
-    low = choose(g, x_shape[1], w.shape)
+    low = choose(g, x_shape[1], w.shape, gy.shape[0], gy.itemsize)
     spans = _spans(gy.shape[0], gy[0].size, g) if low.split else []
     if len(spans) <= 1:
         return low.grad_input(gy, w, x_shape, g)
@@ -243,7 +258,7 @@ def conv_grad_weight(saved: Any, gy: np.ndarray, w_shape: tuple[int, ...], c_in:
 
     ``saved`` is the second result of :func:`conv_forward` on an input with ``c_in`` channels.
     """
-    low = choose(g, c_in, w_shape)
+    low = choose(g, c_in, w_shape, gy.shape[0], gy.itemsize)
     if not isinstance(saved, Chunks):
         return low.grad_weight(saved, gy, w_shape, g)
     by_span = {(a, b): s for a, b, s in saved}
@@ -253,7 +268,7 @@ def conv_grad_weight(saved: Any, gy: np.ndarray, w_shape: tuple[int, ...], c_in:
 
 def weight_operand(x: np.ndarray, w_shape: tuple[int, ...], g: Geom) -> Any:
     """Rebuild what :func:`conv_grad_weight` needs from ``x`` (when it was not kept)."""
-    low = choose(g, x.shape[1], w_shape)
+    low = choose(g, x.shape[1], w_shape, x.shape[0], x.itemsize)
     spans = _spans(x.shape[0], x[0].size, g) if low.split else []
     if len(spans) <= 1:
         return low.operand(x, w_shape, g)
