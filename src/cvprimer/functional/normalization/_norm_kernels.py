@@ -156,30 +156,43 @@ def _sets_backward(x, gy, gam, mean, rstd, s0, s1, want_gx, gx, dgam, dbet):  # 
 @jit.kernel(fastmath=_FM)
 def _rows_forward(x, gam, bet, eps, r0, r1, y, mean, var, rstd):  # pragma: no cover - compiled
     M, K = x.shape
-    kv = np.empty(2, x.dtype)
+    kv = np.zeros(3, x.dtype)
+    z = kv[2]
     for i in range(r0, r1):
+        xr = x[i]
         acc = 0.0
-        for k in range(K):
-            acc += x[i, k]
+        for k0 in range(0, K, _BLOCK):
+            xb = xr[k0:k0 + _BLOCK]
+            bs = z
+            for j in range(xb.size):
+                bs += xb[j]
+            acc += bs
         mu = acc / K
+        kv[0] = mu
+        mf = kv[0]
         acc = 0.0
-        for k in range(K):
-            d = x[i, k] - mu
-            acc += d * d
+        for k0 in range(0, K, _BLOCK):
+            xb = xr[k0:k0 + _BLOCK]
+            bs = z
+            for j in range(xb.size):
+                d = xb[j] - mf
+                bs += d * d
+            acc += bs
         v = acc / K
         r = 1.0 / np.sqrt(v + eps)
         mean[i], var[i], rstd[i] = mu, v, r
-        kv[0] = mu
         kv[1] = r
-        mf, rf = kv[0], kv[1]
+        rf = kv[1]
+        yr = y[i]
         for k in range(K):
-            y[i, k] = (x[i, k] - mf) * rf * gam[k] + bet[k]
+            yr[k] = (xr[k] - mf) * rf * gam[k] + bet[k]
 
 
 @jit.kernel(fastmath=_FM)
 def _rows_backward(x, gy, gam, mean, rstd, r0, r1, want_gx, gx, dgam, dbet):  # pragma: no cover - compiled
     M, K = x.shape
-    kv = np.empty(4, x.dtype)
+    kv = np.zeros(5, x.dtype)
+    z = kv[4]
     xh = np.empty(K, x.dtype)  # the row's x_hat, kept in L1 for the gx pass
     bg = np.zeros(K, x.dtype)  # ggamma, gbeta over a block of up to 16 rows in the input's dtype,
     bb = np.zeros(K, x.dtype)  # then added into the float64 sums
@@ -190,15 +203,23 @@ def _rows_backward(x, gy, gam, mean, rstd, r0, r1, want_gx, gx, dgam, dbet):  # 
         mf, rf = kv[0], kv[1]
         s1_ = 0.0
         s2_ = 0.0
-        for k in range(K):
-            gv = gy[i, k]
-            h = (x[i, k] - mf) * rf
-            xh[k] = h
-            gg = gv * gam[k]
-            s1_ += gg
-            s2_ += gg * h
-            bg[k] += gv * h
-            bb[k] += gv
+        xr, gr = x[i], gy[i]
+        for k0 in range(0, K, _BLOCK):
+            xb, gb, hb = xr[k0:k0 + _BLOCK], gr[k0:k0 + _BLOCK], xh[k0:k0 + _BLOCK]
+            cb, gbb, bbb = gam[k0:k0 + _BLOCK], bg[k0:k0 + _BLOCK], bb[k0:k0 + _BLOCK]
+            t1 = z
+            t2 = z
+            for j in range(xb.size):
+                gv = gb[j]
+                h = (xb[j] - mf) * rf
+                hb[j] = h
+                gg = gv * cb[j]
+                t1 += gg
+                t2 += gg * h
+                gbb[j] += gv * h
+                bbb[j] += gv
+            s1_ += t1
+            s2_ += t2
         cnt += 1
         if cnt == 16 or i == r1 - 1:
             for k in range(K):
