@@ -311,3 +311,44 @@ def test_core_op_kernels_match_their_numpy_formulas(dt):
         r = np.maximum(x, 0)
         np.testing.assert_array_equal(_kernels.map_binary("relu", r, gy), gy * (r > 0))
     assert _kernels.map_unary("tanh", x) is None  # no compiled forward: NumPy's
+
+
+# ---------------------------------------------------------------- prelu
+
+PRELU_CASES = [((2, 3, 4, 5), 3), ((2, 3, 4, 5), 1), ((4, 3), 3), ((6,), 1), ((2, 5, 7), 5)]
+
+
+@pytest.mark.parametrize("split", [False, True])
+@pytest.mark.parametrize("shape,n", PRELU_CASES)
+def test_prelu_both_paths_agree_with_torch(path, shape, n, split):
+    with settings.override(threads=2, min_chunk_elements=1 if split else 10**12):
+        x, w = randn(*shape, seed=2), np.linspace(-0.4, 0.6, n)
+        parity(F.prelu, TF.prelu, x, w, dtypes=[np.float32])
+        parity(F.prelu, TF.prelu, x, w, dtypes=[np.float64], noncontig=True)
+        check_grad(F.prelu, randn(*shape, seed=3), w)
+
+
+@needs_numba
+@pytest.mark.parametrize("needs", [(True, True), (True, False), (False, True)])
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+def test_compiled_prelu_matches_numpy_path(dt, needs):
+    x = randn(8, 6, 9, 11, seed=5).astype(dt)
+    x[0, 0, 0, :3] = [0.0, -0.0, np.nan]
+    w = np.linspace(-0.5, 0.5, 6).astype(dt)
+    gy = randn(*x.shape, seed=6).astype(dt)
+    out = []
+    for numba in (True, False):
+        with settings.override(numba=numba, threads=2, min_chunk_elements=1 << 8):
+            xt, wt = cp.Tensor(x, requires_grad=needs[0]), cp.Tensor(w, requires_grad=needs[1])
+            y = F.prelu(xt, wt)
+            y.backward(cp.Tensor(gy))
+            out.append((y.data, None if xt.grad is None else xt.grad.data, None if wt.grad is None else wt.grad.data))
+    (y, gx, gw), (y_ref, gx_ref, gw_ref) = out
+    np.testing.assert_array_equal(y, y_ref)
+    if needs[0]:
+        np.testing.assert_array_equal(gx, gx_ref)
+    else:
+        assert gx is None and gx_ref is None
+    if needs[1]:
+        assert gw.dtype == dt and np.isnan(gw[0]) and np.isnan(gw_ref[0])  # the NaN input is in channel 0
+        np.testing.assert_allclose(gw[1:], gw_ref[1:], rtol=1e-5 if dt == np.float32 else 1e-12)

@@ -712,3 +712,88 @@ def softmax_axis_grad(y: np.ndarray, gy: np.ndarray, axis: int, log: bool) -> np
 
         pool_map(run, _spans(y3), blas_single=False)
     return gx
+
+
+# ---------------------------------------------------------------- prelu: x as (A, C, B), one slope per C
+
+@jit.kernel
+def _prelu(x, a, y):  # pragma: no cover - compiled
+    A, C, B = x.shape
+    for i in range(A):
+        for c in range(C):
+            ac, xr, yr = a[c], x[i, c], y[i, c]
+            for j in range(B):
+                v = xr[j]
+                yr[j] = v if v > 0 else v * ac
+
+
+def _neg_dot_helper() -> Any:
+    if not jit.available():  # pragma: no cover
+        return None
+    import numba
+
+    @numba.njit(cache=True, fastmath={"reassoc", "contract"}, error_model="numpy")
+    def neg_dot(xr, gr, s):  # pragma: no cover - compiled
+        """sum of gy x over the entries with x <= 0 (or NaN), started from s."""
+        for j in range(xr.size):
+            v = xr[j]
+            s += 0 if v > 0 else gr[j] * v
+        return s
+
+    return neg_dot
+
+
+_neg_dot = _neg_dot_helper()
+
+
+@jit.kernel
+def _prelu_grad(x, a, gy, gx, ga, want_gx, want_ga):  # pragma: no cover - compiled
+    A, C, B = x.shape
+    zero = np.zeros(1, x.dtype)[0]
+    for i in range(A):
+        for c in range(C):
+            ac, xr, gr, or_ = a[c], x[i, c], gy[i, c], gx[i, c]
+            if want_gx:
+                for j in range(B):
+                    or_[j] = gr[j] if xr[j] > 0 else gr[j] * ac
+            if want_ga:
+                ga[c] += _neg_dot(xr, gr, zero)
+
+
+def prelu_view(x: np.ndarray, n: int) -> np.ndarray | None:
+    """x as (A, C, B) for prelu with n slopes (n = 1: shared), or None (the NumPy path)."""
+    if x.dtype not in (np.float32, np.float64) or x.ndim < 1 or x.size == 0:
+        return None
+    x = np.ascontiguousarray(x)
+    return x.reshape(x.shape[0], n, -1) if n != 1 else x.reshape(x.shape[0], 1, -1)
+
+
+def prelu(x: np.ndarray, a: np.ndarray) -> np.ndarray | None:
+    x3 = prelu_view(x, a.size)
+    if x3 is None or a.dtype != x.dtype:
+        return None
+    a = np.ascontiguousarray(a).reshape(-1)
+    y3 = np.empty_like(x3)
+    pool_map(lambda s, e: _prelu(x3[s:e], a, y3[s:e]), batch_spans(x3.shape[0], x3[0].size), blas_single=False)
+    return y3.reshape(x.shape)
+
+
+def prelu_grad(x: np.ndarray, a: np.ndarray, gy: np.ndarray, want_gx: bool, want_ga: bool
+               ) -> tuple[np.ndarray | None, np.ndarray | None] | None:
+    """(gx, ga) of prelu (ga summed in float64 over the per-row sums, returned in x's dtype)."""
+    x3 = prelu_view(x, a.size)
+    if x3 is None or a.dtype != x.dtype or gy.dtype != x.dtype or gy.shape != x.shape:
+        return None
+    a = np.ascontiguousarray(a).reshape(-1)
+    g3 = np.ascontiguousarray(gy).reshape(x3.shape)
+    gx3 = np.empty_like(x3) if want_gx else np.empty((0, 0, 0), x.dtype)
+    spans = batch_spans(x3.shape[0], x3[0].size)
+    parts = [np.zeros(a.size, np.float64) for _ in spans]
+
+    def run(k: int) -> None:
+        s, e = spans[k]
+        _prelu_grad(x3[s:e], a, g3[s:e], gx3[s:e] if want_gx else gx3, parts[k], want_gx, want_ga)
+
+    pool_map(lambda k, _: run(k), [(k, k + 1) for k in range(len(spans))], blas_single=False)
+    ga = np.sum(parts, axis=0).astype(x.dtype) if want_ga else None
+    return (gx3.reshape(x.shape) if want_gx else None), ga

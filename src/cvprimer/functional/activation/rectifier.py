@@ -22,6 +22,7 @@ from cvprimer.core.cost import elementwise_cost, same_shape_infer
 from cvprimer.core.function import Function
 from cvprimer.core.geometry import pointwise
 from cvprimer.core.saves import INPUT, OUTPUT
+from cvprimer.core.settings import settings
 from cvprimer.core.tensor import Tensor
 from cvprimer.functional.activation._base import PointwiseFn, check_float, pointwise_cost
 
@@ -101,6 +102,9 @@ class PReLUFn(Function):
     Backward:  gx = gy * (1 if x > 0 else a)      (slope a at x = 0, as PyTorch)
                ga_c = sum over all positions of channel c of gy * x * [x <= 0]
     (summed over everything for the shared slope). Saves x and a.
+
+    With ``settings.numba``: the compiled loops of :mod:`._kernels` (x as (N, C, rest), the slope
+    gradient summed per row and then in float64); the NumPy code here is the reference.
     """
 
     geometry = staticmethod(pointwise)
@@ -112,11 +116,23 @@ class PReLUFn(Function):
     def forward(ctx, x, a):
         ab = a.reshape(_prelu_view(x.ndim, a.size))
         ctx.save_for_backward(x, ab)
+        if settings.numba:
+            from cvprimer.functional.activation import _kernels
+
+            y = _kernels.prelu(x, a)
+            if y is not None:
+                return y
         return np.where(x > 0, x, x * ab).astype(x.dtype, copy=False)
 
     @staticmethod
     def backward(ctx, gy):
         x, ab = ctx.saved_tensors
+        if settings.numba:
+            from cvprimer.functional.activation import _kernels
+
+            r = _kernels.prelu_grad(x, ab, gy, ctx.needs_input_grad[0], ctx.needs_input_grad[1])
+            if r is not None:
+                return r
         pos = x > 0
         gx = np.where(pos, gy, gy * ab) if ctx.needs_input_grad[0] else None
         ga = None
