@@ -5,13 +5,16 @@ Usage::
     python -m benchmarks.memory [--only resnet20] [--steps 3]
 
 For each model of :mod:`benchmarks.steps` and each framework, a child process builds the model
-and the batch, resets the kernel's peak-RSS mark (``/proc/self/clear_refs``), runs 1 + ``--steps``
+and the batch, runs one warm-up step (one-time costs stay outside the figure: numba compiling or
+loading its kernels, PyTorch's lazy initialisation, the optimizer's state), resets the kernel's
+peak-RSS mark (``/proc/self/clear_refs``) after handing the heap's free memory back to the system
+(``malloc_trim``, so that the resident set before the steps is what is live), runs ``--steps``
 training steps and reports
 
 * **step peak**: the peak resident set during those steps minus the resident set just before them
-  (what training needs on top of the model and the batch: gradients, optimizer state, the
-  activations kept for backward and every temporary; an allocator that keeps freed memory counts
-  it once, at its peak);
+  (what a step in steady state needs on top of the model, the batch and the optimizer: the
+  activations kept for backward, the gradients and every temporary; an allocator that keeps
+  freed memory counts it once, at its peak);
 * **kept for backward**: the bytes of the distinct arrays the graph holds for backward after the
   forward and the loss (ours: every node's saved arrays, counted once by their memory block;
   PyTorch: the tensors its ``saved_tensors_hooks`` see, counted once by storage).
@@ -41,6 +44,16 @@ def _status(field: str) -> int:
         if line.startswith(field + ":"):
             return int(line.split()[1]) * 1024
     raise RuntimeError(f"/proc/self/status has no {field}")
+
+
+def _trim() -> None:
+    """Return the C heap's free memory to the system (glibc ``malloc_trim``; no-op elsewhere)."""
+    import ctypes
+
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 def _reset_peak() -> None:
@@ -128,9 +141,11 @@ def child(framework: str, name: str, steps: int) -> dict[str, Any]:
             loss.backward()
             topt.step()
 
+    step()  # warm-up: one-time costs (numba compiling or loading kernels, lazy initialisation) stay outside
+    _trim()  # freed heap memory back to the system, so that "before" is what is live
     before = _status("VmRSS")
     _reset_peak()
-    for _ in range(1 + steps):
+    for _ in range(steps):
         step()
     peak = _status("VmHWM")
     return {"step_peak_bytes": max(0, peak - before), "kept_bytes": kept[0], "rss_before": before}
