@@ -13,6 +13,7 @@ import cvprimer as cp
 import cvprimer.functional as F
 from cvprimer.core import jit
 from cvprimer.core.settings import settings
+from cvprimer.functional.activation.rectifier import relu as relu_at
 from parity import check_grad, parity, randn
 
 NUMBA = [False, True] if jit.available() else [False]
@@ -130,6 +131,7 @@ MORE = {
     "leaky_relu_neg": (lambda t: F.leaky_relu(t, -0.3), [0.0]),
     "hardtanh": (lambda t: F.hardtanh(t, -0.5, 1.5), [-0.5, 1.5]),
     "relu6": (F.relu6, [0.0, 6.0]),
+    "relu_at_zero": (lambda t: relu_at(t, grad_at_zero=0.5), [0.0, -0.0]),
 }
 
 

@@ -341,6 +341,20 @@ def _hardswish_grad_f32(x, gy, gx):  # pragma: no cover - compiled
         gx[i] = gy[i] * d
 
 
+@jit.kernel
+def _relu_at_zero(x, y, g0):  # pragma: no cover - compiled
+    for i in range(x.size):
+        xi = x[i]
+        y[i] = xi if not xi <= 0 else 0  # as np.maximum(x, 0): NaN stays, -0.0 and negatives give +0
+
+
+@jit.kernel
+def _relu_at_zero_grad(x, gy, gx, g0):  # pragma: no cover - compiled
+    for i in range(x.size):
+        xi = x[i]
+        gx[i] = gy[i] * (1 if xi > 0 else (g0 if xi == 0 else 0))
+
+
 # ---------------------------------------------------------------- the core sigmoid / tanh / relu, ready for
 # cvprimer.core.ops.unary to call (forward of sigmoid; the gradients from the saved output y, one pass
 # instead of NumPy's two or three temporaries)
@@ -397,6 +411,7 @@ KERNELS: dict[str, dict[Any, tuple[Any, Any]]] = {
     "hardswish": {np.float32: (_hardswish_f32, _hardswish_grad_f32)},
     "leaky_relu": {np.float32: (_leaky_relu, _leaky_relu_grad), np.float64: (_leaky_relu, _leaky_relu_grad)},
     "hardtanh": {np.float32: (_hardtanh, _hardtanh_grad), np.float64: (_hardtanh, _hardtanh_grad)},
+    "relu_at_zero": {np.float32: (_relu_at_zero, _relu_at_zero_grad), np.float64: (_relu_at_zero, _relu_at_zero_grad)},
     # for the core ops (not PointwiseFn subclasses): forward None = NumPy's own (np.tanh, np.maximum)
     "sigmoid": {np.float32: (_sigmoid_f32, _sigmoid_grad), np.float64: (_sigmoid_f64, _sigmoid_grad)},
     "tanh": {np.float32: (None, _tanh_grad), np.float64: (None, _tanh_grad)},

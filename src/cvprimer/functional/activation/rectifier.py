@@ -62,6 +62,10 @@ class ReLUAtZeroFn(PointwiseFn):
     cost = staticmethod(pointwise_cost(2))
 
     @staticmethod
+    def kernel(grad_at_zero=0.0):
+        return "relu_at_zero", (grad_at_zero,)
+
+    @staticmethod
     def f(x, grad_at_zero=0.0):
         return np.maximum(x, 0)
 
