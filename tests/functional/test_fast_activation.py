@@ -354,3 +354,12 @@ def test_compiled_prelu_matches_numpy_path(dt, needs):
     if needs[1]:
         assert gw.dtype == dt and np.isnan(gw[0]) and np.isnan(gw_ref[0])  # the NaN input is in channel 0
         np.testing.assert_allclose(gw[1:], gw_ref[1:], rtol=1e-5 if dt == np.float32 else 1e-12)
+
+
+def test_byte_swapped_arrays_take_the_numpy_path(path):
+    x = (randn(3, 4, seed=1) * 3).astype(">f4")
+    for fn in (F.gelu, F.silu, F.elu, lambda t: F.softmax(t, -1), lambda t: F.log_softmax(t, 0)):
+        y = fn(cp.Tensor(x)).data
+        with settings.override(numba=False):
+            ref = fn(cp.Tensor(x.astype(np.float32))).data
+        np.testing.assert_allclose(y.astype(np.float32), ref, rtol=1e-6, atol=1e-7)

@@ -421,7 +421,9 @@ KERNELS: dict[str, dict[Any, tuple[Any, Any]]] = {
 
 def _pick(op: str, dtype: np.dtype, which: int) -> Any:
     pair = KERNELS[op].get(dtype.type)
-    return None if pair is None else pair[which]
+    if pair is None or not dtype.isnative:  # (numba takes native byte order only)
+        return None
+    return pair[which]
 
 
 def map_unary(op: str, x: np.ndarray, args: tuple[float, ...] = ()) -> np.ndarray | None:

@@ -38,7 +38,7 @@ def _shift(x: np.ndarray, axis: int) -> np.ndarray:
     m = np.max(x, axis=axis, keepdims=True)
     if not np.isfinite(m).all():
         m = np.where(np.isfinite(m), m, 0)
-    return np.subtract(x, m, dtype=x.dtype)
+    return np.subtract(x, m)
 
 
 def _shifted(x: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray]:
