@@ -12,6 +12,7 @@ import cvprimer as cp
 import cvprimer.functional as F
 from cvprimer.core import jit
 from cvprimer.core.settings import settings
+from cvprimer.functional.normalization import _normalize
 from cvprimer.functional.normalization._normalize import NormalizeFn
 from parity import check_grad, parity, randn
 
@@ -30,16 +31,20 @@ def affine(shape, seed=1):
     return rng.uniform(0.5, 1.5, shape), rng.standard_normal(shape)
 
 
-BN = [(6, 3), (40, 5), (4, 3, 5), (3, 4, 5, 6), (5, 2, 1, 1), (2, 7, 9, 4)]
-GN = [((2, 6, 5, 4), 3), ((3, 4, 7), 1), ((2, 6, 3, 3), 6), ((2, 8, 1, 1), 2), ((1, 12, 4, 5), 4)]
-LN = [((4, 7), (7,)), ((3, 5, 6), (6,)), ((2, 3, 4, 5), (4, 5)), ((2, 3, 1), (1,)), ((2, 65, 24), (24,))]
+BN = [(6, 3), (40, 5), (4, 3, 5), (3, 4, 5, 6), (5, 2, 1, 1), (2, 7, 9, 4), (3, 4, 9, 9), (2, 3, 1030)]
+GN = [((2, 6, 5, 4), 3), ((2, 4, 3, 700), 2), ((3, 4, 7), 1), ((2, 6, 3, 3), 6), ((2, 8, 1, 1), 2), ((1, 12, 4, 5), 4)]
+LN = [((4, 7), (7,)), ((3, 5, 6), (6,)), ((2, 3, 4, 5), (4, 5)), ((2, 3, 1), (1,)), ((2, 65, 24), (24,)),
+      ((3, 1100), (1100,))]
 IN = [(2, 3, 7), (3, 4, 5, 6), (1, 2, 1, 9)]
 
 
 @pytest.mark.parametrize("numba", NUMBA)
 @pytest.mark.parametrize("shape", BN)
 @pytest.mark.parametrize("with_affine", [True, False])
-def test_batch_norm_both_paths_match_torch(shape, with_affine, numba):
+@pytest.mark.parametrize("cols_max", [0, 64, 10**9], ids=["sets", "default", "cols"])
+def test_batch_norm_both_paths_match_torch(shape, with_affine, numba, cols_max, monkeypatch):
+    """Every shape through both compiled layouts (per-channel sets; whole rows of (N, C L))."""
+    monkeypatch.setattr(_normalize, "COLS_MAX_LENGTH", cols_max)
     w, b = affine(shape[1])
     with settings.override(numba=numba):
         if with_affine:
@@ -122,6 +127,7 @@ def test_compiled_equals_numpy_path_split_over_workers(dtype, threads):
     """Larger shapes, split over several workers (per-worker parameter-gradient buffers)."""
     cases = [
         (lambda t, g, h: F.batch_norm(t, None, None, g, h, training=True), (8, 6, 9, 7), 6),
+        (lambda t, g, h: F.batch_norm(t, None, None, g, h, training=True), (4, 6, 9, 13), 6),
         (lambda t, g, h: F.batch_norm(t, None, None, g, h, training=True), (300, 6), 6),
         (lambda t, g, h: F.group_norm(t, 3, g, h), (5, 6, 9, 7), 6),
         (lambda t, g, h: F.instance_norm(t, weight=g, bias=h), (5, 6, 33), 6),
@@ -149,7 +155,7 @@ def test_compiled_equals_numpy_path_split_over_workers(dtype, threads):
 def test_large_offset_input_both_paths(numba):
     """Two-pass statistics on both paths: a mean 1e4 times the spread still normalizes like torch."""
     with settings.override(numba=numba):
-        for shape in ((8, 3, 4, 4), (64, 3)):
+        for shape in ((8, 3, 4, 4), (64, 3), (2, 3, 9, 10)):
             parity(lambda t: F.batch_norm(t, None, None, training=True),
                    lambda t: TF.batch_norm(t, None, None, training=True), data(shape, offset=1e4),
                    dtypes=[np.float64])

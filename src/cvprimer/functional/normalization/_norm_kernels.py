@@ -241,26 +241,24 @@ def _rows_backward(x, gy, gam, mean, rstd, r0, r1, want_gx, gx, dgam, dbet):  # 
 
 
 @jit.kernel(fastmath=_FM)
-def _cols_stats(x, c0, c1, mean, var):  # pragma: no cover - compiled
+def _cols_sum(x, c0, c1, out):  # pragma: no cover - compiled
     N, C = x.shape
-    W = c1 - c0
-    acc = np.zeros(W)
-    mu = mean[c0:c1]
+    o = out[c0:c1]
     for n in range(N):
         xr = x[n, c0:c1]
-        for j in range(W):
-            acc[j] += xr[j]
-    for j in range(W):
-        mu[j] = acc[j] / N
-        acc[j] = 0.0
+        for j in range(c1 - c0):
+            o[j] += xr[j]
+
+
+@jit.kernel(fastmath=_FM)
+def _cols_sumsq(x, mu, c0, c1, out):  # pragma: no cover - compiled
+    N, C = x.shape
+    o, m = out[c0:c1], mu[c0:c1]
     for n in range(N):
         xr = x[n, c0:c1]
-        for j in range(W):
-            d = xr[j] - mu[j]
-            acc[j] += d * d
-    v = var[c0:c1]
-    for j in range(W):
-        v[j] = acc[j] / N
+        for j in range(c1 - c0):
+            d = xr[j] - m[j]
+            o[j] += d * d
 
 
 @jit.kernel(fastmath=_FM)
@@ -275,19 +273,16 @@ def _cols_affine(x, mu, k1, k0, c0, c1, y):  # pragma: no cover - compiled
 
 
 @jit.kernel(fastmath=_FM)
-def _cols_backward_sums(x, gy, mean, c0, c1, B, D):  # pragma: no cover - compiled
+def _cols_backward_sums(x, gy, mu, c0, c1, B, D):  # pragma: no cover - compiled
     N, C = x.shape
     W = c1 - c0
-    m, bs, ds = mean[c0:c1], B[c0:c1], D[c0:c1]
-    mf = np.empty(W, x.dtype)
-    for j in range(W):
-        mf[j] = m[j]
+    m, bs, ds = mu[c0:c1], B[c0:c1], D[c0:c1]
     for n in range(N):
         xr, gr = x[n, c0:c1], gy[n, c0:c1]
         for j in range(W):
             gv = gr[j]
             bs[j] += gv
-            ds[j] += gv * (xr[j] - mf[j])
+            ds[j] += gv * (xr[j] - m[j])
 
 
 @jit.kernel(fastmath=_FM)
@@ -373,35 +368,55 @@ def rows_backward(x2: np.ndarray, gy2: np.ndarray, w: np.ndarray | None, mean: n
     return (gx if want_gx else None), _total(dg), _total(db)
 
 
-def cols_forward(x2: np.ndarray, w: np.ndarray | None, b: np.ndarray | None, eps: float):
-    """y, mean, var, inv_std (float64, one per column) of the ``cols`` layout: x2 (N, C) contiguous."""
-    N, C = x2.shape
-    mean, var = np.empty(C), np.empty(C)
-    spans = _spans(C, N)
-    pool_map(lambda a, c: _cols_stats(x2, a, c, mean, var), spans, blas_single=False)
+def _fold(v: np.ndarray, length: int) -> np.ndarray:
+    """Per-column sums (C L,) folded into per-channel sums (C,)."""
+    return v if length == 1 else v.reshape(-1, length).sum(axis=1)
+
+
+def _spread(v: np.ndarray, length: int, dtype: Any) -> np.ndarray:
+    """Per-channel values (C,) repeated over each channel's L columns, in ``dtype``."""
+    v = v.astype(dtype)
+    return v if length == 1 else np.repeat(v, length)
+
+
+def cols_forward(x2: np.ndarray, w: np.ndarray | None, b: np.ndarray | None, eps: float, length: int = 1):
+    """y, mean, var, inv_std (float64, one per channel) of the ``cols`` layout: x2 (N, C L) contiguous,
+    statistics per channel over the N rows and its L adjacent columns."""
+    N, CL = x2.shape
+    m = N * length
+    spans = _spans(CL, N)
+    acc = np.zeros(CL)
+    pool_map(lambda a, c: _cols_sum(x2, a, c, acc), spans, blas_single=False)
+    mean = _fold(acc, length) / m
+    mu = _spread(mean, length, x2.dtype)
+    acc = np.zeros(CL)
+    pool_map(lambda a, c: _cols_sumsq(x2, mu, a, c, acc), spans, blas_single=False)
+    var = _fold(acc, length) / m
     rstd = 1.0 / np.sqrt(var + eps)
-    mu = mean.astype(x2.dtype)
-    k1 = (rstd * (1.0 if w is None else w)).astype(x2.dtype)
-    k0 = np.zeros(C, x2.dtype) if b is None else np.ascontiguousarray(b)
+    k1 = _spread(rstd * (1.0 if w is None else w), length, x2.dtype)
+    k0 = np.zeros(CL, x2.dtype) if b is None else _spread(b, length, x2.dtype)
     y = np.empty_like(x2)
     pool_map(lambda a, c: _cols_affine(x2, mu, k1, k0, a, c, y), spans, blas_single=False)
     return y, mean, var, rstd
 
 
 def cols_backward(x2: np.ndarray, gy2: np.ndarray, w: np.ndarray | None, mean: np.ndarray,
-                  rstd: np.ndarray, want_gx: bool):
+                  rstd: np.ndarray, want_gx: bool, length: int = 1):
     """gx (or None), ggamma, gbeta (float64, (C,)) of the ``cols`` layout."""
-    N, C = x2.shape
-    spans = _spans(C, N)
-    B, D = np.zeros(C), np.zeros(C)
-    pool_map(lambda a, c: _cols_backward_sums(x2, gy2, mean, a, c, B, D), spans, blas_single=False)
+    N, CL = x2.shape
+    m = N * length
+    spans = _spans(CL, N)
+    mu = _spread(mean, length, x2.dtype)
+    B, D = np.zeros(CL), np.zeros(CL)
+    pool_map(lambda a, c: _cols_backward_sums(x2, gy2, mu, a, c, B, D), spans, blas_single=False)
+    B, D = _fold(B, length), _fold(D, length)
     gx = None
     if want_gx:
         gam = 1.0 if w is None else w.astype(np.float64)
         k1 = gam * rstd
-        k2 = -rstd ** 3 * gam * D / N
-        k0 = -k1 * B / N
-        mu, k1, k2, k0 = (v.astype(x2.dtype) for v in (mean, k1, k2, k0))
+        k2 = -rstd ** 3 * gam * D / m
+        k0 = -k1 * B / m
+        k1, k2, k0 = (_spread(v, length, x2.dtype) for v in (k1, k2, k0))
         gx = np.empty_like(x2)
         pool_map(lambda a, c: _cols_backward_gx(x2, gy2, mu, k1, k2, k0, a, c, gx), spans, blas_single=False)
     return gx, rstd * D, B

@@ -78,14 +78,21 @@ def moments(xv: np.ndarray, axes: tuple[int, ...]) -> tuple[np.ndarray, np.ndarr
     return mean, xc, var
 
 
+#: batch norm over planes of at most this many positions uses the ``cols`` layout of
+#: :mod:`._norm_kernels` (x as (N, C L)); longer planes the per-channel ``sets`` layout
+COLS_MAX_LENGTH = 64
+
+
 def _layout(view: tuple[int, ...], axes: tuple[int, ...], pview: tuple[int, ...], dtype: np.dtype) -> Any:
     """The compiled kernels' layout for this view (see :mod:`._norm_kernels`): ("sets", 4-D shape,
-    (G, P)), ("rows", (M, K)) or ("cols", (N, C)); None: the NumPy path (numba off, another dtype)."""
+    (G, P)), ("rows", (M, K)) or ("cols", (N, C L), L); None: the NumPy path (numba off, another dtype)."""
     if not settings.numba or dtype not in (np.float32, np.float64):
         return None
     if len(view) == 3 and axes == (0, 2) and pview == (1, view[1], 1):  # batch norm
         n, c, length = view
-        return ("cols", (n, c)) if length == 1 else ("sets", (n, c, 1, length), (c, 1))
+        if length <= COLS_MAX_LENGTH:  # short planes: sweep whole rows, not 64-byte runs per channel
+            return ("cols", (n, c * length), length)
+        return ("sets", (n, c, 1, length), (c, 1))
     if len(view) == 3 and axes == (2,) and pview == (1, view[1], 1):  # instance norm
         n, c, length = view
         return ("sets", (1, n * c, 1, length), (c, 1))
@@ -128,9 +135,10 @@ class NormalizeFn(Function):
             kind, shape = lay[0], lay[1]
             if kind == "sets":
                 y, mean, var, inv_std = K.sets_forward(_contiguous(x, shape), weight, bias, lay[2], eps)
+            elif kind == "rows":
+                y, mean, var, inv_std = K.rows_forward(_contiguous(x, shape), weight, bias, eps)
             else:
-                fwd = K.rows_forward if kind == "rows" else K.cols_forward
-                y, mean, var, inv_std = fwd(_contiguous(x, shape), weight, bias, eps)
+                y, mean, var, inv_std = K.cols_forward(_contiguous(x, shape), weight, bias, eps, lay[2])
             if stats is not None:
                 stats["mean"], stats["var"] = mean.astype(x.dtype), var.astype(x.dtype)
             ctx.save_for_backward(x, mean, inv_std, weight)
@@ -163,9 +171,10 @@ class NormalizeFn(Function):
             want = ctx.needs_input_grad[0]
             if kind == "sets":
                 gx, gw, gb = K.sets_backward(xk, gyk, w, lay[2], mean, inv_std, want)
+            elif kind == "rows":
+                gx, gw, gb = K.rows_backward(xk, gyk, w, mean, inv_std, want)
             else:
-                bwd = K.rows_backward if kind == "rows" else K.cols_backward
-                gx, gw, gb = bwd(xk, gyk, w, mean, inv_std, want)
+                gx, gw, gb = K.cols_backward(xk, gyk, w, mean, inv_std, want, lay[2])
             pdt = x.dtype if w is None else w.dtype
             gw = gw.reshape(ctx.pshape).astype(pdt) if ctx.needs_input_grad[1] else None
             gb = gb.reshape(ctx.pshape).astype(pdt) if ctx.needs_input_grad[2] else None
