@@ -607,7 +607,7 @@ if jit.available():
 
 
 @jit.kernel(fastmath={"contract"})
-def _softmax_cols(x, y, m, s, log):  # pragma: no cover - compiled
+def _softmax_cols(x, y, m, s):  # pragma: no cover - compiled
     A, n, B = x.shape
     for a in range(A):
         xa, ya = x[a], y[a]
@@ -618,38 +618,60 @@ def _softmax_cols(x, y, m, s, log):  # pragma: no cover - compiled
             for b in range(B):
                 e = _exp_any(xa[j, b] - m[b])
                 s[b] += e
-                if not log:
-                    ya[j, b] = e
-        if log:  # (x - m) - log s, as the NumPy path rounds it
+                ya[j, b] = e
+        for b in range(B):
+            s[b] = 1 / s[b]
+        for j in range(n):
             for b in range(B):
-                s[b] = math.log(s[b])
-            for j in range(n):
-                for b in range(B):
-                    ya[j, b] = (xa[j, b] - m[b]) - s[b]
-        else:
-            for b in range(B):
-                s[b] = 1 / s[b]
-            for j in range(n):
-                for b in range(B):
-                    ya[j, b] *= s[b]
+                ya[j, b] *= s[b]
     return True
 
 
 @jit.kernel(fastmath={"contract"})
-def _softmax_cols_grad(y, gy, gx, d, log):  # pragma: no cover - compiled
+def _log_softmax_cols(x, y, m, s):  # pragma: no cover - compiled
+    A, n, B = x.shape
+    for a in range(A):
+        xa, ya = x[a], y[a]
+        if not _col_max(xa, m):
+            return False
+        s[:] = 0
+        for j in range(n):
+            for b in range(B):
+                s[b] += _exp_any(xa[j, b] - m[b])
+        for b in range(B):  # (x - m) - log s, as the NumPy path rounds it
+            s[b] = math.log(s[b])
+        for j in range(n):
+            for b in range(B):
+                ya[j, b] = (xa[j, b] - m[b]) - s[b]
+    return True
+
+
+@jit.kernel(fastmath={"contract"})
+def _softmax_cols_grad(y, gy, gx, d):  # pragma: no cover - compiled
     A, n, B = y.shape
     for a in range(A):
         ya, ga, xa = y[a], gy[a], gx[a]
         d[:] = 0
         for j in range(n):
             for b in range(B):
-                d[b] += ga[j, b] if log else ga[j, b] * ya[j, b]
+                d[b] += ga[j, b] * ya[j, b]
+        for j in range(n):
+            for b in range(B):  # gx = y (gy - sum(gy y))
+                xa[j, b] = ya[j, b] * (ga[j, b] - d[b])
+
+
+@jit.kernel(fastmath={"contract"})
+def _log_softmax_cols_grad(y, gy, gx, d):  # pragma: no cover - compiled
+    A, n, B = y.shape
+    for a in range(A):
+        ya, ga, xa = y[a], gy[a], gx[a]
+        d[:] = 0
         for j in range(n):
             for b in range(B):
-                if log:  # gx = gy - exp(y) sum(gy)
-                    xa[j, b] = ga[j, b] - _exp_any(ya[j, b]) * d[b]
-                else:  # gx = y (gy - sum(gy y))
-                    xa[j, b] = ya[j, b] * (ga[j, b] - d[b])
+                d[b] += ga[j, b]
+        for j in range(n):
+            for b in range(B):  # gx = gy - exp(y) sum(gy)
+                xa[j, b] = ga[j, b] - _exp_any(ya[j, b]) * d[b]
 
 
 @jit.kernel(fastmath={"contract"})
@@ -703,7 +725,7 @@ def softmax_axis(x: np.ndarray, axis: int, log: bool) -> np.ndarray | None:
     else:
         def run(a: int, b: int) -> bool:
             m, s = np.empty(x3.shape[2], x.dtype), np.empty(x3.shape[2], x.dtype)
-            return _softmax_cols(x3[a:b], y3[a:b], m, s, log)
+            return (_log_softmax_cols if log else _softmax_cols)(x3[a:b], y3[a:b], m, s)
 
         ok = pool_map(run, _spans(x3), blas_single=False)
     return y if all(ok) else None
@@ -725,7 +747,8 @@ def softmax_axis_grad(y: np.ndarray, gy: np.ndarray, axis: int, log: bool) -> np
                  blas_single=False)
     else:
         def run(a: int, b: int) -> None:
-            _softmax_cols_grad(y3[a:b], g3[a:b], x3[a:b], np.empty(y3.shape[2], y.dtype), log)
+            kern = _log_softmax_cols_grad if log else _softmax_cols_grad
+            kern(y3[a:b], g3[a:b], x3[a:b], np.empty(y3.shape[2], y.dtype))
 
         pool_map(run, _spans(y3), blas_single=False)
     return gx
