@@ -210,9 +210,11 @@ class NormalizeFn(Function):
             if ctx.needs_input_grad[2]:
                 gb = _sum(gy, paxes).reshape(ctx.pshape)
             if ctx.needs_input_grad[0]:
-                g = gy * w
-                gx = g - _sum(g, axes) / m
-                gx -= x_hat * (_sum_prod(g, x_hat, axes) / m)
+                gx = gy * w  # g = gx_hat, turned into gx in place
+                s1, s2 = _sum(gx, axes), _sum_prod(gx, x_hat, axes)
+                x_hat *= s2 / m  # x_hat is not needed any more
+                gx -= s1 / m
+                gx -= x_hat
                 gx *= inv_std
         return (None if gx is None else gx.reshape(ctx.shape)), gw, gb
 

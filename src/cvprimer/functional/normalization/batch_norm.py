@@ -56,7 +56,8 @@ def batch_norm(
         gx = (1/m) inv_std (m gx_hat - sum gx_hat - x_hat sum(gx_hat x_hat))
         ggamma = sum gy x_hat,   gbeta = sum gy
 
-    (derived in :mod:`._normalize`; one fused op that saves x_hat and inv_std).
+    (derived in :mod:`._normalize`; one fused op that keeps x, the per-channel mean and inv_std,
+    and recomputes x_hat; compiled per-channel kernels with ``settings.numba``).
 
     **Evaluation**: y = gamma (x - running_mean) / sqrt(running_var + eps) + beta, an
     affine map; gx = gy gamma / sqrt(running_var + eps).
