@@ -78,3 +78,12 @@ def kernel(fn: Callable[..., Any] | None = None, **options: Any) -> Any:
     if fn is None:
         return lambda f: Kernel(f, opts)
     return Kernel(fn, opts)
+
+
+def inline(fn: Callable[..., Any]) -> Any:
+    """A helper that kernels call: compiled with ``inline="always"`` into each kernel that calls it
+    (a :class:`Kernel` itself cannot be called from compiled code). Without numba the plain
+    function is returned; it is then never run, since no kernel runs."""
+    if available():
+        return _NUMBA.njit(inline="always", cache=True, error_model="numpy")(fn)
+    return fn  # pragma: no cover - numba installed in the test environment
