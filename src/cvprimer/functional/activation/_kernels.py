@@ -1,9 +1,14 @@
-r"""Compiled elementwise kernels (numba, :mod:`cvprimer.core.jit`) for exact GELU, SiLU and softmax;
-the NumPy code of :mod:`.smooth` and :mod:`.softmax` stays the reference the tests compare against.
+r"""Compiled kernels (numba, :mod:`cvprimer.core.jit`) for the activations: exact and tanh GELU, SiLU,
+mish, elu/selu/celu, softplus, the hard and leaky rectifiers, prelu, softmax and log_softmax (and, ready
+for the core ops, sigmoid and the gradients of sigmoid/tanh/relu from their outputs). The NumPy code of
+the op modules stays the reference the tests compare against, and runs whenever a kernel does not apply
+(``settings.numba`` off, other dtypes, non-native byte order).
 
-float64 arrays go through the C library's ``erfc``/``exp`` one element at a time (the reference's
-accuracy). float32 arrays are computed in float32 with branch-free formulas that LLVM turns into
-8-wide SIMD loops (a libm call would keep the loop scalar; PyTorch also computes these in float32):
+float64 kernels (GELU, SiLU, sigmoid, softmax, log_softmax; the piecewise-linear ops need no library
+function) call the C library's ``erfc``/``exp`` one element at a time (the reference's accuracy); the
+other float64 ops keep the NumPy path. float32 arrays are computed in float32 with branch-free
+formulas that LLVM turns into 8-wide SIMD loops (a libm call would keep the loop scalar; PyTorch also
+computes these in float32):
 
 * ``exp(t)`` for ``t <= 0`` (:func:`_expf`, Cephes ``expf``): ``t = k ln 2 + r`` with
   ``k = floor(t / ln 2 + 1/2)``, ``|r| <= ln(2)/2`` (ln 2 split in two parts so ``r`` is exact),
@@ -15,12 +20,14 @@ accuracy). float32 arrays are computed in float32 with branch-free formulas that
   least squares to ``erfc(a) e^{a^2} / t`` on Chebyshev nodes in t; max relative error 1.1e-8 against
   ``math.erfc`` over [0, 26] (the tests check the kernels' results). The same ``e^{-a^2}`` is GELU's
   normal density, so the backward pays for one exponential. The remaining error is that of
-  ``a^2`` rounded to float32 inside the exponential: about ``a^2 * 6e-8`` relative (3e-6 at x = -10,
-  where GELU is -8e-23).
+  ``a^2`` rounded to float32 inside the exponential: measured on GELU, within 4e-6 relative for
+  |x| < 6 and 4e-6 + 1e-7 x^2 beyond (1.5e-5 at x = -13, where GELU is -1e-37).
 
-Every kernel works on flat contiguous arrays; :func:`map_unary` / :func:`map_binary` split large
-arrays over the engine's worker pool (the kernels release the GIL). Non-finite inputs behave as in
-the NumPy code: NaN propagates, erfc(inf) = 0, exp(-inf) = 0.
+``expm1`` and ``log1p`` have float32 helpers of their own (:func:`_expm1f`, :func:`_log1p_unit`).
+
+The pointwise kernels work on flat contiguous arrays, softmax on rows or on (A, n, B) slices, prelu on
+(N, C, rest); the wrappers split large arrays over the engine's worker pool (the kernels release the
+GIL). Non-finite inputs behave as in the NumPy code: NaN propagates, erfc(inf) = 0, exp(-inf) = 0.
 """
 
 from __future__ import annotations
