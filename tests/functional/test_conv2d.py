@@ -13,7 +13,7 @@ from test_conv_ref import naive_conv2d
 import cvprimer as cp
 import cvprimer.functional as F
 from cvprimer.functional.conv.conv2d import cost
-from parity import check_grad, parity, randn
+from parity import DTYPES, check_grad, parity, randn
 
 # (x shape, w shape, options): each row exercises a kernel path or an edge case
 GRID = [
@@ -152,13 +152,15 @@ def test_conv2d_errors():
 
 
 @pytest.mark.parametrize("split", [False, True])  # the batch split over worker threads, or not
+@pytest.mark.parametrize("one_gemm", [0, 16])  # small outputs: columns per image / one GEMM for the batch
 @pytest.mark.parametrize("cols_below", [0, 32])  # stride 1, few inputs per output: rows / im2col columns
 @pytest.mark.parametrize("fuse_below", [1, 10**9])  # each tap its own GEMM / taps of a row fused
 # strided: polyphase pieces throughout (columns too large to keep) / columns fwd+gW with polyphase gx /
 # the im2col reference throughout
 @pytest.mark.parametrize("strided", ["phases", "strided", "columns"])
 @pytest.mark.parametrize("xs,ws,kw", [GRID[i] for i in (0, 1, 2, 3, 4, 5, 12, 15)])
-def test_every_lowering_agrees_with_torch(monkeypatch, xs, ws, kw, fuse_below, strided, split, cols_below):
+def test_every_lowering_agrees_with_torch(monkeypatch, xs, ws, kw, fuse_below, strided, split, cols_below,
+                                          one_gemm):
     from cvprimer.core.settings import settings
 
     monkeypatch.setattr(settings, "threads", 2)
@@ -170,6 +172,7 @@ def test_every_lowering_agrees_with_torch(monkeypatch, xs, ws, kw, fuse_below, s
     monkeypatch.setattr(settings, "conv_phases", strided != "columns")
     monkeypatch.setattr(settings, "conv_keep_cols_bytes", 0 if strided == "phases" else 1 << 28)
     monkeypatch.setattr(settings, "conv_phases_grad_input_from", 1)
+    monkeypatch.setattr(settings, "conv_one_gemm_below", one_gemm)
     x, w, b = _args(xs, ws, seed=11)
     parity(lambda x, w, b: F.conv2d(x, w, b, **kw), lambda x, w, b: TF.conv2d(x, w, b, **kw), x, w, b,
            dtypes=[np.float64])
@@ -207,3 +210,23 @@ def test_blas_thread_limit_is_restored_after_concurrent_calls(monkeypatch):
     for o in outs:
         np.testing.assert_array_equal(o, ref)
     assert blas_threads() == before
+
+
+@pytest.mark.parametrize("xs,ws,kw", [
+    ((3, 6, 4, 4), (9, 2, 1, 1), dict(groups=3)),  # grouped pointwise on a 4x4 map
+    ((2, 4, 7, 5), (6, 4, 1, 1), dict(stride=2)),  # strided pointwise: 4x3 output
+    ((2, 4, 3, 4), (6, 2, 3, 3), dict(padding=1, groups=2)),  # few inputs per output: columns, 3x4 output
+    ((3, 3, 6, 6), (4, 3, 3, 3), dict(stride=2, padding=1, dilation=2)),  # strided, dilated, 2x2 output
+])
+def test_one_gemm_over_the_batch_agrees_with_torch(xs, ws, kw):
+    from cvprimer.core.settings import settings
+    from cvprimer.functional.conv._geometry import conv_geometry
+    from cvprimer.functional.conv._kernels import choose
+
+    g = conv_geometry("conv2d", xs[2:], ws[2:], kw.get("stride", 1), kw.get("padding", 0), kw.get("dilation", 1),
+                      kw.get("groups", 1))
+    assert choose(g, xs[1], ws, xs[0]).name == "columns_one_gemm"
+    with settings.override(threads=2, min_chunk_elements=1):  # also split over the batch
+        x, w, b = _args(xs, ws, seed=21)
+        parity(lambda x, w, b: F.conv2d(x, w, b, **kw), lambda x, w, b: TF.conv2d(x, w, b, **kw), x, w, b,
+               dtypes=DTYPES)

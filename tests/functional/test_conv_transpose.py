@@ -115,13 +115,15 @@ def test_conv_transpose2d_errors():
 
 
 @pytest.mark.parametrize("split", [False, True])  # the batch split over worker threads, or not
+@pytest.mark.parametrize("one_gemm", [0, 16])  # small outputs: columns per image / one GEMM for the batch
 @pytest.mark.parametrize("cols_below", [0, 32])  # stride 1, few inputs per output: rows / im2col columns
 @pytest.mark.parametrize("fuse_below", [1, 10**9])
 # strided: polyphase pieces throughout (columns too large to keep) / columns fwd+gW with polyphase gx /
 # the im2col reference throughout
 @pytest.mark.parametrize("strided", ["phases", "strided", "columns"])
 @pytest.mark.parametrize("xs,ws,kw", [GRID[i] for i in (0, 1, 2, 3, 4)])
-def test_every_lowering_agrees_with_torch(monkeypatch, xs, ws, kw, fuse_below, strided, split, cols_below):
+def test_every_lowering_agrees_with_torch(monkeypatch, xs, ws, kw, fuse_below, strided, split, cols_below,
+                                          one_gemm):
     from cvprimer.core.settings import settings
 
     monkeypatch.setattr(settings, "threads", 2)
@@ -133,6 +135,7 @@ def test_every_lowering_agrees_with_torch(monkeypatch, xs, ws, kw, fuse_below, s
     monkeypatch.setattr(settings, "conv_phases", strided != "columns")
     monkeypatch.setattr(settings, "conv_keep_cols_bytes", 0 if strided == "phases" else 1 << 28)
     monkeypatch.setattr(settings, "conv_phases_grad_input_from", 1)
+    monkeypatch.setattr(settings, "conv_one_gemm_below", one_gemm)
     g = kw.get("groups", 1)
     x, w, b = randn(*xs, seed=1), randn(*ws, seed=2), randn(ws[1] * g, seed=3)
     parity(lambda x, w, b: F.conv_transpose2d(x, w, b, **kw), lambda x, w, b: TF.conv_transpose2d(x, w, b, **kw),

@@ -23,6 +23,9 @@ Fields (the defaults are the measured best on a 2-core x86 machine; see ``benchm
   reference lowering throughout (False).
 * ``conv_phases_grad_input_from`` -- strided convs with at least this many input channels per
   group take the input gradient from the polyphase pieces; fewer take col2im.
+* ``conv_one_gemm_below`` -- convs with at most this many output pixels per image (late stages:
+  4x4, 2x2 maps) run one GEMM per group over the columns of the whole batch instead of one per
+  image.
 * ``conv_s2d`` -- strided convs with k a multiple of s (d = 1): one stride-1 conv on the
   space-to-depth image (True).
 * ``conv_keep_cols_bytes`` -- lowered inputs larger than this are not kept for backward (x is kept
@@ -75,6 +78,7 @@ class Settings:
     conv_gw_fuse_max: int = 64
     conv_shared_padding: bool = True
     conv_phases_grad_input_from: int = 16
+    conv_one_gemm_below: int = 16
 
     def _check(self, name: str, value: Any) -> Any:
         known = {f.name: f for f in fields(self)}
