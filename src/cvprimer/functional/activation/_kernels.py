@@ -33,24 +33,12 @@ GIL). Non-finite inputs behave as in the NumPy code: NaN propagates, erfc(inf) =
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from cvprimer.core import jit
 from cvprimer.core.pool import batch_spans, pool_map
-
-
-def _inline(fn: Callable[..., Any]) -> Any:
-    """A helper the kernels call: a numba function inlined into them (plain Python without numba,
-    when this module is only imported, never run)."""
-    if jit.available():
-        import numba
-
-        return numba.njit(inline="always", cache=True, error_model="numpy")(fn)
-    return fn  # pragma: no cover - numba installed in the test environment
-
 
 _f32 = np.float32
 _ONE, _HALF, _ZERO = _f32(1.0), _f32(0.5), _f32(0.0)
@@ -67,7 +55,7 @@ _RS2_32, _RS2PI_32 = _f32(1.0 / math.sqrt(2.0)), _f32(1.0 / math.sqrt(2.0 * math
 _RS2, _RS2PI = 1.0 / math.sqrt(2.0), 1.0 / math.sqrt(2.0 * math.pi)
 
 
-@_inline
+@jit.inline
 def _expf(t):  # pragma: no cover - compiled
     """e^t in float32 for t <= 0 (0 below -87.3; NaN stays NaN)."""
     u = _EXP_LO if t < _EXP_LO else t
@@ -79,7 +67,7 @@ def _expf(t):  # pragma: no cover - compiled
     return _ZERO if t < _EXP_LO else v
 
 
-@_inline
+@jit.inline
 def _erfc_tail(a, e):  # pragma: no cover - compiled
     """erfc(a) for float32 a >= 0, given e = e^{-a^2}."""
     t = _ONE / (_ONE + _HALF * a)
@@ -104,14 +92,14 @@ _ODD = tuple(_f32(1.0 / k) for k in (3, 5, 7, 9, 11, 13, 15))
 _O3, _O5, _O7, _O9, _O11, _O13, _O15 = _ODD
 
 
-@_inline
+@jit.inline
 def _expm1f(t):  # pragma: no cover - compiled
     """e^t - 1 in float32 for t <= 0: Taylor to t^7 above -0.35 (2e-8 relative), e^t - 1 below."""
     p = t * (_ONE + t * (_I2 + t * (_I3 + t * (_I4 + t * (_I5 + t * (_I6 + t * _I7))))))
     return p if t > _EXPM1_CUT else _expf(t) - _ONE
 
 
-@_inline
+@jit.inline
 def _log1p_unit(u):  # pragma: no cover - compiled
     """log(1 + u) in float32 for 0 <= u <= 1: 2 atanh(s), s = u / (2 + u) <= 1/3, odd series to s^15."""
     s = u / (_TWO + u)
@@ -230,7 +218,7 @@ def _softplus_grad_f32(x, gy, gx, beta, threshold, ib):  # pragma: no cover - co
         gx[i] = gy[i] * (_ONE if z > threshold else s)
 
 
-@_inline
+@jit.inline
 def _mish_parts(xi):  # pragma: no cover - compiled
     """tanh(softplus(x)), 1 - that, sigmoid(x), from one e^{-|x|}: with n = e^x (e^x + 2),
     tanh(log(1 + e^x)) = n / (n + 2), written in e^{-x} for x >= 0 so nothing overflows."""
@@ -265,7 +253,7 @@ _K3 = _f32(3 * 0.044715)
 _SQRT_2_OVER_PI = _f32(math.sqrt(2.0 / math.pi))
 
 
-@_inline
+@jit.inline
 def _gelu_tanh_parts(xi):  # pragma: no cover - compiled
     """s = (1 + tanh u) / 2 = sigmoid(2u) and 1 - s, u = sqrt(2/pi) (x + 0.044715 x^3)."""
     u = _SQRT_2_OVER_PI * (xi + _K * xi * xi * xi)
@@ -462,7 +450,7 @@ def map_binary(op: str, saved: np.ndarray, gy: np.ndarray, args: tuple[float, ..
 
 # ---------------------------------------------------------------- softmax over the last axis of (R, n)
 
-@_inline
+@jit.inline
 def _row_max(v):  # pragma: no cover - compiled
     """max of a row, NaN when it holds one (as np.max)."""
     m = v[0]
@@ -581,7 +569,7 @@ def softmax_rows_grad(y: np.ndarray, gy: np.ndarray) -> np.ndarray | None:
 # (contiguous, so the loops vectorize); a group whose maximum is not finite makes the kernel return False
 # and the caller take the NumPy path (which shifts such groups by 0)
 
-@_inline
+@jit.inline
 def _col_max(xa, m):  # pragma: no cover - compiled
     """m[b] = max_j xa[j, b] (NaN when the column holds one); whether every maximum is finite."""
     n, B = xa.shape
