@@ -35,7 +35,7 @@ BN = [(6, 3), (40, 5), (4, 3, 5), (3, 4, 5, 6), (5, 2, 1, 1), (2, 7, 9, 4), (3, 
 GN = [((2, 6, 5, 4), 3), ((2, 4, 3, 700), 2), ((3, 4, 7), 1), ((2, 6, 3, 3), 6), ((2, 8, 1, 1), 2), ((1, 12, 4, 5), 4)]
 LN = [((4, 7), (7,)), ((3, 5, 6), (6,)), ((2, 3, 4, 5), (4, 5)), ((2, 3, 1), (1,)), ((2, 65, 24), (24,)),
       ((3, 1100), (1100,))]
-IN = [(2, 3, 7), (3, 4, 5, 6), (1, 2, 1, 9)]
+IN = [(2, 3, 7), (3, 4, 5, 6), (1, 2, 1, 9), (2, 3, 9, 9)]
 
 
 @pytest.mark.parametrize("numba", NUMBA)
@@ -59,7 +59,10 @@ def test_batch_norm_both_paths_match_torch(shape, with_affine, numba, cols_max, 
 @pytest.mark.parametrize("numba", NUMBA)
 @pytest.mark.parametrize("shape,groups", GN)
 @pytest.mark.parametrize("with_affine", [True, False])
-def test_group_norm_both_paths_match_torch(shape, groups, with_affine, numba):
+@pytest.mark.parametrize("rows_max", [0, 64, 10**9], ids=["sets", "default", "rows"])
+def test_group_norm_both_paths_match_torch(shape, groups, with_affine, numba, rows_max, monkeypatch):
+    """Every shape through both compiled layouts (per-channel planes; one row per group)."""
+    monkeypatch.setattr(_normalize, "ROWS_MAX_LENGTH", rows_max)
     w, b = affine(shape[1])
     with settings.override(numba=numba):
         if with_affine:
@@ -130,6 +133,9 @@ def test_compiled_equals_numpy_path_split_over_workers(dtype, threads):
         (lambda t, g, h: F.batch_norm(t, None, None, g, h, training=True), (4, 6, 9, 13), 6),
         (lambda t, g, h: F.batch_norm(t, None, None, g, h, training=True), (300, 6), 6),
         (lambda t, g, h: F.group_norm(t, 3, g, h), (5, 6, 9, 7), 6),
+        (lambda t, g, h: F.group_norm(t, 2, g, h), (5, 6, 9, 8), 6),
+        (lambda t, g, h: F.group_norm(t, 3, g, h), (40, 6, 2, 2), 6),
+        (lambda t, g, h: F.instance_norm(t, weight=g, bias=h), (40, 6, 4), 6),
         (lambda t, g, h: F.instance_norm(t, weight=g, bias=h), (5, 6, 33), 6),
         (lambda t, g, h: F.layer_norm(t, (7, 9), g, h), (40, 6, 7, 9), (7, 9)),
     ]

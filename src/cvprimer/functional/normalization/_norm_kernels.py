@@ -156,6 +156,7 @@ def _sets_backward(x, gy, gam, mean, rstd, s0, s1, want_gx, gx, dgam, dbet):  # 
 @jit.kernel(fastmath=_FM)
 def _rows_forward(x, gam, bet, eps, r0, r1, y, mean, var, rstd):  # pragma: no cover - compiled
     M, K = x.shape
+    G = gam.shape[0]
     kv = np.zeros(3, x.dtype)
     z = kv[2]
     for i in range(r0, r1):
@@ -183,30 +184,32 @@ def _rows_forward(x, gam, bet, eps, r0, r1, y, mean, var, rstd):  # pragma: no c
         mean[i], var[i], rstd[i] = mu, v, r
         kv[1] = r
         rf = kv[1]
-        yr = y[i]
+        yr, cr, br = y[i], gam[i % G], bet[i % G]
         for k in range(K):
-            yr[k] = (xr[k] - mf) * rf * gam[k] + bet[k]
+            yr[k] = (xr[k] - mf) * rf * cr[k] + br[k]
 
 
 @jit.kernel(fastmath=_FM)
 def _rows_backward(x, gy, gam, mean, rstd, r0, r1, want_gx, gx, dgam, dbet):  # pragma: no cover - compiled
     M, K = x.shape
+    G = gam.shape[0]
     kv = np.zeros(5, x.dtype)
     z = kv[4]
     xh = np.empty(K, x.dtype)  # the row's x_hat, kept in L1 for the gx pass
-    bg = np.zeros(K, x.dtype)  # ggamma, gbeta over a block of up to 16 rows in the input's dtype,
-    bb = np.zeros(K, x.dtype)  # then added into the float64 sums
+    bg = np.zeros((G, K), x.dtype)  # ggamma, gbeta over a block of up to 16 G rows in the input's
+    bb = np.zeros((G, K), x.dtype)  # dtype, then added into the float64 sums
     cnt = 0
     for i in range(r0, r1):
+        g = i % G
         kv[0] = mean[i]
         kv[1] = rstd[i]
         mf, rf = kv[0], kv[1]
         s1_ = 0.0
         s2_ = 0.0
-        xr, gr = x[i], gy[i]
+        xr, gr, cr, bgr, bbr = x[i], gy[i], gam[g], bg[g], bb[g]
         for k0 in range(0, K, _BLOCK):
             xb, gb, hb = xr[k0:k0 + _BLOCK], gr[k0:k0 + _BLOCK], xh[k0:k0 + _BLOCK]
-            cb, gbb, bbb = gam[k0:k0 + _BLOCK], bg[k0:k0 + _BLOCK], bb[k0:k0 + _BLOCK]
+            cb, gbb, bbb = cr[k0:k0 + _BLOCK], bgr[k0:k0 + _BLOCK], bbr[k0:k0 + _BLOCK]
             t1 = z
             t2 = z
             for j in range(xb.size):
@@ -221,19 +224,21 @@ def _rows_backward(x, gy, gam, mean, rstd, r0, r1, want_gx, gx, dgam, dbet):  # 
             s1_ += t1
             s2_ += t2
         cnt += 1
-        if cnt == 16 or i == r1 - 1:
-            for k in range(K):
-                dgam[k] += bg[k]
-                dbet[k] += bb[k]
-                bg[k] = 0.0
-                bb[k] = 0.0
+        if cnt == 16 * G or i == r1 - 1:
+            for h in range(G):
+                for k in range(K):
+                    dgam[h, k] += bg[h, k]
+                    dbet[h, k] += bb[h, k]
+                    bg[h, k] = 0.0
+                    bb[h, k] = 0.0
             cnt = 0
         if want_gx:
             kv[2] = s1_ / K
             kv[3] = s2_ / K
             a1, a2 = kv[2], kv[3]
+            out = gx[i]
             for k in range(K):
-                gx[i, k] = rf * (gy[i, k] * gam[k] - a1 - xh[k] * a2)
+                out[k] = rf * (gr[k] * cr[k] - a1 - xh[k] * a2)
 
 
 # The column kernels index row slices with 0-based loops: an index running over range(c0, c1) might be
@@ -343,29 +348,43 @@ def sets_backward(x4: np.ndarray, gy4: np.ndarray, w: np.ndarray | None, gshape:
     return (gx if want_gx else None), _total(dg), _total(db)
 
 
-def rows_forward(x2: np.ndarray, w: np.ndarray | None, b: np.ndarray | None, eps: float):
-    """y, mean, var, inv_std (float64, one per row) of the ``rows`` layout: x2 (M, K) contiguous."""
+def _rows_table(t: np.ndarray | None, gshape: tuple[int, int], length: int, fill: float, dtype: Any) -> np.ndarray:
+    """A (G, P) parameter table with each entry repeated over ``length`` positions: (G, P length)."""
+    tab = _table(t, gshape, fill, dtype)
+    return tab if length == 1 else np.repeat(tab, length, axis=1)
+
+
+def rows_forward(x2: np.ndarray, w: np.ndarray | None, b: np.ndarray | None, eps: float,
+                 gshape: tuple[int, int] | None = None, length: int = 1):
+    """y, mean, var, inv_std (float64, one per row) of the ``rows`` layout: x2 (M, K) contiguous; row i
+    takes gamma/beta (``gshape`` = (G, P), P length = K; default (1, K)) from row i % G of the table."""
     M, K = x2.shape
+    gshape = gshape or (1, K)
     y = np.empty_like(x2)
     mean, var, rstd = np.empty(M), np.empty(M), np.empty(M)
-    gam, bet = _table(w, (K,), 1.0, x2.dtype), _table(b, (K,), 0.0, x2.dtype)
+    gam = _rows_table(w, gshape, length, 1.0, x2.dtype)
+    bet = _rows_table(b, gshape, length, 0.0, x2.dtype)
     pool_map(lambda a, c: _rows_forward(x2, gam, bet, eps, a, c, y, mean, var, rstd), _spans(M, K),
              blas_single=False)
     return y, mean, var, rstd
 
 
 def rows_backward(x2: np.ndarray, gy2: np.ndarray, w: np.ndarray | None, mean: np.ndarray,
-                  rstd: np.ndarray, want_gx: bool):
-    """gx (or None), ggamma, gbeta (float64, (K,)) of the ``rows`` layout."""
+                  rstd: np.ndarray, want_gx: bool, gshape: tuple[int, int] | None = None, length: int = 1):
+    """gx (or None), ggamma, gbeta (float64, ``gshape``) of the ``rows`` layout."""
     M, K = x2.shape
-    gam = _table(w, (K,), 1.0, x2.dtype)
+    gshape = gshape or (1, K)
+    gam = _rows_table(w, gshape, length, 1.0, x2.dtype)
     gx = np.empty_like(x2) if want_gx else np.empty((1, 1), x2.dtype)
     spans = _spans(M, K)
-    dg, db = np.zeros((len(spans), K)), np.zeros((len(spans), K))
+    dg, db = np.zeros((len(spans),) + gam.shape), np.zeros((len(spans),) + gam.shape)
     at = {ac: i for i, ac in enumerate(spans)}
     pool_map(lambda a, c: _rows_backward(x2, gy2, gam, mean, rstd, a, c, want_gx, gx, dg[at[a, c]], db[at[a, c]]),
              spans, blas_single=False)
-    return (gx if want_gx else None), _total(dg), _total(db)
+    dg, db = _total(dg), _total(db)
+    if length > 1:  # per position -> per parameter
+        dg, db = (v.reshape(gshape + (length,)).sum(axis=2) for v in (dg, db))
+    return (gx if want_gx else None), dg, db
 
 
 def _fold(v: np.ndarray, length: int) -> np.ndarray:

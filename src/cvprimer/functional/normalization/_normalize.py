@@ -81,11 +81,16 @@ def moments(xv: np.ndarray, axes: tuple[int, ...]) -> tuple[np.ndarray, np.ndarr
 #: batch norm over planes of at most this many positions uses the ``cols`` layout of
 #: :mod:`._norm_kernels` (x as (N, C L)); longer planes the per-channel ``sets`` layout
 COLS_MAX_LENGTH = 64
+#: group norm over planes of at most this many positions uses the ``rows`` layout (each group one
+#: contiguous row, gamma and beta repeated over each channel's positions); longer planes the ``sets``
+#: layout (one scale and shift per channel plane). Instance norm keeps ``sets``: its gamma is one number
+#: per set, which that kernel factors out of gx (the float32 rows form loses accuracy where gx cancels)
+ROWS_MAX_LENGTH = 64
 
 
 def _layout(view: tuple[int, ...], axes: tuple[int, ...], pview: tuple[int, ...], dtype: np.dtype) -> Any:
     """The compiled kernels' layout for this view (see :mod:`._norm_kernels`): ("sets", 4-D shape,
-    (G, P)), ("rows", (M, K)) or ("cols", (N, C L), L); None: the NumPy path (numba off, another dtype)."""
+    (G, P)), ("rows", (M, K), (G, P), L) or ("cols", (N, C L), L); None: the NumPy path (numba off, another dtype)."""
     if not settings.numba or dtype not in (np.float32, np.float64):
         return None
     if len(view) == 3 and axes == (0, 2) and pview == (1, view[1], 1):  # batch norm
@@ -97,9 +102,11 @@ def _layout(view: tuple[int, ...], axes: tuple[int, ...], pview: tuple[int, ...]
         n, c, length = view
         return ("sets", (1, n * c, 1, length), (c, 1))
     if len(view) == 2 and axes == (1,) and pview == (1, view[1]):  # layer norm
-        return ("rows", view)
+        return ("rows", view, (1, view[1]), 1)
     if len(view) == 4 and axes == (2, 3) and pview == (1, view[1], view[2], 1):  # group norm
         n, g, cg, length = view
+        if length <= ROWS_MAX_LENGTH:
+            return ("rows", (n * g, cg * length), (g, cg), length)
         return ("sets", (1, n * g, cg, length), (g, cg))
     return None
 
@@ -136,7 +143,7 @@ class NormalizeFn(Function):
             if kind == "sets":
                 y, mean, var, inv_std = K.sets_forward(_contiguous(x, shape), weight, bias, lay[2], eps)
             elif kind == "rows":
-                y, mean, var, inv_std = K.rows_forward(_contiguous(x, shape), weight, bias, eps)
+                y, mean, var, inv_std = K.rows_forward(_contiguous(x, shape), weight, bias, eps, *lay[2:])
             else:
                 y, mean, var, inv_std = K.cols_forward(_contiguous(x, shape), weight, bias, eps, lay[2])
             if stats is not None:
@@ -172,7 +179,7 @@ class NormalizeFn(Function):
             if kind == "sets":
                 gx, gw, gb = K.sets_backward(xk, gyk, w, lay[2], mean, inv_std, want)
             elif kind == "rows":
-                gx, gw, gb = K.rows_backward(xk, gyk, w, mean, inv_std, want)
+                gx, gw, gb = K.rows_backward(xk, gyk, w, mean, inv_std, want, *lay[2:])
             else:
                 gx, gw, gb = K.cols_backward(xk, gyk, w, mean, inv_std, want, lay[2])
             pdt = x.dtype if w is None else w.dtype
