@@ -13,17 +13,22 @@ against), for one statistics set of m values at a time, while that set's data si
 (the three-term form derived in :mod:`._normalize`, with x_hat = (x - mu) r recomputed from x, so
 that backward keeps x, which the graph holds anyway, and two numbers per set instead of an
 x-sized x_hat). Sums accumulate in float64 (``fastmath`` reassociation only, so they vectorize;
-over blocks of the input's dtype first in the ``sets`` layout); the elementwise passes run in the
-input's dtype.
+in the ``sets`` and ``rows`` layouts over blocks of 512 values in the input's dtype first, each block
+sum then added in float64); the elementwise passes run in the input's dtype.
 
-Three layouts, each split over the engine's worker pool (:func:`cvprimer.core.pool.pool_map`; the
-kernels release the GIL) by statistics sets, so no two workers write the same output:
+Three layouts (chosen by :func:`._normalize._layout`), each split over the engine's worker pool
+(:func:`cvprimer.core.pool.pool_map`; the kernels release the GIL) so that no two workers write the
+same output:
 
 * ``sets``: x viewed (A, S, P, Q), statistics over (A, P, Q) for each s, gamma[s % G, p]
-  (batch norm: (N, C, 1, L); instance norm: (1, N C, 1, L); group norm: (1, N G, C/G, L));
-* ``rows``: x (M, K), statistics over each row, gamma[k] (layer norm);
-* ``cols``: x (N, C), statistics over each column, gamma[c] (batch norm of (N, C) inputs), swept
-  row by row so the inner loop runs along contiguous memory.
+  (batch norm: (N, C, 1, L); instance norm: (1, N C, 1, L); group norm: (1, N G, C/G, L)); split
+  by sets;
+* ``rows``: x (M, K), statistics over each row, gamma[i % G, k] from a (G, K) table (layer norm:
+  G = 1; group norm over short planes: rows (N G, C/G L), each channel's gamma repeated over its L
+  positions); split by rows;
+* ``cols``: x (N, C L), statistics per channel over the N rows and its L adjacent columns (batch
+  norm of (N, C) inputs and of short planes): per-column float64 sums folded per channel, swept row
+  by row so the inner loop runs along contiguous memory; split by columns.
 
 Parameter gradients shared by several sets (group, instance and layer norm) are summed into one
 float64 buffer per worker, added up afterwards.
