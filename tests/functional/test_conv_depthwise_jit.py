@@ -29,10 +29,15 @@ CASES = [
 ]
 
 
-@pytest.fixture(params=NUMBA, ids=lambda v: f"numba={v}")
+# the NumPy path; the compiled per-plane kernels; the compiled whole-batch runs of small maps
+PATHS = [(False, 64)] + ([(True, 0), (True, 10**9)] if jit.available() else [])
+
+
+@pytest.fixture(params=PATHS, ids=lambda v: "numpy" if not v[0] else ("planes" if v[1] == 0 else "stacks"))
 def path(request):
-    with settings.override(numba=request.param):
-        yield request.param
+    numba, stack_below = request.param
+    with settings.override(numba=numba, conv_dw_stack_below=stack_below):
+        yield numba
 
 
 @pytest.mark.parametrize("split", [False, True])
@@ -58,13 +63,14 @@ def test_compiled_depthwise_matches_the_numpy_path(xs, ws, kw, dtype):
         pytest.skip("numba not installed: only the NumPy path exists")
     x, w = randn(*xs, seed=6).astype(dtype), randn(*ws, seed=7).astype(dtype)
     out = {}
-    for numba in (False, True):
-        with settings.override(numba=numba):
+    for numba, stack_below in ((False, 64), (True, 0), (True, 10**9)):
+        with settings.override(numba=numba, conv_dw_stack_below=stack_below):
             xt, wt = cp.Tensor(x, requires_grad=True), cp.Tensor(w, requires_grad=True)
             y = F.conv2d(xt, wt, groups=xs[1], **kw)
             gy = randn(*y.shape, seed=8).astype(dtype)
             (y * cp.Tensor(gy)).sum().backward()
-            out[numba] = (y.detach().numpy(), xt.grad.numpy(), wt.grad.numpy())
+            out[numba, stack_below] = (y.detach().numpy(), xt.grad.numpy(), wt.grad.numpy())
     tol = 1e-12 if dtype == np.float64 else 1e-5
-    for a, b in zip(out[False], out[True], strict=True):
-        np.testing.assert_allclose(b, a, rtol=tol, atol=tol)
+    for key in ((True, 0), (True, 10**9)):
+        for a, b in zip(out[False, 64], out[key], strict=True):
+            np.testing.assert_allclose(b, a, rtol=tol, atol=tol)

@@ -26,6 +26,8 @@ Fields (the defaults are the measured best on a 2-core x86 machine; see ``benchm
 * ``conv_one_gemm_below`` -- convs with at most this many output pixels per image (late stages:
   4x4, 2x2 maps) run one GEMM per group over the columns of the whole batch instead of one per
   image.
+* ``conv_dw_stack_below`` -- compiled depthwise convs with at most this many output pixels per
+  image run each tap once over the whole batch (``_depthwise_stacks``) instead of plane by plane.
 * ``conv_s2d`` -- strided convs with k a multiple of s (d = 1): one stride-1 conv on the
   space-to-depth image (True).
 * ``conv_keep_cols_bytes`` -- lowered inputs larger than this are not kept for backward (x is kept
@@ -79,6 +81,7 @@ class Settings:
     conv_shared_padding: bool = True
     conv_phases_grad_input_from: int = 16
     conv_one_gemm_below: int = 16
+    conv_dw_stack_below: int = 64
 
     def _check(self, name: str, value: Any) -> Any:
         known = {f.name: f for f in fields(self)}

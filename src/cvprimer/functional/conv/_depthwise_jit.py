@@ -32,8 +32,8 @@ first and indexed from 0 (numba's negative-index check on ``a[u + k]`` stops the
 
 The work is split by input channels (each channel owns its outputs, gx planes and gW entries, so
 no two workers write the same memory) over the engine's pool; the kernels release the GIL.
-Measured and not kept: polyphase stacks of the whole batch built by NumPy (one run per tap over
-all images) were slower, the extra x-sized strided copies costing more than the longer runs save.
+Small outputs (at most ``settings.conv_dw_stack_below`` pixels) take :mod:`._depthwise_stacks`
+instead: one run per tap over the whole batch, where a plane's few taps cost less than its setup.
 """
 
 from __future__ import annotations
@@ -45,6 +45,7 @@ import numpy as np
 from cvprimer.core import jit
 from cvprimer.core.pool import pool_map, workers
 from cvprimer.core.settings import settings
+from cvprimer.functional.conv import _depthwise_stacks as stacks
 
 
 @jit.inline
@@ -199,11 +200,28 @@ def _geo(g: Any) -> tuple[int, ...]:
     return g.s[0], g.s[1], g.d[0], g.d[1], g.pads[0], g.pads[2]
 
 
+def _small(g: Any) -> bool:
+    """Maps small enough for the whole-batch runs of :mod:`._depthwise_stacks`."""
+    return g.out[0] * g.out[1] <= settings.conv_dw_stack_below
+
+
+def _no_scratch() -> tuple[()]:
+    return ()
+
+
 def jit_dw_forward(x: np.ndarray, w: np.ndarray, g: Any) -> tuple[np.ndarray, np.ndarray]:
     """x (N, C, H, W), w (C m, 1, k_h, k_w) -> (y (N, C m, H_out, W_out), x kept for gW)."""
     N, C, H, W = x.shape
     x = np.ascontiguousarray(x)
     wt = np.ascontiguousarray(w.reshape(C, -1, g.k[0], g.k[1]))
+    if _small(g):
+        O = w.shape[0]
+        grid = stacks.grid(x.shape, g)
+        _, _, Hq, Wq = grid
+        Y = np.empty((O, N * Hq * Wq), x.dtype)
+        _run(stacks.taps_forward.compiled, C, N * H * W, _no_scratch, stacks.to_stacks(x, g, grid), wt, Y, Wq,
+             stacks.run_length(N, g, grid), g.d[0], g.d[1])
+        return stacks.from_grid(Y, N, g.out, grid), x
     y = np.empty((N, w.shape[0]) + g.out, x.dtype)
     shape = _phase_shape(x.shape, g)
     L = g.out[0] * shape[3]
@@ -216,6 +234,13 @@ def jit_dw_grad_input(gy: np.ndarray, w: np.ndarray, x_shape: tuple[int, ...], g
     """gy (N, C m, H_out, W_out) -> gx (N, C, H, W)."""
     N, C, H, W = x_shape
     wt = np.ascontiguousarray(w.reshape(C, -1, g.k[0], g.k[1]))
+    if _small(g):
+        grid = stacks.grid(x_shape, g)
+        sh, sw, Hq, Wq = grid
+        G = np.empty((C, sh, sw, N * Hq * Wq), gy.dtype)
+        _run(stacks.taps_grad_input.compiled, C, N * H * W, _no_scratch, G, wt, stacks.gy_grid(gy, grid), Wq,
+             stacks.run_length(N, g, grid), g.d[0], g.d[1])
+        return stacks.from_stacks(G, x_shape, g, grid)
     gx = np.empty(x_shape, gy.dtype)
     shape = _phase_shape(x_shape, g)
     L = g.out[0] * shape[3]
@@ -229,6 +254,11 @@ def jit_dw_grad_weight(x: np.ndarray, gy: np.ndarray, w_shape: tuple[int, ...], 
     N, C, H, W = x.shape
     m = w_shape[0] // C
     gw = np.empty((C, m) + g.k, gy.dtype)
+    if _small(g):
+        grid = stacks.grid(x.shape, g)
+        _run(stacks.taps_grad_weight.compiled, C, N * H * W, _no_scratch, stacks.to_stacks(x, g, grid),
+             stacks.gy_grid(gy, grid), gw, grid[3], stacks.run_length(N, g, grid), g.d[0], g.d[1])
+        return gw.reshape(w_shape)
     shape = _phase_shape(x.shape, g)
     L = g.out[0] * shape[3]
     _run(_dw_grad_weight.compiled, C, N * H * W,
