@@ -7,12 +7,30 @@ relu'(0) = 0, abs'(0) = 0, clamp passes the gradient on the closed interval [lo,
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 
 from cvprimer.core.cost import broadcast_infer, elementwise_cost
 from cvprimer.core.function import Function
 from cvprimer.core.geometry import pointwise
 from cvprimer.core.saves import INPUT, NOTHING, OUTPUT, Extra, Saves
+from cvprimer.core.settings import settings
+
+#: Compiled forms of sigmoid's forward and of the sigmoid, tanh and relu gradients, registered by
+#: ``cvprimer.functional.activation`` (which holds the numba kernels; core imports nothing above it):
+#: ``"sigmoid"``: ``f(x) -> y``; ``"sigmoid_grad"``, ``"tanh_grad"``, ``"relu_grad"``: ``f(y, gy) -> gx``
+#: from the saved output. Each returns None where it has no kernel (a dtype, a byte order); the NumPy
+#: code below stays the reference and runs then, or whenever ``settings.numba`` is False.
+COMPILED: dict[str, Callable[..., Any]] = {}
+
+
+def _fast(name: str, *arrays: np.ndarray) -> Any:
+    """The compiled result of ``name`` on ``arrays``, or None (use NumPy)."""
+    if not settings.numba or name not in COMPILED:
+        return None
+    return COMPILED[name](*arrays)
 
 
 class NegFn(Function):
@@ -191,7 +209,8 @@ class ReLUFn(Function):
     @staticmethod
     def backward(ctx, gy):
         (y,) = ctx.saved_tensors
-        return gy * (y > 0)
+        gx = _fast("relu_grad", y, gy) if y.dtype.kind == "f" else None
+        return gx if gx is not None else gy * (y > 0)
 
 
 class SigmoidFn(Function):
@@ -207,16 +226,19 @@ class SigmoidFn(Function):
 
     @staticmethod
     def forward(ctx, x):
-        # e^{-|x|} never overflows; pick the algebraically equal form per sign
-        e = np.exp(-np.abs(x))
-        y = np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
+        y = _fast("sigmoid", x)
+        if y is None:
+            # e^{-|x|} never overflows; pick the algebraically equal form per sign
+            e = np.exp(-np.abs(x))
+            y = np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
         ctx.save_for_backward(y)
         return y
 
     @staticmethod
     def backward(ctx, gy):
         (y,) = ctx.saved_tensors
-        return gy * y * (1 - y)
+        gx = _fast("sigmoid_grad", y, gy)
+        return gx if gx is not None else gy * y * (1 - y)
 
 
 class TanhFn(Function):
@@ -236,4 +258,5 @@ class TanhFn(Function):
     @staticmethod
     def backward(ctx, gy):
         (y,) = ctx.saved_tensors
-        return gy * (1 - y * y)
+        gx = _fast("tanh_grad", y, gy)
+        return gx if gx is not None else gy * (1 - y * y)
