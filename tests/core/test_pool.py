@@ -1,0 +1,84 @@
+"""The engine's worker pool: results in span order, the caller runs a span itself, exceptions reach
+the caller only after every span finished, nested calls run in place, several user threads at once,
+and the BLAS thread limit comes back after the pool's single-threaded section."""
+
+import threading
+import time
+
+import pytest
+
+from cvprimer.core import pool
+from cvprimer.core.settings import settings
+
+
+def test_results_in_span_order_and_the_caller_takes_part():
+    seen = []
+
+    def fn(a, b):
+        seen.append(threading.current_thread().name)
+        time.sleep(0.01)
+        return list(range(a, b))
+
+    with settings.override(threads=3):
+        spans = [(0, 2), (2, 5), (5, 6)]
+        assert pool.pool_map(fn, spans) == [[0, 1], [2, 3, 4], [5]]
+    assert threading.current_thread().name in seen
+    assert any(name.startswith("cvprimer-") for name in seen)
+
+
+def test_an_exception_is_raised_after_every_span_finished():
+    done = []
+
+    def fn(a, b):
+        if a == 1:
+            raise ValueError("span 1 failed")
+        time.sleep(0.05)
+        done.append(a)
+        return a
+
+    with settings.override(threads=3):
+        with pytest.raises(ValueError, match="span 1 failed"):
+            pool.pool_map(fn, [(0, 1), (1, 2), (2, 3)])
+    assert sorted(done) == [0, 2]  # the other spans ran to the end before the raise
+    with settings.override(threads=2):  # the pool still works afterwards
+        assert pool.pool_map(lambda a, b: a + b, [(1, 2), (3, 4)]) == [3, 7]
+
+
+def test_nested_calls_run_in_place():
+    def inner(a, b):
+        return threading.current_thread().name
+
+    def outer(a, b):
+        return pool.pool_map(inner, [(0, 1), (1, 2)])
+
+    with settings.override(threads=2):
+        res = pool.pool_map(outer, [(0, 1), (1, 2)])
+    assert res[1] == [res[1][0]] * 2 and res[1][0].startswith("cvprimer-")  # the worker ran both itself
+
+
+def test_several_user_threads_at_once():
+    out = {}
+
+    def user(k):
+        with settings.override(threads=2):
+            out[k] = pool.pool_map(lambda a, b: (k, a, b), [(0, 5), (5, 9)])
+
+    threads = [threading.Thread(target=user, args=(k,)) for k in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert out == {k: [(k, 0, 5), (k, 5, 9)] for k in range(6)}
+
+
+def test_blas_limit_restored():
+    ctl = pool._controller()
+    if not ctl:
+        pytest.skip("threadpoolctl not installed")
+    blas = [lib for lib in ctl.lib_controllers if lib.user_api == "blas"]
+    before = [lib.num_threads for lib in blas]
+    inside = []
+    with settings.override(threads=2):
+        pool.pool_map(lambda a, b: inside.append([lib.num_threads for lib in blas]), [(0, 1), (1, 2)])
+    assert all(n == 1 for row in inside for n in row)
+    assert [lib.num_threads for lib in blas] == before
