@@ -67,3 +67,29 @@ def test_numba_true_without_numba_is_refused(monkeypatch: pytest.MonkeyPatch) ->
     k = jit.kernel(lambda x: x)
     with pytest.raises(RuntimeError, match="numba is not installed"):
         k(1)
+
+
+def test_small_arrays_skip_the_kernels_of_ops_with_a_fast_numpy_path():
+    """Below settings.numba_min_elements the core sigmoid/tanh/relu and softmax take the NumPy path
+    (a spy in core.ops.unary.COMPILED sees no call), at and above it the kernels."""
+    import numpy as np
+
+    import cvprimer as cp
+    import cvprimer.functional as F
+    from cvprimer.core import jit
+    from cvprimer.core.ops import unary
+
+    if not jit.available():
+        return
+    calls = []
+    real = unary.COMPILED["relu_grad"]
+    unary.COMPILED["relu_grad"] = lambda y, gy: calls.append(y.size) or real(y, gy)
+    try:
+        for n in (100, 200):
+            with settings.override(numba=True, numba_min_elements=200):
+                x = cp.tensor(np.linspace(-1, 1, n, dtype=np.float32), requires_grad=True)
+                F.relu(x).sum().backward()
+                np.testing.assert_array_equal(x.grad.numpy(), (x.detach().numpy() > 0).astype(np.float32))
+    finally:
+        unary.COMPILED["relu_grad"] = real
+    assert calls == [200]

@@ -14,6 +14,11 @@ Fields (the defaults are the measured best on a 2-core x86 machine; see ``benchm
 * ``numba`` -- use the compiled kernels of :mod:`cvprimer.core.jit` where an op has one. Starts
   True when numba imports and the environment variable ``CVPRIMER_NUMBA`` is not ``0``; the
   NumPy code stays the reference and every parity test runs on both paths.
+* ``numba_min_elements`` -- ops whose NumPy code is about as fast as their kernel on small arrays
+  (the core sigmoid/tanh/relu, softmax) take the NumPy path below this many elements, where the
+  compiled call's fixed cost (~15 us) outweighs it (measured f+b: relu and softmax on 1024 values
+  ~75 and ~190 us compiled, ~55 and ~130 us NumPy; a small MLP's step is made of such ops). The
+  test suite sets it to 0 so that the kernels are tested on small arrays too.
 * ``threads`` -- worker threads of the engine's pool (None: the CPUs this process may use, at
   most 4). Convolution, normalization and the other batch-split kernels share that pool.
 * ``min_chunk_elements`` -- a batch is split over the workers only when each chunk still has at
@@ -71,6 +76,7 @@ class Settings:
     """The engine's switches (see the module docstring for each field)."""
 
     numba: bool = False
+    numba_min_elements: int = 4096
     threads: int | None = None
     min_chunk_elements: int = 1 << 18
     conv_phases: bool = True

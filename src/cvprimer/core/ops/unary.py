@@ -27,8 +27,9 @@ COMPILED: dict[str, Callable[..., Any]] = {}
 
 
 def _fast(name: str, *arrays: np.ndarray) -> Any:
-    """The compiled result of ``name`` on ``arrays``, or None (use NumPy)."""
-    if not settings.numba or name not in COMPILED:
+    """The compiled result of ``name`` on ``arrays``, or None (use NumPy: numba off, no kernel, or
+    fewer than ``settings.numba_min_elements`` values)."""
+    if not settings.numba or name not in COMPILED or arrays[0].size < settings.numba_min_elements:
         return None
     return COMPILED[name](*arrays)
 

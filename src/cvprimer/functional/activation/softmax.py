@@ -62,8 +62,9 @@ def softmax_array(x: np.ndarray, axis: int, zero_empty: bool = False) -> np.ndar
 
 
 def _compiled_softmax(x: np.ndarray, axis: int, zero_empty: bool) -> np.ndarray | None:
-    """The compiled kernels' softmax (None where they do not apply: the NumPy path)."""
-    if not settings.numba or x.ndim == 0:
+    """The compiled kernels' softmax (None where they do not apply: the NumPy path; also below
+    ``settings.numba_min_elements`` values, where NumPy is as fast)."""
+    if not settings.numba or x.ndim == 0 or x.size < settings.numba_min_elements:
         return None
     from cvprimer.functional.activation import _kernels
 
@@ -74,7 +75,7 @@ def _compiled_softmax(x: np.ndarray, axis: int, zero_empty: bool) -> np.ndarray 
 
 
 def _compiled_grad(y: np.ndarray, g: np.ndarray, axis: int, log: bool) -> np.ndarray | None:
-    if not settings.numba or y.ndim == 0:
+    if not settings.numba or y.ndim == 0 or y.size < settings.numba_min_elements:
         return None
     from cvprimer.functional.activation import _kernels
 
@@ -182,7 +183,7 @@ class LogSoftmaxFn(Function):
 
 
 def _kernels_log_softmax(x: np.ndarray, axis: int) -> np.ndarray | None:
-    if not settings.numba or x.ndim == 0:
+    if not settings.numba or x.ndim == 0 or x.size < settings.numba_min_elements:
         return None
     from cvprimer.functional.activation import _kernels
 
