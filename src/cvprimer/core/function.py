@@ -195,15 +195,6 @@ class Link:
         return f"Link({self._node.name if self._node is not None else None}[{self._out_index}], shape={self.shape})"
 
 
-def _link(a: Any) -> Any:
-    """What a node keeps of one positional argument (see :class:`Link`)."""
-    from cvprimer.core.tensor import Tensor
-
-    if not isinstance(a, Tensor):
-        return None
-    return a if a._node is None else Link(a)
-
-
 class Function:
     """Base class of every differentiable op; subclasses implement ``forward``/``backward``.
 
@@ -341,7 +332,9 @@ class Function:
             )
         results = []
         if any_needs:
-            ctx.inputs = tuple(_link(a) for a in args)
+            # leaf Tensors as they are, other ops' outputs as Links (see Link), options as None
+            ctx.inputs = tuple((a if a._node is None else Link(a)) if isinstance(a, Tensor) else None
+                               for a in args)
             for i, o in enumerate(outs):
                 o = np.asarray(o)
                 ctx.out_meta.append((o.shape, o.dtype))
