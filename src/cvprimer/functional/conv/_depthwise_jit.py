@@ -48,26 +48,6 @@ from cvprimer.core.settings import settings
 from cvprimer.functional.conv import _depthwise_stacks as stacks
 
 
-@jit.inline
-def _fill(P, plane, sh, sw, pt, pl):  # pragma: no cover - compiled
-    """The (H, W) plane into its padded polyphase components P (the padding stays as it is: 0)."""
-    H, W = plane.shape
-    for r in range(H):
-        xr = plane[r]
-        R = r + pt
-        Pr = P[R % sh, :, R // sh]
-        if sw == 1:
-            dst1 = Pr[0, pl:]
-            for k in range(W):
-                dst1[k] = xr[k]
-            continue
-        for b in range(sw):  # columns u with (u + p_l) mod s_w == b, from u0 on
-            u0 = (b - pl) % sw
-            dst = Pr[b, (u0 + pl) // sw:]
-            for k in range((W - u0 + sw - 1) // sw):
-                dst[k] = xr[u0 + k * sw]
-
-
 @jit.kernel
 def _dw_forward(x, w, y, P, acc, c0, c1, sh, sw, dh, dw, pt, pl):  # pragma: no cover - compiled
     N, _, H, W = x.shape
@@ -78,7 +58,7 @@ def _dw_forward(x, w, y, P, acc, c0, c1, sh, sw, dh, dw, pt, pl):  # pragma: no 
     Pf = P.reshape(sh, sw, P.shape[2] * Wq)
     for n in range(N):
         for c in range(c0, c1):
-            _fill(P, x[n, c], sh, sw, pt, pl)
+            stacks.fill(P, x[n, c], sh, sw, pt, pl)
             for q in range(m):
                 acc[:] = 0
                 for i in range(kh):
@@ -124,20 +104,7 @@ def _dw_grad_input(gy, w, gx, P, g, c0, c1, sh, sw, dh, dw, pt, pl):  # pragma: 
                         wt = w[c, q, i, j]
                         for k in range(L):
                             dst[k] += wt * g[k]
-            for r in range(H):  # back from the padded components into the plane
-                gxr = gx[n, c, r]
-                R = r + pt
-                Pr = P[R % sh, :, R // sh]
-                if sw == 1:
-                    src1 = Pr[0, pl:]
-                    for k in range(W):
-                        gxr[k] = src1[k]
-                    continue
-                for b in range(sw):
-                    u0 = (b - pl) % sw
-                    src = Pr[b, (u0 + pl) // sw:]
-                    for k in range((W - u0 + sw - 1) // sw):
-                        gxr[u0 + k * sw] = src[k]
+            stacks.drain(P, gx[n, c], sh, sw, pt, pl)
 
 
 @jit.kernel
@@ -152,7 +119,7 @@ def _dw_grad_weight(x, gy, gw, P, g, acc, c0, c1, sh, sw, dh, dw, pt, pl):  # pr
     for c in range(c0, c1):
         acc[:] = 0
         for n in range(N):
-            _fill(P, x[n, c], sh, sw, pt, pl)
+            stacks.fill(P, x[n, c], sh, sw, pt, pl)
             for q in range(m):
                 o = c * m + q
                 for h in range(Ho):

@@ -105,51 +105,64 @@ def grid(x_shape: tuple[int, ...], g: Any) -> tuple[int, int, int, int]:
     return g.s[0], g.s[1], -(-Hp // g.s[0]) + 1, -(-Wp // g.s[1])
 
 
+@jit.inline
+def fill(P, plane, sh, sw, pt, pl):  # pragma: no cover - compiled
+    """The (H, W) plane into its padded polyphase components P (the padding stays as it is: 0)."""
+    H, W = plane.shape
+    for r in range(H):
+        xr = plane[r]
+        R = r + pt
+        Pr = P[R % sh, :, R // sh]
+        if sw == 1:
+            dst1 = Pr[0, pl:]
+            for k in range(W):
+                dst1[k] = xr[k]
+            continue
+        for b in range(sw):  # columns u with (u + p_l) mod s_w == b, from u0 on
+            u0 = (b - pl) % sw
+            dst = Pr[b, (u0 + pl) // sw:]
+            for k in range((W - u0 + sw - 1) // sw):
+                dst[k] = xr[u0 + k * sw]
+
+
+@jit.inline
+def drain(P, plane, sh, sw, pt, pl):  # pragma: no cover - compiled
+    """The inverse of :func:`fill` on the plane's positions: plane[r, u] = P[...] (padding dropped)."""
+    H, W = plane.shape
+    for r in range(H):
+        gr = plane[r]
+        R = r + pt
+        Pr = P[R % sh, :, R // sh]
+        if sw == 1:
+            src1 = Pr[0, pl:]
+            for k in range(W):
+                gr[k] = src1[k]
+            continue
+        for b in range(sw):
+            u0 = (b - pl) % sw
+            src = Pr[b, (u0 + pl) // sw:]
+            for k in range((W - u0 + sw - 1) // sw):
+                gr[u0 + k * sw] = src[k]
+
+
 @jit.kernel
 def _fill_stacks(x, Q, pt, pl):  # pragma: no cover - compiled
-    """Q (C, s_h, s_w, N, H_q, W_q), zeroed: Q[c, R % s_h, V % s_w, n, R // s_h, V // s_w] = x[n, c, r, u]
-    at R = r + p_t, V = u + p_l."""
-    N, C, H, W = x.shape
+    """Q (C, s_h, s_w, N, H_q, W_q), zeroed: each (image, channel) plane into its padded components."""
+    N, C = x.shape[0], x.shape[1]
     sh, sw = Q.shape[1], Q.shape[2]
     for c in range(C):
         for n in range(N):
-            for r in range(H):
-                R = r + pt
-                xr = x[n, c, r]
-                Qr = Q[c, R % sh, :, n, R // sh]
-                if sw == 1:
-                    dst = Qr[0, pl:]
-                    for u in range(W):
-                        dst[u] = xr[u]
-                    continue
-                for b in range(sw):  # columns u with (u + p_l) mod s_w == b, from u0 on
-                    u0 = (b - pl) % sw
-                    dst = Qr[b, (u0 + pl) // sw:]
-                    for k in range((W - u0 + sw - 1) // sw):
-                        dst[k] = xr[u0 + k * sw]
+            fill(Q[c, :, :, n], x[n, c], sh, sw, pt, pl)
 
 
 @jit.kernel
 def _drain_stacks(G, gx, pt, pl):  # pragma: no cover - compiled
-    """The inverse of :func:`_fill_stacks` on x's positions: gx[n, c, r, u] = G[c, ..., n, ...]."""
-    N, C, H, W = gx.shape
+    """The inverse of :func:`_fill_stacks` on x's positions."""
+    N, C = gx.shape[0], gx.shape[1]
     sh, sw = G.shape[1], G.shape[2]
     for n in range(N):
         for c in range(C):
-            for r in range(H):
-                R = r + pt
-                gr = gx[n, c, r]
-                Gr = G[c, R % sh, :, n, R // sh]
-                if sw == 1:
-                    src = Gr[0, pl:]
-                    for u in range(W):
-                        gr[u] = src[u]
-                    continue
-                for b in range(sw):
-                    u0 = (b - pl) % sw
-                    src = Gr[b, (u0 + pl) // sw:]
-                    for k in range((W - u0 + sw - 1) // sw):
-                        gr[u0 + k * sw] = src[k]
+            drain(G[c, :, :, n], gx[n, c], sh, sw, pt, pl)
 
 
 @jit.kernel
