@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import TinyMLP
 
+from conftest import TinyMLP
 from cvprimer.optim import SGD, Adam, lr_scheduler
 from cvprimer.train.callbacks import ModelCheckpoint
 from cvprimer.train.checkpoint import CheckpointError, load_checkpoint, save_checkpoint

@@ -1,10 +1,10 @@
 """diagnose() on real short runs made to fail each way (and one healthy run)."""
 
 import numpy as np
-from conftest import Lin, TinyMLP
 
 import cvprimer as cp
 import cvprimer.functional as F
+from conftest import Lin, TinyMLP
 from cvprimer.nn.containers import ModuleList
 from cvprimer.nn.module import Module
 from cvprimer.optim import SGD

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import TinyMLP
 
 import cvprimer as cp
 import cvprimer.functional as F
+from conftest import TinyMLP
 from cvprimer.data import ArrayDataset, DataLoader
 from cvprimer.optim import SGD, Adam, AdamW, lr_scheduler, schedules
 from cvprimer.train.callbacks import Callback, ModelCheckpoint

@@ -5,10 +5,10 @@ import os
 
 import numpy as np
 import pytest
-from conftest import TinyMLP
 
 import cvprimer as cp
 import cvprimer.functional as F
+from conftest import TinyMLP
 from cvprimer.optim import SGD, Adam
 from cvprimer.train.callbacks import Callback, EarlyStopping, History, ModelCheckpoint
 from cvprimer.train.checkpoint import CheckpointError
