@@ -20,7 +20,7 @@ def _shared_runs(text: str, seed: str, run: int) -> list[str]:
 
 @pytest.mark.parametrize("exp", all_experiments(), ids=lambda e: e.id)
 def test_texts_are_bilingual_and_not_copied(exp):
-    keys = [k for k in ("title", "claim", "method", "body") if exp.t(k, "en") or exp.t(k, "zh")]
+    keys = [k for k in ("title", "claim", "method", "body", "beyond") if exp.t(k, "en") or exp.t(k, "zh")]
     for k in keys:
         assert exp.t(k, "en").strip() and CJK.search(exp.t(k, "zh")), f"{exp.id}: {k} must exist in both languages"
     if not SEED.is_file():

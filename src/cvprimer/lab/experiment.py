@@ -44,7 +44,9 @@ from typing import Any, ClassVar
 import numpy as np
 
 CONFIRMED, REFUTED, NUANCED = "confirmed", "refuted", "nuanced"
-VERDICTS = (CONFIRMED, REFUTED, NUANCED)
+VERDICTS = (CONFIRMED, REFUTED, NUANCED)  # what one seed's ``decide`` may return
+UNSETTLED = "unsettled"  # the runner's outcome when the seeds do not all reach the same verdict
+OUTCOMES = (*VERDICTS, UNSETTLED)
 LANGS = ("en", "zh")
 TOPIC_KEYS = ("data", "architecture", "cost", "optimization", "training", "activation", "regularization", "loss",
               "sampling", "beyond")
@@ -135,15 +137,32 @@ class Plot:
 @dataclass
 class Result:
     """What ``run`` returns: figures by name, tables, plots and free notes (bilingual). No verdict: the
-    runner computes it from ``figures`` with the experiment's ``decide``."""
+    runner computes it from ``figures`` with the experiment's ``decide``.
+
+    ``beyond`` and ``beyond_tables`` hold what the lab measures *beyond the seed's claim* (an extra method, a
+    wider setting, a caveat of our own). They are shown under their own heading and are never passed to
+    ``decide``: by construction they cannot move the verdict or enter the errata. ``notes`` must be computed
+    from the figures (no measured number in fixed text)."""
 
     figures: dict[str, Figure] = field(default_factory=dict)
     tables: list[Table] = field(default_factory=list)
     plots: list[Plot] = field(default_factory=list)
     notes: Text | None = None
+    beyond: dict[str, Figure] = field(default_factory=dict)
+    beyond_tables: list[Table] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        both = set(self.figures) & set(self.beyond)
+        if both:
+            raise ValueError(f"Result: figure names used both for the claim and beyond it: {sorted(both)}")
 
     def values(self) -> dict[str, float]:
+        """The claim's figures as plain numbers (what ``decide`` sees)."""
         return {k: f.value for k, f in self.figures.items()}
+
+    def beyond_values(self) -> dict[str, float]:
+        """The figures beyond the seed's claim as plain numbers (what ``explain_beyond`` sees)."""
+        return {k: f.value for k, f in self.beyond.items()}
 
 
 class Progress:
@@ -168,16 +187,22 @@ class Context:
     ``seed`` and a seeded ``rng``, ``out_dir`` (its own folder for PNGs), ``progress`` and plot helpers."""
 
     def __init__(self, out_dir: str, quick: bool = True, seed: int = 0, progress: Progress | None = None,
-                 save_plots: bool = True) -> None:
-        self.out_dir, self.quick, self.seed = out_dir, bool(quick), int(seed)
+                 save_plots: bool = True, tiny: bool = False) -> None:
+        self.out_dir, self.quick, self.seed = out_dir, bool(quick) or bool(tiny), int(seed)
+        self.tiny = bool(tiny)  # the unit tests' size: quick mode shrunk further where ``pick`` offers it
         self.rng = np.random.default_rng(seed)
         self.progress = progress or Progress()
         self.save_plots = save_plots
         self.plots: list[Plot] = []
         self.started = time.perf_counter()
 
-    def pick(self, quick: Any, full: Any) -> Any:
-        """``quick`` in quick mode, ``full`` otherwise: the one knob an experiment turns between modes."""
+    def pick(self, quick: Any, full: Any, tiny: Any = None) -> Any:
+        """``quick`` in quick mode, ``full`` otherwise: the one knob an experiment turns between modes.
+
+        ``tiny`` (optional) is the size the unit tests run ``run()`` at (``Context(..., tiny=True)``); where it
+        is not given the tests run the quick size. It never reaches a report."""
+        if self.tiny and tiny is not None:
+            return tiny
         return quick if self.quick else full
 
     def child_rng(self) -> np.random.Generator:
@@ -225,7 +250,16 @@ class Experiment:
     # 2-core machine (measured up to 7x on a busy one); None leaves the library's default (all cores)
     threads: ClassVar[int | None] = 1
     thresholds: ClassVar[Mapping[str, float]] = {}
-    text: ClassVar[Mapping[str, Mapping[str, str]]] = {}  # {"en": {"title", "claim", "method", ["body"]}, "zh": ...}
+    # one bilingual line per threshold saying why it sits where it does: a measured noise floor (quote it), theory,
+    # or a named convention; ``check`` refuses a threshold without one
+    reasons: ClassVar[Mapping[str, Text]] = {}
+    # the verdicts ``decide`` can return; tests show each one reached and docs/lab.md lists them
+    reachable: ClassVar[tuple[str, ...]] = ()
+    # True: quick mode is known to be too small to settle this claim; the report marks its quick verdict provisional
+    quick_provisional: ClassVar[bool] = False
+    # {"en": {"title", "claim", "method", ["body"], ["beyond"]}, "zh": ...}; title neutral (a topic or the question,
+    # never a verdict); no measured number in any of them; "beyond" says what the lab adds beyond the seed's claim
+    text: ClassVar[Mapping[str, Mapping[str, str]]] = {}
 
     def run(self, ctx: Context) -> Result:  # pragma: no cover - abstract
         raise NotImplementedError(f"{type(self).__name__}.run")
@@ -233,6 +267,11 @@ class Experiment:
     @staticmethod
     def decide(figures: Mapping[str, float], thresholds: Mapping[str, float]) -> tuple[str, Text]:
         raise NotImplementedError("decide")  # pragma: no cover - pages have none
+
+    @staticmethod
+    def explain_beyond(beyond: Mapping[str, float]) -> Text | None:
+        """Sentences about the figures beyond the seed's claim (computed from them; shown apart, no verdict)."""
+        return None
 
     # ------------------------------------------------------------------------------------------------
     @classmethod
@@ -263,3 +302,21 @@ class Experiment:
                 raise ValueError(f"{name}: text[{lang!r}] lacks {missing}")
         if cls.kind == "experiment" and cls.decide is Experiment.decide:
             raise ValueError(f"{name}: an experiment needs a decide(figures, thresholds) staticmethod")
+        extra = set(cls.reasons) - set(cls.thresholds)
+        if extra:
+            raise ValueError(f"{name}: reasons for thresholds that do not exist: {sorted(extra)}")
+        for key, why in cls.reasons.items():
+            if not isinstance(why, Mapping) or any(not str(why.get(lang, "")).strip() for lang in LANGS):
+                raise ValueError(f"{name}: reasons[{key!r}] must be {{'en': ..., 'zh': ...}}, both non-empty")
+        allowed = VERDICTS if cls.kind == "experiment" else ()
+        if any(v not in allowed for v in cls.reachable):
+            raise ValueError(f"{name}: reachable must be a subset of {allowed}, got {cls.reachable!r}")
+
+    @classmethod
+    def completeness(cls) -> list[str]:
+        """What the declaration still lacks for a signed verdict (tests require an empty list): a reason for
+        every threshold, and for an experiment the verdicts its ``decide`` can reach."""
+        gaps = [f"threshold {k!r} has no reason" for k in cls.thresholds if k not in cls.reasons]
+        if cls.kind == "experiment" and not cls.reachable:
+            gaps.append("reachable verdicts not declared")
+        return gaps

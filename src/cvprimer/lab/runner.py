@@ -33,7 +33,7 @@ import numpy as np
 from cvprimer.analysis.timing import blas_threads
 from cvprimer.core.random import manual_seed
 from cvprimer.core.serialization import atomic_write
-from cvprimer.lab.experiment import LANGS, VERDICTS, Context, Experiment, Progress, Result
+from cvprimer.lab.experiment import LANGS, UNSETTLED, VERDICTS, Context, Experiment, Progress, Result
 
 FRAME_VERSION = "1"
 RESULTS_VERSION = 1
@@ -54,10 +54,11 @@ def run_dir(out: str, exp_id: str) -> str:
 
 
 def seeds_for(exp: type[Experiment], quick: bool, seed: int, seeds: int) -> list[int]:
-    """The seeds an experiment runs with: one in quick mode or when deterministic, else ``seeds`` of them."""
+    """The seeds an experiment runs with: ``seeds`` consecutive ones from ``seed`` in either mode, one when the
+    experiment is deterministic."""
     if seeds < 1:
         raise ValueError(f"lab run: --seeds must be >= 1, got {seeds}")
-    n = 1 if quick or not exp.stochastic else seeds
+    n = seeds if exp.stochastic else 1
     return [seed + i for i in range(n)]
 
 
@@ -86,13 +87,13 @@ def _check_decision(exp: type[Experiment], out: Any) -> tuple[str, dict[str, str
     return out[0], dict(out[1])
 
 
-def aggregate(exp: type[Experiment], results: Sequence[Result]) -> dict[str, Any]:
-    """Figures averaged over seeds (with their spread), the verdict and evidence, and the seed agreement."""
-    first = results[0]
-    figures: dict[str, Any] = {}
+def _figure_entries(results: Sequence[Result], attr: str) -> tuple[dict[str, Any], dict[str, float]]:
+    """``{name: json entry}`` with the mean over seeds as ``value`` (plus ``spread`` and ``per_seed`` when there
+    are several seeds), and ``{name: mean}``; ``attr`` is ``"figures"`` or ``"beyond"``."""
+    entries: dict[str, Any] = {}
     means: dict[str, float] = {}
-    for name, fig in first.figures.items():
-        vals = np.array([r.figures[name].value for r in results if name in r.figures], dtype=np.float64)
+    for name, fig in getattr(results[0], attr).items():
+        vals = np.array([getattr(r, attr)[name].value for r in results if name in getattr(r, attr)], dtype=np.float64)
         mean = float(vals.mean()) if vals.size else float("nan")
         means[name] = mean
         entry = fig.to_json()
@@ -100,20 +101,57 @@ def aggregate(exp: type[Experiment], results: Sequence[Result]) -> dict[str, Any
         if len(results) > 1:
             entry["spread"] = float(vals.std(ddof=1)) if vals.size > 1 else 0.0
             entry["per_seed"] = [float(v) if math.isfinite(v) else None for v in vals]
-        figures[name] = entry
+        entries[name] = entry
+    return entries, means
+
+
+def aggregate(exp: type[Experiment], results: Sequence[Result], seeds: Sequence[int] | None = None) -> dict[str, Any]:
+    """Figures averaged over seeds (with their spread) and the verdict.
+
+    Every seed decides on its own figures. When all seeds reach the same verdict it is the experiment's verdict
+    and the evidence is ``decide`` on the mean figures (or, should the mean land elsewhere, the first seed's
+    sentence, labelled so). When they differ the outcome is ``unsettled``: the evidence gives the split (k/n)
+    and each seed's verdict and sentence. What lies beyond the seed's claim never reaches ``decide``.
+    """
+    seeds = list(seeds) if seeds is not None else list(range(len(results)))
+    figures, means = _figure_entries(results, "figures")
+    beyond, beyond_means = _figure_entries(results, "beyond")
+    out: dict[str, Any] = {"figures": figures, "beyond": beyond,
+                           "beyond_evidence": _check_text(exp, exp.explain_beyond(beyond_means)) if beyond else None}
     if exp.kind == "page":
-        return {"figures": figures, "verdict": None, "evidence": None, "seed_agreement": None}
-    verdict, ev = _check_decision(exp, exp.decide(means, dict(exp.thresholds)))
-    per_seed = [_check_decision(exp, exp.decide(r.values(), dict(exp.thresholds)))[0] for r in results]
-    agree = sum(v == verdict for v in per_seed)
-    if agree < len(per_seed):
-        counts = {v: per_seed.count(v) for v in dict.fromkeys(per_seed)}
-        en = ", ".join(f"{n} {v}" for v, n in counts.items())
-        zh = "，".join(f"{n} 个为 {v}" for v, n in counts.items())
-        ev = {"en": f"{ev['en']} Seeds disagree: {en} (verdict from the mean over {len(per_seed)} seeds).",
-              "zh": f"{ev['zh']} 各随机种子结论不一致：{zh}（结论取 {len(per_seed)} 个种子的平均值）。"}
-    return {"figures": figures, "verdict": verdict, "evidence": ev, "seed_agreement": f"{agree}/{len(per_seed)}",
-            "per_seed_verdicts": per_seed}
+        return {**out, "verdict": None, "evidence": None, "seed_agreement": None}
+    th = dict(exp.thresholds)
+    decisions = [_check_decision(exp, exp.decide(r.values(), th)) for r in results]
+    per_seed = [v for v, _ in decisions]
+    counts = {v: per_seed.count(v) for v in dict.fromkeys(per_seed)}
+    if len(counts) == 1:
+        verdict = per_seed[0]
+        mean_v, ev = _check_decision(exp, exp.decide(means, th))
+        if mean_v != verdict:  # a mean can fall where no seed fell: quote a seed that reached the verdict instead
+            ev = {"en": f"(figures of seed {seeds[0]}) {decisions[0][1]['en']}",
+                  "zh": f"（随机种子 {seeds[0]} 的数据）{decisions[0][1]['zh']}"}
+        agree = len(per_seed)
+    else:
+        verdict = UNSETTLED
+        top = max(counts.values())
+        split_en = ", ".join(f"{n}/{len(per_seed)} {v}" for v, n in counts.items())
+        split_zh = "，".join(f"{n}/{len(per_seed)} 为 {v}" for v, n in counts.items())
+        ev = {"en": f"The seeds disagree ({split_en}), so the verdict is unsettled. "
+                    + " ".join(f"Seed {s}: {v}. {e['en']}" for s, (v, e) in zip(seeds, decisions, strict=True)),
+              "zh": f"各随机种子的结论不一致（{split_zh}），因此结论未定。"
+                    + "".join(f"随机种子 {s}：{v}。{e['zh']}" for s, (v, e) in zip(seeds, decisions, strict=True))}
+        agree = top
+    return {**out, "verdict": verdict, "evidence": ev, "seed_agreement": f"{agree}/{len(per_seed)}",
+            "per_seed_verdicts": per_seed,
+            "per_seed_evidence": [e for _, e in decisions] if len(results) > 1 else None}
+
+
+def _check_text(exp: type[Experiment], text: Any) -> dict[str, str] | None:
+    if text is None:
+        return None
+    if not isinstance(text, dict) or any(not text.get(lang) for lang in LANGS):
+        raise TypeError(f"{exp.id}: explain_beyond must return None or {{'en': ..., 'zh': ...}}, got {text!r}")
+    return dict(text)
 
 
 def run_one(exp: type[Experiment], out: str, quick: bool = True, seed: int = 0, seeds: int = 3,
@@ -143,7 +181,7 @@ def run_one(exp: type[Experiment], out: str, quick: bool = True, seed: int = 0, 
             if i == 0:
                 plots = res.plots or ctx.plots
             results.append(res)
-        agg = aggregate(exp, results)
+        agg = aggregate(exp, results, seed_list)
     except KeyboardInterrupt:
         raise
     except Exception as e:  # an experiment's bug must not stop the others; it is reported, never cached
@@ -154,6 +192,7 @@ def run_one(exp: type[Experiment], out: str, quick: bool = True, seed: int = 0, 
         return rec
     first = results[0]
     rec = {**base, "status": "ok", **agg, "tables": [t.to_json() for t in first.tables],
+           "beyond_tables": [t.to_json() for t in first.beyond_tables],
            "plots": [p.to_json() for p in plots], "notes": dict(first.notes) if first.notes else None,
            "seconds": round(time.perf_counter() - t0, 3)}
     _write(folder, rec)
