@@ -1,6 +1,7 @@
 """q24 (a page) and the shared lab/_vision helpers it uses: declaration, grids, HOG, epochs, entropy, FGSM."""
 
 import numpy as np
+import pytest
 
 import cvprimer as cp
 from cvprimer.lab._vision import (
@@ -14,11 +15,57 @@ from cvprimer.lab._vision import (
     small_cnn,
 )
 from cvprimer.lab.experiments.q24_why_deep_learning import WhyDeepLearning as E
+from labcheck import run_tiny
 
 
 def test_page_declaration():
     E.check()
     assert E.kind == "page" and E.t("body", "zh") and "\n\n" in E.t("body", "en")
+    assert E.reachable == () and not E.completeness()
+
+
+def test_summary_is_computed_from_the_figures():
+    n = E.summary({"cnn": [0.5, 0.9], "hog": [0.7, 0.8], "pixels": [0.4, 0.6]}, [10, 100])
+    assert "With 10 training images HOG + linear leads at 0.7" in n["en"] and "0.2 ahead of small CNN" in n["en"]
+    assert "With 100 training images small CNN" in n["en"] and "0.4 for small CNN" in n["en"]
+    flipped = E.summary({"cnn": [0.9, 0.9], "hog": [0.7, 0.8], "pixels": [0.4, 0.6]}, [10, 100])
+    assert "With 10 training images small CNN" in flipped["en"] and "HOG + 线性分类器 0.7" in flipped["zh"]
+
+
+def test_run_tiny_accuracy_matches_torch(monkeypatch):
+    """The CNN's figure on the largest subset equals its accuracy recomputed by PyTorch from the same weights."""
+    torch = pytest.importorskip("torch")
+    import cvprimer.lab._vision as vision
+    import cvprimer.lab.experiments.q24_why_deep_learning as q24
+
+    seen = {}
+    real_load, real_hunger = vision.load_data, q24.data_hunger
+
+    def load(*a, **k):
+        seen.setdefault("data", real_load(*a, **k))
+        return seen["data"]
+
+    def hunger(*a, **k):
+        seen["out"] = real_hunger(*a, **k)
+        return seen["out"]
+
+    monkeypatch.setattr(vision, "load_data", load)
+    monkeypatch.setattr(q24, "data_hunger", hunger)
+    res = run_tiny(E)
+    curves, model = seen["out"]
+    tm = torch.nn.Sequential(torch.nn.Conv2d(1, 8, 5, stride=2, padding=2), torch.nn.ReLU(),
+                             torch.nn.Conv2d(8, 16, 3, stride=2, padding=1), torch.nn.ReLU(), torch.nn.Flatten(),
+                             torch.nn.Linear(16 * 49, 10)).double()
+    with torch.no_grad():
+        for t, c in zip([m for m in tm if m.__class__.__name__ in ("Conv2d", "Linear")],
+                        [model[0], model[2], model[5]], strict=True):
+            t.weight.copy_(torch.from_numpy(c.weight.data.astype(np.float64)))
+            t.bias.copy_(torch.from_numpy(c.bias.data.astype(np.float64)))
+        d = seen["data"]
+        acc = float((tm(torch.from_numpy(d.x_val.astype(np.float64))).argmax(1).numpy() == d.y_val).mean())
+    assert res.figures["cnn_acc_large"].value == pytest.approx(acc, abs=1.5 / len(d.y_val))
+    assert res.figures["cnn_acc_small"].value == curves["cnn"][0]
+    assert "leads at" in res.notes["en"] and "领先" in res.notes["zh"]
 
 
 def test_image_grid_places_tiles():
