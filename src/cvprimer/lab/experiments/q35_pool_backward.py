@@ -2,9 +2,11 @@
 
 Measured with autograd on our own ``F.max_pool2d`` / ``F.avg_pool2d``: where each window's gradient lands
 (max pooling: one element, the first maximum when several tie; average pooling: spread over the window),
-how often windows tie on a real MNIST feature map (ReLU zeros in the background), and the ratio
+how often windows tie on a real MNIST feature map , and the ratio
 ``sum(input gradient) / sum(output gradient)`` for non-overlapping, overlapping, strided, padded and
-ceil-mode windows, on a 28x28 and a 7x7 map.
+ceil-mode windows, on a 28x28 and a 7x7 map. Every padded average pooling names ``count_include_pad``
+explicitly, so the verdict does not depend on the engine's default; whether average pooling shares each window's
+gradient equally is checked with a random upstream gradient.
 """
 
 from __future__ import annotations
@@ -22,16 +24,18 @@ from cvprimer.lab.experiment import Context, Experiment, Figure, Result, Table, 
 # name -> (op, kwargs); kwargs are F.max_pool2d / F.avg_pool2d options
 CONFIGS: dict[str, tuple[str, dict[str, Any]]] = {
     "max k2 s2": ("max", {"kernel_size": 2, "stride": 2}),
-    "avg k2 s2": ("avg", {"kernel_size": 2, "stride": 2}),
+    "avg k2 s2": ("avg", {"kernel_size": 2, "stride": 2, "count_include_pad": True}),
     "max k3 s2 (overlap)": ("max", {"kernel_size": 3, "stride": 2}),
-    "avg k3 s2 (overlap)": ("avg", {"kernel_size": 3, "stride": 2}),
+    "avg k3 s2 (overlap)": ("avg", {"kernel_size": 3, "stride": 2, "count_include_pad": True}),
     "max k2 s3 (gaps)": ("max", {"kernel_size": 2, "stride": 3}),
-    "avg k2 s3 (gaps)": ("avg", {"kernel_size": 2, "stride": 3}),
+    "avg k2 s3 (gaps)": ("avg", {"kernel_size": 2, "stride": 3, "count_include_pad": True}),
     "max k3 s1 p1": ("max", {"kernel_size": 3, "stride": 1, "padding": 1}),
-    "avg k3 s1 p1, count_include_pad": ("avg", {"kernel_size": 3, "stride": 1, "padding": 1}),
+    "avg k3 s1 p1, count_include_pad": ("avg", {"kernel_size": 3, "stride": 1, "padding": 1,
+                                                "count_include_pad": True}),
     "avg k3 s1 p1, exclude pad": ("avg", {"kernel_size": 3, "stride": 1, "padding": 1, "count_include_pad": False}),
-    "avg k2 s2 ceil_mode": ("avg", {"kernel_size": 2, "stride": 2, "ceil_mode": True}),
-    "avg k3 s2 p1 ceil, include pad": ("avg", {"kernel_size": 3, "stride": 2, "padding": 1, "ceil_mode": True}),
+    "avg k2 s2 ceil_mode": ("avg", {"kernel_size": 2, "stride": 2, "ceil_mode": True, "count_include_pad": True}),
+    "avg k3 s2 p1 ceil, include pad": ("avg", {"kernel_size": 3, "stride": 2, "padding": 1, "ceil_mode": True,
+                                               "count_include_pad": True}),
     "max k3 s2 p1 ceil": ("max", {"kernel_size": 3, "stride": 2, "padding": 1, "ceil_mode": True}),
 }
 LOSSY = ("avg k3 s1 p1, count_include_pad", "avg k3 s2 p1 ceil, include pad")
@@ -76,33 +80,56 @@ def tie_stats(fmap: np.ndarray) -> tuple[float, float]:
     return float(tied.mean()), share
 
 
+def split_error(size: int = 28) -> float:
+    """Average pooling k2 s2 with a random upstream gradient ``g``: the largest ``|dx - g / 4|`` over every input,
+    relative to ``max |g| / 4`` (0 when each window's gradient is shared equally among its four inputs)."""
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((1, 1, size, size))
+    up = rng.standard_normal((1, 1, size // 2, size // 2))
+    gx, _ = input_gradient(lambda t: F.avg_pool2d(t, 2, 2, count_include_pad=True), x, up)
+    want = np.repeat(np.repeat(up, 2, axis=2), 2, axis=3) / 4
+    return float(np.abs(gx - want).max() / (np.abs(up).max() / 4))
+
+
 class PoolingBackward(Experiment):
     id = "q35-pool-backward"
     questions = (35,)
     topic = "architecture"
     stochastic = False
     thresholds = {"conserve_tol": 1e-9}
+    reasons = {"conserve_tol": {
+        "en": "Round-off: the gradients are float64 sums of at most 784 terms (relative error near 1e-13), while "
+              "the smallest loss a padded window can cause here is 1 - (82/84)^2 = 0.047 (3x3 windows with one "
+              "padded row and column on a 28x28 map); 1e-9 sits between the two by orders of magnitude.",
+        "zh": "舍入误差：梯度是至多 784 项的 float64 求和（相对误差约 1e-13），而这里填充窗口造成的最小损失为 "
+              "1 - (82/84)^2 = 0.047（28x28 图上 3x3 窗口、一行一列填充）；1e-9 与两者都相差好几个数量级。"}}
+    reachable = ("confirmed", "nuanced", "refuted")
     text = {
         "en": {
-            "title": "How pooling passes gradients back, and when their sum is not conserved",
-            "claim": "A pooling layer has no weights and only forwards the error: max pooling sends each "
-                     "window's gradient to the position of the maximum, average pooling spreads it evenly over "
-                     "the window, and the total of the gradients stays the same.",
+            "title": "How a pooling layer passes gradients back",
+            "claim": "A pooling layer has no weights, so its backward pass only hands the error to the layer below, "
+                     "keeping the total of the gradients unchanged; average pooling shares each window's gradient "
+                     "equally among the window's positions.",
             "method": "Backpropagate an all-ones gradient through our max_pool2d and avg_pool2d with 12 window "
-                      "settings (non-overlapping, overlapping k>s, gaps k<s, padding with and without "
-                      "count_include_pad, ceil_mode) on 28x28 and 7x7 maps and compare the summed input "
-                      "gradient with the summed output gradient. On a real MNIST feature map (ReLU of a "
-                      "bias-free 3x3 convolution) count the 2x2 windows whose maximum is tied and where their "
-                      "gradient goes.",
+                      "settings (non-overlapping, overlapping k>s, gaps k<s, zero padding with count_include_pad "
+                      "set to True and to False, ceil_mode; count_include_pad is always given explicitly) on 28x28 "
+                      "and 7x7 maps and compare the summed input gradient with the summed output gradient; send a "
+                      "random gradient through a 2x2 average pooling and compare each input's share with a quarter "
+                      "of its window's gradient.",
+            "beyond": "Where max pooling sends the gradient, including windows whose maximum is tied on a real "
+                      "MNIST feature map (ReLU of a bias-free 3x3 convolution), and how evenly the inputs are "
+                      "served when windows overlap or leave gaps.",
         },
         "zh": {
-            "title": "池化层如何回传梯度，梯度之和何时不守恒",
-            "claim": "池化层没有权重，只负责把误差传回上一层：最大池化把每个窗口的梯度交给最大值所在位置，"
-                     "平均池化把梯度均分给窗口内每个元素，并且梯度的总和保持不变。",
+            "title": "池化层如何回传梯度",
+            "claim": "池化层没有权重，反向传播时只把误差交给上一层，梯度的总和保持不变；平均池化把每个窗口的梯度"
+                     "平均分给窗口中的各个位置。",
             "method": "在 28x28 与 7x7 的特征图上，让全 1 的梯度分别经过我们的 max_pool2d 和 avg_pool2d，"
-                      "共 12 种窗口设置（不重叠、重叠 k>s、留空 k<s、带填充且 count_include_pad 开或关、"
-                      "ceil_mode），比较输入梯度之和与输出梯度之和；再在真实的 MNIST 特征图（无偏置 3x3 "
-                      "卷积后接 ReLU）上统计 2x2 窗口中最大值并列的比例，以及这些窗口的梯度流向何处。",
+                      "共 12 种窗口设置（不重叠、重叠 k>s、留空 k<s、零填充且 count_include_pad 分别为 True 和 "
+                      "False、ceil_mode；count_include_pad 总是显式给出），比较输入梯度之和与输出梯度之和；"
+                      "再让随机梯度经过 2x2 平均池化，比较每个输入分到的梯度与所在窗口梯度的四分之一。",
+            "beyond": "最大池化把梯度送往何处（包括在真实 MNIST 特征图——无偏置 3x3 卷积后接 ReLU——上最大值"
+                      "并列的窗口），以及窗口重叠或留空时各输入分到的梯度是否均匀。",
         },
     }
 
@@ -115,8 +142,9 @@ class PoolingBackward(Experiment):
             rows.append([name, round(r28, 6), round(r7, 6), round(100 * dead28, 2), round(spread28, 4)])
         conserving = [n for n in CONFIGS if n not in LOSSY]
         worst_ok = max(max(abs(ratios[n][0] - 1), abs(ratios[n][1] - 1)) for n in conserving)
+        lossy = max(abs(r - 1) for n in LOSSY for r in ratios[n])
 
-        data = load_data("mnist_sample", n_train=ctx.pick(200, 1000), n_val=10, rng=ctx.rng)
+        data = load_data("mnist_sample", n_train=ctx.pick(200, 1000, tiny=20), n_val=10, rng=ctx.rng)
         w = np.random.default_rng(ctx.seed).standard_normal((8, 1, 3, 3)) / 3.0
         fmap = F.relu(F.conv2d(cp.tensor(data.x_train.astype(np.float64)), cp.tensor(w), padding=1)).numpy()
         tie_frac, first_share = tie_stats(fmap)
@@ -125,12 +153,21 @@ class PoolingBackward(Experiment):
         return Result(
             figures={
                 "worst_error_conserving_configs": Figure(worst_ok, "relative",
-                                                         {"en": "largest |ratio - 1| over the 10 conserving "
-                                                                "settings", "zh": "10 种守恒设置中 |比值-1| 的最大值"}),
+                                                         {"en": "largest |ratio - 1| over the 10 settings without "
+                                                                "padded cells in the divisor",
+                                                          "zh": "除数不含填充格的 10 种设置中 |比值-1| 的最大值"}),
+                "sum_err_include_pad": Figure(lossy, "relative",
+                                              {"en": "largest |ratio - 1| with padded cells in the divisor",
+                                               "zh": "除数计入填充格时 |比值-1| 的最大值"}),
+                "avg_split_error": Figure(split_error(), "relative",
+                                          {"en": "avg k2 s2: largest deviation from an equal share",
+                                           "zh": "avg k2 s2：与均分的最大偏差"}),
                 "sum_ratio_avg_include_pad_28": Figure(ratios[LOSSY[0]][0], "ratio"),
                 "sum_ratio_avg_include_pad_7": Figure(ratios[LOSSY[0]][1], "ratio"),
                 "sum_ratio_avg_exclude_pad_7": Figure(ratios["avg k3 s1 p1, exclude pad"][1], "ratio"),
                 "sum_ratio_avg_ceil_include_pad_7": Figure(ratios[LOSSY[1]][1], "ratio"),
+            },
+            beyond={
                 "avg_overlap_spread": Figure(rows[3][4], "max/min",
                                              {"en": "avg k3 s2: largest / smallest gradient an input receives",
                                               "zh": "avg k3 s2：输入所得梯度的最大值与最小值之比"}),
@@ -152,7 +189,8 @@ class PoolingBackward(Experiment):
                   ("avg k2 s2", "avg", {"kernel_size": 2}),
                   ("avg k3 s2 (overlapping)", "avg", {"kernel_size": 3, "stride": 2}),
                   ("max k2 s3 (gaps)", "max", {"kernel_size": 2, "stride": 3}),
-                  ("avg k3 s1 p1, count_include_pad", "avg", {"kernel_size": 3, "stride": 1, "padding": 1}),
+                  ("avg k3 s1 p1, count_include_pad", "avg", {"kernel_size": 3, "stride": 1, "padding": 1,
+                                                              "count_include_pad": True}),
                   ("avg k3 s1 p1, exclude pad", "avg", {"kernel_size": 3, "stride": 1, "padding": 1,
                                                         "count_include_pad": False})]
         fig, axes = ctx.figure(2, 3, size=(11, 7))
@@ -181,34 +219,44 @@ class PoolingBackward(Experiment):
         ax[1].set_title(f"tied 2x2 windows (red): {100 * tied.mean():.0f}% over all maps")
         ax[1].set_axis_off()
         ctx.save_figure(fig, "ties", "One channel of a ReLU feature map of an MNIST digit and, in red, its 2x2 "
-                        "pooling windows whose maximum is tied (mostly the all-zero background).",
-                        "一张 MNIST 数字的 ReLU 特征图的一个通道，以及最大值并列的 2x2 池化窗口（红色，"
-                        "大多是全零背景）。")
+                        "pooling windows whose maximum is tied.",
+                        "一张 MNIST 数字的 ReLU 特征图的一个通道，以及最大值并列的 2x2 池化窗口（红色）。")
 
     @staticmethod
     def decide(figures: Mapping[str, float], thresholds: Mapping[str, float]) -> tuple[str, Text]:
         tol = thresholds["conserve_tol"]
-        ok = figures["worst_error_conserving_configs"] <= tol
+        worst, split, lossy = (figures["worst_error_conserving_configs"], figures["avg_split_error"],
+                               figures["sum_err_include_pad"])
+        plain_ok, split_ok, pad_ok = worst <= tol, split <= tol, lossy <= tol
         r28, r7 = figures["sum_ratio_avg_include_pad_28"], figures["sum_ratio_avg_include_pad_7"]
         rc = figures["sum_ratio_avg_ceil_include_pad_7"]
-        lossy = max(abs(r28 - 1), abs(r7 - 1), abs(rc - 1)) > tol
-        ties, first = figures["tied_window_share"], figures["tied_gradient_to_first"]
-        verdict = verdict_if(ok and not lossy, nuanced=ok)
-        worst = figures["worst_error_conserving_configs"]
-        en = (f"The gradient sum is conserved to within {fmt(tol)} (worst {fmt(worst)}) "
-              f"for max pooling in every setting and for average pooling without padding, with overlapping "
-              f"windows, with gaps and in ceil_mode; but average pooling with zero padding and count_include_pad "
-              f"(the default) returns only {fmt(r28)} of it on a 28x28 map, {fmt(r7)} on a 7x7 map and {fmt(rc)} "
-              f"with ceil_mode, since the padded cells take their share. 'Evenly' is per window: with overlap an "
-              f"input receives up to {fmt(figures['avg_overlap_spread'])}x what another does, and with gaps "
-              f"{fmt(figures['gap_inputs_without_gradient'])}% of the inputs receive nothing. On a real MNIST ReLU "
-              f"map {fmt(ties)}% of the 2x2 windows tie, and {fmt(first)}% of their gradient goes to the first "
-              f"maximum, none to the others.")
-        zh = (f"最大池化在所有设置下、平均池化在无填充、窗口重叠、留空和 ceil_mode 时，梯度之和都在 {fmt(tol)} "
-              f"以内守恒（最大偏差 {fmt(figures['worst_error_conserving_configs'])}）；但带零填充且 "
-              f"count_include_pad（默认）的平均池化在 28x28 图上只传回 {fmt(r28)}，在 7x7 图上只传回 "
-              f"{fmt(r7)}，ceil_mode 下为 {fmt(rc)}，因为填充格分走了份额。“均分”只在单个窗口内成立："
-              f"窗口重叠时某些输入得到的梯度是其他输入的 {fmt(figures['avg_overlap_spread'])} 倍，留空时 "
-              f"{fmt(figures['gap_inputs_without_gradient'])}% 的输入得不到梯度。在真实的 MNIST ReLU 特征图上 "
-              f"{fmt(ties)}% 的 2x2 窗口最大值并列，其梯度有 {fmt(first)}% 交给第一个最大值，其余位置为零。")
+        verdict = verdict_if(plain_ok and split_ok and pad_ok, nuanced=plain_ok and split_ok)
+        en = (f"Without padded cells in the divisor (max pooling in every setting; average pooling without padding, "
+              f"with overlapping windows, with gaps, in ceil_mode and with count_include_pad=False) the gradient sum "
+              f"is {'conserved' if plain_ok else 'not conserved'}: worst |ratio - 1| {fmt(worst)} (tolerance "
+              f"{fmt(tol)}). A 2x2 average pooling shares each window's gradient "
+              f"{'equally' if split_ok else 'unequally'} (largest deviation {fmt(split)}). With zero padding counted "
+              f"in the divisor (count_include_pad=True) the sum is "
+              f"{'also conserved' if pad_ok else 'not conserved'}: worst |ratio - 1| {fmt(lossy)}; the ratio is "
+              f"{fmt(r28)} on a 28x28 map, {fmt(r7)} on a 7x7 map and {fmt(rc)} with ceil_mode"
+              f"{', since the padded cells take their share' if not pad_ok else ''}.")
+        zh = (f"除数中不计填充格时（最大池化的所有设置；平均池化无填充、窗口重叠、留空、ceil_mode 以及 "
+              f"count_include_pad=False），梯度之和{'守恒' if plain_ok else '不守恒'}：|比值-1| 最大为 "
+              f"{fmt(worst)}（容差 {fmt(tol)}）。2x2 平均池化把每个窗口的梯度{'均分' if split_ok else '没有均分'}"
+              f"给各位置（最大偏差 {fmt(split)}）。零填充计入除数时（count_include_pad=True），梯度之和"
+              f"{'同样守恒' if pad_ok else '不守恒'}：|比值-1| 最大为 {fmt(lossy)}；28x28 图上比值为 {fmt(r28)}，"
+              f"7x7 图上为 {fmt(r7)}，ceil_mode 下为 {fmt(rc)}{'，因为填充格分走了份额' if not pad_ok else ''}。")
         return verdict, evidence(en=en, zh=zh)
+
+    @staticmethod
+    def explain_beyond(beyond: Mapping[str, float]) -> Text | None:
+        ties, first = beyond["tied_window_share"], beyond["tied_gradient_to_first"]
+        spread, gaps = beyond["avg_overlap_spread"], beyond["gap_inputs_without_gradient"]
+        return {"en": f"'Equally' holds per window: with overlapping windows (avg k3 s2) an input receives up to "
+                      f"{fmt(spread)}x what another does, and with gaps (avg k2 s3) {fmt(gaps)}% of the "
+                      f"inputs receive nothing. On a real MNIST ReLU map {fmt(ties)}% of the 2x2 windows have a tied "
+                      f"maximum, and max pooling sends {fmt(first)}% of their gradient to the first maximum.",
+                "zh": f"“均分”只在单个窗口内成立：窗口重叠（avg k3 s2）时某些输入得到的梯度是其他输入的 "
+                      f"{fmt(spread)} 倍，留空（avg k2 s3）时 {fmt(gaps)}% 的输入得不到梯度。在真实的 "
+                      f"MNIST ReLU 特征图上 {fmt(ties)}% 的 2x2 窗口最大值并列，最大池化把这些窗口梯度的 "
+                      f"{fmt(first)}% 交给第一个最大值。"}
