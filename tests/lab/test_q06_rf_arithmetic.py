@@ -1,31 +1,72 @@
-"""q06: decide on both sides of its thresholds; the recurrence on known stacks."""
+"""q06: decide exactly at its threshold for every check that uses it; the verdicts it declares; the real run's
+fields recomputed independently with PyTorch autograd."""
+
+import numpy as np
+import torch
 
 from cvprimer.lab.experiments.q06_rf_arithmetic import FieldArithmetic as E
 from cvprimer.lab.experiments.q06_rf_arithmetic import rf_recurrence, specs
+from labcheck import edges, reached, run_tiny
 
-T = E.thresholds
+FORMULA = {1: 5, 2: 14, 3: 24, 4: 32}
 
 
 def figs(**kw):
-    f = {"formula_vs_autograd": 0.0, "size_nopad": 32, "size_pad": 32, "size_change_by_padding": 0.0,
-         "centre_shift_by_padding": 14.0, "corner_on_image_pad": 0.316, "corner_on_image_nopad": 1.0}
+    f = {}
+    for n, r in FORMULA.items():
+        f.update({f"rf_formula_L{n}": r, f"rf_nopad_L{n}": r, f"rf_pad_L{n}": r})
     f.update(kw)
     return f
 
 
-def test_nuanced_when_size_fixed_but_position_moves():
-    v, ev = E.decide(figs(), T)
-    assert v == "nuanced" and "14 px" in ev["en"] and "0.316" in ev["en"] and "0.316" in ev["zh"]
+def test_every_threshold_edge():
+    t = E.thresholds["tol_px"]
+    # padding: the field with padding may differ from the one without by tol_px (at the last layer: nuanced)
+    edges(E, lambda v: figs(rf_pad_L4=v, rf_formula_L4=32 + t / 2), "tol_px", "confirmed", "confirmed",
+          "nuanced", value=32 + t / 2 + t / 2)
+    # the formula: measured within tol_px of it
+    edges(E, lambda v: figs(rf_formula_L3=v), "tol_px", "confirmed", "confirmed", "nuanced", value=24 + t)
+    edges(E, lambda v: figs(rf_formula_L2=v), "tol_px", "nuanced", "confirmed", "confirmed", value=14 - t)
+    # growth: wider than the previous convolution by more than tol_px (and than one pixel at the first)
+    edges(E, lambda v: figs(rf_formula_L2=v, rf_nopad_L2=v, rf_pad_L2=v), "tol_px", "nuanced", "nuanced",
+          "confirmed", value=5 + t)
+    edges(E, lambda v: figs(rf_formula_L1=v, rf_nopad_L1=v, rf_pad_L1=v), "tol_px", "nuanced", "nuanced",
+          "confirmed", value=1 + t)
 
 
-def test_confirmed_when_padding_does_not_move_the_field():
-    assert E.decide(figs(centre_shift_by_padding=T["shift_px"] / 2), T)[0] == "confirmed"
+def test_reachable_verdicts_and_evidence():
+    bad = {f"rf_pad_L{n}": r + 2 for n, r in FORMULA.items()}
+    reached(E, [figs(), figs(rf_pad_L3=26), figs(**bad)])
+    v, ev = E.decide(figs(rf_pad_L3=26), E.thresholds)
+    assert v == "nuanced" and "depends on padding" in ev["en"] and "fails at conv 3" in ev["en"]
+    assert "随 padding 改变" in ev["zh"]
 
 
-def test_refuted_when_size_depends_on_padding_or_arithmetic_fails():
-    assert E.decide(figs(size_change_by_padding=2 * T["tol_px"]), T)[0] == "refuted"
-    v, ev = E.decide(figs(formula_vs_autograd=2 * T["tol_px"]), T)
-    assert v == "refuted" and "disagree" in ev["en"]
+def torch_fields(pad: bool, hw: int = 64) -> list[int]:
+    """Centre-unit field side after each conv of the stack, by torch autograd (ones weights, ones input)."""
+    out, layers = [], []
+    for kind, k, s, p, _ in specs(pad):
+        if kind == "avg":
+            layers.append(lambda x, k=k, s=s: torch.nn.functional.avg_pool2d(x, k, s))
+            continue
+        w = torch.ones(1, 1, k, k, dtype=torch.float64)
+        layers.append(lambda x, w=w, p=p: torch.relu(torch.nn.functional.conv2d(x, w, padding=p)))
+        x = torch.ones(1, 1, hw, hw, dtype=torch.float64, requires_grad=True)
+        y = x
+        for f in layers:
+            y = f(y)
+        y[0, 0, y.shape[2] // 2, y.shape[3] // 2].backward()
+        rows = np.argwhere(x.grad[0, 0].numpy() != 0)[:, 0]
+        out.append(int(rows.max() - rows.min() + 1))
+    return out
+
+
+def test_run_matches_torch():
+    f = run_tiny(E).values()
+    for pad, tag in ((False, "nopad"), (True, "pad")):
+        assert [f[f"rf_{tag}_L{n}"] for n in FORMULA] == torch_fields(pad)
+    assert [f[f"rf_formula_L{n}"] for n in FORMULA] == list(FORMULA.values())
+    assert E.decide(f, E.thresholds)[0] == "confirmed"
 
 
 def test_recurrence_ignores_padding_and_uses_dilation():
