@@ -98,20 +98,22 @@ def test_runner_seeds_agreement_cache_and_corrupt_record(tmp_path):
     assert rec["status"] == "ok" and rec["seeds"] == [0, 1, 2, 3, 4]
     per = rec["figures"]["x"]["per_seed"]
     assert len(per) == 5 and rec["figures"]["x"]["value"] == pytest.approx(sum(per) / 5)
-    want = sum((p < 0.5) == (rec["verdict"] == "confirmed") for p in per)
-    assert rec["seed_agreement"] == f"{want}/5"
-    if want < 5:
-        assert "Seeds disagree" in rec["evidence"]["en"] and "不一致" in rec["evidence"]["zh"]
+    per_verdict = ["confirmed" if p < 0.5 else "refuted" for p in per]
+    assert rec["per_seed_verdicts"] == per_verdict
+    if len(set(per_verdict)) == 1:
+        assert rec["verdict"] == per_verdict[0] and rec["seed_agreement"] == "5/5"
+    else:
+        assert rec["verdict"] == "unsettled" and "disagree" in rec["evidence"]["en"] and "不一致" in rec["evidence"]["zh"]
     _Toy.calls = 0
     runner.run_many([_Toy], out, quick=False, seed=0, seeds=5, show_progress=False)
     assert _Toy.calls == 0  # cached: same code, mode and seeds
-    runner.run_many([_Toy], out, quick=True, seed=0, show_progress=False)
-    assert _Toy.calls == 1  # another mode re-runs
+    runner.run_many([_Toy], out, quick=True, seed=0, seeds=3, show_progress=False)
+    assert _Toy.calls == 3  # another mode re-runs, once per seed
     path = Path(out, "runs", "toy-mean", "result.json")
     path.write_text("{not json")
     assert runner.load_record(out, "toy-mean") is None
-    runner.run_many([_Toy], out, quick=True, seed=0, show_progress=False)
-    assert _Toy.calls == 2 and json.loads(path.read_text())["status"] == "ok"
+    runner.run_many([_Toy], out, quick=True, seed=0, seeds=3, show_progress=False)
+    assert _Toy.calls == 6 and json.loads(path.read_text())["status"] == "ok"
 
 
 class _Broken(_Toy):

@@ -3,7 +3,8 @@
     cvprimer lab                       run every experiment in quick mode, then write the report
     cvprimer lab list [--json]         what the lab holds
     cvprimer lab show ID               one experiment's claim, figures and verdict (from the cache)
-    cvprimer lab run [SEL ...] [--all] [--quick | --full] [--seed N] [--seeds K] [--out DIR] [--force]
+    cvprimer lab run [SEL ...] [--all] [--quick | --full] [--seed N] [--seeds K] [--jobs J] [--out DIR] [--force]
+    mpiexec -n N cvprimer lab run ...  the (experiment, seed) tasks spread over N MPI ranks; rank 0 writes
     cvprimer lab report [--out DIR] [--lang en|zh]
 
 User errors (unknown selectors, an output folder that is a file or unwritable) raise
@@ -22,8 +23,10 @@ from typing import Any
 
 from cvprimer.argtypes import positive_int, seed_int
 from cvprimer.errors import UserError
+from cvprimer.lab.experiment import OUTCOMES
 
 DEFAULT_OUT = "lab-report"
+DEFAULT_SEEDS = 3
 
 
 def add_parser(sub: Any) -> None:
@@ -42,11 +45,16 @@ def add_parser(sub: Any) -> None:
     rn.add_argument("select", nargs="*", metavar="ID|qN|TOPIC", help="what to run (or --all)")
     rn.add_argument("--all", action="store_true", help="every experiment")
     mode = rn.add_mutually_exclusive_group()
-    mode.add_argument("--quick", dest="quick", action="store_true", default=True, help="less data, one seed (default)")
-    mode.add_argument("--full", dest="quick", action="store_false", help="full data, --seeds seeds")
+    mode.add_argument("--quick", dest="quick", action="store_true", default=True,
+                      help="less data or fewer steps (default)")
+    mode.add_argument("--full", dest="quick", action="store_false", help="more data and steps")
     rn.add_argument("--seed", type=seed_int, default=0, help="first seed (default 0)")
-    rn.add_argument("--seeds", type=positive_int, default=3,
-                    help="seeds per stochastic experiment in --full (default 3)")
+    rn.add_argument("--seeds", type=positive_int, default=DEFAULT_SEEDS,
+                    help="seeds per stochastic experiment, in either mode (default %(default)s); each seed decides "
+                         "and a split verdict is 'unsettled'")
+    rn.add_argument("--jobs", type=positive_int, default=None,
+                    help="worker processes for the (experiment, seed) tasks (default: the usable cores); "
+                         "ignored under mpiexec, where the MPI ranks share the tasks")
     rn.add_argument("--out", default=argparse.SUPPRESS, metavar="DIR")
     rn.add_argument("--force", action="store_true", help="re-run even when a cached result matches")
     rp = lab.add_parser("report", help="write DIR/index.html and DIR/results.json from the cached results")
@@ -102,12 +110,27 @@ def _print_row(rec: dict[str, Any], cached: bool) -> None:
     print(f"  {rec['id']:<30} q{qs:<8} {verdict:<10} {secs:>8}", flush=True)
 
 
-def cmd_run(args: argparse.Namespace, exps: list[Any]) -> list[dict[str, Any]]:
-    from cvprimer.lab.runner import run_many
+def _comm() -> Any:
+    """The MPI communicator when started by ``mpiexec`` with several ranks, else None (one process)."""
+    from cvprimer.distributed.comm import init, launched_by_mpi
 
-    out = _check_out(args.out, create=True)
-    mode = "quick" if args.quick else f"full, {args.seeds} seeds"
-    print(f"cvprimer lab: {len(exps)} experiment(s), {mode}, seed {args.seed}, results in {out}/runs", flush=True)
+    if not launched_by_mpi():
+        return None
+    comm = init()
+    return comm if comm.world_size > 1 else None
+
+
+def cmd_run(args: argparse.Namespace, exps: list[Any], comm: Any = None) -> list[dict[str, Any]]:
+    from cvprimer.lab.runner import run_many, usable_cores
+
+    main = comm is None or comm.is_main
+    out = _check_out(args.out, create=True) if main else args.out
+    jobs = args.jobs if args.jobs is not None else usable_cores()
+    mode = "quick" if args.quick else "full"
+    where = f"{comm.world_size} MPI ranks" if comm is not None else f"{jobs} process{'es' if jobs > 1 else ''}"
+    if main:
+        print(f"cvprimer lab: {len(exps)} experiment(s), {mode}, seeds {args.seed}..{args.seed + args.seeds - 1}, "
+              f"{where}, results in {out}/runs", flush=True)
     t0 = time.perf_counter()
     done: list[dict[str, Any]] = []
 
@@ -116,12 +139,15 @@ def cmd_run(args: argparse.Namespace, exps: list[Any]) -> list[dict[str, Any]]:
         _print_row(rec, cached)
 
     try:
-        run_many(exps, out, quick=args.quick, seed=args.seed, seeds=args.seeds, force=args.force, on_done=on_done)
+        run_many(exps, out, quick=args.quick, seed=args.seed, seeds=args.seeds, force=args.force, jobs=jobs,
+                 on_done=on_done, comm=comm, show_progress=main)
     except KeyboardInterrupt:
         raise UserError(f"interrupted after {len(done)} of {len(exps)} experiments; the finished results are kept "
                         f"in {out}/runs and the next run continues from them") from None
+    if not main:
+        return done
     failed = [r["id"] for r in done if r.get("status") == "error"]
-    counts = {v: sum(r.get("verdict") == v for r in done) for v in ("confirmed", "nuanced", "refuted")}
+    counts = {v: sum(r.get("verdict") == v for r in done) for v in OUTCOMES}
     print(f"done in {time.perf_counter() - t0:.1f}s: " + ", ".join(f"{n} {v}" for v, n in counts.items())
           + f", {sum(r.get('kind') == 'page' for r in done)} pages" + (f", {len(failed)} FAILED" if failed else ""))
     for r in done:
@@ -170,6 +196,11 @@ def cmd_show(out: str, sel: str, lang: str) -> None:
         if rec is None:
             print(f"  no result in {out!r} yet: `{e.command()} --out {out}`")
             continue
+        from cvprimer.lab.cache import stale_reason
+
+        why = stale_reason(rec)
+        print(f"  result: {rec.get('mode')} mode, seeds {rec.get('seeds')}"
+              + (f"  [STALE: {why}; `{rec.get('command', e.command())} --out {out}` re-runs it]" if why else ""))
         for name, f in rec.get("figures", {}).items():
             spread = f" ± {f['spread']:.3g}" if f.get("spread") is not None else ""
             val = "n/a" if f.get("value") is None else f"{f['value']:.4g}"
@@ -178,6 +209,11 @@ def cmd_show(out: str, sel: str, lang: str) -> None:
             print(f"  ERROR: {rec.get('error')}")
         elif rec.get("verdict"):
             print(f"  verdict: {rec['verdict']} ({rec.get('seed_agreement')} seeds)\n  {rec['evidence'][lang]}")
+        for name, f in (rec.get("beyond") or {}).items():
+            val = "n/a" if f.get("value") is None else f"{f['value']:.4g}"
+            print(f"  beyond the seed: {name:<24} {val} {f.get('unit', '')}")
+        if rec.get("beyond_evidence"):
+            print(f"  beyond the seed (never part of the verdict): {rec['beyond_evidence'][lang]}")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -193,8 +229,12 @@ def run(args: argparse.Namespace) -> int:
         print(f"report: {html_path}\nresults: {json_path}")
         return 0
     if cmd is None:  # the main job: everything, quick, then the report
-        args = argparse.Namespace(**vars(args), select=[], all=True, quick=True, seed=0, seeds=3, force=False)
-    done = cmd_run(args, _select(args))
+        args = argparse.Namespace(**vars(args), select=[], all=True, quick=True, seed=0, seeds=DEFAULT_SEEDS,
+                                  force=False, jobs=None)
+    comm = _comm()
+    done = cmd_run(args, _select(args), comm)
+    if comm is not None and not comm.is_main:
+        return 0
     if cmd is None:
         html_path, _ = cmd_report(args.out, args.lang)
         print(f"report: {os.path.abspath(html_path)}")

@@ -1,11 +1,15 @@
 """``results.json``: every cached record gathered into one machine-readable, stable document.
 
-Schema (version 1)::
+Schema (version 2)::
 
     {"version": 1, "created": ISO time, "mode": "quick" | "full" | "mixed" | null, "seeds": [...],
      "experiments": [{"id", "questions", "topic", "title", "kind", "claim", "verdict", "evidence",
-                      "figures": {name: {"value", "unit", ...}}, "seed_agreement", "seconds", "plots",
-                      "command", "status", ...}],
+                      "figures": {name: {"value" (mean over seeds), "unit", "spread", "per_seed"}},
+                      "beyond": {...same...}, "beyond_evidence", "beyond_tables", "seed_agreement",
+                      "per_seed_verdicts", "thresholds", "reasons", "reachable", "quick_provisional",
+                      "tables": [{"name", "columns", "rows" (means), "spread" (grid), "caption"}],
+                      "seconds", "plots", "command", "status", "code_version", "code_files", "versions",
+                      "stale": null | why the record no longer matches the code}],
      "questions": {"1": {"title", "topic", "experiments": [ids], "status": "done" | "not run" | "pending"},
                    ..., "54": {...}}}
 
@@ -27,9 +31,12 @@ from cvprimer.lab.runner import RESULTS_VERSION, load_record
 
 def collect(out: str) -> dict[str, Any]:
     """Gather the records under ``out/runs`` for the registered experiments (registry order)."""
+    from cvprimer.lab.cache import stale_reason
     from cvprimer.lab.questions import QUESTIONS
 
     records = [r for r in (load_record(out, e.id) for e in all_experiments()) if r is not None]
+    for r in records:
+        r["stale"] = stale_reason(r) if r.get("status") == "ok" else None
     have = {r["id"] for r in records}
     modes = {r.get("mode") for r in records}
     seeds = sorted({s for r in records for s in r.get("seeds", [])})

@@ -1,52 +1,46 @@
-r"""Running experiments: seeds, the verdict from ``decide``, the cache, progress and Ctrl-C.
+r"""Running experiments: seeds, processes and MPI ranks, the cache, the record, progress and Ctrl-C.
 
-For each experiment the runner
+For each selected experiment the runner
 
-1. skips it when ``<out>/runs/<id>/result.json`` holds a finished result of the same code version (a hash of
-   the experiment's module and of this frame), mode and seeds, unless ``force``;
-2. seeds the library's default generator and calls ``run(ctx)`` once per seed (quick mode: one seed; full
-   mode: ``seeds`` consecutive seeds for a stochastic experiment, one for a deterministic one), with BLAS and
-   the convolution pool held to the experiment's ``threads``; plots come from the first seed;
-3. calls ``decide`` on the mean of each figure over seeds for the verdict, and on each seed's own figures to
-   count how many seeds agree with it (``"3/3"``); a disagreement is added to the evidence;
-4. writes ``result.json`` atomically right away, so Ctrl-C keeps every finished result.
+1. serves ``<out>/runs/<id>/result.json`` when it is a finished result of the same mode and seed list whose cache
+   key still matches (:mod:`cvprimer.lab.cache`: the experiment's module, every cvprimer module it loaded, the
+   frame and report code, package versions), unless ``force``;
+2. otherwise runs one *task* per seed: ``seeds`` consecutive seeds from ``seed`` in either mode (one for a
+   deterministic experiment), each seeding the library's default generator and calling ``run(ctx)`` with BLAS and
+   the convolution pool held to the experiment's ``threads``. Tasks run in this process (``jobs=1``), in
+   ``jobs`` worker processes, or spread over MPI ranks when the command was started by ``mpiexec`` (rank 0 plans,
+   every rank runs its share, rank 0 gathers and writes). Each task runs in a private temporary folder and hands
+   back its result, the bytes of its plots (the first seed's) and the list of cvprimer files it loaded;
+3. aggregates the seeds (:mod:`cvprimer.lab.aggregate`: every seed decides, a split is ``unsettled``) and writes
+   the plots and then ``result.json`` atomically, as soon as the experiment's last seed is in, so Ctrl-C keeps
+   every finished result.
 
-An experiment that raises is recorded with ``status: "error"`` (never cached) and the others go on.
+An experiment whose ``run`` raises is recorded with ``status: "error"`` (never served from the cache) and the
+others go on.
 """
 
 from __future__ import annotations
 
-import hashlib
-import inspect
 import json
-import math
 import os
+import platform
 import sys
+import tempfile
 import time
 import traceback
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-
-import numpy as np
 
 from cvprimer.analysis.timing import blas_threads
 from cvprimer.core.random import manual_seed
 from cvprimer.core.serialization import atomic_write
-from cvprimer.lab.experiment import LANGS, UNSETTLED, VERDICTS, Context, Experiment, Progress, Result
+from cvprimer.lab.aggregate import aggregate, aggregate_tables
+from cvprimer.lab.cache import code_key, loaded_files, stale_reason, versions
+from cvprimer.lab.experiment import LANGS, Context, Experiment, Progress, Result
 
-FRAME_VERSION = "1"
-RESULTS_VERSION = 1
-
-
-def code_version(exp: type[Experiment]) -> str:
-    """A short hash of the experiment's module source and the frame version (changes invalidate the cache)."""
-    mod = sys.modules[exp.__module__]
-    try:
-        src = inspect.getsource(mod)
-    except (OSError, TypeError):  # pragma: no cover - source not available (frozen install)
-        src = exp.__module__
-    return hashlib.sha256(f"{FRAME_VERSION}\n{src}".encode()).hexdigest()[:16]
+RESULTS_VERSION = 2
 
 
 def run_dir(out: str, exp_id: str) -> str:
@@ -62,6 +56,14 @@ def seeds_for(exp: type[Experiment], quick: bool, seed: int, seeds: int) -> list
     return [seed + i for i in range(n)]
 
 
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity), at least 1."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # pragma: no cover - platforms without affinity
+        return max(1, os.cpu_count() or 1)
+
+
 def load_record(out: str, exp_id: str) -> dict[str, Any] | None:
     """The cached record of an experiment, or None when absent or unreadable (a corrupt file is re-run)."""
     path = os.path.join(run_dir(out, exp_id), "result.json")
@@ -75,166 +77,261 @@ def load_record(out: str, exp_id: str) -> dict[str, Any] | None:
     return rec
 
 
+def is_fresh(rec: dict[str, Any] | None, exp: type[Experiment], quick: bool, seed_list: list[int]) -> bool:
+    """Whether ``rec`` may be served for ``exp`` in this mode with these seeds (see :mod:`cvprimer.lab.cache`)."""
+    return bool(rec) and rec.get("id") == exp.id and stale_reason(rec, "quick" if quick else "full", seed_list) is None
+
+
+# ------------------------------------------------------------------------------------------------ one task
+@dataclass
+class TaskOut:
+    """What one (experiment, seed) task hands back to the process that writes the record."""
+
+    exp_id: str
+    seed: int
+    result: Result | None
+    pngs: dict[str, bytes] = field(default_factory=dict)
+    files: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    error: str | None = None
+    traceback: str | None = None
+
+
+def run_task(exp: type[Experiment], quick: bool, seed: int, want_plots: bool,
+             progress: Callable[[int, int | None], None] | None = None) -> TaskOut:
+    """Run ``exp`` once with ``seed`` in a private temporary folder; never raises for the experiment's own
+    errors (they come back in ``error``/``traceback``), only for KeyboardInterrupt."""
+    t0 = time.perf_counter()
+    res, pngs, err, tb = None, {}, None, None
+    with tempfile.TemporaryDirectory(prefix="cvprimer-lab-") as d:
+        try:
+            manual_seed(seed)
+            ctx = Context(d, quick=quick, seed=seed, progress=Progress(progress), save_plots=want_plots)
+            with blas_threads(exp.threads):
+                res = exp().run(ctx)
+            if not isinstance(res, Result):
+                raise TypeError(f"{exp.id}: run must return a Result, got {type(res).__name__}")
+            res.plots = list(res.plots or ctx.plots)
+            for p in res.plots if want_plots else ():
+                path = os.path.join(d, p.file)
+                if os.path.isfile(path):
+                    with open(path, "rb") as fh:
+                        pngs[p.file] = fh.read()
+        except KeyboardInterrupt:
+            raise
+        except Exception as e:  # an experiment's bug must not stop the others; it is reported, never cached
+            res, err, tb = None, f"{type(e).__name__}: {e}", traceback.format_exc()
+    return TaskOut(exp.id, seed, res, pngs, loaded_files(exp.__module__), time.perf_counter() - t0, err, tb)
+
+
+def _pool_task(exp: type[Experiment], quick: bool, seed: int, want_plots: bool) -> TaskOut:
+    return run_task(exp, quick, seed, want_plots)
+
+
+# ------------------------------------------------------------------------------------------------ the record
 def _texts(exp: type[Experiment], key: str) -> dict[str, str] | None:
     d = {lang: exp.t(key, lang) for lang in LANGS}
     return d if any(d.values()) else None
 
 
-def _check_decision(exp: type[Experiment], out: Any) -> tuple[str, dict[str, str]]:
-    if (not isinstance(out, tuple) or len(out) != 2 or out[0] not in VERDICTS or not isinstance(out[1], dict)
-            or any(not out[1].get(lang) for lang in LANGS)):
-        raise TypeError(f"{exp.id}: decide must return (verdict in {VERDICTS}, {{'en': ..., 'zh': ...}}), got {out!r}")
-    return out[0], dict(out[1])
+def command_for(exp: type[Experiment], quick: bool, seed_list: Sequence[int]) -> str:
+    """The command that reproduces exactly this record (mode, first seed and number of seeds)."""
+    cmd = exp.command() + ("" if quick else " --full")
+    if seed_list and seed_list[0] != 0:
+        cmd += f" --seed {seed_list[0]}"
+    return cmd + (f" --seeds {len(seed_list)}" if exp.stochastic else "")
 
 
-def _figure_entries(results: Sequence[Result], attr: str) -> tuple[dict[str, Any], dict[str, float]]:
-    """``{name: json entry}`` with the mean over seeds as ``value`` (plus ``spread`` and ``per_seed`` when there
-    are several seeds), and ``{name: mean}``; ``attr`` is ``"figures"`` or ``"beyond"``."""
-    entries: dict[str, Any] = {}
-    means: dict[str, float] = {}
-    for name, fig in getattr(results[0], attr).items():
-        vals = np.array([getattr(r, attr)[name].value for r in results if name in getattr(r, attr)], dtype=np.float64)
-        mean = float(vals.mean()) if vals.size else float("nan")
-        means[name] = mean
-        entry = fig.to_json()
-        entry["value"] = mean if math.isfinite(mean) else None
-        if len(results) > 1:
-            entry["spread"] = float(vals.std(ddof=1)) if vals.size > 1 else 0.0
-            entry["per_seed"] = [float(v) if math.isfinite(v) else None for v in vals]
-        entries[name] = entry
-    return entries, means
+def build_record(exp: type[Experiment], outs: Sequence[TaskOut], quick: bool, seed_list: Sequence[int]) -> dict:
+    """The record of one experiment from its tasks (one per seed, in seed order)."""
+    files = sorted({f for o in outs for f in o.files})
+    mode = "quick" if quick else "full"
+    rec: dict[str, Any] = {
+        "id": exp.id, "questions": list(exp.questions), "topic": exp.topic, "kind": exp.kind,
+        "title": _texts(exp, "title"), "claim": _texts(exp, "claim"), "method": _texts(exp, "method"),
+        "body": _texts(exp, "body"), "beyond_text": _texts(exp, "beyond"),
+        "thresholds": dict(exp.thresholds), "reasons": {k: dict(v) for k, v in exp.reasons.items()},
+        "reachable": list(exp.reachable), "quick_provisional": bool(exp.quick_provisional),
+        "command": command_for(exp, quick, seed_list), "mode": mode, "seeds": list(seed_list),
+        "code_version": code_key(exp.id, files, mode, seed_list), "code_files": files, "versions": versions(),
+        "machine": {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
+                    "cores": usable_cores()},
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "seconds": round(sum(o.seconds for o in outs), 3),
+    }
+    failed = next((o for o in outs if o.error is not None), None)
+    if failed is not None:
+        return {**rec, "status": "error", "error": f"seed {failed.seed}: {failed.error}",
+                "traceback": failed.traceback, "figures": {}, "beyond": {}, "tables": [], "beyond_tables": [],
+                "plots": [], "verdict": None, "evidence": None, "seed_agreement": None}
+    results = [o.result for o in outs]
+    assert all(r is not None for r in results)
+    try:
+        agg = aggregate(exp, results, list(seed_list))  # type: ignore[arg-type]
+    except Exception as e:  # a decide that breaks its contract is the experiment's error, reported like one
+        return {**rec, "status": "error", "error": f"decide: {type(e).__name__}: {e}",
+                "traceback": traceback.format_exc(), "figures": {}, "beyond": {}, "tables": [], "beyond_tables": [],
+                "plots": [], "verdict": None, "evidence": None, "seed_agreement": None}
+    first = results[0]
+    assert first is not None
+    return {**rec, "status": "ok", **agg,
+            "tables": aggregate_tables([r.tables for r in results], seed_list),  # type: ignore[union-attr]
+            "beyond_tables": aggregate_tables([r.beyond_tables for r in results], seed_list),  # type: ignore
+            "plots": [{**p.to_json(), "seed": int(seed_list[0])} for p in first.plots],
+            "notes": dict(first.notes) if first.notes else None, "notes_seed": int(seed_list[0])}
 
 
-def aggregate(exp: type[Experiment], results: Sequence[Result], seeds: Sequence[int] | None = None) -> dict[str, Any]:
-    """Figures averaged over seeds (with their spread) and the verdict.
-
-    Every seed decides on its own figures. When all seeds reach the same verdict it is the experiment's verdict
-    and the evidence is ``decide`` on the mean figures (or, should the mean land elsewhere, the first seed's
-    sentence, labelled so). When they differ the outcome is ``unsettled``: the evidence gives the split (k/n)
-    and each seed's verdict and sentence. What lies beyond the seed's claim never reaches ``decide``.
-    """
-    seeds = list(seeds) if seeds is not None else list(range(len(results)))
-    figures, means = _figure_entries(results, "figures")
-    beyond, beyond_means = _figure_entries(results, "beyond")
-    out: dict[str, Any] = {"figures": figures, "beyond": beyond,
-                           "beyond_evidence": _check_text(exp, exp.explain_beyond(beyond_means)) if beyond else None}
-    if exp.kind == "page":
-        return {**out, "verdict": None, "evidence": None, "seed_agreement": None}
-    th = dict(exp.thresholds)
-    decisions = [_check_decision(exp, exp.decide(r.values(), th)) for r in results]
-    per_seed = [v for v, _ in decisions]
-    counts = {v: per_seed.count(v) for v in dict.fromkeys(per_seed)}
-    if len(counts) == 1:
-        verdict = per_seed[0]
-        mean_v, ev = _check_decision(exp, exp.decide(means, th))
-        if mean_v != verdict:  # a mean can fall where no seed fell: quote a seed that reached the verdict instead
-            ev = {"en": f"(figures of seed {seeds[0]}) {decisions[0][1]['en']}",
-                  "zh": f"（随机种子 {seeds[0]} 的数据）{decisions[0][1]['zh']}"}
-        agree = len(per_seed)
-    else:
-        verdict = UNSETTLED
-        top = max(counts.values())
-        split_en = ", ".join(f"{n}/{len(per_seed)} {v}" for v, n in counts.items())
-        split_zh = "，".join(f"{n}/{len(per_seed)} 为 {v}" for v, n in counts.items())
-        ev = {"en": f"The seeds disagree ({split_en}), so the verdict is unsettled. "
-                    + " ".join(f"Seed {s}: {v}. {e['en']}" for s, (v, e) in zip(seeds, decisions, strict=True)),
-              "zh": f"各随机种子的结论不一致（{split_zh}），因此结论未定。"
-                    + "".join(f"随机种子 {s}：{v}。{e['zh']}" for s, (v, e) in zip(seeds, decisions, strict=True))}
-        agree = top
-    return {**out, "verdict": verdict, "evidence": ev, "seed_agreement": f"{agree}/{len(per_seed)}",
-            "per_seed_verdicts": per_seed,
-            "per_seed_evidence": [e for _, e in decisions] if len(results) > 1 else None}
-
-
-def _check_text(exp: type[Experiment], text: Any) -> dict[str, str] | None:
-    if text is None:
-        return None
-    if not isinstance(text, dict) or any(not text.get(lang) for lang in LANGS):
-        raise TypeError(f"{exp.id}: explain_beyond must return None or {{'en': ..., 'zh': ...}}, got {text!r}")
-    return dict(text)
+def write_record(out: str, rec: dict[str, Any], pngs: dict[str, bytes]) -> None:
+    """The plots first, then ``result.json``, each atomically (a record never names a plot not yet written)."""
+    folder = run_dir(out, rec["id"])
+    os.makedirs(folder, exist_ok=True)
+    for name, data in pngs.items():
+        if os.sep in name or "/" in name or name.startswith(".") or not name.endswith(".png"):
+            raise ValueError(f"lab: plot file name must be a plain '<stem>.png', got {name!r}")
+        atomic_write(os.path.join(folder, name), data)
+    atomic_write(os.path.join(folder, "result.json"),
+                 json.dumps(rec, ensure_ascii=False, indent=1, allow_nan=False))
 
 
 def run_one(exp: type[Experiment], out: str, quick: bool = True, seed: int = 0, seeds: int = 3,
             progress: Callable[[int, int | None], None] | None = None) -> dict[str, Any]:
-    """Run one experiment over its seeds and write its ``result.json``; returns the record."""
-    folder = run_dir(out, exp.id)
-    os.makedirs(folder, exist_ok=True)
+    """Run one experiment over its seeds in this process and write its record; returns the record."""
     seed_list = seeds_for(exp, quick, seed, seeds)
-    base: dict[str, Any] = {
-        "id": exp.id, "questions": list(exp.questions), "topic": exp.topic, "kind": exp.kind,
-        "title": _texts(exp, "title"), "claim": _texts(exp, "claim"), "method": _texts(exp, "method"),
-        "body": _texts(exp, "body"), "thresholds": dict(exp.thresholds), "command": exp.command(),
-        "code_version": code_version(exp), "mode": "quick" if quick else "full", "seeds": seed_list,
-        "created": datetime.now(UTC).isoformat(timespec="seconds"),
-    }
-    t0 = time.perf_counter()
-    results: list[Result] = []
-    plots: list[Any] = []
-    try:
-        for i, s in enumerate(seed_list):
-            manual_seed(s)
-            ctx = Context(folder, quick=quick, seed=s, progress=Progress(progress), save_plots=(i == 0))
-            with blas_threads(exp.threads):
-                res = exp().run(ctx)
-            if not isinstance(res, Result):
-                raise TypeError(f"{exp.id}: run must return a Result, got {type(res).__name__}")
-            if i == 0:
-                plots = res.plots or ctx.plots
-            results.append(res)
-        agg = aggregate(exp, results, seed_list)
-    except KeyboardInterrupt:
-        raise
-    except Exception as e:  # an experiment's bug must not stop the others; it is reported, never cached
-        rec = {**base, "status": "error", "error": f"{type(e).__name__}: {e}", "traceback": traceback.format_exc(),
-               "figures": {}, "tables": [], "plots": [], "verdict": None, "evidence": None, "seed_agreement": None,
-               "seconds": round(time.perf_counter() - t0, 3)}
-        _write(folder, rec)
-        return rec
-    first = results[0]
-    rec = {**base, "status": "ok", **agg, "tables": [t.to_json() for t in first.tables],
-           "beyond_tables": [t.to_json() for t in first.beyond_tables],
-           "plots": [p.to_json() for p in plots], "notes": dict(first.notes) if first.notes else None,
-           "seconds": round(time.perf_counter() - t0, 3)}
-    _write(folder, rec)
+    outs = [run_task(exp, quick, s, i == 0, progress) for i, s in enumerate(seed_list)]
+    rec = build_record(exp, outs, quick, seed_list)
+    write_record(out, rec, outs[0].pngs)
     return rec
 
 
-def _write(folder: str, rec: dict[str, Any]) -> None:
-    atomic_write(os.path.join(folder, "result.json"), json.dumps(rec, ensure_ascii=False, indent=1, allow_nan=False))
-
-
-def is_fresh(rec: dict[str, Any] | None, exp: type[Experiment], quick: bool, seed_list: list[int]) -> bool:
-    return bool(rec and rec.get("status") == "ok" and rec.get("code_version") == code_version(exp)
-                and rec.get("mode") == ("quick" if quick else "full") and rec.get("seeds") == seed_list)
+# ------------------------------------------------------------------------------------------------ many
+@dataclass
+class _Plan:
+    exp: type[Experiment]
+    seeds: list[int]
+    cost: float  # expected seconds per seed (the last record's), for longest-first scheduling
+    outs: dict[int, TaskOut] = field(default_factory=dict)
 
 
 def run_many(exps: Sequence[type[Experiment]], out: str, quick: bool = True, seed: int = 0, seeds: int = 3,
-             force: bool = False, show_progress: bool = True,
-             on_done: Callable[[dict[str, Any], bool], None] | None = None) -> list[dict[str, Any]]:
-    """Run (or take from the cache) each experiment; ``on_done(record, cached)`` after each one.
+             force: bool = False, show_progress: bool = True, jobs: int = 1,
+             on_done: Callable[[dict[str, Any], bool], None] | None = None, comm: Any = None) -> list[dict[str, Any]]:
+    """Run (or serve from the cache) each experiment; ``on_done(record, cached)`` as each one is finished.
 
-    KeyboardInterrupt propagates after the current experiment is abandoned; finished ones stay on disk.
+    ``jobs`` > 1 runs the (experiment, seed) tasks in that many worker processes, longest first. ``comm``, a
+    :class:`~cvprimer.distributed.comm.Communicator` with several ranks, spreads them over the MPI ranks instead:
+    every rank must call this with the same arguments; rank 0 plans, writes and returns the records, the others
+    return ``[]``. KeyboardInterrupt propagates; finished results stay on disk.
     """
-    bar = _bar(len(exps), show_progress)
-    records = []
-    try:
+    if jobs < 1:
+        raise ValueError(f"lab run: --jobs must be >= 1, got {jobs}")
+    mpi = comm is not None and comm.world_size > 1
+    records: dict[str, dict[str, Any]] = {}
+    plans: list[_Plan] = []
+    if not mpi or comm.is_main:
         for exp in exps:
-            if bar is not None:
-                bar.set_description(exp.id)
+            seed_list = seeds_for(exp, quick, seed, seeds)
             rec = load_record(out, exp.id)
-            cached = not force and is_fresh(rec, exp, quick, seeds_for(exp, quick, seed, seeds))
-            if not cached:
-                rec = run_one(exp, out, quick, seed, seeds, progress=_inner(bar, exp.id))
-            assert rec is not None
-            records.append(rec)
-            if on_done:
-                on_done(rec, cached)
+            if not force and is_fresh(rec, exp, quick, seed_list):
+                assert rec is not None
+                records[exp.id] = rec
+                if on_done:
+                    on_done(rec, True)
+                continue
+            prev = float(rec.get("seconds", 1.0)) / max(1, len(rec.get("seeds") or [1])) if rec else 1.0
+            plans.append(_Plan(exp, seed_list, prev))
+
+    def finish(plan: _Plan) -> None:
+        outs = [plan.outs[s] for s in plan.seeds]
+        rec = build_record(plan.exp, outs, quick, plan.seeds)
+        write_record(out, rec, outs[0].pngs)
+        records[plan.exp.id] = rec
+        if on_done:
+            on_done(rec, False)
+
+    if mpi:
+        _run_mpi(comm, plans, quick, finish)
+    elif jobs > 1 and sum(len(p.seeds) for p in plans) > 1:
+        _run_pool(plans, quick, jobs, finish, show_progress)
+    else:
+        _run_serial(plans, quick, finish, show_progress)
+    if mpi and not comm.is_main:
+        return []
+    return [records[e.id] for e in exps if e.id in records]
+
+
+def _tasks(plans: Sequence[_Plan]) -> list[tuple[int, int]]:
+    """(plan index, seed) pairs, longest experiments first."""
+    order = sorted(range(len(plans)), key=lambda i: -plans[i].cost)
+    return [(i, s) for i in order for s in plans[i].seeds]
+
+
+def _run_serial(plans: Sequence[_Plan], quick: bool, finish: Callable[[_Plan], None], show: bool) -> None:
+    bar = _bar(len(plans), show)
+    try:
+        for plan in plans:
+            if bar is not None:
+                bar.set_description(plan.exp.id)
+            for s in plan.seeds:
+                plan.outs[s] = run_task(plan.exp, quick, s, s == plan.seeds[0], _inner(bar, plan.exp.id))
+            finish(plan)
             if bar is not None:
                 bar.update(1)
     finally:
         if bar is not None:
             bar.close()
-    return records
+
+
+def _run_pool(plans: Sequence[_Plan], quick: bool, jobs: int, finish: Callable[[_Plan], None], show: bool) -> None:
+    import multiprocessing as mp
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+    tasks = _tasks(plans)
+    bar = _bar(len(plans), show)
+    # spawn, not fork: the parent may already hold BLAS and engine worker threads, which a fork would copy dead
+    pool = ProcessPoolExecutor(max_workers=min(jobs, len(tasks)), mp_context=mp.get_context("spawn"))
+    try:
+        pending = {pool.submit(_pool_task, plans[i].exp, quick, s, s == plans[i].seeds[0]): i for i, s in tasks}
+        while pending:
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for fut in done:
+                i = pending.pop(fut)
+                o = fut.result()
+                plan = plans[i]
+                plan.outs[o.seed] = o
+                if len(plan.outs) == len(plan.seeds):
+                    finish(plan)
+                    if bar is not None:
+                        bar.update(1)
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    finally:
+        if bar is not None:
+            bar.close()
+    pool.shutdown(wait=True)
+
+
+def _run_mpi(comm: Any, plans: list[_Plan], quick: bool, finish: Callable[[_Plan], None]) -> None:
+    """Rank 0 broadcasts the tasks (experiment ids and seeds), each rank runs every world_size-th one (longest
+    first, so the heavy tasks spread), rank 0 gathers every rank's outputs and writes the records."""
+    from cvprimer.lab.registry import get
+
+    plan_ids = comm.bcast_object([(p.exp.id, p.seeds) for p in plans] if comm.is_main else None)
+    tasks = comm.bcast_object(_tasks(plans) if comm.is_main else None)
+    exps = {exp_id: (plans[i].exp if comm.is_main else get(exp_id)) for i, (exp_id, _) in enumerate(plan_ids)}
+    mine = []
+    for i, s in tasks[comm.rank::comm.world_size]:
+        exp_id, seeds = plan_ids[i]
+        mine.append(run_task(exps[exp_id], quick, s, s == seeds[0]))
+    gathered = comm.mpi_comm.gather(mine, root=0)  # our own dataclasses between our own processes
+    if not comm.is_main:
+        return
+    for outs in gathered:
+        for o in outs:
+            plan = next(p for p in plans if p.exp.id == o.exp_id)
+            plan.outs[o.seed] = o
+    for plan in plans:
+        finish(plan)
 
 
 def _bar(total: int, show: bool) -> Any:

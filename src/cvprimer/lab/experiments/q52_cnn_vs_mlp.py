@@ -55,24 +55,46 @@ class CNNvsMLP(Experiment):
     topic = "architecture"
     stochastic = True
     thresholds = {"gain_pts": 2.0, "drop_pts": 10.0}
+    reasons = {
+        "gain_pts": {
+            "en": "Noise floor: the unshifted accuracy gain of the flatten CNN over the MLP varies across seeds by a "
+                  "few points (std of the gain over 3 seeds: about 1.5 points in quick mode, under 1 in full); a gain "
+                  "counts from 2 points, above that spread, and a smaller one is not a measured advantage.",
+            "zh": "噪声下限：展平 CNN 相对 MLP 在未平移数字上的准确率提升在种子间有几个百分点的波动"
+                  "（3 个种子的标准差：快速模式约 1.5 点，完整模式不到 1 点）；提升至少 2 点才算，"
+                  "高于这一波动，更小的提升不算测得的优势。"},
+        "drop_pts": {
+            "en": "Convention for 'recognized wherever it appears': a 4-pixel shift may cost under 10 points. The two "
+                  "heads sit far on either side (measured drops: flatten head 40-60 points, global pooling head "
+                  "under 5, across-seed std a few points), so the verdict does not hinge on the exact line.",
+            "zh": "“无论出现在哪里都能识别”的约定：平移 4 像素的损失低于 10 个百分点。两种网络头远在这条线的两侧"
+                  "（实测下降：展平头 40-60 点，全局池化头不到 5 点，种子间标准差几个点），结论不取决于线的确切位置。"},
+    }
+    reachable = ("confirmed", "nuanced", "refuted")
     text = {
         "en": {
-            "title": "CNN vs fully connected net: accuracy, size and shifted digits",
-            "claim": "A fully connected net takes the image as a flat vector and ignores its 2-D layout; a CNN "
-                     "keeps the layout, extracts local features with shared filters, and since a digit is the "
-                     "same digit wherever it sits, weights shared across positions make it better at images.",
+            "title": "Why do CNNs recognize images better than fully connected nets?",
+            "claim": "A fully connected net takes the image as a flat vector and ignores its 2-D layout; a CNN takes "
+                     "the image as a tensor, extracts local features with shared filters and keeps the spatial "
+                     "layout, so it recognizes images better, and a digit is recognized wherever it appears.",
             "method": "Train an MLP, a CNN with flatten + linear head and a CNN with a global max-pool head, all "
-                      "of about 9,000 parameters (counted by the analyzer), on the MNIST sample, with and without "
-                      "random translations (pad 4, crop 28). Measure validation accuracy on the test digits "
-                      "shifted by 0, 1, 2, 4, 6 and 8 pixels in a random axis direction.",
+                      "of about 9,000 parameters (counted by the analyzer), on the MNIST sample (Adam, lr 3e-3, "
+                      "batch 32). Compare validation accuracy on unshifted digits (CNN with the usual flatten head "
+                      "against the MLP), and the accuracy lost by each CNN when the test digits are shifted by 4 "
+                      "pixels in a random axis direction (curve over 0-8 pixels).",
+            "beyond": "Each net is also trained with random translations (pad 4, crop 28): how much of the shift "
+                      "robustness the training data alone buys.",
         },
         "zh": {
-            "title": "CNN 与全连接网络：准确率、参数量与平移后的数字",
-            "claim": "全连接网络把图像展平成向量，不考虑二维结构；CNN 保留平面结构，用共享的卷积核提取局部特征；"
-                     "同一个数字无论出现在哪个位置都是同一个数字，各位置共享权重使 CNN 更适合图像识别。",
+            "title": "为什么 CNN 识别图像比全连接网络好？",
+            "claim": "全连接网络把图像当作展平的向量，忽略二维结构；CNN 以张量为输入，用共享的卷积核提取局部特征并保留"
+                     "空间布局，因此识别图像更好，数字无论出现在哪里都能被认出。",
             "method": "在 MNIST 样本上训练参数量都约为 9,000（由分析器统计）的三种网络：MLP、以展平加全连接层"
-                      "结尾的 CNN、以全局最大池化结尾的 CNN，每种分别使用和不使用随机平移增强（四周填充 4 "
-                      "像素再裁剪回 28）。把验证集数字沿随机的坐标轴方向平移 0、1、2、4、6、8 像素，测量准确率。",
+                      "结尾的 CNN、以全局最大池化结尾的 CNN（Adam，学习率 3e-3，批大小 32）。比较未平移数字上的"
+                      "验证准确率（常见的展平头 CNN 对 MLP），以及测试数字沿随机坐标轴方向平移 4 像素时各 CNN "
+                      "损失的准确率（曲线覆盖 0-8 像素）。",
+            "beyond": "每种网络还用随机平移增强（四周填充 4 像素再裁剪回 28）训练一次："
+                      "仅靠训练数据能换来多少平移鲁棒性。",
         },
     }
 
@@ -81,8 +103,9 @@ class CNNvsMLP(Experiment):
             return self._measure(ctx)
 
     def _measure(self, ctx: Context) -> Result:
-        data = load_data("mnist_sample", ctx.pick(400, 2500), ctx.pick(300, 1000), ctx.rng)
-        epochs = ctx.pick(4, 8)
+        data = load_data("mnist_sample", ctx.pick(400, 2500, tiny=120), ctx.pick(300, 1000, tiny=100), ctx.rng)
+        epochs = ctx.pick(4, 8, tiny=1)
+        self.models: dict[tuple[str, bool], Any] = {}  # kept for the tests' independent recomputation
         state = ctx.child_rng().bit_generator.state
         curves: dict[tuple[str, bool], np.ndarray] = {}
         params: dict[str, int] = {}
@@ -95,6 +118,7 @@ class CNNvsMLP(Experiment):
                 gen.bit_generator.state = state
                 fit(model, lean(data), epochs, gen, lr=3e-3, batch_size=32,
                     transform=RandomCrop(28, padding=4) if aug else None)
+                self.models[name, aug] = model
                 curves[name, aug] = 100 * shift_curve(model, data.x_val, data.y_val, SHIFTS, seed=ctx.seed)
                 ctx.progress.update()
 
@@ -128,12 +152,21 @@ class CNNvsMLP(Experiment):
                 "acc0_cnn_global": Figure(cg[0], "%"),
                 "acc4_mlp": Figure(m[i4], "%"), "acc4_cnn_flatten": Figure(cf[i4], "%"),
                 "acc4_cnn_global": Figure(cg[i4], "%"),
+            },
+            beyond={
+                "acc0_mlp_aug": Figure(ma[0], "%"), "acc4_mlp_aug": Figure(ma[i4], "%"),
+                "acc0_cnn_flatten_aug": Figure(cfa[0], "%"), "acc4_cnn_flatten_aug": Figure(cfa[i4], "%"),
                 "acc0_cnn_global_aug": Figure(cga[0], "%"), "acc4_cnn_global_aug": Figure(cga[i4], "%"),
-                "acc4_cnn_flatten_aug": Figure(cfa[i4], "%"), "acc4_mlp_aug": Figure(ma[i4], "%"),
             },
             tables=[Table("shift", ["net", "parameters", "0 px (%)", "2 px (%)", "4 px (%)", "6 px (%)", "8 px (%)"],
-                          rows, {"en": "Validation accuracy on shifted test digits.",
-                                 "zh": "平移后的测试数字上的验证准确率。"})],
+                          [r for r, (_, aug) in zip(rows, curves, strict=True) if not aug],
+                          {"en": "Validation accuracy on shifted test digits.",
+                           "zh": "平移后的测试数字上的验证准确率。"})],
+            beyond_tables=[Table("shift_aug", ["net", "parameters", "0 px (%)", "2 px (%)", "4 px (%)", "6 px (%)",
+                                               "8 px (%)"],
+                                 [r for r, (_, aug) in zip(rows, curves, strict=True) if aug],
+                                 {"en": "The same nets trained with random translations (pad 4, crop 28).",
+                                  "zh": "用随机平移增强（填充 4 像素再裁剪）训练的同样网络。"})],
         )
 
     @staticmethod
@@ -141,26 +174,44 @@ class CNNvsMLP(Experiment):
         g_min, d_max = thresholds["gain_pts"], thresholds["drop_pts"]
         m0, c0, c4 = figures["acc0_mlp"], figures["acc0_cnn_flatten"], figures["acc4_cnn_flatten"]
         m4, g0, g4 = figures["acc4_mlp"], figures["acc0_cnn_global"], figures["acc4_cnn_global"]
-        ga0, ga4 = figures["acc0_cnn_global_aug"], figures["acc4_cnn_global_aug"]
-        gain, drop = round(c0 - m0, 4), round(c0 - c4, 4)
-        gd, gad = round(g0 - g4, 4), round(ga0 - ga4, 4)
-        better, invariant = gain >= g_min, drop < d_max
-        verdict = verdict_if(better and invariant, nuanced=better)
+        gain, drop, gd = c0 - m0, c0 - c4, g0 - g4
+        better, flat_ok, glob_ok = gain >= g_min, drop < d_max, gd < d_max
+        verdict = verdict_if(better and flat_ok and glob_ok, nuanced=better)
         pm, pc = figures["params_mlp"], figures["params_cnn_flatten"]
-        en = (f"With about the same size ({fmt(pm)} vs {fmt(pc)} parameters) the CNN is "
-              f"{'better' if better else 'not clearly better'}: {fmt(c0)}% vs {fmt(m0)}% on unshifted digits, "
-              f"a gain of {fmt(gain)} points (threshold {fmt(g_min)}). But a CNN with a flatten + FC head is "
-              f"{'nearly' if invariant else 'not'} shift-invariant: 4-pixel shifts take it to {fmt(c4)}%, a drop of "
-              f"{fmt(drop)} points (threshold {fmt(d_max)}), like the MLP's {fmt(m4)}%; the fully connected layer "
-              f"ties every feature to a position. A global max-pool head loses only {fmt(gd)} points over "
-              f"the same shift ({fmt(g0)}% -> {fmt(g4)}%), and {fmt(gad)} with shift augmentation "
-              f"({fmt(ga0)}% -> {fmt(ga4)}%): robustness to translation comes from global pooling and from the "
-              f"training data, not from convolution alone.")
-        zh = (f"在参数量相近时（{fmt(pm)} 对 {fmt(pc)}），CNN {'更好' if better else '并不明显更好'}：未平移数字上 "
-              f"{fmt(c0)}% 对 {fmt(m0)}%，高 {fmt(gain)} 个百分点（阈值 {fmt(g_min)}）。但以展平加全连接层结尾的 "
-              f"CNN {'基本具有' if invariant else '并不具有'}平移不变性：平移 4 像素后降到 {fmt(c4)}%，下降 "
-              f"{fmt(drop)} 个百分点（阈值 {fmt(d_max)}），与 MLP 的 {fmt(m4)}% 类似；全连接层把每个特征绑定到"
-              f"固定位置。以全局最大池化结尾时同样平移只下降 {fmt(gd)} 个百分点（{fmt(g0)}% -> {fmt(g4)}%），"
-              f"加平移增强后下降 {fmt(gad)} 个百分点（{fmt(ga0)}% -> {fmt(ga4)}%）："
-              f"对平移的鲁棒性来自全局池化和训练数据，而不是卷积本身。")
+        en = (f"At about the same size ({fmt(pm)} vs {fmt(pc)} parameters) the CNN scores {fmt(c0)}% against the "
+              f"MLP's {fmt(m0)}% on unshifted digits, a gain of {fmt(gain)} points (counts from {fmt(g_min)}). "
+              f"Shifted by 4 pixels, the CNN with a flatten + FC head loses {fmt(drop)} points ({fmt(c0)}% -> "
+              f"{fmt(c4)}%) and the CNN with a global max-pool head {fmt(gd)} points ({fmt(g0)}% -> {fmt(g4)}%); "
+              f"the claim allows less than {fmt(d_max)} (the MLP falls to {fmt(m4)}%). ")
+        zh = (f"在参数量相近时（{fmt(pm)} 对 {fmt(pc)}），CNN 在未平移数字上为 {fmt(c0)}%，MLP 为 {fmt(m0)}%，"
+              f"高 {fmt(gain)} 个百分点（至少 {fmt(g_min)} 才算）。平移 4 像素后，展平加全连接头的 CNN 损失 "
+              f"{fmt(drop)} 个百分点（{fmt(c0)}% -> {fmt(c4)}%），全局最大池化头的 CNN 损失 {fmt(gd)} 个百分点"
+              f"（{fmt(g0)}% -> {fmt(g4)}%）；该说法允许的损失低于 {fmt(d_max)}（MLP 降到 {fmt(m4)}%）。")
+        if not better:
+            en += "The CNN's advantage on images, the claim's core, was not measured here."
+            zh += "该说法的核心——CNN 在图像上的优势——在这里没有测到。"
+        elif flat_ok and glob_ok:
+            en += "Both heads recognized the shifted digits within the allowance."
+            zh += "两种网络头都在允许范围内认出了平移后的数字。"
+        elif flat_ok or glob_ok:
+            ok, bad = ("flatten + FC", "global max-pool") if flat_ok else ("global max-pool", "flatten + FC")
+            ok_zh, bad_zh = ("展平加全连接", "全局最大池化") if flat_ok else ("全局最大池化", "展平加全连接")
+            en += (f"The measured boundary is the head: recognition wherever the digit sits held with the {ok} "
+                   f"head and failed with the {bad} head.")
+            zh += f"测得的分界在网络头：{ok_zh}头在数字移动后仍能识别，{bad_zh}头则不能。"
+        else:
+            en += "Neither CNN recognized the shifted digits within the allowance."
+            zh += "两种 CNN 都没能在允许范围内认出平移后的数字。"
         return verdict, evidence(en=en, zh=zh)
+
+    @staticmethod
+    def explain_beyond(beyond: Mapping[str, float]) -> Text | None:
+        parts_en, parts_zh = [], []
+        for key, en_name, zh_name in (("mlp", "MLP", "MLP"), ("cnn_flatten", "flatten CNN", "展平 CNN"),
+                                      ("cnn_global", "global-pool CNN", "全局池化 CNN")):
+            a0, a4 = beyond[f"acc0_{key}_aug"], beyond[f"acc4_{key}_aug"]
+            parts_en.append(f"{en_name} {fmt(a0)}% -> {fmt(a4)}%")
+            parts_zh.append(f"{zh_name} {fmt(a0)}% -> {fmt(a4)}%")
+        return {"en": "Trained with random translations, unshifted -> 4-pixel-shifted accuracy: "
+                      + "; ".join(parts_en) + ".",
+                "zh": "用随机平移增强训练后，未平移 -> 平移 4 像素的准确率：" + "；".join(parts_zh) + "。"}

@@ -20,6 +20,8 @@ header.top a { color:#79c0ff; }
   color:#fff; vertical-align:middle; white-space:nowrap; }
 .badge.confirmed { background:var(--ok); } .badge.refuted { background:var(--bad); }
 .badge.nuanced { background:var(--mid); } .badge.page { background:var(--page); }
+.badge.unsettled { background:#8c959f; } .mark { font-size:.8rem; color:#9a6700; }
+.beyond { border-left:3px dashed #afb8c1; padding-left:10px; margin:10px 0; }
 .badge.pending, .badge.notrun, .badge.error { background:#afb8c1; color:#1d2430; }
 .summary { display:flex; gap:12px; flex-wrap:wrap; margin:14px 0; }
 .summary div { background:var(--card); border:1px solid var(--line); border-radius:8px; padding:6px 12px; }

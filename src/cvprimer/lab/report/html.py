@@ -12,7 +12,7 @@ from typing import Any
 from cvprimer.lab.report.assets import CSS, JS
 from cvprimer.lab.report.i18n import UI
 
-VERDICT_ORDER = ("confirmed", "nuanced", "refuted")
+VERDICT_ORDER = ("confirmed", "nuanced", "refuted", "unsettled")
 
 
 def _t(d: Any, lang: str) -> str:
@@ -41,10 +41,21 @@ def _badge(kind: str, ui: dict[str, str]) -> str:
     return f'<span class="badge {escape(kind)}">{escape(label)}</span>'
 
 
-def _img(out: str, rec: dict[str, Any], plot: dict[str, Any], lang: str) -> str:
-    path = os.path.join(out, "runs", rec["id"], plot["file"])
+def _plain_png(name: Any) -> bool:
+    """A record's plot entry names a plain ``<stem>.png`` in its own run folder, nothing else (a record may come
+    from a shared or downloaded folder: an absolute path or ``..`` must never pull a file into the page)."""
+    return (isinstance(name, str) and name.endswith(".png") and "/" not in name and "\\" not in name
+            and os.sep not in name and not name.startswith(".") and name == os.path.basename(name))
+
+
+def _img(out: str, rec: dict[str, Any], plot: dict[str, Any], lang: str, ui: dict[str, str]) -> str:
     alt = _t(plot.get("alt"), lang)
     cap = _t(plot.get("caption"), lang) or alt
+    if len(rec.get("seeds") or []) > 1 and isinstance(plot.get("seed"), int):
+        cap = f"{cap} ({ui['plot_seed']} {plot['seed']})"
+    if not _plain_png(plot.get("file")) or not _plain_png(rec.get("id", "") + ".png"):
+        return f'<figure><figcaption>[{escape(str(plot.get("file")))} refused] {escape(cap)}</figcaption></figure>'
+    path = os.path.join(out, "runs", rec["id"], plot["file"])
     try:
         with open(path, "rb") as fh:
             data = base64.b64encode(fh.read()).decode("ascii")
@@ -54,31 +65,46 @@ def _img(out: str, rec: dict[str, Any], plot: dict[str, Any], lang: str) -> str:
             f"<figcaption>{escape(cap)}</figcaption></figure>")
 
 
-def _figures(rec: dict[str, Any], ui: dict[str, str], lang: str) -> str:
-    figs = rec.get("figures") or {}
+def _figures(figs: dict[str, Any], ui: dict[str, str], lang: str, heading: str) -> str:
+    """The figures table: the value is the mean over seeds; with several seeds also the spread and each seed's."""
     if not figs:
         return ""
     multi = any("spread" in f for f in figs.values())
-    head = f"<tr><th>{ui['figure']}</th><th>{ui['value']}</th>" + (f"<th>{ui['spread']}</th>" if multi else "") + \
-        f"<th>{ui['unit']}</th></tr>"
+    head = f"<tr><th>{ui['figure']}</th><th>{ui['value']}</th>" + \
+        (f"<th>{ui['spread']}</th><th>{ui['per_seed']}</th>" if multi else "") + f"<th>{ui['unit']}</th></tr>"
     rows = []
     for name, f in figs.items():
         label = _t(f.get("label"), lang) or name
-        spread = f'<td class="num">{_num(f.get("spread"))}</td>' if multi else ""
-        rows.append(f'<tr><td><code>{escape(label)}</code></td><td class="num">{_num(f.get("value"))}</td>{spread}'
+        extra = (f'<td class="num">{_num(f.get("spread"))}</td>'
+                 f'<td class="num">{" / ".join(_num(v) for v in f.get("per_seed") or [])}</td>') if multi else ""
+        rows.append(f'<tr><td><code>{escape(label)}</code></td><td class="num">{_num(f.get("value"))}</td>{extra}'
                     f"<td>{escape(str(f.get('unit', '')))}</td></tr>")
-    return f'<div class="kv">{ui["figures"]}</div><table>{head}{"".join(rows)}</table>'
+    return f'<div class="kv">{heading}</div><table>{head}{"".join(rows)}</table>'
 
 
-def _tables(rec: dict[str, Any], lang: str) -> str:
+def _tables(tables: list[dict[str, Any]], lang: str, ui: dict[str, str], seeds: int) -> str:
+    """Tables; a numeric cell averaged over seeds shows ``mean ± spread`` (the record's ``spread`` grid)."""
     parts = []
-    for t in rec.get("tables") or []:
+    for t in tables or []:
+        spread = t.get("spread")
         cols = "".join(f"<th>{escape(_t(c, lang))}</th>" for c in t["columns"])
-        rows = "".join("<tr>" + "".join(
-            f'<td class="num">{_num(c)}</td>' if isinstance(c, (int, float)) and not isinstance(c, bool)
-            else f"<td>{escape(_t(c, lang))}</td>" for c in r) + "</tr>" for r in t["rows"])
-        cap = f"<caption>{escape(_t(t.get('caption'), lang))}</caption>" if t.get("caption") else ""
-        parts.append(f"<table>{cap}<tr>{cols}</tr>{rows}</table>")
+        body = []
+        for j, r in enumerate(t["rows"]):
+            cells = []
+            for k, c in enumerate(r):
+                if isinstance(c, (int, float)) and not isinstance(c, bool) or c is None:
+                    sd = spread[j][k] if spread and j < len(spread) and k < len(spread[j]) else None
+                    pm = f" ± {_num(sd)}" if isinstance(sd, (int, float)) and not isinstance(sd, bool) else ""
+                    cells.append(f'<td class="num">{_num(c)}{pm}</td>')
+                else:
+                    cells.append(f"<td>{escape(_t(c, lang))}</td>")
+            body.append("<tr>" + "".join(cells) + "</tr>")
+        note = ""
+        if seeds > 1:
+            note = f" ({ui['mean_note']})" if spread else (f" ({ui['table_seed']} {_num(t.get('seed'))})"
+                                                           if t.get("seed") is not None else "")
+        cap = escape(_t(t.get("caption"), lang)) + escape(note)
+        parts.append(f"<table>{f'<caption>{cap}</caption>' if cap else ''}<tr>{cols}</tr>{''.join(body)}</table>")
     return "".join(parts)
 
 
@@ -100,14 +126,29 @@ def _experiment(rec: dict[str, Any], out: str, ui: dict[str, str], lang: str, an
     if rec.get("status") == "error":
         parts.append(f'<p class="err">{ui["error"]} {escape(str(rec.get("error")))}</p></article>')
         return "".join(parts)
-    parts.append(_figures(rec, ui, lang))
-    parts.append(_tables(rec, lang))
-    parts.extend(_img(out, rec, p, lang) for p in rec.get("plots") or [])
+    n_seeds = len(rec.get("seeds") or [])
+    marks = []
+    if rec.get("stale"):
+        marks.append(f'<p class="mark stale">{escape(ui["stale"])} ({escape(str(rec["stale"]))})</p>')
+    if rec.get("quick_provisional") and rec.get("mode") == "quick":
+        marks.append(f'<p class="mark provisional">{escape(ui["provisional"])}</p>')
+    parts.extend(marks)
+    parts.append(_figures(rec.get("figures") or {}, ui, lang, ui["figures"]))
+    parts.append(_tables(rec.get("tables") or [], lang, ui, n_seeds))
+    parts.extend(_img(out, rec, p, lang, ui) for p in rec.get("plots") or [])
     if rec.get("notes"):
         parts.append(f'<div class="body"><span class="kv">{ui["notes"]}</span>{_paragraphs(_t(rec["notes"], lang))}'
                      "</div>")
+    if rec.get("beyond") or rec.get("beyond_tables") or rec.get("beyond_text"):
+        parts.append(f'<div class="beyond"><div class="kv">{escape(ui["beyond"])}</div>'
+                     f'{_paragraphs(_t(rec.get("beyond_text"), lang))}'
+                     f'{_figures(rec.get("beyond") or {}, ui, lang, ui["figures"])}'
+                     f'{_tables(rec.get("beyond_tables") or [], lang, ui, n_seeds)}'
+                     f'{_paragraphs(_t(rec.get("beyond_evidence"), lang))}</div>')
     if kind == "experiment" and rec.get("verdict"):
-        th = ", ".join(f"{escape(k)} = {_num(v)}" for k, v in (rec.get("thresholds") or {}).items())
+        reasons = rec.get("reasons") or {}
+        th = "; ".join(f"{escape(k)} = {_num(v)}" + (f" — {escape(_t(reasons[k], lang))}" if k in reasons else "")
+                       for k, v in (rec.get("thresholds") or {}).items())
         agree = f' · {escape(str(rec.get("seed_agreement")))} {ui["seed_agreement"]}' if rec.get("seed_agreement") \
             else ""
         parts.append(f'<div class="answer" data-verdict="{escape(rec["verdict"])}">'
@@ -130,7 +171,8 @@ def _question_verdicts(q: dict[str, Any], recs: dict[str, dict[str, Any]]) -> li
         elif r.get("status") == "error":
             out.append("error")
         else:
-            out.append(r.get("verdict") or "page")
+            v = r.get("verdict")
+            out.append(v if v in VERDICT_ORDER else "page" if v is None else "error")
     return out
 
 
@@ -163,7 +205,7 @@ def render(results: dict[str, Any], lang: str, out: str, other_href: str) -> str
         index.append(f"<h3>{escape(_t(TOPICS.get(topic), lang) or topic)}</h3><ol>{items}</ol>")
 
     errata = []
-    for r in recs.values():
+    for r in recs.values():  # the errata judge the seed: only its own claim's verdicts, never unsettled ones
         if r.get("verdict") in ("refuted", "nuanced"):
             qs = ", ".join(f'<a href="#q{q}">{q}</a>' for q in r["questions"])
             errata.append(f'<li>{_badge(r["verdict"], ui)} {ui["question"]} {qs}: '
@@ -176,7 +218,7 @@ def render(results: dict[str, Any], lang: str, out: str, other_href: str) -> str
         q = questions[n]
         vs = verdicts[n]
         head = (f'<section class="question" id="q{n}" data-q="{n}" data-topic="{escape(q["topic"])}" '
-                f'data-verdicts="{" ".join(dict.fromkeys(vs))}"><h2>{n}. {escape(_t(q["title"], lang))} '
+                f'data-verdicts="{escape(" ".join(dict.fromkeys(vs)))}"><h2>{n}. {escape(_t(q["title"], lang))} '
                 + " ".join(_badge(v, ui) for v in dict.fromkeys(vs)) + "</h2>"
                 f'<div class="seedclaim"><span class="kv">{ui["seed_claim"]}</span>'
                 f'{escape(_t(q.get("seed_claim"), lang))}</div>')

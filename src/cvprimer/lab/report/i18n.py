@@ -20,6 +20,11 @@ UI: dict[str, dict[str, str]] = {
         "pending_badge": "pending", "notrun_badge": "not run", "error_badge": "error",
         "thresholds": "Thresholds (declared before the run)", "top": "top",
         "summary": "Summary", "no_match": "No question matches the filter.", "notes": "Notes",
+        "unsettled": "unsettled", "per_seed": "per seed",
+        "beyond": "Beyond the seed's claim (our own addition: never part of the verdict or the errata)",
+        "provisional": "provisional: quick mode is too small to settle this claim; run it with --full",
+        "stale": "stale: computed by other code or package versions than the installed ones",
+        "plot_seed": "plot of seed", "table_seed": "table of seed", "mean_note": "mean ± spread over seeds",
     },
     "zh": {
         "lang_name": "中文", "other_lang": "English", "doc_title": "cvprimer 实验室：54 道题，逐一实测",
@@ -39,6 +44,11 @@ UI: dict[str, dict[str, str]] = {
         "pending_badge": "待完成", "notrun_badge": "未运行", "error_badge": "出错",
         "thresholds": "判定阈值（运行前已声明）", "top": "顶部",
         "summary": "概览", "no_match": "没有符合筛选条件的题目。", "notes": "说明",
+        "unsettled": "未定", "per_seed": "各随机种子",
+        "beyond": "超出原文的部分（我们自己的补充：不参与结论，也不进入勘误）",
+        "provisional": "暂定：快速模式的规模不足以判定这条说法，请用 --full 运行",
+        "stale": "已过期：由与当前安装不同的代码或软件包版本算出",
+        "plot_seed": "图来自随机种子", "table_seed": "表来自随机种子", "mean_note": "各随机种子的均值 ± 波动",
     },
 }
 
