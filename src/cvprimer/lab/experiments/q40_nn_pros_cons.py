@@ -2,8 +2,8 @@
 
 The seed names only strengths (depth adds non-linearity; the structure adapts to the task). Measured live, for
 the weaknesses it leaves to a link: data hunger (validation accuracy vs training-set size, small CNN vs raw
-pixels + softmax regression on the MNIST sample), compute (parameters and MACs of zoo models from the analyzer), adversarial
-fragility (accuracy of the trained CNN under a fast-gradient-sign attack of growing size) and
+pixels + softmax regression on the MNIST sample), compute (parameters and MACs of zoo models from the
+analyzer), adversarial fragility (accuracy of the trained CNN under a fast-gradient-sign attack of growing size) and
 interpretability (input-gradient saliency maps of a few digits).
 """
 
