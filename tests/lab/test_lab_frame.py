@@ -254,3 +254,11 @@ def test_mpi_ranks_give_the_records_of_one_process(tmp_path):
 @pytest.mark.parametrize("exp", all_experiments(), ids=lambda e: e.id)
 def test_every_experiment_gives_reasons_and_its_reachable_verdicts(exp):
     assert exp.completeness() == []
+
+
+def test_docs_catalogue_is_generated_from_the_code():
+    from cvprimer.lab.catalog import BEGIN, END, catalog
+
+    doc = (Path(__file__).parents[2] / "docs" / "lab.md").read_text(encoding="utf-8")
+    assert doc.split(BEGIN, 1)[1].split(END, 1)[0].strip() == catalog().strip(), \
+        "docs/lab.md is stale: run python -m cvprimer.lab.catalog --write"
