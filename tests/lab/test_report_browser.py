@@ -148,3 +148,30 @@ def test_chinese_page_renders_and_links_back(driver, report_dir: Path):
     assert len(driver.find_elements("css selector", "section.question")) == 54
     assert driver.find_element("id", "other-lang").get_attribute("href").endswith("/index.html")
     driver.save_screenshot(str(report_dir / "screenshot-zh.png"))
+
+
+def test_displayed_figures_are_the_results_json_means(driver, report_dir: Path):
+    """What the reader sees in each experiment's figures table is exactly results.json's value (the mean over
+    seeds), spread and per-seed values, in the page's number format: a renderer that shows one seed's value, or
+    scales a number, fails here."""
+    from cvprimer.lab.report.html import _num
+
+    _open(driver, report_dir / "index.html")
+    results = json.loads((report_dir / "results.json").read_text(encoding="utf-8"))
+    checked = 0
+    for rec in results["experiments"]:
+        figs = rec.get("figures") or {}
+        if rec.get("status") != "ok" or not figs:
+            continue
+        rows = driver.execute_script(
+            "const a = document.getElementById(arguments[0]); const t = a && a.querySelector('div.kv + table');"
+            "return t ? Array.from(t.rows).slice(1).map(r => Array.from(r.cells).map(c => c.textContent)) : null;",
+            rec["id"])
+        assert rows is not None, f"{rec['id']}: no figures table"
+        multi = any("spread" in f for f in figs.values())
+        want = [[_num(f.get("value"))] + ([_num(f.get("spread")), " / ".join(_num(v) for v in f.get("per_seed") or [])]
+                                          if multi else []) for f in figs.values()]
+        got = [r[1:4] if multi else r[1:2] for r in rows]
+        assert got == want, f"{rec['id']}: the page shows {got}, results.json holds {want}"
+        checked += 1
+    assert checked > 0
