@@ -2,8 +2,8 @@
 
 Measured on our engine:
 
-- cost: median time of forward + backward of ReLU, sigmoid and tanh over a large float32 tensor (one
-  thread, interleaved repeats);
+- cost: median process CPU time of forward + backward of ReLU, sigmoid and tanh over a large float32 tensor
+  (one thread, interleaved repeats);
 - gradient flow: ||dL/dW|| of the first vs the last layer of a 10-layer MLP on the 8x8 digits at
   initialization, for each of the three;
 - the negative side: ReLU's gradient there is exactly 0; in a trained net, the share of pre-activations
@@ -11,6 +11,9 @@ Measured on our engine:
 - sparsity and generalization: the same MLP trained on a small MNIST subset with ReLU, leaky ReLU (slope
   0.1, no exact zeros), tanh and sigmoid; the share of exactly-zero activations against validation
   accuracy. If sparsity were what makes ReLU generalize, leaky ReLU should be clearly worse.
+
+The seed's claim is decided on ReLU against sigmoid (cost, gradient flow) and ReLU against leaky ReLU
+(sparsity); tanh, the trained sigmoid and ReLU's zero-gradient side are reported beyond the seed.
 """
 
 from __future__ import annotations
@@ -63,35 +66,59 @@ class WhyReLU(Experiment):
     id = "q25-why-relu"
     questions = (25,)
     topic = "activation"
-    thresholds = {"min_cost_ratio": 1.5, "min_grad_ratio": 10.0, "min_sparsity_gain": 0.01}
+    thresholds = {"min_cost_ratio": 1.1, "min_grad_ratio": 10.0, "min_sparsity_gain": 0.01}
+    reasons = {
+        "min_cost_ratio": {"en": "Timing noise: sigmoid/ReLU CPU-time ratio (interleaved repeats, process CPU time) "
+                                 "varies by about 0.03 across quick seeds (measured 0.89-0.93); cheaper means at "
+                                 "least 10% less time, over 3 such spreads above parity.",
+                           "zh": "计时噪声：sigmoid/ReLU 的 CPU 时间比（交错重复、进程 CPU 时间）在快速模式各种子间"
+                                 "波动约 0.03（实测 0.89-0.93）；“更省”要求至少少 10% 的时间，"
+                                 "比持平高出 3 倍以上波动。"},
+        "min_grad_ratio": {"en": "Convention: one order of magnitude; the first-to-last gradient ratio of a "
+                                 "10-layer net spans many orders (sigmoid' <= 1/4 per layer), so a 10x difference "
+                                 "is a clear difference in how the gradient survives depth.",
+                           "zh": "约定：一个数量级；10 层网络第一层与最后一层的梯度之比跨越多个数量级"
+                                 "（每层 sigmoid' <= 1/4），相差 10 倍才算梯度穿过深度的能力明显不同。"},
+        "min_sparsity_gain": {"en": "Noise floor: ReLU minus leaky-ReLU validation accuracy (same seed, same "
+                                    "batches) varies by about 0.004 across quick seeds; a gain must exceed 0.01, "
+                                    "over twice that spread and one validation image in 50.",
+                              "zh": "噪声下限：ReLU 与 Leaky ReLU（同一种子、同一批次）验证准确率之差在快速模式各种子间"
+                                    "波动约 0.004；提高须超过 0.01，超过这一波动的两倍。"},
+    }
+    reachable = ("confirmed", "nuanced", "refuted")
     text = {
         "en": {
-            "title": "Why ReLU: cheap, non-saturating for x > 0, and sparse (which is not why it generalizes)",
-            "claim": "ReLU is used because it is cheaper than sigmoid in the forward and the backward pass, because "
-                     "it has no saturation region so gradients do not vanish, and because it sets some neurons' "
-                     "outputs to zero; this sparsity reduces the dependence between parameters and improves "
-                     "generalization.",
-            "method": "Time forward + backward of ReLU, sigmoid and tanh on our engine; compare first- and last-layer "
-                      "gradient norms of a 10-layer MLP at initialization; count zero-gradient pre-activations and "
-                      "dead units in a trained ReLU net; train one MLP with ReLU, leaky ReLU (no exact zeros), tanh "
-                      "and sigmoid and compare activation sparsity with validation accuracy.",
+            "title": "Why is ReLU the default activation?",
+            "claim": "ReLU costs less than sigmoid in both the forward and the backward pass; it has no "
+                     "saturating region for positive inputs, so gradients do not vanish through depth the way "
+                     "they do with sigmoid; and it outputs exact zeros for some units, a sparsity that is said to "
+                     "improve generalization.",
+            "method": "Time forward + backward of ReLU and sigmoid on our engine (process CPU time, interleaved "
+                      "repeats, one thread, on the machine that ran the lab); compare first- to last-layer "
+                      "gradient norms of a 10-layer MLP at initialization; train one MLP with ReLU and with leaky "
+                      "ReLU (slope 0.1, no exact zeros) from the same seed and compare validation accuracy.",
+            "beyond": "Beyond the seed: tanh in all three measurements, sigmoid trained as well, and ReLU's own "
+                      "zero-gradient side (x < 0): the share of pre-activations that pass no gradient and of units "
+                      "that are dead in the trained net.",
         },
         "zh": {
-            "title": "为什么用 ReLU：便宜、正半轴不饱和、稀疏（但稀疏并不是它泛化好的原因）",
-            "claim": "之所以常用 ReLU，是因为它在前向和反向传播中比 sigmoid 计算量小；它没有饱和区，"
-                     "因而不会梯度消失；它会让一部分神经元输出为零，这种稀疏性减少了参数之间的相互依赖，"
-                     "提升了泛化能力。",
-            "method": "在我们的引擎上测量 ReLU、sigmoid、tanh 前向加反向的耗时；比较 10 层 MLP 初始化时第一层与"
-                      "最后一层的梯度范数；统计训练好的 ReLU 网络中梯度为零的预激活和死亡单元；"
-                      "用 ReLU、Leaky ReLU（没有精确的零）、tanh 和 sigmoid 训练同一个 MLP，"
-                      "比较激活稀疏度与验证准确率。",
+            "title": "为什么 ReLU 是默认的激活函数？",
+            "claim": "ReLU 的前向与反向计算都比 sigmoid 省；它在正半轴没有饱和区，因此梯度不会像 sigmoid 那样"
+                     "随深度消失；它还让一部分单元输出恰为零，据说这种稀疏性能提升泛化。",
+            "method": "在我们的引擎上测量 ReLU 与 sigmoid 前向加反向的耗时（进程 CPU 时间、交错重复、单线程，"
+                      "即运行本实验的机器）；比较 10 层 MLP 初始化时第一层与最后一层的梯度范数；"
+                      "用同一随机种子分别以 ReLU 和 Leaky ReLU（斜率 0.1，没有精确的零）训练同一个 MLP，"
+                      "比较验证准确率。",
+            "beyond": "超出原文的部分：三项测量中都加上 tanh，也训练 sigmoid；以及 ReLU 自己的零梯度一侧"
+                      "（x < 0）：训练好的网络中不传梯度的预激活比例和死亡单元比例。",
         },
     }
 
     def run(self, ctx: Context) -> Result:
         figs: dict[str, Figure] = {}
         # 1. cost of forward + backward
-        x = cp.Tensor(ctx.rng.standard_normal(ctx.pick(1 << 18, 1 << 20)).astype(np.float32), requires_grad=True)
+        x = cp.Tensor(ctx.rng.standard_normal(ctx.pick(1 << 18, 1 << 20, tiny=1 << 12)).astype(np.float32),
+                      requires_grad=True)
         gy = cp.Tensor(np.ones(x.shape, np.float32))
 
         def step(name: str) -> Any:
@@ -102,7 +129,7 @@ class WhyReLU(Experiment):
                 fn(x).backward(gy)
             return f
 
-        times = time_interleaved({n: step(n) for n in TIMED}, repeat=ctx.pick(7, 11), warmup=1,
+        times = time_interleaved({n: step(n) for n in TIMED}, repeat=ctx.pick(7, 11, tiny=2), warmup=1,
                                clock=time.process_time)  # CPU time: robust to other processes' load
         for n in TIMED:
             figs[f"ns_per_elem_{n}"] = Figure(1e9 * times[n] / x.data.size, "ns", {
@@ -117,8 +144,8 @@ class WhyReLU(Experiment):
             figs[f"grad_ratio_{n}"] = Figure(g[0] / g[-1], "first / last layer")
             grad_rows.append([n, g[0], g[-1], g[0] / g[-1]])
         # 3. trained nets: sparsity, zero-gradient share, dead units, accuracy
-        data = load_data("mnist_sample", ctx.pick(400, 1500), ctx.pick(500, 1000), ctx.rng)
-        epochs = ctx.pick(10, 30)
+        data = load_data("mnist_sample", ctx.pick(400, 1500, tiny=100), ctx.pick(500, 1000, tiny=100), ctx.rng)
+        epochs = ctx.pick(10, 30, tiny=1)
         rows, curves = [], {}
         for name, act in TRAINED.items():
             cp.manual_seed(ctx.seed)
@@ -137,7 +164,11 @@ class WhyReLU(Experiment):
             curves[name] = res.curve("val_acc")
             ctx.progress.update()
         self._plot(ctx, times, x.data.size, norms, curves)
-        return Result(figures=figs, tables=[
+        claim = {f"ns_per_elem_{n}" for n in ("relu", "sigmoid")} | {"grad_ratio_relu", "grad_ratio_sigmoid",
+                                                                     "val_acc_relu", "val_acc_leaky_relu",
+                                                                     "zero_frac_relu", "zero_frac_leaky_relu"}
+        beyond = {k: figs.pop(k) for k in list(figs) if k not in claim}
+        return Result(figures=figs, beyond=beyond, tables=[
             Table("cost", ["activation", "ns per element (forward + backward)"],
                   [[n, 1e9 * times[n] / x.data.size] for n in TIMED],
                   {"en": f"{x.data.size:,} float32 elements, one thread.",
@@ -171,41 +202,51 @@ class WhyReLU(Experiment):
         axes[2].set_title("Same MLP, four activations")
         axes[2].legend(fontsize=7)
         ctx.save_figure(fig, "relu", "Left: forward plus backward time per element of ReLU, sigmoid and tanh. "
-                        "Middle: per-layer weight-gradient norms of a 10-layer MLP at initialization (log scale); "
-                        "sigmoid's shrink towards the input. Right: validation accuracy per epoch of one MLP "
+                        "Middle: per-layer weight-gradient norms of a 10-layer MLP at initialization (log scale). "
+                        "Right: validation accuracy per epoch of one MLP "
                         "trained with four activations.",
                         "左：ReLU、sigmoid、tanh 每个元素前向加反向的耗时。中：10 层 MLP 初始化时各层权重梯度"
-                        "范数（对数坐标），sigmoid 的梯度向输入端逐层缩小。右：同一 MLP 用四种激活函数训练时"
+                        "范数（对数坐标）。右：同一 MLP 用四种激活函数训练时"
                         "每轮的验证准确率。")
 
     @staticmethod
     def decide(figures: Mapping[str, float], thresholds: Mapping[str, float]) -> tuple[str, Text]:
-        tr, ts, tt = (figures[f"ns_per_elem_{n}"] for n in TIMED)
+        tr, ts = figures["ns_per_elem_relu"], figures["ns_per_elem_sigmoid"]
         gr, gs = figures["grad_ratio_relu"], figures["grad_ratio_sigmoid"]
         ar, al = figures["val_acc_relu"], figures["val_acc_leaky_relu"]
         zr, zl = figures["zero_frac_relu"], figures["zero_frac_leaky_relu"]
-        zg, dead = figures["relu_zero_grad_frac"], figures["relu_dead_frac"]
-        cost_ok = ts / tr >= thresholds["min_cost_ratio"]
-        grad_ok = gr / gs >= thresholds["min_grad_ratio"]
+        cost, grad = ts / max(tr, 1e-300), gr / max(gs, 1e-300)
+        cost_ok = cost >= thresholds["min_cost_ratio"]
+        grad_ok = grad >= thresholds["min_grad_ratio"]
         sparse_ok = ar - al >= thresholds["min_sparsity_gain"]
-        verdict = verdict_if(cost_ok and grad_ok and sparse_ok, nuanced=cost_ok or grad_ok)
-        yes = {True: "yes", False: "no"}
-        shi = {True: "是", False: "否"}
+        oks = (cost_ok, grad_ok, sparse_ok)
+        verdict = verdict_if(all(oks), nuanced=any(oks))
+        yes = {True: "holds", False: "fails"}
+        shi = {True: "成立", False: "不成立"}
         return verdict, evidence(
-            en=f"Cost: sigmoid takes {fmt(ts)} ns per element forward + backward, tanh {fmt(tt)}, ReLU {fmt(tr)} "
-               f"(sigmoid/ReLU {fmt(ts / tr)}x, at least {fmt(thresholds['min_cost_ratio'])}x required: "
-               f"{yes[cost_ok]}). Gradient flow: the first-to-last layer gradient ratio of a 10-layer MLP is "
-               f"{fmt(gr)} with ReLU vs {fmt(gs)} with sigmoid ({fmt(gr / gs)}x, at least "
-               f"{fmt(thresholds['min_grad_ratio'])}x required: {yes[grad_ok]}). But ReLU does saturate for x < 0: "
-               f"in the trained net {fmt(100 * zg)}% of pre-activations pass no gradient and {fmt(100 * dead)}% of "
-               f"units are dead. Sparsity: ReLU zeroes {fmt(100 * zr)}% of activations, leaky ReLU {fmt(100 * zl)}%, "
-               f"yet validation accuracy is {fmt(ar)} vs {fmt(al)} (a gain of {fmt(thresholds['min_sparsity_gain'])}"
-               f" would support the sparsity claim: {yes[sparse_ok]}).",
-            zh=f"开销：前向加反向每元素 sigmoid {fmt(ts)} ns、tanh {fmt(tt)} ns、ReLU {fmt(tr)} ns（sigmoid/ReLU 为 "
-               f"{fmt(ts / tr)} 倍，要求至少 {fmt(thresholds['min_cost_ratio'])} 倍：{shi[cost_ok]}）。梯度传播："
-               f"10 层 MLP 第一层与最后一层梯度之比，ReLU 为 {fmt(gr)}，sigmoid 为 {fmt(gs)}（{fmt(gr / gs)} 倍，"
-               f"要求至少 {fmt(thresholds['min_grad_ratio'])} 倍：{shi[grad_ok]}）。但 ReLU 在 x < 0 时同样饱和："
-               f"训练好的网络中 {fmt(100 * zg)}% 的预激活不传梯度，{fmt(100 * dead)}% 的单元已死亡。"
-               f"稀疏性：ReLU 让 {fmt(100 * zr)}% 的激活为零，Leaky ReLU 为 {fmt(100 * zl)}%，而验证准确率分别为 "
-               f"{fmt(ar)} 和 {fmt(al)}（提高 {fmt(thresholds['min_sparsity_gain'])} 才算支持稀疏性的说法："
-               f"{shi[sparse_ok]}）。")
+            en=f"Cost {yes[cost_ok]} on this machine: sigmoid takes {fmt(ts)} ns per element forward + backward, "
+               f"ReLU {fmt(tr)} (sigmoid/ReLU {fmt(cost)}x, at least {fmt(thresholds['min_cost_ratio'])}x "
+               f"required). Gradient flow {yes[grad_ok]}: the first-to-last layer gradient ratio of a 10-layer MLP "
+               f"is {fmt(gr)} with ReLU vs {fmt(gs)} with sigmoid ({fmt(grad)}x, at least "
+               f"{fmt(thresholds['min_grad_ratio'])}x required). Sparsity for generalization {yes[sparse_ok]}: "
+               f"ReLU zeroes {fmt(100 * zr)}% of activations, leaky ReLU {fmt(100 * zl)}%, and validation accuracy "
+               f"is {fmt(ar)} vs {fmt(al)} (a gain of at least {fmt(thresholds['min_sparsity_gain'])} required).",
+            zh=f"计算开销{shi[cost_ok]}（本机）：前向加反向每元素 sigmoid {fmt(ts)} ns、ReLU {fmt(tr)} ns"
+               f"（sigmoid/ReLU 为 {fmt(cost)} 倍，要求至少 {fmt(thresholds['min_cost_ratio'])} 倍）。"
+               f"梯度传播{shi[grad_ok]}：10 层 MLP 第一层与最后一层梯度之比，ReLU 为 {fmt(gr)}，sigmoid 为 "
+               f"{fmt(gs)}（{fmt(grad)} 倍，要求至少 {fmt(thresholds['min_grad_ratio'])} 倍）。"
+               f"稀疏性带来泛化{shi[sparse_ok]}：ReLU 让 {fmt(100 * zr)}% 的激活为零，Leaky ReLU 为 {fmt(100 * zl)}%，"
+               f"验证准确率分别为 {fmt(ar)} 和 {fmt(al)}（要求至少提高 {fmt(thresholds['min_sparsity_gain'])}）。")
+
+    @staticmethod
+    def explain_beyond(beyond: Mapping[str, float]) -> Text | None:
+        zg, dead = beyond["relu_zero_grad_frac"], beyond["relu_dead_frac"]
+        tt, gt = beyond["ns_per_elem_tanh"], beyond["grad_ratio_tanh"]
+        at, asg = beyond["val_acc_tanh"], beyond["val_acc_sigmoid"]
+        return {"en": f"On ReLU's negative side the gradient is exactly 0: in the trained ReLU net {fmt(100 * zg)}% "
+                      f"of pre-activations pass no gradient and {fmt(100 * dead)}% of hidden units never fire on the "
+                      f"validation set. tanh: {fmt(tt)} ns per element, first-to-last gradient ratio {fmt(gt)}, "
+                      f"validation accuracy {fmt(at)}; sigmoid trained the same way reaches {fmt(asg)}.",
+                "zh": f"ReLU 负半轴的梯度恰为 0：训练好的 ReLU 网络中 {fmt(100 * zg)}% 的预激活不传梯度，"
+                      f"{fmt(100 * dead)}% 的隐藏单元在验证集上从不激活。tanh：每元素 {fmt(tt)} ns，"
+                      f"第一层与最后一层梯度之比 {fmt(gt)}，验证准确率 {fmt(at)}；同样训练的 sigmoid 为 {fmt(asg)}。"}
