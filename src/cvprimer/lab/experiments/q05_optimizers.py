@@ -74,31 +74,90 @@ def _best_path(factory: Factory, fn: Any, lrs: list[float], steps: int) -> tuple
     return best[1], best[2]
 
 
+SEED_LISTED = ("SGD", "Momentum", "Nesterov", "AdaGrad", "RMSProp", "Adam")  # the optimizers the seed names
+PROBE_LR = 0.1
+
+
+def probe(factory: Factory, grads: list[list[float]], lr: float = PROBE_LR) -> np.ndarray:
+    """The steps (one row per step) an optimizer takes on one 2-D float64 parameter from 0 when its gradient is
+    set to each of ``grads`` in turn (what ``loss.backward()`` would leave in ``.grad``)."""
+    p = Tensor(np.zeros(2), requires_grad=True)
+    opt = factory(lr)([p])
+    points = [p.data.copy()]
+    for g in grads:
+        p.grad = Tensor(np.asarray(g, np.float64))
+        opt.step()
+        points.append(p.data.copy())
+    return np.diff(np.array(points), axis=0)
+
+
+def signature(factory: Factory) -> tuple[float, float]:
+    """(memory, scaling): the length of the step after a zero gradient over the length of the first step, and
+    the ratio of the two coordinates' first steps for the gradient (1, 100)."""
+    d = probe(factory, [[1.0, 1.0], [0.0, 0.0]])
+    memory = float(np.linalg.norm(d[1]) / np.linalg.norm(d[0]))
+    s = probe(factory, [[1.0, 100.0]])[0]
+    return memory, float(abs(s[1]) / abs(s[0]))
+
+
+def _family_ok(family: str, memory: float, scaling: float, th: Mapping[str, float]) -> bool:
+    """What the seed's family means, as the two probes see it: plain descent keeps no memory and steps in
+    proportion to the gradient; momentum methods keep memory and step in proportion; adaptive methods rescale the
+    step per coordinate."""
+    has_memory, adaptive = memory >= th["memory_min"], scaling < th["adaptive_max_scaling"]
+    return {"plain": not has_memory and not adaptive, "momentum": has_memory and not adaptive,
+            "adaptive": adaptive}[family]
+
+
 class Optimizers(Experiment):
     id = "q05-optimizers"
     questions = (5,)
     topic = "optimization"
-    thresholds = {"min_gain_2d": 5.0, "max_acc_deficit": 0.02}
+    thresholds = {"memory_min": 0.1, "adaptive_max_scaling": 10.0}
+    reasons = {
+        "memory_min": {
+            "en": "Theory: a step without memory is exactly 0 after a zero gradient (up to rounding), heavy-ball "
+                  "momentum mu continues at mu and Nesterov at mu^2 / (1 + mu); for any mu >= 0.5 in common use "
+                  "both exceed 1/6, so 0.1 separates the two with room on both sides.",
+            "zh": "理论：没有记忆的方法在梯度为零后一步的位移恰为 0（仅有舍入误差）；动量为 mu 的重球法继续走 "
+                  "mu 倍，Nesterov 走 mu^2 / (1 + mu) 倍；常用的 mu >= 0.5 时两者都超过 1/6，取 0.1 两边都留有余地。"},
+        "adaptive_max_scaling": {
+            "en": "Theory: a step proportional to the gradient keeps the gradient's ratio (100 for the probe "
+                  "(1, 100)); a step normalized per coordinate brings it near 1; 10 is the geometric midpoint.",
+            "zh": "理论：与梯度成正比的步长保持梯度的比值（探针 (1, 100) 时为 100）；逐坐标归一化的步长使其接近 1；"
+                  "10 是两者的几何中点。"},
+    }
+    reachable = (CONFIRMED, NUANCED, REFUTED)
     text = {
         "en": {
-            "title": "Optimizers beyond SGD and Adam, on test functions and on a CNN",
-            "claim": "Optimizers fall into three groups: plain gradient descent (full-batch, mini-batch, "
-                     "stochastic), momentum methods (momentum, Nesterov) and adaptive-learning-rate methods "
-                     "(AdaGrad, RMSProp, Adam, ...); the latter two improve on plain SGD.",
-            "method": "Run ten optimizers of cvprimer.optim from the customary hard starting points of the "
-                      "Rosenbrock and Beale functions and from next to a saddle point, each at the learning rate "
-                      "of a log grid whose path ends closest to the minimum; plot the paths over contours and "
-                      "the distance to the minimum per step. Then train the same small CNN on the digits with "
-                      "each optimizer at a learning rate picked in a short pilot, same seed and same batches.",
+            "title": "Which optimizers exist beyond SGD and Adam?",
+            "claim": "Optimizers fall into three families: plain gradient descent (full-batch, mini-batch, "
+                     "stochastic), momentum methods (momentum, Nesterov) and methods with adaptive step sizes "
+                     "(AdaGrad, RMSProp, Adam).",
+            "method": "For each optimizer the seed names (SGD standing for the plain family, whose variants differ "
+                      "only in batch size), probe its update on one 2-D parameter at learning rate 0.1: memory is "
+                      "the length of the step after a zero gradient over the first step's (after a gradient of "
+                      "(1, 1)); scaling is the ratio of the two coordinates' first steps for a gradient of (1, 100). "
+                      "An optimizer fits the seed's family when plain descent shows no memory and proportional "
+                      "steps, a momentum method memory and proportional steps, and an adaptive method a scaling "
+                      "well below the gradient's ratio.",
+            "beyond": "The probes on four more optimizers (Adadelta, AdamW, NAdam, RAdam); the paths of all ten on "
+                      "the Rosenbrock and Beale functions and next to a saddle, each at the learning rate of a log "
+                      "grid whose path ends closest to the minimum; and the same small CNN trained on the digits "
+                      "with each optimizer (same seed, same batches, learning rate from a short pilot).",
         },
         "zh": {
-            "title": "SGD 和 Adam 之外的优化器：测试函数与 CNN 上的表现",
+            "title": "除了 SGD 和 Adam 还有哪些优化器？",
             "claim": "优化器可分三类：基本梯度下降（全批量、小批量、随机），动量法（Momentum、Nesterov），"
-                     "自适应学习率方法（AdaGrad、RMSProp、Adam 等）；后两类比朴素 SGD 更好。",
-            "method": "在 Rosenbrock、Beale 函数的常用困难起点以及鞍点附近，运行 cvprimer.optim 中的十种优化器，"
-                      "每种都从一组对数间隔的学习率中选出终点离极小值最近的一个；在等高线上画出轨迹，"
-                      "并画出每一步到极小值的距离。然后用每种优化器（学习率由一次简短预实验选定，相同种子与相同批次）"
-                      "在 digits 上训练同一个小型 CNN。",
+                     "以及自适应步长的方法（AdaGrad、RMSProp、Adam）。",
+            "method": "对原文提到的每种优化器（以 SGD 代表基本梯度下降一类，其各变体只在批大小上不同），"
+                      "在一个二维参数上以学习率 0.1 探测它的更新："
+                      "记忆性是梯度先为 (1, 1)、再为零时第二步与第一步的长度之比；"
+                      "缩放比是梯度为 (1, 100) 时两个坐标第一步的长度之比。基本梯度下降应无记忆且步长与梯度成正比，"
+                      "动量法应有记忆且步长与梯度成正比，自适应方法的缩放比应远低于梯度之比，这样才算符合原文的分类。",
+            "beyond": "对另外四种优化器（Adadelta、AdamW、NAdam、RAdam）做同样的探测；十种优化器在 Rosenbrock、Beale "
+                      "函数和鞍点附近的轨迹（各取对数网格中终点离极小值最近的学习率）；以及用每种优化器在 digits "
+                      "上训练同一个小型 CNN（相同种子、相同批次，学习率由简短预实验选定）。",
         },
     }
 
@@ -107,8 +166,8 @@ class Optimizers(Experiment):
             return self._run(ctx)
 
     def _run(self, ctx: Context) -> Result:
-        steps = ctx.pick(300, 1500)
-        lrs = list(np.logspace(-4, 0, ctx.pick(5, 13)))
+        steps = ctx.pick(300, 1500, tiny=20)
+        lrs = list(np.logspace(-4, 0, ctx.pick(5, 13, tiny=2)))
         names = list(OPTIMIZERS)
         paths: dict[tuple[str, str], np.ndarray] = {}
         best_lr: dict[tuple[str, str], float] = {}
@@ -120,8 +179,8 @@ class Optimizers(Experiment):
         self._plot_paths(ctx, names, paths)
         self._plot_distance(ctx, names, paths)
 
-        data = load_data("digits", ctx.pick(600, 1437), 360, ctx.rng)
-        epochs = ctx.pick(4, 10)
+        data = load_data("digits", ctx.pick(600, 1437, tiny=60), ctx.pick(360, 360, tiny=40), ctx.rng)
+        epochs = ctx.pick(4, 10, tiny=1)
         state = ctx.rng.bit_generator.state
         acc: dict[str, float] = {}
         curves: dict[str, np.ndarray] = {}
@@ -139,16 +198,32 @@ class Optimizers(Experiment):
         def fam(family: str, values: Mapping[str, float], pick: Callable[..., float]) -> float:
             return pick(v for n, v in values.items() if OPTIMIZERS[n][0] == family)
 
+        sig = {n: signature(OPTIMIZERS[n][1]) for n in names}
         figures: dict[str, Figure] = {}
+        beyond: dict[str, Figure] = {}
+        for n in names:
+            into = figures if n in SEED_LISTED else beyond
+            into[f"memory_{n}"] = Figure(sig[n][0], "step ratio")
+            into[f"scaling_{n}"] = Figure(sig[n][1], "step ratio")
         for fn in FUNCS:
             per = {n: final[fn.name, n] for n in names}
-            figures[f"{fn.name}_dist_sgd"] = Figure(per["SGD"], "distance")
-            figures[f"{fn.name}_dist_best_momentum"] = Figure(fam("momentum", per, min), "distance")
-            figures[f"{fn.name}_dist_best_adaptive"] = Figure(fam("adaptive", per, min), "distance")
-        figures["cnn_acc_sgd"] = Figure(acc["SGD"], "fraction")
-        figures["cnn_acc_best_momentum"] = Figure(fam("momentum", acc, max), "fraction")
-        figures["cnn_acc_best_adaptive"] = Figure(fam("adaptive", acc, max), "fraction")
-        figures["cnn_acc_worst"] = Figure(min(acc.values()), "fraction")
+            beyond[f"{fn.name}_dist_sgd"] = Figure(per["SGD"], "distance")
+            beyond[f"{fn.name}_dist_best_momentum"] = Figure(fam("momentum", per, min), "distance")
+            beyond[f"{fn.name}_dist_best_adaptive"] = Figure(fam("adaptive", per, min), "distance")
+        beyond["cnn_acc_sgd"] = Figure(acc["SGD"], "fraction")
+        beyond["cnn_acc_best_momentum"] = Figure(fam("momentum", acc, max), "fraction")
+        beyond["cnn_acc_best_adaptive"] = Figure(fam("adaptive", acc, max), "fraction")
+        beyond["cnn_acc_worst"] = Figure(min(acc.values()), "fraction")
+        probes = Table("probes", ["optimizer", "seed's family", "memory", "scaling"],
+                       [[n, OPTIMIZERS[n][0], sig[n][0], sig[n][1]] for n in SEED_LISTED],
+                       {"en": f"Probes at learning rate {PROBE_LR}: memory = second step / first step (gradient "
+                              f"(1, 1) then 0); scaling = ratio of the coordinates' first steps (gradient (1, 100)).",
+                        "zh": f"学习率 {PROBE_LR} 下的探测：记忆性 = 第二步 / 第一步（梯度先 (1, 1) 后为 0）；"
+                              f"缩放比 = 梯度为 (1, 100) 时两个坐标第一步之比。"})
+        extra = Table("probes_more", ["optimizer", "family (usual)", "memory", "scaling"],
+                      [[n, OPTIMIZERS[n][0], sig[n][0], sig[n][1]] for n in names if n not in SEED_LISTED],
+                      {"en": "The same probes on optimizers the seed does not name.",
+                       "zh": "对原文未提到的优化器做同样的探测。"})
         rows = [[n, OPTIMIZERS[n][0]] + [v for fn in FUNCS for v in (best_lr[fn.name, n], final[fn.name, n])]
                 + [OPTIMIZERS[n][2], acc[n]] for n in names]
         cols = ["optimizer", "family"] + [c for fn in FUNCS for c in (f"{fn.name} lr", f"{fn.name} distance")] + [
@@ -157,7 +232,7 @@ class Optimizers(Experiment):
             "en": f"Best grid learning rate and final distance to the minimum after {steps} steps; CNN validation "
                   f"accuracy after {epochs} epochs.",
             "zh": f"网格中最佳学习率及 {steps} 步后到极小值的距离；CNN 训练 {epochs} 轮后的验证准确率。"})
-        return Result(figures=figures, tables=[table])
+        return Result(figures=figures, tables=[probes], beyond=beyond, beyond_tables=[extra, table])
 
     @staticmethod
     def _plot_paths(ctx: Context, names: list[str], paths: Mapping[tuple[str, str], np.ndarray]) -> None:
@@ -220,31 +295,39 @@ class Optimizers(Experiment):
 
     @staticmethod
     def decide(figures: Mapping[str, float], thresholds: Mapping[str, float]) -> tuple[str, Text]:
-        gain_min, deficit = thresholds["min_gain_2d"], thresholds["max_acc_deficit"]
-        eps = 1e-12
-        r_sgd = figures["rosenbrock_dist_sgd"]
-        r_mom, r_ada = figures["rosenbrock_dist_best_momentum"], figures["rosenbrock_dist_best_adaptive"]
-        g_mom, g_ada = (r_sgd + eps) / (r_mom + eps), (r_sgd + eps) / (r_ada + eps)
-        a_sgd, a_mom, a_ada = figures["cnn_acc_sgd"], figures["cnn_acc_best_momentum"], figures["cnn_acc_best_adaptive"]
-        ok_2d = g_mom >= gain_min and g_ada >= gain_min
-        ok_cnn = a_mom >= a_sgd - deficit and a_ada >= a_sgd - deficit
-        s_en = (f"On Rosenbrock, plain SGD at its best rate ends {fmt(r_sgd)} from the minimum, the best momentum "
-                f"method {fmt(r_mom)} ({fmt(g_mom)}x closer) and the best adaptive one {fmt(r_ada)} ({fmt(g_ada)}x; "
-                f"the bar is {fmt(gain_min)}x). On the CNN the validation accuracy is {fmt(a_sgd)} for SGD, "
-                f"{fmt(a_mom)} for the best momentum and {fmt(a_ada)} for the best adaptive method (allowed "
-                f"deficit {fmt(deficit)}); the worst optimizer reached {fmt(figures['cnn_acc_worst'])}.")
-        s_zh = (f"在 Rosenbrock 上，朴素 SGD 在其最佳学习率下终点距极小值 {fmt(r_sgd)}，最佳动量法为 {fmt(r_mom)}"
-                f"（近 {fmt(g_mom)} 倍），最佳自适应方法为 {fmt(r_ada)}（{fmt(g_ada)} 倍；阈值 {fmt(gain_min)} 倍）。"
-                f"CNN 的验证准确率：SGD {fmt(a_sgd)}，最佳动量法 {fmt(a_mom)}，最佳自适应方法 {fmt(a_ada)}"
-                f"（允许落后 {fmt(deficit)}）；最差的优化器为 {fmt(figures['cnn_acc_worst'])}。")
-        if ok_2d and ok_cnn:
-            return verdict_if(True), evidence(
-                en=s_en + " Both families beat plain SGD on the hard valley and match or beat it on the CNN. The "
-                          "three groups overlap, though: Adam, NAdam and RAdam are momentum and adaptive at once.",
-                zh=s_zh + "两类方法在困难的弯曲山谷上都胜过朴素 SGD，在 CNN 上也不逊于它。"
-                          "不过三类之间有交叉：Adam、NAdam、RAdam 同时属于动量法和自适应方法。")
-        return verdict_if(False, nuanced=ok_2d or ok_cnn), evidence(
-            en=s_en + (" The advantage shows only on the 2-D valley." if ok_2d else
-                       " The advantage shows only on the CNN." if ok_cnn else " Neither family beat plain SGD."),
-            zh=s_zh + ("优势只出现在二维山谷上。" if ok_2d else "优势只出现在 CNN 上。" if ok_cnn
-                       else "两类方法都没有胜过朴素 SGD。"))
+        m_min, s_max = thresholds["memory_min"], thresholds["adaptive_max_scaling"]
+        fits = {n: _family_ok(OPTIMIZERS[n][0], figures[f"memory_{n}"], figures[f"scaling_{n}"], thresholds)
+                for n in SEED_LISTED}
+        holds = [n for n in SEED_LISTED if fits[n]]
+        fails = [n for n in SEED_LISTED if not fits[n]]
+        verdict = CONFIRMED if not fails else REFUTED if not holds else NUANCED
+        zh_fam = {"plain": "基本梯度下降", "momentum": "动量法", "adaptive": "自适应"}
+        rows_en = "; ".join(f"{n} ({OPTIMIZERS[n][0]}): memory {fmt(figures[f'memory_{n}'])}, scaling "
+                            f"{fmt(figures[f'scaling_{n}'])}" for n in SEED_LISTED)
+        rows_zh = "；".join(f"{n}（{zh_fam[OPTIMIZERS[n][0]]}）：记忆性 {fmt(figures[f'memory_{n}'])}，缩放比 "
+                           f"{fmt(figures[f'scaling_{n}'])}" for n in SEED_LISTED)
+        en = (f"{rows_en}. Memory counts from {fmt(m_min)}, adaptive scaling below {fmt(s_max)}. Fit the seed's "
+              f"family: {', '.join(holds) or 'none'}; do not: {', '.join(fails) or 'none'}.")
+        zh = (f"{rows_zh}。记忆性达到 {fmt(m_min)} 算有记忆，缩放比低于 {fmt(s_max)} 算自适应。符合原文分类的："
+              f"{'、'.join(holds) or '无'}；不符合的：{'、'.join(fails) or '无'}。")
+        return verdict, evidence(en=en, zh=zh)
+
+    @staticmethod
+    def explain_beyond(beyond: Mapping[str, float]) -> Text | None:
+        b = {k: fmt(v) for k, v in beyond.items()}
+        more = [n for n in OPTIMIZERS if n not in SEED_LISTED]
+        p_en = "; ".join(f"{n}: memory {b[f'memory_{n}']}, scaling {b[f'scaling_{n}']}" for n in more)
+        p_zh = "；".join(f"{n}：记忆性 {b[f'memory_{n}']}，缩放比 {b[f'scaling_{n}']}" for n in more)
+        return {
+            "en": f"Probes of optimizers the seed does not name: {p_en}. On Rosenbrock, plain SGD at its best rate "
+                  f"ends {b['rosenbrock_dist_sgd']} from the minimum, the best momentum method "
+                  f"{b['rosenbrock_dist_best_momentum']} and the best adaptive one {b['rosenbrock_dist_best_adaptive']}"
+                  f". The small CNN reaches validation accuracy {b['cnn_acc_sgd']} with SGD, "
+                  f"{b['cnn_acc_best_momentum']} with the best momentum and {b['cnn_acc_best_adaptive']} with the best "
+                  f"adaptive method (worst of all ten: {b['cnn_acc_worst']}).",
+            "zh": f"原文未提到的优化器的探测结果：{p_zh}。在 Rosenbrock 上，朴素 SGD 在其最佳学习率下终点距极小值 "
+                  f"{b['rosenbrock_dist_sgd']}，最佳动量法为 {b['rosenbrock_dist_best_momentum']}，最佳自适应方法为 "
+                  f"{b['rosenbrock_dist_best_adaptive']}。小型 CNN 的验证准确率：SGD {b['cnn_acc_sgd']}，最佳动量法 "
+                  f"{b['cnn_acc_best_momentum']}，最佳自适应方法 {b['cnn_acc_best_adaptive']}（十种中最差 "
+                  f"{b['cnn_acc_worst']}）。",
+        }
