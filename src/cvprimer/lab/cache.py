@@ -31,8 +31,9 @@ import cvprimer
 
 PACKAGE_ROOT = os.path.dirname(os.path.abspath(cvprimer.__file__))
 # the frame: how a result is run, aggregated, decided and rendered (always part of every key)
-FRAME_FILES = ("lab/experiment.py", "lab/runner.py", "lab/aggregate.py", "lab/cache.py", "lab/results.py",
-               "lab/report/__init__.py", "lab/report/html.py", "lab/report/assets.py", "lab/report/i18n.py")
+FRAME_FILES = ("lab/experiment.py", "lab/runner.py", "lab/aggregate.py", "lab/cache.py", "lab/schedule.py",
+               "lab/results.py", "lab/report/__init__.py", "lab/report/html.py", "lab/report/assets.py",
+               "lab/report/i18n.py")
 PACKAGES = ("numpy", "numba", "scipy", "scikit-image", "scikit-learn", "mlxtend", "matplotlib")
 _EXPERIMENTS = "cvprimer.lab.experiments."
 _IMPORTS_EXPERIMENT = re.compile(r"(?:from|import)\s+cvprimer\.lab\.experiments\.(\w+)")

@@ -24,7 +24,6 @@ from __future__ import annotations
 import json
 import os
 import platform
-import sys
 import tempfile
 import time
 import traceback
@@ -36,6 +35,7 @@ from typing import Any
 from cvprimer.analysis.timing import blas_threads
 from cvprimer.core.random import manual_seed
 from cvprimer.core.serialization import atomic_write
+from cvprimer.lab import schedule
 from cvprimer.lab.aggregate import aggregate, aggregate_tables
 from cvprimer.lab.cache import code_key, loaded_files, stale_reason, versions
 from cvprimer.lab.experiment import LANGS, Context, Experiment, Progress, Result
@@ -204,14 +204,6 @@ def run_one(exp: type[Experiment], out: str, quick: bool = True, seed: int = 0, 
 
 
 # ------------------------------------------------------------------------------------------------ many
-@dataclass
-class _Plan:
-    exp: type[Experiment]
-    seeds: list[int]
-    cost: float  # expected seconds per seed (the last record's), for longest-first scheduling
-    outs: dict[int, TaskOut] = field(default_factory=dict)
-
-
 def run_many(exps: Sequence[type[Experiment]], out: str, quick: bool = True, seed: int = 0, seeds: int = 3,
              force: bool = False, show_progress: bool = True, jobs: int = 1,
              on_done: Callable[[dict[str, Any], bool], None] | None = None, comm: Any = None) -> list[dict[str, Any]]:
@@ -226,7 +218,7 @@ def run_many(exps: Sequence[type[Experiment]], out: str, quick: bool = True, see
         raise ValueError(f"lab run: --jobs must be >= 1, got {jobs}")
     mpi = comm is not None and comm.world_size > 1
     records: dict[str, dict[str, Any]] = {}
-    plans: list[_Plan] = []
+    plans: list[schedule.Plan] = []
     if not mpi or comm.is_main:
         for exp in exps:
             seed_list = seeds_for(exp, quick, seed, seeds)
@@ -238,9 +230,9 @@ def run_many(exps: Sequence[type[Experiment]], out: str, quick: bool = True, see
                     on_done(rec, True)
                 continue
             prev = float(rec.get("seconds", 1.0)) / max(1, len(rec.get("seeds") or [1])) if rec else 1.0
-            plans.append(_Plan(exp, seed_list, prev))
+            plans.append(schedule.Plan(exp, seed_list, prev))
 
-    def finish(plan: _Plan) -> None:
+    def finish(plan: schedule.Plan) -> None:
         outs = [plan.outs[s] for s in plan.seeds]
         rec = build_record(plan.exp, outs, quick, plan.seeds)
         write_record(out, rec, outs[0].pngs)
@@ -249,106 +241,11 @@ def run_many(exps: Sequence[type[Experiment]], out: str, quick: bool = True, see
             on_done(rec, False)
 
     if mpi:
-        _run_mpi(comm, plans, quick, finish)
+        schedule.over_mpi(comm, plans, quick, finish)
     elif jobs > 1 and sum(len(p.seeds) for p in plans) > 1:
-        _run_pool(plans, quick, jobs, finish, show_progress)
+        schedule.in_processes(plans, quick, jobs, finish, show_progress)
     else:
-        _run_serial(plans, quick, finish, show_progress)
+        schedule.in_this_process(plans, quick, finish, show_progress)
     if mpi and not comm.is_main:
         return []
     return [records[e.id] for e in exps if e.id in records]
-
-
-def _tasks(plans: Sequence[_Plan]) -> list[tuple[int, int]]:
-    """(plan index, seed) pairs, longest experiments first."""
-    order = sorted(range(len(plans)), key=lambda i: -plans[i].cost)
-    return [(i, s) for i in order for s in plans[i].seeds]
-
-
-def _run_serial(plans: Sequence[_Plan], quick: bool, finish: Callable[[_Plan], None], show: bool) -> None:
-    bar = _bar(len(plans), show)
-    try:
-        for plan in plans:
-            if bar is not None:
-                bar.set_description(plan.exp.id)
-            for s in plan.seeds:
-                plan.outs[s] = run_task(plan.exp, quick, s, s == plan.seeds[0], _inner(bar, plan.exp.id))
-            finish(plan)
-            if bar is not None:
-                bar.update(1)
-    finally:
-        if bar is not None:
-            bar.close()
-
-
-def _run_pool(plans: Sequence[_Plan], quick: bool, jobs: int, finish: Callable[[_Plan], None], show: bool) -> None:
-    import multiprocessing as mp
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-
-    tasks = _tasks(plans)
-    bar = _bar(len(plans), show)
-    # spawn, not fork: the parent may already hold BLAS and engine worker threads, which a fork would copy dead
-    pool = ProcessPoolExecutor(max_workers=min(jobs, len(tasks)), mp_context=mp.get_context("spawn"))
-    try:
-        pending = {pool.submit(_pool_task, plans[i].exp, quick, s, s == plans[i].seeds[0]): i for i, s in tasks}
-        while pending:
-            done, _ = wait(pending, return_when=FIRST_COMPLETED)
-            for fut in done:
-                i = pending.pop(fut)
-                o = fut.result()
-                plan = plans[i]
-                plan.outs[o.seed] = o
-                if len(plan.outs) == len(plan.seeds):
-                    finish(plan)
-                    if bar is not None:
-                        bar.update(1)
-    except BaseException:
-        pool.shutdown(wait=False, cancel_futures=True)
-        raise
-    finally:
-        if bar is not None:
-            bar.close()
-    pool.shutdown(wait=True)
-
-
-def _run_mpi(comm: Any, plans: list[_Plan], quick: bool, finish: Callable[[_Plan], None]) -> None:
-    """Rank 0 broadcasts the tasks (experiment ids and seeds), each rank runs every world_size-th one (longest
-    first, so the heavy tasks spread), rank 0 gathers every rank's outputs and writes the records."""
-    from cvprimer.lab.registry import get
-
-    plan_ids = comm.bcast_object([(p.exp.id, p.seeds) for p in plans] if comm.is_main else None)
-    tasks = comm.bcast_object(_tasks(plans) if comm.is_main else None)
-    exps = {exp_id: (plans[i].exp if comm.is_main else get(exp_id)) for i, (exp_id, _) in enumerate(plan_ids)}
-    mine = []
-    for i, s in tasks[comm.rank::comm.world_size]:
-        exp_id, seeds = plan_ids[i]
-        mine.append(run_task(exps[exp_id], quick, s, s == seeds[0]))
-    gathered = comm.mpi_comm.gather(mine, root=0)  # our own dataclasses between our own processes
-    if not comm.is_main:
-        return
-    for outs in gathered:
-        for o in outs:
-            plan = next(p for p in plans if p.exp.id == o.exp_id)
-            plan.outs[o.seed] = o
-    for plan in plans:
-        finish(plan)
-
-
-def _bar(total: int, show: bool) -> Any:
-    if not show:
-        return None
-    try:
-        from tqdm import tqdm
-    except ImportError:  # the lab extra brings tqdm; without it there is simply no bar
-        return None
-    return tqdm(total=total, unit="exp", file=sys.stderr, leave=False, disable=None, dynamic_ncols=True)
-
-
-def _inner(bar: Any, exp_id: str) -> Callable[[int, int | None], None] | None:
-    if bar is None:
-        return None
-
-    def cb(done: int, total: int | None) -> None:
-        bar.set_description(f"{exp_id} {done}/{total}" if total else f"{exp_id} {done}")
-
-    return cb
