@@ -3,6 +3,7 @@ per experiment its questions, the verdicts its ``decide`` can reach, and each th
 
 ``python -m cvprimer.lab.catalog`` prints the Markdown block; ``python -m cvprimer.lab.catalog --write`` replaces
 the block between the markers in docs/lab.md (a test checks that the file holds exactly what this prints).
+``python -m cvprimer.lab.catalog --compare QUICK_DIR FULL_DIR`` prints the quick-against-full table of two runs.
 """
 
 from __future__ import annotations
@@ -42,10 +43,41 @@ def splice(doc: str, block: str) -> str:
     return f"{head}{BEGIN}\n{block}\n{END}{tail}"
 
 
+def _verdicts(rec: dict | None) -> tuple[str, str]:
+    if rec is None:
+        return "not run", ""
+    if rec.get("status") != "ok":
+        return "error", ""
+    if rec.get("kind") == "page":
+        return "page", ""
+    per = rec.get("per_seed_verdicts") or []
+    split = ", ".join(f"{per.count(v)} {v}" for v in dict.fromkeys(per))
+    return str(rec.get("verdict")), split
+
+
+def compare(quick_dir: str, full_dir: str) -> str:
+    """The Markdown table of quick against full verdicts (each over its seeds) for two lab output folders."""
+    from cvprimer.lab.runner import load_record
+
+    rows = ["| experiment | reachable | quick (seeds) | full (seeds) | agree |", "|---|---|---|---|---|"]
+    for e in all_experiments():
+        q, qs = _verdicts(load_record(quick_dir, e.id))
+        f, fs = _verdicts(load_record(full_dir, e.id))
+        agree = "-" if "page" in (q, f) else "yes" if q == f else "**no**"
+        reach = ", ".join(e.reachable) or "-"
+        rows.append(f"| `{e.id}` | {reach} | {q} ({qs}) | {f} ({fs}) | {agree} |".replace(" ()", ""))
+    return "\n".join(rows)
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="python -m cvprimer.lab.catalog", description=__doc__.splitlines()[0])
     p.add_argument("--write", metavar="DOC", nargs="?", const="docs/lab.md", help="splice into DOC (docs/lab.md)")
+    p.add_argument("--compare", nargs=2, metavar=("QUICK_DIR", "FULL_DIR"),
+                   help="print quick against full verdicts of two lab output folders")
     args = p.parse_args(argv)
+    if args.compare:
+        print(compare(*args.compare))
+        return
     block = catalog()
     if not args.write:
         print(block)
