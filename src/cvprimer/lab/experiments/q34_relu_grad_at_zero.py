@@ -111,7 +111,7 @@ class ReLUGradAtZero(Experiment):
             return self._measure(ctx)
 
     def _measure(self, ctx: Context) -> Result:
-        data = load_data("mnist_sample", ctx.pick(240, 3000, tiny=128), ctx.pick(240, 1000, tiny=64), ctx.rng)
+        data = load_data("mnist_sample", ctx.pick(240, 3000, tiny=120), ctx.pick(240, 1000, tiny=60), ctx.rng)
         epochs = ctx.pick(2, 5, tiny=2)
         shuffles = [ctx.child_rng().bit_generator.state for _ in range(3)]
         models: dict[tuple[str, float], Any] = {}
