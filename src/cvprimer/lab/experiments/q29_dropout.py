@@ -75,32 +75,57 @@ class DropoutWhy(Experiment):
     id = "q29-dropout"
     questions = (29,)
     topic = "regularization"
-    thresholds = {"min_gap_cut": 0.3, "min_loss_gap_cut": 0.2, "min_robust_gain": 0.01, "max_mc_diff": 0.01}
+    thresholds = {"max_gap_ratio": 0.7, "max_loss_gap_ratio": 0.8, "min_robust_gain": 0.01}
+    reasons = {
+        "max_gap_ratio": {"en": "Convention: a regularizer 'reduces over-fitting' when it cuts the "
+                                "train/validation accuracy gap by at least 30% (dropout's gap at most 0.7 of the "
+                                "plain net's); the paired ratio varies by about 0.005 across quick seeds "
+                                "(measured 0.89-0.90), far below that margin.",
+                          "zh": "约定：正则化把训练/验证准确率差距至少缩小 30%（dropout 的差距不超过对照的 0.7）"
+                                "才算“减轻过拟合”；配对比值在快速模式各种子间波动约 0.005（实测 0.89-0.90），"
+                                "远小于这一余量。"},
+        "max_loss_gap_ratio": {"en": "Convention: at least a 20% cut of the validation-minus-training loss gap "
+                                     "(a ratio of at most 0.8); the measured cut is 23-30% over 3 quick seeds "
+                                     "(spread about 0.035).",
+                               "zh": "约定：验证损失减训练损失的差距至少缩小 20%（比值不超过 0.8）；3 个快速模式种子"
+                                     "实测缩小 23-30%（波动约 0.035）。"},
+        "min_robust_gain": {"en": "Noise floor: the accuracy kept with half the hidden units removed, dropout "
+                                  "minus plain, is 0.019-0.037 over 3 quick seeds (spread about 0.009); a gain must "
+                                  "exceed 0.01, about one such spread above zero.",
+                            "zh": "噪声下限：去掉一半隐藏单元后保留的准确率，dropout 减对照在 3 个快速模式种子上为 "
+                                  "0.019-0.037（波动约 0.009）；提高须超过 0.01，约为零以上一个波动。"},
+    }
+    reachable = ("confirmed", "nuanced", "refuted")
     text = {
         "en": {
-            "title": "Dropout: a smaller gap, an implicit ensemble, and co-adaptation",
-            "claim": "Dropout fights overfitting because it stops the parameters from leaning too heavily on the "
-                     "training data and breaks up complicated co-adaptations between neurons, so the network "
+            "title": "Why does dropout reduce over-fitting?",
+            "claim": "Dropout curbs over-fitting because it keeps the parameters from leaning too heavily on the "
+                     "training data and breaks up co-adaptation between neurons, so that what the network learns "
                      "generalizes better.",
-            "method": "Train the same MLP on a small MNIST subset with and without dropout (p = 0.5) from one "
-                      "initialization. Compare train/validation gaps; compare Monte-Carlo averaging over T dropout "
-                      "masks with the single weight-scaled pass; measure co-adaptation on the second hidden layer "
-                      "as the mean |correlation| between units and as accuracy after removing half the units.",
+            "method": "Train the same MLP (784-256-256-10, Adam, lr 1e-3) on a small MNIST subset with and without "
+                      "dropout (p = 0.5 after each hidden layer) from one initialization and the same batches. "
+                      "Over-fitting: the train/validation gaps in accuracy and in loss. Co-adaptation: the "
+                      "validation accuracy left when a random half of the second hidden layer's units is removed "
+                      "at test time (the kept half rescaled by 2).",
+            "beyond": "Beyond the seed: the dropout net as an ensemble (Monte-Carlo averaging over T random masks "
+                      "against the single weight-scaled pass) and the mean |correlation| between hidden units.",
         },
         "zh": {
-            "title": "Dropout：更小的差距、隐式集成与共适应",
-            "claim": "Dropout 能抑制过拟合，是因为它让参数不过度依赖训练数据，"
-                     "并拆散神经元之间彼此依赖、共同适应的关系，"
-                     "从而提高泛化能力。",
-            "method": "在一个小的 MNIST 子集上，从同一初始化出发分别训练带与不带 dropout（p = 0.5）的同一个 MLP。"
-                      "比较训练/验证差距；比较对 T 个随机掩码做蒙特卡洛平均与只做一次权重缩放前向的结果；"
-                      "在第二个隐藏层上用单元间平均 |相关系数| 以及去掉一半单元后的准确率来衡量共适应。",
+            "title": "dropout 为什么能减轻过拟合？",
+            "claim": "Dropout 能抑制过拟合，是因为它让参数不至于过度依赖训练数据，并打破神经元之间的共适应，"
+                     "使网络学到的东西泛化得更好。",
+            "method": "在一个小的 MNIST 子集上，从同一初始化、用同样的批次，分别训练带与不带 dropout"
+                      "（每个隐藏层后 p = 0.5）的同一个 MLP（784-256-256-10，Adam，学习率 1e-3）。过拟合：训练/验证"
+                      "在准确率和损失上的差距。共适应：测试时随机去掉第二隐藏层一半单元（保留的一半乘以 2）后剩下的"
+                      "验证准确率。",
+            "beyond": "超出原文的部分：把 dropout 网络看作集成（对 T 个随机掩码做蒙特卡洛平均，与只做一次权重缩放"
+                      "前向比较），以及隐藏单元之间的平均 |相关系数|。",
         },
     }
 
     def run(self, ctx: Context) -> Result:
-        data = load_data("mnist_sample", ctx.pick(400, 1000), ctx.pick(500, 1000), ctx.rng)
-        epochs = ctx.pick(20, 50)
+        data = load_data("mnist_sample", ctx.pick(400, 1000, tiny=100), ctx.pick(500, 1000, tiny=100), ctx.rng)
+        epochs = ctx.pick(20, 50, tiny=2)
         init = mlp(0.0).state_dict()
         runs: dict[str, Any] = {}
         for name, p in (("plain", 0.0), ("dropout", 0.5)):
@@ -124,6 +149,7 @@ class DropoutWhy(Experiment):
         mc_loss = {t: log_loss(cum[t - 1] / t, yv) for t in T_VALUES}
         ws_acc, ws_loss = float((ws.argmax(1) == yv).mean()), log_loss(ws, yv)
         figs: dict[str, Figure] = {}
+        beyond: dict[str, Figure] = {}
         rows = []
         rng = ctx.child_rng()
         for name, (m, res) in runs.items():
@@ -141,25 +167,26 @@ class DropoutWhy(Experiment):
             loss_gap = log_loss(softmax(predict(m, xv)), yv) - log_loss(softmax(predict(m, data.x_train)), data.y_train)
             figs[f"loss_gap_{name}"] = Figure(loss_gap, "nats", {"en": f"validation - training loss, {name}",
                                                                   "zh": f"验证损失减训练损失，{name}"})
-            figs[f"corr_{name}"] = Figure(corr, "mean |r|", {"en": f"mean |correlation| of hidden units, {name}",
+            beyond[f"corr_{name}"] = Figure(corr, "mean |r|", {"en": f"mean |correlation| of hidden units, {name}",
                                                              "zh": f"隐藏单元间平均 |相关系数|，{name}"})
             figs[f"half_units_acc_{name}"] = Figure(half, "accuracy")
-            figs[f"dead_frac_{name}"] = Figure(float(np.mean(h.max(0) <= 0)), "fraction")
+            beyond[f"dead_frac_{name}"] = Figure(float(np.mean(h.max(0) <= 0)), "fraction")
             rows.append([name, res.train_acc, res.val_acc, res.train_acc - res.val_acc, loss_gap, corr, full, half])
             ctx.progress.update()
         tmax = max(T_VALUES)
-        figs["val_acc_weight_scaling"] = Figure(ws_acc, "accuracy")
-        figs["val_acc_mc_1"] = Figure(mc_acc[1], "accuracy")
-        figs[f"val_acc_mc_{tmax}"] = Figure(mc_acc[tmax], "accuracy")
-        figs["val_loss_weight_scaling"] = Figure(ws_loss, "nats")
-        figs[f"val_loss_mc_{tmax}"] = Figure(mc_loss[tmax], "nats")
+        beyond["val_acc_weight_scaling"] = Figure(ws_acc, "accuracy")
+        beyond["val_acc_mc_1"] = Figure(mc_acc[1], "accuracy")
+        beyond[f"val_acc_mc_{tmax}"] = Figure(mc_acc[tmax], "accuracy")
+        beyond["val_loss_weight_scaling"] = Figure(ws_loss, "nats")
+        beyond[f"val_loss_mc_{tmax}"] = Figure(mc_loss[tmax], "nats")
         self._plot(ctx, runs, mc_acc, mc_loss, ws_acc, ws_loss)
-        return Result(figures=figs, tables=[
+        return Result(figures=figs, beyond=beyond, tables=[
             Table("nets", ["net", "train acc", "val acc", "gap", "loss gap", "mean |r| hidden 2", "val acc",
                            "val acc, half the units"], rows,
                   {"en": f"{len(data.y_train)} training images, {epochs} epochs of Adam from the same "
                          f"initialization.",
                    "zh": f"{len(data.y_train)} 张训练图像，从同一初始化出发用 Adam 训练 {epochs} 轮。"}),
+        ], beyond_tables=[
             Table("test_time", ["rule", "passes", "val acc", "val loss"],
                   [["weight scaling", 1, ws_acc, ws_loss]] + [["Monte-Carlo", t, mc_acc[t], mc_loss[t]]
                                                                 for t in T_VALUES])])
@@ -188,44 +215,47 @@ class DropoutWhy(Experiment):
         axes[2].set_title("Validation loss of the ensemble")
         ctx.save_figure(fig, "dropout", "Left: training and validation accuracy per epoch with and without dropout. "
                         "Middle and right: validation accuracy and loss of Monte-Carlo dropout averaging over T "
-                        "masks, approaching the single weight-scaled pass as T grows.",
+                        "masks, with the single weight-scaled pass as a dashed line.",
                         "左：带与不带 dropout 时每轮的训练和验证准确率。中、右：对 T 个掩码做蒙特卡洛平均的"
-                        "验证准确率和损失，随 T 增大逐渐接近只做一次权重缩放前向的结果。")
+                        "验证准确率和损失，虚线为只做一次权重缩放前向的结果。")
 
     @staticmethod
     def decide(figures: Mapping[str, float], thresholds: Mapping[str, float]) -> tuple[str, Text]:
         g0, g1 = figures["gap_plain"], figures["gap_dropout"]
         l0, l1 = figures["loss_gap_plain"], figures["loss_gap_dropout"]
         a0, a1 = figures["val_acc_plain"], figures["val_acc_dropout"]
-        c0, c1 = figures["corr_plain"], figures["corr_dropout"]
         h0, h1 = figures["half_units_acc_plain"], figures["half_units_acc_dropout"]
-        ws, mc = figures["val_acc_weight_scaling"], figures["val_acc_mc_64"]
-        acc_gap_ok = g1 <= (1 - thresholds["min_gap_cut"]) * g0
-        loss_gap_ok = l1 <= (1 - thresholds["min_loss_gap_cut"]) * l0
+        acc_gap_ok = g1 <= thresholds["max_gap_ratio"] * g0
+        loss_gap_ok = l1 <= thresholds["max_loss_gap_ratio"] * l0
         robust_ok = h1 - h0 >= thresholds["min_robust_gain"]
-        ens_ok = abs(mc - ws) <= thresholds["max_mc_diff"]
-        verdict = verdict_if(acc_gap_ok and loss_gap_ok and robust_ok, nuanced=acc_gap_ok or loss_gap_ok or robust_ok)
-        rel = (c1 - c0) / max(c0, 1e-12)
-        move_en, move_zh = (("barely moves", "几乎不变") if abs(rel) < 0.1 else ("falls", "下降") if rel < 0
-                            else ("rises", "上升"))
+        oks = (acc_gap_ok, loss_gap_ok, robust_ok)
+        verdict = verdict_if(all(oks), nuanced=any(oks))
         yes = {True: "yes", False: "no"}
         shi = {True: "是", False: "否"}
-        gc, lc, rg = (fmt(100 * thresholds["min_gap_cut"]), fmt(100 * thresholds["min_loss_gap_cut"]),
+        gc, lc, rg = (fmt(100 * (1 - thresholds["max_gap_ratio"])), fmt(100 * (1 - thresholds["max_loss_gap_ratio"])),
                       fmt(thresholds["min_robust_gain"]))
         return verdict, evidence(
             en=f"Dropout changes the train/validation accuracy gap from {fmt(g0)} to {fmt(g1)} ({gc}% cut required: "
                f"{yes[acc_gap_ok]}) and the loss gap from {fmt(l0)} to {fmt(l1)} nats ({lc}% cut required: "
-               f"{yes[loss_gap_ok]}); validation accuracy {fmt(a0)} -> {fmt(a1)}. Averaging 64 random masks gives "
-               f"{fmt(mc)} vs {fmt(ws)} for the single weight-scaled pass (within {fmt(thresholds['max_mc_diff'])}: "
-               f"{yes[ens_ok]}): the net behaves as an ensemble of thinned nets. Co-adaptation: with half the hidden "
-               f"units removed the dropout net keeps {fmt(h1)} accuracy vs {fmt(h0)} (a gain of {rg} required: "
-               f"{yes[robust_ok]}), while the mean |correlation| between units {move_en} ({fmt(c0)} -> {fmt(c1)}): "
-               f"units stop depending on particular partners by becoming redundant, not independent.",
+               f"{yes[loss_gap_ok]}); validation accuracy {fmt(a0)} -> {fmt(a1)}. Co-adaptation: with half the "
+               f"hidden units removed the dropout net keeps {fmt(h1)} accuracy vs {fmt(h0)} for the plain net "
+               f"(a gain of at least {rg} required: {yes[robust_ok]}).",
             zh=f"Dropout 把训练/验证准确率差距从 {fmt(g0)} 变为 {fmt(g1)}（要求降低 {gc}%：{shi[acc_gap_ok]}），"
                f"损失差距从 {fmt(l0)} 变为 {fmt(l1)} nats（要求降低 {lc}%：{shi[loss_gap_ok]}）；验证准确率 "
-               f"{fmt(a0)} -> {fmt(a1)}。对 64 个随机掩码取平均得到 {fmt(mc)}，只做一次权重缩放前向为 {fmt(ws)}"
-               f"（相差不超过 {fmt(thresholds['max_mc_diff'])}：{shi[ens_ok]}）："
-               f"网络的行为相当于许多“变瘦”子网络的集成。"
-               f"共适应：去掉一半隐藏单元后，dropout 网络仍有 {fmt(h1)} 的准确率，对照网络为 {fmt(h0)}"
-               f"（要求提高 {rg}：{shi[robust_ok]}），而单元间平均 |相关系数| {move_zh}（{fmt(c0)} -> {fmt(c1)}）："
-               f"单元不再依赖特定搭档，靠的是变得冗余，而不是变得独立。")
+               f"{fmt(a0)} -> {fmt(a1)}。共适应：去掉一半隐藏单元后，dropout 网络仍有 {fmt(h1)} 的准确率，"
+               f"对照网络为 {fmt(h0)}（要求至少提高 {rg}：{shi[robust_ok]}）。")
+
+    @staticmethod
+    def explain_beyond(beyond: Mapping[str, float]) -> Text | None:
+        ws, mc, mc1 = beyond["val_acc_weight_scaling"], beyond["val_acc_mc_64"], beyond["val_acc_mc_1"]
+        c0, c1 = beyond["corr_plain"], beyond["corr_dropout"]
+        rel = (c1 - c0) / max(abs(c0), 1e-12)
+        move_en, move_zh = (("changes by less than 10%", "变化不到 10%") if abs(rel) < 0.1
+                            else ("falls", "下降") if rel < 0 else ("rises", "上升"))
+        return {"en": f"Averaging the softmax over 64 random dropout masks gives {fmt(mc)} validation accuracy "
+                      f"(one mask: {fmt(mc1)}) against {fmt(ws)} for the single weight-scaled pass, a difference of "
+                      f"{fmt(mc - ws)}. The mean |correlation| between second-layer units {move_en} with dropout "
+                      f"({fmt(c0)} -> {fmt(c1)}).",
+                "zh": f"对 64 个随机 dropout 掩码的 softmax 取平均，验证准确率为 {fmt(mc)}（单个掩码 {fmt(mc1)}），"
+                      f"只做一次权重缩放前向为 {fmt(ws)}，相差 {fmt(mc - ws)}。加入 dropout 后，第二隐藏层单元间"
+                      f"平均 |相关系数| {move_zh}（{fmt(c0)} -> {fmt(c1)}）。"}
