@@ -5,20 +5,23 @@ norms at initialization through 10 layers (ReLU with He and with PyTorch's defau
 epochs to 85% validation accuracy for 3- and 5-layer nets trained the same way (SGD + momentum, each activation at
 its own best learning rate from a pilot); the sparsity of trained ReLU activations; the fraction of dead ReLUs
 (never active on the training set) at a good and at a 3x larger learning rate; and the time of the activation's
-forward + backward on a million values.
+forward + backward on a million values (interleaved medians of process CPU time). The claim's three parts (gradients
+through depth, cost, sparsity) decide; the default-init net, the epochs and the dead units are reported beyond it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import numpy as np
 
 import cvprimer as cp
 import cvprimer.functional as F
-from cvprimer.analysis.timing import blas_threads
+from cvprimer.analysis.timing import blas_threads, time_interleaved
 from cvprimer.lab._deepmlp import DeepMLP, dead_fraction, weight_grad_norms
-from cvprimer.lab.common import fit, load_data, median_time, predict
+from cvprimer.lab.common import fit, load_data, predict
 from cvprimer.lab.experiment import Context, Experiment, Figure, Result, Table, Text, evidence, fmt, verdict_if
 
 # Learning rates: the best final validation accuracy of {0.03, 0.1, 0.3, 1} in a 6-epoch pilot on 600 digits.
@@ -33,44 +36,74 @@ def epochs_to(curve: np.ndarray, target: float) -> float:
     return float(hit[0] + 1) if hit.size else float(len(curve) + 1)
 
 
-def act_time(fn: object, n: int = 1_000_000, repeat: int = 5) -> float:
-    """Median seconds of forward + backward of an activation on ``n`` float32 values."""
+def act_times(n: int = 1_000_000, repeat: int = 5) -> dict[str, float]:
+    """Median process CPU seconds of forward + backward of ReLU and of sigmoid on ``n`` float32 values, timed
+    interleaved (one of each per round, so a busy spell of the machine hits both)."""
     x = cp.tensor(np.random.default_rng(0).standard_normal(n).astype(np.float32), requires_grad=True)
 
-    def go() -> None:
-        x.grad = None
-        fn(x).sum().backward()
+    def go(fn: Any) -> Callable[[], None]:
+        def step() -> None:
+            x.grad = None
+            fn(x).sum().backward()
+        return step
 
-    return median_time(go, repeat=repeat)
+    return time_interleaved({"relu": go(F.relu), "sigmoid": go(F.sigmoid)}, repeat=repeat, warmup=1,
+                            clock=time.process_time)
 
 
 class ReluVsSigmoid(Experiment):
     id = "q47-relu-vs-sigmoid"
     questions = (47,)
     topic = "activation"
-    thresholds = {"grad_gap_log10": 2.0, "min_epoch_speedup": 1.5, "min_sparsity": 0.3, "max_dead": 0.3,
-                  "min_compute_speedup": 1.2, "scale_gap_log10": 1.0}
+    thresholds = {"grad_gap_log10": 2.0, "min_sparsity": 0.3, "min_compute_speedup": 1.3}
+    reasons = {
+        "grad_gap_log10": {
+            "en": "Convention: 'vanishes' means the sigmoid net's input-side gradient is at least 100x (2 decades) "
+                  "smaller, relative to its output side, than the ReLU net's. Theory puts the gap near 10 x log10(4) "
+                  "= 6 decades for 10 layers (sigmoid' <= 1/4); measured about 5 decades, across-seed std ~0.2.",
+            "zh": "约定：“梯度消失”指 sigmoid 网络输入侧梯度（相对输出侧）比 ReLU 网络小至少 100 倍（2 个数量级）。"
+                  "理论上 10 层的差距约为 10 x log10(4) = 6 个数量级（sigmoid' <= 1/4）；实测约 5 个数量级，"
+                  "种子间标准差约 0.2。"},
+        "min_sparsity": {
+            "en": "Convention: 'sparse' means at least 30% of the trained ReLU outputs are exactly zero (a dense code "
+                  "would have almost none); measured 0.6-0.75, across-seed std ~0.02.",
+            "zh": "约定：“稀疏”指训练后至少 30% 的 ReLU 输出恰为零（稠密表示几乎没有零）；实测 0.6-0.75，"
+                  "种子间标准差约 0.02。"},
+        "min_compute_speedup": {
+            "en": "Noise floor: ReLU's forward+backward counts as cheaper from 1.3x sigmoid's; the medians of "
+                  "interleaved repeats gave 0.92-1.15x over 6 quick runs on the shared 2-core VM (std about 0.08), "
+                  "so a real saving must clear the measured mean by about 3 std.",
+            "zh": "噪声下限：ReLU 的前向加反向至少比 sigmoid 快 1.3 倍才算更便宜；在共享的双核虚拟机上，"
+                  "交错重复计时的中位数在 6 次快速运行中为 0.92-1.15 倍（标准差约 0.08），"
+                  "真实的节省须高出测得均值约 3 个标准差。"},
+    }
+    reachable = ("confirmed", "nuanced", "refuted")
     text = {
         "en": {
-            "title": "ReLU vs sigmoid: gradients through depth, speed, sparsity and dead units",
-            "claim": "Sigmoid's derivative is sizeable only near zero and tends to zero in both saturated tails, so "
-                     "gradients vanish; ReLU's derivative is constant for positive inputs, so they do not. ReLU's "
-                     "derivative is cheaper to compute, and its zero output for negative inputs makes the network "
-                     "sparse.",
-            "method": "On the digits: gradient-norm ratio from the first to the last of 10 layers at initialization; "
-                      "epochs to 85% validation accuracy for 3- and 5-layer MLPs (64 units, SGD with momentum, "
-                      "ReLU at lr 0.1 with He weights, sigmoid at lr 0.3 with Xavier weights: each its pilot's "
-                      "best); share of zero ReLU outputs after training; share of ReLUs never active on the whole "
-                      "training set at lr 0.1 and 0.3; forward+backward time on 10^6 values.",
+            "title": "In what ways does ReLU beat sigmoid?",
+            "claim": "Sigmoid's derivative is sizeable only near zero and fades in both saturated tails, so "
+                     "gradients vanish through the layers; ReLU's derivative is constant for positive inputs, so "
+                     "they do not. ReLU's derivative is also cheaper to compute, and its zero slope for negative "
+                     "inputs makes the activations sparse.",
+            "method": "On the digits: the ratio of the first to the last layer's weight-gradient norm at "
+                      "initialization through 10 layers (ReLU with He weights, sigmoid with Xavier weights); the "
+                      "forward+backward time of each activation on 10^6 values (interleaved medians); the share "
+                      "of zero ReLU outputs on the validation set after training a 5-layer MLP (64 units, SGD with "
+                      "momentum, lr 0.1). The three parts are judged separately.",
+            "beyond": "The same 10-layer ReLU net with PyTorch's default (smaller) weights; epochs to 85% validation "
+                      "accuracy for 3- and 5-layer MLPs (ReLU at lr 0.1, sigmoid at lr 0.3: each its pilot's best); "
+                      "the share of ReLUs never active on the training set at lr 0.1 and at 3x that rate.",
         },
         "zh": {
-            "title": "ReLU 与 sigmoid：梯度随深度的变化、收敛速度、稀疏性与死亡单元",
-            "claim": "sigmoid 的导数只在 0 附近较大，在两端饱和区趋于 0，因此梯度会消失；ReLU 在正半轴导数为常数，"
-                     "不会出现梯度消失。ReLU 的导数计算更快，负半轴输出为 0 又使网络具有稀疏性。",
-            "method": "在 digits 上测量：初始化时 10 层网络首层与末层梯度范数之比；3 层与 5 层 MLP（64 个单元，"
-                      "带动量 SGD；ReLU 用学习率 0.1 与 He 初始化，sigmoid 用学习率 0.3 与 Xavier 初始化，"
-                      "均为预实验中的最佳值）达到 85% 验证准确率所需的轮数；训练后 ReLU 输出为 0 的比例；"
-                      "学习率 0.1 与 0.3 时在整个训练集上从未激活的 ReLU 比例；在 10^6 个数上前向加反向的耗时。",
+            "title": "ReLU 比 sigmoid 强在哪里？",
+            "claim": "sigmoid 的导数只在 0 附近较大，在两端饱和区逐渐消失，因此梯度逐层消失；ReLU 在正半轴导数为常数，"
+                     "不会消失。ReLU 的导数也更便宜，负半轴斜率为零又让激活稀疏。",
+            "method": "在 digits 上测量：初始化时 10 层网络首层与末层权重梯度范数之比（ReLU 用 He 初始化，sigmoid 用 "
+                      "Xavier 初始化）；两种激活在 10^6 个数上前向加反向的耗时（交错计时的中位数）；5 层 MLP（64 个"
+                      "单元，带动量 SGD，学习率 0.1）训练后 ReLU 在验证集上输出为 0 的比例。三部分分别判定。",
+            "beyond": "同一个 10 层 ReLU 网络改用 PyTorch 默认（偏小）初始化；3 层与 5 层 MLP 达到 85% 验证准确率"
+                      "所需轮数（ReLU 学习率 0.1，sigmoid 学习率 0.3，均为预实验最佳）；学习率 0.1 与三倍学习率时"
+                      "在训练集上从未激活的 ReLU 比例。",
         },
     }
 
@@ -79,7 +112,8 @@ class ReluVsSigmoid(Experiment):
             return self._measure(ctx)
 
     def _measure(self, ctx: Context) -> Result:
-        data = load_data("digits", ctx.pick(600, 1400), 360, ctx.rng, standardize=True)
+        data = load_data("digits", ctx.pick(600, 1400, tiny=200), ctx.pick(360, 360, tiny=100), ctx.rng,
+                         standardize=True)
         seed = int(ctx.rng.integers(2**31))
         x, y = data.x_train[:256], data.y_train[:256]
         fig_, rows = {}, []
@@ -87,7 +121,7 @@ class ReluVsSigmoid(Experiment):
                                 ("sigmoid", "sigmoid", "xavier")):
             g = weight_grad_norms(DeepMLP(10, 64, act, init, rng=np.random.default_rng(seed)), x, y)
             fig_[f"log10_grad_ratio_{name}"] = Figure(float(np.log10(g[0] / g[-1])), "log10")
-        epochs = ctx.pick(6, 15)
+        epochs = ctx.pick(6, 15, tiny=1)
         curves, models = {}, {}
         with np.errstate(all="ignore"):
             for depth in (3, 5):
@@ -119,7 +153,8 @@ class ReluVsSigmoid(Experiment):
         for h in hooks:
             h.remove()
         fig_["relu_sparsity"] = Figure(float(np.mean(zeros)), "fraction")
-        t_relu, t_sig = act_time(F.relu, repeat=ctx.pick(3, 9)), act_time(F.sigmoid, repeat=ctx.pick(3, 9))
+        t = act_times(repeat=ctx.pick(15, 25, tiny=3), n=ctx.pick(1_000_000, 1_000_000, tiny=100_000))
+        t_relu, t_sig = t["relu"], t["sigmoid"]
         fig_["compute_speedup"] = Figure(t_sig / t_relu, "x")
 
         fig, (a1, a2) = ctx.figure(1, 2, size=(10.5, 3.8))
@@ -146,51 +181,61 @@ class ReluVsSigmoid(Experiment):
                         "ReLUs per layer at the normal and the tripled learning rate.",
                         "左：3 层与 5 层的 ReLU、sigmoid MLP 每轮的验证准确率，以及学习率放大三倍的 ReLU 网络。"
                         "右：正常学习率与三倍学习率下每层死亡 ReLU 的比例。")
-        return Result(figures=fig_, tables=[Table("runs", ["run", "lr", f"epochs to {TARGET:.0%} val acc",
-                                                           "final val acc"], rows, {
-            "en": f"Epochs to target; {epochs + 1} means not reached in {epochs} epochs.",
-            "zh": f"达到目标所需轮数；{epochs + 1} 表示 {epochs} 轮内未达到。"})])
+        claim = ("log10_grad_ratio_relu", "log10_grad_ratio_sigmoid", "relu_sparsity", "compute_speedup")
+        return Result(figures={k: fig_[k] for k in claim}, beyond={k: v for k, v in fig_.items() if k not in claim},
+                      beyond_tables=[Table("runs", ["run", "lr", f"epochs to {TARGET:.0%} val acc", "final val acc"],
+                                           rows, {"en": f"Epochs to target; {epochs + 1} means not reached in "
+                                                        f"{epochs} epochs.",
+                                                  "zh": f"达到目标所需轮数；{epochs + 1} 表示 {epochs} 轮内未达到。"})])
 
     @staticmethod
     def decide(figures: Mapping[str, float], thresholds: Mapping[str, float]) -> tuple[str, Text]:
         f, t = figures, thresholds
         gap = f["log10_grad_ratio_relu"] - f["log10_grad_ratio_sigmoid"]
-        speed = min(f["epoch_speedup_3"], f["epoch_speedup_5"])
-        core = gap >= t["grad_gap_log10"] and speed >= t["min_epoch_speedup"] and f["relu_sparsity"] >= t[
-            "min_sparsity"]
-        dead_ok = f["dead_fraction_lr_x3"] < t["max_dead"]
-        compute_ok = f["compute_speedup"] >= t["min_compute_speedup"]
-        verdict = verdict_if(core and dead_ok and compute_ok, nuanced=core)
-        cens = f["epochs_to_target_sigmoid_5"] > f["epochs_run"]
-        cens_en = (f"; a lower bound: the 5-layer sigmoid net never reached it in {fmt(f['epochs_run'])} epochs"
-                   if cens else "")
-        cens_zh = f"；此为下界：5 层 sigmoid 网络在 {fmt(f['epochs_run'])} 轮内未达到" if cens else ""
-        scale = f["log10_grad_ratio_relu"] - f["log10_grad_ratio_relu_default_init"] >= t["scale_gap_log10"]
-        scale_en = (f" (at least {fmt(t['scale_gap_log10'])} decade lower: a constant derivative alone does not "
-                    f"prevent vanishing, the weight scale must match)") if scale else ""
-        scale_zh = (f"（低了至少 {fmt(t['scale_gap_log10'])} 个数量级：导数为常数本身并不能避免梯度消失，"
-                    f"还需要权重尺度与之匹配）") if scale else ""
-        en = (f"Through 10 layers the input-side gradient is 10^{fmt(f['log10_grad_ratio_sigmoid'])} of the "
-              f"output side with sigmoid and 10^{fmt(f['log10_grad_ratio_relu'])} with ReLU (gap {fmt(gap)} "
-              f"decades, threshold {fmt(t['grad_gap_log10'])}), and 10^{fmt(f['log10_grad_ratio_relu_default_init'])} "
-              f"with ReLU and PyTorch's default (smaller) weights{scale_en}. ReLU "
-              f"reaches 85% validation accuracy {fmt(f['epoch_speedup_3'])}x (3 layers) and "
-              f"{fmt(f['epoch_speedup_5'])}x (5 layers) sooner (threshold {fmt(t['min_epoch_speedup'])}x{cens_en}); "
-              f"{fmt(100 * f['relu_sparsity'])}% of its outputs are zero (threshold "
-              f"{fmt(100 * t['min_sparsity'])}%). ")
-        zh = (f"10 层网络中，sigmoid 的输入侧梯度是输出侧的 10^{fmt(f['log10_grad_ratio_sigmoid'])}，"
-              f"ReLU 为 10^{fmt(f['log10_grad_ratio_relu'])}（相差 {fmt(gap)} 个数量级，阈值 "
-              f"{fmt(t['grad_gap_log10'])}）；ReLU 配 PyTorch 默认（偏小）初始化时为 "
-              f"10^{fmt(f['log10_grad_ratio_relu_default_init'])}{scale_zh}。"
-              f"ReLU 达到 85% 验证准确率的速度是 sigmoid 的 {fmt(f['epoch_speedup_3'])} 倍（3 层）和 "
-              f"{fmt(f['epoch_speedup_5'])} 倍（5 层）（阈值 {fmt(t['min_epoch_speedup'])} 倍{cens_zh}）；"
-              f"{fmt(100 * f['relu_sparsity'])}% 的输出为 0（阈值 {fmt(100 * t['min_sparsity'])}%）。")
-        en += (f"The price the seed leaves out: {fmt(100 * f['dead_fraction'])}% of ReLUs are dead at the good "
-               f"learning rate and {fmt(100 * f['dead_fraction_lr_x3'])}% at three times it (tolerated "
-               f"{fmt(100 * t['max_dead'])}%); a dead unit never recovers. ReLU's forward+backward is "
-               f"{fmt(f['compute_speedup'])}x faster than sigmoid's (threshold {fmt(t['min_compute_speedup'])}x).")
-        zh += (f"原文没有提到的代价：正常学习率下有 {fmt(100 * f['dead_fraction'])}% 的 ReLU 死亡，学习率放大三倍时为 "
-               f"{fmt(100 * f['dead_fraction_lr_x3'])}%（容忍上限 {fmt(100 * t['max_dead'])}%），死亡单元不会再恢复。"
-               f"ReLU 前向加反向比 sigmoid 快 {fmt(f['compute_speedup'])} 倍"
-               f"（阈值 {fmt(t['min_compute_speedup'])} 倍）。")
+        parts = {"gradient": gap >= t["grad_gap_log10"], "cost": f["compute_speedup"] >= t["min_compute_speedup"],
+                 "sparsity": f["relu_sparsity"] >= t["min_sparsity"]}
+        held = sum(parts.values())
+        verdict = verdict_if(held == 3, nuanced=0 < held < 3)
+        names_en = {"gradient": "non-vanishing gradients", "cost": "cheaper derivative", "sparsity": "sparsity"}
+        names_zh = {"gradient": "梯度不消失", "cost": "导数更便宜", "sparsity": "稀疏性"}
+        en = (f"Through 10 layers at initialization the input-side gradient is 10^{fmt(f['log10_grad_ratio_sigmoid'])} "
+              f"of the output side with sigmoid and 10^{fmt(f['log10_grad_ratio_relu'])} with ReLU, a gap of "
+              f"{fmt(gap)} decades (counts from {fmt(t['grad_gap_log10'])}). On our engine, one CPU thread, ReLU's "
+              f"forward+backward ran "
+              f"{fmt(f['compute_speedup'])}x faster than sigmoid's (counts from {fmt(t['min_compute_speedup'])}x). "
+              f"{fmt(100 * f['relu_sparsity'])}% of the trained ReLU outputs are zero (counts from "
+              f"{fmt(100 * t['min_sparsity'])}%).")
+        zh = (f"初始化时 10 层网络中，sigmoid 的输入侧梯度是输出侧的 10^{fmt(f['log10_grad_ratio_sigmoid'])}，"
+              f"ReLU 为 10^{fmt(f['log10_grad_ratio_relu'])}，相差 {fmt(gap)} 个数量级（至少 "
+              f"{fmt(t['grad_gap_log10'])} 才算）。在我们的引擎上（单个 CPU 线程），ReLU 前向加反向比 sigmoid 快 "
+              f"{fmt(f['compute_speedup'])} 倍"
+              f"（至少 {fmt(t['min_compute_speedup'])} 倍才算）。训练后 {fmt(100 * f['relu_sparsity'])}% 的 ReLU "
+              f"输出为 0（至少 {fmt(100 * t['min_sparsity'])}% 才算）。")
+        if 0 < held < 3:
+            ok = [k for k, v in parts.items() if v]
+            bad = [k for k, v in parts.items() if not v]
+            en += (f" Held: {', '.join(names_en[k] for k in ok)}; not measured here: "
+                   f"{', '.join(names_en[k] for k in bad)}.")
+            zh += (f"成立的部分：{'、'.join(names_zh[k] for k in ok)}；"
+                   f"这里没有测到：{'、'.join(names_zh[k] for k in bad)}。")
         return verdict, evidence(en=en, zh=zh)
+
+    @staticmethod
+    def explain_beyond(beyond: Mapping[str, float]) -> Text | None:
+        b = beyond
+        cens = b["epochs_to_target_sigmoid_5"] > b["epochs_run"]
+        cens_en = f" (a lower bound: not reached in {fmt(b['epochs_run'])} epochs)" if cens else ""
+        cens_zh = f"（下界：{fmt(b['epochs_run'])} 轮内未达到）" if cens else ""
+        return {
+            "en": f"With PyTorch's default (smaller) weights the 10-layer ReLU net's ratio is "
+                  f"10^{fmt(b['log10_grad_ratio_relu_default_init'])}: a constant derivative keeps gradients only "
+                  f"when the weight scale matches it. ReLU nets reached 85% validation accuracy "
+                  f"{fmt(b['epoch_speedup_3'])}x (3 layers) and {fmt(b['epoch_speedup_5'])}x (5 layers) sooner "
+                  f"than sigmoid nets{cens_en}. {fmt(100 * b['dead_fraction'])}% of the 5-layer net's ReLUs never "
+                  f"fired on the training set at lr 0.1, {fmt(100 * b['dead_fraction_lr_x3'])}% at 3x that rate.",
+            "zh": f"改用 PyTorch 默认（偏小）初始化时，10 层 ReLU 网络的比值为 "
+                  f"10^{fmt(b['log10_grad_ratio_relu_default_init'])}：导数为常数只有在权重尺度匹配时才能保住梯度。"
+                  f"ReLU 网络达到 85% 验证准确率的速度是 sigmoid 网络的 {fmt(b['epoch_speedup_3'])} 倍（3 层）和 "
+                  f"{fmt(b['epoch_speedup_5'])} 倍（5 层）{cens_zh}。学习率 0.1 时 5 层网络中有 "
+                  f"{fmt(100 * b['dead_fraction'])}% 的 ReLU 在训练集上从未激活，三倍学习率时为 "
+                  f"{fmt(100 * b['dead_fraction_lr_x3'])}%。"}
