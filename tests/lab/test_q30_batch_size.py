@@ -1,51 +1,101 @@
-"""q30: decide on both sides of each threshold; the sharpness and gradient-statistics helpers."""
+"""q30: decide exactly at every threshold, each verdict reached; the batch-gradient cosines recomputed with
+PyTorch on the same batches; the sharpness and gradient-statistics helpers."""
+
+import copy
 
 import numpy as np
+import pytest
 
+import cvprimer.lab.experiments.q30_batch_size as q30
 from cvprimer.lab._gradstats import batch_gradient_stats, loss_on, sharpness
 from cvprimer.lab.experiments.q30_batch_size import SIZES, mlp
 from cvprimer.lab.experiments.q30_batch_size import BatchSize as E
+from labcheck import edges, reached, run_tiny
 
 T = E.thresholds
 LO, HI = SIZES[0], SIZES[-1]
 
 
-def figs(ratio=50.0, acc_c=(0.97, 0.96, 0.93, 0.89), acc_s=(0.96, 0.96, 0.95, 0.94)):
+def figs(cos=(0.1, 0.9), acc_c=(0.97, 0.96, 0.93, 0.89), acc_s=(0.96, 0.96, 0.95, 0.94)):
     f = {}
     for i, b in enumerate(SIZES):
-        f[f"noise_same_point_b{b}"] = 1.0 / b
-        f[f"cosine_same_point_b{b}"] = 0.1 + 0.2 * i
+        f[f"cosine_same_point_b{b}"] = cos[0] + (cos[1] - cos[0]) * i / (len(SIZES) - 1)
         for rule, acc in (("constant", acc_c), ("scaled", acc_s)):
-            f.update({f"val_acc_{rule}_b{b}": acc[i], f"gap_{rule}_b{b}": 0.03, f"sharpness_{rule}_b{b}": 0.02,
-                      f"noise_{rule}_b{b}": 0.1, f"cpu_{rule}_b{b}": 0.1})
-    f[f"noise_same_point_b{LO}"] = ratio * f[f"noise_same_point_b{HI}"]
+            f[f"val_acc_{rule}_b{b}"] = acc[i]
+    f[f"cosine_same_point_b{LO}"], f[f"cosine_same_point_b{HI}"] = cos
     return f
 
 
-def test_nuanced_when_scaling_recovers_the_large_batch():
+FLAT = (0.5, 0.5, 0.5, 0.5)  # no batch size better than another
+
+
+def test_declaration():
+    E.check()
+    assert not E.completeness()
+
+
+def test_evidence_quotes_the_figures():
     v, ev = E.decide(figs(), T)
-    assert v == "nuanced" and "not from local optima" in ev["en"] and "50x" in ev["en"] and "0.08" in ev["zh"]
+    assert v == "nuanced" and "holds" in ev["en"] and "0.9 at B=512" in ev["en"] and "0.08" in ev["en"]
 
 
-def test_noise_ratio_threshold_both_sides():
-    r = T["min_noise_ratio"]
-    assert E.decide(figs(ratio=1.1 * r), T)[0] == "nuanced"
-    v, ev = E.decide(figs(ratio=0.9 * r), T)
-    assert v == "refuted" and "did not give" in ev["en"]
+def test_edges_of_every_threshold():
+    # direction: cos_hi - cos_lo equals v exactly with cos_lo = 0
+    edges(E, lambda v: figs(cos=(0.0, v), acc_c=FLAT, acc_s=FLAT), "min_cos_gain", "refuted", "nuanced", "nuanced")
+    both_ends = {"acc_c": (0.5, 1.0, 1.0, 0.0), "acc_s": (0.0, 1.0, 1.0, 0.0)}
+    edges(E, lambda v: figs(cos=(0.0, v), **both_ends), "min_cos_gain", "nuanced", "confirmed", "confirmed")
+    # too large alone: best scaled run v, scaled B=512 at 0, so the drop is v exactly; B=16 also at v (no small drop)
+    edges(E, lambda v: figs(cos=(0.5, 0.5), acc_c=(0.0, 0.0, 0.0, 0.0), acc_s=(v, v, 0.0, 0.0)), "acc_drop",
+          "refuted", "nuanced", "nuanced")
+    # too small: the best run is v, the smallest batch's runs 0 (B=512 scaled also v: no large-batch drop)
+    edges(E, lambda v: figs(cos=(0.5, 0.5), acc_c=(0.0, v, 0.0, 0.0), acc_s=(0.0, 0.0, 0.0, v)), "acc_drop",
+          "refuted", "nuanced", "nuanced")
+    # with the direction holding, each end's edge moves nuanced -> confirmed when the other end already drops
+    edges(E, lambda v: figs(cos=(0.0, 1.0), acc_c=(0.0, 1.0, 0.0, 0.0), acc_s=(0.0, v, 0.0, 0.0)), "acc_drop",
+          "nuanced", "confirmed", "confirmed")
+    edges(E, lambda v: figs(cos=(0.0, 1.0), acc_c=(0.0, v, 0.0, 0.0), acc_s=(0.0, 0.0, 0.0, -1.0)), "acc_drop",
+          "nuanced", "confirmed", "confirmed")
 
 
-def test_drop_threshold_both_sides():
-    d = T["acc_drop"]
-    low = 0.97 - 1.1 * d
-    both_ends = figs(acc_c=(low, 0.97, 0.97, 0.97 - 2 * d), acc_s=(low, 0.97, 0.97, low))
-    assert E.decide(both_ends, T)[0] == "confirmed"
-    small_ok = figs(acc_c=(0.97 - 0.9 * d, 0.97, 0.97, 0.97 - 2 * d), acc_s=(0.97, 0.97, 0.97, 0.97 - 1.1 * d))
-    v, ev = E.decide(small_ok, T)
-    assert v == "nuanced" and "linear rule stops working" in ev["en"]
-    recovered = figs(acc_c=(0.97, 0.97, 0.97, 0.97 - 1.1 * d), acc_s=(0.97, 0.97, 0.97, 0.97 - 0.9 * d))
-    assert "not from local optima" in E.decide(recovered, T)[1]["en"]
-    no_drop = figs(acc_c=(0.97, 0.97, 0.97, 0.97 - 0.9 * d), acc_s=(0.97, 0.97, 0.97, 0.97))
-    assert "not from local optima" not in E.decide(no_drop, T)[1]["en"]
+def test_reachable():
+    reached(E, [figs(acc_c=FLAT, acc_s=FLAT), figs(cos=(0.1, 0.95), acc_c=(0.8, 0.97, 0.97, 0.8),
+                                                   acc_s=(0.8, 0.97, 0.97, 0.8)),
+                figs(cos=(0.5, 0.5), acc_c=FLAT, acc_s=FLAT)])
+
+
+def test_run_tiny_cosines_match_torch(monkeypatch):
+    torch = pytest.importorskip("torch")
+    seen = {}
+    real = q30.batch_gradient_stats
+
+    def capture(model, x, y, sizes, draws, rng):
+        seen.update(model=model, x=x, y=y, sizes=sizes, draws=draws, rng=copy.deepcopy(rng))
+        return real(model, x, y, sizes, draws, rng)
+
+    monkeypatch.setattr(q30, "batch_gradient_stats", capture)
+    res = run_tiny(E)
+    m = seen["model"]
+    net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 64), torch.nn.ReLU(),
+                              torch.nn.Linear(64, 10)).double()
+    with torch.no_grad():
+        for t, c in ((net[1], m[1]), (net[3], m[3])):
+            t.weight.copy_(torch.from_numpy(c.weight.data.astype(np.float64)))
+            t.bias.copy_(torch.from_numpy(c.bias.data.astype(np.float64)))
+    x, y = seen["x"].astype(np.float64), seen["y"].astype(np.int64)
+
+    def grad(i):
+        net.zero_grad()
+        torch.nn.functional.cross_entropy(net(torch.from_numpy(x[i])), torch.from_numpy(y[i])).backward()
+        return torch.cat([p.grad.flatten() for p in net.parameters()]).numpy().copy()
+
+    g = grad(np.arange(len(y)))
+    rng = seen["rng"]
+    for b in seen["sizes"]:
+        cos = [float(gb @ g / (np.linalg.norm(g) * np.linalg.norm(gb)))
+               for gb in (grad(rng.choice(len(y), b, replace=False)) for _ in range(seen["draws"]))]
+        assert res.figures[f"cosine_same_point_b{b}"].value == pytest.approx(np.mean(cos), rel=1e-4, abs=1e-5), b
+    n = len(y)
+    assert res.beyond["noise_ratio_theory"].value == pytest.approx((n - LO) / LO * HI / (n - HI))
 
 
 def test_helpers():
