@@ -13,7 +13,7 @@ import numpy as np
 
 from cvprimer import nn
 from cvprimer.lab._convnets import cost
-from cvprimer.lab.experiment import Context, Experiment, Figure, Result, Table
+from cvprimer.lab.experiment import Context, Experiment, Figure, Result, Table, fmt
 
 C_IN, C_OUT, HW = 16, 32, (32, 32)
 
@@ -38,18 +38,19 @@ every input channel. The classic variants change one of four things: the window'
 channels it mixes, or whether it shrinks or enlarges the map.
 
 Padding decides the border: without it ("valid") a 3x3 kernel loses one pixel on each side; with one pixel of zeros \
-("same") the map keeps its size. A stride of 2 moves the kernel two pixels at a time, halving the map and cutting \
-the MACs by four while keeping the parameters. Dilation spreads the taps apart: a 3x3 kernel with d = 2 sees a 5x5 \
+("same") the map keeps its size. A stride of 2 moves the kernel two pixels at a time, halving each side of the map, so \
+the MACs shrink with the number of output positions while the parameters stay. Dilation spreads the taps \
+apart: a 3x3 kernel with d = 2 sees a 5x5 \
 window with the same nine weights (question 3).
 
 Grouped convolution splits the channels into g groups that never mix, dividing parameters and MACs by g (question \
 45); depthwise convolution is the extreme g = C, one filter per channel. A pointwise (1x1) convolution mixes \
 channels at each pixel and nothing else (question 17). A depthwise convolution followed by a pointwise one is the \
-depthwise-separable convolution of MobileNet and Xception (question 14): here it needs about 15% of the \
-standard layer's parameters and MACs.
+depthwise-separable convolution of MobileNet and Xception (question 14); its cost relative to the standard \
+layer is measured in the table.
 
 An asymmetric pair (3x1 then 1x3, as in Inception v3) covers the same 3x3 window with 6 instead of 9 taps per \
-channel pair; here, with the first layer kept at 16 channels, it needs about half the parameters. A transposed \
+channel pair (its measured cost is in the table). A transposed \
 convolution runs the data flow of a strided convolution backwards: it enlarges the map (learned upsampling, \
 question 9), and each output pixel depends on at most 2x2 input pixels.
 
@@ -60,15 +61,15 @@ BODY_ZH = """\
 窗口内采样点的间距、每次移动的距离、混合哪些通道，或者是缩小还是放大特征图。
 
 padding 决定边界的处理：不填充（valid）时 3x3 卷积核会让每边少一个像素；填充一圈零（same）时特征图尺寸不变。\
-步长为 2 时卷积核每次移动两个像素，特征图减半，乘加次数变为四分之一，而参数量不变。空洞卷积把采样点拉开：\
+步长为 2 时卷积核每次移动两个像素，特征图每边减半，乘加次数随输出位置数减少，而参数量不变。空洞卷积把采样点拉开：\
 扩张率为 2 的 3x3 卷积核用同样的九个权重看到 5x5 的窗口（见第 3 题）。
 
 分组卷积把通道分成 g 组，组与组之间不混合，参数量和乘加次数都除以 g（见第 45 题）；深度卷积是 g 等于通道数的极端情况，\
 每个通道一个滤波器。逐点（1x1）卷积只在每个像素上混合通道（见第 17 题）。深度卷积后接逐点卷积就是 MobileNet 和 \
-Xception 使用的深度可分离卷积（见第 14 题）：这里它的参数量和乘加次数约为标准卷积的 15%。
+Xception 使用的深度可分离卷积（见第 14 题），它相对标准卷积的代价由表中实测给出。
 
-非对称卷积对（先 3x1 再 1x3，见 Inception v3）用每对通道 6 个而不是 9 个权重覆盖同样的 3x3 窗口；这里第一层保持 16 \
-通道，参数量约为一半。转置卷积把带步长卷积的数据流反过来走：它放大特征图（可学习的上采样，见第 9 题），\
+非对称卷积对（先 3x1 再 1x3，见 Inception v3）用每对通道 6 个而不是 9 个权重覆盖同样的 3x3 窗口\
+（实测代价见表）。转置卷积把带步长卷积的数据流反过来走：它放大特征图（可学习的上采样，见第 9 题），\
 每个输出像素最多依赖 2x2 个输入像素。
 
 下表由分析器在同一个 16 通道、32x32 的输入上实时计算，参数量包含偏置。"""
@@ -122,13 +123,23 @@ class ConvFamily(Experiment):
         ax.set_ylabel("relative to the standard 3x3 (log)")
         ax.set_title("Cost of each kind of convolution on a 16-channel 32x32 input")
         ax.legend(fontsize=8)
-        ctx.save_figure(fig, "family_cost", "Bars of parameters and MACs relative to a standard 3x3 convolution: "
-                        "stride divides MACs by 4, groups by 4, depthwise and pointwise and separable cut both "
-                        "sharply, the transposed convolution costs as much as the standard one at four times the "
-                        "output size.",
-                        "各种卷积相对于标准 3x3 卷积的参数量与乘加次数柱状图：步长使乘加变为四分之一，分组除以 4，"
-                        "深度卷积、逐点卷积和可分离卷积都大幅减少两者，转置卷积的代价与标准卷积相同，但输出是四倍大。")
-        return Result(figures=figs, tables=[Table(
+        r = {row[0]: (row[5], row[6]) for row in rows}
+        parts_en = ", ".join(f"{k} {fmt(p)}x / {fmt(m)}x" for k, (p, m) in r.items() if k != "standard 3x3")
+        parts_zh = "，".join(f"{k} {fmt(p)} 倍 / {fmt(m)} 倍" for k, (p, m) in r.items() if k != "standard 3x3")
+        ctx.save_figure(fig, "family_cost", "Bars of parameters and MACs relative to a standard 3x3 convolution "
+                        f"(parameters / MACs): {parts_en}.",
+                        f"各种卷积相对于标准 3x3 卷积的参数量与乘加次数柱状图（参数量 / 乘加）：{parts_zh}。")
+        sep, asym = r["depthwise-separable"], r["asymmetric 3x1 + 1x3"]
+        stri, grp = r["strided 3x3, s=2"], r["grouped 3x3, g=4"]
+        notes = {"en": f"Measured on this input: the depthwise-separable pair needs {fmt(sep[0])}x the standard "
+                       f"layer's parameters and {fmt(sep[1])}x its MACs; the asymmetric 3x1 + 1x3 pair "
+                       f"{fmt(asym[0])}x and {fmt(asym[1])}x; stride 2 keeps {fmt(stri[0])}x the parameters at "
+                       f"{fmt(stri[1])}x the MACs; four groups give {fmt(grp[0])}x and {fmt(grp[1])}x.",
+                 "zh": f"在这个输入上实测：深度可分离卷积对的参数量为标准卷积的 {fmt(sep[0])} 倍，乘加为 "
+                       f"{fmt(sep[1])} 倍；非对称 3x1 + 1x3 卷积对为 {fmt(asym[0])} 倍和 {fmt(asym[1])} 倍；"
+                       f"步长 2 时参数量为 {fmt(stri[0])} 倍，乘加为 {fmt(stri[1])} 倍；分为四组时为 "
+                       f"{fmt(grp[0])} 倍和 {fmt(grp[1])} 倍。"}
+        return Result(figures=figs, notes=notes, tables=[Table(
             "family", ["kind", "output (C x H x W)", "parameters", "MACs", "receptive field", "params / standard",
                        "MACs / standard"], rows,
             {"en": "Analyzer on a (1, 16, 32, 32) input; biases included; field in input pixels.",
