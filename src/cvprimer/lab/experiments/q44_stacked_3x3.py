@@ -46,7 +46,21 @@ class Stacked3x3(Experiment):
     id = "q44-stacked-3x3"
     questions = (44,)
     topic = "architecture"
-    thresholds = {"param_ratio": 0.72, "min_acc_gain": 0.01}
+    reachable = ("confirmed", "nuanced", "refuted")
+    thresholds = {"max_param_ratio": 1.0, "min_acc_gain": 0.05}
+    reasons = {
+        "max_param_ratio": {"en": "the seed's word 'fewer': the stacked pair must have strictly fewer conv weights "
+                                  "than the 5x5 conv (ratio below 1; theory gives 18/25 = 0.72)",
+                            "zh": "原文的“更少”：两个 3x3 的卷积权重必须严格少于一个 5x5（比值小于 1；理论值 "
+                                  "18/25 = 0.72）"},
+        "min_acc_gain": {"en": "measured noise floor: the per-seed accuracy gain (3x3 minus 5x5) had an across-seed "
+                               "standard deviation of 0.035 in quick mode and 0.003 in full mode (3 seeds each); a "
+                               "gain counts only from 0.05, above the larger spread, so one lucky seed cannot credit "
+                               "the non-linearity",
+                         "zh": "实测噪声：每个种子的精度提升（3x3 减 5x5）的跨种子标准差在快速模式为 0.035、完整模式为 "
+                               "0.003（各 3 个种子）；提升至少 0.05（高于较大的标准差）才算数，单个幸运种子不能把功劳"
+                               "记给额外的非线性"},
+    }
     text = {
         "en": {
             "title": "Two 3x3 convolutions vs one 5x5",
@@ -54,9 +68,10 @@ class Stacked3x3(Experiment):
                      "parameters, and their extra non-linearity makes the network more discriminative.",
             "method": "Measure the receptive field of both (analyzer and autograd), their parameters and MACs at "
                       "64 channels (analyzer), and count the activations. Then train two small CNNs on a stratified "
-                      "MNIST-sample split from the same seed, identical except that each of their two middle stages "
-                      "is either two 3x3 convs or one 5x5 conv, and compare validation accuracy (several seeds in "
-                      "full mode).",
+                      "MNIST-sample split from the same seed on the same batches (Adam, lr 1e-2), identical except "
+                      "that each of their two middle stages is either two 3x3 convs or one 5x5 conv, and compare "
+                      "validation accuracy; every seed decides on its own pair of nets.",
+            "beyond": "The ratio of multiply-accumulates of the two blocks at 64 channels on a 32x32 map.",
         },
         "zh": {
             "title": "两个 3x3 卷积与一个 5x5 卷积",
@@ -64,8 +79,9 @@ class Stacked3x3(Experiment):
                      "多出的一层非线性让网络的判别能力更强。",
             "method": "用分析器和自动求导测量两者的感受野，用分析器统计 64 通道下的参数量和乘加次数，"
                       "并数出激活函数个数。再从同一随机种子在 MNIST 样本的分层划分上训练两个小型 CNN，"
-                      "两者只在中间两级上不同：两个 3x3 卷积或一个 5x5 卷积，比较验证集精度"
-                      "（完整模式下跑多个种子）。",
+                      "两者使用相同的批次（Adam，学习率 1e-2），只在中间两级上不同：两个 3x3 卷积或一个 5x5 卷积，"
+                      "比较验证集精度；每个随机种子各自根据自己的一对网络作出判断。",
+            "beyond": "两种模块在 64 通道、32x32 特征图上的乘加次数之比。",
         },
     }
 
@@ -83,10 +99,11 @@ class Stacked3x3(Experiment):
         cp.manual_seed(ctx.seed)
         side3, side5 = _support_side(p3, 4), _support_side(p5, 4)
 
-        data = load_data("mnist_sample", ctx.pick(800, 3500), 1000, ctx.rng, standardize=True)
+        data = load_data("mnist_sample", ctx.pick(800, 3500, tiny=100), ctx.pick(1000, 1000, tiny=100), ctx.rng,
+                         standardize=True)
         builders = {"two 3x3": lambda: mnist_net(stacked_block, WIDTHS),
                     "one 5x5": lambda: mnist_net(big_block, WIDTHS)}
-        fits = train_nets(builders, data, ctx.pick(3, 8), ctx.seed, ctx.rng, lr=1e-2)
+        fits = train_nets(builders, data, ctx.pick(3, 8, tiny=1), ctx.seed, ctx.rng, lr=1e-2)
         acc = {k: f.val_acc for k, f in fits.items()}
         net_params = {k: cost(b(), (1, 1, 28, 28))["params"] for k, b in builders.items()}
 
@@ -107,9 +124,9 @@ class Stacked3x3(Experiment):
                 "rf_two_3x3": Figure(k3["rf"], "px"), "rf_one_5x5": Figure(k5["rf"], "px"),
                 "support_two_3x3": Figure(side3, "px"), "support_one_5x5": Figure(side5, "px"),
                 "param_ratio": Figure(conv_params["3"] / conv_params["5"], "3x3/5x5"),
-                "mac_ratio": Figure(k3["macs"] / k5["macs"], "3x3/5x5"),
                 "acc_two_3x3": Figure(acc["two 3x3"], "accuracy"), "acc_one_5x5": Figure(acc["one 5x5"], "accuracy"),
             },
+            beyond={"mac_ratio": Figure(k3["macs"] / k5["macs"], "3x3/5x5")},
             tables=[Table("geometry", ["block (64 ch, 32x32)", "conv params", "MACs", "RF (analyzer)",
                                        "RF (autograd)", "ReLUs"], rows,
                           {"en": "Receptive field in input pixels; parameters of the conv weights.",
@@ -120,24 +137,31 @@ class Stacked3x3(Experiment):
     def decide(figures: Mapping[str, float], thresholds: Mapping[str, float]) -> tuple[str, Text]:
         r3, r5 = figures["rf_two_3x3"], figures["rf_one_5x5"]
         s3, s5 = figures["support_two_3x3"], figures["support_one_5x5"]
-        pr, mr, want = figures["param_ratio"], figures["mac_ratio"], thresholds["param_ratio"]
+        pr, top = figures["param_ratio"], thresholds["max_param_ratio"]
         a3, a5, gain_min = figures["acc_two_3x3"], figures["acc_one_5x5"], thresholds["min_acc_gain"]
         gain = a3 - a5
-        geometry = r3 == r5 == s3 == s5 == 5 and abs(pr - want) <= 1e-9
-        en = (f"Both see a {fmt(r3)}x{fmt(r3)} field (analyzer) and autograd finds input regions of {fmt(s3)} and "
-              f"{fmt(s5)} pixels across; the stacked pair has {fmt(pr)}x the parameters of the 5x5 conv "
-              f"(18C^2/25C^2 = {fmt(want)}) and {fmt(mr)}x its MACs, with two ReLUs instead of one. On the MNIST "
-              f"sample the stacked-3x3 net reached {fmt(a3)} validation accuracy and the 5x5 net {fmt(a5)} (gain "
-              f"{fmt(gain)}; a gain of at least {fmt(gain_min)} was required to credit the extra non-linearity).")
-        zh = (f"两者的感受野都是 {fmt(r3)}x{fmt(r3)}（分析器），自动求导得到的输入区域宽度分别为 {fmt(s3)} 和 "
-              f"{fmt(s5)} 像素；两个 3x3 的参数量是 5x5 的 {fmt(pr)} 倍（18C^2/25C^2 = {fmt(want)}），"
-              f"乘加次数是 {fmt(mr)} 倍，且有两个 ReLU 而不是一个。在 MNIST 样本上，3x3 堆叠网络的验证精度为 "
-              f"{fmt(a3)}，5x5 网络为 {fmt(a5)}（提升 {fmt(gain)}；至少提升 {fmt(gain_min)} 才算额外非线性带来的"
-              f"好处）。")
-        if geometry and gain < gain_min:
-            en += (" The field and the parameter saving hold exactly; the accuracy benefit of the extra "
-                   "non-linearity is not visible at this scale: the nets are equally good within the margin or "
-                   "the 5x5 one is better.")
-            zh += (" 感受野和参数节省完全成立；但在这个规模上看不到额外非线性带来的精度提升："
-                   "两个网络在误差范围内相当，或 5x5 更好。")
-        return verdict_if(geometry and gain >= gain_min, nuanced=geometry), evidence(en=en, zh=zh)
+        same = r3 == r5 and s3 == s5 and r3 == s3  # analyzer and autograd agree, both blocks alike
+        fewer = pr < top
+        better = gain >= gain_min
+        held = [same, fewer, better]
+        yes = {True: ("holds", "成立"), False: ("fails", "不成立")}
+        en = (f"Receptive field: the analyzer gives {fmt(r3)} px for two 3x3 and {fmt(r5)} px for one 5x5, autograd "
+              f"finds input regions {fmt(s3)} and {fmt(s5)} px across, so 'the same field' {yes[same][0]}. "
+              f"Parameters: the stacked pair has {fmt(pr)}x the conv weights of the 5x5 (fewer means below "
+              f"{fmt(top)}), so 'fewer parameters' {yes[fewer][0]}. Discrimination: the stacked-3x3 net reached "
+              f"{fmt(a3)} validation accuracy and the 5x5 net {fmt(a5)} (gain {fmt(gain)}; at least {fmt(gain_min)}, "
+              f"above the across-seed spread, is needed), so 'more discriminative' {yes[better][0]}. "
+              f"{sum(held)} of the seed's 3 claims hold.")
+        zh = (f"感受野：分析器给出两个 3x3 为 {fmt(r3)} 像素、一个 5x5 为 {fmt(r5)} 像素，自动求导得到的输入区域宽度为 "
+              f"{fmt(s3)} 和 {fmt(s5)} 像素，因此“感受野相同”{yes[same][1]}。参数：两个 3x3 的卷积权重是 5x5 的 "
+              f"{fmt(pr)} 倍（“更少”指小于 {fmt(top)}），因此“参数更少”{yes[fewer][1]}。判别能力：3x3 堆叠网络的"
+              f"验证精度为 {fmt(a3)}，5x5 网络为 {fmt(a5)}（提升 {fmt(gain)}；需至少 {fmt(gain_min)}，高于跨种子"
+              f"波动），因此“判别能力更强”{yes[better][1]}。原文 3 条说法中有 {sum(held)} 条成立。")
+        return verdict_if(all(held), nuanced=any(held)), evidence(en=en, zh=zh)
+
+    @staticmethod
+    def explain_beyond(beyond: Mapping[str, float]) -> Text | None:
+        m = fmt(beyond["mac_ratio"])
+        return {"en": f"At 64 channels on a 32x32 map the stacked pair needs {m}x the multiply-accumulates of the "
+                      f"5x5 conv.",
+                "zh": f"在 64 通道、32x32 特征图上，两个 3x3 的乘加次数是一个 5x5 的 {m} 倍。"}
