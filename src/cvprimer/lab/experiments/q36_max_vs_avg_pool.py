@@ -2,8 +2,9 @@
 
 Measured with one small CNN (two 3x3 conv + ReLU + 2x2 pooling stages) whose pooling is max or average and
 whose head is flatten + linear, global average pooling or global max pooling: accuracy on scikit-learn's
-digits and on the MNIST sample, robustness of the MNIST models to additive noise and to 2-pixel shifts, and
-a noisy task (MNIST with strong Gaussian pixel noise in training and test) where averaging should help.
+digits and on the MNIST sample (the two settings the verdict rests on: max against average pooling with the
+flatten head); beyond the seed, robustness of the MNIST models to additive noise and to 2-pixel shifts, a noisy
+task (MNIST with strong Gaussian pixel noise in training and test), and the global pooling heads.
 """
 
 from __future__ import annotations
@@ -46,6 +47,18 @@ class MaxVsAvgPooling(Experiment):
     topic = "architecture"
     stochastic = True
     thresholds = {"win_pts": 1.0}
+    reasons = {"win_pts": {
+        "en": "Noise floor: each seed decides on its own gap, so the margin must be at least the across-seed spread; "
+              "over seeds 0-2 the max-minus-average gap had a standard deviation of about 0.4 points on digits and "
+              "0.7 on MNIST in quick mode, and about 0.9 on each in full mode (gaps of 1.6-3.4 and 0.9-2.6 points); "
+              "1 point is at least all four.",
+        "zh": "噪声下限：每个种子各自判定，所以差距阈值至少要等于种子间的波动；种子 0-2 中最大池化减平均池化的"
+              "差距，快速模式下在 digits 上标准差约 0.4 个百分点、在 MNIST 上约 0.7，完整模式下两者都约 0.9"
+              "（差距分别为 1.6-3.4 和 0.9-2.6 个百分点）；1 个百分点不低于这四者。"}}
+    # quick mode trains 8 (digits) and 4 (MNIST) short epochs: its gaps measure how fast each pooling learns
+    # (about 11 points on digits, about -1 on MNIST), not where the two end up (about 2 points each in full mode)
+    quick_provisional = True
+    reachable = ("confirmed", "nuanced", "refuted")
     text = {
         "en": {
             "title": "Max vs average vs global pooling",
@@ -54,21 +67,25 @@ class MaxVsAvgPooling(Experiment):
                      "than where. Average pooling keeps the information of the whole window, which suits "
                      "transitions between blocks (DenseNet) and the global average pooling that replaces flatten "
                      "before the classifier (ResNet, Inception).",
-            "method": "Train the same small CNN with max or average 2x2 pooling and a flatten, global-average or "
-                      "global-max head on scikit-learn's digits; train the flatten nets with both poolings on the "
-                      "MNIST sample and test them on clean digits, on digits with Gaussian noise (sigma 0.3) and "
-                      "on digits shifted by 2 pixels; finally train both on MNIST with strong pixel noise (sigma "
-                      "1.0) in training and test, where averaging should help.",
+            "method": "Train the same small CNN (two 3x3 conv + ReLU + 2x2 pooling stages, flatten and a linear "
+                      "classifier) with max or with average pooling, from the same weights and batches, on "
+                      "scikit-learn's 8x8 digits and on the 28x28 MNIST sample, and compare validation accuracy in "
+                      "each; max pooling counts as better where it leads by the margin below.",
+            "beyond": "Global average and global max pooling heads on digits; the clean-trained MNIST nets tested on "
+                      "digits with Gaussian noise (sigma 0.3) and shifted by 2 pixels; and both poolings trained "
+                      "and tested on MNIST with strong pixel noise (sigma 1.0).",
         },
         "zh": {
             "title": "最大池化、平均池化与全局池化的比较",
             "claim": "最大池化通常效果更好：它相当于特征选择，带来非线性，能把稀疏的深层特征传下去，而且分类只关心"
                      "图中有什么、不关心在哪里。平均池化保留整个窗口的信息，适合模块之间的过渡（DenseNet），"
                      "以及在分类器前代替展平的全局平均池化（ResNet、Inception）。",
-            "method": "在 scikit-learn 的 digits 上训练同一个小型 CNN，2x2 池化取最大或平均，分类头为展平、全局平均"
-                      "或全局最大池化；在 MNIST 样本上用两种池化训练展平头网络，分别在干净数字、加高斯噪声"
-                      "（sigma 0.3）的数字和平移 2 像素的数字上测试；最后在训练和测试都带强像素噪声（sigma 1.0）"
-                      "的 MNIST 上训练两种网络，看平均是否更有利。",
+            "method": "用相同的初始权重和批次，分别以最大池化和平均池化训练同一个小型 CNN（两级 3x3 卷积 + ReLU + "
+                      "2x2 池化，展平后接线性分类器），数据为 scikit-learn 的 8x8 digits 和 28x28 的 MNIST 样本，"
+                      "比较各自的验证准确率；最大池化领先达到下述阈值才算更好。",
+            "beyond": "digits 上的全局平均与全局最大池化头；干净数据训练的 MNIST 网络在加高斯噪声（sigma 0.3）和"
+                      "平移 2 像素的数字上的表现；以及在训练和测试都带强像素噪声（sigma 1.0）的 MNIST 上两种池化"
+                      "的比较。",
         },
     }
 
@@ -85,21 +102,21 @@ class MaxVsAvgPooling(Experiment):
             fit(model, lean(data), epochs, gen, lr=lr, batch_size=batch_size)
             return model
 
-        digits = load_data("digits", ctx.pick(700, 1297), 500, ctx.rng)
+        digits = load_data("digits", ctx.pick(700, 1297, tiny=200), ctx.pick(500, 500, tiny=100), ctx.rng)
         dig = {}
         for pool, head in DIGIT_NETS:
             cp.manual_seed(ctx.seed)
-            m = train(pool_net(pool, head, 8), digits, ctx.pick(8, 30), 1e-2, 64)
+            m = train(pool_net(pool, head, 8), digits, ctx.pick(8, 30, tiny=2), 1e-2, 64)
             dig[pool, head] = 100 * accuracy(m, digits.x_val, digits.y_val)
 
-        mnist = load_data("mnist_sample", ctx.pick(300, 2500), ctx.pick(300, 1000), ctx.rng)
+        mnist = load_data("mnist_sample", ctx.pick(300, 2500, tiny=100), ctx.pick(300, 1000, tiny=100), ctx.rng)
         noise_rng = ctx.child_rng()
         x_noisy_test = add_noise(mnist.x_val, TEST_NOISE, noise_rng)
         x_shift = shift_images(mnist.x_val, 2, seed=ctx.seed)
         noisy = Data(add_noise(mnist.x_train, TRAIN_NOISE, noise_rng), mnist.y_train,
                      add_noise(mnist.x_val, TRAIN_NOISE, noise_rng), mnist.y_val)
         mn: dict[str, dict[str, float]] = {}
-        epochs = ctx.pick(4, 8)
+        epochs = ctx.pick(4, 8, tiny=1)
         for pool in ("max", "avg"):
             cp.manual_seed(ctx.seed)
             m = train(pool_net(pool, "flatten", 28), mnist, epochs, 3e-3, 32)
@@ -118,13 +135,15 @@ class MaxVsAvgPooling(Experiment):
                      [f"MNIST: {pool} pool, test shifted 2 px", f"{mn[pool]['shift']:.1f}"],
                      [f"MNIST noisy task (sigma {TRAIN_NOISE}): {pool} pool", f"{mn[pool]['noisy_task']:.1f}"]]
         slug = {"flatten": "flat", "global avg": "gap", "global max": "gmp"}
-        figures = {f"digits_{p}_{slug[h]}": Figure(v, "%") for (p, h), v in dig.items()}
+        figures = {f"digits_{p}_flat": Figure(dig[p, "flatten"], "%") for p in ("max", "avg")}
+        figures.update({f"mnist_{p}_clean": Figure(mn[p]["clean"], "%") for p in ("max", "avg")})
+        beyond = {f"digits_{p}_{slug[h]}": Figure(v, "%") for (p, h), v in dig.items() if h != "flatten"}
         for pool in ("max", "avg"):
-            figures.update({f"mnist_{pool}_{k}": Figure(v, "%") for k, v in mn[pool].items()})
-        return Result(figures=figures, tables=[Table("accuracy", ["setting", "validation accuracy (%)"], rows,
-                                                     {"en": "Same architecture and training; only the pooling or "
-                                                            "the head changes.",
-                                                      "zh": "结构与训练相同，只改变池化方式或分类头。"})])
+            beyond.update({f"mnist_{pool}_{k}": Figure(v, "%") for k, v in mn[pool].items() if k != "clean"})
+        return Result(figures=figures, beyond=beyond,
+                      tables=[Table("accuracy", ["setting", "validation accuracy (%)"], rows,
+                                    {"en": "Same architecture and training; only the pooling or the head changes.",
+                                     "zh": "结构与训练相同，只改变池化方式或分类头。"})])
 
     def _plot(self, ctx: Context, dig: Mapping[tuple[str, str], float], mn: Mapping[str, Mapping[str, float]],
               examples: np.ndarray) -> None:
@@ -158,34 +177,44 @@ class MaxVsAvgPooling(Experiment):
     @staticmethod
     def decide(figures: Mapping[str, float], thresholds: Mapping[str, float]) -> tuple[str, Text]:
         w = thresholds["win_pts"]
-        d_gap = round(figures["digits_max_flat"] - figures["digits_avg_flat"], 4)
-        m_gap = round(figures["mnist_max_clean"] - figures["mnist_avg_clean"], 4)
-        clean_gap = round((d_gap + m_gap) / 2, 4)
-        noisy_gap = round(figures["mnist_avg_noisy_task"] - figures["mnist_max_noisy_task"], 4)
         f = figures
-        shift_gap = round(f["mnist_max_shift"] - f["mnist_avg_shift"], 4)
-        max_better, avg_case, shift_reason = clean_gap >= w, noisy_gap >= w, shift_gap >= w
-        verdict = verdict_if(max_better and avg_case and shift_reason, nuanced=max_better or avg_case or shift_reason)
-        en = (f"On clean digits max pooling is ahead of average pooling by {fmt(d_gap)} points (8x8 digits) and "
-              f"{fmt(m_gap)} points (MNIST), {fmt(clean_gap)} on average (threshold {fmt(w)}): "
-              f"{'an edge' if max_better else 'no clear edge'}. The seed's reason that max pooling cares less about "
-              f"where things are is {'supported' if shift_reason else 'not supported'}: on digits shifted by 2 "
-              f"pixels the clean-trained MNIST nets score {fmt(f['mnist_max_shift'])}% (max) vs "
-              f"{fmt(f['mnist_avg_shift'])}% (average), {fmt(shift_gap)} points; with test noise "
-              f"{fmt(f['mnist_max_noise'])}% vs {fmt(f['mnist_avg_noise'])}%. When every pixel "
-              f"is noisy (sigma {TRAIN_NOISE}) average pooling {'wins' if avg_case else 'does not win'}: "
-              f"{fmt(f['mnist_avg_noisy_task'])}% vs {fmt(f['mnist_max_noisy_task'])}% ({fmt(noisy_gap)} points). "
-              f"Global pooling heads on digits: global average {fmt(f['digits_max_gap'])}%, global max "
-              f"{fmt(f['digits_max_gmp'])}%, flatten {fmt(f['digits_max_flat'])}% (max pooling inside).")
-        zh = (f"在干净数据上，最大池化比平均池化高 {fmt(d_gap)} 个百分点（8x8 digits）和 {fmt(m_gap)} 个百分点"
-              f"（MNIST），平均 {fmt(clean_gap)}（阈值 {fmt(w)}）：{'有优势' if max_better else '没有明显优势'}。"
-              f"原文“最大池化更不在乎物体位置”的理由{'得到' if shift_reason else '没有得到'}支持：在平移 2 像素的"
-              f"数字上，干净数据训练的 MNIST 网络为 {fmt(f['mnist_max_shift'])}%（最大）对 "
-              f"{fmt(f['mnist_avg_shift'])}%（平均），相差 {fmt(shift_gap)} 个百分点；测试加噪时为 "
-              f"{fmt(f['mnist_max_noise'])}% 对 {fmt(f['mnist_avg_noise'])}%。"
-              f"当每个像素都带强噪声（sigma {TRAIN_NOISE}）时，平均池化"
-              f"{'胜出' if avg_case else '并未胜出'}：{fmt(f['mnist_avg_noisy_task'])}% 对 "
-              f"{fmt(f['mnist_max_noisy_task'])}%（{fmt(noisy_gap)} 个百分点）。digits 上的全局池化头（内部用"
-              f"最大池化）：全局平均 {fmt(f['digits_max_gap'])}%，全局最大 {fmt(f['digits_max_gmp'])}%，"
-              f"展平 {fmt(f['digits_max_flat'])}%。")
+        keys = {"8x8 digits": ("digits_max_flat", "digits_avg_flat"), "28x28 MNIST": ("mnist_max_clean",
+                                                                                    "mnist_avg_clean")}
+        gaps = {k: f[mx] - f[av] for k, (mx, av) in keys.items()}
+        better = [k for k, g in gaps.items() if g >= w]
+        verdict = verdict_if(len(better) == len(gaps), nuanced=bool(better))
+
+        def say(k: str, lang: str) -> str:
+            g, (mx, av) = gaps[k], keys[k]
+            if lang == "en":
+                state = "leads" if g >= w else "does not lead by the margin" if g >= -w else "trails"
+                return (f"on {k} max pooling {state}: {fmt(f[mx])}% vs {fmt(f[av])}% for average pooling "
+                        f"({fmt(g)} points)")
+            state = "领先" if g >= w else "没有达到领先阈值" if g >= -w else "落后"
+            return f"在 {k} 上最大池化{state}：{fmt(f[mx])}% 对平均池化的 {fmt(f[av])}%（{fmt(g)} 个百分点）"
+
+        en = (f"With the same net, weights and batches, {say('8x8 digits', 'en')}; {say('28x28 MNIST', 'en')} "
+              f"(max pooling counts as better when it leads by at least {fmt(w)} points). ")
+        zh = (f"同一网络、相同权重和批次下，{say('8x8 digits', 'zh')}；{say('28x28 MNIST', 'zh')}（领先至少 {fmt(w)} "
+              f"个百分点才算更好）。")
+        if verdict == "nuanced":
+            en += f"The boundary measured here: max pooling is better on {better[0]} only."
+            zh += f"此处测得的边界：只在 {better[0]} 上最大池化更好。"
         return verdict, evidence(en=en, zh=zh)
+
+    @staticmethod
+    def explain_beyond(beyond: Mapping[str, float]) -> Text | None:
+        b = beyond
+        return {"en": f"Global pooling heads on digits (max pooling inside): global average "
+                      f"{fmt(b['digits_max_gap'])}%, global max {fmt(b['digits_max_gmp'])}%. The clean-trained MNIST "
+                      f"nets score "
+                      f"{fmt(b['mnist_max_shift'])}% (max) vs {fmt(b['mnist_avg_shift'])}% (average) on digits shifted "
+                      f"by 2 pixels and {fmt(b['mnist_max_noise'])}% vs {fmt(b['mnist_avg_noise'])}% with test noise "
+                      f"sigma {TEST_NOISE}. Trained and tested with pixel noise sigma {TRAIN_NOISE}: "
+                      f"{fmt(b['mnist_max_noisy_task'])}% (max) vs {fmt(b['mnist_avg_noisy_task'])}% (average).",
+                "zh": f"digits 上的全局池化头（内部用最大池化）：全局平均 {fmt(b['digits_max_gap'])}%，全局最大 "
+                      f"{fmt(b['digits_max_gmp'])}%。干净数据训练的 MNIST 网络在平移 2 像素的数字上为 "
+                      f"{fmt(b['mnist_max_shift'])}%（最大）对 {fmt(b['mnist_avg_shift'])}%（平均），测试噪声 sigma "
+                      f"{TEST_NOISE} 时为 {fmt(b['mnist_max_noise'])}% 对 {fmt(b['mnist_avg_noise'])}%。训练和测试都带 "
+                      f"sigma {TRAIN_NOISE} 像素噪声时为 {fmt(b['mnist_max_noisy_task'])}%（最大）对 "
+                      f"{fmt(b['mnist_avg_noisy_task'])}%（平均）。"}
