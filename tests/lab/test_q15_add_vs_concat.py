@@ -1,33 +1,46 @@
-"""q15: decide on both sides of each threshold; the two-branch module's next layer doubles under concat."""
+"""q15: decide exactly at its threshold, each declared verdict reached, and the real run() recomputed with
+PyTorch (its shape rules and its concatenation) and closed forms."""
 
 import numpy as np
+import pytest
+import torch
 
 import cvprimer as cp
+from cvprimer.lab.experiments.q15_add_vs_concat import RULES, TwoBranch
 from cvprimer.lab.experiments.q15_add_vs_concat import AddVsConcat as E
-from cvprimer.lab.experiments.q15_add_vs_concat import TwoBranch
+from labcheck import edges, reached, run_tiny
 
-T = E.thresholds
-BASE = {"shape_rules_hold": 1.0, "next_params_ratio": 2.0, "next_macs_ratio": 2.0, "add_grad_err": 0.0,
-        "concat_grad_err": 0.0, "concat_branch_grad_diff": 3.2, "concat_emulates_add_err": 1e-16,
-        "acc_add": 0.975, "acc_concat": 0.981}
+BASE = {**{f"rule_{k}": 1.0 for k in RULES if k != "concat_copy"}, "concat_copy_err": 0.0}
 
 
-def test_confirmed():
-    v, ev = E.decide(BASE, T)
-    assert v == "confirmed" and "0.975" in ev["en"] and "0.981" in ev["zh"] and "2x" in ev["en"]
+def test_edges_of_the_copy_tolerance():
+    edges(E, lambda v: {**BASE, "concat_copy_err": v}, "copy_tol", below="confirmed", at="confirmed",
+          above="nuanced")
 
 
-def test_nuanced_when_a_net_fails_to_learn():
-    v, ev = E.decide({**BASE, "acc_concat": T["min_acc"] - 0.01}, T)
-    assert v == "nuanced" and "did not learn" in ev["en"]
+def test_reaches_its_verdicts_and_names_the_failing_rule():
+    none = {**{k: 0.0 for k in BASE}, "concat_copy_err": 1.0}
+    reached(E, [BASE, {**BASE, "rule_add_hw_differ": 0.0}, none])
+    v, ev = E.decide({**BASE, "rule_concat_hw_differ": 0.0}, E.thresholds)
+    assert v == "nuanced" and "1 fail (concatenation of 8x8 and 4x4" in ev["en"] and "不能拼接" in ev["zh"]
 
 
-def test_refuted_when_rules_or_gradients_break():
-    assert E.decide({**BASE, "shape_rules_hold": 0.0}, T)[0] == "refuted"
-    assert E.decide({**BASE, "add_grad_err": 10 * T["grad_tol"]}, T)[0] == "refuted"
-    assert E.decide({**BASE, "concat_grad_err": 10 * T["grad_tol"]}, T)[0] == "refuted"
-    assert E.decide({**BASE, "concat_branch_grad_diff": 0.0}, T)[0] == "refuted"
-    assert E.decide({**BASE, "concat_emulates_add_err": 10 * T["grad_tol"]}, T)[0] == "refuted"
+def test_run_recomputed_with_torch():
+    res = run_tiny(E)
+    f, b = res.values(), res.beyond_values()
+    # PyTorch's own verdict on the same merges
+    a, b16, small = torch.zeros(1, 32, 8, 8), torch.zeros(1, 16, 8, 8), torch.zeros(1, 32, 4, 4)
+    with pytest.raises(RuntimeError):
+        a + b16
+    with pytest.raises(RuntimeError):
+        a + small
+    with pytest.raises(RuntimeError):
+        torch.cat([a, small], 1)
+    assert torch.cat([a, b16], 1).shape == (1, 48, 8, 8) and (a + a).shape == a.shape
+    assert all(f[f"rule_{k}"] == 1.0 for k in RULES if k != "concat_copy") and f["concat_copy_err"] == 0.0
+    assert b["next_params_ratio"] == 2.0 and b["next_macs_ratio"] == 2.0  # 2C input channels, same kernel
+    assert abs(b["add_recover_err"] - 2 ** -0.5) < 0.05  # E|x1 - (x1+x2)/2| / |x1| = 1/sqrt(2) for iid maps
+    assert 0.0 <= b["acc_add"] <= 1.0 and b["add_broadcasts_1ch"] == 1.0
 
 
 def test_two_branch_shapes():
