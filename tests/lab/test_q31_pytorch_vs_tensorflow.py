@@ -46,3 +46,37 @@ def test_control_flow_changes_the_graph():
     big = cp.tensor(np.array([5.0, 1.0], np.float32), requires_grad=True)
     assert count_nodes(halve_until_small(small)) == 2  # mul (square) and sum
     assert count_nodes(halve_until_small(big)) == 2 + 3  # three halvings first
+
+
+def _torch_nodes(fn) -> int:
+    """Op nodes torch's define-by-run autograd records behind ``fn()`` (leaf accumulators not counted)."""
+    seen, stack = set(), [fn().grad_fn]
+    while stack:
+        n = stack.pop()
+        if n is None or n in seen:
+            continue
+        seen.add(n)
+        stack.extend(m for m, _ in n.next_functions)
+    return sum(type(n).__name__ != "AccumulateGrad" for n in seen)
+
+
+def test_run_counts_match_torch():
+    """The demo's node counts, recomputed by running the same function on torch tensors and walking torch's graph;
+    the table caption is built from them."""
+    import torch
+
+    from cvprimer.lab.experiments.q31_pytorch_vs_tensorflow import LARGE_INPUT, SMALL_INPUT
+    from labcheck import run_tiny
+
+    res = run_tiny(E)
+    f = res.values()
+    for key, inp in (("loop_nodes_small_input", SMALL_INPUT), ("loop_nodes_large_input", LARGE_INPUT)):
+        def fn(inp=inp):
+            h = torch.tensor(inp, requires_grad=True)
+            while float(h.detach().abs().max()) > 1.0:
+                h = h * 0.5
+            return (h * h).sum()
+        assert f[key] == _torch_nodes(fn)
+    cap = res.tables[0].caption
+    assert f"{int(f['loop_nodes_large_input'])} for the second" in cap["en"] and "differ" in cap["en"]
+    assert f["graph_op_nodes"] == 4 and f["graph_leaves"] == 5

@@ -123,6 +123,9 @@ def halve_until_small(x: Any) -> Any:
     return (h * h).sum()
 
 
+SMALL_INPUT, LARGE_INPUT = (0.3, -0.8, 0.5), (6.0, -3.0, 2.0)  # the two inputs of the control-flow demo
+
+
 class PyTorchVsTensorFlow(Experiment):
     id = "q31-pytorch-vs-tensorflow"
     questions = (31,)
@@ -154,7 +157,8 @@ class PyTorchVsTensorFlow(Experiment):
                     "run eagerly by default and both can compile. PyTorch dominates research code; TensorFlow, "
                     "with Keras, TF Lite and TF Serving, has a long deployment story, while PyTorch's export "
                     "and ONNX paths have narrowed that gap. The figure below is the graph our engine records "
-                    "for one call; the table shows the graph changing with the input.",
+                    "for one call; the table counts the nodes it records for two inputs of one function with a "
+                    "Python loop.",
         },
         "zh": {
             "title": "PyTorch 与 TensorFlow：边运行边建图，还是先建图再运行",
@@ -175,7 +179,8 @@ class PyTorchVsTensorFlow(Experiment):
                     "所以如今更准确的回答不是“静态对动态”，而是默认方式和生态的差别："
                     "两者默认都是即时执行，也都能编译。PyTorch 在研究代码中占主导；TensorFlow 借助 Keras、"
                     "TF Lite 和 TF Serving 在部署上积累更久，而 PyTorch 的导出和 ONNX 路线已经缩小了差距。"
-                    "下图是我们的引擎一次调用所记录的计算图；表格展示了图随输入而变化。",
+                    "下图是我们的引擎一次调用所记录的计算图；表格统计了同一个带 Python 循环的函数在两个输入上"
+                    "所记录的节点数。",
         },
     }
 
@@ -199,8 +204,8 @@ class PyTorchVsTensorFlow(Experiment):
                         "我们的引擎为该损失记录的计算图：绿色为输入，橙色为参数，蓝色为算子节点"
                         "（含输出形状和为反向传播保存的数组），箭头从输入指向使用它的算子。"
                         "同目录下另有 SVG 版本（autograd_graph.svg）。")
-        small = cp.tensor(np.array([0.3, -0.8, 0.5], np.float32), requires_grad=True)
-        large = cp.tensor(np.array([6.0, -3.0, 2.0], np.float32), requires_grad=True)
+        small_x, large_x = np.array(SMALL_INPUT, np.float32), np.array(LARGE_INPUT, np.float32)
+        small, large = cp.tensor(small_x, requires_grad=True), cp.tensor(large_x, requires_grad=True)
         n_small, n_large = count_nodes(halve_until_small(small)), count_nodes(halve_until_small(large))
         ops = sum(g.kind == "op" for g in graph)
         leaves = len(graph) - ops
@@ -214,9 +219,11 @@ class PyTorchVsTensorFlow(Experiment):
                 "loop_nodes_large_input": Figure(n_large, "nodes"),
             },
             tables=[Table("control_flow", ["input", "max |x|", "op nodes recorded"],
-                          [["[0.3, -0.8, 0.5]", 0.8, n_small], ["[6, -3, 2]", 6.0, n_large]],
-                          {"en": "halve_until_small: the while loop runs 0 times for the first input and 3 times "
-                                 "for the second, so the recorded graphs differ.",
-                           "zh": "halve_until_small：第一个输入时 while 循环执行 0 次，第二个输入时执行 3 次，"
-                                 "因此记录下的图不同。"})],
+                          [[str(SMALL_INPUT), float(np.abs(small_x).max()), n_small],
+                           [str(LARGE_INPUT), float(np.abs(large_x).max()), n_large]],
+                          {"en": f"halve_until_small records {n_small} op nodes for the first input and {n_large} "
+                                 f"for the second: "
+                                 f"{'the graphs differ' if n_small != n_large else 'the same number'}.",
+                           "zh": f"halve_until_small 对第一个输入记录了 {n_small} 个算子节点，对第二个输入记录了 "
+                                 f"{n_large} 个：{'两张图不同' if n_small != n_large else '节点数相同'}。"})],
         )
