@@ -1,41 +1,57 @@
-"""q16: decide on both sides of its thresholds; the slope, saturation and zoo-tracing helpers."""
+"""q16: decide exactly at its threshold for a conforming and a non-conforming zoo; every verdict reached; the
+slope, saturation and zoo-tracing helpers; the real run at tiny size checked against the architectures' closed
+forms and the closed-form sigmoid."""
 
 import numpy as np
 import pytest
 
 from cvprimer import nn
-from cvprimer.lab.experiments.q16_activations import ActivationGallery as E
 from cvprimer.lab.experiments.q16_activations import (
+    KINDS,
+    NAMES,
+    SEED_NAMED,
     activation_op_names,
     autograd_slope,
     bare_layers,
     saturation_fraction,
 )
+from cvprimer.lab.experiments.q16_activations import ActivationGallery as E
+from labcheck import edges, reached, run_tiny
 
 T = E.thresholds
 
 
-def figs(**kw):
-    f = {"zoo_bare_share": 0.35, "zoo_models_with_bare": 0.83, "zoo_bare_layers": 63, "zoo_weighted_layers": 181,
-         "zoo_bare_before_add": 36, "zoo_bare_at_output": 5, "max_slope_err": 0.0, "n_activations": 17,
-         "sat_frac_sigmoid": 0.236, "sat_frac_relu": 0.5}
-    f.update(kw)
+def figs(**bare):
+    f = {}
+    for n in ("lenet5", "resnet20", "squeezenet1_1"):
+        f[f"layers_{n}"], f[f"bare_hidden_{n}"] = 20.0, bare.get(n, 0.0)
+    for k in (*KINDS, "other"):
+        f["bare_before_" + k.replace(" ", "_")] = 3.0
     return f
 
 
-def test_refuted_when_many_layers_lack_an_activation():
-    v, ev = E.decide(figs(), T)
-    assert v == "refuted" and "63 of the zoo's 181" in ev["en"] and "23.6%" in ev["en"] and "181" in ev["zh"]
+@pytest.mark.parametrize("net", ["lenet5", "resnet20"])
+def test_max_bare_hidden_edge(net):
+    edges(E, lambda v: figs(**{net: v}), "max_bare_hidden", below="confirmed", at="confirmed", above="nuanced")
+    others = {n: 9.0 for n in ("lenet5", "resnet20", "squeezenet1_1") if n != net}
+    edges(E, lambda v: figs(**others, **{net: v}), "max_bare_hidden", below="nuanced", at="nuanced",
+          above="refuted")
 
 
-def test_confirmed_below_the_share_threshold():
-    v, ev = E.decide(figs(zoo_bare_share=T["min_bare_share"] / 2), T)
-    assert v == "confirmed" and "nearly every layer" in ev["en"]
+def test_every_verdict_reached_and_the_networks_named():
+    reached(E, [figs(), figs(resnet20=9.0), figs(lenet5=1.0, resnet20=9.0, squeezenet1_1=2.0)])
+    v, ev = E.decide(figs(resnet20=9.0), T)
+    assert v == "nuanced" and "2 give every hidden layer an activation (lenet5, squeezenet1_1)" in ev["en"]
+    assert "resnet20 9" in ev["en"] and "resnet20 9" in ev["zh"]
 
 
-def test_slope_tolerance_is_reported():
-    _, ev = E.decide(figs(max_slope_err=10 * T["max_slope_err"]), T)
-    assert "NOT met" in ev["en"] and "不满足" in ev["zh"]
+def test_explain_beyond_quotes_the_figures():
+    b = {"n_activations": 17.0, "max_slope_err": 0.0}
+    for n in NAMES:
+        b[f"sat_frac_{n}"], b[f"ns_per_elem_{n}"] = 0.5, 2.0
+    b["ns_per_elem_gelu"] = 9.5
+    text = E.explain_beyond(b)
+    assert "9.5 ns (gelu)" in text["en"] and "9.5 ns（gelu）" in text["zh"]
 
 
 def test_autograd_slope_and_saturation():
@@ -63,3 +79,18 @@ def test_bare_layers_classifies_a_small_net():
 
     kinds = [k for _, k in bare_layers(Res(), (1, 2, 4, 4), acts)]
     assert sorted(kinds) == ["activation", "add", "output"]
+
+
+def test_tiny_run_against_the_architectures_and_closed_forms():
+    res = run_tiny(E)
+    f = res.values()
+    # LeNet-5: 2 convs + 3 linears, each hidden one followed by an activation. ResNet-20: a stem, 3 stages of 3 basic
+    # blocks (2 convs each, identity shortcuts) and the classifier; the second conv of every block feeds the add
+    assert (f["layers_lenet5"], f["bare_hidden_lenet5"]) == (5, 0)
+    assert (f["layers_resnet20"], f["bare_hidden_resnet20"], f["bare_before_add"]) == (1 + 3 * 3 * 2 + 1, 3 * 3, 9)
+    assert E.decide(f, T)[0] == "nuanced"
+    x = np.linspace(-6, 6, 1201)
+    s = 1 / (1 + np.exp(-x))
+    assert res.beyond["sat_frac_sigmoid"].value == np.mean(s * (1 - s) < 0.01)
+    assert res.beyond["max_slope_err"].value < 1e-6 and all(res.beyond[f"ns_per_elem_{n}"].value > 0 for n in NAMES)
+    assert set(SEED_NAMED) <= set(NAMES)
