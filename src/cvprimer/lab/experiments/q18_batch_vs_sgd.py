@@ -1,10 +1,18 @@
 """Question 18: what stochastic gradient descent gains over full-batch gradient descent.
 
-Measured on an MLP on the digits: (1) the noise of the mini-batch gradient, ``E||g_B - g||^2`` against the
-batch size B, with its slope on log-log axes (sampling theory says ``~ 1/B``); (2) epochs, updates and training
-seconds to a target validation accuracy for pure SGD (B = 1), mini-batch (B = 32) and full-batch gradient
-descent; (3) a saddle point: gradient descent started on the saddle's stable manifold, with the exact gradient
-and with mini-batch gradients of a toy finite-sum objective built around the same landscape.
+The seed's claim: one random example per update keeps every step cheap, so learning is fast even on large data,
+and the model can be updated online. Measured on an MLP on the digits: the training CPU seconds (one BLAS thread)
+that pure SGD (B = 1) and full-batch gradient descent need to reach a target validation accuracy, on the training
+set and on the same set replicated 256 times (more data, no new information: what a big, redundant dataset looks
+like to the optimizer); the decision is on the ratio full-batch time / SGD time in each setting. On the replicated
+set full-batch descent has the same mean gradient, so it follows the same path in the same number of updates: that
+number comes from the run on the original set, the CPU cost of one update from real full-batch updates on the
+replicated set.
+
+Beyond the seed (never passed to ``decide``): mini-batch SGD (B = 32) on both sets; the noise of the mini-batch
+gradient, ``E||g_B - g||^2`` against the batch size B, with its slope on log-log axes (sampling theory says
+``~ 1/B``); gradient descent started on a saddle's stable manifold, with the exact gradient and with mini-batch
+gradients of a toy finite-sum objective built around the same landscape.
 """
 
 from __future__ import annotations
@@ -72,35 +80,64 @@ def saddle_runs(steps: int, n: int, batch: int, sigma: float, rng: np.random.Gen
     return runs
 
 
+REPS = 256
+SETTINGS = ("small", "big")  # the training set, and the same set replicated REPS times
+
+
 class BatchVsStochastic(Experiment):
     id = "q18-batch-vs-sgd"
     questions = (18,)
     topic = "optimization"
-    thresholds = {"slope_tol": 0.25, "target_acc": 0.9}
+    thresholds = {"min_speedup": 1.5, "target_acc": 0.9}
+    reasons = {
+        "min_speedup": {
+            "en": "SGD counts as faster only when full-batch descent needs at least 1.5x its CPU time: ln 1.5 = 0.41 "
+                  "is about one across-seed standard deviation of ln(ratio) measured in quick mode over seeds 0-2 "
+                  "(0.44 on the replicated set, 0.26 on the original), so a win smaller than the noise is not "
+                  "counted.",
+            "zh": "只有当全批量梯度下降所需 CPU 时间至少是 SGD 的 1.5 倍时才算 SGD 更快：ln 1.5 = 0.41，约等于快速"
+                  "模式下种子 0-2 间 ln(比值) 的一个标准差（复制后的数据为 0.44，原始数据为 0.26），小于噪声的"
+                  "优势不算数。"},
+        "target_acc": {
+            "en": "The accuracy both methods must reach, a convention: 0.9 on the digits is reached by this small "
+                  "MLP with either method within the epoch budget, well below its plateau.",
+            "zh": "两种方法都要达到的准确率（约定）：这个小 MLP 用任一方法都能在轮数预算内达到 digits 上的 0.9，"
+                  "且明显低于其上限。"},
+    }
+    reachable = ("confirmed", "nuanced", "refuted")
     text = {
         "en": {
-            "title": "Full-batch, stochastic and mini-batch gradient descent",
-            "claim": "Stochastic gradient descent beats full-batch gradient descent because each update uses one "
-                     "random example: the gradient is cheap to compute, so learning is fast, and the model can be "
-                     "updated online.",
-            "method": "On an MLP for the digits: measure the squared error of the mini-batch gradient against the "
-                      "full gradient for batch sizes 1 to 256 (and its log-log slope); train with pure SGD (B=1), "
-                      "mini-batch SGD (B=32) and full-batch GD, each at a learning rate suited to it, until a "
-                      "target validation accuracy, counting epochs, updates and training CPU seconds (one BLAS "
-                      "thread), also on the training set replicated 16 times (more data, no new information); run "
-                      "gradient descent from the stable manifold of a saddle with the exact gradient and with "
-                      "mini-batch gradients of a finite-sum objective whose mean is that saddle function.",
+            "title": "What does stochastic gradient descent gain over full-batch descent?",
+            "claim": "Updating on one random example at a time makes each step cheap, so training reaches a given "
+                     "quality sooner than full-batch gradient descent, above all on large data, and the model can "
+                     "be updated online.",
+            "method": "On a 64-32-10 MLP for the digits, train with pure SGD (batch 1, lr 0.01) and full-batch "
+                      "gradient descent (lr 0.5), plain SGD updates, until the target validation accuracy, counting "
+                      "epochs, updates and training CPU seconds (one BLAS thread; the accuracy checks are not "
+                      "counted), on the training set and on the same set replicated 256 times (more data, no new "
+                      "information; full-batch descent there has the same mean gradient, so it needs the same "
+                      "number of updates, each costing the CPU time measured over real full-batch updates on the "
+                      "replicated set). In each setting SGD counts as faster when full-batch descent needs at least "
+                      "the threshold ratio of its time. Online updating is what pure SGD does by construction (one "
+                      "example per update); the epochs SGD needs say how much of one pass over the data it used.",
+            "beyond": "Mini-batch SGD (batch 32, lr 0.1) on both sets; the squared error of the mini-batch "
+                      "gradient against the full gradient for batch sizes 1 to 256 and its log-log slope (1/B in "
+                      "theory); gradient descent from the stable manifold of a saddle with the exact gradient and "
+                      "with mini-batch gradients of a finite-sum objective whose mean is that saddle function.",
         },
         "zh": {
-            "title": "全批量、随机与小批量梯度下降",
-            "claim": "随机梯度下降优于全局梯度下降，因为每次只用一个随机样本更新：梯度计算快，学习快，"
-                     "而且可以在线更新。",
-            "method": "在 digits 的 MLP 上：测量批大小从 1 到 256 时小批量梯度相对全量梯度的平方误差"
-                      "（及其对数-对数斜率）；分别用纯 SGD（B=1）、小批量 SGD（B=32）和全批量梯度下降"
-                      "（各自使用合适的学习率）训练到目标验证准确率，记录轮数、更新次数和训练 CPU 秒数"
-                      "（单个 BLAS 线程），并在把训练集复制 16 份（数据更多但信息不变）后重复；"
-                      "在一个鞍点的稳定流形上起步，分别用精确梯度和一个均值等于该鞍点函数的有限和目标的"
-                      "小批量梯度做梯度下降。",
+            "title": "随机梯度下降比全批量梯度下降好在哪里？",
+            "claim": "每次只用一个随机样本更新，每一步都很便宜，所以比全批量梯度下降更早达到同样的效果，"
+                     "数据量大时尤其如此，而且模型可以在线更新。",
+            "method": "在 digits 的 64-32-10 MLP 上，分别用纯 SGD（批大小 1，学习率 0.01）和全批量梯度下降"
+                      "（学习率 0.5），都用普通 SGD 更新，训练到目标验证准确率，记录轮数、更新次数和训练 CPU 秒数"
+                      "（单个 BLAS 线程；不计准确率检查），分别在训练集上和把训练集复制 256 份后（数据更多但信息不变；"
+                      "全批量梯度下降在其上的平均梯度相同，所需更新次数相同，每次更新的 CPU 时间在复制后的数据上实测）"
+                      "进行。在每种情形下，全批量所需时间至少是 SGD 的阈值倍数时才算 SGD 更快。在线更新是纯 SGD "
+                      "按构造就具备的（每次一个样本）；SGD 所需的轮数说明它用了一遍数据中的多少。",
+            "beyond": "两种数据上的小批量 SGD（批大小 32，学习率 0.1）；批大小 1 到 256 时小批量梯度相对全量梯度的"
+                      "平方误差及其对数-对数斜率（理论上为 1/B）；从鞍点的稳定流形出发，分别用精确梯度和一个均值"
+                      "等于该鞍点函数的有限和目标的小批量梯度做梯度下降。",
         },
     }
 
@@ -109,63 +146,87 @@ class BatchVsStochastic(Experiment):
             return self._run(ctx)
 
     def _run(self, ctx: Context) -> Result:
-        data = load_data("digits", ctx.pick(500, 1437), 360, ctx.rng, standardize=True)
+        data = load_data("digits", ctx.pick(500, 1437, tiny=300), 360, ctx.rng, standardize=True)
         n = len(data.y_train)
-        # (1) gradient noise at initialization
+        # (beyond) gradient noise at initialization
         cp.manual_seed(ctx.seed)
         model = mlp()
         sizes = [1, 2, 4, 8, 16, 32, 64, 128, 256]
-        noise = gradient_noise(model, data.x_train, data.y_train, sizes, ctx.pick(24, 100), ctx.child_rng())
+        noise = gradient_noise(model, data.x_train, data.y_train, sizes, ctx.pick(12, 100, tiny=4), ctx.child_rng())
         corr = noise * (n - 1) / (n - np.array(sizes))  # remove the finite-population factor (N - B)/(N - 1)
         slope = float(np.polyfit(np.log(sizes), np.log(corr), 1)[0])
 
-        # (2) time to target, on the training set and on the same set replicated R times (more data, no more
-        # information: what a big, redundant dataset looks like to the optimizer)
-        target, reps = self.thresholds["target_acc"], 16
-        big = Data(np.tile(data.x_train, (reps, 1, 1, 1)), np.tile(data.y_train, reps), data.x_val, data.y_val)
-        runs = {"SGD (B=1)": (data, 1, 0.01, ctx.pick(4, 8)),
-                "mini-batch (B=32)": (data, 32, 0.1, ctx.pick(20, 40)),
-                "full batch": (data, n, 0.5, ctx.pick(300, 600)),
-                f"mini-batch (B=32), data x{reps}": (big, 32, 0.1, ctx.pick(20, 40)),
-                f"full batch, data x{reps}": (big, n * reps, 0.5, ctx.pick(300, 600))}
+        # time to target on the training set: pure SGD, full batch, and (beyond) mini-batch
+        target = self.thresholds["target_acc"]
+        runs = {"sgd1": (1, 0.01, ctx.pick(4, 8, tiny=1)), "full": (n, 0.5, ctx.pick(300, 600, tiny=40)),
+                "mb32": (32, 0.1, ctx.pick(20, 40, tiny=2))}
         state = ctx.rng.bit_generator.state
         reached: dict[str, tuple[float, float, float]] = {}
         curves: dict[str, np.ndarray] = {}
-        for name, (d, b, lr, max_epochs) in runs.items():
+        for method, (b, lr, max_epochs) in runs.items():
             cp.manual_seed(ctx.seed)
             m = mlp()
             gen = np.random.default_rng()
             gen.bit_generator.state = state
-            spe = -(-len(d.y_train) // b)
+            spe = -(-n // b)
             stop = StopAt(target, (data.x_val, data.y_val), every=min(spe, 10), steps_per_epoch=spe)
-            with blas_threads(1):  # CPU time of one thread: comparable across batch sizes on a busy machine
-                f = fit(m, d, max_epochs, gen, lr=lr, optimizer="sgd", batch_size=b, callbacks=[stop])
-            curves[name] = f.curve("val_acc")
-            reached[name] = stop.reached or (np.inf, np.inf, np.inf)
+            f = fit(m, data, max_epochs, gen, lr=lr, optimizer="sgd", batch_size=b, callbacks=[stop])
+            curves[method] = f.curve("val_acc")
+            reached[method] = stop.reached or (np.inf, np.inf, np.inf)
+        # the large set: the training set replicated REPS times. Its full-batch gradient is the same mean, so full-batch
+        # descent follows the same path and needs the same number of updates; only the cost of an update grows. That
+        # cost is measured over a few real full-batch updates on the large set. One-example SGD draws from the same
+        # distribution of examples, so its updates and their cost do not change with the replication.
+        reps = ctx.pick(REPS, REPS, tiny=4)
+        big = Data(np.tile(data.x_train, (reps, 1, 1, 1)), np.tile(data.y_train, reps), data.x_val, data.y_val)
+        cp.manual_seed(ctx.seed)
+        probe = StopAt(2.0, steps_per_epoch=1)  # never reached: counts CPU seconds of every update
+        fit(mlp(), big, ctx.pick(3, 5, tiny=1), np.random.default_rng(ctx.seed), lr=0.5, optimizer="sgd",
+            batch_size=len(big.y_train), callbacks=[probe])
+        step_big = probe.train_seconds / max(probe.steps, 1)
+        e_full, u_full, _ = reached["full"]
+        reached_big = {"sgd1": reached["sgd1"], "full": (e_full, u_full, u_full * step_big)}
 
-        # (3) the saddle
-        paths = saddle_runs(ctx.pick(300, 600), 1000, 8, 1.0, ctx.child_rng())
+        # (beyond) the saddle
+        paths = saddle_runs(ctx.pick(300, 600, tiny=50), 1000, 8, 1.0, ctx.child_rng())
         f_end = {k: float(SADDLE(*p[-1])) for k, p in paths.items()}
 
-        self._plot(ctx, sizes, noise, slope, {k: c for k, c in curves.items() if "x" not in k}, paths)
-        (e1, _, t1), (e32, _, t32), (ef, _, tf), (_, _, t32_big), (ef_big, _, tf_big) = (reached[k] for k in runs)
-        figures = {
+        labels = {"sgd1": "SGD (B=1)", "full": "full batch", "mb32": "mini-batch (B=32)"}
+        self._plot(ctx, sizes, noise, slope, {labels[k]: c for k, c in curves.items()}, paths)
+        figures: dict[str, Figure] = {}
+        for k, r in (("small", reached), ("big", reached_big)):
+            (e1, _, t1), (ef, _, tf) = r["sgd1"], r["full"]
+            figures[f"speedup_{k}"] = Figure(tf / t1 if np.isfinite(t1) else 0.0, "x", {
+                "en": f"full-batch CPU time / SGD CPU time to the target ({k} set)",
+                "zh": f"达到目标时全批量与 SGD 的 CPU 时间之比（{'原始' if k == 'small' else '复制后'}数据）"})
+            figures[f"seconds_sgd1_{k}"], figures[f"seconds_full_{k}"] = Figure(t1, "CPU s"), Figure(tf, "CPU s")
+            figures[f"epochs_sgd1_{k}"] = Figure(e1 / (1 if k == "small" else reps), "epochs")
+            figures[f"epochs_full_{k}"] = Figure(ef, "epochs")
+        figures["examples_small"], figures["examples_big"] = Figure(n, "examples"), Figure(n * reps, "examples")
+        figures["updates_full"] = Figure(u_full, "updates")
+        beyond = {
             "noise_slope": Figure(slope, "log-log slope"),
             "noise_b1_over_b64": Figure(noise[0] / noise[sizes.index(64)], "ratio"),
-            "epochs_sgd1": Figure(e1, "epochs"), "epochs_minibatch": Figure(e32, "epochs"),
-            "epochs_full": Figure(ef, "epochs"),
-            "seconds_sgd1": Figure(t1, "CPU s"), "seconds_minibatch": Figure(t32, "CPU s"),
-            "seconds_full": Figure(tf, "CPU s"),
-            "seconds_minibatch_big": Figure(t32_big, "CPU s"), "seconds_full_big": Figure(tf_big, "CPU s"),
+            "seconds_minibatch_small": Figure(reached["mb32"][2], "CPU s"),
             "saddle_f_full": Figure(f_end["full batch"], ""), "saddle_f_minibatch": Figure(f_end["mini-batch 8"], ""),
         }
-        rows = [[k, runs[k][1], runs[k][2], *reached[k]] for k in runs]
-        table = Table("to_target", ["run", "batch", "lr", "epochs", "updates", "train CPU seconds"], rows,
-                      {"en": f"To {target:.0%} validation accuracy on {n} training digits, and on those digits "
-                             f"replicated {reps} times (inf: not reached). One BLAS thread.",
-                       "zh": f"在 {n} 张训练 digits 上、以及把它们复制 {reps} 份后，达到 {target:.0%} 验证准确率"
-                             "所需（inf 表示未达到）。单个 BLAS 线程。"})
-        return Result(figures=figures, tables=[table])
+
+        cols = ["run", "examples", "batch", "lr", "epochs", "updates", "train CPU seconds"]
+        rows = [[labels[mt], n, runs[mt][0], runs[mt][1], *reached[mt]] for mt in ("sgd1", "full")]
+        rows += [[labels[mt] + " (cost per update measured)" if mt == "full" else labels[mt], n * reps,
+                  n * reps if mt == "full" else 1, runs[mt][1], reached_big[mt][0] / (1 if mt == "full" else reps),
+                  *reached_big[mt][1:]] for mt in ("sgd1", "full")]
+        cap = {"en": f"To {target:.0%} validation accuracy on {n} training digits and on those digits replicated "
+                     f"{reps} times (inf: not reached). Plain SGD updates, one BLAS thread. On the replicated set, "
+                     f"full-batch descent needs the same updates as on the original (the same mean gradient) at a "
+                     f"cost per update measured over real full-batch updates on it; SGD's updates are unchanged.",
+               "zh": f"在 {n} 张训练 digits 上、以及把它们复制 {reps} 份后，达到 {target:.0%} 验证准确率所需"
+                     "（inf 表示未达到）。普通 SGD 更新，单个 BLAS 线程。在复制后的数据上，全批量梯度下降所需的"
+                     "更新次数与原数据相同（平均梯度相同），每次更新的代价在该数据上的真实全批量更新中测得；"
+                     "SGD 的更新不变。"}
+        mb = [[labels["mb32"], n, 32, runs["mb32"][1], *reached["mb32"]]]
+        return Result(figures=figures, tables=[Table("to_target", cols, rows, cap)], beyond=beyond,
+                      beyond_tables=[Table("minibatch", cols, mb, cap)])
 
     @staticmethod
     def _plot(ctx: Context, sizes: list[int], noise: np.ndarray, slope: float, curves: Mapping[str, np.ndarray],
@@ -202,43 +263,53 @@ class BatchVsStochastic(Experiment):
 
     @staticmethod
     def decide(figures: Mapping[str, float], thresholds: Mapping[str, float]) -> tuple[str, Text]:
-        tol = thresholds["slope_tol"]
-        slope = figures["noise_slope"]
-        e1, e32, ef = figures["epochs_sgd1"], figures["epochs_minibatch"], figures["epochs_full"]
-        t1, t32, tf = figures["seconds_sgd1"], figures["seconds_minibatch"], figures["seconds_full"]
-        t32b, tfb = figures["seconds_minibatch_big"], figures["seconds_full_big"]
-        s_full, s_mb = figures["saddle_f_full"], figures["saddle_f_minibatch"]
-        en = (f"Gradient noise falls with slope {fmt(slope)} on log-log axes (1/B is -1, tolerance {fmt(tol)}); "
-              f"B=1 is {fmt(figures['noise_b1_over_b64'])}x noisier than B=64. To the target accuracy: pure SGD "
-              f"{fmt(e1)} epochs / {fmt(t1)} CPU s, mini-batch {fmt(e32)} epochs / {fmt(t32)} s, full batch "
-              f"{fmt(ef)} epochs / {fmt(tf)} s; on the data replicated 16 times, mini-batch {fmt(t32b)} s and full "
-              f"batch {fmt(tfb)} s. From the saddle's stable manifold, full-batch GD ends at f = {fmt(s_full)} (the "
-              f"saddle value is 0), mini-batch gradients at f = {fmt(s_mb)} (the minimum is -0.25).")
-        zh = (f"梯度噪声在对数-对数坐标下以斜率 {fmt(slope)} 下降（1/B 对应 -1，容差 {fmt(tol)}）；B=1 的噪声是 "
-              f"B=64 的 {fmt(figures['noise_b1_over_b64'])} 倍。达到目标准确率：纯 SGD {fmt(e1)} 轮 / {fmt(t1)} "
-              f"CPU 秒，小批量 {fmt(e32)} 轮 / {fmt(t32)} 秒，全批量 {fmt(ef)} 轮 / {fmt(tf)} 秒；数据复制 16 份后，"
-              f"小批量 {fmt(t32b)} 秒，全批量 {fmt(tfb)} 秒。从鞍点的稳定流形出发，全批量梯度下降停在 "
-              f"f = {fmt(s_full)}（鞍点处为 0），小批量梯度到达 f = {fmt(s_mb)}（极小值为 -0.25）。")
-        if t1 <= min(t32, tf) and t1 <= tfb:
-            return verdict_if(True), evidence(en=en + " Pure SGD reaches the target in the least time.",
-                                              zh=zh + "纯 SGD 用时最短。")
-        if t32b < tfb or e1 < ef:
-            en += (" Per pass over the data, stochastic updates make much more progress, and once the data are "
-                   "large and redundant the mini-batch method wins on time, as claimed" if t32b < tfb else
-                   " Per pass over the data, stochastic updates make much more progress")
-            zh += ("按每遍数据计，随机更新的进展大得多；数据量大且冗余时，小批量方法在时间上胜出，这与说法一致"
-                   if t32b < tfb else "按每遍数据计，随机更新的进展大得多")
-            if t1 > min(t32, tf):
-                en += ("; but one example per update is the slowest in CPU time: each tiny update pays a fixed "
-                       "overhead and uses no vectorized arithmetic, so in practice SGD means mini-batches")
-                zh += "；但每次只用一个样本在 CPU 时间上最慢：每次微小的更新都有固定开销且无法利用向量化，"
-                zh += "所以实践中的 SGD 指小批量"
-            if tf < t32:
-                en += "; on the small original set, full-batch GD was the fastest of all"
-                zh += "；在原始的小数据集上，全批量梯度下降反而最快"
-            if abs(slope + 1) <= tol and s_mb < s_full - 0.1:
-                en += ". The gradient noise, the price of cheap updates, also carries SGD off the saddle"
-                zh += "。梯度噪声（廉价更新的代价）还能帮助 SGD 离开鞍点"
-            return verdict_if(False, nuanced=True), evidence(en=en + ".", zh=zh + "。")
-        return verdict_if(False), evidence(en=en + " Full-batch GD was at least as fast in every case here.",
-                                           zh=zh + "此处全批量梯度下降在所有情形下都不更慢。")
+        need = thresholds["min_speedup"]
+        sp = {k: figures[f"speedup_{k}"] for k in SETTINGS}
+        faster = [k for k in SETTINGS if sp[k] >= need]
+        n_small, n_big = fmt(figures["examples_small"]), fmt(figures["examples_big"])
+        name_en = {"small": f"the training set ({n_small} examples)", "big": f"the replicated set ({n_big} examples)"}
+        name_zh = {"small": f"原始训练集（{n_small} 个样本）", "big": f"复制后的数据（{n_big} 个样本）"}
+        each_en = "; ".join(
+            f"on {name_en[k]} pure SGD needs {fmt(figures[f'seconds_sgd1_{k}'])} CPU s "
+            f"({fmt(figures[f'epochs_sgd1_{k}'])} epochs), full-batch descent {fmt(figures[f'seconds_full_{k}'])} s "
+            f"({fmt(figures[f'epochs_full_{k}'])} epochs): ratio {fmt(sp[k])}" for k in SETTINGS)
+        each_zh = "；".join(
+            f"在{name_zh[k]}上纯 SGD 需要 {fmt(figures[f'seconds_sgd1_{k}'])} CPU 秒"
+            f"（{fmt(figures[f'epochs_sgd1_{k}'])} 轮），全批量梯度下降 {fmt(figures[f'seconds_full_{k}'])} 秒"
+            f"（{fmt(figures[f'epochs_full_{k}'])} 轮）："
+            f"比值 {fmt(sp[k])}" for k in SETTINGS)
+        en = f"To the target accuracy, {each_en} (SGD counts as faster at a ratio >= {fmt(need)})."
+        zh = f"达到目标准确率：{each_zh}（比值 >= {fmt(need)} 才算 SGD 更快）。"
+        slower = [k for k in SETTINGS if k not in faster]
+        if faster and slower:
+            en += (f" SGD is faster on {', '.join(name_en[k] for k in faster)} but not on "
+                   f"{', '.join(name_en[k] for k in slower)}.")
+            big = "big" if "big" in faster else "small"  # full-batch time grows in proportion to the examples
+            cross = figures[f"examples_{big}"] * need / sp[big]
+            en += f" Full-batch time grows with the number of examples: SGD starts to win near {fmt(cross)} examples."
+            zh += (f"SGD 在{'、'.join(name_zh[k] for k in faster)}上更快，"
+                   f"在{'、'.join(name_zh[k] for k in slower)}上不然。")
+            zh += f"全批量的时间随样本数增长：大约从 {fmt(cross)} 个样本起 SGD 开始胜出。"
+        elif faster:
+            en += " SGD is faster in both settings."
+            zh += "两种情形下 SGD 都更快。"
+        else:
+            en += " SGD is faster in neither setting."
+            zh += "两种情形下 SGD 都不更快。"
+        return verdict_if(not slower, nuanced=bool(faster)), evidence(en=en, zh=zh)
+
+    @staticmethod
+    def explain_beyond(beyond: Mapping[str, float]) -> Text | None:
+        b = beyond
+        return {"en": f"Mini-batch SGD (B=32) needs {fmt(b['seconds_minibatch_small'])} CPU s on the training "
+                      f"set. The mini-batch gradient's "
+                      f"error falls with slope {fmt(b['noise_slope'])} on log-log axes (1/B is -1); B=1 is "
+                      f"{fmt(b['noise_b1_over_b64'])}x noisier than B=64. From the saddle's stable manifold, "
+                      f"full-batch descent ends at f = {fmt(b['saddle_f_full'])} (the saddle value is 0) and "
+                      f"mini-batch gradients at f = {fmt(b['saddle_f_minibatch'])} (the minimum is -0.25).",
+                "zh": f"小批量 SGD（B=32）在训练集上需要 {fmt(b['seconds_minibatch_small'])} CPU 秒。"
+                      f"小批量梯度误差在对数-对数坐标下以斜率 "
+                      f"{fmt(b['noise_slope'])} 下降（1/B 对应 -1）；B=1 的噪声是 B=64 的 "
+                      f"{fmt(b['noise_b1_over_b64'])} 倍。从鞍点的稳定流形出发，全批量梯度下降停在 "
+                      f"f = {fmt(b['saddle_f_full'])}（鞍点处为 0），小批量梯度到达 f = {fmt(b['saddle_f_minibatch'])}"
+                      "（极小值为 -0.25）。"}
