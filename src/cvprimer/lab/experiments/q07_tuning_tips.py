@@ -19,7 +19,7 @@ from cvprimer import nn, optim
 from cvprimer.analysis.timing import blas_threads
 from cvprimer.data import ArrayDataset, DataLoader
 from cvprimer.lab.common import fit, load_data
-from cvprimer.lab.experiment import Context, Experiment, Figure, Result, Table
+from cvprimer.lab.experiment import Context, Experiment, Figure, Result, Table, fmt
 from cvprimer.optim import lr_scheduler, schedules
 from cvprimer.train.callbacks import Callback
 
@@ -36,8 +36,8 @@ These two remove most of the "the loss does not move" cases before any tuning st
 
 The learning rate matters more than anything else. Rather than guessing, run a range test: train for a few \
 hundred steps while the rate grows exponentially and watch the loss. The useful rates are where the loss falls \
-fastest, a little below where it blows up. The plot on this page is that test on a real model; its suggestion \
-then trains well without any further search.
+fastest, a little below where it blows up. The plot on this page is that test on a real model, and the notes \
+below say how its suggested rate then trained.
 
 Let the rate change during training: a short linear warm-up keeps the first updates (when the weights and the \
 optimizer statistics are still far from sensible) from blowing up, and a cosine or step decay at the end lets \
@@ -45,8 +45,8 @@ the model settle into a minimum instead of rattling around it.
 
 Batch size and learning rate move together: a bigger batch gives a less noisy gradient, so it tolerates (and \
 needs) a larger rate; when you change one, scale the other, roughly linearly, and check. Weight decay is the \
-next knob: with SGD it is an L2 penalty; with Adam prefer the decoupled form (AdamW). The sweep below shows the \
-combination on a small problem.
+next knob: with SGD it is an L2 penalty; with Adam prefer the decoupled form (AdamW). The sweep below tries the \
+combinations on a small problem.
 
 Search rates, decays and similar scale parameters on a log scale, and prefer random search over a grid when \
 several parameters interact. Watch the training and validation curves together: a gap that opens means \
@@ -63,14 +63,14 @@ BODY_ZH = """\
 
 学习率比其他任何超参数都重要。与其猜测，不如做一次学习率范围测试：训练几百步，让学习率按指数增长，\
 同时观察损失。有用的学习率位于损失下降最快的地方，略低于损失开始爆炸的位置。本页的图就是在一个\
-真实模型上做的这个测试；按它的建议值训练，不需要再做搜索就能得到不错的结果。
+真实模型上做的这个测试，下面的说明给出按它的建议值训练的结果。
 
 让学习率在训练中变化：短暂的线性预热可以避免最初几步（权重和优化器统计量都还不合理时）发散，\
 结尾处的余弦或阶梯衰减则让模型稳稳落入极小值，而不是在其附近来回震荡。
 
 批大小与学习率要一起调：批越大，梯度噪声越小，能承受（也需要）更大的学习率；改变其中一个时，\
 按大致线性的比例调整另一个，并加以验证。其次是权重衰减：SGD 中它等价于 L2 惩罚；用 Adam 时应优先\
-使用解耦形式（AdamW）。下面的扫描在一个小问题上展示了二者的组合。
+使用解耦形式（AdamW）。下面的扫描在一个小问题上尝试了二者的各种组合。
 
 学习率、衰减系数这类尺度参数应在对数尺度上搜索；多个参数相互影响时，随机搜索优于网格搜索。\
 同时观察训练曲线和验证曲线：二者差距拉大说明需要正则化（更多数据、数据增强、权重衰减、dropout、\
@@ -122,8 +122,9 @@ class TuningTips(Experiment):
             return self._run(ctx)
 
     def _run(self, ctx: Context) -> Result:
-        data = load_data("digits", ctx.pick(800, 1437), 360, ctx.rng, standardize=True)
-        epochs = ctx.pick(4, 15)
+        data = load_data("digits", ctx.pick(800, 1437, tiny=100), ctx.pick(360, 360, tiny=60), ctx.rng,
+                         standardize=True)
+        epochs = ctx.pick(4, 15, tiny=1)
         state = ctx.rng.bit_generator.state
 
         def gen() -> np.random.Generator:
@@ -167,19 +168,57 @@ class TuningTips(Experiment):
                                       batch_size=b, weight_decay=wd)
         self._plot(ctx, rt, lr, lr_logs, runs, grid)
         best = max(grid, key=lambda k: grid[k].val_acc)
+        worst = min(grid, key=lambda k: grid[k].val_acc)
+        sched = lr_logs["warm-up + cosine"]
+        warm = max(1, steps // 10)
         figures = {
             "suggested_lr": Figure(lr, "lr"),
             "range_test_diverged_at": Figure(rt.lrs[-1] if rt.diverged else float("nan"), "lr"),
             "val_acc_constant": Figure(runs["constant"].val_acc, "fraction"),
             "val_acc_warmup_cosine": Figure(runs["warm-up + cosine"].val_acc, "fraction"),
+            "schedule_steps": Figure(len(sched), "steps"),
+            "schedule_warmup_steps": Figure(warm, "steps"),
+            "schedule_lr_first": Figure(sched[0], "lr"),
+            "schedule_lr_warmup_end": Figure(sched[warm - 1], "lr"),
+            "schedule_lr_mid_decay": Figure(sched[(warm + len(sched)) // 2 - 1], "lr"),
             "sweep_best_val_acc": Figure(grid[best].val_acc, "fraction"),
+            "sweep_best_batch": Figure(best[0], "samples"),
+            "sweep_best_decay": Figure(best[1], ""),
             "sweep_worst_val_acc": Figure(min(f.val_acc for f in grid.values()), "fraction"),
+            "sweep_worst_batch": Figure(worst[0], "samples"),
+            "sweep_worst_decay": Figure(worst[1], ""),
         }
+        notes = self.notes({k: f.value for k, f in figures.items()}, epochs)
         rows = [[b, wd, 0.05 * b / 64, f.train_acc, f.val_acc, f.train_acc - f.val_acc] for (b, wd), f in grid.items()]
         table = Table("sweep", ["batch", "weight decay", "lr", "train acc", "val acc", "gap"], rows,
                       {"en": f"SGD with momentum, {epochs} epochs, lr = 0.05 * B / 64.",
                        "zh": f"带动量的 SGD，训练 {epochs} 轮，lr = 0.05 * B / 64。"})
-        return Result(figures=figures, tables=[table])
+        return Result(figures=figures, tables=[table], notes=notes)
+
+    @staticmethod
+    def notes(f: Mapping[str, float], epochs: int) -> dict[str, str]:
+        """What this run measured, in sentences built from its figures."""
+        div = f["range_test_diverged_at"]
+        div_en = f"it stopped at {fmt(div)}, where the loss blew up" if np.isfinite(div) else "the loss never blew up"
+        div_zh = f"在 {fmt(div)} 处损失爆炸而停止" if np.isfinite(div) else "损失始终没有爆炸"
+        return {
+            "en": f"The range test suggested a learning rate of {fmt(f['suggested_lr'])} ({div_en}). At that rate, "
+                  f"{epochs} epochs of SGD with momentum reached validation accuracy {fmt(f['val_acc_constant'])} "
+                  f"with the rate held constant and {fmt(f['val_acc_warmup_cosine'])} with "
+                  f"{fmt(f['schedule_warmup_steps'])} warm-up steps and cosine decay over "
+                  f"{fmt(f['schedule_steps'])} steps. In the sweep, batch "
+                  f"{fmt(f['sweep_best_batch'])} with weight decay {fmt(f['sweep_best_decay'])} did best "
+                  f"({fmt(f['sweep_best_val_acc'])}) and batch {fmt(f['sweep_worst_batch'])} with weight decay "
+                  f"{fmt(f['sweep_worst_decay'])} worst ({fmt(f['sweep_worst_val_acc'])}); from one seed, so a "
+                  f"difference within the seed-to-seed spread means nothing.",
+            "zh": f"学习率范围测试建议的学习率为 {fmt(f['suggested_lr'])}（{div_zh}）。按此学习率用带动量的 SGD 训练 "
+                  f"{epochs} 轮：恒定学习率的验证准确率为 {fmt(f['val_acc_constant'])}，"
+                  f"{fmt(f['schedule_warmup_steps'])} 步预热加 {fmt(f['schedule_steps'])} 步余弦衰减为 "
+                  f"{fmt(f['val_acc_warmup_cosine'])}。扫描中，批大小 {fmt(f['sweep_best_batch'])}、权重衰减 "
+                  f"{fmt(f['sweep_best_decay'])} 最好（{fmt(f['sweep_best_val_acc'])}），批大小 "
+                  f"{fmt(f['sweep_worst_batch'])}、权重衰减 {fmt(f['sweep_worst_decay'])} 最差"
+                  f"（{fmt(f['sweep_worst_val_acc'])}）；这只是一个种子，小于种子间波动的差异没有意义。",
+        }
 
     @staticmethod
     def _plot(ctx: Context, rt: Any, lr: float, lr_logs: Mapping[str, list[float]], runs: Mapping[str, Any],
