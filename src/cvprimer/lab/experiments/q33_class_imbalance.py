@@ -1,12 +1,14 @@
 """Question 33: what to do about class imbalance, and how much each remedy helps.
 
 Measured on an imbalanced subset of the MNIST sample: seven classes keep ``M`` training images each and three
-minority classes keep ``M / 50`` (a 1:50 ratio); the validation split stays balanced. One small MLP is
+minority classes keep ``M / 10`` (a 1:10 ratio: 15 images in quick mode, 30 in full); the validation split stays
+balanced. One small MLP is
 trained from the same initialization with no remedy, random over-sampling, random under-sampling, SMOTE,
 'balanced' class weights in the cross-entropy, focal loss (gamma 2, without and with class-weight alpha),
 a class-balanced batch sampler, and, on the unremedied model, threshold moving (subtracting the log class
-prior from the logits). Every run sees about the same number of training samples. Reported: minority recall,
-macro-F1 and balanced accuracy (``cvprimer.train.metrics``).
+prior from the logits). Every run sees about the same number of training samples. The verdict rests on the
+balanced accuracy of the four remedies the seed names (over-sampling, under-sampling, SMOTE, focal loss) against no
+remedy; the other remedies, minority recall and macro-F1 (``cvprimer.train.metrics``) are reported beyond it.
 """
 
 from __future__ import annotations
@@ -37,10 +39,16 @@ from cvprimer.train import Trainer
 from cvprimer.train.metrics import classification_report
 
 MINORITY = (2, 5, 8)
-RATIO = 50
+RATIO = 10
 SEED_REMEDIES = ("over-sampling", "under-sampling", "SMOTE", "focal loss")
 METHODS = ("none", "over-sampling", "under-sampling", "SMOTE", "class weights", "focal loss",
            "focal loss + alpha", "balanced sampler", "threshold moving")
+SLUG = {"none": "none", "over-sampling": "oversample", "under-sampling": "undersample", "SMOTE": "smote",
+        "class weights": "class_weights", "focal loss": "focal", "focal loss + alpha": "focal_alpha",
+        "balanced sampler": "balanced_sampler", "threshold moving": "threshold"}
+ZH = {"none": "不处理", "over-sampling": "过采样", "under-sampling": "欠采样", "SMOTE": "SMOTE",
+      "class weights": "类别权重", "focal loss": "focal loss", "focal loss + alpha": "带 alpha 的 focal loss",
+      "balanced sampler": "类别均衡采样器", "threshold moving": "阈值移动"}
 
 
 def imbalance(data: Data, majority: int, minority_classes: tuple[int, ...], ratio: int,
@@ -76,28 +84,44 @@ class ClassImbalance(Experiment):
     questions = (33,)
     topic = "data"
     stochastic = True
-    thresholds = {"help_pts": 3.0}
+    thresholds = {"help_pts": 1.0}
+    reasons = {"help_pts": {
+        "en": "Noise floor: each seed decides on its own gains, so the margin must be at least their across-seed "
+              "spread; over seeds 0-2 a remedy's gain in balanced accuracy had a standard deviation of 0.35-0.95 "
+              "points in both modes, except under-sampling in quick mode (2.9 points, with its smallest gain, 3.5 "
+              "points, still far above the margin).",
+        "zh": "噪声下限：每个种子各自判定，所以阈值至少要等于增益在种子间的波动；种子 0-2 中，各方法带来的均衡"
+              "准确率增益在两种模式下的标准差为 0.35-0.95 个百分点，只有快速模式下的欠采样为 2.9 个百分点"
+              "（其最小增益 3.5 个百分点仍远高于阈值）。"}}
+    reachable = ("confirmed", "nuanced", "refuted")
+    # quick mode's short training leaves the minority classes under-learned, where every remedy gains several
+    # points; full training learns them anyway and only some remedies still gain the margin
+    quick_provisional = True
     text = {
         "en": {
-            "title": "Class imbalance: what each remedy buys",
+            "title": "Remedies for class imbalance",
             "claim": "With imbalanced classes one can under-sample the large classes (at the risk of throwing away "
                      "useful images), over-sample the small ones by copying (at the risk of over-fitting), "
                      "synthesize minority samples with SMOTE (hard when a class has almost no images), or change "
                      "the loss, for instance to focal loss.",
-            "method": "Make the MNIST sample imbalanced 1:50 (three minority classes), keep a balanced validation "
-                      "split, and train the same MLP from the same weights with no remedy, over-sampling, "
-                      "under-sampling, SMOTE, class weights, focal loss (gamma 2, with and without class-weight "
-                      "alpha), a class-balanced sampler and threshold moving, each seeing about the same number "
-                      "of samples. Compare minority recall, macro-F1 and balanced accuracy.",
+            "method": "Make the MNIST sample imbalanced 1:10 (three minority classes), keep a balanced validation "
+                      "split, and train the same MLP from the same weights with no remedy and with each remedy the "
+                      "seed names: over-sampling, under-sampling, SMOTE and focal loss (gamma 2), each seeing about "
+                      "the same number of samples. A remedy counts as helping when it raises the balanced accuracy "
+                      "by at least the margin below.",
+            "beyond": "Remedies the seed does not name (class weights, focal loss with class-weight alpha, a "
+                      "class-balanced sampler, threshold moving), and the minority recall and macro-F1 of every "
+                      "run.",
         },
         "zh": {
-            "title": "类别不平衡：各种补救方法分别带来多少收益",
+            "title": "类别不平衡的处理方法",
             "claim": "类别不平衡时，可以对大类欠采样（可能丢掉有用的图像），对小类复制样本过采样（可能过拟合），"
                      "用 SMOTE 合成少数类样本（某类几乎没有样本时很难做），或者修改损失函数，例如使用 focal loss。",
-            "method": "把 MNIST 样本变成 1:50 的不平衡数据（三个少数类），验证集保持均衡；用相同的初始权重训练"
-                      "同一个 MLP，分别不做处理、过采样、欠采样、SMOTE、类别权重、focal loss（gamma 2，带或不带"
-                      "类别权重 alpha）、类别均衡采样器和阈值移动，各方法看到的样本数大致相同；比较少数类召回率、"
-                      "宏平均 F1 和均衡准确率。",
+            "method": "把 MNIST 样本变成 1:10 的不平衡数据（三个少数类），验证集保持均衡；用相同的初始权重训练"
+                      "同一个 MLP，分别不做处理，以及使用原文列出的每种方法：过采样、欠采样、SMOTE 和 focal loss"
+                      "（gamma 2），各方法看到的样本数大致相同。某方法使均衡准确率提升至少下述阈值才算有帮助。",
+            "beyond": "原文未列的方法（类别权重、带类别权重 alpha 的 focal loss、类别均衡采样器、阈值移动），"
+                      "以及每次训练的少数类召回率和宏平均 F1。",
         },
     }
 
@@ -106,10 +130,10 @@ class ClassImbalance(Experiment):
             return self._measure(ctx)
 
     def _measure(self, ctx: Context) -> Result:
-        majority = ctx.pick(150, 300)
-        base = load_data("mnist_sample", 3600, 1000, ctx.rng)
+        majority = ctx.pick(150, 300, tiny=50)
+        base = load_data("mnist_sample", ctx.pick(3600, 3600, tiny=600), ctx.pick(1000, 1000, tiny=200), ctx.rng)
         data = imbalance(base, majority, MINORITY, RATIO, ctx.rng)
-        budget = ctx.pick(6, 20) * len(data.y_train)  # training samples seen by every run
+        budget = ctx.pick(6, 20, tiny=2) * len(data.y_train)  # training samples seen by every run
         w = class_weights(data.y_train, 10)
         state = ctx.child_rng().bit_generator.state
 
@@ -165,17 +189,16 @@ class ClassImbalance(Experiment):
         ax.set_title(f"MNIST, classes {MINORITY} at 1:{RATIO} ({majority} vs {majority // RATIO} images)")
         ax.legend(fontsize=7, loc="upper left", ncol=3)
         ctx.save_figure(fig, "remedies", "Minority recall, macro-F1 and balanced accuracy on a balanced validation "
-                        "split for an MLP trained on 1:50 imbalanced MNIST with each remedy.",
-                        "在 1:50 不平衡的 MNIST 上用各种补救方法训练的 MLP，在均衡验证集上的少数类召回率、宏平均 F1 "
-                        "和均衡准确率。")
-        slug = {"over-sampling": "oversample", "under-sampling": "undersample", "SMOTE": "smote",
-                "class weights": "class_weights", "focal loss": "focal", "focal loss + alpha": "focal_alpha",
-                "balanced sampler": "balanced_sampler", "threshold moving": "threshold", "none": "none"}
-        figures = {f"bal_acc_{slug[k]}": Figure(r["balanced_acc"], "%") for k, r in res.items()}
-        figures.update({f"minority_recall_{slug[k]}": Figure(r["minority_recall"], "%") for k, r in res.items()})
-        figures.update({f"macro_f1_{slug[k]}": Figure(r["macro_f1"], "%") for k, r in res.items()})
-        figures["minority_train_images"] = Figure(majority // RATIO, "images per class")
-        return Result(figures=figures, tables=[Table(
+                        f"split for an MLP trained on 1:{RATIO} imbalanced MNIST with each remedy.",
+                        f"在 1:{RATIO} 不平衡的 MNIST 上用各种补救方法训练的 MLP，在均衡验证集上的少数类召回率、"
+                        "宏平均 F1 和均衡准确率。")
+        figures = {f"bal_acc_{SLUG[k]}": Figure(res[k]["balanced_acc"], "%") for k in ("none", *SEED_REMEDIES)}
+        beyond = {f"bal_acc_{SLUG[k]}": Figure(r["balanced_acc"], "%") for k, r in res.items()
+                  if f"bal_acc_{SLUG[k]}" not in figures}
+        beyond.update({f"minority_recall_{SLUG[k]}": Figure(r["minority_recall"], "%") for k, r in res.items()})
+        beyond.update({f"macro_f1_{SLUG[k]}": Figure(r["macro_f1"], "%") for k, r in res.items()})
+        beyond["minority_train_images"] = Figure(majority // RATIO, "images per class")
+        return Result(figures=figures, beyond=beyond, tables=[Table(
             "remedies", ["remedy", "minority recall (%)", "macro-F1 (%)", "balanced accuracy (%)"], rows,
             {"en": f"Balanced validation split; minority classes {MINORITY}, ratio 1:{RATIO}.",
              "zh": f"均衡验证集；少数类为 {MINORITY}，比例 1:{RATIO}。"})])
@@ -184,28 +207,32 @@ class ClassImbalance(Experiment):
     def decide(figures: Mapping[str, float], thresholds: Mapping[str, float]) -> tuple[str, Text]:
         h = thresholds["help_pts"]
         base = figures["bal_acc_none"]
-        keys = {"over-sampling": "oversample", "under-sampling": "undersample", "SMOTE": "smote",
-                "focal loss": "focal"}
-        zh_names = {"over-sampling": "过采样", "under-sampling": "欠采样", "SMOTE": "SMOTE", "focal loss": "focal loss"}
-        gains = {k: round(figures[f"bal_acc_{v}"] - base, 4) for k, v in keys.items()}
+        gains = {k: figures[f"bal_acc_{SLUG[k]}"] - base for k in SEED_REMEDIES}
         helped = [k for k, g in gains.items() if g >= h]
-        others = {"class weights": "class_weights", "balanced sampler": "balanced_sampler",
-                  "threshold moving": "threshold", "focal loss + alpha": "focal_alpha"}
-        best_other = max(others, key=lambda k: figures[f"bal_acc_{others[k]}"])
-        bo = figures[f"bal_acc_{others[best_other]}"]
-        verdict = verdict_if(len(helped) == len(keys), nuanced=bool(helped))
+        others = [k for k in SEED_REMEDIES if k not in helped]
+        verdict = verdict_if(len(helped) == len(gains), nuanced=bool(helped))
         parts_en = "; ".join(f"{k} {'+' if g >= 0 else ''}{fmt(g)}" for k, g in gains.items())
-        parts_zh = "；".join(f"{zh_names[k]} {'+' if g >= 0 else ''}{fmt(g)}" for k, g in gains.items())
-        mr0, mru = figures["minority_recall_none"], figures["minority_recall_undersample"]
-        en = (f"Without a remedy the balanced accuracy is {fmt(base)}% and the minority recall {fmt(mr0)}%. "
-              f"Change in balanced accuracy (points) for the seed's remedies: {parts_en}; "
-              f"{len(helped)} of 4 help by at least {fmt(h)} points (under-sampling lifts the minority recall to "
-              f"{fmt(mru)}% but costs more on the other classes; focal loss alone barely reweights the classes). "
-              f"Of the remedies the seed does not list, "
-              f"{best_other} reaches {fmt(bo)}% ({'+' if bo >= base else ''}{fmt(round(bo - base, 4))}).")
-        zh = (f"不做处理时均衡准确率为 {fmt(base)}%，少数类召回率为 {fmt(mr0)}%。原文所列方法使均衡准确率变化"
-              f"（百分点）：{parts_zh}；4 种中有 {len(helped)} 种提升至少 {fmt(h)} 个百分点"
-              f"（欠采样把少数类召回率提到 {fmt(mru)}%，但在其他类别上损失更多；"
-              f"单用 focal loss 几乎没有重新平衡各类）。原文未列的方法中，"
-              f"{best_other} 达到 {fmt(bo)}%（{'+' if bo >= base else ''}{fmt(round(bo - base, 4))}）。")
+        parts_zh = "；".join(f"{ZH[k]} {'+' if g >= 0 else ''}{fmt(g)}" for k, g in gains.items())
+        en = (f"Without a remedy the balanced accuracy is {fmt(base)}%. Change in balanced accuracy (points) for the "
+              f"seed's remedies: {parts_en}; {len(helped)} of {len(gains)} help by at least {fmt(h)} points"
+              + (f" ({', '.join(helped)}), while {', '.join(others)} do not." if helped and others else "."))
+        zh = (f"不做处理时均衡准确率为 {fmt(base)}%。原文所列方法使均衡准确率变化（百分点）：{parts_zh}；"
+              f"{len(gains)} 种中有 {len(helped)} 种提升至少 {fmt(h)} 个百分点"
+              + (f"（{'、'.join(ZH[k] for k in helped)}），而{'、'.join(ZH[k] for k in others)}没有。"
+                 if helped and others else "。"))
         return verdict, evidence(en=en, zh=zh)
+
+    @staticmethod
+    def explain_beyond(beyond: Mapping[str, float]) -> Text | None:
+        b = beyond
+        extra = ("class weights", "focal loss + alpha", "balanced sampler", "threshold moving")
+        best = max(extra, key=lambda k: b[f"bal_acc_{SLUG[k]}"])
+        parts_en = ", ".join(f"{k} {fmt(b[f'bal_acc_{SLUG[k]}'])}%" for k in extra)
+        parts_zh = "，".join(f"{ZH[k]} {fmt(b[f'bal_acc_{SLUG[k]}'])}%" for k in extra)
+        mr0, mru = b["minority_recall_none"], b["minority_recall_undersample"]
+        return {"en": f"Balanced accuracy of the remedies the seed does not name: {parts_en} (best: {best}). The "
+                      f"minority recall is {fmt(mr0)}% without a remedy and {fmt(mru)}% with under-sampling; with "
+                      f"{fmt(b['minority_train_images'])} training images per minority class.",
+                "zh": f"原文未列方法的均衡准确率：{parts_zh}（最好的是{ZH[best]}）。少数类召回率不做处理时为 "
+                      f"{fmt(mr0)}%，欠采样时为 {fmt(mru)}%；每个少数类有 {fmt(b['minority_train_images'])} "
+                      f"张训练图像。"}
