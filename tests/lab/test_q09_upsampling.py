@@ -1,9 +1,12 @@
-"""q09: decide on both sides of every threshold; the photo/transposed-conv/segmentation helpers on tiny inputs."""
+"""q09: decide exactly at every threshold, each verdict reached, the run recomputed with PyTorch; the helpers on tiny
+inputs."""
 
 import numpy as np
 import pytest
 
 import cvprimer as cp
+import cvprimer.functional as F
+from cvprimer.lab.common import sample_photo
 from cvprimer.lab.experiments.q09_upsampling import (
     SegNet,
     Upsampling,
@@ -13,39 +16,65 @@ from cvprimer.lab.experiments.q09_upsampling import (
     iou,
     restore,
     transposed_vs_zero_insertion,
+    unpool_error,
     upsampling_cost,
 )
+from labcheck import edges, reached, run_tiny
 
 T = Upsampling.thresholds
+BASE = {"psnr_bilinear": 0.0, "psnr_bicubic": 0.0, "psnr_nearest": 0.0, "ssim_bilinear": 0.0, "ssim_bicubic": 0.0,
+        "ssim_nearest": 0.0, "bilinear_time_over_conv": 0.05, "transposed_vs_zero_insertion_err": 0.0,
+        "unpool_err": 0.0}
 
 
-def figs(pb=20.0, pc=20.3, sb=0.68, sc=0.70):
-    return {"psnr_bilinear": pb, "psnr_bicubic": pc, "ssim_bilinear": sb, "ssim_bicubic": sc,
-            "psnr_nearest": 19.5, "psnr_pixel_shuffle": 20.8, "checkerboard_k3_s2": 1.38, "checkerboard_k4_s2": 0.0,
-            "bilinear_flops_over_conv": 0.00694, "bicubic_flops_over_conv": 0.0278}
+def test_edges_of_every_threshold_in_every_comparison():
+    # bilinear scores 0: another method scoring v leads by exactly v
+    for m in ("nearest", "bicubic"):
+        edges(Upsampling, lambda v, m=m: {**BASE, f"psnr_{m}": v}, "margin_db", below="confirmed", at="confirmed",
+              above="nuanced")
+        edges(Upsampling, lambda v, m=m: {**BASE, f"ssim_{m}": v}, "margin_ssim", below="confirmed",
+              at="confirmed", above="nuanced")
+    edges(Upsampling, lambda v: {**BASE, "bilinear_time_over_conv": v}, "max_time_ratio", below="confirmed",
+          at="confirmed", above="nuanced")
+    for k in ("transposed_vs_zero_insertion_err", "unpool_err"):
+        edges(Upsampling, lambda v, k=k: {**BASE, k: v}, "exact_tol", below="confirmed", at="confirmed",
+              above="nuanced")
 
 
-def test_nuanced_when_bicubic_wins_modestly():
-    v, ev = Upsampling.decide(figs(), T)
-    assert v == "nuanced" and "20.3" in ev["en"] and "1.38" in ev["en"] and "20.3" in ev["zh"]
-    assert "0.00694" in ev["en"] and "0.0278" in ev["zh"]
+def test_reaches_its_verdicts_and_names_what_fails():
+    worst = {**BASE, "psnr_bicubic": 1.0, "psnr_nearest": 1.0, "ssim_bicubic": 0.1, "ssim_nearest": 0.1,
+             "bilinear_time_over_conv": 1.0, "transposed_vs_zero_insertion_err": 1.0, "unpool_err": 1.0}
+    reached(Upsampling, [BASE, {**BASE, "psnr_bicubic": 0.3}, worst])
+    v, ev = Upsampling.decide({**BASE, "ssim_nearest": 0.01}, T)
+    assert v == "nuanced" and "Fails: bilinear vs nearest, SSIM" in ev["en"]
 
 
-def test_refuted_when_bicubic_wins_by_the_large_margin():
-    v, ev = Upsampling.decide(figs(pc=20.0 + T["large_db"] + 0.01), T)
-    assert v == "refuted" and "21" in ev["en"]
-    assert Upsampling.decide(figs(pc=20.0 + T["large_db"] - 0.01), T)[0] == "nuanced"
+def test_run_recomputed_with_torch():
+    import torch
+
+    res = run_tiny(Upsampling)
+    f = res.values()
+    # the quick crop restored by PyTorch: area shrink, bilinear (half-pixel centres) back, PSNR by its formula
+    img = sample_photo(0)[:, 140:268, 250:442]
+    x = torch.from_numpy(np.ascontiguousarray(img[:, None]))
+    low = torch.nn.functional.interpolate(x, scale_factor=0.25, mode="area")
+    up = torch.nn.functional.interpolate(low, size=img.shape[1:], mode="bilinear", align_corners=False)
+    y = np.clip(up.numpy()[:, 0], 0, 1)
+    psnr = 10 * np.log10(1.0 / np.mean((img.astype(np.float64) - y) ** 2))
+    assert abs(f["psnr_bilinear"] - psnr) < 1e-3
+    assert f["transposed_vs_zero_insertion_err"] < 1e-12 and f["unpool_err"] == 0.0
+    assert f["bilinear_time_over_conv"] > 0
 
 
-def test_confirmed_when_bilinear_is_as_good_on_both_metrics():
-    v, ev = Upsampling.decide(figs(pc=20.0 + T["margin_db"] / 2, sc=0.68 + T["margin_ssim"] / 2), T)
-    assert v == "confirmed" and "Bilinear holds" in ev["en"]
+def test_unpool_error_against_torch():
+    import torch
 
-
-def test_nuanced_when_only_one_metric_favours_bicubic():
-    assert Upsampling.decide(figs(pc=20.0 + T["margin_db"] / 2, sc=0.75), T)[0] == "nuanced"
-    assert Upsampling.decide(figs(pc=20.5, sc=0.68 + T["margin_ssim"] / 2), T)[0] == "nuanced"
-    assert Upsampling.decide(figs(pc=20.0 + 2 * T["margin_db"], sc=0.68 + 2 * T["margin_ssim"]), T)[0] == "nuanced"
+    x = torch.from_numpy(np.random.default_rng(1).standard_normal((2, 3, 8, 12)))
+    p, i = torch.nn.functional.max_pool2d(x, 2, return_indices=True)
+    ref = torch.nn.functional.max_unpool2d(p, i, 2, output_size=(8, 12)).numpy()
+    pooled, idx = F.max_pool2d(cp.tensor(x.numpy()), 2, return_indices=True)
+    np.testing.assert_array_equal(F.max_unpool2d(pooled, idx, 2, output_size=(8, 12)).numpy(), ref)
+    assert unpool_error(np.random.default_rng(0)) == 0.0
 
 
 def test_transposed_equals_zero_insertion_and_checkerboard():
