@@ -1,11 +1,13 @@
-"""Question 50: attention in vision — does it "reduce computation"?
+"""Question 50: what an attention mechanism does.
 
-Measured: (1) a small CNN on the MNIST sample with squeeze-and-excitation (SE) blocks and with CBAM-style blocks
-(SE channel gate + spatial gate) after each of its two convolutions: accuracy, parameters and MACs (analyzer),
-and the channel weights the SE gates learn per digit class. (2) The MACs of single-head self-attention over the
-H x W tokens of a C-channel map against a 3x3 convolution on the same map, from the analyzer and checked against
-the formulas ``4 N C^2 + 2 N^2 C`` and ``9 N C^2`` (N = H W). (3) A tiny ViT trained briefly on the MNIST sample:
-the class token's attention over the image patches.
+The seed's claim has three parts; the lab measures the two it can on its data. (1) Finding the relevant parts of the
+input: the small CNN on the MNIST sample with CBAM-style gates (SE channel gate + 7x7 spatial gate) after each of its
+two convolutions; after training, the first spatial gate's mean weight on the cells that hold the digit's ink
+against the background cells. (2) Better output: validation accuracy of the same CNN plain, with SE gates and with
+CBAM gates (same initial weights, same batches). The seed's other parts (a lighter computation by selecting a
+structured subset of a high-dimensional input, and relations between modalities in decoder-style models) need a
+hard-attention or multimodal model the lab does not train; beyond the seed, it counts what the soft gates and
+single-head self-attention cost (analyzer MACs, checked against the formulas ``4 N C^2 + 2 N^2 C`` and ``9 N C^2``).
 """
 
 from __future__ import annotations
@@ -22,7 +24,6 @@ from cvprimer.lab._convnets import cost
 from cvprimer.lab._vision import accuracy_of
 from cvprimer.lab.common import Data, fit, load_data
 from cvprimer.lab.experiment import Context, Experiment, Figure, Result, Table, Text, evidence, fmt, verdict_if
-from cvprimer.models import VisionTransformer
 
 C_ATTN = 64  # channels of the map for the cost sweep
 
@@ -88,52 +89,84 @@ def se_channel_weights(model: Any, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return np.stack([gate[y == k].mean(0) for k in range(10)])
 
 
-def vit_attention(vit: Any, x: np.ndarray) -> np.ndarray:
-    """The class token's attention over the patches in the last encoder block (averaged over heads),
-    (N, side, side), recomputing the ViT's forward with ``need_weights=True``."""
+def spatial_focus(model: Any, x: np.ndarray, ink: float = 0.25) -> tuple[float, np.ndarray]:
+    """The first :class:`~cvprimer.nn.SpatialGate` of ``model`` on images ``x`` (N, 1, 28, 28): its gate map
+    ``sigmoid(conv([mean_C, max_C]))`` recomputed from the captured input, and the ratio of the gate's mean on the
+    cells that hold ink (the image's 2x2-average above ``ink`` at the gate's 14x14 resolution) to its mean on the
+    other cells. Returns (ratio, gate maps (N, h, w))."""
+    gate_mod = [m for m in model.modules() if isinstance(m, nn.SpatialGate)][0]
+    seen: list[np.ndarray] = []
+    handle = gate_mod.register_forward_hook(lambda mod, inp, out: seen.append(inp[0].detach().numpy()))
+    try:
+        accuracy_of(model, x, np.zeros(len(x), np.int64))
+    finally:
+        handle.remove()
+    feat = np.concatenate(seen)
     with cp.no_grad():
-        t = vit.conv_proj(cp.tensor(x))
-        side = t.shape[-1]
-        t = t.flatten(2).transpose(1, 2)
-        t = cp.cat([vit.class_token.expand(len(x), -1, -1), t], dim=1) + vit.encoder.pos_embedding
-        blocks = list(vit.encoder.layers)
-        for b in blocks[:-1]:
-            t = b(t)
-        h = blocks[-1].ln_1(t)
-        _, w = blocks[-1].self_attention(h, h, h, need_weights=True)
-    return w.numpy()[:, 0, 1:].reshape(len(x), side, side)
+        s2 = cp.tensor(np.stack([feat.mean(1), feat.max(1)], axis=1))
+        k = gate_mod.kernel_size
+        g = F.sigmoid(F.conv2d(s2, gate_mod.weight, gate_mod.bias, padding=k // 2)).numpy()[:, 0]
+    h = g.shape[-1]
+    f = x.shape[-1] // h
+    cells = x[:, 0, :h * f, :h * f].reshape(len(x), h, f, h, f).mean(axis=(2, 4))
+    on = cells > ink
+    return float(g[on].mean() / g[~on].mean()), g
 
 
 class Attention(Experiment):
     id = "q50-attention"
     questions = (50,)
     topic = "architecture"
-    thresholds = {"extra_macs_pct": 0.0, "attn_over_conv": 1.0}
+    thresholds = {"min_focus": 1.03, "gain_pts": 2.0}
+    reasons = {
+        "min_focus": {
+            "en": "Noise floor: an untrained gate, which has found nothing, gives ink/background ratios of "
+                  "0.97-1.01 over 3 seeds; a trained gate counts as finding the digit from 1.03, above that range. "
+                  "Trained: 1.14-1.18 in quick mode, 1.05-1.07 in full (std about 0.01).",
+            "zh": "噪声下限：未训练、什么也没找到的门控在 3 个种子上的笔画/背景比为 0.97-1.01；训练后的门控至少达到 "
+                  "1.03（高于这一范围）才算找到了数字。训练后实测：快速模式 1.14-1.18，"
+                  "完整模式 1.05-1.07（标准差约 0.01）。"},
+        "gain_pts": {
+            "en": "Noise floor for 'better output': a gate's validation accuracy must beat the plain CNN's by at "
+                  "least 2 points; the gains' across-seed std is about 1.2 points in full mode (measured -2.4 to "
+                  "+0.7) and up to 3 in quick mode (-9.5 to -2).",
+            "zh": "“输出更好”的噪声下限：门控网络的验证准确率须比原始 CNN 至少高 2 个百分点；提升量的种子间标准差"
+                  "在完整模式约 1.2 点（实测 -2.4 到 +0.7），快速模式最多约 3 点（-9.5 到 -2）。"},
+    }
+    reachable = ("confirmed", "nuanced", "refuted")
     text = {
         "en": {
-            "title": "Attention in CNNs: better features, not less computation",
-            "claim": "Attention mechanisms (SE, CBAM, self-attention) let a network focus on the important "
-                     "channels and regions, which improves accuracy and reduces computation.",
-            "method": "Train the same small CNN on the MNIST sample plain, with SE gates and with CBAM-style "
-                      "gates (SE + 7x7 spatial gate) after each of its two convolutions; compare accuracy, "
-                      "parameters and MACs (analyzer) and show the SE channel weights per digit class. Count the "
-                      f"MACs of single-head self-attention over the tokens of a {C_ATTN}-channel map against a "
-                      "3x3 convolution as the map grows (analyzer, checked against the formulas). Train a tiny "
-                      "ViT (patch 7, width 32, 2 blocks) briefly and show its class token's attention.",
+            "title": "What does an attention mechanism do?",
+            "claim": "Attention lightens the processing of high-dimensional inputs by picking a structured subset of "
+                     "them, helps the model find the parts of the input that matter for the current output and so "
+                     "improves that output, and helps decoder-style models learn relations between modalities.",
+            "method": "Train the same small CNN on the MNIST sample (Adam, lr 3e-3, same initial weights and "
+                      "batches) plain, with SE gates and with CBAM-style gates (SE + 7x7 spatial gate) after each "
+                      "of its two convolutions. Finding the relevant parts: the trained CBAM net's first spatial "
+                      "gate, its mean weight on the cells holding the digit's ink divided by its mean weight on the "
+                      "background. Better output: each gated net's validation accuracy minus the plain net's. Not "
+                      "covered: the lighter computation by selecting a subset (the gates here are soft and select "
+                      "nothing) and the relations between modalities (no multimodal model).",
+            "beyond": "What the gates cost (parameters and MACs from the analyzer), the SE channel weights per digit "
+                      "class, and single-head self-attention's MACs against a 3x3 convolution as the map grows "
+                      "(analyzer, checked against the formulas).",
         },
         "zh": {
-            "title": "CNN 中的注意力：特征更好，但计算并不更少",
-            "claim": "注意力机制（SE、CBAM、自注意力）让网络关注重要的通道和区域，从而提高准确率并减少计算量。",
-            "method": "在 MNIST 样本上训练同一个小型 CNN 的三个版本：原始、两层卷积后各加 SE 门控、"
-                      "加 CBAM 式门控（SE + 7x7 空间门控），比较准确率、参数量和乘加次数（分析器），"
-                      "并展示 SE 对每个数字类别学到的通道权重。随特征图增大，用分析器统计单头自注意力"
-                      f"（{C_ATTN} 通道特征图的所有位置作为 token）与 3x3 卷积的乘加次数，并与公式核对。"
-                      "再简短训练一个微型 ViT（patch 7、宽度 32、2 个块），展示类别 token 的注意力。",
+            "title": "注意力机制有什么作用？",
+            "claim": "注意力通过有结构地挑选高维输入的子集来减轻处理负担，帮助模型找到与当前输出相关的输入部分从而提高"
+                     "输出质量，并帮助解码器一类的模型学习不同模态之间的关系。",
+            "method": "在 MNIST 样本上训练同一个小型 CNN（Adam，学习率 3e-3，相同的初始权重和批次）的三个版本：原始、"
+                      "两层卷积后各加 SE 门控、加 CBAM 式门控（SE + 7x7 空间门控）。找到相关部分：训练后 CBAM 网络"
+                      "第一个空间门控在数字笔画所在格子上的平均权重除以在背景上的平均权重。输出更好：各门控网络的验证"
+                      "准确率减去原始网络的。未涵盖：通过挑选子集减轻计算（这里的门控是软性的，不挑选任何东西），"
+                      "以及模态间的关系（没有多模态模型）。",
+            "beyond": "门控的代价（分析器给出的参数量和乘加次数）、SE 对每个数字类别的通道权重，以及随特征图增大"
+                      "单头自注意力与 3x3 卷积的乘加次数（分析器计数，并与公式核对）。",
         },
     }
 
     def run(self, ctx: Context) -> Result:
-        data = load_data("mnist_sample", ctx.pick(640, 4000), ctx.pick(400, 1000), ctx.rng)
+        data = load_data("mnist_sample", ctx.pick(640, 4000, tiny=120), ctx.pick(400, 1000, tiny=100), ctx.rng)
         builders = {"plain": lambda: gated_cnn("none"), "SE": lambda: gated_cnn("se"),
                     "CBAM": lambda: gated_cnn("cbam")}
         lean = Data(data.x_train, data.y_train, data.x_val[:1], data.y_val[:1])  # validated once, at the end
@@ -144,20 +177,27 @@ class Attention(Experiment):
             models[name] = build()
             gen = np.random.default_rng()
             gen.bit_generator.state = state
-            fits[name] = fit(models[name], lean, ctx.pick(2, 8), gen, lr=3e-3)
+            fits[name] = fit(models[name], lean, ctx.pick(4, 8, tiny=1), gen, lr=3e-3)
             fits[name].val_acc = accuracy_of(models[name], data.x_val, data.y_val)
+        self.models = models  # kept for the tests' independent recomputation
         costs = {n: cost(build(), (1, 1, 28, 28)) for n, build in builders.items()}
         gates = se_channel_weights(models["SE"], data.x_val, data.y_val)
-        sides = ctx.pick((4, 8, 16, 32), (4, 8, 16, 32, 48, 64))
+        focus, maps = spatial_focus(models["CBAM"], data.x_val)
+        sides = ctx.pick((4, 8, 16, 32), (4, 8, 16, 32, 48, 64), tiny=(4, 8))
         sweep = attention_vs_conv(sides)
         formula_err = max(max(abs(a - fa) / fa, abs(c - fc) / fc) for _, a, c, fa, fc in sweep)
-        vit, vit_acc = self._vit(ctx, data)
-        self._plots(ctx, gates, sweep, vit, data)
+        self._plots(ctx, gates, sweep, maps, data)
         base = costs["plain"]["macs"]
         n_last, a_last, c_last = sweep[-1][:3]
+        acc = {n: 100 * fits[n].val_acc for n in builders}
         figures = {
-            "acc_plain": Figure(fits["plain"].val_acc), "acc_se": Figure(fits["SE"].val_acc),
-            "acc_cbam": Figure(fits["CBAM"].val_acc),
+            "acc_plain": Figure(acc["plain"], "%"), "acc_se": Figure(acc["SE"], "%"),
+            "acc_cbam": Figure(acc["CBAM"], "%"),
+            "gain_se": Figure(acc["SE"] - acc["plain"], "points"),
+            "gain_cbam": Figure(acc["CBAM"] - acc["plain"], "points"),
+            "focus_ratio": Figure(focus, "ink/background"),
+        }
+        beyond = {
             "params_plain": Figure(costs["plain"]["params"], "parameters"),
             "params_se": Figure(costs["SE"]["params"], "parameters"),
             "params_cbam": Figure(costs["CBAM"]["params"], "parameters"),
@@ -169,35 +209,21 @@ class Attention(Experiment):
             "attn_over_conv_large": Figure(a_last / c_last, "x",
                                            {"en": f"{n_last} tokens", "zh": f"{n_last} 个 token"}),
             "tokens_large": Figure(n_last, "tokens"),
-            "crossover_tokens": Figure(2.5 * C_ATTN, "tokens", {"en": "formula: N > 2.5 C",
-                                                                "zh": "公式：N > 2.5 C"}),
             "formula_rel_err": Figure(formula_err, "relative"),
-            "vit_acc": Figure(vit_acc),
         }
-        tables = [
-            Table("cnn", ["net", "val accuracy", "parameters", "MACs"],
-                  [[n, fits[n].val_acc, costs[n]["params"], costs[n]["macs"]] for n in builders],
-                  {"en": "Same CNN, same data and batches; MACs and parameters from the analyzer.",
-                   "zh": "同一个 CNN、同样的数据和批次；乘加次数和参数量来自分析器。"}),
-            Table("attention_cost", ["tokens N", "self-attention MACs", "3x3 conv MACs", "ratio"],
-                  [[n, a, c, a / c] for n, a, c, _, _ in sweep],
-                  {"en": f"{C_ATTN}-channel map; analyzer counts (formulas agree within {fmt(formula_err)}).",
-                   "zh": f"{C_ATTN} 通道特征图；分析器计数（与公式相差不超过 {fmt(formula_err)}）。"}),
-        ]
-        return Result(figures=figures, tables=tables)
+        tables = [Table("cnn", ["net", "val accuracy (%)", "parameters", "MACs"],
+                        [[n, acc[n], costs[n]["params"], costs[n]["macs"]] for n in builders],
+                        {"en": "Same CNN, same data and batches; MACs and parameters from the analyzer.",
+                         "zh": "同一个 CNN、同样的数据和批次；乘加次数和参数量来自分析器。"})]
+        beyond_tables = [Table("attention_cost", ["tokens N", "self-attention MACs", "3x3 conv MACs", "ratio"],
+                               [[n, a, c, a / c] for n, a, c, _, _ in sweep],
+                               {"en": f"{C_ATTN}-channel map; analyzer counts (formulas agree within "
+                                      f"{fmt(formula_err)}).",
+                                "zh": f"{C_ATTN} 通道特征图；分析器计数（与公式相差不超过 {fmt(formula_err)}）。"})]
+        return Result(figures=figures, beyond=beyond, tables=tables, beyond_tables=beyond_tables)
 
     @staticmethod
-    def _vit(ctx: Context, data: Data) -> tuple[Any, float]:
-        cp.manual_seed(ctx.seed)
-        vit = VisionTransformer(image_size=28, patch_size=7, in_channels=1, embed_dim=32, depth=2, num_heads=2,
-                                mlp_dim=64)
-        n = ctx.pick(160, 1600)  # our ViT's backward is slow: quick mode sees a few batches only
-        fit(vit, Data(data.x_train[:n], data.y_train[:n], data.x_val[:1], data.y_val[:1]), ctx.pick(2, 8),
-            np.random.default_rng(ctx.seed), lr=2e-3, batch_size=32)
-        return vit, accuracy_of(vit, data.x_val, data.y_val)
-
-    @staticmethod
-    def _plots(ctx: Context, gates: np.ndarray, sweep: list[tuple[int, ...]], vit: Any, data: Data) -> None:
+    def _plots(ctx: Context, gates: np.ndarray, sweep: list[tuple[int, ...]], maps: np.ndarray, data: Data) -> None:
         fig, axes = ctx.figure(1, 2, size=(11, 4))
         n = [r[0] for r in sweep]
         axes[0].loglog(n, [r[1] for r in sweep], marker="o", label="self-attention (analyzer)")
@@ -209,45 +235,62 @@ class Attention(Experiment):
         axes[1].set(xlabel="channel", ylabel="digit class", title="SE gate (last block), mean per class")
         fig.colorbar(im, ax=axes[1])
         ctx.save_figure(fig, "attention_cost_and_se", "Left: multiply-accumulates of self-attention and of a 3x3 "
-                        "convolution against the number of tokens (log-log): attention grows quadratically and "
-                        "overtakes the convolution. Right: the mean SE channel weight for each digit class.",
-                        "左：自注意力与 3x3 卷积的乘加次数随 token 数的变化（双对数坐标），"
-                        "注意力按平方增长并超过卷积。右：每个数字类别的 SE 通道权重均值。")
-        pick = [int(np.flatnonzero(data.y_val == c)[0]) for c in (0, 2, 4, 6, 8)]
-        x = data.x_val[pick]
-        att = vit_attention(vit, x)
-        fig, axes = ctx.figure(2, len(pick), size=(2 * len(pick), 4.2))
-        for i in range(len(pick)):
-            axes[0, i].imshow(x[i, 0], cmap="gray")
-            axes[1, i].imshow(att[i], cmap="magma")
+                        "convolution against the number of tokens (log-log), with the formula. Right: the mean SE "
+                        "channel weight for each digit class.",
+                        "左：自注意力与 3x3 卷积的乘加次数随 token 数的变化（双对数坐标）及公式。"
+                        "右：每个数字类别的 SE 通道权重均值。")
+        pick = [int(np.flatnonzero(data.y_val == c)[0]) for c in (0, 2, 4, 6, 8) if (data.y_val == c).any()]
+        fig, axes = ctx.figure(2, len(pick), size=(2 * len(pick), 4.2), )
+        axes = np.asarray(axes).reshape(2, len(pick))
+        for i, j in enumerate(pick):
+            axes[0, i].imshow(data.x_val[j, 0], cmap="gray")
+            axes[1, i].imshow(maps[j], cmap="magma", vmin=0, vmax=1)
             axes[0, i].set_axis_off()
             axes[1, i].set_axis_off()
-        axes[1, 0].set_title("CLS attention", fontsize=9)
-        ctx.save_figure(fig, "vit_attention", "Validation digits (top) and the tiny ViT's class-token attention "
-                        "over its 4x4 grid of 7x7 patches in the last block (bottom).",
-                        "上排为验证集数字，下排为微型 ViT 最后一个块中类别 token 对 4x4 个 7x7 图块的注意力。")
+        axes[1, 0].set_title("spatial gate", fontsize=9)
+        ctx.save_figure(fig, "spatial_gate", "Validation digits (top) and the trained CBAM net's first spatial gate "
+                        "over them (bottom, 0 to 1).",
+                        "上排为验证集数字，下排为训练好的 CBAM 网络第一个空间门控在其上的权重（0 到 1）。")
 
     @staticmethod
     def decide(figures: Mapping[str, float], thresholds: Mapping[str, float]) -> tuple[str, Text]:
-        tol, lim = thresholds["extra_macs_pct"], thresholds["attn_over_conv"]
-        se, cb = figures["extra_macs_se_pct"], figures["extra_macs_cbam_pct"]
-        r_small, r_large, n = figures["attn_over_conv_small"], figures["attn_over_conv_large"], figures["tokens_large"]
-        adds = se > tol and cb > tol
-        quadratic = r_large > lim
-        acc = (f"accuracy plain {fmt(figures['acc_plain'])}, SE {fmt(figures['acc_se'])}, "
-               f"CBAM {fmt(figures['acc_cbam'])}")
-        en = (f"Attention adds computation rather than saving it: SE adds {fmt(se)}% and CBAM {fmt(cb)}% MACs to "
-              f"the CNN (threshold {fmt(tol)}%), with {acc}. Self-attention over {fmt(n)} tokens costs "
-              f"{fmt(r_large)}x a 3x3 convolution (threshold {fmt(lim)}x), against {fmt(r_small)}x on the "
-              f"smallest map: its N^2 term grows quadratically with the tokens.")
-        zh = (f"注意力增加而不是减少计算：SE 让 CNN 的乘加次数增加 {fmt(se)}%，CBAM 增加 {fmt(cb)}%"
-              f"（阈值 {fmt(tol)}%），准确率为原始 {fmt(figures['acc_plain'])}、SE {fmt(figures['acc_se'])}、"
-              f"CBAM {fmt(figures['acc_cbam'])}。{fmt(n)} 个 token 上的自注意力是 3x3 卷积的 {fmt(r_large)} 倍"
-              f"（阈值 {fmt(lim)} 倍），最小特征图上为 {fmt(r_small)} 倍：其 N^2 项随 token 数平方增长。")
-        if not (adds or quadratic):
-            en = (f"Attention saved computation here: SE {fmt(se)}%, CBAM {fmt(cb)}% extra MACs (threshold "
-                  f"{fmt(tol)}%), self-attention {fmt(r_large)}x a 3x3 convolution at {fmt(n)} tokens "
-                  f"(threshold {fmt(lim)}x); {acc}.")
-            zh = (f"这里注意力减少了计算：SE 多 {fmt(se)}%、CBAM 多 {fmt(cb)}% 乘加（阈值 {fmt(tol)}%），"
-                  f"{fmt(n)} 个 token 时自注意力是 3x3 卷积的 {fmt(r_large)} 倍（阈值 {fmt(lim)} 倍）。")
-        return verdict_if(not adds and not quadratic, nuanced=adds != quadratic), evidence(en=en, zh=zh)
+        t_focus, t_gain = thresholds["min_focus"], thresholds["gain_pts"]
+        focus, g_se, g_cb = figures["focus_ratio"], figures["gain_se"], figures["gain_cbam"]
+        parts = {"focus": focus >= t_focus, "se": g_se >= t_gain, "cbam": g_cb >= t_gain}
+        held = sum(parts.values())
+        verdict = verdict_if(held == 3, nuanced=0 < held < 3)
+        en = (f"After training, the CBAM net's first spatial gate weighs the digit's ink cells {fmt(focus)}x the "
+              f"background (counts from {fmt(t_focus)}x). Validation accuracy: plain {fmt(figures['acc_plain'])}%, "
+              f"SE {fmt(figures['acc_se'])}% ({fmt(g_se)} points), CBAM {fmt(figures['acc_cbam'])}% ({fmt(g_cb)} "
+              f"points; a gain counts from {fmt(t_gain)}). The lighter computation and the relations between "
+              f"modalities were not measured.")
+        zh = (f"训练后，CBAM 网络第一个空间门控对数字笔画格子的权重是背景的 {fmt(focus)} 倍（至少 {fmt(t_focus)} 倍"
+              f"才算）。验证准确率：原始 {fmt(figures['acc_plain'])}%，SE {fmt(figures['acc_se'])}%"
+              f"（{fmt(g_se)} 个百分点），CBAM {fmt(figures['acc_cbam'])}%（{fmt(g_cb)} 个百分点；"
+              f"至少提升 {fmt(t_gain)} 才算）。减轻计算与模态间关系两部分没有测量。")
+        if 0 < held < 3:
+            names_en = {"focus": "the gate finds the digit", "se": "SE improves accuracy",
+                        "cbam": "CBAM improves accuracy"}
+            names_zh = {"focus": "门控找到数字", "se": "SE 提高准确率", "cbam": "CBAM 提高准确率"}
+            en += (f" Held: {', '.join(names_en[k] for k, v in parts.items() if v)}; not measured here: "
+                   f"{', '.join(names_en[k] for k, v in parts.items() if not v)}.")
+            zh += (f"成立：{'、'.join(names_zh[k] for k, v in parts.items() if v)}；这里没有测到："
+                   f"{'、'.join(names_zh[k] for k, v in parts.items() if not v)}。")
+        return verdict, evidence(en=en, zh=zh)
+
+    @staticmethod
+    def explain_beyond(beyond: Mapping[str, float]) -> Text | None:
+        b = beyond
+        return {
+            "en": f"The gates are not free: SE adds {fmt(b['extra_macs_se_pct'])}% and CBAM "
+                  f"{fmt(b['extra_macs_cbam_pct'])}% to the plain CNN's {fmt(b['macs_plain'])} MACs, and "
+                  f"{fmt(b['params_se'] - b['params_plain'])} and {fmt(b['params_cbam'] - b['params_plain'])} "
+                  f"parameters. Self-attention over all {fmt(b['tokens_large'])} positions of a {C_ATTN}-channel map "
+                  f"costs {fmt(b['attn_over_conv_large'])}x a 3x3 convolution ({fmt(b['attn_over_conv_small'])}x on "
+                  f"the smallest map; analyzer and formulas agree within {fmt(b['formula_rel_err'])}).",
+            "zh": f"门控不是免费的：SE 使原始 CNN 的 {fmt(b['macs_plain'])} 次乘加增加 {fmt(b['extra_macs_se_pct'])}%，"
+                  f"CBAM 增加 {fmt(b['extra_macs_cbam_pct'])}%，参数分别多 {fmt(b['params_se'] - b['params_plain'])} "
+                  f"和 {fmt(b['params_cbam'] - b['params_plain'])} 个。在 {C_ATTN} 通道特征图的全部 "
+                  f"{fmt(b['tokens_large'])} 个位置上做自注意力，代价是 3x3 卷积的 {fmt(b['attn_over_conv_large'])} 倍"
+                  f"（最小特征图上为 {fmt(b['attn_over_conv_small'])} 倍；分析器与公式相差不超过 "
+                  f"{fmt(b['formula_rel_err'])}）。"}
