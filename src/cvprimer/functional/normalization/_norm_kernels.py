@@ -111,14 +111,9 @@ def _sets_backward(x, gy, gam, mean, rstd, s0, s1, want_gx, gx, dgam, dbet):  # 
     m = A * P * Q
     B = np.empty(P)
     D = np.empty(P)
-    k1 = np.empty(P, x.dtype)
-    kv = np.zeros(4, x.dtype)
-    z = kv[3]
     for s in range(s0, s1):
         mu = mean[s]
         r = rstd[s]
-        kv[0] = mu
-        mf = kv[0]
         for p in range(P):
             bs = 0.0
             ds = 0.0
@@ -126,12 +121,12 @@ def _sets_backward(x, gy, gam, mean, rstd, s0, s1, want_gx, gx, dgam, dbet):  # 
                 xr, gr = x[a, s, p], gy[a, s, p]
                 for q0 in range(0, Q, _BLOCK):
                     xb, gb = xr[q0:q0 + _BLOCK], gr[q0:q0 + _BLOCK]
-                    b1 = z
-                    d1 = z
+                    b1 = 0.0
+                    d1 = 0.0
                     for j in range(xb.size):
                         gv = gb[j]
                         b1 += gv
-                        d1 += gv * (xb[j] - mf)
+                        d1 += gv * (xb[j] - mu)
                     bs += b1
                     ds += d1
             B[p] = bs
@@ -145,17 +140,18 @@ def _sets_backward(x, gy, gam, mean, rstd, s0, s1, want_gx, gx, dgam, dbet):  # 
             dgam[g, p] += r * D[p]
             dbet[g, p] += B[p]
         if want_gx:
-            for p in range(P):
-                k1[p] = gam[g, p] * r
-            kv[1] = -r * r * r * s2_ / m
-            kv[2] = -r * s1_ / m
-            k2, k0 = kv[1], kv[2]
+            # gx = k gy + k2 (x - mu) + k0 cancels where gy is nearly constant over the set: the terms are formed
+            # in float64 around the float64 mean and rounded once, as are the sums B and D above (with float32
+            # block sums around the rounded mean, instance norm's gx measured 6.5e-7 off a 1.4e-5 gradient, 25x
+            # PyTorch's error; these loops are memory-bound, so the float64 arithmetic costs little)
+            k2 = -r * r * r * s2_ / m
+            k0 = -r * s1_ / m
             for a in range(A):
                 for p in range(P):
-                    k = k1[p]
+                    k = gam[g, p] * r
                     xr, gr, out = x[a, s, p], gy[a, s, p], gx[a, s, p]
                     for q in range(Q):
-                        out[q] = k * gr[q] + k2 * (xr[q] - mf) + k0
+                        out[q] = k * gr[q] + k2 * (xr[q] - mu) + k0
 
 
 @jit.kernel(fastmath=_FM)
