@@ -1,10 +1,13 @@
 """Question 1: why normalize or standardize input features.
 
-Measured on the digits as 64 pixel features in their original units (0..16), and on a mixed-scale version of
-them (a quarter of the columns multiplied by 100, as when features come in different units): the same MLP
-trained with plain SGD on raw, min-max and z-scored inputs (scalers of :mod:`cvprimer.data`, fitted on the
-training split only), each over a learning-rate sweep; the loss curves; the condition number of the input
-covariance; and, as a control, Adam (whose per-parameter step sizes undo part of a bad scaling).
+The seed's setting is features measured in different units. Measured on the digits' 64 pixel features with a random
+quarter of the columns multiplied by 100 (as when features come in different units): the same MLP trained with
+plain SGD on raw, min-max and z-scored inputs (scalers of :mod:`cvprimer.data`, fitted on the training split only),
+each over a learning-rate sweep keeping each input's best rate; the claim is checked per scaler on the final
+validation accuracy (more accurate) and on the validation accuracy halfway through training against the raw input's
+final one (at least twice as fast). Beyond the
+seed: the same on the unscaled pixels (one unit already), the condition number of each input's covariance, and
+Adam (whose per-parameter step sizes undo part of a bad scaling).
 """
 
 from __future__ import annotations
@@ -19,7 +22,19 @@ from cvprimer import data as cd
 from cvprimer import nn
 from cvprimer.analysis.timing import blas_threads
 from cvprimer.lab.common import Data, fit, load_data
-from cvprimer.lab.experiment import Context, Experiment, Figure, Result, Table, Text, evidence, fmt, verdict_if
+from cvprimer.lab.experiment import (
+    CONFIRMED,
+    NUANCED,
+    REFUTED,
+    Context,
+    Experiment,
+    Figure,
+    Result,
+    Table,
+    Text,
+    evidence,
+    fmt,
+)
 
 PREPS = ("raw", "min-max", "z-score")
 
@@ -59,29 +74,50 @@ class InputScaling(Experiment):
     id = "q01-input-scaling"
     questions = (1,)
     topic = "data"
-    thresholds = {"min_acc_gain": 0.05, "min_cond_ratio": 100.0}
+    thresholds = {"min_acc_gain": 0.1, "min_speed_gain": 0.1}
+    reasons = {
+        "min_acc_gain": {
+            "en": "Measured noise floor: over 3 seeds in full mode the across-seed standard deviation of the final "
+                  "accuracy gains is at most 0.094 (it comes from the raw input, whose final accuracy ranges "
+                  "0.62-0.80); a gain counts from 0.1, above it.",
+            "zh": "实测噪声下限：full 模式 3 个种子下，最终准确率提升的跨种子标准差最大为 0.094（来自原始输入，"
+                  "其最终准确率在 0.62-0.80 之间）；提升达到 0.1（高于它）才算。"},
+        "min_speed_gain": {
+            "en": "Measured noise floor: over 3 seeds in full mode the across-seed standard deviation of the halfway "
+                  "accuracy minus the raw input's final accuracy is at most 0.091; a gain counts from 0.1, above it.",
+            "zh": "实测噪声下限：full 模式 3 个种子下，训练一半时的准确率减去原始输入最终准确率，其跨种子标准差最大"
+                  "为 0.091；超出 0.1（高于它）才算。"},
+    }
+    # quick mode (4 epochs on 400 digits) is too short for min-max inputs: 2 of 3 seeds confirm where full mode
+    # confirms 3 of 3; six quick epochs did not settle it either (measured), so quick verdicts are provisional
+    quick_provisional = True
+    reachable = (CONFIRMED, NUANCED, REFUTED)
     text = {
         "en": {
-            "title": "Why normalize inputs: conditioning and training speed",
-            "claim": "Normalization brings features measured in different units to the same magnitude, so that "
-                     "features with a large variance do not dominate and the model is more accurate; it also "
-                     "makes the learning algorithm converge faster.",
-            "method": "Take the 64 digit pixels in their units (0..16) and a mixed-scale copy with a random quarter "
-                      "of the columns multiplied by 100. Train the same MLP (one hidden layer of 32) with plain SGD "
-                      "on raw, per-feature min-max and per-feature z-scored inputs (scalers fitted on the training "
-                      "split only), sweeping the learning rate, and keep each input's best validation accuracy "
-                      "after a fixed number of epochs; report the condition number of each input's covariance and, "
-                      "as a control, Adam on the raw and z-scored mixed-scale inputs.",
+            "title": "Why normalize or standardize input features?",
+            "claim": "Bringing features measured in different units to a common scale keeps the large-variance "
+                     "features from dominating, so the model is more accurate, and it makes training converge "
+                     "faster.",
+            "method": "Take the 64 digit pixels (0..16) with a random quarter of the columns multiplied by 100, as "
+                      "if measured in other units. Train the same MLP (one hidden layer of 32) with plain SGD, "
+                      "batch 32, on raw, per-feature min-max and per-feature z-scored inputs (scalers fitted on the "
+                      "training split only), sweeping the learning rate and keeping each input's best. For each "
+                      "scaler the claim holds when its final validation accuracy beats the raw input's by the margin "
+                      "(more accurate) and when, halfway through training, it already beats the raw input's final "
+                      "accuracy by the margin (converging at least twice as fast).",
+            "beyond": "The same sweep on the pixels in their own single unit, the condition number of each input's "
+                      "covariance, and Adam on the raw and z-scored mixed-unit inputs.",
         },
         "zh": {
-            "title": "为什么要归一化输入：条件数与训练速度",
-            "claim": "归一化让量纲不同的特征处于同一数量级，避免方差大的特征占主导，使模型更准确；"
-                     "同时还能让训练更快地收敛。",
-            "method": "取 digits 的 64 个像素特征（原始单位 0..16），再做一份混合尺度的副本：随机四分之一的列乘以 "
-                      "100。用朴素 SGD 在原始、逐特征 min-max、逐特征 z-score（只在训练集上拟合）三种输入上"
-                      "训练同一个 MLP（一个 32 单元的隐藏层），扫描学习率，记录每种输入在固定轮数后的最佳验证"
-                      "准确率；同时报告每种输入协方差矩阵的条件数，并以 Adam 在原始和 z-score 混合尺度输入上的"
-                      "结果作对照。",
+            "title": "为什么要对输入特征做归一化或标准化？",
+            "claim": "把量纲不同的特征拉到相近的尺度，可以避免方差大的特征占主导，使模型更准确，同时让训练更快收敛。",
+            "method": "取 digits 的 64 个像素特征（0..16），把随机四分之一的列乘以 100，模拟不同量纲的特征。"
+                      "用朴素 SGD（批大小 32）在原始、逐特征 min-max、逐特征 z-score（只在训练集上拟合）三种输入上"
+                      "训练同一个 MLP（一个 32 单元的隐藏层），扫描学习率并保留每种输入的最佳值。对每种缩放方法，"
+                      "最终验证准确率比原始输入高出阈值（更准确），并且训练进行到一半时就比原始输入的最终准确率高出阈值"
+                      "（收敛至少快一倍），才算该说法成立。",
+            "beyond": "在同一量纲的原始像素上做同样的扫描；每种输入协方差矩阵的条件数；以及 Adam 在原始和 "
+                      "z-score 的混合量纲输入上的结果。",
         },
     }
 
@@ -90,12 +126,12 @@ class InputScaling(Experiment):
             return self._run(ctx)
 
     def _run(self, ctx: Context) -> Result:
-        d = load_data("digits", ctx.pick(400, 1437), 360, ctx.rng)
+        d = load_data("digits", ctx.pick(400, 1437, tiny=120), ctx.pick(360, 360, tiny=60), ctx.rng)
         sets = feature_sets(d, ctx.child_rng())
-        lrs = [float(v) for v in np.logspace(-5, 1, ctx.pick(7, 13))]
-        epochs = ctx.pick(4, 20)
+        lrs = [float(v) for v in np.logspace(-5, 1, ctx.pick(7, 13, tiny=3))]
+        epochs = ctx.pick(4, 20, tiny=2)
         state = ctx.rng.bit_generator.state
-        best: dict[tuple[str, str], tuple[float, float, np.ndarray]] = {}
+        best: dict[tuple[str, str], tuple[float, float, np.ndarray, float]] = {}
         sweep: dict[tuple[str, str], list[float]] = {}
         cond: dict[tuple[str, str], float] = {}
 
@@ -123,32 +159,40 @@ class InputScaling(Experiment):
                     fits.append(f)
                 i = int(np.argmax(accs))
                 sweep[set_name, prep] = accs
-                best[set_name, prep] = (accs[i], lrs[i], fits[i].curve("train_loss"))
+                # speed: the validation accuracy halfway through training, at the input's best rate
+                half = fits[i].history[epochs // 2 - 1]
+                early = float(half["val_acc"]) if np.isfinite(half.get("train_loss", 0.0)) else 0.1
+                best[set_name, prep] = (accs[i], lrs[i], fits[i].curve("train_loss"), early)
         adam = {}
         for prep in ("raw", "z-score"):
             xtr, xva = preprocess(*sets["mixed-scale"], prep)
             adam[prep] = max(train(xtr, xva, lr, "adam").val_acc for lr in (1e-3, 1e-2))
         self._plot(ctx, lrs, sweep, best)
         figures: dict[str, Figure] = {}
-        for (s, p), (acc, lr, _) in best.items():
-            key = f"{s.split('-')[0]}_{p.replace('-', '')}"
-            figures[f"best_acc_{key}"] = Figure(acc, "fraction")
-            figures[f"best_lr_{key}"] = Figure(lr, "lr")
-            figures[f"cond_{key}"] = Figure(cond[s, p], "")
-        figures["adam_acc_mixed_raw"] = Figure(adam["raw"], "fraction")
-        figures["adam_acc_mixed_zscore"] = Figure(adam["z-score"], "fraction")
-        rows = [[s, p, cond[s, p], best[s, p][1], best[s, p][0]] for s in sets for p in PREPS]
-        rows += [["mixed-scale", f"{p} (Adam)", cond["mixed-scale", p], float("nan"), adam[p]] for p in adam]
-        table = Table("inputs", ["features", "input", "cond(cov)", "best lr", "best val acc"], rows,
+        beyond: dict[str, Figure] = {}
+        for (st, p), (acc, lr, _, early) in best.items():
+            key = f"{st.split('-')[0]}_{p.replace('-', '')}"
+            into = figures if st == "mixed-scale" else beyond
+            into[f"best_acc_{key}"] = Figure(acc, "fraction")
+            (beyond if st != "mixed-scale" or p == "raw" else figures)[f"half_acc_{key}"] = Figure(early, "fraction")
+            beyond[f"best_lr_{key}"] = Figure(lr, "lr")
+            beyond[f"cond_{key}"] = Figure(cond[st, p], "")
+        beyond["adam_acc_mixed_raw"] = Figure(adam["raw"], "fraction")
+        beyond["adam_acc_mixed_zscore"] = Figure(adam["z-score"], "fraction")
+        rows = [[s, p, cond[s, p], best[s, p][1], best[s, p][3], best[s, p][0]] for s in sets for p in PREPS]
+        rows += [["mixed-scale", f"{p} (Adam)", cond["mixed-scale", p], float("nan"), float("nan"), adam[p]]
+                 for p in adam]
+        table = Table("inputs", ["features", "input", "cond(cov)", "best lr", "val acc, halfway", "final val acc"],
+                      rows,
                       {"en": f"Plain SGD, batch 32, {epochs} epochs, best of {len(lrs)} learning rates "
                              f"{fmt(lrs[0])}..{fmt(lrs[-1])}; Adam: best of lr 1e-3 and 1e-2.",
                        "zh": f"朴素 SGD，批大小 32，训练 {epochs} 轮，取 {len(lrs)} 个学习率 "
                              f"{fmt(lrs[0])}..{fmt(lrs[-1])} 中的最佳；Adam 取学习率 1e-3 与 1e-2 中的最佳。"})
-        return Result(figures=figures, tables=[table])
+        return Result(figures=figures, tables=[table], beyond=beyond)
 
     @staticmethod
     def _plot(ctx: Context, lrs: list[float], sweep: Mapping[tuple[str, str], list[float]],
-              best: Mapping[tuple[str, str], tuple[float, float, np.ndarray]]) -> None:
+              best: Mapping[tuple[str, str], tuple[float, float, np.ndarray, float]]) -> None:
         fig, axes = ctx.figure(1, 3, size=(14, 3.9))
         for j, s in enumerate(("same-scale", "mixed-scale")):
             for i, p in enumerate(PREPS):
@@ -175,34 +219,43 @@ class InputScaling(Experiment):
 
     @staticmethod
     def decide(figures: Mapping[str, float], thresholds: Mapping[str, float]) -> tuple[str, Text]:
-        g_min, c_min = thresholds["min_acc_gain"], thresholds["min_cond_ratio"]
-        raw, mm, z = (figures[f"best_acc_mixed_{p}"] for p in ("raw", "minmax", "zscore"))
-        s_raw, s_z = figures["best_acc_same_raw"], figures["best_acc_same_zscore"]
-        c_raw, c_z = figures["cond_mixed_raw"], figures["cond_mixed_zscore"]
-        a_raw, a_z = figures["adam_acc_mixed_raw"], figures["adam_acc_mixed_zscore"]
-        gain, c_ratio = z - raw, c_raw / max(c_z, 1e-300)
-        en = (f"On mixed-scale features, plain SGD at its best learning rate reaches validation accuracy {fmt(raw)} "
-              f"on raw inputs, {fmt(mm)} after min-max and {fmt(z)} after z-scoring (gain {fmt(gain)}; the bar is "
-              f"{fmt(g_min)}); z-scoring lowers the covariance's condition number from {fmt(c_raw)} to {fmt(c_z)} "
-              f"({fmt(c_ratio)}x; the bar is {fmt(c_min)}x). On same-scale pixels the gain is {fmt(s_z - s_raw)} "
-              f"({fmt(s_raw)} -> {fmt(s_z)}). Adam on the mixed-scale inputs: {fmt(a_raw)} raw, {fmt(a_z)} z-scored.")
-        zh = (f"在混合尺度特征上，朴素 SGD 在最佳学习率下的验证准确率：原始输入 {fmt(raw)}，min-max 后 {fmt(mm)}，"
-              f"z-score 后 {fmt(z)}（提升 {fmt(gain)}；阈值 {fmt(g_min)}）；z-score 把协方差矩阵的条件数从 "
-              f"{fmt(c_raw)} 降到 {fmt(c_z)}（{fmt(c_ratio)} 倍；阈值 {fmt(c_min)} 倍）。在同尺度像素上提升为 "
-              f"{fmt(s_z - s_raw)}（{fmt(s_raw)} -> {fmt(s_z)}）。Adam 在混合尺度输入上：原始 {fmt(a_raw)}，"
-              f"z-score {fmt(a_z)}。")
-        ok_acc, ok_cond = gain >= g_min, c_ratio >= c_min
-        if ok_acc and ok_cond:
-            return verdict_if(True), evidence(
-                en=en + " Normalizing lets one learning rate suit every feature, so the same budget trains much "
-                        "further; the model could represent the same functions on raw inputs, so the gain is in "
-                        "optimization" + (", and Adam's per-parameter step sizes do not make it unnecessary."
-                                          if a_z - a_raw >= g_min else ", which Adam's per-parameter steps largely "
-                                          "provide on their own."),
-                zh=zh + "归一化使同一个学习率适合所有特征，同样的训练预算能走得更远；模型在原始输入上也能表示同样的"
-                        "函数，所以收益来自优化过程" + ("，Adam 的逐参数步长并不能替代归一化。" if a_z - a_raw >= g_min
-                                               else "，而 Adam 的逐参数步长在很大程度上也能提供这一点。"))
-        return verdict_if(False, nuanced=ok_acc or ok_cond), evidence(
-            en=en + (" Only part of the claim shows here." if ok_acc or ok_cond else
-                     " Normalization made no clear difference here."),
-            zh=zh + ("此处只体现了该说法的一部分。" if ok_acc or ok_cond else "此处归一化没有带来明显差别。"))
+        g_min, e_min = thresholds["min_acc_gain"], thresholds["min_speed_gain"]
+        raw = figures["best_acc_mixed_raw"]
+        checks = []  # (scaler, part, gain, bar)
+        for key, name in (("minmax", "min-max"), ("zscore", "z-score")):
+            checks.append((name, "accuracy", figures[f"best_acc_mixed_{key}"] - raw, g_min))
+            checks.append((name, "speed", figures[f"half_acc_mixed_{key}"] - raw, e_min))
+        ok = [c for c in checks if c[2] >= c[3]]
+        verdict = CONFIRMED if len(ok) == len(checks) else REFUTED if not ok else NUANCED
+        part_zh = {"accuracy": "准确率", "speed": "速度"}
+        fails_en = ", ".join(f"{n} {p}" for n, p, g, b in checks if g < b) or "none"
+        fails_zh = "、".join(f"{n} {part_zh[p]}" for n, p, g, b in checks if g < b) or "无"
+        mm, z = figures["best_acc_mixed_minmax"], figures["best_acc_mixed_zscore"]
+        mm_e, z_e = figures["half_acc_mixed_minmax"], figures["half_acc_mixed_zscore"]
+        en = (f"On features in mixed units, plain SGD at each input's best learning rate ends at validation accuracy "
+              f"{fmt(raw)} raw, {fmt(mm)} after min-max and {fmt(z)} after z-scoring (a gain counts from "
+              f"{fmt(g_min)}). Halfway through training, min-max stands at {fmt(mm_e)} and z-scoring at {fmt(z_e)}; "
+              f"converging at least twice as fast means beating the raw input's final {fmt(raw)} by {fmt(e_min)} "
+              f"there. Checks that fail: {fails_en}.")
+        zh = (f"在混合量纲的特征上，朴素 SGD 在各输入的最佳学习率下最终验证准确率为：原始 {fmt(raw)}，min-max 后 "
+              f"{fmt(mm)}，z-score 后 {fmt(z)}（提升达到 {fmt(g_min)} 才算）；训练进行到一半时 min-max 为 "
+              f"{fmt(mm_e)}，z-score 为 {fmt(z_e)}；收敛至少快一倍，意味着此时已比原始输入的最终值 {fmt(raw)} 高出 "
+              f"{fmt(e_min)}。未通过的检查：{fails_zh}。")
+        return verdict, evidence(en=en, zh=zh)
+
+    @staticmethod
+    def explain_beyond(beyond: Mapping[str, float]) -> Text | None:
+        b = {k: fmt(v) for k, v in beyond.items()}
+        return {
+            "en": f"On the pixels in their own single unit, plain SGD ends at {b['best_acc_same_raw']} raw, "
+                  f"{b['best_acc_same_minmax']} after min-max and {b['best_acc_same_zscore']} after z-scoring. The "
+                  f"covariance's condition number of the mixed-unit inputs is {b['cond_mixed_raw']} raw and "
+                  f"{b['cond_mixed_zscore']} z-scored ({b['cond_same_raw']} for the single-unit pixels). Adam on the "
+                  f"mixed-unit inputs reaches {b['adam_acc_mixed_raw']} raw and {b['adam_acc_mixed_zscore']} "
+                  f"z-scored.",
+            "zh": f"在同一量纲的原始像素上，朴素 SGD 最终为：原始 {b['best_acc_same_raw']}，min-max 后 "
+                  f"{b['best_acc_same_minmax']}，z-score 后 {b['best_acc_same_zscore']}。混合量纲输入的协方差条件数："
+                  f"原始 {b['cond_mixed_raw']}，z-score 后 {b['cond_mixed_zscore']}（同一量纲像素为 "
+                  f"{b['cond_same_raw']}）。Adam 在混合量纲输入上：原始 {b['adam_acc_mixed_raw']}，z-score "
+                  f"{b['adam_acc_mixed_zscore']}。",
+        }
