@@ -15,30 +15,32 @@ T = E.thresholds
 H = T["help_pts"]
 
 
-def figures():
+def figures(**gain):
     b = {"none": 84.4, "over-sampling": 85.6, "under-sampling": 83.6, "SMOTE": 85.1, "focal loss": 84.4}
-    return {f"bal_acc_{SLUG[k]}": v for k, v in b.items()}
+    f = {f"bal_acc_{SLUG[k]}": v for k, v in b.items()}
+    f.update({f"gain_{SLUG[k]}": round(b[k] - b["none"], 9) for k in SEED_REMEDIES})
+    f.update({f"gain_{k}": v for k, v in gain.items()})
+    return f
 
 
 def test_edges_for_each_remedy():
-    """The gain is the figure itself when the unremedied run is at 0."""
     for k in SEED_REMEDIES:
         def make(v, k=k, all_help=False):
-            f = {f"bal_acc_{SLUG[r]}": (50.0 if all_help else 0.0) for r in SEED_REMEDIES}
-            return {**f, "bal_acc_none": 0.0, f"bal_acc_{SLUG[k]}": v}
+            f = figures(**{SLUG[r]: (50.0 if all_help else 0.0) for r in SEED_REMEDIES})
+            return {**f, f"gain_{SLUG[k]}": v}
         edges(E, make, "help_pts", below="refuted", at="nuanced", above="nuanced")
         edges(E, lambda v, make=make: make(v, all_help=True), "help_pts", below="nuanced", at="confirmed",
               above="confirmed")
 
 
 def test_reachable_and_evidence():
-    every = {f"bal_acc_{SLUG[k]}": 90.0 for k in SEED_REMEDIES}
-    none = {f"bal_acc_{SLUG[k]}": 84.0 for k in SEED_REMEDIES}
-    reached(E, [figures(), {**figures(), **every}, {**figures(), **none}])
+    every = figures(**{SLUG[k]: 5.0 for k in SEED_REMEDIES})
+    none = figures(**{SLUG[k]: -0.4 for k in SEED_REMEDIES})
+    reached(E, [figures(), every, none])
     v, ev = E.decide(figures(), T)
     assert v == "nuanced" and "1 of 4" in ev["en"] and "(over-sampling), while under-sampling, SMOTE" in ev["en"]
     assert "84.4" in ev["zh"] and "欠采样" in ev["zh"]
-    assert E.decide({**figures(), **every}, T)[1]["en"].endswith("help by at least 1 points.")
+    assert E.decide(every, T)[1]["en"].endswith("help by at least 1 points.")
     b = {f"bal_acc_{SLUG[k]}": 80.0 + i for i, k in enumerate(METHODS)}
     b.update({"minority_recall_none": 61.0, "minority_recall_undersample": 73.0, "minority_train_images": 30})
     out = E.explain_beyond(b)
@@ -85,4 +87,7 @@ def test_run_balanced_accuracy_matches_torch_and_sklearn(monkeypatch):
         want = 100 * balanced_accuracy_score(y_val, logits.argmax(1))
         got = {**f, **b}[f"bal_acc_{SLUG[name]}"]
         assert abs(got - want) <= 100 / 20 / 10 + 1e-9, name  # one float32 argmax flip at most (20 per class)
-    assert set(f) == {f"bal_acc_{SLUG[k]}" for k in ("none", *SEED_REMEDIES)}
+    want_keys = {f"bal_acc_{SLUG[k]}" for k in ("none", *SEED_REMEDIES)} | {f"gain_{SLUG[k]}" for k in SEED_REMEDIES}
+    assert set(f) == want_keys
+    for k in SEED_REMEDIES:
+        assert abs(f[f"gain_{SLUG[k]}"] - (f[f"bal_acc_{SLUG[k]}"] - f["bal_acc_none"])) < 1e-8
