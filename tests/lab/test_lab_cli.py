@@ -184,3 +184,23 @@ def test_module_entry_point_one_line_error():
     r = subprocess.run([sys.executable, "-m", "cvprimer", "lab", "show", "q99"], capture_output=True, text=True,
                        timeout=120)
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
+
+
+def test_a_users_own_index_or_results_is_never_overwritten(tmp_path, capsys):
+    out = tmp_path / "mine"
+    assert lab("run", "q38", "--seeds", "1", "--out", str(out)) == 0
+    assert lab("report", "--out", str(out)) == 0  # our own files: rewritten freely
+    assert lab("report", "--out", str(out)) == 0
+    for name, text in (("index.html", "<html>my page</html>"), ("results.json", '{"mine": 1}'),
+                       ("index.zh.html", "<p>我的</p>")):
+        path = out / name
+        keep = path.read_text(encoding="utf-8")
+        path.write_text(text, encoding="utf-8")
+        capsys.readouterr()
+        assert lab("report", "--out", str(out)) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and name in err and "not written by cvprimer" in err
+        assert lab("--out", str(out)) == 2  # the main job refuses before running anything
+        assert path.read_text(encoding="utf-8") == text
+        path.write_text(keep, encoding="utf-8")
+    assert lab("report", "--out", str(out)) == 0

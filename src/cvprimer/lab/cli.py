@@ -156,11 +156,23 @@ def cmd_run(args: argparse.Namespace, exps: list[Any], comm: Any = None) -> list
     return done
 
 
+def _refuse_foreign(out: str, lang: str) -> None:
+    """A one-line user error when ``out`` holds an index page or results.json that cvprimer did not write."""
+    from cvprimer.lab.report import page_names
+    from cvprimer.lab.results import refuse_foreign
+
+    try:
+        refuse_foreign(out, ["results.json", *page_names(lang).values()])
+    except FileExistsError as e:
+        raise UserError(str(e)) from None
+
+
 def cmd_report(out: str, lang: str) -> tuple[str, str]:
     from cvprimer.lab.report import write_report
     from cvprimer.lab.results import collect, write_results
 
     _check_out(out, create=False)
+    _refuse_foreign(out, lang)
     results = collect(out)
     if not results["experiments"]:
         raise UserError(f"no results in {out!r}; run `cvprimer lab run --all --out {out}` first")
@@ -232,6 +244,8 @@ def run(args: argparse.Namespace) -> int:
         args = argparse.Namespace(**vars(args), select=[], all=True, quick=True, seed=0, seeds=DEFAULT_SEEDS,
                                   force=False, jobs=None)
     comm = _comm()
+    if cmd is None and (comm is None or comm.is_main) and os.path.isdir(args.out):
+        _refuse_foreign(args.out, args.lang)  # before the run, not after it: the user's own files stay untouched
     done = cmd_run(args, _select(args), comm)
     if comm is not None and not comm.is_main:
         return 0

@@ -52,7 +52,45 @@ def collect(out: str) -> dict[str, Any]:
             "experiments": records, "questions": questions}
 
 
+GENERATOR = "cvprimer lab"
+
+
+def ours(path: str) -> bool:
+    """Whether ``path`` is absent or a report file cvprimer's lab wrote (``results.json`` with our generator, or
+    a page carrying our generator tag; earlier versions' files are recognised by their structure and title)."""
+    if not os.path.lexists(path):
+        return True
+    if not os.path.isfile(path) or os.path.islink(path):
+        return False
+    try:
+        with open(path, encoding="utf-8") as fh:
+            head = fh.read(4096) if path.endswith(".html") else fh.read()
+    except (OSError, UnicodeDecodeError):
+        return False
+    if path.endswith(".html"):
+        return (f'<meta name="generator" content="{GENERATOR}">' in head
+                or "<title>cvprimer lab:" in head or "<title>cvprimer 实验室" in head)
+    try:
+        doc = json.loads(head)
+    except ValueError:
+        return False
+    return isinstance(doc, dict) and (doc.get("generator") == GENERATOR
+                                      or {"version", "experiments", "questions"} <= set(doc))
+
+
+def refuse_foreign(out: str, names: list[str]) -> None:
+    """Raise ``FileExistsError`` naming the first of ``names`` in ``out`` that cvprimer did not write: the lab
+    never overwrites a user's own ``index.html`` or ``results.json``."""
+    for name in names:
+        path = os.path.join(out, name)
+        if not ours(path):
+            raise FileExistsError(f"{path} exists and was not written by cvprimer lab; it is left alone: "
+                                  f"choose another --out folder or move that file")
+
+
 def write_results(out: str, results: dict[str, Any]) -> str:
     path = os.path.join(out, "results.json")
-    atomic_write(path, json.dumps(results, ensure_ascii=False, indent=1, allow_nan=False))
+    refuse_foreign(out, ["results.json"])
+    atomic_write(path, json.dumps({"generator": GENERATOR, **results}, ensure_ascii=False, indent=1,
+                                  allow_nan=False))
     return path

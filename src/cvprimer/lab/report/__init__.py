@@ -21,7 +21,10 @@ def page_names(lang: str) -> dict[str, str]:
 
 def write_report(out: str, results: dict[str, Any], lang: str = "en") -> str:
     """Write both language pages into ``out``; returns the path of ``index.html`` (in ``lang``)."""
+    from cvprimer.lab.results import refuse_foreign
+
     names = page_names(lang)
+    refuse_foreign(out, list(names.values()))
     for code, name in names.items():
         other = next(c for c in LANGS if c != code)
         atomic_write(os.path.join(out, name), render(results, code, out, other_href=names[other]))

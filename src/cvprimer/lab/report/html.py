@@ -242,7 +242,7 @@ def render(results: dict[str, Any], lang: str, out: str, other_href: str) -> str
     other_code = "en" if lang == "zh" else "zh"
     return f"""<!DOCTYPE html>
 <html lang="{"zh-CN" if lang == "zh" else "en"}"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="viewport" content="width=device-width, initial-scale=1"><meta name="generator" content="cvprimer lab">
 <title>{escape(ui["doc_title"])}</title><style>{CSS}</style></head>
 <body><header class="top"><div class="inner"><h1>{escape(ui["doc_title"])}</h1><p>{escape(ui["subtitle"])}</p>
 <p>{meta} · <a href="{escape(other_href)}" hreflang="{other_code}" id="other-lang">{ui["other_lang"]}</a></p>
