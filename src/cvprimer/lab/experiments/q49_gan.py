@@ -267,7 +267,7 @@ class GanEquilibrium(Experiment):
         axes[1].axhline(0.5, color="k", ls=":", lw=0.8)
         axes[1].set(xlabel="step", ylabel="accuracy on real + fake", title="Discriminator accuracy", ylim=(0, 1))
         ctx.save_figure(fig, "training", "Left: discriminator and generator losses per step, with the discriminator's "
-                        "loss at the game's ideal equilibrium. Middle: the discriminator's accuracy per step, with "
+                        "loss at the game's ideal equilibrium. Right: the discriminator's accuracy per step, with "
                         "the line at 1/2.",
                         "左：每一步的判别器与生成器损失，以及博弈理想平衡点上判别器损失的取值。"
                         "右：每一步的判别器准确率及 1/2 参考线。")
