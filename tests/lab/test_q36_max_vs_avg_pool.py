@@ -12,22 +12,20 @@ from labcheck import edges, reached, run_tiny
 
 T = E.thresholds
 W = T["win_pts"]
-BASE = {"digits_max_flat": 94.0, "digits_avg_flat": 83.0, "mnist_max_clean": 71.0, "mnist_avg_clean": 72.0}
+BASE = {"digits_max_flat": 94.0, "digits_avg_flat": 83.0, "mnist_max_clean": 71.0, "mnist_avg_clean": 72.0,
+        "gap_digits": 11.0, "gap_mnist": -1.0}
 
 
-def test_edges_exact_margin():
-    """The comparison at the margin exactly, in each setting: the gaps are the figures (average pooling at 0)."""
-    zero = {"digits_avg_flat": 0.0, "mnist_avg_clean": 0.0}
-    edges(E, lambda v: {**zero, "digits_max_flat": v, "mnist_max_clean": 50.0}, "win_pts",
-          below="nuanced", at="confirmed", above="confirmed")
-    edges(E, lambda v: {**zero, "digits_max_flat": v, "mnist_max_clean": 0.0}, "win_pts",
-          below="refuted", at="nuanced", above="nuanced")
-    edges(E, lambda v: {**zero, "digits_max_flat": 50.0, "mnist_max_clean": v}, "win_pts",
-          below="nuanced", at="confirmed", above="confirmed")
+def test_edges_in_each_setting():
+    for gap, other in (("gap_digits", "gap_mnist"), ("gap_mnist", "gap_digits")):
+        edges(E, lambda v, g=gap, o=other: {**BASE, g: v, o: 50.0}, "win_pts", below="nuanced", at="confirmed",
+              above="confirmed")
+        edges(E, lambda v, g=gap, o=other: {**BASE, g: v, o: 0.0}, "win_pts", below="refuted", at="nuanced",
+              above="nuanced")
 
 
 def test_reachable_and_evidence():
-    reached(E, [BASE, {**BASE, "mnist_max_clean": 80.0}, {**BASE, "digits_max_flat": 80.0}])
+    reached(E, [BASE, {**BASE, "gap_mnist": 8.0}, {**BASE, "gap_digits": -3.0}])
     v, ev = E.decide(BASE, T)
     assert v == "nuanced" and "better on 8x8 digits only" in ev["en"] and "does not lead" in ev["en"]
     assert "94" in ev["zh"] and "72" in ev["zh"]
@@ -85,6 +83,7 @@ def test_run_accuracies_match_torch(monkeypatch):
 
     monkeypatch.setattr(q36, "accuracy", record)
     f = run_tiny(E, seed=2).values()
+    assert abs(f["gap_mnist"] - (f["mnist_max_clean"] - f["mnist_avg_clean"])) < 1e-8
     assert len(calls) == 12  # 4 digits nets, then per pooling: clean, noise, shift, noisy task
     for name, i in (("digits_max_flat", 0), ("digits_avg_flat", 1), ("mnist_max_clean", 4), ("mnist_avg_clean", 8)):
         model, x, y = calls[i]
