@@ -14,7 +14,7 @@ T = E.thresholds
 BASE = {"zero_pct_conv1_no_bias": 68.2, "zero_pct_conv2_no_bias": 38.1, "zero_pct_conv1_zero_bias_first_step": 67.7,
         "zero_pct_zero_bias_after_first_epoch": 0.0, "zero_pct_default_bias": 0.0, "zero_pct_fc_zero_bias": 0.0,
         "max_zero_pct": 68.2, "weight_diff_no_bias": 0.0, "weight_diff_zero_bias": 0.03, "acc_spread_pts": 0.67,
-        "reshuffle_spread_pts": 4.33, "val_acc_slope0": 71.3}
+        "reshuffle_spread_pts": 4.33, "slope_excess_pts": -3.66, "val_acc_slope0": 71.3}
 RARE = {**BASE, "zero_pct_conv1_no_bias": 0.0, "zero_pct_conv2_no_bias": 0.0, "max_zero_pct": 0.0,
         "zero_pct_conv1_zero_bias_first_step": 0.0}
 
@@ -24,13 +24,13 @@ def test_edges_rare():
 
 
 def test_edges_matter():
-    for base, quiet in ((BASE, "nuanced"), (RARE, "confirmed")):  # noise 0: the excess is the spread itself
-        edges(E, lambda v, b=base: {**b, "acc_spread_pts": v, "reshuffle_spread_pts": 0.0}, "matter_pts",
-              below=quiet, at="refuted", above="refuted")
+    for base, quiet in ((BASE, "nuanced"), (RARE, "confirmed")):
+        edges(E, lambda v, b=base: {**b, "slope_excess_pts": v}, "matter_pts", below=quiet, at="refuted",
+              above="refuted")
 
 
 def test_reachable_and_evidence():
-    reached(E, [BASE, RARE, {**BASE, "acc_spread_pts": 10.0}])
+    reached(E, [BASE, RARE, {**BASE, "acc_spread_pts": 10.0, "slope_excess_pts": 5.67}])
     v, ev = E.decide(BASE, T)
     assert v == "nuanced"
     assert "common with bias-free convolutions, zero-initialized conv biases" in ev["en"]
@@ -65,3 +65,4 @@ def test_run_zero_share_matches_the_all_zero_patches():
     patches = ndimage.maximum_filter(np.abs(x), size=(1, 1, 3, 3), mode="constant", cval=0.0) == 0
     assert len(x) == 120 and abs(f["zero_pct_conv1_no_bias"] - 100 * patches.mean()) < 0.2
     assert f["max_zero_pct"] >= f["zero_pct_conv1_no_bias"] and f["weight_diff_no_bias"] == 0.0
+    assert abs(f["slope_excess_pts"] - (f["acc_spread_pts"] - f["reshuffle_spread_pts"])) < 1e-8

@@ -172,6 +172,9 @@ class ReLUGradAtZero(Experiment):
                 "reshuffle_spread_pts": Figure(noise, "points",
                                                {"en": "accuracy range over three batch orders at slope 0",
                                                 "zh": "斜率为 0 时三种批次顺序下准确率的极差"}),
+                "slope_excess_pts": Figure(round(max(spread.values()) - noise, 9), "points",  # float noise off
+                                           {"en": "slope range minus batch-order range",
+                                            "zh": "斜率极差减去批次顺序极差"}),
                 "val_acc_slope0": Figure(100 * accs["none", 0.0], "%"),
             },
             beyond={"zero_pct_relu_after_relu": Figure(relu_of_relu, "%")},
@@ -219,7 +222,7 @@ class ReLUGradAtZero(Experiment):
     def decide(figures: Mapping[str, float], thresholds: Mapping[str, float]) -> tuple[str, Text]:
         rare_pct, matter = thresholds["rare_pct"], thresholds["matter_pts"]
         zmax, spread, noise = figures["max_zero_pct"], figures["acc_spread_pts"], figures["reshuffle_spread_pts"]
-        rare, matters = zmax < rare_pct, spread - noise >= matter
+        rare, matters = zmax < rare_pct, figures["slope_excess_pts"] >= matter
         verdict = verdict_if(rare and not matters, nuanced=not matters)
         n1, n2 = figures["zero_pct_conv1_no_bias"], figures["zero_pct_conv2_no_bias"]
         z0, zl = figures["zero_pct_conv1_zero_bias_first_step"], figures["zero_pct_zero_bias_after_first_epoch"]
