@@ -34,3 +34,23 @@ def test_linked_ids_exist():
     known = {m for f in folder.glob("q*.py") for m in re.findall(r'^    id = "([^"]+)"', f.read_text(), re.M)}
     missing = set(re.findall(r"q\d\d-[a-z0-9-]*[a-z0-9]", BODY_EN)) - known
     assert not missing, f"the page links experiments that do not exist: {sorted(missing)}"
+
+
+def test_body_states_no_measured_result():
+    for word in ("most reliable", "do not help", "hurt", "comes from", "smaller than", "shows that"):
+        assert word not in BODY_EN, word
+    assert not re.search(r"\d+(\.\d+)?\s*%", BODY_EN + BODY_ZH)
+
+
+def test_run_tiny_figures_and_notes_agree():
+    from cvprimer.lab.experiment import fmt
+    from labcheck import run_tiny
+
+    res = run_tiny(E)
+    f = res.values()
+    rows = {r[0]: [float(c) for c in r[1:]] for r in res.tables[0].rows}
+    for name, (tr, va, gap) in rows.items():
+        slug = name.replace(" ", "_").replace(".", "").replace("4x", "more")
+        assert abs(f[f"val_acc_{slug}"] - va) < 0.05 and abs(f[f"gap_{slug}"] - gap) < 0.05
+        assert abs((tr - va) - gap) < 0.11 and 0 <= va <= 100
+    assert fmt(f["gap_none"]) in res.notes["en"] and fmt(f["val_acc_none"]) in res.notes["zh"]

@@ -19,7 +19,7 @@ from cvprimer import nn
 from cvprimer.data.augment import RandomCrop
 from cvprimer.lab._shifts import lean
 from cvprimer.lab.common import Data, accuracy, fit, load_data
-from cvprimer.lab.experiment import Context, Experiment, Figure, Result, Table
+from cvprimer.lab.experiment import Context, Experiment, Figure, Result, Table, fmt
 from cvprimer.train.callbacks import EarlyStopping
 
 BODY_EN = """\
@@ -27,63 +27,51 @@ Generalization is the gap between what a model does on its training data and on 
 seed lists two families of levers: the data (collect more, rescale and transform it, engineer or reframe the \
 features) and the algorithm (diagnose the model, initialize with small random weights, tune the learning rate, \
 choose the activation and the topology, set batch size and epochs, regularize, change the optimizer, stop \
-early). The lab measures most of them; the demo above runs six of them side by side on one over-sized MLP.
+early). This page does not judge them; the demo above runs six of them side by side on one over-sized MLP, and \
+the experiments named below measure them one by one, each with its own verdict.
 
-Diagnose first. A large train/validation gap means over-fitting, two low accuracies mean under-fitting; the \
-learning curves and the trainer's diagnosis in q04-overfitting show both, and each remedy applied alone: \
-dropout, coupled and decoupled L2, L1, augmentation, early stopping, a smaller model, more data, batch norm and \
-cleaning noisy labels.
+Diagnose first. A large train/validation gap points to over-fitting, two low accuracies to under-fitting; \
+q04-overfitting shows learning curves and the trainer's diagnosis, and applies remedies one at a time: dropout, \
+coupled and decoupled L2, L1, augmentation, early stopping, a smaller model, more data, batch norm and cleaning \
+noisy labels.
 
-Data. More data is the most reliable lever in every experiment that varies it (q04-overfitting, \
-q24-why-deep-learning). Augmentation is not free: q42-augmentation shows that on small, centred digits most \
-single augmentations do not help and flips or large crops hurt, because an augmentation only pays for \
-variation the test images really have and that keeps the label. When the test images do move, q52-cnn-vs-mlp \
-shows that translation robustness comes from shift augmentation and global pooling rather than from \
-convolution itself. With imbalanced classes, q33-class-imbalance measures what re-sampling, class weights, \
-focal loss and threshold moving buy.
+Data. q04-overfitting and q24-why-deep-learning vary the amount of data; q42-augmentation tries single \
+augmentations on the digits (an augmentation can only pay for variation the test images have and that keeps the \
+label); q52-cnn-vs-mlp measures recognition of shifted digits with and without shift augmentation; \
+q33-class-imbalance compares re-sampling, class weights, focal loss and threshold moving.
 
 Regularization. q27-l1-vs-l2 compares L1 and L2 (weight histograms, exact zeros, the proximal step); \
-q29-dropout measures the gap with and without dropout and the ensemble view; q48-batch-norm covers batch norm. \
-Their effect is real but smaller than that of more data, and too much of any of them turns over-fitting into \
-under-fitting.
+q29-dropout measures the train/validation gap with and without dropout; q48-batch-norm measures what batch norm \
+does to gradients and convergence. Any regularizer applied too strongly trades over-fitting for under-fitting.
 
-Optimization and architecture. The learning rate, its warm-up and schedule, batch size and the optimizer \
-change both how fast and how well a model fits (q05-optimizers, q07-tuning-tips, q30-batch-size, q43-warmup); \
-initialization decides whether deep nets train at all (q19-zero-init, q20-init-depth). Capacity is only part of \
-the story (depth against width at an equal budget in q08-depth-width); architectural priors matter as much: \
-weight sharing and pooling (q52-cnn-vs-mlp, q36-max-vs-avg-pool) give a CNN its advantage on images at equal \
-size.
+Optimization and architecture. The learning rate, its warm-up and schedule, batch size and the optimizer are \
+measured in q05-optimizers, q07-tuning-tips, q30-batch-size and q43-warmup; initialization in q19-zero-init and \
+q20-init-depth; depth against width at an equal budget in q08-depth-width; weight sharing and pooling in \
+q52-cnn-vs-mlp and q36-max-vs-avg-pool.
 
-Early stopping is the cheapest remedy of all: it needs only a validation split, which every other remedy needs \
-anyway to be judged."""
+Early stopping needs only a validation split, which every other remedy needs anyway to be judged."""
 
 BODY_ZH = """\
 泛化能力是模型在训练数据上与在从未见过的数据上表现之间的差距。原文列出两类手段：数据方面（收集更多数据、\
 对数据做缩放和变换、构造或重新定义特征）和算法方面（诊断模型、用小的随机数初始化权重、调节学习率、选择激活函数\
-和网络结构、设定批大小和 epoch 数、加入正则化、更换优化器、提前停止）。实验室测量了其中大部分；上面的演示在同一\
-个过大的 MLP 上并排比较了其中六种。
+和网络结构、设定批大小和 epoch 数、加入正则化、更换优化器、提前停止）。本页不对它们下结论；上面的演示在同一个过大\
+的 MLP 上并排运行其中六种，下面提到的实验逐一测量它们，各有自己的结论。
 
-先诊断。训练与验证准确率差距大说明过拟合，两者都低说明欠拟合；q04-overfitting 的学习曲线和训练器的诊断展示了\
-这两种情况，并逐一单独测量了 dropout、耦合与解耦的 L2、L1、数据增强、提前停止、更小的模型、更多数据、批归一化\
-以及清洗噪声标签的效果。
+先诊断。训练与验证准确率差距大提示过拟合，两者都低提示欠拟合；q04-overfitting 展示学习曲线和训练器的诊断，\
+并逐一单独施加 dropout、耦合与解耦的 L2、L1、数据增强、提前停止、更小的模型、更多数据、批归一化以及清洗噪声标签。
 
-数据。在所有改变数据量的实验中，更多数据都是最可靠的手段（q04-overfitting、q24-why-deep-learning）。数据增强\
-并非白送：q42-augmentation 表明，在小而居中的数字上大多数单一增强并无帮助，翻转或大幅裁剪反而有害，因为增强只\
-对测试图像中确实存在、且不改变标签的变化有用。当测试图像确实会平移时，q52-cnn-vs-mlp 表明对平移的鲁棒性来自\
-平移增强和全局池化，而不是卷积本身。类别不平衡时，q33-class-imbalance 测量了重采样、类别权重、focal loss 和\
-阈值移动各自的收益。
+数据。q04-overfitting 和 q24-why-deep-learning 改变数据量；q42-augmentation 在 digits 上尝试单一的数据增强\
+（增强只能为测试图像中确实存在、且不改变标签的变化买单）；q52-cnn-vs-mlp 测量使用与不使用平移增强时对平移后\
+数字的识别；q33-class-imbalance 比较重采样、类别权重、focal loss 和阈值移动。
 
-正则化。q27-l1-vs-l2 比较 L1 与 L2（权重直方图、恰为零的权重、近端步骤）；q29-dropout 测量有无 dropout 时\
-的差距以及集成的观点；q48-batch-norm 讨论批归一化。它们的作用真实存在，但小于更多数据带来的提升，而且任何一种\
-用得过量都会把过拟合变成欠拟合。
+正则化。q27-l1-vs-l2 比较 L1 与 L2（权重直方图、恰为零的权重、近端步骤）；q29-dropout 测量有无 dropout 时训练\
+与验证的差距；q48-batch-norm 测量批归一化对梯度和收敛的作用。任何正则化用得过强都会把过拟合变成欠拟合。
 
-优化与结构。学习率及其预热和调度、批大小和优化器既影响拟合的速度也影响拟合的好坏（q05-optimizers、\
-q07-tuning-tips、q30-batch-size、q43-warmup）；初始化决定深层网络能否训练起来（q19-zero-init、\
-q20-init-depth）。容量只是一方面（参数量相同时深度与宽度的比较见 \
-q08-depth-width），结构上的先验同样重要：权重共享和池化（q52-cnn-vs-mlp、q36-max-vs-avg-pool）使 CNN \
-在参数量相同时更适合图像。
+优化与结构。学习率及其预热和调度、批大小和优化器在 q05-optimizers、q07-tuning-tips、q30-batch-size 和 \
+q43-warmup 中测量；初始化在 q19-zero-init 和 q20-init-depth 中；参数量相同时深度与宽度的比较在 \
+q08-depth-width 中；权重共享和池化在 q52-cnn-vs-mlp 和 q36-max-vs-avg-pool 中。
 
-提前停止是最便宜的手段：它只需要一个验证集，而其他任何手段本来也需要验证集来评判。"""
+提前停止只需要一个验证集，而其他任何手段本来也需要验证集来评判。"""
 
 
 def big_mlp(dropout: float = 0.0, hidden: int = 256) -> Any:
@@ -100,7 +88,7 @@ class Generalization(Experiment):
     kind = "page"
     text = {
         "en": {
-            "title": "Improving generalization: the measured remedies in one place",
+            "title": "How can you make a network generalize better?",
             "claim": "Generalization improves through the data (more of it, rescaled and transformed, better "
                      "features) and through the algorithm (diagnosis, initialization, learning rate, activation, "
                      "topology, batch size and epochs, regularization, optimizer, early stopping).",
@@ -113,7 +101,7 @@ class Generalization(Experiment):
             "body": BODY_EN,
         },
         "zh": {
-            "title": "提升泛化能力：实验室测得的各种手段汇总",
+            "title": "怎样让网络泛化得更好？",
             "claim": "泛化能力可以从数据入手提升（更多数据、缩放与变换、更好的特征），也可以从算法入手"
                      "（诊断、初始化、学习率、激活函数、网络结构、批大小与 epoch、正则化、优化器、提前停止）。",
             "method": "现场演示：在 150 张 scikit-learn 8x8 digits 上训练一个过大的 MLP（两层各 256 个隐藏"
@@ -129,7 +117,7 @@ class Generalization(Experiment):
 
         full = load_data("digits", 600, 500, ctx.rng)
         small = Data(full.x_train[:150], full.y_train[:150], full.x_val, full.y_val)
-        epochs = ctx.pick(24, 100)
+        epochs = ctx.pick(24, 100, tiny=2)
         state = ctx.child_rng().bit_generator.state
 
         held_out = Data(small.x_train, small.y_train, full.x_train[450:], full.y_train[450:])
@@ -173,7 +161,18 @@ class Generalization(Experiment):
         slug = {k: k.replace(" ", "_").replace(".", "").replace("4x", "more") for k in res}
         figures = {f"val_acc_{slug[k]}": Figure(r[1], "%") for k, r in res.items()}
         figures.update({f"gap_{slug[k]}": Figure(r[2], "points") for k, r in res.items()})
-        return Result(figures=figures, tables=[Table("remedies", ["remedy", "train acc (%)", "val acc (%)",
+        base = res["none"]
+        best = max((k for k in res if k != "none"), key=lambda k: res[k][1])
+        narrow = min((k for k in res if k != "none"), key=lambda k: res[k][2])
+        notes = {"en": f"In this run, with no remedy the MLP scores {fmt(base[0])}% on its 150 training images and "
+                       f"{fmt(base[1])}% on validation (gap {fmt(base[2])} points). The highest validation accuracy "
+                       f"came with {best} ({fmt(res[best][1])}%), the narrowest gap with {narrow} "
+                       f"({fmt(res[narrow][2])} points). One run of a small demo, not a verdict.",
+                 "zh": f"本次运行中，不加任何手段时 MLP 在 150 张训练图像上为 {fmt(base[0])}%，验证集上为 "
+                       f"{fmt(base[1])}%（差距 {fmt(base[2])} 个百分点）。验证准确率最高的是 {best}"
+                       f"（{fmt(res[best][1])}%），差距最小的是 {narrow}（{fmt(res[narrow][2])} 个百分点）。"
+                       f"这只是一次小演示，不是结论。"}
+        return Result(figures=figures, notes=notes, tables=[Table("remedies", ["remedy", "train acc (%)", "val acc (%)",
                                                                   "gap (points)"], rows,
                                                      {"en": "Train accuracy is on the 150 base images in every row.",
                                                       "zh": "每一行的训练准确率都在那 150 张基础图像上计算。"})])
