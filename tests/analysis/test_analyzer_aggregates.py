@@ -22,6 +22,9 @@ def test_subtotals_add_up_at_every_depth(rep, depth):
     assert sum(g["macs"] for g in groups) == rep.totals["macs"]
     assert sum(g["params"] for g in groups) == rep.totals["params"]["total"]
     assert sum(g["macs_pct"] for g in groups) == pytest.approx(100.0)
+    assert sum(g["params_pct"] for g in groups) == pytest.approx(100.0)  # each share over its own total
+    for g in groups:
+        assert g["params_pct"] == pytest.approx(100.0 * g["params"] / rep.totals["params"]["total"])
     assert all(g["name"].count(".") < depth for g in groups)
 
 
