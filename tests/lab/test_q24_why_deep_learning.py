@@ -14,6 +14,7 @@ from cvprimer.lab._vision import (
     input_gradient,
     small_cnn,
 )
+from cvprimer.lab.experiments.q24_why_deep_learning import TIE
 from cvprimer.lab.experiments.q24_why_deep_learning import WhyDeepLearning as E
 from labcheck import run_tiny
 
@@ -30,6 +31,11 @@ def test_summary_is_computed_from_the_figures():
     assert "With 100 training images small CNN" in n["en"] and "0.4 for small CNN" in n["en"]
     flipped = E.summary({"cnn": [0.9, 0.9], "hog": [0.7, 0.8], "pixels": [0.4, 0.6]}, [10, 100])
     assert "With 10 training images small CNN" in flipped["en"] and "HOG + 线性分类器 0.7" in flipped["zh"]
+    level = E.summary({"cnn": [0.5, 0.9], "hog": [0.7, 0.9 + TIE / 2], "pixels": [0.4, 0.6]}, [10, 100])
+    assert "small CNN (learned features) are level" in level["en"] or "HOG + linear and small CNN" in level["en"]
+    assert "leads" not in level["en"].split("With 100")[1] and "持平" in level["zh"]
+    just = E.summary({"cnn": [0.5, 0.9], "hog": [0.7, 0.9 + TIE], "pixels": [0.4, 0.6]}, [10, 100])
+    assert "leads" in just["en"].split("With 100")[1]
 
 
 def test_run_tiny_accuracy_matches_torch(monkeypatch):
