@@ -39,10 +39,12 @@ class BatchSize(Experiment):
     thresholds = {"min_cos_gain": 0.2, "acc_drop": 0.05}
     reasons = {
         "min_cos_gain": {"en": "Noise floor: the cosine of the B=512 batch gradient with the full gradient minus "
-                               "that of B=16 (same weights) is 0.66-0.81 over 3 quick seeds (spread about 0.07); "
-                               "a gain must reach 0.2, about 3 spreads, to count as a more accurate direction.",
+                               "that of B=16 (same weights) is 0.66-0.81 over 3 quick seeds (spread about 0.07) "
+                               "and 0.26-0.54 over 3 full seeds; a gain must reach 0.2, about 3 quick spreads, to "
+                               "count as a more accurate direction.",
                          "zh": "噪声下限：同一组权重处，B=512 的批梯度与全量梯度的余弦减去 B=16 的余弦，在 3 个快速"
-                               "模式种子上为 0.66-0.81（波动约 0.07）；至少提高 0.2（约 3 个波动）才算方向更准。"},
+                               "模式种子上为 0.66-0.81（波动约 0.07），在 3 个完整模式种子上为 0.26-0.54；至少提高 0.2"
+                               "（约 3 个快速模式波动）才算方向更准。"},
         "acc_drop": {"en": "Noise floor: validation accuracy of one batch size varies by about 0.02 across quick "
                            "seeds (B=512 with the scaled rate: 0.92-0.96); a drop must reach 0.05, about 2.5 "
                            "spreads, to count as worse.",
