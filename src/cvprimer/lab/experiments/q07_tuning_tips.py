@@ -173,7 +173,8 @@ class TuningTips(Experiment):
         warm = max(1, steps // 10)
         figures = {
             "suggested_lr": Figure(lr, "lr"),
-            "range_test_diverged_at": Figure(rt.lrs[-1] if rt.diverged else float("nan"), "lr"),
+            "range_test_diverged": Figure(float(bool(rt.diverged)), "flag"),
+            "range_test_last_lr": Figure(rt.lrs[-1], "lr"),
             "val_acc_constant": Figure(runs["constant"].val_acc, "fraction"),
             "val_acc_warmup_cosine": Figure(runs["warm-up + cosine"].val_acc, "fraction"),
             "schedule_steps": Figure(len(sched), "steps"),
@@ -198,9 +199,10 @@ class TuningTips(Experiment):
     @staticmethod
     def notes(f: Mapping[str, float], epochs: int) -> dict[str, str]:
         """What this run measured, in sentences built from its figures."""
-        div = f["range_test_diverged_at"]
-        div_en = f"it stopped at {fmt(div)}, where the loss blew up" if np.isfinite(div) else "the loss never blew up"
-        div_zh = f"在 {fmt(div)} 处损失爆炸而停止" if np.isfinite(div) else "损失始终没有爆炸"
+        div, last = f["range_test_diverged"] >= 0.5, f["range_test_last_lr"]
+        div_en = (f"it stopped at {fmt(last)}, where the loss blew up" if div else
+                  f"the loss never blew up up to {fmt(last)}")
+        div_zh = f"在 {fmt(last)} 处损失爆炸而停止" if div else f"直到 {fmt(last)} 损失都没有爆炸"
         return {
             "en": f"The range test suggested a learning rate of {fmt(f['suggested_lr'])} ({div_en}). At that rate, "
                   f"{epochs} epochs of SGD with momentum reached validation accuracy {fmt(f['val_acc_constant'])} "
