@@ -137,8 +137,10 @@ def _experiment(rec: dict[str, Any], out: str, ui: dict[str, str], lang: str, an
     parts.append(_tables(rec.get("tables") or [], lang, ui, n_seeds))
     parts.extend(_img(out, rec, p, lang, ui) for p in rec.get("plots") or [])
     if rec.get("notes"):
-        parts.append(f'<div class="body"><span class="kv">{ui["notes"]}</span>{_paragraphs(_t(rec["notes"], lang))}'
-                     "</div>")
+        whose = f" ({ui['notes_seed']} {_num(rec.get('notes_seed'))})" if n_seeds > 1 and rec.get("notes_seed") \
+            is not None else ""
+        parts.append(f'<div class="body"><span class="kv">{ui["notes"]}{escape(whose)}</span>'
+                     f'{_paragraphs(_t(rec["notes"], lang))}</div>')
     if rec.get("beyond") or rec.get("beyond_tables") or rec.get("beyond_text"):
         parts.append(f'<div class="beyond"><div class="kv">{escape(ui["beyond"])}</div>'
                      f'{_paragraphs(_t(rec.get("beyond_text"), lang))}'

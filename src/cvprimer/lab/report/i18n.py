@@ -24,7 +24,8 @@ UI: dict[str, dict[str, str]] = {
         "beyond": "Beyond the seed's claim (our own addition: never part of the verdict or the errata)",
         "provisional": "provisional: quick mode is too small to settle this claim; run it with --full",
         "stale": "stale: computed by other code or package versions than the installed ones",
-        "plot_seed": "plot of seed", "table_seed": "table of seed", "mean_note": "mean ± spread over seeds",
+        "plot_seed": "plot of seed", "table_seed": "table of seed", "notes_seed": "of seed",
+        "mean_note": "mean ± spread over seeds",
     },
     "zh": {
         "lang_name": "中文", "other_lang": "English", "doc_title": "cvprimer 实验室：54 道题，逐一实测",
@@ -48,7 +49,8 @@ UI: dict[str, dict[str, str]] = {
         "beyond": "超出原文的部分（我们自己的补充：不参与结论，也不进入勘误）",
         "provisional": "暂定：快速模式的规模不足以判定这条说法，请用 --full 运行",
         "stale": "已过期：由与当前安装不同的代码或软件包版本算出",
-        "plot_seed": "图来自随机种子", "table_seed": "表来自随机种子", "mean_note": "各随机种子的均值 ± 波动",
+        "plot_seed": "图来自随机种子", "table_seed": "表来自随机种子", "notes_seed": "来自随机种子",
+        "mean_note": "各随机种子的均值 ± 波动",
     },
 }
 
