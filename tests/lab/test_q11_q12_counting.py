@@ -51,8 +51,8 @@ def test_kernel_share_of_a_tiny_model():
     assert kernel_share(m) == (108 + 8) / (108 + 4 + 8 + 8 + 2)
 
 
-F = {"formula_err_layers": 0.0, "formula_err_resnet18": 0.0, "time_ratio_32_over_8": 1.5,
-     "time_ratio_128_over_32": 3.3}
+F = {"formula_err_layers": 0.0, "formula_err_resnet18": 0.0, "time_ratio_64_over_16": 1.5,
+     "time_ratio_256_over_64": 3.3}
 
 
 def test_q12_edges_of_every_threshold():
@@ -60,17 +60,17 @@ def test_q12_edges_of_every_threshold():
           above="refuted")
     edges(FlopCount, lambda v: {**F, "formula_err_resnet18": v}, "exact", below="confirmed", at="confirmed",
           above="nuanced")
-    for key in ("time_ratio_32_over_8", "time_ratio_128_over_32"):
+    for key in ("time_ratio_64_over_16", "time_ratio_256_over_64"):
         edges(FlopCount, lambda v, key=key: {**F, key: v}, "min_time_ratio", below="nuanced", at="confirmed",
               above="confirmed")
 
 
 def test_q12_reaches_its_verdicts():
-    reached(FlopCount, [F, {**F, "time_ratio_32_over_8": 1.0}, {**F, "formula_err_layers": 0.1},
-                        {"formula_err_layers": 1.0, "formula_err_resnet18": 1.0, "time_ratio_32_over_8": 1.0,
-                         "time_ratio_128_over_32": 0.9}])
-    v, ev = FlopCount.decide({**F, "time_ratio_32_over_8": 1.0}, FlopCount.thresholds)
-    assert v == "nuanced" and "latency 8->32 channels" in ev["en"]
+    reached(FlopCount, [F, {**F, "time_ratio_64_over_16": 1.0}, {**F, "formula_err_layers": 0.1},
+                        {"formula_err_layers": 1.0, "formula_err_resnet18": 1.0, "time_ratio_64_over_16": 1.0,
+                         "time_ratio_256_over_64": 0.9}])
+    v, ev = FlopCount.decide({**F, "time_ratio_64_over_16": 1.0}, FlopCount.thresholds)
+    assert v == "nuanced" and "latency 16->64 channels" in ev["en"]
 
 
 def test_q12_run_recomputed_by_closed_form_and_torch():
