@@ -152,7 +152,7 @@ class BatchVsStochastic(Experiment):
         cp.manual_seed(ctx.seed)
         model = mlp()
         sizes = [1, 2, 4, 8, 16, 32, 64, 128, 256]
-        noise = gradient_noise(model, data.x_train, data.y_train, sizes, ctx.pick(12, 100, tiny=4), ctx.child_rng())
+        noise = gradient_noise(model, data.x_train, data.y_train, sizes, ctx.pick(8, 100, tiny=4), ctx.child_rng())
         corr = noise * (n - 1) / (n - np.array(sizes))  # remove the finite-population factor (N - B)/(N - 1)
         slope = float(np.polyfit(np.log(sizes), np.log(corr), 1)[0])
 
@@ -181,7 +181,7 @@ class BatchVsStochastic(Experiment):
         big = Data(np.tile(data.x_train, (reps, 1, 1, 1)), np.tile(data.y_train, reps), data.x_val, data.y_val)
         cp.manual_seed(ctx.seed)
         probe = StopAt(2.0, steps_per_epoch=1)  # never reached: counts CPU seconds of every update
-        fit(mlp(), big, ctx.pick(3, 5, tiny=1), np.random.default_rng(ctx.seed), lr=0.5, optimizer="sgd",
+        fit(mlp(), big, ctx.pick(2, 5, tiny=1), np.random.default_rng(ctx.seed), lr=0.5, optimizer="sgd",
             batch_size=len(big.y_train), callbacks=[probe])
         step_big = probe.train_seconds / max(probe.steps, 1)
         e_full, u_full, _ = reached["full"]
