@@ -31,7 +31,9 @@ def test_reached_and_evidence():
 def test_beyond_sentences():
     b = {"cost_div_g_err": 0.0, "time_speedup_g8": 1.19, "time_speedup_g64": 3.52, "shuffle_reach": 1.0}
     t = E.explain_beyond(b)
-    assert "1.19x" in t["en"] and "3.52" in t["zh"] and "100%" in t["en"]
+    assert "1.19x" in t["en"] and "3.52" in t["zh"] and "100%" in t["en"] and "fell less than" in t["en"]
+    t = E.explain_beyond({**b, "time_speedup_g8": 9.0, "cost_div_g_err": 0.1})
+    assert "not always less than" in t["en"] and "do not fall exactly" in t["en"] and "并不严格" in t["zh"]
 
 
 def test_group_dependency():
