@@ -2,6 +2,8 @@
 NumPy path skip them below ``settings.numba_min_elements``; the tests' arrays are mostly that small,
 and the kernels are what they must check). ``tests/core/test_settings.py`` checks the threshold."""
 
+import contextlib
+
 import pytest
 
 from cvprimer.core.settings import settings
@@ -11,3 +13,11 @@ from cvprimer.core.settings import settings
 def _kernels_on_small_arrays():
     with settings.override(numba_min_elements=0):
         yield
+
+
+@pytest.fixture
+def use_settings():
+    """``use_settings(field=value, ...)``: those engine settings for the rest of the test, through
+    ``settings.override`` (the one way tests switch paths; the values come back when the test ends)."""
+    with contextlib.ExitStack() as stack:
+        yield lambda **changes: stack.enter_context(settings.override(**changes))

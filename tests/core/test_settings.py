@@ -28,11 +28,56 @@ def test_override_restores_even_on_error() -> None:
     (dict(conv_keep_cols_bytes=1.5), "conv_keep_cols_bytes must be an int"),
 ])
 def test_bad_values_name_the_field_and_change_nothing(changes: dict, match: str) -> None:
-    s = Settings()
-    before = dict(vars(s))
+    before = settings.current()
     with pytest.raises(ValueError, match=match):
-        s.set(**{"conv_s2d": False, **changes})
-    assert vars(s) == before
+        settings.set(**{"conv_s2d": False, **changes})
+    with pytest.raises(ValueError, match=match):
+        with settings.override(**{"conv_s2d": False, **changes}):
+            pass
+    assert settings.current() is before
+    if "nope" not in changes:
+        with pytest.raises(ValueError, match=match):
+            Settings(**changes)  # a Settings that exists is valid
+
+
+def test_settings_are_frozen() -> None:
+    with pytest.raises(AttributeError, match="frozen"):
+        settings.threads = "many"
+    with pytest.raises(AttributeError):
+        settings.current().threads = 2  # type: ignore[misc]
+
+
+def test_set_changes_the_process_defaults_and_an_override_wins_inside_its_block() -> None:
+    import contextvars
+
+    from cvprimer.core import settings as mod
+
+    def body() -> tuple[int, int, int]:  # in a fresh context: no override of the suite's fixture applies
+        settings.set(conv_cols_below=7)
+        with settings.override(conv_cols_below=9):
+            inside = settings.conv_cols_below
+        return settings.conv_cols_below, inside, mod._DEFAULTS[0].conv_cols_below
+
+    before = mod._DEFAULTS[0]
+    try:
+        assert contextvars.Context().run(body) == (7, 9, 7)
+    finally:
+        mod._DEFAULTS[0] = before
+    assert contextvars.Context().run(lambda: settings.conv_cols_below) == before.conv_cols_below
+
+
+def test_overrides_are_context_local_but_reach_the_engines_workers() -> None:
+    import threading
+
+    seen: dict[str, object] = {}
+    with settings.override(conv_cols_below=5, threads=2, min_chunk_elements=0):
+        t = threading.Thread(target=lambda: seen.setdefault("other", settings.conv_cols_below))
+        t.start()
+        t.join()
+        spans = [(0, 1), (1, 2)]
+        got = pool.pool_map(lambda a, b: settings.conv_cols_below, spans)
+    assert seen["other"] == Settings().conv_cols_below  # a user's thread does not see this block's override
+    assert got == [5, 5]  # the engine's pool runs each span under the caller's settings
 
 
 def test_numba_follows_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -63,7 +108,7 @@ def test_kernel_compiles_lazily_and_computes() -> None:
 def test_numba_true_without_numba_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(jit, "_NUMBA", False)
     with pytest.raises(ValueError, match="numba is not installed"):
-        Settings().set(numba=True)
+        Settings().replace(numba=True)
     k = jit.kernel(lambda x: x)
     with pytest.raises(RuntimeError, match="numba is not installed"):
         k(1)

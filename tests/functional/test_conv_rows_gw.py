@@ -18,11 +18,11 @@ CASES = [
 
 @pytest.mark.parametrize("gw_fuse_max", [0, 64])
 @pytest.mark.parametrize("xs,ws,kw", CASES)
-def test_rows_weight_gradient_with_and_without_row_copies(monkeypatch, xs, ws, kw, gw_fuse_max):
+def test_rows_weight_gradient_with_and_without_row_copies(use_settings, xs, ws, kw, gw_fuse_max):
 
-    monkeypatch.setattr(settings, "conv_fuse_below", 1)  # the forward saves the unfused flat operand
-    monkeypatch.setattr(settings, "conv_gw_fuse_max", gw_fuse_max)
-    monkeypatch.setattr(settings, "conv_cols_below", 0)  # the rows path even for few inputs per output
+    use_settings(conv_fuse_below=1)  # the forward saves the unfused flat operand
+    use_settings(conv_gw_fuse_max=gw_fuse_max)
+    use_settings(conv_cols_below=0)  # the rows path even for few inputs per output
     with settings.override(conv_rows_block_bytes=700):  # several row blocks
         x, w, b = randn(*xs, seed=1), randn(*ws, seed=2), randn(ws[0], seed=3)
         parity(lambda x, w, b: F.conv2d(x, w, b, **kw), lambda x, w, b: TF.conv2d(x, w, b, **kw), x, w, b,

@@ -8,7 +8,6 @@ import pytest
 import torch.nn.functional as TF
 
 import cvprimer.functional as F
-from cvprimer.core.settings import settings
 from cvprimer.functional.conv._s2d import s2d_applies
 from parity import check_grad, parity, randn
 
@@ -32,11 +31,9 @@ TRANSPOSED = [
 ]
 
 
-def _force(monkeypatch, use_s2d, split, block_bytes):
-    monkeypatch.setattr(settings, "conv_s2d", use_s2d)
-    monkeypatch.setattr(settings, "threads", 2)
-    monkeypatch.setattr(settings, "min_chunk_elements", 1 if split else 10**12)
-    monkeypatch.setattr(settings, "conv_rows_block_bytes", block_bytes)
+def _force(use_settings, use_s2d, split, block_bytes):
+    use_settings(conv_s2d=use_s2d, threads=2, min_chunk_elements=1 if split else 10**12,
+                 conv_rows_block_bytes=block_bytes)
 
 
 def test_the_cases_take_the_s2d_path():
@@ -52,8 +49,8 @@ def test_the_cases_take_the_s2d_path():
 @pytest.mark.parametrize("split", [False, True])
 @pytest.mark.parametrize("use_s2d", [True, False])
 @pytest.mark.parametrize("xs,ws,kw", CONV)
-def test_conv2d_s2d_agrees_with_torch(monkeypatch, xs, ws, kw, use_s2d, split, block_bytes):
-    _force(monkeypatch, use_s2d, split, block_bytes)
+def test_conv2d_s2d_agrees_with_torch(use_settings, xs, ws, kw, use_s2d, split, block_bytes):
+    _force(use_settings, use_s2d, split, block_bytes)
     x, w, b = randn(*xs, seed=1), randn(*ws, seed=2), randn(ws[0], seed=3)
     parity(lambda x, w, b: F.conv2d(x, w, b, **kw), lambda x, w, b: TF.conv2d(x, w, b, **kw), x, w, b,
            dtypes=DTYPES)
@@ -63,8 +60,8 @@ def test_conv2d_s2d_agrees_with_torch(monkeypatch, xs, ws, kw, use_s2d, split, b
 @pytest.mark.parametrize("split", [False, True])
 @pytest.mark.parametrize("use_s2d", [True, False])
 @pytest.mark.parametrize("xs,ws,kw", TRANSPOSED)
-def test_conv_transpose2d_s2d_agrees_with_torch(monkeypatch, xs, ws, kw, use_s2d, split, block_bytes):
-    _force(monkeypatch, use_s2d, split, block_bytes)
+def test_conv_transpose2d_s2d_agrees_with_torch(use_settings, xs, ws, kw, use_s2d, split, block_bytes):
+    _force(use_settings, use_s2d, split, block_bytes)
     g = kw.get("groups", 1)
     x, w, b = randn(*xs, seed=4), randn(*ws, seed=5), randn(ws[1] * g, seed=6)
     parity(lambda x, w, b: F.conv_transpose2d(x, w, b, **kw), lambda x, w, b: TF.conv_transpose2d(x, w, b, **kw),
@@ -72,8 +69,8 @@ def test_conv_transpose2d_s2d_agrees_with_torch(monkeypatch, xs, ws, kw, use_s2d
 
 
 @pytest.mark.parametrize("i", range(3))
-def test_s2d_gradcheck(monkeypatch, i):
-    _force(monkeypatch, True, False, 1 << 20)
+def test_s2d_gradcheck(use_settings, i):
+    _force(use_settings, True, False, 1 << 20)
     xs, ws, kw = CONV[i]
     x, w, b = randn(1, *xs[1:], seed=7), randn(*ws, seed=8), randn(ws[0], seed=9)
     check_grad(lambda x, w, b: F.conv2d(x, w, b, **kw), x, w, b)
@@ -86,10 +83,10 @@ def test_s2d_gradcheck(monkeypatch, i):
 @pytest.mark.parametrize("block_bytes", [1, 700, 1 << 20])  # blocks of 1 row, 5-10 rows, one block
 @pytest.mark.parametrize("kw", [dict(padding=1), dict(padding=2, dilation=2), dict(padding=(0, 3), dilation=(3, 2)),
                                 dict(padding=1, groups=2), dict(padding=(4, 1)), dict(padding="same", dilation=3)])
-def test_blocked_shifted_gemms_agree_with_torch(monkeypatch, kw, block_bytes, shared):
+def test_blocked_shifted_gemms_agree_with_torch(kw, block_bytes, shared, use_settings):
 
-    _force(monkeypatch, True, False, block_bytes)
-    monkeypatch.setattr(settings, "conv_shared_padding", shared)
+    _force(use_settings, True, False, block_bytes)
+    use_settings(conv_shared_padding=shared)
     g = kw.get("groups", 1)
     x, w, b = randn(2, 4, 9, 7, seed=10), randn(6, 4 // g, 3, 3, seed=11), randn(6, seed=12)
     parity(lambda x, w, b: F.conv2d(x, w, b, **kw), lambda x, w, b: TF.conv2d(x, w, b, **kw), x, w, b,
@@ -98,9 +95,9 @@ def test_blocked_shifted_gemms_agree_with_torch(monkeypatch, kw, block_bytes, sh
 
 @pytest.mark.parametrize("split", [False, True])
 @pytest.mark.parametrize("i", [0, 1, 5])
-def test_s2d_operand_rebuilt_when_too_large_to_keep(monkeypatch, i, split):
-    _force(monkeypatch, True, split, 1 << 20)
-    monkeypatch.setattr(settings, "conv_keep_cols_bytes", 0)  # keep x, lower it again in backward
+def test_s2d_operand_rebuilt_when_too_large_to_keep(i, split, use_settings):
+    _force(use_settings, True, split, 1 << 20)
+    use_settings(conv_keep_cols_bytes=0)  # keep x, lower it again in backward
     xs, ws, kw = CONV[i]
     x, w, b = randn(*xs, seed=13), randn(*ws, seed=14), randn(ws[0], seed=15)
     parity(lambda x, w, b: F.conv2d(x, w, b, **kw), lambda x, w, b: TF.conv2d(x, w, b, **kw), x, w, b,

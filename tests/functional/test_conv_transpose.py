@@ -122,20 +122,19 @@ def test_conv_transpose2d_errors():
 # the im2col reference throughout
 @pytest.mark.parametrize("strided", ["phases", "strided", "columns"])
 @pytest.mark.parametrize("xs,ws,kw", [GRID[i] for i in (0, 1, 2, 3, 4)])
-def test_every_lowering_agrees_with_torch(monkeypatch, xs, ws, kw, fuse_below, strided, split, cols_below,
+def test_every_lowering_agrees_with_torch(use_settings, xs, ws, kw, fuse_below, strided, split, cols_below,
                                           one_gemm):
-    from cvprimer.core.settings import settings
 
-    monkeypatch.setattr(settings, "threads", 2)
-    monkeypatch.setattr(settings, "min_chunk_elements", 1 if split else 10**12)
-    monkeypatch.setattr(settings, "conv_dw_block_bytes", 1 if split else 1 << 20)  # one image per block
+    use_settings(threads=2)
+    use_settings(min_chunk_elements=1 if split else 10**12)
+    use_settings(conv_dw_block_bytes=1 if split else 1 << 20)  # one image per block
 
-    monkeypatch.setattr(settings, "conv_fuse_below", fuse_below)
-    monkeypatch.setattr(settings, "conv_cols_below", cols_below)
-    monkeypatch.setattr(settings, "conv_phases", strided != "columns")
-    monkeypatch.setattr(settings, "conv_keep_cols_bytes", 0 if strided == "phases" else 1 << 28)
-    monkeypatch.setattr(settings, "conv_phases_grad_input_from", 1)
-    monkeypatch.setattr(settings, "conv_one_gemm_below", one_gemm)
+    use_settings(conv_fuse_below=fuse_below)
+    use_settings(conv_cols_below=cols_below)
+    use_settings(conv_phases=strided != "columns")
+    use_settings(conv_keep_cols_bytes=0 if strided == "phases" else 1 << 28)
+    use_settings(conv_phases_grad_input_from=1)
+    use_settings(conv_one_gemm_below=one_gemm)
     g = kw.get("groups", 1)
     x, w, b = randn(*xs, seed=1), randn(*ws, seed=2), randn(ws[1] * g, seed=3)
     parity(lambda x, w, b: F.conv_transpose2d(x, w, b, **kw), lambda x, w, b: TF.conv_transpose2d(x, w, b, **kw),

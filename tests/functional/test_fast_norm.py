@@ -12,7 +12,6 @@ import cvprimer as cp
 import cvprimer.functional as F
 from cvprimer.core import jit
 from cvprimer.core.settings import settings
-from cvprimer.functional.normalization import _normalize
 from cvprimer.functional.normalization._normalize import NormalizeFn
 from parity import check_grad, parity, randn
 
@@ -42,9 +41,9 @@ IN = [(2, 3, 7), (3, 4, 5, 6), (1, 2, 1, 9), (2, 3, 9, 9)]
 @pytest.mark.parametrize("shape", BN)
 @pytest.mark.parametrize("with_affine", [True, False])
 @pytest.mark.parametrize("cols_max", [0, 64, 10**9], ids=["sets", "default", "cols"])
-def test_batch_norm_both_paths_match_torch(shape, with_affine, numba, cols_max, monkeypatch):
+def test_batch_norm_both_paths_match_torch(shape, with_affine, numba, cols_max, use_settings):
     """Every shape through both compiled layouts (per-channel sets; whole rows of (N, C L))."""
-    monkeypatch.setattr(_normalize, "COLS_MAX_LENGTH", cols_max)
+    use_settings(norm_cols_max_length=cols_max)
     w, b = affine(shape[1])
     with settings.override(numba=numba):
         if with_affine:
@@ -60,9 +59,9 @@ def test_batch_norm_both_paths_match_torch(shape, with_affine, numba, cols_max, 
 @pytest.mark.parametrize("shape,groups", GN)
 @pytest.mark.parametrize("with_affine", [True, False])
 @pytest.mark.parametrize("rows_max", [0, 64, 10**9], ids=["sets", "default", "rows"])
-def test_group_norm_both_paths_match_torch(shape, groups, with_affine, numba, rows_max, monkeypatch):
+def test_group_norm_both_paths_match_torch(shape, groups, with_affine, numba, rows_max, use_settings):
     """Every shape through both compiled layouts (per-channel planes; one row per group)."""
-    monkeypatch.setattr(_normalize, "ROWS_MAX_LENGTH", rows_max)
+    use_settings(norm_rows_max_length=rows_max)
     w, b = affine(shape[1])
     with settings.override(numba=numba):
         if with_affine:

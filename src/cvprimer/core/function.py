@@ -32,40 +32,64 @@ from __future__ import annotations
 import contextlib
 import weakref
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
 from cvprimer.core.geometry import Pointwise
 from cvprimer.core.saves import NOTHING, Saves
+from cvprimer.core.settings import current as current_settings
+from cvprimer.core.settings import use as use_settings
 
 if TYPE_CHECKING:
     from cvprimer.core.tensor import Tensor
 
-_grad_enabled = True
-_anomaly_enabled = False
+class _Modes(NamedTuple):
+    """The recording modes in force: thread- and task-local (a ``ContextVar``), like PyTorch's grad mode, so
+    ``no_grad`` in one of a user's threads never switches off recording in another."""
+
+    grad: bool = True
+    anomaly: bool = False
+    shape_only: bool = False
+
+
+_MODES: ContextVar[_Modes] = ContextVar("cvprimer_modes", default=_Modes())  # noqa: B039 (a NamedTuple: immutable)
 _observers: list[Callable[..., None]] = []
-_shape_only = False
 
 
 def is_grad_enabled() -> bool:
-    """Whether operations are currently recorded for backward."""
-    return _grad_enabled
+    """Whether operations are currently recorded for backward (in this thread or task)."""
+    return _MODES.get().grad
 
 
-class _GradMode(contextlib.ContextDecorator):
-    def __init__(self, mode: bool) -> None:
-        self.mode = mode
-        self.prev = True
+class _ModeSwitch(contextlib.ContextDecorator):
+    """Set one field of :class:`_Modes` inside a ``with`` block (or a decorated call), for this context only."""
+
+    _field = ""
+
+    def __init__(self, value: bool) -> None:
+        self.value = bool(value)
+        self._tokens: list[Any] = []
+
+    def _recreate_cm(self) -> _ModeSwitch:  # a fresh switch per decorated call: safe across threads
+        return _recreate(self)
 
     def __enter__(self) -> None:
-        global _grad_enabled
-        self.prev = _grad_enabled
-        _grad_enabled = self.mode
+        self._tokens.append(_MODES.set(_MODES.get()._replace(**{self._field: self.value})))
 
     def __exit__(self, *exc: object) -> None:
-        global _grad_enabled
-        _grad_enabled = self.prev
+        _MODES.reset(self._tokens.pop())
+
+
+def _recreate(cm: _ModeSwitch) -> _ModeSwitch:
+    new = object.__new__(type(cm))
+    new.value, new._tokens = cm.value, []
+    return new
+
+
+class _GradMode(_ModeSwitch):
+    _field = "grad"
 
 
 def no_grad() -> _GradMode:
@@ -83,28 +107,20 @@ def set_grad_enabled(mode: bool) -> _GradMode:
     return _GradMode(bool(mode))
 
 
-class detect_anomaly(contextlib.ContextDecorator):
+class detect_anomaly(_ModeSwitch):
     """Opt-in check, like PyTorch's ``detect_anomaly``: raise as soon as an op turns
     finite inputs into a NaN/Inf output (forward), or finite upstream gradients into a
     non-finite input gradient (backward). The error names the op and the shapes.
     Costs one ``isfinite`` scan per array, so it is off by default."""
 
+    _field = "anomaly"
+
     def __init__(self, enabled: bool = True) -> None:
-        self.enabled = enabled
-        self.prev = False
-
-    def __enter__(self) -> None:
-        global _anomaly_enabled
-        self.prev = _anomaly_enabled
-        _anomaly_enabled = self.enabled
-
-    def __exit__(self, *exc: object) -> None:
-        global _anomaly_enabled
-        _anomaly_enabled = self.prev
+        super().__init__(enabled)
 
 
 def is_anomaly_enabled() -> bool:
-    return _anomaly_enabled
+    return _MODES.get().anomaly
 
 
 class observe_ops(contextlib.ContextDecorator):
@@ -122,21 +138,16 @@ class observe_ops(contextlib.ContextDecorator):
         _observers.remove(self.callback)
 
 
-class shape_only(contextlib.ContextDecorator):
+class shape_only(_ModeSwitch):
     """Shape-only execution: an op whose class defines ``infer(*raw_inputs, **kwargs)``
     (returning ``(shape, dtype)``, or a list of them for several outputs) skips its arithmetic and returns
     zero-stride arrays of that shape, which take no memory. Ops without ``infer`` run
     normally on those arrays (cheap for elementwise ops). Used to trace large models."""
 
-    def __enter__(self) -> None:
-        global _shape_only
-        self.prev = _shape_only
-        _shape_only = True
+    _field = "shape_only"
 
-    def __exit__(self, *exc: object) -> None:
-        global _shape_only
-        _shape_only = self.prev
-
+    def __init__(self) -> None:
+        super().__init__(True)
 
 
 def _placeholder(meta: Any) -> np.ndarray:
@@ -299,6 +310,8 @@ class Function:
         raw = []
         needs = []
         any_needs = False
+        modes = _MODES.get()
+        grad_on = modes.grad
         for a in args:
             if isinstance(a, Tensor):
                 if cls.float_only and a.data.dtype.kind not in "fc":
@@ -308,7 +321,7 @@ class Function:
                         f"{[x.shape for x in args if isinstance(x, Tensor)]}; convert with .float()"
                     )
                 raw.append(a.data)
-                rg = a.requires_grad and _grad_enabled
+                rg = a.requires_grad and grad_on
                 needs.append(rg)
                 any_needs = any_needs or rg
             else:
@@ -316,7 +329,7 @@ class Function:
                 raw.append(float(a) if isinstance(a, np.floating) else a)
                 needs.append(False)
         ctx.needs_input_grad = tuple(needs)
-        if _shape_only and cls.infer is not None:
+        if modes.shape_only and cls.infer is not None:
             meta = cls.infer(*raw, **kwargs)
             out = tuple(_placeholder(m) for m in meta) if isinstance(meta, list) else _placeholder(meta)
         else:
@@ -325,13 +338,15 @@ class Function:
         outs = out if multi else (out,)
         for obs in _observers:
             obs(cls, raw, kwargs, outs)
-        if _anomaly_enabled and not _all_finite(outs) and _all_finite(raw):
+        if modes.anomaly and not _all_finite(outs) and _all_finite(raw):
             raise AnomalyError(
                 f"{ctx.name}: forward produced a non-finite value from finite inputs "
                 f"(inputs {_describe(raw)}; outputs {_describe(outs)})"
             )
         results = []
         if any_needs:
+            # the settings this forward decided under: backward runs under the same ones (core.settings)
+            ctx._settings = current_settings()
             # leaf Tensors as they are, other ops' outputs as Links (see Link), options as None
             ctx.inputs = tuple((a if a._node is None else Link(a)) if isinstance(a, Tensor) else None
                                for a in args)
@@ -407,6 +422,7 @@ def run_backward(
                     stack.append((t._node, False))
 
     grads: dict[int, list[Any]] = {}
+    anomaly = _MODES.get().anomaly
 
     def deliver(t: Tensor | Link, g: np.ndarray) -> None:
         if t._node is None:
@@ -439,7 +455,12 @@ def run_backward(
             g if g is not None else np.zeros(shape, dtype)
             for g, (shape, dtype) in zip(slot, node.out_meta, strict=True)
         ]
-        gin = node.backward(node, *gys)
+        snap = getattr(node, "_settings", None)
+        if snap is None or snap is current_settings():
+            gin = node.backward(node, *gys)
+        else:  # a decision taken in forward (a lowering, a layout) is re-derived from the same values
+            with use_settings(snap):
+                gin = node.backward(node, *gys)
         if not isinstance(gin, tuple):
             gin = (gin,)
         if len(gin) > len(node.inputs):
@@ -448,7 +469,7 @@ def run_backward(
             )
         if len(gin) < len(node.inputs):  # trailing non-Tensor options need no None
             gin = gin + (None,) * (len(node.inputs) - len(gin))
-        if _anomaly_enabled and _all_finite(gys) and not _all_finite([g for g in gin if g is not None]):
+        if anomaly and _all_finite(gys) and not _all_finite([g for g in gin if g is not None]):
             raise AnomalyError(
                 f"{node.name}: backward produced a non-finite gradient from finite upstream "
                 f"gradients (upstream {_describe(gys)}; input gradients "

@@ -18,7 +18,7 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from cvprimer.core.settings import settings
+from cvprimer.core.settings import Settings, current, settings, use
 
 # the number of workers and the smallest chunk worth a split are settings.threads and
 # settings.min_chunk_elements (cvprimer.core.settings); a benchmark that pins BLAS and PyTorch to
@@ -113,17 +113,18 @@ class _Pool:
 
     def __init__(self, n: int) -> None:
         self.size = n
-        self.tasks: queue.SimpleQueue[tuple[Callable[[int, int], Any], int, int, list[Any], int, _Latch]] = (
-            queue.SimpleQueue())
+        self.tasks: queue.SimpleQueue[tuple[Callable[[int, int], Any], int, int, list[Any], int, _Latch,
+                                            Settings]] = queue.SimpleQueue()
         for i in range(n - 1):
             threading.Thread(target=self._loop, daemon=True, name=f"cvprimer-{i}").start()
 
     def _loop(self) -> None:
         _IN_WORKER.active = True
         while True:
-            fn, a, b, out, i, latch = self.tasks.get()
+            fn, a, b, out, i, latch, snap = self.tasks.get()
             try:
-                out[i] = (True, fn(a, b))
+                with use(snap):  # the caller's settings: overrides are context-local, a worker has its own
+                    out[i] = (True, fn(a, b))
             except BaseException as e:  # handed to the caller, raised there
                 out[i] = (False, e)
             latch.count_down()
@@ -131,8 +132,9 @@ class _Pool:
     def map(self, fn: Callable[[int, int], Any], spans: list[tuple[int, int]]) -> list[Any]:
         out: list[Any] = [None] * len(spans)
         latch = _Latch(len(spans) - 1)
+        snap = current()
         for i in range(1, len(spans)):
-            self.tasks.put((fn, spans[i][0], spans[i][1], out, i, latch))
+            self.tasks.put((fn, spans[i][0], spans[i][1], out, i, latch, snap))
         try:
             first = fn(*spans[0])
         finally:

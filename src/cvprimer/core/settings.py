@@ -51,14 +51,29 @@ Fields (the defaults are the measured best on a 2-core x86 machine; see ``benchm
 * ``conv_shared_padding`` -- stride-1 lowering: neighbouring images and rows share their zero
   borders (True) or each gets its own (False; the simple reference layout).
 
+* ``norm_cols_max_length`` -- batch norm over planes of at most this many positions runs the compiled
+  ``cols`` layout (x as (N, C L) rows); longer planes the per-channel ``sets`` layout.
+* ``norm_rows_max_length`` -- group norm over planes of at most this many positions runs the compiled
+  ``rows`` layout (each (sample, group) one contiguous row); longer planes the ``sets`` layout.
+
+The settings are **frozen and context-local**: ``settings`` reads the values in force in the current
+context (thread or task); ``with settings.override(...)`` changes them for this context only (a
+``ContextVar``), so a user's threads and the engine's own workers never see each other's overrides;
+``settings.set(...)`` changes the process-wide defaults. Assigning a field (``settings.threads = 2``)
+raises. Every op that records a graph node keeps the ``Settings`` in force at its forward
+(:func:`current`), and the backward runs under that same snapshot: a decision taken in forward (a
+convolution's lowering, a normalization layout) is never re-read from other values in backward.
+
 Setting an unknown field, or a value of the wrong type, raises ``ValueError`` naming the field.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 from collections.abc import Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -71,9 +86,10 @@ def _numba_default() -> bool:
     return jit.available()
 
 
-@dataclass
+@dataclass(frozen=True)
 class Settings:
-    """The engine's switches (see the module docstring for each field)."""
+    """One immutable set of the engine's switches (see the module docstring for each field); checked
+    when made, so a ``Settings`` that exists is valid."""
 
     numba: bool = False
     numba_min_elements: int = 4096
@@ -91,43 +107,96 @@ class Settings:
     conv_phases_grad_input_from: int = 16
     conv_one_gemm_below: int = 16
     conv_dw_stack_below: int = 64
+    norm_cols_max_length: int = 64
+    norm_rows_max_length: int = 64
 
-    def _check(self, name: str, value: Any) -> Any:
-        known = {f.name: f for f in fields(self)}
-        if name not in known:
-            raise ValueError(f"settings: unknown field {name!r}; the fields are {sorted(known)}")
-        if name == "threads":
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-                raise ValueError(f"settings: threads must be None or an int >= 1, got {value!r}")
-        elif isinstance(getattr(self, name), bool):
-            if not isinstance(value, bool):
-                raise ValueError(f"settings: {name} must be True or False, got {value!r}")
-            if name == "numba" and value:
-                from cvprimer.core import jit
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            _check_value(f.name, getattr(self, f.name), f.default)
 
-                if not jit.available():
-                    raise ValueError("settings: numba=True but numba is not installed "
-                                     "(pip install 'cvprimer[fast]')")
-        elif isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise ValueError(f"settings: {name} must be an int >= 0, got {value!r}")
-        return value
+    def replace(self, **changes: Any) -> Settings:
+        """A copy with ``changes`` (unknown fields and bad values raise ``ValueError`` naming the field)."""
+        known = {f.name for f in fields(self)}
+        unknown = sorted(set(changes) - known)
+        if unknown:
+            raise ValueError(f"settings: unknown field {unknown[0]!r}; the fields are {sorted(known)}")
+        if changes.get("numba") is True and not self.numba:
+            from cvprimer.core import jit
 
-    def set(self, **changes: Any) -> None:
-        """Change fields for good (checked first: nothing changes when one value is wrong)."""
-        checked = {k: self._check(k, v) for k, v in changes.items()}
-        for k, v in checked.items():
-            object.__setattr__(self, k, v)
+            if not jit.available():
+                raise ValueError("settings: numba=True but numba is not installed (pip install 'cvprimer[fast]')")
+        return dataclasses.replace(self, **changes)
 
+
+def _check_value(name: str, value: Any, default: Any) -> None:
+    if name == "threads":
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise ValueError(f"settings: threads must be None or an int >= 1, got {value!r}")
+    elif isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise ValueError(f"settings: {name} must be True or False, got {value!r}")
+    elif isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"settings: {name} must be an int >= 0, got {value!r}")
+
+
+_DEFAULTS: list[Settings] = [Settings(numba=_numba_default())]  # the process-wide values (settings.set)
+_CURRENT: ContextVar[Settings | None] = ContextVar("cvprimer_settings", default=None)
+
+
+def current() -> Settings:
+    """The ``Settings`` in force in this context: an override's, else the process-wide ones."""
+    s = _CURRENT.get()
+    return _DEFAULTS[0] if s is None else s
+
+
+@contextlib.contextmanager
+def use(snapshot: Settings) -> Iterator[Settings]:
+    """Run a block under exactly ``snapshot`` (the engine's backward uses the snapshot its forward saw)."""
+    if not isinstance(snapshot, Settings):
+        raise TypeError(f"settings.use: expected a Settings, got {type(snapshot).__name__}")
+    token = _CURRENT.set(snapshot)
+    try:
+        yield snapshot
+    finally:
+        _CURRENT.reset(token)
+
+
+class _SettingsView:
+    """``settings``: read-only attribute access to :func:`current`, plus ``set``, ``override``, ``use``."""
+
+    __slots__ = ()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(current(), name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"settings are frozen: use `with settings.override({name}=...)` for a block or "
+                             f"settings.set({name}=...) for the process")
+
+    def __repr__(self) -> str:
+        return f"settings -> {current()!r}"
+
+    @staticmethod
+    def current() -> Settings:
+        return current()
+
+    @staticmethod
+    def use(snapshot: Settings) -> contextlib.AbstractContextManager[Settings]:
+        return use(snapshot)
+
+    @staticmethod
+    def set(**changes: Any) -> None:
+        """Change the process-wide values for good (checked first: nothing changes when one value is
+        wrong). An ``override`` active in this context still wins inside its block."""
+        _DEFAULTS[0] = _DEFAULTS[0].replace(**changes)
+
+    @staticmethod
     @contextlib.contextmanager
-    def override(self, **changes: Any) -> Iterator[Settings]:
-        """Change fields inside a ``with`` block; the previous values come back on exit."""
-        before = {k: getattr(self, k) for k in changes if hasattr(self, k)}
-        self.set(**changes)
-        try:
-            yield self
-        finally:
-            for k, v in before.items():
-                object.__setattr__(self, k, v)
+    def override(**changes: Any) -> Iterator[Settings]:
+        """Change fields inside a ``with`` block, for this context only; the previous values come back on
+        exit, even on an exception."""
+        with use(current().replace(**changes)) as s:
+            yield s
 
 
-settings = Settings(numba=_numba_default())
+settings = _SettingsView()

@@ -275,13 +275,18 @@ def _spans(n: int, per_image: int, g: Geom) -> list[tuple[int, int]]:
     return batch_spans(n, per_image * max(1, g.k[0] * g.k[1]))
 
 
-def conv_forward(x: np.ndarray, w: np.ndarray, g: Geom) -> tuple[np.ndarray, Any]:
+def plan(x_shape: tuple[int, ...], w_shape: tuple[int, ...], g: Geom, itemsize: int) -> Lowering:
+    """The lowering of a conv on an input of ``x_shape`` (decided once, in the op's forward, and carried by its
+    context to the backward: the gradients never re-read the settings)."""
+    return choose(g, x_shape[1], tuple(w_shape), x_shape[0], itemsize)
+
+
+def conv_forward(x: np.ndarray, w: np.ndarray, g: Geom, low: Lowering) -> tuple[np.ndarray, Any]:
     """``y[n, o] = sum_{c,i,j} W[o, c, i, j] xp[n, c, h s + i d, w s + j d]``; returns (y, saved).
 
-    ``saved`` is what :func:`conv_grad_weight` needs (the lowered input, per batch chunk when
-    the batch was split over the worker threads; x itself on the depthwise path).
+    ``low`` is the lowering from :func:`plan`. ``saved`` is what :func:`conv_grad_weight` needs (the lowered
+    input, per batch chunk when the batch was split over the worker threads; x itself on the depthwise path).
     """
-    low = choose(g, x.shape[1], w.shape, x.shape[0], x.itemsize)
     spans = _spans(x.shape[0], x[0].size, g) if low.split else []
     if len(spans) <= 1:
         return low.forward(x, w, g)
@@ -294,9 +299,8 @@ def conv_forward(x: np.ndarray, w: np.ndarray, g: Geom) -> tuple[np.ndarray, Any
     return y, Chunks(pool_map(job, spans))
 
 
-def conv_grad_input(gy: np.ndarray, w: np.ndarray, x_shape: tuple[int, ...], g: Geom) -> np.ndarray:
+def conv_grad_input(gy: np.ndarray, w: np.ndarray, x_shape: tuple[int, ...], g: Geom, low: Lowering) -> np.ndarray:
     """``gx = W^T * gy`` (the adjoint of :func:`conv_forward` in x), batch-split like it."""
-    low = choose(g, x_shape[1], w.shape, gy.shape[0], gy.itemsize)
     spans = _spans(gy.shape[0], gy[0].size, g) if low.split else []
     if len(spans) <= 1:
         return low.grad_input(gy, w, x_shape, g)
@@ -309,12 +313,11 @@ def conv_grad_input(gy: np.ndarray, w: np.ndarray, x_shape: tuple[int, ...], g: 
     return gx
 
 
-def conv_grad_weight(saved: Any, gy: np.ndarray, w_shape: tuple[int, ...], c_in: int, g: Geom) -> np.ndarray:
+def conv_grad_weight(saved: Any, gy: np.ndarray, w_shape: tuple[int, ...], g: Geom, low: Lowering) -> np.ndarray:
     """``gW[o, c, i, j] = sum_{n,h,w} gy[n, o, h, w] xp[n, c, h s + i d, w s + j d]``.
 
-    ``saved`` is the second result of :func:`conv_forward` on an input with ``c_in`` channels.
+    ``saved`` is the second result of :func:`conv_forward` with the same lowering ``low``.
     """
-    low = choose(g, c_in, w_shape, gy.shape[0], gy.itemsize)
     if not isinstance(saved, Chunks):
         return low.grad_weight(saved, gy, w_shape, g)
     by_span = {(a, b): s for a, b, s in saved}
@@ -322,9 +325,8 @@ def conv_grad_weight(saved: Any, gy: np.ndarray, w_shape: tuple[int, ...], c_in:
     return np.sum(parts, axis=0)
 
 
-def weight_operand(x: np.ndarray, w_shape: tuple[int, ...], g: Geom) -> Any:
-    """Rebuild what :func:`conv_grad_weight` needs from ``x`` (when it was not kept)."""
-    low = choose(g, x.shape[1], w_shape, x.shape[0], x.itemsize)
+def weight_operand(x: np.ndarray, w_shape: tuple[int, ...], g: Geom, low: Lowering) -> Any:
+    """Rebuild what :func:`conv_grad_weight` needs from ``x`` (when it was not kept), for the lowering ``low``."""
     spans = _spans(x.shape[0], x[0].size, g) if low.split else []
     if len(spans) <= 1:
         return low.operand(x, w_shape, g)

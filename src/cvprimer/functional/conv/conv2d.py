@@ -16,6 +16,7 @@ from cvprimer.functional.conv._kernels import (
     conv_forward,
     conv_grad_input,
     conv_grad_weight,
+    plan,
     saved_nbytes,
     weight_operand,
 )
@@ -78,10 +79,11 @@ class Conv2dFn(Function):
 
     @staticmethod
     def forward(ctx: Any, x: np.ndarray, w: np.ndarray, b: np.ndarray | None, geom: Geom) -> np.ndarray:
-        y, saved = conv_forward(x, w, geom)
+        low = plan(x.shape, w.shape, geom, x.itemsize)  # decided once: the backward uses the same lowering
+        y, saved = conv_forward(x, w, geom, low)
         if b is not None:
             y += b.reshape(1, -1, 1, 1)
-        ctx.geom, ctx.x_shape, ctx.w_shape = geom, x.shape, w.shape
+        ctx.geom, ctx.x_shape, ctx.w_shape, ctx.low = geom, x.shape, w.shape, low
         need_x, need_w = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
         if need_w and saved_nbytes(saved) > settings.conv_keep_cols_bytes:
             saved, xs = None, x
@@ -96,11 +98,11 @@ class Conv2dFn(Function):
         g = ctx.geom
         gx = gw = gb = None
         if ctx.needs_input_grad[0]:
-            gx = conv_grad_input(gy, w, ctx.x_shape, g)
+            gx = conv_grad_input(gy, w, ctx.x_shape, g, ctx.low)
         if ctx.needs_input_grad[1]:
             if saved is None:
-                saved = weight_operand(x, ctx.w_shape, g)
-            gw = conv_grad_weight(saved, gy, ctx.w_shape, ctx.x_shape[1], g)
+                saved = weight_operand(x, ctx.w_shape, g, ctx.low)
+            gw = conv_grad_weight(saved, gy, ctx.w_shape, g, ctx.low)
         if ctx.needs_input_grad[2]:
             gb = gy.sum(axis=(0, 2, 3))
         return gx, gw, gb

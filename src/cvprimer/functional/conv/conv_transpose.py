@@ -16,6 +16,7 @@ from cvprimer.functional.conv._kernels import (
     conv_forward,
     conv_grad_input,
     conv_grad_weight,
+    plan,
     weight_operand,
 )
 from cvprimer.functional.conv.conv2d import _work
@@ -74,10 +75,12 @@ class ConvTranspose2dFn(Function):
     @staticmethod
     def forward(ctx: Any, x: np.ndarray, w: np.ndarray, b: np.ndarray | None, geom: Geom,
                 out_shape: tuple[int, ...]) -> np.ndarray:
-        y = conv_grad_input(x, w, out_shape, geom)
+        # the lowering of the conv whose input gradient this is, decided once for forward and backward
+        low = plan((x.shape[0],) + tuple(out_shape[1:]), w.shape, geom, x.itemsize)
+        y = conv_grad_input(x, w, out_shape, geom, low)
         if b is not None:
             y += b.reshape(1, -1, 1, 1)  # y is a fresh array
-        ctx.geom, ctx.out_shape = geom, out_shape
+        ctx.geom, ctx.out_shape, ctx.low = geom, out_shape, low
         ctx.save_for_backward(x if ctx.needs_input_grad[1] else None, w if ctx.needs_input_grad[0] else None)
         return y
 
@@ -90,11 +93,11 @@ class ConvTranspose2dFn(Function):
         if need_x or need_w:
             w_shape = w.shape if w is not None else (x.shape[1], gy.shape[1] // g.groups) + g.k
             if need_x:
-                gx, saved = conv_forward(gy, w, g)
+                gx, saved = conv_forward(gy, w, g, ctx.low)
             else:
-                saved = weight_operand(gy, w_shape, g)
+                saved = weight_operand(gy, w_shape, g, ctx.low)
             if need_w:
-                gw = conv_grad_weight(saved, x, w_shape, gy.shape[1], g)
+                gw = conv_grad_weight(saved, x, w_shape, g, ctx.low)
         if ctx.needs_input_grad[2]:
             gb = gy.sum(axis=(0, 2, 3))
         return gx, gw, gb

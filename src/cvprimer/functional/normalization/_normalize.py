@@ -78,14 +78,11 @@ def moments(xv: np.ndarray, axes: tuple[int, ...]) -> tuple[np.ndarray, np.ndarr
     return mean, xc, var
 
 
-#: batch norm over planes of at most this many positions uses the ``cols`` layout of
-#: :mod:`._norm_kernels` (x as (N, C L)); longer planes the per-channel ``sets`` layout
-COLS_MAX_LENGTH = 64
-#: group norm over planes of at most this many positions uses the ``rows`` layout (each group one
-#: contiguous row, gamma and beta repeated over each channel's positions); longer planes the ``sets``
-#: layout (one scale and shift per channel plane). Instance norm keeps ``sets``: its gamma is one number
-#: per set, which that kernel factors out of gx (the float32 rows form loses accuracy where gx cancels)
-ROWS_MAX_LENGTH = 64
+# the layout bounds are settings.norm_cols_max_length (batch norm: the ``cols`` layout of :mod:`._norm_kernels`,
+# x as (N, C L), for planes of at most that many positions; longer planes the per-channel ``sets`` layout) and
+# settings.norm_rows_max_length (group norm: the ``rows`` layout, each group one contiguous row, gamma and beta
+# repeated over each channel's positions). Instance norm keeps ``sets``: its gamma is one number per set, which that
+# kernel factors out of gx (the float32 rows form loses accuracy where gx cancels)
 
 
 def _layout(view: tuple[int, ...], axes: tuple[int, ...], pview: tuple[int, ...], dtype: np.dtype) -> Any:
@@ -95,7 +92,7 @@ def _layout(view: tuple[int, ...], axes: tuple[int, ...], pview: tuple[int, ...]
         return None
     if len(view) == 3 and axes == (0, 2) and pview == (1, view[1], 1):  # batch norm
         n, c, length = view
-        if length <= COLS_MAX_LENGTH:  # short planes: sweep whole rows, not 64-byte runs per channel
+        if length <= settings.norm_cols_max_length:  # short planes: sweep whole rows, not 64-byte runs per channel
             return ("cols", (n, c * length), length)
         return ("sets", (n, c, 1, length), (c, 1))
     if len(view) == 3 and axes == (2,) and pview == (1, view[1], 1):  # instance norm
@@ -105,7 +102,7 @@ def _layout(view: tuple[int, ...], axes: tuple[int, ...], pview: tuple[int, ...]
         return ("rows", view, (1, view[1]), 1)
     if len(view) == 4 and axes == (2, 3) and pview == (1, view[1], view[2], 1):  # group norm
         n, g, cg, length = view
-        if length <= ROWS_MAX_LENGTH:
+        if length <= settings.norm_rows_max_length:
             return ("rows", (n * g, cg * length), (g, cg), length)
         return ("sets", (1, n * g, cg, length), (g, cg))
     return None
