@@ -330,20 +330,19 @@ class OverfittingRemedies(Experiment):
     def explain_beyond(beyond: Mapping[str, float]) -> Text | None:
         b = {k: fmt(v) for k, v in beyond.items()}
         pct = {k: fmt(100 * v) for k, v in beyond.items() if k.startswith("weight_small_frac_")}
-        yes = {True: ("yes", "是"), False: ("no", "否")}
-        over, under = bool(beyond["diag_overfit_baseline"]), bool(beyond["diag_underfit_tiny"])
         return {
-            "en": f"The library's diagnosis flags the baseline as over-fitting: {yes[over][0]}; the tiny model "
-                  f"(validation accuracy {b['val_acc_tiny']}, gap {b['gap_tiny']}) as under-fitting: "
-                  f"{yes[under][0]}. The label-noise finder flagged {b['label_noise_flagged']} samples, precision "
+            "en": f"Share of runs the library's diagnosis flags: the baseline as over-fitting "
+                  f"{b['diag_overfit_baseline']}, the tiny model (validation accuracy {b['val_acc_tiny']}, gap "
+                  f"{b['gap_tiny']}) as under-fitting {b['diag_underfit_tiny']}. The label-noise finder flagged "
+                  f"{b['label_noise_flagged']} samples, precision "
                   f"{b['label_noise_precision']}, recall {b['label_noise_recall']}. Share of first-layer weights "
                   f"below 1e-3: baseline {pct['weight_small_frac_baseline']}%, L1 {pct['weight_small_frac_l1']}%, L2 "
                   f"coupled into Adam {pct['weight_small_frac_l2_coupled']}%, L2 decoupled (AdamW) "
                   f"{pct['weight_small_frac_l2_decoupled']}%; first-layer weight norm: baseline "
                   f"{b['weight_norm_baseline']}, L1 {b['weight_norm_l1']}, coupled L2 {b['weight_norm_l2_coupled']}, "
                   f"AdamW {b['weight_norm_l2_decoupled']}.",
-            "zh": f"库自带的诊断把基线判为过拟合：{yes[over][1]}；把极小模型（验证准确率 {b['val_acc_tiny']}，差距 "
-                  f"{b['gap_tiny']}）判为欠拟合：{yes[under][1]}。"
+            "zh": f"库自带的诊断把基线判为过拟合的比例为 {b['diag_overfit_baseline']}，把极小模型（验证准确率 "
+                  f"{b['val_acc_tiny']}，差距 {b['gap_tiny']}）判为欠拟合的比例为 {b['diag_underfit_tiny']}。"
                   f"标签噪声检测器标出 {b['label_noise_flagged']} 个样本，"
                   f"精确率 {b['label_noise_precision']}，召回率 {b['label_noise_recall']}。"
                   f"第一层权重中小于 1e-3 的比例：基线 {pct['weight_small_frac_baseline']}%，"
