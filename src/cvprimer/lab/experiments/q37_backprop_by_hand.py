@@ -191,7 +191,7 @@ class BackpropByHand(Experiment):
         t0 = time.perf_counter()
         num = numeric(x, y, {k: v.copy() for k, v in p.items()})
         t_num = time.perf_counter() - t0
-        reps = 20
+        reps = 10
         t0 = time.perf_counter()
         for _ in range(reps):
             backward(x, y, p, forward(x, y, p)[1])
