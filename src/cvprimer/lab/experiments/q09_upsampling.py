@@ -411,10 +411,10 @@ class Upsampling(Experiment):
             ax.set_axis_off()
             fig.colorbar(im, ax=ax, fraction=0.046)
         ctx.save_figure(fig, "checkerboard", "A transposed convolution with an all-ones kernel applied to a "
-                        "constant image: kernel 3 with stride 2 overlaps unevenly and prints a checkerboard; "
-                        "kernel 4 with stride 2 gives a flat interior.",
-                        "全 1 卷积核的转置卷积作用在常数图像上：核大小 3、步长 2 时重叠不均匀，"
-                        "出现棋盘格；核大小 4、步长 2 时内部是平的。")
+                        f"constant image: its interior varies by {fmt(var3)} of its mean with kernel 3 and stride 2, "
+                        f"and by {fmt(var4)} with kernel 4 and stride 2.",
+                        "全 1 卷积核的转置卷积作用在常数图像上：核大小 3、步长 2 时内部起伏为均值的 "
+                        f"{fmt(var3)}，核大小 4、步长 2 时为 {fmt(var4)}。")
 
     @staticmethod
     def decide(figures: Mapping[str, float], thresholds: Mapping[str, float]) -> tuple[str, Text]:
