@@ -33,7 +33,7 @@ def test_reachable_and_evidence():
     reached(E, [BASE, RARE, {**BASE, "acc_spread_pts": 10.0, "slope_excess_pts": 5.67}])
     v, ev = E.decide(BASE, T)
     assert v == "nuanced"
-    assert "common with bias-free convolutions, zero-initialized conv biases" in ev["en"]
+    assert "but common with bias-free convolutions and with zero-initialized conv biases" in ev["en"]
     for s in ("68.2", "38.1", "0.67", "4.33"):
         assert s in ev["en"] and s in ev["zh"]
     assert "rare in every setting" in E.decide(RARE, T)[1]["en"]

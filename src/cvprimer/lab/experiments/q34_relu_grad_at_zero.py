@@ -235,8 +235,10 @@ class ReLUGradAtZero(Experiment):
                     "a fully connected layer with zero bias": "偏置为 0 的全连接层"}
         common = [k for k, v in settings.items() if v >= rare_pct]
         few = [k for k, v in settings.items() if v < rare_pct]
-        where_en = (f"rare with {', '.join(few) or 'none of the settings'} and common with "
-                    f"{', '.join(common)}" if common else "rare in every setting")
+        def join(names: list[str]) -> str:
+            return " and with ".join(names) if names else "none of the settings"
+
+        where_en = f"rare with {join(few)}, but common with {join(common)}" if common else "rare in every setting"
         where_zh = (f"在{'、'.join(zh_names[k] for k in few) or '任何设置下都不'}时罕见，在"
                     f"{'、'.join(zh_names[k] for k in common)}时常见" if common else "在所有设置下都罕见")
         en = (f"Exact zeros at the ReLU inputs are {where_en} (threshold {fmt(rare_pct)}%): with bias-free "
