@@ -90,6 +90,21 @@ def test_a_mean_that_no_seed_reached_never_gives_the_evidence():
     assert out["evidence"]["en"] == "(figures of seed 0) x = 0.0"
 
 
+class NonFinite(Seeded):
+    id = "toy-nonfinite"
+
+    def run(self, ctx):
+        res = super().run(ctx)
+        res.figures["x"] = Figure(float("nan") if ctx.seed == 1 else ctx.seed, "u")
+        return res
+
+
+def test_a_non_finite_figure_is_recorded_not_a_crash(tmp_path):
+    rec = runner.run_one(NonFinite, str(tmp_path), seeds=2)
+    assert rec["status"] == "ok", rec.get("error")
+    assert rec["figures"]["x"]["per_seed"] == [0.0, None] and rec["figures"]["x"]["spread"] is None
+
+
 def test_beyond_figures_are_aggregated_apart_and_explained():
     out = agg.aggregate(Seeded, _results([0, 1]), [0, 1])
     assert "extra" not in out["figures"] and out["beyond"]["extra"]["value"] == 100.5
@@ -177,6 +192,7 @@ def test_loaded_files_hold_engine_modules_and_only_this_experiment():
     files = cache.loaded_files(q38.__name__)
     assert "lab/experiments/q38_conv_vs_math.py" in files and "core/tensor.py" in files
     assert not [f for f in files if f.startswith("lab/experiments/q") and "q38" not in f]
+    assert "lab/_deepmlp.py" not in files  # another experiment's helper, imported by the registry, not by q38
 
 
 def test_report_shows_the_results_json_values_and_nothing_else(tmp_path):

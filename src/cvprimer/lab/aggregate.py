@@ -44,7 +44,8 @@ def _figure_entries(results: Sequence[Result], attr: str) -> tuple[dict[str, Any
         entry = fig.to_json()
         entry["value"] = mean if math.isfinite(mean) else None
         if len(results) > 1:
-            entry["spread"] = float(vals.std(ddof=1)) if vals.size > 1 else 0.0
+            sd = float(vals.std(ddof=1)) if vals.size > 1 else 0.0
+            entry["spread"] = sd if math.isfinite(sd) else None  # a non-finite seed: no spread (JSON has no NaN)
             entry["per_seed"] = [float(v) if math.isfinite(v) else None for v in vals]
         entries[name] = entry
     return entries, means

@@ -3,9 +3,9 @@ r"""The lab's cache key: a cached result is served only when everything that cou
 The key of one experiment's record is a SHA-256 over
 
 * the experiment's id, the mode (``quick``/``full``) and the exact seed list;
-* the source of every cvprimer module loaded in the process that ran it (recorded after the run, so lazily
-  imported engine code counts too; other experiments' modules that the registry happened to import do not,
-  unless the experiment's own module imports them);
+* the source of every engine module loaded in the process that ran it (recorded after the run, so lazily
+  imported engine code counts too), and of the lab's own modules only those the experiment's module imports,
+  transitively (the registry imports every experiment and helper; those of other experiments do not count);
 * the frame and report code (:data:`FRAME_FILES`): how figures are aggregated, decided and shown;
 * the versions of the packages that compute figures (:data:`PACKAGES`) and of Python.
 
@@ -35,8 +35,8 @@ FRAME_FILES = ("lab/experiment.py", "lab/runner.py", "lab/aggregate.py", "lab/ca
                "lab/results.py", "lab/report/__init__.py", "lab/report/html.py", "lab/report/assets.py",
                "lab/report/i18n.py")
 PACKAGES = ("numpy", "numba", "scipy", "scikit-image", "scikit-learn", "mlxtend", "matplotlib")
-_EXPERIMENTS = "cvprimer.lab.experiments."
-_IMPORTS_EXPERIMENT = re.compile(r"(?:from|import)\s+cvprimer\.lab\.experiments\.(\w+)")
+_IMPORTS_LAB = re.compile(r"(?:from|import)\s+(cvprimer\.lab(?:\.\w+)+)")
+_FROM_LAB = re.compile(r"from\s+cvprimer\.lab\s+import\s+\(?([\w\s,]+)\)?")
 
 
 @functools.lru_cache(maxsize=1)
@@ -58,23 +58,47 @@ def _rel(path: str) -> str | None:
     return os.path.relpath(path, PACKAGE_ROOT).replace(os.sep, "/")
 
 
+def _lab_imports(name: str) -> set[str]:
+    """The ``cvprimer.lab`` modules that module ``name``'s source imports (``from cvprimer.lab.x import``,
+    ``import cvprimer.lab.x``, ``from cvprimer.lab import x``)."""
+    mod = sys.modules.get(name)
+    path = getattr(mod, "__file__", None)
+    if not path:
+        return set()
+    try:
+        with open(path, encoding="utf-8") as fh:
+            src = fh.read()
+    except OSError:
+        return set()
+    found = set(_IMPORTS_LAB.findall(src))
+    for names in _FROM_LAB.findall(src):
+        found.update(f"cvprimer.lab.{n.strip().split(' as ')[0]}" for n in names.split(",") if n.strip())
+    return {f for f in found if f in sys.modules}
+
+
+def lab_closure(own_module: str) -> set[str]:
+    """``own_module`` and every ``cvprimer.lab`` module it imports, transitively."""
+    seen, todo = {own_module}, [own_module]
+    while todo:
+        for dep in _lab_imports(todo.pop()):
+            if dep not in seen:
+                seen.add(dep)
+                todo.append(dep)
+    return seen
+
+
 def loaded_files(own_module: str) -> list[str]:
-    """The cvprimer source files loaded in this process that bear on ``own_module``'s results (sorted)."""
-    mod = sys.modules.get(own_module)
-    src = ""
-    if mod is not None and getattr(mod, "__file__", None):
-        try:
-            with open(mod.__file__, encoding="utf-8") as fh:
-                src = fh.read()
-        except OSError:
-            src = ""
-    own_deps = {_EXPERIMENTS + m for m in _IMPORTS_EXPERIMENT.findall(src)}
+    """The cvprimer source files loaded in this process that bear on ``own_module``'s results (sorted): every
+    engine module loaded (outside ``cvprimer.lab``; a superset when earlier tasks ran in the same process), and of
+    the lab's own modules only those the experiment's module imports, transitively (the registry imports every
+    experiment and helper, so an edit of another experiment's helper must not invalidate this one)."""
+    lab = lab_closure(own_module)
     files = set()
     for name, m in list(sys.modules.items()):
         if not (name == "cvprimer" or name.startswith("cvprimer.")):
             continue
-        if name.startswith(_EXPERIMENTS) and name != own_module and name not in own_deps:
-            continue  # another experiment, imported by the registry, not by this one
+        if name.startswith("cvprimer.lab.") and name not in lab:
+            continue  # frame files are part of every key anyway (FRAME_FILES)
         f = getattr(m, "__file__", None)
         rel = _rel(f) if f else None
         if rel:

@@ -211,6 +211,8 @@ def cmd_show(out: str, sel: str, lang: str) -> None:
         from cvprimer.lab.cache import stale_reason
 
         why = stale_reason(rec)
+        if rec.get("quick_provisional") and rec.get("mode") == "quick":
+            print("  PROVISIONAL: quick mode is too small to settle this claim; run it with --full")
         print(f"  result: {rec.get('mode')} mode, seeds {rec.get('seeds')}"
               + (f"  [STALE: {why}; `{rec.get('command', e.command())} --out {out}` re-runs it]" if why else ""))
         for name, f in rec.get("figures", {}).items():
