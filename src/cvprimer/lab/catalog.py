@@ -64,6 +64,8 @@ def compare(quick_dir: str, full_dir: str) -> str:
         q, qs = _verdicts(load_record(quick_dir, e.id))
         f, fs = _verdicts(load_record(full_dir, e.id))
         agree = "-" if "page" in (q, f) else "yes" if q == f else "**no**"
+        if e.quick_provisional:
+            agree += " (quick provisional)"
         reach = ", ".join(e.reachable) or "-"
         rows.append(f"| `{e.id}` | {reach} | {q} ({qs}) | {f} ({fs}) | {agree} |".replace(" ()", ""))
     return "\n".join(rows)
