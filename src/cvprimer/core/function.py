@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 
 from cvprimer.core.geometry import Pointwise
-from cvprimer.core.saves import NOTHING, Saves
+from cvprimer.core.saves import NOTHING, Saves, as_saves
 from cvprimer.core.settings import current as current_settings
 from cvprimer.core.settings import use as use_settings
 
@@ -261,6 +261,8 @@ class Function:
         self.needs_input_grad: tuple[bool, ...] = ()
         self._saved: tuple[Any, ...] | None = ()
         self._freed = False
+        #: the version of each Tensor whose data backward keeps: ``(counter box, version, ("input"|"output", i))``
+        self._versions: tuple[tuple[list[int], int, tuple[str, int]], ...] = ()
         self.out_meta: list[tuple[tuple[int, ...], np.dtype]] = []
 
     # -- what ops call -------------------------------------------------------------
@@ -282,6 +284,7 @@ class Function:
         """Drop saved values (called after backward when the graph is not retained)."""
         self._saved = None
         self._freed = True
+        self._versions = ()
         for k in [k for k in self.__dict__ if k not in _CTX_KEEP]:
             del self.__dict__[k]
 
@@ -359,14 +362,83 @@ class Function:
                     t._node = ctx
                     t._out_index = i
                 results.append(t)
+            ctx._versions = _saved_versions(cls, ctx, args, raw, outs, results)
         else:
             ctx._saved = None
             results = [Tensor._wrap(np.asarray(o)) for o in outs]
+        if cls.is_view:  # a view shares its base's storage, hence its version counter (as in PyTorch)
+            base = args[0] if args and isinstance(args[0], Tensor) else None
+            if base is not None:
+                for t in results:
+                    if t.data.base is not None or t.data is base.data:  # not a fresh copy
+                        t._vc = base._vc
         return tuple(results) if multi else results[0]
 
 
+_SAVES: dict[type, tuple[tuple[int, ...], bool, tuple[int, ...]]] = {}
+
+
+def _declared(cls: type[Function]) -> tuple[tuple[int, ...], bool, tuple[int, ...]]:
+    """``(input positions, all_inputs, output indices)`` of a class's ``saves_for_backward`` (cached)."""
+    try:
+        d = as_saves(cls.saves_for_backward)
+    except ValueError:
+        d = NOTHING
+    _SAVES[cls] = r = (tuple(d.inputs), d.all_inputs, tuple(d.outputs))
+    return r
+
+
+def _saved_versions(cls: type[Function], ctx: Function, args: tuple[Any, ...], raw: list[Any],
+                    outs: tuple[Any, ...], results: list[Tensor]) -> tuple[Any, ...]:
+    """The version of every Tensor argument and output whose data ``ctx`` keeps for backward.
+
+    Kept data: what the op's ``saves_for_backward`` declares (contract-tested against what contexts really
+    hold, ``tests/core/test_op_contract.py``); for an op that declares nothing (a user's own Function), the
+    argument and output arrays passed to ``save_for_backward`` as they are. Cost: a cached declaration and a
+    short loop per op; the result is a tuple of ``(box, version, where)``.
+    """
+    decl = _SAVES.get(cls) or _declared(cls)
+    ins, all_in, outs_kept = decl
+    saved = ctx._saved
+    if saved and not (ins or all_in or outs_kept):
+        ids = {id(v) for v in saved}
+        ins = tuple(i for i, a in enumerate(raw) if id(a) in ids)
+        outs_kept = tuple(j for j, o in enumerate(outs) if id(o) in ids)
+    if all_in:
+        ins = range(len(args))
+    rec = []
+    n = len(args)
+    for i in ins:
+        box = getattr(args[i], "_vc", None) if i < n else None  # a Tensor argument, not an option
+        if box is not None:
+            rec.append((box, box[0], ("input", i)))
+    m = len(results)
+    for j in outs_kept:
+        if j < m:
+            box = results[j]._vc
+            rec.append((box, box[0], ("output", j)))
+    return tuple(rec)
+
+
+def check_versions(node: Function) -> None:
+    """Raise PyTorch's RuntimeError if a Tensor whose data ``node`` saved was changed in place since forward."""
+    for box, version, (kind, i) in node._versions:
+        if box[0] != version:
+            if kind == "input":
+                t = node.inputs[i]
+                shape, dtype = (t.shape, t.dtype) if isinstance(t, Link) else (t.data.shape, t.data.dtype)
+            else:
+                shape, dtype = node.out_meta[i]
+            raise RuntimeError(
+                f"{node.name}: one of the variables needed for gradient computation has been modified by an "
+                f"inplace operation: [{np.dtype(dtype).name} tensor of shape {tuple(shape)}], {kind} {i} of "
+                f"{node.name}, is at version {box[0]}; expected version {version} instead. Hint: change it "
+                "out of place (make a copy with cp.tensor(t) before writing), or write it before the forward."
+            )
+
+
 # attributes a node keeps after release (everything else is op-specific saved state)
-_CTX_KEEP = {"inputs", "needs_input_grad", "_saved", "_freed", "out_meta"}
+_CTX_KEEP = {"inputs", "needs_input_grad", "_saved", "_freed", "out_meta", "_versions"}
 
 
 def unbroadcast(g: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
@@ -455,6 +527,8 @@ def run_backward(
             g if g is not None else np.zeros(shape, dtype)
             for g, (shape, dtype) in zip(slot, node.out_meta, strict=True)
         ]
+        if getattr(node, "_versions", None):  # getattr: a user's Function may skip Function.__init__
+            check_versions(node)
         snap = getattr(node, "_settings", None)
         if snap is None or snap is current_settings():
             gin = node.backward(node, *gys)

@@ -8,6 +8,12 @@ and accumulates gradients into the leaves' ``.grad``.
 Dtypes: Python floats become float32 (the default); NumPy arrays keep their dtype, so
 float64 works everywhere it is asked for (gradient checks). Python ints become int64 and
 bools bool, as in PyTorch.
+
+Version counter (PyTorch's ``_version``): every in-place change of a tensor's values (``__setitem__``, an
+optimizer's update, ``load_state_dict``) adds one to it. A node records the version of each Tensor whose data
+its backward keeps; backward refuses with a RuntimeError when a version moved since, instead of computing a
+silently wrong gradient from the changed values. The counter is a one-element list shared by tensors that share
+storage through ``detach()`` and view ops, so writing through any of them is seen.
 """
 
 from __future__ import annotations
@@ -50,7 +56,7 @@ class Tensor:
         Cast to this dtype.
     """
 
-    __slots__ = ("data", "requires_grad", "grad", "_node", "_out_index", "_retains_grad", "__weakref__")
+    __slots__ = ("data", "requires_grad", "grad", "_node", "_out_index", "_retains_grad", "_vc", "__weakref__")
     __array_priority__ = 1000  # make ndarray <op> Tensor defer to Tensor's reflected operator
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None) -> None:
@@ -65,6 +71,7 @@ class Tensor:
         self._node: _fn.Function | None = None
         self._out_index = 0
         self._retains_grad = False
+        self._vc: list[int] = [0]  # the version counter (a shared box: see the module docstring)
 
     @classmethod
     def _wrap(cls, arr: np.ndarray) -> Tensor:
@@ -75,7 +82,18 @@ class Tensor:
         t._node = None
         t._out_index = 0
         t._retains_grad = False
+        t._vc = [0]
         return t
+
+    # -- version counter ---------------------------------------------------------------
+    @property
+    def _version(self) -> int:
+        """How many in-place changes this tensor's data has seen (PyTorch's ``Tensor._version``)."""
+        return self._vc[0]
+
+    def _bump_version(self) -> None:
+        """Record one in-place change of ``data`` (call after writing into ``self.data`` in place)."""
+        self._vc[0] += 1
 
     # -- basic properties ------------------------------------------------------------
     @property
@@ -159,8 +177,10 @@ class Tensor:
         return self.data.tolist()
 
     def detach(self) -> Tensor:
-        """A new leaf sharing the same data, outside the graph."""
-        return Tensor._wrap(self.data)
+        """A new leaf sharing the same data (and version counter, as in PyTorch), outside the graph."""
+        t = Tensor._wrap(self.data)
+        t._vc = self._vc
+        return t
 
     def requires_grad_(self, flag: bool = True) -> Tensor:
         if flag and self.data.dtype.kind not in "fc":
@@ -226,6 +246,8 @@ class Tensor:
 
     # -- in-place data updates (only outside the graph) --------------------------------
     def __setitem__(self, idx: Any, value: Any) -> None:
+        """In-place assignment ``t[idx] = value`` (outside the graph); bumps the version counter, so a
+        backward that needs the old values raises instead of using the new ones."""
         if self.requires_grad and _fn.is_grad_enabled():
             raise RuntimeError(
                 "Tensor.__setitem__: in-place assignment to a tensor that requires grad is not "
@@ -234,6 +256,7 @@ class Tensor:
         if isinstance(idx, Tensor):
             idx = idx.data
         self.data[idx] = value.data if isinstance(value, Tensor) else value
+        self._vc[0] += 1
 
 
 def tensor(data: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:

@@ -88,6 +88,7 @@ class StateMixin:
         for k, arr in values.items():
             t = targets[k]
             t.data[...] = arr.astype(t.data.dtype, copy=False)
+            t._bump_version()  # an in-place copy, as an optimizer step
         return IncompatibleKeys(missing, unexpected)
 
     def save(self, path: str | os.PathLike[str]) -> None:

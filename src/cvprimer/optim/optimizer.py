@@ -3,7 +3,8 @@ r"""``Optimizer``: the base class of every optimizer (param groups, per-paramete
 A subclass sets its hyper-parameter defaults and implements ``_update(p, g, group, state)``
 for one parameter; the base class walks the groups, skips parameters without a gradient,
 applies the shared gradient pre-processing (coupled L2 ``weight_decay`` and the ``l1_decay``
-penalty) and runs everything under ``no_grad`` on ``p.data`` in place.
+penalty) and runs everything under ``no_grad`` on ``p.data`` in place, bumping each updated parameter's
+version counter (so a backward through a graph recorded before the step raises, as in PyTorch).
 
 Regularization options shared by all optimizers (distinct, and stated once here):
 
@@ -126,6 +127,7 @@ class Optimizer:
                         continue
                     state = self.state.setdefault(p, {})
                     self._update(p, self._grad(p, group), group, state)
+                    p._bump_version()  # an in-place change: a graph that saved p's old values refuses backward
         return loss
 
     def _update(self, p: Tensor, g: np.ndarray, group: dict[str, Any], state: dict[str, Any]) -> None:
