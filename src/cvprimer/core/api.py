@@ -121,8 +121,14 @@ def sign(x: Tensor) -> Tensor:
     return SignFn.apply(x)
 
 
-def clamp(x: Tensor, min: Scalar | None = None, max: Scalar | None = None) -> Tensor:  # noqa: A002
-    """Limit values to [min, max]; the gradient passes where min <= x <= max."""
+def clamp(x: Tensor, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
+    r"""Limit values to [min, max]: y = min(max(x, min), max). Either bound may be None, a Python
+    number or a tensor broadcasting with ``x`` (the output has the broadcast shape and PyTorch's
+    promoted dtype).
+
+    Backward: the gradient goes to ``x`` where min <= x <= max, to ``min`` where x < min < max, to
+    ``max`` where x > max or max < min (PyTorch's routing; where min > max every output is max), to
+    nothing where x is NaN."""
     if min is None and max is None:
         raise ValueError("clamp: at least one of min and max must be given")
     return ClampFn.apply(x, min, max)
@@ -162,28 +168,66 @@ def matmul(a: Any, b: Any) -> Tensor:
 
 
 # -- reductions ------------------------------------------------------------------------
+# PyTorch's overloads, parsed in one place: ``dim`` is None, an int or a tuple of ints (checked by
+# ``normalize_dims``); max/min also take a tensor as their second argument (the elementwise
+# maximum/minimum), var/std a bool there (``unbiased``).
+def _reduce_args(dim: Any, keepdim: bool, axis: Any, keepdims: bool) -> tuple[Any, bool]:
+    """``(dim, keepdim)`` with NumPy's ``axis``/``keepdims`` aliases folded in."""
+    return _dim(dim, axis), bool(keepdim or keepdims)
+
+
 def sum(x: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A001
-    return SumFn.apply(x, _dim(dim, axis), keepdim or keepdims)
+    return SumFn.apply(x, *_reduce_args(dim, keepdim, axis, keepdims))
 
 
 def mean(x: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Any = None, keepdims: bool = False) -> Tensor:
-    return MeanFn.apply(x, _dim(dim, axis), keepdim or keepdims)
+    return MeanFn.apply(x, *_reduce_args(dim, keepdim, axis, keepdims))
 
 
-def max(x: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A001
-    """Maximum values over ``dim`` (values only; see :func:`argmax` for indices).
+def _extreme(name: str, fn: Any, pairwise: Any, x: Tensor, dim: Any, keepdim: bool, axis: Any, keepdims: bool,
+             other: Any) -> Tensor:
+    """max/min: over ``dim``, or elementwise against ``other`` (a tensor given as ``dim`` or ``other=``)."""
+    if isinstance(dim, (Tensor, np.ndarray)):
+        dim, other = None, dim
+    if other is not None:
+        if not isinstance(other, (Tensor, np.ndarray)):
+            raise TypeError(f"{name}: other must be a tensor (the elementwise {name}imum), got "
+                            f"{type(other).__name__}; a reduction takes dim=int or a tuple of ints")
+        if dim is not None or axis is not None or keepdim or keepdims:
+            raise TypeError(f"{name}: the elementwise form {name}(input, other) takes no dim or keepdim")
+        return pairwise(x, other)
+    return fn.apply(x, *_reduce_args(dim, keepdim, axis, keepdims))
+
+
+def max(x: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Any = None, keepdims: bool = False,  # noqa: A001
+        other: Any = None) -> Tensor:
+    r"""Maximum values over ``dim`` (values only; see :func:`argmax` for indices), or, PyTorch's other
+    overload ``max(input, other)`` with a tensor second argument, the elementwise :func:`maximum`.
+
+    Backward: the reduction sends the gradient to the maximum, ties sharing it evenly (as
+    ``torch.amax``); the elementwise form to the larger input, split in half at ties (as
+    ``torch.max(a, b)``).
 
     Differences from PyTorch: ``x.max(dim)`` returns only the values, not a (values,
     indices) pair; ties share the gradient evenly as in ``torch.amax``."""
-    return MaxFn.apply(x, _dim(dim, axis), keepdim or keepdims)
+    return _extreme("max", MaxFn, maximum, x, dim, keepdim, axis, keepdims, other)
 
 
-def min(x: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A001
-    """Minimum values over ``dim`` (values only, like :func:`max`)."""
-    return MinFn.apply(x, _dim(dim, axis), keepdim or keepdims)
+def min(x: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Any = None, keepdims: bool = False,  # noqa: A001
+        other: Any = None) -> Tensor:
+    """Minimum values over ``dim`` (values only, like :func:`max`), or the elementwise :func:`minimum`
+    when the second argument is a tensor."""
+    return _extreme("min", MinFn, minimum, x, dim, keepdim, axis, keepdims, other)
 
 
-amax, amin = max, min
+def amax(x: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Any = None, keepdims: bool = False) -> Tensor:
+    """Maximum over ``dim``; ties share the gradient evenly (``torch.amax``)."""
+    return MaxFn.apply(x, *_reduce_args(dim, keepdim, axis, keepdims))
+
+
+def amin(x: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Any = None, keepdims: bool = False) -> Tensor:
+    """Minimum over ``dim``; ties share the gradient evenly (``torch.amin``)."""
+    return MinFn.apply(x, *_reduce_args(dim, keepdim, axis, keepdims))
 
 
 def argmax(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
@@ -196,20 +240,41 @@ def argmin(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
     return Tensor._wrap(arg_extreme("argmin", _t(x).data, dim, keepdim, np.argmin))
 
 
-def _correction(unbiased: bool, correction: int | None) -> int:
-    return int(correction) if correction is not None else (1 if unbiased else 0)
+def _var_args(name: str, dim: Any, unbiased: bool | None, correction: float | None) -> tuple[Any, float]:
+    """PyTorch's var/std overloads: ``(input, unbiased)`` (a bool second argument), ``(input, dim,
+    unbiased)`` and ``(input, dim, *, correction)``; returns ``(dim, correction)``. ``correction`` is any
+    real number (``n - correction`` divides), ``unbiased=True`` means 1, ``False`` 0."""
+    if isinstance(dim, (bool, np.bool_)):
+        if unbiased is not None:
+            raise TypeError(f"{name}: unbiased given twice (as the second argument {dim} and as unbiased={unbiased})")
+        dim, unbiased = None, bool(dim)
+    if correction is not None:
+        if unbiased is not None:
+            raise TypeError(f"{name}: give unbiased or correction, not both (got unbiased={unbiased}, "
+                            f"correction={correction})")
+        if isinstance(correction, (bool, np.bool_)) or not isinstance(correction, (int, float, np.integer,
+                                                                                   np.floating)):
+            raise TypeError(f"{name}: correction must be a real number, got {correction!r}")
+        return dim, float(correction)
+    return dim, 1.0 if unbiased is None or unbiased else 0.0
 
 
-def var(x: Tensor, dim: Any = None, unbiased: bool = True, keepdim: bool = False, *,
-        correction: int | None = None) -> Tensor:
-    """Variance with Bessel's correction by default (``unbiased=False``: divide by n)."""
-    return VarFn.apply(x, dim, _correction(unbiased, correction), keepdim)
+def var(x: Tensor, dim: Any = None, unbiased: bool | None = None, keepdim: bool = False, *,
+        correction: float | None = None) -> Tensor:
+    r"""Variance over ``dim``: sum (x - mean)^2 / (n - correction); Bessel's correction 1 by default.
+
+    PyTorch's overloads: ``var(x, False)`` (a bool second argument is ``unbiased``: False divides by
+    n), ``var(x, dim, unbiased, keepdim)``, ``var(x, dim, correction=c, keepdim=...)`` with any real
+    ``c`` (0.5 divides by n - 0.5). ``n - correction <= 0`` gives inf/NaN, as PyTorch."""
+    dim, c = _var_args("var", dim, unbiased, correction)
+    return VarFn.apply(x, dim, c, keepdim)
 
 
-def std(x: Tensor, dim: Any = None, unbiased: bool = True, keepdim: bool = False, *,
-        correction: int | None = None) -> Tensor:
-    """Standard deviation; the square root of :func:`var`."""
-    return StdFn.apply(x, dim, _correction(unbiased, correction), keepdim)
+def std(x: Tensor, dim: Any = None, unbiased: bool | None = None, keepdim: bool = False, *,
+        correction: float | None = None) -> Tensor:
+    """Standard deviation; the square root of :func:`var`, with the same overloads."""
+    dim, c = _var_args("std", dim, unbiased, correction)
+    return StdFn.apply(x, dim, c, keepdim)
 
 
 def logsumexp(x: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:

@@ -31,6 +31,53 @@ def _check_broadcast(name: str, a: Any, b: Any) -> None:
         ) from None
 
 
+def _category(dt: np.dtype) -> int:
+    """0 bool, 1 integer, 2 floating, 3 complex: the order PyTorch's type promotion ranks kinds in."""
+    return {"b": 0, "i": 1, "u": 1, "f": 2, "c": 3}[dt.kind]
+
+
+def result_type(*operands: Any) -> np.dtype:
+    r"""The dtype PyTorch's type promotion gives ``operands`` (arrays, Python scalars; None skipped).
+
+    Rule (``torch.result_type``): operands form three tiers, dimensioned tensors, 0-d tensors and Python
+    numbers (a Python float counts as the default float32, an int as int64, a bool as bool). A lower tier
+    changes the result only when its category (bool < integer < floating < complex) is higher than every
+    higher tier's: float32 (3,) with a float64 0-d tensor stays float32, with an int32 (3,) tensor also
+    float32, float16 with the Python float 0.5 float16, int64 with 0.5 float32. Within a tier NumPy's
+    promotion of the dtypes applies when they share a category; otherwise the higher category's dtype wins.
+    """
+    from cvprimer.core.tensor import DEFAULT_DTYPE
+
+    tiers: list[list[np.dtype]] = [[], [], []]
+    for o in operands:
+        if o is None:
+            continue
+        if isinstance(o, np.ndarray):
+            tiers[0 if o.ndim else 1].append(o.dtype)
+        elif isinstance(o, (bool, np.bool_)):
+            tiers[2].append(np.dtype(bool))
+        elif isinstance(o, (int, np.integer)):
+            tiers[2].append(np.dtype(np.int64))
+        elif isinstance(o, complex):
+            tiers[2].append(np.dtype(np.complex64))
+        else:
+            tiers[2].append(DEFAULT_DTYPE)
+    out: np.dtype | None = None
+    for dts in tiers:
+        if not dts:
+            continue
+        dt = dts[0]
+        for d in dts[1:]:  # PyTorch's promoteTypes: a higher category wins outright (int64 + float16 -> float16)
+            dt = np.result_type(dt, d) if _category(d) == _category(dt) else max(dt, d, key=_category)
+        if out is None:
+            out = dt
+        elif _category(dt) > _category(out):
+            # a higher category from a lower tier: floats over ints keep the lower tier's dtype (int64
+            # tensor + 0.5 -> float32); bool under anything, or int over bool, promotes normally
+            out = dt if _category(out) > 0 or _category(dt) >= 2 else np.result_type(out, dt)
+    return out if out is not None else DEFAULT_DTYPE
+
+
 class AddFn(Function):
     r"""y = a + b.  Backward: ga = gy, gb = gy (then unbroadcast)."""
 

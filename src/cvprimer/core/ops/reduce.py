@@ -19,18 +19,29 @@ from cvprimer.core.saves import NOTHING, Extra, Saves
 
 
 def normalize_dims(name: str, dim: Any, ndim: int) -> tuple[int, ...]:
-    """``dim`` as a sorted tuple of non-negative axes (all axes when None)."""
+    """``dim`` as a sorted tuple of non-negative axes (all axes when None).
+
+    The one place reductions resolve ``dim``, with PyTorch's rules: each entry an int in
+    ``[-ndim, ndim)``; a 0-d tensor counts as having one dim, so ``dim`` 0 or -1 is accepted
+    there and reduces nothing (the result is the element itself)."""
     if dim is None:
         return tuple(range(ndim))
-    dims = (dim,) if isinstance(dim, (int, np.integer)) else tuple(dim)
+    dims = (dim,) if isinstance(dim, (int, np.integer)) else dim
+    if not isinstance(dims, (tuple, list)) or not all(
+        isinstance(d, (int, np.integer)) and not isinstance(d, (bool, np.bool_)) for d in dims
+    ):
+        raise TypeError(f"{name}: dim must be None, an int or a tuple of ints, got {dim!r} ({type(dim).__name__})")
     out = []
     for d in dims:
         if not -max(ndim, 1) <= d < max(ndim, 1):
-            raise ValueError(f"{name}: dim {d} is out of range for a tensor with {ndim} dims")
+            raise ValueError(
+                f"{name}: dim {d} is out of range for a tensor with {ndim} dims "
+                f"(expected in [{-max(ndim, 1)}, {max(ndim, 1) - 1}])"
+            )
         out.append(int(d) % max(ndim, 1))
     if len(set(out)) != len(out):
         raise ValueError(f"{name}: dim {dim} repeats an axis")
-    return tuple(sorted(out))
+    return tuple(sorted(out)) if ndim else ()
 
 
 def reduction_infer(x: np.ndarray, dim: Any = None, *rest: Any, keepdim: bool = False, **kw: Any) -> Any:
@@ -211,7 +222,8 @@ class StdFn(Function):
 
 class LogSumExpFn(Function):
     r"""y = log sum_i exp(x_i) over ``dim``, computed stably as m + log sum exp(x - m)
-    with m the group maximum (no overflow for large x; an all -inf group gives -inf).
+    with m the group maximum (no overflow for large x; an all -inf group gives -inf, and so
+    does an empty group, the log of an empty sum, as in PyTorch).
 
     Backward: dy/dx_i = exp(x_i - y) = softmax(x)_i, so gx = gy * exp(x - y).
     """
@@ -224,7 +236,7 @@ class LogSumExpFn(Function):
     @staticmethod
     def forward(ctx, x, dim=None, keepdim=False):
         axes = normalize_dims("logsumexp", dim, x.ndim)
-        m = np.max(x, axis=axes, keepdims=True)
+        m = np.max(x, axis=axes, keepdims=True, initial=-np.inf)  # initial: empty groups are allowed
         m = np.where(np.isfinite(m), m, 0)  # all -inf (or inf) groups: avoid inf - inf
         with np.errstate(divide="ignore"):
             y = np.log(np.sum(np.exp(x - m), axis=axes, keepdims=True)) + m
@@ -248,5 +260,7 @@ def arg_extreme(name: str, x: np.ndarray, dim: int | None, keepdim: bool, fn: An
     if dim is None:
         out = np.asarray(fn(x.reshape(-1)), dtype=np.int64)
         return out.reshape((1,) * x.ndim) if keepdim else out
-    (ax,) = normalize_dims(name, dim, x.ndim)
-    return fn(x, axis=ax, keepdims=keepdim).astype(np.int64)
+    axes = normalize_dims(name, dim, x.ndim)
+    if not axes:  # a 0-d tensor: its one element is the extreme
+        return np.zeros((), np.int64)
+    return fn(x, axis=axes[0], keepdims=keepdim).astype(np.int64)

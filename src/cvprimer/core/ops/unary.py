@@ -154,37 +154,75 @@ class SignFn(Function):
         return np.zeros_like(gy)
 
 
-class ClampFn(Function):
-    r"""y = min(max(x, lo), hi); either bound may be None.
+def _bound_shape(x: Any, lo: Any, hi: Any) -> tuple[int, ...]:
+    """The broadcast shape of clamp's operands, or a ValueError naming the op and the shapes."""
+    shapes = [np.shape(v) for v in (x, lo, hi) if v is not None]
+    try:
+        return np.broadcast_shapes(*shapes)
+    except ValueError:
+        raise ValueError(f"clamp: input {np.shape(x)}, min {np.shape(lo) if lo is not None else None} and "
+                         f"max {np.shape(hi) if hi is not None else None} cannot be broadcast together") from None
 
-    Backward: gx = gy where lo <= x <= hi (closed interval, PyTorch's choice at the
-    bounds), 0 outside.
+
+def clamp_infer(x: Any, lo: Any, hi: Any) -> tuple[tuple[int, ...], np.dtype]:
+    """``infer`` of clamp: the broadcast shape and PyTorch's promoted dtype."""
+    from cvprimer.core.ops.arith import result_type
+
+    return _bound_shape(x, lo, hi), result_type(x, lo, hi)
+
+
+class ClampFn(Function):
+    r"""y = min(max(x, lo), hi); either bound may be None, a scalar or a tensor (all three broadcast).
+
+    Forward, PyTorch's rule: y = min(max(x, lo), hi), so where lo > hi every element becomes hi; a NaN
+    in x stays NaN. The dtype is PyTorch's promotion of x and the bounds (a float32 x with an int32 or
+    a Python-float bound stays float32).
+
+    Backward (PyTorch's ``clamp_backward_min_max``): each element's gradient goes to exactly one
+    operand, or to none:
+    gx = gy where lo <= x <= hi (the closed interval);
+    glo = gy where x < lo and lo < hi;  ghi = gy where x > hi or hi < lo;
+    none where x is NaN. Gradients of broadcast operands are summed back (centrally).
     """
 
     geometry = staticmethod(pointwise)
-    saves_for_backward = Saves(extra=(Extra("input", 0, "bool"),))  # the pass-through mask
+    saves_for_backward = Saves(extra=(Extra("output", 0, "int8"),))  # which operand each gradient goes to
     float_only = False
     cost = staticmethod(elementwise_cost(2))
-    infer = staticmethod(broadcast_infer)
+    infer = staticmethod(clamp_infer)
 
     @staticmethod
     def forward(ctx, x, lo, hi):
-        if lo is not None and hi is not None and lo > hi:
-            raise ValueError(f"clamp: min ({lo}) is greater than max ({hi})")
-        y = np.clip(x, lo, hi)
-        if ctx.needs_input_grad[0]:
-            keep = np.ones(x.shape, bool)
+        shape, dt = clamp_infer(x, lo, hi)
+        y = np.asarray(x, dtype=dt)
+        with np.errstate(invalid="ignore"):
             if lo is not None:
-                keep &= x >= lo
+                y = np.maximum(y, np.asarray(lo, dtype=dt))
             if hi is not None:
-                keep &= x <= hi
-            ctx.save_for_backward(keep)
+                y = np.minimum(y, np.asarray(hi, dtype=dt))
+        if any(ctx.needs_input_grad):
+            # route: 0 -> x, 1 -> lo, 2 -> hi, 3 -> nowhere; the three conditions are mutually exclusive
+            route = np.full(shape, 3, np.int8)
+            inside = np.ones(shape, bool)
+            if lo is not None:
+                inside &= x >= lo
+            if hi is not None:
+                inside &= x <= hi
+            route[inside] = 0
+            if lo is not None:
+                to_lo = (x < lo) & (lo < hi) if hi is not None else np.broadcast_to(x < lo, shape)
+                route[to_lo] = 1
+            if hi is not None:
+                to_hi = (x > hi) | (hi < lo) if lo is not None else np.broadcast_to(x > hi, shape)
+                route[to_hi] = 2
+            ctx.save_for_backward(route)
         return y
 
     @staticmethod
     def backward(ctx, gy):
-        (keep,) = ctx.saved_tensors
-        return gy * keep, None, None
+        (route,) = ctx.saved_tensors
+        zero = np.zeros((), gy.dtype)
+        return tuple(np.where(route == k, gy, zero) if ctx.needs_input_grad[k] else None for k in range(3))
 
 
 class ReLUFn(Function):
