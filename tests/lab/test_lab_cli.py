@@ -159,7 +159,7 @@ def test_run_report_show_list_end_to_end(tmp_path, capsys):
     assert res["questions"]["38"]["status"] == "done"
     zh = Path(out, "index.html").read_text(encoding="utf-8")
     en = Path(out, "index.en.html").read_text(encoding="utf-8")
-    assert 'lang="zh-CN"' in zh and 'href="index.en.html"' in zh and 'href="index.html"' in en
+    assert 'lang="zh-CN"' in zh and 'href="index.en.html"' in zh and 'href="index.zh.html"' in en
     assert zh.count('<section class="question"') == 54 and "http://" not in zh and "https://" not in zh
     assert lab("show", "q38", "--out", out) == 0
     assert "verdict: confirmed" in capsys.readouterr().out
@@ -204,3 +204,88 @@ def test_a_users_own_index_or_results_is_never_overwritten(tmp_path, capsys):
         assert path.read_text(encoding="utf-8") == text
         path.write_text(keep, encoding="utf-8")
     assert lab("report", "--out", str(out)) == 0
+
+
+# ---- issue 24: the command line says what it did to the report ----
+
+
+def _page_lang_and_link(path: Path) -> tuple[str, str]:
+    import re
+
+    text = path.read_text(encoding="utf-8")
+    lang = re.search(r'<html lang="([^"]+)"', text).group(1)
+    href = re.search(r'<a href="([^"]+)" hreflang="[^"]+" id="other-lang"', text).group(1)
+    return lang, href
+
+
+def test_report_lang_zh_rewrites_every_page_and_each_links_to_the_other_language(tmp_path):
+    out = tmp_path / "rep"
+    assert lab("run", "q38", "--seeds", "1", "--out", str(out)) == 0
+    assert lab("report", "--out", str(out)) == 0  # English main page first
+    assert lab("report", "--out", str(out), "--lang", "zh") == 0
+    pages = {name: _page_lang_and_link(out / name) for name in ("index.html", "index.en.html", "index.zh.html")}
+    assert pages == {"index.html": ("zh-CN", "index.en.html"), "index.en.html": ("en", "index.zh.html"),
+                     "index.zh.html": ("zh-CN", "index.en.html")}
+    created = json.loads((out / "results.json").read_text(encoding="utf-8"))["created"]
+    for name in pages:  # none is left from the first report
+        assert created in (out / name).read_text(encoding="utf-8"), name
+
+
+def test_lab_run_rerenders_an_existing_report_or_says_it_did_not(tmp_path, capsys):
+    out = tmp_path / "rep"
+    assert lab("run", "q38", "--seeds", "1", "--out", str(out)) == 0
+    text = capsys.readouterr().out
+    assert f"report not updated: {out} has no report yet; `cvprimer lab report --out {out}` writes it" in text
+    assert not (out / "index.html").exists()
+    assert lab("report", "--out", str(out), "--lang", "zh") == 0
+    capsys.readouterr()
+    (out / "index.html").write_text((out / "index.html").read_text(encoding="utf-8").replace("q38", "OLD"),
+                                    encoding="utf-8")
+    assert lab("run", "q38", "--seeds", "1", "--out", str(out)) == 0
+    assert f"report updated: {out / 'index.html'}" in capsys.readouterr().out
+    page = (out / "index.html").read_text(encoding="utf-8")
+    assert "q38-conv-vs-math" in page and 'lang="zh-CN"' in page  # re-rendered, in the language it had
+
+
+def test_report_on_an_empty_folder_is_one_line(tmp_path, capsys):
+    assert lab("report", "--out", str(tmp_path)) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no results in" in err and "cvprimer lab run --all" in err
+
+
+def test_piped_run_prints_each_experiment_line_and_no_bar(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "cvprimer", "lab", "run", "q38", "q53", "--seeds", "1", "--out",
+                        str(tmp_path)], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    rows = [line for line in r.stdout.splitlines() if line.startswith("  q")]
+    assert sorted(row.split()[0] for row in rows) == ["q38-conv-vs-math", "q53-weight-update"]
+    assert "\r" not in r.stdout + r.stderr and "exp/s" not in r.stderr
+
+
+def test_result_lines_go_through_tqdm_write_so_a_bar_is_not_overwritten(monkeypatch, capsys):
+    import tqdm
+
+    import cvprimer.lab.cli as labcli
+
+    written = []
+    monkeypatch.setattr(tqdm.tqdm, "write", classmethod(lambda cls, s, file=None, **kw: written.append(s)))
+    labcli._print_row({"id": "q38-conv-vs-math", "questions": [38], "verdict": "confirmed", "seconds": 1.0}, False)
+    assert len(written) == 1 and written[0].split()[:3] == ["q38-conv-vs-math", "q38", "confirmed"]
+
+
+def test_lab_list_uses_the_reports_topic_labels(capsys):
+    from cvprimer.lab.questions import QUESTIONS, TOPICS
+
+    assert lab("list") == 0
+    text = capsys.readouterr().out
+    heading = None
+    for line in text.splitlines()[:-1]:
+        if not line.startswith("  "):
+            heading = line
+            continue
+        exp_id, qs = line.split()[:2]
+        topic = QUESTIONS[int(qs[1:].split(",")[0])].topic
+        assert heading == f"{TOPICS[topic]['en']} ({topic})", (exp_id, heading)
+    assert lab("list", "--json") == 0
+    for x in json.loads(capsys.readouterr().out):
+        assert x["topic"] == QUESTIONS[x["questions"][0]].topic and x["topic_label"] == TOPICS[x["topic"]]

@@ -13,6 +13,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -87,8 +88,8 @@ def test_english_page_structure_images_and_no_network(driver, report_dir: Path):
     sections = driver.find_elements("css selector", "section.question")
     assert [s.get_attribute("id") for s in sections] == [f"q{n}" for n in range(1, 55)]
     results = json.loads((report_dir / "results.json").read_text(encoding="utf-8"))
-    # an experiment that answers several questions appears (with its plots) in each of their sections
-    n_plots = sum(len(r.get("plots") or []) * len(r["questions"]) for r in results["experiments"])
+    # an experiment that answers several questions is rendered (with its plots) once; later questions link to it
+    n_plots = sum(len(r.get("plots") or []) for r in results["experiments"])
     widths = driver.execute_script(
         "return Array.from(document.images).map(i => [i.complete, i.naturalWidth]);")
     assert len(widths) == n_plots
@@ -146,7 +147,7 @@ def test_chinese_page_renders_and_links_back(driver, report_dir: Path):
     assert driver.find_element("tag name", "html").get_attribute("lang") == "zh-CN"
     assert "实验" in driver.title
     assert len(driver.find_elements("css selector", "section.question")) == 54
-    assert driver.find_element("id", "other-lang").get_attribute("href").endswith("/index.html")
+    assert driver.find_element("id", "other-lang").get_attribute("href").endswith("/index.en.html")
     driver.save_screenshot(str(report_dir / "screenshot-zh.png"))
 
 
@@ -175,3 +176,229 @@ def test_displayed_figures_are_the_results_json_means(driver, report_dir: Path):
         assert got == want, f"{rec['id']}: the page shows {got}, results.json holds {want}"
         checked += 1
     assert checked > 0
+
+
+# ---- issue 24: study mode, phone layout, search, counts, legend (both pages; desktop 1366x900, phone 390 px) ----
+
+PAGES = {"en": "index.html", "zh": "index.zh.html"}
+
+
+def _page(report_dir: Path, lang: str) -> Path:
+    """The page in ``lang`` (``index.html`` may be either language, ``index.<lang>.html`` is always that one)."""
+    path = report_dir / f"index.{lang}.html"
+    return path if path.is_file() else report_dir / PAGES[lang]
+
+
+@pytest.fixture
+def desktop(driver):
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                           {"width": 1366, "height": 900, "deviceScaleFactor": 1, "mobile": False})
+    yield driver
+    driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+
+
+@pytest.fixture
+def phone(driver):
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                           {"width": 390, "height": 844, "deviceScaleFactor": 1, "mobile": True})
+    yield driver
+    driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+
+
+def _fresh(driver, path: Path) -> None:
+    _open(driver, path)
+    driver.execute_script("localStorage.clear();")
+    _open(driver, path)
+
+
+def _key(driver, key: str) -> None:
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    ActionChains(driver).send_keys(key).perform()
+
+
+def _current_q(driver) -> str:
+    """The question whose section holds the line just under the sticky controls."""
+    return driver.execute_script(
+        "const y = document.querySelector('.controls').getBoundingClientRect().bottom + 24;"
+        "let cur = null; document.querySelectorAll('section.question:not(.hidden)').forEach(s => {"
+        "  if (s.getBoundingClientRect().top <= y) { cur = s.dataset.q; } }); return cur;")
+
+
+def _jump(driver, n: int) -> None:
+    driver.execute_script("document.getElementById(arguments[0]).scrollIntoView();", f"q{n}")
+
+
+def _first_experiment_q(driver) -> int:
+    return int(driver.execute_script(
+        "return document.querySelector('section.question .answer').closest('section').dataset.q;"))
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_study_mode_ticked_with_the_mouse_then_space_reveals(desktop, report_dir: Path, lang: str):
+    driver = desktop
+    _fresh(driver, _page(report_dir, lang))
+    driver.find_element("id", "study").click()
+    n = _first_experiment_q(driver)
+    _jump(driver, n)
+    section = driver.find_element("id", f"q{n}")
+    assert not any(a.is_displayed() for a in section.find_elements("css selector", ".answer"))
+    _key(driver, " ")
+    assert driver.find_element("id", "study").is_selected(), "Space unticked study mode"
+    assert "study" in driver.find_element("tag name", "body").get_attribute("class")
+    assert all(a.is_displayed() for a in section.find_elements("css selector", ".answer"))
+    other = driver.find_elements("css selector", f"section.question:not(#q{n}) .answer")
+    assert other and not any(a.is_displayed() for a in other[:5])  # one question at a time
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_study_mode_hides_errata_badges_and_beyond_until_revealed(desktop, report_dir: Path, lang: str):
+    driver = desktop
+    _fresh(driver, _page(report_dir, lang))
+    assert driver.find_element("id", "errata").is_displayed()
+    driver.find_element("id", "study").click()
+    assert not driver.find_element("id", "errata").is_displayed()
+    verdicts = ("confirmed", "nuanced", "refuted", "unsettled")
+    shown = [b.text for b in driver.find_elements("css selector", ".badge") if b.is_displayed()
+             and any(v in b.get_attribute("class").split() for v in verdicts)]
+    assert shown == [], f"verdict badges visible in study mode: {shown[:5]}"
+    assert not _visible(driver, ".beyond") and not _visible(driver, ".answer")
+    n = _first_experiment_q(driver)
+    section = driver.find_element("id", f"q{n}")
+    button = section.find_element("css selector", "button.reveal")
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", button)
+    button.click()
+    assert [b for b in section.find_elements("css selector", "h2 .badge") if b.is_displayed()]
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_study_keys_j_k_move_and_arrows_scroll(desktop, report_dir: Path, lang: str):
+    driver = desktop
+    _fresh(driver, _page(report_dir, lang))
+    driver.find_element("id", "study").click()
+    _jump(driver, 10)
+    assert _current_q(driver) == "10"
+    y = driver.execute_script("return window.scrollY;")
+    _key(driver, "\ue015")  # ArrowDown: scrolls a little (perhaps smoothly), stays in the question
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(driver, 3).until(lambda d: d.execute_script("return window.scrollY;") != y)
+    time.sleep(0.5)  # let a smooth scroll finish
+    y2 = driver.execute_script("return window.scrollY;")
+    assert 0 < y2 - y < 200 and _current_q(driver) == "10"
+    _key(driver, "j")
+    assert _current_q(driver) == "11"
+    _key(driver, "k")
+    assert _current_q(driver) == "10"
+    help_text = driver.find_element("css selector", ".studyhelp").text
+    assert "j" in help_text and "k" in help_text
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_phone_controls_are_one_short_row_and_an_index_jump_shows_the_heading(phone, report_dir: Path, lang: str):
+    driver = phone
+    _fresh(driver, _page(report_dir, lang))
+    assert driver.execute_script("return window.innerWidth;") == 390
+    assert driver.execute_script("return document.querySelector('.controls').offsetHeight;") <= 60
+    assert driver.execute_script("return document.documentElement.scrollWidth;") <= 390, "horizontal overflow"
+    driver.execute_script("document.querySelector('nav.index a[href=\"#q30\"]').click();")
+    bottom, top = driver.execute_script(
+        "return [document.querySelector('.controls').getBoundingClientRect().bottom,"
+        " document.querySelector('#q30 h2').getBoundingClientRect().top];")
+    assert top >= bottom, f"the heading (top {top}) is under the sticky controls (bottom {bottom})"
+    driver.find_element("id", "study").click()
+    assert driver.execute_script("return document.querySelector('.controls').offsetHeight;") <= 60
+    driver.save_screenshot(str(report_dir / f"screenshot-phone-{lang}.png"))
+
+
+@pytest.mark.parametrize("size", ["desktop", "phone"])
+def test_a_plot_opens_full_width_and_closes(driver, report_dir: Path, size: str, request):
+    driver = request.getfixturevalue(size)
+    _fresh(driver, _page(report_dir, "en"))
+    imgs = _visible(driver, "section.question img")
+    assert imgs, "no plot in the report"
+    img = max(imgs[:20], key=lambda i: i.size["width"])
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", img)
+    small = img.size["width"]
+    img.click()
+    zoom = driver.find_element("id", "zoom")
+    assert zoom.is_displayed()
+    big = zoom.find_element("tag name", "img")
+    width = driver.execute_script("return window.innerWidth;")
+    assert big.size["width"] >= min(width, int(big.get_attribute("naturalWidth"))) - 20 and big.size["width"] >= small
+    _key(driver, "\ue00c")  # Escape
+    assert not zoom.is_displayed()
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_search_whole_words_and_question_numbers(desktop, report_dir: Path, lang: str):
+    driver = desktop
+    _fresh(driver, _page(report_dir, lang))
+    box = driver.find_element("id", "f-search")
+    box.send_keys("19")
+    assert [s.get_attribute("id") for s in _visible(driver, "section.question")] == ["q19"]
+    box.clear()
+    box.send_keys("q7")
+    assert [s.get_attribute("id") for s in _visible(driver, "section.question")] == ["q7"]
+    box.clear()
+    box.send_keys("ization")  # a piece of a word (normalization, regularization), never a word of its own
+    assert _visible(driver, "section.question") == [] and driver.find_element("id", "no-match").is_displayed()
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_counts_follow_filters_and_empty_topics_hide(desktop, report_dir: Path, lang: str):
+    from selenium.webdriver.support.ui import Select
+
+    driver = desktop
+    _fresh(driver, _page(report_dir, lang))
+
+    def counts() -> tuple[int, int]:
+        total = driver.execute_script(
+            "return Array.from(document.querySelectorAll('#summary [data-v] .n'))"
+            ".reduce((a, e) => a + parseInt(e.textContent, 10), 0);")
+        return total, int(driver.find_element("id", "n-shown").text)
+
+    assert counts() == (54, 54)  # one verdict per question: the counts add up to the 54 questions
+    Select(driver.find_element("id", "f-topic")).select_by_value("data")
+    shown = _visible(driver, "section.question")
+    assert 0 < len(shown) < 54 and counts() == (len(shown), len(shown))
+    headings = [d.get_attribute("data-topic") for d in _visible(driver, "nav.index div.topic")]
+    assert headings == ["data"]
+    Select(driver.find_element("id", "f-topic")).select_by_value("all")
+    driver.find_element("id", "f-search").send_keys("19")
+    assert counts() == (1, 1) and len(_visible(driver, "nav.index div.topic")) == 1
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_legend_defines_badges_modes_and_both_seeds(desktop, report_dir: Path, lang: str):
+    driver = desktop
+    _fresh(driver, _page(report_dir, lang))
+    legend = driver.find_element("id", "legend")
+    legend.find_element("tag name", "summary").click()
+    text = legend.text
+    for kind in ("confirmed", "nuanced", "refuted", "unsettled", "page"):
+        assert legend.find_elements("css selector", f".badge.{kind}"), kind
+    words = {"en": ("quick mode", "full mode", "provisional", "the source document", "random seed"),
+             "zh": ("快速模式", "完整模式", "暂定", "原文", "随机种子")}[lang]
+    assert all(w in text for w in words), text
+    if lang == "en":
+        assert "source document" in driver.find_element("css selector", "#q1 .seedclaim .kv").text
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_a_shared_experiment_is_rendered_once_and_linked(desktop, report_dir: Path, lang: str):
+    driver = desktop
+    _fresh(driver, _page(report_dir, lang))
+    results = json.loads((report_dir / "results.json").read_text(encoding="utf-8"))
+    shared = [r for r in results["experiments"] if len(r["questions"]) > 1]
+    assert shared, "no experiment answers two questions in this report"
+    for r in shared:
+        first, *later = sorted(r["questions"])
+        assert driver.find_elements("css selector", f"#q{first} article#{r['id']} .answer")
+        for q in later:
+            stub = driver.find_element("css selector", f'#q{q} article[data-id="{r["id"]}"]')
+            assert not stub.find_elements("css selector", "img, table, .answer")
+            link = stub.find_element("css selector", f'a[href="#{r["id"]}"]')
+            assert str(first) in link.text
+            link.click()
+            assert _current_q(driver) == str(first)

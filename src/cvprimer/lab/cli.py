@@ -30,7 +30,8 @@ DEFAULT_SEEDS = 3
 
 
 def add_parser(sub: Any) -> None:
-    p = sub.add_parser("lab", help="run the experiments that test the seed's 54 questions and write the report",
+    p = sub.add_parser("lab", help="run the experiments that test the source document's 54 questions and write "
+                                   "the report",
                        description="Without a sub-command: run every experiment in quick mode, then write the report.")
     p.add_argument("--out", default=DEFAULT_OUT, metavar="DIR", help="output folder (default %(default)s)")
     p.add_argument("--lang", default="en", choices=("en", "zh"), help="language of index.html (default en)")
@@ -104,10 +105,19 @@ def _title(rec_or_exp: Any, lang: str = "en") -> str:
 
 
 def _print_row(rec: dict[str, Any], cached: bool) -> None:
+    """One experiment's line, through ``tqdm.write`` so a progress bar on the terminal is cleared first and
+    redrawn below it (never overwritten); piped, the same line is simply printed."""
     qs = ",".join(str(q) for q in rec["questions"])
     verdict = rec["verdict"] or ("ERROR" if rec.get("status") == "error" else "page")
     secs = "cached" if cached else f"{rec.get('seconds', 0):.1f}s"
-    print(f"  {rec['id']:<30} q{qs:<8} {verdict:<10} {secs:>8}", flush=True)
+    line = f"  {rec['id']:<30} q{qs:<8} {verdict:<10} {secs:>8}"
+    try:
+        from tqdm import tqdm
+    except ImportError:  # no tqdm, no bar to keep clear of
+        print(line, flush=True)
+        return
+    tqdm.write(line, file=sys.stdout)
+    sys.stdout.flush()
 
 
 def _comm() -> Any:
@@ -162,7 +172,7 @@ def _refuse_foreign(out: str, lang: str) -> None:
     from cvprimer.lab.results import refuse_foreign
 
     try:
-        refuse_foreign(out, ["results.json", *page_names(lang).values()])
+        refuse_foreign(out, ["results.json", *page_names(lang)])
     except FileExistsError as e:
         raise UserError(str(e)) from None
 
@@ -181,18 +191,51 @@ def cmd_report(out: str, lang: str) -> tuple[str, str]:
     return html_path, json_path
 
 
+def update_report(out: str) -> str:
+    """After ``lab run``: re-render the report in ``out`` when it has one (in the language of its ``index.html``),
+    else say that no report was written and the command that writes it. Returns the line printed."""
+    import shlex
+
+    from cvprimer.lab.report import page_lang
+
+    index = os.path.join(out, "index.html")
+    how = f"`cvprimer lab report --out {shlex.quote(out)}`"
+    if not os.path.exists(index):
+        return f"report not updated: {out} has no report yet; {how} writes it"
+    lang = page_lang(index) or "en"
+    try:
+        html_path, _ = cmd_report(out, lang)
+    except UserError as e:
+        return f"report not updated ({e}); {how} writes it"
+    return f"report updated: {os.path.abspath(html_path)}"
+
+
+def _list_topic(e: Any) -> str:
+    """The topic an experiment is listed under: its first question's, as the report groups it."""
+    from cvprimer.lab.questions import QUESTIONS
+
+    return QUESTIONS[e.questions[0]].topic
+
+
 def cmd_list(as_json: bool) -> None:
+    """Every experiment and page, grouped under the report's topic headings (questions.py ``TOPICS``)."""
+    from cvprimer.lab.questions import TOPICS
     from cvprimer.lab.registry import all_experiments
 
     exps = all_experiments()
     if as_json:
-        print(json.dumps([{"id": e.id, "questions": list(e.questions), "topic": e.topic, "kind": e.kind,
+        print(json.dumps([{"id": e.id, "questions": list(e.questions), "topic": _list_topic(e),
+                           "topic_label": dict(TOPICS[_list_topic(e)]), "kind": e.kind,
                            "stochastic": e.stochastic, "title": {"en": e.t("title"), "zh": e.t("title", "zh")},
                            "command": e.command()} for e in exps], ensure_ascii=False, indent=1))
         return
-    for e in exps:
-        qs = ",".join(str(q) for q in e.questions)
-        print(f"{e.id:<30} q{qs:<8} {e.topic:<14} {e.kind:<10} {e.t('title')}")
+    for key, label in TOPICS.items():
+        mine = [e for e in exps if _list_topic(e) == key]
+        if mine:
+            print(f"{label['en']} ({key})")
+        for e in mine:
+            qs = ",".join(str(q) for q in e.questions)
+            print(f"  {e.id:<30} q{qs:<8} {e.kind:<10} {e.t('title')}")
     answered = sorted({q for e in exps for q in e.questions})
     print(f"{len(exps)} experiments and pages answering {len(answered)} of 54 questions")
 
@@ -254,4 +297,6 @@ def run(args: argparse.Namespace) -> int:
     if cmd is None:
         html_path, _ = cmd_report(args.out, args.lang)
         print(f"report: {os.path.abspath(html_path)}")
+    else:
+        print(update_report(args.out))
     return 1 if any(r.get("status") == "error" for r in done) else 0

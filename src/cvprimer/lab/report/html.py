@@ -61,7 +61,8 @@ def _img(out: str, rec: dict[str, Any], plot: dict[str, Any], lang: str, ui: dic
             data = base64.b64encode(fh.read()).decode("ascii")
     except OSError:
         return f'<figure><figcaption>[{escape(plot["file"])} missing] {escape(cap)}</figcaption></figure>'
-    return (f'<figure><img src="data:image/png;base64,{data}" alt="{escape(alt)}" decoding="async">'
+    return (f'<figure><img class="zoomable" src="data:image/png;base64,{data}" alt="{escape(alt)}" '
+            f'title="{escape(ui["zoom_hint"])}" decoding="async">'
             f"<figcaption>{escape(cap)}</figcaption></figure>")
 
 
@@ -162,6 +163,15 @@ def _experiment(rec: dict[str, Any], out: str, ui: dict[str, str], lang: str, an
     return "".join(parts)
 
 
+def _shared_stub(rec: dict[str, Any], ui: dict[str, str], lang: str, anchor: str, first: int) -> str:
+    """A later question's pointer to an experiment rendered in full under question ``first`` (no second copy)."""
+    return (f'<article class="exp shared" id="{escape(anchor)}" data-id="{escape(rec["id"])}">'
+            f"<h3>{escape(_t(rec.get('title'), lang))} <small><code>{escape(rec['id'])}</code></small></h3>"
+            f'<p>{escape(ui["shared"])} '
+            f'<a href="#{escape(rec["id"])}">{escape(ui["see_question"].format(n=first))}</a></p>'
+            "</article>")
+
+
 def _question_verdicts(q: dict[str, Any], recs: dict[str, dict[str, Any]]) -> list[str]:
     if q["status"] == "pending":
         return ["pending"]
@@ -178,6 +188,16 @@ def _question_verdicts(q: dict[str, Any], recs: dict[str, dict[str, Any]]) -> li
     return out
 
 
+def _legend(ui: dict[str, str]) -> str:
+    """What the badges, modes, marks and the two meanings of "seed" mean (a collapsed ``<details>``)."""
+    rows = "".join(f"<dt>{_badge(v, ui)}</dt><dd>{escape(ui['legend_' + v])}</dd>"
+                   for v in (*VERDICT_ORDER, "page"))
+    terms = "".join(f"<dt>{escape(ui['legend_' + k + '_term'])}</dt><dd>{escape(ui['legend_' + k])}</dd>"
+                    for k in ("quick", "full", "provisional", "source", "seed"))
+    return (f'<details class="legend" id="legend"><summary>{escape(ui["legend"])}</summary>'
+            f"<dl>{rows}{terms}</dl></details>")
+
+
 def render(results: dict[str, Any], lang: str, out: str, other_href: str) -> str:
     """The whole page in ``lang`` as a string."""
     from cvprimer.lab.questions import TOPICS
@@ -190,11 +210,15 @@ def render(results: dict[str, Any], lang: str, out: str, other_href: str) -> str
     for n, q in questions.items():
         by_topic.setdefault(q["topic"], []).append(n)
 
-    counts = {v: sum(r.get("verdict") == v for r in recs.values()) for v in VERDICT_ORDER}
-    n_pages = sum(r.get("kind") == "page" for r in recs.values())
+    # counted per question (an experiment answering two questions counts in both), so the counts add up to the
+    # questions shown; the script recounts them from the sections left by the filters
+    kinds = (*VERDICT_ORDER, "page", "pending", "notrun", "error")
+    counts = {v: sum(v in dict.fromkeys(vs) for vs in verdicts.values()) for v in kinds}
     answered = sum(q["status"] == "done" for q in questions.values())
-    summary = "".join(f"<div>{_badge(v, ui)} {counts[v]}</div>" for v in VERDICT_ORDER) + \
-        f"<div>{_badge('page', ui)} {n_pages}</div><div>{ui['questions']}: {answered}/54</div>"
+    summary = "".join(f'<div data-v="{v}">{_badge(v, ui)} <span class="n">{counts[v]}</span></div>'
+                      for v in kinds if v in VERDICT_ORDER or v == "page" or counts[v]) + \
+        (f'<div>{ui["questions"]}: <span id="n-shown">{len(questions)}</span>/{len(questions)} {ui["shown"]} · '
+         f'{answered}/{len(questions)} {ui["answered"]}</div>')
 
     index = []
     for topic, nums in by_topic.items():
@@ -204,10 +228,11 @@ def render(results: dict[str, Any], lang: str, out: str, other_href: str) -> str
             f'<li data-q="{n}"><a href="#q{n}">{n}. {escape(_t(questions[n]["title"], lang))}</a> '
             + " ".join(_badge(v, ui) for v in dict.fromkeys(verdicts[n])) + "</li>"
             for n in sorted(nums, key=int))
-        index.append(f"<h3>{escape(_t(TOPICS.get(topic), lang) or topic)}</h3><ol>{items}</ol>")
+        index.append(f'<div class="topic" data-topic="{escape(topic)}">'
+                     f"<h3>{escape(_t(TOPICS.get(topic), lang) or topic)}</h3><ol>{items}</ol></div>")
 
     errata = []
-    for r in recs.values():  # the errata judge the seed: only its own claim's verdicts, never unsettled ones
+    for r in recs.values():  # the errata judge the source document: only its own claim's verdicts, never unsettled ones
         if r.get("verdict") in ("refuted", "nuanced"):
             qs = ", ".join(f'<a href="#q{q}">{q}</a>' for q in r["questions"])
             errata.append(f'<li>{_badge(r["verdict"], ui)} {ui["question"]} {qs}: '
@@ -228,9 +253,10 @@ def render(results: dict[str, Any], lang: str, out: str, other_href: str) -> str
         if q["status"] == "pending":
             body.append(f"<p>{ui['pending']}</p>")
         for i in q["experiments"]:
-            if i in recs:  # an experiment serving several questions keeps its plain id in the first one's section
-                first = str(min(recs[i]["questions"])) == n
-                body.append(_experiment(recs[i], out, ui, lang, i if first else f"{i}-q{n}"))
+            if i in recs:  # an experiment serving several questions is rendered once, in the first one's section
+                first = min(recs[i]["questions"])
+                body.append(_experiment(recs[i], out, ui, lang, i) if str(first) == n
+                            else _shared_stub(recs[i], ui, lang, f"{i}-q{n}", first))
             else:
                 body.append(f'<p>{ui["not_run"]} <code class="cmd">cvprimer lab run {escape(i)}</code></p>')
         sections.append(head + "".join(body) + "</section>")
@@ -253,11 +279,13 @@ def render(results: dict[str, Any], lang: str, out: str, other_href: str) -> str
 {verdict_opts}</select></label><label>{ui["filter_topic"]} <select id="f-topic"><option value="all">{ui["all"]}</option>
 {topic_opts}</select></label><label>{ui["search"]} <input type="search" id="f-search" placeholder="{ui["search_ph"]}">
 </label><label><input type="checkbox" id="study"> {ui["study"]}</label>
-<span class="studyhelp">{ui["study_help"]}</span></div>
-<main><div class="summary" id="summary">{summary}</div>
+<button type="button" id="next-unrevealed" class="studyonly">{ui["next_unrevealed"]}</button></div>
+<main><p class="studyhelp">{ui["study_help"]}</p><div class="summary" id="summary">{summary}</div>
+{_legend(ui)}
 <nav class="index" id="index">{"".join(index)}</nav>
 <section id="errata"><h2>{ui["errata"]}</h2>{errata_html}</section>
 <p id="no-match" class="hidden">{ui["no_match"]}</p>
 {"".join(sections)}
-</main><script>{JS}</script></body></html>
+</main><div id="zoom" class="hidden" role="dialog" aria-label="{escape(ui["zoom"])}" tabindex="-1"></div>
+<script>{JS}</script></body></html>
 """
