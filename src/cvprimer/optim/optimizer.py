@@ -167,6 +167,8 @@ class Optimizer:
         if sizes_saved != sizes_here:
             raise ValueError(f"{self._name}.load_state_dict: group sizes {sizes_saved} differ from the "
                              f"optimizer's {sizes_here}")
+        for n, (saved, g) in enumerate(zip(groups, self.param_groups, strict=True)):
+            _check_hyper(self, n, saved, g)
         by_index: dict[int, Tensor] = {}
         for saved, g in zip(groups, self.param_groups, strict=True):
             for i, p in zip(saved["params"], g["params"], strict=True):
@@ -207,3 +209,31 @@ def check_range(name: str, op: str, value: float, lo: float, hi: float, hi_open:
         raise ValueError(f"{op}: invalid {name} {value} (expected a value in [{lo}, {hi}{bracket})")
 
 
+
+
+def _kind(v: Any) -> str:
+    """A hyper-parameter's kind, for checking loaded values: bool, number, sequence, str or None."""
+    if isinstance(v, (bool, np.bool_)):
+        return "bool"
+    if isinstance(v, (int, float, np.integer, np.floating)):
+        return "number"
+    if isinstance(v, (list, tuple)):
+        return "sequence"
+    return "None" if v is None else type(v).__name__
+
+
+def _check_hyper(opt: Optimizer, n: int, saved: dict[str, Any], group: dict[str, Any]) -> None:
+    """A loaded param group's hyper-parameters must be of the kinds the optimizer's own have and pass its
+    ``_validate`` (a checkpoint holding ``lr="fast"`` is refused at load time, not a step later)."""
+    cand = {k: v for k, v in group.items() if k != "params"}
+    for k, v in saved.items():
+        if k == "params":
+            continue
+        if k in cand and _kind(v) != _kind(cand[k]):
+            raise ValueError(f"{opt._name}.load_state_dict: param group {n} hyper-parameter {k!r} is {v!r}, "
+                             f"expected a {_kind(cand[k])} like {cand[k]!r}")
+        cand[k] = v
+    try:
+        opt._validate(cand)
+    except TypeError as e:
+        raise ValueError(f"{opt._name}.load_state_dict: param group {n}: {e}") from None

@@ -76,14 +76,57 @@ def save_checkpoint(path: str | os.PathLike[str], model: Any, optimizer: Any = N
                               "at that path, if any, is intact") from e
 
 
-def read_checkpoint(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """The JSON metadata and the arrays of a checkpoint file (validated)."""
-    arrays = load(path)
-    if "__meta__" not in arrays:
-        raise CheckpointError(f"checkpoint: {os.fspath(path)!r} is not a cvprimer checkpoint (no __meta__ entry)")
-    info = json.loads(str(arrays.pop("__meta__")))
+def _check_meta(where: str, info: Any) -> None:
+    """The ``__meta__`` entries that loading uses must have the types :func:`save_checkpoint` wrote."""
+    if not isinstance(info, dict):
+        raise CheckpointError(f"{where}: bad metadata (a JSON {type(info).__name__}, expected an object)")
     if info.get("format") != FORMAT:
-        raise CheckpointError(f"checkpoint: {os.fspath(path)!r} has format {info.get('format')!r}, expected {FORMAT}")
+        raise CheckpointError(f"{where} has format {info.get('format')!r}, expected {FORMAT}")
+    expect = {"epoch": int, "rngs": dict, "meta": dict, "optimizer": dict, "scheduler": dict, "model_class": str}
+    for key, typ in expect.items():
+        if key in info and (not isinstance(info[key], typ) or isinstance(info[key], bool)):
+            raise CheckpointError(f"{where}: bad metadata: {key!r} is a {type(info[key]).__name__}, expected "
+                                  f"{typ.__name__}")
+    for key in ("epoch", "rngs"):
+        if key not in info:
+            raise CheckpointError(f"{where}: bad metadata: no {key!r} entry")
+    if info["epoch"] < 0:
+        raise CheckpointError(f"{where}: bad metadata: epoch {info['epoch']} < 0")
+    o = info.get("optimizer")
+    if o is not None and not (isinstance(o.get("param_groups"), list) and isinstance(o.get("scalars"), dict)
+                              and all(isinstance(g, dict) for g in o["param_groups"])
+                              and all(isinstance(d, dict) for d in o["scalars"].values())):
+        raise CheckpointError(f"{where}: bad metadata: the optimizer entry lacks its param_groups or scalars")
+    sch = info.get("scheduler")
+    if sch is not None and not isinstance(sch.get("state"), dict):
+        raise CheckpointError(f"{where}: bad metadata: the scheduler entry has no state object")
+    if not all(isinstance(v, dict) for v in info["rngs"].values()):
+        raise CheckpointError(f"{where}: bad metadata: a random-generator state is not an object")
+
+
+def read_checkpoint(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """The JSON metadata and the arrays of a checkpoint file (validated).
+
+    Every way a file can be damaged (empty, truncated, random bytes, a flipped byte, a header that claims more
+    data than the file holds, metadata that is not JSON or not of the written types) is a
+    :class:`CheckpointError` naming the file, in one line.
+    """
+    where = f"checkpoint: {os.fspath(path)!r}"
+    try:
+        arrays = load(path)
+    except (ValueError, OSError) as e:
+        raise CheckpointError(f"checkpoint: {str(e).removeprefix('load: ')}") from None
+    if "__meta__" not in arrays:
+        raise CheckpointError(f"{where} is not a cvprimer checkpoint (no __meta__ entry)")
+    meta = arrays.pop("__meta__")
+    if meta.shape != () or meta.dtype.kind != "U":
+        raise CheckpointError(f"{where}: bad metadata (__meta__ is {meta.dtype} of shape {meta.shape}, expected "
+                              "one JSON string)")
+    try:
+        info = json.loads(str(meta))
+    except ValueError as e:
+        raise CheckpointError(f"{where}: bad metadata (not JSON: {e})") from None
+    _check_meta(where, info)
     return info, arrays
 
 
@@ -110,29 +153,41 @@ def load_checkpoint(path: str | os.PathLike[str], model: Any, optimizer: Any = N
     """Restore what :func:`save_checkpoint` wrote, in place; returns the metadata dict
     (with ``"extra"``: the extra arrays)."""
     info, arrays = read_checkpoint(path)
-    state = {k[6:]: v for k, v in arrays.items() if k.startswith("model/")}
-    own = model.state_dict()
-    missing = sorted(set(own) - set(state))
-    unexpected = sorted(set(state) - set(own))
-    shapes = sorted(f"{k}: checkpoint {state[k].shape} vs model {own[k].shape}"
-                    for k in set(own) & set(state) if state[k].shape != own[k].shape)
-    if missing or unexpected or shapes:
-        raise CheckpointError(
-            f"checkpoint: {os.fspath(path)!r} (saved from {info.get('model_class')}) does not fit this "
-            f"{type(model).__name__}: missing keys {missing}, unexpected keys {unexpected}, "
-            f"shape mismatches {shapes}")
-    if scheduler is not None or "scheduler" in info:
-        saved = info.get("scheduler", {}).get("class")
-        given = type(scheduler).__name__ if scheduler is not None else None
-        if saved != given:
-            raise CheckpointError(f"checkpoint: {os.fspath(path)!r} was saved with scheduler {saved} but is being "
-                                  f"loaded with {given}; resume with the schedule the run was started with")
-    if optimizer is not None and "optimizer" in info:  # every check before anything is changed
-        _check_optimizer(path, info["optimizer"], optimizer)
+    try:  # metadata of the right types may still hold values that do not fit: one line, naming the file
+        state = {k[6:]: v for k, v in arrays.items() if k.startswith("model/")}
+        own = model.state_dict()
+        missing = sorted(set(own) - set(state))
+        unexpected = sorted(set(state) - set(own))
+        shapes = sorted(f"{k}: checkpoint {state[k].shape} vs model {own[k].shape}"
+                        for k in set(own) & set(state) if state[k].shape != own[k].shape)
+        if missing or unexpected or shapes:
+            raise CheckpointError(
+                f"checkpoint: {os.fspath(path)!r} (saved from {info.get('model_class')}) does not fit this "
+                f"{type(model).__name__}: missing keys {missing}, unexpected keys {unexpected}, "
+                f"shape mismatches {shapes}")
+        if scheduler is not None or "scheduler" in info:
+            saved = info.get("scheduler", {}).get("class")
+            given = type(scheduler).__name__ if scheduler is not None else None
+            if saved != given:
+                raise CheckpointError(f"checkpoint: {os.fspath(path)!r} was saved with scheduler {saved} but is being "
+                                      f"loaded with {given}; resume with the schedule the run was started with")
+        if optimizer is not None and "optimizer" in info:  # every check before anything is changed
+            _check_optimizer(path, info["optimizer"], optimizer)
+        if optimizer is not None and "optimizer" not in info:
+            raise CheckpointError(f"checkpoint: {os.fspath(path)!r} holds no optimizer state")
+        _restore(info, arrays, state, model, optimizer, scheduler, rngs)
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError) as e:
+        msg = " ".join(str(e).split())
+        raise CheckpointError(f"checkpoint: {os.fspath(path)!r}: bad contents ({type(e).__name__}: {msg})") from None
+    info["extra"] = {k[6:]: v for k, v in arrays.items() if k.startswith("extra/")}
+    return info
+
+
+def _restore(info: dict[str, Any], arrays: dict[str, np.ndarray], state: dict[str, np.ndarray], model: Any,
+             optimizer: Any, scheduler: Any, rngs: dict[str, np.random.Generator] | None) -> None:
+    """Put a checked checkpoint's values into the model, optimizer, scheduler and generators."""
     model.load_state_dict(state)
     if optimizer is not None:
-        if "optimizer" not in info:
-            raise CheckpointError(f"checkpoint: {os.fspath(path)!r} holds no optimizer state")
         o = info["optimizer"]
         st: dict[int, dict[str, Any]] = {}
         for k, v in arrays.items():
@@ -147,5 +202,3 @@ def load_checkpoint(path: str | os.PathLike[str], model: Any, optimizer: Any = N
     for name, g in (rngs or {}).items():
         if name in info["rngs"]:
             g.bit_generator.state = info["rngs"][name]
-    info["extra"] = {k[6:]: v for k, v in arrays.items() if k.startswith("extra/")}
-    return info

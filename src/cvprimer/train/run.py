@@ -244,8 +244,8 @@ def _resume_config(resume: str, epochs: int | None) -> TrainConfig:
     if epochs is not None:
         try:
             done = int(read_checkpoint(last)[0]["epoch"])
-        except (ValueError, OSError, KeyError) as e:
-            raise RunError(f"--resume {resume!r}: the last checkpoint cannot be read ({e})") from None
+        except CheckpointError as e:  # damaged or hostile file: read_checkpoint's one line names it
+            raise RunError(f"--resume {resume!r}: {e}") from None
         if epochs < done:
             raise RunError(f"--epochs {epochs}: the run already finished {done} epochs; give at least {done}")
         cfg.epochs = epochs

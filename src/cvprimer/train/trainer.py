@@ -34,7 +34,7 @@ from cvprimer.core.function import no_grad
 from cvprimer.core.random import default_generator
 from cvprimer.core.tensor import Tensor
 from cvprimer.train.callbacks import Callback
-from cvprimer.train.checkpoint import load_checkpoint, save_checkpoint
+from cvprimer.train.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 
 
 def _batch_accuracy(out: np.ndarray, y: np.ndarray) -> float | None:
@@ -126,14 +126,18 @@ class Trainer:
     def load_checkpoint(self, path: str) -> int:
         """Restore a checkpoint written by :meth:`save_checkpoint`; returns its epoch."""
         info = load_checkpoint(path, self.model, self.optimizer, self.scheduler, self._rngs())
-        states = info["meta"].get("callbacks", {})
-        for i, cb in enumerate(self.callbacks):
-            key = f"{i}:{type(cb).__name__}"
-            if key in states:
-                cb.load_state_dict(states[key])
-            prefix = f"cb{i}/"
-            cb.load_extra_arrays({k[len(prefix):]: v for k, v in info["extra"].items() if k.startswith(prefix)})
-        self.global_step = int(info["meta"].get("global_step", 0))
+        try:  # callback states come from the file too: a damaged one is the file's fault, said in one line
+            states = info["meta"].get("callbacks", {})
+            for i, cb in enumerate(self.callbacks):
+                key = f"{i}:{type(cb).__name__}"
+                if key in states:
+                    cb.load_state_dict(states[key])
+                prefix = f"cb{i}/"
+                cb.load_extra_arrays({k[len(prefix):]: v for k, v in info["extra"].items() if k.startswith(prefix)})
+            self.global_step = int(info["meta"].get("global_step", 0))
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError) as e:
+            msg = " ".join(str(e).split())
+            raise CheckpointError(f"checkpoint: {path!r}: bad callback state ({type(e).__name__}: {msg})") from None
         return int(info["epoch"])
 
     def _distributed_start(self) -> None:
