@@ -240,37 +240,52 @@ def cmd_list(as_json: bool) -> None:
     print(f"{len(exps)} experiments and pages answering {len(answered)} of 54 questions")
 
 
+def _say(text: str) -> None:
+    """Print ``text``, replacing what the terminal's encoding cannot show (``PYTHONIOENCODING=ascii`` and a
+    Chinese page print ``?`` rather than crash)."""
+    enc = getattr(sys.stdout, "encoding", None) or "utf-8"
+    try:
+        print(text)
+    except UnicodeEncodeError:
+        print(text.encode(enc, errors="replace").decode(enc, errors="replace"))
+
+
 def cmd_show(out: str, sel: str, lang: str) -> None:
+    """Print one experiment's texts and its cached result (a malformed record reads as no result: see
+    :func:`cvprimer.lab.runner.load_record`)."""
     from cvprimer.lab.runner import load_record
+
+    def text(d: Any) -> str:
+        return d if isinstance(d, str) else str((d or {}).get(lang) or (d or {}).get("en") or "")
 
     exps = _select(argparse.Namespace(select=[sel], all=False, lab_cmd="show"))
     for e in exps:
         rec = load_record(out, e.id)
-        print(f"{e.id} (question {', '.join(map(str, e.questions))}, {e.topic})\n  {e.t('title', lang)}")
-        print(f"  claim: {e.t('claim', lang)}")
+        _say(f"{e.id} (question {', '.join(map(str, e.questions))}, {e.topic})\n  {e.t('title', lang)}")
+        _say(f"  claim: {e.t('claim', lang)}")
         if rec is None:
-            print(f"  no result in {out!r} yet: `{e.command()} --out {out}`")
+            _say(f"  no result in {out!r} yet: `{e.command()} --out {out}`")
             continue
         from cvprimer.lab.cache import stale_reason
 
         why = stale_reason(rec)
         if rec.get("quick_provisional") and rec.get("mode") == "quick":
-            print("  PROVISIONAL: quick mode is too small to settle this claim; run it with --full")
-        print(f"  result: {rec.get('mode')} mode, seeds {rec.get('seeds')}"
-              + (f"  [STALE: {why}; `{rec.get('command', e.command())} --out {out}` re-runs it]" if why else ""))
+            _say("  PROVISIONAL: quick mode is too small to settle this claim; run it with --full")
+        _say(f"  result: {rec.get('mode')} mode, seeds {rec.get('seeds')}"
+             + (f"  [STALE: {why}; `{rec.get('command', e.command())} --out {out}` re-runs it]" if why else ""))
         for name, f in rec.get("figures", {}).items():
             spread = f" ± {f['spread']:.3g}" if f.get("spread") is not None else ""
             val = "n/a" if f.get("value") is None else f"{f['value']:.4g}"
-            print(f"  {name:<34} {val}{spread} {f.get('unit', '')}")
+            _say(f"  {name:<34} {val}{spread} {f.get('unit', '')}")
         if rec.get("status") == "error":
-            print(f"  ERROR: {rec.get('error')}")
+            _say(f"  ERROR: {rec.get('error')}")
         elif rec.get("verdict"):
-            print(f"  verdict: {rec['verdict']} ({rec.get('seed_agreement')} seeds)\n  {rec['evidence'][lang]}")
+            _say(f"  verdict: {rec['verdict']} ({rec.get('seed_agreement')} seeds)\n  {text(rec.get('evidence'))}")
         for name, f in (rec.get("beyond") or {}).items():
             val = "n/a" if f.get("value") is None else f"{f['value']:.4g}"
-            print(f"  beyond the seed: {name:<24} {val} {f.get('unit', '')}")
+            _say(f"  beyond the seed: {name:<24} {val} {f.get('unit', '')}")
         if rec.get("beyond_evidence"):
-            print(f"  beyond the seed (never part of the verdict): {rec['beyond_evidence'][lang]}")
+            _say(f"  beyond the seed (never part of the verdict): {text(rec['beyond_evidence'])}")
 
 
 def run(args: argparse.Namespace) -> int:

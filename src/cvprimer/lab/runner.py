@@ -65,16 +65,108 @@ def usable_cores() -> int:
 
 
 def load_record(out: str, exp_id: str) -> dict[str, Any] | None:
-    """The cached record of an experiment, or None when absent or unreadable (a corrupt file is re-run)."""
+    """The cached record of an experiment, or None when absent, unreadable or malformed (it is then re-run,
+    and ``lab show`` / ``lab report`` treat it as missing). Malformed: valid JSON that breaks the record's
+    schema (see :func:`record_problem`), e.g. a figure whose value is the string "n/a"."""
     path = os.path.join(run_dir(out, exp_id), "result.json")
     try:
         with open(path, encoding="utf-8") as fh:
             rec = json.load(fh)
-    except (OSError, ValueError, UnicodeDecodeError):
+    except (OSError, ValueError, UnicodeDecodeError, RecursionError):
         return None
-    if not isinstance(rec, dict) or rec.get("id") != exp_id or not isinstance(rec.get("figures"), dict):
+    if record_problem(rec, exp_id) is not None:
         return None
     return rec
+
+
+_NUM = (int, float)
+
+
+def _is_num(v: Any, none: bool = True) -> bool:
+    return (v is None and none) or (isinstance(v, _NUM) and not isinstance(v, bool))
+
+
+def _is_texts(v: Any) -> bool:
+    """None, a string, or ``{lang: str}``: the shapes the record's texts take."""
+    return v is None or isinstance(v, str) or (isinstance(v, dict) and all(isinstance(t, str) for t in v.values()))
+
+
+def _figures_problem(name: str, figs: Any) -> str | None:
+    if figs is None and name == "beyond":
+        return None
+    if not isinstance(figs, dict):
+        return f"{name} is a {type(figs).__name__}, expected an object"
+    for k, f in figs.items():
+        if not isinstance(f, dict):
+            return f"{name}[{k!r}] is a {type(f).__name__}, expected an object"
+        if not _is_num(f.get("value")):
+            return f"{name}[{k!r}].value is {f.get('value')!r}, expected a number or null"
+        if not _is_num(f.get("spread")):
+            return f"{name}[{k!r}].spread is {f.get('spread')!r}, expected a number or null"
+        if not isinstance(f.get("unit", ""), str) or not _is_texts(f.get("label")):
+            return f"{name}[{k!r}] has a unit or label that is not text"
+    return None
+
+
+def _tables_problem(name: str, tables: Any) -> str | None:
+    if tables is None:
+        return None
+    if not isinstance(tables, list):
+        return f"{name} is a {type(tables).__name__}, expected a list"
+    for t in tables:
+        if not (isinstance(t, dict) and isinstance(t.get("columns", []), list) and isinstance(t.get("rows", []), list)
+                and all(isinstance(r, list) for r in t.get("rows", [])) and _is_texts(t.get("caption"))):
+            return f"{name} holds a table that is not {{columns: [...], rows: [[...]], caption}}"
+    return None
+
+
+def record_problem(rec: Any, exp_id: str) -> str | None:
+    """What is wrong with a ``result.json`` record (None: it can be shown, reported and served from the cache).
+
+    Checks the types of the fields that ``lab show``, ``lab report`` and ``lab run`` read (the schema
+    :func:`build_record` writes): ``id`` equal to ``exp_id``; ``status`` "ok" or "error"; ``questions`` a list
+    of ints; ``figures`` / ``beyond`` ``{name: {value: number|null, spread: number|null, unit: str, label}}``;
+    texts (``title``, ``claim``, ``evidence``, ...) null, a string or ``{lang: str}``; ``tables`` lists of
+    ``{columns, rows, caption}``; ``plots`` a list of objects; ``seeds`` a list of ints; ``verdict`` and
+    ``error`` null or a string; ``seconds`` a number. Keys an older record lacks are not required, except
+    ``id``, ``status`` and ``figures``.
+    """
+    if not isinstance(rec, dict):
+        return f"a JSON {type(rec).__name__}, expected an object"
+    if rec.get("id") != exp_id:
+        return f"id {rec.get('id')!r}, expected {exp_id!r}"
+    if rec.get("status") not in ("ok", "error"):
+        return f"status {rec.get('status')!r}, expected 'ok' or 'error'"
+    for name in ("figures", "beyond"):
+        why = _figures_problem(name, rec.get(name))
+        if why:
+            return why
+    for name in ("tables", "beyond_tables"):
+        why = _tables_problem(name, rec.get(name))
+        if why:
+            return why
+    checks = {
+        "questions": lambda v: isinstance(v, list) and all(isinstance(q, int) and not isinstance(q, bool)
+                                                           for q in v),
+        "seeds": lambda v: isinstance(v, list) and all(isinstance(q, int) and not isinstance(q, bool) for q in v),
+        "mode": lambda v: v in ("quick", "full"),
+        "verdict": lambda v: v is None or isinstance(v, str),
+        "error": lambda v: v is None or isinstance(v, str),
+        "seed_agreement": lambda v: v is None or isinstance(v, str),
+        "topic": lambda v: v is None or isinstance(v, str),
+        "command": lambda v: isinstance(v, str),
+        "seconds": lambda v: _is_num(v, none=False),
+        "plots": lambda v: isinstance(v, list) and all(isinstance(p, dict) for p in v),
+        "quick_provisional": lambda v: isinstance(v, bool),
+        "code_files": lambda v: isinstance(v, list),
+        **{k: _is_texts for k in ("title", "claim", "method", "body", "beyond_text", "evidence", "beyond_evidence")},
+    }
+    for k, ok in checks.items():
+        if k in rec and not ok(rec[k]):
+            return f"{k} is {rec[k]!r:.60}, which is not what lab records hold"
+    if "questions" not in rec:
+        return "no questions"
+    return None
 
 
 def is_fresh(rec: dict[str, Any] | None, exp: type[Experiment], quick: bool, seed_list: list[int]) -> bool:
