@@ -311,7 +311,8 @@ def test_core_op_kernels_match_their_numpy_formulas(dt):
         t = np.tanh(x)
         np.testing.assert_array_equal(_kernels.map_binary("tanh", t, gy), gy * (1 - t * t))
         r = np.maximum(x, 0)
-        np.testing.assert_array_equal(_kernels.map_binary("relu", r, gy), gy * (r > 0))
+        # PyTorch's threshold_backward: zero where y <= 0, so a NaN passes the gradient (issue 29)
+        np.testing.assert_array_equal(_kernels.map_binary("relu", r, gy), np.where(r <= 0, 0, gy))
     assert _kernels.map_unary("tanh", x) is None  # no compiled forward: NumPy's
 
 

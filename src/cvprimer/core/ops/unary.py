@@ -34,6 +34,12 @@ def _fast(name: str, *arrays: np.ndarray) -> Any:
     return COMPILED[name](*arrays)
 
 
+def _sign(x: np.ndarray) -> np.ndarray:
+    """sign(x) in {-1, 0, 1} with PyTorch's sign(NaN) = 0 (NumPy gives NaN)."""
+    s = np.sign(x)
+    return np.where(np.isnan(s), np.zeros((), s.dtype), s) if s.dtype.kind == "f" else s
+
+
 class NegFn(Function):
     r"""y = -x.  Backward: gx = -gy."""
 
@@ -116,7 +122,8 @@ class SqrtFn(Function):
 
 
 class AbsFn(Function):
-    r"""y = |x|.  Backward: gx = gy * sign(x), with the subgradient 0 chosen at x = 0."""
+    r"""y = |x|.  Backward: gx = gy * sign(x), with the subgradient 0 chosen at x = 0 and sign(NaN) = 0
+    (PyTorch's ``sgn``: a NaN input gets the gradient 0)."""
 
     geometry = staticmethod(pointwise)
     saves_for_backward = Saves(extra=(Extra("input"),))  # sign(x)
@@ -126,7 +133,7 @@ class AbsFn(Function):
 
     @staticmethod
     def forward(ctx, x):
-        ctx.save_for_backward(np.sign(x))
+        ctx.save_for_backward(_sign(x))
         return np.abs(x)
 
     @staticmethod
@@ -136,7 +143,7 @@ class AbsFn(Function):
 
 
 class SignFn(Function):
-    r"""y = sign(x) in {-1, 0, 1}.  Backward: gx = 0 (piecewise constant)."""
+    r"""y = sign(x) in {-1, 0, 1}, with sign(NaN) = 0 as PyTorch.  Backward: gx = 0 (piecewise constant)."""
 
     saves_for_backward = NOTHING
     geometry = staticmethod(pointwise)
@@ -147,7 +154,7 @@ class SignFn(Function):
     @staticmethod
     def forward(ctx, x):
         ctx.shape = x.shape
-        return np.sign(x)
+        return _sign(x)
 
     @staticmethod
     def backward(ctx, gy):
@@ -228,7 +235,8 @@ class ClampFn(Function):
 class ReLUFn(Function):
     r"""y = max(x, 0).
 
-    Backward: gx = gy * [y > 0]. ReLU is not differentiable at 0; like PyTorch we take the
+    Backward: gx = 0 where y <= 0, else gy (PyTorch's ``threshold_backward``: a NaN passes the
+    gradient, as +inf does). ReLU is not differentiable at 0; like PyTorch we take the
     subgradient 0 there (any value in [0, 1] is a valid subgradient; the set x == 0 has
     measure zero for continuous inputs, so the choice almost never matters in training).
     """
@@ -249,7 +257,7 @@ class ReLUFn(Function):
     def backward(ctx, gy):
         (y,) = ctx.saved_tensors
         gx = _fast("relu_grad", y, gy) if y.dtype.kind == "f" else None
-        return gx if gx is not None else gy * (y > 0)
+        return gx if gx is not None else np.where(y <= 0, np.zeros((), gy.dtype), gy)
 
 
 class SigmoidFn(Function):

@@ -347,7 +347,7 @@ def _relu_at_zero(x, y, g0):  # pragma: no cover - compiled
 def _relu_at_zero_grad(x, gy, gx, g0):  # pragma: no cover - compiled
     for i in range(x.size):
         xi = x[i]
-        gx[i] = gy[i] * (1 if xi > 0 else (g0 if xi == 0 else 0))
+        gx[i] = gy[i] * (0 if xi < 0 else (g0 if xi == 0 else 1))  # NaN passes, as relu's
 
 
 # ---------------------------------------------------------------- the core sigmoid / tanh / relu, ready for
@@ -390,7 +390,7 @@ def _tanh_grad(y, gy, gx):  # pragma: no cover - compiled
 @jit.kernel
 def _relu_grad(y, gy, gx):  # pragma: no cover - compiled
     for i in range(y.size):
-        gx[i] = gy[i] * (1 if y[i] > 0 else 0)
+        gx[i] = 0 if y[i] <= 0 else gy[i]  # PyTorch's threshold_backward: a NaN y passes the gradient
 
 
 # name -> {dtype: (forward kernel (x, y, *args), gradient kernel (saved, gy, gx, *args))}; the saved

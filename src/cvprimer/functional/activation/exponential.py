@@ -28,6 +28,9 @@ class ELUFn(PointwiseFn):
 
     Backward: gx = gy * scale for x > 0, gy * scale * (alpha / c) * e^{x / c} for x <= 0.
     Saves x.
+
+    Differences from PyTorch: a NaN x gets a NaN gradient here (as PyTorch's vectorized loop
+    gives); PyTorch's scalar tail of the same tensor gives gy * scale instead, so it has no single rule.
     """
 
     cost = staticmethod(pointwise_cost(4))

@@ -32,6 +32,10 @@ class HardtanhFn(PointwiseFn):
 
     Backward: gx = gy * [min_val < x < max_val]; written with the output, since
     min_val < y < max_val exactly when x is strictly inside. Saves y only.
+
+    Differences from PyTorch: at a NaN x the gradient is 0 here; PyTorch's own answer depends on
+    its kernel path (0 from the vectorized loop, gy from the scalar tail of the same tensor, so a
+    float64 tensor of 3 NaNs gets gy and one of 12 gets 0), so there is no single rule to follow.
     """
 
     saves_for_backward = OUTPUT
@@ -53,7 +57,8 @@ class HardtanhFn(PointwiseFn):
 class ReLUAtZeroFn(PointwiseFn):
     r"""y = max(x, 0) whose backward takes the slope ``grad_at_zero`` at exactly x = 0.
 
-    Backward: gx = gy * 1 for x > 0, gy * grad_at_zero for x == 0, 0 for x < 0. Saves x, since
+    Backward: gx = gy * 1 for x > 0, gy * grad_at_zero for x == 0, 0 for x < 0, gy for a NaN x
+    (as PyTorch's relu). Saves x, since
     the output y = 0 cannot tell x = 0 from x < 0. (The default slope 0 uses the core
     :class:`~cvprimer.core.ops.unary.ReLUFn`, which saves only y.)
     """
@@ -71,7 +76,7 @@ class ReLUAtZeroFn(PointwiseFn):
 
     @staticmethod
     def df(x, y, grad_at_zero=0.0):
-        return np.where(x > 0, 1.0, np.where(x == 0, grad_at_zero, 0.0)).astype(x.dtype)
+        return np.where(x < 0, 0.0, np.where(x == 0, grad_at_zero, 1.0)).astype(x.dtype)
 
 
 class LeakyReLUFn(PointwiseFn):
