@@ -1,7 +1,7 @@
 """The report in a real browser: Debian's chromium driven through selenium with the driver's path given.
 
 The report under test is ``$CVPRIMER_LAB_REPORT`` when set (``.ci/run`` points it at the output of
-``cvprimer lab run --all --quick``), else a small one built here from one experiment. Without a browser the
+``cvprimer lab run --all --quick``), else a small one built here from two experiments. Without a browser the
 tests skip with the reason, unless ``CVPRIMER_REQUIRE_BROWSER=1`` (set by ``.ci/run``), which turns the skip
 into a failure.
 """
@@ -37,7 +37,8 @@ def report_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         assert (out / "index.html").is_file(), f"CVPRIMER_LAB_REPORT={given} holds no index.html"
         return out
     out = tmp_path_factory.mktemp("lab")
-    for cmd in (["run", "q38"], ["report"]):
+    # q38 and q4 (which also answers q22): two questions with verdicts and one shared experiment to link
+    for cmd in (["run", "q38", "q4", "--seeds", "1"], ["report"]):
         r = subprocess.run([sys.executable, "-m", "cvprimer", "lab", "--out", str(out), *cmd], capture_output=True,
                            text=True, timeout=300)
         assert r.returncode == 0, r.stderr
