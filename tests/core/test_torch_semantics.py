@@ -161,3 +161,28 @@ def test_argmax_on_0d_tensor():
 def test_logsumexp_over_an_empty_dim_is_minus_inf(keepdim):
     a = np.zeros((2, 0, 3))
     parity(lambda x: cp.logsumexp(x, 1, keepdim), lambda x: torch.logsumexp(x, 1, keepdim), a)
+
+
+# -- 6: linspace precision, Python-number arithmetic dtypes ---------------------------------------------
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_linspace_computes_in_the_requested_dtype(dtype):
+    start = cp.tensor(np.float32(0.1))
+    ours = cp.linspace(start, 1, 50, dtype=dtype)
+    theirs = torch.linspace(torch.tensor(0.1, dtype=torch.float32), 1, 50, dtype=getattr(torch, np.dtype(dtype).name))
+    assert ours.dtype == dtype
+    tol = 1e-15 if dtype == np.float64 else 1e-7
+    np.testing.assert_allclose(ours.data, theirs.numpy(), rtol=0, atol=tol)
+
+
+def test_linspace_rejects_a_non_scalar_endpoint():
+    with pytest.raises(ValueError, match=r"linspace: start must be a real number or a 0-d tensor, got shape \(2,\)"):
+        cp.linspace(cp.ones(2), 1, 5)
+
+
+@pytest.mark.parametrize("op", ["add", "sub", "mul", "div"])
+@pytest.mark.parametrize("a,b", [(1.5, 2.5), (1, 2), (1, 2.5), (3, 0.5)])
+def test_two_python_numbers_give_torch_dtype(op, a, b):
+    ours, theirs = getattr(cp, op)(a, b), getattr(torch, op)(a, b)
+    assert isinstance(ours, cp.Tensor) and ours.shape == ()
+    assert ours.dtype == np.dtype(str(theirs.dtype).replace("torch.", ""))
+    assert ours.item() == pytest.approx(theirs.item(), rel=1e-7)

@@ -58,7 +58,7 @@ from cvprimer.core.ops.unary import (
     SqrtFn,
     TanhFn,
 )
-from cvprimer.core.tensor import Tensor, _shape_arg
+from cvprimer.core.tensor import DEFAULT_DTYPE, Tensor, _shape_arg
 
 Scalar = int | float
 
@@ -72,24 +72,36 @@ def _dim(dim: Any, axis: Any) -> Any:
 
 
 # -- elementwise -----------------------------------------------------------------------
+def _scalars(a: Any, b: Any, floating: bool = False) -> tuple[Any, Any]:
+    """Two Python numbers become a 0-d tensor and a number, so the result has PyTorch's dtype (a float
+    the default float32, ints int64; ``floating``: true division, float32 for ints too) instead of
+    NumPy's float64; anything else passes unchanged."""
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        from cvprimer.core.ops.arith import result_type
+
+        dt = result_type(a, b)
+        return Tensor(np.asarray(a, dtype=DEFAULT_DTYPE if floating and dt.kind != "f" else dt)), b
+    return a, b
+
+
 def add(a: Any, b: Any) -> Tensor:
-    """a + b with broadcasting."""
-    return AddFn.apply(a, b)
+    """a + b with broadcasting (two Python numbers: a 0-d tensor, float32 for floats, as PyTorch)."""
+    return AddFn.apply(*_scalars(a, b))
 
 
 def sub(a: Any, b: Any) -> Tensor:
     """a - b with broadcasting."""
-    return SubFn.apply(a, b)
+    return SubFn.apply(*_scalars(a, b))
 
 
 def mul(a: Any, b: Any) -> Tensor:
     """a * b with broadcasting."""
-    return MulFn.apply(a, b)
+    return MulFn.apply(*_scalars(a, b))
 
 
 def div(a: Any, b: Any) -> Tensor:
-    """a / b with broadcasting."""
-    return DivFn.apply(a, b)
+    """a / b with broadcasting (true division: two Python ints give float32, as PyTorch)."""
+    return DivFn.apply(*_scalars(a, b, floating=True))
 
 
 def pow(a: Any, b: Any) -> Tensor:  # noqa: A001 - PyTorch's name

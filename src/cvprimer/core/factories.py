@@ -62,8 +62,25 @@ def arange(start: float, end: float | None = None, step: float = 1, dtype: Any =
     return _make(np.arange(start, end, step).astype(dtype), requires_grad)
 
 
-def linspace(start: float, end: float, steps: int, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    return _make(np.linspace(start, end, steps).astype(_dt(dtype)), requires_grad)
+def _endpoint(name: str, which: str, v: Any) -> float:
+    """A linspace endpoint as a Python float: a number, or a 0-d tensor/array (its dtype does not set the
+    precision of the computation; ``dtype`` does, as in PyTorch)."""
+    arr = v.data if isinstance(v, Tensor) else np.asarray(v)
+    if arr.ndim != 0 or arr.dtype.kind not in "biuf":
+        raise ValueError(f"{name}: {which} must be a real number or a 0-d tensor, got shape {arr.shape} "
+                         f"dtype {arr.dtype}")
+    return float(arr)
+
+
+def linspace(start: Any, end: Any, steps: int, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    r"""``steps`` evenly spaced values from ``start`` to ``end`` inclusive: start + i (end - start) / (steps - 1).
+
+    ``start``/``end``: numbers or 0-d tensors; computed in float64 and rounded once to ``dtype``
+    (float32 by default), so a float32 0-d ``start`` with ``dtype=float64`` gives float64-exact points."""
+    a, b = _endpoint("linspace", "start", start), _endpoint("linspace", "end", end)
+    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 0:
+        raise ValueError(f"linspace: steps must be an int >= 0, got {steps!r}")
+    return _make(np.linspace(a, b, int(steps)).astype(_dt(dtype)), requires_grad)
 
 
 def randn(*shape: Any, rng: np.random.Generator | None = None, dtype: Any = None,
