@@ -215,7 +215,7 @@ def test_report_shows_the_results_json_values_and_nothing_else(tmp_path):
     want = [f"{_num(c)} ± {_num(t['spread'][j][k])}" for j, r in enumerate(t["rows"]) for k, c in enumerate(r)
             if not isinstance(c, str)]
     assert cells[6:10] == want
-    assert "0.5" in cells[0] and "extra is 100.5" in art and "Beyond the seed" in art
+    assert "0.5" in cells[0] and "extra is 100.5" in art and "Beyond the source document" in art
     assert "a toy" in art  # the threshold's reason
 
 

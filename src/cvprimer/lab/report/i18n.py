@@ -25,7 +25,7 @@ UI: dict[str, dict[str, str]] = {
         "thresholds": "Thresholds (declared before the run)", "top": "top",
         "summary": "Summary", "no_match": "No question matches the filter.", "notes": "Notes",
         "unsettled": "unsettled", "per_seed": "per seed",
-        "beyond": "Beyond the seed's claim (our own addition: never part of the verdict or the errata)",
+        "beyond": "Beyond the source document's claim (our own addition: never part of the verdict or the errata)",
         "provisional": "provisional: quick mode is too small to settle this claim; run it with --full",
         "stale": "stale: computed by other code or package versions than the installed ones",
         "plot_seed": "plot of random seed", "table_seed": "table of random seed", "notes_seed": "of random seed",
