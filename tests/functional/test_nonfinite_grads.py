@@ -1,7 +1,8 @@
 """Gradients at non-finite inputs follow PyTorch's conventions (issue 29, point 5), on the NumPy path and the
 compiled one: relu passes the gradient at NaN, abs and sign treat sign(NaN) as 0. Where PyTorch has no single
 rule (hardtanh/relu6 and elu/celu/selu at NaN: its vectorized loop and its scalar tail disagree within one
-tensor) we keep the vectorized loop's answer, documented in the op's docstring, and test that."""
+tensor) we keep the vectorized loop's answer, documented in the op's docstring, and test that. Also softmax and
+log_softmax over an empty dimension (point 10)."""
 
 import numpy as np
 import pytest
@@ -80,3 +81,10 @@ def test_relu_with_grad_at_zero_passes_nan_like_torch_relu(g0, path):
     torch.relu(xt).backward(torch.ones(len(SPECIAL), dtype=torch.float64))
     np.testing.assert_array_equal(x.grad.data[SPECIAL != 0], xt.grad.numpy()[SPECIAL != 0])
     np.testing.assert_array_equal(x.grad.data, want)
+
+
+# -- issue 29, point 10: softmax/log_softmax over an empty dimension -----------------------------------------
+@pytest.mark.parametrize("op", ["softmax", "log_softmax"])
+@pytest.mark.parametrize("shape,dim", [((2, 0), 1), ((2, 0, 3), 1), ((0, 3), 1), ((0,), 0), ((2, 0), -1)])
+def test_softmax_over_an_empty_dim_is_empty_like_torch(op, shape, dim, path):
+    parity(lambda x: getattr(F, op)(x, dim), lambda x: getattr(TF, op)(x, dim), np.zeros(shape))

@@ -32,10 +32,10 @@ def _axis(op: str, x: np.ndarray, dim: Any) -> int:
 
 def _shift(x: np.ndarray, axis: int) -> np.ndarray:
     """``x - max`` along ``axis`` (a new array). A group whose max is -inf (all -inf), +inf or NaN
-    is shifted by 0 so that no ``inf - inf`` appears."""
+    is shifted by 0 so that no ``inf - inf`` appears; an empty axis gives an empty result (as PyTorch)."""
     if x.ndim == 0:
         x = x.reshape(1)
-    m = np.max(x, axis=axis, keepdims=True)
+    m = np.max(x, axis=axis, keepdims=True, initial=-np.inf)  # initial: an empty axis has no maximum
     if not np.isfinite(m).all():
         m = np.where(np.isfinite(m), m, 0)
     return np.subtract(x, m)
@@ -63,8 +63,8 @@ def softmax_array(x: np.ndarray, axis: int, zero_empty: bool = False) -> np.ndar
 
 def _compiled_softmax(x: np.ndarray, axis: int, zero_empty: bool) -> np.ndarray | None:
     """The compiled kernels' softmax (None where they do not apply: the NumPy path; also below
-    ``settings.numba_min_elements`` values, where NumPy is as fast)."""
-    if not settings.numba or x.ndim == 0 or x.size < settings.numba_min_elements:
+    ``settings.numba_min_elements`` values, where NumPy is as fast, and for empty arrays)."""
+    if not settings.numba or x.ndim == 0 or x.size == 0 or x.size < settings.numba_min_elements:
         return None
     from cvprimer.functional.activation import _kernels
 
@@ -75,7 +75,7 @@ def _compiled_softmax(x: np.ndarray, axis: int, zero_empty: bool) -> np.ndarray 
 
 
 def _compiled_grad(y: np.ndarray, g: np.ndarray, axis: int, log: bool) -> np.ndarray | None:
-    if not settings.numba or y.ndim == 0 or y.size < settings.numba_min_elements:
+    if not settings.numba or y.ndim == 0 or y.size == 0 or y.size < settings.numba_min_elements:
         return None
     from cvprimer.functional.activation import _kernels
 
@@ -183,7 +183,7 @@ class LogSoftmaxFn(Function):
 
 
 def _kernels_log_softmax(x: np.ndarray, axis: int) -> np.ndarray | None:
-    if not settings.numba or x.ndim == 0 or x.size < settings.numba_min_elements:
+    if not settings.numba or x.ndim == 0 or x.size == 0 or x.size < settings.numba_min_elements:
         return None
     from cvprimer.functional.activation import _kernels
 
