@@ -278,3 +278,13 @@ def test_docs_catalogue_is_generated_from_the_code():
     doc = (Path(__file__).parents[2] / "docs" / "lab.md").read_text(encoding="utf-8")
     assert doc.split(BEGIN, 1)[1].split(END, 1)[0].strip() == catalog().strip(), \
         "docs/lab.md is stale: run python -m cvprimer.lab.catalog --write"
+
+
+def test_an_experiments_topic_is_its_first_questions():
+    class Elsewhere(Seeded):
+        id = "toy-elsewhere"
+        topic = "loss"  # question 1 is filed under "data" in questions.py
+
+    with pytest.raises(ValueError, match="differs from question 1's topic 'data'"):
+        Elsewhere.check()
+    Seeded.check()

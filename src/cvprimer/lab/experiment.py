@@ -43,13 +43,14 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from cvprimer.lab.questions import QUESTIONS, TOPICS
+
 CONFIRMED, REFUTED, NUANCED = "confirmed", "refuted", "nuanced"
 VERDICTS = (CONFIRMED, REFUTED, NUANCED)  # what one seed's ``decide`` may return
 UNSETTLED = "unsettled"  # the runner's outcome when the seeds do not all reach the same verdict
 OUTCOMES = (*VERDICTS, UNSETTLED)
 LANGS = ("en", "zh")
-TOPIC_KEYS = ("data", "architecture", "cost", "optimization", "training", "activation", "regularization", "loss",
-              "sampling", "beyond")
+TOPIC_KEYS = tuple(TOPICS)  # topics live in one place: questions.py
 
 Text = dict[str, str]  # {"en": ..., "zh": ...}
 
@@ -293,6 +294,10 @@ class Experiment:
             raise ValueError(f"{name}: questions must be numbers in 1..54, got {cls.questions!r}")
         if cls.topic not in TOPIC_KEYS:
             raise ValueError(f"{name}: topic must be one of {TOPIC_KEYS}, got {cls.topic!r}")
+        first = QUESTIONS[min(cls.questions)].topic
+        if cls.topic != first:
+            raise ValueError(f"{name}: topic {cls.topic!r} differs from question {min(cls.questions)}'s topic "
+                             f"{first!r} in questions.py (the report and `lab list` file it there)")
         if cls.kind not in ("experiment", "page"):
             raise ValueError(f"{name}: kind must be 'experiment' or 'page', got {cls.kind!r}")
         needed = ("title", "claim", "method") + (("body",) if cls.kind == "page" else ())

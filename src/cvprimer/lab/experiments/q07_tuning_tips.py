@@ -95,7 +95,7 @@ class LrLog(Callback):
 class TuningTips(Experiment):
     id = "q07-tuning-tips"
     questions = (7,)
-    topic = "training"
+    topic = "optimization"
     kind = "page"
     text = {
         "en": {

@@ -99,7 +99,7 @@ def reconstruction_error(down: Callable[[np.ndarray], np.ndarray], x_fit: np.nda
 class Downsampling(Experiment):
     id = "q10-downsampling"
     questions = (10,)
-    topic = "architecture"
+    topic = "sampling"
     thresholds = {"min_acc_gain": 0.03, "gap_margin": 0.02}
     reasons = {
         "min_acc_gain": {"en": "Measured noise floor: the learned stride-2 convolution minus max pooling in validation "

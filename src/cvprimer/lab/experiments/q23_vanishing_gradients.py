@@ -62,7 +62,7 @@ def _diagnosed(kinds: list[str]) -> str:
 class VanishingGradients(Experiment):
     id = "q23-vanishing-gradients"
     questions = (23,)
-    topic = "optimization"
+    topic = "training"
     thresholds = {"vanish_log10": -3.0, "healthy_log10": -2.0, "explode_log10": 3.0}
     reasons = {
         "vanish_log10": {

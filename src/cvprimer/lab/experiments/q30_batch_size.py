@@ -35,7 +35,7 @@ def mlp() -> nn.Module:
 class BatchSize(Experiment):
     id = "q30-batch-size"
     questions = (30,)
-    topic = "training"
+    topic = "optimization"
     thresholds = {"min_cos_gain": 0.2, "acc_drop": 0.05}
     reasons = {
         "min_cos_gain": {"en": "Noise floor: the cosine of the B=512 batch gradient with the full gradient minus "

@@ -94,7 +94,7 @@ def split_error(size: int = 28) -> float:
 class PoolingBackward(Experiment):
     id = "q35-pool-backward"
     questions = (35,)
-    topic = "architecture"
+    topic = "sampling"
     stochastic = False
     thresholds = {"conserve_tol": 1e-9}
     reasons = {"conserve_tol": {

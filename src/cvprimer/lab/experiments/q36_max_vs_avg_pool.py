@@ -44,7 +44,7 @@ def add_noise(x: np.ndarray, sigma: float, rng: np.random.Generator) -> np.ndarr
 class MaxVsAvgPooling(Experiment):
     id = "q36-max-vs-avg-pool"
     questions = (36,)
-    topic = "architecture"
+    topic = "sampling"
     stochastic = True
     thresholds = {"win_pts": 1.0}
     reasons = {"win_pts": {

@@ -141,7 +141,7 @@ def _train(data: Any, lr: float, warm: int, seed: int, epochs: int, callbacks: l
 class WarmUp(Experiment):
     id = "q43-warmup"
     questions = (43,)
-    topic = "optimization"
+    topic = "training"
     reachable = ("confirmed", "nuanced", "refuted")
     thresholds = {"min_overfit_drop": 0.1, "min_var_ratio": 1.5, "min_spike_ratio": 3.0}
     reasons = {

@@ -45,7 +45,7 @@ def group_dependency(c: int, g: int, shuffle: bool, rng: np.random.Generator) ->
 class GroupConv(Experiment):
     id = "q45-group-conv"
     questions = (45,)
-    topic = "architecture"
+    topic = "cost"
     stochastic = False
     reachable = ("confirmed", "refuted")
     thresholds = {"exact_tol": 1e-10, "max_cross_dependencies": 0.0}

@@ -125,7 +125,7 @@ def samples(G: Any, z: Any) -> np.ndarray:
 class GanEquilibrium(Experiment):
     id = "q49-gan"
     questions = (49,)
-    topic = "loss"
+    topic = "beyond"
     quick_provisional = True  # 400 steps: the discriminator and the loss swing still vary in sign and size by seed
     thresholds = {"max_mmd_ratio": 0.5, "min_d_gain": 0.0, "max_oscillation": 0.1}
     reasons = {

@@ -116,7 +116,7 @@ def spatial_focus(model: Any, x: np.ndarray, ink: float = 0.25) -> tuple[float, 
 class Attention(Experiment):
     id = "q50-attention"
     questions = (50,)
-    topic = "architecture"
+    topic = "beyond"
     thresholds = {"min_focus": 1.03, "gain_pts": 2.0}
     reasons = {
         "min_focus": {
