@@ -186,3 +186,11 @@ def test_two_python_numbers_give_torch_dtype(op, a, b):
     assert isinstance(ours, cp.Tensor) and ours.shape == ()
     assert ours.dtype == np.dtype(str(theirs.dtype).replace("torch.", ""))
     assert ours.item() == pytest.approx(theirs.item(), rel=1e-7)
+
+
+@pytest.mark.parametrize("op", ["add", "sub"])
+@pytest.mark.parametrize("alpha", [2, -0.5, 1])
+def test_add_sub_alpha(op, alpha):
+    a, b = randn(3, 4, seed=9), randn(4, seed=10)
+    parity(lambda x, y: getattr(cp, op)(x, y, alpha=alpha), lambda x, y: getattr(torch, op)(x, y, alpha=alpha), a, b)
+    parity(lambda x: getattr(cp, op)(x, 1.5, alpha=alpha), lambda x: getattr(torch, op)(x, 1.5, alpha=alpha), a)

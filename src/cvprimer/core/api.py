@@ -84,14 +84,24 @@ def _scalars(a: Any, b: Any, floating: bool = False) -> tuple[Any, Any]:
     return a, b
 
 
-def add(a: Any, b: Any) -> Tensor:
-    """a + b with broadcasting (two Python numbers: a 0-d tensor, float32 for floats, as PyTorch)."""
-    return AddFn.apply(*_scalars(a, b))
+def _alpha(name: str, b: Any, alpha: Any) -> Any:
+    """``alpha * b`` for add/sub's ``alpha`` (b itself when alpha is 1)."""
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name}: alpha must be a real number, got {alpha!r}")
+    if alpha == 1:
+        return b
+    return mul(b, float(alpha) if isinstance(alpha, np.floating) else alpha) if isinstance(b, Tensor) else b * alpha
 
 
-def sub(a: Any, b: Any) -> Tensor:
-    """a - b with broadcasting."""
-    return SubFn.apply(*_scalars(a, b))
+def add(a: Any, b: Any, *, alpha: Any = 1) -> Tensor:
+    """a + alpha b with broadcasting (two Python numbers: a 0-d tensor, float32 for floats, as PyTorch).
+    Composite when alpha != 1 (gb = alpha gy through the multiply)."""
+    return AddFn.apply(*_scalars(a, _alpha("add", b, alpha)))
+
+
+def sub(a: Any, b: Any, *, alpha: Any = 1) -> Tensor:
+    """a - alpha b with broadcasting."""
+    return SubFn.apply(*_scalars(a, _alpha("sub", b, alpha)))
 
 
 def mul(a: Any, b: Any) -> Tensor:
