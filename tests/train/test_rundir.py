@@ -57,9 +57,11 @@ def test_resume_says_why_not(tmp_path):
 
 
 def test_lock_refuses_a_live_owner_and_takes_over_a_dead_one(tmp_path):
-    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
-    try:
-        (tmp_path / ".lock").write_text(str(holder.pid))
+    code = ("import sys, time\nfrom cvprimer.train.rundir import RunLock\n"
+            "RunLock(sys.argv[1]).acquire(); print('held', flush=True); time.sleep(60)\n")
+    holder = subprocess.Popen([sys.executable, "-c", code, str(tmp_path)], stdout=subprocess.PIPE, text=True)
+    try:  # the owner holds the OS lock (a pid written in .lock alone locks nothing: issue 25, point 13)
+        assert holder.stdout.readline().strip() == "held"
         with pytest.raises(RunDirError, match=f"in use by process {holder.pid}"):
             RunLock(str(tmp_path)).acquire()
     finally:

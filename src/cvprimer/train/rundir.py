@@ -5,9 +5,11 @@ r"""Run folders that are never lost or silently overwritten.
   anything else in it is left alone. A folder that holds other things is never cleared.
 * :func:`check_resumable` says exactly why a folder cannot be resumed: not a run folder, or killed before its
   first checkpoint (with the way out: start over with ``--overwrite``).
-* :class:`RunLock` is held while a process trains: ``<run>/.lock`` holds the owner's pid, created with
-  ``O_EXCL`` so two processes cannot both take it; a lock left by a process that no longer exists (killed) is
-  stale and is taken over.
+* :class:`RunLock` is held while a process trains: an OS lock (``fcntl.flock``, exclusive) on ``<run>/.lock``,
+  held on an open descriptor for the run's whole life. The kernel decides who holds it, so two processes can
+  never both hold it, and it goes away with its process however that process ends (a kill included): a left-over
+  ``.lock`` file (empty, or naming a pid that now belongs to another process) never locks a folder. The file's
+  text (the owner's pid) is only there to name the owner in the refusal.
 
 Every refusal raises :class:`RunDirError` (a ``ValueError``) whose message names the folder and what to do.
 """
@@ -15,6 +17,7 @@ Every refusal raises :class:`RunDirError` (a ``ValueError``) whose message names
 from __future__ import annotations
 
 import errno
+import fcntl
 import os
 import shutil
 from typing import Any
@@ -71,62 +74,77 @@ def check_resumable(path: str) -> str:
     return last
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, owned by someone else
-        return True
-    return True
-
-
 class RunLock:
-    """``with RunLock(run_dir): ...`` holds ``run_dir/.lock`` for this process (see the module docstring)."""
+    r"""``with RunLock(run_dir): ...`` holds ``run_dir/.lock`` for this process (see the module docstring).
+
+    Rule: open (or create) ``.lock``, take ``flock(LOCK_EX | LOCK_NB)`` on it, then check that the path still
+    names the inode that was locked (a releasing holder unlinks the file while it still holds the lock, so a
+    waiter that opened the old file must start again on the new one); write the pid. Releasing unlinks the
+    file, then closes the descriptor (which drops the OS lock).
+    """
+
+    _TRIES = 50  # each retry means a holder released between our open and our flock: bounded, never a spin
 
     def __init__(self, run_dir: str) -> None:
         self.path = os.path.join(run_dir, LOCK)
         self.held = False
+        self._fd: int | None = None
 
     def acquire(self) -> None:
-        for _ in range(2):
+        """Take the lock, or raise :class:`RunDirError` naming the folder and the owner's pid (when known)."""
+        if self.held:
+            return
+        folder = os.path.dirname(self.path)
+        for _ in range(self._TRIES):
             try:
-                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            except FileExistsError:
-                pid = self._owner()
-                if pid is not None and pid != os.getpid() and _alive(pid):
-                    raise RunDirError(f"the run folder {os.path.dirname(self.path)!r} is in use by process {pid}; "
-                                      f"wait for it to finish or stop it") from None
-                try:  # stale: its owner is gone (or the file is unreadable); take it over
-                    os.unlink(self.path)
-                except FileNotFoundError:
-                    pass
-                continue
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
             except OSError as e:
-                if e.errno in (errno.EACCES, errno.EROFS):
-                    raise RunDirError(f"cannot lock the run folder {os.path.dirname(self.path)!r}: "
-                                      f"{e.strerror}") from None
-                raise
-            with os.fdopen(fd, "w") as f:
-                f.write(str(os.getpid()))
-            self.held = True
+                raise RunDirError(f"cannot lock the run folder {folder!r}: cannot open {self.path!r}: "
+                                  f"{e.strerror or e}") from None
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as e:
+                os.close(fd)
+                if e.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                    pid = self._owner()
+                    who = f"process {pid}" if pid is not None else "another process"
+                    raise RunDirError(f"the run folder {folder!r} is in use by {who}; wait for it to finish or "
+                                      f"stop it") from None
+                raise RunDirError(f"cannot lock the run folder {folder!r}: {e.strerror or e}") from None
+            try:
+                st = os.stat(self.path)
+            except FileNotFoundError:
+                st = None
+            mine = os.fstat(fd)
+            if st is None or (st.st_dev, st.st_ino) != (mine.st_dev, mine.st_ino):
+                os.close(fd)  # we locked a file its holder has just unlinked: start again on the new one
+                continue
+            self._fd, self.held = fd, True
+            try:  # the pid only names the owner in a refusal; the OS lock is what excludes
+                os.ftruncate(fd, 0)
+                os.write(fd, str(os.getpid()).encode("ascii"))
+            except OSError:  # a full disk: the lock is held all the same
+                pass
             return
         raise RunDirError(f"could not take the lock {self.path!r} (another process keeps taking it)")
 
     def _owner(self) -> int | None:
         try:
             with open(self.path, encoding="ascii") as f:
-                return int(f.read().strip() or -1)
+                pid = int(f.read().strip())
         except (OSError, ValueError):
             return None
+        return pid if pid > 0 else None
 
     def release(self) -> None:
-        if self.held and self._owner() == os.getpid():
+        """Unlink ``.lock`` (while still holding it) and drop the OS lock; a no-op when not held."""
+        if self._fd is not None:
             try:
                 os.unlink(self.path)
-            except FileNotFoundError:
+            except OSError:
                 pass
-        self.held = False
+            os.close(self._fd)
+        self._fd, self.held = None, False
 
     def __enter__(self) -> RunLock:
         self.acquire()
