@@ -8,6 +8,7 @@ import traceback
 from typing import Any
 
 from cvprimer.argtypes import positive_float, positive_int
+from cvprimer.errors import UserError
 
 
 class _Parser(argparse.ArgumentParser):
@@ -81,29 +82,31 @@ def main(argv: list[str] | None = None) -> int:
     """Parse and run one verb inside the error boundary.
 
     A :class:`~cvprimer.errors.UserError` prints one line ``cvprimer <verb>: <message>`` to stderr and returns 2;
-    Ctrl-C prints one line and returns 130; any other exception is an internal error: its traceback is shown
-    with a line asking to report it, and the status is 1.
+    Ctrl-C prints one line and returns 130, also while the verbs' modules are imported and the arguments parsed
+    (a ``KeyboardInterrupt`` raised with a message, e.g. by ``lab run``, prints that message instead of
+    "interrupted"); any other exception is an internal error: its traceback is shown with a line asking to
+    report it, and the status is 1.
     """
-    from cvprimer.errors import UserError
-
-    parser = _Parser(prog="cvprimer", description="CV deep-learning fundamentals, runnable.")
-    sub = parser.add_subparsers(dest="verb", required=True, parser_class=_Parser)
-    for add, _ in VERBS.values():
-        add(sub)
-    args = parser.parse_args(argv)
+    verb = "cvprimer"
     try:
+        parser = _Parser(prog="cvprimer", description="CV deep-learning fundamentals, runnable.")
+        sub = parser.add_subparsers(dest="verb", required=True, parser_class=_Parser)
+        for add, _ in VERBS.values():
+            add(sub)
+        args = parser.parse_args(argv)
+        verb = f"cvprimer {args.verb}"
         return VERBS[args.verb][1](args)
     except UserError as e:
-        print(f"cvprimer {args.verb}: {e}", file=sys.stderr)
+        print(f"{verb}: {e}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print(f"cvprimer {args.verb}: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as e:
+        print(f"{verb}: {str(e) or 'interrupted'}", file=sys.stderr)
         return 130
     except BrokenPipeError:  # output piped into a program that closed early (e.g. `| head`)
         return 0
     except Exception:
         traceback.print_exc()
-        print(f"cvprimer {args.verb}: internal error (the traceback above); please report it", file=sys.stderr)
+        print(f"{verb}: internal error (the traceback above); please report it", file=sys.stderr)
         return 1
 
 
