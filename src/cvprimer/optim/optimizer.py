@@ -74,8 +74,21 @@ class Optimizer:
         self.param_groups.append(group)
 
     def _validate(self, group: dict[str, Any]) -> None:
-        """Check hyper-parameters; subclasses extend with ``super()._validate(group)``."""
+        """Check hyper-parameters; subclasses extend with ``super()._validate(group)``.
+
+        Every number in the group (``lr``, ``momentum``, ``betas``, ``eps``, ``weight_decay``, ...; flags such as
+        ``nesterov`` aside) must be finite: a NaN passes every ``<`` test and would turn the weights into NaN at
+        the first step. Differences from PyTorch: torch.optim accepts ``lr=nan``; we refuse it.
+        """
         n = self._name
+        for k, v in group.items():
+            if k == "params":
+                continue
+            for x in v if isinstance(v, (tuple, list)) else (v,):
+                if isinstance(x, (int, float, np.number)) and not isinstance(x, (bool, np.bool_)) \
+                        and not np.isfinite(x):
+                    what = f"finite numbers, got {x}" if isinstance(v, (tuple, list)) else "a finite number"
+                    raise ValueError(f"{n}: invalid {k} {v!r} (expected {what})")
         if group.get("lr", 0.0) < 0:
             raise ValueError(f"{n}: invalid learning rate {group['lr']} (expected lr >= 0)")
         if group.get("weight_decay", 0.0) < 0:
