@@ -29,7 +29,12 @@ def _add_demo(sub: Any) -> None:
 def _run_demo(args: argparse.Namespace) -> int:
     from cvprimer.demo import run_demo
 
-    run_demo(epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, seed=args.seed)
+    out = run_demo(epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, seed=args.seed)
+    d = out["diverged"]
+    if d is not None:  # status 1, as a NaN stop of `cvprimer train`
+        print(f"cvprimer demo: training diverged (loss {d['loss']} at epoch {d['epoch']}, step {d['step']}); "
+              f"--lr {args.lr:g} is too large, try a smaller one (the default is 0.1)", file=sys.stderr)
+        return 1
     return 0
 
 

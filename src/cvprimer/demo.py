@@ -28,6 +28,9 @@ def run_demo(epochs: int = 15, batch_size: int = 64, lr: float = 0.1, hidden: in
     """Train a 64-hidden-unit MLP with SGD + momentum; return the final metrics.
 
     Loss: softmax cross-entropy written from engine ops (logsumexp - picked logit).
+    Training stops at the first step whose loss is not finite (too large an ``lr``): the result then holds
+    ``diverged`` (``{"epoch", "step", "loss"}``) and the history of the finished epochs; otherwise
+    ``diverged`` is None.
     """
     rng = np.random.default_rng(seed)
     x, y = _load_digits()
@@ -59,13 +62,19 @@ def run_demo(epochs: int = 15, batch_size: int = 64, lr: float = 0.1, hidden: in
     for epoch in range(1, epochs + 1):
         perm = rng.permutation(tr)
         total = 0.0
-        for i in range(0, len(perm), batch_size):
+        for step, i in enumerate(range(0, len(perm), batch_size), start=1):
             idx = perm[i:i + batch_size]
-            loss = loss_fn(forward(x[idx]), y[idx])
+            with np.errstate(over="ignore", invalid="ignore"):  # overflow is what the check below reports
+                loss = loss_fn(forward(x[idx]), y[idx])
+            if not np.isfinite(loss.item()):
+                return {"history": history, "diverged": {"epoch": epoch, "step": step, "loss": loss.item()},
+                        "val_acc": history[-1][2] if history else None,
+                        "train_loss": history[-1][0] if history else None}
             for p in params:
                 p.grad = None
-            loss.backward()
-            with cp.no_grad():
+            with np.errstate(over="ignore", invalid="ignore"):
+                loss.backward()
+            with cp.no_grad(), np.errstate(over="ignore", invalid="ignore"):
                 for p, v in zip(params, velocity, strict=True):
                     v *= 0.9
                     v += p.grad.data
@@ -78,4 +87,4 @@ def run_demo(epochs: int = 15, batch_size: int = 64, lr: float = 0.1, hidden: in
         history.append((total / len(tr), val_loss, acc))
         log(f"epoch {epoch:2d}  train loss {total / len(tr):.4f}  val loss {val_loss:.4f}  val acc {acc:.3f}")
     log(f"done in {time.perf_counter() - t0:.1f}s")
-    return {"history": history, "val_acc": history[-1][2], "train_loss": history[-1][0]}
+    return {"history": history, "diverged": None, "val_acc": history[-1][2], "train_loss": history[-1][0]}
