@@ -65,14 +65,15 @@ def run(args: argparse.Namespace) -> int:
     except (ValueError, TypeError) as e:
         raise UserError(str(e).removeprefix("analyze: ")) from None
     print(rep.table(depth=args.depth))
-    try:
-        if args.csv:
-            rep.to_csv(args.csv)
-        if args.json:
-            rep.to_json(args.json)
-        if args.plots:
-            rep.plot_costs(f"{args.plots}-costs.png")
-            rep.plot_roofline(f"{args.plots}-roofline.png")
-    except OSError as e:  # e.g. the disk filled up: name the file the user asked for, not a temporary one
-        raise UserError(f"cannot write the output: {e.strerror or e}") from None
+    writes = [("--csv", args.csv, rep.to_csv), ("--json", args.json, rep.to_json)]
+    if args.plots:
+        writes += [("--plots", f"{args.plots}-costs.png", rep.plot_costs),
+                   ("--plots", f"{args.plots}-roofline.png", rep.plot_roofline)]
+    for flag, path, write in writes:
+        if not path:
+            continue
+        try:
+            write(path)
+        except OSError as e:  # a full disk, /proc, ...: name the file the user asked for, not a temporary one
+            raise UserError(f"{flag}: cannot write {path!r}: {e.strerror or e}") from None
     return 0
