@@ -245,6 +245,55 @@ class Tensor:
         self.grad = None
 
     # -- in-place data updates (only outside the graph) --------------------------------
+    def _inplace_operator(self, op: str, ufunc: Any, other: Any) -> Any:
+        r"""``w -= x`` and the other augmented assignments on a tensor.
+
+        * A leaf that requires grad while grad mode is on: refused at once with PyTorch's message (the rebinding
+          ``w = w - x`` would silently turn the parameter into a non-leaf without ``.grad``, which failed a step
+          later with a puzzling error).
+        * The same leaf under ``no_grad()`` (the hand-written update ``w -= lr * w.grad``): changed in place,
+          ``w.data <- ufunc(w.data, x)``, keeping its shape and dtype, and its version counter bumped, as in
+          PyTorch (a rebinding would leave the parameter unchanged and the new ``w`` without ``requires_grad``).
+        * Anything else (and ``@=``): ``NotImplemented``, so Python computes ``t = t op x`` out of place, as
+          before.
+        """
+        if not (self.requires_grad and self.is_leaf):
+            return NotImplemented
+        if _fn.is_grad_enabled():
+            raise RuntimeError(
+                f"a leaf Variable that requires grad is being used in an in-place operation. (Tensor.{op} on a "
+                f"leaf of shape {self.shape}: update parameters under `with cp.no_grad():`, or write w = w - ...)"
+            )
+        if ufunc is None:  # w @= m under no_grad: out of place, as before
+            return NotImplemented
+        x = other.data if isinstance(other, Tensor) else np.asarray(other)
+        try:
+            ufunc(self.data, x, out=self.data, casting="same_kind")
+        except (ValueError, TypeError) as e:  # numpy's broadcasting/casting errors, restated
+            raise ValueError(f"Tensor.{op}: cannot update a tensor of shape {self.shape} ({self.dtype}) in place "
+                             f"with a value of shape {x.shape} ({x.dtype}): the result must keep the tensor's "
+                             f"shape and dtype ({e})") from None
+        self._bump_version()
+        return self
+
+    def __iadd__(self, other: Any) -> Any:
+        return self._inplace_operator("__iadd__", np.add, other)
+
+    def __isub__(self, other: Any) -> Any:
+        return self._inplace_operator("__isub__", np.subtract, other)
+
+    def __imul__(self, other: Any) -> Any:
+        return self._inplace_operator("__imul__", np.multiply, other)
+
+    def __itruediv__(self, other: Any) -> Any:
+        return self._inplace_operator("__itruediv__", np.true_divide, other)
+
+    def __ipow__(self, other: Any) -> Any:
+        return self._inplace_operator("__ipow__", np.power, other)
+
+    def __imatmul__(self, other: Any) -> Any:
+        return self._inplace_operator("__imatmul__", None, other)
+
     def __setitem__(self, idx: Any, value: Any) -> None:
         """In-place assignment ``t[idx] = value`` (outside the graph); bumps the version counter, so a
         backward that needs the old values raises instead of using the new ones."""
