@@ -82,9 +82,11 @@ def test_resume_refuses_changes_and_explains_missing_checkpoints(tmp_path, capsy
 def test_live_lock_refuses_a_second_process(tmp_path, capsys):
     run = tmp_path / "run"
     run.mkdir()
-    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
-    try:
-        (run / ".lock").write_text(str(holder.pid))
+    code = ("import sys, time\nfrom cvprimer.train.rundir import RunLock\n"
+            "RunLock(sys.argv[1]).acquire(); print('held', flush=True); time.sleep(60)\n")
+    holder = subprocess.Popen([sys.executable, "-c", code, str(run)], stdout=subprocess.PIPE, text=True)
+    try:  # the holder takes the OS lock (a pid written into .lock alone locks nothing: issue 25, point 13)
+        assert holder.stdout.readline().strip() == "held"
         assert main(["train", *TINY, "--epochs", "1", "--run-dir", str(run)]) == 2
         _one_line(capsys, f"in use by process {holder.pid}")
     finally:
