@@ -55,6 +55,13 @@ TOPIC_KEYS = tuple(TOPICS)  # topics live in one place: questions.py
 Text = dict[str, str]  # {"en": ..., "zh": ...}
 
 
+def plain_png(name: Any) -> bool:
+    """Whether ``name`` is a plain ``<stem>.png`` file name (no folder part, no leading dot): the only plot names
+    written into a run folder or read back from a record, which may come from a shared or downloaded folder."""
+    return (isinstance(name, str) and len(name) > 4 and name.endswith(".png") and not name.startswith(".")
+            and "/" not in name and "\\" not in name and name == os.path.basename(name))
+
+
 def evidence(en: str, zh: str) -> Text:
     """The evidence sentence of a verdict in both languages (each quotes the numbers and the threshold)."""
     if not en or not zh:
@@ -220,7 +227,7 @@ class Context:
         """Write ``fig`` as ``<out_dir>/<name>.png`` (atomically), close it and record the plot."""
         from cvprimer.lab.plots import save_png
 
-        if not name or os.sep in name or name.startswith("."):
+        if not plain_png(f"{name}.png"):
             raise ValueError(f"save_figure: name must be a plain file stem, got {name!r}")
         plot = Plot(f"{name}.png", {"en": alt_en, "zh": alt_zh}, caption)
         if self.save_plots:

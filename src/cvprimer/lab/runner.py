@@ -38,7 +38,7 @@ from cvprimer.core.serialization import atomic_write
 from cvprimer.lab import schedule
 from cvprimer.lab.aggregate import aggregate, aggregate_tables
 from cvprimer.lab.cache import code_key, loaded_files, stale_reason, versions
-from cvprimer.lab.experiment import LANGS, Context, Experiment, Progress, Result
+from cvprimer.lab.experiment import LANGS, Context, Experiment, Progress, Result, plain_png
 
 RESULTS_VERSION = 2
 
@@ -256,19 +256,17 @@ def build_record(exp: type[Experiment], outs: Sequence[TaskOut], quick: bool, se
         return {**rec, "status": "error", "error": f"seed {failed.seed}: {failed.error}",
                 "traceback": failed.traceback, "figures": {}, "beyond": {}, "tables": [], "beyond_tables": [],
                 "plots": [], "verdict": None, "evidence": None, "seed_agreement": None}
-    results = [o.result for o in outs]
-    assert all(r is not None for r in results)
+    results = [o.result for o in outs if o.result is not None]  # every task succeeded: none is None
     try:
-        agg = aggregate(exp, results, list(seed_list))  # type: ignore[arg-type]
+        agg = aggregate(exp, results, list(seed_list))
     except Exception as e:  # a decide that breaks its contract is the experiment's error, reported like one
         return {**rec, "status": "error", "error": f"decide: {type(e).__name__}: {e}",
                 "traceback": traceback.format_exc(), "figures": {}, "beyond": {}, "tables": [], "beyond_tables": [],
                 "plots": [], "verdict": None, "evidence": None, "seed_agreement": None}
     first = results[0]
-    assert first is not None
     return {**rec, "status": "ok", **agg,
-            "tables": aggregate_tables([r.tables for r in results], seed_list),  # type: ignore[union-attr]
-            "beyond_tables": aggregate_tables([r.beyond_tables for r in results], seed_list),  # type: ignore
+            "tables": aggregate_tables([r.tables for r in results], seed_list),
+            "beyond_tables": aggregate_tables([r.beyond_tables for r in results], seed_list),
             "plots": [{**p.to_json(), "seed": int(seed_list[0])} for p in first.plots],
             "notes": dict(first.notes) if first.notes else None, "notes_seed": int(seed_list[0])}
 
@@ -278,7 +276,7 @@ def write_record(out: str, rec: dict[str, Any], pngs: dict[str, bytes]) -> None:
     folder = run_dir(out, rec["id"])
     os.makedirs(folder, exist_ok=True)
     for name, data in pngs.items():
-        if os.sep in name or "/" in name or name.startswith(".") or not name.endswith(".png"):
+        if not plain_png(name):
             raise ValueError(f"lab: plot file name must be a plain '<stem>.png', got {name!r}")
         atomic_write(os.path.join(folder, name), data)
     atomic_write(os.path.join(folder, "result.json"),

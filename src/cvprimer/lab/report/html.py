@@ -9,6 +9,7 @@ import os
 from html import escape
 from typing import Any
 
+from cvprimer.lab.experiment import plain_png
 from cvprimer.lab.report.assets import CSS, JS
 from cvprimer.lab.report.i18n import UI
 
@@ -41,19 +42,12 @@ def _badge(kind: str, ui: dict[str, str]) -> str:
     return f'<span class="badge {escape(kind)}">{escape(label)}</span>'
 
 
-def _plain_png(name: Any) -> bool:
-    """A record's plot entry names a plain ``<stem>.png`` in its own run folder, nothing else (a record may come
-    from a shared or downloaded folder: an absolute path or ``..`` must never pull a file into the page)."""
-    return (isinstance(name, str) and name.endswith(".png") and "/" not in name and "\\" not in name
-            and os.sep not in name and not name.startswith(".") and name == os.path.basename(name))
-
-
 def _img(out: str, rec: dict[str, Any], plot: dict[str, Any], lang: str, ui: dict[str, str]) -> str:
     alt = _t(plot.get("alt"), lang)
     cap = _t(plot.get("caption"), lang) or alt
     if len(rec.get("seeds") or []) > 1 and isinstance(plot.get("seed"), int):
         cap = f"{cap} ({ui['plot_seed']} {plot['seed']})"
-    if not _plain_png(plot.get("file")) or not _plain_png(rec.get("id", "") + ".png"):
+    if not plain_png(plot.get("file")) or not plain_png(f"{rec.get('id', '')}.png"):
         return f'<figure><figcaption>[{escape(str(plot.get("file")))} refused] {escape(cap)}</figcaption></figure>'
     path = os.path.join(out, "runs", rec["id"], plot["file"])
     try:
