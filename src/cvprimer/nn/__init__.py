@@ -28,6 +28,21 @@ from cvprimer.nn.layers.attention import MultiheadAttention, SpatialGate, Squeez
 from cvprimer.nn.layers.conv import Conv1d, Conv2d, ConvTranspose2d, DepthwiseSeparableConv2d
 from cvprimer.nn.layers.dropout import Dropout, Dropout2d
 from cvprimer.nn.layers.linear import Linear
+from cvprimer.nn.layers.loss import (
+    BCELoss,
+    BCEWithLogitsLoss,
+    CosineEmbeddingLoss,
+    CrossEntropyLoss,
+    HuberLoss,
+    KLDivLoss,
+    L1Loss,
+    MSELoss,
+    MultiMarginLoss,
+    NLLLoss,
+    SigmoidFocalLoss,
+    SmoothL1Loss,
+    SoftmaxFocalLoss,
+)
 from cvprimer.nn.layers.misc import Flatten, Identity, Unflatten
 from cvprimer.nn.layers.normalization import BatchNorm1d, BatchNorm2d, GroupNorm, InstanceNorm2d, LayerNorm
 from cvprimer.nn.layers.pooling import (
@@ -50,4 +65,6 @@ __all__ = [
     "Maxout", "Mish", "Module", "ModuleDict", "ModuleList", "MultiheadAttention", "PReLU", "Parameter",
     "PixelShuffle", "PixelUnshuffle", "ReLU", "ReLU6", "RemovableHandle", "SiLU", "Sequential", "Sigmoid",
     "Softmax", "Softplus", "Softsign", "SpatialGate", "SqueezeExcite", "Tanh", "Unflatten", "Upsample", "init",
+    "BCELoss", "BCEWithLogitsLoss", "CosineEmbeddingLoss", "CrossEntropyLoss", "HuberLoss", "KLDivLoss", "L1Loss",
+    "MSELoss", "MultiMarginLoss", "NLLLoss", "SigmoidFocalLoss", "SmoothL1Loss", "SoftmaxFocalLoss",
 ]
