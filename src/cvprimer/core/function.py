@@ -463,6 +463,51 @@ def unbroadcast(g: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     return g
 
 
+class RemovableHandle:
+    """What ``Tensor.register_hook`` and ``register_post_accumulate_grad_hook`` return (PyTorch's
+    ``torch.utils.hooks.RemovableHandle``): ``handle.remove()`` unregisters the hook; also a context manager."""
+
+    _next_id = 0
+
+    def __init__(self, hooks: dict[int, Callable[..., Any]]) -> None:
+        self._hooks = hooks
+        self.id = RemovableHandle._next_id
+        RemovableHandle._next_id += 1
+
+    def remove(self) -> None:
+        self._hooks.pop(self.id, None)
+
+    def __enter__(self) -> RemovableHandle:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.remove()
+
+
+def _hook_name(fn: Any) -> str:
+    return getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or repr(fn)
+
+
+def _run_grad_hooks(hooks: dict[int, Callable[..., Any]], g: np.ndarray, shape: tuple[int, ...],
+                    dtype: np.dtype) -> np.ndarray:
+    """Call each tensor hook on the gradient (a Tensor), in registration order; a hook that returns a
+    Tensor (or array) replaces the gradient seen by the next hook and by the rest of the sweep."""
+    from cvprimer.core.tensor import Tensor
+
+    for fn in list(hooks.values()):
+        out = fn(Tensor._wrap(g))
+        if out is None:
+            continue
+        new = out.data if isinstance(out, Tensor) else np.asarray(out)
+        if new.shape != tuple(shape):
+            raise RuntimeError(
+                f"hook '{_hook_name(fn)}' has changed the size of value: it returned a gradient of shape "
+                f"{new.shape}, expected the tensor's shape {tuple(shape)}"
+            )
+        g = new if new.dtype == dtype else new.astype(dtype)
+    return g
+
+
 def run_backward(
     roots: list[Tensor], root_grads: list[np.ndarray], retain_graph: bool = False
 ) -> None:
@@ -472,6 +517,12 @@ def run_backward(
     in reverse; each node's output gradients are summed from all its consumers before its
     backward runs, so a tensor used twice (a diamond) gets the sum of both contributions.
     Leaf tensors that require grad accumulate into ``.grad``.
+
+    Hooks, in PyTorch's order: a non-leaf tensor's hooks (``Tensor.register_hook``, kept on its node by
+    output index) see the tensor's summed gradient just before its node's backward, and may replace it;
+    ``retain_grad()`` stores the gradient after them. A leaf's contributions are summed first; once the last
+    node that uses the leaf is done, its hooks see the sum (and may replace it), the result is accumulated
+    into ``.grad``, then its post-accumulate hooks are called with the leaf.
     """
     # -- topological order of the nodes reachable from the roots --------------------
     order: list[Function] = []
@@ -493,20 +544,52 @@ def run_backward(
                 if t is not None and t._node is not None and id(t._node) not in seen:
                     stack.append((t._node, False))
 
+    # how many nodes still have to deliver to each leaf (its gradient is complete at 0)
+    pending: dict[int, int] = {}
+    for node in order:
+        for t, need in zip(node.inputs, node.needs_input_grad, strict=False):
+            if need and t is not None and t._node is None:
+                pending[id(t)] = pending.get(id(t), 0) + 1
+    leaf_grads: dict[int, tuple[Tensor, np.ndarray]] = {}
+    retained: dict[tuple[int, int], Tensor] = {}
     grads: dict[int, list[Any]] = {}
     anomaly = _MODES.get().anomaly
+
+    def flush(leaf_id: int) -> None:
+        entry = leaf_grads.pop(leaf_id, None)
+        if entry is None:
+            return
+        leaf, g = entry
+        hooks = leaf._hooks
+        if hooks is not None and hooks[0]:
+            g = _run_grad_hooks(hooks[0], g, leaf.data.shape, leaf.data.dtype)
+        leaf._accumulate(g)
+        if hooks is not None and hooks[1]:
+            for fn in list(hooks[1].values()):
+                fn(leaf)
 
     def deliver(t: Tensor | Link, g: np.ndarray) -> None:
         if t._node is None:
             if t.requires_grad:
-                t._accumulate(g)
+                prev = leaf_grads.get(id(t))
+                leaf_grads[id(t)] = (t, g if prev is None else prev[1] + g)  # type: ignore[assignment]
+                if not pending.get(id(t)):
+                    flush(id(t))
             return
         held = t.tensor if isinstance(t, Link) else t
         if held is not None and held._retains_grad:
-            held._accumulate(g)
+            retained[(id(t._node), t._out_index)] = held
         slot = grads.setdefault(id(t._node), [None] * len(t._node.out_meta))
         i = t._out_index
         slot[i] = g if slot[i] is None else slot[i] + g
+
+    def done_with(node: Function) -> None:
+        for t, need in zip(node.inputs, node.needs_input_grad, strict=False):
+            if need and t is not None and t._node is None:
+                k = id(t)
+                pending[k] -= 1
+                if pending[k] == 0:
+                    flush(k)
 
     for r, g in zip(roots, root_grads, strict=True):
         deliver(r, g)
@@ -516,6 +599,7 @@ def run_backward(
         if slot is None or all(g is None for g in slot):
             if not retain_graph:
                 node.release()
+            done_with(node)
             continue
         if node._freed:
             raise RuntimeError(
@@ -523,6 +607,15 @@ def run_backward(
                 "values were freed by the first backward). Pass retain_graph=True to the first "
                 "backward() if you need a second one."
             )
+        hooks = node.__dict__.get("_tensor_hooks")
+        for i, (shape, dtype) in enumerate(node.out_meta):
+            if slot[i] is None:
+                continue
+            if hooks and hooks.get(i):
+                slot[i] = _run_grad_hooks(hooks[i], slot[i], shape, dtype)
+            held = retained.pop((id(node), i), None) if retained else None
+            if held is not None:
+                held._accumulate(slot[i])
         gys = [
             g if g is not None else np.zeros(shape, dtype)
             for g, (shape, dtype) in zip(slot, node.out_meta, strict=True)
@@ -561,6 +654,9 @@ def run_backward(
             deliver(t, g)
         if not retain_graph:
             node.release()
+        done_with(node)
+    for k in list(leaf_grads):  # leaves given as roots beside graphs that use them
+        flush(k)
 
 
 def iter_nodes(t: Tensor) -> Iterator[Function]:
