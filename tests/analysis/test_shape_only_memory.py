@@ -74,8 +74,9 @@ def test_cat_stack_pad_infer_match_forward_and_refuse_the_same_inputs():
     _check_infer(PadFn, x, (1, 2, -1, 0))
     _check_infer(PadFn, x, (1, 1), "reflect")
     _check_infer(PadFn, x, (2, 0, 1, 1), "circular")
+    _check_infer(PadFn, x, (-1, 2, 1, -2), "replicate")  # negative widths crop in every mode (PyTorch 2.13)
     for bad in [(ConcatFn, (1, x, np.zeros((3, 3, 4), np.float32)), {}), (StackFn, (0, x, y), {}),
-                (PadFn, (x, (5, 0), "reflect"), {}), (PadFn, (x, (-1, 0), "replicate"), {}),
+                (PadFn, (x, (5, 0), "reflect"), {}), (PadFn, (x, (-2, 3), "circular"), {}),
                 (PadFn, (x, (-3, -2)), {})]:
         fn, args, kw = bad
         with pytest.raises(ValueError):

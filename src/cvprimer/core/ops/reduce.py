@@ -23,8 +23,12 @@ def normalize_dims(name: str, dim: Any, ndim: int) -> tuple[int, ...]:
 
     The one place reductions resolve ``dim``, with PyTorch's rules: each entry an int in
     ``[-ndim, ndim)``; a 0-d tensor counts as having one dim, so ``dim`` 0 or -1 is accepted
-    there and reduces nothing (the result is the element itself)."""
-    if dim is None:
+    there and reduces nothing (the result is the element itself). An empty ``dim`` (``()`` or ``[]``)
+    reduces every axis, as ``torch.sum(x, dim=())`` does in PyTorch 2.x (sum, mean, amax, amin, var,
+    std); ops where PyTorch refuses it (logsumexp) check before calling here. Differences from PyTorch:
+    2.13's var/std backward with ``dim=()`` divides as if nothing were reduced (n = 1, gradients +-inf);
+    ours is the gradient of the all-axes reduction the forward computes."""
+    if dim is None or (isinstance(dim, (tuple, list)) and len(dim) == 0):
         return tuple(range(ndim))
     dims = (dim,) if isinstance(dim, (int, np.integer)) else dim
     if not isinstance(dims, (tuple, list)) or not all(
@@ -235,6 +239,10 @@ class LogSumExpFn(Function):
 
     @staticmethod
     def forward(ctx, x, dim=None, keepdim=False):
+        if isinstance(dim, (tuple, list)) and len(dim) == 0:
+            # PyTorch 2.13 fails on logsumexp(x, dim=()) (a shape error), unlike sum; say so plainly
+            raise ValueError("logsumexp: dim=() is not supported (PyTorch refuses it too); pass dim=None to "
+                             "reduce every axis or name the axes")
         axes = normalize_dims("logsumexp", dim, x.ndim)
         m = np.max(x, axis=axes, keepdims=True, initial=-np.inf)  # initial: empty groups are allowed
         m = np.where(np.isfinite(m), m, 0)  # all -inf (or inf) groups: avoid inf - inf

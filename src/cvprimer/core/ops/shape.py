@@ -248,11 +248,28 @@ def pad_widths(name: str, shape: tuple[int, ...], pad: Sequence[int]) -> list[tu
     return widths
 
 
+def _pad_index(n: int, b: int, a: int, mode: str) -> np.ndarray:
+    """Output index -> input index along one axis of length ``n`` padded by ``(b, a)`` in a non-constant
+    ``mode``; a negative width crops, following PyTorch 2.13: ``reflect``/``replicate`` pad the whole
+    axis first and then crop (so a crop on one side can keep values mirrored from it: reflect (2, -2) of
+    [0, 1, 2, 3] is [2, 1, 0, 1]); ``circular`` crops first and wraps the cropped axis (circular (2, -1)
+    of [0, 1, 2, 3] is [1, 2, 0, 1, 2])."""
+    if mode == "circular":
+        lo = max(-b, 0)
+        kept = np.arange(lo, n - max(-a, 0))
+        return np.pad(kept, (max(b, 0), max(a, 0)), mode="wrap")
+    full = np.pad(np.arange(n), (max(b, 0), max(a, 0)), mode=_PAD_MODES[mode])
+    return full[max(-b, 0):len(full) - max(-a, 0)]
+
+
 class PadFn(Function):
-    r"""Pad (or, with negative widths in constant mode, crop) the trailing axes.
+    r"""Pad (or, with negative widths, crop) the trailing axes.
 
     Modes: ``constant`` (fill ``value``), ``reflect`` (mirror without repeating the edge,
     needs width < size), ``replicate`` (repeat the edge), ``circular`` (wrap around).
+    A negative width removes that many entries from that side, in every mode, as PyTorch 2.13:
+    constant, reflect and replicate index the padded axis as if it were padded by the positive widths
+    and then cropped; circular crops first and wraps what is left (see :func:`_pad_index`).
 
     Backward: each output position is a copy of one input position (or a constant), so
     gx[j] = sum of gy over all output positions that copied x[j]. We build, per padded
@@ -284,15 +301,22 @@ class PadFn(Function):
                 raise ValueError(f"pad: pad {tuple(pad)} crops more than the input shape {shape} holds")
             return widths
         for (b, a), n in zip(widths, shape, strict=True):
-            if b < 0 or a < 0:
-                raise ValueError(f"pad: negative padding is only allowed in constant mode, got {tuple(pad)}")
-            if mode == "reflect" and (b >= n or a >= n) and (b or a):
+            if not (b or a):
+                continue
+            if n == 0:
+                raise ValueError(f"pad: cannot {mode}-pad an empty axis (input shape {shape})")
+            if n + b + a < 0:
+                raise ValueError(f"pad: {mode} pad ({b}, {a}) crops more than the axis of size {n} holds "
+                                 f"(input shape {shape})")
+            if mode == "reflect" and (b >= n or a >= n):
                 raise ValueError(
                     f"pad: reflect padding ({b}, {a}) must be smaller than the axis size {n} "
                     f"(input shape {shape})"
                 )
-            if mode in ("replicate", "circular") and n == 0 and (b or a):
-                raise ValueError(f"pad: cannot {mode}-pad an empty axis (input shape {shape})")
+            kept = n - max(-b, 0) - max(-a, 0)
+            if mode == "circular" and (b > kept or a > kept):
+                raise ValueError(f"pad: circular padding ({b}, {a}) would wrap around more than once: it must be "
+                                 f"at most the {kept} entries left after cropping (input shape {shape})")
         return widths
 
     @staticmethod
@@ -309,7 +333,13 @@ class PadFn(Function):
             crop = tuple(slice(max(-b, 0), n - max(-a, 0)) for (b, a), n in zip(widths, x.shape, strict=True))
             pos = [(max(b, 0), max(a, 0)) for b, a in widths]
             return np.pad(x[crop], pos, mode="constant", constant_values=value)
-        return np.pad(x, widths, mode=_PAD_MODES[mode])
+        if all(b >= 0 and a >= 0 for b, a in widths):
+            return np.pad(x, widths, mode=_PAD_MODES[mode])
+        y = x
+        for ax, ((b, a), n) in enumerate(zip(widths, x.shape, strict=True)):
+            if b or a:
+                y = np.take(y, _pad_index(n, b, a, mode), axis=ax)
+        return y
 
     @staticmethod
     def backward(ctx, gy):
@@ -324,7 +354,7 @@ class PadFn(Function):
         for ax, ((b, a), n) in enumerate(zip(widths, shape, strict=True)):
             if not (b or a):
                 continue
-            src = np.pad(np.arange(n), (b, a), mode=_PAD_MODES[mode])  # output -> input index
+            src = _pad_index(n, b, a, mode)  # output -> input index
             moved = np.moveaxis(g, ax, 0)
             acc = np.zeros((n,) + moved.shape[1:], g.dtype)
             np.add.at(acc, src, moved)

@@ -1,0 +1,69 @@
+"""Options cvprimer used to refuse although PyTorch accepts them (issue 29, "refused cleanly"), each now
+matching PyTorch 2.13 forward and backward in float32 and float64 on randomized shapes, with a float64
+gradcheck where the math is new; and the ``dim=()`` reduction rule."""
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as TF
+
+import cvprimer as cp
+import cvprimer.functional as F
+from parity import check_grad, parity
+
+
+# -- negative padding in reflect / replicate / circular mode (PyTorch: crops) -------------------------------
+@pytest.mark.parametrize("mode", ["reflect", "replicate", "circular"])
+@pytest.mark.parametrize("seed", range(4))
+def test_negative_pad_crops_like_pytorch(mode, seed):
+    rng = np.random.default_rng(seed)
+    h, w = (int(v) for v in rng.integers(4, 8, size=2))
+    pad = [int(v) for v in rng.integers(-3, 4, size=4)]
+    pad[int(rng.integers(4))] = -int(rng.integers(1, 3))  # at least one crop
+    x = rng.standard_normal((2, 3, h, w))
+    parity(lambda t: F.pad(t, pad, mode=mode), lambda t: TF.pad(t, pad, mode=mode), x)
+
+
+@pytest.mark.parametrize(("mode", "pad", "want"), [
+    ("reflect", (2, -2), [2, 1, 0, 1]),  # padded from the whole axis, then cropped
+    ("reflect", (-2, 3), [2, 3, 2, 1, 0]),
+    ("replicate", (-5, 2), [3]),
+    ("circular", (2, -1), [1, 2, 0, 1, 2]),  # cropped first, then wrapped
+    ("circular", (-1, 2), [1, 2, 3, 1, 2]),
+])
+def test_negative_pad_values_on_a_range(mode, pad, want):
+    x = np.arange(4.0).reshape(1, 1, 4)
+    assert TF.pad(torch.from_numpy(x), pad, mode=mode).flatten().tolist() == want
+    assert F.pad(cp.tensor(x), pad, mode=mode).data.flatten().tolist() == want
+
+
+def test_negative_pad_gradcheck_and_refusals():
+    x = np.random.default_rng(1).standard_normal((1, 2, 5, 6))
+    for mode, pad in [("reflect", (2, -3, -1, 2)), ("replicate", (-2, 3, 2, -4)), ("circular", (2, -2, -1, 3))]:
+        check_grad(lambda t, mode=mode, pad=pad: F.pad(t, pad, mode=mode), x)
+    with pytest.raises(ValueError, match="wrap around more than once"):
+        F.pad(cp.tensor(x), (-4, 3), mode="circular")  # PyTorch fails on this too
+    with pytest.raises(ValueError, match="crops more than"):
+        F.pad(cp.tensor(x), (-4, -3), mode="replicate")
+
+
+# -- reductions with dim=() -----------------------------------------------------------------------------
+@pytest.mark.parametrize("op", ["sum", "mean", "amax", "amin", "var", "std"])
+@pytest.mark.parametrize("keepdim", [False, True])
+def test_empty_dim_reduces_every_axis(op, keepdim):
+    x = np.random.default_rng(3).permutation(24).reshape(2, 3, 4) * 0.3 + 0.1  # tie-free for amax/amin
+    tx = torch.from_numpy(x)
+    every = getattr(torch, op)(tx, dim=(0, 1, 2), keepdim=keepdim)
+    torch.testing.assert_close(getattr(torch, op)(tx, dim=(), keepdim=keepdim), every)  # PyTorch's forward rule
+    # PyTorch 2.13's var/std backward treats dim=() as reducing nothing (n = 1: gradients +-inf), a bug we do
+    # not copy: the gradient is compared with the all-axes reduction, whose forward dim=() equals
+    parity(lambda t: getattr(cp, op)(t, dim=(), keepdim=keepdim),
+           lambda t: getattr(torch, op)(t, dim=(0, 1, 2), keepdim=keepdim), x)
+
+
+def test_empty_dim_logsumexp_is_refused_as_in_pytorch():
+    x = np.ones((2, 3))
+    with pytest.raises(RuntimeError):
+        torch.logsumexp(torch.from_numpy(x), dim=())
+    with pytest.raises(ValueError, match=r"logsumexp: dim=\(\)"):
+        cp.logsumexp(cp.tensor(x), dim=())
