@@ -1,6 +1,6 @@
 """Modules, layers and initializers (``torch.nn``'s names): ``from cvprimer import nn``."""
 
-from cvprimer.nn import init  # noqa: F401
+from cvprimer.nn import init, utils  # noqa: F401
 from cvprimer.nn.containers import ModuleDict, ModuleList, Sequential
 from cvprimer.nn.layers.activation import (
     CELU,
@@ -64,7 +64,7 @@ __all__ = [
     "Identity", "InstanceNorm2d", "LayerNorm", "LeakyReLU", "Linear", "LogSoftmax", "MaxPool2d", "MaxUnpool2d",
     "Maxout", "Mish", "Module", "ModuleDict", "ModuleList", "MultiheadAttention", "PReLU", "Parameter",
     "PixelShuffle", "PixelUnshuffle", "ReLU", "ReLU6", "RemovableHandle", "SiLU", "Sequential", "Sigmoid",
-    "Softmax", "Softplus", "Softsign", "SpatialGate", "SqueezeExcite", "Tanh", "Unflatten", "Upsample", "init",
+    "Softmax", "Softplus", "Softsign", "SpatialGate", "SqueezeExcite", "Tanh", "Unflatten", "Upsample", "init", "utils",
     "BCELoss", "BCEWithLogitsLoss", "CosineEmbeddingLoss", "CrossEntropyLoss", "HuberLoss", "KLDivLoss", "L1Loss",
     "MSELoss", "MultiMarginLoss", "NLLLoss", "SigmoidFocalLoss", "SmoothL1Loss", "SoftmaxFocalLoss",
 ]
