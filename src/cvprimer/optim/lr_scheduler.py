@@ -49,6 +49,16 @@ class LRScheduler:
     def get_last_lr(self) -> list[float]:
         return list(self._last_lr)
 
+    def chain_lr(self, i: int, lr: float, t: int) -> float:
+        r"""Group ``i``'s lr at step ``t`` when this scheduler is applied to an incoming ``lr`` (the
+        chainable form :class:`ChainedScheduler` composes): PyTorch's multiplicative schedulers scale
+        the incoming lr by ``v(t) / v(t-1)`` (``v(0) / base_lr`` at ``t = 0``), which is the default
+        here; non-chainable ones (LambdaLR, OneCycleLR, warm restarts) return ``v(t)`` and override."""
+        base = self.base_lrs[i]
+        prev = base if t == 0 else self.lr_at(i, base, t - 1)
+        cur = self.lr_at(i, base, t)
+        return cur if prev == 0 else lr * (cur / prev)
+
     def state_dict(self) -> dict[str, Any]:
         return {"last_epoch": self.last_epoch, "base_lrs": list(self.base_lrs), "_last_lr": list(self._last_lr)}
 
@@ -72,6 +82,9 @@ class LambdaLR(LRScheduler):
 
     def lr_at(self, i: int, base_lr: float, t: int) -> float:
         return base_lr * self.lr_lambdas[i](t)
+
+    def chain_lr(self, i: int, lr: float, t: int) -> float:
+        return self.lr_at(i, self.base_lrs[i], t)  # not chainable in PyTorch either: it overwrites
 
 
 class ScheduleLR(LRScheduler):
@@ -114,12 +127,24 @@ class CosineAnnealingLR(ScheduleLR):
 
     def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0, last_epoch: int = -1) -> None:  # noqa: N803
         super().__init__(optimizer, lambda lr: S.cosine(lr, T_max, eta_min), last_epoch)
+        self.eta_min = float(eta_min)
+
+    def chain_lr(self, i: int, lr: float, t: int) -> float:
+        """PyTorch's recursive form: ``eta_min + (lr - eta_min) (1 + cos(pi t/T)) / (1 + cos(pi (t-1)/T))``."""
+        if t == 0:
+            return lr
+        base, e = self.base_lrs[i], self.eta_min
+        prev, cur = self.lr_at(i, base, t - 1) - e, self.lr_at(i, base, t) - e
+        return e + (lr - e) * (cur / prev) if prev != 0 else cur + e
 
 
 class CosineAnnealingWarmRestarts(ScheduleLR):
     def __init__(self, optimizer: Optimizer, T_0: int, T_mult: int = 1, eta_min: float = 0.0,  # noqa: N803
                  last_epoch: int = -1) -> None:
         super().__init__(optimizer, lambda lr: S.cosine_warm_restarts(lr, T_0, T_mult, eta_min), last_epoch)
+
+    def chain_lr(self, i: int, lr: float, t: int) -> float:
+        return self.lr_at(i, self.base_lrs[i], t)  # computed from base_lr in PyTorch too
 
 
 class PolynomialLR(ScheduleLR):
@@ -177,6 +202,9 @@ class OneCycleLR(LRScheduler):
             else:
                 g["momentum"] = m
         return self.lr_schedules[i](t)
+
+    def chain_lr(self, i: int, lr: float, t: int) -> float:
+        return self.lr_at(i, self.base_lrs[i], t)
 
 
 class ReduceLROnPlateau:
@@ -255,3 +283,7 @@ def make_scheduler(kind: str, optimizer: Optimizer, total_steps: int, warmup_ste
         return S.warmup("linear", warmup_steps, lr).then(main) if warmup_steps else main
 
     return ScheduleLR(optimizer, make), "step"
+
+
+# the composite schedulers build on LRScheduler above; re-exported here under PyTorch's module path
+from cvprimer.optim.lr_compose import ChainedScheduler, SequentialLR  # noqa: E402, F401
