@@ -188,9 +188,15 @@ def test_adam_also_trains(loaders):
     assert t.fit(tr, va, epochs=3)[-1]["val_acc"] > 0.85
 
 
-def test_progress_line_has_loss_metric_lr_and_eta(capsys):
-    t = make_trainer()
-    t.epoch = 2
-    t._progress(3, 10, 0.5, 0.75, t0=0.0)
+def test_progress_line_has_loss_metric_lr_and_eta(capsys, monkeypatch):
+    """Without tqdm, on a terminal: the plain line (the tqdm bar is tested in test_habits_progress.py)."""
+    import sys
+
+    from cvprimer.train import progress
+
+    monkeypatch.setattr(progress, "_tqdm", lambda: None)
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    bar = progress.EpochProgress(2, 10, initial=2)
+    bar.update(0.5, 0.75, 0.1)
     err = capsys.readouterr().err
     assert "epoch 2 batch 3/10 loss 0.5000 acc 0.750 lr 0.1" in err and "eta" in err

@@ -146,32 +146,48 @@ class ModelCheckpoint(Callback):
 class History(Callback):
     r"""Per-step and per-epoch logs written as training goes (flushed line by line), so a crash
     loses nothing already logged: ``steps.csv``, ``epochs.csv`` and ``epochs.jsonl`` in ``dirpath``.
-    On resume, rows from epochs after the checkpoint are dropped before appending."""
+    On resume, rows from after the checkpoint are dropped before appending (for a checkpoint that ``max_steps``
+    wrote mid-epoch: that epoch's row, and its step rows after the checkpoint's step).
+
+    ``steps.csv`` columns: ``epoch,step,loss,lr`` (the batch's loss; ``step`` counts optimizer steps), and
+    ``val_loss,val_acc`` when the trainer validates every N steps (``eval_every``; filled on those steps only).
+    What the epoch files hold is listed in :mod:`cvprimer.train.trainer`."""
 
     STEP_FIELDS = ("epoch", "step", "loss", "lr")
+    EVAL_FIELDS = ("val_loss", "val_acc")
 
     def __init__(self, dirpath: str | os.PathLike[str] | None = None) -> None:
         self.dirpath = None if dirpath is None else os.fspath(dirpath)
         self.epochs: list[dict[str, Any]] = []
         self.step_losses: list[float] = []
         self._files: dict[str, Any] = {}
-        self._epoch_fields: list[str] | None = None
+        self._step_fields: tuple[str, ...] = self.STEP_FIELDS
 
     def _path(self, name: str) -> str:
         assert self.dirpath is not None
         return os.path.join(self.dirpath, name)
 
-    def _truncate(self, name: str, keep_before_epoch: int) -> None:
+    def _truncate(self, name: str, keep_before_epoch: int, keep_steps_upto: int | None = None) -> None:
+        """Drop rows of epoch >= ``keep_before_epoch``, except (``keep_steps_upto``, for the step log of a
+        mid-epoch resume) that epoch's rows up to that step."""
         p = self._path(name)
         if not os.path.exists(p):
             return
         with open(p, encoding="utf-8") as f:
             lines = f.read().splitlines()
+
+        def keep(epoch: int, step: int | None) -> bool:
+            return epoch < keep_before_epoch or (keep_steps_upto is not None and epoch == keep_before_epoch
+                                                 and step is not None and step <= keep_steps_upto)
+
         if name.endswith(".jsonl"):
-            kept = [ln for ln in lines if ln and json.loads(ln)["epoch"] < keep_before_epoch]
+            kept = [ln for ln in lines if ln and keep(json.loads(ln)["epoch"], None)]
         else:
             header, rows = lines[:1], lines[1:]
-            kept = header + [r for r in rows if int(float(r.split(",")[0])) < keep_before_epoch]
+            cols = header[0].split(",") if header else []
+            si = cols.index("step") if "step" in cols else None
+            kept = header + [r for r in rows if keep(int(float(r.split(",")[0])),
+                                                     None if si is None else int(float(r.split(",")[si])))]
         with open(p, "w", encoding="utf-8") as f:
             f.write("\n".join(kept) + ("\n" if kept else ""))
 
@@ -180,19 +196,27 @@ class History(Callback):
         if self.dirpath is None:
             return
         os.makedirs(self.dirpath, exist_ok=True)
+        mid = trainer.global_step if getattr(trainer, "start_batch", 0) > 0 else None
         for name in ("steps.csv", "epochs.csv", "epochs.jsonl"):
-            self._truncate(name, trainer.start_epoch)
-        new = not os.path.exists(self._path("steps.csv")) or os.path.getsize(self._path("steps.csv")) == 0
-        self._files["steps"] = open(self._path("steps.csv"), "a", encoding="utf-8", newline="")  # noqa: SIM115
+            self._truncate(name, trainer.start_epoch, mid if name == "steps.csv" else None)
+        steps = self._path("steps.csv")
+        new = not os.path.exists(steps) or os.path.getsize(steps) == 0
         if new:
-            self._files["steps"].write(",".join(self.STEP_FIELDS) + "\n")
+            evals = getattr(trainer, "eval_every", None) is not None
+            self._step_fields = self.STEP_FIELDS + (self.EVAL_FIELDS if evals else ())
+        else:  # continue with the columns the file already has
+            with open(steps, encoding="utf-8") as f:
+                self._step_fields = tuple(f.readline().strip().split(","))
+        self._files["steps"] = open(steps, "a", encoding="utf-8", newline="")  # noqa: SIM115
+        if new:
+            self._files["steps"].write(",".join(self._step_fields) + "\n")
         self._files["jsonl"] = open(self._path("epochs.jsonl"), "a", encoding="utf-8")  # noqa: SIM115
 
     def on_batch_end(self, trainer: Any, logs: dict[str, Any]) -> None:
         self.step_losses.append(float(logs["loss"]))
         f = self._files.get("steps")
         if f is not None:
-            f.write(",".join(f"{logs[k]}" for k in self.STEP_FIELDS) + "\n")
+            f.write(",".join(f"{logs.get(k, '')}" for k in self._step_fields) + "\n")
             f.flush()
 
     def on_epoch_end(self, trainer: Any, epoch: int, logs: dict[str, Any]) -> None:
@@ -205,6 +229,9 @@ class History(Callback):
         path = self._path("epochs.csv")
         fields = list(rec)
         write_header = not os.path.exists(path) or os.path.getsize(path) == 0
+        if not write_header:  # the file's columns rule (a row never shifts under another header)
+            with open(path, encoding="utf-8", newline="") as f:
+                fields = next(csv.reader(f), fields)
         with open(path, "a", encoding="utf-8", newline="") as f:
             w = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
             if write_header:
