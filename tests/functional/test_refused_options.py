@@ -67,3 +67,39 @@ def test_empty_dim_logsumexp_is_refused_as_in_pytorch():
         torch.logsumexp(torch.from_numpy(x), dim=())
     with pytest.raises(ValueError, match=r"logsumexp: dim=\(\)"):
         cp.logsumexp(cp.tensor(x), dim=())
+
+
+# -- softmax / log_softmax(dtype=) -----------------------------------------------------------------------
+@pytest.mark.parametrize("op", ["softmax", "log_softmax"])
+@pytest.mark.parametrize("to", [np.float32, np.float64])
+@pytest.mark.parametrize("seed", range(3))
+def test_softmax_dtype_computes_and_returns_in_that_dtype(op, to, seed):
+    rng = np.random.default_rng(seed)
+    shape = tuple(int(v) for v in rng.integers(1, 6, size=int(rng.integers(1, 4))))
+    dim = int(rng.integers(-len(shape), len(shape)))
+    x = rng.standard_normal(shape) * 4
+    tdt = {np.float32: torch.float32, np.float64: torch.float64}[to]
+    tol = dict(rtol=1e-4, atol=1e-5) if to == np.float32 else {}  # a float64 input computed in float32
+    parity(lambda t: getattr(F, op)(t, dim=dim, dtype=to), lambda t: getattr(TF, op)(t, dim=dim, dtype=tdt), x,
+           **tol)
+
+
+def test_softmax_dtype_float64_keeps_precision_and_refuses_int():
+    x = np.array([[0.0, 1e-8, 30.0]], np.float32)
+    y = F.log_softmax(cp.tensor(x), dim=1, dtype=np.float64)
+    ref = TF.log_softmax(torch.from_numpy(x), dim=1, dtype=torch.float64)
+    assert y.dtype == np.float64
+    np.testing.assert_allclose(y.data, ref.numpy(), rtol=1e-12)
+    with pytest.raises(TypeError, match="softmax: dtype must be a floating dtype"):
+        F.softmax(cp.tensor(x), dim=1, dtype=np.int32)
+
+
+# -- prelu with a 0-d weight -------------------------------------------------------------------------------
+@pytest.mark.parametrize("shape", [(), (5,), (2, 3), (2, 3, 4, 5)])
+def test_prelu_0d_weight(shape):
+    x = np.random.default_rng(4).standard_normal(shape) + 0.05  # away from the kink at 0
+    x = np.where(np.abs(x) < 0.05, 0.3, x)
+    w = np.array(0.3)
+    parity(F.prelu, TF.prelu, x, w)
+    check_grad(F.prelu, x, w)
+    assert F.prelu(cp.tensor(x), cp.tensor(w, requires_grad=True)).shape == shape

@@ -257,8 +257,9 @@ def prelu(x: Tensor, weight: Tensor) -> Tensor:
     Parameters
     ----------
     x : Tensor (N, C, *)
-    weight : Tensor (C,) one slope per channel on dim 1, or (1,) shared by all (inputs with
-        fewer than 2 dims have no channel dim and take only the shared form, as PyTorch).
+    weight : Tensor (C,) one slope per channel on dim 1, or (1,) or 0-d () shared by all (inputs with
+        fewer than 2 dims have no channel dim and take only the shared forms, as PyTorch). A 0-d slope is
+        viewed as (1,) (a differentiable reshape), so its gradient comes back 0-d.
 
     Notes
     -----
@@ -268,8 +269,10 @@ def prelu(x: Tensor, weight: Tensor) -> Tensor:
     """
     if not isinstance(x, Tensor) or not isinstance(weight, Tensor):
         raise TypeError(f"prelu: expected Tensors, got {type(x).__name__} and {type(weight).__name__}")
+    if weight.ndim == 0:
+        weight = weight.reshape(1)
     if weight.ndim != 1:
-        raise ValueError(f"prelu: weight must be 1-D, (C,) or (1,), got shape {weight.shape}")
+        raise ValueError(f"prelu: weight must be 1-D, (C,) or (1,), or 0-d, got shape {weight.shape}")
     n = weight.shape[0]
     c = x.shape[1] if x.ndim >= 2 else 1
     if n not in (1, c):

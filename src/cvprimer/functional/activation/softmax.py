@@ -190,12 +190,24 @@ def _kernels_log_softmax(x: np.ndarray, axis: int) -> np.ndarray | None:
     return _kernels.softmax_axis(x, axis, log=True)
 
 
-def _check(op: str, x: Any) -> None:
+def _check(op: str, x: Any, dtype: Any = None) -> Tensor:
+    """``x`` converted to ``dtype`` when one is given (PyTorch's ``dtype=``: the input is cast before the
+    operation, so it runs and returns in that dtype; the cast is differentiable, its backward casts the
+    gradient back to ``x``'s dtype)."""
     if not isinstance(x, Tensor):
         raise TypeError(f"{op}: expected a cvprimer Tensor, got {type(x).__name__}")
+    if dtype is None:
+        return x
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"{op}: dtype must be a NumPy floating dtype such as np.float64, got {dtype!r}") from None
+    if dt.kind != "f":
+        raise TypeError(f"{op}: dtype must be a floating dtype (float16/32/64), got {dt.name}")
+    return x.astype(dt)
 
 
-def softmax(x: Tensor, dim: int = -1) -> Tensor:
+def softmax(x: Tensor, dim: int = -1, dtype: Any = None) -> Tensor:
     r"""Softmax along ``dim``: exp(x_i) / sum_j exp(x_j), computed stably.
 
     Parameters
@@ -204,10 +216,13 @@ def softmax(x: Tensor, dim: int = -1) -> Tensor:
         Any shape, floating dtype.
     dim : int
         The axis normalized to sum 1 (default the last).
+    dtype : NumPy floating dtype, optional
+        As PyTorch's ``dtype=``: ``x`` is cast to it first, the softmax is computed and returned in it
+        (e.g. float64 for a float32 input near overflow); the gradient comes back in ``x``'s dtype.
 
     Returns
     -------
-    Tensor of the same shape and dtype, each slice along ``dim`` summing to 1.
+    Tensor of the same shape, in ``dtype`` (default ``x``'s), each slice along ``dim`` summing to 1.
 
     Notes
     -----
@@ -220,11 +235,10 @@ def softmax(x: Tensor, dim: int = -1) -> Tensor:
     >>> softmax(cp.tensor([[1.0, 2.0, 3.0]])).sum(dim=-1).item()  # doctest: +ELLIPSIS
     1.0...
     """
-    _check("softmax", x)
-    return SoftmaxFn.apply(x, dim)
+    return SoftmaxFn.apply(_check("softmax", x, dtype), dim)
 
 
-def log_softmax(x: Tensor, dim: int = -1) -> Tensor:
+def log_softmax(x: Tensor, dim: int = -1, dtype: Any = None) -> Tensor:
     r"""Log-softmax along ``dim``: x_i - log sum_j exp(x_j), stable for large |x|.
 
     Parameters
@@ -233,10 +247,12 @@ def log_softmax(x: Tensor, dim: int = -1) -> Tensor:
         Any shape, floating dtype.
     dim : int
         The axis (default the last).
+    dtype : NumPy floating dtype, optional
+        Cast ``x`` to it first and compute and return in it, as PyTorch's ``dtype=``.
 
     Returns
     -------
-    Tensor of the same shape and dtype.
+    Tensor of the same shape, in ``dtype`` (default ``x``'s).
 
     Notes
     -----
@@ -249,8 +265,7 @@ def log_softmax(x: Tensor, dim: int = -1) -> Tensor:
     >>> round(log_softmax(cp.tensor([0.0, 0.0])).data[0].item(), 4)
     -0.6931
     """
-    _check("log_softmax", x)
-    return LogSoftmaxFn.apply(x, dim)
+    return LogSoftmaxFn.apply(_check("log_softmax", x, dtype), dim)
 
 
 def cost(shape: tuple[int, ...], itemsize: int = 4) -> dict[str, int]:
