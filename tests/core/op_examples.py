@@ -35,7 +35,7 @@ CALLS: dict[str, Callable[[np.random.Generator], Any]] = {
     "relu_sigmoid_tanh": lambda r: cp.relu(_t(r, 64, 64)).sigmoid().tanh(),
     "getitem": lambda r: _t(r, *X)[:, :, 1:7, ::2],
     "matmul": lambda r: _t(r, 64, 32) @ _t(r, 32, 64),
-    "reductions": lambda r: (_t(r, 64, 64).sum(1), _t(r, 64, 64).mean(), _t(r, 64, 64).max(1), _t(r, 64, 64).min(0),
+    "reductions": lambda r: (_t(r, 64, 64).sum(1), _t(r, 64, 64).mean(), _t(r, 64, 64).amax(1), _t(r, 64, 64).amin(0),
                              _t(r, 64, 64).var(1), _t(r, 64, 64).std(1), _t(r, 64, 64).logsumexp(1)),
     "shape": lambda r: (cp.cat([_t(r, 8, 64), _t(r, 8, 64)], 0), cp.stack([_t(r, 8, 64), _t(r, 8, 64)], 1),
                         _t(r, 8, 64).reshape(64, 8).permute(1, 0), _t(r, 1, 64).expand(8, 64),

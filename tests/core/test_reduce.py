@@ -28,19 +28,54 @@ def test_sum_mean(op, dim, keepdim):
 
 @pytest.mark.parametrize("dim", DIMS)
 @pytest.mark.parametrize("keepdim", [False, True])
-@pytest.mark.parametrize("op", ["max", "min"])
-def test_max_min_tie_free(op, dim, keepdim):
+@pytest.mark.parametrize("op", ["amax", "amin"])
+def test_amax_amin_tie_free(op, dim, keepdim):
     a = distinct(3, 4, 5, seed=2)
     tdim = tuple(range(3)) if dim is None else dim
-    parity(lambda x: getattr(cp, op)(x, dim, keepdim),
-           lambda x: getattr(torch, "a" + op)(x, dim=tdim, keepdim=keepdim), a)
+    parity(lambda x: getattr(cp, op)(x, dim, keepdim), lambda x: getattr(torch, op)(x, dim=tdim, keepdim=keepdim), a)
     check_grad(lambda x: getattr(cp, op)(x, dim, keepdim), a)
+
+
+@pytest.mark.parametrize("shape,dim", [((3, 4, 5), 0), ((3, 4, 5), 1), ((3, 4, 5), -1), ((6,), 0), ((), 0),
+                                       ((2, 1, 3), 1)])
+@pytest.mark.parametrize("keepdim", [False, True])
+@pytest.mark.parametrize("op", ["max", "min"])
+def test_max_min_along_a_dim_give_values_and_indices_like_torch(op, shape, dim, keepdim):
+    """``max(input, dim)``: PyTorch's (values, indices); the gradient goes to the first extreme only, so the
+    planted tie (the extreme copied to position 0 of every slice) checks that it is not shared."""
+    a = randn(*shape, seed=5)
+    if a.ndim:
+        ext = getattr(np, op)(a, axis=dim, keepdims=True)
+        np.put_along_axis(a, np.zeros_like(ext, dtype=np.int64), ext, axis=dim)
+    for ours, theirs in ((lambda x: getattr(cp, op)(x, dim, keepdim), lambda x: getattr(torch, op)(x, dim, keepdim)),
+                         (lambda x: getattr(x, op)(dim=dim, keepdim=keepdim),
+                          lambda x: getattr(x, op)(dim=dim, keepdim=keepdim))):
+        parity(lambda x, f=ours: f(x).values, lambda x, f=theirs: f(x).values, a)
+        got, want = ours(cp.tensor(a)), theirs(torch.from_numpy(a))
+        np.testing.assert_array_equal(got.indices.numpy(), want.indices.numpy())
+        assert got.indices.dtype == np.int64
+        values, indices = ours(cp.tensor(a))  # unpacks like torch.return_types.max
+        assert values.shape == tuple(want.values.shape) and indices.shape == tuple(want.indices.shape)
+    check_grad(lambda x: getattr(cp, op)(x, dim, keepdim).values, randn(*shape, seed=6))
 
 
 def test_max_ties_share_gradient_evenly_like_torch_amax():
     a = np.array([[1.0, 3.0, 3.0], [2.0, 2.0, 2.0]])
-    parity(lambda x: cp.max(x, 1), lambda x: torch.amax(x, 1), a)
+    parity(lambda x: cp.amax(x, 1), lambda x: torch.amax(x, 1), a)
     parity(lambda x: x.max(), lambda x: x.max(), a)
+    parity(lambda x: cp.max(x, 1).values, lambda x: torch.max(x, 1).values, a)  # first maximum takes it all
+
+
+@pytest.mark.parametrize("bad,msg", [((0, 1), r"max: dim must be an int, got \(0, 1\).*use amax"),
+                                     ([1], r"max: dim must be an int, got \[1\]")])
+def test_max_over_several_dims_points_to_amax(bad, msg):
+    with pytest.raises(TypeError, match=msg):
+        cp.max(cp.ones(2, 3), bad)
+
+
+def test_max_keepdim_without_dim_is_refused():
+    with pytest.raises(TypeError, match="max: keepdim needs a dim"):
+        cp.max(cp.ones(2, 3), keepdim=True)
 
 
 @pytest.mark.parametrize("dim", [None, 0, 1, -1])

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -35,6 +35,7 @@ from cvprimer.core.ops.reduce import (
     SumFn,
     VarFn,
     arg_extreme,
+    normalize_dims,
 )
 from cvprimer.core.ops.shape import (
     ConcatFn,
@@ -206,40 +207,78 @@ def mean(x: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Any = None,
     return MeanFn.apply(x, *_reduce_args(dim, keepdim, axis, keepdims))
 
 
-def _extreme(name: str, fn: Any, pairwise: Any, x: Tensor, dim: Any, keepdim: bool, axis: Any, keepdims: bool,
-             other: Any) -> Tensor:
-    """max/min: over ``dim``, or elementwise against ``other`` (a tensor given as ``dim`` or ``other=``)."""
+class MinMax(NamedTuple):
+    """What ``max(input, dim)`` / ``min(input, dim)`` return, as ``torch.return_types.max``: the values and
+    the int64 indices where they were found."""
+
+    values: Tensor
+    indices: Tensor
+
+
+def _extreme_along(name: str, fn: Any, x: Tensor, dim: int, keepdim: bool) -> MinMax:
+    r"""PyTorch's ``max(input, dim, keepdim)``: the first extreme along one int ``dim`` and its index.
+
+    The values are read from ``x`` at the indices (a gather), so the backward sends each output gradient to
+    the one position the index names, :math:`\partial L/\partial x_{\ldots i \ldots} = g` where
+    :math:`i` is the index, 0 elsewhere; ties do not share it (that is ``amax``). Shapes: ``x`` (..., n, ...)
+    -> values and indices (..., ...) (or (..., 1, ...) with ``keepdim``)."""
+    x = _t(x)
+    idx = arg_extreme(name, x.data, dim, True, fn)
+    if x.ndim == 0:  # one element: it is the extreme, index 0
+        return MinMax(ReshapeFn.apply(x, ()), Tensor._wrap(np.zeros((), np.int64)))
+    d = normalize_dims(name, dim, x.ndim)[0]
+    grid = np.ogrid[tuple(slice(s) for s in idx.shape)]
+    key = tuple(idx if a == d else grid[a] for a in range(x.ndim))
+    values = getitem(x, key)
+    if not keepdim:
+        shape = idx.shape[:d] + idx.shape[d + 1 :]
+        values, idx = ReshapeFn.apply(values, shape), idx.reshape(shape)
+    return MinMax(values, Tensor._wrap(idx))
+
+
+def _extreme(name: str, fn: Any, pairwise: Any, argfn: Any, x: Tensor, dim: Any, keepdim: bool, axis: Any,
+             keepdims: bool, other: Any) -> Any:
+    """max/min: of every element, along one int ``dim`` (values and indices), or elementwise against
+    ``other`` (a tensor given as ``dim`` or ``other=``)."""
     if isinstance(dim, (Tensor, np.ndarray)):
         dim, other = None, dim
     if other is not None:
         if not isinstance(other, (Tensor, np.ndarray)):
             raise TypeError(f"{name}: other must be a tensor (the elementwise {name}imum), got "
-                            f"{type(other).__name__}; a reduction takes dim=int or a tuple of ints")
+                            f"{type(other).__name__}; a reduction takes dim=int")
         if dim is not None or axis is not None or keepdim or keepdims:
             raise TypeError(f"{name}: the elementwise form {name}(input, other) takes no dim or keepdim")
         return pairwise(x, other)
-    return fn.apply(x, *_reduce_args(dim, keepdim, axis, keepdims))
+    dim, keepdim = _reduce_args(dim, keepdim, axis, keepdims)
+    if dim is None:
+        if keepdim:
+            raise TypeError(f"{name}: keepdim needs a dim; {name}(input) reduces every element (use a{name} "
+                            f"with keepdim=True to keep the axes)")
+        return fn.apply(x, None, False)
+    if isinstance(dim, (tuple, list)):
+        raise TypeError(f"{name}: dim must be an int, got {dim!r} ({name}(input, dim) returns (values, indices) "
+                        f"along one dim, as PyTorch's); for several dims use a{name}(input, dim={dim!r})")
+    if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)):
+        raise TypeError(f"{name}: dim must be an int, got {dim!r} ({type(dim).__name__})")
+    return _extreme_along(name, argfn, x, int(dim), keepdim)
 
 
 def max(x: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Any = None, keepdims: bool = False,  # noqa: A001
-        other: Any = None) -> Tensor:
-    r"""Maximum values over ``dim`` (values only; see :func:`argmax` for indices), or, PyTorch's other
-    overload ``max(input, other)`` with a tensor second argument, the elementwise :func:`maximum`.
-
-    Backward: the reduction sends the gradient to the maximum, ties sharing it evenly (as
-    ``torch.amax``); the elementwise form to the larger input, split in half at ties (as
-    ``torch.max(a, b)``).
-
-    Differences from PyTorch: ``x.max(dim)`` returns only the values, not a (values,
-    indices) pair; ties share the gradient evenly as in ``torch.amax``."""
-    return _extreme("max", MaxFn, maximum, x, dim, keepdim, axis, keepdims, other)
+        other: Any = None) -> Any:
+    r"""PyTorch's three overloads: ``max(input)`` the largest element (a 0-d tensor; the gradient shared
+    evenly among tied maxima, as ``torch.max(input)``); ``max(input, dim, keepdim=False)`` a
+    :class:`MinMax` ``(values, indices)`` along one int ``dim`` (gradient to the first maximum, the one the
+    index names); ``max(input, other)`` with a tensor second argument, the elementwise :func:`maximum` (the
+    gradient to the larger input, split in half at ties). ``amax`` reduces several dims, values only, ties
+    sharing."""
+    return _extreme("max", MaxFn, maximum, np.argmax, x, dim, keepdim, axis, keepdims, other)
 
 
 def min(x: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Any = None, keepdims: bool = False,  # noqa: A001
-        other: Any = None) -> Tensor:
-    """Minimum values over ``dim`` (values only, like :func:`max`), or the elementwise :func:`minimum`
-    when the second argument is a tensor."""
-    return _extreme("min", MinFn, minimum, x, dim, keepdim, axis, keepdims, other)
+        other: Any = None) -> Any:
+    """Minimum: of every element, ``(values, indices)`` along one int ``dim``, or the elementwise
+    :func:`minimum` when the second argument is a tensor; as :func:`max`."""
+    return _extreme("min", MinFn, minimum, np.argmin, x, dim, keepdim, axis, keepdims, other)
 
 
 def amax(x: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Any = None, keepdims: bool = False) -> Tensor:
@@ -419,6 +458,13 @@ def astype(x: Tensor, dtype: Any) -> Tensor:
     return CastFn.apply(x, np.dtype(dtype))
 
 
+def t(x: Tensor) -> Tensor:
+    """PyTorch's ``t()``: a 2-D tensor transposed; 0-D and 1-D ones returned as they are (as a view)."""
+    if x.ndim > 2:
+        raise ValueError(f"t: expects a tensor with at most 2 dims, got shape {x.shape}; use transpose or permute")
+    return permute(x, *reversed(range(x.ndim))) if x.ndim == 2 else ReshapeFn.apply(x, x.shape)
+
+
 def clone(x: Tensor) -> Tensor:
     """A differentiable copy (the gradient passes through unchanged)."""
     return CloneFn.apply(x)
@@ -446,6 +492,7 @@ def _bind() -> None:
         setattr(T, name, globals()[name])
     T.astype = T.to = astype
     T.clone = clone
+    T.t = t
     T.view = reshape
     T.T = property(lambda self: permute(self, *reversed(range(self.ndim))))
 
