@@ -29,6 +29,7 @@ from cvprimer.functional.attention import (  # noqa: F401
 )
 from cvprimer.functional.conv import conv1d, conv2d, conv_transpose2d, convolve2d, correlate2d  # noqa: F401
 from cvprimer.functional.dropout import dropout, dropout2d  # noqa: F401
+from cvprimer.functional.encoding import one_hot  # noqa: F401
 from cvprimer.functional.linear import linear  # noqa: F401
 from cvprimer.functional.loss import (  # noqa: F401
     binary_cross_entropy,
