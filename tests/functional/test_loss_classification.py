@@ -129,11 +129,7 @@ def test_errors():
         F.cross_entropy(z, cp.tensor([0.0, 1.0, 2.0]))
     with pytest.raises(TypeError, match="nll_loss: class-index target must have an integer dtype"):
         F.nll_loss(z, np.array([0.0, 1.0, 2.0]))
-    bad = np.full((3, 4), 0.3, np.float32)
-    with pytest.raises(ValueError, match=r"cross_entropy: probability targets must sum to 1 .* sums to 1.2"):
-        F.cross_entropy(z, cp.tensor(bad))
-    ok = np.full((3, 4), 0.25 * (1 + 5e-4), np.float32)  # within the 1e-3 tolerance
-    assert np.isfinite(F.cross_entropy(z, cp.tensor(ok)).item())
+    # probability rows that do not sum to 1 are taken as given, as PyTorch (tests/functional/test_refused_options.py)
     with pytest.raises(ValueError, match=r"cross_entropy: probability target must have the input's shape"):
         F.cross_entropy(z, cp.tensor(np.full((3, 2), 0.5, np.float32)))
     with pytest.raises(ValueError, match=r"cross_entropy: weight must have shape \(4,\)"):

@@ -103,3 +103,37 @@ def test_prelu_0d_weight(shape):
     parity(F.prelu, TF.prelu, x, w)
     check_grad(F.prelu, x, w)
     assert F.prelu(cp.tensor(x), cp.tensor(w, requires_grad=True)).shape == shape
+
+
+# -- cross-entropy with probability targets that do not sum to 1 ------------------------------------------
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("eps", [0.0, 0.2])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("seed", range(2))
+def test_cross_entropy_unnormalized_probability_targets(reduction, eps, weighted, seed):
+    rng = np.random.default_rng(seed)
+    shape = [(5, 4), (2, 3, 4, 2), (6,)][seed + (reduction == "none")]
+    z = rng.standard_normal(shape) * 2
+    q = rng.uniform(-0.5, 1.5, shape)  # rows sum to anything, some entries negative
+    c = shape[0] if len(shape) == 1 else shape[1]
+    w = rng.uniform(0.2, 2.0, c) if weighted else None
+
+    def ours(a, t):
+        return F.cross_entropy(a, t, weight=None if w is None else cp.tensor(w.astype(a.dtype)),
+                               reduction=reduction, label_smoothing=eps)
+
+    def theirs(a, t):
+        return TF.cross_entropy(a, t, weight=None if w is None else torch.from_numpy(w).to(a.dtype),
+                                reduction=reduction, label_smoothing=eps)
+
+    parity(ours, theirs, z, q)
+    if seed == 0:
+        check_grad(ours, z, q)
+
+
+def test_cross_entropy_probability_target_closed_form():
+    z = np.array([[1.0, -2.0, 0.5]])
+    q = np.array([[0.3, 0.3, 0.9]])  # sums to 1.5
+    logp = z - np.log(np.exp(z).sum())
+    got = F.cross_entropy(cp.tensor(z), cp.tensor(q)).item()
+    assert got == pytest.approx(-(q * logp).sum(), rel=1e-12)

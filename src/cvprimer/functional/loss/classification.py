@@ -301,13 +301,8 @@ def _soft_target(op: str, x: Tensor, t: Tensor) -> None:
         )
     if t.dtype != x.dtype:
         raise TypeError(f"{op}: input dtype {x.dtype} and probability target dtype {t.dtype} differ")
-    sums = to_rows(t.data).sum(axis=1)
-    if sums.size and not np.all(np.abs(sums - 1) <= 1e-3):
-        k = int(np.argmax(np.abs(sums - 1)))
-        raise ValueError(
-            f"{op}: probability targets must sum to 1 over the class axis (tolerance 1e-3); "
-            f"a row sums to {sums[k]:.6g} (target shape {t.shape})"
-        )
+    # rows need not sum to 1: PyTorch computes -sum_c tau_ic log p_ic for any real q (unnormalized soft
+    # labels, a mixup that does not sum to 1), and so do we; the gradient formulas above hold as they are
 
 
 def cross_entropy(
@@ -326,8 +321,9 @@ def cross_entropy(
         Logits, shape (C,), (N, C) or (N, C, d1, ..., dk) (e.g. (N, C, H, W) segmentation).
     target : Tensor or array
         Class indices of integer dtype, shape (), (N,) or (N, d1, ..., dk), values in
-        [0, C) or ``ignore_index``; or probabilities of the input's shape and dtype that sum
-        to 1 over the class axis (soft labels, mixup), which are differentiable.
+        [0, C) or ``ignore_index``; or probabilities of the input's shape and dtype (soft labels,
+        mixup), which are differentiable. As PyTorch, rows that do not sum to 1 are taken as given:
+        loss_i = -sum_c w_c ((1 - eps) q_ic + eps / C) log p_ic.
     weight : Tensor or array, optional
         (C,) class weights (not differentiated).
     ignore_index : int
@@ -343,8 +339,6 @@ def cross_entropy(
     T_i softmax(z_i) - tau_i (:class:`CrossEntropyIndexFn`, with fewer passes, for class-index
     targets without weights or smoothing); 'mean' with class weights divides by the sum of the target
     classes' weights (PyTorch's rule). All rows ignored under 'mean' gives NaN, as PyTorch.
-
-    Differences from PyTorch: probability targets must sum to 1 (within 1e-3).
 
     Example
     -------
