@@ -49,6 +49,8 @@ def test_nested_calls_run_in_place():
         return threading.current_thread().name
 
     def outer(a, b):
+        if a == 0:  # the caller's span: slow, so that the worker (not the caller, which takes spans no
+            time.sleep(0.05)  # worker started) surely runs span 1
         return pool.pool_map(inner, [(0, 1), (1, 2)])
 
     with settings.override(threads=2):

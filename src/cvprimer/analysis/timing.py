@@ -2,7 +2,7 @@ r"""Honest wall-clock (or CPU) timing of a few callables on a shared machine.
 
 Three rules, from measuring on a busy 2-core box:
 
-1. **Pin the threads** (:func:`blas_threads`): hold NumPy's BLAS (through ``threadpoolctl``, when installed)
+1. **Pin the threads** (:func:`blas_threads`): hold NumPy's BLAS (ctypes on its OpenBLAS)
    and cvprimer's conv worker pool to ``n`` threads, so that both sides of a comparison use the same
    parallelism and a second library cannot oversubscribe the cores.
 2. **Warm up** each callable (lazy imports, allocations, caches) before timing it.
@@ -36,47 +36,41 @@ __all__ = ["blas_threads", "current_blas_threads", "median_time", "ratios", "tim
 
 
 def current_blas_threads() -> int:
-    """The number of threads NumPy's BLAS uses now (``threadpoolctl``; else ``OPENBLAS_NUM_THREADS`` or the
-    CPU count)."""
-    try:
-        from threadpoolctl import threadpool_info
+    """The number of threads NumPy's BLAS uses now (through :data:`cvprimer.core.pool.BLAS`, ctypes on
+    NumPy's OpenBLAS or threadpoolctl; else ``OPENBLAS_NUM_THREADS`` or the CPU count)."""
+    from cvprimer.core.pool import BLAS
 
-        n = [i["num_threads"] for i in threadpool_info() if i.get("user_api") == "blas"]
-        if n:
-            return int(n[0])
-    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
-        pass
-    return int(os.environ.get("OPENBLAS_NUM_THREADS", os.cpu_count() or 1))
+    n = BLAS.get()
+    if n > 0:
+        return n
+    return int(os.environ.get("OPENBLAS_NUM_THREADS", os.cpu_count() or 1))  # pragma: no cover
 
 
 @contextlib.contextmanager
 def blas_threads(n: int | None) -> Iterator[int]:
     """Within the block, NumPy's BLAS and cvprimer's conv worker pool use ``n`` threads.
 
-    ``n=None`` changes nothing (a no-op, handy for an optional ``--threads`` flag). The previous limits are
-    restored on exit, also after an exception. Without ``threadpoolctl`` only the worker pool is pinned.
-    Yields the BLAS thread count in effect inside the block.
+    ``n=None`` changes nothing (a no-op, handy for an optional ``--threads`` flag): the engine's automatic
+    thread budget stays in charge (:mod:`cvprimer.core.pool`). The previous limits are restored on exit,
+    also after an exception. Needs only NumPy (the BLAS is set through ctypes). Yields the BLAS thread count
+    in effect inside the block.
     """
     if n is None:
         yield current_blas_threads()
         return
-    if int(n) < 1:
+    if isinstance(n, bool) or int(n) < 1:
         raise ValueError(f"blas_threads: n must be >= 1 or None, got {n!r}")
+    from cvprimer.core.pool import BLAS
     from cvprimer.core.settings import settings
 
-    limiter: Any = None
-    try:
-        from threadpoolctl import threadpool_limits
-
-        limiter = threadpool_limits(limits=int(n), user_api="blas")
-    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
-        pass
+    before = BLAS.counts()
+    BLAS.set(int(n))
     try:
         with settings.override(threads=int(n)):
             yield current_blas_threads()
     finally:
-        if limiter is not None:
-            limiter.restore_original_limits()
+        for (_, put), k in zip(BLAS.libs, before, strict=False):
+            put(k)
 
 
 def time_samples(fns: Mapping[str, Callable[[], Any]], repeat: int = 5, warmup: int = 1,

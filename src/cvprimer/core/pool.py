@@ -3,18 +3,27 @@ r"""The engine's worker pool: batch-parallel execution of heavy kernels on a sma
 NumPy releases the GIL inside matmul and its copy/ufunc loops, so Python threads can run the
 per-image work of a conv side by side. We split the batch into one contiguous chunk per worker
 and run the whole lowering (copies, GEMMs, accumulations, crop) per chunk, with the BLAS itself
-held to one thread meanwhile (through ``threadpoolctl``, when installed): measured on a shared
-2-core machine, multi-threaded OpenBLAS on tall, thin GEMMs can stall for a scheduler time slice
-per call when the other core is busy, while single-threaded BLAS in our own workers degrades
-gracefully. Without ``threadpoolctl`` everything runs in the calling thread.
+held to one thread meanwhile (through ctypes on NumPy's OpenBLAS, or ``threadpoolctl`` for another
+BLAS): measured on a shared 2-core machine, multi-threaded OpenBLAS on tall, thin GEMMs can stall for
+a scheduler time slice per call when the other core is busy, while single-threaded BLAS in our own
+workers degrades gracefully. Without a BLAS we can control everything runs in the calling thread.
+
+**One thread budget.** With ``settings.threads = None`` (the default) the number of threads follows
+the load (:class:`_Budget`): every CPU of the affinity mask (at most 4) on a quiet machine, fewer when
+other processes keep cores busy, 1 when all are; the BLAS gets the same budget outside the pool's
+splits. On top of that, a span no worker has picked up is run by the caller itself (:class:`_Job`), so
+a worker without a core costs nothing but the hand-off.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import queue
 import threading
+import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -24,17 +33,104 @@ from cvprimer.core.settings import Settings, current, settings, use
 # settings.min_chunk_elements (cvprimer.core.settings); a benchmark that pins BLAS and PyTorch to
 # n threads sets settings.threads to n too
 
+MAX_WORKERS = 4  # the automatic budget never exceeds this many threads
+SAMPLE_EVERY_S = 0.25  # the load is sampled at most this often (on the next engine call after that)
+WINDOW_S = 2.0  # the budget follows the mean load of the samples of this many seconds
+
 _CTL: Any = None
 
 
-def workers() -> int:
-    if settings.threads is not None:
-        return max(1, settings.threads)
+def cpus() -> int:
+    """The CPUs this process may run on (its affinity mask; the CPU count where that is not known)."""
     try:
-        n = len(os.sched_getaffinity(0))
+        return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # pragma: no cover - not on Linux
-        n = os.cpu_count() or 1
-    return max(1, min(n, 4))
+        return max(1, os.cpu_count() or 1)
+
+
+def workers() -> int:
+    """Threads the engine uses now: ``settings.threads`` when set, else the automatic budget
+    (:func:`thread_budget`). The pool's workers and NumPy's BLAS share it: while the pool runs a split,
+    the BLAS is held to one thread, otherwise the BLAS gets the budget (never pool x BLAS threads)."""
+    n = settings.threads
+    if n is not None:
+        return max(1, n)
+    return _BUDGET.get()
+
+
+# ---------------------------------------------------------------------------------------------------
+# NumPy's BLAS thread count, through ctypes (NumPy alone is enough; threadpoolctl is only a fallback)
+
+
+class _BlasThreads:
+    """Get/set the thread count of the BLAS libraries loaded in this process (OpenBLAS as shipped by
+    NumPy: ``openblas_get_num_threads`` / ``openblas_set_num_threads`` under their prefixes and suffixes,
+    found by path in ``/proc/self/maps``; elsewhere threadpoolctl's controllers when installed). A direct
+    call costs ~1 us, threadpoolctl's ``limit()`` ~150 us."""
+
+    def __init__(self) -> None:
+        self.libs: list[tuple[Callable[[], int], Callable[[int], Any]]] = []
+        self._found = False
+
+    def _find(self) -> None:
+        import numpy  # noqa: F401 - its BLAS must be loaded before we look for it
+
+        self._found = True
+        paths: list[str] = []
+        try:
+            with open("/proc/self/maps", encoding="utf-8", errors="replace") as f:
+                for line in f:
+                    path = line.rstrip("\n").split(" ")[-1]
+                    name = os.path.basename(path).lower()
+                    if "openblas" in name and ".so" in name and path not in paths:
+                        paths.append(path)
+        except OSError:  # pragma: no cover - not Linux
+            paths = []
+        for path in paths:
+            try:
+                lib = ctypes.CDLL(path, mode=getattr(os, "RTLD_NOLOAD", 0) | ctypes.RTLD_GLOBAL)
+            except OSError:  # pragma: no cover
+                continue
+            for prefix in ("", "scipy_"):
+                for suffix in ("", "64_", "_64"):
+                    get = getattr(lib, f"{prefix}openblas_get_num_threads{suffix}", None)
+                    put = getattr(lib, f"{prefix}openblas_set_num_threads{suffix}", None)
+                    if get is not None and put is not None:
+                        get.restype, get.argtypes = ctypes.c_int, []
+                        put.restype, put.argtypes = None, [ctypes.c_int]
+                        self.libs.append((get, put))
+                        break
+                else:
+                    continue
+                break
+        if not self.libs:  # pragma: no cover - another BLAS (MKL, BLIS, Accelerate): threadpoolctl if present
+            ctl = _controller()
+            if ctl:
+                for c in ctl.lib_controllers:
+                    if c.user_api == "blas":
+                        self.libs.append((lambda c=c: int(c.num_threads), c.set_num_threads))
+
+    def available(self) -> bool:
+        if not self._found:
+            self._find()
+        return bool(self.libs)
+
+    def get(self) -> int:
+        """The first BLAS's thread count (0 when no BLAS could be found)."""
+        if not self.available():
+            return 0
+        return int(self.libs[0][0]())
+
+    def counts(self) -> list[int]:
+        return [int(get()) for get, _ in self.libs] if self.available() else []
+
+    def set(self, n: int) -> None:
+        if self.available():
+            for _, put in self.libs:
+                put(int(n))
+
+
+BLAS = _BlasThreads()
 
 
 def _controller() -> Any:
@@ -49,9 +145,141 @@ def _controller() -> Any:
     return _CTL
 
 
+# ---------------------------------------------------------------------------------------------------
+# the automatic thread budget: the cores other processes leave free
+
+
+def _own_running_threads() -> int:
+    """This process's threads in state R (running or runnable) now, from /proc/self/task."""
+    n = 0
+    try:
+        tasks = os.listdir("/proc/self/task")
+    except OSError:  # pragma: no cover - not Linux
+        return 1
+    for t in tasks:
+        try:
+            with open(f"/proc/self/task/{t}/stat", "rb") as f:
+                st = f.read()
+        except OSError:  # the thread ended meanwhile
+            continue
+        i = st.rfind(b")")
+        if st[i + 2:i + 3] == b"R":
+            n += 1
+    return max(1, n)
+
+
+def others_running() -> float | None:
+    """Runnable threads of OTHER processes right now: the kernel's count of runnable tasks
+    (``/proc/loadavg``, 4th field) minus this process's own running threads; None where unknown."""
+    try:
+        with open("/proc/loadavg", "rb") as f:
+            running = int(f.read().split()[3].split(b"/")[0])
+    except (OSError, ValueError, IndexError):  # pragma: no cover - not Linux
+        return None
+    return float(max(0, running - _own_running_threads()))
+
+
+class _Budget:
+    r"""The engine's automatic thread budget: the CPUs of this process's affinity mask minus the mean
+    number of other processes' runnable threads over the last ``WINDOW_S`` seconds (sampled at most every
+    ``SAMPLE_EVERY_S`` s, ~80 us a sample, on the next engine call), rounded, between 1 and
+    ``min(cpus, MAX_WORKERS)``:
+
+        budget = clamp(round(cpus - mean(others_running)), 1, min(cpus, 4))
+
+    On a quiet machine that is every CPU (up to 4); with every core busy it is 1: the pool does not
+    split (a chunk handed to a worker that cannot get a core waits a scheduler time slice) and the BLAS
+    runs one thread (multi-threaded OpenBLAS stalls the same way, and its idle threads spin).
+
+    When the budget changes, NumPy's BLAS is set to ``min(budget, its count at the first sample)`` (an
+    ``OPENBLAS_NUM_THREADS`` the user set is a ceiling), unless someone else changed the BLAS count since
+    we last set it (threadpoolctl, ``blas_threads``): then the BLAS is theirs and left alone for good.
+    """
+
+    def __init__(self) -> None:
+        self.value = max(1, min(cpus(), MAX_WORKERS))
+        self.last = -1e9
+        self.samples: deque[tuple[float, float]] = deque(maxlen=int(WINDOW_S / SAMPLE_EVERY_S) + 2)
+        self.lock = threading.Lock()
+        self.blas_ceiling: int | None = None
+        self.blas_set: int | None = None
+        self.manage_blas = True
+
+    def get(self) -> int:
+        if time.monotonic() - self.last >= SAMPLE_EVERY_S:
+            self.sample()
+        return self.value
+
+    def sample(self, others: float | None = None) -> int:
+        """Take one load sample now (``others``: a given count instead of /proc, for tests) and update
+        the budget and the BLAS; returns the budget."""
+        if not self.lock.acquire(blocking=False):  # another thread is sampling: use the current value
+            return self.value
+        try:
+            now = time.monotonic()
+            self.last = now
+            if others is None:
+                others = others_running()
+            if others is None:  # pragma: no cover - no /proc: a fixed budget
+                return self.value
+            self.samples.append((now, others))
+            recent = [o for t, o in self.samples if now - t <= WINDOW_S]
+            n = cpus()
+            free = n - sum(recent) / len(recent)
+            self.value = max(1, min(n, MAX_WORKERS, int(free + 0.5)))
+            self._apply_blas()
+            return self.value
+        finally:
+            self.lock.release()
+
+    def _apply_blas(self) -> None:
+        if not self.manage_blas or not BLAS.available():
+            return
+        with _LOCK:
+            if _DEPTH:  # inside a split the pool owns the BLAS; the next sample sets it
+                return
+            self._apply_blas_locked()
+
+    def _apply_blas_locked(self) -> None:
+        now = BLAS.get()
+        if self.blas_ceiling is None:
+            self.blas_ceiling = max(1, now)
+        elif now != self.blas_set:  # changed by someone else since we set it: theirs from now on
+            self.manage_blas = False
+            return
+        want = min(self.value, self.blas_ceiling)
+        if want != now:
+            BLAS.set(want)
+        self.blas_set = want
+
+    def reset(self) -> None:
+        """Forget the samples and the BLAS bookkeeping (tests)."""
+        with self.lock:
+            self.samples.clear()
+            self.last = -1e9
+            self.value = max(1, min(cpus(), MAX_WORKERS))
+            self.blas_ceiling = self.blas_set = None
+            self.manage_blas = True
+
+
+_BUDGET = _Budget()
+
+
+def thread_budget() -> int:
+    """The automatic thread budget now (see :class:`_Budget`), whatever ``settings.threads`` says."""
+    return _BUDGET.get()
+
+
+def refresh() -> None:
+    """Re-sample the load if the last sample is older than ``SAMPLE_EVERY_S`` (cheap otherwise: one clock
+    read). Called once per backward, so a model without batch-split ops (an MLP) still follows the load."""
+    if settings.threads is None and time.monotonic() - _BUDGET.last >= SAMPLE_EVERY_S:
+        _BUDGET.sample()
+
+
 _LOCK = threading.Lock()
 _DEPTH = 0
-_SAVED: list[tuple[Any, int]] = []
+_SAVED: list[tuple[Callable[[int], Any], int]] = []
 
 
 @contextlib.contextmanager
@@ -61,16 +289,15 @@ def _single_threaded_blas() -> Iterator[None]:
     libraries' own ``set_num_threads`` is called directly (threadpoolctl's ``limit()`` re-reads
     every library's state on each call: ~150 us, per op)."""
     global _DEPTH
-    ctl = _controller()
-    if not ctl:  # pragma: no cover
+    if not BLAS.available():  # pragma: no cover
         yield
         return
     with _LOCK:
         if _DEPTH == 0:
-            _SAVED[:] = [(lib, lib.num_threads) for lib in ctl.lib_controllers if lib.user_api == "blas"]
-            for lib, n in _SAVED:
+            _SAVED[:] = [(put, int(get())) for get, put in BLAS.libs]
+            for put, n in _SAVED:
                 if n != 1:
-                    lib.set_num_threads(1)
+                    put(1)
         _DEPTH += 1
     try:
         yield
@@ -78,69 +305,87 @@ def _single_threaded_blas() -> Iterator[None]:
         with _LOCK:
             _DEPTH -= 1
             if _DEPTH == 0:
-                for lib, n in _SAVED:
+                for put, n in _SAVED:
                     if n != 1:
-                        lib.set_num_threads(n)
+                        put(n)
                 _SAVED.clear()
 
 
-class _Latch:
-    """Counts the spans given to the pool; ``wait`` returns once the last one is done (a lock held
-    from the start and released by the last worker: the waiter blocks in C, no condition variable)."""
+class _Job:
+    """One ``pool_map`` call: its spans, a claim counter and the results. The caller runs span 0, then
+    every thread (the caller included) claims the next unclaimed span until none is left, so a span
+    handed to a worker that cannot get a core (a busy machine) is run by the caller instead of waited for.
+    ``done`` is a lock held from the start and released when the last span finishes: the caller blocks
+    in C, only on spans that a worker has already started."""
 
-    __slots__ = ("left", "count_lock", "done")
+    __slots__ = ("fn", "spans", "out", "next", "left", "lock", "done", "snap")
 
-    def __init__(self, n: int) -> None:
-        self.left = n
-        self.count_lock = threading.Lock()
+    def __init__(self, fn: Callable[[int, int], Any], spans: list[tuple[int, int]], snap: Settings) -> None:
+        self.fn = fn
+        self.spans = spans
+        self.out: list[Any] = [None] * len(spans)
+        self.next = 1  # span 0 is the caller's
+        self.left = len(spans)
+        self.lock = threading.Lock()
         self.done = threading.Lock()
         self.done.acquire()
+        self.snap = snap
 
-    def count_down(self) -> None:
-        with self.count_lock:
+    def claim(self) -> int:
+        with self.lock:
+            i = self.next
+            self.next += 1
+        return i
+
+    def run(self, i: int) -> None:
+        a, b = self.spans[i]
+        try:
+            self.out[i] = (True, self.fn(a, b))
+        except BaseException as e:  # handed to the caller, raised there
+            self.out[i] = (False, e)
+        with self.lock:
             self.left -= 1
             last = self.left == 0
         if last:
             self.done.release()
 
-    def wait(self) -> None:
-        self.done.acquire()
+    def run_claimed(self) -> None:
+        n = len(self.spans)
+        while (i := self.claim()) < n:
+            self.run(i)
 
 
 class _Pool:
-    """``n - 1`` daemon threads that take spans from a queue; the calling thread runs the first span
-    itself and then waits for the rest."""
+    """``n - 1`` daemon threads that take jobs from a queue (one token per span beyond the first) and
+    claim spans from them; the calling thread runs the first span itself, claims what is left, then
+    waits for the spans the workers started."""
 
     def __init__(self, n: int) -> None:
         self.size = n
-        self.tasks: queue.SimpleQueue[tuple[Callable[[int, int], Any], int, int, list[Any], int, _Latch,
-                                            Settings]] = queue.SimpleQueue()
+        self.tasks: queue.SimpleQueue[_Job] = queue.SimpleQueue()
         for i in range(n - 1):
             threading.Thread(target=self._loop, daemon=True, name=f"cvprimer-{i}").start()
 
     def _loop(self) -> None:
         _IN_WORKER.active = True
         while True:
-            fn, a, b, out, i, latch, snap = self.tasks.get()
-            try:
-                with use(snap):  # the caller's settings: overrides are context-local, a worker has its own
-                    out[i] = (True, fn(a, b))
-            except BaseException as e:  # handed to the caller, raised there
-                out[i] = (False, e)
-            latch.count_down()
+            job = self.tasks.get()
+            if job.next >= len(job.spans):  # a stale token: the spans are all taken
+                continue
+            with use(job.snap):  # the caller's settings: overrides are context-local, a worker has its own
+                job.run_claimed()
 
     def map(self, fn: Callable[[int, int], Any], spans: list[tuple[int, int]]) -> list[Any]:
-        out: list[Any] = [None] * len(spans)
-        latch = _Latch(len(spans) - 1)
-        snap = current()
-        for i in range(1, len(spans)):
-            self.tasks.put((fn, spans[i][0], spans[i][1], out, i, latch, snap))
+        job = _Job(fn, spans, current())
+        for _ in range(min(len(spans), self.size) - 1):
+            self.tasks.put(job)
         try:
-            first = fn(*spans[0])
+            job.run(0)
+            job.run_claimed()
         finally:
-            latch.wait()  # never leave while a worker still writes into the caller's arrays
-        results = [first]
-        for ok, value in out[1:]:
+            job.done.acquire()  # never leave while a worker still writes into the caller's arrays
+        results = []
+        for ok, value in job.out:
             if not ok:
                 raise value
             results.append(value)
@@ -153,14 +398,18 @@ _IN_WORKER = threading.local()  # set in the pool's threads: a pool_map from the
 
 def pool_map(fn: Callable[[int, int], Any], spans: list[tuple[int, int]], blas_single: bool = True) -> list[Any]:
     """``[fn(a, b) for (a, b) in spans]``, on the pool when there are several spans (the first runs in
-    the calling thread; called from inside a span, the spans run in place, so nesting cannot wait on
-    itself). An exception in any span is raised here, after every span has finished."""
+    the calling thread, which then takes any span no worker has started; called from inside a span, the
+    spans run in place, so nesting cannot wait on itself). An exception in any span is raised here, after
+    every span has finished."""
     global _POOL
-    if len(spans) <= 1 or workers() == 1 or getattr(_IN_WORKER, "active", False):
+    if len(spans) <= 1 or getattr(_IN_WORKER, "active", False):
+        return [fn(a, b) for a, b in spans]
+    n = workers()
+    if n == 1:
         return [fn(a, b) for a, b in spans]
     with _LOCK:
-        if _POOL is None or _POOL.size < workers():
-            _POOL = _Pool(workers())
+        if _POOL is None or _POOL.size < n:
+            _POOL = _Pool(n)
         pool = _POOL
     ctx = _single_threaded_blas() if blas_single else contextlib.nullcontext()
     with ctx:
@@ -169,9 +418,9 @@ def pool_map(fn: Callable[[int, int], Any], spans: list[tuple[int, int]], blas_s
 
 def batch_spans(n: int, per_item: int) -> list[tuple[int, int]]:
     """Split range(n) into one contiguous chunk per worker (a single span when splitting is not
-    possible: no threadpoolctl to hold the BLAS to one thread, one worker, or tiny chunks)."""
+    possible: no BLAS thread control to hold the BLAS to one thread, one worker, or tiny chunks)."""
     k = min(workers(), n, max(1, (n * per_item) // max(1, settings.min_chunk_elements)))
-    if k <= 1 or not _controller():
+    if k <= 1 or not BLAS.available():
         return [(0, n)]
     bounds = [round(i * n / k) for i in range(k + 1)]
     return [(bounds[i], bounds[i + 1]) for i in range(k)]
