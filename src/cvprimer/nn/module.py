@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from cvprimer.core.tensor import Tensor
-from cvprimer.nn.hooks import RemovableHandle
+from cvprimer.nn.hooks import RemovableHandle, wire_inputs, wire_outputs
 from cvprimer.nn.parameter import Parameter
 from cvprimer.nn.state import StateMixin
 
@@ -58,6 +58,8 @@ class Module(StateMixin):
         object.__setattr__(self, "_modules", OrderedDict())
         object.__setattr__(self, "_forward_pre_hooks", OrderedDict())
         object.__setattr__(self, "_forward_hooks", OrderedDict())
+        object.__setattr__(self, "_backward_hooks", OrderedDict())
+        object.__setattr__(self, "_backward_pre_hooks", OrderedDict())
 
     # -- registration ------------------------------------------------------------------
     def _check_init(self, name: str) -> None:
@@ -266,16 +268,23 @@ class Module(StateMixin):
         raise NotImplementedError(f"{type(self).__name__} has no forward()")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        # the one place a module's input is converted: NumPy arrays given positionally become Tensors
+        # (no copy, dtype kept), so every layer takes arrays as well as Tensors, as a loader may yield either
+        args = tuple(Tensor(a) if isinstance(a, np.ndarray) else a for a in args)
         for hook in list(self._forward_pre_hooks.values()):
             res = hook(self, args)
             if res is not None:
                 args = res if isinstance(res, tuple) else (res,)
+        bw = self.__dict__.get("_backward_hooks") or self.__dict__.get("_backward_pre_hooks")
+        state = None
+        if bw:
+            args, state = wire_inputs(self, args)
         out = self.forward(*args, **kwargs)
         for hook in list(self._forward_hooks.values()):
             res = hook(self, args, out)
             if res is not None:
                 out = res
-        return out
+        return wire_outputs(state, out) if bw else out
 
     def register_forward_pre_hook(self, hook: Callable[..., Any]) -> RemovableHandle:
         """``hook(module, inputs) -> None or new inputs`` runs before ``forward``."""
@@ -287,6 +296,30 @@ class Module(StateMixin):
         """``hook(module, inputs, output) -> None or new output`` runs after ``forward``."""
         h = RemovableHandle(self._forward_hooks)
         self._forward_hooks[h.id] = hook
+        return h
+
+    def register_full_backward_hook(self, hook: Callable[..., Any]) -> RemovableHandle:
+        r"""``hook(module, grad_input, grad_output) -> None or new grad_input`` runs when the gradients
+        with respect to the module's inputs have been computed (PyTorch's semantics).
+
+        ``grad_input`` has one entry per positional Tensor input (None for an input that does not
+        require grad), ``grad_output`` one per Tensor output; both are tuples of Tensors. A returned
+        tuple (same length, None allowed) replaces ``grad_input`` for the rest of the backward pass.
+        When no input requires grad the hook still runs, with ``grad_input`` all None. Hooks registered
+        after a forward do not apply to that forward's graph.
+
+        Differences from PyTorch: an output that requires grad but receives none appears as zeros in
+        ``grad_output`` (PyTorch: None), and an input that does not require grad is always None.
+        """
+        h = RemovableHandle(self._backward_hooks)
+        self._backward_hooks[h.id] = hook
+        return h
+
+    def register_full_backward_pre_hook(self, hook: Callable[..., Any]) -> RemovableHandle:
+        r"""``hook(module, grad_output) -> None or new grad_output`` runs when the gradients with respect
+        to the module's outputs are known, before the module's own backward (PyTorch's semantics)."""
+        h = RemovableHandle(self._backward_pre_hooks)
+        self._backward_pre_hooks[h.id] = hook
         return h
 
     # -- repr --------------------------------------------------------------------------
