@@ -137,3 +137,24 @@ def test_cross_entropy_probability_target_closed_form():
     logp = z - np.log(np.exp(z).sum())
     got = F.cross_entropy(cp.tensor(z), cp.tensor(q)).item()
     assert got == pytest.approx(-(q * logp).sum(), rel=1e-12)
+
+
+# -- avg_pool2d(divisor_override=) ---------------------------------------------------------------------------
+@pytest.mark.parametrize("seed", range(6))
+def test_avg_pool2d_divisor_override(seed):
+    rng = np.random.default_rng(seed)
+    k = int(rng.integers(1, 4))
+    s = int(rng.integers(1, 3))
+    p = int(rng.integers(0, k // 2 + 1))
+    ceil, cip = bool(rng.integers(2)), bool(rng.integers(2))
+    d = int(rng.choice([1, 3, 5, -2]))
+    x = rng.standard_normal((2, 3) + tuple(int(v) for v in rng.integers(k + 1, 9, size=2)))
+    kw = dict(kernel_size=k, stride=s, padding=p, ceil_mode=ceil, count_include_pad=cip, divisor_override=d)
+    parity(lambda t: F.avg_pool2d(t, **kw), lambda t: TF.avg_pool2d(t, **kw), x)
+    if seed == 0:
+        check_grad(lambda t: F.avg_pool2d(t, **kw), x[:1, :2])
+
+
+def test_avg_pool2d_divisor_override_refuses_zero():
+    with pytest.raises(ValueError, match="avg_pool2d: divisor_override must be a nonzero int"):
+        F.avg_pool2d(cp.ones(1, 1, 4, 4), 2, divisor_override=0)

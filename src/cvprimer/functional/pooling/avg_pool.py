@@ -58,7 +58,8 @@ class AvgPool2dFn(Function):
     **Forward**: ``y[b, i, j] = (1 / D[i, j]) sum_{u < k_h, v < k_w} xp[b, i s_h + u, j s_w + v]``
     with ``xp`` the zero-padded input. The window sum is separable (sum the ``k_w`` column
     taps, then the ``k_h`` row taps: ``k_h + k_w`` array adds instead of ``k_h k_w``), and so
-    is the divisor ``D[i, j] = D_h[i] D_w[j]`` (:func:`_divisor`; PyTorch's rule).
+    is the divisor ``D[i, j] = D_h[i] D_w[j]`` (:func:`_divisor`; PyTorch's rule), or the constant
+    ``divisor_override`` for every window when one is given.
 
     **Backward**: linear, so ``gx`` is the transpose: ``gy / D`` is spread equally over the
     window, ``gx[b, h, w] = sum_{(i, j): (h, w) in window(i, j)} gy[b, i, j] / D[i, j]``;
@@ -76,13 +77,17 @@ class AvgPool2dFn(Function):
         return Window(g["k"], g["s"], g["p"], g.get("d", (1, 1)))
 
     @staticmethod
-    def forward(ctx: Function, x: np.ndarray, g: dict[str, Any], count_include_pad: bool) -> np.ndarray:
+    def forward(ctx: Function, x: np.ndarray, g: dict[str, Any], count_include_pad: bool,
+                divisor_override: int | None = None) -> np.ndarray:
         *lead, H, W = x.shape
         (kh, kw), (sh, sw), (ph, pw), (Ho, Wo) = g["k"], g["s"], g["p"], g["out"]
         xp = padded(x.reshape(math.prod(lead), H, W), (ph, pw), extent(g), 0.0)
         y = _window_sum(_window_sum(xp, kw, sw, Wo, 2), kh, sh, Ho, 1)
-        div = np.outer(_divisor(H, Ho, kh, sh, ph, count_include_pad),
-                       _divisor(W, Wo, kw, sw, pw, count_include_pad)).astype(x.dtype)
+        if divisor_override is None:
+            div = np.outer(_divisor(H, Ho, kh, sh, ph, count_include_pad),
+                           _divisor(W, Wo, kw, sw, pw, count_include_pad)).astype(x.dtype)
+        else:  # one divisor for every window (a 0-d array: broadcasts in forward and backward)
+            div = np.asarray(divisor_override, dtype=x.dtype)
         y /= div
         ctx.div, ctx.g, ctx.x_shape, ctx.padded_shape = div, g, x.shape, xp.shape
         return y.reshape(*lead, Ho, Wo)
@@ -120,7 +125,7 @@ def _separable_flops(x_shape: tuple[int, ...], g: dict[str, Any]) -> int:
 
 
 def avg_pool2d(x: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0, ceil_mode: bool = False,
-               count_include_pad: bool = True) -> Tensor:
+               count_include_pad: bool = True, divisor_override: int | None = None) -> Tensor:
     r"""2-D average pooling over an (N, C, H, W) or (C, H, W) input.
 
     Parameters
@@ -134,6 +139,10 @@ def avg_pool2d(x: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0
         the left padding); a window hanging off the end is divided by its clipped size.
     count_include_pad : bool
         Count the zero padding in the divisor (True, the default) or only the input elements.
+    divisor_override : int, optional
+        Divide every window sum by this nonzero number instead (PyTorch's option; ``count_include_pad``
+        is then irrelevant): ``y = (sum of the window) / divisor_override``, ``gx`` = ``gy /
+        divisor_override`` spread over each window.
 
     Shape
     -----
@@ -158,7 +167,12 @@ def avg_pool2d(x: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0
         raise TypeError(f"{op}: expected a Tensor input, got {type(x).__name__}")
     shape = check_planes(op, x)
     g = window_params(op, shape, kernel_size, stride, padding, 1, ceil_mode)
-    return AvgPool2dFn.apply(x, g, bool(count_include_pad))
+    if divisor_override is not None and (isinstance(divisor_override, (bool, np.bool_))
+                                         or not isinstance(divisor_override, (int, np.integer))
+                                         or divisor_override == 0):
+        raise ValueError(f"{op}: divisor_override must be a nonzero int or None, got {divisor_override!r}")
+    return AvgPool2dFn.apply(x, g, bool(count_include_pad),
+                             None if divisor_override is None else int(divisor_override))
 
 
 def cost(x_shape: tuple[int, ...], kernel_size: Any, stride: Any = None, padding: Any = 0,
