@@ -288,3 +288,26 @@ def test_an_experiments_topic_is_its_first_questions():
     with pytest.raises(ValueError, match="differs from question 1's topic 'data'"):
         Elsewhere.check()
     Seeded.check()
+
+
+def test_the_frame_counts_questions_from_questions_py():
+    """No number literal 54 (or 55, as range(1, 55)) in the lab frame or report code, and no "54" in its
+    strings: the question count comes from ``questions.QUESTIONS`` (issue 28, point 6). Comments and the
+    modules' docstrings may mention it."""
+    import io
+    import pathlib
+    import tokenize
+
+    import cvprimer.lab as lab_pkg
+
+    root = pathlib.Path(lab_pkg.__file__).parent
+    files = [p for p in [*root.glob("*.py"), *root.glob("report/*.py")] if p.name != "questions.py"]
+    assert len(files) > 10
+    found = []
+    for p in files:
+        for tok in tokenize.generate_tokens(io.StringIO(p.read_text(encoding="utf-8")).readline):
+            if tok.type == tokenize.NUMBER and tok.string in ("54", "55"):
+                found.append(f"{p.name}:{tok.start[0]}")
+            if tok.type == tokenize.STRING and tok.start[0] > 3 and re.search(r"\b54\b", tok.string):
+                found.append(f"{p.name}:{tok.start[0]}")
+    assert not found, found

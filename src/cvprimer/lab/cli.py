@@ -23,7 +23,6 @@ from typing import Any
 
 from cvprimer.argtypes import number, positive_int, seed_int
 from cvprimer.errors import UserError
-from cvprimer.lab.experiment import OUTCOMES
 
 DEFAULT_OUT = "lab-report"
 DEFAULT_SEEDS = 3
@@ -33,7 +32,7 @@ MAX_SEEDS = 100
 
 
 def add_parser(sub: Any) -> None:
-    p = sub.add_parser("lab", help="run the experiments that test the source document's 54 questions and write "
+    p = sub.add_parser("lab", help="run the experiments that test the source document's questions and write "
                                    "the report",
                        description="Without a sub-command: run every experiment in quick mode, then write the report.")
     p.add_argument("--out", default=DEFAULT_OUT, metavar="DIR", help="output folder (default %(default)s)")
@@ -136,6 +135,7 @@ def _comm() -> Any:
 
 
 def cmd_run(args: argparse.Namespace, exps: list[Any], comm: Any = None) -> list[dict[str, Any]]:
+    from cvprimer.lab.experiment import OUTCOMES
     from cvprimer.lab.runner import run_many, usable_cores
 
     main = comm is None or comm.is_main
@@ -242,7 +242,9 @@ def cmd_list(as_json: bool) -> None:
             qs = ",".join(str(q) for q in e.questions)
             print(f"  {e.id:<30} q{qs:<8} {e.kind:<10} {e.t('title')}")
     answered = sorted({q for e in exps for q in e.questions})
-    print(f"{len(exps)} experiments and pages answering {len(answered)} of 54 questions")
+    from cvprimer.lab.questions import QUESTIONS
+
+    print(f"{len(exps)} experiments and pages answering {len(answered)} of {len(QUESTIONS)} questions")
 
 
 def _say(text: str) -> None:

@@ -297,8 +297,8 @@ class Experiment:
         name = cls.__name__
         if not cls.id or cls.id != cls.id.lower() or " " in cls.id:
             raise ValueError(f"{name}: id must be a lower-case slug like 'q03-dilated-rf', got {cls.id!r}")
-        if not cls.questions or any(not (1 <= q <= 54) for q in cls.questions):
-            raise ValueError(f"{name}: questions must be numbers in 1..54, got {cls.questions!r}")
+        if not cls.questions or any(q not in QUESTIONS for q in cls.questions):
+            raise ValueError(f"{name}: questions must be numbers in 1..{len(QUESTIONS)}, got {cls.questions!r}")
         if cls.topic not in TOPIC_KEYS:
             raise ValueError(f"{name}: topic must be one of {TOPIC_KEYS}, got {cls.topic!r}")
         first = QUESTIONS[min(cls.questions)].topic

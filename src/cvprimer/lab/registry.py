@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterable
 
 from cvprimer.lab.experiment import TOPIC_KEYS, Experiment
+from cvprimer.lab.questions import QUESTIONS
 
 
 class SelectionError(ValueError):
@@ -46,8 +47,8 @@ def get(exp_id: str) -> type[Experiment]:
 
 
 def by_question() -> dict[int, list[type[Experiment]]]:
-    """Question number -> the experiments and pages that answer it (every number 1..54 is a key)."""
-    out: dict[int, list[type[Experiment]]] = {q: [] for q in range(1, 55)}
+    """Question number -> the experiments and pages that answer it (every question number is a key)."""
+    out: dict[int, list[type[Experiment]]] = {q: [] for q in sorted(QUESTIONS)}
     for e in all_experiments():
         for q in e.questions:
             out[q].append(e)
@@ -69,8 +70,9 @@ def select(selectors: Iterable[str]) -> list[type[Experiment]]:
         m = _QUESTION.match(s)
         if m:
             q = int(m.group(1))
-            if not 1 <= q <= 54:
-                raise SelectionError(f"question {s!r} is out of range; the seed has questions 1..54")
+            if q not in QUESTIONS:
+                raise SelectionError(f"question {s!r} is out of range; the source document has questions "
+                                     f"1..{len(QUESTIONS)}")
             hits = [e.id for e in exps if q in e.questions]
             if not hits:
                 raise SelectionError(f"question {q} has no experiment yet; answered questions: "

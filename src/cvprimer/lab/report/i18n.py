@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from cvprimer.lab.questions import QUESTIONS
+
+_N = len(QUESTIONS)
+
 UI: dict[str, dict[str, str]] = {
     "en": {
-        "lang_name": "English", "other_lang": "中文版", "doc_title": "cvprimer lab: 54 questions, measured",
+        "lang_name": "English", "other_lang": "中文版", "doc_title": f"cvprimer lab: {_N} questions, measured",
         "subtitle": "Every claim of the interview canon tested on our own NumPy engine with real data.",
         "generated": "Generated", "mode": "mode", "seeds": "random seeds", "questions": "Questions",
         "errata": "Errata: claims the lab refuted or qualified", "errata_none": "No claim refuted or qualified yet.",
@@ -45,13 +49,13 @@ UI: dict[str, dict[str, str]] = {
         "legend_provisional_term": "provisional",
         "legend_provisional": "a quick-mode result too small to settle its claim; run it with --full.",
         "legend_source_term": "the source document",
-        "legend_source": "the interview question set whose 54 questions and claimed answers this lab tests.",
+        "legend_source": f"the interview question set whose {_N} questions and claimed answers this lab tests.",
         "legend_seed_term": "random seed",
         "legend_seed": "the number that fixes an experiment's random numbers; each random seed decides on its "
         "own and the verdict needs them to agree.",
     },
     "zh": {
-        "lang_name": "中文", "other_lang": "English", "doc_title": "cvprimer 实验室：54 道题，逐一实测",
+        "lang_name": "中文", "other_lang": "English", "doc_title": f"cvprimer 实验室：{_N} 道题，逐一实测",
         "subtitle": "面试经典中的每一条说法，都在我们自己的 NumPy 引擎上用真实数据检验。",
         "generated": "生成时间", "mode": "模式", "seeds": "随机种子", "questions": "题目",
         "errata": "勘误：被实验推翻或修正的说法", "errata_none": "目前没有被推翻或修正的说法。",
@@ -90,7 +94,7 @@ UI: dict[str, dict[str, str]] = {
         "legend_provisional_term": "暂定",
         "legend_provisional": "快速模式的规模不足以判定这条说法；请用 --full 运行。",
         "legend_source_term": "原文",
-        "legend_source": "本实验室所检验的面试题集：其中的 54 道题及其给出的答案。",
+        "legend_source": f"本实验室所检验的面试题集：其中的 {_N} 道题及其给出的答案。",
         "legend_seed_term": "随机种子",
         "legend_seed": "决定实验中随机数的数字；每个随机种子各自判定，结论要求它们一致。",
     },
