@@ -20,7 +20,8 @@ from cvprimer.errors import UserError
 # the flags a resumed run cannot change (it continues its saved configuration); --epochs may extend it
 _FIXED_ON_RESUME = ("model", "dataset", "val_fraction", "resize", "batch_size", "optimizer", "lr", "momentum",
                     "weight_decay", "l1", "dropout", "schedule", "warmup_epochs", "augment", "imbalance",
-                    "label_smoothing", "early_stopping", "seed", "run_dir", "overwrite")
+                    "label_smoothing", "early_stopping", "seed", "run_dir", "overwrite", "eval_every",
+                    "train_eval", "tensorboard", "find_lr")
 
 
 def add_parser(sub: Any) -> None:
@@ -54,8 +55,23 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--seed", type=seed_int, default=d.seed)
     p.add_argument("--run-dir", default=None, help="output folder (default runs/<model>-<dataset>-<time>)")
     p.add_argument("--overwrite", action="store_true", help="start over in a --run-dir that already holds a run")
+    p.add_argument("--max-steps", type=positive_int, default=None, metavar="N",
+                   help="stop after N optimizer steps, mid-epoch if need be (or at --epochs, whichever comes "
+                        "first); with --resume, extends the run to N steps")
+    p.add_argument("--eval-every", type=positive_int, default=None, metavar="N",
+                   help="also validate every N optimizer steps (val_loss/val_acc columns in steps.csv)")
+    p.add_argument("--train-eval", default=d.train_eval, choices=("running", "exact"),
+                   help="training metrics per epoch: 'running' (mean over the epoch's batches as they trained; "
+                        "train_loss/train_acc) or 'exact' (also the epoch's final weights over the training split: "
+                        "train_loss_exact/train_acc_exact); default %(default)s")
+    p.add_argument("--tensorboard", action="store_true",
+                   help="also write TensorBoard event files into RUN_DIR/tensorboard/ (needs the tensorboard extra)")
+    p.add_argument("--find-lr", action="store_true",
+                   help="run the learning-rate range test on this model and data instead of training: writes "
+                        "lr_finder.csv and lr_finder.png into the run folder and prints the suggested --lr")
     p.add_argument("--resume", default=None, metavar="RUN_DIR",
-                   help="continue an interrupted run (only --epochs may be given with it, to extend the run)")
+                   help="continue an interrupted run (only --epochs and --max-steps may be given with it, to "
+                        "extend the run)")
     p.add_argument("--distributed", action="store_true",
                    help="data-parallel over the MPI ranks (run under `mpiexec -n N`; one process without it); "
                         "--batch-size is the global batch")
@@ -68,7 +84,7 @@ def _check_resume_flags(args: argparse.Namespace) -> None:
     changed = [f"--{k.replace('_', '-')}" for k in _FIXED_ON_RESUME if getattr(args, k) != parser.get_default(k)]
     if changed:
         raise UserError(f"--resume continues the saved configuration and cannot change {', '.join(changed)}; "
-                        f"only --epochs may be given (to extend the run), or start a new run")
+                        f"only --epochs and --max-steps may be given (to extend the run), or start a new run")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -83,9 +99,11 @@ def run(args: argparse.Namespace) -> int:
     try:
         with guard:
             if args.resume:
+                if args.find_lr:
+                    raise UserError("--find-lr tests a fresh model and cannot be combined with --resume")
                 _check_resume_flags(args)
                 summary = run_training(resume=args.resume, verbose=not args.quiet, distributed=args.distributed,
-                                       epochs=args.epochs)
+                                       epochs=args.epochs, max_steps=args.max_steps)
             else:
                 cfg = TrainConfig(
                     model=args.model, dataset=args.dataset, val_fraction=args.val_fraction, resize=args.resize,
@@ -94,7 +112,17 @@ def run(args: argparse.Namespace) -> int:
                     l1=args.l1, dropout=args.dropout, schedule=args.schedule, warmup_epochs=args.warmup_epochs,
                     augment=[a for a in args.augment.split(",") if a], imbalance=args.imbalance,
                     label_smoothing=args.label_smoothing, early_stopping=args.early_stopping,
-                    seed=args.seed)
+                    seed=args.seed, max_steps=args.max_steps, eval_every=args.eval_every,
+                    train_eval=args.train_eval, tensorboard=args.tensorboard)
+                if args.find_lr:
+                    if args.distributed:
+                        raise UserError("--find-lr runs in one process; leave out --distributed")
+                    from cvprimer.train.find_lr import run_find_lr
+
+                    out = run_find_lr(cfg, run_dir=args.run_dir, overwrite=args.overwrite, verbose=not args.quiet)
+                    if args.quiet:  # the suggestion is the point of the verb: printed even with --quiet
+                        print(out["suggested_lr"])
+                    return 0
                 summary = run_training(cfg, run_dir=args.run_dir, verbose=not args.quiet,
                                        distributed=args.distributed, overwrite=args.overwrite)
     except (RunError, RunDirError) as e:

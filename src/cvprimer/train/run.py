@@ -1,9 +1,11 @@
 r"""``cvprimer train``: one call from a config to a finished run folder.
 
 The run folder holds ``config.json`` (written first), ``steps.csv``/``epochs.csv``/``epochs.jsonl``
-(written as training goes), ``checkpoints/last.npz`` and ``best.npz``, ``curves.png`` and
-``summary.json`` (final and best metrics, per-class report on the validation split, the
-diagnosis with its evidence and remedies, wall time). Ctrl-C stops cleanly: the summary is still
+(written as training goes; their columns are listed in :mod:`cvprimer.train.trainer` and docs/training.md),
+``checkpoints/last.npz`` and ``best.npz``, ``curves.png``, with ``tensorboard=True`` the event files in
+``tensorboard/``, and ``summary.json`` (final and best metrics, optimizer steps run, per-class report on the
+validation split, the diagnosis with its evidence and remedies, wall time). ``max_steps`` may end the last
+epoch early; the run resumes from there with a larger ``max_steps``. Ctrl-C stops cleanly: the summary is still
 written and ``run_training(resume=run_dir)`` continues from the last checkpoint with the saved config.
 
 Data flow: dataset -> stratified train/validation split (seeded) -> optional resize -> optional
@@ -40,7 +42,7 @@ from cvprimer.train.diagnose import diagnose
 from cvprimer.train.metrics import classification_report
 from cvprimer.train.monitors import GradientMonitor, NaNGuard
 from cvprimer.train.rundir import RunLock, check_resumable, prepare_new
-from cvprimer.train.trainer import Trainer
+from cvprimer.train.trainer import TRAIN_EVAL, Trainer
 
 OPTIMIZERS = {
     "sgd": lambda p, c: optim.SGD(p, lr=c.lr, weight_decay=c.weight_decay, l1_decay=c.l1),
@@ -85,6 +87,10 @@ class TrainConfig:
     early_stopping: int | None = None
     seed: int = 0
     model_kwargs: dict[str, Any] = field(default_factory=dict)
+    max_steps: int | None = None  # stop after this many optimizer steps (or at `epochs`, whichever comes first)
+    eval_every: int | None = None  # also validate every N optimizer steps (into steps.csv)
+    train_eval: str = "running"  # "exact": also the final weights of each epoch over the training split
+    tensorboard: bool = False  # also write TensorBoard event files into RUN_DIR/tensorboard/ (tensorboardX)
 
     def validate(self) -> None:
         """Check every field before anything is loaded, built or written; the first bad one raises
@@ -125,6 +131,18 @@ class TrainConfig:
             need("--early-stopping", self.early_stopping, self.early_stopping >= 1, "a patience >= 1 epoch")
         if self.resize is not None:
             need("--resize", self.resize, self.resize >= 1, "a side length >= 1")
+        for flag, v in (("--max-steps", self.max_steps), ("--eval-every", self.eval_every)):
+            if v is not None:
+                need(flag, v, isinstance(v, int) and v >= 1, "an integer >= 1")
+        if self.train_eval not in TRAIN_EVAL:
+            raise RunError(f"--train-eval {self.train_eval!r} is unknown; expected one of {', '.join(TRAIN_EVAL)}")
+        if self.tensorboard:
+            from cvprimer.train.tensorboard import require_tensorboardx
+
+            try:
+                require_tensorboardx()
+            except ImportError as e:
+                raise RunError(str(e)) from None
         need("--seed", self.seed, 0 <= self.seed < 2**32, "an integer in 0..2**32-1")
 
 
@@ -231,8 +249,9 @@ def _distributed_world(cfg: TrainConfig) -> Any:
     return comm
 
 
-def _resume_config(resume: str, epochs: int | None) -> TrainConfig:
-    """The saved configuration of a run to resume (``epochs`` extends it); RunError if it cannot be used."""
+def _resume_config(resume: str, epochs: int | None, max_steps: int | None = None) -> TrainConfig:
+    """The saved configuration of a run to resume (``epochs`` and ``max_steps`` extend it); RunError if it cannot
+    be used."""
     from cvprimer.train.checkpoint import read_checkpoint
 
     last = check_resumable(resume)
@@ -241,30 +260,40 @@ def _resume_config(resume: str, epochs: int | None) -> TrainConfig:
             cfg = TrainConfig(**json.load(f))
     except (OSError, ValueError, TypeError) as e:
         raise RunError(f"--resume {resume!r}: config.json cannot be read as a run configuration ({e})") from None
-    if epochs is not None:
+    if epochs is not None or max_steps is not None:
         try:
-            done = int(read_checkpoint(last)[0]["epoch"])
-        except CheckpointError as e:  # damaged or hostile file: read_checkpoint's one line names it
+            info = read_checkpoint(last)[0]
+            done = int(info["epoch"])
+            steps = int(info.get("meta", {}).get("global_step", 0))
+            cut = "partial_epoch" in info.get("meta", {})
+        except (CheckpointError, TypeError, ValueError, AttributeError) as e:  # damaged or hostile file
             raise RunError(f"--resume {resume!r}: {e}") from None
-        if epochs < done:
-            raise RunError(f"--epochs {epochs}: the run already finished {done} epochs; give at least {done}")
-        cfg.epochs = epochs
+        if epochs is not None:
+            if epochs < done:  # a checkpoint max_steps wrote mid-epoch: epoch `done` is begun, not finished
+                reached = f"is in epoch {done} (cut by --max-steps)" if cut else f"already finished {done} epochs"
+                raise RunError(f"--epochs {epochs}: the run {reached}; give at least {done}")
+            cfg.epochs = epochs
+        if max_steps is not None:
+            if max_steps < steps:
+                raise RunError(f"--max-steps {max_steps}: the run already made {steps} optimizer steps; give at "
+                               f"least {steps}")
+            cfg.max_steps = max_steps
     return cfg
 
 
 def run_training(cfg: TrainConfig | None = None, run_dir: str | None = None, resume: str | None = None,
                  verbose: bool = True, distributed: bool = False, overwrite: bool = False,
-                 epochs: int | None = None) -> dict[str, Any]:
+                 epochs: int | None = None, max_steps: int | None = None) -> dict[str, Any]:
     """Train as configured and write the run folder; returns the summary dict (on ranks other than 0
     of a distributed run, a short one: ``run_dir``, ``rank``, ``error``, ``interrupted``).
 
     Before anything is loaded or written: the configuration is validated, a new run's folder must be new or
     empty (``overwrite`` clears an earlier run's files, never a folder that is not a run), a resumed run must
-    have a checkpoint (``epochs`` may extend it). The folder is locked while the run trains. The summary is
-    written on every way out (finished, interrupted — also during start-up —, stopped by the NaN guard).
-    """
+    have a checkpoint (``epochs`` and ``max_steps`` may extend it). The folder is locked while the run trains.
+    The summary is written on every way out (finished, interrupted — also during start-up —, stopped by the NaN
+    guard)."""
     if resume is not None:
-        cfg, run_dir = _resume_config(resume, epochs), resume
+        cfg, run_dir = _resume_config(resume, epochs, max_steps), resume
     cfg = cfg or TrainConfig()
     cfg.validate()
     comm = _distributed_world(cfg) if distributed else None
@@ -285,26 +314,41 @@ def run_training(cfg: TrainConfig | None = None, run_dir: str | None = None, res
         lock.release()
 
 
-def _run_locked(cfg: TrainConfig, run_dir: str, resume: str | None, verbose: bool, comm: Any,
-                main: bool) -> dict[str, Any]:
-    from cvprimer.data import ArrayDataset, DataLoader, Standardizer, split_arrays
+@dataclass
+class Setup:
+    """What a run trains with, built from its configuration (see :func:`build_training`)."""
+
+    model: Any
+    optimizer: Any
+    loss_fn: Any
+    train_loader: Any
+    val_loader: Any
+    exact_loader: Any  # the training split as split (before any resampling), standardised, in order
+    x_val: np.ndarray
+    y_val: np.ndarray
+    num_classes: int
+
+
+def load_splits(cfg: TrainConfig) -> tuple[Any, int]:
+    """Seed the default generator, load the dataset (resized) and split it: ``(splits, num_classes)``."""
+    from cvprimer.data import split_arrays
+
+    cp.manual_seed(cfg.seed)
+    ds = _load_data(cfg)
+    x, y = _resize(ds.images, cfg.resize), ds.labels
+    frac = (1 - cfg.val_fraction, cfg.val_fraction, 0.0)
+    splits = split_arrays(x, y, frac, rng=np.random.default_rng(cfg.seed))
+    _check_splits(y, splits.val, splits.train, cfg)
+    return splits, int(y.max()) + 1
+
+
+def build_training(cfg: TrainConfig, splits: Any, num_classes: int, comm: Any = None) -> Setup:
+    """The data flow of the module docstring up to the loaders, then the model (checked on one sample), its
+    optimizer and the loss."""
+    from cvprimer.data import ArrayDataset, DataLoader, Standardizer
     from cvprimer.data import imbalance as imb
     from cvprimer.models import get_model
 
-    if main:  # written first (and again on resume, which may have extended the epochs)
-        atomic_write(os.path.join(run_dir, "config.json"), json.dumps(dataclasses.asdict(cfg), indent=2))
-    t_start = time.perf_counter()
-    try:
-        cp.manual_seed(cfg.seed)
-        ds = _load_data(cfg)
-        x, y = _resize(ds.images, cfg.resize), ds.labels
-        num_classes = int(y.max()) + 1
-        frac = (1 - cfg.val_fraction, cfg.val_fraction, 0.0)
-        splits = split_arrays(x, y, frac, rng=np.random.default_rng(cfg.seed))
-        _check_splits(y, splits.val, splits.train, cfg)
-    except KeyboardInterrupt:  # Ctrl-C while loading: nothing trained, but say so in the run folder
-        return _write_summary(run_dir, cfg, None, [], t_start, main, verbose, interrupted=True,
-                              error="interrupted during start-up")
     train = splits.train
     if cfg.imbalance in ("oversample", "undersample", "smote"):
         fn = {"oversample": imb.random_oversample, "undersample": imb.random_undersample, "smote": imb.smote}
@@ -325,11 +369,13 @@ def _run_locked(cfg: TrainConfig, run_dir: str, resume: str | None, verbose: boo
                               sampler=sampler, rng=np.random.default_rng(cfg.seed + 1), transform=transform,
                               prefetch=1)
     val_loader = DataLoader(ArrayDataset(xva, splits.val.labels), batch_size=256, sampler=val_sampler)
+    exact = (DataLoader(ArrayDataset(norm(splits.train.images), splits.train.labels), batch_size=256,
+                        rng=np.random.default_rng(0)) if cfg.train_eval == "exact" else None)
     kwargs = dict(cfg.model_kwargs)
     if cfg.dropout is not None:
         kwargs["dropout"] = cfg.dropout
     try:
-        model = get_model(cfg.model, num_classes=num_classes, in_channels=x.shape[1], **kwargs)
+        model = get_model(cfg.model, num_classes=num_classes, in_channels=xtr.shape[1], **kwargs)
         _check_model_accepts(model, xtr[:1])
     except (ValueError, TypeError) as e:
         raise RunError(f"--model {cfg.model} cannot train on images of shape {tuple(xtr.shape[1:])} "
@@ -339,25 +385,47 @@ def _run_locked(cfg: TrainConfig, run_dir: str, resume: str | None, verbose: boo
 
         model = convert_sync_batchnorm(model, comm)
     opt = OPTIMIZERS[cfg.optimizer](model.parameters(), cfg)
-    steps = len(train_loader)
-    sched, interval = optim.lr_scheduler.make_scheduler(cfg.schedule, opt, total_steps=cfg.epochs * steps,
-                                                        warmup_steps=int(round(cfg.warmup_epochs * steps)))
 
     def loss_fn(out: cp.Tensor, target: cp.Tensor) -> cp.Tensor:
         if cfg.imbalance == "focal" and target.dtype.kind in "iu":
             return F.softmax_focal_loss(out, target, gamma=2.0)
         return F.cross_entropy(out, target, label_smoothing=cfg.label_smoothing)
 
+    return Setup(model, opt, loss_fn, train_loader, val_loader, exact, xva, splits.val.labels, num_classes)
+
+
+def _run_locked(cfg: TrainConfig, run_dir: str, resume: str | None, verbose: bool, comm: Any,
+                main: bool) -> dict[str, Any]:
+    if main:  # written first (and again on resume, which may have extended the epochs)
+        atomic_write(os.path.join(run_dir, "config.json"), json.dumps(dataclasses.asdict(cfg), indent=2))
+    t_start = time.perf_counter()
+    try:
+        splits, num_classes = load_splits(cfg)
+    except KeyboardInterrupt:  # Ctrl-C while loading: nothing trained, but say so in the run folder
+        return _write_summary(run_dir, cfg, None, [], t_start, main, verbose, interrupted=True,
+                              error="interrupted during start-up")
+    su = build_training(cfg, splits, num_classes, comm)
+    model, opt, loss_fn, train_loader, val_loader = su.model, su.optimizer, su.loss_fn, su.train_loader, su.val_loader
+    steps = len(train_loader)
+    total = cfg.epochs * steps if cfg.max_steps is None else min(cfg.epochs * steps, cfg.max_steps)
+    sched, interval = optim.lr_scheduler.make_scheduler(cfg.schedule, opt, total_steps=total,
+                                                        warmup_steps=int(round(cfg.warmup_epochs * steps)))
+
     hist, monitor = History(run_dir if main else None), GradientMonitor(every=10)
     callbacks = [hist, monitor, NaNGuard(), ModelCheckpoint(os.path.join(run_dir, "checkpoints"), "val_acc", "max")]
     if cfg.early_stopping:
         callbacks.append(EarlyStopping("val_loss", patience=cfg.early_stopping))
+    if cfg.tensorboard and main:
+        from cvprimer.train.tensorboard import TensorBoardLogger
+
+        callbacks.append(TensorBoardLogger(os.path.join(run_dir, "tensorboard")))
     trainer = Trainer(model, loss_fn, opt, sched, callbacks, scheduler_interval=interval, verbose=verbose,
-                      distributed=comm)
+                      distributed=comm, max_steps=cfg.max_steps, eval_every=cfg.eval_every, train_eval=cfg.train_eval)
     last = os.path.join(run_dir, "checkpoints", "last.npz")
     error = None
     try:
-        trainer.fit(train_loader, val_loader, cfg.epochs, resume=last if resume is not None else None)
+        trainer.fit(train_loader, val_loader, cfg.epochs, resume=last if resume is not None else None,
+                    train_eval_loader=su.exact_loader)
     except FloatingPointError as e:  # NaN guard: keep what we have and say so in the summary
         if comm is not None and comm.world_size > 1:
             raise  # the other ranks may be inside an all-reduce: end the job (abort) rather than hang
@@ -366,10 +434,12 @@ def _run_locked(cfg: TrainConfig, run_dir: str, resume: str | None, verbose: boo
         raise RunError(f"--resume {run_dir!r}: {e}") from None
     if not main:
         return {"run_dir": run_dir, "rank": comm.rank, "error": error, "interrupted": trainer.interrupted}
-    extra: dict[str, Any] = {"world_size": 1 if comm is None else comm.world_size}
+    extra: dict[str, Any] = {"world_size": 1 if comm is None else comm.world_size, "steps_run": trainer.global_step,
+                             "stopped_at_max_steps": trainer.max_steps is not None
+                             and trainer.global_step >= trainer.max_steps}
     try:
         epochs = hist.epochs
-        pred = trainer.predict(xva)
+        pred = trainer.predict(su.x_val)
         extra["val_report"] = classification_report(pred, splits.val.labels, num_classes)
         extra["diagnosis"] = ([dataclasses.asdict(f) for f in diagnose(epochs, monitor.monitors(),
                                                                        hist.step_losses)] if epochs else [])

@@ -22,8 +22,9 @@ import os
 import shutil
 from typing import Any
 
-RUN_FILES = ("config.json", "summary.json", "curves.png", "steps.csv", "epochs.csv", "epochs.jsonl")
-RUN_DIRS = ("checkpoints",)
+RUN_FILES = ("config.json", "summary.json", "curves.png", "steps.csv", "epochs.csv", "epochs.jsonl",
+             "lr_finder.csv", "lr_finder.png")
+RUN_DIRS = ("checkpoints", "tensorboard")
 LOCK = ".lock"
 
 
