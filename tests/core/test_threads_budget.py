@@ -169,3 +169,18 @@ def test_a_split_conv_matches_one_thread():
     with settings.override(threads=2, min_chunk_elements=1024):
         got = F.conv2d(cp.tensor(x), cp.tensor(w), padding=1).data
     np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-5)
+
+
+def test_each_backward_refreshes_the_budget():
+    """A model without batch-split ops (an MLP) still follows the load: backward takes a sample when the
+    last one is older than SAMPLE_EVERY_S (and not under settings.threads)."""
+    import cvprimer as cp
+
+    w = cp.tensor(np.ones((4, 3), np.float32), requires_grad=True)
+    pool._BUDGET.last = -1e9
+    (cp.tensor(np.ones((2, 4), np.float32)) @ w).sum().backward()
+    assert pool._BUDGET.last > time.monotonic() - 5
+    with settings.override(threads=1):
+        pool._BUDGET.last = -1e9
+        (cp.tensor(np.ones((2, 4), np.float32)) @ w).sum().backward()
+        assert pool._BUDGET.last == -1e9

@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 
 from cvprimer.core.geometry import Pointwise
+from cvprimer.core.pool import refresh as refresh_thread_budget
 from cvprimer.core.saves import NOTHING, Saves, as_saves
 from cvprimer.core.settings import current as current_settings
 from cvprimer.core.settings import use as use_settings
@@ -524,6 +525,7 @@ def run_backward(
     node that uses the leaf is done, its hooks see the sum (and may replace it), the result is accumulated
     into ``.grad``, then its post-accumulate hooks are called with the leaf.
     """
+    refresh_thread_budget()  # once per backward: the thread budget follows the machine's load
     # -- topological order of the nodes reachable from the roots --------------------
     order: list[Function] = []
     seen: set[int] = set()
