@@ -32,8 +32,8 @@ def soft_threshold(x: np.ndarray, t: float) -> np.ndarray:
 
     Example
     -------
-    >>> soft_threshold(np.array([-2.0, -0.5, 0.3, 1.5]), 1.0).tolist()
-    [-1.0, 0.0, 0.0, 0.5]
+    >>> soft_threshold(np.array([-2.0, -0.5, 0.3, 1.5]), 1.0).tolist()  # sign(-0.5) * 0 is -0.0
+    [-1.0, -0.0, 0.0, 0.5]
     """
     if t < 0:
         raise ValueError(f"soft_threshold: threshold must be >= 0, got {t}")
