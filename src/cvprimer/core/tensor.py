@@ -158,10 +158,36 @@ class Tensor:
 
     def __bool__(self) -> bool:
         if self.data.size != 1:
-            raise ValueError(
-                f"Tensor: the truth value of a tensor with shape {self.shape} is ambiguous"
+            raise RuntimeError(
+                f"Boolean value of Tensor with more than one value is ambiguous (shape {self.shape}); use "
+                ".any() or .all(), or compare tensors by identity with `is`"
             )
-        return bool(self.data)
+        return bool(self.data.reshape(()))
+
+    # ``==`` and ``!=`` are elementwise, as in PyTorch (and NumPy); hashing stays by identity, so Tensors are
+    # still dict keys and set members (a dict finds its key by ``is`` before trying ``==``). Code that looks a
+    # tensor up in a list (``in``, ``list.index``, ``list.remove``) must compare by identity instead.
+    def _compare(self, other: Any, op: Any, name: str) -> Any:
+        if isinstance(other, Tensor):
+            o = other.data
+        elif isinstance(other, (bool, int, float, complex, np.ndarray, np.generic, list, tuple)):
+            o = other
+        else:  # None, strings, other objects: Python falls back to identity (False for ==), as PyTorch
+            return NotImplemented
+        try:
+            return Tensor._wrap(np.asarray(op(self.data, o)))
+        except ValueError as e:
+            raise RuntimeError(
+                f"Tensor.{name}: shapes {self.shape} and {np.shape(o)} do not broadcast ({e})"
+            ) from None
+
+    def __eq__(self, other: Any) -> Any:  # type: ignore[override]
+        """Elementwise ``self == other`` (broadcasting): a bool Tensor."""
+        return self._compare(other, np.equal, "__eq__")
+
+    def __ne__(self, other: Any) -> Any:  # type: ignore[override]
+        """Elementwise ``self != other`` (broadcasting): a bool Tensor."""
+        return self._compare(other, np.not_equal, "__ne__")
 
     # -- conversion --------------------------------------------------------------------
     def numpy(self) -> np.ndarray:
