@@ -1,14 +1,36 @@
-"""``cvprimer <verb>``: argument parsing only; each verb calls the library."""
+"""``cvprimer <verb>``: argument parsing only; each verb calls the library.
+
+Start-up is kept light: this module imports only the standard library, :mod:`cvprimer.argtypes` and
+:mod:`cvprimer.errors`, and only the verb on the command line has its parser built (its module's
+``add_parser(sub)``; the other verbs are listed by their one-line help from :data:`VERBS`). NumPy, the engine
+and matplotlib are imported when a verb runs. Started as the ``cvprimer`` console script (through
+:mod:`_cvprimer_launch`, which also keeps the package's own imports out of the way), ``cvprimer --help`` and
+argument errors answer without loading NumPy.
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 import traceback
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from cvprimer.argtypes import positive_float, positive_int
-from cvprimer.errors import UserError
+from cvprimer.argtypes import positive_float, positive_int, seed_int
+from cvprimer.errors import EXTRAS, UserError, missing_extra
+
+# verb -> (the module whose add_parser(sub) and run(args) implement it, the one-line help `cvprimer --help` shows).
+# A new verb is one line here; its module must import nothing heavy at module level (tests/test_cli_startup.py).
+VERBS: dict[str, tuple[str, str]] = {
+    "demo": ("cvprimer.cli", "train a small network on scikit-learn's digits and print the loss"),
+    "train": ("cvprimer.train.cli", "train a zoo model on an embedded or user dataset; writes a run folder"),
+    "analyze": ("cvprimer.analysis.cli",
+                "per-layer cost, parameters, memory, receptive field and roofline of a model"),
+    "lab": ("cvprimer.lab.cli",
+            "run the experiments that test the source document's questions and write the report"),
+    "plot": ("cvprimer.train.plot_cli", "overlay training runs' loss/accuracy/lr curves in one PNG"),
+}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -18,15 +40,28 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: {message} (see `{self.prog} --help`)\n")
 
 
-def _add_demo(sub: Any) -> None:
-    p = sub.add_parser("demo", help="train a small network on scikit-learn's digits and print the loss")
+def version() -> str:
+    """The installed version, from the package metadata (what pip installed), else the source's ``0+unknown``."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as dist_version
+
+    try:
+        return dist_version("cvprimer")
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree that was never installed
+        return "0+unknown"
+
+
+# ``cvprimer demo`` lives here: its module (cvprimer.demo) imports NumPy and the engine.
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser("demo", help=VERBS["demo"][1],
+                       description="Train a 64-hidden-unit MLP with the raw engine on scikit-learn's digits.")
     p.add_argument("--epochs", type=positive_int, default=15)
     p.add_argument("--lr", type=positive_float, default=0.1)
     p.add_argument("--batch-size", type=positive_int, default=64)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=seed_int, default=0)
 
 
-def _run_demo(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     from cvprimer.demo import run_demo
 
     out = run_demo(epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, seed=args.seed)
@@ -38,69 +73,64 @@ def _run_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_train(sub: Any) -> None:
-    from cvprimer.train.cli import add_parser
-
-    add_parser(sub)
+def _verb_module(verb: str) -> Any:
+    return importlib.import_module(VERBS[verb][0])
 
 
-def _run_train(args: argparse.Namespace) -> int:
-    from cvprimer.train.cli import run
-
-    return run(args)
-
-
-VERBS = {"demo": (_add_demo, _run_demo), "train": (_add_train, _run_train)}
-
-
-def _add_analyze(sub: Any) -> None:
-    from cvprimer.analysis.cli import add_parser
-
-    add_parser(sub)
+def _chosen_verb(argv: Sequence[str]) -> str | None:
+    """The verb on the command line: the first word that is not an option (the top-level parser has no option
+    taking a value), or None."""
+    for word in argv:
+        if word == "--":
+            return None
+        if not word.startswith("-"):
+            return word if word in VERBS else None
+    return None
 
 
-def _run_analyze(args: argparse.Namespace) -> int:
-    from cvprimer.analysis.cli import run
-
-    return run(args)
-
-
-VERBS["analyze"] = (_add_analyze, _run_analyze)
-
-
-def _add_lab(sub: Any) -> None:
-    from cvprimer.lab.cli import add_parser
-
-    add_parser(sub)
-
-
-def _run_lab(args: argparse.Namespace) -> int:
-    from cvprimer.lab.cli import run
-
-    return run(args)
+def build_parser(verbs: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The ``cvprimer`` parser with the full sub-parsers of ``verbs`` (all when None) and a one-line entry for
+    every other verb (enough for ``cvprimer --help`` and for naming an unknown verb)."""
+    full = set(VERBS) if verbs is None else set(verbs)
+    parser = _Parser(prog="cvprimer", description="CV deep-learning fundamentals, runnable.")
+    parser.add_argument("--version", action="version", version=f"cvprimer {version()}",
+                        help="print the installed version and exit")
+    sub = parser.add_subparsers(dest="verb", required=True, parser_class=_Parser, metavar="{" + ",".join(VERBS) + "}")
+    for name, (_, help_line) in VERBS.items():
+        if name in full:
+            _verb_module(name).add_parser(sub)
+        else:
+            sub.add_parser(name, help=help_line, add_help=False)
+    return parser
 
 
-VERBS["lab"] = (_add_lab, _run_lab)
+def _missing_package(e: ModuleNotFoundError) -> UserError | None:
+    """A missing optional package that no :func:`~cvprimer.errors.require` caught: the same one-line error."""
+    top = (e.name or "").partition(".")[0]
+    return missing_extra(top) if top in EXTRAS else None
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, *, _before_run: Callable[[str], None] | None = None) -> int:
     """Parse and run one verb inside the error boundary.
 
-    A :class:`~cvprimer.errors.UserError` prints one line ``cvprimer <verb>: <message>`` to stderr and returns 2;
-    Ctrl-C prints one line and returns 130, also while the verbs' modules are imported and the arguments parsed
-    (a ``KeyboardInterrupt`` raised with a message, e.g. by ``lab run``, prints that message instead of
-    "interrupted"); any other exception is an internal error: its traceback is shown with a line asking to
-    report it, and the status is 1.
+    A :class:`~cvprimer.errors.UserError` (a missing optional package included: it names the extra to install)
+    prints one line ``cvprimer <verb>: <message>`` to stderr and returns 2; Ctrl-C prints one line and returns
+    130, also while the verbs' modules are imported and the arguments parsed (a ``KeyboardInterrupt`` raised
+    with a message, e.g. by ``lab run``, prints that message instead of "interrupted"); any other exception is
+    an internal error: its traceback is shown with a line asking to report it, and the status is 1.
+    ``_before_run(module)`` is the launcher's hook, called after parsing and before the verb's module runs.
     """
     verb = "cvprimer"
     try:
-        parser = _Parser(prog="cvprimer", description="CV deep-learning fundamentals, runnable.")
-        sub = parser.add_subparsers(dest="verb", required=True, parser_class=_Parser)
-        for add, _ in VERBS.values():
-            add(sub)
-        args = parser.parse_args(argv)
+        argv = sys.argv[1:] if argv is None else list(argv)
+        chosen = _chosen_verb(argv)
+        args = build_parser([chosen] if chosen else []).parse_args(argv)
+        if args.verb != chosen:  # a verb the scan above did not see: parse again with its full parser
+            args = build_parser([args.verb]).parse_args(argv)
         verb = f"cvprimer {args.verb}"
-        return VERBS[args.verb][1](args)
+        if _before_run is not None:
+            _before_run(VERBS[args.verb][0])
+        return _verb_module(args.verb).run(args)
     except UserError as e:
         print(f"{verb}: {e}", file=sys.stderr)
         return 2
@@ -109,7 +139,11 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:  # output piped into a program that closed early (e.g. `| head`)
         return 0
-    except Exception:
+    except Exception as e:
+        missing = _missing_package(e) if isinstance(e, ModuleNotFoundError) else None
+        if missing is not None:
+            print(f"{verb}: {missing}", file=sys.stderr)
+            return 2
         traceback.print_exc()
         print(f"{verb}: internal error (the traceback above); please report it", file=sys.stderr)
         return 1

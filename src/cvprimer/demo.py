@@ -12,14 +12,12 @@ import time
 import numpy as np
 
 import cvprimer as cp
+from cvprimer.errors import require
 
 
 def _load_digits() -> tuple[np.ndarray, np.ndarray]:
-    try:
-        from sklearn.datasets import load_digits
-    except ImportError as e:  # pragma: no cover - depends on the install
-        raise SystemExit("the demo needs scikit-learn: pip install 'cvprimer[data]'") from e
-    d = load_digits()
+    datasets = require("sklearn.datasets", what="the demo's digits")  # a one-line error naming the data extra
+    d = datasets.load_digits()
     return (d.data / 16.0).astype(np.float32), d.target.astype(np.int64)
 
 

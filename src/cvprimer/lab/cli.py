@@ -22,13 +22,16 @@ import time
 from typing import Any
 
 from cvprimer.argtypes import number, positive_int, seed_int
-from cvprimer.errors import UserError
+from cvprimer.errors import UserError, require_all
 
 DEFAULT_OUT = "lab-report"
 DEFAULT_SEEDS = 3
 # Each seed re-runs every stochastic experiment, so the time grows linearly with the seeds; 100 seeds resolve
 # the seeds' agreement to 1%, so more buy nothing but time (and a typo such as 10000 would run for days).
 MAX_SEEDS = 100
+# what running experiments needs (the `lab` extra; tqdm and threadpoolctl only improve it): checked before any
+# work, so a base install gets one line naming the extra rather than one failure per experiment
+NEEDS = ("sklearn", "mlxtend", "PIL", "matplotlib", "scipy", "skimage")
 
 
 def add_parser(sub: Any) -> None:
@@ -310,6 +313,7 @@ def run(args: argparse.Namespace) -> int:
     if cmd is None:  # the main job: everything, quick, then the report
         args = argparse.Namespace(**vars(args), select=[], all=True, quick=True, seed=0, seeds=DEFAULT_SEEDS,
                                   force=False, jobs=None)
+    require_all(NEEDS, what="the lab's experiments", extra="lab")  # alike on every MPI rank, before any collective
     comm = _comm()
     if cmd is None and (comm is None or comm.is_main) and os.path.isdir(args.out):
         _refuse_foreign(args.out, args.lang)  # before the run, not after it: the user's own files stay untouched

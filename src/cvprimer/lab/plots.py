@@ -18,10 +18,9 @@ STYLE = {
 
 
 def _pyplot() -> Any:
-    try:
-        import matplotlib
-    except ImportError as e:  # pragma: no cover - depends on the install
-        raise ImportError("the lab's plots need matplotlib: pip install 'cvprimer[lab]'") from e
+    from cvprimer.errors import require
+
+    matplotlib = require("matplotlib", what="the lab's plots")
     matplotlib.use("Agg", force=True)
     import matplotlib.pyplot as plt
     from cycler import cycler

@@ -15,7 +15,7 @@ import sys
 from typing import Any
 
 from cvprimer.argtypes import fraction, non_negative_float, positive_float, positive_int, probability, seed_int
-from cvprimer.errors import UserError
+from cvprimer.errors import UserError, require_all
 
 # the flags a resumed run cannot change (it continues its saved configuration); --epochs may extend it
 _FIXED_ON_RESUME = ("model", "dataset", "val_fraction", "resize", "batch_size", "optimizer", "lr", "momentum",
@@ -105,6 +105,10 @@ def run(args: argparse.Namespace) -> int:
                 summary = run_training(resume=args.resume, verbose=not args.quiet, distributed=args.distributed,
                                        epochs=args.epochs, max_steps=args.max_steps)
             else:
+                from cvprimer.data.datasets.embedded import required_modules
+
+                # a missing extra is one line naming it, before a run folder is made
+                require_all(required_modules(args.dataset), what=f"--dataset {args.dataset}")
                 cfg = TrainConfig(
                     model=args.model, dataset=args.dataset, val_fraction=args.val_fraction, resize=args.resize,
                     epochs=args.epochs or TrainConfig().epochs, batch_size=args.batch_size,

