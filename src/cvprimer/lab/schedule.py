@@ -103,7 +103,7 @@ def _bar(total: int, show: bool) -> Any:
     if not show:
         return None
     try:
-        from tqdm import tqdm
+        from tqdm.auto import tqdm  # a live widget in Jupyter, a text bar on a terminal
     except ImportError:  # the lab extra brings tqdm; without it there is simply no bar
         return None
     return tqdm(total=total, unit="exp", file=sys.stderr, leave=False, disable=None, dynamic_ncols=True)
