@@ -54,6 +54,9 @@ def run(args: argparse.Namespace) -> int:
 
     outputs = [("--csv", args.csv), ("--json", args.json)]
     if args.plots:
+        from cvprimer.errors import require_all
+
+        require_all(("matplotlib",), what="--plots")  # one line naming the extra, before the analysis
         outputs += [("--plots", f"{args.plots}-costs.png"), ("--plots", f"{args.plots}-roofline.png")]
     for flag, path in outputs:
         if path:
