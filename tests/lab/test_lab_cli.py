@@ -110,9 +110,10 @@ def test_runner_seeds_agreement_cache_and_corrupt_record(tmp_path):
     assert _Toy.calls == 0  # cached: same code, mode and seeds
     runner.run_many([_Toy], out, quick=True, seed=0, seeds=3, show_progress=False)
     assert _Toy.calls == 3  # another mode re-runs, once per seed
-    path = Path(out, "runs", "toy-mean", "result.json")
+    path = Path(out, "runs", "toy-mean", "quick", "result.json")
     path.write_text("{not json")
-    assert runner.load_record(out, "toy-mean") is None
+    assert runner.load_record(out, "toy-mean", "quick") is None
+    assert runner.load_record(out, "toy-mean")["mode"] == "full"  # the full result lives apart, untouched
     runner.run_many([_Toy], out, quick=True, seed=0, seeds=3, show_progress=False)
     assert _Toy.calls == 6 and json.loads(path.read_text())["status"] == "ok"
 
@@ -289,3 +290,27 @@ def test_lab_list_uses_the_reports_topic_labels(capsys):
     assert lab("list", "--json") == 0
     for x in json.loads(capsys.readouterr().out):
         assert x["topic"] == QUESTIONS[x["questions"][0]].topic and x["topic_label"] == TOPICS[x["topic"]]
+
+
+def test_full_result_is_kept_beside_quick_and_wins_the_report(tmp_path, monkeypatch):
+    """Issue 24: results are kept per mode; a later quick run never replaces a full one; the report (collect)
+    shows the fullest current result and its Reproduce line is the command that made it; a full result whose
+    code changed gives way to a current quick one."""
+    from cvprimer.lab import results
+
+    out = str(tmp_path)
+    full = runner.run_one(_Toy, out, quick=False, seed=0, seeds=2)
+    quick = runner.run_one(_Toy, out, quick=True, seed=0, seeds=2)
+    assert Path(out, "runs", "toy-mean", "full", "result.json").is_file()
+    assert Path(out, "runs", "toy-mean", "quick", "result.json").is_file()
+    assert runner.load_record(out, "toy-mean", "full")["command"] == full["command"]
+    assert "--full" in full["command"] and "--full" not in quick["command"]
+    monkeypatch.setattr(results, "all_experiments", lambda: [_Toy])
+    monkeypatch.setattr(results, "by_question", lambda: {})
+    shown = results.collect(out)["experiments"]
+    assert [(r["id"], r["mode"], r["command"]) for r in shown] == [("toy-mean", "full", full["command"])]
+    # the full record's code no longer matches: the current quick one is shown instead
+    monkeypatch.setattr(runner, "stale_reason", lambda r, *a, **k: "code changed" if r["mode"] == "full" else None)
+    assert runner.load_record(out, "toy-mean")["mode"] == "quick"
+    with pytest.raises(ValueError, match="mode must be one of"):
+        runner.run_dir(out, "toy-mean", "../x")

@@ -261,10 +261,10 @@ def test_mpi_ranks_give_the_records_of_one_process(tmp_path):
 
     local = runner.run_many(select(["q38", "q53"]), str(tmp_path / "one"), seeds=2, show_progress=False)
     for rec in local:
-        m = json.loads(Path(tmp_path, "mpi", "runs", rec["id"], "result.json").read_text())
+        m = json.loads(Path(tmp_path, "mpi", "runs", rec["id"], "quick", "result.json").read_text())
         assert m["verdict"] == rec["verdict"] and m["seeds"] == rec["seeds"]
         assert {k: v["value"] for k, v in m["figures"].items()} == {k: v["value"] for k, v in rec["figures"].items()}
-        assert all(Path(tmp_path, "mpi", "runs", rec["id"], p["file"]).is_file() for p in m["plots"])
+        assert all(Path(tmp_path, "mpi", "runs", rec["id"], "quick", p["file"]).is_file() for p in m["plots"])
 
 
 @pytest.mark.parametrize("exp", all_experiments(), ids=lambda e: e.id)

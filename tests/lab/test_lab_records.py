@@ -26,7 +26,7 @@ def lab_dir(tmp_path_factory):
 
 
 def _record(d):
-    return d / "runs" / EXP / "result.json"
+    return d / "runs" / EXP / "quick" / "result.json"
 
 
 def _bad(rec, how):

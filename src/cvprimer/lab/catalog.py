@@ -61,8 +61,8 @@ def compare(quick_dir: str, full_dir: str) -> str:
 
     rows = ["| experiment | reachable | quick (seeds) | full (seeds) | agree |", "|---|---|---|---|---|"]
     for e in all_experiments():
-        q, qs = _verdicts(load_record(quick_dir, e.id))
-        f, fs = _verdicts(load_record(full_dir, e.id))
+        q, qs = _verdicts(load_record(quick_dir, e.id, "quick"))
+        f, fs = _verdicts(load_record(full_dir, e.id, "full"))
         agree = "-" if "page" in (q, f) else "yes" if q == f else "**no**"
         if e.quick_provisional:
             agree += " (quick provisional)"

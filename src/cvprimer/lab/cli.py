@@ -170,7 +170,8 @@ def cmd_run(args: argparse.Namespace, exps: list[Any], comm: Any = None) -> list
           + f", {sum(r.get('kind') == 'page' for r in done)} pages" + (f", {len(failed)} FAILED" if failed else ""))
     for r in done:
         if r.get("status") == "error":
-            print(f"  {r['id']}: {r.get('error')} (traceback in {out}/runs/{r['id']}/result.json)", file=sys.stderr)
+            where = os.path.join(out, "runs", r["id"], r["mode"], "result.json")
+            print(f"  {r['id']}: {r.get('error')} (traceback in {where})", file=sys.stderr)
     return done
 
 

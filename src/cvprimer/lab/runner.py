@@ -2,7 +2,7 @@ r"""Running experiments: seeds, processes and MPI ranks, the cache, the record, 
 
 For each selected experiment the runner
 
-1. serves ``<out>/runs/<id>/result.json`` when it is a finished result of the same mode and seed list whose cache
+1. serves ``<out>/runs/<id>/<mode>/result.json`` when it is a finished result of the same mode and seed list whose cache
    key still matches (:mod:`cvprimer.lab.cache`: the experiment's module, every cvprimer module it loaded, the
    frame and report code, package versions), unless ``force``;
 2. otherwise runs one *task* per seed: ``seeds`` consecutive seeds from ``seed`` in either mode (one for a
@@ -43,8 +43,15 @@ from cvprimer.lab.experiment import LANGS, Context, Experiment, Progress, Result
 RESULTS_VERSION = 2
 
 
-def run_dir(out: str, exp_id: str) -> str:
-    return os.path.join(out, "runs", exp_id)
+MODES = ("full", "quick")  # fullest first: the order in which a report prefers results
+
+
+def run_dir(out: str, exp_id: str, mode: str) -> str:
+    """Where one experiment's record and plots of one mode live: ``<out>/runs/<id>/<mode>/``. Each mode has its
+    own folder, so a quick run never replaces a full result."""
+    if mode not in MODES:
+        raise ValueError(f"lab: mode must be one of {MODES}, got {mode!r}")
+    return os.path.join(out, "runs", exp_id, mode)
 
 
 def seeds_for(exp: type[Experiment], quick: bool, seed: int, seeds: int) -> list[int]:
@@ -64,17 +71,26 @@ def usable_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def load_record(out: str, exp_id: str) -> dict[str, Any] | None:
-    """The cached record of an experiment, or None when absent, unreadable or malformed (it is then re-run,
-    and ``lab show`` / ``lab report`` treat it as missing). Malformed: valid JSON that breaks the record's
-    schema (see :func:`record_problem`), e.g. a figure whose value is the string "n/a"."""
-    path = os.path.join(run_dir(out, exp_id), "result.json")
+def load_record(out: str, exp_id: str, mode: str | None = None) -> dict[str, Any] | None:
+    """The cached record of an experiment in ``mode``, or None when absent, unreadable or malformed (it is then
+    re-run, and ``lab show`` / ``lab report`` treat it as missing). Malformed: valid JSON that breaks the
+    record's schema (see :func:`record_problem`), e.g. a figure whose value is the string "n/a", or a record
+    whose mode is not the folder's.
+
+    ``mode=None``: the result a report shows, the fullest one that is current: a full result whose code is
+    unchanged, else a current quick one, else a full one, else a quick one (stale ones are marked by the
+    report)."""
+    if mode is None:
+        found = [r for m in MODES if (r := load_record(out, exp_id, m)) is not None]
+        current = [r for r in found if r.get("status") != "ok" or stale_reason(r) is None]
+        return (current or found or [None])[0]
+    path = os.path.join(run_dir(out, exp_id, mode), "result.json")
     try:
         with open(path, encoding="utf-8") as fh:
             rec = json.load(fh)
     except (OSError, ValueError, UnicodeDecodeError, RecursionError):
         return None
-    if record_problem(rec, exp_id) is not None:
+    if record_problem(rec, exp_id) is not None or rec.get("mode") != mode:
         return None
     return rec
 
@@ -273,7 +289,7 @@ def build_record(exp: type[Experiment], outs: Sequence[TaskOut], quick: bool, se
 
 def write_record(out: str, rec: dict[str, Any], pngs: dict[str, bytes]) -> None:
     """The plots first, then ``result.json``, each atomically (a record never names a plot not yet written)."""
-    folder = run_dir(out, rec["id"])
+    folder = run_dir(out, rec["id"], rec["mode"])
     os.makedirs(folder, exist_ok=True)
     for name, data in pngs.items():
         if not plain_png(name):
@@ -312,7 +328,7 @@ def run_many(exps: Sequence[type[Experiment]], out: str, quick: bool = True, see
     if not mpi or comm.is_main:
         for exp in exps:
             seed_list = seeds_for(exp, quick, seed, seeds)
-            rec = load_record(out, exp.id)
+            rec = load_record(out, exp.id, "quick" if quick else "full")
             if not force and is_fresh(rec, exp, quick, seed_list):
                 assert rec is not None
                 records[exp.id] = rec

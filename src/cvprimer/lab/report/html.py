@@ -12,6 +12,7 @@ from typing import Any
 from cvprimer.lab.experiment import plain_png
 from cvprimer.lab.report.assets import CSS, JS
 from cvprimer.lab.report.i18n import UI
+from cvprimer.lab.runner import MODES, run_dir
 
 VERDICT_ORDER = ("confirmed", "nuanced", "refuted", "unsettled")
 
@@ -49,7 +50,9 @@ def _img(out: str, rec: dict[str, Any], plot: dict[str, Any], lang: str, ui: dic
         cap = f"{cap} ({ui['plot_seed']} {plot['seed']})"
     if not plain_png(plot.get("file")) or not plain_png(f"{rec.get('id', '')}.png"):
         return f'<figure><figcaption>[{escape(str(plot.get("file")))} refused] {escape(cap)}</figcaption></figure>'
-    path = os.path.join(out, "runs", rec["id"], plot["file"])
+    if rec.get("mode") not in MODES:
+        return f'<figure><figcaption>[{escape(str(plot.get("file")))} refused] {escape(cap)}</figcaption></figure>'
+    path = os.path.join(run_dir(out, rec["id"], rec["mode"]), plot["file"])
     try:
         with open(path, "rb") as fh:
             data = base64.b64encode(fh.read()).decode("ascii")
