@@ -83,7 +83,7 @@ def test_missing_tensorboardx_is_one_line_naming_the_extra(tmp_path, capsys, mon
     run = tmp_path / "run"
     assert main(["train", "--dataset", "digits", "--tensorboard", "--run-dir", str(run), "--quiet"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert err == ['cvprimer train: --tensorboard needs tensorboardX, which is not installed: '
+    assert err == ['cvprimer train: needs tensorboardX (for --tensorboard), which is not installed: '
                    'pip install "cvprimer[tensorboard]"']
     assert not run.exists()
     with pytest.raises(ImportError, match=r'cvprimer\[tensorboard\]'):

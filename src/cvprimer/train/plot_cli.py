@@ -120,13 +120,11 @@ def plot_runs(runs: list[str], out: str, metrics: list[str] | tuple[str, ...] = 
     metrics = list(dict.fromkeys(metrics))
     _check_out(out)
     data = _collect(runs, metrics)
-    try:
-        import matplotlib
+    from cvprimer.errors import require
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise UserError('needs matplotlib, which is not installed: pip install "cvprimer[plot]"') from None
+    require("matplotlib", what="cvprimer plot").use("Agg")
+    import matplotlib.pyplot as plt
+
     from cvprimer.core.serialization import atomic_write
 
     fig, axes = plt.subplots(1, len(metrics), figsize=(5.2 * len(metrics), 3.8), squeeze=False)

@@ -21,16 +21,13 @@ from typing import Any
 
 from cvprimer.train.callbacks import Callback
 
-INSTALL = 'pip install "cvprimer[tensorboard]"'
-
 
 def require_tensorboardx() -> Any:
-    """The ``tensorboardX`` module, or an ``ImportError`` whose one line names the extra to install."""
-    try:
-        import tensorboardX
-    except ImportError:
-        raise ImportError(f"--tensorboard needs tensorboardX, which is not installed: {INSTALL}") from None
-    return tensorboardX
+    """The ``tensorboardX`` module, or :class:`~cvprimer.errors.MissingExtra` (an ``ImportError``) whose one line
+    names the extra to install."""
+    from cvprimer.errors import require
+
+    return require("tensorboardX", what="--tensorboard")
 
 
 class TensorBoardLogger(Callback):
