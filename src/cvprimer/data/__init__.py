@@ -1,5 +1,6 @@
 """Data: embedded datasets and file formats, loader and samplers, splits, normalization, augmentation,
-class imbalance. NumPy arrays throughout (NCHW float32 images, int64 labels)."""
+class imbalance. NumPy arrays throughout (NCHW float32 images, int64 labels); the DataLoader yields them as
+Tensors, as PyTorch's does."""
 
 from cvprimer.data import augment  # noqa: F401
 from cvprimer.data.datasets import (  # noqa: F401
@@ -21,7 +22,7 @@ from cvprimer.data.imbalance import (  # noqa: F401
     smote,
     weighted_sampler,
 )
-from cvprimer.data.loader import DataLoader, RandomSampler, SequentialSampler, WeightedRandomSampler  # noqa: F401
+from cvprimer.data.loader import DataLoader, default_collate  # noqa: F401
 from cvprimer.data.preprocess import (  # noqa: F401
     ArctanSquash,
     Centerer,
@@ -32,4 +33,14 @@ from cvprimer.data.preprocess import (  # noqa: F401
     Standardizer,
     TanhSquash,
 )
+from cvprimer.data.samplers import (  # noqa: F401
+    BatchSampler,
+    RandomSampler,
+    Sampler,
+    SequentialSampler,
+    SubsetRandomSampler,
+    WeightedRandomSampler,
+)
 from cvprimer.data.split import Split, Splits, TrainSplit, split_arrays, stratified_split  # noqa: F401
+from cvprimer.data.subsets import ConcatDataset, Subset, TensorDataset, random_split  # noqa: F401
+from cvprimer.data.workers import WorkerInfo, get_worker_info  # noqa: F401
