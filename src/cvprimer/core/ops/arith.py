@@ -6,6 +6,11 @@ repeated. If ``y = f(a, b)`` broadcasts ``a`` from shape ``S_a`` to the output s
 ``ga`` is ``gy * df/da`` *summed* over the repeated axes. ``Function.apply`` does that
 sum centrally via :func:`cvprimer.core.function.unbroadcast`, so the backward of each op below is written as if
 no broadcasting had happened.
+
+Dtypes: each binary forward first passes its operands through :func:`promote`, which casts them to
+PyTorch's result dtype (:func:`result_type`); true division gives float32 for integers, subtraction
+refuses bool operands and pow bool ones, as PyTorch (which does give ``bool ** True``, a bool: we refuse it
+too). Gradients are cast back to each input's own dtype centrally.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from cvprimer.core.cost import broadcast_infer, copy_cost, elementwise_cost, same_shape_infer
+from cvprimer.core.cost import copy_cost, elementwise_cost, same_shape_infer
 from cvprimer.core.function import Function
 from cvprimer.core.geometry import pointwise
 from cvprimer.core.saves import BOTH, INPUT, NOTHING, Saves
@@ -78,6 +83,38 @@ def result_type(*operands: Any) -> np.dtype:
     return out if out is not None else DEFAULT_DTYPE
 
 
+def promote(*operands: Any, floating: bool = False) -> tuple[list[Any], np.dtype]:
+    r"""The operands of a binary op converted to their common dtype, :func:`result_type` (PyTorch's rule),
+    and that dtype; ``floating`` (true division) turns a bool/integer result into the default float32.
+
+    The one place the elementwise binary ops (add, sub, mul, div, pow, maximum, minimum, where) choose the
+    result dtype, instead of NumPy's promotion: NumPy makes float32 (3,) + int64 (3,) float64 and
+    float32 (3,) + a float64 0-d array float64, PyTorch float32 in both. Python numbers become 0-d arrays
+    of that dtype; arrays already of it are passed through without a copy.
+    """
+    dt = result_type(*operands)
+    if floating and dt.kind not in "fc":
+        from cvprimer.core.tensor import DEFAULT_DTYPE
+
+        dt = DEFAULT_DTYPE
+    out = [o if isinstance(o, np.ndarray) and o.dtype == dt else np.asarray(o, dtype=dt) for o in operands]
+    return out, dt
+
+
+def _binary_infer(*args: Any, floating: bool = False) -> tuple[tuple[int, ...], np.dtype]:
+    """``infer`` of a binary op (shape-only trace): the broadcast shape and the dtype :func:`promote` gives
+    (``where``'s boolean condition, its first argument, takes no part in the dtype)."""
+    shape = np.broadcast_shapes(*(np.shape(a) for a in args))
+    ops = args[1:] if len(args) == 3 else args
+    return tuple(shape), promote(*(np.zeros((1,) * np.ndim(o), o.dtype) if isinstance(o, np.ndarray) else o
+                                   for o in ops), floating=floating)[1]
+
+
+def _div_infer(*args: Any, **kw: Any) -> tuple[tuple[int, ...], np.dtype]:
+    """``infer`` of true division: :func:`_binary_infer` with a floating result."""
+    return _binary_infer(*args, floating=True)
+
+
 class AddFn(Function):
     r"""y = a + b.  Backward: ga = gy, gb = gy (then unbroadcast)."""
 
@@ -85,11 +122,12 @@ class AddFn(Function):
     geometry = staticmethod(pointwise)
     float_only = False
     cost = staticmethod(elementwise_cost(1))
-    infer = staticmethod(broadcast_infer)
+    infer = staticmethod(_binary_infer)
 
     @staticmethod
     def forward(ctx, a, b):
         _check_broadcast("add", a, b)
+        (a, b), _ = promote(a, b)
         return a + b
 
     @staticmethod
@@ -104,11 +142,15 @@ class SubFn(Function):
     geometry = staticmethod(pointwise)
     float_only = False
     cost = staticmethod(elementwise_cost(1))
-    infer = staticmethod(broadcast_infer)
+    infer = staticmethod(_binary_infer)
 
     @staticmethod
     def forward(ctx, a, b):
         _check_broadcast("sub", a, b)
+        if any(np.asarray(o).dtype.kind == "b" for o in (a, b)):
+            raise TypeError(f"sub: a bool operand is not supported (as in PyTorch; got dtypes "
+                            f"{np.asarray(a).dtype.name} and {np.asarray(b).dtype.name}); convert it with .astype(int)")
+        (a, b), _ = promote(a, b)
         return a - b
 
     @staticmethod
@@ -123,11 +165,12 @@ class MulFn(Function):
     saves_for_backward = BOTH
     float_only = False
     cost = staticmethod(elementwise_cost(1))
-    infer = staticmethod(broadcast_infer)
+    infer = staticmethod(_binary_infer)
 
     @staticmethod
     def forward(ctx, a, b):
         _check_broadcast("mul", a, b)
+        (a, b), _ = promote(a, b)
         ctx.save_for_backward(a if ctx.needs_input_grad[1] else None, b if ctx.needs_input_grad[0] else None)
         return a * b
 
@@ -143,11 +186,13 @@ class DivFn(Function):
     geometry = staticmethod(pointwise)
     saves_for_backward = Saves(inputs=(1,), outputs=(0,))
     cost = staticmethod(elementwise_cost(1))
-    infer = staticmethod(broadcast_infer)
+    infer = staticmethod(_div_infer)
+    float_only = False  # int / int is a float32 true division, as PyTorch
 
     @staticmethod
     def forward(ctx, a, b):
         _check_broadcast("div", a, b)
+        (a, b), _ = promote(a, b, floating=True)
         y = a / b
         ctx.save_for_backward(b, y if ctx.needs_input_grad[1] else None)
         return y
@@ -170,11 +215,18 @@ class PowFn(Function):
     geometry = staticmethod(pointwise)
     saves_for_backward = Saves(inputs=(0, 1), outputs=(0,))
     cost = staticmethod(elementwise_cost(1))
-    infer = staticmethod(broadcast_infer)
+    infer = staticmethod(_binary_infer)
+    float_only = False  # int ** int stays integer, as PyTorch
 
     @staticmethod
     def forward(ctx, a, b):
         _check_broadcast("pow", a, b)
+        (a, b), dt = promote(a, b)
+        if dt.kind == "b":
+            raise TypeError("pow: bool base and exponent are not supported (as in PyTorch); convert with .astype(int)")
+        if dt.kind in "iu" and np.any(b < 0):
+            raise ValueError(f"pow: integer base {dt.name} to a negative integer power is not allowed (as in "
+                             "PyTorch); make the base or the exponent floating")
         y = np.power(a, b)
         ctx.save_for_backward(a, b, y)
         return y
@@ -205,11 +257,12 @@ class MaximumFn(Function):
     saves_for_backward = BOTH
     float_only = False
     cost = staticmethod(elementwise_cost(1))
-    infer = staticmethod(broadcast_infer)
+    infer = staticmethod(_binary_infer)
 
     @staticmethod
     def forward(ctx, a, b):
         _check_broadcast("maximum", a, b)
+        (a, b), _ = promote(a, b)
         ctx.save_for_backward(a, b)
         return np.maximum(a, b)
 
@@ -227,11 +280,12 @@ class MinimumFn(Function):
     saves_for_backward = BOTH
     float_only = False
     cost = staticmethod(elementwise_cost(1))
-    infer = staticmethod(broadcast_infer)
+    infer = staticmethod(_binary_infer)
 
     @staticmethod
     def forward(ctx, a, b):
         _check_broadcast("minimum", a, b)
+        (a, b), _ = promote(a, b)
         ctx.save_for_backward(a, b)
         return np.minimum(a, b)
 
@@ -252,7 +306,7 @@ class WhereFn(Function):
     geometry = staticmethod(pointwise)
     float_only = False
     cost = staticmethod(elementwise_cost(1))
-    infer = staticmethod(broadcast_infer)
+    infer = staticmethod(_binary_infer)
 
     @staticmethod
     def forward(ctx, cond, a, b):
@@ -267,6 +321,7 @@ class WhereFn(Function):
                 "broadcast together"
             ) from None
         ctx.save_for_backward(cond)
+        (a, b), _ = promote(a, b)
         return np.where(cond, a, b)
 
     @staticmethod
