@@ -1,6 +1,6 @@
 """The engine core: Tensor, Function, autograd, gradcheck, randomness, factories."""
 
-from cvprimer.core import api  # noqa: F401  (binds Tensor methods and operators)
+from cvprimer.core import api, inplace  # noqa: F401  (bind Tensor methods and operators; add_, zero_, ...)
 from cvprimer.core.function import (
     AnomalyError,
     Function,

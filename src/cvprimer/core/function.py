@@ -373,6 +373,8 @@ class Function:
                 for t in results:
                     if t.data.base is not None or t.data is base.data:  # not a fresh copy
                         t._vc = base._vc
+                        if len(base._vc) == 1:  # marks the counter as shared by a view (core.inplace reads it)
+                            base._vc.append(1)
         return tuple(results) if multi else results[0]
 
 
