@@ -52,8 +52,8 @@ def heavy(modules: set[str]) -> list[str]:
 
 
 @pytest.mark.parametrize("argv", [
-    ["--help"], ["demo", "--help"], ["analyze", "--help"], ["lab", "--help"], ["lab", "run", "--help"],
-    ["plot", "--help"],
+    ["--help"], ["demo", "--help"], ["train", "--help"], ["analyze", "--help"], ["lab", "--help"],
+    ["lab", "run", "--help"], ["plot", "--help"],
 ])
 def test_help_loads_neither_numpy_nor_the_engine(argv):
     rc, out, err, mods = launch(argv)
@@ -65,6 +65,7 @@ def test_help_loads_neither_numpy_nor_the_engine(argv):
 
 @pytest.mark.parametrize("argv, says", [
     (["demo", "--epochs", "0"], "cvprimer demo: argument --epochs: expected an integer >= 1, got '0'"),
+    (["train", "--optimizer", "sgdd"], "cvprimer train: argument --optimizer: invalid choice: 'sgdd'"),
     (["lab", "run", "--seeds", "101"], "cvprimer lab run: argument --seeds: expected an integer in [1, 100]"),
     (["analyze", "resnet18", "--erf", "-1"], "cvprimer analyze: argument --erf: expected an integer >= 0"),
     (["bogus"], "cvprimer: argument {demo,train,analyze,lab,plot}: invalid choice: 'bogus'"),
@@ -114,3 +115,14 @@ def test_every_verb_help_line_matches_its_module():
     assert [c.dest for c in sub._choices_actions] == list(cli.VERBS)
     for choice in sub._choices_actions:
         assert choice.help == cli.VERBS[choice.dest][1], choice.dest
+
+
+def test_the_train_parsers_light_copies_agree_with_the_engine():
+    # train/config.py repeats three lists so that the parser needs no NumPy: they must stay the engine's
+    from cvprimer.optim.lr_scheduler import SCHEDULE_KINDS
+    from cvprimer.train import config, run, trainer
+
+    assert config.SCHEDULES == tuple(SCHEDULE_KINDS)
+    assert config.TRAIN_EVAL == tuple(trainer.TRAIN_EVAL)
+    assert sorted(config.OPTIMIZER_NAMES) == sorted(run.OPTIMIZERS)
+    assert run.TrainConfig is config.TrainConfig and run.RunError is config.RunError

@@ -25,7 +25,7 @@ _FIXED_ON_RESUME = ("model", "dataset", "val_fraction", "resize", "batch_size", 
 
 
 def add_parser(sub: Any) -> None:
-    from cvprimer.train.run import AUGMENTS, IMBALANCE, OPTIMIZERS, SCHEDULES, TrainConfig
+    from cvprimer.train.config import AUGMENTS, IMBALANCE, OPTIMIZER_NAMES, SCHEDULES, TRAIN_EVAL, TrainConfig
 
     d = TrainConfig()
     p = sub.add_parser("train", help="train a zoo model on an embedded or user dataset; writes a run folder")
@@ -39,7 +39,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--epochs", type=positive_int, default=None,
                    help=f"epochs in all (default {d.epochs}); with --resume, extends the run to this many")
     p.add_argument("--batch-size", type=positive_int, default=d.batch_size)
-    p.add_argument("--optimizer", default=d.optimizer, choices=sorted(OPTIMIZERS))
+    p.add_argument("--optimizer", default=d.optimizer, choices=sorted(OPTIMIZER_NAMES))
     p.add_argument("--lr", type=positive_float, default=d.lr)
     p.add_argument("--momentum", type=probability, default=d.momentum)
     p.add_argument("--weight-decay", type=non_negative_float, default=d.weight_decay,
@@ -60,7 +60,7 @@ def add_parser(sub: Any) -> None:
                         "first); with --resume, extends the run to N steps")
     p.add_argument("--eval-every", type=positive_int, default=None, metavar="N",
                    help="also validate every N optimizer steps (val_loss/val_acc columns in steps.csv)")
-    p.add_argument("--train-eval", default=d.train_eval, choices=("running", "exact"),
+    p.add_argument("--train-eval", default=d.train_eval, choices=TRAIN_EVAL,
                    help="training metrics per epoch: 'running' (mean over the epoch's batches as they trained; "
                         "train_loss/train_acc) or 'exact' (also the epoch's final weights over the training split: "
                         "train_loss_exact/train_acc_exact); default %(default)s")
