@@ -158,3 +158,35 @@ def test_avg_pool2d_divisor_override(seed):
 def test_avg_pool2d_divisor_override_refuses_zero():
     with pytest.raises(ValueError, match="avg_pool2d: divisor_override must be a nonzero int"):
         F.avg_pool2d(cp.ones(1, 1, 4, 4), 2, divisor_override=0)
+
+
+# -- div(rounding_mode=) -----------------------------------------------------------------------------------
+@pytest.mark.parametrize("mode", ["trunc", "floor"])
+@pytest.mark.parametrize("seed", range(3))
+def test_div_rounding_mode_floats(mode, seed):
+    rng = np.random.default_rng(seed)
+    shape = tuple(int(v) for v in rng.integers(1, 5, size=int(rng.integers(1, 4))))
+    a = rng.standard_normal(shape) * 10
+    b = rng.standard_normal(shape[-1:]) * 3  # broadcasts
+    # PyTorch: the rounded quotient is piecewise constant, gradients zero for both inputs
+    parity(lambda x, y: cp.div(x, y, rounding_mode=mode), lambda x, y: torch.div(x, y, rounding_mode=mode), a, b)
+    parity(lambda x: cp.div(x, 2.5, rounding_mode=mode), lambda x: torch.div(x, 2.5, rounding_mode=mode), a)
+
+
+@pytest.mark.parametrize("mode", ["trunc", "floor"])
+def test_div_rounding_mode_edges_and_integers(mode):
+    a = np.array([7.5, -7.5, 1.0, -1.0, 0.0, 6.0, -6.0, 5.0])
+    b = np.array([-2.0, 2.0, 0.0, 0.0, 0.0, 3.0, 3.0, np.inf])
+    ref = torch.div(torch.from_numpy(a), torch.from_numpy(b), rounding_mode=mode).numpy()
+    np.testing.assert_array_equal(cp.div(cp.tensor(a), cp.tensor(b), rounding_mode=mode).data, ref)
+    for dt in (np.int32, np.int64, np.uint8):
+        ia = np.arange(-9 if dt != np.uint8 else 0, 10).astype(dt)
+        for d in (3, -4, 7) if dt != np.uint8 else (3, 7):
+            got = cp.div(cp.tensor(ia), d, rounding_mode=mode)
+            want = torch.div(torch.from_numpy(ia), d, rounding_mode=mode)
+            assert got.dtype == np.dtype(str(want.dtype).replace("torch.", ""))
+            np.testing.assert_array_equal(got.data, want.numpy())
+    with pytest.raises(ZeroDivisionError, match="div: integer division by zero"):
+        cp.div(cp.tensor(np.array([1, 2])), 0, rounding_mode=mode)
+    with pytest.raises(ValueError, match="div: rounding_mode must be None, 'trunc' or 'floor'"):
+        cp.div(cp.tensor(a), 2.0, rounding_mode="round")

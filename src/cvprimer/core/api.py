@@ -17,6 +17,7 @@ from cvprimer.core.ops.arith import (
     CastFn,
     CloneFn,
     DivFn,
+    DivRoundFn,
     MaximumFn,
     MinimumFn,
     MulFn,
@@ -110,8 +111,11 @@ def mul(a: Any, b: Any) -> Tensor:
     return MulFn.apply(*_scalars(a, b))
 
 
-def div(a: Any, b: Any) -> Tensor:
-    """a / b with broadcasting (true division: two Python ints give float32, as PyTorch)."""
+def div(a: Any, b: Any, *, rounding_mode: str | None = None) -> Tensor:
+    """a / b with broadcasting (true division: two Python ints give float32, as PyTorch); ``rounding_mode``
+    'trunc' or 'floor' rounds the quotient (integers stay integers; zero gradients, see DivRoundFn)."""
+    if rounding_mode is not None:
+        return DivRoundFn.apply(*_scalars(a, b), rounding_mode)
     return DivFn.apply(*_scalars(a, b, floating=True))
 
 

@@ -205,6 +205,49 @@ class DivFn(Function):
         return ga, gb
 
 
+class DivRoundFn(Function):
+    r"""y = round(a / b) with PyTorch's ``rounding_mode``: ``'trunc'`` rounds toward zero, ``'floor'`` down.
+
+    **Forward**: floats: trunc(a / b), or Python's floor division (NumPy's ``floor_divide``: computed from
+    ``fmod`` so that it is exact where floor(a / b) of the rounded quotient would be off by one, the same
+    algorithm as PyTorch's), so 7.5 // -2 = -4, 1 // 0 = inf, 0 // 0 = nan. Integers: exact integer division
+    (trunc: C's rounding toward zero, -7 / 2 = -3; floor: -4); an integer division by zero raises
+    ZeroDivisionError, as PyTorch. The dtype is :func:`result_type`'s (integers stay integers).
+
+    **Backward**: the result is piecewise constant in a and b, so its derivative is 0 wherever it exists;
+    PyTorch returns zeros for both inputs (the output still requires grad) and so do we.
+    """
+
+    geometry = staticmethod(pointwise)
+    saves_for_backward = NOTHING
+    float_only = False
+    cost = staticmethod(elementwise_cost(2))
+    infer = staticmethod(_binary_infer)
+
+    @staticmethod
+    def forward(ctx, a, b, mode):
+        _check_broadcast("div", a, b)
+        if mode not in ("trunc", "floor"):
+            raise ValueError(f"div: rounding_mode must be None, 'trunc' or 'floor', got {mode!r}")
+        (a, b), dt = promote(a, b)
+        if dt.kind == "b":
+            raise TypeError(f"div: rounding_mode={mode!r} is not supported for bool operands (as in PyTorch)")
+        if dt.kind in "iu":
+            if np.any(b == 0):
+                raise ZeroDivisionError(f"div: integer division by zero (rounding_mode={mode!r}, dtype {dt.name})")
+            q = np.floor_divide(a, b)
+            if mode == "trunc":  # floor -> toward zero: +1 where the quotient is negative and inexact
+                q = q + ((np.remainder(a, b) != 0) & ((a < 0) != (b < 0))).astype(dt)
+            return q.astype(dt, copy=False)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            return np.floor_divide(a, b) if mode == "floor" else np.trunc(a / b)
+
+    @staticmethod
+    def backward(ctx, gy):
+        zero = np.zeros_like(gy)
+        return (zero if ctx.needs_input_grad[0] else None, zero if ctx.needs_input_grad[1] else None, None)
+
+
 class PowFn(Function):
     r"""y = a ** b, b a tensor or a scalar.
 
