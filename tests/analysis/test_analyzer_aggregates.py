@@ -46,9 +46,11 @@ def test_totals_by_operator_type(rep):
 
 
 def test_cli_depth(capsys):
-    assert main(["analyze", "resnet20", "--input", "3x32x32", "--depth", "1"]) == 0
+    assert main(["analyze", "resnet20", "--input", "3x32x32", "--depth", "1", "--peak-gflops", "100",
+                 "--bandwidth-gbs", "10"]) == 0
     out = capsys.readouterr().out
-    assert "module (depth 1)" in out and "layer3" in out and "%MACs" in out
+    assert "module tree to depth 1" in out and "\n  layer3 " in out and "%MACs" in out
+    assert "layer3.0" not in out  # depth 2 is folded into its parent
 
 
 def test_model_with_two_inputs():

@@ -1,11 +1,13 @@
 r"""The analysis report: one row per module call, totals, and its renderings.
 
 A *row* is one call of the innermost module that ran ops (a reused ``ReLU`` gives one row per
-call; a residual block's own ``x + identity`` appears in the block's row). Columns: output
-shape, parameters (weights / biases / normalization affine, each shared parameter once), MACs,
-other FLOPs, bytes moved, backward estimate, output (activation) bytes, working set (inputs +
-outputs + weights), arithmetic intensity, roofline bound and time, receptive field (size, jump,
-effective padding, centre of unit 0) and the ops without a cost formula ("uncounted").
+call; a residual block's own ``x + identity`` appears in the block's row). Columns: input and output
+shape, kernel (the window of a conv or pooling op: ``3x3/s2/p1/d1/g1``), parameters (weights / biases /
+normalization affine, each shared parameter once), MACs, ``flops`` (the *other*, non-GEMM FLOPs: zero for a
+conv without bias), ``total_flops`` (2 x MACs + other FLOPs, what the tables print as FLOPs), bytes moved,
+backward estimate, output (activation) bytes, working set (inputs + outputs + weights), arithmetic
+intensity, roofline bound and time, receptive field (size, jump, effective padding, centre of unit 0) and
+the ops without a cost formula ("uncounted").
 
 Renderings: :meth:`Report.table` (terminal), :meth:`Report.to_csv`, :meth:`Report.to_json`,
 :meth:`Report.plot_costs` and :meth:`Report.plot_roofline` (matplotlib, imported lazily).
@@ -25,6 +27,7 @@ from cvprimer.analysis.cost import headline, op_cost
 from cvprimer.analysis.memory import activation_memory
 from cvprimer.analysis.receptive_field import RF, ReceptiveFields
 from cvprimer.analysis.roofline import MachineProfile, bound, intensity, time_estimate
+from cvprimer.analysis.table import flat_table, kernels, tree_rows, tree_table
 from cvprimer.analysis.trace import Trace
 from cvprimer.core.serialization import atomic_write
 
@@ -35,12 +38,15 @@ class Row:
     type: str
     ops: str
     out_shape: tuple[int, ...] | None
+    in_shape: tuple[int, ...] | None = None
+    kernel: str = ""
     params: int = 0
     weights: int = 0
     biases: int = 0
     norm_affine: int = 0
     macs: int = 0
     flops: int = 0
+    total_flops: int = 0
     bytes: int = 0
     bwd_macs: int = 0
     bwd_flops: int = 0
@@ -75,6 +81,7 @@ class Report:
     profile: MachineProfile
     trace: Trace
     rf: ReceptiveFields
+    module_params: dict[int, dict[str, int]] = field(default_factory=dict)  # id(module) -> its own counts
 
     # -- aggregates ----------------------------------------------------------------------
     def by_op_type(self) -> dict[str, dict[str, float]]:
@@ -113,67 +120,15 @@ class Report:
         return list(groups.values())
 
     # -- renderings ----------------------------------------------------------------------
-    def table(self, max_rows: int | None = None, depth: int | None = None) -> str:
-        """A fixed-width terminal table (per module call, or subtotals at ``depth``), totals by operator type
-        and the totals."""
-        if depth is not None:
-            hdr = f"{'module (depth ' + str(depth) + ')':<34} {'output':<18} {'params':>12} {'%params':>8} " \
-                  f"{'MACs':>14} {'%MACs':>7} {'FLOPs':>12}"
-            lines = [hdr, "-" * len(hdr)]
-            for g in self.subtotals(depth):
-                shape = "x".join(str(s) for s in g["out_shape"]) if g["out_shape"] else ""
-                lines.append(f"{g['name'][-34:]:<34} {shape:<18} {g['params']:>12,} {g['params_pct']:>7.1f}% "
-                             f"{g['macs']:>14,} {g['macs_pct']:>6.1f}% {g['flops']:>12,}")
-            return "\n".join(lines + self._totals_lines(len(hdr)))
-        hdr = f"{'layer':<28} {'type':<18} {'output':<18} {'params':>10} {'MACs':>12} {'%MACs':>6} {'FLOPs':>11} " \
-              f"{'AI':>6} {'bound':<7} {'RF':>9} {'jump':>5}"
-        lines = [hdr, "-" * len(hdr)]
-        rows = self.rows if max_rows is None else self.rows[:max_rows]
-        total_macs = max(self.totals["macs"], 1)
-        for r in rows:
-            rf = f"{r.rf_size[0]:g}x{r.rf_size[1]:g}" if r.rf_size else r.rf_kind
-            jump = f"{r.rf_jump[0]:g}" if r.rf_jump else ""
-            shape = "x".join(str(s) for s in r.out_shape) if r.out_shape else ""
-            ai = "inf" if r.intensity == float("inf") else f"{r.intensity:.1f}"
-            flag = " [uncounted: " + ", ".join(r.uncounted) + "]" if r.uncounted else ""
-            lines.append(f"{r.name[-28:]:<28} {r.type[:18]:<18} {shape:<18} {r.params:>10,} {r.macs:>12,} "
-                         f"{100.0 * r.macs / total_macs:>5.1f}% {r.flops:>11,} {ai:>6} {r.bound:<7} {rf:>9} "
-                         f"{jump:>5}{flag}")
-        return "\n".join(lines + self._totals_lines(len(hdr)))
+    def tree(self, depth: int) -> list[dict[str, Any]]:
+        """The module-call tree to ``depth`` with subtree sums (:func:`.table.tree_rows`)."""
+        return tree_rows(self, depth)
 
-    def _totals_lines(self, width: int) -> list[str]:
-        t = self.totals
-        p = t["params"]
-        by_op = ", ".join(f"{k} x{int(v['count'])} {v['macs_pct']:.1f}%" for k, v in self.by_op_type().items()
-                          if v["macs"])
-        lines = ["-" * width,
-                  f"input {t['input_shape']} -> output {t['output_shape']}",
-                  f"parameters: {p['total']:,} (weights {p['weights']:,}, biases {p['biases']:,}, norm affine "
-                  f"{p['norm_affine']:,}; trainable {p['trainable']:,}, frozen {p['frozen']:,}); buffers "
-                  f"{p['buffers']:,}",
-                  f"MACs (conv + matmul): {t['macs']:,}   other FLOPs: {t['flops']:,}",
-                  f"{t['headline_label']}: {t['headline'] / 1e9:.4g} G   (convention {self.convention!r})",
-                  f"backward estimate: {t['bwd_macs']:,} MACs + {t['bwd_flops']:,} FLOPs (~{t['bwd_ratio']:.2f}x "
-                  "forward MACs)",
-                  f"memory: params {t['params']['param_bytes'] / 2**20:.2f} MiB, activations (forward) "
-                  f"{t['memory']['forward_bytes'] / 2**20:.2f} MiB, peak inference "
-                  f"{t['memory']['peak_inference_bytes'] / 2**20:.2f} MiB, kept for backward "
-                  f"{t['memory']['kept_for_backward_bytes'] / 2**20:.2f} MiB",
-                  f"MACs by operator type: {by_op or 'none'}",
-                  f"machine: peak {self.profile.peak_flops / 1e9:.1f} GFLOP/s, bandwidth "
-                  f"{self.profile.bandwidth / 1e9:.1f} GB/s, ridge {self.profile.ridge:.1f} FLOPs/byte"]
-        if t.get("erf", {}).get("layer"):
-            e = t["erf"]
-            lines.append(f"effective receptive field of {e['layer']!r} (centre unit): non-zero gradient over "
-                         f"{e['support_size']}, 95% of it within {e['size_95']}x{e['size_95']}; theoretical "
-                         f"{e['theoretical_size']}")
-        if t["uncounted"]:
-            lines.append("UNCOUNTED ops (no cost formula; not included above): "
-                         + ", ".join(f"{k} x{v}" for k, v in t["uncounted"].items()))
-        for m in t["misalignments"]:
-            lines.append(f"receptive field: paths merging at {m['layer']!r} ({m['op']}) do not align "
-                         f"({m['detail']}); they diverged at {m['fork']!r}")
-        return lines
+    def table(self, max_rows: int | None = None, depth: int | None = None) -> str:
+        """The terminal table: one line per row, or with ``depth`` the module tree to that depth (torchinfo's
+        layout, :func:`.table.tree_table`); then totals by operator type and the totals. Column widths follow
+        the content; FLOPs columns are 2 x MACs + other FLOPs."""
+        return flat_table(self, max_rows) if depth is None else tree_table(self, depth)
 
     def as_dict(self) -> dict[str, Any]:
         return {"convention": self.convention, "totals": self.totals, "profile": self.profile.as_dict(),
@@ -268,6 +223,7 @@ def build_report(tr: Trace, convention: str, profile: MachineProfile, params: tu
     mem = activation_memory(tr)
     rows: list[Row] = []
     last_op: list[int] = []  # per row: the index of its last op
+    row_ops: list[list[Any]] = []  # per row: its ops
     credited: set[int] = set()
     tot: Counter[str] = Counter()
     uncounted: Counter[str] = Counter()
@@ -285,9 +241,13 @@ def build_report(tr: Trace, convention: str, profile: MachineProfile, params: tu
                 row.biases, row.norm_affine = pm.get("biases", 0), pm.get("norm_affine", 0)
             rows.append(row)
             last_op.append(rec.index)
+            row_ops.append([])
+            row.in_shape = next((tuple(a.shape) for a, ref in zip(rec.raw, rec.inputs, strict=True)
+                                 if ref.kind in ("activation", "input")), None)
         prev_call = rec.call
         row = rows[-1]
         last_op[-1] = rec.index
+        row_ops[-1].append(rec)
         row.ops = f"{row.ops},{rec.name}" if row.ops else rec.name
         if not c.counted:
             row.uncounted.append(rec.name)
@@ -302,9 +262,10 @@ def build_report(tr: Trace, convention: str, profile: MachineProfile, params: tu
         row.working_set += ins + sum(int(o.nbytes) for o in rec.outputs)
         for k in ("macs", "flops", "bytes", "bwd_macs", "bwd_flops"):
             tot[k] += getattr(c, k)
-    for row, li in zip(rows, last_op, strict=True):
+    for row, li, recs in zip(rows, last_op, row_ops, strict=True):
         row.out_shape = tr.ops[li].out_shapes[0]
-        work = 2 * row.macs + row.flops
+        row.kernel = kernels(recs)
+        row.total_flops = work = 2 * row.macs + row.flops
         row.intensity = intensity(work, row.bytes)
         row.bound = bound(work, row.bytes, profile)
         row.time_s = time_estimate(work, row.bytes, profile)
@@ -326,4 +287,4 @@ def build_report(tr: Trace, convention: str, profile: MachineProfile, params: tu
         uncounted=dict(uncounted), misalignments=rf.misalignments,
         output_rf=_fmt_rf(out_rf), time_s=sum(r.time_s for r in rows),
     )
-    return Report(rows, totals, convention, profile, tr, rf)
+    return Report(rows, totals, convention, profile, tr, rf, per_module)

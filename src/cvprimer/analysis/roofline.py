@@ -10,7 +10,8 @@ MACs per output element for about the same traffic. Depthwise layers are therefo
 their share of the FLOPs suggests.
 
 :func:`measure_machine` times a float32 GEMM (peak) and a large array copy (bandwidth) with
-NumPy: a short micro-benchmark (about half a second), cached per process.
+NumPy: a short micro-benchmark (about half a second), cached per process; :mod:`.machine_cache` keeps it
+per machine on disk for the command line.
 """
 
 from __future__ import annotations
@@ -50,23 +51,33 @@ def _best_time(fn, repeats: int) -> float:
     return max(best, 1e-9)
 
 
-def measure_machine(n: int = 512, copy_mb: int = 64, repeats: int = 3, refresh: bool = False) -> MachineProfile:
-    """Micro-benchmark this machine: peak = 2 n^3 / (best time of an n x n float32 matmul);
-    bandwidth = 2 x bytes / (best time of copying a ``copy_mb`` MB array) (one read, one write)."""
-    global _CACHED
-    if _CACHED is not None and not refresh:
-        return _CACHED
+def measure_peak(n: int = 512, repeats: int = 3) -> float:
+    """Peak FLOP/s: 2 n^3 / (best time of an n x n float32 matmul)."""
     rng = np.random.default_rng(0)
     a = rng.standard_normal((n, n), dtype=np.float32)
     b = rng.standard_normal((n, n), dtype=np.float32)
     out = np.empty((n, n), np.float32)
     np.matmul(a, b, out=out)  # warm-up
-    peak = 2 * n**3 / _best_time(lambda: np.matmul(a, b, out=out), repeats)
+    return float(2 * n**3 / _best_time(lambda: np.matmul(a, b, out=out), repeats))
+
+
+def measure_bandwidth(copy_mb: int = 64, repeats: int = 3) -> float:
+    """Memory bandwidth in bytes/s: 2 x bytes / (best time of copying a ``copy_mb`` MB array)
+    (one read, one write)."""
     src = np.ones(copy_mb * (1 << 20) // 4, np.float32)
     dst = np.empty_like(src)
     np.copyto(dst, src)
-    bw = 2 * src.nbytes / _best_time(lambda: np.copyto(dst, src), repeats)
-    _CACHED = MachineProfile(float(peak), float(bw), "measured (NumPy GEMM + copy)")
+    return float(2 * src.nbytes / _best_time(lambda: np.copyto(dst, src), repeats))
+
+
+def measure_machine(n: int = 512, copy_mb: int = 64, repeats: int = 3, refresh: bool = False) -> MachineProfile:
+    """Micro-benchmark this machine (:func:`measure_peak`, :func:`measure_bandwidth`), once per process
+    unless ``refresh``. The command line keeps the result across runs (:mod:`.machine_cache`)."""
+    global _CACHED
+    if _CACHED is not None and not refresh:
+        return _CACHED
+    _CACHED = MachineProfile(measure_peak(n, repeats), measure_bandwidth(copy_mb, repeats),
+                             "measured (NumPy GEMM + copy)")
     return _CACHED
 
 

@@ -59,7 +59,8 @@ class OpRecord:
 
 @dataclass
 class ModuleCall:
-    """One call of a module: its dotted name, type, parent call and returned shape."""
+    """One call of a module: its dotted name, type, parent call, the shape of its first tensor argument
+    (``in_shape``, None when it got no tensor) and of its first returned tensor."""
 
     index: int
     name: str
@@ -70,6 +71,7 @@ class ModuleCall:
     ops: list[int] = field(default_factory=list)
     out_shape: tuple[int, ...] | None = None
     out_id: int | None = None
+    in_shape: tuple[int, ...] | None = None
 
 
 @dataclass
@@ -132,6 +134,8 @@ def trace(model: Any, input_shape: tuple[int, ...], dtype: Any = np.float32,
     def pre_hook(mod: Any, args: Any) -> None:
         parent = stack[-1] if stack else None
         c = ModuleCall(len(calls), names.get(id(mod), "?"), type(mod).__name__, mod, parent, len(stack))
+        ts = _flatten_tensors(args)
+        c.in_shape = tuple(ts[0].shape) if ts else None
         calls.append(c)
         stack.append(c.index)
 
