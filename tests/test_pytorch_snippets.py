@@ -13,6 +13,7 @@ orders of magnitude below the changes a wrong gradient or optimizer rule produce
 
 from __future__ import annotations
 
+import copy
 import textwrap
 from typing import Any
 
@@ -59,7 +60,6 @@ def _inputs() -> dict[str, Any]:
         tmodel[1].running_mean.uniform_(-0.5, 0.5)
         tmodel[1].running_var.uniform_(0.5, 2.0)
     return {
-        "np": np,
         "X": rng.standard_normal((16, 64)).astype(f32),
         "Y": rng.integers(0, 10, 16).astype(np.int64),
         "L": rng.standard_normal((20, 5)).astype(f32),
@@ -89,8 +89,8 @@ def _plain(v: Any) -> Any:
     return v
 
 
-def _run(snippet: str, names: dict[str, Any], tmp_path: Any, tag: str) -> dict[str, Any]:
-    ns = {**names, **_inputs(), "PATH": str(tmp_path / f"ckpt-{tag}.pt"), "out": {}}
+def _run(snippet: str, names: dict[str, Any], tmp_path: Any, tag: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    ns = {**names, **copy.deepcopy(inputs), "np": np, "PATH": str(tmp_path / f"ckpt-{tag}.pt"), "out": {}}
     exec(compile(textwrap.dedent(snippet), f"<snippet:{tag}>", "exec"), ns)  # noqa: S102 (our own test source)
     return _plain(ns["out"])
 
@@ -397,8 +397,9 @@ def test_eighteen_snippets() -> None:
 def test_snippet_runs_unchanged(name: str, tmp_path: Any) -> None:
     src, training = SNIPPETS[name]
     torch.manual_seed(0)
-    want = _run(src, _torch_names(), tmp_path, "torch")
-    got = _run(src, _cvprimer_names(), tmp_path, "cvprimer")
+    inputs = _inputs()  # once: both runs start from the same numbers
+    want = _run(src, _torch_names(), tmp_path, "torch", inputs)
+    got = _run(src, _cvprimer_names(), tmp_path, "cvprimer", inputs)
     rtol, atol = (TRAIN_RTOL, TRAIN_ATOL) if training else (RTOL, ATOL)
     _same(want, got, rtol, atol, name)
 
@@ -406,7 +407,8 @@ def test_snippet_runs_unchanged(name: str, tmp_path: Any) -> None:
 def test_harness_notices_a_difference(tmp_path: Any) -> None:
     """The comparison is not vacuous: a snippet that differs between the libraries fails it."""
     src = "out['v'] = torch.tensor(X[:2, :2]) * (2.0 if torch.__name__ == 'torch' else 2.001)"
-    want = _run(src, _torch_names(), tmp_path, "torch")
-    got = _run(src, _cvprimer_names(), tmp_path, "cvprimer")
+    inputs = _inputs()
+    want = _run(src, _torch_names(), tmp_path, "torch", inputs)
+    got = _run(src, _cvprimer_names(), tmp_path, "cvprimer", inputs)
     with pytest.raises(AssertionError):
         _same(want, got, RTOL, ATOL, "planted")
