@@ -28,6 +28,7 @@ X = (8, 8, 8, 8)  # N, C, H, W of every image-like example
 CALLS: dict[str, Callable[[np.random.Generator], Any]] = {
     "arith": lambda r: ((_t(r, 64, 64) + _t(r, 64, 64)) - _t(r, 64, 64)) * _t(r, 64, 64) / _t(r, 64, 64, lo=1, hi=2),
     "pow": lambda r: _t(r, 64, 64, lo=1, hi=2) ** _t(r, 64, 64),
+    "div_rounded": lambda r: cp.div(_t(r, 64, 64, hi=9), _t(r, 64, 64, lo=1, hi=2), rounding_mode="floor"),
     "maximum_minimum": lambda r: cp.maximum(_t(r, 64, 64), _t(r, 64, 64)) + cp.minimum(_t(r, 64, 64), _t(r, 64, 64)),
     "where": lambda r: cp.where(cp.tensor(r.uniform(size=(64, 64)) > 0.5), _t(r, 64, 64), _t(r, 64, 64)),
     "cast_clone": lambda r: _t(r, 64, 64).astype(np.float32).clone(),

@@ -222,7 +222,10 @@ class DivRoundFn(Function):
     saves_for_backward = NOTHING
     float_only = False
     cost = staticmethod(elementwise_cost(2))
-    infer = staticmethod(_binary_infer)
+    @staticmethod
+    def infer(a, b, mode):
+        """The broadcast shape and the promoted dtype (integers stay integers)."""
+        return _binary_infer(a, b)
 
     @staticmethod
     def forward(ctx, a, b, mode):
