@@ -109,6 +109,7 @@ def test_the_done_when_command(model_file, monkeypatch, capsys):
     ("{f}:returns_int", [], "returned an object of type int, expected a cvprimer nn.Module"),
     ("{f}:build", ["depth=3"], "your function {f}:build raised TypeError: build() got an unexpected keyword"),
     ("{f}:", [], "must be a zoo name, FILE.py:FUNCTION or package.module:FUNCTION"),
+    ("{f}", [], "name the function that builds the model: {f}:FUNCTION (e.g. {f}:build)"),
     ("{f}:not-a-name", [], "is not a function name"),
     ("no_such_pkg_xyz.mod:build", [], "no module named 'no_such_pkg_xyz'"),
     ("resnet19", [], "unknown model 'resnet19'; known models: alexnet"),

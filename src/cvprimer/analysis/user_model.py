@@ -154,6 +154,9 @@ def build_model(spec: str, kwargs: dict[str, Any] | None = None) -> Any:
         from cvprimer import models
 
         known = models.list_models()
+        if spec.endswith(".py") or os.path.isfile(spec):
+            raise ModelSpecError(f"analyze: name the function that builds the model: {spec}:FUNCTION (e.g. "
+                                 f"{spec}:build)")
         if spec not in known:
             raise ModelSpecError(f"analyze: unknown model {spec!r}; known models: {', '.join(known)} (or give "
                                  "your own: FILE.py:FUNCTION or package.module:FUNCTION)")
