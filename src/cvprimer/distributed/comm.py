@@ -10,6 +10,7 @@ Collectives used (MPI names; ``p`` = bytes of the buffer, ``N`` = ranks):
 | call               | result on every rank                        | used for                          |
 |--------------------|---------------------------------------------|-----------------------------------|
 | ``allreduce_(buf)``| elementwise sum over ranks, in place        | gradients, metrics, SyncBN grads  |
+| ``iallreduce_(buf)``| the same, started now, done at ``wait_all`` | gradient buckets during backward |
 | ``allgather(a)``   | the ranks' arrays stacked, shape (N, *a)    | SyncBN's per-rank statistics      |
 | ``bcast_(buf)``    | rank 0's buffer, in place                   | initial parameters, optimizer     |
 
@@ -96,6 +97,39 @@ class Communicator:
             self.mpi_comm.Allreduce(MPI.IN_PLACE, buf, op=MPI.SUM)
             self.stats["comm_time"] += time.perf_counter() - t0
         return buf
+
+    def iallreduce_(self, buf: np.ndarray) -> Any:
+        """Start summing ``buf`` over all ranks, in place, and return at once (MPI ``Iallreduce``); the sum is
+        in ``buf`` after :meth:`wait_all` on the returned request. Every rank must start its nonblocking
+        collectives in the same order. With one rank the request is already complete (None)."""
+        self._check("iallreduce_", buf)
+        self.stats["allreduce_calls"] += 1
+        self.stats["allreduce_bytes"] += buf.nbytes
+        if self.world_size == 1:
+            return None
+        from mpi4py import MPI
+
+        t0 = time.perf_counter()
+        req = self.mpi_comm.Iallreduce(MPI.IN_PLACE, buf, op=MPI.SUM)
+        self.stats["comm_time"] += time.perf_counter() - t0
+        return req
+
+    def test_all(self, requests: list[Any]) -> None:
+        """Let the started collectives progress (MPI progresses a nonblocking collective only inside MPI
+        calls; a test is ~1 us). Does not wait."""
+        for r in requests:
+            if r is not None:
+                r.Test()
+
+    def wait_all(self, requests: list[Any]) -> None:
+        """Block until every request of :meth:`iallreduce_` has completed (the time counts as ``comm_time``)."""
+        live = [r for r in requests if r is not None]
+        if live:
+            from mpi4py import MPI
+
+            t0 = time.perf_counter()
+            MPI.Request.Waitall(live)
+            self.stats["comm_time"] += time.perf_counter() - t0
 
     def allgather(self, arr: np.ndarray) -> np.ndarray:
         """Every rank's ``arr`` (same shape and dtype everywhere), stacked: shape ``(world_size, *arr.shape)``."""

@@ -5,7 +5,8 @@ JSON report.
 
 The worker (``python -m cvprimer.distributed.measure ...``, run on every rank) builds the model, feeds
 random inputs of the model's size with a fixed GLOBAL batch split evenly over the ranks, and times
-``steps`` SGD steps (forward, backward, gradient all-reduce, update) after ``warmup`` untimed ones,
+``steps`` SGD steps (forward, backward with the gradient buckets' all-reduce started as they fill unless
+``--no-overlap``, the wait for it, update) after ``warmup`` untimed ones,
 with BLAS and the conv worker pool held to ``threads`` threads per rank. Rank 0 writes JSON:
 
 - ``step_s``: median wall time of a step (every rank steps in lock-step, so rank 0's time is the job's);
@@ -35,7 +36,7 @@ INPUT_SHAPES = {"lenet5": (1, 32, 32), "resnet20": (3, 32, 32)}
 
 def measure_step(model: str = "lenet5", ranks: int = 2, batch_size: int = 64, steps: int = 10, warmup: int = 2,
                  threads: int | None = None, total_threads: int = 2, sync_bn: bool = False,
-                 timeout: float = 600.0) -> dict[str, Any]:
+                 timeout: float = 600.0, overlap: bool = True) -> dict[str, Any]:
     """Launch ``mpiexec -n ranks`` timing ``steps`` data-parallel steps of ``model``; returns rank 0's report.
 
     Parameters
@@ -45,6 +46,8 @@ def measure_step(model: str = "lenet5", ranks: int = 2, batch_size: int = 64, st
     batch_size : the GLOBAL batch (each rank gets ``batch_size / ranks``; must divide)
     threads : BLAS/conv threads per rank (default ``max(1, total_threads // ranks)``)
     sync_bn : convert the model's batch norms to :class:`~cvprimer.distributed.SyncBatchNorm`
+    overlap : gradient buckets all-reduced during backward (``DataParallel(overlap=True)``, the default) or
+        one blocking all-reduce after it
     timeout : seconds before the launch is killed (a hang is an error, never a wait)
 
     Returns
@@ -55,7 +58,9 @@ def measure_step(model: str = "lenet5", ranks: int = 2, batch_size: int = 64, st
         raise ValueError(f"measure_step: batch_size ({batch_size}) must be a multiple of ranks ({ranks}) >= 1")
     threads = threads or max(1, total_threads // ranks)
     args = ["--model", model, "--batch-size", str(batch_size), "--steps", str(steps), "--warmup", str(warmup)]
-    return _launch(ranks, args + (["--sync-bn"] if sync_bn else []), threads, timeout)
+    args += ["--sync-bn"] if sync_bn else []
+    args += [] if overlap else ["--no-overlap"]
+    return _launch(ranks, args, threads, timeout)
 
 
 def _launch(ranks: int, worker_args: list[str], threads: int, timeout: float) -> dict[str, Any]:
@@ -140,7 +145,7 @@ def _worker(args: argparse.Namespace) -> None:
     net = get_model(args.model, num_classes=10, in_channels=shape[0], rng=np.random.default_rng(0))
     if args.sync_bn:
         net = convert_sync_batchnorm(net, comm)
-    model = DataParallel(net, comm)
+    model = DataParallel(net, comm, overlap=not args.no_overlap)
     opt = optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     broadcast_optimizer(opt, comm)
     b = args.batch_size // comm.world_size
@@ -171,6 +176,7 @@ def _worker(args: argparse.Namespace) -> None:
         ar = float(np.median(pure)) if pure else 0.0
         info = bytes_per_step(net, comm.world_size)
         report = {"model": args.model, "ranks": comm.world_size, "threads": args.threads,
+                  "overlap": not args.no_overlap,
                   "batch_size": args.batch_size, "per_rank_batch": b, "steps": args.steps, "sync_bn": args.sync_bn,
                   "step_s": step, "comm_s": cm, "comm_share": cm / step,
                   "allreduce_s": ar, "allreduce_share": ar / step, "allreduce_bytes": int(np.median(sent)),
@@ -190,6 +196,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--threads", type=int, default=1, help="BLAS/conv threads per rank")
     p.add_argument("--sync-bn", action="store_true")
+    p.add_argument("--no-overlap", action="store_true", help="one blocking all-reduce after backward")
     p.add_argument("--q32", action="store_true", help="report gradient agreement instead (gradient_agreement)")
     p.add_argument("--out", required=True, help="JSON written by rank 0")
     args = p.parse_args(argv)

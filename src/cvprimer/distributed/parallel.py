@@ -34,9 +34,12 @@ from typing import Any
 
 import numpy as np
 
+from cvprimer.core.function import is_grad_enabled
 from cvprimer.core.tensor import Tensor
 from cvprimer.distributed.comm import Communicator, world
 from cvprimer.nn.module import Module
+
+DEFAULT_OVERLAP_BUCKET_BYTES = 1 << 18  # 256 KiB: ~5 buckets for ResNet-20, 1-2 for LeNet-5
 
 
 def _by_dtype(arrays: list[np.ndarray]) -> dict[np.dtype, list[int]]:
@@ -210,6 +213,171 @@ class GradientReducer:
         return sent
 
 
+class _Bucket:
+    """One bucket of the overlapped reducer: a few parameters of one dtype, their gradients then one
+    has-a-gradient count per parameter in one buffer, and how many have not reported yet this step."""
+
+    __slots__ = ("dtype", "members", "offsets", "buf", "n_grad", "left", "request", "launched")
+
+    def __init__(self, dtype: np.dtype, members: list[int], sizes: list[int]) -> None:
+        self.dtype = dtype
+        self.members = members
+        self.offsets = [0]
+        for n in sizes:
+            self.offsets.append(self.offsets[-1] + n)
+        self.n_grad = self.offsets[-1]
+        self.buf = np.empty(self.n_grad + len(members), dtype)
+        self.left = len(members)
+        self.request: Any = None
+        self.launched = False
+
+
+class OverlappedReducer:
+    r"""The gradient all-reduce overlapped with backward, as PyTorch's DDP does it.
+
+    The parameters are cut into buckets of about ``bucket_bytes`` (one dtype each) in REVERSE parameter
+    order, the order in which backward finishes their gradients. While :meth:`armed`, each parameter's
+    post-accumulate-grad hook (``Tensor.register_post_accumulate_grad_hook``) copies its finished gradient
+    into its bucket; when the bucket is full and every bucket before it has been started, a nonblocking
+    ``Iallreduce`` starts on it (buckets start in the same order on every rank, which MPI requires) and
+    the rest of backward runs meanwhile; each hook also lets the started collectives progress.
+    :meth:`finish` (after backward, before the optimizer step) starts the buckets not started yet (a
+    parameter without a gradient contributes zeros and count 0), waits for all, divides by the world size
+    for ``op="mean"`` and writes the gradients back; it returns the bytes handed to the all-reduce.
+
+    The result is exactly :class:`GradientReducer`'s (the same elementwise sums, in other slices). A
+    parameter whose hook fires twice in one step (two backward passes before :meth:`finish`, gradient
+    accumulation) makes :meth:`finish` wait for the buckets in flight and reduce everything again from
+    ``.grad``, which is then correct but not overlapped.
+    """
+
+    def __init__(self, params: list[Tensor], comm: Communicator, bucket_bytes: int) -> None:
+        if bucket_bytes < 1:
+            raise ValueError(f"OverlappedReducer: bucket_bytes must be >= 1, got {bucket_bytes}")
+        self.params = params
+        self.comm = comm
+        self.bucket_bytes = bucket_bytes
+        self.buckets: list[_Bucket] = []
+        self.where: dict[int, tuple[int, int]] = {}  # id(param) -> (bucket, slot)
+        for dt, idx in _by_dtype([p.data for p in params]).items():
+            members: list[int] = []
+            size = 0
+            for i in reversed(idx):
+                n = params[i].data.size
+                if members and (size + n) * dt.itemsize > bucket_bytes:
+                    self._add_bucket(dt, members)
+                    members, size = [], 0
+                members.append(i)
+                size += n
+            if members:
+                self._add_bucket(dt, members)
+        self.armed = False
+        self.redo = False
+        self.next_launch = 0
+        self.reported: set[int] = set()
+        self.launched_in_backward = 0  # buckets started by hooks in the last step (tests, benchmarks)
+        self._handles = [p.register_post_accumulate_grad_hook(self._hook) for p in params]
+
+    def _add_bucket(self, dt: np.dtype, members: list[int]) -> None:
+        b = len(self.buckets)
+        for slot, i in enumerate(members):
+            self.where[id(self.params[i])] = (b, slot)
+        self.buckets.append(_Bucket(dt, list(members), [self.params[i].data.size for i in members]))
+
+    def arm(self) -> None:
+        """Start collecting gradients from the hooks (the wrapper does it in each training forward)."""
+        if self.comm.world_size > 1 and not self.armed:
+            self.armed = True
+            self.launched_in_backward = 0
+
+    def _hook(self, p: Tensor) -> None:
+        if not self.armed:
+            return
+        key = id(p)
+        if key in self.reported or self.redo:
+            self.redo = True  # a second backward in this step: finish() reduces from .grad again
+            return
+        self.reported.add(key)
+        b, slot = self.where[key]
+        bucket = self.buckets[b]
+        seg = bucket.buf[bucket.offsets[slot]:bucket.offsets[slot + 1]]
+        seg[...] = p.grad.data.reshape(-1) if p.grad is not None else 0
+        bucket.buf[bucket.n_grad + slot] = 1 if p.grad is not None else 0
+        bucket.left -= 1
+        self._launch_ready()
+        self.comm.test_all([k.request for k in self.buckets if k.launched])
+
+    def _launch_ready(self) -> None:
+        while self.next_launch < len(self.buckets) and self.buckets[self.next_launch].left == 0:
+            bucket = self.buckets[self.next_launch]
+            bucket.request = self.comm.iallreduce_(bucket.buf)
+            bucket.launched = True
+            self.next_launch += 1
+            self.launched_in_backward += 1
+
+    def finish(self, op: str = "mean") -> int:
+        """Complete the step's all-reduce (see the class docstring); returns the bytes sent by this rank."""
+        if op not in ("mean", "sum"):
+            raise ValueError(f"DataParallel: op must be 'mean' or 'sum', got {op!r}")
+        w = self.comm.world_size
+        was_armed, self.armed = self.armed, False
+        sent = 0
+        try:
+            if w == 1:
+                return 0
+            if not was_armed or self.redo:
+                self.comm.wait_all([k.request for k in self.buckets if k.launched])
+                for bucket in self.buckets:  # everything again, from .grad
+                    for slot, i in enumerate(bucket.members):
+                        g = self.params[i].grad
+                        seg = bucket.buf[bucket.offsets[slot]:bucket.offsets[slot + 1]]
+                        seg[...] = g.data.reshape(-1) if g is not None else 0
+                        bucket.buf[bucket.n_grad + slot] = 1 if g is not None else 0
+                    bucket.left = 0
+                    bucket.launched = False
+                self.next_launch = 0
+                self.launched_in_backward = 0
+            for bucket in self.buckets:  # parameters that got no gradient on this rank: zeros, count 0
+                if bucket.launched or bucket.left == 0:
+                    continue
+                for slot, i in enumerate(bucket.members):
+                    if id(self.params[i]) not in self.reported:
+                        bucket.buf[bucket.offsets[slot]:bucket.offsets[slot + 1]] = 0
+                        bucket.buf[bucket.n_grad + slot] = 0
+                bucket.left = 0
+            self.launched_in_backward, in_backward = 0, self.launched_in_backward
+            self._launch_ready()
+            self.launched_in_backward = in_backward
+            self.comm.wait_all([k.request for k in self.buckets])
+            for bucket in self.buckets:
+                sent += bucket.buf.nbytes
+                if op == "mean":
+                    bucket.buf[:bucket.n_grad] /= bucket.dtype.type(w)
+                for slot, i in enumerate(bucket.members):
+                    if bucket.buf[bucket.n_grad + slot] == 0:  # no rank had a gradient for p
+                        continue
+                    p = self.params[i]
+                    seg = bucket.buf[bucket.offsets[slot]:bucket.offsets[slot + 1]].reshape(p.shape)
+                    if p.grad is None:
+                        p.grad = Tensor._wrap(seg.copy())
+                    else:
+                        p.grad.data[...] = seg
+            return sent
+        finally:
+            for bucket in self.buckets:
+                bucket.left = len(bucket.members)
+                bucket.request = None
+                bucket.launched = False
+            self.next_launch = 0
+            self.reported.clear()
+            self.redo = False
+
+    def remove_hooks(self) -> None:
+        for h in self._handles:
+            h.remove()
+        self._handles = []
+
+
 def allreduce_gradients(params: Iterable[Tensor], comm: Communicator | None = None, op: str = "mean",
                         bucket_bytes: int | None = None) -> int:
     """One-off :class:`GradientReducer` call: replace each ``p.grad`` by its mean (or sum) over ranks.
@@ -271,6 +439,12 @@ class DataParallel(Module):
     ``state_dict``/``load_state_dict`` are too (no ``module.`` prefix, so checkpoints load into the bare
     model). After ``loss.backward()`` call :meth:`allreduce_gradients`, then ``optimizer.step()``.
 
+    With ``overlap=True`` (the default) a training forward (grad enabled, ``training`` mode) arms an
+    :class:`OverlappedReducer`: gradient buckets of ``bucket_bytes`` (default 256 KiB, a few buckets for
+    ResNet-20's 1.1 MB of gradients) start their ``Iallreduce`` during backward as they fill, and
+    :meth:`allreduce_gradients` only completes them. ``overlap=False``: one blocking bucketed
+    ``Allreduce`` after backward (:class:`GradientReducer`). Both give the same numbers.
+
     Example (run with ``mpiexec -n 2 python script.py``; as one process it is plain training)::
 
         model = DataParallel(get_model("lenet5"))
@@ -283,7 +457,8 @@ class DataParallel(Module):
             opt.step()
     """
 
-    def __init__(self, module: Module, comm: Communicator | None = None, bucket_bytes: int | None = None) -> None:
+    def __init__(self, module: Module, comm: Communicator | None = None, bucket_bytes: int | None = None,
+                 overlap: bool = True) -> None:
         super().__init__()
         if not isinstance(module, Module):
             raise TypeError(f"DataParallel: expected a Module, got {type(module).__name__}")
@@ -291,12 +466,20 @@ class DataParallel(Module):
         self.comm = comm or world()
         broadcast_module(module, self.comm)
         self.reducer = GradientReducer(module.parameters(), self.comm, bucket_bytes)
+        self.overlapped: OverlappedReducer | None = None
+        if overlap:
+            self.overlapped = OverlappedReducer(self.reducer.params, self.comm,
+                                                bucket_bytes or DEFAULT_OVERLAP_BUCKET_BYTES)
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
+        if self.overlapped is not None and self.training and is_grad_enabled():
+            self.overlapped.arm()
         return self.module(*args, **kwargs)
 
     def allreduce_gradients(self, op: str = "mean") -> int:
         """Mean (or sum) of the gradients over ranks, in place; returns the bytes handed to Allreduce."""
+        if self.overlapped is not None:
+            return self.overlapped.finish(op)
         return self.reducer(op)
 
     def broadcast_buffers(self) -> None:
