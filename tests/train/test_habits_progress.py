@@ -3,6 +3,7 @@ terminal, nothing in a log file), and fall back without tqdm."""
 
 from __future__ import annotations
 
+import functools
 import io
 import sys
 
@@ -58,11 +59,13 @@ def test_both_bars_are_tqdm_auto(monkeypatch):
 
 
 def test_trainer_bar_on_a_terminal_and_nothing_in_a_log(digits, monkeypatch, capsys):
+    # the real tqdm.auto bar, redrawn at every update (by default it redraws at most every 0.1 s)
+    monkeypatch.setattr(progress, "_tqdm", lambda: functools.partial(tqdm_auto.tqdm, mininterval=0, miniters=1))
     tty = _TTY()
     monkeypatch.setattr(sys, "stderr", tty)
     _fit(digits)
     text = tty.getvalue()
-    assert "epoch 1:" in text and "/6 [" in text and "batch/s" in text and "loss=" in text and "lr=0.1" in text
+    assert "epoch 1:" in text and "6/6 [" in text and "batch/s" in text and "loss=" in text and "lr=0.1" in text
     assert capsys.readouterr().out.startswith("epoch 1  step 6  lr 0.1000  train_loss ")
     log = io.StringIO()  # not a terminal
     monkeypatch.setattr(sys, "stderr", log)

@@ -88,3 +88,36 @@ def test_missing_tensorboardx_is_one_line_naming_the_extra(tmp_path, capsys, mon
     assert not run.exists()
     with pytest.raises(ImportError, match=r'cvprimer\[tensorboard\]'):
         TensorBoardLogger(tmp_path / "tb")
+
+
+def test_resume_marks_the_checkpoint_step_for_tensorboard_to_purge(digits, tmp_path):
+    """The resumed writer's first event is TensorBoard's purge marker (SessionLog START) at the checkpoint's
+    step + 1, so the steps an interrupted run logged after its checkpoint are dropped from the curves."""
+    from tensorboardX.proto import event_pb2
+
+    from cvprimer.train.callbacks import ModelCheckpoint
+
+    (xt, yt), _ = digits
+
+    def fit(max_steps, resume=None):
+        cp.manual_seed(0)
+        model = TinyMLP(seed=0)
+        t = Trainer(model, F.cross_entropy, SGD(model.parameters(), lr=0.1), max_steps=max_steps,
+                    callbacks=[ModelCheckpoint(tmp_path), TensorBoardLogger(tmp_path / "tb")])
+        t.fit(DataLoader(ArrayDataset(xt, yt), batch_size=100, shuffle=True, rng=np.random.default_rng(0)),
+              epochs=3, resume=resume)
+
+    fit(4)
+    fit(9, resume=str(tmp_path / "last.npz"))
+    files = sorted((tmp_path / "tb").glob("events.out.tfevents.*"))
+    assert len(files) == 2
+    assert [f.name.rsplit(".", 1)[1] for f in files] == ["step0", "step4"]
+    raw = files[1].read_bytes()
+    events, pos = [], 0
+    while pos < len(raw):
+        (n,) = struct.unpack("<Q", raw[pos:pos + 8])
+        events.append(event_pb2.Event.FromString(raw[pos + 12:pos + 12 + n]))
+        pos += 16 + n
+    starts = [e for e in events if e.HasField("session_log")]
+    assert [(e.step, e.session_log.status) for e in starts] == [(5, event_pb2.SessionLog.START)]
+    assert [e.step for e in events if e.summary.value and e.summary.value[0].tag == "step/loss"] == [5, 6, 7, 8, 9]

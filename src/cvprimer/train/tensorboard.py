@@ -50,8 +50,11 @@ class TensorBoardLogger(Callback):
     def on_fit_start(self, trainer: Any) -> None:
         os.makedirs(self.logdir, exist_ok=True)
         step = int(getattr(trainer, "global_step", 0))
+        # the file name holds the start step: a resume within the same second must not reuse (and truncate) the
+        # interrupted run's file, whose name is otherwise only the time in seconds and the host
         self.writer = self._tbx.SummaryWriter(self.logdir, flush_secs=self.flush_secs,
-                                              purge_step=step + 1 if step > 0 else None)
+                                              purge_step=step + 1 if step > 0 else None,
+                                              filename_suffix=f".step{step}")
 
     def on_batch_end(self, trainer: Any, logs: dict[str, Any]) -> None:
         if self.writer is None:
