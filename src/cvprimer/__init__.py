@@ -71,6 +71,26 @@ from cvprimer.core.api import (  # noqa: F401
     var,
     where,
 )
+from cvprimer.core.device import (  # noqa: F401  dtype names are NumPy dtypes (cp.float64 == np.float64)
+    bool,
+    complex64,
+    complex128,
+    device,
+    double,
+    float,
+    float16,
+    float32,
+    float64,
+    half,
+    int,
+    int8,
+    int16,
+    int32,
+    int64,
+    long,
+    short,
+    uint8,
+)
 from cvprimer.core.factories import (  # noqa: F401
     arange,
     empty,
@@ -88,8 +108,9 @@ from cvprimer.core.factories import (  # noqa: F401
     zeros,
     zeros_like,
 )
+from cvprimer.core.inference import inference_mode, is_inference_mode_enabled  # noqa: F401
 
-_SUBMODULES = {"functional", "nn", "optim", "data", "models", "analysis", "train", "lab"}
+_SUBMODULES = {"cuda", "functional", "nn", "optim", "data", "models", "analysis", "train", "lab"}
 
 
 def __getattr__(name: str):  # lazy submodules: ``cp.nn`` without importing everything up front
@@ -100,8 +121,5 @@ def __getattr__(name: str):  # lazy submodules: ``cp.nn`` without importing ever
     raise AttributeError(f"module 'cvprimer' has no attribute {name!r}")
 
 
-float32 = "float32"
-float64 = "float64"
-int64 = "int64"
 __version__ = "0.1.0"
 from cvprimer.core.serialization import load, save  # noqa: F401, E402

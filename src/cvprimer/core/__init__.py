@@ -1,6 +1,6 @@
 """The engine core: Tensor, Function, autograd, gradcheck, randomness, factories."""
 
-from cvprimer.core import api, inplace  # noqa: F401  (bind Tensor methods and operators; add_, zero_, ...)
+from cvprimer.core import api, device, inplace  # noqa: F401  (bind Tensor methods: operators, to, add_, ...)
 from cvprimer.core.function import (
     AnomalyError,
     Function,

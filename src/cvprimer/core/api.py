@@ -203,12 +203,32 @@ def _reduce_args(dim: Any, keepdim: bool, axis: Any, keepdims: bool) -> tuple[An
     return _dim(dim, axis), bool(keepdim or keepdims)
 
 
-def sum(x: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A001
-    return SumFn.apply(x, *_reduce_args(dim, keepdim, axis, keepdims))
+def _reduce_dtype(name: str, x: Any, dtype: Any, out: Any, integer_to: Any) -> Tensor:
+    """PyTorch's ``dtype=`` of sum/mean (the input is cast first) and NumPy's ``out=None`` (``np.sum(t)`` and
+    ``np.mean(t)`` call these methods with it); ``integer_to``: the dtype a bool/int input is reduced in."""
+    if out is not None:
+        raise TypeError(f"{name}: out= is not supported (got {type(out).__name__}); use the returned tensor")
+    x = _t(x)
+    if dtype is None and x.data.dtype.kind not in "fc":
+        dtype = integer_to
+    return x if dtype is None else astype(x, dtype)
 
 
-def mean(x: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Any = None, keepdims: bool = False) -> Tensor:
-    return MeanFn.apply(x, *_reduce_args(dim, keepdim, axis, keepdims))
+def sum(x: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any = None, out: Any = None,  # noqa: A001
+        axis: Any = None, keepdims: bool = False) -> Tensor:
+    """Sum over ``dim`` (all elements when None). ``dtype``: cast the input first, as PyTorch. Bool and
+    integer inputs are summed in int64, as PyTorch (so ``(pred == y).sum()`` counts)."""
+    return SumFn.apply(_reduce_dtype("sum", x, dtype, out, np.int64), *_reduce_args(dim, keepdim, axis, keepdims))
+
+
+def mean(x: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any = None, out: Any = None,
+         axis: Any = None, keepdims: bool = False) -> Tensor:
+    """Mean over ``dim`` (all elements when None). ``dtype``: cast the input first, as PyTorch.
+
+    Differences from PyTorch: a bool or integer input is averaged in float32 (PyTorch refuses it), so that
+    ``np.mean(pred == y)`` gives the accuracy as with NumPy arrays."""
+    return MeanFn.apply(_reduce_dtype("mean", x, dtype, out, DEFAULT_DTYPE), *_reduce_args(dim, keepdim, axis,
+                                                                                         keepdims))
 
 
 class MinMax(NamedTuple):
