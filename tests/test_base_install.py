@@ -15,7 +15,7 @@ import sys
 
 import pytest
 
-from cvprimer.errors import EXTRAS
+from cvprimer.errors import EXTRAS, MissingExtra, UserError, require, require_all
 
 _DRIVER = r"""
 import contextlib, io, json, sys
@@ -91,3 +91,25 @@ def test_every_verb_on_a_base_install_runs_or_names_its_extra(tmp_path, fake_run
             assert f'pip install "cvprimer[{extra}]"' in got["err"], (argv, got["err"])
     assert not any((tmp_path / d).exists() for d in ("run-a", "run-b", "run-c", "lab", "curves.png")), \
         sorted(p.name for p in tmp_path.iterdir())  # refused before anything was written
+
+
+def test_require_names_the_package_and_its_extra(monkeypatch):
+    monkeypatch.setitem(EXTRAS, "cvprimer_absent_pkg", ("absent-dist", "plot"))
+    with pytest.raises(MissingExtra) as e:
+        require("cvprimer_absent_pkg.sub", what="the figures")
+    assert str(e.value) == 'needs absent-dist (for the figures), which is not installed: pip install "cvprimer[plot]"'
+    assert isinstance(e.value, ImportError) and isinstance(e.value, UserError)  # old `except ImportError` still work
+    with pytest.raises(MissingExtra, match=r'pip install "cvprimer\[lab\]"'):
+        require_all(("json", "cvprimer_absent_pkg"), what="the lab", extra="lab")
+    require_all(("json", "os"), what="nothing")  # installed: no error
+    assert require("json").__name__ == "json"
+
+
+def test_require_keeps_the_error_of_a_broken_install(tmp_path, monkeypatch):
+    # an installed package whose own import fails is not a missing extra: its error stays as it is
+    (tmp_path / "cvprimer_broken_pkg").mkdir()
+    (tmp_path / "cvprimer_broken_pkg" / "__init__.py").write_text("import cvprimer_missing_dependency\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(ModuleNotFoundError) as e:
+        require("cvprimer_broken_pkg")
+    assert not isinstance(e.value, MissingExtra) and e.value.name == "cvprimer_missing_dependency"
