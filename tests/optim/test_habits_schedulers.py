@@ -70,6 +70,16 @@ def test_sequential_three_stages():
                                              M.MultiStepLR(o, milestones=[2, 4], gamma=0.3)], milestones=[4, 10]), 16)
 
 
+def test_sequential_constant_warmup_then_step():
+    _compare(lambda M, o: M.SequentialLR(o, [M.ConstantLR(o, factor=0.25, total_iters=3),
+                                             M.StepLR(o, step_size=2, gamma=0.5)], milestones=[3]), 10)
+
+
+def test_chained_constant_and_exponential():
+    _compare(lambda M, o: M.ChainedScheduler([M.ConstantLR(o, factor=0.5, total_iters=4),
+                                              M.ExponentialLR(o, gamma=0.9)]), 8)
+
+
 def test_sequential_state_dict_resume():
     _compare(_warmup_cosine, 20, resume_at=7)
 

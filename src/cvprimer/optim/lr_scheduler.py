@@ -158,6 +158,19 @@ class LinearLR(ScheduleLR):
         super().__init__(optimizer, lambda lr: S.linear(lr, start_factor, end_factor, total_iters), last_epoch)
 
 
+class ConstantLR(ScheduleLR):
+    """lr = base_lr * factor for t < total_iters, then base_lr (PyTorch's ConstantLR, a flat warm-up)."""
+
+    def __init__(self, optimizer: Optimizer, factor: float = 1.0 / 3, total_iters: int = 5,
+                 last_epoch: int = -1) -> None:
+        if not 0 <= factor <= 1:
+            raise ValueError(f"ConstantLR: factor must be in [0, 1], got {factor}")
+        if not isinstance(total_iters, int) or total_iters < 0:
+            raise ValueError(f"ConstantLR: total_iters must be an int >= 0, got {total_iters!r}")
+        super().__init__(optimizer, lambda lr: S.Schedule(lambda t: lr * factor if t < total_iters else lr, None,
+                                                          "constant_lr"), last_epoch)
+
+
 class OneCycleLR(LRScheduler):
     """PyTorch's OneCycleLR, including momentum cycling (``momentum`` for SGD/RMSprop, ``betas[0]``
     for Adam-like optimizers) between ``max_momentum`` and ``base_momentum``."""
