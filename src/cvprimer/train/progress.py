@@ -39,6 +39,9 @@ class EpochProgress:
         if tqdm is not None:
             self._bar = tqdm(total=total, initial=initial, desc=f"epoch {epoch}", unit="batch", file=sys.stderr,
                              leave=False, disable=None, dynamic_ncols=True)
+            if getattr(self._bar, "disable", False):  # neither a terminal nor a notebook: nothing to draw
+                self._bar.close()
+                self._bar = None
         else:
             self._line = sys.stderr.isatty()
 
