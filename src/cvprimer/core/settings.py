@@ -50,6 +50,12 @@ Fields (the defaults are the measured best on a 2-core x86 machine; see ``benchm
   row copies (a transient) when C_in/g is at most this.
 * ``conv_shared_padding`` -- stride-1 lowering: neighbouring images and rows share their zero
   borders (True) or each gets its own (False; the simple reference layout).
+* ``conv_winograd`` -- 3x3 stride-1 convs (one group, padding 0-2) run Winograd F(2x2, 3x3) with the
+  compiled kernels (``functional/conv/_winograd.py``; only while ``numba`` is True), where
+  ``conv_winograd_min_channels`` (4) channels in and out and ``conv_winograd_min_tiles`` (128) 2x2 output
+  tiles in the batch make it pay (measured in ``functional/conv/_kernels.py``).
+* ``conv_winograd_block_bytes`` -- transformed input and output tile bytes per block of images (1 MiB;
+  0.25-4 MiB measured within noise on ResNet-20's shapes).
 
 * ``norm_cols_max_length`` -- batch norm over planes of at most this many positions runs the compiled
   ``cols`` layout (x as (N, C L) rows); longer planes the per-channel ``sets`` layout.
@@ -107,6 +113,10 @@ class Settings:
     conv_phases_grad_input_from: int = 16
     conv_one_gemm_below: int = 16
     conv_dw_stack_below: int = 64
+    conv_winograd: bool = True
+    conv_winograd_min_channels: int = 4
+    conv_winograd_min_tiles: int = 128
+    conv_winograd_block_bytes: int = 1 << 20
     norm_cols_max_length: int = 64
     norm_rows_max_length: int = 64
 

@@ -52,6 +52,7 @@ from cvprimer.functional.conv._phases import (
 )
 from cvprimer.functional.conv._rows import rows_forward, rows_grad_input, rows_grad_weight
 from cvprimer.functional.conv._s2d import s2d_applies, s2d_forward, s2d_grad_input, s2d_grad_weight, s2d_operand
+from cvprimer.functional.conv._winograd import wino_applies, wino_forward, wino_grad_input, wino_grad_weight
 
 
 class Lowering(NamedTuple):
@@ -228,6 +229,16 @@ STRIDED = Lowering("strided", _cols_forward, phases_grad_input, _cols_grad_weigh
 COLUMNS = Lowering("columns", _cols_forward, _cols_grad_input, _cols_grad_weight, lambda x, w_shape, g: lower(x, g))
 COLUMNS_ONE_GEMM = Lowering("columns_one_gemm", _gemm1_forward, _gemm1_grad_input, _gemm1_grad_weight,
                             lambda x, w_shape, g: _batch_cols(x, g))
+# 3x3 stride-1 convs (one group, padding 0-2) with the compiled kernels: Winograd F(2x2, 3x3)
+# (``_winograd.py``): compiled tile transforms around 16 batched GEMMs, 2.25x fewer multiply-adds than
+# the shifted GEMMs; saves a copy of x (the weight gradient recomputes the input tiles). Measured
+# (process CPU, 1 thread, ms, forward + grad input + grad weight, rows -> winograd): 128x16x32x32 -> 16
+# 53.6 -> 33.7 (PyTorch 25.4), 128x32x16x16 -> 32 35.2 -> 21.5, 128x64x8x8 -> 64 31.0 -> 20.2,
+# 16x32x32x32 -> 32 17.8 -> 10.7, 64x4x32x32 -> 16 11.3 -> 8.8, 32x256x4x4 -> 256 31.8 -> 24.0 (128 tiles).
+# Taken from settings.conv_winograd_min_channels (4) channels in and out (at most 3 inputs the columns
+# are faster) and settings.conv_winograd_min_tiles (128) 2x2 output tiles in the batch: with fewer the
+# weight transform and thin GEMMs lose (8x256x4x4 -> 256, 32 tiles: 9.5 -> 14.2; 8x512x4x4: 45 -> 68).
+WINOGRAD = Lowering("winograd", wino_forward, wino_grad_input, wino_grad_weight, lambda x, w_shape, g: x)
 DEPTHWISE = Lowering("depthwise", dw_forward, dw_grad_input, dw_grad_weight, lambda x, w_shape, g: x, split=False)
 DEPTHWISE_JIT = Lowering("depthwise_jit", jit_dw_forward, jit_dw_grad_input, jit_dw_grad_weight,
                          lambda x, w_shape, g: x, split=False)
@@ -245,7 +256,8 @@ DEPTHWISE_JIT = Lowering("depthwise_jit", jit_dw_forward, jit_dw_grad_input, jit
 def choose(g: Geom, c_in: int, w_shape: tuple[int, ...], n: int = 1, itemsize: int = 4) -> Lowering:
     """The lowering of a conv with geometry ``g`` on ``c_in`` input channels and weight ``w_shape``
     (under the current ``settings``): depthwise (compiled loops with ``settings.numba``, else the
-    NumPy tap-wise multiply-adds), dense (one output pixel: one GEMM), stride-1 rows, space-to-depth, strided
+    NumPy tap-wise multiply-adds), dense (one output pixel: one GEMM), Winograd F(2x2, 3x3) (3x3 stride 1,
+    compiled transforms, ``settings.numba`` and ``settings.conv_winograd``), stride-1 rows, space-to-depth, strided
     (columns forward and gW, polyphase gx), polyphase, or the im2col columns (also the pointwise 1x1 case, where
     the columns are the input itself). ``n`` and ``itemsize`` (the batch and the element size) say how large the
     columns of a strided conv would be."""
@@ -256,6 +268,10 @@ def choose(g: Geom, c_in: int, w_shape: tuple[int, ...], n: int = 1, itemsize: i
     cols_bytes = n * c_in * g.k[0] * g.k[1] * g.out[0] * g.out[1] * itemsize
     columns = (COLUMNS_ONE_GEMM if g.out[0] * g.out[1] <= settings.conv_one_gemm_below
                and cols_bytes <= settings.conv_keep_cols_bytes else COLUMNS)
+    if (g.rows and settings.numba and settings.conv_winograd and wino_applies(g)
+            and min(c_in, w_shape[0]) >= settings.conv_winograd_min_channels
+            and n * ((g.out[0] + 1) // 2) * ((g.out[1] + 1) // 2) >= settings.conv_winograd_min_tiles):
+        return WINOGRAD
     if g.rows:
         return columns if (c_in // g.groups) * g.k[0] * g.k[1] <= settings.conv_cols_below else ROWS
     if settings.conv_s2d and s2d_applies(g):

@@ -1,0 +1,308 @@
+r"""Winograd F(2x2, 3x3) for 3x3 stride-1 convolutions (compiled transforms + batched GEMMs).
+
+Lavin & Gray, "Fast Algorithms for Convolutional Neural Networks" (2016). A 2x2 block of outputs
+of a 3x3 correlation is computed from the 4x4 input tile ``d`` that covers it as
+
+    Y = A^T [ (G g G^T) (.) (B^T d B) ] A          ((.) the element-wise product of 4x4 arrays)
+
+with ``g`` the 3x3 kernel and (rows of the transposes shown)::
+
+    B^T = [[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]]
+    G   = [[1, 0, 0], [1/2, 1/2, 1/2], [1/2, -1/2, 1/2], [0, 0, 1]]
+    A^T = [[1, 1, 1, 0], [0, 1, -1, -1]]
+
+Summed over input channels, each of the 16 positions xi of the 4x4 arrays is a matrix product:
+with ``U[xi] = (G g G^T)[xi]`` as a (C_out, C_in) matrix and ``V[xi]`` the transformed tiles as
+(C_in, tiles), ``M[xi] = U[xi] @ V[xi]`` and ``Y = A^T M A`` per tile. The GEMMs do 16 C_in C_out
+multiply-adds per 2x2 outputs where the direct conv does 4 x 9 = 36 (2.25x fewer); the transforms
+(additions only, compiled loops streaming the NCHW planes) cost a few passes over the data.
+
+The three maps of a conv, all on the same transforms:
+
+* forward ``y = conv(x, W)``: V from x's tiles (tile (t_h, t_w) starts at row 2 t_h - p_top, column
+  2 t_w - p_left; reads outside x are zeros), ``M = U @ V``, ``y = A^T M A`` (outputs past H_out, W_out
+  of the last tiles of odd sizes are dropped);
+* input gradient: stride-1 duality, as ``_rows.rows_grad_input``: the forward on gy with the kernel
+  flipped in space and its channel axes swapped, padding ``2 - p`` (tiles on the gradient's grid);
+* weight gradient: the adjoint of the forward in ``U``: with ``Mb = A gy_tile A^T`` (4x4 from each
+  2x2 block of gy, zeros past H_out, W_out), ``Ub[xi] = Mb[xi] @ V[xi]^T`` (C_out x C_in, summed over every
+  tile of the batch) and ``gW = G^T Ub G`` per (o, c).
+
+The batch is processed a few images at a time (about ``settings.conv_winograd_block_bytes`` of V
+and M per block), so the transformed tiles stay in cache between the transform, the 16 GEMMs
+and the inverse transform; nothing tile-sized is kept for the backward (it saves a copy of x,
+made while the transform reads it, and recomputes V). The 16 slices of V and M are not 2^k
+bytes apart (see :func:`_buffer`). float32 rounding: the transforms only add, subtract and
+halve, so the error stays at the direct conv's level (measured max |error| / max |value|
+against float64: 2-4e-7 on ResNet-20's shapes, within 2x the shifted GEMMs' and below
+PyTorch's float32 conv; ``tests/functional/test_conv_winograd.py``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from cvprimer.core import jit
+from cvprimer.core.settings import settings
+
+
+def wino_applies(g: Any) -> bool:
+    """3x3 kernel, stride 1, no dilation, one group, non-negative padding of at most 2."""
+    return (g.k == (3, 3) and g.s == (1, 1) and g.d == (1, 1) and g.groups == 1
+            and all(0 <= p <= 2 for p in g.pads))
+
+
+@jit.inline
+def _fill(P, plane, pt, pl):  # pragma: no cover - compiled
+    """P = zeros with ``plane`` at (pt, pl) (rows/columns that fall outside P dropped; pt, pl >= 0)."""
+    P[:] = 0
+    H = min(plane.shape[0], P.shape[0] - pt)
+    W = min(plane.shape[1], P.shape[1] - pl)
+    for r in range(H):
+        dst = P[r + pt]
+        src = plane[r]
+        for u in range(W):
+            dst[u + pl] = src[u]
+
+
+@jit.inline
+def _bt(p, u):  # pragma: no cover - compiled
+    """(a, b, c, d) = p[u:u + 4] times B: (a - c, b + c, c - b, b - d)."""
+    a, b, c, d = p[u], p[u + 1], p[u + 2], p[u + 3]
+    return a - c, b + c, c - b, b - d
+
+
+@jit.kernel
+def _input_tiles(x, pt, pl, th, tw, V, P, keep, copy):  # pragma: no cover - compiled
+    """V[4 a + b, c, (n th + i) tw + j] = (B^T d B)[a, b] for the 4x4 tile d of x[n, c] at (2 i - pt, 2 j - pl)
+    (zeros outside x); P is a (2 th + 2, 2 tw + 2) scratch plane. With ``copy``, keep[n, c] = x[n, c] too
+    (the plane is in cache then)."""
+    N, C = x.shape[:2]
+    for n in range(N):
+        for c in range(C):
+            _fill(P, x[n, c], pt, pl)
+            if copy:
+                keep[n, c] = x[n, c]
+            for i in range(th):
+                p0, p1, p2, p3 = P[2 * i], P[2 * i + 1], P[2 * i + 2], P[2 * i + 3]
+                t0 = (n * th + i) * tw
+                v0, v1, v2, v3 = V[0, c, t0:t0 + tw], V[1, c, t0:t0 + tw], V[2, c, t0:t0 + tw], V[3, c, t0:t0 + tw]
+                v4, v5, v6, v7 = V[4, c, t0:t0 + tw], V[5, c, t0:t0 + tw], V[6, c, t0:t0 + tw], V[7, c, t0:t0 + tw]
+                v8, v9, v10, v11 = V[8, c, t0:t0 + tw], V[9, c, t0:t0 + tw], V[10, c, t0:t0 + tw], V[11, c, t0:t0 + tw]
+                v12, v13 = V[12, c, t0:t0 + tw], V[13, c, t0:t0 + tw]
+                v14, v15 = V[14, c, t0:t0 + tw], V[15, c, t0:t0 + tw]
+                for j in range(tw):
+                    u = 2 * j
+                    # each row of the tile times B
+                    e00, e01, e02, e03 = _bt(p0, u)
+                    e10, e11, e12, e13 = _bt(p1, u)
+                    e20, e21, e22, e23 = _bt(p2, u)
+                    e30, e31, e32, e33 = _bt(p3, u)
+                    # then B^T on the left combines the rows the same way
+                    v0[j], v1[j], v2[j], v3[j] = e00 - e20, e01 - e21, e02 - e22, e03 - e23
+                    v4[j], v5[j], v6[j], v7[j] = e10 + e20, e11 + e21, e12 + e22, e13 + e23
+                    v8[j], v9[j], v10[j], v11[j] = e20 - e10, e21 - e11, e22 - e12, e23 - e13
+                    v12[j], v13[j], v14[j], v15[j] = e10 - e30, e11 - e31, e12 - e32, e13 - e33
+
+
+@jit.kernel
+def _output_tiles(M, th, tw, y):  # pragma: no cover - compiled
+    """y[n, o, 2 i + u, 2 j + v] = (A^T m A)[u, v], m the 4x4 of M[:, o, (n th + i) tw + j] (cropped to y)."""
+    N, O, Ho, Wo = y.shape
+    for n in range(N):
+        for o in range(O):
+            yo = y[n, o]
+            for i in range(th):
+                t0 = (n * th + i) * tw
+                m0, m1, m2, m3 = M[0, o, t0:t0 + tw], M[1, o, t0:t0 + tw], M[2, o, t0:t0 + tw], M[3, o, t0:t0 + tw]
+                m4, m5, m6, m7 = M[4, o, t0:t0 + tw], M[5, o, t0:t0 + tw], M[6, o, t0:t0 + tw], M[7, o, t0:t0 + tw]
+                m8, m9, m10, m11 = M[8, o, t0:t0 + tw], M[9, o, t0:t0 + tw], M[10, o, t0:t0 + tw], M[11, o, t0:t0 + tw]
+                m12, m13 = M[12, o, t0:t0 + tw], M[13, o, t0:t0 + tw]
+                m14, m15 = M[14, o, t0:t0 + tw], M[15, o, t0:t0 + tw]
+                h = 2 * i
+                r0 = yo[h]
+                two = h + 1 < Ho
+                r1 = yo[h + 1] if two else yo[h]
+                for j in range(tw):
+                    # each row times A: (a, b, c, d) -> (a + b + c, b - c - d)
+                    s00, s01 = m0[j] + m1[j] + m2[j], m1[j] - m2[j] - m3[j]
+                    s10, s11 = m4[j] + m5[j] + m6[j], m5[j] - m6[j] - m7[j]
+                    s20, s21 = m8[j] + m9[j] + m10[j], m9[j] - m10[j] - m11[j]
+                    s30, s31 = m12[j] + m13[j] + m14[j], m13[j] - m14[j] - m15[j]
+                    u = 2 * j
+                    r0[u] = s00 + s10 + s20
+                    if u + 1 < Wo:
+                        r0[u + 1] = s01 + s11 + s21
+                    if two:
+                        r1[u] = s10 - s20 - s30
+                        if u + 1 < Wo:
+                            r1[u + 1] = s11 - s21 - s31
+
+
+@jit.kernel
+def _grad_tiles(gy, th, tw, Mb, Q):  # pragma: no cover - compiled
+    """Mb[4 a + b, o, (n th + i) tw + j] = (A q A^T)[a, b], q the 2x2 block of gy[n, o] at (2 i, 2 j) (zeros past
+    gy); Q is a (2 th, 2 tw) scratch plane."""
+    N, O = gy.shape[:2]
+    for n in range(N):
+        for o in range(O):
+            _fill(Q, gy[n, o], 0, 0)
+            for i in range(th):
+                q0, q1 = Q[2 * i], Q[2 * i + 1]
+                t0 = (n * th + i) * tw
+                v0, v1, v2, v3 = Mb[0, o, t0:t0 + tw], Mb[1, o, t0:t0 + tw], Mb[2, o, t0:t0 + tw], Mb[3, o, t0:t0 + tw]
+                v4, v5, v6, v7 = Mb[4, o, t0:t0 + tw], Mb[5, o, t0:t0 + tw], Mb[6, o, t0:t0 + tw], Mb[7, o, t0:t0 + tw]
+                v8, v9 = Mb[8, o, t0:t0 + tw], Mb[9, o, t0:t0 + tw]
+                v10, v11 = Mb[10, o, t0:t0 + tw], Mb[11, o, t0:t0 + tw]
+                v12, v13 = Mb[12, o, t0:t0 + tw], Mb[13, o, t0:t0 + tw]
+                v14, v15 = Mb[14, o, t0:t0 + tw], Mb[15, o, t0:t0 + tw]
+                for j in range(tw):
+                    u = 2 * j
+                    # rows of q times A^T: (a, b) -> (a, a + b, a - b, -b)
+                    a0, a1, a2, a3 = q0[u], q0[u] + q0[u + 1], q0[u] - q0[u + 1], -q0[u + 1]
+                    b0, b1, b2, b3 = q1[u], q1[u] + q1[u + 1], q1[u] - q1[u + 1], -q1[u + 1]
+                    # then A on the left: rows (a, a + b, a - b, -b)
+                    v0[j], v1[j], v2[j], v3[j] = a0, a1, a2, a3
+                    v4[j], v5[j], v6[j], v7[j] = a0 + b0, a1 + b1, a2 + b2, a3 + b3
+                    v8[j], v9[j], v10[j], v11[j] = a0 - b0, a1 - b1, a2 - b2, a3 - b3
+                    v12[j], v13[j], v14[j], v15[j] = -b0, -b1, -b2, -b3
+
+
+def _buffer(rows: int, t: int, dtype: Any) -> np.ndarray:
+    """Room for (16, rows, t) tiles whose 16 slices start 80 elements past a multiple of 1024 apart: 16
+    streams exactly 2^k bytes apart would share one set of the L1 cache (measured: the input transform
+    34 -> 10 ms on 128x16x32x32)."""
+    return np.empty((16, -(-rows * t // 1024) * 1024 + 80), dtype)
+
+
+def _tiles(buf: np.ndarray, rows: int, t: int) -> np.ndarray:
+    """The (16, rows, t) view of a :func:`_buffer` (t at most the one it was made for)."""
+    return buf[:, :rows * t].reshape(16, rows, t)
+
+
+@jit.kernel
+def _weight_tiles(w, U):  # pragma: no cover - compiled
+    """U[4 a + b, o, c] = (G w[o, c] G^T)[a, b], in float64 and rounded once."""
+    O, C = w.shape[:2]
+    for o in range(O):
+        for c in range(C):
+            g = w[o, c].astype(np.float64)
+            # t = G g (4x3): rows g0, (g0 + g1 + g2) / 2, (g0 - g1 + g2) / 2, g2
+            for a in range(4):
+                if a == 0:
+                    r0, r1, r2 = g[0, 0], g[0, 1], g[0, 2]
+                elif a == 1:
+                    r0, r1, r2 = (0.5 * (g[0, 0] + g[1, 0] + g[2, 0]), 0.5 * (g[0, 1] + g[1, 1] + g[2, 1]),
+                                  0.5 * (g[0, 2] + g[1, 2] + g[2, 2]))
+                elif a == 2:
+                    r0, r1, r2 = (0.5 * (g[0, 0] - g[1, 0] + g[2, 0]), 0.5 * (g[0, 1] - g[1, 1] + g[2, 1]),
+                                  0.5 * (g[0, 2] - g[1, 2] + g[2, 2]))
+                else:
+                    r0, r1, r2 = g[2, 0], g[2, 1], g[2, 2]
+                # (t G^T)[a]: r0, (r0 + r1 + r2) / 2, (r0 - r1 + r2) / 2, r2
+                U[4 * a, o, c] = r0
+                U[4 * a + 1, o, c] = 0.5 * (r0 + r1 + r2)
+                U[4 * a + 2, o, c] = 0.5 * (r0 - r1 + r2)
+                U[4 * a + 3, o, c] = r2
+
+
+@jit.kernel
+def _weight_grad(Ub, gw):  # pragma: no cover - compiled
+    """gw[o, c] = G^T m G, m[a, b] = Ub[4 a + b, o, c] (float64 sums, rounded once)."""
+    O, C = gw.shape[:2]
+    t = np.empty((3, 4))
+    for o in range(O):
+        for c in range(C):
+            # t = G^T m (3x4): rows m0 + (m1 + m2) / 2, (m1 - m2) / 2, (m1 + m2) / 2 + m3
+            for b in range(4):
+                m0, m1 = np.float64(Ub[b, o, c]), np.float64(Ub[4 + b, o, c])
+                m2, m3 = np.float64(Ub[8 + b, o, c]), np.float64(Ub[12 + b, o, c])
+                t[0, b] = m0 + 0.5 * (m1 + m2)
+                t[1, b] = 0.5 * (m1 - m2)
+                t[2, b] = 0.5 * (m1 + m2) + m3
+            for i in range(3):
+                gw[o, c, i, 0] = t[i, 0] + 0.5 * (t[i, 1] + t[i, 2])
+                gw[o, c, i, 1] = 0.5 * (t[i, 1] - t[i, 2])
+                gw[o, c, i, 2] = 0.5 * (t[i, 1] + t[i, 2]) + t[i, 3]
+
+
+def weight_tiles(w: np.ndarray) -> np.ndarray:
+    """U (16, C_out, C_in): ``U[4 a + b, o, c] = (G w[o, c] G^T)[a, b]``."""
+    U = np.empty((16,) + w.shape[:2], w.dtype)
+    _weight_tiles(np.ascontiguousarray(w), U)
+    return U
+
+
+def _images_per_block(n: int, c: int, o: int, tiles: int, itemsize: int) -> int:
+    """Images per block: V and M of a block within ``settings.conv_winograd_block_bytes``."""
+    per_image = 16 * (c + o) * tiles * itemsize
+    return max(1, min(n, settings.conv_winograd_block_bytes // max(per_image, 1)))
+
+
+def _forward_tiles(x: np.ndarray, U: np.ndarray, pt: int, pl: int, out: tuple[int, int],
+                   keep: np.ndarray | None = None) -> np.ndarray:
+    """y (N, O, H_out, W_out) of the correlation with transformed kernel U, tiles of x from (-pt, -pl);
+    ``keep`` (x's shape), when given, receives a copy of x on the way."""
+    N, C = x.shape[:2]
+    O = U.shape[1]
+    Ho, Wo = out
+    th, tw = (Ho + 1) // 2, (Wo + 1) // 2
+    x = np.ascontiguousarray(x)
+    dt = np.result_type(x, U)
+    y = np.empty((N, O, Ho, Wo), dt)
+    nb = _images_per_block(N, C, O, th * tw, dt.itemsize)
+    T = nb * th * tw
+    vbuf, mbuf = _buffer(C, T, dt), _buffer(O, T, dt)
+    P = np.empty((2 * th + 2, 2 * tw + 2), dt)
+    copy = keep is not None
+    for a in range(0, N, nb):
+        b = min(N, a + nb)
+        t = (b - a) * th * tw
+        V, M = _tiles(vbuf, C, t), _tiles(mbuf, O, t)
+        _input_tiles(x[a:b], pt, pl, th, tw, V, P, keep[a:b] if copy else x[a:b], copy)
+        np.matmul(U, V, out=M)
+        _output_tiles(M, th, tw, y[a:b])
+    return y
+
+
+def wino_forward(x: np.ndarray, w: np.ndarray, g: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Stride-1 3x3 conv by F(2x2, 3x3): returns (y, a copy of x for :func:`wino_grad_weight`), the copy made
+    while the transform reads x (the op's backward must not see later in-place changes of x)."""
+    keep = np.empty(x.shape, x.dtype)
+    return _forward_tiles(x, weight_tiles(w), g.pads[0], g.pads[2], g.out, keep), keep
+
+
+def wino_grad_input(gy: np.ndarray, w: np.ndarray, x_shape: tuple[int, ...], g: Any) -> np.ndarray:
+    """gx = the forward on gy with the kernel flipped and C_in/C_out swapped, padding 2 - p (duality)."""
+    H, W = x_shape[2:]
+    wf = np.ascontiguousarray(w.transpose(1, 0, 2, 3)[:, :, ::-1, ::-1])
+    return _forward_tiles(gy, weight_tiles(wf), 2 - g.pads[0], 2 - g.pads[2], (H, W))
+
+
+def wino_grad_weight(x: np.ndarray, gy: np.ndarray, w_shape: tuple[int, ...], g: Any) -> np.ndarray:
+    """gW = G^T (sum over tiles of Mb V^T) G: V from x's tiles, Mb from gy's 2x2 blocks."""
+    N, C = x.shape[:2]
+    O = gy.shape[1]
+    Ho, Wo = g.out
+    th, tw = (Ho + 1) // 2, (Wo + 1) // 2
+    x, gy = np.ascontiguousarray(x), np.ascontiguousarray(gy)
+    dt = np.result_type(x, gy)
+    nb = _images_per_block(N, C, O, th * tw, dt.itemsize)
+    T = nb * th * tw
+    vbuf, mbuf = _buffer(C, T, dt), _buffer(O, T, dt)
+    P, Q = np.empty((2 * th + 2, 2 * tw + 2), dt), np.empty((2 * th, 2 * tw), dt)
+    Ub = np.zeros((16, O, C), dt)
+    part = np.empty((16, O, C), dt)
+    for a in range(0, N, nb):
+        b = min(N, a + nb)
+        t = (b - a) * th * tw
+        V, Mb = _tiles(vbuf, C, t), _tiles(mbuf, O, t)
+        _input_tiles(x[a:b], g.pads[0], g.pads[2], th, tw, V, P, x[a:b], False)
+        _grad_tiles(gy[a:b], th, tw, Mb, Q)
+        np.matmul(Mb, V.transpose(0, 2, 1), out=part)
+        Ub += part
+    gw = np.empty(w_shape, dt)
+    _weight_grad(Ub, gw)
+    return gw
