@@ -72,10 +72,21 @@ def _run_full_hooks(state: _HookState, grad_input: tuple[Any, ...]) -> tuple[Any
     return grad_input
 
 
+def _identity_infer(state: Any, *xs: np.ndarray) -> list[tuple[tuple[int, ...], np.dtype]]:
+    return [(x.shape, x.dtype) for x in xs]
+
+
+def _no_cost(inputs: Any, outputs: Any, **kw: Any) -> dict[str, int]:
+    return {"macs": 0, "flops": 0, "bytes": 0}  # the outputs are the inputs' arrays: nothing computed or moved
+
+
 class BackwardHookInputFn(Function):
     """Identity on the module's grad-requiring Tensor inputs; its backward runs the full backward hooks."""
 
     float_only = False
+    is_view = True
+    infer = staticmethod(_identity_infer)
+    cost = staticmethod(_no_cost)
 
     @staticmethod
     def forward(ctx: Any, state: _HookState, *xs: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -96,6 +107,9 @@ class BackwardHookOutputFn(Function):
     """Identity on the module's Tensor outputs; its backward records grad_output and runs the pre-hooks."""
 
     float_only = False
+    is_view = True
+    infer = staticmethod(_identity_infer)
+    cost = staticmethod(_no_cost)
 
     @staticmethod
     def forward(ctx: Any, state: _HookState, *ys: np.ndarray) -> tuple[np.ndarray, ...]:
