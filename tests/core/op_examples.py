@@ -74,5 +74,17 @@ CALLS: dict[str, Callable[[np.random.Generator], Any]] = {
                           F.global_avg_pool2d(_t(r, *X)), F.global_max_pool2d(_t(r, *X)),
                           F.max_unpool2d(*F.max_pool2d(_t(r, *X), 2, return_indices=True), 2)),
     "sampling": lambda r: [F.interpolate(_t(r, *X), scale_factor=2, mode=m) for m in ("nearest", "bilinear")]
-    + [F.pixel_shuffle(_t(r, *X), 2), F.pixel_unshuffle(_t(r, *X), 2), F.channel_shuffle(_t(r, *X), 2)],
+    + [F.pixel_shuffle(_t(r, *X), 2), F.pixel_unshuffle(_t(r, *X), 2), F.channel_shuffle(_t(r, *X), 2)]
+    + [F.interpolate(_t(r, 16, 16, 16), scale_factor=2, mode="linear"),
+       F.interpolate(_t(r, 8, 8, 4, 8, 8), scale_factor=2, mode="trilinear")],
+    "module_backward_hooks": lambda r: _hooked_linear(r),
 }
+
+
+def _hooked_linear(r: np.random.Generator) -> Any:
+    """A module with a full backward hook routes its input and output through the two identity nodes."""
+    from cvprimer import nn
+
+    lin = nn.Linear(8, 8)
+    lin.register_full_backward_hook(lambda m, gi, go: None)
+    return lin(cp.Tensor(r.uniform(-1, 1, (64, 8)), requires_grad=True))

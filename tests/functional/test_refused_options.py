@@ -190,3 +190,83 @@ def test_div_rounding_mode_edges_and_integers(mode):
         cp.div(cp.tensor(np.array([1, 2])), 0, rounding_mode=mode)
     with pytest.raises(ValueError, match="div: rounding_mode must be None, 'trunc' or 'floor'"):
         cp.div(cp.tensor(a), 2.0, rounding_mode="round")
+
+
+# -- interpolate: 3-D and 5-D inputs, nearest-exact, recompute_scale_factor -----------------------------------
+_INTERP_MODES = {1: ["linear", "nearest", "nearest-exact", "area"],
+                 2: ["nearest-exact"],
+                 3: ["trilinear", "nearest", "nearest-exact", "area"]}
+_INTERP_CASES = [(k, m, seed) for k, modes in _INTERP_MODES.items() for m in modes for seed in range(3)]
+
+
+def _interp_kwargs(rng, k, mode, in_sizes):
+    kw = {}
+    if rng.random() < 0.5:
+        sizes = tuple(int(v) for v in rng.integers(1, 9, size=k))
+        kw["size"] = sizes if rng.random() < 0.7 else sizes[0]
+    else:
+        sf = tuple(float(v) for v in np.round(rng.uniform(0.6, 2.6, size=k), 3))
+        sf = tuple(max(f, 1.0 / n + 1e-3) for f, n in zip(sf, in_sizes, strict=True))  # never an empty output
+        kw["scale_factor"] = sf if rng.random() < 0.6 else max(sf)
+        if mode == "nearest" or rng.random() < 0.4:
+            # PyTorch's 1-D/3-D nearest backward disagrees with its forward when the scale factor is used
+            # (InterpolateNdFn, "Differences"): compare gradients with the recomputed scale
+            kw["recompute_scale_factor"] = True
+    if mode in ("linear", "bilinear", "trilinear"):
+        kw["align_corners"] = bool(rng.integers(2))
+    return kw
+
+
+@pytest.mark.parametrize(("k", "mode", "seed"), _INTERP_CASES)
+def test_interpolate_3d_5d_and_nearest_exact_match_pytorch(k, mode, seed):
+    rng = np.random.default_rng(seed + 10 * k)
+    in_sizes = tuple(int(v) for v in rng.integers(1, 7 if k < 3 else 5, size=k))
+    kw = _interp_kwargs(rng, k, mode, in_sizes)
+    x = rng.standard_normal((2, 3) + in_sizes)
+    parity(lambda t: F.interpolate(t, mode=mode, **kw), lambda t: TF.interpolate(t, mode=mode, **kw), x)
+
+
+@pytest.mark.parametrize(("k", "mode"), [(1, "linear"), (1, "nearest-exact"), (1, "area"), (3, "trilinear"),
+                                         (3, "nearest"), (3, "area"), (2, "nearest-exact")])
+def test_interpolate_new_modes_gradcheck(k, mode):
+    x = np.random.default_rng(5).standard_normal((1, 2) + (3, 4, 3)[:k])
+    size = (5, 2, 4)[:k] if mode != "area" else (2, 3, 2)[:k]
+    check_grad(lambda t: F.interpolate(t, size=size, mode=mode), x)
+
+
+@pytest.mark.parametrize("mode", ["nearest", "bilinear", "bicubic", "area", "nearest-exact"])
+@pytest.mark.parametrize("seed", range(2))
+def test_interpolate_recompute_scale_factor_4d(mode, seed):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((2, 2) + tuple(int(v) for v in rng.integers(3, 8, size=2)))
+    kw = dict(scale_factor=tuple(float(v) for v in np.round(rng.uniform(0.7, 2.9, size=2), 3)),
+              recompute_scale_factor=True)
+    if mode in ("bilinear", "bicubic"):
+        kw["align_corners"] = bool(seed)
+    parity(lambda t: F.interpolate(t, mode=mode, **kw), lambda t: TF.interpolate(t, mode=mode, **kw), x)
+    plain = F.interpolate(cp.tensor(x), mode=mode, **{**kw, "recompute_scale_factor": None})
+    assert plain.shape == F.interpolate(cp.tensor(x), mode=mode, **kw).shape
+
+
+def test_interpolate_nearest_1d_scale_difference_is_documented():
+    # forward equal to PyTorch's; PyTorch's backward uses the identity shortcut its forward does not
+    x = np.array([[[0.0, 1.0]]])
+    tx, cx = torch.from_numpy(x).requires_grad_(), cp.tensor(x, requires_grad=True)
+    ty, cy = TF.interpolate(tx, scale_factor=1.147), F.interpolate(cx, scale_factor=1.147)
+    np.testing.assert_array_equal(cy.data, ty.detach().numpy())  # [0, 0]: both outputs read x[0]
+    g = np.array([[[1.0, 10.0]]])
+    ty.backward(torch.from_numpy(g))
+    cy.backward(cp.tensor(g))
+    np.testing.assert_array_equal(cx.grad.data, [[[11.0, 0.0]]])  # the transpose of the forward
+    np.testing.assert_array_equal(tx.grad.numpy(), [[[1.0, 10.0]]])
+
+
+def test_interpolate_refusals():
+    with pytest.raises(ValueError, match="interpolate: mode 'linear' needs a 3-D input"):
+        F.interpolate(cp.ones(1, 1, 4, 4), scale_factor=2, mode="linear")
+    with pytest.raises(ValueError, match="interpolate: mode 'trilinear' needs a 5-D input"):
+        F.interpolate(cp.ones(1, 1, 4), scale_factor=2, mode="trilinear")
+    with pytest.raises(ValueError, match="recompute_scale_factor is not meaningful with an explicit size"):
+        F.interpolate(cp.ones(1, 1, 4, 4), size=3, recompute_scale_factor=True)
+    with pytest.raises(ValueError, match="expected a non-empty 3-D"):
+        F.interpolate(cp.ones(2, 4), scale_factor=2)

@@ -72,7 +72,7 @@ def test_constant_is_preserved_and_bicubic_overshoots_a_step():
 
 def test_errors():
     x = cp.Tensor(np.zeros((1, 1, 4, 4)))
-    with pytest.raises(ValueError, match="align_corners can only be set with mode='bilinear' or 'bicubic'"):
+    with pytest.raises(ValueError, match="align_corners can only be set with the linear, bilinear, bicubic"):
         F.interpolate(x, size=2, mode="area", align_corners=True)
 
 

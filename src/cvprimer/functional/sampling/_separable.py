@@ -36,17 +36,29 @@ def source_scale(n_in: int, n_out: int, scale: float | None, dtype: np.dtype) ->
     return dtype.type(n_in) / dtype.type(n_out)
 
 
-def nearest_index(n_in: int, n_out: int, scale: float | None) -> np.ndarray:
+def nearest_index(n_in: int, n_out: int, scale: float | None, shortcuts: bool = True) -> np.ndarray:
     """Source index of each output sample for mode ``"nearest"`` (PyTorch's legacy rule):
     ``src = min(floor(dst * s), n_in - 1)`` with the float32 ``s`` of :func:`source_scale`;
-    the identity when ``n_out == n_in`` and ``dst // 2`` when ``n_out == 2 n_in``."""
+    with ``shortcuts`` (PyTorch's 2-D kernel; its 1-D and 3-D kernels have none, so a scale factor that
+    is not exactly 1 or 2 can give another answer there) the identity when ``n_out == n_in`` and
+    ``dst // 2`` when ``n_out == 2 n_in``."""
     dst = np.arange(n_out)
-    if n_out == n_in:
+    if shortcuts and n_out == n_in:
         return dst
-    if n_out == 2 * n_in:
+    if shortcuts and n_out == 2 * n_in:
         return dst >> 1
     s = source_scale(n_in, n_out, scale, np.dtype(np.float32))
     return np.minimum(np.floor(dst.astype(np.float32) * s).astype(np.int64), n_in - 1)
+
+
+def nearest_exact_index(n_in: int, n_out: int, scale: float | None) -> np.ndarray:
+    """Source index of each output sample for mode ``"nearest-exact"`` (PyTorch's pixel-centre rule, as
+    Pillow and scikit-image): ``src = min(floor((dst + 1/2) s), n_in - 1)``, the product taken in float64
+    from the float32 ``s`` of :func:`source_scale` and rounded to float32 before the floor, as PyTorch's
+    ``floorf((dst + 0.5) * scale)``; no shortcut for ``n_out == 2 n_in`` (there it gives ``dst // 2`` too)."""
+    s = source_scale(n_in, n_out, scale, np.dtype(np.float32))
+    src = ((np.arange(n_out) + 0.5) * np.float64(s)).astype(np.float32)
+    return np.minimum(np.floor(src).astype(np.int64), n_in - 1)
 
 
 def one_hot(index: np.ndarray, n_in: int, dtype: np.dtype) -> np.ndarray:
@@ -159,7 +171,9 @@ def resample_matrix(mode: str, n_in: int, n_out: int, align_corners: bool, scale
     dtype = np.dtype(dtype)
     if mode == "nearest":
         return one_hot(nearest_index(n_in, n_out, scale), n_in, dtype)
-    if mode == "bilinear":
+    if mode == "nearest-exact":
+        return one_hot(nearest_exact_index(n_in, n_out, scale), n_in, dtype)
+    if mode in ("bilinear", "linear", "trilinear"):
         return linear_matrix(n_in, n_out, align_corners, scale, dtype)
     if mode == "bicubic":
         return cubic_matrix(n_in, n_out, align_corners, scale, dtype)
@@ -190,7 +204,7 @@ def resample_geometry(mode: str, in_hw: tuple[int, int], out_hw: tuple[int, int]
     if mode == "area":
         return bins_geometry(in_hw, out_hw)
     lengths = ((in_hw[0], out_hw[0]), (in_hw[1], out_hw[1]))
-    taps = {"nearest": 1, "bilinear": 2, "bicubic": 4}[mode]
+    taps = {"nearest": 1, "nearest-exact": 1, "bilinear": 2, "bicubic": 4}[mode]
     return Resample((out_hw[0] / in_hw[0], out_hw[1] / in_hw[1]), taps, bool(align_corners) and taps > 1,
                     lengths, reads=axis_rows(lambda a: resample_matrix(mode, *lengths[a], bool(align_corners),
                                                                        scales[a], np.dtype(np.float64))))
