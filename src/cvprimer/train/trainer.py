@@ -417,8 +417,8 @@ class Trainer:
                 logs: dict[str, Any] = {"epoch": epoch, "step": 0, "lr": lr0}
                 logs.update(self._train_epoch(train_loader, lr0, resumed))
                 logs["step"] = self.global_step
-                if val_loader is not None:
-                    logs.update(self._validate(mid_epoch=False))
+                if val_loader is not None:  # a cut epoch's validation is mid-epoch: it must not move the RNG
+                    logs.update(self._validate(mid_epoch=self._partial is not None))
                 if exact is not None:
                     with _default_rng_kept():
                         logs.update({f"{k}_exact": v for k, v in self.evaluate(exact, prefix="train_").items()})
