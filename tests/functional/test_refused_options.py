@@ -270,3 +270,13 @@ def test_interpolate_refusals():
         F.interpolate(cp.ones(1, 1, 4, 4), size=3, recompute_scale_factor=True)
     with pytest.raises(ValueError, match="expected a non-empty 3-D"):
         F.interpolate(cp.ones(2, 4), scale_factor=2)
+
+
+# -- add/sub(alpha=) (already supported: checked here against PyTorch) ---------------------------------------
+@pytest.mark.parametrize("op", ["add", "sub"])
+@pytest.mark.parametrize("alpha", [2, -0.5, 1])
+def test_add_sub_alpha(op, alpha):
+    rng = np.random.default_rng(7)
+    a, b = rng.standard_normal((3, 4)), rng.standard_normal((4,))
+    parity(lambda x, y: getattr(cp, op)(x, y, alpha=alpha), lambda x, y: getattr(torch, op)(x, y, alpha=alpha), a, b)
+    parity(lambda x: getattr(cp, op)(x, 1.5, alpha=alpha), lambda x: getattr(torch, op)(x, 1.5, alpha=alpha), a)
