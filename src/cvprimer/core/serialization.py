@@ -1,22 +1,35 @@
-r"""``cp.save`` / ``cp.load``: dicts of arrays as ``.npz`` files, written atomically, never pickled.
+r"""``cp.save`` / ``cp.load``: arrays, tensors and nested containers as ``.npz`` files, written atomically,
+never pickled.
 
 Writing: the archive goes to a temporary file in the destination directory, is flushed and
 fsynced, then ``os.replace``d over the destination, so a crash mid-write leaves either the old
 file or the new one, never a truncated checkpoint. Reading uses ``np.load(allow_pickle=False)``
-(object arrays are refused on both sides), validates that the file is an ``.npz`` archive and
-returns plain NumPy arrays.
+(object arrays are refused on both sides), validates that the file is an ``.npz`` archive.
 
-Differences from PyTorch: ``torch.save`` pickles arbitrary objects; we store only a flat
-``{str: array}`` mapping (nested state is flattened by its owner, e.g. ``Module.state_dict``).
-The path is used as given (no ``.npz`` suffix is appended).
+Two layouts, chosen by what is saved:
+
+* a flat ``{str: ndarray}`` mapping (a model's ``state_dict()``, a checkpoint's arrays): one ``.npy`` member per
+  key, and ``load`` returns the same ``{str: ndarray}`` dict;
+* anything else, as ``torch.save`` takes it: dicts (str or int keys), lists and tuples nested to any depth, with
+  Tensors, NumPy arrays and scalars, Python ``bool``/``int``/``float``/``str``/``None`` as leaves
+  (``{'model': sd, 'opt': opt.state_dict(), 'epoch': 3}``). Each array or tensor is one ``.npy`` member; the
+  structure and the plain values are one JSON string, the member ``__tree__``. ``load`` rebuilds the same
+  structure: tensors as tensors (with their ``requires_grad``), arrays as arrays, a tensor or array saved
+  twice as one object, ``OrderedDict`` as ``OrderedDict``, values exactly (floats by their shortest repr).
+
+Differences from PyTorch: ``torch.save`` pickles arbitrary objects; we store only the types above (anything else
+is a ``TypeError`` naming where it sits), so loading a file never runs code. The path is used as given (no
+``.npz`` suffix is appended).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import struct
 import tempfile
 import zipfile
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -35,10 +48,90 @@ def _as_array(key: str, v: Any) -> np.ndarray:
     return arr
 
 
-def save(obj: Mapping[str, Any], path: str | os.PathLike[str]) -> None:
-    """Write a ``{name: array or Tensor or number}`` mapping to ``path`` as an uncompressed ``.npz``.
+TREE_MEMBER = "__tree__"
 
-    Atomic: temporary file in the same directory, fsync, ``os.replace``.
+
+def _is_flat(obj: Any) -> bool:
+    """The first layout: a mapping of non-empty string keys to NumPy arrays (what cvprimer wrote before trees)."""
+    return isinstance(obj, Mapping) and TREE_MEMBER not in obj and all(
+        isinstance(k, str) and k and isinstance(v, np.ndarray) for k, v in obj.items())
+
+
+class _TreeWriter:
+    """Turns a nested object into a JSON-able description and a ``{member: array}`` dict."""
+
+    def __init__(self) -> None:
+        self.arrays: dict[str, np.ndarray] = {}
+        self._seen: dict[int, str] = {}  # id of a tensor/array already stored -> its member
+        self._keep: list[Any] = []  # keeps those objects alive, so their ids stay theirs while writing
+
+    def _member(self, where: str, obj: Any, arr: np.ndarray) -> str:
+        name = self._seen.get(id(obj))
+        if name is None:
+            name = self._seen[id(obj)] = str(len(self.arrays))
+            self.arrays[name] = _as_array(where, arr)
+            self._keep.append(obj)
+        return name
+
+    def node(self, obj: Any, where: str) -> Any:
+        if obj is None or isinstance(obj, (bool, int, float, str)):
+            return {"v": obj}
+        if isinstance(obj, Tensor):
+            return {"T": self._member(where, obj, obj.data), "rg": bool(obj.requires_grad)}
+        if isinstance(obj, np.ndarray):
+            return {"A": self._member(where, obj, obj)}
+        if isinstance(obj, np.generic):
+            return {"g": self._member(where, obj, np.asarray(obj))}
+        if isinstance(obj, Mapping):
+            items = []
+            for k, v in obj.items():
+                if isinstance(k, bool) or not isinstance(k, (str, int)):
+                    raise TypeError(f"save: {where} has a key {k!r} of type {type(k).__name__}; only str and int "
+                                    "keys can be stored without pickling")
+                items.append(["s" if isinstance(k, str) else "i", k, self.node(v, f"{where}[{k!r}]")])
+            return {"d": items, **({"o": 1} if isinstance(obj, OrderedDict) else {})}
+        if isinstance(obj, (list, tuple)):
+            kids = [self.node(v, f"{where}[{i}]") for i, v in enumerate(obj)]
+            return {"t": kids} if isinstance(obj, tuple) else {"l": kids}
+        raise TypeError(f"save: {where} has type {type(obj).__name__}; only tensors, arrays, numbers, strings, None "
+                        "and dicts/lists/tuples of them can be stored without pickling")
+
+
+def _rebuild(node: Any, arrays: Mapping[str, np.ndarray], made: dict[str, Any]) -> Any:
+    """The object that :class:`_TreeWriter` described (``made``: each member's object, built once)."""
+    if not isinstance(node, dict) or len(node) == 0:
+        raise ValueError(f"bad tree node {node!r}")
+    if "v" in node:
+        return node["v"]
+    for tag in ("T", "A", "g"):
+        if tag in node:
+            name = node[tag]
+            if name not in arrays:
+                raise ValueError(f"the tree names a missing member {name!r}")
+            key = f"{tag}{name}"
+            if key not in made:
+                arr = arrays[name]
+                made[key] = (Tensor(arr, requires_grad=bool(node.get("rg", False))) if tag == "T"
+                             else arr if tag == "A" else arr[()])
+            return made[key]
+    if "d" in node:
+        out: dict[Any, Any] = OrderedDict() if node.get("o") else {}
+        for kind, k, v in node["d"]:
+            out[str(k) if kind == "s" else int(k)] = _rebuild(v, arrays, made)
+        return out
+    if "l" in node:
+        return [_rebuild(v, arrays, made) for v in node["l"]]
+    if "t" in node:
+        return tuple(_rebuild(v, arrays, made) for v in node["t"])
+    raise ValueError(f"bad tree node with keys {sorted(node)}")
+
+
+def save(obj: Any, path: str | os.PathLike[str]) -> None:
+    """Write ``obj`` to ``path`` as an uncompressed ``.npz``, atomically (temporary file, fsync, ``os.replace``).
+
+    ``obj``: a flat ``{str: ndarray}`` mapping (one member per key), or any nesting of dicts (str or int keys),
+    lists and tuples whose leaves are Tensors, arrays, NumPy scalars, bool/int/float/str/None (see the module
+    docstring). :func:`load` gives it back.
 
     Example
     -------
@@ -47,18 +140,27 @@ def save(obj: Mapping[str, Any], path: str | os.PathLike[str]) -> None:
     >>> cp.save({"w": np.eye(2)}, p)
     >>> cp.load(p)["w"].shape
     (2, 2)
+    >>> cp.save({"model": {"w": cp.ones(2)}, "epoch": 3, "lrs": [0.1, 0.01]}, p)
+    >>> back = cp.load(p)
+    >>> back["epoch"], back["lrs"], back["model"]["w"]
+    (3, [0.1, 0.01], tensor([1., 1.]))
     """
-    if not isinstance(obj, Mapping):
-        raise TypeError(f"save: expected a mapping of str -> array, got {type(obj).__name__}")
-    arrays = {}
-    for k, v in obj.items():
-        if not isinstance(k, str) or not k:
-            raise TypeError(f"save: keys must be non-empty strings, got {k!r}")
-        arrays[k] = _as_array(k, v)
+    if _is_flat(obj):
+        arrays = {k: _as_array(k, v) for k, v in obj.items()}
+    else:
+        if isinstance(obj, Mapping):  # the old layout's key rules still hold for a mapping's own keys
+            for k in obj:
+                if isinstance(k, str) and not k:
+                    raise TypeError(f"save: keys must be non-empty strings or ints, got {k!r}")
+        w = _TreeWriter()
+        tree = w.node(obj, "obj")
+        arrays = dict(w.arrays)
+        arrays[TREE_MEMBER] = np.array(json.dumps(tree, allow_nan=True))
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
         raise FileNotFoundError(f"save: directory {directory!r} does not exist")
+
     def write(f: Any) -> None:
         # written member by member (as np.savez does) so that any key, even "file", works
         with zipfile.ZipFile(f, "w", zipfile.ZIP_STORED, allowZip64=True) as zf:
@@ -167,8 +269,9 @@ def _listed_entries(path: str, size: int) -> int | None:
     return None if total == 0xFFFF else total
 
 
-def load(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
-    """Read an ``.npz`` written by :func:`save` into a ``{name: np.ndarray}`` dict (no pickle).
+def load(path: str | os.PathLike[str]) -> Any:
+    """Read an ``.npz`` written by :func:`save` (no pickle): a flat ``{name: np.ndarray}`` dict, or the nested
+    object that was saved (see the module docstring).
 
     Damaged or hostile files (empty, truncated, random bytes, a flipped byte, a member whose header claims
     more data than the file holds, object arrays) raise one ``ValueError`` naming the file and what is wrong;
@@ -200,10 +303,16 @@ def load(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
             for info, _ in checked:  # every header checked first: nothing allocated for a lying file
                 with zf.open(info) as f:
                     out[info.filename[:-4]] = np.lib.format.read_array(f, allow_pickle=False)
+        if TREE_MEMBER in out:
+            tree = out.pop(TREE_MEMBER)
+            if tree.shape != () or tree.dtype.kind != "U":
+                raise ValueError(f"member {TREE_MEMBER!r} is {tree.dtype} of shape {tree.shape}, expected one "
+                                 "JSON string")
+            return _rebuild(json.loads(str(tree)), out, {})
         return out
     except MemoryError:
         raise ValueError(f"load: {path!r} cannot be read: not enough memory") from None
     except (ValueError, OSError, EOFError, zipfile.BadZipFile, KeyError, TypeError, OverflowError,
-            SyntaxError, UnicodeDecodeError, NotImplementedError, RuntimeError) as e:
+            SyntaxError, UnicodeDecodeError, NotImplementedError, RuntimeError, RecursionError) as e:
         msg = " ".join(str(e).split()) or type(e).__name__
         raise ValueError(f"load: {path!r} cannot be read (damaged, or not written by cp.save): {msg}") from None

@@ -181,6 +181,14 @@ class Tensor:
                 f"Tensor.{name}: shapes {self.shape} and {np.shape(o)} do not broadcast ({e})"
             ) from None
 
+    def all(self, dim: Any = None, keepdim: bool = False) -> Tensor:
+        """Whether every element (along ``dim``) is nonzero: a bool Tensor, as PyTorch's ``all``."""
+        return Tensor._wrap(np.asarray(np.all(self.data, axis=dim, keepdims=keepdim)))
+
+    def any(self, dim: Any = None, keepdim: bool = False) -> Tensor:
+        """Whether some element (along ``dim``) is nonzero: a bool Tensor, as PyTorch's ``any``."""
+        return Tensor._wrap(np.asarray(np.any(self.data, axis=dim, keepdims=keepdim)))
+
     def __eq__(self, other: Any) -> Any:  # type: ignore[override]
         """Elementwise ``self == other`` (broadcasting): a bool Tensor."""
         return self._compare(other, np.equal, "__eq__")
