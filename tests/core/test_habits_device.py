@@ -144,3 +144,46 @@ def test_inference_mode_is_per_thread() -> None:
         release.set()
         th.join(5)
     assert seen == [(False, True)]
+
+
+def test_module_to_cpu_float_double_match_torch() -> None:
+    from cvprimer import nn, optim
+
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((4, 3))
+    m = nn.Sequential(nn.Linear(3, 2), nn.BatchNorm1d(2))
+    tm = torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.BatchNorm1d(2))
+    tm.load_state_dict({k: torch.tensor(np.asarray(v)) for k, v in m.state_dict().items()})
+    opt = optim.SGD(m.parameters(), lr=0.1)
+    c = rng.standard_normal((4, 2))  # a weighted sum: a plain sum of a batch norm's output has zero gradient
+    (m(cp.tensor(x, dtype=cp.float32)) * cp.tensor(c, dtype=cp.float32)).sum().backward()
+    (tm(torch.tensor(x, dtype=torch.float32)) * torch.tensor(c, dtype=torch.float32)).sum().backward()
+    weight = m[0].weight
+    for lib, mod in ((cp, m), (torch, tm)):
+        assert mod.to(lib.device("cpu")) is mod and mod.cpu() is mod and mod.to("cpu") is mod
+        assert mod.to("cpu", lib.float64) is mod
+    assert m[0].weight is weight  # the same Parameter objects: the optimizer still holds them
+    for (name, p), (_, tp) in zip(m.named_parameters(), tm.named_parameters(), strict=True):
+        assert p.dtype == np.float64 and tp.dtype == torch.float64, name
+        assert p.grad.dtype == np.float64 and tp.grad.dtype == torch.float64, name  # gradients cast too
+        np.testing.assert_allclose(p.grad.numpy(), tp.grad.numpy(), rtol=1e-4, atol=1e-6)
+        assert name == "0.bias" or np.abs(tp.grad.numpy()).max() > 1e-2, name  # (a bias before BN: 0)
+    assert m[1].running_var.dtype == np.float64 and tm[1].running_var.dtype == torch.float64
+    assert m[1].num_batches_tracked.dtype == np.int64 and tm[1].num_batches_tracked.dtype == torch.int64
+    opt.step()  # the optimizer steps the cast parameters
+    y, ty = m(cp.tensor(x)), tm(torch.tensor(x))
+    assert y.dtype == np.float64 and ty.dtype == torch.float64
+    m.float()
+    tm.float()
+    assert m[0].weight.dtype == np.float32 and tm[0].weight.dtype == torch.float32
+    m.double()
+    tm.double()
+    assert m[0].bias.dtype == np.float64 and tm[0].bias.dtype == torch.float64
+    with pytest.raises(TypeError, match="only accepts floating point or complex dtypes"):
+        tm.to(torch.int64)
+    with pytest.raises(TypeError, match="only accepts floating point or complex dtypes"):
+        m.to(cp.int64)
+    with pytest.raises(RuntimeError, match="not available"):
+        m.to("cuda")
+    with pytest.raises(RuntimeError, match="CPU only"):
+        m.cuda()

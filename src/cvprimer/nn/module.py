@@ -245,23 +245,45 @@ class Module(StateMixin):
         fn(self)
         return self
 
-    def to(self, dtype: Any) -> Module:
-        """Cast floating parameters and buffers to ``dtype`` in place (gradients dropped)."""
-        dt = np.dtype(dtype)
+    def to(self, *args: Any, **kwargs: Any) -> Module:
+        """PyTorch's ``Module.to``: ``to(device)``, ``to(dtype)``, ``to(device, dtype)``, ``to(tensor)`` (its
+        dtype), ``non_blocking`` ignored. Casts floating parameters, their gradients and floating buffers to the
+        dtype, in place (the Parameter objects stay the same, so an optimizer holding them keeps working); the
+        only device is the CPU (``to('cuda')`` raises). Returns self."""
+        from cvprimer.core.device import _parse_to
+
+        dt, _ = _parse_to(args, dict(kwargs))
+        if dt is None:
+            return self
+        if dt.kind not in "fc":
+            raise TypeError(f"{type(self).__name__}.to: only accepts floating point or complex dtypes, but got "
+                            f"desired dtype={dt}")
         for p in self.parameters():
-            if p.data.dtype.kind == "f":
+            if p.data.dtype.kind == "f" and p.data.dtype != dt:
                 p.data = p.data.astype(dt)
-                p.grad = None
+                if p.grad is not None:
+                    p.grad.data = p.grad.data.astype(dt)
         for b in self.buffers():
-            if b.data.dtype.kind == "f":
+            if b.data.dtype.kind == "f" and b.data.dtype != dt:
                 b.data = b.data.astype(dt)
         return self
 
     def double(self) -> Module:
+        """Floating parameters and buffers to float64 (``to(cp.float64)``)."""
         return self.to(np.float64)
 
     def float(self) -> Module:
+        """Floating parameters and buffers to float32 (``to(cp.float32)``)."""
         return self.to(np.float32)
+
+    def cpu(self) -> Module:
+        """Self: cvprimer's modules always live on the CPU."""
+        return self
+
+    def cuda(self, device: Any = None) -> Module:
+        """Refused: cvprimer computes with NumPy on the CPU only."""
+        raise RuntimeError(f"{type(self).__name__}.cuda: cvprimer computes with NumPy on the CPU only "
+                           "(cvprimer.cuda.is_available() is False)")
 
     # -- calling -----------------------------------------------------------------------
     def forward(self, *args: Any, **kwargs: Any) -> Any:
