@@ -18,8 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from cvprimer.core.api import cat, matmul, mean, relu, sigmoid, split
-from cvprimer.core.api import amax
+from cvprimer.core.api import amax, cat, matmul, mean, relu, sigmoid, split
 from cvprimer.core.cost import itemsize, result_dtype
 from cvprimer.core.function import Function
 from cvprimer.core.pool import batch_spans, pool_map
