@@ -280,3 +280,12 @@ def test_add_sub_alpha(op, alpha):
     a, b = rng.standard_normal((3, 4)), rng.standard_normal((4,))
     parity(lambda x, y: getattr(cp, op)(x, y, alpha=alpha), lambda x, y: getattr(torch, op)(x, y, alpha=alpha), a, b)
     parity(lambda x: getattr(cp, op)(x, 1.5, alpha=alpha), lambda x: getattr(torch, op)(x, 1.5, alpha=alpha), a)
+
+
+@pytest.mark.parametrize("op", ["argmax", "argmin"])
+def test_arg_extremes_take_one_int_dim(op):
+    x = cp.tensor(np.random.default_rng(0).standard_normal((2, 3)))
+    with pytest.raises(TypeError, match=f"{op}: dim must be an int or None"):
+        getattr(cp, op)(x, dim=())
+    with pytest.raises(TypeError):
+        getattr(torch, op)(torch.from_numpy(x.data), dim=())

@@ -268,6 +268,8 @@ def arg_extreme(name: str, x: np.ndarray, dim: int | None, keepdim: bool, fn: An
     if dim is None:
         out = np.asarray(fn(x.reshape(-1)), dtype=np.int64)
         return out.reshape((1,) * x.ndim) if keepdim else out
+    if not isinstance(dim, (int, np.integer)) or isinstance(dim, (bool, np.bool_)):
+        raise TypeError(f"{name}: dim must be an int or None, got {dim!r} (input shape {x.shape})")
     axes = normalize_dims(name, dim, x.ndim)
     if not axes:  # a 0-d tensor: its one element is the extreme
         return np.zeros((), np.int64)
