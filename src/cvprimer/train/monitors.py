@@ -32,9 +32,17 @@ def _layer_of(param_name: str) -> str:
 class GradientMonitor(Callback):
     """Per-layer gradient norms, update/weight ratios and dead-ReLU fractions (see module docstring)."""
 
-    def __init__(self, every: int = 1, relu_types: tuple[str, ...] = ("ReLU", "ReLU6", "LeakyReLU")) -> None:
+    def __init__(self, every: int = 1, relu_types: tuple[type, ...] | None = None) -> None:
+        """``relu_types``: the module classes whose outputs are checked for dead units (default: ``nn.ReLU``,
+        ``nn.ReLU6``, ``nn.LeakyReLU`` and their subclasses), matched with ``isinstance``, never by name."""
         if every < 1:
             raise ValueError(f"GradientMonitor: every must be >= 1, got {every}")
+        if relu_types is None:
+            from cvprimer import nn
+
+            relu_types = (nn.ReLU, nn.ReLU6, nn.LeakyReLU)
+        if not all(isinstance(t, type) for t in relu_types):
+            raise TypeError(f"GradientMonitor: relu_types must be module classes, got {relu_types!r}")
         self.every = every
         self.relu_types = relu_types
         self.grad_norms: dict[str, list[float]] = {}
@@ -49,7 +57,7 @@ class GradientMonitor(Callback):
 
     def on_fit_start(self, trainer: Any) -> None:
         for name, mod in trainer.model.named_modules():
-            if type(mod).__name__ in self.relu_types:
+            if isinstance(mod, self.relu_types):
                 self._handles.append(mod.register_forward_hook(self._relu_hook(name)))
 
     def _relu_hook(self, name: str) -> Any:

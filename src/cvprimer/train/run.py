@@ -44,19 +44,32 @@ from cvprimer.train.monitors import GradientMonitor, NaNGuard
 from cvprimer.train.rundir import RunLock, check_resumable, prepare_new
 from cvprimer.train.trainer import Trainer
 
-OPTIMIZERS = {
-    "sgd": lambda p, c: optim.SGD(p, lr=c.lr, weight_decay=c.weight_decay, l1_decay=c.l1),
-    "momentum": lambda p, c: optim.SGD(p, lr=c.lr, momentum=c.momentum, weight_decay=c.weight_decay, l1_decay=c.l1),
-    "nesterov": lambda p, c: optim.SGD(p, lr=c.lr, momentum=c.momentum, nesterov=True, weight_decay=c.weight_decay,
-                                       l1_decay=c.l1),
-    "adam": lambda p, c: optim.Adam(p, lr=c.lr, weight_decay=c.weight_decay, l1_decay=c.l1),
-    "adamw": lambda p, c: optim.AdamW(p, lr=c.lr, weight_decay=c.weight_decay or 1e-2, l1_decay=c.l1),
-    "rmsprop": lambda p, c: optim.RMSprop(p, lr=c.lr, weight_decay=c.weight_decay, l1_decay=c.l1),
-    "adagrad": lambda p, c: optim.Adagrad(p, lr=c.lr, weight_decay=c.weight_decay, l1_decay=c.l1),
-    "adadelta": lambda p, c: optim.Adadelta(p, lr=c.lr, weight_decay=c.weight_decay, l1_decay=c.l1),
-    "adamax": lambda p, c: optim.Adamax(p, lr=c.lr, weight_decay=c.weight_decay, l1_decay=c.l1),
-    "nadam": lambda p, c: optim.NAdam(p, lr=c.lr, weight_decay=c.weight_decay, l1_decay=c.l1),
-    "radam": lambda p, c: optim.RAdam(p, lr=c.lr, weight_decay=c.weight_decay, l1_decay=c.l1),
+
+@dataclasses.dataclass(frozen=True)
+class OptimizerChoice:
+    """One ``--optimizer`` value: the :mod:`cvprimer.optim` class, the config fields passed on besides ``lr``,
+    ``weight_decay`` and ``l1_decay`` (which every optimizer takes), fixed keyword arguments, and the weight decay
+    used when ``--weight-decay`` is 0 (AdamW's decoupled decay defaults to 1e-2, as in PyTorch)."""
+
+    cls: str
+    from_config: tuple[str, ...] = ()
+    fixed: tuple[tuple[str, Any], ...] = ()
+    default_decay: float = 0.0
+
+    def __call__(self, params: Any, cfg: TrainConfig) -> Any:
+        kw = {name: getattr(cfg, name) for name in self.from_config}
+        return getattr(optim, self.cls)(params, lr=cfg.lr, weight_decay=cfg.weight_decay or self.default_decay,
+                                        l1_decay=cfg.l1, **kw, **dict(self.fixed))
+
+
+OPTIMIZERS: dict[str, OptimizerChoice] = {
+    "sgd": OptimizerChoice("SGD"),
+    "momentum": OptimizerChoice("SGD", ("momentum",)),
+    "nesterov": OptimizerChoice("SGD", ("momentum",), (("nesterov", True),)),
+    "adamw": OptimizerChoice("AdamW", default_decay=1e-2),
+    **{name: OptimizerChoice(cls) for name, cls in (("adam", "Adam"), ("rmsprop", "RMSprop"), ("adagrad", "Adagrad"),
+                                                    ("adadelta", "Adadelta"), ("adamax", "Adamax"),
+                                                    ("nadam", "NAdam"), ("radam", "RAdam"))},
 }
 
 
