@@ -308,8 +308,7 @@ class Function:
     @classmethod
     def apply(cls, *args: Any, **kwargs: Any) -> Any:
         """Run the op on Tensors/arrays/scalars and return Tensor output(s)."""
-        from cvprimer.core.tensor import Tensor
-
+        Tensor = _TENSOR or _tensor_class()  # noqa: N806 - core.tensor imports this module: bound on first use
         ctx = cls()
         raw = []
         needs = []
@@ -352,8 +351,8 @@ class Function:
             # the settings this forward decided under: backward runs under the same ones (core.settings)
             ctx._settings = current_settings()
             # leaf Tensors as they are, other ops' outputs as Links (see Link), options as None
-            ctx.inputs = tuple((a if a._node is None else Link(a)) if isinstance(a, Tensor) else None
-                               for a in args)
+            ctx.inputs = tuple([(a if a._node is None else Link(a)) if isinstance(a, Tensor) else None
+                                for a in args])
             for i, o in enumerate(outs):
                 o = np.asarray(o)
                 ctx.out_meta.append((o.shape, o.dtype))
@@ -376,6 +375,17 @@ class Function:
                         if len(base._vc) == 1:  # marks the counter as shared by a view (core.inplace reads it)
                             base._vc.append(1)
         return tuple(results) if multi else results[0]
+
+
+_TENSOR: Any = None  # cvprimer.core.tensor.Tensor, bound by the first apply (no import statement per op)
+
+
+def _tensor_class() -> Any:
+    global _TENSOR
+    from cvprimer.core.tensor import Tensor
+
+    _TENSOR = Tensor
+    return Tensor
 
 
 _SAVES: dict[type, tuple[tuple[int, ...], bool, tuple[int, ...]]] = {}
