@@ -19,8 +19,11 @@ Fields (the defaults are the measured best on a 2-core x86 machine; see ``benchm
   compiled call's fixed cost (~15 us) outweighs it (measured f+b: relu and softmax on 1024 values
   ~75 and ~190 us compiled, ~55 and ~130 us NumPy; a small MLP's step is made of such ops). The
   test suite sets it to 0 so that the kernels are tested on small arrays too.
-* ``threads`` -- worker threads of the engine's pool (None: the CPUs this process may use, at
-  most 4). Convolution, normalization and the other batch-split kernels share that pool.
+* ``threads`` -- worker threads of the engine's pool and NumPy's BLAS threads (None: the automatic
+  budget of :mod:`cvprimer.core.pool`: the CPUs this process may use, at most 4, minus the cores
+  other processes keep busy, re-sampled every 0.25 s; 1 when every core is busy). Convolution,
+  normalization and the other batch-split kernels share that pool; the BLAS runs one thread inside
+  the pool's splits and the budget outside them.
 * ``min_chunk_elements`` -- a batch is split over the workers only when each chunk still has at
   least this many input elements (262144: handing a chunk to a sleeping worker costs ~0.05-0.4 ms
   on a 2-core VM, so a chunk must carry about a millisecond of work; measured on 2-thread training
