@@ -25,6 +25,7 @@ import numpy as np
 import cvprimer as cp
 from cvprimer import models
 from cvprimer.analysis.timing import time_interleaved
+from cvprimer.core import graph
 from cvprimer.core.function import shape_only
 from cvprimer.core.tensor import Tensor
 from cvprimer.functional.activation.registry import ACTIVATIONS
@@ -60,41 +61,31 @@ def saturation_fraction(slope: np.ndarray, tol: float = 0.01) -> float:
 
 
 def activation_op_names() -> set[str]:
-    """The Function classes the registered activations run (found by calling each once)."""
+    """The op names the registered activations run (found by calling each once and walking its graph)."""
     x = cp.Tensor(np.linspace(-1, 1, 4), requires_grad=True)
-    return {type(activate(n, x)._node).__name__ for n in NAMES}
+    return {graph.walk(activate(n, x))[-1].op for n in NAMES}
 
 
 def bare_layers(model: Any, input_shape: tuple[int, ...], act_ops: set[str]) -> list[tuple[str, str]]:
     """For every weighted op (a multiply-accumulate op with a Parameter input: conv, linear) of one forward
     pass, ``(op name, what its output meets first)``: ``"activation"``, or for a layer without one ``"output"``,
     ``"add"``, ``"concat"``, ``"weighted layer"``, ``"pool"`` or another op's name. Batch norm, dropout and
-    views are looked through. The forward runs shape-only (no arithmetic for convs and linears)."""
+    views are looked through. The forward runs shape-only (no arithmetic for convs and linears); the graph is
+    read through the public walk :func:`cvprimer.core.graph.walk`."""
     model.eval()
     with shape_only():
         y = model(Tensor(np.broadcast_to(np.zeros((), np.float32), input_shape)))
-    consumers: dict[int, list[Any]] = {}
-    nodes: dict[int, Any] = {}
-    stack = [y] if isinstance(y, Tensor) else list(y)
-    while stack:  # iterative walk of the graph from the output; consumers keyed by producer node
-        t = stack.pop()
-        n = t._node
-        if n is None or id(n) in nodes:
-            continue
-        nodes[id(n)] = n
-        for i in n.inputs:
-            if i is not None and i._node is not None:  # a Link to the producing op
-                consumers.setdefault(id(i._node), []).append(n)
-                stack.append(i)
+    nodes = graph.walk(y)
+    readers = graph.consumers(nodes)
 
-    def weighted(n: Any) -> bool:
-        return bool(type(n).is_gemm) and any(isinstance(i, Parameter) for i in n.inputs)
+    def weighted(n: graph.OpNode) -> bool:
+        return n.gemm and any(isinstance(i, graph.Leaf) and isinstance(i.tensor, Parameter) for i in n.inputs)
 
-    def transparent(n: Any) -> bool:
-        return bool(type(n).is_view or type(n).is_normalization or type(n).__name__ in ("DropoutFn", "CloneFn"))
+    def transparent(n: graph.OpNode) -> bool:
+        return n.view or n.normalization or n.op in ("dropout", "clone")
 
-    def first_meets(n: Any) -> str:
-        todo, seen, found = list(consumers.get(id(n), [])), set(), []
+    def first_meets(n: graph.OpNode) -> str:
+        todo, seen, found = list(readers[id(n)]), set(), []
         if not todo:
             return "output"
         while todo:
@@ -102,21 +93,19 @@ def bare_layers(model: Any, input_shape: tuple[int, ...], act_ops: set[str]) -> 
             if id(c) in seen:
                 continue
             seen.add(id(c))
-            name = type(c).__name__
-            if name in act_ops:
+            if c.op in act_ops:
                 return "activation"
             if transparent(c):
-                nxt = consumers.get(id(c), [])
+                nxt = readers[id(c)]
                 todo.extend(nxt)
                 if not nxt:
                     found.append("output")
             else:
-                found.append("weighted layer" if weighted(c) else "add" if name == "AddFn" else
-                             "concat" if name == "ConcatFn" else "pool" if "Pool" in name else name)
+                found.append("weighted layer" if weighted(c) else "add" if c.op == "add" else
+                             "concat" if c.op == "concat" else "pool" if "pool" in c.op else c.op)
         return sorted(found)[0] if found else "output"
 
-    out = [(type(n).__name__, first_meets(n)) for n in nodes.values() if weighted(n)]
-    return out
+    return [(n.op, first_meets(n)) for n in nodes if weighted(n)]
 
 
 KINDS = ("add", "concat", "weighted layer")  # what a layer without an activation meets; anything else: "other"

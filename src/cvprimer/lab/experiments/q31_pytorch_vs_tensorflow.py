@@ -1,7 +1,7 @@
 """Question 31: PyTorch vs TensorFlow — a page on define-by-run vs graph-first, with a live demo.
 
 Demo on our define-by-run engine: the autograd graph recorded while a small network computes its loss,
-walked from the loss through each tensor's grad-function node (``Tensor._node``, ``Function.inputs``) and drawn
+walked from the loss with the public graph walk (:func:`cvprimer.core.graph.walk`: ops, inputs, shapes) and drawn
 as a layered figure (PNG for the report, SVG beside it) with op names, output shapes and what each node saved
 for backward; then Python control flow (a loop whose trip count depends on the input) gives graphs of
 different sizes for two inputs.
@@ -18,6 +18,7 @@ import numpy as np
 import cvprimer as cp
 import cvprimer.functional as F
 from cvprimer import nn
+from cvprimer.core import graph as autograd_graph
 from cvprimer.lab.experiment import Context, Experiment, Figure, Result, Table
 
 
@@ -37,39 +38,28 @@ def _shape(s: Any) -> str:
 
 
 def record_graph(loss: Any, names: dict[int, str] | None = None) -> list[GraphNode]:
-    """Walk the graph behind ``loss`` (each tensor's ``_node``; each node's ``inputs``) into
+    """The graph behind ``loss``, read through the public walk :func:`cvprimer.core.graph.walk`, as
     :class:`GraphNode` s: op nodes labelled ``name -> shape`` and ``saves ...``, leaves labelled with the
     parameter name (``names``: id(param) -> name) or ``input``; ``depth`` is the longest distance from the loss."""
     names = names or {}
+    ops = autograd_graph.walk(loss)
     nodes: dict[int, GraphNode] = {}
-    order: list[Any] = []
-    stack, seen = [loss._node], set()
-    while stack:  # collect op nodes
-        n = stack.pop()
-        if n is None or id(n) in seen:
-            continue
-        seen.add(id(n))
-        order.append(n)
-        stack.extend(t._node for t in n.inputs if t is not None and t._node is not None)
-    for n in order:
-        saved = [_shape(np.shape(s)) for s in (n._saved or ()) if isinstance(s, np.ndarray)]
-        label = f"{n.name} -> {_shape(n.out_meta[0][0])}"
-        if saved:
-            label += "\nsaves " + ", ".join(saved)
+    for n in ops:
+        label = f"{n.op} -> {_shape(n.out_shapes[0])}"
+        if n.saved_shapes:
+            label += "\nsaves " + ", ".join(_shape(s) for s in n.saved_shapes)
         nodes[id(n)] = GraphNode(id(n), label, "op")
-    for n in order:
-        for t in n.inputs:
-            if t is None:
-                continue
-            if t._node is not None:
-                nodes[id(n)].parents.append(id(t._node))
-            else:
-                if id(t) not in nodes:
-                    name = names.get(id(t))
-                    nodes[id(t)] = GraphNode(id(t), f"{name or 'input'}\n{_shape(t.shape)}",
+    for n in ops:
+        for i in n.inputs:
+            if isinstance(i, autograd_graph.OpNode):
+                nodes[id(n)].parents.append(id(i))
+            elif isinstance(i, autograd_graph.Leaf):
+                if id(i) not in nodes:
+                    name = names.get(id(i.tensor))
+                    nodes[id(i)] = GraphNode(id(i), f"{name or 'input'}\n{_shape(i.shape)}",
                                              "param" if name else "input")
-                nodes[id(n)].parents.append(id(t))
-    root = nodes[id(loss._node)]
+                nodes[id(n)].parents.append(id(i))
+    root = nodes[id(ops[-1])]
     frontier = [root]
     while frontier:  # longest path from the loss (the graph is a DAG)
         nxt = []
