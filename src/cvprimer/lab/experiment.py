@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -241,6 +242,41 @@ class Context:
         return plot
 
 
+class _Num(float):
+    """A figure as a takeaway template sees it: ``{name}`` is :func:`fmt`'s text, ``{name:pct}`` 100x with a %
+    sign, ``{name:x}`` with a times sign, any other spec is Python's (``{name:.1f}``)."""
+
+    def __format__(self, spec: str) -> str:
+        v = float(self)
+        if spec == "":
+            return fmt(v)
+        if spec == "pct":
+            return f"{fmt(100 * v)}%"
+        if spec == "x":
+            return f"{fmt(v)}x"
+        return format(v, spec)
+
+
+class _Figures(dict):  # type: ignore[type-arg]
+    """The mapping a template is formatted with: figure names to :class:`_Num`; a missing name is an error that
+    names the experiment."""
+
+    def __init__(self, exp_id: str, figures: Mapping[str, float]) -> None:
+        super().__init__((k, _Num(float("nan") if v is None else v)) for k, v in figures.items())
+        self.exp_id = exp_id
+
+    def __missing__(self, key: str) -> Any:
+        raise KeyError(f"{self.exp_id}: takeaway template names figure {key!r}, which the figures lack")
+
+
+_FIELD = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(?::([^{}]*))?\}")
+
+
+def takeaway_fields(template: str) -> list[tuple[str, str]]:
+    """The ``(figure, spec)`` placeholders of a takeaway template, in order."""
+    return [(m.group(1), m.group(2) or "") for m in _FIELD.finditer(template)]
+
+
 def verdict_if(confirmed: bool, nuanced: bool = False) -> str:
     """``confirmed`` when the claim held, ``nuanced`` when it held only in part, ``refuted`` otherwise."""
     return CONFIRMED if confirmed else NUANCED if nuanced else REFUTED
@@ -268,6 +304,18 @@ class Experiment:
     # {"en": {"title", "claim", "method", ["body"], ["beyond"]}, "zh": ...}; title neutral (a topic or the question,
     # never a verdict); no measured number in any of them; "beyond" says what the lab adds beyond the seed's claim
     text: ClassVar[Mapping[str, Mapping[str, str]]] = {}
+    # the report's label of each figure, {name or pattern with {slot}s: {"en", "zh"}}, and the translations of the
+    # slot values ({value: {"en", "zh"}}); see cvprimer.lab.report.zh (a Figure's own label comes first)
+    labels: ClassVar[Mapping[str, Text]] = {}
+    terms: ClassVar[Mapping[str, Text]] = {}
+    # The answer, revised (what to say in an interview now that it is measured), built by ``takeaway``:
+    # ``key_term`` the term to use ({"en", "zh"}); ``key_figure`` the figure whose number proves it (one name, or
+    # {verdict: name}); ``answer`` {verdict: {"en": template, "zh": template}} for an experiment, each template 1-3
+    # sentences naming the key figure as ``{name}`` (``{name:pct}``, ``{name:.2f}``, ... see ``_Num``), or for a
+    # page one fixed {"en", "zh"} answer drawn from its body. An experiment may override ``takeaway`` instead.
+    key_term: ClassVar[Mapping[str, str]] = {}
+    key_figure: ClassVar[str | Mapping[str, str]] = ""
+    answer: ClassVar[Mapping[str, Any]] = {}
 
     def run(self, ctx: Context) -> Result:  # pragma: no cover - abstract
         raise NotImplementedError(f"{type(self).__name__}.run")
@@ -280,6 +328,76 @@ class Experiment:
     def explain_beyond(beyond: Mapping[str, float]) -> Text | None:
         """Sentences about the figures beyond the seed's claim (computed from them; shown apart, no verdict)."""
         return None
+
+    @classmethod
+    def key_for(cls, verdict: str | None) -> str:
+        """The figure whose number proves the answer for ``verdict`` ("" for a page)."""
+        if isinstance(cls.key_figure, str):
+            return cls.key_figure
+        return str(cls.key_figure.get(verdict or "", "") or next(iter(cls.key_figure.values()), ""))
+
+    @classmethod
+    def takeaway(cls, figures: Mapping[str, float], verdict: str | None) -> Text:
+        r"""The answer, revised: 2-4 sentences per language saying what to answer now that it is measured.
+
+        ``verdict`` is the aggregated outcome (a page passes None) and ``figures`` the mean figures it was decided
+        on. The sentences are ``answer[verdict]`` with the figures filled in, then the key term; ``unsettled``
+        says that the seeds disagree and quotes the key figure. Returns ``{"en": str, "zh": str}``."""
+        term = {lang: str(cls.key_term.get(lang, "")) for lang in LANGS}
+        if cls.kind == "page" or verdict is None:
+            body = {lang: str(cls.answer.get(lang, "")) for lang in LANGS}
+        elif verdict == UNSETTLED:
+            key = cls.key_for(verdict)
+            v = _Figures(cls.id, figures)[key]
+            body = {"en": f"The seeds disagree here, so this run cannot say whether the claim holds: the deciding "
+                          f"figure ({key.replace('_', ' ')}) averages {v}, close to its threshold, and the answer "
+                          f"flips with the random draw. Give the claim with its conditions and say the effect is "
+                          f"small at this size; a full run with more seeds decides.",
+                    "zh": f"各随机种子的结论不一致，本次运行无法判断说法是否成立：起决定作用的数字平均为 {v}，"
+                          f"接近阈值，结论随随机抽样而翻转。回答时给出说法及其成立条件，并说明在这个规模下效应"
+                          f"很小；用更多随机种子的完整模式运行才能定论。"}
+        else:
+            if verdict not in cls.answer:
+                raise ValueError(f"{cls.__name__}: no takeaway answer for verdict {verdict!r} "
+                                 f"(answer has {sorted(cls.answer)})")
+            figs = _Figures(cls.id, figures)
+            body = {lang: str(cls.answer[verdict][lang]).format_map(figs) for lang in LANGS}
+        return {"en": f"{body['en']} Key term: {term['en']}." if term["en"] else body["en"],
+                "zh": f"{body['zh']}关键词：{term['zh']}。" if term["zh"] else body["zh"]}
+
+    @classmethod
+    def key_text(cls, figures: Mapping[str, float], verdict: str, lang: str = "en") -> str:
+        """The key figure's number exactly as ``takeaway`` writes it for ``verdict`` (what tests look for)."""
+        key = cls.key_for(verdict)
+        if verdict == UNSETTLED or verdict not in cls.answer:
+            return format(_Figures(cls.id, figures)[key], "")
+        spec = next((s for k, s in takeaway_fields(str(cls.answer[verdict][lang])) if k == key), "")
+        return format(_Figures(cls.id, figures)[key], spec)
+
+    @classmethod
+    def _takeaway_problems(cls) -> list[str]:
+        """What the takeaway declaration lacks (an overridden ``takeaway`` only needs a key term)."""
+        gaps = []
+        if any(not str(cls.key_term.get(lang, "")).strip() for lang in LANGS):
+            gaps.append("takeaway: key_term needs 'en' and 'zh'")
+        if cls.takeaway.__func__ is not Experiment.takeaway.__func__:  # type: ignore[attr-defined]
+            return gaps
+        if cls.kind == "page":
+            if any(not isinstance(cls.answer.get(lang), str) or not cls.answer[lang].strip() for lang in LANGS):
+                gaps.append("takeaway: a page's answer needs fixed 'en' and 'zh' sentences")
+            return gaps
+        for v in cls.reachable:
+            if v not in cls.answer:
+                gaps.append(f"takeaway: no answer for reachable verdict {v!r}")
+                continue
+            key = cls.key_for(v)
+            for lang in LANGS:
+                tpl = str(cls.answer[v].get(lang, "")) if isinstance(cls.answer[v], Mapping) else ""
+                if not tpl.strip():
+                    gaps.append(f"takeaway: answer[{v!r}] lacks {lang!r}")
+                elif not key or key not in [k for k, _ in takeaway_fields(tpl)]:
+                    gaps.append(f"takeaway: answer[{v!r}][{lang!r}] does not quote the key figure {{{key}}}")
+        return gaps
 
     # ------------------------------------------------------------------------------------------------
     @classmethod
@@ -323,6 +441,10 @@ class Experiment:
         allowed = VERDICTS if cls.kind == "experiment" else ()
         if any(v not in allowed for v in cls.reachable):
             raise ValueError(f"{name}: reachable must be a subset of {allowed}, got {cls.reachable!r}")
+        if cls.answer or cls.key_term:  # a takeaway, once declared, is whole (completeness() requires one)
+            gaps = cls._takeaway_problems()
+            if gaps:
+                raise ValueError(f"{name}: {gaps[0]}")
 
     @classmethod
     def completeness(cls) -> list[str]:

@@ -1,9 +1,14 @@
-"""The lab's plot style, once: matplotlib on the Agg backend (no display), one palette, one size, PNGs written
-atomically. Experiments call :meth:`Context.figure` / :meth:`Context.save_figure`, never pyplot directly."""
+"""The lab's plot style, once: one palette, one size, PNGs written atomically. Figures are
+:class:`matplotlib.figure.Figure` objects drawn without pyplot, so running an experiment never switches
+matplotlib's backend or touches pyplot's figure list (inline plots in a notebook keep working). Experiments call
+:meth:`Context.figure` / :meth:`Context.save_figure`, never pyplot directly; the runner draws them under
+:func:`style`."""
 
 from __future__ import annotations
 
+import contextlib
 import io
+from collections.abc import Iterator
 from typing import Any
 
 from cvprimer.core.serialization import atomic_write
@@ -17,25 +22,32 @@ STYLE = {
 }
 
 
-def _pyplot() -> Any:
+def _matplotlib() -> Any:
     from cvprimer.errors import require
 
-    matplotlib = require("matplotlib", what="the lab's plots")
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
+    return require("matplotlib", what="the lab's plots")
+
+
+@contextlib.contextmanager
+def style() -> Iterator[None]:
+    """The house style for what is drawn inside: ``matplotlib.rc_context`` (restored on exit; the backend and
+    pyplot are left alone)."""
+    matplotlib = _matplotlib()
     from cycler import cycler
 
-    plt.rcParams.update(STYLE)
-    plt.rcParams["axes.prop_cycle"] = cycler(color=list(PALETTE))
-    return plt
+    with matplotlib.rc_context({**STYLE, "axes.prop_cycle": cycler(color=list(PALETTE))}):
+        yield
 
 
 def new_figure(nrows: int = 1, ncols: int = 1, size: tuple[float, float] | None = None) -> tuple[Any, Any]:
     """``fig, axes``: one Axes for 1x1, a 1-D array for one row or column, else 2-D; 4.2 x 3.2 inches per
-    panel unless ``size`` is given."""
-    plt = _pyplot()
+    panel unless ``size`` is given. A :class:`matplotlib.figure.Figure` (no pyplot state)."""
+    _matplotlib()
+    from matplotlib.figure import Figure
+
     size = size or (4.2 * ncols, 3.2 * nrows)
-    return plt.subplots(nrows, ncols, figsize=size, squeeze=True, layout="constrained")
+    fig = Figure(figsize=size, layout="constrained")
+    return fig, fig.subplots(nrows, ncols, squeeze=True)
 
 
 def save_png(fig: Any, path: str) -> None:
@@ -49,7 +61,8 @@ def save_png(fig: Any, path: str) -> None:
 
 
 def close(fig: Any) -> None:
-    _pyplot().close(fig)
+    """Release a figure's artists (a pyplot-free figure needs no global close)."""
+    fig.clear()
 
 
 def image_grid(ax: Any, images: Any, nrow: int, cmap: str = "gray", title: str | None = None) -> None:

@@ -21,6 +21,7 @@ others go on.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
@@ -39,6 +40,7 @@ from cvprimer.lab import schedule
 from cvprimer.lab.aggregate import aggregate, aggregate_tables
 from cvprimer.lab.cache import code_key, loaded_files, stale_reason, versions
 from cvprimer.lab.experiment import LANGS, Context, Experiment, Progress, Result, plain_png
+from cvprimer.lab.plots import style as plot_style
 
 RESULTS_VERSION = 2
 
@@ -175,7 +177,8 @@ def record_problem(rec: Any, exp_id: str) -> str | None:
         "plots": lambda v: isinstance(v, list) and all(isinstance(p, dict) for p in v),
         "quick_provisional": lambda v: isinstance(v, bool),
         "code_files": lambda v: isinstance(v, list),
-        **{k: _is_texts for k in ("title", "claim", "method", "body", "beyond_text", "evidence", "beyond_evidence")},
+        **{k: _is_texts for k in ("title", "claim", "method", "body", "beyond_text", "evidence", "beyond_evidence",
+                                  "takeaway")},
     }
     for k, ok in checks.items():
         if k in rec and not ok(rec[k]):
@@ -215,7 +218,7 @@ def run_task(exp: type[Experiment], quick: bool, seed: int, want_plots: bool,
         try:
             manual_seed(seed)
             ctx = Context(d, quick=quick, seed=seed, progress=Progress(progress), save_plots=want_plots)
-            with blas_threads(exp.threads):
+            with blas_threads(exp.threads), plot_style() if want_plots else contextlib.nullcontext():
                 res = exp().run(ctx)
             if not isinstance(res, Result):
                 raise TypeError(f"{exp.id}: run must return a Result, got {type(res).__name__}")
@@ -250,6 +253,19 @@ def command_for(exp: type[Experiment], quick: bool, seed_list: Sequence[int]) ->
     return cmd + (f" --seeds {len(seed_list)}" if exp.stochastic else "")
 
 
+def takeaway_for(exp: type[Experiment], agg: dict[str, Any]) -> dict[str, str] | None:
+    """The answer, revised, of an aggregated result: ``exp.takeaway`` on the mean figures and the aggregated
+    verdict (``unsettled`` included; None for a page), checked to be ``{"en": str, "zh": str}``, both non-empty.
+    None for an experiment that declares no takeaway (``Experiment.completeness`` reports it)."""
+    if exp._takeaway_problems():
+        return None
+    means = {k: (float("nan") if f.get("value") is None else float(f["value"])) for k, f in agg["figures"].items()}
+    take = exp.takeaway(means, agg.get("verdict"))
+    if not isinstance(take, dict) or any(not isinstance(take.get(lang), str) or not take[lang] for lang in LANGS):
+        raise TypeError(f"{exp.id}: takeaway must return {{'en': str, 'zh': str}}, both non-empty, got {take!r:.80}")
+    return {lang: take[lang] for lang in LANGS}
+
+
 def build_record(exp: type[Experiment], outs: Sequence[TaskOut], quick: bool, seed_list: Sequence[int]) -> dict:
     """The record of one experiment from its tasks (one per seed, in seed order)."""
     files = sorted({f for o in outs for f in o.files})
@@ -279,8 +295,14 @@ def build_record(exp: type[Experiment], outs: Sequence[TaskOut], quick: bool, se
         return {**rec, "status": "error", "error": f"decide: {type(e).__name__}: {e}",
                 "traceback": traceback.format_exc(), "figures": {}, "beyond": {}, "tables": [], "beyond_tables": [],
                 "plots": [], "verdict": None, "evidence": None, "seed_agreement": None}
+    try:
+        take = takeaway_for(exp, agg)
+    except Exception as e:  # a broken takeaway template is the experiment's error, like a broken decide
+        return {**rec, "status": "error", "error": f"takeaway: {type(e).__name__}: {e}",
+                "traceback": traceback.format_exc(), "figures": {}, "beyond": {}, "tables": [], "beyond_tables": [],
+                "plots": [], "verdict": None, "evidence": None, "seed_agreement": None}
     first = results[0]
-    return {**rec, "status": "ok", **agg,
+    return {**rec, "status": "ok", **agg, "takeaway": take,
             "tables": aggregate_tables([r.tables for r in results], seed_list),
             "beyond_tables": aggregate_tables([r.beyond_tables for r in results], seed_list),
             "plots": [{**p.to_json(), "seed": int(seed_list[0])} for p in first.plots],
