@@ -121,6 +121,27 @@ class InputScaling(Experiment):
         },
     }
 
+    # the report's figure labels (patterns: cvprimer.lab.report.zh)
+    labels = {
+        "best_acc_{data}_{scale}": {"en": "best val accuracy, {data} inputs, {scale}",
+                                    "zh": "最佳验证准确率（{data}输入，{scale}）"},
+        "half_acc_{data}_{scale}": {"en": "val accuracy halfway through training, {data} inputs, {scale}",
+                                    "zh": "训练一半时的验证准确率（{data}输入，{scale}）"},
+        "best_lr_{data}_{scale}": {"en": "best learning rate, {data} inputs, {scale}",
+                                   "zh": "最佳学习率（{data}输入，{scale}）"},
+        "cond_{data}_{scale}": {"en": "condition number of the input covariance, {data} inputs, {scale}",
+                                "zh": "输入协方差的条件数（{data}输入，{scale}）"},
+        "adam_acc_{data}_{scale}": {"en": "Adam val accuracy, {data} inputs, {scale}",
+                                    "zh": "Adam 验证准确率（{data}输入，{scale}）"},
+    }
+    terms = {
+        "mixed": {"en": "mixed-unit", "zh": "混合量纲"},
+        "same": {"en": "same-unit", "zh": "同一量纲"},
+        "raw": {"en": "raw", "zh": "原始"},
+        "minmax": {"en": "min-max scaled", "zh": "min-max 缩放"},
+        "zscore": {"en": "z-scored", "zh": "z-score 标准化"},
+    }
+
     def run(self, ctx: Context) -> Result:
         with blas_threads(1):  # small matrices: one BLAS thread is as fast alone and far faster on a busy CPU
             return self._run(ctx)

@@ -134,6 +134,41 @@ class NormalizationMethods(Experiment):
         },
     }
 
+    # the report's figure labels (patterns: cvprimer.lab.report.zh)
+    labels = {
+        "ks_{data}": {"en": "KS distance to a normal, {data}", "zh": "与正态分布的 KS 距离（{data}）"},
+        "n_{data}": {"en": "values tested, {data}", "zh": "检验的数值个数（{data}）"},
+        "max_mean_std_error": {"en": "largest error of mean 0 / std 1 after z-scoring",
+                               "zh": "z-score 后均值 0 / 标准差 1 的最大误差"},
+        "max_minmax_range_error": {"en": "largest error of the [0, 1] range after min-max",
+                                   "zh": "min-max 后 [0, 1] 范围的最大误差"},
+        "skew_heavy": {"en": "skewness of the heavy-tailed feature", "zh": "重尾特征的偏度"},
+        "skew_heavy_{map}": {"en": "skewness of the heavy-tailed feature after {map}",
+                             "zh": "{map}变换后重尾特征的偏度"},
+        "max_shape_change": {"en": "largest change of shape by a linear scaling", "zh": "线性缩放造成的最大形状变化"},
+        "inlier_span_minmax_outlier": {"en": "span of the inliers after min-max with one outlier",
+                                       "zh": "有一个离群值时 min-max 后正常值所占的范围"},
+        "inlier_std_zscore_outlier": {"en": "std of the inliers after z-scoring with one outlier",
+                                      "zh": "有一个离群值时 z-score 后正常值的标准差"},
+        "val_outside_unit_range": {"en": "validation values outside [0, 1] after min-max fit on training",
+                                   "zh": "按训练集 min-max 后落在 [0, 1] 外的验证数值"},
+        "val_max_after_train_minmax": {"en": "largest validation value after min-max fit on training",
+                                       "zh": "按训练集 min-max 后验证集的最大值"},
+        "val_outside_fixed_range": {"en": "validation values outside the fixed range",
+                                    "zh": "落在固定范围外的验证数值"},
+        "expsquash_share_0_6": {"en": "share of the output range used by x in [0, 6] (exp squash)",
+                                "zh": "x 在 [0, 6] 时占用的输出范围比例（指数压缩）"},
+    }
+    terms = {
+        "photo": {"en": "photo pixels", "zh": "照片像素"},
+        "mnist": {"en": "MNIST pixels", "zh": "MNIST 像素"},
+        "ink": {"en": "ink strokes", "zh": "笔画像素"},
+        "log1p": {"en": "log1p", "zh": "log1p "},
+        "exp": {"en": "exp squash", "zh": "指数压缩"},
+        "tanh": {"en": "tanh", "zh": "tanh "},
+        "arctan": {"en": "arctan", "zh": "arctan "},
+    }
+
     def run(self, ctx: Context) -> Result:
         with blas_threads(1):  # small matrices: one BLAS thread is as fast alone and far faster on a busy CPU
             return self._run(ctx)

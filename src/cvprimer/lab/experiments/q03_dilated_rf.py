@@ -78,6 +78,19 @@ class DilatedField(Experiment):
         },
     }
 
+    # the report's figure labels (patterns: cvprimer.lab.report.zh)
+    labels = {
+        "rf_single_d{d}": {"en": "receptive field of one 3x3 conv, dilation {d}",
+                           "zh": "单个 3x3 卷积的感受野（空洞率 {d}）"},
+        "same_size_d{d}": {"en": "output keeps the input size, dilation {d}", "zh": "输出保持输入尺寸（空洞率 {d}）"},
+        "pixels_read_d{d}": {"en": "pixels read by one output, dilation {d}", "zh": "一个输出读取的像素（空洞率 {d}）"},
+        "rf_stack_{r}": {"en": "receptive field of the stack with dilations {r}", "zh": "空洞率 {r} 堆叠的感受野"},
+        "fill_stack_{r}": {"en": "share of the field actually read, dilations {r}",
+                           "zh": "感受野中真正被读取的比例（空洞率 {r}）"},
+        "analyzer_vs_autograd": {"en": "largest analyzer - autograd field difference",
+                                 "zh": "分析器与自动求导感受野的最大差"},
+    }
+
     def run(self, ctx: Context) -> Result:
         rng = np.random.default_rng(0)  # weights only set magnitudes; the support does not depend on them
         rows, figs, beyond, maps = [], {}, {}, {}

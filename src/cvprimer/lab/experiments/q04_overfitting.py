@@ -197,6 +197,30 @@ class OverfittingRemedies(Experiment):
         },
     }
 
+    # the report's figure labels (patterns: cvprimer.lab.report.zh)
+    labels = {
+        "val_acc_{m}": {"en": "val accuracy, {m}", "zh": "验证准确率（{m}）"},
+        "train_acc_{m}": {"en": "train accuracy, {m}", "zh": "训练准确率（{m}）"},
+        "gap_{m}": {"en": "train - val gap, {m}", "zh": "训练与验证的差距（{m}）"},
+        "diag_overfit_{m}": {"en": "diagnosed as overfitting, {m}", "zh": "诊断为过拟合（{m}）"},
+        "diag_underfit_{m}": {"en": "diagnosed as underfitting, {m}", "zh": "诊断为欠拟合（{m}）"},
+        "weight_norm_{m}": {"en": "weight norm, {m}", "zh": "权重范数（{m}）"},
+        "weight_small_frac_{m}": {"en": "share of near-zero weights, {m}", "zh": "接近零的权重比例（{m}）"},
+        "label_noise_flagged": {"en": "training examples flagged as mislabelled", "zh": "被标记为标签错误的训练样本"},
+        "label_noise_precision": {"en": "precision of the mislabel flags", "zh": "标签错误标记的精确率"},
+        "label_noise_recall": {"en": "recall of the mislabel flags", "zh": "标签错误标记的召回率"},
+    }
+    terms = {
+        "l2_coupled": {"en": "L2 in the gradient", "zh": "L2（加入梯度）"},
+        "l2_decoupled": {"en": "decoupled weight decay", "zh": "解耦权重衰减"},
+        "augment": {"en": "augmentation", "zh": "数据增强"},
+        "early_stop": {"en": "early stopping", "zh": "早停"},
+        "smaller": {"en": "smaller model", "zh": "更小的模型"},
+        "more_data": {"en": "more data", "zh": "更多数据"},
+        "clean_labels": {"en": "clean labels", "zh": "干净标签"},
+        "tiny": {"en": "tiny model", "zh": "极小模型"},
+    }
+
     def run(self, ctx: Context) -> Result:
         with blas_threads(1):  # small matrices: one BLAS thread is faster on a shared machine
             return self._run(ctx)

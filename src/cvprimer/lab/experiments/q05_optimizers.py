@@ -161,6 +161,32 @@ class Optimizers(Experiment):
         },
     }
 
+    # the report's figure labels (patterns: cvprimer.lab.report.zh)
+    labels = {
+        "memory_{o}": {"en": "memory of past gradients, {o}", "zh": "对历史梯度的记忆（{o}）"},
+        "scaling_{o}": {"en": "per-parameter step scaling, {o}", "zh": "逐参数步长缩放（{o}）"},
+        "{f}_dist_{o}": {"en": "distance to the minimum, {f}, {o}", "zh": "到最小值的距离（{f}，{o}）"},
+        "cnn_acc_{o}": {"en": "CNN val accuracy, {o}", "zh": "CNN 验证准确率（{o}）"},
+    }
+    terms = {
+        "SGD": {"en": "SGD", "zh": "SGD"},
+        "Momentum": {"en": "momentum", "zh": "动量"},
+        "Nesterov": {"en": "Nesterov", "zh": "Nesterov"},
+        "AdaGrad": {"en": "AdaGrad", "zh": "AdaGrad"},
+        "RMSProp": {"en": "RMSProp", "zh": "RMSProp"},
+        "Adam": {"en": "Adam", "zh": "Adam"},
+        "Adadelta": {"en": "Adadelta", "zh": "Adadelta"},
+        "AdamW": {"en": "AdamW", "zh": "AdamW"},
+        "NAdam": {"en": "NAdam", "zh": "NAdam"},
+        "RAdam": {"en": "RAdam", "zh": "RAdam"},
+        "best_momentum": {"en": "best momentum method", "zh": "最佳动量类方法"},
+        "best_adaptive": {"en": "best adaptive method", "zh": "最佳自适应方法"},
+        "worst": {"en": "worst method", "zh": "最差方法"},
+        "rosenbrock": {"en": "Rosenbrock", "zh": "Rosenbrock 函数"},
+        "beale": {"en": "Beale", "zh": "Beale 函数"},
+        "saddle": {"en": "saddle", "zh": "鞍点"},
+    }
+
     def run(self, ctx: Context) -> Result:
         with blas_threads(1):  # small matrices: one BLAS thread is as fast alone and far faster on a busy CPU
             return self._run(ctx)

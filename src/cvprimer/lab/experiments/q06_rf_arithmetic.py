@@ -99,6 +99,26 @@ class FieldArithmetic(Experiment):
         },
     }
 
+    # the report's figure labels (patterns: cvprimer.lab.report.zh)
+    labels = {
+        "rf_formula_L{n}": {"en": "receptive field by the formula, {n} layers", "zh": "公式算出的感受野（{n} 层）"},
+        "rf_nopad_L{n}": {"en": "measured receptive field without padding, {n} layers",
+                          "zh": "实测感受野（无填充，{n} 层）"},
+        "rf_pad_L{n}": {"en": "measured receptive field with same padding, {n} layers",
+                        "zh": "实测感受野（same 填充，{n} 层）"},
+        "analyzer_vs_autograd": {"en": "largest analyzer - autograd field difference",
+                                 "zh": "分析器与自动求导感受野的最大差"},
+        "centre_unit0_{p}": {"en": "field of the centre unit, {p}", "zh": "中心单元的感受野（{p}）"},
+        "corner_on_image_{p}": {"en": "share of the corner unit's field on the image, {p}",
+                                "zh": "角落单元感受野落在图像内的比例（{p}）"},
+        "corner_rows_{p}": {"en": "image rows the corner unit sees, {p}", "zh": "角落单元看到的图像行数（{p}）"},
+        "centre_shift_by_padding": {"en": "shift of the field centre by padding", "zh": "填充造成的感受野中心偏移"},
+    }
+    terms = {
+        "nopad": {"en": "no padding", "zh": "无填充"},
+        "pad": {"en": "same padding", "zh": "same 填充"},
+    }
+
     def run(self, ctx: Context) -> Result:
         rng = np.random.default_rng(0)  # weight magnitudes only; the support does not depend on them
         figs: dict[str, Figure] = {}

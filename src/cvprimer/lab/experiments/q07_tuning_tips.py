@@ -117,6 +117,27 @@ class TuningTips(Experiment):
         },
     }
 
+    # the report's figure labels (patterns: cvprimer.lab.report.zh)
+    labels = {
+        "suggested_lr": {"en": "learning rate suggested by the range test", "zh": "学习率范围测试建议的学习率"},
+        "range_test_diverged": {"en": "range test reached divergence", "zh": "范围测试到达发散"},
+        "range_test_last_lr": {"en": "last learning rate of the range test", "zh": "范围测试的最后学习率"},
+        "val_acc_constant": {"en": "val accuracy, constant learning rate", "zh": "验证准确率（恒定学习率）"},
+        "val_acc_warmup_cosine": {"en": "val accuracy, warm-up + cosine", "zh": "验证准确率（预热 + 余弦）"},
+        "schedule_steps": {"en": "steps of the schedule", "zh": "调度总步数"},
+        "schedule_warmup_steps": {"en": "warm-up steps", "zh": "预热步数"},
+        "schedule_lr_first": {"en": "learning rate at the first step", "zh": "第一步的学习率"},
+        "schedule_lr_warmup_end": {"en": "learning rate at the end of warm-up", "zh": "预热结束时的学习率"},
+        "schedule_lr_mid_decay": {"en": "learning rate halfway through the decay", "zh": "衰减一半时的学习率"},
+        "sweep_{b}_val_acc": {"en": "{b} val accuracy of the sweep", "zh": "搜索中{b}的验证准确率"},
+        "sweep_{b}_batch": {"en": "batch size of the {b} run", "zh": "{b}运行的批大小"},
+        "sweep_{b}_decay": {"en": "weight decay of the {b} run", "zh": "{b}运行的权重衰减"},
+    }
+    terms = {
+        "best": {"en": "best", "zh": "最佳"},
+        "worst": {"en": "worst", "zh": "最差"},
+    }
+
     def run(self, ctx: Context) -> Result:
         with blas_threads(1):  # small matrices: one BLAS thread is as fast alone and far faster on a busy CPU
             return self._run(ctx)

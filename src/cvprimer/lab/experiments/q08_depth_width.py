@@ -105,6 +105,11 @@ class DepthVersusWidth(Experiment):
         },
     }
 
+    # the report's figure labels (patterns: cvprimer.lab.report.zh)
+    labels = {
+        "epoch_s_w{w}": {"en": "seconds per epoch, width {w}", "zh": "每轮秒数（宽度 {w}）"},
+    }
+
     def run(self, ctx: Context) -> Result:
         from cvprimer.lab._gradstats import loss_on
 

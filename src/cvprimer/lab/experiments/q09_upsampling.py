@@ -318,6 +318,25 @@ class Upsampling(Experiment):
         },
     }
 
+    # the report's figure labels (patterns: cvprimer.lab.report.zh)
+    labels = {
+        "transposed_vs_zero_insertion_err": {"en": "transposed conv vs zero insertion + conv, largest difference",
+                                             "zh": "转置卷积与插零后卷积的最大差"},
+        "unpool_err": {"en": "max unpooling vs its definition, largest difference", "zh": "最大反池化与定义的最大差"},
+        "checkerboard_k{k}_s2": {"en": "checkerboard strength, kernel {k}, stride 2",
+                                 "zh": "棋盘格强度（卷积核 {k}，步幅 2）"},
+        "{m}_flops_over_conv": {"en": "{m} FLOPs over a conv's", "zh": "{m}与卷积的 FLOPs 之比"},
+        "iou_{m}": {"en": "segmentation IoU, {m}", "zh": "分割 IoU（{m}）"},
+    }
+    terms = {
+        "bilinear": {"en": "bilinear", "zh": "双线性插值"},
+        "bicubic": {"en": "bicubic", "zh": "双三次插值"},
+        "nearest": {"en": "nearest", "zh": "最近邻插值"},
+        "transposed3": {"en": "transposed conv 3x3", "zh": "3x3 转置卷积"},
+        "pixel_shuffle": {"en": "pixel shuffle", "zh": "像素重排"},
+        "unpool": {"en": "max unpooling", "zh": "最大反池化"},
+    }
+
     def run(self, ctx: Context) -> Result:
         from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 

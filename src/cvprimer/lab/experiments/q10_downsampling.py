@@ -141,6 +141,24 @@ class Downsampling(Experiment):
         },
     }
 
+    # the report's figure labels (patterns: cvprimer.lab.report.zh)
+    labels = {
+        "macs_{m}": {"en": "MACs, {m}", "zh": "MACs（{m}）"},
+        "rf_{m}": {"en": "receptive field, {m}", "zh": "感受野（{m}）"},
+        "params_{m}": {"en": "parameters, {m}", "zh": "参数量（{m}）"},
+        "step_ms_{m}": {"en": "train step time, {m}", "zh": "训练一步的时间（{m}）"},
+        "recon_err_{m}": {"en": "reconstruction error of the best linear decoder, {m}",
+                          "zh": "最佳线性解码器的重建误差（{m}）"},
+    }
+    terms = {
+        "strided_extra": {"en": "extra strided conv", "zh": "额外的带步幅卷积"},
+        "none": {"en": "no downsampling", "zh": "不下采样"},
+        "strided_conv": {"en": "strided conv", "zh": "带步幅卷积"},
+        "subsample": {"en": "subsampling", "zh": "隔点采样"},
+        "strided_conv_1ch": {"en": "strided conv, 1 channel", "zh": "带步幅卷积（1 通道）"},
+        "strided_conv_4ch": {"en": "strided conv, 4 channels", "zh": "带步幅卷积（4 通道）"},
+    }
+
     def run(self, ctx: Context) -> Result:
         data = load_data("digits", ctx.pick(700, 1400, 200), ctx.pick(397, 397, 100), ctx.rng, standardize=True)
         epochs = ctx.pick(6, 30, 1)

@@ -134,6 +134,17 @@ class ParameterCount(Experiment):
         },
     }
 
+    # the report's figure labels (patterns: cvprimer.lab.report.zh)
+    labels = {
+        "grouped_overcount": {"en": "seed formula over the exact count, grouped conv",
+                              "zh": "原文公式与精确值之比（分组卷积）"},
+        "depthwise_overcount": {"en": "seed formula over the exact count, depthwise conv",
+                                "zh": "原文公式与精确值之比（深度卷积）"},
+        "whole_model_formula_over_exact_{m}": {"en": "formula summed over layers / exact parameters, {m}",
+                                               "zh": "逐层公式之和 / 精确参数量（{m}）"},
+        "buffers_{m}": {"en": "buffer values (not parameters), {m}", "zh": "缓冲区数值个数（非参数，{m}）"},
+    }
+
     def run(self, ctx: Context) -> Result:
         rows: list[list[Any]] = []
         figs: dict[str, Figure] = {}
@@ -269,6 +280,15 @@ class FlopCount(Experiment):
             "beyond": "ResNet-18 上每次乘加对应的浮点运算数（一次乘加是两次浮点运算），以及两个乘加数相同、"
                       "形状不同的卷积的并排计时。",
         },
+    }
+
+    # the report's figure labels (patterns: cvprimer.lab.report.zh)
+    labels = {
+        "formula_err_layers": {"en": "largest formula error over single layers", "zh": "单层公式的最大误差"},
+        "formula_err_resnet18": {"en": "formula error on ResNet-18", "zh": "ResNet-18 上的公式误差"},
+        "resnet18_gmacs": {"en": "ResNet-18 multiply-accumulates", "zh": "ResNet-18 的乘加次数"},
+        "flops_per_mac": {"en": "FLOPs per MAC", "zh": "每次 MAC 的 FLOPs"},
+        "equal_mac_time_ratio": {"en": "time ratio of two layers with equal MACs", "zh": "MACs 相同的两层的耗时比"},
     }
 
     def run(self, ctx: Context) -> Result:

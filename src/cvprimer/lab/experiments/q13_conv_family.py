@@ -99,6 +99,24 @@ class ConvFamily(Experiment):
         },
     }
 
+    # the report's figure labels (patterns: cvprimer.lab.report.zh)
+    labels = {
+        "params_{k}": {"en": "parameters, {k} conv", "zh": "参数量（{k}）"},
+        "macs_{k}": {"en": "MACs, {k} conv", "zh": "MACs（{k}）"},
+    }
+    terms = {
+        "standard": {"en": "standard", "zh": "标准卷积"},
+        "valid": {"en": "valid (no padding)", "zh": "valid 卷积（无填充）"},
+        "strided": {"en": "strided", "zh": "带步幅卷积"},
+        "dilated": {"en": "dilated", "zh": "空洞卷积"},
+        "grouped": {"en": "grouped", "zh": "分组卷积"},
+        "depthwise": {"en": "depthwise", "zh": "深度卷积"},
+        "pointwise": {"en": "pointwise", "zh": "逐点卷积"},
+        "depthwise_separable": {"en": "depthwise separable", "zh": "深度可分离卷积"},
+        "asymmetric": {"en": "asymmetric", "zh": "非对称卷积"},
+        "transposed": {"en": "transposed", "zh": "转置卷积"},
+    }
+
     def run(self, ctx: Context) -> Result:
         rows, figs = [], {}
         base: dict[str, Any] = {}

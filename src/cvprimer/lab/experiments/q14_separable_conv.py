@@ -114,6 +114,19 @@ class SeparableConv(Experiment):
         },
     }
 
+    # the report's figure labels (patterns: cvprimer.lab.report.zh)
+    labels = {
+        "measured_speedup": {"en": "measured speed-up of separable over standard",
+                             "zh": "可分离卷积相对标准卷积的实测加速比"},
+        "mac_speedup": {"en": "MAC ratio standard / separable", "zh": "MAC 比（标准 / 可分离）"},
+        "acc_{k}": {"en": "val accuracy, {k}", "zh": "验证准确率（{k}）"},
+        "params_{k}": {"en": "parameters, {k}", "zh": "参数量（{k}）"},
+    }
+    terms = {
+        "standard": {"en": "standard conv", "zh": "标准卷积"},
+        "separable": {"en": "separable conv", "zh": "可分离卷积"},
+    }
+
     def run(self, ctx: Context) -> Result:
         rows: list[list[Any]] = []
         figs: dict[str, Figure] = {}

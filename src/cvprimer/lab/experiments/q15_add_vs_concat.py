@@ -119,6 +119,22 @@ class AddVsConcat(Experiment):
         },
     }
 
+    # the report's figure labels (patterns: cvprimer.lab.report.zh)
+    labels = {
+        "add_recover_err": {"en": "error of recovering the inputs from their sum", "zh": "从相加结果恢复输入的误差"},
+        "add_broadcasts_1ch": {"en": "add broadcasts a 1-channel map", "zh": "相加会广播单通道特征图"},
+        "next_params_ratio": {"en": "next-layer parameters, concat / add", "zh": "下一层参数量（拼接 / 相加）"},
+        "next_macs_ratio": {"en": "next-layer MACs, concat / add", "zh": "下一层 MACs（拼接 / 相加）"},
+        "add_grad_err": {"en": "gradient through add vs identity, largest difference",
+                         "zh": "相加的梯度与恒等梯度的最大差"},
+        "concat_grad_err": {"en": "gradient through concat vs slicing, largest difference",
+                            "zh": "拼接的梯度与切片梯度的最大差"},
+        "concat_emulates_add_err": {"en": "concat + conv emulating add + conv, error",
+                                    "zh": "拼接 + 卷积模拟相加 + 卷积的误差"},
+        "acc_add": {"en": "val accuracy, add", "zh": "验证准确率（相加）"},
+        "acc_concat": {"en": "val accuracy, concat", "zh": "验证准确率（拼接）"},
+    }
+
     def run(self, ctx: Context) -> Result:
         c, hw = 32, 8
         rng = ctx.rng

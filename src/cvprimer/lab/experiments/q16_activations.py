@@ -151,6 +151,45 @@ class ActivationGallery(Experiment):
         },
     }
 
+    # the report's figure labels (patterns: cvprimer.lab.report.zh)
+    labels = {
+        "layers_{n}": {"en": "conv/linear layers, {n}", "zh": "卷积/全连接层数（{n}）"},
+        "bare_before_{w}": {"en": "layers without activation before {w}", "zh": "其后接{w}、没有激活的层"},
+        "n_activations": {"en": "activation functions compared", "zh": "比较的激活函数个数"},
+        "sat_frac_{a}": {"en": "saturated share of [-6, 6], {a}", "zh": "[-6, 6] 上的饱和比例（{a}）"},
+        "mean_{a}": {"en": "mean output for N(0,1) input, {a}", "zh": "N(0,1) 输入下的输出均值（{a}）"},
+        "ns_per_elem_{a}": {"en": "nanoseconds per element, {a}", "zh": "每元素纳秒（{a}）"},
+    }
+    terms = {
+        "resnet20": {"en": "ResNet-20", "zh": "ResNet-20"},
+        "squeezenet1_1": {"en": "SqueezeNet 1.1", "zh": "SqueezeNet 1.1"},
+        "shufflenet_v2_x0_5": {"en": "ShuffleNetV2 x0.5", "zh": "ShuffleNetV2 x0.5"},
+        "vit_tiny": {"en": "ViT-Tiny", "zh": "ViT-Tiny"},
+        "add": {"en": "an add", "zh": "相加"},
+        "concat": {"en": "a concat", "zh": "拼接"},
+        "weighted_layer": {"en": "a weighted layer", "zh": "带权重的层"},
+        "other": {"en": "other operations", "zh": "其他运算"},
+        "relu6": {"en": "ReLU6", "zh": "ReLU6"},
+        "prelu": {"en": "PReLU", "zh": "PReLU"},
+        "elu": {"en": "ELU", "zh": "ELU"},
+        "selu": {"en": "SELU", "zh": "SELU"},
+        "celu": {"en": "CELU", "zh": "CELU"},
+        "gelu": {"en": "GELU", "zh": "GELU"},
+        "silu": {"en": "SiLU", "zh": "SiLU"},
+        "mish": {"en": "Mish", "zh": "Mish"},
+        "softplus": {"en": "Softplus", "zh": "Softplus"},
+        "softsign": {"en": "Softsign", "zh": "Softsign"},
+        "hardtanh": {"en": "Hardtanh", "zh": "Hardtanh"},
+        "hardsigmoid": {"en": "Hardsigmoid", "zh": "Hardsigmoid"},
+        "hardswish": {"en": "Hardswish", "zh": "Hardswish"},
+        "logsigmoid": {"en": "LogSigmoid", "zh": "LogSigmoid"},
+        "tanhshrink": {"en": "Tanhshrink", "zh": "Tanhshrink"},
+        "softshrink": {"en": "Softshrink", "zh": "Softshrink"},
+        "hardshrink": {"en": "Hardshrink", "zh": "Hardshrink"},
+        "rrelu": {"en": "RReLU", "zh": "RReLU"},
+        "threshold": {"en": "Threshold", "zh": "Threshold"},
+    }
+
     def run(self, ctx: Context) -> Result:
         zoo = ZOO_QUICK if ctx.quick else ZOO_FULL
         zoo = zoo[:2] if ctx.tiny else zoo

@@ -104,6 +104,21 @@ class PointwiseConv(Experiment):
         },
     }
 
+    # the report's figure labels (patterns: cvprimer.lab.report.zh)
+    labels = {
+        "linear_equiv_err": {"en": "1x1 conv vs a per-pixel linear layer, error",
+                             "zh": "1x1 卷积与逐像素全连接层的误差"},
+        "mixed_channel_share": {"en": "share of outputs mixing channels", "zh": "混合了通道的输出比例"},
+        "support_pixels": {"en": "pixels one output reads", "zh": "一个输出读取的像素"},
+        "bottleneck_param_saving": {"en": "parameter saving of the bottleneck", "zh": "瓶颈结构节省的参数倍数"},
+        "bottleneck_mac_saving": {"en": "MAC saving of the bottleneck", "zh": "瓶颈结构节省的 MACs 倍数"},
+        "widen_param_saving": {"en": "parameter saving when widening", "zh": "加宽时节省的参数倍数"},
+        "same_size": {"en": "output keeps the input size", "zh": "输出保持输入尺寸"},
+        "linear_stack_collapse_err": {"en": "two 1x1 convs vs one, error", "zh": "两个 1x1 卷积与一个的误差"},
+        "linear_stack_residual": {"en": "residual of a linear 1x1 stack", "zh": "线性 1x1 堆叠的残差"},
+        "relu_stack_residual": {"en": "residual of a 1x1 stack with ReLU", "zh": "带 ReLU 的 1x1 堆叠的残差"},
+    }
+
     def run(self, ctx: Context) -> Result:
         rng = np.random.default_rng(17)
         step = ctx.pick(4, 1, tiny=8)

@@ -141,6 +141,25 @@ class BatchVsStochastic(Experiment):
         },
     }
 
+    # the report's figure labels (patterns: cvprimer.lab.report.zh)
+    labels = {
+        "seconds_{m}_{d}": {"en": "CPU seconds, {m}, {d} data", "zh": "CPU 秒（{m}，{d}数据集）"},
+        "epochs_{m}_{d}": {"en": "epochs, {m}, {d} data", "zh": "轮数（{m}，{d}数据集）"},
+        "examples_{d}": {"en": "training examples, {d} data", "zh": "训练样本数（{d}数据集）"},
+        "updates_full": {"en": "updates of full-batch descent", "zh": "全批量梯度下降的更新次数"},
+        "noise_slope": {"en": "slope of gradient noise vs batch size (log-log)",
+                        "zh": "梯度噪声对批大小的斜率（双对数）"},
+        "noise_b1_over_b64": {"en": "gradient noise, batch 1 / batch 64", "zh": "梯度噪声（批大小 1 / 64）"},
+        "saddle_f_{m}": {"en": "loss reached at the saddle, {m}", "zh": "鞍点处达到的损失（{m}）"},
+    }
+    terms = {
+        "sgd1": {"en": "SGD batch 1", "zh": "批大小 1 的 SGD"},
+        "full": {"en": "full batch", "zh": "全批量"},
+        "minibatch": {"en": "mini-batch", "zh": "小批量"},
+        "small": {"en": "small", "zh": "小"},
+        "big": {"en": "big", "zh": "大"},
+    }
+
     def run(self, ctx: Context) -> Result:
         with blas_threads(1):  # small matrices: one BLAS thread is as fast alone and far faster on a busy CPU
             return self._run(ctx)

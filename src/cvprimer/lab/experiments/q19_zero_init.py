@@ -112,6 +112,20 @@ class ZeroInit(Experiment):
         },
     }
 
+    # the report's figure labels (patterns: cvprimer.lab.report.zh)
+    labels = {
+        "acc_{i}_{a}": {"en": "val accuracy, {i}, {a}", "zh": "验证准确率（{i}，{a}）"},
+        "moved_{i}_{a}": {"en": "weight tensors that moved, {i}, {a}", "zh": "发生变化的权重张量（{i}，{a}）"},
+        "hidden_rank_{i}_{a}": {"en": "rank of the hidden weights, {i}, {a}", "zh": "隐藏层权重的秩（{i}，{a}）"},
+    }
+    terms = {
+        "all_zero": {"en": "all zero", "zh": "全零"},
+        "random": {"en": "random", "zh": "随机"},
+        "zero_hidden": {"en": "zero hidden layers", "zh": "隐藏层置零"},
+        "zero_last": {"en": "zero last layer", "zh": "最后一层置零"},
+        "constant": {"en": "constant", "zh": "常数"},
+    }
+
     def run(self, ctx: Context) -> Result:
         with blas_threads(1):  # small matrices: one BLAS thread is as fast alone and far faster on a busy CPU
             return self._run(ctx)

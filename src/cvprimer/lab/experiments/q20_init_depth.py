@@ -158,6 +158,22 @@ class InitAcrossDepth(Experiment):
         },
     }
 
+    # the report's figure labels (patterns: cvprimer.lab.report.zh)
+    labels = {
+        "act_ratio_{i}_{a}": {"en": "activation std, last / first layer, {i}, {a}",
+                              "zh": "激活标准差 末层/首层（{i}，{a}）"},
+        "grad_ratio_{i}_{a}": {"en": "gradient std, first / last layer, {i}, {a}",
+                               "zh": "梯度标准差 首层/末层（{i}，{a}）"},
+        "acc_{i}_{a}": {"en": "val accuracy, {i}, {a}", "zh": "验证准确率（{i}，{a}）"},
+    }
+    terms = {
+        "small_normal": {"en": "small normal", "zh": "小方差正态"},
+        "xavier": {"en": "Xavier", "zh": "Xavier"},
+        "kaiming": {"en": "Kaiming", "zh": "Kaiming"},
+        "orthogonal": {"en": "orthogonal", "zh": "正交"},
+        "lsuv": {"en": "LSUV", "zh": "LSUV"},
+    }
+
     def run(self, ctx: Context) -> Result:
         with blas_threads(1):  # small matrices: one BLAS thread is as fast alone and far faster on a busy CPU
             return self._run(ctx)

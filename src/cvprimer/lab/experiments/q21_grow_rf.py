@@ -89,6 +89,22 @@ class GrowField(Experiment):
         },
     }
 
+    # the report's figure labels (patterns: cvprimer.lab.report.zh)
+    labels = {
+        "rf_{m}": {"en": "receptive field, {m}", "zh": "感受野（{m}）"},
+        "params_{m}": {"en": "parameters, {m}", "zh": "参数量（{m}）"},
+        "macs_{m}": {"en": "MACs, {m}", "zh": "MACs（{m}）"},
+        "analyzer_vs_autograd": {"en": "largest analyzer - autograd field difference",
+                                 "zh": "分析器与自动求导感受野的最大差"},
+    }
+    terms = {
+        "dilation": {"en": "dilation", "zh": "空洞卷积"},
+        "pooling": {"en": "pooling", "zh": "池化"},
+        "large_kernel": {"en": "large kernel", "zh": "大卷积核"},
+        "deeper": {"en": "more layers", "zh": "加深"},
+        "strided": {"en": "strided conv", "zh": "带步幅卷积"},
+    }
+
     def run(self, ctx: Context) -> Result:
         rng = np.random.default_rng(0)  # weight magnitudes only; the support does not depend on them
 

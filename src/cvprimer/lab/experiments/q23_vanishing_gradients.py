@@ -118,6 +118,25 @@ class VanishingGradients(Experiment):
         },
     }
 
+    # the report's figure labels (patterns: cvprimer.lab.report.zh)
+    labels = {
+        "log10_ratio_{c}": {"en": "log10 gradient norm, first / last layer, {c}",
+                            "zh": "log10 梯度范数 首层/末层（{c}）"},
+        "log10_max_norm_{c}": {"en": "log10 largest gradient norm, {c}", "zh": "log10 最大梯度范数（{c}）"},
+        "residual_diverged": {"en": "residual net diverged", "zh": "残差网络发散"},
+        "diagnosis_agreement": {"en": "share of nets the diagnosis names right", "zh": "诊断判断正确的网络比例"},
+    }
+    terms = {
+        "sigmoid_deep": {"en": "sigmoid, deep", "zh": "Sigmoid，深层"},
+        "relu_default_deep": {"en": "ReLU default init, deep", "zh": "ReLU 默认初始化，深层"},
+        "relu_he_deep": {"en": "ReLU He init, deep", "zh": "ReLU He 初始化，深层"},
+        "sigmoid_large_deep": {"en": "sigmoid large init, deep", "zh": "Sigmoid 大初始化，深层"},
+        "relu_large_deep": {"en": "ReLU large init, deep", "zh": "ReLU 大初始化，深层"},
+        "sigmoid_shallow": {"en": "sigmoid, shallow", "zh": "Sigmoid，浅层"},
+        "sigmoid_bn_deep": {"en": "sigmoid + BN, deep", "zh": "Sigmoid + 批归一化，深层"},
+        "sigmoid_residual_deep": {"en": "sigmoid residual, deep", "zh": "Sigmoid 残差，深层"},
+    }
+
     def run(self, ctx: Context) -> Result:
         with blas_threads(1):  # small matrices: one BLAS thread is faster on a shared machine
             return self._measure(ctx)

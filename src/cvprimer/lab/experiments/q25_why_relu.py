@@ -115,6 +115,14 @@ class WhyReLU(Experiment):
         },
     }
 
+    # the report's figure labels (patterns: cvprimer.lab.report.zh)
+    labels = {
+        "grad_ratio_{a}": {"en": "gradient norm first / last layer, {a}", "zh": "梯度范数 首层/末层（{a}）"},
+        "val_acc_{a}": {"en": "val accuracy, {a}", "zh": "验证准确率（{a}）"},
+        "zero_frac_{a}": {"en": "share of exact-zero activations, {a}", "zh": "恰为零的激活比例（{a}）"},
+        "relu_dead_frac": {"en": "share of dead ReLU units", "zh": "死亡 ReLU 单元比例"},
+    }
+
     def run(self, ctx: Context) -> Result:
         figs: dict[str, Figure] = {}
         # 1. cost of forward + backward

@@ -69,6 +69,19 @@ class FcVersusConv(Experiment):
         },
     }
 
+    # the report's figure labels (patterns: cvprimer.lab.report.zh)
+    labels = {
+        "fc_as_conv_error": {"en": "fully connected layer as a conv, error", "zh": "全连接层写成卷积的误差"},
+        "params_fc": {"en": "parameters, fully connected", "zh": "参数量（全连接）"},
+        "params_conv": {"en": "parameters, conv", "zh": "参数量（卷积）"},
+        "pointwise_as_fc_error": {"en": "1x1 conv as a per-pixel linear layer, error",
+                                  "zh": "1x1 卷积写成逐像素全连接的误差"},
+        "conv_shift_error": {"en": "conv: shifted input vs shifted output, error",
+                             "zh": "卷积：平移输入与平移输出的误差"},
+        "fc_shift_change": {"en": "fully connected: change of output under a shift",
+                            "zh": "全连接：输入平移后输出的变化"},
+    }
+
     def run(self, ctx: Context) -> Result:
         data = load_data("mnist_sample", n_train=ctx.pick(20, 100, tiny=10), n_val=10, rng=ctx.rng)
         x = cp.tensor(data.x_train[:8].astype(np.float64))

@@ -106,6 +106,19 @@ class L1VersusL2(Experiment):
         },
     }
 
+    # the report's figure labels (patterns: cvprimer.lab.report.zh)
+    labels = {
+        "val_acc_{p}": {"en": "val accuracy, {p}", "zh": "验证准确率（{p}）"},
+        "near_zero_frac_{p}": {"en": "share of near-zero weights, {p}", "zh": "接近零的权重比例（{p}）"},
+        "ball_l2_min_abs_coord": {"en": "smallest |coordinate| of the L2-ball solution", "zh": "L2 球解的最小 |坐标|"},
+    }
+    terms = {
+        "none": {"en": "no penalty", "zh": "无惩罚"},
+        "l2": {"en": "L2", "zh": "L2"},
+        "l1_proximal": {"en": "L1, proximal", "zh": "L1（近端）"},
+        "l1_subgradient": {"en": "L1, subgradient", "zh": "L1（次梯度）"},
+    }
+
     def run(self, ctx: Context) -> Result:
         with blas_threads(1):  # small matrices: one BLAS thread is faster on a shared machine
             return self._run(ctx)

@@ -145,6 +145,22 @@ class LossFunctions(Experiment):
         },
     }
 
+    # the report's figure labels (patterns: cvprimer.lab.report.zh)
+    labels = {
+        "val_acc_{m}_{l}": {"en": "val accuracy, {m}, {l}", "zh": "验证准确率（{m}，{l}）"},
+        "grad_at_margin_12_{l}": {"en": "||dL/dz|| at margin 12, {l}", "zh": "间隔为 12 时的 ||dL/dz||（{l}）"},
+        "kl_ce_grad_diff": {"en": "KL vs cross-entropy, gradient difference", "zh": "KL 与交叉熵的梯度差"},
+        "kl_ce_value_gap_minus_entropy": {"en": "KL vs cross-entropy, value gap minus entropy",
+                                          "zh": "KL 与交叉熵的值差减去熵"},
+    }
+    terms = {
+        "linear": {"en": "linear model", "zh": "线性模型"},
+        "cross_entropy": {"en": "cross-entropy", "zh": "交叉熵"},
+        "mse_softmax": {"en": "MSE on softmax", "zh": "softmax 上的均方误差"},
+        "hinge": {"en": "hinge", "zh": "合页损失"},
+        "focal": {"en": "focal", "zh": "Focal 损失"},
+    }
+
     def run(self, ctx: Context) -> Result:
         figs: dict[str, Figure] = {}
         beyond: dict[str, Figure] = {}

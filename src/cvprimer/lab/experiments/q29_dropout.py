@@ -123,6 +123,22 @@ class DropoutWhy(Experiment):
         },
     }
 
+    # the report's figure labels (patterns: cvprimer.lab.report.zh)
+    labels = {
+        "train_acc_{m}": {"en": "train accuracy, {m}", "zh": "训练准确率（{m}）"},
+        "val_acc_{m}": {"en": "val accuracy, {m}", "zh": "验证准确率（{m}）"},
+        "gap_{m}": {"en": "train - val gap, {m}", "zh": "训练与验证的差距（{m}）"},
+        "half_units_acc_{m}": {"en": "val accuracy with half the units, {m}",
+                               "zh": "只保留一半单元的验证准确率（{m}）"},
+        "dead_frac_{m}": {"en": "share of dead units, {m}", "zh": "死亡单元比例（{m}）"},
+        "val_loss_{m}": {"en": "val loss, {m}", "zh": "验证损失（{m}）"},
+    }
+    terms = {
+        "weight_scaling": {"en": "weight scaling", "zh": "权重缩放"},
+        "mc_1": {"en": "Monte Carlo, 1 pass", "zh": "蒙特卡洛（1 次）"},
+        "mc_64": {"en": "Monte Carlo, 64 passes", "zh": "蒙特卡洛（64 次）"},
+    }
+
     def run(self, ctx: Context) -> Result:
         data = load_data("mnist_sample", ctx.pick(400, 1000, tiny=100), ctx.pick(500, 1000, tiny=100), ctx.rng)
         epochs = ctx.pick(20, 50, tiny=2)

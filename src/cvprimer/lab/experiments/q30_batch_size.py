@@ -85,6 +85,24 @@ class BatchSize(Experiment):
         },
     }
 
+    # the report's figure labels (patterns: cvprimer.lab.report.zh)
+    labels = {
+        "cosine_same_point_b{b}": {"en": "cosine of batch and full gradient, batch {b}",
+                                   "zh": "小批量与全量梯度的余弦（批大小 {b}）"},
+        "noise_same_point_b{b}": {"en": "gradient noise at one point, batch {b}",
+                                  "zh": "同一点的梯度噪声（批大小 {b}）"},
+        "val_acc_{r}_b{b}": {"en": "val accuracy, {r} lr, batch {b}", "zh": "验证准确率（{r}学习率，批大小 {b}）"},
+        "gap_{r}_b{b}": {"en": "train - val gap, {r} lr, batch {b}", "zh": "训练与验证的差距（{r}学习率，批大小 {b}）"},
+        "sharpness_{r}_b{b}": {"en": "sharpness (loss rise), {r} lr, batch {b}",
+                               "zh": "尖锐度（损失上升，{r}学习率，批大小 {b}）"},
+        "noise_{r}_b{b}": {"en": "gradient noise, {r} lr, batch {b}", "zh": "梯度噪声（{r}学习率，批大小 {b}）"},
+        "cpu_{r}_b{b}": {"en": "CPU seconds, {r} lr, batch {b}", "zh": "CPU 秒（{r}学习率，批大小 {b}）"},
+    }
+    terms = {
+        "constant": {"en": "constant", "zh": "恒定"},
+        "scaled": {"en": "scaled", "zh": "按比例缩放"},
+    }
+
     def run(self, ctx: Context) -> Result:
         with blas_threads(1):  # small matrices: one BLAS thread is as fast alone and far faster on a busy CPU
             return self._run(ctx)

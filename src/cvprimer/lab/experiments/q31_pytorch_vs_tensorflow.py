@@ -174,6 +174,16 @@ class PyTorchVsTensorFlow(Experiment):
         },
     }
 
+    # the report's figure labels (patterns: cvprimer.lab.report.zh)
+    labels = {
+        "loop_nodes_{s}_input": {"en": "graph nodes recorded by a data-dependent loop, {s} input",
+                                 "zh": "依赖数据的循环记录的图节点数（{s}输入）"},
+    }
+    terms = {
+        "small": {"en": "small", "zh": "小"},
+        "large": {"en": "large", "zh": "大"},
+    }
+
     def run(self, ctx: Context) -> Result:
         cp.manual_seed(ctx.seed)
         model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3))

@@ -103,6 +103,24 @@ class MultiDevice(Experiment):
         },
     }
 
+    # the report's figure labels (patterns: cvprimer.lab.report.zh)
+    labels = {
+        "{c}_vs_big_{r}_loss": {"en": "{c} of per-device gradients vs one big batch, {r} loss",
+                                "zh": "各设备梯度取{c}与一个大批量的差（损失取{r}）"},
+        "bn_per_device_vs_big": {"en": "per-device batch norm vs one big batch",
+                                 "zh": "各设备单独批归一化与大批量的差"},
+        "bn_synced_vs_big": {"en": "synchronized batch norm vs one big batch", "zh": "同步批归一化与大批量的差"},
+        "gradient_bytes": {"en": "gradient size", "zh": "梯度大小"},
+        "ring_bytes_per_rank": {"en": "bytes each rank sends in a ring all-reduce",
+                                "zh": "环形 all-reduce 中每个进程发送的字节"},
+    }
+    terms = {
+        "mean": {"en": "mean", "zh": "均值"},
+        "sum": {"en": "sum", "zh": "求和"},
+        "max": {"en": "max", "zh": "最大值"},
+        "mpi_mean": {"en": "MPI-style mean", "zh": "MPI 式均值"},
+    }
+
     def run(self, ctx: Context) -> Result:
         n = ctx.pick(32, 128, tiny=16)
         data = load_data("mnist_sample", n_train=n, n_val=10, rng=ctx.rng)

@@ -125,6 +125,25 @@ class ClassImbalance(Experiment):
         },
     }
 
+    # the report's figure labels (patterns: cvprimer.lab.report.zh)
+    labels = {
+        "bal_acc_{m}": {"en": "balanced accuracy, {m}", "zh": "平衡准确率（{m}）"},
+        "minority_recall_{m}": {"en": "minority-class recall, {m}", "zh": "少数类召回率（{m}）"},
+        "macro_f1_{m}": {"en": "macro F1, {m}", "zh": "宏平均 F1（{m}）"},
+        "minority_train_images": {"en": "training images of the minority class", "zh": "少数类的训练图像数"},
+    }
+    terms = {
+        "none": {"en": "no remedy", "zh": "不处理"},
+        "oversample": {"en": "oversampling", "zh": "过采样"},
+        "undersample": {"en": "undersampling", "zh": "欠采样"},
+        "smote": {"en": "SMOTE", "zh": "SMOTE"},
+        "focal": {"en": "focal loss", "zh": "Focal 损失"},
+        "class_weights": {"en": "class weights", "zh": "类别权重"},
+        "focal_alpha": {"en": "focal loss with alpha", "zh": "带 alpha 的 Focal 损失"},
+        "balanced_sampler": {"en": "balanced sampler", "zh": "均衡采样器"},
+        "threshold": {"en": "threshold moving", "zh": "调整阈值"},
+    }
+
     def run(self, ctx: Context) -> Result:
         with blas_threads(1):  # small matrices: one BLAS thread is as fast alone and far faster on a busy CPU
             return self._measure(ctx)

@@ -106,6 +106,30 @@ class ReLUGradAtZero(Experiment):
         },
     }
 
+    # the report's figure labels (patterns: cvprimer.lab.report.zh)
+    labels = {
+        "zero_pct_conv1_no_bias": {"en": "ReLU inputs exactly 0, conv1 without bias",
+                                   "zh": "恰为 0 的 ReLU 输入（conv1，无偏置）"},
+        "zero_pct_conv2_no_bias": {"en": "ReLU inputs exactly 0, conv2 without bias",
+                                   "zh": "恰为 0 的 ReLU 输入（conv2，无偏置）"},
+        "zero_pct_conv1_zero_bias_first_step": {"en": "ReLU inputs exactly 0, conv1 with zero bias, first step",
+                                                "zh": "恰为 0 的 ReLU 输入（conv1，零偏置，第一步）"},
+        "zero_pct_zero_bias_after_first_epoch": {"en": "ReLU inputs exactly 0, zero bias, after the first epoch",
+                                                 "zh": "恰为 0 的 ReLU 输入（零偏置，第一轮之后）"},
+        "zero_pct_default_bias": {"en": "ReLU inputs exactly 0, default bias", "zh": "恰为 0 的 ReLU 输入（默认偏置）"},
+        "zero_pct_fc_zero_bias": {"en": "ReLU inputs exactly 0, linear layer with zero bias",
+                                  "zh": "恰为 0 的 ReLU 输入（全连接层，零偏置）"},
+        "zero_pct_relu_after_relu": {"en": "ReLU inputs exactly 0, ReLU after ReLU",
+                                     "zh": "恰为 0 的 ReLU 输入（ReLU 之后再接 ReLU）"},
+        "weight_diff_{b}": {"en": "largest weight difference, slope 0 vs 1 at zero, {b}",
+                            "zh": "零点斜率取 0 与 1 的最大权重差（{b}）"},
+        "val_acc_slope0": {"en": "val accuracy with slope 0 at zero", "zh": "零点斜率取 0 的验证准确率"},
+    }
+    terms = {
+        "no_bias": {"en": "no bias", "zh": "无偏置"},
+        "zero_bias": {"en": "zero bias", "zh": "零偏置"},
+    }
+
     def run(self, ctx: Context) -> Result:
         with blas_threads(1):  # small matrices: one BLAS thread is as fast alone and far faster on a busy CPU
             return self._measure(ctx)

@@ -133,6 +133,21 @@ class PoolingBackward(Experiment):
         },
     }
 
+    # the report's figure labels (patterns: cvprimer.lab.report.zh)
+    labels = {
+        "sum_ratio_{m}_{n}": {"en": "gradient sum passed down / received, {m}, {n}x{n}",
+                              "zh": "向下传递 / 收到的梯度总和（{m}，{n}x{n}）"},
+        "tied_window_share": {"en": "share of max-pool windows with a tie", "zh": "最大池化窗口中出现并列的比例"},
+        "tied_gradient_to_first": {"en": "tied windows whose gradient goes to the first maximum",
+                                   "zh": "并列窗口中梯度给第一个最大值的比例"},
+    }
+    terms = {
+        "avg_include_pad": {"en": "average pooling, padding counted", "zh": "平均池化，计入填充"},
+        "avg_exclude_pad": {"en": "average pooling, padding not counted", "zh": "平均池化，不计填充"},
+        "avg_ceil_include_pad": {"en": "average pooling, ceil mode, padding counted",
+                                 "zh": "平均池化，向上取整，计入填充"},
+    }
+
     def run(self, ctx: Context) -> Result:
         rows, ratios = [], {}
         for name, (op, kw) in CONFIGS.items():

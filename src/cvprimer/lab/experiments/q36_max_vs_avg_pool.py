@@ -89,6 +89,24 @@ class MaxVsAvgPooling(Experiment):
         },
     }
 
+    # the report's figure labels (patterns: cvprimer.lab.report.zh)
+    labels = {
+        "{d}_{p}_{c}": {"en": "val accuracy, {d}, {p}, {c}", "zh": "验证准确率（{d}，{p}，{c}）"},
+    }
+    terms = {
+        "digits": {"en": "digits", "zh": "digits 数据集"},
+        "mnist": {"en": "MNIST", "zh": "MNIST"},
+        "max": {"en": "max pooling", "zh": "最大池化"},
+        "avg": {"en": "average pooling", "zh": "平均池化"},
+        "flat": {"en": "flatten head", "zh": "展平输出头"},
+        "clean": {"en": "clean", "zh": "干净输入"},
+        "gap": {"en": "global average pooling head", "zh": "全局平均池化输出头"},
+        "gmp": {"en": "global max pooling head", "zh": "全局最大池化输出头"},
+        "noise": {"en": "noisy input", "zh": "带噪声输入"},
+        "shift": {"en": "shifted input", "zh": "平移输入"},
+        "noisy_task": {"en": "noise-detection task", "zh": "噪声检测任务"},
+    }
+
     def run(self, ctx: Context) -> Result:
         with blas_threads(1):  # small matrices: one BLAS thread is as fast alone and far faster on a busy CPU
             return self._measure(ctx)

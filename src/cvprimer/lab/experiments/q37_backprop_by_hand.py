@@ -171,6 +171,21 @@ class BackpropByHand(Experiment):
         },
     }
 
+    # the report's figure labels (patterns: cvprimer.lab.report.zh)
+    labels = {
+        "loss": {"en": "loss", "zh": "损失"},
+        "loss_ratio": {"en": "loss after / before the step", "zh": "更新后 / 更新前的损失"},
+        "loss_diff_autograd": {"en": "loss difference, by hand vs autograd", "zh": "手算与自动求导的损失差"},
+        "max_rel_err_autograd": {"en": "largest relative gradient error vs autograd",
+                                 "zh": "与自动求导相比的最大相对梯度误差"},
+        "max_rel_err_numeric": {"en": "largest relative gradient error vs central differences",
+                                "zh": "与中心差分相比的最大相对梯度误差"},
+        "gradcheck_passed": {"en": "gradient check passed", "zh": "梯度检查通过"},
+        "n_params": {"en": "parameters", "zh": "参数量"},
+        "speedup_vs_numeric": {"en": "speed-up of backprop over numerical gradients",
+                               "zh": "反向传播相对数值梯度的加速比"},
+    }
+
     def run(self, ctx: Context) -> Result:
         with blas_threads(1):  # small matrices: one BLAS thread is faster on a shared machine
             return self._measure(ctx)

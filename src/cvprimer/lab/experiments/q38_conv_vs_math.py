@@ -50,6 +50,15 @@ class ConvIsCorrelation(Experiment):
         },
     }
 
+    # the report's figure labels (patterns: cvprimer.lab.report.zh)
+    labels = {
+        "err_vs_correlate": {"en": "difference from cross-correlation", "zh": "与互相关的差"},
+        "err_vs_convolve_flipped": {"en": "difference from convolution with the flipped kernel",
+                                    "zh": "与翻转卷积核后卷积的差"},
+        "err_vs_convolve_unflipped": {"en": "difference from convolution with the kernel as is",
+                                      "zh": "与未翻转卷积核卷积的差"},
+    }
+
     def run(self, ctx: Context) -> Result:
         from scipy import signal
 

@@ -143,6 +143,18 @@ class CnnLineage(Experiment):
         },
     }
 
+    # the report's figure labels (patterns: cvprimer.lab.report.zh)
+    labels = {
+        "params_{m}": {"en": "parameters, {m}", "zh": "参数量（{m}）"},
+        "macs_{m}": {"en": "MACs, {m}", "zh": "MACs（{m}）"},
+    }
+    terms = {
+        "googlenet": {"en": "GoogLeNet", "zh": "GoogLeNet"},
+        "squeezenet": {"en": "SqueezeNet", "zh": "SqueezeNet"},
+        "densenet121": {"en": "DenseNet-121", "zh": "DenseNet-121"},
+        "shufflenet_v2": {"en": "ShuffleNetV2", "zh": "ShuffleNetV2"},
+    }
+
     def run(self, ctx: Context) -> Result:
         entries = [e for e in LINEAGE if not (ctx.quick and e[6])]
         entries = ctx.pick(entries, entries, tiny=[e for e in entries if e[0] in ("lenet5", "resnet18")])

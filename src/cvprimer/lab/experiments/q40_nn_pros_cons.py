@@ -98,6 +98,13 @@ class NeuralNetProsCons(Experiment):
         },
     }
 
+    # the report's figure labels (patterns: cvprimer.lab.report.zh)
+    labels = {
+        "mobilenet_v2_params": {"en": "parameters, MobileNetV2", "zh": "参数量（MobileNetV2）"},
+        "small_cnn_params": {"en": "parameters, small CNN", "zh": "参数量（小型 CNN）"},
+        "small_cnn_macs": {"en": "MACs, small CNN", "zh": "MACs（小型 CNN）"},
+    }
+
     def run(self, ctx: Context) -> Result:
         sizes = ctx.pick((100, 600), (100, 300, 1000, 4000), tiny=(50, 100))
         curves, cnn = data_hunger(sizes, ctx.pick(400, 1000, tiny=100), ctx.pick(30, 300, tiny=3), ctx.rng, ctx.seed,

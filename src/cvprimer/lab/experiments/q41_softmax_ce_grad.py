@@ -96,6 +96,25 @@ class SoftmaxCrossEntropyGrad(Experiment):
         },
     }
 
+    # the report's figure labels (patterns: cvprimer.lab.report.zh)
+    labels = {
+        "max_err_float64": {"en": "largest error of p - y vs autograd, float64",
+                            "zh": "p - y 与自动求导的最大误差（float64）"},
+        "max_err_network_float32": {"en": "largest error of p - y in a network, float32",
+                                    "zh": "网络中 p - y 的最大误差（float32）"},
+        "nonfinite_{m}": {"en": "share of non-finite results, {m}", "zh": "非有限结果的比例（{m}）"},
+        "largest_scale": {"en": "largest logit scale tried", "zh": "尝试的最大 logit 尺度"},
+        "first_naive_failure_scale": {"en": "logit scale where the naive formula first fails",
+                                      "zh": "朴素公式首次失败的 logit 尺度"},
+    }
+    terms = {
+        "naive": {"en": "naive formula", "zh": "朴素公式"},
+        "softmax_then_log": {"en": "softmax then log", "zh": "先 softmax 再取对数"},
+        "fused": {"en": "fused log-softmax", "zh": "融合的 log-softmax"},
+        "grad_two_step": {"en": "gradient, two steps", "zh": "梯度（分两步）"},
+        "grad_fused": {"en": "gradient, fused", "zh": "梯度（融合）"},
+    }
+
     def run(self, ctx: Context) -> Result:
         with blas_threads(1):  # small matrices: one BLAS thread is faster on a shared machine
             return self._measure(ctx)

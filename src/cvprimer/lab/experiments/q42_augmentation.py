@@ -226,6 +226,48 @@ class Augmentation(Experiment):
         },
     }
 
+    # the report's figure labels (patterns: cvprimer.lab.report.zh)
+    labels = {
+        "geometric_mask_change_min": {"en": "smallest mask change under a geometric augmentation",
+                                      "zh": "几何增强下掩码的最小变化"},
+        "geometric_partner_dep_max": {"en": "largest dependence on other images, geometric",
+                                      "zh": "几何增强对其他图像的最大依赖"},
+        "pixel_mask_change_max": {"en": "largest mask change under a pixel augmentation",
+                                  "zh": "像素增强下掩码的最大变化"},
+        "pixel_value_change_min": {"en": "smallest pixel change under a pixel augmentation",
+                                   "zh": "像素增强下像素的最小变化"},
+        "pixel_partner_dep_max": {"en": "largest dependence on other images, pixel",
+                                  "zh": "像素增强对其他图像的最大依赖"},
+        "mixup_image_err": {"en": "mixup image vs its formula, error", "zh": "mixup 图像与公式的误差"},
+        "mixup_label_err": {"en": "mixup label vs its formula, error", "zh": "mixup 标签与公式的误差"},
+        "mixup_partner_dep": {"en": "mixup's dependence on the partner image", "zh": "mixup 对配对图像的依赖"},
+        "mixup_lam": {"en": "mixup mixing weight", "zh": "mixup 混合权重"},
+        "acc_none": {"en": "val accuracy without augmentation", "zh": "不做增强的验证准确率"},
+        "n_trained": {"en": "augmentations trained with", "zh": "训练过的增强种数"},
+        "epochs": {"en": "epochs", "zh": "轮数"},
+        "gain_{a}": {"en": "accuracy gain, {a}", "zh": "准确率提升（{a}）"},
+    }
+    terms = {
+        "geometric": {"en": "geometric", "zh": "几何变换"},
+        "pixel": {"en": "pixel-level", "zh": "像素级变换"},
+        "erase": {"en": "erasing", "zh": "擦除"},
+        "mix": {"en": "mixing images", "zh": "图像混合"},
+        "horizontal_flip": {"en": "horizontal flip", "zh": "水平翻转"},
+        "vertical_flip": {"en": "vertical flip", "zh": "垂直翻转"},
+        "rotation": {"en": "rotation", "zh": "旋转"},
+        "affine": {"en": "affine", "zh": "仿射变换"},
+        "crop_pad_plus_crop": {"en": "pad + crop", "zh": "填充后裁剪"},
+        "resized_crop_scale": {"en": "random resized crop", "zh": "随机缩放裁剪"},
+        "brightness_contrast": {"en": "brightness / contrast", "zh": "亮度 / 对比度"},
+        "gaussian_noise": {"en": "Gaussian noise", "zh": "高斯噪声"},
+        "salt_and_pepper": {"en": "salt and pepper", "zh": "椒盐噪声"},
+        "gaussian_blur": {"en": "Gaussian blur", "zh": "高斯模糊"},
+        "cutout": {"en": "Cutout", "zh": "Cutout"},
+        "random_erasing": {"en": "random erasing", "zh": "随机擦除"},
+        "mixup": {"en": "mixup", "zh": "Mixup"},
+        "cutmix": {"en": "CutMix", "zh": "CutMix"},
+    }
+
     def run(self, ctx: Context) -> Result:
         with blas_threads(1):  # small matrices: one BLAS thread is as fast alone and far faster on a busy CPU
             return self._measure(ctx)

@@ -199,6 +199,36 @@ class WarmUp(Experiment):
         },
     }
 
+    # the report's figure labels (patterns: cvprimer.lab.report.zh)
+    labels = {
+        "spike_{w}_{lr}": {"en": "early loss spike, {w}, lr {lr}", "zh": "早期损失尖峰（{w}，学习率 {lr}）"},
+        "fail_rate_{w}_{lr}": {"en": "failure rate, {w}, lr {lr}", "zh": "失败率（{w}，学习率 {lr}）"},
+        "spike_ratio_top_lr": {"en": "spike without / with warm-up at the top lr",
+                               "zh": "最大学习率下尖峰之比（不预热 / 预热）"},
+        "early_overfit_frac": {"en": "share of early steps that overfit, no warm-up",
+                               "zh": "早期过拟合步的比例（不预热）"},
+        "warm_early_overfit_frac": {"en": "share of early steps that overfit, warm-up",
+                                    "zh": "早期过拟合步的比例（预热）"},
+        "early_overshoot_frac": {"en": "share of early steps that overshoot, no warm-up",
+                                 "zh": "早期越过步的比例（不预热）"},
+        "warm_early_overshoot_frac": {"en": "share of early steps that overshoot, warm-up",
+                                      "zh": "早期越过步的比例（预热）"},
+        "bn_var_change_{w}": {"en": "batch-norm variance change per step, {w}", "zh": "批归一化方差的每步变化（{w}）"},
+        "bn_var_ratio": {"en": "batch-norm variance change, without / with warm-up",
+                         "zh": "批归一化方差变化之比（不预热 / 预热）"},
+        "largest_stable_lr_{w}": {"en": "largest stable learning rate, {w}", "zh": "最大稳定学习率（{w}）"},
+        "lr_ratio": {"en": "largest stable lr, with / without warm-up", "zh": "最大稳定学习率之比（预热 / 不预热）"},
+        "probe_loss_init": {"en": "loss at initialization", "zh": "初始化时的损失"},
+        "adam_first_update_over_lr_sqrtP": {"en": "Adam's first update / (lr * sqrt(P))",
+                                            "zh": "Adam 第一次更新 / (lr * sqrt(P))"},
+        "adam_update_norm_ratio_first10": {"en": "Adam update norm, first / tenth step",
+                                           "zh": "Adam 更新范数之比（第 1 步 / 第 10 步）"},
+    }
+    terms = {
+        "none": {"en": "no warm-up", "zh": "不预热"},
+        "warm": {"en": "warm-up", "zh": "预热"},
+    }
+
     def run(self, ctx: Context) -> Result:
         with blas_threads(1):  # small matrices: one BLAS thread is faster on a shared machine
             return self._measure(ctx)

@@ -85,6 +85,19 @@ class Stacked3x3(Experiment):
         },
     }
 
+    # the report's figure labels (patterns: cvprimer.lab.report.zh)
+    labels = {
+        "rf_{k}": {"en": "receptive field, {k}", "zh": "感受野（{k}）"},
+        "support_{k}": {"en": "pixels read, {k}", "zh": "读取的像素（{k}）"},
+        "acc_{k}": {"en": "val accuracy, {k}", "zh": "验证准确率（{k}）"},
+        "param_ratio": {"en": "parameters, two 3x3 / one 5x5", "zh": "参数量（两个 3x3 / 一个 5x5）"},
+        "mac_ratio": {"en": "MACs, two 3x3 / one 5x5", "zh": "MACs（两个 3x3 / 一个 5x5）"},
+    }
+    terms = {
+        "two_3x3": {"en": "two 3x3 convs", "zh": "两个 3x3 卷积"},
+        "one_5x5": {"en": "one 5x5 conv", "zh": "一个 5x5 卷积"},
+    }
+
     def run(self, ctx: Context) -> Result:
         c = 64
         s3, s5 = nn.Sequential(*stacked_block(c, c), nn.ReLU()), nn.Sequential(*big_block(c, c), nn.ReLU())

@@ -82,6 +82,16 @@ class GroupConv(Experiment):
         },
     }
 
+    # the report's figure labels (patterns: cvprimer.lab.report.zh)
+    labels = {
+        "split_concat_err": {"en": "grouped conv vs split + convs + concat, error",
+                             "zh": "分组卷积与拆分、分别卷积、拼接的误差"},
+        "cross_group_dependencies": {"en": "outputs depending on another group", "zh": "依赖其他组的输出数"},
+        "cost_div_g_err": {"en": "cost / g formula, error", "zh": "成本除以 g 公式的误差"},
+        "time_speedup_g{g}": {"en": "measured speed-up, g = {g}", "zh": "实测加速比（g = {g}）"},
+        "shuffle_reach": {"en": "share of groups reached after a channel shuffle", "zh": "通道重排后可达的组比例"},
+    }
+
     def run(self, ctx: Context) -> Result:
         rng = np.random.default_rng(45)
         c = 64

@@ -88,6 +88,25 @@ class NonConvergence(Experiment):
         },
     }
 
+    # the report's figure labels (patterns: cvprimer.lab.report.zh)
+    labels = {
+        "train_acc_{f}": {"en": "train accuracy, {f}", "zh": "训练准确率（{f}）"},
+        "lr_too_high_diverged": {"en": "lr too high: diverged", "zh": "学习率过高：发散"},
+        "lr_too_high_oscillation": {"en": "lr too high: oscillates", "zh": "学习率过高：振荡"},
+        "baseline_findings": {"en": "diagnose findings on the healthy baseline", "zh": "健康基线上的诊断发现数"},
+        "diagnosis_names_cause": {"en": "share of faults whose cause the diagnosis names",
+                                  "zh": "诊断指出原因的故障比例"},
+    }
+    terms = {
+        "lr_too_high": {"en": "lr too high", "zh": "学习率过高"},
+        "lr_too_low": {"en": "lr too low", "zh": "学习率过低"},
+        "no_input_normalization": {"en": "inputs not normalized", "zh": "输入未归一化"},
+        "noisy_labels": {"en": "noisy labels", "zh": "标签噪声"},
+        "model_too_small": {"en": "model too small", "zh": "模型过小"},
+        "labels_shuffled_bug": {"en": "labels shuffled (bug)", "zh": "标签被打乱（程序错误）"},
+        "zero_initialization": {"en": "zero initialization", "zh": "零初始化"},
+    }
+
     def run(self, ctx: Context) -> Result:
         with blas_threads(1):  # small matrices: one BLAS thread is faster on a shared machine
             return self._measure(ctx)

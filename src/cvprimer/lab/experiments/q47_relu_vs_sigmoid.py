@@ -107,6 +107,22 @@ class ReluVsSigmoid(Experiment):
         },
     }
 
+    # the report's figure labels (patterns: cvprimer.lab.report.zh)
+    labels = {
+        "log10_grad_ratio_{a}": {"en": "log10 gradient norm, first / last layer, {a}",
+                                 "zh": "log10 梯度范数 首层/末层（{a}）"},
+        "log10_grad_ratio_relu_default_init": {"en": "log10 gradient norm, first / last layer, ReLU default init",
+                                               "zh": "log10 梯度范数 首层/末层（ReLU 默认初始化）"},
+        "relu_sparsity": {"en": "share of zero ReLU outputs", "zh": "ReLU 输出为零的比例"},
+        "compute_speedup": {"en": "compute speed-up of ReLU over sigmoid", "zh": "ReLU 相对 Sigmoid 的计算加速比"},
+        "epochs_to_target_{a}_{d}": {"en": "epochs to the target accuracy, {a}, {d} layers",
+                                     "zh": "达到目标准确率的轮数（{a}，{d} 层）"},
+        "epoch_speedup_{d}": {"en": "epochs sigmoid / ReLU, {d} layers", "zh": "轮数之比 Sigmoid / ReLU（{d} 层）"},
+        "epochs_run": {"en": "epochs run", "zh": "运行的轮数"},
+        "dead_fraction": {"en": "share of dead ReLU units", "zh": "死亡 ReLU 单元比例"},
+        "dead_fraction_lr_x3": {"en": "share of dead ReLU units, lr x3", "zh": "死亡 ReLU 单元比例（学习率 x3）"},
+    }
+
     def run(self, ctx: Context) -> Result:
         with blas_threads(1):  # small matrices: one BLAS thread is faster on a shared machine
             return self._measure(ctx)

@@ -133,6 +133,27 @@ class BatchNormEffects(Experiment):
         },
     }
 
+    # the report's figure labels (patterns: cvprimer.lab.report.zh)
+    labels = {
+        "log10_grad_ratio_{n}_{d}": {"en": "log10 gradient norm, first / last layer, {n}, {d} layers",
+                                     "zh": "log10 梯度范数 首层/末层（{n}，{d} 层）"},
+        "steps_to_target_{n}_{d}": {"en": "steps to the loss target, {n}, {d} layers",
+                                    "zh": "达到损失目标的步数（{n}，{d} 层）"},
+        "steps_run": {"en": "steps run", "zh": "运行的步数"},
+        "step_speedup_{d}": {"en": "steps without / with BN, {d} layers", "zh": "步数之比 无/有批归一化（{d} 层）"},
+        "saturated_share_{n}_{d}": {"en": "share of saturated sigmoid inputs, {n}, {d} layers",
+                                    "zh": "Sigmoid 输入饱和比例（{n}，{d} 层）"},
+        "saturated_share_{n}_{d}_lr": {"en": "learning rate of the saturation measurement, {n}, {d} layers",
+                                       "zh": "测量饱和比例时的学习率（{n}，{d} 层）"},
+        "best_lr_{n}_{d}": {"en": "best learning rate, {n}, {d} layers", "zh": "最佳学习率（{n}，{d} 层）"},
+        "val_acc_{n}_{d}": {"en": "val accuracy, {n}, {d} layers", "zh": "验证准确率（{n}，{d} 层）"},
+        "max_abs_mean_z_{n}_{d}": {"en": "largest |mean| of pre-activations, {n}, {d} layers",
+                                   "zh": "激活前输入的最大 |均值|（{n}，{d} 层）"},
+        "val_acc_eval_mode": {"en": "val accuracy in eval mode", "zh": "评估模式下的验证准确率"},
+        "train_mode_acc_batch_{b}": {"en": "accuracy in train mode, batch {b}",
+                                     "zh": "训练模式下的准确率（批大小 {b}）"},
+    }
+
     def run(self, ctx: Context) -> Result:
         with blas_threads(1):  # small matrices: one BLAS thread is faster on a shared machine
             return self._measure(ctx)

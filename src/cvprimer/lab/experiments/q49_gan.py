@@ -180,6 +180,25 @@ class GanEquilibrium(Experiment):
         },
     }
 
+    # the report's figure labels (patterns: cvprimer.lab.report.zh)
+    labels = {
+        "steps": {"en": "training steps", "zh": "训练步数"},
+        "mmd_start": {"en": "MMD² at the start", "zh": "开始时的 MMD²"},
+        "mmd_end": {"en": "MMD² at the end", "zh": "结束时的 MMD²"},
+        "mmd_ratio": {"en": "MMD² end / start", "zh": "MMD² 末 / 初"},
+        "d_acc_mid_on_pool": {"en": "discriminator accuracy halfway, on the sample pool",
+                              "zh": "训练一半时判别器在样本池上的准确率"},
+        "d_acc_end_on_pool": {"en": "discriminator accuracy at the end, on the sample pool",
+                              "zh": "结束时判别器在样本池上的准确率"},
+        "d_gain": {"en": "discriminator accuracy gain", "zh": "判别器准确率提升"},
+        "g_loss_oscillation": {"en": "oscillation of the generator loss", "zh": "生成器损失的振荡"},
+        "d_acc_late": {"en": "discriminator accuracy, late training", "zh": "训练后期判别器准确率"},
+        "d_loss_late": {"en": "discriminator loss, late training", "zh": "训练后期判别器损失"},
+        "d_of_fake_when_d_wins": {"en": "D(fake) when the discriminator wins", "zh": "判别器占优时的 D(假样本)"},
+        "grad_norm_ns": {"en": "generator gradient norm, non-saturating loss", "zh": "生成器梯度范数（非饱和损失）"},
+        "grad_norm_minimax": {"en": "generator gradient norm, minimax loss", "zh": "生成器梯度范数（极小极大损失）"},
+    }
+
     def run(self, ctx: Context) -> Result:
         steps = ctx.pick(400, 3000, tiny=40)
         data = load_data("digits", ctx.pick(1000, 1397, tiny=200), 400, ctx.rng)

@@ -165,6 +165,23 @@ class Attention(Experiment):
         },
     }
 
+    # the report's figure labels (patterns: cvprimer.lab.report.zh)
+    labels = {
+        "acc_{m}": {"en": "val accuracy, {m}", "zh": "验证准确率（{m}）"},
+        "gain_{m}": {"en": "accuracy gain, {m}", "zh": "准确率提升（{m}）"},
+        "params_{m}": {"en": "parameters, {m}", "zh": "参数量（{m}）"},
+        "macs_{m}": {"en": "MACs, {m}", "zh": "MACs（{m}）"},
+        "extra_macs_{m}_pct": {"en": "extra MACs, {m}", "zh": "额外 MACs（{m}）"},
+        "focus_ratio": {"en": "attention on strokes / background", "zh": "注意力 笔画 / 背景"},
+        "tokens_large": {"en": "tokens of the large input", "zh": "大输入的词元数"},
+        "formula_rel_err": {"en": "self-attention MAC formula, relative error", "zh": "自注意力 MAC 公式的相对误差"},
+    }
+    terms = {
+        "plain": {"en": "plain CNN", "zh": "普通 CNN"},
+        "se": {"en": "SE", "zh": "SE"},
+        "cbam": {"en": "CBAM", "zh": "CBAM"},
+    }
+
     def run(self, ctx: Context) -> Result:
         data = load_data("mnist_sample", ctx.pick(640, 4000, tiny=120), ctx.pick(400, 1000, tiny=100), ctx.rng)
         builders = {"plain": lambda: gated_cnn("none"), "SE": lambda: gated_cnn("se"),

@@ -112,6 +112,21 @@ class Generalization(Experiment):
         },
     }
 
+    # the report's figure labels (patterns: cvprimer.lab.report.zh)
+    labels = {
+        "val_acc_{m}": {"en": "val accuracy, {m}", "zh": "验证准确率（{m}）"},
+        "gap_{m}": {"en": "train - val gap, {m}", "zh": "训练与验证的差距（{m}）"},
+    }
+    terms = {
+        "none": {"en": "no regularization", "zh": "无正则化"},
+        "weight_decay": {"en": "weight decay", "zh": "权重衰减"},
+        "dropout_05": {"en": "dropout 0.5", "zh": "Dropout 0.5"},
+        "shift_augmentation": {"en": "shift augmentation", "zh": "平移增强"},
+        "early_stopping": {"en": "early stopping", "zh": "早停"},
+        "smaller_model": {"en": "smaller model", "zh": "更小的模型"},
+        "more_data": {"en": "more data", "zh": "更多数据"},
+    }
+
     def run(self, ctx: Context) -> Result:
         from cvprimer.analysis.timing import blas_threads
 

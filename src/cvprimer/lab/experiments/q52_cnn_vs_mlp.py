@@ -99,6 +99,18 @@ class CNNvsMLP(Experiment):
         },
     }
 
+    # the report's figure labels (patterns: cvprimer.lab.report.zh)
+    labels = {
+        "params_{m}": {"en": "parameters, {m}", "zh": "参数量（{m}）"},
+        "acc{s}_{m}": {"en": "val accuracy, shift {s} px, {m}", "zh": "验证准确率（平移 {s} 像素，{m}）"},
+        "acc{s}_{m}_aug": {"en": "val accuracy, shift {s} px, {m} trained with shifts",
+                           "zh": "验证准确率（平移 {s} 像素，{m}，平移增强训练）"},
+    }
+    terms = {
+        "cnn_flatten": {"en": "CNN, flatten head", "zh": "CNN，展平输出头"},
+        "cnn_global": {"en": "CNN, global pooling head", "zh": "CNN，全局池化输出头"},
+    }
+
     def run(self, ctx: Context) -> Result:
         with blas_threads(1):  # small matrices: one BLAS thread is as fast alone and far faster on a busy CPU
             return self._measure(ctx)

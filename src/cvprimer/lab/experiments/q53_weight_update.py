@@ -99,6 +99,21 @@ class WeightUpdate(Experiment):
         },
     }
 
+    # the report's figure labels (patterns: cvprimer.lab.report.zh)
+    labels = {
+        "err_grad_autograd": {"en": "hand gradient vs autograd, error", "zh": "手算梯度与自动求导的误差"},
+        "err_sgd": {"en": "hand SGD step vs optim.SGD, error", "zh": "手算 SGD 步与 optim.SGD 的误差"},
+        "err_momentum": {"en": "hand momentum step vs optim.SGD, error", "zh": "手算动量步与 optim.SGD 的误差"},
+        "err_adam_step{n}": {"en": "hand Adam step {n} vs optim.Adam, error",
+                             "zh": "手算 Adam 第 {n} 步与 optim.Adam 的误差"},
+        "loss_before": {"en": "loss before the step", "zh": "更新前的损失"},
+        "loss_after_sgd": {"en": "loss after the SGD step", "zh": "SGD 更新后的损失"},
+        "adam_step1_min_over_lr": {"en": "smallest Adam step-1 update / lr",
+                                   "zh": "Adam 第 1 步更新量 / 学习率的最小值"},
+        "adam_step1_max_over_lr": {"en": "largest Adam step-1 update / lr",
+                                   "zh": "Adam 第 1 步更新量 / 学习率的最大值"},
+    }
+
     def run(self, ctx: Context) -> Result:
         rng = ctx.rng
         x, t = rng.standard_normal((4, 3)), rng.standard_normal((4, 2))

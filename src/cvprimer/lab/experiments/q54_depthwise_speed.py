@@ -110,6 +110,22 @@ class DepthwiseSpeed(Experiment):
         },
     }
 
+    # the report's figure labels (patterns: cvprimer.lab.report.zh)
+    labels = {
+        "mac_ratio": {"en": "MACs, standard / depthwise", "zh": "MACs（标准 / 深度卷积）"},
+        "measured_speedup": {"en": "measured speed-up of depthwise", "zh": "深度卷积的实测加速比"},
+        "realized_share": {"en": "share of the MAC saving realized as speed", "zh": "MAC 节省中转化为速度的比例"},
+        "slowdown_vs_equal_macs": {"en": "slowdown vs a conv with equal MACs", "zh": "与 MACs 相同的卷积相比的减速"},
+        "intensity_{k}": {"en": "arithmetic intensity, {k}", "zh": "算术强度（{k}）"},
+        "gmacs_{k}": {"en": "throughput, {k}", "zh": "吞吐量（{k}）"},
+        "channels": {"en": "channels", "zh": "通道数"},
+        "peak_gflops": {"en": "measured peak compute", "zh": "实测峰值算力"},
+        "bandwidth_gbs": {"en": "measured memory bandwidth", "zh": "实测内存带宽"},
+    }
+    terms = {
+        "small": {"en": "small conv", "zh": "小卷积"},
+    }
+
     def run(self, ctx: Context) -> Result:
         c, hw = ctx.pick((256, 32), (256, 64), tiny=(16, 8))
         specs = layers(c)
