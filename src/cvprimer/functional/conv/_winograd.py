@@ -56,8 +56,8 @@ def wino_applies(g: Any) -> bool:
 
 @jit.inline
 def _fill(P, plane, pt, pl):  # pragma: no cover - compiled
-    """P = zeros with ``plane`` at (pt, pl) (rows/columns that fall outside P dropped; pt, pl >= 0)."""
-    P[:] = 0
+    """Copy ``plane`` into P at (pt, pl) (rows/columns that fall outside P dropped; pt, pl >= 0). The rest of P
+    is never written: the caller zeroes it once for all planes of one size."""
     H = min(plane.shape[0], P.shape[0] - pt)
     W = min(plane.shape[1], P.shape[1] - pl)
     for r in range(H):
@@ -80,6 +80,7 @@ def _input_tiles(x, pt, pl, th, tw, V, P, keep, copy):  # pragma: no cover - com
     (zeros outside x); P is a (2 th + 2, 2 tw + 2) scratch plane. With ``copy``, keep[n, c] = x[n, c] too
     (the plane is in cache then)."""
     N, C = x.shape[:2]
+    P[:] = 0
     for n in range(N):
         for c in range(C):
             _fill(P, x[n, c], pt, pl)
@@ -146,6 +147,7 @@ def _grad_tiles(gy, th, tw, Mb, Q):  # pragma: no cover - compiled
     """Mb[4 a + b, o, (n th + i) tw + j] = (A q A^T)[a, b], q the 2x2 block of gy[n, o] at (2 i, 2 j) (zeros past
     gy); Q is a (2 th, 2 tw) scratch plane."""
     N, O = gy.shape[:2]
+    Q[:] = 0
     for n in range(N):
         for o in range(O):
             _fill(Q, gy[n, o], 0, 0)
