@@ -125,8 +125,9 @@ def test_verdict_filter_hides_and_shows_sections(driver, report_dir: Path):
 
 
 def test_study_mode_hides_then_reveals_and_remembers(driver, report_dir: Path):
-    _open(driver, report_dir / "index.html")
+    _open(driver, report_dir / "index.en.html")
     driver.execute_script("localStorage.clear();")
+    _open(driver, report_dir / "index.en.html")
     answers = driver.find_elements("css selector", "section.question .answer")
     assert answers and all(a.is_displayed() for a in answers[:3])
     driver.find_element("id", "study").click()
@@ -136,7 +137,7 @@ def test_study_mode_hides_then_reveals_and_remembers(driver, report_dir: Path):
     driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", button)
     button.click()
     assert all(a.is_displayed() for a in section.find_elements("css selector", ".answer"))
-    stored = json.loads(driver.execute_script("return localStorage.getItem('cvprimer-lab-studied');"))
+    stored = json.loads(driver.execute_script("return localStorage.getItem('cvprimer-lab-revealed-en');"))
     assert section.get_attribute("data-q") in stored
     driver.find_element("id", "study").click()
     assert all(a.is_displayed() for a in answers)
@@ -403,3 +404,250 @@ def test_a_shared_experiment_is_rendered_once_and_linked(desktop, report_dir: Pa
             assert str(first) in link.text
             link.click()
             assert _current_q(driver) == str(first)
+
+
+# ---- issue 24, the report as a study tool: takeaways, related questions, the code, study state, phone, print ----
+
+def _takeaway(rec_id: str, lang: str) -> str:
+    # markup that must arrive as text, a question mention that must become a link, two paragraphs
+    return {"en": f"Say this about {rec_id} <b>now</b> & cite question 19.\n\nThe number: 1 < 2.",
+            "zh": f"关于 {rec_id} 现在这样回答 <b>加粗</b>，见第 19 题。\n\n关键数字：1 < 2。"}[lang]
+
+
+@pytest.fixture(scope="module")
+def takeaway_pages(report_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The report's pages rendered again from its results.json with a takeaway in every record (the field
+    ``rec["takeaway"]``), beside the real pages' plots (read from ``report_dir``)."""
+    from cvprimer.lab.report.html import render
+
+    results = json.loads((report_dir / "results.json").read_text(encoding="utf-8"))
+    for rec in results["experiments"]:
+        rec["takeaway"] = {lang: _takeaway(rec["id"], lang) for lang in ("en", "zh")}
+    out = tmp_path_factory.mktemp("takeaway")
+    pages = {}
+    for lang, other in (("en", "zh"), ("zh", "en")):
+        pages[lang] = out / f"index.{lang}.html"
+        pages[lang].write_text(render(results, lang, str(report_dir), f"index.{other}.html"), encoding="utf-8")
+    return pages
+
+
+def _sections_without(driver, selector: str) -> list[str]:
+    return driver.execute_script(
+        "return Array.from(document.querySelectorAll('section.question'))"
+        ".filter(s => !s.querySelector(arguments[0])).map(s => s.id);", selector)
+
+
+def _displayed(driver, selector: str) -> list[bool]:
+    """Whether each element matching ``selector`` is rendered (a box of its own; works off screen too)."""
+    return driver.execute_script(
+        "return Array.from(document.querySelectorAll(arguments[0])).map(e => e.getClientRects().length > 0);",
+        selector)
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_a_takeaway_in_every_question_section_hidden_until_revealed(desktop, takeaway_pages, lang: str):
+    driver = desktop
+    _fresh(driver, takeaway_pages[lang])
+    assert _sections_without(driver, ".takeaway") == []
+    boxes = driver.find_elements("css selector", "section.question .takeaway")
+    assert all(_displayed(driver, "section.question .takeaway"))
+    first = boxes[0]
+    text = first.text
+    assert ("<b>" in text and "1 < 2" in text), text  # escaped: the markup is shown as text
+    assert not first.find_elements("tag name", "b")
+    assert len(first.find_elements("tag name", "p")) == 2
+    link = first.find_element("css selector", 'a[href="#q19"]')
+    assert ("19" in link.text) and driver.find_elements("id", "q19")
+    label = {"en": "The answer, revised", "zh": "修正后的答案"}[lang]
+    assert first.find_element("css selector", ".kv").text == label
+    # study mode hides every takeaway until its question is revealed, then shows that one only
+    driver.find_element("id", "study").click()
+    assert not any(_displayed(driver, "section.question .takeaway"))
+    n = _first_experiment_q(driver)
+    button = driver.find_element("css selector", f"#q{n} > button.reveal")
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", button)
+    button.click()
+    assert all(_displayed(driver, f"#q{n} .takeaway"))
+    assert sum(_displayed(driver, "section.question .takeaway")) == len(_displayed(driver, f"#q{n} .takeaway"))
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_the_real_report_has_a_takeaway_wherever_its_records_carry_one(desktop, report_dir: Path, lang: str):
+    """On the lab's own output: every question whose records carry ``takeaway`` shows it in its section (and
+    once the lab writes takeaways, every question section has one)."""
+    driver = desktop
+    _fresh(driver, _page(report_dir, lang))
+    results = json.loads((report_dir / "results.json").read_text(encoding="utf-8"))
+    recs = {r["id"]: r for r in results["experiments"]}
+    with_one = {f"q{n}" for n, q in results["questions"].items()
+                if any((recs.get(i) or {}).get("takeaway") for i in q["experiments"])}
+    missing = set(_sections_without(driver, ".takeaway"))
+    assert not with_one & missing, sorted(with_one & missing)
+    if any("takeaway" in r for r in recs.values()):
+        assert missing == set(), f"question sections without a takeaway: {sorted(missing)}"
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_related_questions_and_mentions_are_links_that_resolve(desktop, takeaway_pages, lang: str):
+    from cvprimer.lab.report.learn import RELATED
+
+    driver = desktop
+    _fresh(driver, takeaway_pages[lang])
+    related = driver.execute_script(
+        "return Object.fromEntries(Array.from(document.querySelectorAll('section.question')).map(s => [s.dataset.q,"
+        " Array.from(s.querySelectorAll('.related a')).map(a => a.getAttribute('href'))]));")
+    assert set(related) == {str(n) for n in range(1, 55)}
+    assert all(related[str(n)] == [f"#q{m}" for m in RELATED[n]] for n in range(1, 55))
+    assert related["16"] == ["#q25", "#q34", "#q47"] and "#q22" in related["29"] and "#q4" in related["29"]
+    assert sum(map(len, related.values())) > 54
+    # every in-page link of the page has its target, whatever produced it
+    broken = driver.execute_script(
+        "return Array.from(document.querySelectorAll('a[href^=\"#\"]')).map(a => a.getAttribute('href'))"
+        ".filter(h => !document.getElementById(h.slice(1)));")
+    assert broken == []
+    mentions = driver.find_elements("css selector", ".takeaway a[href='#q19']")
+    assert len(mentions) >= 54  # one mention per takeaway, linked
+    link = driver.find_element("css selector", "#q16 .related a[href='#q34']")
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", link)
+    link.click()
+    assert _current_q(driver) == "34"
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_each_experiment_says_where_its_code_is_and_shows_run_and_decide(desktop, report_dir: Path, lang: str):
+    import cvprimer
+    from cvprimer.lab.registry import get
+    from cvprimer.lab.report.learn import source_path
+
+    driver = desktop
+    _fresh(driver, _page(report_dir, lang))
+    results = json.loads((report_dir / "results.json").read_text(encoding="utf-8"))
+    root = Path(cvprimer.__file__).resolve().parent.parent
+    for rec in results["experiments"]:
+        art = driver.find_element("id", rec["id"])
+        path = art.find_element("css selector", ".source code").text
+        assert path == source_path(get(rec["id"])) and path.startswith("cvprimer/lab/experiments/"), path
+        assert (root / path).is_file()
+        details = art.find_element("css selector", "details.code")
+        assert details.get_attribute("open") is None and not _visible(driver, f"#{rec['id']} details.code pre")
+        driver.execute_script("arguments[0].open = true;", details)
+        code = "\n".join(p.text for p in details.find_elements("css selector", "pre code"))
+        assert "def run(self" in code
+        assert ("def decide(" in code) == (rec.get("kind", "experiment") == "experiment"), rec["id"]
+    # the code is not searched: a word only the code holds finds nothing
+    box = driver.find_element("id", "f-search")
+    box.send_keys("staticmethod")
+    assert _visible(driver, "section.question") == []
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_study_state_survives_a_reload_per_language(desktop, report_dir: Path, lang: str):
+    driver = desktop
+    page, other = _page(report_dir, lang), _page(report_dir, "zh" if lang == "en" else "en")
+    _fresh(driver, page)
+    driver.find_element("id", "study").click()
+    n = _first_experiment_q(driver)
+    button = driver.find_element("css selector", f"#q{n} > button.reveal")
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", button)
+    button.click()
+    _open(driver, page)  # reload
+    assert driver.find_element("id", "study").is_selected()
+    assert "study" in driver.find_element("tag name", "body").get_attribute("class")
+    assert all(_displayed(driver, f"#q{n} .answer"))
+    assert not any(_displayed(driver, f"section.question:not(#q{n}) .answer"))
+    assert not any(b.is_displayed() for b in driver.find_elements("css selector", f"#q{n} > button.reveal"))
+    assert "studied" in driver.find_element("css selector", f'nav.index li[data-q="{n}"]').get_attribute("class")
+    _open(driver, other)  # the other language keeps its own state
+    assert not driver.find_element("id", "study").is_selected() and all(_displayed(driver, "section.question .answer"))
+    _open(driver, page)
+    start = driver.find_element("id", "start-over")
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", start)
+    start.click()
+    assert not any(_displayed(driver, "section.question .answer"))
+    _open(driver, page)
+    assert driver.find_element("id", "study").is_selected() and not any(_displayed(driver, "section.question .answer"))
+    driver.find_element("id", "study").click()  # unticked: remembered too
+    _open(driver, page)
+    assert not driver.find_element("id", "study").is_selected() and all(_displayed(driver, "section.question .answer"))
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_enter_reveals_and_next_unrevealed_skips_revealed_questions(desktop, report_dir: Path, lang: str):
+    driver = desktop
+    _fresh(driver, _page(report_dir, lang))
+    driver.find_element("id", "study").click()
+    b11 = driver.find_element("css selector", "#q11 > button.reveal")
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", b11)
+    b11.click()
+    _jump(driver, 10)
+    assert _current_q(driver) == "10" and "revealed" not in driver.find_element("id", "q10").get_attribute("class")
+    _key(driver, "\ue007")  # Enter
+    assert "revealed" in driver.find_element("id", "q10").get_attribute("class")
+    assert "revealed" not in driver.find_element("id", "q12").get_attribute("class")
+    driver.find_element("id", "next-unrevealed").click()
+    assert _current_q(driver) == "12"  # q11 was revealed already
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_phone_no_horizontal_overflow_and_filters_behind_a_toggle(phone, report_dir: Path, lang: str):
+    driver = phone
+    _fresh(driver, _page(report_dir, lang))
+
+    def overflow() -> tuple[int, int]:
+        # a phone widens its layout viewport to fit overflowing content, so innerWidth must stay 390 too
+        width, inner = driver.execute_script("return [document.documentElement.scrollWidth, window.innerWidth];")
+        assert inner == 390, f"the layout viewport grew to {inner} px: something is wider than the screen"
+        return width, inner
+
+    toggle = driver.find_element("id", "ctl-toggle")
+    assert toggle.is_displayed() and not driver.find_element("id", "f-verdict").is_displayed()
+    assert driver.execute_script("return document.querySelector('.controls').offsetHeight;") <= 60
+    toggle.click()
+    assert toggle.get_attribute("aria-expanded") == "true"
+    assert all(driver.find_element("id", i).is_displayed() for i in ("f-verdict", "f-topic", "f-search"))
+    driver.find_element("id", "f-search").send_keys("19")
+    assert [s.get_attribute("id") for s in _visible(driver, "section.question")] == ["q19"]
+    width, inner = overflow()
+    assert width <= inner, f"horizontal overflow with the filters open: {width} > {inner}"
+    driver.find_element("id", "f-search").clear()
+    driver.find_element("id", "f-search").send_keys("\ue003")  # one key so the input event fires on the clear
+    toggle.click()
+    assert not driver.find_element("id", "f-verdict").is_displayed()
+    assert driver.execute_script("return document.querySelector('.controls').offsetHeight;") <= 60
+    # every code excerpt open: tables and code scroll inside their own boxes, the page never sideways
+    driver.execute_script("document.querySelectorAll('details').forEach(d => d.open = true);")
+    width, inner = overflow()
+    assert width <= inner, f"horizontal overflow at {inner} px: the page is {width} px wide"
+    wide = driver.execute_script(
+        "return Array.from(document.querySelectorAll('pre, table')).filter(e => e.scrollWidth > e.clientWidth + 1)"
+        ".map(e => [e.tagName, getComputedStyle(e).overflowX]);")
+    assert wide and all(o in ("auto", "scroll") for _, o in wide), wide
+    assert "PRE" in {t for t, _ in wide}
+    driver.find_element("id", "study").click()
+    width, inner = overflow()
+    assert width <= inner
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_print_shows_every_answer_without_controls(desktop, takeaway_pages, lang: str):
+    driver = desktop
+    _fresh(driver, takeaway_pages[lang])
+    driver.find_element("id", "study").click()  # printed from study mode, nothing revealed
+    assert not any(_displayed(driver, ".answer"))
+    driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": "print"})
+    try:
+        for sel in (".answer", ".takeaway", "#errata"):
+            shown = _displayed(driver, sel)
+            assert shown and all(shown), sel
+        for sel in (".controls", "section.question > button.reveal", ".studyhelp"):
+            assert not any(_displayed(driver, sel)), sel
+        badges = driver.execute_script(
+            "return Array.from(document.querySelectorAll('section.question h2 .badge'))"
+            ".map(b => getComputedStyle(b).visibility);")
+        assert badges and set(badges) == {"visible"}
+        breaks = driver.execute_script(
+            "return Array.from(document.querySelectorAll('figure, table')).map(e => getComputedStyle(e).breakInside);")
+        assert breaks and set(breaks) == {"avoid"}
+    finally:
+        driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": ""})
+    assert not any(_displayed(driver, ".answer"))  # back on screen: study mode again

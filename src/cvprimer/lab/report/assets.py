@@ -15,6 +15,9 @@ header.top a { color:#79c0ff; }
 .controls { position:sticky; top:0; z-index:5; background:#fffffff0; border-bottom:1px solid var(--line);
   padding:8px 16px; display:flex; flex-wrap:wrap; gap:10px 16px; align-items:center; }
 .controls label { font-size:.9rem; color:var(--muted); }
+.controls .filters { display:contents; }
+#ctl-toggle { display:none; font:inherit; font-size:.85rem; padding:2px 10px; cursor:pointer; }
+#ctl-toggle::after { content:" \25BE"; } .controls.open #ctl-toggle::after { content:" \25B4"; }
 .controls select, .controls input[type=search] { font:inherit; padding:3px 6px; max-width:16em; }
 .badge { display:inline-block; border-radius:10px; padding:0 8px; font-size:.78rem; font-weight:600;
   color:#fff; vertical-align:middle; white-space:nowrap; }
@@ -38,6 +41,15 @@ article.exp { background:var(--card); border:1px solid var(--line); border-radiu
 article.exp h3 { margin:2px 0 6px; font-size:1.05rem; }
 .kv { color:var(--muted); font-weight:600; margin-right:4px; }
 code, pre { font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace; font-size:.86rem; }
+pre { overflow-x:auto; max-width:100%; background:#f0f3f6; border:1px solid var(--line); border-radius:6px;
+  padding:8px 10px; margin:6px 0; line-height:1.4; }
+details.code pre { max-height:36em; overflow-y:auto; }
+:not(pre) > code { overflow-wrap:anywhere; }
+details.code summary { cursor:pointer; color:var(--muted); font-size:.88rem; }
+.source p { margin:4px 0; } .source { font-size:.9rem; }
+.related { font-size:.9rem; color:var(--muted); margin:4px 0 8px; }
+.takeaway { background:#ddf4ff; border-left:4px solid var(--accent); border-radius:0 6px 6px 0; padding:6px 12px;
+  margin:10px 0; } .takeaway p { margin:4px 0; }
 code.cmd { background:#eaeef2; padding:1px 6px; border-radius:4px; }
 table { border-collapse:collapse; margin:8px 0; font-size:.88rem; display:block; overflow-x:auto; }
 th, td { border:1px solid var(--line); padding:3px 8px; text-align:left; vertical-align:top; }
@@ -47,17 +59,17 @@ figcaption { font-size:.85rem; color:var(--muted); }
 .answer { border-left:4px solid var(--accent); padding:4px 10px; margin:10px 0; background:#fff; }
 .answer[data-verdict=confirmed] { border-color:var(--ok); } .answer[data-verdict=refuted] { border-color:var(--bad); }
 .answer[data-verdict=nuanced] { border-color:var(--mid); }
+/* study mode: a question's verdicts, evidence, takeaway and beyond-the-claim part stay hidden until it is revealed;
+   the errata (every verdict at once) and the summary's badges stay hidden throughout */
 button.reveal { display:none; font:inherit; padding:4px 12px; margin:8px 0; cursor:pointer; }
-body.study .answer:not(.revealed) { display:none; }
-body.study .answer:not(.revealed) + button.reveal, body.study button.reveal.pending-reveal { display:inline-block; }
-body.study nav.index .badge, body.study section.question h2 .badge { visibility:hidden; }
-body.study section.question.revealed h2 .badge { visibility:visible; }
+body.study section.question:not(.revealed) > button.reveal { display:inline-block; }
+body.study section.question:not(.revealed) :is(.answer, .takeaway, .beyond) { display:none; }
+body.study section.question:not(.revealed) .badge:not(.page) { visibility:hidden; }
+body.study nav.index li:not(.studied) .badge:not(.page) { visibility:hidden; }
+body.study #errata { display:none; } body.study .summary .badge { visibility:hidden; }
 .studyhelp, .studyonly { display:none; color:var(--muted); font-size:.88rem; }
 body.study .studyhelp { display:block; } body.study .studyonly { display:inline-block; }
-#next-unrevealed { font:inherit; font-size:.85rem; padding:2px 10px; color:var(--fg); cursor:pointer; }
-body.study #errata, body.study .beyond, body.study .takeaway:not(.revealed) { display:none; }
-body.study section.question:not(.revealed) .badge:not(.page) { visibility:hidden; }
-body.study .summary .badge { visibility:hidden; }
+#next-unrevealed, #start-over { font:inherit; font-size:.85rem; padding:2px 10px; color:var(--fg); cursor:pointer; }
 details.legend { background:var(--card); border:1px solid var(--line); border-radius:8px; padding:6px 12px;
   margin:10px 0; }
 details.legend summary { cursor:pointer; font-weight:600; }
@@ -71,64 +83,104 @@ img.zoomable { cursor:zoom-in; }
 .body p { margin:6px 0; }
 .err { color:var(--bad); white-space:pre-wrap; }
 @media (max-width:640px) { nav.index ol { columns:1; } body { font-size:14px; }
-  /* one scrollable row, so the sticky bar stays one line tall and never covers a heading */
-  .controls { flex-wrap:nowrap; overflow-x:auto; gap:8px; padding:5px 8px; scrollbar-width:thin; }
+  /* the filters fold behind a toggle, so the sticky bar stays one short line and never covers a heading */
+  .controls { gap:6px 10px; padding:5px 8px; }
+  #ctl-toggle { display:inline-block; }
+  .controls .filters { display:none; }
+  .controls.open .filters { display:flex; flex-direction:column; gap:6px; order:10; flex-basis:100%; }
   .controls label { white-space:nowrap; font-size:.8rem; }
-  .controls select { max-width:7.5em; } .controls input[type=search] { width:6.5em; }
+  .controls.open .filters select, .controls.open .filters input[type=search] { max-width:none; width:14em; }
   #next-unrevealed { white-space:nowrap; }
-  details.legend dl { grid-template-columns:1fr; } }
-@media print { .controls, button.reveal, .studyhelp, #zoom { display:none !important; }
-  body.study .answer { display:block !important; } section.question { break-inside:avoid-page; }
-  header.top { background:#fff; color:#000; } header.top p { color:#333; } }
+  details.legend dl { grid-template-columns:1fr; }
+  main { padding:0 10px 48px; } article.exp { padding:8px 10px; } }
+/* print: no controls, every answer shown (study mode or not), plots and tables never split across pages */
+@media print { .controls, button.reveal, .studyhelp, #zoom, #no-match { display:none !important; }
+  body.study section.question :is(.answer, .takeaway, .beyond) { display:block !important; }
+  body.study #errata { display:block !important; }
+  body.study .badge { visibility:visible !important; }
+  figure, table, pre, .answer, .takeaway { break-inside:avoid; page-break-inside:avoid; }
+  h2, h3 { break-after:avoid; } figure img { max-height:24cm; width:auto; }
+  section.question, article.exp { scroll-margin-top:0; }
+  header.top { background:#fff; color:#000; } header.top p { color:#333; } header.top a { color:#000; } }
 """
 
 JS = r"""
 (function () {
   "use strict";
-  var KEY = "cvprimer-lab-studied";
   var body = document.body;
+  // study state is kept per page language: the English and the Chinese page are studied separately
+  var LANG = (document.documentElement.lang || "en").slice(0, 2);
+  var KEY_REVEALED = "cvprimer-lab-revealed-" + LANG, KEY_STUDY = "cvprimer-lab-study-" + LANG;
   var sections = Array.prototype.slice.call(document.querySelectorAll("section.question"));
   var controls = document.querySelector(".controls");
-  var studied = {};
-  try { studied = JSON.parse(localStorage.getItem(KEY) || "{}") || {}; } catch (e) { studied = {}; }
-  function save() { try { localStorage.setItem(KEY, JSON.stringify(studied)); } catch (e) { /* private mode */ } }
+  function load(key, fallback) {
+    try { var v = JSON.parse(localStorage.getItem(key)); return v === null ? fallback : v; }
+    catch (e) { return fallback; }
+  }
+  function store(key, value) {
+    try { localStorage.setItem(key, JSON.stringify(value)); } catch (e) { /* private mode: not remembered */ }
+  }
+  var revealed = load(KEY_REVEALED, {});
+  if (!revealed || typeof revealed !== "object") { revealed = {}; }
   // the sticky bar's height, so an index jump lands below it (scroll-margin-top uses --ctl-h)
   function controlsHeight() {
     document.documentElement.style.setProperty("--ctl-h", controls.offsetHeight + "px");
   }
   window.addEventListener("resize", controlsHeight);
+  if (window.ResizeObserver) { new ResizeObserver(controlsHeight).observe(controls); }
   controlsHeight();
-  function markIndex() {
+  function paint() {
     sections.forEach(function (s) {
+      var on = !!revealed[s.dataset.q];
+      s.classList.toggle("revealed", on);
       var li = document.querySelector('nav.index li[data-q="' + s.dataset.q + '"]');
-      if (li) { li.classList.toggle("studied", !!studied[s.dataset.q]); }
+      if (li) { li.classList.toggle("studied", on); }
     });
   }
   function reveal(section) {
-    section.querySelectorAll(".answer, .takeaway").forEach(function (a) { a.classList.add("revealed"); });
-    section.querySelectorAll("button.reveal").forEach(function (b) { b.classList.add("hidden"); });
-    section.classList.add("revealed");
-    studied[section.dataset.q] = 1; save(); markIndex();
+    revealed[section.dataset.q] = 1;
+    store(KEY_REVEALED, revealed);
+    paint();
   }
+  var study = document.getElementById("study");
   function setStudy(on) {
     body.classList.toggle("study", on);
-    sections.forEach(function (s) {
-      s.classList.remove("revealed");
-      s.querySelectorAll(".answer, .takeaway").forEach(function (a) { a.classList.remove("revealed"); });
-      s.querySelectorAll("button.reveal").forEach(function (b) { b.classList.remove("hidden"); });
-    });
+    study.checked = on;
+    store(KEY_STUDY, on);
   }
   document.querySelectorAll("button.reveal").forEach(function (b) {
     b.addEventListener("click", function () { reveal(b.closest("section.question")); });
   });
-  var study = document.getElementById("study");
   study.addEventListener("change", function () {
     setStudy(study.checked);
     study.blur();  // a later Space must reveal an answer, not untick study mode
   });
+  document.getElementById("start-over").addEventListener("click", function (ev) {
+    revealed = {}; store(KEY_REVEALED, revealed); paint(); ev.currentTarget.blur();
+  });
+  var toggle = document.getElementById("ctl-toggle");
+  toggle.addEventListener("click", function () {
+    var open = controls.classList.toggle("open");
+    toggle.setAttribute("aria-expanded", open ? "true" : "false");
+    controlsHeight();
+  });
   var fv = document.getElementById("f-verdict"), ft = document.getElementById("f-topic");
   var fq = document.getElementById("f-search"), none = document.getElementById("no-match");
   var CJK = /[\u3000-\u9fff\uf900-\ufaff\uff00-\uffef]/;
+  // what a search reads of a section: its text without the code excerpt and the related-questions line
+  function searchText(s) {
+    if (s._searchText === undefined) {
+      var parts = [], walk = document.createTreeWalker(s, NodeFilter.SHOW_TEXT, {
+        acceptNode: function (n) {
+          var skip = n.parentElement.closest("details.code, .related");
+          return skip ? NodeFilter.FILTER_REJECT : NodeFilter.FILTER_ACCEPT;
+        }
+      });
+      while (walk.nextNode()) { parts.push(walk.currentNode.nodeValue); }
+      s._searchText = parts.join("").toLowerCase();
+    }
+    return s._searchText;
+  }
   // one test per search word: a number (or qN) is a question number, a CJK word a substring, any other word a
   // whole word ("19" finds question 19 only; "pool" does not find "pooling")
   function matcher(query) {
@@ -142,7 +194,8 @@ JS = r"""
       return function (s, text) { return re.test(text); };
     });
     return function (s) {
-      var text = s.textContent.toLowerCase();
+      if (!tests.length) { return true; }
+      var text = searchText(s);
       return tests.every(function (t) { return t(s, text); });
     };
   }
@@ -208,7 +261,12 @@ JS = r"""
       if (i > 0) { ev.preventDefault(); vis[i - 1].scrollIntoView(); }
     }
   });
-  markIndex();
+  // printing opens the legend (every answer is shown by the print stylesheet); closed again afterwards
+  var legend = document.getElementById("legend"), legendWasOpen = false;
+  window.addEventListener("beforeprint", function () { legendWasOpen = legend.open; legend.open = true; });
+  window.addEventListener("afterprint", function () { legend.open = legendWasOpen; });
+  paint();
+  if (load(KEY_STUDY, false) === true) { setStudy(true); }
   applyFilter();
 })();
 """

@@ -12,6 +12,7 @@ from typing import Any
 from cvprimer.lab.experiment import plain_png
 from cvprimer.lab.report.assets import CSS, JS
 from cvprimer.lab.report.i18n import UI
+from cvprimer.lab.report.learn import learn_ui, related_html, source_html, takeaway_html, text_html
 from cvprimer.lab.runner import MODES, run_dir
 
 VERDICT_ORDER = ("confirmed", "nuanced", "refuted", "unsettled")
@@ -107,7 +108,8 @@ def _tables(tables: list[dict[str, Any]], lang: str, ui: dict[str, str], seeds: 
 
 
 def _paragraphs(text: str) -> str:
-    return "".join(f"<p>{escape(p.strip())}</p>" for p in text.split("\n\n") if p.strip())
+    """Paragraphs (blank-line separated), escaped, with their question mentions linked (``#qN``)."""
+    return "".join(f"<p>{text_html(p.strip())}</p>" for p in text.split("\n\n") if p.strip())
 
 
 def _experiment(rec: dict[str, Any], out: str, ui: dict[str, str], lang: str, anchor: str) -> str:
@@ -115,12 +117,13 @@ def _experiment(rec: dict[str, Any], out: str, ui: dict[str, str], lang: str, an
     parts = [f'<article class="exp" id="{escape(anchor)}" data-id="{escape(rec["id"])}">',
              f"<h3>{escape(_t(rec.get('title'), lang))} <small><code>{escape(rec['id'])}</code></small></h3>"]
     if kind == "experiment":
-        parts.append(f'<p><span class="kv">{ui["claim"]}</span>{escape(_t(rec.get("claim"), lang))}</p>')
+        parts.append(f'<p><span class="kv">{ui["claim"]}</span>{text_html(_t(rec.get("claim"), lang))}</p>')
     else:
         parts.append(f'<div class="body">{_paragraphs(_t(rec.get("body"), lang))}</div>')
-    parts.append(f'<p><span class="kv">{ui["method"]}</span>{escape(_t(rec.get("method"), lang))}</p>')
+    parts.append(f'<p><span class="kv">{ui["method"]}</span>{text_html(_t(rec.get("method"), lang))}</p>')
     parts.append(f'<p><span class="kv">{ui["command"]}</span><code class="cmd">{escape(rec["command"])}</code> '
                  f'<small>({escape(str(rec.get("mode")))}, {_num(rec.get("seconds"))} {ui["seconds"]})</small></p>')
+    parts.append(source_html(rec, lang))
     if rec.get("status") == "error":
         parts.append(f'<p class="err">{ui["error"]} {escape(str(rec.get("error")))}</p></article>')
         return "".join(parts)
@@ -153,9 +156,8 @@ def _experiment(rec: dict[str, Any], out: str, ui: dict[str, str], lang: str, an
             else ""
         parts.append(f'<div class="answer" data-verdict="{escape(rec["verdict"])}">'
                      f'<p><span class="kv">{ui["verdict"]}</span>{_badge(rec["verdict"], ui)}{agree}</p>'
-                     f'<p><span class="kv">{ui["evidence"]}</span>{escape(_t(rec.get("evidence"), lang))}</p>'
-                     f'<p><small>{ui["thresholds"]}: {th}</small></p></div>'
-                     f'<button class="reveal" type="button">{ui["reveal"]}</button>')
+                     f'<p><span class="kv">{ui["evidence"]}</span>{text_html(_t(rec.get("evidence"), lang))}</p>'
+                     f'<p><small>{ui["thresholds"]}: {th}</small></p></div>')
     parts.append("</article>")
     return "".join(parts)
 
@@ -200,6 +202,7 @@ def render(results: dict[str, Any], lang: str, out: str, other_href: str) -> str
     from cvprimer.lab.questions import TOPICS
 
     ui = UI[lang]
+    lui = learn_ui(lang)
     recs = {r["id"]: r for r in results["experiments"]}
     questions = results["questions"]
     verdicts = {n: _question_verdicts(q, recs) for n, q in questions.items()}
@@ -234,7 +237,7 @@ def render(results: dict[str, Any], lang: str, out: str, other_href: str) -> str
             qs = ", ".join(f'<a href="#q{q}">{q}</a>' for q in r["questions"])
             errata.append(f'<li>{_badge(r["verdict"], ui)} {ui["question"]} {qs}: '
                           f'<a href="#{escape(r["id"])}">{escape(_t(r.get("title"), lang))}</a> — '
-                          f'{escape(_t(r.get("evidence"), lang))}</li>')
+                          f'{text_html(_t(r.get("evidence"), lang))}</li>')
     errata_html = f"<ul>{''.join(errata)}</ul>" if errata else f"<p>{ui['errata_none']}</p>"
 
     sections = []
@@ -245,7 +248,9 @@ def render(results: dict[str, Any], lang: str, out: str, other_href: str) -> str
                 f'data-verdicts="{escape(" ".join(dict.fromkeys(vs)))}"><h2>{n}. {escape(_t(q["title"], lang))} '
                 + " ".join(_badge(v, ui) for v in dict.fromkeys(vs)) + "</h2>"
                 f'<div class="seedclaim"><span class="kv">{ui["seed_claim"]}</span>'
-                f'{escape(_t(q.get("seed_claim"), lang))}</div>')
+                f'{escape(_t(q.get("seed_claim"), lang))}</div>' + related_html(int(n), lang)
+                + f'<button class="reveal" type="button">{ui["reveal"]}</button>'
+                + "".join(takeaway_html(recs[i], lang) for i in q["experiments"] if i in recs))
         body = []
         if q["status"] == "pending":
             body.append(f"<p>{ui['pending']}</p>")
@@ -272,12 +277,15 @@ def render(results: dict[str, Any], lang: str, out: str, other_href: str) -> str
 <body><header class="top"><div class="inner"><h1>{escape(ui["doc_title"])}</h1><p>{escape(ui["subtitle"])}</p>
 <p>{meta} · <a href="{escape(other_href)}" hreflang="{other_code}" id="other-lang">{ui["other_lang"]}</a></p>
 </div></header>
-<div class="controls"><label>{ui["filter_verdict"]} <select id="f-verdict"><option value="all">{ui["all"]}</option>
+<div class="controls"><button type="button" id="ctl-toggle" aria-expanded="false" aria-controls="filters">\
+{escape(lui["controls_toggle"])}</button><div class="filters" id="filters"><label>{ui["filter_verdict"]} \
+<select id="f-verdict"><option value="all">{ui["all"]}</option>
 {verdict_opts}</select></label><label>{ui["filter_topic"]} <select id="f-topic"><option value="all">{ui["all"]}</option>
 {topic_opts}</select></label><label>{ui["search"]} <input type="search" id="f-search" placeholder="{ui["search_ph"]}">
-</label><label><input type="checkbox" id="study"> {ui["study"]}</label>
+</label></div><label><input type="checkbox" id="study"> {ui["study"]}</label>
 <button type="button" id="next-unrevealed" class="studyonly">{ui["next_unrevealed"]}</button></div>
-<main><p class="studyhelp">{ui["study_help"]}</p><div class="summary" id="summary">{summary}</div>
+<main><p class="studyhelp">{ui["study_help"]} <button type="button" id="start-over">\
+{escape(lui["start_over"])}</button></p><div class="summary" id="summary">{summary}</div>
 {_legend(ui)}
 <nav class="index" id="index">{"".join(index)}</nav>
 <section id="errata"><h2>{ui["errata"]}</h2>{errata_html}</section>

@@ -1,0 +1,208 @@
+"""The report as a study tool: the takeaway box, links between related questions, question mentions turned into
+links, and where each experiment's code lives with an excerpt of its ``run`` and ``decide``.
+
+Every function here returns HTML built from escaped text only: a text is escaped first and only then are the
+question mentions in the *escaped* text wrapped in ``<a href="#qN">`` (a strict pattern on digits, so no markup
+can be smuggled through a mention).
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+import re
+from collections.abc import Container, Mapping
+from html import escape
+from typing import Any
+
+from cvprimer.lab.questions import QUESTIONS
+
+# the report's own words for the study tools, beside the page's UI words of i18n.py
+LEARN_UI: dict[str, dict[str, str]] = {
+    "en": {
+        "takeaway": "The answer, revised", "related": "Related:", "source": "Code:",
+        "code_summary": "The code that measured it: run and decide", "source_missing": "source not available",
+        "source_unknown": "no experiment with this id in the installed lab",
+        "controls_toggle": "Filters", "start_over": "Hide all again",
+    },
+    "zh": {
+        "takeaway": "修正后的答案", "related": "相关题目：", "source": "代码：",
+        "code_summary": "实测所用的代码：run 与 decide", "source_missing": "无法取得源代码",
+        "source_unknown": "当前安装的实验室中没有这个实验编号",
+        "controls_toggle": "筛选", "start_over": "全部重新隐藏",
+    },
+}
+
+# questions a learner should read together; the relation is the symmetric closure of these groups
+RELATED_GROUPS: tuple[tuple[int, ...], ...] = (
+    (16, 25, 34, 47),  # activation functions and ReLU
+    (3, 6, 21, 44),  # receptive fields
+    (19, 20, 23),  # initialization and gradient flow
+    (29, 22, 4),  # over-fitting and its remedies
+    (27, 22, 51),  # regularization and generalization
+    (42, 51),  # augmentation as a regularizer
+    (1, 2, 48),  # normalizing inputs and activations
+    (23, 48),  # batch norm and gradient flow
+    (11, 12, 14, 45),  # counting parameters and FLOPs
+    (13, 14, 17, 45, 54),  # the conv family and its cost
+    (9, 10, 35, 36),  # sampling and pooling
+    (5, 18, 30, 53),  # optimizers, batches and the update rule
+    (7, 43, 46),  # tuning, warm-up and convergence
+    (35, 37, 41, 53),  # back-propagation by hand
+    (26, 38, 52),  # conv vs fully connected
+    (8, 24, 39, 40, 52),  # depth and why deep CNNs work
+    (15, 39),  # residual addition vs dense concatenation
+    (28, 33, 41),  # losses
+    (31, 32),  # frameworks and multi-device training
+    (40, 49, 50),  # beyond the classic CNN
+)
+
+
+def _closure(groups: tuple[tuple[int, ...], ...]) -> dict[int, tuple[int, ...]]:
+    rel: dict[int, set[int]] = {n: set() for n in QUESTIONS}
+    for g in groups:
+        for a in g:
+            if a not in QUESTIONS:
+                raise ValueError(f"RELATED_GROUPS: question {a} is not in 1..{len(QUESTIONS)}")
+            rel[a].update(b for b in g if b != a)
+    return {n: tuple(sorted(s)) for n, s in rel.items()}
+
+
+RELATED: dict[int, tuple[int, ...]] = _closure(RELATED_GROUPS)
+
+
+def learn_ui(lang: str) -> dict[str, str]:
+    """The study tools' words in ``lang`` (English for an unknown language)."""
+    return LEARN_UI.get(lang, LEARN_UI["en"])
+
+
+def related_html(n: int, lang: str) -> str:
+    """The "Related: q16 · q25" line of question ``n`` (empty when it has no related question)."""
+    others = RELATED.get(int(n), ())
+    if not others:
+        return ""
+    links = " · ".join(f'<a href="#q{m}">q{m}</a>' for m in others)
+    return f'<p class="related"><span class="kv">{escape(learn_ui(lang)["related"])}</span> {links}</p>'
+
+
+# a mention of a question in already-escaped text: "question 19" / "questions 4" (the number linked), a bare
+# "q19" that is not part of an id such as q19-zero-init, or "第 19 题"; digits only, so the link target is safe
+_MENTION = re.compile(
+    r"(?P<word>\b[Qq]uestions?\s+)(?P<n1>\d{1,2})\b(?![\w-])"
+    r"|(?<![\w-])(?P<q>[Qq])(?P<n2>\d{1,2})(?![\w-])"
+    r"|(?P<zh>第\s*)(?P<n3>\d{1,2})(?P<ti>\s*题)")
+
+
+def linkify(escaped: str, valid: Container[int] = QUESTIONS) -> str:
+    """``escaped`` (text already passed through ``html.escape``) with every mention of a question number in
+    ``valid`` wrapped in a link to its section ``#qN``; other numbers are left as they are."""
+
+    def sub(m: re.Match[str]) -> str:
+        n = int(m.group("n1") or m.group("n2") or m.group("n3"))
+        if n not in valid:
+            return m.group(0)
+        if m.group("n1"):
+            return f'{m.group("word")}<a href="#q{n}">{m.group("n1")}</a>'
+        if m.group("n2"):
+            return f'<a href="#q{n}">{m.group("q")}{m.group("n2")}</a>'
+        return f'<a href="#q{n}">{m.group("zh")}{m.group("n3")}{m.group("ti")}</a>'
+
+    return _MENTION.sub(sub, escaped)
+
+
+def text_html(text: str) -> str:
+    """A plain text as HTML: escaped, then its question mentions linked."""
+    return linkify(escape(text))
+
+
+def paragraphs_html(text: str) -> str:
+    """Paragraphs separated by blank lines, each escaped and linked, as ``<p>`` elements."""
+    return "".join(f"<p>{text_html(p.strip())}</p>" for p in text.split("\n\n") if p.strip())
+
+
+def takeaway_html(rec: Mapping[str, Any], lang: str) -> str:
+    """The takeaway box of an experiment's record (``rec["takeaway"]`` = ``{"en": ..., "zh": ...}``): the
+    revised answer to give in an interview. Empty when the record has none (or only an empty text)."""
+    t = rec.get("takeaway")
+    text = str(t.get(lang) or t.get("en") or "") if isinstance(t, Mapping) else ""
+    if not text.strip():
+        return ""
+    return (f'<div class="takeaway" data-id="{escape(str(rec.get("id", "")))}">'
+            f'<div class="kv">{escape(learn_ui(lang)["takeaway"])}</div>{paragraphs_html(text)}</div>')
+
+
+def _package_root() -> str:
+    import cvprimer
+
+    return os.path.dirname(os.path.dirname(os.path.abspath(cvprimer.__file__)))
+
+
+def source_path(cls: type) -> str | None:
+    """Where ``cls`` is defined, relative to the folder holding the ``cvprimer`` package
+    (``cvprimer/lab/experiments/q19_zero_init.py``), with ``/`` separators; None when unknown."""
+    try:
+        path = inspect.getsourcefile(cls)
+    except (TypeError, OSError):
+        return None
+    if not path:
+        return None
+    rel = os.path.relpath(os.path.abspath(path), _package_root())
+    return rel.replace(os.sep, "/")
+
+
+def method_sources(cls: type) -> dict[str, str | None]:
+    """The source of ``cls.run``, of the class's own helper methods ``run`` calls as ``self._name(...)`` (one
+    level: ``run`` is often a thin wrapper) and, for an experiment, of ``cls.decide``; each dedented, None where
+    the source is unavailable (no file, a compiled module)."""
+    from cvprimer.lab.experiment import Experiment
+
+    out: dict[str, str | None] = {}
+
+    def add(name: str) -> str | None:
+        fn = inspect.getattr_static(cls, name, None)
+        fn = getattr(fn, "__func__", fn)  # a staticmethod's or classmethod's function
+        try:
+            out[name] = _dedent(inspect.getsource(fn))  # type: ignore[arg-type]
+        except (TypeError, OSError):
+            out[name] = None
+        return out[name]
+
+    run = add("run")
+    for helper in dict.fromkeys(re.findall(r"\bself\.(_\w+)\(", run or "")):
+        fn = inspect.getattr_static(cls, helper, None)
+        if "plot" in helper or "gallery" in helper:
+            continue  # drawing, not measuring
+        if callable(getattr(fn, "__func__", fn)) and getattr(fn, "__module__", None) == cls.__module__:
+            add(helper)
+    if cls.kind == "experiment" and getattr(cls, "decide", None) is not Experiment.decide:
+        add("decide")
+    return out
+
+
+def _dedent(src: str) -> str:
+    import textwrap
+
+    return textwrap.dedent(src).rstrip() + "\n"
+
+
+def source_html(rec: Mapping[str, Any], lang: str) -> str:
+    """Where the experiment's code lives and a collapsed ``<details>`` with its ``run`` and ``decide``, taken
+    from the installed code when the report is written (escaped, in ``<pre><code>``)."""
+    from cvprimer.lab.registry import SelectionError, get
+
+    ui = learn_ui(lang)
+    try:
+        cls = get(str(rec.get("id", "")))
+    except SelectionError:
+        return (f'<p class="source"><span class="kv">{escape(ui["source"])}</span>'
+                f'<em>{escape(ui["source_unknown"])}</em></p>')
+    path = source_path(cls)
+    where = f"<code>{escape(path)}</code>" if path else f'<em>{escape(ui["source_missing"])}</em>'
+    srcs = method_sources(cls)
+    blocks = "".join(
+        f'<pre><code>{escape(src)}</code></pre>' if src is not None
+        else f'<p><code>{escape(name)}</code>: <em>{escape(ui["source_missing"])}</em></p>'
+        for name, src in srcs.items())
+    details = (f'<details class="code"><summary>{escape(ui["code_summary"])}</summary>{blocks}</details>'
+               if srcs else "")
+    return f'<div class="source"><p><span class="kv">{escape(ui["source"])}</span>{where}</p>{details}</div>'
