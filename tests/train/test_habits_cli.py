@@ -99,5 +99,7 @@ def test_find_lr_refuses_resume(tmp_path, capsys):
 
 @pytest.mark.parametrize("flags", [["--tensorboard"], ["--train-eval", "exact"]])
 def test_resume_refuses_other_logging_flags(tmp_path, capsys, flags):
+    # compared with the saved run's values (issue 25 point 16): this run saved the defaults
+    (tmp_path / "config.json").write_text(json.dumps({"model": "lenet5", "dataset": "digits"}))
     assert main(["train", "--resume", str(tmp_path), *flags, "--quiet"]) == 2
     assert "cannot change --" + flags[0].lstrip("-") in capsys.readouterr().err

@@ -41,7 +41,7 @@ from cvprimer.train.config import AUGMENTS, IMBALANCE, OPTIMIZER_NAMES, SCHEDULE
 from cvprimer.train.diagnose import diagnose
 from cvprimer.train.metrics import classification_report
 from cvprimer.train.monitors import GradientMonitor, NaNGuard
-from cvprimer.train.rundir import RunLock, check_resumable, prepare_new
+from cvprimer.train.rundir import RunLock, check_resumable, check_run_folder, prepare_new
 from cvprimer.train.trainer import Trainer
 
 
@@ -171,17 +171,27 @@ def _distributed_world(cfg: TrainConfig) -> Any:
     return comm
 
 
+def saved_config(resume: str) -> TrainConfig:
+    """The configuration a run folder was started with (its ``config.json``); RunDirError/RunError saying why
+    there is none (no such folder, not a run folder, a config.json that is not a run configuration)."""
+    check_run_folder(resume)
+    try:
+        with open(os.path.join(resume, "config.json"), encoding="utf-8") as f:
+            data = json.load(f)
+        if not isinstance(data, dict):
+            raise TypeError(f"a JSON {type(data).__name__}, expected an object")
+        return TrainConfig(**data)
+    except (OSError, ValueError, TypeError) as e:
+        raise RunError(f"--resume {resume!r}: config.json cannot be read as a run configuration ({e})") from None
+
+
 def _resume_config(resume: str, epochs: int | None, max_steps: int | None = None) -> TrainConfig:
     """The saved configuration of a run to resume (``epochs`` and ``max_steps`` extend it); RunError if it cannot
     be used."""
     from cvprimer.train.checkpoint import read_checkpoint
 
+    cfg = saved_config(resume)
     last = check_resumable(resume)
-    try:
-        with open(os.path.join(resume, "config.json"), encoding="utf-8") as f:
-            cfg = TrainConfig(**json.load(f))
-    except (OSError, ValueError, TypeError) as e:
-        raise RunError(f"--resume {resume!r}: config.json cannot be read as a run configuration ({e})") from None
     if epochs is not None or max_steps is not None:
         try:
             info = read_checkpoint(last)[0]

@@ -62,12 +62,17 @@ def prepare_new(path: str, overwrite: bool = False) -> None:
         raise RunDirError(f"the run folder {path!r} is not writable")
 
 
-def check_resumable(path: str) -> str:
-    """The checkpoint to resume ``path`` from, or a :class:`RunDirError` saying why there is none."""
+def check_run_folder(path: str) -> None:
+    """A :class:`RunDirError` unless ``path`` is a run folder (to resume)."""
     if not os.path.isdir(path):
         raise RunDirError(f"--resume {path!r}: no such folder")
     if not _is_run(path):
         raise RunDirError(f"--resume {path!r} is not a run folder (no config.json)")
+
+
+def check_resumable(path: str) -> str:
+    """The checkpoint to resume ``path`` from, or a :class:`RunDirError` saying why there is none."""
+    check_run_folder(path)
     last = os.path.join(path, "checkpoints", "last.npz")
     if not os.path.isfile(last):
         raise RunDirError(f"--resume {path!r}: the run has no checkpoint yet (it stopped before its first epoch "
