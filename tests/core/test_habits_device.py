@@ -187,3 +187,27 @@ def test_module_to_cpu_float_double_match_torch() -> None:
         m.to("cuda")
     with pytest.raises(RuntimeError, match="CPU only"):
         m.cuda()
+
+
+def test_factories_take_device_like_torch() -> None:
+    dev, tdev = cp.device("cpu"), torch.device("cpu")
+    pairs = [
+        (cp.zeros(2, 3, device=dev), torch.zeros(2, 3, device=tdev)),
+        (cp.ones(2, device="cpu"), torch.ones(2, device="cpu")),
+        (cp.full((2,), 1.5, device=dev), torch.full((2,), 1.5, device=tdev)),
+        (cp.arange(5, device=dev), torch.arange(5, device=tdev)),
+        (cp.eye(3, device=dev), torch.eye(3, device=tdev)),
+        (cp.linspace(0, 1, 5, device=dev), torch.linspace(0, 1, 5, device=tdev)),
+        (cp.tensor([1.0, 2.0], device=dev), torch.tensor([1.0, 2.0], device=tdev)),
+        (cp.as_tensor(np.ones(2), device=dev), torch.as_tensor(np.ones(2), device=tdev)),
+        (cp.zeros_like(cp.ones(2), device=dev), torch.zeros_like(torch.ones(2), device=tdev)),
+    ]
+    for mine, theirs in pairs:
+        assert mine.device == dev and str(theirs.device) == "cpu"
+        assert mine.dtype.name == str(theirs.dtype).removeprefix("torch.")
+        np.testing.assert_allclose(mine.data, theirs.numpy(), rtol=1e-6)
+    assert cp.randn(2, 3, device=dev).shape == tuple(torch.randn(2, 3, device=tdev).shape)
+    with pytest.raises(RuntimeError, match="zeros: device: 'cuda' is not available"):
+        cp.zeros(2, device="cuda")
+    with pytest.raises(RuntimeError, match="tensor: device: 'cuda:0' is not available"):
+        cp.tensor([1.0], device="cuda:0")

@@ -110,6 +110,16 @@ class device:  # noqa: N801 - PyTorch's name
 CPU = device("cpu")
 
 
+def check_device(where: str, dev: Any) -> None:
+    """Refuse, in one line naming ``where``, a ``device=`` argument that is not the CPU (None is fine)."""
+    if dev is None:
+        return
+    try:
+        device(dev)
+    except (RuntimeError, TypeError, ValueError) as e:
+        raise type(e)(f"{where}: {e}") from None
+
+
 def _is_device_string(s: str) -> builtins.bool:
     m = _DEVICE_RE.match(s.strip())
     return m is not None and m.group(1) in _DEVICE_TYPES

@@ -399,13 +399,24 @@ class Tensor:
         self._vc[0] += 1
 
 
-def tensor(data: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    """Make a tensor from array-like data (always copies, like ``torch.tensor``)."""
+def _check_device(where: str, device: Any) -> None:
+    if device is not None:
+        from cvprimer.core.device import check_device
+
+        check_device(where, device)
+
+
+def tensor(data: Any, dtype: Any = None, requires_grad: bool = False, *, device: Any = None,
+           pin_memory: bool = False) -> Tensor:
+    """Make a tensor from array-like data (always copies, like ``torch.tensor``). ``device``: the CPU only;
+    ``pin_memory`` is accepted and ignored."""
+    _check_device("tensor", device)
     return Tensor(np.array(_to_array(data, dtype), copy=True), requires_grad=requires_grad)
 
 
-def as_tensor(data: Any, dtype: Any = None) -> Tensor:
-    """Wrap without copying when possible."""
+def as_tensor(data: Any, dtype: Any = None, device: Any = None) -> Tensor:
+    """Wrap without copying when possible (``device``: the CPU only)."""
+    _check_device("as_tensor", device)
     if isinstance(data, Tensor) and dtype is None:
         return data
     return Tensor(data, dtype=dtype)
