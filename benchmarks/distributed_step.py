@@ -37,14 +37,18 @@ def main() -> None:
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--json", default=None, help="also write every measurement here")
-    ap.add_argument("--configs", default="", help="comma-separated configuration names to run (default: all)")
+    ap.add_argument("--configs", default="", help="';'-separated configuration names to run besides the 1 x 1 "
+                                                  "baseline (default: all)")
     args = ap.parse_args()
     rows, raw = [], []
     for model in args.models.split(","):
         steps = args.steps or (20 if model == "lenet5" else 5)
         configs = {k: v for k, v in CONFIGS.items() if not v["sync_bn"] or model != "lenet5"}  # LeNet has no BN
         if args.configs:
-            keep = {c.strip() for c in args.configs.split(",")} | {"1 rank x 1 thread"}
+            keep = {c.strip() for c in args.configs.split(";")} | {"1 rank x 1 thread"}
+            unknown = keep - set(CONFIGS)
+            if unknown:
+                ap.error(f"--configs: unknown configuration {sorted(unknown)[0]!r}; known: {sorted(CONFIGS)}")
             configs = {k: v for k, v in configs.items() if k in keep}
         runs: dict[str, list[dict]] = {k: [] for k in configs}
         for _ in range(args.repeats):
