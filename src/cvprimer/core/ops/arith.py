@@ -92,6 +92,14 @@ def promote(*operands: Any, floating: bool = False) -> tuple[list[Any], np.dtype
     float32 (3,) + a float64 0-d array float64, PyTorch float32 in both. Python numbers become 0-d arrays
     of that dtype; arrays already of it are passed through without a copy.
     """
+    if len(operands) == 2 and isinstance(operands[0], np.ndarray):
+        # fast paths (most calls): two arrays of one dtype, or a floating array and a Python number
+        a, b = operands
+        if isinstance(b, np.ndarray) and a.dtype == b.dtype and (a.dtype.kind in "fc" or not floating):
+            return [a, b], a.dtype
+        if (a.dtype.kind == "f" and isinstance(b, (int, float)) and not isinstance(b, bool)
+                and (a.ndim or a.dtype == result_type(b))):
+            return [a, np.asarray(b, dtype=a.dtype)], a.dtype
     dt = result_type(*operands)
     if floating and dt.kind not in "fc":
         from cvprimer.core.tensor import DEFAULT_DTYPE
