@@ -99,6 +99,30 @@ class NormalizationMethods(Experiment):
                   "压缩函数须把偏度降低整整一档；这里偏度的抽样误差 sqrt(6/n) 低于 0.01。"},
     }
     reachable = (CONFIRMED, NUANCED, REFUTED)
+    key_term = {"en": "z-score standardization keeps the shape of the distribution",
+                "zh": "z-score 标准化不改变分布形状"}
+    key_figure = "ks_mnist"
+    answer = {
+        "confirmed": {
+            "en": "The three families hold, and here even the normality check passed (KS distance of z-scored "
+                  "MNIST pixels {ks_mnist}); still say that z-scoring only shifts and rescales data, it never "
+                  "reshapes a distribution.",
+            "zh": "三类方法都成立，这次连正态性检验也通过了（z-score 后 MNIST 像素的 KS 距离为 {ks_mnist}）；"
+                  "但回答时仍应指出 z-score 只做平移和缩放，从不改变分布的形状。"},
+        "nuanced": {
+            "en": "Min-max and z-scoring do what their formulas say, but only part of the claim held: z-scored "
+                  "data are normal only if the raw data were (KS distance of z-scored MNIST pixels "
+                  "{ks_mnist}), and skewed features need a non-linear squash such as log.",
+            "zh": "min-max 和 z-score 确实做到了公式所说的，但说法只部分成立：只有原始数据本来就是正态的，"
+                  "z-score 之后才是正态的（z-score 后 MNIST 像素的 KS 距离为 {ks_mnist}），"
+                  "偏斜的特征需要对数之类的非线性压缩。"},
+        "refuted": {
+            "en": "Correct the claim: z-scoring gives mean 0 and standard deviation 1 but keeps the shape, so "
+                  "the data do not become standard normal; z-scored MNIST pixels sit at KS distance {ks_mnist} "
+                  "from the normal law. Use log or arctan maps to reduce skew.",
+            "zh": "需要纠正：z-score 让均值为 0、标准差为 1，但分布形状不变，因此数据并不会变成标准正态分布；"
+                  "z-score 后的 MNIST 像素与正态分布的 KS 距离为 {ks_mnist}。要减小偏斜应使用对数或反正切变换。"},
+    }
     text = {
         "en": {
             "title": "Which normalization methods are in common use?",

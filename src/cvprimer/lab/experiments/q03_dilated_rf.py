@@ -48,6 +48,28 @@ class DilatedField(Experiment):
                    "zh": "理论：感受野是整数个像素，真正的差别至少 1 像素；取半个像素区分相等与不等。"},
     }
     reachable = (CONFIRMED, NUANCED, REFUTED)
+    key_term = {"en": "hybrid dilated convolution (the gridding effect)", "zh": "混合空洞卷积（网格效应）"}
+    key_figure = "rf_single_d3"
+    answer = {
+        "confirmed": {
+            "en": "A 3x3 kernel with dilation d covers 2d + 1 pixels per side ({rf_single_d3} px at d = 3) "
+                  "while the map keeps its size, so dilation widens the field without any downsampling.",
+            "zh": "膨胀率为 d 的 3x3 卷积核每边覆盖 2d + 1 个像素（d = 3 时为 {rf_single_d3} 像素），"
+                  "特征图尺寸不变，所以空洞卷积无需下采样就能扩大感受野。"},
+        "nuanced": {
+            "en": "Dilation does widen the field while the map keeps its size, but one dilated 3x3 layer sees "
+                  "2d + 1 pixels: {rf_single_d3} px at d = 3, not the often quoted 8. Fields such as 7 and 15 "
+                  "come from stacking layers, and mixing rates (1, 2, 5) avoids the holes left by repeating "
+                  "one rate.",
+            "zh": "空洞卷积确实在特征图尺寸不变的情况下扩大了感受野，但单个 3x3 空洞卷积层看到的是 2d + 1 个像"
+                  "素：d = 3 时为 {rf_single_d3} 像素，而不是常说的 8。7、15 这类数值来自多层堆叠，"
+                  "交替使用不同膨胀率（1、2、5）可以避免重复同一膨胀率留下的空洞。"},
+        "refuted": {
+            "en": "The quoted fields do not hold: one dilated 3x3 layer measured {rf_single_d3} px at d = 3 "
+                  "(the rule is 2d + 1 per side), or the map did not keep its size.",
+            "zh": "所给的感受野数值不成立：单个 3x3 空洞卷积层在 d = 3 时测得 {rf_single_d3} 像素（"
+                  "规律是每边 2d + 1），或者特征图尺寸发生了变化。"},
+    }
     text = {
         "en": {
             "title": "What does a dilated convolution achieve?",

@@ -166,6 +166,29 @@ class OverfittingRemedies(Experiment):
             "zh": "实测噪声下限：同样的合并跨种子标准差（quick 0.034，full 0.024）；小于 0.04 的损失无法与噪声区分。"},
     }
     reachable = (CONFIRMED, NUANCED, REFUTED)
+    key_term = {"en": "the train-validation gap (bias and variance)", "zh": "训练集与验证集的差距（偏差与方差）"}
+    key_figure = "gap_baseline"
+    answer = {
+        "confirmed": {
+            "en": "Define over-fitting by the gap between training and validation accuracy ({gap_baseline} for "
+                  "the baseline here) and list the remedies: every one tried here closed that gap or raised "
+                  "validation accuracy.",
+            "zh": "用训练准确率与验证准确率之差定义过拟合（这里基线为 {gap_baseline}），再列出对策："
+                  "这里试过的每一种都缩小了差距或提高了验证准确率。"},
+        "nuanced": {
+            "en": "Define over-fitting by the train-validation gap ({gap_baseline} for the baseline here), but "
+                  "do not present the remedies as equal: more data, augmentation, dropout and weight penalties "
+                  "closed it, while batch norm left it at {gap_batch_norm} in this run.",
+            "zh": "用训练与验证之间的差距定义过拟合（这里基线为 {gap_baseline}），"
+                  "但不要把各种对策说成同样有效：更多数据、数据增强、dropout 和权重惩罚缩小了差距，"
+                  "而这次 batch norm 之后差距仍为 {gap_batch_norm}。"},
+        "refuted": {
+            "en": "The listed remedies did not close the gap here (baseline gap {gap_baseline}), or the "
+                  "baseline hardly over-fitted: say a remedy can only act on a gap that exists, and check the "
+                  "gap first.",
+            "zh": "这里列出的对策没有缩小差距（基线差距 {gap_baseline}），或者基线本身几乎没有过拟合："
+                  "回答时要说明对策只能作用于确实存在的差距，先检查差距。"},
+    }
     text = {
         "en": {
             "title": "How do you tell over-fitting, and what counters it?",

@@ -128,6 +128,28 @@ class Optimizers(Experiment):
                   "10 是两者的几何中点。"},
     }
     reachable = (CONFIRMED, NUANCED, REFUTED)
+    key_term = {"en": "momentum versus adaptive learning rates", "zh": "动量与自适应学习率"}
+    key_figure = "memory_Adam"
+    answer = {
+        "confirmed": {
+            "en": "The three families are a sound map: momentum methods carry a memory of past gradients and "
+                  "adaptive ones rescale each coordinate's step; Adam does both (memory {memory_Adam}, a step "
+                  "that does not grow with the gradient's scale).",
+            "zh": "三类划分是合理的：动量类方法保留过去梯度的记忆，自适应方法按坐标调整步长；Adam 两者兼有（"
+                  "记忆 {memory_Adam}，步长不随梯度尺度增大）。"},
+        "nuanced": {
+            "en": "The grouping mostly fits, but not every optimizer behaved like its family here; describe "
+                  "each by its update rule, and note that Adam belongs to two families (momentum memory "
+                  "{memory_Adam} and adaptive steps).",
+            "zh": "这种分类大体成立，但这里并非每个优化器都表现得像它所属的类别；"
+                  "回答时按更新公式描述每个优化器，并指出 Adam 同时属于两类（动量记忆 {memory_Adam}，"
+                  "自适应步长）。"},
+        "refuted": {
+            "en": "The families did not match how these optimizers behaved on the test (Adam's memory "
+                  "{memory_Adam}); describe optimizers by their update rules rather than by the three labels.",
+            "zh": "这三类标签与测试中优化器的实际行为不符（Adam 的记忆为 {memory_Adam}）；"
+                  "应该按更新公式来描述优化器，而不是套用这三个标签。"},
+    }
     text = {
         "en": {
             "title": "Which optimizers exist beyond SGD and Adam?",

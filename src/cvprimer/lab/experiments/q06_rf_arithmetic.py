@@ -68,6 +68,26 @@ class FieldArithmetic(Experiment):
                          "1 像素；取半个像素区分相等与不等。"},
     }
     reachable = (CONFIRMED, NUANCED, REFUTED)
+    key_term = {"en": "receptive field recursion", "zh": "感受野递推公式"}
+    key_figure = "rf_pad_L4"
+    answer = {
+        "confirmed": {
+            "en": "Yes: the field grows with depth and depends only on kernel sizes and strides (each layer "
+                  "adds its kernel size minus one, times the product of the earlier strides); padding changes "
+                  "nothing, {rf_pad_L4} px after four convolutions with or without it.",
+            "zh": "是的：感受野随深度增大，只由卷积核大小和步长决定（每层增加其核大小减一，"
+                  "再乘以前面各层步长之积）；填充不影响它，四层卷积后有无填充都是 {rf_pad_L4} 像素。"},
+        "nuanced": {
+            "en": "Partly: the field grows with depth, but the formula or the padding-free rule disagreed with "
+                  "the measurement at some layer ({rf_pad_L4} px with padding after four convolutions).",
+            "zh": "部分成立：感受野随深度增大，但在某些层上公式或“与填充无关”的规律与测量不一致（"
+                  "四层卷积后有填充时为 {rf_pad_L4} 像素）。"},
+        "refuted": {
+            "en": "The rule failed here: the measured fields did not follow kernels and strides alone "
+                  "({rf_pad_L4} px with padding after four convolutions).",
+            "zh": "这里规律不成立：测得的感受野并非只由卷积核和步长决定（四层卷积后有填充时为 {rf_pad_L4} 像素"
+                  "）。"},
+    }
     text = {
         "en": {
             "title": "What is a receptive field, and how is it computed?",

@@ -97,6 +97,12 @@ class TuningTips(Experiment):
     questions = (7,)
     topic = "optimization"
     kind = "page"
+    key_term = {"en": "learning-rate range test", "zh": "学习率范围测试"}
+    answer = {"en": "Change one thing at a time and first make the model overfit a tiny batch, which rules out "
+                "bugs. Then tune the learning rate with a range test, add warm-up and decay, move the rate "
+                "with the batch size, and search at random rather than on a grid.",
+              "zh": "每次只改一处，先让模型在极小的批量上过拟合，以排除程序错误。然后用范围测试调学习率，"
+                "加上预热和衰减，让学习率随批量大小变化，用随机搜索而不是网格搜索。"}
     text = {
         "en": {
             "title": "Tuning a network: a short practical guide",

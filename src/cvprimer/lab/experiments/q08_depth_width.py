@@ -79,6 +79,27 @@ class DepthVersusWidth(Experiment):
     }
     reachable = (CONFIRMED, NUANCED, REFUTED)
     quick_provisional = True  # quick mode's 8 epochs leave the deeper nets under-trained (their fit lags in 3/3 seeds)
+    key_term = {"en": "network capacity (depth and width)", "zh": "网络容量（深度与宽度）"}
+    key_figure = "val_acc_w128"
+    answer = {
+        "confirmed": {
+            "en": "Both held: a wider layer learned more (validation accuracy {val_acc_w128} at 128 units "
+                  "against {val_acc_w8} at 8) and a deeper net fitted the training data better.",
+            "zh": "两点都成立：更宽的层学到更多（128 个单元时验证准确率 {val_acc_w128}，"
+                  "8 个单元时 {val_acc_w8}），更深的网络对训练数据拟合得更好。"},
+        "nuanced": {
+            "en": "Width helped (validation accuracy {val_acc_w128} at 128 units against {val_acc_w8} at 8), "
+                  "but depth alone did not fit better on this small task; say depth adds capacity only where "
+                  "the optimizer can use it (residual connections, normalization).",
+            "zh": "宽度有帮助（128 个单元时验证准确率 {val_acc_w128}，8 个单元时 {val_acc_w8}），"
+                  "但在这个小任务上单纯加深并没有拟合得更好；回答时要说明深度只有在优化器能利用时（残差连接、"
+                  "归一化）才增加容量。"},
+        "refuted": {
+            "en": "Neither held here: width did not raise accuracy by the margin ({val_acc_w128} at 128 units, "
+                  "{val_acc_w8} at 8) and depth did not lower the training loss.",
+            "zh": "这里两点都不成立：宽度没有把准确率提高到足够幅度（128 个单元 {val_acc_w128}，"
+                  "8 个单元 {val_acc_w8}），加深也没有降低训练损失。"},
+    }
     text = {
         "en": {
             "title": "What are a network's depth and width?",

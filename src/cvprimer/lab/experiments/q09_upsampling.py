@@ -283,6 +283,31 @@ class Upsampling(Experiment):
                             "1e-12 只为求和顺序留出余量。"},
     }
     reachable = (CONFIRMED, NUANCED, REFUTED)
+    key_term = {"en": "bilinear interpolation, transposed convolution and max unpooling",
+                "zh": "双线性插值、转置卷积与最大反池化"}
+    key_figure = "psnr_bicubic"
+    answer = {
+        "confirmed": {
+            "en": "The three methods work as described: a transposed convolution is zero insertion plus a "
+                  "convolution, unpooling puts values back at the argmax, and bilinear interpolation held its "
+                  "own in quality ({psnr_bilinear} dB against bicubic's {psnr_bicubic} dB) at a small cost.",
+            "zh": "三种方法都如描述那样工作：转置卷积等于插零再卷积，反池化把值放回最大值位置，"
+                  "双线性插值的质量不落下风（{psnr_bilinear} dB，双三次 {psnr_bicubic} dB），代价很小。"},
+        "nuanced": {
+            "en": "Describe the mechanisms as claimed (transposed convolution equals zero insertion plus a "
+                  "convolution, unpooling returns values to the argmax), but do not call bilinear the best: "
+                  "bicubic restored the photo better, {psnr_bicubic} dB against {psnr_bilinear} dB. Bilinear "
+                  "is the cheap default, not the winner.",
+            "zh": "机制可以照原说法描述（转置卷积等于插零再卷积，反池化把值放回最大值位置），"
+                  "但不要说双线性最好：双三次恢复照片更好，{psnr_bicubic} dB 对 {psnr_bilinear} dB。"
+                  "双线性是便宜的默认选择，而不是最优。"},
+        "refuted": {
+            "en": "Most of the description failed here: bilinear was neither best nor negligible in cost "
+                  "(bicubic {psnr_bicubic} dB, bilinear {psnr_bilinear} dB), or a mechanism did not match its "
+                  "reference.",
+            "zh": "这里大部分描述不成立：双线性既不是最好的，代价也不可忽略（双三次 {psnr_bicubic} dB，"
+                  "双线性 {psnr_bilinear} dB），或者某个机制与参考实现不符。"},
+    }
     text = {
         "en": {
             "title": "How does upsampling work?",

@@ -115,6 +115,29 @@ class Downsampling(Experiment):
                              "0.018、0.030、0.008（标准差 0.011）；0.02 约为其两倍。"},
     }
     reachable = (CONFIRMED, NUANCED, REFUTED)
+    key_term = {"en": "strided convolution versus pooling", "zh": "带步长的卷积与池化"}
+    key_figure = "val_acc_strided_extra"
+    answer = {
+        "confirmed": {
+            "en": "Yes: downsampling cut the MACs, widened the field and narrowed the train-validation gap, "
+                  "and the learned stride-2 convolution beat max pooling ({val_acc_strided_extra} against "
+                  "{val_acc_max_pool}) at extra cost.",
+            "zh": "是的：下采样减少了乘加次数，扩大了感受野，也缩小了训练与验证的差距；"
+                  "可学习的步长为 2 的卷积比最大池化更准（{val_acc_strided_extra} 对 {val_acc_max_pool}），"
+                  "但代价更高。"},
+        "nuanced": {
+            "en": "Downsampling cuts MACs and widens the receptive field, but do not claim that a learned "
+                  "stride-2 convolution is more accurate than pooling: {val_acc_strided_extra} against "
+                  "{val_acc_max_pool} for max pooling here, and over-fitting was not clearly lower.",
+            "zh": "下采样减少乘加次数并扩大感受野，但不要说可学习的步长为 2 的卷积比池化更准："
+                  "这里为 {val_acc_strided_extra}，最大池化为 {val_acc_max_pool}，过拟合也没有明显减轻。"},
+        "refuted": {
+            "en": "Few of the claimed benefits appeared here: the learned stride-2 convolution reached "
+                  "{val_acc_strided_extra} against {val_acc_max_pool} for max pooling, and the savings or the "
+                  "wider field did not show.",
+            "zh": "这里几乎看不到所说的好处：可学习的步长为 2 的卷积为 {val_acc_strided_extra}，"
+                  "最大池化为 {val_acc_max_pool}，计算节省或感受野扩大也没有出现。"},
+    }
     text = {
         "en": {
             "title": "Why downsample, and how?",

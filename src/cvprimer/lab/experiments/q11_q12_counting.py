@@ -108,6 +108,26 @@ class ParameterCount(Experiment):
                            "zh": "约定：原文说参数量主要由卷积核权重决定；“主要”理解为超过全部参数的一半。"},
     }
     reachable = (CONFIRMED, NUANCED, REFUTED)
+    key_term = {"en": "parameter count Kh x Kw x Cin x Cout", "zh": "参数量 Kh x Kw x Cin x Cout"}
+    key_figure = "kernel_share_resnet18"
+    answer = {
+        "confirmed": {
+            "en": "Yes: a convolution has Kh x Kw x Cin x Cout weights plus Cout biases and a fully connected "
+                  "layer Cin x Cout, exactly as counted, and kernel weights are {kernel_share_resnet18:pct} of "
+                  "ResNet-18's parameters.",
+            "zh": "是的：卷积层有 Kh x Kw x Cin x Cout 个权重外加 Cout 个偏置，全连接层有 Cin x Cout 个，"
+                  "与计数完全一致；卷积核权重占 ResNet-18 参数的 {kernel_share_resnet18:pct}。"},
+        "nuanced": {
+            "en": "The formulas are right, but kernel weights do not dominate everywhere (ResNet-18: "
+                  "{kernel_share_resnet18:pct}); count the biases and normalization parameters too.",
+            "zh": "公式是对的，但卷积核权重并非处处占大头（ResNet-18：{kernel_share_resnet18:pct}）；"
+                  "偏置和归一化参数也要算上。"},
+        "refuted": {
+            "en": "The counts did not match the layers' tensors here (kernel share of ResNet-18 "
+                  "{kernel_share_resnet18:pct}); check the formula against the real weight shapes.",
+            "zh": "这里计数与各层张量不符（ResNet-18 中卷积核权重占 {kernel_share_resnet18:pct}）；"
+                  "应拿公式与真实权重形状核对。"},
+    }
     text = {
         "en": {
             "title": "How to count a model's parameters",
@@ -254,6 +274,26 @@ class FlopCount(Experiment):
                                  "1.5 倍之间跳动，因此阶梯改为 64 通道输入、从 16 个输出通道起步。）"},
     }
     reachable = (CONFIRMED, NUANCED, REFUTED)
+    key_term = {"en": "MACs versus FLOPs (FLOPs = 2 x MACs)", "zh": "乘加次数与浮点运算次数（FLOPs = 2 x MACs）"}
+    key_figure = "time_ratio_256_over_64"
+    answer = {
+        "confirmed": {
+            "en": "Count a convolution's multiply-adds as Kh x Kw x Cin x Cout x H x W (FLOPs are twice that) "
+                  "and expect latency to grow with them but not in proportion: four times the MACs took "
+                  "{time_ratio_256_over_64}x the time here.",
+            "zh": "卷积的乘加次数按 Kh x Kw x Cin x Cout x H x W 计算（FLOPs 是它的两倍），"
+                  "延迟会随之增加但不成正比：这里乘加次数变为四倍，耗时变为 {time_ratio_256_over_64} 倍。"},
+        "nuanced": {
+            "en": "The formula is right, but latency did not follow the MACs everywhere (four times the MACs "
+                  "took {time_ratio_256_over_64}x the time); say speed depends on memory traffic too.",
+            "zh": "公式正确，但延迟并非处处随乘加次数变化（乘加次数四倍，耗时 {time_ratio_256_over_64} 倍）；"
+                  "回答时要说明速度还取决于访存。"},
+        "refuted": {
+            "en": "The count or its link to latency failed here (four times the MACs took "
+                  "{time_ratio_256_over_64}x the time); measure speed rather than infer it from MACs.",
+            "zh": "这里计数或它与延迟的关系不成立（乘加次数四倍，耗时 {time_ratio_256_over_64} 倍）；"
+                  "速度应当实测，而不是由乘加次数推断。"},
+    }
     text = {
         "en": {
             "title": "How to count a model's FLOPs",

@@ -81,6 +81,15 @@ class ConvFamily(Experiment):
     topic = "architecture"
     kind = "page"
     stochastic = False
+    key_term = {"en": "depthwise-separable, grouped, dilated and transposed convolution",
+                "zh": "深度可分离、分组、空洞与转置卷积"}
+    answer = {"en": "Name each variant by what it changes: stride and padding set the output size, dilation "
+                "spreads the taps, groups and depthwise layers limit which channels mix, 1x1 layers mix only "
+                "channels. Factorized kernels (separable, asymmetric) cut the cost, and a transposed "
+                "convolution enlarges the map.",
+              "zh": "按改变了什么来介绍每种变体：步长和填充决定输出尺寸，空洞卷积拉开采样点，"
+                "分组卷积和逐通道卷积限制哪些通道混合，1x1 卷积只混合通道。分解卷积核（可分离、非对称）"
+                "降低计算量，转置卷积放大特征图。"}
     text = {
         "en": {
             "title": "The convolution family side by side",

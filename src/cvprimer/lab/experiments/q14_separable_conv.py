@@ -86,6 +86,27 @@ class SeparableConv(Experiment):
                   "（没有噪声：这部分既不训练也不计时）。"},
     }
     reachable = (CONFIRMED, NUANCED, REFUTED)
+    key_term = {"en": "depthwise-separable convolution", "zh": "深度可分离卷积"}
+    key_figure = "formula_err_64_128_k3_16"
+    answer = {
+        "confirmed": {
+            "en": "Yes: a depthwise k x k step followed by a 1x1 step costs k^2 Cin H W + Cin Cout H W "
+                  "multiply-adds, about 1/Cout + 1/k^2 of a standard convolution, and the analyzer agreed with "
+                  "the formula exactly (relative gap {formula_err_64_128_k3_16}).",
+            "zh": "是的：先做逐通道的 k x k 卷积再做 1x1 卷积，乘加次数为 k^2 Cin H W + Cin Cout H W，"
+                  "约为标准卷积的 1/Cout + 1/k^2；分析器的结果与公式完全一致（"
+                  "相对误差 {formula_err_64_128_k3_16}）。"},
+        "nuanced": {
+            "en": "The split is right, but the cost formula missed the analyzer on some shapes (relative gap "
+                  "{formula_err_64_128_k3_16} at 64 to 128 channels); quote the ratio 1/Cout + 1/k^2 as an "
+                  "estimate.",
+            "zh": "这种拆分是对的，但在部分形状上成本公式与分析器不一致（64 到 128 通道时相对误差 "
+                  "{formula_err_64_128_k3_16}）；把 1/Cout + 1/k^2 当作估计值来说。"},
+        "refuted": {
+            "en": "The description failed here: the MAC formula or the channel counts disagreed with the "
+                  "analyzer (relative gap {formula_err_64_128_k3_16}).",
+            "zh": "这里描述不成立：乘加次数公式或通道数与分析器不一致（相对误差 {formula_err_64_128_k3_16}）。"},
+    }
     text = {
         "en": {
             "title": "Depthwise-separable convolution",

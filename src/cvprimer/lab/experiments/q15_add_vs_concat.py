@@ -90,6 +90,25 @@ class AddVsConcat(Experiment):
                            "任何差异都说明原始特征被改变了。"},
     }
     reachable = (CONFIRMED, NUANCED, REFUTED)
+    key_term = {"en": "residual addition versus dense concatenation", "zh": "残差相加与稠密拼接"}
+    key_figure = "concat_copy_err"
+    answer = {
+        "confirmed": {
+            "en": "Yes: addition needs identical shapes and keeps the channel count, concatenation needs only "
+                  "equal height and width, adds up the channels and keeps both inputs intact (largest change "
+                  "{concat_copy_err}); ResNet sums, DenseNet stacks.",
+            "zh": "是的：相加要求形状完全相同并保持通道数，拼接只要求高和宽相同，通道数相加，两个输入原样保留（"
+                  "最大变化 {concat_copy_err}）；ResNet 相加，DenseNet 拼接。"},
+        "nuanced": {
+            "en": "Most of the rules held, but not all (largest change of an input inside the concatenation "
+                  "{concat_copy_err}); state the shape rules precisely.",
+            "zh": "大部分规则成立，但不是全部（拼接中输入的最大变化 {concat_copy_err}）；"
+                  "回答时要准确说明形状要求。"},
+        "refuted": {
+            "en": "The shape rules did not hold as stated here (largest change of an input inside the "
+                  "concatenation {concat_copy_err}).",
+            "zh": "这里形状规则并不如所说那样成立（拼接中输入的最大变化 {concat_copy_err}）。"},
+    }
     text = {
         "en": {
             "title": "Addition vs concatenation of feature maps",

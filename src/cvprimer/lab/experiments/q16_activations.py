@@ -124,6 +124,27 @@ class ActivationGallery(Experiment):
         "zh": "原文说每一层都有激活函数，所以只要有一个隐藏的卷积/全连接层没有激活，该网络就不符合（输出层除外："
               "它的 softmax 在损失函数里）；该计数是精确的，没有噪声。"}}
     reachable = ("confirmed", "nuanced", "refuted")
+    key_term = {"en": "activation placement (linear bottleneck, pre-activation)",
+                "zh": "激活函数的位置（线性瓶颈、预激活）"}
+    key_figure = "bare_hidden_resnet20"
+    answer = {
+        "confirmed": {
+            "en": "Yes: the activation is what makes a layer non-linear, and in every network measured each "
+                  "hidden layer had one (ResNet-20: {bare_hidden_resnet20} layers without).",
+            "zh": "是的：激活函数让层变成非线性，而在测量的每个网络里每个隐藏层都有激活（"
+                  "ResNet-20 中没有激活的层为 {bare_hidden_resnet20} 个）。"},
+        "nuanced": {
+            "en": "Activations are what make a network non-linear, but not every layer has one: "
+                  "{bare_hidden_resnet20} hidden layers of ResNet-20 feed an addition before any activation, "
+                  "and MobileNetV2 keeps its projections linear on purpose.",
+            "zh": "激活函数让网络具有非线性，但并非每层都有：ResNet-20 有 {bare_hidden_resnet20} 个隐藏层先进入"
+                  "相加再经过激活，MobileNetV2 的投影层则刻意保持线性。"},
+        "refuted": {
+            "en": "Most networks measured leave hidden layers without their own activation (ResNet-20: "
+                  "{bare_hidden_resnet20}); say non-linearity is needed between layers, not after each one.",
+            "zh": "测量的网络大多有隐藏层没有自己的激活（ResNet-20：{bare_hidden_resnet20} 个）；"
+                  "回答时应说层与层之间需要非线性，而不是每层之后都要。"},
+    }
     text = {
         "en": {
             "title": "What is an activation function, and which ones are common?",

@@ -77,6 +77,28 @@ class PointwiseConv(Experiment):
                   "只是舍入误差（约 1e-15）。"},
     }
     reachable = ("confirmed", "nuanced", "refuted")
+    key_term = {"en": "1x1 (pointwise) convolution and the bottleneck", "zh": "1x1（逐点）卷积与瓶颈结构"}
+    key_figure = "bottleneck_param_saving"
+    answer = {
+        "confirmed": {
+            "en": "Yes: a 1x1 convolution is a linear layer applied at every pixel, so it mixes channels "
+                  "without touching space and changes their number cheaply (the bottleneck needs "
+                  "{bottleneck_param_saving}x fewer parameters); the non-linearity comes from the activation "
+                  "after it.",
+            "zh": "是的：1x1 卷积就是在每个像素上做一次线性层，只混合通道、不改变空间，并能廉价地改变通道数（"
+                  "瓶颈结构的参数少 {bottleneck_param_saving} 倍）；非线性来自它后面的激活函数。"},
+        "nuanced": {
+            "en": "Most of it holds (the bottleneck needs {bottleneck_param_saving}x fewer parameters), but "
+                  "not every part did here; note that a 1x1 convolution is itself linear and only the "
+                  "activation after it adds non-linearity.",
+            "zh": "大部分成立（瓶颈结构参数少 {bottleneck_param_saving} 倍），但这里并非每一点都成立；"
+                  "要指出 1x1 卷积本身是线性的，只有其后的激活才带来非线性。"},
+        "refuted": {
+            "en": "The description failed here (bottleneck parameter saving {bottleneck_param_saving}x); check "
+                  "the channel mixing and the cost separately.",
+            "zh": "这里描述不成立（瓶颈结构参数节省 {bottleneck_param_saving} 倍）；"
+                  "应分别检查通道混合和计算代价。"},
+    }
     text = {
         "en": {
             "title": "What is a 1x1 convolution good for?",

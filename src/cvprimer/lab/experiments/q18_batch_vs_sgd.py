@@ -105,6 +105,25 @@ class BatchVsStochastic(Experiment):
                   "且明显低于其上限。"},
     }
     reachable = ("confirmed", "nuanced", "refuted")
+    key_term = {"en": "stochastic versus full-batch gradient descent", "zh": "随机梯度下降与全批量梯度下降"}
+    key_figure = "speedup_big"
+    answer = {
+        "confirmed": {
+            "en": "Yes: cheap noisy steps reached the target sooner than full-batch descent, {speedup_big}x "
+                  "sooner on the large set, and SGD can learn online.",
+            "zh": "是的：廉价而带噪声的更新比全批量梯度下降更快达到目标，在大数据集上快 {speedup_big} 倍，"
+                  "而且 SGD 可以在线学习。"},
+        "nuanced": {
+            "en": "Say SGD wins on large data only: on the large set it reached the target {speedup_big}x "
+                  "sooner than full-batch descent, but on a few hundred examples full batch was faster. In "
+                  "practice use mini-batches.",
+            "zh": "回答时要说 SGD 只在大数据上占优：在大数据集上它比全批量梯度下降快 {speedup_big} 倍达到目标，"
+                  "但在几百个样本上全批量更快。实际中使用小批量。"},
+        "refuted": {
+            "en": "Single-example SGD was not faster here (speed-up {speedup_big}x on the large set); its "
+                  "per-step cost advantage was eaten by the number of steps.",
+            "zh": "这里逐样本 SGD 并不更快（在大数据集上加速 {speedup_big} 倍）；每步便宜的优势被步数抵消了。"},
+    }
     text = {
         "en": {
             "title": "What does stochastic gradient descent gain over full-batch descent?",

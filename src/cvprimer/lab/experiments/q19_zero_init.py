@@ -85,6 +85,31 @@ class ZeroInit(Experiment):
         "zh": "相同的计算给出逐位相同的 float32 输出，所以对所有输入输出都相同的网络，其离散度恰为 0；1e-6 只比它"
               "高出几次 float32 舍入（logits 量级为 1 时 eps 为 1.2e-7），远低于任何输出依赖输入的网络的离散度。"}}
     reachable = ("confirmed", "nuanced", "refuted")
+    key_term = {"en": "symmetry breaking", "zh": "对称性破缺"}
+    key_figure = "spread_all_zero_sigmoid"
+    answer = {
+        "confirmed": {
+            "en": "Yes: with every weight at zero each input got the same output for every activation tried "
+                  "(sigmoid net's output spread {spread_all_zero_sigmoid}); the units of a layer stay "
+                  "identical, so initialize randomly.",
+            "zh": "是的：所有权重为零时，试过的每种激活函数下所有输入都得到相同输出（"
+                  "sigmoid 网络的输出离散度 {spread_all_zero_sigmoid}）；同一层的单元始终相同，"
+                  "所以要随机初始化。"},
+        "nuanced": {
+            "en": "Refine it: with all-zero weights a ReLU or tanh net outputs the same for every input, since "
+                  "f(0) = 0 stops every gradient, but a sigmoid net (f(0) = 0.5) does learn a little (output "
+                  "spread {spread_all_zero_sigmoid}) while the units of each layer stay identical. The real "
+                  "problem is symmetry, and random initialization breaks it.",
+            "zh": "需要细化：权重全为零时，ReLU 或 tanh 网络对所有输入输出相同，因为 f(0) = 0 让所有梯度为零；"
+                  "但 sigmoid 网络（f(0) = 0.5）确实能学到一点（输出离散度 {spread_all_zero_sigmoid}），"
+                  "只是每层的单元始终完全相同。真正的问题是对称性，随机初始化打破它。"},
+        "refuted": {
+            "en": "'Cannot learn' is too strong: the outputs came to depend on the input with every activation "
+                  "(sigmoid spread {spread_all_zero_sigmoid}); what zero init really costs is that the units "
+                  "of a layer stay identical.",
+            "zh": "“学不到东西”说得太绝对：每种激活函数下输出都开始随输入变化（sigmoid 离散度 "
+                  "{spread_all_zero_sigmoid}）；零初始化真正的代价是同一层的单元始终相同。"},
+    }
     text = {
         "en": {
             "title": "Can a network start from all-zero weights?",

@@ -124,6 +124,27 @@ class InitAcrossDepth(Experiment):
                   "所以种子噪声不会让可训练的网络越过它。"},
     }
     reachable = ("confirmed", "nuanced", "refuted")
+    key_term = {"en": "Xavier and Kaiming (He) initialization", "zh": "Xavier 与 Kaiming（He）初始化"}
+    key_figure = "acc_kaiming_relu"
+    answer = {
+        "confirmed": {
+            "en": "Yes: small N(0, 0.01^2) weights let activations and gradients vanish through depth and "
+                  "training stalled at chance, while Kaiming init with ReLU reached {acc_kaiming_relu} "
+                  "accuracy. Match the scheme to the activation: Xavier for tanh, Kaiming for ReLU.",
+            "zh": "是的：N(0, 0.01^2) 的小权重让激活和梯度随深度消失，训练停在随机水平，"
+                  "而 ReLU 配 Kaiming 初始化达到 {acc_kaiming_relu} 的准确率。初始化要与激活函数匹配："
+                  "tanh 用 Xavier，ReLU 用 Kaiming。"},
+        "nuanced": {
+            "en": "Mostly: a named scheme kept the scale and trained (Kaiming with ReLU {acc_kaiming_relu}), "
+                  "but not every case behaved as the claim says; match the scheme to the activation.",
+            "zh": "大体成立：有名字的初始化方法保持了尺度并能训练（ReLU 配 Kaiming 为 {acc_kaiming_relu}），"
+                  "但并非每种情况都如说法所述；初始化要与激活函数匹配。"},
+        "refuted": {
+            "en": "The link did not show here: the initializations did not separate into vanishing and healthy "
+                  "runs as claimed (Kaiming with ReLU {acc_kaiming_relu}).",
+            "zh": "这里看不到这种联系：各初始化并没有像说法那样分成消失和正常两类（"
+                  "ReLU 配 Kaiming 为 {acc_kaiming_relu}）。"},
+    }
     text = {
         "en": {
             "title": "Why does initialization matter, and which schemes exist?",

@@ -63,6 +63,26 @@ class GrowField(Experiment):
               "one pixel or more over the plain stack counts (the measurement is exact, with no noise).",
         "zh": "感受野是整数个输入像素，原文只说它会变大：比普通堆叠大至少 1 个像素即算（该测量是精确的，没有噪声）。"}}
     reachable = ("confirmed", "nuanced", "refuted")
+    key_term = {"en": "receptive field growth", "zh": "感受野的扩大"}
+    key_figure = "rf_dilation"
+    answer = {
+        "confirmed": {
+            "en": "Yes: each of the three widens the field: dilation {rf_dilation} px against "
+                  "{rf_base_dilation} px for plain 3x3 layers, pooling {rf_pooling} px, one larger kernel "
+                  "{rf_large_kernel} px.",
+            "zh": "是的：三种方法都扩大了感受野：空洞卷积 {rf_dilation} 像素（"
+                  "普通 3x3 层为 {rf_base_dilation} 像素），池化 {rf_pooling} 像素，"
+                  "一个大卷积核 {rf_large_kernel} 像素。"},
+        "nuanced": {
+            "en": "Only some of the three widened the field here (dilation {rf_dilation} px against "
+                  "{rf_base_dilation} px); say which ones and why.",
+            "zh": "这里只有部分方法扩大了感受野（空洞卷积 {rf_dilation} 像素，对照 {rf_base_dilation} 像素）；"
+                  "回答时说明是哪些以及原因。"},
+        "refuted": {
+            "en": "None of the three widened the field here (dilation {rf_dilation} px against "
+                  "{rf_base_dilation} px).",
+            "zh": "这里三种方法都没有扩大感受野（空洞卷积 {rf_dilation} 像素，对照 {rf_base_dilation} 像素）。"},
+    }
     text = {
         "en": {
             "title": "How can the receptive field be enlarged?",

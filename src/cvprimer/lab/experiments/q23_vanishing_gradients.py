@@ -87,6 +87,28 @@ class VanishingGradients(Experiment):
                   "范数超过 1000 即为爆炸；理论上 He 权重放大两倍会把网络输出放大约 2^19（10^5.7）倍。"},
     }
     reachable = ("confirmed", "nuanced", "refuted")
+    key_term = {"en": "vanishing and exploding gradients (saturation)", "zh": "梯度消失与梯度爆炸（饱和）"}
+    key_figure = "log10_ratio_sigmoid_deep"
+    answer = {
+        "confirmed": {
+            "en": "Yes: through 20 sigmoid layers the gradient shrank by a factor of "
+                  "10^{log10_ratio_sigmoid_deep}, ReLU with He init kept it, and the weight scale shrinks or "
+                  "blows it up as the product of weights says.",
+            "zh": "是的：经过 20 层 sigmoid，梯度缩小到 10^{log10_ratio_sigmoid_deep} 倍，"
+                  "ReLU 配 He 初始化则保持住了；权重的尺度按权重连乘使梯度缩小或爆炸。"},
+        "nuanced": {
+            "en": "Blame both the activation and the weight scale: sigmoid shrank the gradient by "
+                  "10^{log10_ratio_sigmoid_deep} over 20 layers while ReLU with He init kept it, but large "
+                  "weights exploded only with ReLU; sigmoid units saturate instead, so their gradient vanishes.",
+            "zh": "原因既在激活函数也在权重尺度：20 层 sigmoid 使梯度缩小到 10^{log10_ratio_sigmoid_deep} 倍，"
+                  "ReLU 配 He 初始化则保持住了；但大权重只在 ReLU 下爆炸，sigmoid 单元会饱和，梯度反而消失。"},
+        "refuted": {
+            "en": "The explanation did not match the measurement (sigmoid over 20 layers: "
+                  "10^{log10_ratio_sigmoid_deep}); look at both the activation's derivative and the weights' "
+                  "scale.",
+            "zh": "这种解释与测量不符（20 层 sigmoid：10^{log10_ratio_sigmoid_deep}）；"
+                  "应同时考虑激活函数的导数和权重尺度。"},
+    }
     text = {
         "en": {
             "title": "What causes vanishing and exploding gradients?",

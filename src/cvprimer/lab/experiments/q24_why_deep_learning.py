@@ -28,6 +28,13 @@ class WhyDeepLearning(Experiment):
     questions = (24,)
     topic = "beyond"
     kind = "page"
+    key_term = {"en": "end-to-end feature learning", "zh": "端到端的特征学习"}
+    answer = {"en": "A deep network learns the features and the classifier together, end to end, instead of "
+                "relying on hand-designed descriptors. Weight sharing and stacked layers make this work for "
+                "images when data and compute are plentiful; on small, clean data hand-made features can still "
+                "compete.",
+              "zh": "深度网络把特征和分类器一起端到端地学出来，而不依赖人工设计的描述子。"
+                "权值共享和多层堆叠让它在数据和算力充足时适用于图像；在小而干净的数据上，人工特征仍有竞争力。"}
     text = {
         "en": {
             "title": "Why does deep learning work in vision?",

@@ -87,6 +87,29 @@ class WhyReLU(Experiment):
                                     "波动约 0.004；提高须超过 0.01，超过这一波动的两倍。"},
     }
     reachable = ("confirmed", "nuanced", "refuted")
+    key_term = {"en": "non-saturating activation (ReLU)", "zh": "非饱和激活函数（ReLU）"}
+    key_figure = "grad_ratio_relu"
+    answer = {
+        "confirmed": {
+            "en": "All three reasons held: ReLU was cheaper, kept the gradient flowing (first-to-last layer "
+                  "ratio {grad_ratio_relu} against {grad_ratio_sigmoid} with sigmoid) and its sparsity came "
+                  "with better accuracy.",
+            "zh": "三条理由都成立：ReLU 更便宜，梯度能顺利传递（首层与末层梯度之比 {grad_ratio_relu}，"
+                  "sigmoid 为 {grad_ratio_sigmoid}），其稀疏性也带来了更高的准确率。"},
+        "nuanced": {
+            "en": "Lead with gradient flow, which is the reason that survives measurement best (first-to-last "
+                  "layer gradient ratio {grad_ratio_relu} with ReLU against {grad_ratio_sigmoid} with "
+                  "sigmoid); at least one of the other reasons, cheaper compute or sparsity helping "
+                  "generalization, failed here.",
+            "zh": "回答时以梯度传递为主，这是最经得起测量的理由（首层与末层梯度之比："
+                  "ReLU 为 {grad_ratio_relu}，sigmoid 为 {grad_ratio_sigmoid}）；另外两条理由（计算更便宜、"
+                  "稀疏性有助于泛化）至少有一条在这里不成立。"},
+        "refuted": {
+            "en": "None of the reasons held clearly here (gradient ratio {grad_ratio_relu} with ReLU against "
+                  "{grad_ratio_sigmoid} with sigmoid); check them one by one.",
+            "zh": "这里没有一条理由明确成立（梯度之比 ReLU 为 {grad_ratio_relu}，"
+                  "sigmoid 为 {grad_ratio_sigmoid}）；应逐条检验。"},
+    }
     text = {
         "en": {
             "title": "Why is ReLU the default activation?",

@@ -40,6 +40,24 @@ class FcVersusConv(Experiment):
                             "zh": "理论：没有零元素的稠密权重矩阵让每个输出依赖全部输入位置，比例恰为 1。"},
     }
     reachable = ("confirmed", "nuanced", "refuted")
+    key_term = {"en": "local connectivity and weight sharing", "zh": "局部连接与权值共享"}
+    key_figure = "conv_dependence_frac"
+    answer = {
+        "confirmed": {
+            "en": "Yes: one output of a 3x3 convolution depends on {conv_dependence_frac:pct} of the input "
+                  "positions, a fully connected output on all of them, and a fully connected layer is exactly "
+                  "a convolution whose kernel covers the whole map.",
+            "zh": "是的：3x3 卷积的一个输出只依赖 {conv_dependence_frac:pct} 的输入位置，"
+                  "全连接的输出依赖全部位置；全连接层恰好就是卷积核覆盖整张特征图的卷积。"},
+        "nuanced": {
+            "en": "Locality or the special case held, not both (a conv output depends on "
+                  "{conv_dependence_frac:pct} of the input); state each part separately.",
+            "zh": "局部性和“特例”两点只有一点成立（卷积输出依赖 {conv_dependence_frac:pct} 的输入）；"
+                  "回答时分开说明。"},
+        "refuted": {
+            "en": "Neither part held here (a conv output depends on {conv_dependence_frac:pct} of the input).",
+            "zh": "这里两点都不成立（卷积输出依赖 {conv_dependence_frac:pct} 的输入）。"},
+    }
     text = {
         "en": {
             "title": "How does a convolutional layer differ from a fully connected one?",

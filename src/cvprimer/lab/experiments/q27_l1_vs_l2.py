@@ -79,6 +79,25 @@ class L1VersusL2(Experiment):
                                     "波动为 0.0002（3 个快速模式种子实测 0.917），2% 远高于噪声。"},
     }
     reachable = ("confirmed", "nuanced", "refuted")
+    key_term = {"en": "L1 sparsity through the proximal (soft-threshold) step", "zh": "L1 稀疏性与近端（软阈值）更新"}
+    key_figure = "zero_frac_l1_proximal"
+    answer = {
+        "confirmed": {
+            "en": "Yes, with one condition: L1 gives exact zeros when it is applied as a proximal "
+                  "(soft-threshold) step, {zero_frac_l1_proximal:pct} of the weights here, while L2 gave no "
+                  "zeros and only shrank the weights.",
+            "zh": "是的，但有一个条件：L1 以近端（软阈值）更新施加时才会得到精确的零，"
+                  "这里有 {zero_frac_l1_proximal:pct} 的权重为零；L2 不产生零，只是把权重变小。"},
+        "nuanced": {
+            "en": "Half of it held: say L1 yields exact zeros only through a proximal step "
+                  "({zero_frac_l1_proximal:pct} here; plain subgradient steps leave tiny non-zeros) and check "
+                  "the L2 part separately.",
+            "zh": "只成立一半：回答时说明 L1 只有通过近端更新才得到精确的零（这里为 {zero_frac_l1_proximal:pct}"
+                  "；普通次梯度更新只会留下很小的非零值），L2 的部分要单独检查。"},
+        "refuted": {
+            "en": "Neither penalty behaved as claimed here (exact zeros with L1 {zero_frac_l1_proximal:pct}).",
+            "zh": "这里两种惩罚都没有如说法那样表现（L1 的精确零比例 {zero_frac_l1_proximal:pct}）。"},
+    }
     text = {
         "en": {
             "title": "What is regularization, and how do L1 and L2 differ?",

@@ -117,6 +117,24 @@ class LossFunctions(Experiment):
                                 "分裂点离真实台阶不超过 0.2（约 7 个点距）就算找到了它。"},
     }
     reachable = ("confirmed", "nuanced", "refuted")
+    key_term = {"en": "matching the loss to the task", "zh": "损失函数与任务的匹配"}
+    key_figure = "split_err"
+    answer = {
+        "confirmed": {
+            "en": "Yes: squared loss fitted the regression line, cross-entropy trained the classifier, hinge "
+                  "loss trained the linear SVM as well, and CART's squared-residual split found the true step "
+                  "({split_err} away).",
+            "zh": "是的：平方损失拟合出了回归直线，交叉熵训练好了分类器，合页损失同样训练好了线性 SVM，"
+                  "CART 的平方残差划分找到了真实的阶跃点（相差 {split_err}）。"},
+        "nuanced": {
+            "en": "Most pairings held, not all (the CART split landed {split_err} from the true step); say "
+                  "which loss suits which task and why.",
+            "zh": "大部分搭配成立，但不是全部（CART 的划分点离真实阶跃 {split_err}）；"
+                  "回答时说明哪种损失适合哪种任务以及原因。"},
+        "refuted": {
+            "en": "The pairings failed here (the CART split landed {split_err} from the true step).",
+            "zh": "这里这些搭配不成立（CART 的划分点离真实阶跃 {split_err}）。"},
+    }
     text = {
         "en": {
             "title": "Which standard loss functions are there, and where is each used?",

@@ -96,6 +96,29 @@ class DropoutWhy(Experiment):
                                   "0.019-0.037（波动约 0.009）；提高须超过 0.01，约为零以上一个波动。"},
     }
     reachable = ("confirmed", "nuanced", "refuted")
+    key_term = {"en": "co-adaptation (dropout as an implicit ensemble)", "zh": "共适应（dropout 作为隐式集成）"}
+    key_figure = "half_units_acc_dropout"
+    answer = {
+        "confirmed": {
+            "en": "Yes: dropout narrowed the train-validation gap and made units independent of each other; "
+                  "with half the units removed the dropout net kept {half_units_acc_dropout} accuracy against "
+                  "{half_units_acc_plain}.",
+            "zh": "是的：dropout 缩小了训练与验证的差距，并让单元彼此独立；去掉一半单元后，"
+                  "dropout 网络仍有 {half_units_acc_dropout} 的准确率，普通网络为 {half_units_acc_plain}。"},
+        "nuanced": {
+            "en": "Dropout made units less dependent on each other (with half the units removed: "
+                  "{half_units_acc_dropout} against {half_units_acc_plain}), but it did not cut every measure "
+                  "of over-fitting (accuracy gap {gap_dropout} against {gap_plain}); say it regularizes, not "
+                  "that it always closes the gap.",
+            "zh": "dropout 让单元之间的依赖减弱了（去掉一半单元后：{half_units_acc_dropout} 对 "
+                  "{half_units_acc_plain}），但并没有缩小每一种过拟合指标（"
+                  "准确率差距 {gap_dropout} 对 {gap_plain}）；回答时说它起正则化作用，而不是说它总能缩小差距。"},
+        "refuted": {
+            "en": "Dropout neither closed the gap nor made units more robust here (half the units removed: "
+                  "{half_units_acc_dropout} against {half_units_acc_plain}).",
+            "zh": "这里 dropout 既没有缩小差距，也没有让单元更稳健（去掉一半单元后："
+                  "{half_units_acc_dropout} 对 {half_units_acc_plain}）。"},
+    }
     text = {
         "en": {
             "title": "Why does dropout reduce over-fitting?",

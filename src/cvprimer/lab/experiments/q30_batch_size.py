@@ -52,6 +52,29 @@ class BatchSize(Experiment):
                            "0.92-0.96）；下降至少 0.05（约 2.5 个波动）才算变差。"},
     }
     reachable = ("confirmed", "nuanced", "refuted")
+    key_term = {"en": "gradient noise and the linear scaling rule", "zh": "梯度噪声与线性缩放规则"}
+    key_figure = "cosine_same_point_b512"
+    answer = {
+        "confirmed": {
+            "en": "Yes: a larger batch gave a truer direction (cosine to the full gradient "
+                  "{cosine_same_point_b16} at B=16, {cosine_same_point_b512} at B=512), and both extremes of "
+                  "batch size did worse.",
+            "zh": "是的：更大的批量给出更准确的方向（与全梯度的余弦：B=16 时 {cosine_same_point_b16}，"
+                  "B=512 时 {cosine_same_point_b512}），批量过大或过小都更差。"},
+        "nuanced": {
+            "en": "A larger batch does give a truer direction (cosine to the full gradient "
+                  "{cosine_same_point_b16} at B=16, {cosine_same_point_b512} at B=512), but with the learning "
+                  "rate scaled to the batch the extremes were not clearly worse; scale the rate with the batch "
+                  "size.",
+            "zh": "更大的批量确实给出更准确的方向（与全梯度的余弦：B=16 时 {cosine_same_point_b16}，"
+                  "B=512 时 {cosine_same_point_b512}），但学习率随批量缩放后，两端并没有明显更差；"
+                  "学习率应随批量大小缩放。"},
+        "refuted": {
+            "en": "A larger batch did not give a clearly truer direction here (cosine {cosine_same_point_b16} "
+                  "at B=16, {cosine_same_point_b512} at B=512).",
+            "zh": "这里更大的批量并没有给出明显更准确的方向（余弦：B=16 时 {cosine_same_point_b16}，"
+                  "B=512 时 {cosine_same_point_b512}）。"},
+    }
     text = {
         "en": {
             "title": "How does the mini-batch size affect training?",

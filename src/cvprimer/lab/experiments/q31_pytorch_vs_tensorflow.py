@@ -122,6 +122,13 @@ class PyTorchVsTensorFlow(Experiment):
     topic = "beyond"
     kind = "page"
     stochastic = False
+    key_term = {"en": "eager execution versus graph compilation", "zh": "即时执行与图编译"}
+    answer = {"en": "The dynamic-versus-static contrast is out of date: both frameworks now run eagerly by default "
+                "and both trace graphs on request (torch.compile, tf.function). Answer with defaults and "
+                "ecosystems: PyTorch leads in research code, TensorFlow has a long deployment story.",
+              "zh": "“动态图对静态图”的对比已经过时：两个框架现在默认都是即时执行，也都能按需追踪成图（"
+                "torch.compile、tf.function）。回答时讲默认行为和生态：PyTorch 在研究代码中占主导，"
+                "TensorFlow 的部署工具链历史更长。"}
     text = {
         "en": {
             "title": "PyTorch vs TensorFlow: building the graph while running, or before",

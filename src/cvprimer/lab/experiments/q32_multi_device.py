@@ -73,6 +73,22 @@ class MultiDevice(Experiment):
                             "两台设备梯度不同的地方都有差异；0.05 远高于舍入误差，又远低于这两者。"},
     }
     reachable = ("confirmed", "refuted")
+    key_term = {"en": "data parallelism with an all-reduce of the mean", "zh": "数据并行与求平均的 all-reduce"}
+    key_figure = "sum_vs_big_mean_loss"
+    answer = {
+        "confirmed": {
+            "en": "Yes: each device computes gradients on its slice and an all-reduce averages them; the "
+                  "average equals the whole-batch gradient exactly, whereas the sum would be off by "
+                  "{sum_vs_big_mean_loss} (relative) with a mean-reduced loss.",
+            "zh": "是的：每个设备在自己那份数据上算梯度，再用 all-reduce 求平均；"
+                  "平均值与整个批量的梯度完全相等，而在按均值归约的损失下求和会有 {sum_vs_big_mean_loss} 的相对"
+                  "偏差。"},
+        "refuted": {
+            "en": "The averaged gradients did not reproduce the whole-batch step here (the sum is off by "
+                  "{sum_vs_big_mean_loss}); check how the loss is reduced before the all-reduce.",
+            "zh": "这里平均后的梯度没有重现整个批量的更新（求和偏差 {sum_vs_big_mean_loss}）；"
+                  "应检查 all-reduce 之前损失是如何归约的。"},
+    }
     text = {
         "en": {
             "title": "What data-parallel training communicates",

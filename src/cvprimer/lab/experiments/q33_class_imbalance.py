@@ -97,6 +97,26 @@ class ClassImbalance(Experiment):
     # quick mode's short training leaves the minority classes under-learned, where every remedy gains several
     # points; full training learns them anyway and only some remedies still gain the margin
     quick_provisional = True
+    key_term = {"en": "re-sampling and re-weighting (balanced accuracy)", "zh": "重采样与重加权（平衡准确率）"}
+    key_figure = "gain_oversample"
+    answer = {
+        "confirmed": {
+            "en": "Yes: every remedy raised the balanced accuracy from {bal_acc_none}% (over-sampling "
+                  "+{gain_oversample} points, SMOTE +{gain_smote}, focal loss +{gain_focal}); judge imbalance "
+                  "remedies by balanced accuracy, not plain accuracy.",
+            "zh": "是的：每种对策都把平衡准确率从 {bal_acc_none}% 提高了（过采样 +{gain_oversample} 个百分点，"
+                  "SMOTE +{gain_smote}，focal loss +{gain_focal}）；评价不平衡对策要看平衡准确率，"
+                  "而不是普通准确率。"},
+        "nuanced": {
+            "en": "Some remedies helped and some did not (over-sampling +{gain_oversample} points over "
+                  "{bal_acc_none}%); say which, and judge by balanced accuracy.",
+            "zh": "有的对策有效，有的无效（过采样在 {bal_acc_none}% 的基础上 +{gain_oversample} 个百分点）；"
+                  "回答时说明是哪些，并以平衡准确率来评价。"},
+        "refuted": {
+            "en": "None of the remedies helped here (over-sampling {gain_oversample} points over "
+                  "{bal_acc_none}%).",
+            "zh": "这里没有一种对策有效（过采样在 {bal_acc_none}% 的基础上变化 {gain_oversample} 个百分点）。"},
+    }
     text = {
         "en": {
             "title": "Remedies for class imbalance",

@@ -78,6 +78,28 @@ class ReLUGradAtZero(Experiment):
                              "它的部分标准差约 0.7 个百分点，2 个百分点约为三倍标准差。"},
     }
     reachable = ("confirmed", "nuanced", "refuted")
+    key_term = {"en": "the subgradient of ReLU at zero", "zh": "ReLU 在零点的次梯度"}
+    key_figure = "max_zero_pct"
+    answer = {
+        "confirmed": {
+            "en": "Yes: exact zeros at ReLU inputs were rare (at most {max_zero_pct}%) and the slope chosen at "
+                  "0 did not change the result; frameworks take 0.",
+            "zh": "是的：ReLU 输入恰为零的情况很少（最多 {max_zero_pct}%），零点处取哪个斜率不影响结果；"
+                  "框架取 0。"},
+        "nuanced": {
+            "en": "Any value in [0, 1] is a valid subgradient and the choice barely moved the result, but "
+                  "exact zeros are not always rare: with bias-free convolutions up to {max_zero_pct}% of the "
+                  "ReLU inputs were exactly 0. Say the choice is harmless in practice, not that zeros never "
+                  "occur.",
+            "zh": "[0, 1] 中的任何值都是合法的次梯度，而且取哪个几乎不影响结果；但恰为零的输入并不总是罕见："
+                  "无偏置卷积时多达 {max_zero_pct}% 的 ReLU 输入恰为 0。回答时说这种选择在实践中无害，"
+                  "而不是说零从不出现。"},
+        "refuted": {
+            "en": "Exact zeros were common (up to {max_zero_pct}%) and the slope chosen at 0 changed the "
+                  "result; the choice matters for such networks.",
+            "zh": "恰为零的输入很常见（最多 {max_zero_pct}%），零点斜率的选择也改变了结果；"
+                  "对这类网络来说这个选择是有影响的。"},
+    }
     text = {
         "en": {
             "title": "ReLU at exactly 0: how often it happens and which slope to use",

@@ -104,6 +104,26 @@ class PoolingBackward(Experiment):
         "zh": "舍入误差：梯度是至多 784 项的 float64 求和（相对误差约 1e-13），而这里填充窗口造成的最小损失为 "
               "1 - (82/84)^2 = 0.047（28x28 图上 3x3 窗口、一行一列填充）；1e-9 与两者都相差好几个数量级。"}}
     reachable = ("confirmed", "nuanced", "refuted")
+    key_term = {"en": "gradient routing through pooling", "zh": "池化层的梯度传递"}
+    key_figure = "sum_err_include_pad"
+    answer = {
+        "confirmed": {
+            "en": "Yes: max pooling sends each window's gradient to its maximum and average pooling splits it "
+                  "equally, so the gradient sum is kept in every setting (largest deviation with padding "
+                  "counted {sum_err_include_pad}).",
+            "zh": "是的：最大池化把每个窗口的梯度交给最大值，平均池化把它平均分配，"
+                  "所以在所有设置下梯度之和都不变（计入填充时的最大偏差 {sum_err_include_pad}）。"},
+        "nuanced": {
+            "en": "Pooling only routes gradients: max sends each window's gradient to its maximum and average "
+                  "splits it equally, so the sum is kept, except when zero padding counts in the divisor; then "
+                  "the padded cells take a share and the sum is off by {sum_err_include_pad:pct}.",
+            "zh": "池化层只负责传递梯度：最大池化把梯度交给最大值，平均池化平均分配，所以梯度之和不变；"
+                  "但当零填充计入除数时，填充位置会分走一部分，梯度之和偏差 {sum_err_include_pad:pct}。"},
+        "refuted": {
+            "en": "The gradient sum was not kept here (deviation {sum_err_include_pad:pct} with padding "
+                  "counted), or average pooling did not share equally.",
+            "zh": "这里梯度之和没有保持（计入填充时偏差 {sum_err_include_pad:pct}），或者平均池化没有平均分配。"},
+    }
     text = {
         "en": {
             "title": "How a pooling layer passes gradients back",

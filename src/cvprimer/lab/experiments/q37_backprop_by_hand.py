@@ -144,6 +144,21 @@ class BackpropByHand(Experiment):
                   "符号或系数写错时损失降不下来。"},
     }
     reachable = ("confirmed", "refuted")
+    key_term = {"en": "the chain rule and gradient checking", "zh": "链式法则与梯度检验"}
+    key_figure = "max_rel_err_numeric"
+    answer = {
+        "confirmed": {
+            "en": "Yes: the chain rule written by hand matched autograd and central differences (relative "
+                  "error {max_rel_err_numeric}), and descending along it cut the loss to {loss_ratio} of its "
+                  "start.",
+            "zh": "是的：手写的链式法则与自动求导和中心差分一致（相对误差 {max_rel_err_numeric}），"
+                  "沿它下降把损失降到初始的 {loss_ratio}。"},
+        "refuted": {
+            "en": "The hand-derived gradients or the descent failed here (relative error against central "
+                  "differences {max_rel_err_numeric}); check the derivation with a gradient check.",
+            "zh": "这里手推的梯度或下降过程不成立（与中心差分的相对误差 {max_rel_err_numeric}）；"
+                  "应用梯度检验核对推导。"},
+    }
     text = {
         "en": {
             "title": "Backpropagation written out by hand for a small CNN",

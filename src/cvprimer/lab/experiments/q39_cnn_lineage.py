@@ -91,6 +91,14 @@ class CnnLineage(Experiment):
     topic = "architecture"
     kind = "page"
     stochastic = False
+    key_term = {"en": "from LeNet to the Vision Transformer", "zh": "从 LeNet 到 Vision Transformer"}
+    answer = {"en": "Tell it as one idea per generation: LeNet-5's shared filters and pooling, AlexNet's ReLU, "
+                "dropout and GPUs, VGG's 3x3 stacks, GoogLeNet's parallel branches with 1x1 reductions, "
+                "ResNet's shortcuts. Then the efficiency families (MobileNet, ShuffleNet) and finally "
+                "self-attention over patches in ViT.",
+              "zh": "按“每一代一个新想法”来讲：LeNet-5 的共享卷积核与池化，AlexNet 的 ReLU、dropout 与 GPU，"
+                "VGG 的 3x3 堆叠，GoogLeNet 的并行分支与 1x1 降维，ResNet 的捷径连接。之后是高效网络家族（"
+                "MobileNet、ShuffleNet），最后是 ViT 在图像块上的自注意力。"}
     text = {
         "en": {
             "title": "The lineage of CNN classifiers",

@@ -46,6 +46,13 @@ class NeuralNetProsCons(Experiment):
     questions = (40,)
     topic = "beyond"
     kind = "page"
+    key_term = {"en": "inductive bias and data hunger", "zh": "归纳偏置与对数据的依赖"}
+    answer = {"en": "Strengths: features learned from data, one family of models for many tasks, and depth for "
+                "complex functions. Weaknesses worth naming: hunger for labelled data, compute cost, fragility "
+                "under small adversarial perturbations, and saliency maps that hint at rather than explain a "
+                "decision.",
+              "zh": "优点：特征从数据中学习，一类模型适用于多种任务，深度带来拟合复杂函数的能力。值得指出的缺点："
+                "需要大量标注数据、计算成本高、在微小的对抗扰动下很脆弱，显著性图只能提示而不能解释决策。"}
     text = {
         "en": {
             "title": "Strengths and weaknesses of neural networks",

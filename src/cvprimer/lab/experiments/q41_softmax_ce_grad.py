@@ -74,6 +74,20 @@ class SoftmaxCrossEntropyGrad(Experiment):
                               "magnitude 1, far below any formula error",
                         "zh": "理论：float32 的机器精度为 6e-8；1e-6 约为量级 1 处 16 个舍入单位，远小于任何公式错误"},
     }
+    key_term = {"en": "the softmax cross-entropy gradient p - y", "zh": "softmax 交叉熵的梯度 p - y"}
+    key_figure = "max_err_float64"
+    answer = {
+        "confirmed": {
+            "en": "Yes: the gradient of cross-entropy after softmax with respect to the logits is p - y "
+                  "(autograd agreed to {max_err_float64} in float64), which is why frameworks fuse the two "
+                  "into one stable operation.",
+            "zh": "是的：softmax 之后的交叉熵对 logits 的梯度就是 p - y（"
+                  "float64 下自动求导与之相差 {max_err_float64}），"
+                  "这也是框架把两者合成一个数值稳定的算子的原因。"},
+        "refuted": {
+            "en": "Autograd's gradient did not match p - y here (largest error {max_err_float64} in float64).",
+            "zh": "这里自动求导的梯度与 p - y 不一致（float64 下最大误差 {max_err_float64}）。"},
+    }
     text = {
         "en": {
             "title": "The gradient of softmax + cross-entropy",

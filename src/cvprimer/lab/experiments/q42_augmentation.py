@@ -194,6 +194,25 @@ class Augmentation(Experiment):
                         "zh": "理论：8 张图随机排列时约 7/8 的输出以别的图像为伙伴；至少一半的输出必须依赖其他样本"
                               "（单样本变换为 0）"},
     }
+    key_term = {"en": "Mixup and label-preserving augmentation", "zh": "Mixup 与保持标签的数据增强"}
+    key_figure = "mixup_partner_dep"
+    answer = {
+        "confirmed": {
+            "en": "Yes: geometric transforms moved the object, photometric ones changed only pixel values, and "
+                  "Mixup blended two images and their labels linearly ({mixup_partner_dep:pct} of its outputs "
+                  "depend on a second sample).",
+            "zh": "是的：几何变换移动了物体，像素变换只改变了像素值，Mixup 对两张图像及其标签做线性混合（"
+                  "{mixup_partner_dep:pct} 的输出依赖另一个样本）。"},
+        "nuanced": {
+            "en": "The three kinds mostly behaved as described (Mixup outputs depending on a second sample: "
+                  "{mixup_partner_dep:pct}), but one did not; name the kind and what it really changes.",
+            "zh": "三类增强大体如描述那样（依赖另一个样本的 Mixup 输出：{mixup_partner_dep:pct}），"
+                  "但有一类不是；回答时指出是哪一类以及它实际改变了什么。"},
+        "refuted": {
+            "en": "The three kinds did not behave as described here (Mixup outputs depending on a second "
+                  "sample: {mixup_partner_dep:pct}).",
+            "zh": "这里三类增强都没有如描述那样表现（依赖另一个样本的 Mixup 输出：{mixup_partner_dep:pct}）。"},
+    }
     text = {
         "en": {
             "title": "Data augmentation techniques",

@@ -168,6 +168,27 @@ class WarmUp(Experiment):
                   "20-58，而预热时的尖峰本身的标准差只有 0.18（快速模式）；比值 3 要求的平稳程度远超该波动，"
                   "且低于所有实测种子"},
     }
+    key_term = {"en": "learning-rate warm-up", "zh": "学习率预热"}
+    key_figure = "spike_ratio_top_lr"
+    answer = {
+        "confirmed": {
+            "en": "Yes: warm-up damped the early loss spike ({spike_ratio_top_lr}x calmer), kept the "
+                  "normalization statistics steady and reduced early over-fitting to single mini-batches.",
+            "zh": "是的：预热抑制了早期的损失尖峰（平稳 {spike_ratio_top_lr} 倍），使归一化统计量保持稳定，"
+                  "并减少了早期对单个小批量的过拟合。"},
+        "nuanced": {
+            "en": "Say warm-up stabilizes the first steps (the early loss spike was {spike_ratio_top_lr}x "
+                  "calmer with it) and keeps normalization statistics steadier, but do not claim it prevents "
+                  "early over-fitting to mini-batches unless you measured it; at least one part failed here.",
+            "zh": "回答时说预热能稳定最初的几步（有预热时早期损失尖峰平稳 {spike_ratio_top_lr} 倍），"
+                  "并让归一化统计量更稳定；但除非测过，不要说它能防止早期对小批量的过拟合；"
+                  "这里至少有一点不成立。"},
+        "refuted": {
+            "en": "Warm-up made no measurable difference here (early loss spike {spike_ratio_top_lr}x calmer); "
+                  "its benefit depends on the learning rate and the model.",
+            "zh": "这里预热没有带来可测的差别（早期损失尖峰平稳 {spike_ratio_top_lr} 倍）；"
+                  "它的作用取决于学习率和模型。"},
+    }
     text = {
         "en": {
             "title": "Learning-rate warm-up",

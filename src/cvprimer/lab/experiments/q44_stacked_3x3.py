@@ -61,6 +61,26 @@ class Stacked3x3(Experiment):
                                "0.003（各 3 个种子）；提升至少 0.05（高于较大的标准差）才算数，单个幸运种子不能把功劳"
                                "记给额外的非线性"},
     }
+    key_term = {"en": "stacked 3x3 convolutions (VGG)", "zh": "堆叠 3x3 卷积（VGG）"}
+    key_figure = "param_ratio"
+    answer = {
+        "confirmed": {
+            "en": "Yes: two 3x3 convolutions see the same 5x5 field with {param_ratio}x the weights of one "
+                  "5x5, and the extra non-linearity raised accuracy ({acc_two_3x3} against {acc_one_5x5}).",
+            "zh": "是的：两个 3x3 卷积看到与一个 5x5 相同的感受野，权重只有其 {param_ratio} 倍，"
+                  "额外的非线性也提高了准确率（{acc_two_3x3} 对 {acc_one_5x5}）。"},
+        "nuanced": {
+            "en": "Two 3x3 convolutions cover the same 5x5 field with {param_ratio}x the weights, but the "
+                  "extra non-linearity did not make this small net more accurate ({acc_two_3x3} against "
+                  "{acc_one_5x5}); quote the saving, not a guaranteed gain.",
+            "zh": "两个 3x3 卷积以 {param_ratio} 倍的权重覆盖相同的 5x5 感受野，"
+                  "但额外的非线性并没有让这个小网络更准确（{acc_two_3x3} 对 {acc_one_5x5}）；回答时讲参数节省，"
+                  "而不是保证精度提升。"},
+        "refuted": {
+            "en": "The stack did not match the claim here (weight ratio {param_ratio}x, accuracy {acc_two_3x3} "
+                  "against {acc_one_5x5}).",
+            "zh": "这里堆叠结构与说法不符（权重之比 {param_ratio} 倍，准确率 {acc_two_3x3} 对 {acc_one_5x5}）。"},
+    }
     text = {
         "en": {
             "title": "Two 3x3 convolutions vs one 5x5",

@@ -58,6 +58,20 @@ class GroupConv(Experiment):
                                          "channels, so one cross-group dependency contradicts the claim",
                                    "zh": "定义：各组单独卷积，就不可能依赖其他组的通道，出现一处跨组依赖即与说法矛盾"},
     }
+    key_term = {"en": "grouped convolution", "zh": "分组卷积"}
+    key_figure = "split_concat_err"
+    answer = {
+        "confirmed": {
+            "en": "Yes: a convolution with g groups is exactly g separate convolutions on channel slices, "
+                  "concatenated (difference {split_concat_err}), so channels never mix across groups and the "
+                  "parameters and MACs drop by g.",
+            "zh": "是的：分成 g 组的卷积恰好等于在各通道切片上分别做 g 次卷积再拼接（差异 {split_concat_err}）"
+                  "，因此通道不会跨组混合，参数量和乘加次数都除以 g。"},
+        "refuted": {
+            "en": "The grouped layer did not equal separate convolutions on channel slices here (difference "
+                  "{split_concat_err}).",
+            "zh": "这里分组卷积不等于在通道切片上分别卷积（差异 {split_concat_err}）。"},
+    }
     text = {
         "en": {
             "title": "Group convolution",

@@ -62,6 +62,25 @@ class NonConvergence(Experiment):
                           "zh": "实测噪声：故障使训练准确率下降至少 0.1 才算，超过正常训练跨种子标准差"
                                 "（0.016，快速模式 3 个种子）的 6 倍"},
     }
+    key_term = {"en": "diagnosing non-convergence", "zh": "不收敛的诊断"}
+    key_figure = "train_acc_baseline"
+    answer = {
+        "confirmed": {
+            "en": "Yes: a model that can learn the task (training accuracy {train_acc_baseline}) failed to "
+                  "converge under each listed cause; a learning rate far too high diverged rather than "
+                  "oscillated. Check labels, learning rate and input scaling first.",
+            "zh": "是的：一个能学会任务的模型（训练准确率 {train_acc_baseline}）在列出的每个原因下都无法收敛；"
+                  "学习率过高时损失发散而不是振荡。先检查标签、学习率和输入缩放。"},
+        "nuanced": {
+            "en": "Some listed causes stopped a model that can learn the task (training accuracy "
+                  "{train_acc_baseline}) from converging and some did not; say which ones matter.",
+            "zh": "列出的原因中，有些让能学会任务的模型（训练准确率 {train_acc_baseline}）无法收敛，"
+                  "有些则没有；回答时指出哪些才重要。"},
+        "refuted": {
+            "en": "The listed causes did not stop convergence here, or the baseline itself did not converge "
+                  "(training accuracy {train_acc_baseline}).",
+            "zh": "这里列出的原因并没有阻止收敛，或者基线本身就没有收敛（训练准确率 {train_acc_baseline}）。"},
+    }
     text = {
         "en": {
             "title": "When a model does not converge",

@@ -78,6 +78,30 @@ class ReluVsSigmoid(Experiment):
                   "真实的节省须高出测得均值约 3 个标准差。"},
     }
     reachable = ("confirmed", "nuanced", "refuted")
+    key_term = {"en": "saturation and the vanishing gradient", "zh": "饱和与梯度消失"}
+    key_figure = "log10_grad_ratio_sigmoid"
+    answer = {
+        "confirmed": {
+            "en": "Yes: through 10 layers sigmoid's gradient fell to 10^{log10_grad_ratio_sigmoid} while "
+                  "ReLU's stayed near 10^{log10_grad_ratio_relu}, ReLU was cheaper, and {relu_sparsity:pct} of "
+                  "its outputs were zero.",
+            "zh": "是的：经过 10 层，sigmoid 的梯度降到 10^{log10_grad_ratio_sigmoid}，"
+                  "ReLU 保持在 10^{log10_grad_ratio_relu} 左右；ReLU 更便宜，"
+                  "且 {relu_sparsity:pct} 的输出为零。"},
+        "nuanced": {
+            "en": "Sigmoid's gradient does vanish through depth (10^{log10_grad_ratio_sigmoid} over 10 layers "
+                  "against 10^{log10_grad_ratio_relu} with ReLU) and ReLU's outputs are sparse "
+                  "({relu_sparsity:pct} zeros), but at least one part, such as a cheaper derivative, did not "
+                  "show here.",
+            "zh": "sigmoid 的梯度确实随深度消失（10 层后为 10^{log10_grad_ratio_sigmoid}，"
+                  "ReLU 为 10^{log10_grad_ratio_relu}），ReLU 的输出也是稀疏的（{relu_sparsity:pct} 为零），"
+                  "但至少有一点（比如导数更便宜）这里没有体现。"},
+        "refuted": {
+            "en": "The gradients did not separate as claimed here (sigmoid 10^{log10_grad_ratio_sigmoid}, ReLU "
+                  "10^{log10_grad_ratio_relu} over 10 layers).",
+            "zh": "这里梯度并没有像说法那样拉开差距（10 层后 sigmoid 为 10^{log10_grad_ratio_sigmoid}，"
+                  "ReLU 为 10^{log10_grad_ratio_relu}）。"},
+    }
     text = {
         "en": {
             "title": "In what ways does ReLU beat sigmoid?",

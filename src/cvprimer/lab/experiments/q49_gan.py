@@ -150,6 +150,24 @@ class GanEquilibrium(Experiment):
                   "完整模式 0.035-0.070（标准差 0.015），快速模式 0.10-0.19（暂定）。"},
     }
     reachable = ("confirmed", "nuanced", "refuted")
+    key_term = {"en": "adversarial (minimax) training", "zh": "对抗（极小极大）训练"}
+    key_figure = "mmd_ratio"
+    answer = {
+        "confirmed": {
+            "en": "Yes: both players improved (the generator's distance to real digits fell to {mmd_ratio} of "
+                  "its start) and training settled.",
+            "zh": "是的：双方都在进步（生成器与真实 digits 的距离降到初始的 {mmd_ratio}），训练也趋于稳定。"},
+        "nuanced": {
+            "en": "Both players can improve (the generator's distance to real digits fell to {mmd_ratio} of "
+                  "its start), but do not promise a steady state: at least one part failed here, and GAN "
+                  "training often oscillates rather than converges.",
+            "zh": "双方都可能进步（生成器与真实 digits 的距离降到初始的 {mmd_ratio}），"
+                  "但不要保证会达到稳定状态：这里至少有一点不成立，GAN 训练常常振荡而不是收敛。"},
+        "refuted": {
+            "en": "The adversarial game did not improve both players here (generator distance at {mmd_ratio} "
+                  "of its start).",
+            "zh": "这里对抗博弈没有让双方都进步（生成器距离为初始的 {mmd_ratio}）。"},
+    }
     text = {
         "en": {
             "title": "What is the idea behind GANs?",

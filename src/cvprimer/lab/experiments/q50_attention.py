@@ -134,6 +134,26 @@ class Attention(Experiment):
                   "在完整模式约 1.2 点（实测 -2.4 到 +0.7），快速模式最多约 3 点（-9.5 到 -2）。"},
     }
     reachable = ("confirmed", "nuanced", "refuted")
+    key_term = {"en": "attention (squeeze-and-excitation, CBAM)", "zh": "注意力机制（SE、CBAM）"}
+    key_figure = "focus_ratio"
+    answer = {
+        "confirmed": {
+            "en": "Yes: the attention gate found the digit (ink weighted {focus_ratio}x the background) and "
+                  "the attention blocks raised accuracy (SE {gain_se} points, CBAM {gain_cbam}).",
+            "zh": "是的：注意力门找到了数字（笔画的权重是背景的 {focus_ratio} 倍），注意力模块也提高了准确率（"
+                  "SE {gain_se} 个百分点，CBAM {gain_cbam}）。"},
+        "nuanced": {
+            "en": "Attention can find the relevant part (the gate weighted ink {focus_ratio}x the background), "
+                  "but it did not raise accuracy on this small task (SE {gain_se} points, CBAM {gain_cbam}); "
+                  "say it helps focus and its accuracy gain depends on scale.",
+            "zh": "注意力能找到相关部分（注意力门对笔画的权重是背景的 {focus_ratio} 倍），"
+                  "但在这个小任务上没有提高准确率（SE {gain_se} 个百分点，CBAM {gain_cbam}）；"
+                  "回答时说它有助于聚焦，精度提升取决于规模。"},
+        "refuted": {
+            "en": "Attention neither found the digit (ink weighted {focus_ratio}x the background) nor raised "
+                  "accuracy here.",
+            "zh": "这里注意力既没有找到数字（笔画权重是背景的 {focus_ratio} 倍），也没有提高准确率。"},
+    }
     text = {
         "en": {
             "title": "What does an attention mechanism do?",

@@ -86,6 +86,14 @@ class Generalization(Experiment):
     questions = (51,)
     topic = "regularization"
     kind = "page"
+    key_term = {"en": "diagnosing the generalization gap", "zh": "泛化差距的诊断"}
+    answer = {"en": "Diagnose before acting: a large train-validation gap means over-fitting, two low scores mean "
+                "under-fitting. Then pull one lever at a time, on the data (more of it, augmentation, better "
+                "features) or on the training (regularization, early stopping, learning rate, batch size, "
+                "architecture), and measure each.",
+              "zh": "先诊断再动手：训练与验证差距大说明过拟合，两者都低说明欠拟合。然后一次只动一个因素，"
+                "要么在数据上（更多数据、数据增强、更好的特征），要么在训练上（正则化、早停、学习率、批量大小、"
+                "网络结构），并逐一测量。"}
     text = {
         "en": {
             "title": "How can you make a network generalize better?",

@@ -72,6 +72,27 @@ class CNNvsMLP(Experiment):
                   "快速模式的全局池化头在线内约一个标准差。"},
     }
     reachable = ("confirmed", "nuanced", "refuted")
+    key_term = {"en": "translation equivariance versus invariance", "zh": "平移等变与平移不变"}
+    key_figure = "acc4_cnn_global"
+    answer = {
+        "confirmed": {
+            "en": "Yes: the CNN beat an MLP of the same size ({acc0_cnn_flatten}% against {acc0_mlp}%) and "
+                  "kept recognizing digits shifted by 4 pixels ({acc4_cnn_global}% with global pooling).",
+            "zh": "是的：CNN 胜过同等规模的 MLP（{acc0_cnn_flatten}% 对 {acc0_mlp}%），"
+                  "数字平移 4 个像素后仍能识别（全局池化时 {acc4_cnn_global}%）。"},
+        "nuanced": {
+            "en": "A CNN beats an MLP of the same size ({acc0_cnn_flatten}% against {acc0_mlp}%), but "
+                  "convolution gives equivariance, not invariance: shifted by 4 pixels the flatten-head CNN "
+                  "fell to {acc4_cnn_flatten}%, while a global-pooling head kept {acc4_cnn_global}%.",
+            "zh": "CNN 胜过同等规模的 MLP（{acc0_cnn_flatten}% 对 {acc0_mlp}%），"
+                  "但卷积带来的是平移等变而不是平移不变：平移 4 个像素后，展平加全连接头的 CNN 降到 "
+                  "{acc4_cnn_flatten}%，全局池化头仍有 {acc4_cnn_global}%。"},
+        "refuted": {
+            "en": "The CNN neither clearly beat the MLP nor recognized shifted digits here ({acc4_cnn_global}% "
+                  "with global pooling after a 4-pixel shift).",
+            "zh": "这里 CNN 既没有明显胜过 MLP，也没能识别平移后的数字（"
+                  "平移 4 像素后全局池化头为 {acc4_cnn_global}%）。"},
+    }
     text = {
         "en": {
             "title": "Why do CNNs recognize images better than fully connected nets?",

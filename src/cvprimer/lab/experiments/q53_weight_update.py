@@ -73,6 +73,24 @@ class WeightUpdate(Experiment):
               "正确实现的差异约为 1e-16（实测最多 5.6e-17）；公式错误（漏掉偏差校正、动量缓存的另一种写法）"
               "会差到 1e-3 以上。"}}
     reachable = ("confirmed", "nuanced", "refuted")
+    key_term = {"en": "the gradient-descent update rule", "zh": "梯度下降的更新规则"}
+    key_figure = "err_sgd"
+    answer = {
+        "confirmed": {
+            "en": "Yes: w <- w - lr dL/dw, and the optimizer's step matched the hand formula to {err_sgd}; "
+                  "momentum and Adam replace the raw gradient by running averages and matched their formulas "
+                  "too.",
+            "zh": "是的：w <- w - lr dL/dw，优化器的更新与手写公式相差 {err_sgd}；"
+                  "动量法和 Adam 用滑动平均代替原始梯度，也与各自的公式一致。"},
+        "nuanced": {
+            "en": "The plain step matched its formula (difference {err_sgd}), but a variant did not; write out "
+                  "the momentum and Adam updates explicitly.",
+            "zh": "普通更新与公式一致（差异 {err_sgd}），但某个变体不一致；"
+                  "回答时要把动量法和 Adam 的更新式完整写出。"},
+        "refuted": {
+            "en": "The step did not match w - lr dL/dw here (difference {err_sgd}).",
+            "zh": "这里的更新与 w - lr dL/dw 不一致（差异 {err_sgd}）。"},
+    }
     text = {
         "en": {
             "title": "How are a network's weights updated from its gradients?",

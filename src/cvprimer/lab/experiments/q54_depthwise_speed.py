@@ -81,6 +81,26 @@ class DepthwiseSpeed(Experiment):
                   "完整模式 2.6-2.9 倍）。"},
     }
     reachable = ("confirmed", "nuanced", "refuted")
+    key_term = {"en": "arithmetic intensity (memory-bound kernels)", "zh": "计算强度（受访存限制的算子）"}
+    key_figure = "realized_share"
+    answer = {
+        "confirmed": {
+            "en": "Yes: a depthwise convolution does C times fewer MACs but, being memory-bound, realized only "
+                  "{realized_share:pct} of that speed-up and ran {slowdown_vs_equal_macs}x slower than a "
+                  "standard convolution with the same MACs. Judge efficient nets by measured speed, not MACs.",
+            "zh": "是的：深度卷积的乘加次数少 C 倍，但由于受访存限制，只实现了这一加速的 {realized_share:pct}，"
+                  "比乘加次数相同的标准卷积慢 {slowdown_vs_equal_macs} 倍。评价高效网络要看实测速度，"
+                  "而不是乘加次数。"},
+        "nuanced": {
+            "en": "Part of it held: the depthwise convolution realized {realized_share:pct} of its MAC saving; "
+                  "say its low arithmetic intensity limits the speed-up, and measure on the target hardware.",
+            "zh": "部分成立：深度卷积实现了乘加节省的 {realized_share:pct}；"
+                  "回答时说明它的低计算强度限制了加速，并在目标硬件上实测。"},
+        "refuted": {
+            "en": "Here the depthwise convolution realized {realized_share:pct} of its MAC saving, so the "
+                  "claimed gap did not appear on this hardware.",
+            "zh": "这里深度卷积实现了乘加节省的 {realized_share:pct}，所以在这台硬件上没有出现所说的差距。"},
+    }
     text = {
         "en": {
             "title": "Why does a depthwise convolution run slower than its MAC count suggests?",
