@@ -289,3 +289,26 @@ def test_arg_extremes_take_one_int_dim(op):
         getattr(cp, op)(x, dim=())
     with pytest.raises(TypeError):
         getattr(torch, op)(torch.from_numpy(x.data), dim=())
+
+
+def test_float_alpha_with_integer_operands_is_refused_like_pytorch():
+    a = np.array([1, 2, 3])
+    with pytest.raises(RuntimeError, match="alpha must not be a floating point number"):
+        torch.add(torch.from_numpy(a), torch.from_numpy(a), alpha=2.5)
+    with pytest.raises(TypeError, match="add: alpha=2.5 is a float but both operands are integers"):
+        cp.add(cp.tensor(a), cp.tensor(a), alpha=2.5)
+    assert cp.add(cp.tensor(a), cp.tensor(a), alpha=2).data.tolist() == [3, 6, 9]
+    assert cp.add(cp.tensor(a), 1.5, alpha=2).data.tolist() == torch.add(torch.from_numpy(a), 1.5, alpha=2).tolist()
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_floordiv_operator_is_floor_division(seed):
+    rng = np.random.default_rng(seed)
+    a, b = rng.standard_normal((3, 4)) * 10, rng.standard_normal(4) * 3
+    # torch's // (floor_divide) has no derivative; ours is torch.div(rounding_mode='floor'), zero gradients
+    parity(lambda x, y: x // y, lambda x, y: torch.div(x, y, rounding_mode="floor"), a, b)
+    parity(lambda x: 7.5 // x, lambda x: torch.div(7.5, x, rounding_mode="floor"), b)
+    want = (torch.from_numpy(a) // torch.from_numpy(b)).numpy()
+    np.testing.assert_array_equal((cp.tensor(a) // cp.tensor(b)).data, want)
+    ia = np.arange(-6, 6)
+    np.testing.assert_array_equal((cp.tensor(ia) // 4).data, (torch.from_numpy(ia) // 4).numpy())

@@ -86,10 +86,15 @@ def _scalars(a: Any, b: Any, floating: bool = False) -> tuple[Any, Any]:
     return a, b
 
 
-def _alpha(name: str, b: Any, alpha: Any) -> Any:
-    """``alpha * b`` for add/sub's ``alpha`` (b itself when alpha is 1)."""
+def _alpha(name: str, a: Any, b: Any, alpha: Any) -> Any:
+    """``alpha * b`` for add/sub's ``alpha`` (b itself when alpha is 1); a float alpha with two integer
+    operands is refused, as PyTorch."""
     if isinstance(alpha, bool) or not isinstance(alpha, (int, float, np.integer, np.floating)):
         raise TypeError(f"{name}: alpha must be a real number, got {alpha!r}")
+    if isinstance(alpha, (float, np.floating)) and all(
+            np.asarray(o.data if isinstance(o, Tensor) else o).dtype.kind in "biu" for o in (a, b)):
+        raise TypeError(f"{name}: alpha={alpha!r} is a float but both operands are integers (as PyTorch); "
+                        "give an int alpha or a floating operand")
     if alpha == 1:
         return b
     return mul(b, float(alpha) if isinstance(alpha, np.floating) else alpha) if isinstance(b, Tensor) else b * alpha
@@ -98,12 +103,12 @@ def _alpha(name: str, b: Any, alpha: Any) -> Any:
 def add(a: Any, b: Any, *, alpha: Any = 1) -> Tensor:
     """a + alpha b with broadcasting (two Python numbers: a 0-d tensor, float32 for floats, as PyTorch).
     Composite when alpha != 1 (gb = alpha gy through the multiply)."""
-    return AddFn.apply(*_scalars(a, _alpha("add", b, alpha)))
+    return AddFn.apply(*_scalars(a, _alpha("add", a, b, alpha)))
 
 
 def sub(a: Any, b: Any, *, alpha: Any = 1) -> Tensor:
     """a - alpha b with broadcasting."""
-    return SubFn.apply(*_scalars(a, _alpha("sub", b, alpha)))
+    return SubFn.apply(*_scalars(a, _alpha("sub", a, b, alpha)))
 
 
 def mul(a: Any, b: Any) -> Tensor:
@@ -500,6 +505,8 @@ def _bind() -> None:
     T.__sub__, T.__rsub__ = sub, _r(sub)
     T.__mul__, T.__rmul__ = mul, _r(mul)
     T.__truediv__, T.__rtruediv__ = div, _r(div)
+    T.__floordiv__ = lambda self, other: div(self, other, rounding_mode="floor")  # PyTorch's // is floor
+    T.__rfloordiv__ = lambda self, other: div(other, self, rounding_mode="floor")
     T.__pow__, T.__rpow__ = pow, _r(pow)
     T.__matmul__, T.__rmatmul__ = matmul, _r(matmul)
     T.__neg__ = neg
