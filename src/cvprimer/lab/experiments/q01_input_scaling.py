@@ -80,12 +80,13 @@ class InputScaling(Experiment):
             "en": "Measured noise floor: over 3 seeds in full mode the across-seed standard deviation of the final "
                   "accuracy gains is at most 0.094 (it comes from the raw input, whose final accuracy ranges "
                   "0.62-0.80); a gain counts from 0.1, above it.",
-            "zh": "实测噪声下限：full 模式 3 个种子下，最终准确率提升的跨种子标准差最大为 0.094（来自原始输入，"
+            "zh": "实测噪声下限：full 模式 3 个随机种子下，最终准确率提升的跨随机种子标准差最大为 0.094（来自原始输入，"
                   "其最终准确率在 0.62-0.80 之间）；提升达到 0.1（高于它）才算。"},
         "min_speed_gain": {
             "en": "Measured noise floor: over 3 seeds in full mode the across-seed standard deviation of the halfway "
                   "accuracy minus the raw input's final accuracy is at most 0.091; a gain counts from 0.1, above it.",
-            "zh": "实测噪声下限：full 模式 3 个种子下，训练一半时的准确率减去原始输入最终准确率，其跨种子标准差最大"
+            "zh": "实测噪声下限：full 模式 3 个随机种子下，训练一半时的准确率减去原始输入最终准确率，其跨随机种子标准"
+                  "差最大"
                   "为 0.091；超出 0.1（高于它）才算。"},
     }
     # quick mode (4 epochs on 400 digits) is too short for min-max inputs: 2 of 3 seeds confirm where full mode

@@ -147,23 +147,24 @@ class OverfittingRemedies(Experiment):
             "en": "Measured: the baseline's train/validation gap is 0.23-0.31 (quick) and 0.20-0.29 (full) over 3 "
                   "seeds; the claim is about an over-fitting model, so the remedies are judged only where the gap is "
                   "at least 0.15, below every measured one.",
-            "zh": "实测：3 个种子下基线训练/验证差距在 quick 模式为 0.23-0.31，full 模式为 0.20-0.29；"
+            "zh": "实测：3 个随机种子下基线训练/验证差距在 quick 模式为 0.23-0.31，full 模式为 0.20-0.29；"
                   "该说法针对过拟合的模型，因此差距至少 0.15（低于所有实测值）时才评判各对策。"},
         "min_acc_gain": {
             "en": "Measured noise floor: the across-seed standard deviation of a remedy's paired accuracy change "
                   "(remedy minus baseline, same split and initialization) pools to 0.034 (quick) and 0.024 (full) "
                   "over 3 seeds; a gain counts from 0.04, above both.",
-            "zh": "实测噪声下限：某对策相对基线的准确率变化（同一划分、同一初始化，成对比较）的跨种子标准差，"
-                  "3 个种子合并后 quick 模式为 0.034、full 模式为 0.024；提升达到 0.04（高于两者）才算。"},
+            "zh": "实测噪声下限：某对策相对基线的准确率变化（同一划分、同一初始化，成对比较）的跨随机种子标准差，"
+                  "3 个随机种子合并后 quick 模式为 0.034、full 模式为 0.024；提升达到 0.04（高于两者）才算。"},
         "min_gap_cut": {
             "en": "Measured: 30% of the baseline gap is about 0.075, 1.5-2 times the gap's across-seed standard "
                   "deviation (0.040 quick, 0.049 full, 3 seeds).",
-            "zh": "实测：基线差距的 30% 约为 0.075，是该差距跨种子标准差（3 个种子，quick 0.040，full 0.049）"
+            "zh": "实测：基线差距的 30% 约为 0.075，是该差距跨随机种子标准差（3 个随机种子，quick 0.040，full 0.049）"
                   "的 1.5-2 倍。"},
         "max_acc_loss": {
             "en": "Measured noise floor: the same pooled across-seed standard deviation (0.034 quick, 0.024 full); a "
                   "loss smaller than 0.04 cannot be told from noise.",
-            "zh": "实测噪声下限：同样的合并跨种子标准差（quick 0.034，full 0.024）；小于 0.04 的损失无法与噪声区分。"},
+            "zh": "实测噪声下限：同样的合并跨随机种子标准差（quick 0.034，full 0.024）；小于 0.04 的损失无法与噪声区"
+                  "分。"},
     }
     reachable = (CONFIRMED, NUANCED, REFUTED)
     key_term = {"en": "the train-validation gap (bias and variance)", "zh": "训练集与验证集的差距（偏差与方差）"}

@@ -74,7 +74,7 @@ BODY_ZH = """\
 
 学习率、衰减系数这类尺度参数应在对数尺度上搜索；多个参数相互影响时，随机搜索优于网格搜索。\
 同时观察训练曲线和验证曲线：二者差距拉大说明需要正则化（更多数据、数据增强、权重衰减、dropout、\
-早停），两条曲线都高则需要更大的模型或更长的训练。最后的比较要用几个随机种子重复：小于种子间\
+早停），两条曲线都高则需要更大的模型或更长的训练。最后的比较要用几个随机种子重复：小于随机种子间\
 波动的差异不算差异。"""
 
 
@@ -246,7 +246,7 @@ class TuningTips(Experiment):
                   f"{fmt(f['val_acc_warmup_cosine'])}。扫描中，批大小 {fmt(f['sweep_best_batch'])}、权重衰减 "
                   f"{fmt(f['sweep_best_decay'])} 最好（{fmt(f['sweep_best_val_acc'])}），批大小 "
                   f"{fmt(f['sweep_worst_batch'])}、权重衰减 {fmt(f['sweep_worst_decay'])} 最差"
-                  f"（{fmt(f['sweep_worst_val_acc'])}）；这只是一个种子，小于种子间波动的差异没有意义。",
+                  f"（{fmt(f['sweep_worst_val_acc'])}）；这只是一个随机种子，小于随机种子间波动的差异没有意义。",
         }
 
     @staticmethod

@@ -67,14 +67,14 @@ class DepthVersusWidth(Experiment):
             "en": "Measured noise floor: the validation-accuracy gain of 32 over 8 units measured 0.022-0.028 in full "
                   "mode (3 seeds, standard deviation 0.003) and 0.026-0.40 in quick mode; a gain counts from 0.01, "
                   "above the full-mode spread and below every measured gain.",
-            "zh": "实测噪声下限：32 个单元相对 8 个单元的验证准确率提升，完整模式为 0.022-0.028（3 个种子，"
+            "zh": "实测噪声下限：32 个单元相对 8 个单元的验证准确率提升，完整模式为 0.022-0.028（3 个随机种子，"
                   "标准差 0.003），快速模式为 0.026-0.40；提升达到 0.01 才算，高于完整模式的离散度，"
                   "低于所有实测提升。"},
         "max_loss_ratio": {
             "en": "Measured noise floor: in full mode the deeper nets' training loss was 0.59-0.85 of the 1-layer "
                   "net's (3 seeds, standard deviation about 0.1); a deeper net counts as fitting better when its "
                   "loss is at most 0.9 of the shallow one's, a 10% margin over a tie.",
-            "zh": "实测噪声下限：完整模式下更深网络的训练损失为单层网络的 0.59-0.85 倍（3 个种子，标准差约 0.1）；"
+            "zh": "实测噪声下限：完整模式下更深网络的训练损失为单层网络的 0.59-0.85 倍（3 个随机种子，标准差约 0.1）；"
                   "更深的网络损失不超过浅层的 0.9 倍才算拟合更好，即比持平多 10% 的余量。"},
     }
     reachable = (CONFIRMED, NUANCED, REFUTED)

@@ -268,15 +268,16 @@ class Upsampling(Experiment):
                             "deterministic (the same crop and methods in every seed, spread 0), so no noise margin "
                             "is needed.",
                       "zh": "约定：PSNR 相差 0.05 dB 以内视为持平（肉眼不可见）；照片得分是确定的"
-                            "（每个种子都是同一区域、同样的方法，离散度为 0），无需噪声余量。"},
+                            "（每个随机种子都是同一区域、同样的方法，离散度为 0），无需噪声余量。"},
         "margin_ssim": {"en": "Convention: an SSIM difference within 0.002 is a tie; deterministic like the PSNR "
                               "(spread 0 over seeds).",
-                        "zh": "约定：SSIM 相差 0.002 以内视为持平；与 PSNR 一样是确定的（各种子离散度为 0）。"},
+                        "zh": "约定：SSIM 相差 0.002 以内视为持平；与 PSNR 一样是确定的（各随机种子离散度为 0）。"},
         "max_time_ratio": {"en": "Convention: 'negligible' is read as an order of magnitude, at most a tenth of the "
                                  "convolution's time; in quick mode the ratio measured 0.127 with an across-seed "
                                  "standard deviation of 0.007 (3 seeds), so seeds do not split at 0.1.",
                            "zh": "约定：“可以忽略”理解为差一个数量级，即不超过卷积耗时的十分之一；快速模式下"
-                                 "该比值实测为 0.127，3 个种子间的标准差为 0.007，因此各种子不会在 0.1 两侧分裂。"},
+                                 "该比值实测为 0.127，3 个随机种子间的标准差为 0.007，因此各随机种子不会在 0.1 两侧分"
+                                 "裂。"},
         "exact_tol": {"en": "Theory: both sides compute the same sums in float64, so they agree to round-off "
                             "(about 1e-15 for these sizes); 1e-12 leaves a margin for summation order only.",
                       "zh": "理论：两边在 float64 下计算相同的和，只差舍入误差（这些尺寸下约 1e-15）；"

@@ -105,13 +105,13 @@ class Downsampling(Experiment):
         "min_acc_gain": {"en": "Measured noise floor: the learned stride-2 convolution minus max pooling in validation "
                                "accuracy measured +0.012, 0.000, +0.010 over 3 quick seeds and -0.018, -0.002 in full "
                                "mode (across-seed standard deviation about 0.01); 0.03 is about three of them.",
-                         "zh": "实测噪声下限：可学习步长 2 卷积与最大池化的验证准确率之差，快速模式 3 个种子为 "
-                               "+0.012、0.000、+0.010，完整模式为 -0.018、-0.002（种子间标准差约 0.01）；"
+                         "zh": "实测噪声下限：可学习步长 2 卷积与最大池化的验证准确率之差，快速模式 3 个随机种子为 "
+                               "+0.012、0.000、+0.010，完整模式为 -0.018、-0.002（随机种子间标准差约 0.01）；"
                                "0.03 约为其三倍。"},
         "gap_margin": {"en": "Measured noise floor: the train-validation gap without downsampling minus the gap with "
                              "max pooling measured 0.018, 0.030, 0.008 over 3 quick seeds (standard deviation "
                              "0.011); 0.02 is about two of them.",
-                       "zh": "实测噪声下限：不下采样时训练与验证准确率之差减去最大池化时的差，快速模式 3 个种子为 "
+                       "zh": "实测噪声下限：不下采样时训练与验证准确率之差减去最大池化时的差，快速模式 3 个随机种子为 "
                              "0.018、0.030、0.008（标准差 0.011）；0.02 约为其两倍。"},
     }
     reachable = (CONFIRMED, NUANCED, REFUTED)

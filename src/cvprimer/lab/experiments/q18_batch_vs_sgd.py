@@ -96,7 +96,7 @@ class BatchVsStochastic(Experiment):
                   "(0.44 on the replicated set, 0.26 on the original), so a win smaller than the noise is not "
                   "counted.",
             "zh": "只有当全批量梯度下降所需 CPU 时间至少是 SGD 的 1.5 倍时才算 SGD 更快：ln 1.5 = 0.41，约等于快速"
-                  "模式下种子 0-2 间 ln(比值) 的一个标准差（复制后的数据为 0.44，原始数据为 0.26），小于噪声的"
+                  "模式下随机种子 0-2 间 ln(比值) 的一个标准差（复制后的数据为 0.44，原始数据为 0.26），小于噪声的"
                   "优势不算数。"},
         "target_acc": {
             "en": "The accuracy both methods must reach, a convention: 0.9 on the digits is reached by this small "

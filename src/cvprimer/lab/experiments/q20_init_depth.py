@@ -120,8 +120,8 @@ class InitAcrossDepth(Experiment):
                   "seeds 0-2 (lowest measured 0.78, spread about 0.04), so seed noise does not move a "
                   "trainable net across it.",
             "zh": "在这次短训中“收敛”的约定：0.5 是随机水平的五倍，远高于信号消失的网络停留的 0.1，又低于快速模式"
-                  "下种子 0-2 中 Kaiming 在两种激活下达到的准确率（实测最低 0.78，种子间相差约 0.04），"
-                  "所以种子噪声不会让可训练的网络越过它。"},
+                  "下随机种子 0-2 中 Kaiming 在两种激活下达到的准确率（实测最低 0.78，随机种子间相差约 0.04），"
+                  "所以随机种子噪声不会让可训练的网络越过它。"},
     }
     reachable = ("confirmed", "nuanced", "refuted")
     key_term = {"en": "Xavier and Kaiming (He) initialization", "zh": "Xavier 与 Kaiming（He）初始化"}

@@ -71,7 +71,7 @@ class VanishingGradients(Experiment):
                   "sigmoid about 1e-11, He ReLU about 1), far beyond their across-seed spread (well under a decade).",
             "zh": "与训练器 diagnose 共用的约定：输入侧梯度只有输出侧的千分之一，对训练而言已经消失；实测比值离它都有"
                   "好几个数量级（深层 sigmoid 约 1e-11，He 初始化的 ReLU 约为 1），"
-                  "远超种子间的波动（不到一个数量级）。"},
+                  "远超随机种子间的波动（不到一个数量级）。"},
         "healthy_log10": {
             "en": "Convention: within a factor of 100 over 20 layers counts as neither vanishing nor exploding; a "
                   "scale-keeping init (He with ReLU) keeps the ratio near 1 in theory.",
@@ -83,7 +83,7 @@ class VanishingGradients(Experiment):
                   "a norm above 1000 has "
                   "exploded; He weights doubled scale the net's output by about 2^19 (10^5.7) in theory.",
             "zh": "在绝对尺度上与消失规则对称：健康初始化时交叉熵的权重梯度量级为 1"
-                  "（He 配 ReLU 在种子 0-2 中实测最大为 10^0 到 10^1.3），"
+                  "（He 配 ReLU 在随机种子 0-2 中实测最大为 10^0 到 10^1.3），"
                   "范数超过 1000 即为爆炸；理论上 He 权重放大两倍会把网络输出放大约 2^19（10^5.7）倍。"},
     }
     reachable = ("confirmed", "nuanced", "refuted")

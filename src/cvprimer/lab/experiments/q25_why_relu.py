@@ -73,7 +73,7 @@ class WhyReLU(Experiment):
                                  "about 0.04); cheaper means at least 10% less time, over 2 such spreads above "
                                  "parity.",
                            "zh": "计时噪声：sigmoid/ReLU 的 CPU 时间比（交错重复、进程 CPU 时间）"
-                                 "在 3 个快速模式种子上为 0.91-0.99，在 3 个完整模式种子上为 0.91-0.96"
+                                 "在 3 个快速模式随机种子上为 0.91-0.99，在 3 个完整模式随机种子上为 0.91-0.96"
                                  "（波动约 0.04）；“更省”要求至少少 10% 的时间，比持平高出 2 个以上波动。"},
         "min_grad_ratio": {"en": "Convention: one order of magnitude; the first-to-last gradient ratio of a "
                                  "10-layer net spans many orders (sigmoid' <= 1/4 per layer), so a 10x difference "
@@ -83,7 +83,8 @@ class WhyReLU(Experiment):
         "min_sparsity_gain": {"en": "Noise floor: ReLU minus leaky-ReLU validation accuracy (same seed, same "
                                     "batches) varies by about 0.004 across quick seeds; a gain must exceed 0.01, "
                                     "over twice that spread and one validation image in 50.",
-                              "zh": "噪声下限：ReLU 与 Leaky ReLU（同一种子、同一批次）验证准确率之差在快速模式各种子间"
+                              "zh": "噪声下限：ReLU 与 Leaky ReLU（同一随机种子、同一批次）验证准确率之差在快速模式各"
+                                    "随机种子间"
                                     "波动约 0.004；提高须超过 0.01，超过这一波动的两倍。"},
     }
     reachable = ("confirmed", "nuanced", "refuted")

@@ -61,7 +61,7 @@ class L1VersusL2(Experiment):
     reasons = {
         "min_zero_frac": {"en": "Convention for 'many weights exactly zero': at least a fifth of them (measured "
                                 "46-47% with the proximal step over 3 quick seeds, spread under 1 point).",
-                          "zh": "“许多权重恰为零”的约定：至少五分之一（近端步在 3 个快速模式种子上实测 46-47%，"
+                          "zh": "“许多权重恰为零”的约定：至少五分之一（近端步在 3 个快速模式随机种子上实测 46-47%，"
                                 "波动不到 1 个百分点）。"},
         "max_l2_zero_frac": {"en": "Theory: an L2 step multiplies a weight by (1 - lr lambda) plus a data term, so "
                                    "it reaches exactly 0 only by floating-point accident; 1% leaves room for that.",
@@ -71,12 +71,12 @@ class L1VersusL2(Experiment):
                                "unpenalized one, over 6x the across-seed spread of that paired difference "
                                "(measured 0.008 in quick mode).",
                          "zh": "稀疏模型仍须是可用的模型：验证准确率与无惩罚时相差不超过 0.05，"
-                               "是这一配对差值跨种子波动（快速模式实测 0.008）的 6 倍以上。"},
+                               "是这一配对差值跨随机种子波动（快速模式实测 0.008）的 6 倍以上。"},
         "max_l2_norm_ratio": {"en": "'Small weights': the L2 run's weight norm at least 2% below the unpenalized "
                                     "run's from the same start; the across-seed spread of that ratio is 0.0002 "
                                     "(measured 0.917 in 3 quick seeds), so 2% is far above the noise.",
-                              "zh": "“权重小”：从同一起点出发，L2 的权重范数比无惩罚时至少小 2%；这一比值的跨种子"
-                                    "波动为 0.0002（3 个快速模式种子实测 0.917），2% 远高于噪声。"},
+                              "zh": "“权重小”：从同一起点出发，L2 的权重范数比无惩罚时至少小 2%；这一比值的跨随机种子"
+                                    "波动为 0.0002（3 个快速模式随机种子实测 0.917），2% 远高于噪声。"},
     }
     reachable = ("confirmed", "nuanced", "refuted")
     key_term = {"en": "L1 sparsity through the proximal (soft-threshold) step", "zh": "L1 稀疏性与近端（软阈值）更新"}

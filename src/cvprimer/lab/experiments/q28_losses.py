@@ -109,7 +109,8 @@ class LossFunctions(Experiment):
         "max_acc_deficit": {"en": "Noise floor: paired validation-accuracy differences between losses on the same "
                                   "net, seed and batches vary by about 0.01 across quick seeds; a loss 'suits' the "
                                   "task when it is at most 0.03 (3 spreads) behind the alternative.",
-                            "zh": "噪声下限：同一网络、种子和批次下不同损失的验证准确率配对差，在快速模式各种子间"
+                            "zh": "噪声下限：同一网络、随机种子和批次下不同损失的验证准确率配对差，在快速模式各随机种"
+                                  "子间"
                                   "波动约 0.01；落后不超过 0.03（3 个波动）就算“适合”该任务。"},
         "max_split_err": {"en": "Sampling: 200 points on [-3, 3] are about 0.03 apart and the step is 2 noise sds "
                                 "high; a split within 0.2 of the true step (about 7 point gaps) has found it.",

@@ -82,17 +82,18 @@ class DropoutWhy(Experiment):
                                 "plain net's); the paired ratio varies by about 0.005 across quick seeds "
                                 "(measured 0.89-0.90), far below that margin.",
                           "zh": "约定：正则化把训练/验证准确率差距至少缩小 30%（dropout 的差距不超过对照的 0.7）"
-                                "才算“减轻过拟合”；配对比值在快速模式各种子间波动约 0.005（实测 0.89-0.90），"
+                                "才算“减轻过拟合”；配对比值在快速模式各随机种子间波动约 0.005（实测 0.89-0.90），"
                                 "远小于这一余量。"},
         "max_loss_gap_ratio": {"en": "Convention: at least a 20% cut of the validation-minus-training loss gap "
                                      "(a ratio of at most 0.8); the measured cut is 23-30% over 3 quick seeds "
                                      "(spread about 0.035).",
-                               "zh": "约定：验证损失减训练损失的差距至少缩小 20%（比值不超过 0.8）；3 个快速模式种子"
+                               "zh": "约定：验证损失减训练损失的差距至少缩小 20%（比值不超过 0.8）；3 个快速模式随机"
+                                     "种子"
                                      "实测缩小 23-30%（波动约 0.035）。"},
         "min_robust_gain": {"en": "Noise floor: the accuracy kept with half the hidden units removed, dropout "
                                   "minus plain, is 0.019-0.037 over 3 quick seeds (spread about 0.009); a gain must "
                                   "exceed 0.01, about one such spread above zero.",
-                            "zh": "噪声下限：去掉一半隐藏单元后保留的准确率，dropout 减对照在 3 个快速模式种子上为 "
+                            "zh": "噪声下限：去掉一半隐藏单元后保留的准确率，dropout 减对照在 3 个快速模式随机种子上为 "
                                   "0.019-0.037（波动约 0.009）；提高须超过 0.01，约为零以上一个波动。"},
     }
     reachable = ("confirmed", "nuanced", "refuted")

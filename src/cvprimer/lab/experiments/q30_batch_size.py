@@ -43,12 +43,13 @@ class BatchSize(Experiment):
                                "and 0.26-0.54 over 3 full seeds; a gain must reach 0.2, about 3 quick spreads, to "
                                "count as a more accurate direction.",
                          "zh": "噪声下限：同一组权重处，B=512 的批梯度与全量梯度的余弦减去 B=16 的余弦，在 3 个快速"
-                               "模式种子上为 0.66-0.81（波动约 0.07），在 3 个完整模式种子上为 0.26-0.54；至少提高 0.2"
+                               "模式随机种子上为 0.66-0.81（波动约 0.07），在 3 个完整模式随机种子上为 0.26-0.54；至"
+                               "少提高 0.2"
                                "（约 3 个快速模式波动）才算方向更准。"},
         "acc_drop": {"en": "Noise floor: validation accuracy of one batch size varies by about 0.02 across quick "
                            "seeds (B=512 with the scaled rate: 0.92-0.96); a drop must reach 0.05, about 2.5 "
                            "spreads, to count as worse.",
-                     "zh": "噪声下限：同一批大小的验证准确率在快速模式各种子间波动约 0.02（B=512、缩放学习率时为 "
+                     "zh": "噪声下限：同一批大小的验证准确率在快速模式各随机种子间波动约 0.02（B=512、缩放学习率时为 "
                            "0.92-0.96）；下降至少 0.05（约 2.5 个波动）才算变差。"},
     }
     reachable = ("confirmed", "nuanced", "refuted")

@@ -90,7 +90,8 @@ class ClassImbalance(Experiment):
               "spread; over seeds 0-2 a remedy's gain in balanced accuracy had a standard deviation of 0.35-0.95 "
               "points in both modes, except under-sampling in quick mode (2.9 points, with its smallest gain, 3.5 "
               "points, still far above the margin).",
-        "zh": "噪声下限：每个种子各自判定，所以阈值至少要等于增益在种子间的波动；种子 0-2 中，各方法带来的均衡"
+        "zh": "噪声下限：每个随机种子各自判定，所以阈值至少要等于增益在随机种子间的波动；随机种子 0-2 中，各方法带来"
+              "的均衡"
               "准确率增益在两种模式下的标准差为 0.35-0.95 个百分点，只有快速模式下的欠采样为 2.9 个百分点"
               "（其最小增益 3.5 个百分点仍远高于阈值）。"}}
     reachable = ("confirmed", "nuanced", "refuted")

@@ -69,12 +69,14 @@ class ReLUGradAtZero(Experiment):
         "rare_pct": {"en": "Convention: 'very rare' read as under 1 in 100 ReLU inputs; the measured shares sit far "
                            "from it on both sides (0% with the default bias init, about 68% and 38% with bias-free "
                            "convolutions in quick mode, seeds 0-2).",
-                     "zh": "约定：把“极少”理解为少于百分之一的 ReLU 输入；实测比例离它两边都很远（快速模式种子 0-2："
+                     "zh": "约定：把“极少”理解为少于百分之一的 ReLU 输入；实测比例离它两边都很远（快速模式随机种"
+                           "子 0-2："
                            "默认偏置初始化为 0%，卷积无偏置时约 68% 和 38%）。"},
         "matter_pts": {"en": "Noise floor: the range over three batch orders (measured in the same run) is subtracted "
                              "first; the excess of the slope range over it varied by about 0.7 points (sd) across "
                              "seeds 0-2 in quick mode, so 2 points is about three standard deviations.",
-                       "zh": "噪声下限：先减去同一次运行中三种批次顺序下的准确率极差；快速模式种子 0-2 中斜率极差超出"
+                       "zh": "噪声下限：先减去同一次运行中三种批次顺序下的准确率极差；快速模式随机种子 0-2 中斜率极差"
+                             "超出"
                              "它的部分标准差约 0.7 个百分点，2 个百分点约为三倍标准差。"},
     }
     reachable = ("confirmed", "nuanced", "refuted")

@@ -52,7 +52,8 @@ class MaxVsAvgPooling(Experiment):
               "over seeds 0-2 the max-minus-average gap had a standard deviation of about 0.4 points on digits and "
               "0.7 on MNIST in quick mode, and about 0.9 on each in full mode (gaps of 1.6-3.4 and 0.9-2.6 points); "
               "1 point is at least all four.",
-        "zh": "噪声下限：每个种子各自判定，所以差距阈值至少要等于种子间的波动；种子 0-2 中最大池化减平均池化的"
+        "zh": "噪声下限：每个随机种子各自判定，所以差距阈值至少要等于随机种子间的波动；随机种子 0-2 中最大池化减平均"
+              "池化的"
               "差距，快速模式下在 digits 上标准差约 0.4 个百分点、在 MNIST 上约 0.7，完整模式下两者都约 0.9"
               "（差距分别为 1.6-3.4 和 0.9-2.6 个百分点）；1 个百分点不低于这四者。"}}
     # quick mode trains 8 (digits) and 4 (MNIST) short epochs: its gaps measure how fast each pooling learns

@@ -15,6 +15,7 @@ import cvprimer as cp
 import cvprimer.functional as F
 from cvprimer.lab.common import sample_photo
 from cvprimer.lab.experiment import Context, Experiment, Figure, Result, Table, Text, evidence, fmt, verdict_if
+from cvprimer.lab.plots import tr
 
 
 class ConvIsCorrelation(Experiment):
@@ -81,8 +82,10 @@ class ConvIsCorrelation(Experiment):
         k = np.array([[1.0, 0.0, -1.0], [2.0, 0.0, -2.0], [1.0, 0.0, -1.0]])  # a Sobel kernel shows the sign flip
         ours = F.conv2d(cp.tensor(img64[None, None]), cp.tensor(k[None, None])).data[0, 0]
         conv = signal.convolve2d(img64, k, mode="valid")
-        for ax, im, title in zip(axes, (img64, ours, conv), ("input (grey photo)", "ours: conv2d (correlation)",
-                                                                 "scipy convolve2d, same kernel"), strict=True):
+        titles = (tr("input (grey photo)", "输入（灰度照片）"),
+                  tr("ours: conv2d (correlation)", "我们的 conv2d（互相关）"),
+                  tr("scipy convolve2d, same kernel", "SciPy convolve2d，同一卷积核"))
+        for ax, im, title in zip(axes, (img64, ours, conv), titles, strict=True):
             ax.imshow(im, cmap="gray")
             ax.set_title(title)
             ax.set_axis_off()

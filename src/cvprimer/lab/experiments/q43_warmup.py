@@ -149,24 +149,25 @@ class WarmUp(Experiment):
             "en": "measured noise floor: the share of over-fitting steps without minus with warm-up had an across-seed "
                   "standard deviation of 0.075 in quick mode (6 seeds, 60 probed steps each) and 0.067 in full mode "
                   "(3 seeds, 150 steps each); warm-up must lower it by 0.1, above both spreads",
-            "zh": "实测噪声：不预热与预热时过拟合步所占比例之差的跨种子标准差，在快速模式（6 个种子，"
-                  "每个探测 60 步）为 0.075，在完整模式（3 个种子，每个 150 步）为 0.067；"
+            "zh": "实测噪声：不预热与预热时过拟合步所占比例之差的跨随机种子标准差，在快速模式（6 个随机种子，"
+                  "每个探测 60 步）为 0.075，在完整模式（3 个随机种子，每个 150 步）为 0.067；"
                   "预热必须使其降低 0.1，高于两者"},
         "min_var_ratio": {
             "en": "measured noise floor: the ratio of per-step variance changes (without / with warm-up) ranged "
                   "2.5-3.1 over 6 quick seeds (std 0.2) and 19-22 over 3 full seeds; 1.5 sits half-way between no "
                   "effect (1) and the quick values, more than two standard deviations from each",
-            "zh": "实测噪声：每步方差变化之比（不预热 / 预热）在 6 个快速模式种子上为 2.5-3.1（标准差 0.2），在 3 "
+            "zh": "实测噪声：每步方差变化之比（不预热 / 预热）在 6 个快速模式随机种子上为 2.5-3.1（标准差 0.2），在 3 "
             "个完整"
-                  "模式种子上为 19-22；1.5 位于无效果（1）与快速模式的值之间，距两边都超过两个标准差"},
+                  "模式随机种子上为 19-22；1.5 位于无效果（1）与快速模式的值之间，距两边都超过两个标准差"},
         "min_spike_ratio": {
             "en": "measured noise floor: the early-spike ratio (without / with warm-up) ranged 12-52 over 6 quick "
             "seeds "
                   "and 20-58 over 3 full seeds, while the warm-up spike alone varied by 0.18 (std, quick); a ratio of "
                   "3 asks for a calmer start far beyond that spread and stays below every measured seed",
-            "zh": "实测噪声：早期损失尖峰之比（不预热 / 预热）在 6 个快速模式种子上为 12-52，在 3 个完整模式种子上为 "
+            "zh": "实测噪声：早期损失尖峰之比（不预热 / 预热）在 6 个快速模式随机种子上为 12-52，在 3 个完整模式随机"
+                  "种子上为 "
                   "20-58，而预热时的尖峰本身的标准差只有 0.18（快速模式）；比值 3 要求的平稳程度远超该波动，"
-                  "且低于所有实测种子"},
+                  "且低于所有实测随机种子"},
     }
     key_term = {"en": "learning-rate warm-up", "zh": "学习率预热"}
     key_figure = "spike_ratio_top_lr"
@@ -215,7 +216,7 @@ class WarmUp(Experiment):
                       "前 30 次更新中使本批损失下降、留出数据损失上升的比例。分布平稳：BN 版本中进入第一层批归一化的"
                       "特征在固定留出图像上的方差，前 10 步每步的相对变化。稳定性：前 30 步的最大损失与第一步损失"
                       "之比。每项都比较不预热与预热；每个随机种子各自根据自己的数据作出判断。",
-            "beyond": "同一网络在学习率 0.02、0.04、0.08 下的最终验证准确率、失败次数（低于 0.5）以及所有内部种子"
+            "beyond": "同一网络在学习率 0.02、0.04、0.08 下的最终验证准确率、失败次数（低于 0.5）以及所有内部随机种子"
                       "都能训练的最大学习率；初期更新中步子过大（本批损失反而上升）的比例；Adam 每一步的更新范数。",
         },
     }
@@ -390,7 +391,7 @@ class WarmUp(Experiment):
                       f"without warm-up and {w}% with it. Adam's first update moves the weights by "
                       f"{fmt(b['adam_first_update_over_lr_sqrtP'])} x lr x sqrt(#params), and the first 10 updates "
                       f"are {fmt(b['adam_update_norm_ratio_first10'])}x larger without warm-up.",
-                "zh": f"所有内部种子都能训练的最大学习率：预热时为 {fmt(b['largest_stable_lr_warm'])}，不预热时为 "
+                "zh": f"所有内部随机种子都能训练的最大学习率：预热时为 {fmt(b['largest_stable_lr_warm'])}，不预热时为 "
                       f"{fmt(b['largest_stable_lr_none'])}（{fmt(b['lr_ratio'])} 倍）。学习率 0.08 下前 30 次更新中，"
                       f"步子过大（连计算它的那一批的损失都升高）的比例不预热时为 {o}%，预热时为 {w}%。Adam 的第一次"
                       f"更新使权重移动 {fmt(b['adam_first_update_over_lr_sqrtP'])} × lr × sqrt(参数个数)，不预热时前 "

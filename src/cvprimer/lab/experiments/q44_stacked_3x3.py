@@ -57,8 +57,10 @@ class Stacked3x3(Experiment):
                                "standard deviation of 0.035 in quick mode and 0.003 in full mode (3 seeds each); a "
                                "gain counts only from 0.05, above the larger spread, so one lucky seed cannot credit "
                                "the non-linearity",
-                         "zh": "实测噪声：每个种子的精度提升（3x3 减 5x5）的跨种子标准差在快速模式为 0.035、完整模式为 "
-                               "0.003（各 3 个种子）；提升至少 0.05（高于较大的标准差）才算数，单个幸运种子不能把功劳"
+                         "zh": "实测噪声：每个随机种子的精度提升（3x3 减 5x5）的跨随机种子标准差在快速模式为 0.035、"
+                               "完整模式为 "
+                               "0.003（各 3 个随机种子）；提升至少 0.05（高于较大的标准差）才算数，单个幸运随机种子不"
+                               "能把功劳"
                                "记给额外的非线性"},
     }
     key_term = {"en": "stacked 3x3 convolutions (VGG)", "zh": "堆叠 3x3 卷积（VGG）"}
@@ -188,7 +190,7 @@ class Stacked3x3(Experiment):
         zh = (f"感受野：分析器给出两个 3x3 为 {fmt(r3)} 像素、一个 5x5 为 {fmt(r5)} 像素，自动求导得到的输入区域宽度为 "
               f"{fmt(s3)} 和 {fmt(s5)} 像素，因此“感受野相同”{yes[same][1]}。参数：两个 3x3 的卷积权重是 5x5 的 "
               f"{fmt(pr)} 倍（“更少”指小于 {fmt(top)}），因此“参数更少”{yes[fewer][1]}。判别能力：3x3 堆叠网络的"
-              f"验证精度为 {fmt(a3)}，5x5 网络为 {fmt(a5)}（提升 {fmt(gain)}；需至少 {fmt(gain_min)}，高于跨种子"
+              f"验证精度为 {fmt(a3)}，5x5 网络为 {fmt(a5)}（提升 {fmt(gain)}；需至少 {fmt(gain_min)}，高于跨随机种子"
               f"波动），因此“判别能力更强”{yes[better][1]}。原文 3 条说法中有 {sum(held)} 条成立。")
         return verdict_if(all(held), nuanced=any(held)), evidence(en=en, zh=zh)
 

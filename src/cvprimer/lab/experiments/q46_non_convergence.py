@@ -56,11 +56,11 @@ class NonConvergence(Experiment):
                                    "classes (chance 10%); the healthy run measured 0.965-0.993 over 3 quick seeds "
                                    "(spread 0.016)",
                              "zh": "约定：10 类数字上训练准确率至少 90% 才算收敛（随机猜为 10%）；正常训练在 3 个快速"
-                                   "模式种子上为 0.965-0.993（标准差 0.016）"},
+                                   "模式随机种子上为 0.965-0.993（标准差 0.016）"},
         "hurt_min_drop": {"en": "measured noise floor: a fault counts only if it lowers training accuracy by 0.1, "
                                 "over 6 times the across-seed spread of the healthy run (0.016, quick mode, 3 seeds)",
-                          "zh": "实测噪声：故障使训练准确率下降至少 0.1 才算，超过正常训练跨种子标准差"
-                                "（0.016，快速模式 3 个种子）的 6 倍"},
+                          "zh": "实测噪声：故障使训练准确率下降至少 0.1 才算，超过正常训练跨随机种子标准差"
+                                "（0.016，快速模式 3 个随机种子）的 6 倍"},
     }
     key_term = {"en": "diagnosing non-convergence", "zh": "不收敛的诊断"}
     key_figure = "train_acc_baseline"

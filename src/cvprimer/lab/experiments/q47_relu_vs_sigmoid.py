@@ -63,12 +63,12 @@ class ReluVsSigmoid(Experiment):
                   "= 6 decades for 10 layers (sigmoid' <= 1/4); measured about 5 decades, across-seed std ~0.2.",
             "zh": "约定：“梯度消失”指 sigmoid 网络输入侧梯度（相对输出侧）比 ReLU 网络小至少 100 倍（2 个数量级）。"
                   "理论上 10 层的差距约为 10 x log10(4) = 6 个数量级（sigmoid' <= 1/4）；实测约 5 个数量级，"
-                  "种子间标准差约 0.2。"},
+                  "随机种子间标准差约 0.2。"},
         "min_sparsity": {
             "en": "Convention: 'sparse' means at least 30% of the trained ReLU outputs are exactly zero (a dense code "
                   "would have almost none); measured 0.6-0.75, across-seed std ~0.02.",
             "zh": "约定：“稀疏”指训练后至少 30% 的 ReLU 输出恰为零（稠密表示几乎没有零）；实测 0.6-0.75，"
-                  "种子间标准差约 0.02。"},
+                  "随机种子间标准差约 0.02。"},
         "min_compute_speedup": {
             "en": "Noise floor: ReLU's forward+backward counts as cheaper from 1.3x sigmoid's; the medians of "
                   "interleaved repeats gave 0.92-1.15x over 6 quick runs on the shared 2-core VM (std about 0.08), "

@@ -83,19 +83,19 @@ class BatchNormEffects(Experiment):
                   "(|z| > 3). Measured, as the largest share over the four rates: 0.20-0.21 over 3 seeds (std about "
                   "0.004, reached at the largest rate; near 0 at the small ones).",
             "zh": "原文说的是整体分布漂向两端：训练后不带 BN 的深层网络中至少一半的 sigmoid 输入（即 |z| 的中位数）落在"
-                  "斜率低于 0.05 的区域（|z| > 3）。实测（四个学习率中的最大比例）：3 个种子为 0.20-0.21"
+                  "斜率低于 0.05 的区域（|z| > 3）。实测（四个学习率中的最大比例）：3 个随机种子为 0.20-0.21"
                   "（标准差约 0.004，出现在最大的学习率；小学习率下接近 0）。"},
         "grad_gap_log10": {
             "en": "Convention for 'enlarges the gradients': BN makes the first layer's gradient (relative to the "
                   "last) at least 2x (0.3 decades) larger in the 6-layer net; the across-seed std of the gap is "
                   "about 0.1 decades (measured gap 2.3-2.6).",
             "zh": "“增大梯度”的约定：在 6 层网络中，BN 使首层梯度（相对末层）至少增大 2 倍（0.3 个数量级）；"
-                  "差距的种子间标准差约 0.1 个数量级（实测差距 2.3-2.6）。"},
+                  "差距的随机种子间标准差约 0.1 个数量级（实测差距 2.3-2.6）。"},
         "min_step_speedup": {
             "en": "Convention for 'converges faster': at least 1.5x fewer steps to the loss target at each net's best "
                   "learning rate; the step counts vary by a few steps across seeds (std about 2 of 10-20 steps for "
                   "the BN nets), well inside that margin.",
-            "zh": "“收敛更快”的约定：各自取最佳学习率时，达到损失目标所需步数至少少 1.5 倍；步数在种子间只差几步"
+            "zh": "“收敛更快”的约定：各自取最佳学习率时，达到损失目标所需步数至少少 1.5 倍；步数在随机种子间只差几步"
                   "（BN 网络 10-20 步中标准差约 2 步），远在这一余量之内。"},
     }
     reachable = ("confirmed", "nuanced", "refuted")

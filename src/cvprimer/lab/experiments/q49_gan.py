@@ -133,20 +133,20 @@ class GanEquilibrium(Experiment):
             "en": "Convention for 'the generator improves': its samples' MMD^2 to held-out digits at least halves. "
                   "Measured end/start ratios over 3 seeds: 0.034-0.040 in full mode, 0.20-0.55 in quick mode "
                   "(provisional).",
-            "zh": "“生成器进步”的约定：生成样本与留出真实数字之间的 MMD^2 至少减半。3 个种子实测结束/开始之比："
+            "zh": "“生成器进步”的约定：生成样本与留出真实数字之间的 MMD^2 至少减半。3 个随机种子实测结束/开始之比："
                   "完整模式 0.034-0.040，快速模式 0.20-0.55（暂定）。"},
         "min_d_gain": {
             "en": "Theory: 'the discriminator improves' means the final one tells real from pooled fakes at least "
                   "as well as the earlier ones (gain >= 0). Measured over 3 seeds: 0.054-0.10 in full mode (std "
                   "0.025, so 0 sits over 2 std below), -0.09 to +0.22 in quick mode (provisional).",
             "zh": "理论：“判别器进步”指最终的判别器区分真实样本与混合假样本的能力不低于之前的判别器（提升 >= 0）。"
-                  "3 个种子实测：完整模式 0.054-0.10（标准差 0.025，0 在其下 2 个标准差以外），"
+                  "3 个随机种子实测：完整模式 0.054-0.10（标准差 0.025，0 在其下 2 个标准差以外），"
                   "快速模式 -0.09 到 +0.22（暂定）。"},
         "max_oscillation": {
             "en": "Convention for 'training settles': the generator loss's window means in the second half swing by "
                   "under 10% of its mean. Measured over 3 seeds: 0.035-0.070 in full mode (std 0.015), 0.10-0.19 "
                   "in quick mode (provisional).",
-            "zh": "“训练趋于稳态”的约定：后半程生成器损失各窗口均值的起伏小于其均值的 10%。3 个种子实测："
+            "zh": "“训练趋于稳态”的约定：后半程生成器损失各窗口均值的起伏小于其均值的 10%。3 个随机种子实测："
                   "完整模式 0.035-0.070（标准差 0.015），快速模式 0.10-0.19（暂定）。"},
     }
     reachable = ("confirmed", "nuanced", "refuted")

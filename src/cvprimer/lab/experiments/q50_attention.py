@@ -123,14 +123,15 @@ class Attention(Experiment):
             "en": "Noise floor: an untrained gate, which has found nothing, gives ink/background ratios of "
                   "0.97-1.01 over 3 seeds; a trained gate counts as finding the digit from 1.03, above that range. "
                   "Trained: 1.14-1.18 in quick mode, 1.05-1.07 in full (std about 0.01).",
-            "zh": "噪声下限：未训练、什么也没找到的门控在 3 个种子上的笔画/背景比为 0.97-1.01；训练后的门控至少达到 "
+            "zh": "噪声下限：未训练、什么也没找到的门控在 3 个随机种子上的笔画/背景比为 0.97-1.01；训练后的门控至少达"
+                  "到 "
                   "1.03（高于这一范围）才算找到了数字。训练后实测：快速模式 1.14-1.18，"
                   "完整模式 1.05-1.07（标准差约 0.01）。"},
         "gain_pts": {
             "en": "Noise floor for 'better output': a gate's validation accuracy must beat the plain CNN's by at "
                   "least 2 points; the gains' across-seed std is about 1.2 points in full mode (measured -2.4 to "
                   "+0.7) and up to 3 in quick mode (-9.5 to -2).",
-            "zh": "“输出更好”的噪声下限：门控网络的验证准确率须比原始 CNN 至少高 2 个百分点；提升量的种子间标准差"
+            "zh": "“输出更好”的噪声下限：门控网络的验证准确率须比原始 CNN 至少高 2 个百分点；提升量的随机种子间标准差"
                   "在完整模式约 1.2 点（实测 -2.4 到 +0.7），快速模式最多约 3 点（-9.5 到 -2）。"},
     }
     reachable = ("confirmed", "nuanced", "refuted")

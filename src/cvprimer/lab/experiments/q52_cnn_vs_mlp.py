@@ -60,14 +60,15 @@ class CNNvsMLP(Experiment):
             "en": "Noise floor: the unshifted accuracy gain of the flatten CNN over the MLP varies across seeds "
                   "(measured 7.7-12.3 points in quick mode, std 2.4; 4.8-7.9 in full, std 1.5); a gain counts from "
                   "2 points, about one std, and a smaller one is not a measured advantage.",
-            "zh": "噪声下限：展平 CNN 相对 MLP 在未平移数字上的准确率提升在种子间有波动（快速模式实测 7.7-12.3 点，"
+            "zh": "噪声下限：展平 CNN 相对 MLP 在未平移数字上的准确率提升在随机种子间有波动（快速模式实测 7.7-12.3 点，"
                   "标准差 2.4；完整模式 4.8-7.9 点，标准差 1.5）；提升至少 2 点（约一个标准差）才算，"
                   "更小的提升不算测得的优势。"},
         "drop_pts": {
             "en": "Convention for 'recognized wherever it appears': a 4-pixel shift may cost under 10 points. Measured "
                   "drops over 3 seeds: flatten head 54-60 (quick) and 57-64 (full); global pooling head 3.0-8.3 "
                   "(quick, std 2.9) and 2.4-2.9 (full), so quick mode's global head sits about one std inside.",
-            "zh": "“无论出现在哪里都能识别”的约定：平移 4 像素的损失低于 10 个百分点。3 个种子实测下降：展平头 54-60"
+            "zh": "“无论出现在哪里都能识别”的约定：平移 4 像素的损失低于 10 个百分点。3 个随机种子实测下降：展平"
+                  "头 54-60"
                   "（快速）与 57-64（完整）；全局池化头 3.0-8.3（快速，标准差 2.9）与 2.4-2.9（完整），"
                   "快速模式的全局池化头在线内约一个标准差。"},
     }

@@ -70,14 +70,14 @@ class DepthwiseSpeed(Experiment):
                   "(the seed's own figure is about 10x of 256x, 4%). Measured 0.11-0.15 over 3 seeds in quick and "
                   "full mode, across-seed std about 0.015, so the margin is over 5 std.",
             "zh": "“远低于乘加次数所预示的速度”的约定：实际加速不到乘加比的四分之一"
-                  "（原文自己的数字约为 256 倍中的 10 倍，即 4%）。快速与完整模式下 3 个种子实测 0.11-0.15，"
-                  "种子间标准差约 0.015，余量超过 5 个标准差。"},
+                  "（原文自己的数字约为 256 倍中的 10 倍，即 4%）。快速与完整模式下 3 个随机种子实测 0.11-0.15，"
+                  "随机种子间标准差约 0.015，余量超过 5 个标准差。"},
         "min_slowdown_equal_macs": {
             "en": "The seed says the depthwise conv cannot reach the few-channel conv's speed (slowdown > 1); 1.5 adds "
                   "a margin for timing noise: process-CPU-time medians of interleaved repeats vary by about 0.15x "
                   "across seeds on the shared 2-core VM (measured 1.8-2.1x in quick, 2.6-2.9x in full mode).",
             "zh": "原文说深度卷积达不到同乘加次数、少通道卷积的速度（慢于 1 倍）；1.5 为计时噪声留出余量：在共享的"
-                  "双核虚拟机上，交错重复的进程 CPU 时间中位数在种子间约有 0.15 倍的起伏（快速模式实测 1.8-2.1 倍，"
+                  "双核虚拟机上，交错重复的进程 CPU 时间中位数在随机种子间约有 0.15 倍的起伏（快速模式实测 1.8-2.1 倍，"
                   "完整模式 2.6-2.9 倍）。"},
     }
     reachable = ("confirmed", "nuanced", "refuted")
@@ -125,7 +125,8 @@ class DepthwiseSpeed(Experiment):
             "method": "按原文构造三层卷积（C 通道标准 3x3、C 通道深度 3x3、sqrt(C) 通道标准 3x3，"
                       "另加 C 通道逐点 1x1 作参照），输入为一张 HxW 图像；用分析器在本机实测的单线程屋顶线上"
                       "统计乘加次数、搬运字节数和计算密度，并在我们的引擎上单线程计时前向传播"
-                      "（交错重复，取进程 CPU 时间的中位数），每个种子重测一次。完整模式与原文相同：C = 256、64x64；"
+                      "（交错重复，取进程 CPU 时间的中位数），每个随机种子重测一次。完整模式与原文相同：C = 256"
+                      "、64x64；"
                       "快速模式：C = 256、32x32。结论只适用于运行它的这台 CPU，不涉及原文的 GPU 及其提到的 GPU 库。",
         },
     }
