@@ -7,7 +7,10 @@ matplotlib's backend or touches pyplot's figure list (inline plots in a notebook
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
+import os
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -50,14 +53,127 @@ def new_figure(nrows: int = 1, ncols: int = 1, size: tuple[float, float] | None 
     return fig, fig.subplots(nrows, ncols, squeeze=True)
 
 
+# ---------------------------------------------------------------------------------------- plot text per language
+# CJK families matplotlib may find, preferred first (Debian's fonts-noto-cjk gives the Noto ones)
+CJK_FAMILIES = ("Noto Sans CJK SC", "Noto Sans CJK TC", "Noto Sans CJK JP", "Source Han Sans SC", "Source Han Sans CN",
+                "WenQuanYi Zen Hei", "WenQuanYi Micro Hei", "Microsoft YaHei", "SimHei", "PingFang SC", "Heiti SC",
+                "Noto Sans SC", "Arial Unicode MS")
+_CJK_FILE = re.compile(r"(?i)(cjk|wqy|wenquanyi|simhei|msyh|yahei|pingfang|sourcehansans|notosanssc|heiti)")
+_ZH: dict[str, str] = {}  # English plot text -> its Chinese, as the experiments' tr() calls declared it
+
+
+@functools.lru_cache(maxsize=1)
+def cjk_font() -> str | None:
+    """The family of a CJK font matplotlib can draw with (:data:`CJK_FAMILIES` order), None when there is none.
+
+    Asks matplotlib's ``font_manager``; a font installed after matplotlib built its font cache is not in it, so the
+    system's CJK font files are registered first (``fontManager.addfont``) before giving up. With None the plots
+    keep their English text (never boxes) and the Chinese page shows them with Chinese captions."""
+    if os.environ.get("CVPRIMER_LAB_NO_CJK"):  # the fallback, on request (tests, or a font that draws badly)
+        return None
+    from matplotlib import font_manager
+
+    def found() -> str | None:
+        names = {f.name for f in font_manager.fontManager.ttflist}
+        return next((n for n in CJK_FAMILIES if n in names), None)
+
+    name = found()
+    if name is None:
+        for path in font_manager.findSystemFonts():
+            if _CJK_FILE.search(os.path.basename(path)):
+                with contextlib.suppress(Exception):  # an unreadable font file is skipped
+                    font_manager.fontManager.addfont(path)
+        name = found()
+    return name
+
+
+def tr(en: str, zh: str) -> str:
+    """Plot text in both languages: returns ``en`` (what the figure is drawn with) and remembers ``zh``, which
+    :func:`save_png` puts in its place for the Chinese copy ``<stem>.zh.png``. Use it for every title, axis label,
+    legend entry and tick label: ``ax.set_xlabel(tr("epoch", "轮次"))``."""
+    if en and zh and zh != en:
+        _ZH[en] = zh
+    return en
+
+
+def plot_zh(en: str) -> str | None:
+    """The Chinese of one plot text: a :func:`tr` declaration, else the common words of ``report/zh.py``."""
+    if en in _ZH:
+        return _ZH[en]
+    from cvprimer.lab.report.zh import PLOT_TEXT
+
+    return PLOT_TEXT.get(en)
+
+
+def _translated(inner: Any) -> Any:
+    """A tick formatter that shows ``inner``'s labels in Chinese where they have a Chinese version."""
+    from matplotlib.ticker import Formatter
+
+    class Translated(Formatter):
+        def __call__(self, x: Any, pos: Any = None) -> str:
+            s = str(inner(x, pos))
+            return plot_zh(s) or s
+
+        def format_ticks(self, values: Any) -> list[str]:
+            return [plot_zh(str(s)) or str(s) for s in inner.format_ticks(values)]
+
+        def set_locs(self, locs: Any) -> None:
+            inner.set_locs(locs)
+
+    return Translated()
+
+
+def _to_chinese(fig: Any, family: str) -> int:
+    """Swap every text of ``fig`` that has a Chinese version (titles, labels, legends, annotations, and the tick
+    labels of named categories) and give those texts the CJK font (Latin letters keep the house font); returns how
+    many were swapped."""
+    from matplotlib.category import StrCategoryFormatter
+    from matplotlib.text import Text
+    from matplotlib.ticker import FixedFormatter
+
+    fonts = ["DejaVu Sans", family]
+    n = 0
+    for ax in fig.get_axes():
+        for axis in (ax.xaxis, ax.yaxis):
+            fmt = axis.get_major_formatter()
+            if isinstance(fmt, (FixedFormatter, StrCategoryFormatter)):
+                labels = [t.get_text() for t in axis.get_ticklabels()]
+                if any(plot_zh(t) for t in labels):
+                    axis.set_major_formatter(_translated(fmt))
+                    for t in axis.get_ticklabels():
+                        t.set_fontfamily(fonts)
+                    n += 1
+    for t in fig.findobj(Text):
+        zh = plot_zh(t.get_text())
+        if zh:
+            t.set_text(zh)
+            t.set_fontfamily(fonts)
+            n += 1
+    return n
+
+
 def save_png(fig: Any, path: str) -> None:
-    """Render ``fig`` to PNG in memory, write it atomically, close the figure."""
-    buf = io.BytesIO()
+    """Render ``fig`` to PNG in memory, write it atomically, close the figure. Where a CJK font is installed and
+    some text of ``fig`` has a Chinese version (:func:`tr`), also write the Chinese copy ``<stem>.zh.png`` beside
+    it (the report's Chinese page shows that one)."""
+    buf, zh = io.BytesIO(), None
     try:
         fig.savefig(buf, format="png")
+        family = cjk_font()
+        if family is not None and _to_chinese(fig, family):
+            zh = io.BytesIO()
+            with _matplotlib().rc_context({"font.family": ["DejaVu Sans", family]}):  # ticks made while drawing
+                fig.savefig(zh, format="png")
     finally:
         close(fig)
     atomic_write(path, buf.getvalue())
+    if zh is not None:
+        atomic_write(zh_path(path), zh.getvalue())
+
+
+def zh_path(path: str) -> str:
+    """The Chinese copy of a plot: ``a/b.png`` -> ``a/b.zh.png``."""
+    return f"{path[:-4]}.zh.png" if path.endswith(".png") else f"{path}.zh.png"
 
 
 def close(fig: Any) -> None:

@@ -224,10 +224,12 @@ def run_task(exp: type[Experiment], quick: bool, seed: int, want_plots: bool,
                 raise TypeError(f"{exp.id}: run must return a Result, got {type(res).__name__}")
             res.plots = list(res.plots or ctx.plots)
             for p in res.plots if want_plots else ():
-                path = os.path.join(d, p.file)
-                if os.path.isfile(path):
-                    with open(path, "rb") as fh:
-                        pngs[p.file] = fh.read()
+                # the plot, and its Chinese copy <stem>.zh.png where plots.save_png wrote one
+                for name in (p.file, f"{p.file[:-4]}.zh.png"):
+                    path = os.path.join(d, name)
+                    if os.path.isfile(path):
+                        with open(path, "rb") as fh:
+                            pngs[name] = fh.read()
         except KeyboardInterrupt:
             raise
         except Exception as e:  # an experiment's bug must not stop the others; it is reported, never cached

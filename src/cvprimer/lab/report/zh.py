@@ -245,11 +245,49 @@ def figure_label(exp: Any, name: str, figure: Mapping[str, Any] | None = None) -
     return label_from(getattr(exp, "labels", {}) or {}, getattr(exp, "terms", {}) or {}, name)
 
 
-def missing_labels(exp: Any, names: Iterable[str]) -> list[str]:
-    """The figure names among ``names`` that get no Chinese label from ``exp``'s tables (what a test requires empty)."""
-    return [n for n in names if not (figure_label(exp, n) or {}).get("zh")]
+def missing_labels(exp: Any, figures: Mapping[str, Any] | Iterable[str]) -> list[str]:
+    """The figures (a record's ``{name: figure}`` or bare names) that get no Chinese label from their own label or
+    ``exp``'s tables (what a test requires empty)."""
+    figs = figures if isinstance(figures, Mapping) else dict.fromkeys(figures)
+    return [n for n, f in figs.items() if not (figure_label(exp, n, f if isinstance(f, Mapping) else None)
+                                                or {}).get("zh")]
 
 
 def has_cjk(text: str) -> bool:
     """Whether ``text`` holds at least one CJK ideograph."""
     return any("\u4e00" <= ch <= "\u9fff" for ch in text)
+
+
+# plot text that many experiments share, by exact string (an experiment's own tr() declarations come first)
+PLOT_TEXT: dict[str, str] = {
+    "validation accuracy": "验证准确率", "epoch": "轮次", "step": "步", "training loss": "训练损失",
+    "validation accuracy (%)": "验证准确率（%）", "accuracy": "准确率", "learning rate": "学习率", "value": "数值",
+    "validation": "验证", "std": "标准差", "original": "原图", "measured time": "实测时间", "hidden layer": "隐藏层",
+    "count (log)": "计数（对数）", "batch size": "批大小", "training images (log scale)": "训练图像数（对数刻度）",
+    "train": "训练", "loss": "损失", "parameters": "参数量", "weight value": "权重值", "weight decay": "权重衰减",
+    "warm-up": "预热", "no warm-up": "不预热", "training step": "训练步", "training loss (log)": "训练损失（对数）",
+    "smoothed": "平滑后", "shifted": "平移后", "saddle": "鞍点", "formula": "公式", "final accuracy": "最终准确率",
+    "final training loss": "最终训练损失", "epoch (log)": "轮次（对数）", "discriminator": "判别器", "data": "数据",
+    "channel": "通道", "chance": "随机猜测", "digit class": "数字类别", "loss per step": "每步损失",
+    "max relative error": "最大相对误差", "ns per element": "每元素纳秒", "normal quantile": "正态分位数",
+    "z-scored quantile": "z 分数分位数", "z-scored": "z 分数标准化", "outliers": "离群值", "one outlier": "一个离群值",
+    "linear layer": "全连接层", "input row": "输入行", "input column": "输入列", "input group": "输入组",
+    "output group": "输出组", "small CNN": "小型 CNN", "validation IoU": "验证 IoU", "feature map (channel 0)":
+    "特征图（通道 0）", "hand vs autograd": "手算与自动求导", "hand vs central differences": "手算与中心差分",
+    "learning-rate range test": "学习率范围测试", "distance to nearest minimum": "到最近极小值的距离",
+    "layer (input side first)": "层（从输入侧起）", "layer (1 = input side)": "层（1 = 输入侧）",
+    "depth (linear layers)": "深度（全连接层数）", "depth (conv layers)": "深度（卷积层数）",
+    "mini-batch gradient noise": "小批量梯度噪声", "gradient noise and sharpness": "梯度噪声与尖锐度",
+    "fraction of non-finite losses": "非有限损失的比例", "units in the hidden layer": "隐藏层单元数",
+    "relative to the standard conv": "相对标准卷积", "parameters / standard": "参数量 / 标准卷积",
+    "raw pixels + linear": "原始像素 + 线性分类器", "max pool": "最大池化", "avg pool": "平均池化",
+    "baseline validation": "基线验证准确率", "batch size B": "批大小 B", "spatial gate": "空间门控",
+    "unconstrained minimum": "无约束极小值", "generator (non-saturating)": "生成器（非饱和）",
+    "seconds per full gradient": "每次全量梯度的秒数", "progress per pass over the data": "每遍数据的进展",
+    "receptive field side (input pixels)": "感受野边长（输入像素）", "relative to g = 1": "相对 g = 1",
+    "shift of the test digits (pixels)": "测试数字的平移（像素）",
+    "images / second (our engine)": "每秒图像数（我们的引擎）",
+    "ns per element (forward, CPU)": "每元素纳秒（前向，CPU）", "ps per multiply-accumulate": "每次乘加皮秒数",
+    "weight scaling (1 pass)": "权重缩放（1 次前向）",
+    "relative change of its variance per step": "其方差的每步相对变化",
+}
