@@ -13,6 +13,7 @@ from cvprimer.lab.experiment import plain_png
 from cvprimer.lab.report.assets import CSS, JS
 from cvprimer.lab.report.i18n import UI
 from cvprimer.lab.report.learn import learn_ui, related_html, source_html, takeaway_html, text_html
+from cvprimer.lab.report.zh import figure_label, header_text, unit_text
 from cvprimer.lab.runner import MODES, run_dir
 
 VERDICT_ORDER = ("confirmed", "nuanced", "refuted", "unsettled")
@@ -54,6 +55,9 @@ def _img(out: str, rec: dict[str, Any], plot: dict[str, Any], lang: str, ui: dic
     if rec.get("mode") not in MODES:
         return f'<figure><figcaption>[{escape(str(plot.get("file")))} refused] {escape(cap)}</figcaption></figure>'
     path = os.path.join(run_dir(out, rec["id"], rec["mode"]), plot["file"])
+    if lang != "en":  # the plot drawn with this language's text, where the experiment wrote one (<stem>.<lang>.png)
+        own = f"{path[:-4]}.{lang}.png"
+        path = own if os.path.isfile(own) else path
     try:
         with open(path, "rb") as fh:
             data = base64.b64encode(fh.read()).decode("ascii")
@@ -64,8 +68,20 @@ def _img(out: str, rec: dict[str, Any], plot: dict[str, Any], lang: str, ui: dic
             f"<figcaption>{escape(cap)}</figcaption></figure>")
 
 
-def _figures(figs: dict[str, Any], ui: dict[str, str], lang: str, heading: str) -> str:
-    """The figures table: the value is the mean over seeds; with several seeds also the spread and each seed's."""
+def _exp_class(rec: dict[str, Any]) -> Any:
+    """The experiment class of a record (for its label table), None when this install has no such experiment."""
+    from cvprimer.lab.registry import SelectionError, get
+
+    try:
+        return get(str(rec.get("id")))
+    except SelectionError:
+        return None
+
+
+def _figures(figs: dict[str, Any], ui: dict[str, str], lang: str, heading: str, exp: Any = None) -> str:
+    """The figures table: the value is the mean over seeds; with several seeds also the spread and each seed's.
+    Each row shows the figure's label in ``lang`` (the record's, else ``exp``'s label table; the identifier, in
+    code type, only where neither has one) and its unit translated through the glossary (``report/zh.py``)."""
     if not figs:
         return ""
     multi = any("spread" in f for f in figs.values())
@@ -73,11 +89,12 @@ def _figures(figs: dict[str, Any], ui: dict[str, str], lang: str, heading: str) 
         (f"<th>{ui['spread']}</th><th>{ui['per_seed']}</th>" if multi else "") + f"<th>{ui['unit']}</th></tr>"
     rows = []
     for name, f in figs.items():
-        label = _t(f.get("label"), lang) or name
+        label = _t(figure_label(exp, name, f), lang)
         extra = (f'<td class="num">{_num(f.get("spread"))}</td>'
                  f'<td class="num">{" / ".join(_num(v) for v in f.get("per_seed") or [])}</td>') if multi else ""
-        rows.append(f'<tr><td><code>{escape(label)}</code></td><td class="num">{_num(f.get("value"))}</td>{extra}'
-                    f"<td>{escape(str(f.get('unit', '')))}</td></tr>")
+        cell = escape(label) if label else f"<code>{escape(name)}</code>"
+        rows.append(f'<tr><td>{cell}</td><td class="num">{_num(f.get("value"))}</td>{extra}'
+                    f"<td>{escape(unit_text(str(f.get('unit', '')), lang))}</td></tr>")
     return f'<div class="kv">{heading}</div><table>{head}{"".join(rows)}</table>'
 
 
@@ -86,7 +103,7 @@ def _tables(tables: list[dict[str, Any]], lang: str, ui: dict[str, str], seeds: 
     parts = []
     for t in tables or []:
         spread = t.get("spread")
-        cols = "".join(f"<th>{escape(_t(c, lang))}</th>" for c in t["columns"])
+        cols = "".join(f"<th>{escape(header_text(c, lang))}</th>" for c in t["columns"])
         body = []
         for j, r in enumerate(t["rows"]):
             cells = []
@@ -134,7 +151,8 @@ def _experiment(rec: dict[str, Any], out: str, ui: dict[str, str], lang: str, an
     if rec.get("quick_provisional") and rec.get("mode") == "quick":
         marks.append(f'<p class="mark provisional">{escape(ui["provisional"])}</p>')
     parts.extend(marks)
-    parts.append(_figures(rec.get("figures") or {}, ui, lang, ui["figures"]))
+    exp = _exp_class(rec)
+    parts.append(_figures(rec.get("figures") or {}, ui, lang, ui["figures"], exp))
     parts.append(_tables(rec.get("tables") or [], lang, ui, n_seeds))
     parts.extend(_img(out, rec, p, lang, ui) for p in rec.get("plots") or [])
     if rec.get("notes"):
@@ -145,7 +163,7 @@ def _experiment(rec: dict[str, Any], out: str, ui: dict[str, str], lang: str, an
     if rec.get("beyond") or rec.get("beyond_tables") or rec.get("beyond_text"):
         parts.append(f'<div class="beyond"><div class="kv">{escape(ui["beyond"])}</div>'
                      f'{_paragraphs(_t(rec.get("beyond_text"), lang))}'
-                     f'{_figures(rec.get("beyond") or {}, ui, lang, ui["figures"])}'
+                     f'{_figures(rec.get("beyond") or {}, ui, lang, ui["figures"], exp)}'
                      f'{_tables(rec.get("beyond_tables") or [], lang, ui, n_seeds)}'
                      f'{_paragraphs(_t(rec.get("beyond_evidence"), lang))}</div>')
     if kind == "experiment" and rec.get("verdict"):
