@@ -539,8 +539,11 @@ def run_backward(
     """
     refresh_thread_budget()  # once per backward: the thread budget follows the machine's load
     # -- topological order of the nodes reachable from the roots --------------------
+    # (and, for the leaf hooks, how many nodes will deliver to each leaf: its gradient is complete at 0)
     order: list[Function] = []
     seen: set[int] = set()
+    pending: dict[int, int] = {}
+    leaf_edges: dict[int, list[int]] = {}
     for r in roots:
         if r._node is None or id(r._node) in seen:
             continue
@@ -554,16 +557,18 @@ def run_backward(
                 continue
             seen.add(id(node))
             stack.append((node, True))
-            for t in node.inputs:
-                if t is not None and t._node is not None and id(t._node) not in seen:
-                    stack.append((t._node, False))
+            needs = node.needs_input_grad
+            for i, t in enumerate(node.inputs):
+                if t is None:
+                    continue
+                if t._node is not None:
+                    if id(t._node) not in seen:
+                        stack.append((t._node, False))
+                elif i < len(needs) and needs[i]:
+                    k = id(t)
+                    pending[k] = pending.get(k, 0) + 1
+                    leaf_edges.setdefault(id(node), []).append(k)
 
-    # how many nodes still have to deliver to each leaf (its gradient is complete at 0)
-    pending: dict[int, int] = {}
-    for node in order:
-        for t, need in zip(node.inputs, node.needs_input_grad, strict=False):
-            if need and t is not None and t._node is None:
-                pending[id(t)] = pending.get(id(t), 0) + 1
     leaf_grads: dict[int, tuple[Tensor, np.ndarray]] = {}
     retained: dict[tuple[int, int], Tensor] = {}
     grads: dict[int, list[Any]] = {}
@@ -597,13 +602,11 @@ def run_backward(
         i = t._out_index
         slot[i] = g if slot[i] is None else slot[i] + g
 
-    def done_with(node: Function) -> None:
-        for t, need in zip(node.inputs, node.needs_input_grad, strict=False):
-            if need and t is not None and t._node is None:
-                k = id(t)
-                pending[k] -= 1
-                if pending[k] == 0:
-                    flush(k)
+    def done_with(edges: list[int]) -> None:
+        for k in edges:
+            pending[k] -= 1
+            if pending[k] == 0:
+                flush(k)
 
     for r, g in zip(roots, root_grads, strict=True):
         deliver(r, g)
@@ -613,7 +616,8 @@ def run_backward(
         if slot is None or all(g is None for g in slot):
             if not retain_graph:
                 node.release()
-            done_with(node)
+            if leaf_edges and id(node) in leaf_edges:
+                done_with(leaf_edges[id(node)])
             continue
         if node._freed:
             raise RuntimeError(
@@ -622,14 +626,15 @@ def run_backward(
                 "backward() if you need a second one."
             )
         hooks = node.__dict__.get("_tensor_hooks")
-        for i, (shape, dtype) in enumerate(node.out_meta):
-            if slot[i] is None:
-                continue
-            if hooks and hooks.get(i):
-                slot[i] = _run_grad_hooks(hooks[i], slot[i], shape, dtype)
-            held = retained.pop((id(node), i), None) if retained else None
-            if held is not None:
-                held._accumulate(slot[i])
+        if hooks or retained:
+            for i, (shape, dtype) in enumerate(node.out_meta):
+                if slot[i] is None:
+                    continue
+                if hooks and hooks.get(i):
+                    slot[i] = _run_grad_hooks(hooks[i], slot[i], shape, dtype)
+                held = retained.pop((id(node), i), None) if retained else None
+                if held is not None:
+                    held._accumulate(slot[i])
         gys = [
             g if g is not None else np.zeros(shape, dtype)
             for g, (shape, dtype) in zip(slot, node.out_meta, strict=True)
@@ -668,7 +673,8 @@ def run_backward(
             deliver(t, g)
         if not retain_graph:
             node.release()
-        done_with(node)
+        if leaf_edges and id(node) in leaf_edges:
+            done_with(leaf_edges[id(node)])
     for k in list(leaf_grads):  # leaves given as roots beside graphs that use them
         flush(k)
 
