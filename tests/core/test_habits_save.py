@@ -135,3 +135,16 @@ def test_a_damaged_tree_is_one_clear_error(tmp_path: Any) -> None:
             np.lib.format.write_array(f, np.array('{"T": "9"}'))
     with pytest.raises(ValueError, match="cannot be read.*missing member '9'"):
         cp.load(p)
+
+
+def test_torch_load_keywords_are_accepted(tmp_path: Any) -> None:
+    p, tp = tmp_path / "m.npz", tmp_path / "m.pt"
+    cp.save({"w": cp.ones(2)}, p)
+    torch.save({"w": torch.ones(2)}, tp)
+    for loc in (None, "cpu", cp.device("cpu"), {"cuda:0": "cpu"}, lambda storage, where: storage):
+        back = cp.load(p, map_location=loc, weights_only=True)
+        tloc = torch.device("cpu") if isinstance(loc, cp.device) else loc
+        tback = torch.load(tp, map_location=tloc, weights_only=True)
+        np.testing.assert_array_equal(back["w"].numpy(), tback["w"].numpy())
+    with pytest.raises(RuntimeError, match="load: map_location: device: 'cuda' is not available"):
+        cp.load(p, map_location="cuda")

@@ -269,15 +269,31 @@ def _listed_entries(path: str, size: int) -> int | None:
     return None if total == 0xFFFF else total
 
 
-def load(path: str | os.PathLike[str]) -> Any:
+def _check_location(target: Any) -> None:
+    from cvprimer.core.device import check_device
+
+    check_device("load: map_location", target)
+
+
+def load(path: str | os.PathLike[str], map_location: Any = None, *, weights_only: bool | None = None) -> Any:
     """Read an ``.npz`` written by :func:`save` (no pickle): a flat ``{name: np.ndarray}`` dict, or the nested
     object that was saved (see the module docstring).
+
+    ``map_location`` (PyTorch's; None, ``'cpu'``, a CPU ``device`` or a dict/callable mapping to the CPU) and
+    ``weights_only`` are accepted so ``torch.load(path, map_location=device, weights_only=True)`` runs
+    unchanged: everything loads on the CPU and nothing is ever unpickled, whatever ``weights_only`` says.
+    A ``map_location`` naming another device is refused.
 
     Damaged or hostile files (empty, truncated, random bytes, a flipped byte, a member whose header claims
     more data than the file holds, object arrays) raise one ``ValueError`` naming the file and what is wrong;
     every member's header is checked against its stored size before any array is allocated, and the
     archive's CRCs are verified while reading.
     """
+    if isinstance(map_location, Mapping):
+        for target in map_location.values():
+            _check_location(target)
+    elif map_location is not None and not callable(map_location):
+        _check_location(map_location)
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"load: no such file {path!r}")
