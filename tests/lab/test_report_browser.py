@@ -313,10 +313,11 @@ def test_phone_controls_are_one_short_row_and_an_index_jump_shows_the_heading(ph
     driver.save_screenshot(str(report_dir / f"screenshot-phone-{lang}.png"))
 
 
+@pytest.mark.parametrize("lang", ["en", "zh"])
 @pytest.mark.parametrize("size", ["desktop", "phone"])
-def test_a_plot_opens_full_width_and_closes(driver, report_dir: Path, size: str, request):
+def test_a_plot_opens_full_width_and_closes(driver, report_dir: Path, size: str, lang: str, request):
     driver = request.getfixturevalue(size)
-    _fresh(driver, _page(report_dir, "en"))
+    _fresh(driver, _page(report_dir, lang))
     imgs = _visible(driver, "section.question img")
     assert imgs, "no plot in the report"
     img = max(imgs[:20], key=lambda i: i.size["width"])
