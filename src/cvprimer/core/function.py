@@ -579,7 +579,7 @@ def run_backward(
         if entry is None:
             return
         leaf, g = entry
-        hooks = leaf._hooks
+        hooks = getattr(leaf, "_hooks", None)  # (a Tensor unpickled from before hooks has no slot value)
         if hooks is not None and hooks[0]:
             g = _run_grad_hooks(hooks[0], g, leaf.data.shape, leaf.data.dtype)
         leaf._accumulate(g)
