@@ -106,10 +106,11 @@ class Figure:
 
 @dataclass
 class Table:
-    """A small table: column headers (bilingual or plain) and rows of cells (numbers or short strings)."""
+    """A small table: column headers (bilingual ``{"en", "zh"}`` or plain) and rows of cells (numbers, short strings
+    or bilingual ``{"en", "zh"}`` texts)."""
 
     name: str
-    columns: Sequence[str]
+    columns: Sequence[str | Text]
     rows: Sequence[Sequence[Any]]
     caption: Text | None = None
 
@@ -124,6 +125,8 @@ class Table:
                 return int(v)
             if isinstance(v, (float, np.floating)):
                 return float(v) if math.isfinite(float(v)) else None
+            if isinstance(v, Mapping) and v and all(isinstance(x, str) for x in v.values()):
+                return {str(k): x for k, x in v.items()}  # a bilingual text cell {"en": ..., "zh": ...}
             return v if isinstance(v, (int, str)) or v is None else str(v)
 
         return {"name": self.name, "columns": list(self.columns), "rows": [[cell(c) for c in r] for r in self.rows],
@@ -449,8 +452,9 @@ class Experiment:
     @classmethod
     def completeness(cls) -> list[str]:
         """What the declaration still lacks for a signed verdict (tests require an empty list): a reason for
-        every threshold, and for an experiment the verdicts its ``decide`` can reach."""
+        every threshold, for an experiment the verdicts its ``decide`` can reach, and the answer, revised (a key
+        term and a template quoting the key figure for every reachable verdict; a page's fixed answer)."""
         gaps = [f"threshold {k!r} has no reason" for k in cls.thresholds if k not in cls.reasons]
         if cls.kind == "experiment" and not cls.reachable:
             gaps.append("reachable verdicts not declared")
-        return gaps
+        return gaps + cls._takeaway_problems()

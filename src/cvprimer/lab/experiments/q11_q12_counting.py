@@ -108,14 +108,14 @@ class ParameterCount(Experiment):
                            "zh": "约定：原文说参数量主要由卷积核权重决定；“主要”理解为超过全部参数的一半。"},
     }
     reachable = (CONFIRMED, NUANCED, REFUTED)
-    key_term = {"en": "parameter count Kh x Kw x Cin x Cout", "zh": "参数量 Kh x Kw x Cin x Cout"}
+    key_term = {"en": "parameter count Kh·Kw·Cin·Cout", "zh": "参数量 Kh·Kw·Cin·Cout"}
     key_figure = "kernel_share_resnet18"
     answer = {
         "confirmed": {
             "en": "Yes: a convolution has Kh x Kw x Cin x Cout weights plus Cout biases and a fully connected "
                   "layer Cin x Cout, exactly as counted, and kernel weights are {kernel_share_resnet18:pct} of "
                   "ResNet-18's parameters.",
-            "zh": "是的：卷积层有 Kh x Kw x Cin x Cout 个权重外加 Cout 个偏置，全连接层有 Cin x Cout 个，"
+            "zh": "是的：卷积层有 Kh·Kw·Cin·Cout 个权重外加 Cout 个偏置，全连接层有 Cin·Cout 个，"
                   "与计数完全一致；卷积核权重占 ResNet-18 参数的 {kernel_share_resnet18:pct}。"},
         "nuanced": {
             "en": "The formulas are right, but kernel weights do not dominate everywhere (ResNet-18: "
@@ -281,7 +281,7 @@ class FlopCount(Experiment):
             "en": "Count a convolution's multiply-adds as Kh x Kw x Cin x Cout x H x W (FLOPs are twice that) "
                   "and expect latency to grow with them but not in proportion: four times the MACs took "
                   "{time_ratio_256_over_64}x the time here.",
-            "zh": "卷积的乘加次数按 Kh x Kw x Cin x Cout x H x W 计算（FLOPs 是它的两倍），"
+            "zh": "卷积的乘加次数按 Kh·Kw·Cin·Cout·H·W 计算（FLOPs 是它的两倍），"
                   "延迟会随之增加但不成正比：这里乘加次数变为四倍，耗时变为 {time_ratio_256_over_64} 倍。"},
         "nuanced": {
             "en": "The formula is right, but latency did not follow the MACs everywhere (four times the MACs "

@@ -31,6 +31,20 @@ class ConvIsCorrelation(Experiment):
         "zh": "舍入误差：输出是至多 25 个乘积之和的 float64 结果（误差约为输出量级的 1e-15），即便用 float32 "
               "计算（eps 1.2e-7 乘 25 项）也低于 1e-5；对随机卷积核而言，方向用反时差异是 1 的量级。"}}
     reachable = ("confirmed", "refuted")
+    key_term = {"en": "cross-correlation", "zh": "互相关"}
+    key_figure = "err_vs_convolve_unflipped"
+    answer = {
+        "confirmed": {
+            "en": "Yes: a deep-learning conv2d is cross-correlation; it equals the mathematical convolution "
+                  "only with the kernel flipped and differs by {err_vs_convolve_unflipped} (relative) "
+                  "otherwise. Since kernels are learned, the flip changes nothing in practice.",
+            "zh": "是的：深度学习中的 conv2d 是互相关；只有把卷积核翻转后才等于数学上的卷积，"
+                  "否则相对差为 {err_vs_convolve_unflipped}。由于卷积核是学出来的，翻转与否在实践中没有影响。"},
+        "refuted": {
+            "en": "The library's conv2d did not behave as cross-correlation here (difference from the "
+                  "unflipped convolution {err_vs_convolve_unflipped}).",
+            "zh": "这里库中的 conv2d 并不表现为互相关（与不翻转卷积核的卷积相差 {err_vs_convolve_unflipped}）。"},
+    }
     text = {
         "en": {
             "title": "CNN convolution and the mathematical convolution",
