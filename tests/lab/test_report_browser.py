@@ -546,10 +546,12 @@ def test_each_experiment_says_where_its_code_is_and_shows_run_and_decide(desktop
         code = "\n".join(p.text for p in details.find_elements("css selector", "pre code"))
         assert "def run(self" in code
         assert ("def decide(" in code) == (rec.get("kind", "experiment") == "experiment"), rec["id"]
-    # the code is not searched: a word only the code holds finds nothing
+    # the code is not searched: words only the code and its path hold find nothing
     box = driver.find_element("id", "f-search")
-    box.send_keys("staticmethod")
-    assert _visible(driver, "section.question") == []
+    for word in ("staticmethod", Path(path).name):
+        box.clear()
+        box.send_keys(word)
+        assert _visible(driver, "section.question") == [], word
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])

@@ -167,12 +167,12 @@ JS = r"""
   var fv = document.getElementById("f-verdict"), ft = document.getElementById("f-topic");
   var fq = document.getElementById("f-search"), none = document.getElementById("no-match");
   var CJK = /[\u3000-\u9fff\uf900-\ufaff\uff00-\uffef]/;
-  // what a search reads of a section: its text without the code excerpt and the related-questions line
+  // what a search reads of a section: its text without the code (path and excerpt) and the related-questions line
   function searchText(s) {
     if (s._searchText === undefined) {
       var parts = [], walk = document.createTreeWalker(s, NodeFilter.SHOW_TEXT, {
         acceptNode: function (n) {
-          var skip = n.parentElement.closest("details.code, .related");
+          var skip = n.parentElement.closest(".source, .related");
           return skip ? NodeFilter.FILTER_REJECT : NodeFilter.FILTER_ACCEPT;
         }
       });
