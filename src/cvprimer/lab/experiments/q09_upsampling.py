@@ -46,6 +46,9 @@ PHOTO_METHODS = ("nearest", "bilinear", "bilinear_ac", "bicubic", "transposed", 
 PHOTO_LABELS = {"nearest": "nearest", "bilinear": "bilinear", "bilinear_ac": "bilinear (align_corners)",
                 "bicubic": "bicubic", "transposed": "transposed conv (bilinear kernel)",
                 "unpool": "max unpooling", "pixel_shuffle": "pixel shuffle (fitted conv)"}
+PHOTO_LABELS_ZH = {"nearest": "最近邻插值", "bilinear": "双线性插值", "bilinear_ac": "双线性插值（align_corners）",
+                   "bicubic": "双三次插值", "transposed": "转置卷积（双线性核）", "unpool": "最大反池化",
+                   "pixel_shuffle": "像素重排（拟合的卷积）"}
 SEG_METHODS = ("nearest", "bilinear", "bicubic", "transposed4", "transposed3", "pixel_shuffle", "unpool")
 
 
@@ -404,8 +407,10 @@ class Upsampling(Experiment):
         beyond: dict[str, Figure] = {}
         for m in PHOTO_METHODS:
             into = figures if m in ("nearest", "bilinear", "bicubic") else beyond
-            into[f"psnr_{m}"] = Figure(psnr[m], "dB", {"en": f"PSNR, {PHOTO_LABELS[m]}", "zh": f"PSNR，{m}"})
-            into[f"ssim_{m}"] = Figure(ssim[m], "", {"en": f"SSIM, {PHOTO_LABELS[m]}", "zh": f"SSIM，{m}"})
+            into[f"psnr_{m}"] = Figure(psnr[m], "dB", {"en": f"PSNR, {PHOTO_LABELS[m]}",
+                                                               "zh": f"PSNR（{PHOTO_LABELS_ZH[m]}）"})
+            into[f"ssim_{m}"] = Figure(ssim[m], "", {"en": f"SSIM, {PHOTO_LABELS[m]}",
+                                                             "zh": f"SSIM（{PHOTO_LABELS_ZH[m]}）"})
         figures["bilinear_time_over_conv"] = Figure(time_ratio, "x", {
             "en": "time of a 2x bilinear upsampling of 64 channels / the 3x3 convolution after it",
             "zh": "64 通道 2 倍双线性上采样与其后 3x3 卷积的耗时比"})

@@ -166,7 +166,7 @@ class Downsampling(Experiment):
 
     # the report's figure labels (patterns: cvprimer.lab.report.zh)
     labels = {
-        "macs_{m}": {"en": "MACs, {m}", "zh": "MACs（{m}）"},
+        "macs_{m}": {"en": "MACs, {m}", "zh": "乘加次数（{m}）"},
         "rf_{m}": {"en": "receptive field, {m}", "zh": "感受野（{m}）"},
         "params_{m}": {"en": "parameters, {m}", "zh": "参数量（{m}）"},
         "step_ms_{m}": {"en": "train step time, {m}", "zh": "训练一步的时间（{m}）"},

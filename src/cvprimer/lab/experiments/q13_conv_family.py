@@ -111,7 +111,7 @@ class ConvFamily(Experiment):
     # the report's figure labels (patterns: cvprimer.lab.report.zh)
     labels = {
         "params_{k}": {"en": "parameters, {k} conv", "zh": "参数量（{k}）"},
-        "macs_{k}": {"en": "MACs, {k} conv", "zh": "MACs（{k}）"},
+        "macs_{k}": {"en": "MACs, {k} conv", "zh": "乘加次数（{k}）"},
     }
     terms = {
         "standard": {"en": "standard", "zh": "标准卷积"},

@@ -35,6 +35,13 @@ from cvprimer.nn import Parameter
 NAMES = tuple(n for n in ACTIVATIONS if n != "swish")  # swish is silu's alias
 PRELU_WEIGHT = 0.25
 SEED_NAMED = ("sigmoid", "tanh", "relu", "leaky_relu", "prelu", "elu")  # the pointwise ones the seed lists
+# how the Chinese texts name a network or activation whose identifier has an underscore (no identifiers in prose)
+SHOWN = {"mobilenet_v2": "MobileNetV2", "squeezenet1_1": "SqueezeNet 1.1", "shufflenet_v2_x0_5": "ShuffleNetV2 x0.5",
+         "vit_tiny": "ViT-Tiny", "leaky_relu": "Leaky ReLU"}
+
+
+def _shown(name: str) -> str:
+    return SHOWN.get(name, name)
 # (zoo name, (C, H) of its reference input); the full run adds the heavier ones
 ZOO_QUICK = (("lenet5", (1, 32)), ("resnet20", (3, 32)), ("mobilenet_v2", (3, 224)), ("squeezenet1_1", (3, 224)),
              ("shufflenet_v2_x0_5", (3, 224)), ("vit_tiny", (3, 32)))
@@ -226,7 +233,7 @@ class ActivationGallery(Experiment):
             figs[f"layers_{name}"] = Figure(len(layers), "layers")
             figs[f"bare_hidden_{name}"] = Figure(len(nb), "layers", {
                 "en": f"{name}: hidden conv/linear layers not followed by an activation",
-                "zh": f"{name}：后面没有紧跟激活函数的隐藏卷积/全连接层"})
+                "zh": f"{_shown(name)}：后面没有紧跟激活函数的隐藏卷积/全连接层"})
             zoo_rows.append([name, len(layers), len(nb), ", ".join(f"{k}: {nb.count(k)}" for k in sorted(set(nb)))])
             ctx.progress.update()
         for k, v in kinds.items():
@@ -312,14 +319,16 @@ class ActivationGallery(Experiment):
         for ax in axes.ravel()[len(names) + 1:]:
             ax.set_axis_off()
         sat = ", ".join(f"{n} {100 * stats[n]['sat']:.0f}%" for n in names)
+        sat_zh = "，".join(f"{_shown(n)} {100 * stats[n]['sat']:.0f}%" for n in names)
         cheap, dear = order[0], order[-1]
         ctx.save_figure(fig, "gallery", f"The activations the seed names on [-6, 6] with their derivatives computed "
                         f"by autograd; share of [-6, 6] where |f'| < 0.01: {sat}. Last panel: forward CPU time per "
                         f"element of every activation, from {cheap} ({stats[cheap]['ns']:.2g} ns) to {dear} "
                         f"({stats[dear]['ns']:.2g} ns).",
-                        f"原文列出的激活函数在 [-6, 6] 上的曲线及其自动微分导数；|f'| < 0.01 的比例：{sat}。"
-                        f"最后一格：每种激活函数每个元素的前向 CPU 时间，从 {cheap}（{stats[cheap]['ns']:.2g} ns）"
-                        f"到 {dear}（{stats[dear]['ns']:.2g} ns）。")
+                        f"原文列出的激活函数在 [-6, 6] 上的曲线及其自动微分导数；|f'| < 0.01 的比例：{sat_zh}。"
+                        f"最后一格：每种激活函数每个元素的前向 CPU 时间，从 {_shown(cheap)}"
+                        f"（{stats[cheap]['ns']:.2g} ns）"
+                        f"到 {_shown(dear)}（{stats[dear]['ns']:.2g} ns）。")
 
     @staticmethod
     def decide(figures: Mapping[str, float], thresholds: Mapping[str, float]) -> tuple[str, Text]:
@@ -334,14 +343,15 @@ class ActivationGallery(Experiment):
         kinds_zh = "，".join(f"{z} {met[k]} 个" for k, z in
                             zip(met, ("接残差相加", "接拼接", "接另一层", "接其他运算"), strict=True))
         lacking = ", ".join(f"{n} {fmt(bare[n])}" for n in bad)
+        lacking_zh = "，".join(f"{_shown(n)} {fmt(bare[n])}" for n in bad)
         en = (f"Of {fmt(len(nets))} networks ({fmt(total)} conv/linear layers), {fmt(len(ok))} give every hidden "
               f"layer an activation ({', '.join(ok) or 'none'}); ")
         zh = (f"{fmt(len(nets))} 个网络（共 {fmt(total)} 个卷积/全连接层）中，{fmt(len(ok))} 个让每个隐藏层都接激活"
-              f"函数（{'、'.join(ok) or '无'}）；")
+              f"函数（{'、'.join(map(_shown, ok)) or '无'}）；")
         if bad:
             en += (f"in the others hidden layers feed something else first ({lacking}; allowed: {fmt(cap)}); "
                    f"those layers meet: {kinds}.")
-            zh += (f"其余网络中有隐藏层首先接别的运算（{lacking.replace(', ', '，')}；允许 {fmt(cap)} 个）；"
+            zh += (f"其余网络中有隐藏层首先接别的运算（{lacking_zh}；允许 {fmt(cap)} 个）；"
                    f"这些层：{kinds_zh}。")
         else:
             en += "no hidden layer lacks one."
@@ -352,11 +362,13 @@ class ActivationGallery(Experiment):
     def explain_beyond(beyond: Mapping[str, float]) -> Text | None:
         b = beyond
         sat = ", ".join(f"{n} {fmt(100 * b[f'sat_frac_{n}'])}%" for n in SEED_NAMED if f"sat_frac_{n}" in b)
+        sat_zh = "，".join(f"{_shown(n)} {fmt(100 * b[f'sat_frac_{n}'])}%" for n in SEED_NAMED if f"sat_frac_{n}" in b)
         ns = {n: b[f"ns_per_elem_{n}"] for n in NAMES if f"ns_per_elem_{n}" in b}
         lo, hi = min(ns, key=ns.get), max(ns, key=ns.get)
         return {"en": f"The {fmt(b['n_activations'])} pointwise activations' autograd slopes match their closed forms "
                       f"within {fmt(b['max_slope_err'])}. Share of [-6, 6] where |f'| < 0.01: {sat}. Forward CPU time "
                       f"per element ranges from {fmt(ns[lo])} ns ({lo}) to {fmt(ns[hi])} ns ({hi}).",
                 "zh": f"{fmt(b['n_activations'])} 个逐元素激活函数的自动微分导数与解析式相差不超过 "
-                      f"{fmt(b['max_slope_err'])}。[-6, 6] 中 |f'| < 0.01 的比例：{sat.replace(', ', '，')}。"
-                      f"每个元素的前向 CPU 时间从 {fmt(ns[lo])} ns（{lo}）到 {fmt(ns[hi])} ns（{hi}）。"}
+                      f"{fmt(b['max_slope_err'])}。[-6, 6] 中 |f'| < 0.01 的比例：{sat_zh}。"
+                      f"每个元素的前向 CPU 时间从 {fmt(ns[lo])} ns（{_shown(lo)}）"
+                      f"到 {fmt(ns[hi])} ns（{_shown(hi)}）。"}

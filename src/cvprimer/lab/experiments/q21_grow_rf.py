@@ -113,7 +113,7 @@ class GrowField(Experiment):
     labels = {
         "rf_{m}": {"en": "receptive field, {m}", "zh": "感受野（{m}）"},
         "params_{m}": {"en": "parameters, {m}", "zh": "参数量（{m}）"},
-        "macs_{m}": {"en": "MACs, {m}", "zh": "MACs（{m}）"},
+        "macs_{m}": {"en": "MACs, {m}", "zh": "乘加次数（{m}）"},
         "analyzer_vs_autograd": {"en": "largest analyzer - autograd field difference",
                                  "zh": "分析器与自动求导感受野的最大差"},
     }

@@ -20,12 +20,14 @@ from cvprimer import nn, optim
 from cvprimer.analysis.timing import blas_threads
 from cvprimer.lab.common import fit, load_data
 from cvprimer.lab.experiment import Context, Experiment, Figure, Result, Table, Text, evidence, fmt, verdict_if
+from cvprimer.lab.plots import tr
 
 LR, L1, L2 = 0.1, 2e-3, 2e-2  # SGD learning rate, L1 and L2 penalty strengths
 CLAIM_RUNS = ("none", "l2", "l1_proximal")  # what the seed's claim is decided on; the subgradient run is beyond
 RUNS = ("none", "l2", "l1_subgradient", "l1_proximal")
 LABELS = {"none": "no penalty", "l2": "L2 (weight_decay)", "l1_subgradient": "L1 subgradient",
           "l1_proximal": "L1 proximal"}
+LABELS_ZH = {"none": "无惩罚", "l2": "L2（权重衰减）", "l1_subgradient": "L1 次梯度", "l1_proximal": "L1 近端"}
 
 
 def constrained_minimum(center: np.ndarray, hess: np.ndarray, ball: str, radius: float = 1.0,
@@ -164,11 +166,11 @@ class L1VersusL2(Experiment):
             zero, near = float(np.mean(w == 0)), float(np.mean(np.abs(w) < 1e-3))
             put = figs if kind in CLAIM_RUNS else beyond
             put[f"zero_frac_{kind}"] = Figure(zero, "fraction", {"en": f"exact zeros, {LABELS[kind]}",
-                                                                 "zh": f"恰为零的比例，{LABELS[kind]}"})
+                                                                 "zh": f"恰为零的比例（{LABELS_ZH[kind]}）"})
             beyond[f"near_zero_frac_{kind}"] = Figure(near, "fraction")
             put[f"val_acc_{kind}"] = Figure(res.val_acc, "accuracy")
             put[f"l2_norm_{kind}"] = Figure(float(np.sqrt((w * w).sum())), "", {"en": f"||W||_2, {LABELS[kind]}",
-                                                                               "zh": f"||W||_2，{LABELS[kind]}"})
+                                                                               "zh": f"||W||₂（{LABELS_ZH[kind]}）"})
             rows.append([LABELS[kind], zero, near, float(np.abs(w).sum()), float(np.sqrt((w * w).sum())),
                          res.train_acc, res.val_acc])
             ctx.progress.update()
@@ -195,14 +197,15 @@ class L1VersusL2(Experiment):
         fig, ax = ctx.figure(1, 1, size=(6.4, 3.6))
         bins = np.linspace(-0.3, 0.3, 121)
         for kind in RUNS:
-            ax.hist(np.clip(weights[kind].ravel(), bins[0], bins[-1]), bins, histtype="step", label=LABELS[kind])
+            ax.hist(np.clip(weights[kind].ravel(), bins[0], bins[-1]), bins, histtype="step",
+                    label=tr(LABELS[kind], LABELS_ZH[kind]))
         ax.set_yscale("log")
         ax.set_xlabel("weight value")
         ax.set_ylabel("count (log)")
-        ax.set_title("Weights of softmax regression after training")
+        ax.set_title(tr("Weights of softmax regression after training", "训练后 softmax 回归的权重"))
         ax.legend()
         zeros = ", ".join(f"{LABELS[k]} {fmt(100 * np.mean(weights[k] == 0))}%" for k in RUNS)
-        zeros_zh = "，".join(f"{LABELS[k]} {fmt(100 * np.mean(weights[k] == 0))}%" for k in RUNS)
+        zeros_zh = "，".join(f"{LABELS_ZH[k]} {fmt(100 * np.mean(weights[k] == 0))}%" for k in RUNS)
         ctx.save_figure(fig, "histograms", "Histograms of the 7,840 weights after training with no penalty, L2, "
                         f"L1 by subgradient and L1 by proximal step; exact zeros: {zeros}.",
                         "无惩罚、L2、L1 次梯度、L1 近端步训练后 7,840 个权重的直方图；"
@@ -212,7 +215,8 @@ class L1VersusL2(Experiment):
             w = weights[kind][3].reshape(28, 28)
             m = float(np.abs(w).max()) or 1.0
             ax.imshow(w, cmap="RdBu_r", vmin=-m, vmax=m)
-            ax.set_title(f"{LABELS[kind]}\n{100 * np.mean(weights[kind] == 0):.0f}% exact zeros")
+            share = f"{100 * np.mean(weights[kind] == 0):.0f}%"
+            ax.set_title(tr(f"{LABELS[kind]}\n{share} exact zeros", f"{LABELS_ZH[kind]}\n{share} 恰为零"))
             ax.set_axis_off()
         ctx.save_figure(fig, "weight_maps", "The weights of class 3 as a 28x28 image for each penalty (white is "
                         "zero); each title gives that run's share of exact zeros.",
@@ -226,16 +230,18 @@ class L1VersusL2(Experiment):
         rx, ry = xx - c[0], yy - c[1]
         f = 0.5 * (h[0, 0] * rx * rx + 2 * h[0, 1] * rx * ry + h[1, 1] * ry * ry)
         ax.contour(xx, yy, f, levels=12, colors="0.6", linewidths=0.8)
-        ax.plot([1, 0, -1, 0, 1], [0, 1, 0, -1, 0], label="L1 ball |w|_1 <= 1")
+        ax.plot([1, 0, -1, 0, 1], [0, 1, 0, -1, 0], label=tr("L1 ball |w|_1 <= 1", "L1 球 |w|₁ ≤ 1"))
         t = np.linspace(0, 2 * np.pi, 200)
-        ax.plot(np.cos(t), np.sin(t), label="L2 ball |w|_2 <= 1")
+        ax.plot(np.cos(t), np.sin(t), label=tr("L2 ball |w|_2 <= 1", "L2 球 |w|₂ ≤ 1"))
         ax.plot(*c, "k*", ms=10, label="unconstrained minimum")
-        ax.plot(*w1, "o", color="C0", ms=8, label=f"L1 optimum ({w1[0]:.2f}, {w1[1]:.2f})")
-        ax.plot(*w2, "s", color="C1", ms=8, label=f"L2 optimum ({w2[0]:.2f}, {w2[1]:.2f})")
+        ax.plot(*w1, "o", color="C0", ms=8, label=tr(f"L1 optimum ({w1[0]:.2f}, {w1[1]:.2f})",
+                                                                 f"L1 最优点 ({w1[0]:.2f}, {w1[1]:.2f})"))
+        ax.plot(*w2, "s", color="C1", ms=8, label=tr(f"L2 optimum ({w2[0]:.2f}, {w2[1]:.2f})",
+                                                                 f"L2 最优点 ({w2[0]:.2f}, {w2[1]:.2f})"))
         ax.set_aspect("equal")
         ax.set_xlabel("w1")
         ax.set_ylabel("w2")
-        ax.set_title("Constrained minimum of a quadratic")
+        ax.set_title(tr("Constrained minimum of a quadratic", "二次函数的约束最小值"))
         ax.legend(loc="lower right", fontsize=7)
         ctx.save_figure(fig, "geometry", "Contours of a 2-D quadratic with the L1 diamond and the L2 circle; the "
                         f"constrained minimum is ({fmt(w1[0])}, {fmt(w1[1])}) on the diamond and "

@@ -210,7 +210,7 @@ class PyTorchVsTensorFlow(Experiment):
                         "written beside the PNG (autograd_graph.svg).",
                         "我们的引擎为该损失记录的计算图：绿色为输入，橙色为参数，蓝色为算子节点"
                         "（含输出形状和为反向传播保存的数组），箭头从输入指向使用它的算子。"
-                        "同目录下另有 SVG 版本（autograd_graph.svg）。")
+                        "同目录下另有同名的 SVG 版本。")
         small_x, large_x = np.array(SMALL_INPUT, np.float32), np.array(LARGE_INPUT, np.float32)
         small, large = cp.tensor(small_x, requires_grad=True), cp.tensor(large_x, requires_grad=True)
         n_small, n_large = count_nodes(halve_until_small(small)), count_nodes(halve_until_small(large))
@@ -231,6 +231,7 @@ class PyTorchVsTensorFlow(Experiment):
                           {"en": f"halve_until_small records {n_small} op nodes for the first input and {n_large} "
                                  f"for the second: "
                                  f"{'the graphs differ' if n_small != n_large else 'the same number'}.",
-                           "zh": f"halve_until_small 对第一个输入记录了 {n_small} 个算子节点，对第二个输入记录了 "
+                           "zh": f"“反复减半直到足够小”的循环对第一个输入记录了 {n_small} 个算子节点，对第二个输入记"
+                                 f"录了 "
                                  f"{n_large} 个：{'两张图不同' if n_small != n_large else '节点数相同'}。"})],
         )

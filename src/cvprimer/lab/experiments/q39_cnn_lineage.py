@@ -154,7 +154,7 @@ class CnnLineage(Experiment):
     # the report's figure labels (patterns: cvprimer.lab.report.zh)
     labels = {
         "params_{m}": {"en": "parameters, {m}", "zh": "参数量（{m}）"},
-        "macs_{m}": {"en": "MACs, {m}", "zh": "MACs（{m}）"},
+        "macs_{m}": {"en": "MACs, {m}", "zh": "乘加次数（{m}）"},
     }
     terms = {
         "googlenet": {"en": "GoogLeNet", "zh": "GoogLeNet"},
@@ -191,7 +191,7 @@ class CnnLineage(Experiment):
                 ips_txt = f"{ips:.1f} @ {s}x{s}"
             else:
                 ips_txt = "full mode"
-            rows.append([label, year, idea_en, idea_zh, depth, c["params"], c["macs"], rf_txt, ips_txt])
+            rows.append([label, year, {"en": idea_en, "zh": idea_zh}, depth, c["params"], c["macs"], rf_txt, ips_txt])
             key = name.replace("_x1_0", "").replace("1_0", "")
             figs[f"params_{key}"] = Figure(c["params"], "params")
             figs[f"macs_{key}"] = Figure(c["macs"], "MACs")
@@ -217,7 +217,7 @@ class CnnLineage(Experiment):
                         "左：各代表性网络每张图的乘加次数与参数量，标注年份。右：我们的引擎前向推理"
                         "每秒处理的图像数与乘加次数的关系。")
         return Result(figures=figs, notes=lineage_notes(pts), tables=[Table(
-            "lineage", ["network", "year", "key idea", "核心思想", "weighted layers", "params", "MACs",
+            "lineage", ["network", "year", {"en": "key idea", "zh": "核心思想"}, "weighted layers", "params", "MACs",
                         "receptive field (px)", "images/s (forward)"], rows,
             {"en": "Analyzer counts at the reference input (LeNet-5: 1x32x32; others 3x224x224); weighted layers "
                    "count every conv, linear and attention call, all branches. AlexNet, VGG-16 and ViT-B/16 take "

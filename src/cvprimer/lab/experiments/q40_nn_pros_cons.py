@@ -109,7 +109,7 @@ class NeuralNetProsCons(Experiment):
     labels = {
         "mobilenet_v2_params": {"en": "parameters, MobileNetV2", "zh": "参数量（MobileNetV2）"},
         "small_cnn_params": {"en": "parameters, small CNN", "zh": "参数量（小型 CNN）"},
-        "small_cnn_macs": {"en": "MACs, small CNN", "zh": "MACs（小型 CNN）"},
+        "small_cnn_macs": {"en": "MACs, small CNN", "zh": "乘加次数（小型 CNN）"},
     }
 
     def run(self, ctx: Context) -> Result:

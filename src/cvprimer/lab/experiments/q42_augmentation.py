@@ -28,6 +28,7 @@ from cvprimer.data import augment as A
 from cvprimer.lab._shifts import lean
 from cvprimer.lab.common import accuracy, fit, load_data, sample_photo
 from cvprimer.lab.experiment import Context, Experiment, Figure, Result, Table, Text, evidence, fmt, verdict_if
+from cvprimer.lab.plots import tr
 
 # name -> (family as the seed groups them, factory for 8x8 digits, factory for the gallery)
 FAMILIES = {"geometric": "geometric", "pixel": "pixel content", "erase": "erasing", "mix": "mixing"}
@@ -52,6 +53,13 @@ AUGS: dict[str, tuple[str, Callable[[], Any], Callable[[int], Any]]] = {
     "cutmix": ("mix", lambda: A.CutMix(10, alpha=1.0), lambda h: A.CutMix(2, alpha=1.0)),
 }
 TRAINED = [k for k, (_, make, _) in AUGS.items() if make() is not None]
+# the augmentations and their kinds in the Chinese texts and plots
+AUG_ZH = {"horizontal flip": "水平翻转", "vertical flip": "垂直翻转", "rotation": "旋转", "affine": "仿射变换",
+          "crop (pad + crop)": "裁剪（填充后裁剪）", "resized crop (scale)": "随机缩放裁剪", "brightness/contrast":
+          "亮度/对比度", "color jitter (RGB)": "颜色抖动（RGB）", "grayscale": "灰度化", "gaussian noise": "高斯噪声",
+          "salt and pepper": "椒盐噪声", "gaussian blur": "高斯模糊", "cutout": "Cutout", "random erasing": "随机擦除",
+          "mixup": "Mixup", "cutmix": "CutMix"}
+FAMILIES_ZH = {"geometric": "几何变换", "pixel": "像素内容", "erase": "擦除", "mix": "图像混合"}
 
 
 def digits_mlp() -> Any:
@@ -313,13 +321,16 @@ class Augmentation(Experiment):
         order = sorted(TRAINED, key=lambda k: gains[k])
         colors = {"geometric": "C0", "pixel": "C2", "erase": "C3", "mix": "C4"}
         ax.barh(range(len(order)), [gains[k] for k in order], color=[colors[AUGS[k][0]] for k in order])
-        ax.set_yticks(range(len(order)), order)
+        ax.set_yticks(range(len(order)), [tr(k, AUG_ZH[k]) for k in order])
         ax.axvline(0, color="black", lw=0.8)
-        ax.set_xlabel(f"validation accuracy change vs no augmentation (points; baseline {acc['none']:.1f}%)")
-        ax.set_title(f"8x8 digits, {len(data.y_train)} training images: one augmentation at a time")
+        ax.set_xlabel(tr(f"validation accuracy change vs no augmentation (points; baseline {acc['none']:.1f}%)",
+                         f"相对不增强的验证准确率变化（百分点；基线 {acc['none']:.1f}%）"))
+        ax.set_title(tr(f"8x8 digits, {len(data.y_train)} training images: one augmentation at a time",
+                        f"8x8 digits，{len(data.y_train)} 张训练图像：每次只加一种增强"))
         from matplotlib.patches import Patch
 
-        ax.legend(handles=[Patch(color=colors[f], label=FAMILIES[f]) for f in colors], fontsize=7, loc="upper left")
+        ax.legend(handles=[Patch(color=colors[f], label=tr(FAMILIES[f], FAMILIES_ZH[f])) for f in colors],
+                  fontsize=7, loc="upper left")
         ctx.save_figure(fig, "gains", f"Change in validation accuracy on 8x8 digits when one augmentation is added "
                         f"to training on {len(data.y_train)} images, sorted, coloured by kind (geometric, pixel "
                         f"content, erasing, mixing).",
@@ -332,8 +343,10 @@ class Augmentation(Experiment):
         rows = [[k, FAMILIES[AUGS[k][0]] if k != "none" else "-", f"{acc[k]:.1f}",
                  "" if k == "none" else f"{gains[k]:+.1f}"] for k in ["none", *TRAINED]]
         beyond = {"acc_none": Figure(acc["none"], "%"),
-                  "best_gain": Figure(gains[best], "points", {"en": best, "zh": best}),
-                  "worst_gain": Figure(gains[worst], "points", {"en": worst, "zh": worst}),
+                  "best_gain": Figure(gains[best], "points", {"en": f"largest gain: {best}",
+                                                              "zh": f"提升最大：{AUG_ZH[best]}"}),
+                  "worst_gain": Figure(gains[worst], "points", {"en": f"smallest gain: {worst}",
+                                                                "zh": f"提升最小：{AUG_ZH[worst]}"}),
                   "n_trained": Figure(len(TRAINED), "augmentations"), "epochs": Figure(epochs, "epochs")}
         beyond.update({f"gain_{f}": Figure(v, "points") for f, v in fam.items()})
         beyond.update({"gain_" + k.replace(" ", "_").replace("(", "").replace(")", "").replace("/", "_").replace(
@@ -362,14 +375,16 @@ class Augmentation(Experiment):
         names = list(AUGS)
         fig, axes = ctx.figure(3, 6, size=(15, 6.6))
         cells = axes.ravel()
-        self._show(cells[0], batch.images[0], batch.masks[0], batch.boxes[0], "original (mask, box)")
+        self._show(cells[0], batch.images[0], batch.masks[0], batch.boxes[0],
+                   tr("original (mask, box)", "原图（掩码、框）"))
         for ax, name in zip(cells[1:], names, strict=False):
             out = apply_gallery(AUGS[name][2](h), batch, np.random.default_rng(gen.integers(2**63)))
-            label = ""
+            label = label_zh = ""
             if out.labels is not None and np.ndim(out.labels) == 2:
                 label = f"\nlabel {out.labels[0, 0]:.2f} china + {out.labels[0, 1]:.2f} flower"
+                label_zh = f"\n标签 {out.labels[0, 0]:.2f} 宫殿 + {out.labels[0, 1]:.2f} 花"
             self._show(ax, out.images[0], None if out.masks is None else out.masks[0],
-                       None if out.boxes is None else out.boxes[0], name + label)
+                       None if out.boxes is None else out.boxes[0], tr(name + label, AUG_ZH[name] + label_zh))
         for ax in cells[len(names) + 1:]:
             ax.set_axis_off()
         ctx.save_figure(fig, "gallery_photo", "Every augmentation applied to a sample photograph; the yellow outline "
@@ -383,7 +398,7 @@ class Augmentation(Experiment):
         fig, axes = ctx.figure(3, 6, size=(12, 6.4))
         cells = axes.ravel()
         cells[0].imshow(digit[0, 0], cmap="gray", vmin=0, vmax=1)
-        cells[0].set_title("original", fontsize=8)
+        cells[0].set_title(tr("original", "原图"), fontsize=8)
         shown = 1
         for name in names:
             t = AUGS[name][2](28)
@@ -391,7 +406,7 @@ class Augmentation(Experiment):
                 continue  # RGB-only
             out = apply_gallery(t, db, np.random.default_rng(gen.integers(2**63)))
             cells[shown].imshow(out.images[0, 0], cmap="gray", vmin=0, vmax=1)
-            cells[shown].set_title(name, fontsize=8)
+            cells[shown].set_title(tr(name, AUG_ZH[name]), fontsize=8)
             shown += 1
         for ax in cells:
             ax.set_axis_off()

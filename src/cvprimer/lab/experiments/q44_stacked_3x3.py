@@ -113,7 +113,7 @@ class Stacked3x3(Experiment):
         "support_{k}": {"en": "pixels read, {k}", "zh": "读取的像素（{k}）"},
         "acc_{k}": {"en": "val accuracy, {k}", "zh": "验证准确率（{k}）"},
         "param_ratio": {"en": "parameters, two 3x3 / one 5x5", "zh": "参数量（两个 3x3 / 一个 5x5）"},
-        "mac_ratio": {"en": "MACs, two 3x3 / one 5x5", "zh": "MACs（两个 3x3 / 一个 5x5）"},
+        "mac_ratio": {"en": "MACs, two 3x3 / one 5x5", "zh": "乘加次数（两个 3x3 / 一个 5x5）"},
     }
     terms = {
         "two_3x3": {"en": "two 3x3 convs", "zh": "两个 3x3 卷积"},

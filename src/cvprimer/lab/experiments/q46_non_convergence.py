@@ -30,6 +30,10 @@ CAUSES: dict[str, tuple[bool, str]] = {
     "labels_shuffled_bug": (False, "label"),
     "zero_initialization": (False, "initialisation"),
 }
+# how the Chinese texts name each cause (no identifiers in prose)
+CAUSE_ZH = {"lr_too_high": "学习率过高", "lr_too_low": "学习率过低", "no_input_normalization": "输入未归一化",
+            "noisy_labels": "标签噪声", "model_too_small": "模型过小", "labels_shuffled_bug": "标签被打乱（程序错误）",
+            "zero_initialization": "零初始化"}
 
 
 def with_noisy_labels(d: Data, frac: float, rng: np.random.Generator) -> Data:
@@ -195,6 +199,7 @@ class NonConvergence(Experiment):
         ok = base >= need
         verdict = verdict_if(ok and not spared, nuanced=ok and bool(hurt))
         drops = ", ".join(f"{c} {fmt(base - figures[f'train_acc_{c}'])}" for c in listed)
+        drops_zh = "，".join(f"{CAUSE_ZH[c]} {fmt(base - figures[f'train_acc_{c}'])}" for c in listed)
         en = (f"The healthy run reaches training accuracy {fmt(base)} (converged means at least {fmt(need)}), so "
               f"{'the model itself can learn the task' if ok else 'even the healthy model does not converge here'}. "
               f"{len(hurt)} of the seed's {len(listed)} causes stop it from converging (training accuracy down by "
@@ -203,8 +208,9 @@ class NonConvergence(Experiment):
         zh = (f"正常训练的训练准确率为 {fmt(base)}（收敛要求至少 {fmt(need)}），"
               f"{'模型本身能学会这个任务' if ok else '这里连正常训练的模型都没有收敛'}。"
               f"原文 {len(listed)} 个原因中有 {len(hurt)} 个使其不收敛（训练准确率下降至少 {fmt(drop)}）："
-              f"{', '.join(hurt) or '无'}；{'没有例外' if not spared else '未造成不收敛的：' + ', '.join(spared)}。"
-              f"下降幅度：{drops}。")
+              f"{'、'.join(CAUSE_ZH[c] for c in hurt) or '无'}；"
+              f"{'没有例外' if not spared else '未造成不收敛的：' + '、'.join(CAUSE_ZH[c] for c in spared)}。"
+              f"下降幅度：{drops_zh}。")
         if figures["lr_too_high_diverged"] >= 1 and figures["lr_too_high_oscillation"] < 1:
             en += " A learning rate far too high made the loss diverge rather than oscillate."
             zh += "学习率过大时损失是发散，而不是原文所说的震荡。"
@@ -214,9 +220,10 @@ class NonConvergence(Experiment):
     def explain_beyond(beyond: Mapping[str, float]) -> Text | None:
         omitted = {c: beyond[f"train_acc_{c}"] for c, (in_seed, _) in CAUSES.items() if not in_seed}
         accs = ", ".join(f"{c} {fmt(a)}" for c, a in omitted.items())
+        accs_zh = "，".join(f"{CAUSE_ZH[c]} {fmt(a)}" for c, a in omitted.items())
         n = fmt(100 * beyond["diagnosis_names_cause"])
         return {"en": f"Causes the seed omits, final training accuracy: {accs}. cvprimer.train.diagnose named the "
                       f"real cause among its remedies for {n}% of the faults and raised "
                       f"{fmt(beyond['baseline_findings'])} findings on the healthy run.",
-                "zh": f"原文遗漏的原因下的最终训练准确率：{accs}。cvprimer.train.diagnose 的建议中点出真实原因的故障"
+                "zh": f"原文遗漏的原因下的最终训练准确率：{accs_zh}。cvprimer.train.diagnose 的建议中点出真实原因的故障"
                       f"占 {n}%，对正常训练给出 {fmt(beyond['baseline_findings'])} 条结论。"}

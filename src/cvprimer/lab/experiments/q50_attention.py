@@ -191,7 +191,7 @@ class Attention(Experiment):
         "acc_{m}": {"en": "val accuracy, {m}", "zh": "验证准确率（{m}）"},
         "gain_{m}": {"en": "accuracy gain, {m}", "zh": "准确率提升（{m}）"},
         "params_{m}": {"en": "parameters, {m}", "zh": "参数量（{m}）"},
-        "macs_{m}": {"en": "MACs, {m}", "zh": "MACs（{m}）"},
+        "macs_{m}": {"en": "MACs, {m}", "zh": "乘加次数（{m}）"},
         "extra_macs_{m}_pct": {"en": "extra MACs, {m}", "zh": "额外 MACs（{m}）"},
         "focus_ratio": {"en": "attention on strokes / background", "zh": "注意力 笔画 / 背景"},
         "tokens_large": {"en": "tokens of the large input", "zh": "大输入的词元数"},

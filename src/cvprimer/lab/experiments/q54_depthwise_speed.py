@@ -133,7 +133,7 @@ class DepthwiseSpeed(Experiment):
 
     # the report's figure labels (patterns: cvprimer.lab.report.zh)
     labels = {
-        "mac_ratio": {"en": "MACs, standard / depthwise", "zh": "MACs（标准 / 深度卷积）"},
+        "mac_ratio": {"en": "MACs, standard / depthwise", "zh": "乘加次数（标准 / 深度卷积）"},
         "measured_speedup": {"en": "measured speed-up of depthwise", "zh": "深度卷积的实测加速比"},
         "realized_share": {"en": "share of the MAC saving realized as speed", "zh": "MAC 节省中转化为速度的比例"},
         "slowdown_vs_equal_macs": {"en": "slowdown vs a conv with equal MACs", "zh": "与 MACs 相同的卷积相比的减速"},
