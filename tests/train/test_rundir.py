@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from cvprimer.train.rundir import RunDirError, RunLock, check_resumable, prepare_new
+from cvprimer.train.rundir import RunDirError, RunLock, check_resumable, claim, prepare_new
 
 
 def test_new_folder_and_empty_folder_are_fine(tmp_path):
@@ -20,9 +20,11 @@ def test_new_folder_and_empty_folder_are_fine(tmp_path):
 
 def test_existing_run_is_refused_unless_overwrite(tmp_path):
     run = tmp_path / "run"
-    (run / "checkpoints").mkdir(parents=True)
-    (run / "config.json").write_text("{}")
-    (run / "checkpoints" / "last.npz").write_bytes(b"x")
+    prepare_new(str(run))  # the marker first; then the run claims each file before writing it
+    for rel in ("config.json", "checkpoints/last.npz"):
+        claim(str(run / rel))
+        (run / rel).parent.mkdir(exist_ok=True)
+        (run / rel).write_bytes(b"x")
     (run / "notes.txt").write_text("mine")
     with pytest.raises(RunDirError, match="already holds a run.*--resume.*--overwrite"):
         prepare_new(str(run))
@@ -35,7 +37,7 @@ def test_existing_run_is_refused_unless_overwrite(tmp_path):
 def test_a_folder_that_is_not_a_run_is_never_cleared(tmp_path):
     (tmp_path / "photos").mkdir()
     (tmp_path / "photos" / "a.jpg").write_bytes(b"x")
-    with pytest.raises(RunDirError, match="not a run folder"):
+    with pytest.raises(RunDirError, match="holds 'a.jpg', which cvprimer did not write"):
         prepare_new(str(tmp_path / "photos"), overwrite=True)
     assert (tmp_path / "photos" / "a.jpg").exists()
     (tmp_path / "f").write_text("x")

@@ -48,12 +48,18 @@ while time.time() < start:
     pass
 try:
     lock.acquire()
+    out = "held"
 except RunDirError:
-    print("refused", flush=True)
-    sys.exit(0)
-print("held", flush=True)
-time.sleep(1.0)  # every racer has tried by now: a second holder would be counted
-lock.release()
+    out = "refused"
+import os
+open(os.path.join(os.path.dirname(folder), f"tried-{os.path.basename(folder)}-{os.getpid()}"), "w").close()
+if out == "held":  # hold until every racer has tried (a loaded machine starts them late): a second holder counts
+    deadline = time.time() + 50
+    while time.time() < deadline and sum(n.startswith(f"tried-{os.path.basename(folder)}-")
+                                         for n in os.listdir(os.path.dirname(folder))) < int(sys.argv[3]):
+        time.sleep(0.02)
+    lock.release()
+print(out, flush=True)
 """
 
 
@@ -66,7 +72,7 @@ def test_racing_processes_never_both_hold_the_lock(tmp_path):
                               text=True, timeout=60).stdout.strip()
         (folder / ".lock").write_text(dead)  # a stale lock left by a killed run: every racer may take it over
         start = time.time() + 3.0  # after the interpreters have started
-        procs = [subprocess.Popen([sys.executable, "-c", _RACER, str(folder), repr(start)],
+        procs = [subprocess.Popen([sys.executable, "-c", _RACER, str(folder), repr(start), str(racers)],
                                   stdout=subprocess.PIPE, text=True) for _ in range(racers)]
         outs = [p.communicate(timeout=60)[0].strip() for p in procs]
         assert all(p.returncode == 0 for p in procs)

@@ -196,6 +196,10 @@ class History(Callback):
         if self.dirpath is None:
             return
         os.makedirs(self.dirpath, exist_ok=True)
+        from cvprimer.train.rundir import claim
+
+        for name in ("steps.csv", "epochs.csv", "epochs.jsonl"):  # listed in the run's manifest before written
+            claim(self._path(name))
         mid = trainer.global_step if getattr(trainer, "start_batch", 0) > 0 else None
         for name in ("steps.csv", "epochs.csv", "epochs.jsonl"):
             self._truncate(name, trainer.start_epoch, mid if name == "steps.csv" else None)

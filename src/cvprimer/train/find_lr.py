@@ -27,10 +27,9 @@ from typing import Any
 import numpy as np
 
 import cvprimer as cp
-from cvprimer.core.serialization import atomic_write
 from cvprimer.optim import lr_range_test
 from cvprimer.train.run import TrainConfig, build_training, load_splits
-from cvprimer.train.rundir import RunLock, prepare_new
+from cvprimer.train.rundir import RunLock, prepare_new, write_file
 
 
 class _AsTensors:
@@ -67,7 +66,7 @@ def _plot(res: Any, path: str, title: str) -> bool:
     ax.set_title(title)
     ax.legend()
     fig.tight_layout()
-    atomic_write(path, lambda f: fig.savefig(f, dpi=100, format="png"))
+    write_file(path, lambda f: fig.savefig(f, dpi=100, format="png"))
     plt.close(fig)
     return True
 
@@ -82,7 +81,7 @@ def run_find_lr(cfg: TrainConfig, run_dir: str | None = None, overwrite: bool = 
     run_dir = run_dir or os.path.join("runs", f"{cfg.model}-{os.path.basename(cfg.dataset)}-lr-{stamp}")
     prepare_new(run_dir, overwrite)
     with RunLock(run_dir):
-        atomic_write(os.path.join(run_dir, "config.json"), json.dumps(dataclasses.asdict(cfg), indent=2))
+        write_file(os.path.join(run_dir, "config.json"), json.dumps(dataclasses.asdict(cfg), indent=2))
         splits, num_classes = load_splits(cfg)
         su = build_training(cfg, splits, num_classes)
         res = lr_range_test(su.model, su.loss_fn, su.optimizer, _AsTensors(su.train_loader), start_lr=start_lr,
@@ -93,7 +92,7 @@ def run_find_lr(cfg: TrainConfig, run_dir: str | None = None, overwrite: bool = 
         for i, (lr, loss, sm) in enumerate(zip(res.lrs, res.losses, res.smoothed, strict=True)):
             w.writerow([i, repr(lr), repr(loss), repr(sm)])
         csv_path = os.path.join(run_dir, "lr_finder.csv")
-        atomic_write(csv_path, buf.getvalue())
+        write_file(csv_path, buf.getvalue())
         png_path = os.path.join(run_dir, "lr_finder.png")
         title = f"LR range test: {cfg.model} on {os.path.basename(cfg.dataset)} ({cfg.optimizer})"
         png = png_path if _plot(res, png_path, title) else None

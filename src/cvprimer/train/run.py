@@ -34,14 +34,13 @@ import numpy as np
 import cvprimer as cp
 import cvprimer.functional as F
 from cvprimer import optim
-from cvprimer.core.serialization import atomic_write
 from cvprimer.train.callbacks import EarlyStopping, History, ModelCheckpoint
 from cvprimer.train.checkpoint import CheckpointError
 from cvprimer.train.config import AUGMENTS, IMBALANCE, OPTIMIZER_NAMES, SCHEDULES, RunError, TrainConfig  # noqa: F401
 from cvprimer.train.diagnose import diagnose
 from cvprimer.train.metrics import classification_report
 from cvprimer.train.monitors import GradientMonitor, NaNGuard
-from cvprimer.train.rundir import RunLock, check_resumable, check_run_folder, prepare_new
+from cvprimer.train.rundir import RunLock, check_resumable, check_run_folder, prepare_new, write_file
 from cvprimer.train.trainer import Trainer
 
 
@@ -152,7 +151,7 @@ def _plot(history: list[dict], path: str) -> bool:
     axes[2].set_xlabel("epoch")
     axes[2].set_ylabel("learning rate (start of epoch)")
     fig.tight_layout()
-    atomic_write(path, lambda f: fig.savefig(f, dpi=100, format="png"))
+    write_file(path, lambda f: fig.savefig(f, dpi=100, format="png"))
     plt.close(fig)
     return True
 
@@ -329,7 +328,7 @@ def build_training(cfg: TrainConfig, splits: Any, num_classes: int, comm: Any = 
 def _run_locked(cfg: TrainConfig, run_dir: str, resume: str | None, verbose: bool, comm: Any,
                 main: bool) -> dict[str, Any]:
     if main:  # written first (and again on resume, which may have extended the epochs)
-        atomic_write(os.path.join(run_dir, "config.json"), json.dumps(dataclasses.asdict(cfg), indent=2))
+        write_file(os.path.join(run_dir, "config.json"), json.dumps(dataclasses.asdict(cfg), indent=2))
     t_start = time.perf_counter()
     try:
         splits, num_classes = load_splits(cfg)
@@ -392,7 +391,7 @@ def _write_summary(run_dir: str, cfg: TrainConfig, extra: dict[str, Any] | None,
     }
     summary.update(extra or {})
     if main:
-        atomic_write(os.path.join(run_dir, "summary.json"), json.dumps(summary, indent=2, default=float))
+        write_file(os.path.join(run_dir, "summary.json"), json.dumps(summary, indent=2, default=float))
     if verbose and main:
         print(f"run folder: {run_dir}; best val acc {summary['best_val_acc']}; "
               f"{len(summary['diagnosis'])} diagnosis finding(s); {summary['wall_time_s']:.1f}s")

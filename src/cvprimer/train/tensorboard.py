@@ -52,9 +52,14 @@ class TensorBoardLogger(Callback):
         step = int(getattr(trainer, "global_step", 0))
         # the file name holds the start step: a resume within the same second must not reuse (and truncate) the
         # interrupted run's file, whose name is otherwise only the time in seconds and the host
+        before = set(os.listdir(self.logdir))
         self.writer = self._tbx.SummaryWriter(self.logdir, flush_secs=self.flush_secs,
                                               purge_step=step + 1 if step > 0 else None,
                                               filename_suffix=f".step{step}")
+        from cvprimer.train.rundir import claim
+
+        for name in sorted(set(os.listdir(self.logdir)) - before):  # the new event file, in the run's manifest
+            claim(os.path.join(self.logdir, name))
 
     def on_batch_end(self, trainer: Any, logs: dict[str, Any]) -> None:
         if self.writer is None:

@@ -198,6 +198,9 @@ class Trainer:
         meta: dict[str, Any] = {"callbacks": cb_states, "global_step": self.global_step}
         if self._partial is not None:
             meta["partial_epoch"] = self._partial
+        from cvprimer.train.rundir import claim
+
+        claim(path)  # inside a run folder: listed in its manifest before it is written (a no-op elsewhere)
         save_checkpoint(path, self.model, self.optimizer, self.scheduler, epoch, self._rngs(saving=True),
                         meta=meta, extra_arrays=extra)
 
