@@ -39,6 +39,9 @@ def test_related_html_links_each_related_question():
     ("Question 3, q21 and Q6.", ["3", "21", "6"]),
     ("见第 19 题，第3题和第 44 题", ["19", "3", "44"]),
     ("(q47)", ["47"]),
+    ("see questions 1 and 2, questions 3, 6 and 21 or question 4 & 22", ["1", "2", "3", "6", "21", "4", "22"]),
+    ("见第 1、2 题与第 3 和 44 题", ["1", "2", "3", "44"]),
+    ("questions 1 and 99", ["1"]),
     ("q99, question 0, 第 55 题, question 123", []),  # no such question
     ("q04-overfitting, q19_zero_init, faq19, seq2seq, 2q3, q1x", []),  # ids and words are not mentions
 ])

@@ -85,27 +85,38 @@ def related_html(n: int, lang: str) -> str:
     return f'<p class="related"><span class="kv">{escape(learn_ui(lang)["related"])}</span> {links}</p>'
 
 
-# a mention of a question in already-escaped text: "question 19" / "questions 4" (the number linked), a bare
-# "q19" that is not part of an id such as q19-zero-init, or "第 19 题"; digits only, so the link target is safe
+# a mention of a question in already-escaped text: "question 19", "questions 1 and 2" / "1, 2 and 3" (each number
+# linked), a bare "q19" that is not part of an id such as q19-zero-init, or "第 19 题" / "第 1、2 题"; digits only,
+# so a link's target is always #q<digits>
+_SEP_EN = r"(?:,\s*|\s+and\s+|\s+or\s+|\s*&amp;\s*)"
+_SEP_ZH = r"(?:\s*[、,，和与及]\s*)"
 _MENTION = re.compile(
-    r"(?P<word>\b[Qq]uestions?\s+)(?P<n1>\d{1,2})\b(?![\w-])"
+    rf"(?P<word>\b[Qq]uestions?\s+)(?P<n1>\d{{1,2}}(?:{_SEP_EN}\d{{1,2}})*)\b(?![\w-])"
     r"|(?<![\w-])(?P<q>[Qq])(?P<n2>\d{1,2})(?![\w-])"
-    r"|(?P<zh>第\s*)(?P<n3>\d{1,2})(?P<ti>\s*题)")
+    rf"|(?P<zh>第\s*)(?P<n3>\d{{1,2}}(?:{_SEP_ZH}\d{{1,2}})*)(?P<ti>\s*题)")
+_NUMBER = re.compile(r"\d{1,2}")
 
 
 def linkify(escaped: str, valid: Container[int] = QUESTIONS) -> str:
     """``escaped`` (text already passed through ``html.escape``) with every mention of a question number in
-    ``valid`` wrapped in a link to its section ``#qN``; other numbers are left as they are."""
+    ``valid`` wrapped in a link to its section ``#qN``; other numbers are left as they are. A single "第 N 题"
+    is linked whole, a list ("questions 1 and 2", "第 1、2 题") number by number."""
+
+    def one(m: re.Match[str]) -> str:
+        n = int(m.group(0))
+        return f'<a href="#q{n}">{m.group(0)}</a>' if n in valid else m.group(0)
 
     def sub(m: re.Match[str]) -> str:
-        n = int(m.group("n1") or m.group("n2") or m.group("n3"))
-        if n not in valid:
-            return m.group(0)
-        if m.group("n1"):
-            return f'{m.group("word")}<a href="#q{n}">{m.group("n1")}</a>'
         if m.group("n2"):
-            return f'<a href="#q{n}">{m.group("q")}{m.group("n2")}</a>'
-        return f'<a href="#q{n}">{m.group("zh")}{m.group("n3")}{m.group("ti")}</a>'
+            n = int(m.group("n2"))
+            return f'<a href="#q{n}">{m.group("q")}{m.group("n2")}</a>' if n in valid else m.group(0)
+        if m.group("n1"):
+            return m.group("word") + _NUMBER.sub(one, m.group("n1"))
+        nums = m.group("n3")
+        if nums.isdigit():
+            n = int(nums)
+            return f'<a href="#q{n}">{m.group(0)}</a>' if n in valid else m.group(0)
+        return m.group("zh") + _NUMBER.sub(one, nums) + m.group("ti")
 
     return _MENTION.sub(sub, escaped)
 
