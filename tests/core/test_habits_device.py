@@ -211,3 +211,28 @@ def test_factories_take_device_like_torch() -> None:
         cp.zeros(2, device="cuda")
     with pytest.raises(RuntimeError, match="tensor: device: 'cuda:0' is not available"):
         cp.tensor([1.0], device="cuda:0")
+
+
+def test_new_factories_and_dtype_queries_match_torch() -> None:
+    x, tx = cp.tensor([1.5, 2.5], dtype=cp.float64), torch.tensor([1.5, 2.5], dtype=torch.float64)
+    pairs = [
+        (x.new_zeros(2, 3), tx.new_zeros(2, 3)), (x.new_ones((3,)), tx.new_ones((3,))),
+        (x.new_full((2,), 7.0), tx.new_full((2,), 7.0)), (x.new_tensor([1, 2]), tx.new_tensor([1, 2])),
+        (x.new_zeros(2, dtype=cp.int64), tx.new_zeros(2, dtype=torch.int64)),
+        (x.new_empty(4).new_zeros(1), tx.new_empty(4).new_zeros(1)),
+        (cp.tensor([1, 2]).type_as(x), torch.tensor([1, 2]).type_as(tx)),
+    ]
+    for mine, theirs in pairs:
+        assert mine.dtype.name == str(theirs.dtype).removeprefix("torch.") and mine.shape == tuple(theirs.shape)
+        np.testing.assert_array_equal(mine.numpy(), theirs.numpy())
+        assert not mine.requires_grad and not theirs.requires_grad
+    assert x.new_ones(2, requires_grad=True).requires_grad
+    for t, tt in ((x, tx), (cp.tensor([1]), torch.tensor([1])), (cp.zeros(3), torch.zeros(3))):
+        assert t.is_floating_point() is tt.is_floating_point()
+        assert t.element_size() == tt.element_size() and t.nelement() == tt.nelement()
+    w, tw = cp.tensor([0.5, 2.0], requires_grad=True), torch.tensor([0.5, 2.0], requires_grad=True)
+    (w.type_as(x) ** 2).sum().backward()
+    (tw.type_as(tx) ** 2).sum().backward()
+    np.testing.assert_allclose(w.grad.numpy(), tw.grad.numpy())
+    with pytest.raises(RuntimeError, match="Tensor.new_zeros: device: 'cuda' is not available"):
+        x.new_zeros(2, device="cuda")

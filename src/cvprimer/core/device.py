@@ -206,8 +206,68 @@ def _cast(name: str, dt: np.dtype) -> Any:
     return method
 
 
+def type_as(self: Tensor, other: Tensor) -> Tensor:
+    """``self.to(other.dtype)`` (differentiable), PyTorch's ``type_as``."""
+    return api.astype(self, other.dtype)
+
+
+def is_floating_point(self: Tensor) -> builtins.bool:
+    """Whether the dtype is a floating-point one."""
+    return self.data.dtype.kind == "f"
+
+
+def element_size(self: Tensor) -> builtins.int:
+    """Bytes per element."""
+    return builtins.int(self.data.dtype.itemsize)
+
+
+def _new(name: str, make: Any) -> Any:
+    def method(self: Tensor, *size: Any, dtype: Any = None, device: Any = None,
+               requires_grad: builtins.bool = False) -> Tensor:
+        check_device(f"Tensor.{name}", device)
+        dt = self.data.dtype if dtype is None else np.dtype(dtype)
+        return Tensor(make(size, dt), requires_grad=requires_grad)
+
+    method.__name__ = method.__qualname__ = name
+    method.__doc__ = (f"A new tensor of the given size with this tensor's dtype (unless ``dtype``), as PyTorch's "
+                      f"``{name}``; not connected to the graph.")
+    return method
+
+
+def _shape(size: tuple[Any, ...]) -> tuple[builtins.int, ...]:
+    if len(size) == 1 and isinstance(size[0], (tuple, list)):
+        size = tuple(size[0])
+    return tuple(builtins.int(n) for n in size)
+
+
+def new_tensor(self: Tensor, data: Any, dtype: Any = None, device: Any = None,
+               requires_grad: builtins.bool = False) -> Tensor:
+    """A copy of ``data`` with this tensor's dtype (unless ``dtype``), as PyTorch's ``new_tensor``."""
+    check_device("Tensor.new_tensor", device)
+    arr = data.data if isinstance(data, Tensor) else data
+    return Tensor(np.array(arr, dtype=self.data.dtype if dtype is None else np.dtype(dtype), copy=True),
+                  requires_grad=requires_grad)
+
+
+def new_full(self: Tensor, size: Any, fill_value: Any, dtype: Any = None, device: Any = None,
+             requires_grad: builtins.bool = False) -> Tensor:
+    """A new tensor of ``size`` filled with ``fill_value``, this tensor's dtype unless ``dtype`` (PyTorch's)."""
+    check_device("Tensor.new_full", device)
+    dt = self.data.dtype if dtype is None else np.dtype(dtype)
+    return Tensor(np.full(_shape((size,)), fill_value, dt), requires_grad=requires_grad)
+
+
 def _bind() -> None:
     T = Tensor
+    T.type_as = type_as
+    T.is_floating_point = is_floating_point
+    T.element_size = element_size
+    T.nelement = T.numel
+    T.new_tensor = new_tensor
+    T.new_zeros = _new("new_zeros", lambda size, dt: np.zeros(_shape(size), dt))
+    T.new_ones = _new("new_ones", lambda size, dt: np.ones(_shape(size), dt))
+    T.new_empty = _new("new_empty", lambda size, dt: np.empty(_shape(size), dt))
+    T.new_full = new_full
     T.to = to
     T.cpu = cpu
     T.cuda = cuda
