@@ -96,6 +96,14 @@ def tr(en: str, zh: str) -> str:
     return en
 
 
+def tr_table(texts: dict[str, str]) -> dict[str, str]:
+    """Declare the Chinese of many fixed plot texts at once (``{en: zh}``, e.g. a module's titles and axis labels);
+    returns ``texts``. The same as calling :func:`tr` on each, for text that is written as a literal."""
+    for en, zh in texts.items():
+        tr(en, zh)
+    return texts
+
+
 def plot_zh(en: str) -> str | None:
     """The Chinese of one plot text: a :func:`tr` declaration, else the common words of ``report/zh.py``."""
     if en in _ZH:

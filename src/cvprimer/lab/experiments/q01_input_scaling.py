@@ -35,6 +35,12 @@ from cvprimer.lab.experiment import (
     evidence,
     fmt,
 )
+from cvprimer.lab.plots import tr_table
+
+# the Chinese of this module's fixed plot text (the Chinese copy of each plot shows it; plots.tr_table)
+PLOT_ZH = tr_table({
+    "mixed-scale: training loss at each input's best lr": "混合量纲：各输入在最佳学习率下的训练损失",
+})
 
 PREPS = ("raw", "min-max", "z-score")
 

@@ -33,6 +33,17 @@ from cvprimer.lab.experiment import (
     evidence,
     fmt,
 )
+from cvprimer.lab.plots import tr_table
+
+# the Chinese of this module's fixed plot text (the Chinese copy of each plot shows it; plots.tr_table)
+PLOT_ZH = tr_table({
+    "squashes (dotted: x = 6)": "压缩函数（虚线：x = 6）",
+    "photo gradient magnitude after each squash": "各压缩函数处理后的照片梯度幅值",
+    "log10(density + 0.001)": "log10(密度 + 0.001)",
+    "min-max of digit ink with one outlier": "有一个离群值时数字笔画的 min-max",
+    "scaled value": "缩放后的值",
+    "log10(count + 1)": "log10(计数 + 1)",
+})
 
 SQUASHES = {"log1p": cd.Log1p, "1 - exp(-x)": cd.ExpSquash, "tanh": cd.TanhSquash, "arctan": cd.ArctanSquash}
 

@@ -30,6 +30,13 @@ from cvprimer.lab.experiment import (
     evidence,
     fmt,
 )
+from cvprimer.lab.plots import tr_table
+
+# the Chinese of this module's fixed plot text (the Chinese copy of each plot shows it; plots.tr_table)
+PLOT_ZH = tr_table({
+    "Input pixels the centre unit depends on (log |gradient|, blank = 0), central 17x17 crop":
+        "中心单元依赖的输入像素（log |梯度|，空白 = 0），中央 17x17 区域",
+})
 
 SEED_SINGLE = {1: 3, 2: 5, 3: 8}  # the fields the seed quotes for one 3x3 layer with d = 1, 2, 3
 STACKS = {"d=1,2,4": (1, 2, 4), "d=2,2,2": (2, 2, 2), "d=1,1,1": (1, 1, 1)}

@@ -42,8 +42,15 @@ from cvprimer.lab.experiment import (
     evidence,
     fmt,
 )
+from cvprimer.lab.plots import tr_table
 from cvprimer.train import EarlyStopping, diagnose
 from cvprimer.train.noise import find_label_noise
+
+# the Chinese of this module's fixed plot text (the Chinese copy of each plot shows it; plots.tr_table)
+PLOT_ZH = tr_table({
+    "train (given labels)": "训练（给定标签）",
+    "Final accuracies: the gap is the distance between the bars": "最终准确率：差距即两根柱子的距离",
+})
 
 REMEDIES = ("dropout", "l2_coupled", "l2_decoupled", "l1", "augment", "early_stop", "smaller", "more_data",
             "batch_norm", "clean_labels")

@@ -36,7 +36,14 @@ from cvprimer.lab.experiment import (
     evidence,
     fmt,
 )
+from cvprimer.lab.plots import tr_table
 from cvprimer.optim.landscapes import BEALE, ROSENBROCK, SADDLE, distance_to_minimum, trajectory
+
+# the Chinese of this module's fixed plot text (the Chinese copy of each plot shows it; plots.tr_table)
+PLOT_ZH = tr_table({
+    "small CNN on digits": "digits 上的小型 CNN",
+    "grey: plain, blue: momentum, green: adaptive": "灰：普通，蓝：动量，绿：自适应",
+})
 
 Factory = Callable[[float], Callable[[list[Any]], Any]]
 

@@ -31,6 +31,14 @@ from cvprimer.lab.experiment import (
     evidence,
     fmt,
 )
+from cvprimer.lab.plots import tr_table
+
+# the Chinese of this module's fixed plot text (the Chinese copy of each plot shows it; plots.tr_table)
+PLOT_ZH = tr_table({
+    "autograd, no padding": "自动求导，无填充",
+    "autograd, same padding": "自动求导，same 填充",
+    "Receptive field after each convolution": "每层卷积后的感受野",
+})
 
 HW = (64, 64)
 N_CONV = 4

@@ -20,8 +20,14 @@ from cvprimer.analysis.timing import blas_threads
 from cvprimer.data import ArrayDataset, DataLoader
 from cvprimer.lab.common import fit, load_data
 from cvprimer.lab.experiment import Context, Experiment, Figure, Result, Table, fmt
+from cvprimer.lab.plots import tr_table
 from cvprimer.optim import lr_scheduler, schedules
 from cvprimer.train.callbacks import Callback
+
+# the Chinese of this module's fixed plot text (the Chinese copy of each plot shows it; plots.tr_table)
+PLOT_ZH = tr_table({
+    "schedules used (same peak rate)": "使用的学习率调度（峰值相同）",
+})
 
 BATCHES = (16, 64, 256)
 DECAYS = (0.0, 1e-3, 1e-2)

@@ -36,6 +36,15 @@ from cvprimer.lab.experiment import (
     evidence,
     fmt,
 )
+from cvprimer.lab.plots import tr_table
+
+# the Chinese of this module's fixed plot text (the Chinese copy of each plot shows it; plots.tr_table)
+PLOT_ZH = tr_table({
+    "Width": "宽度",
+    "Depth": "深度",
+    "output channels (orange: multiple of 8)": "输出通道数（橙色：8 的倍数）",
+    "beyond the seed: 3x3 conv on our CPU": "原文之外：我们 CPU 上的 3x3 卷积",
+})
 
 WIDTHS = (8, 32, 128)  # one hidden layer
 DEPTHS = (1, 2, 4)  # hidden layers of DEPTH_WIDTH units

@@ -40,6 +40,13 @@ from cvprimer.lab.experiment import (
     evidence,
     fmt,
 )
+from cvprimer.lab.plots import tr_table
+
+# the Chinese of this module's fixed plot text (the Chinese copy of each plot shows it; plots.tr_table)
+PLOT_ZH = tr_table({
+    "beyond the seed: MNIST digit segmentation, upsampler of a small U-Net":
+        "原文之外：MNIST 数字分割，小型 U-Net 的上采样方法",
+})
 
 R = 4  # the photo's downscale factor
 PHOTO_METHODS = ("nearest", "bilinear", "bilinear_ac", "bicubic", "transposed", "unpool", "pixel_shuffle")

@@ -42,6 +42,13 @@ from cvprimer.lab.experiment import (
     evidence,
     fmt,
 )
+from cvprimer.lab.plots import tr_table
+
+# the Chinese of this module's fixed plot text (the Chinese copy of each plot shows it; plots.tr_table)
+PLOT_ZH = tr_table({
+    "Same CNN, five ways to downsample": "同一个 CNN，五种下采样方式",
+    "digit | max pool | avg pool | subsample (shown 2x)": "数字 | 最大池化 | 平均池化 | 隔点采样（放大 2 倍显示）",
+})
 
 VARIANTS = ("max_pool", "avg_pool", "strided_extra", "strided_conv", "none")
 LABELS = {"max_pool": "2x2 max pool", "avg_pool": "2x2 avg pool", "strided_extra": "learned 3x3 conv, stride 2",

@@ -37,6 +37,16 @@ from cvprimer.lab.experiment import (
     evidence,
     fmt,
 )
+from cvprimer.lab.plots import tr_table
+
+# the Chinese of this module's fixed plot text (the Chinese copy of each plot shows it; plots.tr_table)
+PLOT_ZH = tr_table({
+    "analyzer: separable / standard": "分析器：可分离 / 标准",
+    "1/C_out + 1/k^2": "1/输出通道数 + 1/k²",
+    "MAC ratio": "MAC 比",
+    "MACs of separable vs standard": "可分离卷积与标准卷积的 MACs",
+    "beyond the seed: 8x8 digits, two CNNs": "原文之外：8x8 digits 上的两个 CNN",
+})
 
 # (C_in, C_out, k, H=W): the layers whose cost is checked
 LAYERS = ((32, 64, 3, 32), (64, 128, 3, 16), (128, 128, 3, 16), (256, 256, 3, 8), (64, 64, 5, 16), (512, 512, 3, 7))

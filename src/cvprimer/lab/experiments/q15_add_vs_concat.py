@@ -35,6 +35,18 @@ from cvprimer.lab.experiment import (
     evidence,
     fmt,
 )
+from cvprimer.lab.plots import tr_table
+
+# the Chinese of this module's fixed plot text (the Chinese copy of each plot shows it; plots.tr_table)
+PLOT_ZH = tr_table({
+    "beyond the seed: digits, add vs concat": "原文之外：digits 上的相加与拼接",
+    "|upstream gradient| (one pixel)": "|上游梯度|（一个像素）",
+    "branch 1 receives (concat)": "分支 1 收到的（拼接）",
+    "branch 2 receives (concat)": "分支 2 收到的（拼接）",
+    "channel of the merged map": "合并后特征图的通道",
+    "|gradient|": "|梯度|",
+    "gradient through concat": "经过拼接的梯度",
+})
 
 
 class TwoBranch(nn.Module):

@@ -30,7 +30,14 @@ from cvprimer.core.function import shape_only
 from cvprimer.core.tensor import Tensor
 from cvprimer.functional.activation.registry import ACTIVATIONS
 from cvprimer.lab.experiment import Context, Experiment, Figure, Result, Table, Text, evidence, fmt, verdict_if
+from cvprimer.lab.plots import tr_table
 from cvprimer.nn import Parameter
+
+# the Chinese of this module's fixed plot text (the Chinese copy of each plot shows it; plots.tr_table)
+PLOT_ZH = tr_table({
+    "cost, every activation": "每种激活函数的成本",
+    "f'(x) (autograd)": "f'(x)（自动求导）",
+})
 
 NAMES = tuple(n for n in ACTIVATIONS if n != "swish")  # swish is silu's alias
 PRELU_WEIGHT = 0.25

@@ -23,6 +23,16 @@ from cvprimer import nn
 from cvprimer.lab._convnets import cost, input_support
 from cvprimer.lab.common import sample_photo
 from cvprimer.lab.experiment import Context, Experiment, Figure, Result, Table, Text, evidence, fmt, verdict_if
+from cvprimer.lab.plots import tr_table
+
+# the Chinese of this module's fixed plot text (the Chinese copy of each plot shows it; plots.tr_table)
+PLOT_ZH = tr_table({
+    "two 3x3 convs at 256 ch": "两个 256 通道的 3x3 卷积",
+    "bottleneck 1x1-3x3-1x1": "瓶颈 1x1-3x3-1x1",
+    "y = x (perfect fit)": "y = x（完美拟合）",
+    "best single 1x1 conv": "最佳的单个 1x1 卷积",
+    "stack output (channel 0)": "堆叠输出（通道 0）",
+})
 
 
 def bottleneck() -> nn.Sequential:

@@ -29,8 +29,14 @@ from cvprimer.analysis.timing import blas_threads
 from cvprimer.lab._gradstats import gradient_noise
 from cvprimer.lab.common import Data, accuracy, fit, load_data
 from cvprimer.lab.experiment import Context, Experiment, Figure, Result, Table, Text, evidence, fmt, verdict_if
+from cvprimer.lab.plots import tr_table
 from cvprimer.optim.landscapes import SADDLE, trajectory
 from cvprimer.train.callbacks import Callback
+
+# the Chinese of this module's fixed plot text (the Chinese copy of each plot shows it; plots.tr_table)
+PLOT_ZH = tr_table({
+    "GD started on the saddle's stable manifold": "从鞍点稳定流形上出发的梯度下降",
+})
 
 
 def mlp() -> Any:

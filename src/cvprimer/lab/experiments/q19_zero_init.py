@@ -24,6 +24,12 @@ from cvprimer import nn
 from cvprimer.analysis.timing import blas_threads
 from cvprimer.lab.common import fit, load_data
 from cvprimer.lab.experiment import Context, Experiment, Figure, Result, Table, Text, evidence, fmt, verdict_if
+from cvprimer.lab.plots import tr_table
+
+# the Chinese of this module's fixed plot text (the Chinese copy of each plot shows it; plots.tr_table)
+PLOT_ZH = tr_table({
+    "MLP 64-32-32-10 on digits, by initialization (Adam)": "digits 上的 MLP 64-32-32-10，按初始化方式（Adam）",
+})
 
 ACTS: dict[str, Callable[[], Any]] = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}
 SCHEMES = ("random", "all_zero", "zero_hidden", "zero_last", "constant")

@@ -20,6 +20,13 @@ import numpy as np
 from cvprimer.lab._convnets import cost
 from cvprimer.lab._fields import Spec, conv_stack, grad_map, positive_weights_, support_of
 from cvprimer.lab.experiment import Context, Experiment, Figure, Result, Table, Text, evidence, fmt, verdict_if
+from cvprimer.lab.plots import tr_table
+
+# the Chinese of this module's fixed plot text (the Chinese copy of each plot shows it; plots.tr_table)
+PLOT_ZH = tr_table({
+    "Parameters (blue: named by the seed, orange: added by the lab)": "参数量（蓝：原文提到的，橙：实验室补充的）",
+    "Multiply-accumulates at a 32x32 input": "32x32 输入下的乘加次数",
+})
 
 C, HW = 16, (32, 32)
 PLAIN3: list[Spec] = [("conv", 3, 1, 1, 1)] * 3

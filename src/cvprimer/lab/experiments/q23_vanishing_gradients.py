@@ -26,6 +26,15 @@ from cvprimer.analysis.timing import blas_threads
 from cvprimer.lab._deepmlp import DeepMLP, monitored_fit, weight_grad_norms
 from cvprimer.lab.common import load_data
 from cvprimer.lab.experiment import Context, Experiment, Figure, Result, Table, Text, evidence, fmt, verdict_if
+from cvprimer.lab.plots import tr_table
+
+# the Chinese of this module's fixed plot text (the Chinese copy of each plot shows it; plots.tr_table)
+PLOT_ZH = tr_table({
+    "||dL/dW|| at initialization": "初始化时的 ||dL/dW||",
+    "Per-layer gradient norm": "逐层梯度范数",
+    "diagnose's 1e-3": "diagnose 的 1e-3",
+    "Gradient ratio vs depth": "梯度比与深度",
+})
 
 DEEP = 20
 # the checks of the settings the seed's claim covers: figure -> the claimed side ("vanish": ratio below vanish_log10,

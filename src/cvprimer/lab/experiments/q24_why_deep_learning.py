@@ -15,6 +15,15 @@ import numpy as np
 from cvprimer.lab._vision import data_hunger, image_grid
 from cvprimer.lab.common import load_data
 from cvprimer.lab.experiment import Context, Experiment, Figure, Result, Table, Text, fmt
+from cvprimer.lab.plots import tr_table
+
+# the Chinese of this module's fixed plot text (the Chinese copy of each plot shows it; plots.tr_table)
+PLOT_ZH = tr_table({
+    "MNIST sample: accuracy vs training-set size": "MNIST 样本：准确率与训练集大小",
+    "CNN: learned 5x5 first-layer filters": "CNN：学到的第一层 5x5 卷积核",
+    "a digit": "一个数字",
+    "HOG: fixed orientation histograms": "HOG：固定的方向直方图",
+})
 
 # two pipelines closer than this are reported as level, not as one leading: the accuracies of one pipeline vary by
 # 0.002-0.035 across seeds (3 quick seeds, measured), so a smaller lead is within seed-to-seed noise

@@ -31,6 +31,14 @@ from cvprimer.analysis.timing import time_interleaved
 from cvprimer.lab._deepmlp import DeepMLP, weight_grad_norms
 from cvprimer.lab.common import fit, load_data
 from cvprimer.lab.experiment import Context, Experiment, Figure, Result, Table, Text, evidence, fmt, verdict_if
+from cvprimer.lab.plots import tr_table
+
+# the Chinese of this module's fixed plot text (the Chinese copy of each plot shows it; plots.tr_table)
+PLOT_ZH = tr_table({
+    "Forward + backward cost": "前向 + 反向成本",
+    "Gradient norms, 10-layer MLP at init": "初始化时 10 层 MLP 的梯度范数",
+    "Same MLP, four activations": "同一个 MLP，四种激活函数",
+})
 
 TRAINED = {"relu": nn.ReLU, "leaky_relu": lambda: nn.LeakyReLU(0.1), "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}
 TIMED = ("relu", "sigmoid", "tanh")

@@ -18,6 +18,13 @@ import cvprimer.functional as F
 from cvprimer import nn
 from cvprimer.lab.common import load_data
 from cvprimer.lab.experiment import Context, Experiment, Figure, Result, Table, Text, evidence, fmt, verdict_if
+from cvprimer.lab.plots import tr_table
+
+# the Chinese of this module's fixed plot text (the Chinese copy of each plot shows it; plots.tr_table)
+PLOT_ZH = tr_table({
+    "same map, digit shifted 2 px": "同一特征图，数字平移 2 像素",
+    "fully connected outputs": "全连接层输出",
+})
 
 
 class FcVersusConv(Experiment):

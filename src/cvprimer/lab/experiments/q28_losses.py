@@ -29,6 +29,15 @@ import cvprimer.functional as F
 from cvprimer import nn, optim
 from cvprimer.lab.common import fit, load_data
 from cvprimer.lab.experiment import Context, Experiment, Figure, Result, Table, Text, evidence, fmt, verdict_if
+from cvprimer.lab.plots import tr_table
+
+# the Chinese of this module's fixed plot text (the Chinese copy of each plot shows it; plots.tr_table)
+PLOT_ZH = tr_table({
+    "margin of the wrong class's logit": "错误类别 logit 的间隔",
+    "Gradient when confidently wrong": "自信地错了时的梯度",
+    "Classification losses": "分类损失",
+    "Line fit with 10% outliers (truth 2x + 1)": "含 10% 离群点的直线拟合（真值 2x + 1）",
+})
 
 MARGINS = np.arange(0, 12.5, 0.5)
 REG_LOSSES = ("mse", "l1", "smooth_l1")

@@ -23,6 +23,16 @@ import cvprimer as cp
 from cvprimer import nn, optim
 from cvprimer.lab.common import fit, load_data, predict
 from cvprimer.lab.experiment import Context, Experiment, Figure, Result, Table, Text, evidence, fmt, verdict_if
+from cvprimer.lab.plots import tr_table
+
+# the Chinese of this module's fixed plot text (the Chinese copy of each plot shows it; plots.tr_table)
+PLOT_ZH = tr_table({
+    "Learning curves": "学习曲线",
+    "Dropout net as an ensemble": "把 Dropout 网络看作集成",
+    "Validation loss of the ensemble": "集成的验证损失",
+    "Monte-Carlo average of T masks": "T 个掩码的蒙特卡洛平均",
+    "T (forward passes)": "T（前向次数）",
+})
 
 T_VALUES = (1, 2, 4, 8, 16, 32, 64)
 

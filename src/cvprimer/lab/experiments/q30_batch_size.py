@@ -22,6 +22,13 @@ from cvprimer.analysis.timing import blas_threads
 from cvprimer.lab._gradstats import batch_gradient_stats, gradient_noise, sharpness
 from cvprimer.lab.common import fit, load_data
 from cvprimer.lab.experiment import Context, Experiment, Figure, Result, Table, Text, evidence, fmt, verdict_if
+from cvprimer.lab.plots import tr_table
+
+# the Chinese of this module's fixed plot text (the Chinese copy of each plot shows it; plots.tr_table)
+PLOT_ZH = tr_table({
+    "grad noise E||g_B - g||^2 (same point)": "梯度噪声 E||g_B - g||²（同一点）",
+    "training loss (solid: same lr, dashed: scaled lr)": "训练损失（实线：相同学习率，虚线：缩放学习率）",
+})
 
 SIZES = (16, 64, 256, 512)
 B0, LR0 = 64, 0.04

@@ -20,6 +20,13 @@ import cvprimer.functional as F
 from cvprimer import nn
 from cvprimer.core import graph as autograd_graph
 from cvprimer.lab.experiment import Context, Experiment, Figure, Result, Table
+from cvprimer.lab.plots import tr_table
+
+# the Chinese of this module's fixed plot text (the Chinese copy of each plot shows it; plots.tr_table)
+PLOT_ZH = tr_table({
+    "Autograd graph recorded for cross_entropy(Linear(4,8) -> ReLU -> Linear(8,3))":
+        "为交叉熵(Linear(4,8) -> ReLU -> Linear(8,3)) 记录的自动求导计算图",
+})
 
 
 @dataclass

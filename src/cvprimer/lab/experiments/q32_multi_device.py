@@ -23,7 +23,14 @@ import cvprimer.functional as F
 from cvprimer import nn
 from cvprimer.lab.common import load_data
 from cvprimer.lab.experiment import Context, Experiment, Figure, Result, Table, Text, evidence, fmt, verdict_if
+from cvprimer.lab.plots import tr_table
 from cvprimer.models import get_model
+
+# the Chinese of this module's fixed plot text (the Chinese copy of each plot shows it; plots.tr_table)
+PLOT_ZH = tr_table({
+    "max relative difference from the whole-batch gradient": "与整批梯度的最大相对差",
+    "what the devices should exchange": "设备之间应当交换什么",
+})
 
 
 def _grad(net: Any, x: np.ndarray, y: np.ndarray, reduction: str) -> np.ndarray:

@@ -20,6 +20,14 @@ from cvprimer.analysis.timing import blas_threads
 from cvprimer.core.tensor import Tensor
 from cvprimer.lab.common import fit, load_data
 from cvprimer.lab.experiment import Context, Experiment, Figure, Result, Table, Text, evidence, fmt, verdict_if
+from cvprimer.lab.plots import tr_table
+
+# the Chinese of this module's fixed plot text (the Chinese copy of each plot shows it; plots.tr_table)
+PLOT_ZH = tr_table({
+    "ReLU inputs exactly 0 (%)": "恰为 0 的 ReLU 输入（%）",
+    "Exact zeros at the ReLU inputs during training": "训练中 ReLU 输入恰为零的情况",
+    "Same weights and batches, three slopes at 0": "相同权重和批次，零点处三种斜率",
+})
 
 SLOPES = (0.0, 0.5, 1.0)
 BIASES = ("none", "zero", "default")

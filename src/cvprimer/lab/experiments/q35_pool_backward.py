@@ -20,6 +20,12 @@ import cvprimer as cp
 import cvprimer.functional as F
 from cvprimer.lab.common import load_data
 from cvprimer.lab.experiment import Context, Experiment, Figure, Result, Table, Text, evidence, fmt, verdict_if
+from cvprimer.lab.plots import tr_table
+
+# the Chinese of this module's fixed plot text (the Chinese copy of each plot shows it; plots.tr_table)
+PLOT_ZH = tr_table({
+    "ReLU(conv3x3(MNIST)), one channel": "ReLU(conv3x3(MNIST))，一个通道",
+})
 
 # name -> (op, kwargs); kwargs are F.max_pool2d / F.avg_pool2d options
 CONFIGS: dict[str, tuple[str, dict[str, Any]]] = {

@@ -20,6 +20,13 @@ from cvprimer.analysis.timing import blas_threads
 from cvprimer.lab._shifts import lean, shift_images
 from cvprimer.lab.common import Data, accuracy, fit, load_data
 from cvprimer.lab.experiment import Context, Experiment, Figure, Result, Table, Text, evidence, fmt, verdict_if
+from cvprimer.lab.plots import tr_table
+
+# the Chinese of this module's fixed plot text (the Chinese copy of each plot shows it; plots.tr_table)
+PLOT_ZH = tr_table({
+    "digits (8x8): pooling and head": "digits（8x8）：池化与输出头",
+    "MNIST sample, flatten head": "MNIST 样本，展平输出头",
+})
 
 DIGIT_NETS = (("max", "flatten"), ("avg", "flatten"), ("max", "global avg"), ("max", "global max"))
 TRAIN_NOISE, TEST_NOISE = 1.0, 0.3

@@ -21,6 +21,13 @@ import cvprimer.functional as F
 from cvprimer.analysis.timing import blas_threads
 from cvprimer.lab.common import load_data
 from cvprimer.lab.experiment import Context, Experiment, Figure, Result, Table, Text, evidence, fmt, verdict_if
+from cvprimer.lab.plots import tr_table
+
+# the Chinese of this module's fixed plot text (the Chinese copy of each plot shows it; plots.tr_table)
+PLOT_ZH = tr_table({
+    "Hand-derived gradients against two references": "手推梯度与两种参照的对比",
+    "backprop\n(forward+backward)": "反向传播\n（前向 + 反向）",
+})
 
 PARAMS = ("W1", "b1", "W2", "b2")
 STEPS, LR = 50, 0.1  # gradient descent with the hand-derived gradients

@@ -16,6 +16,14 @@ from cvprimer import models
 from cvprimer.analysis.timing import time_interleaved
 from cvprimer.lab._convnets import cost
 from cvprimer.lab.experiment import Context, Experiment, Figure, Result, Table, fmt
+from cvprimer.lab.plots import tr_table
+
+# the Chinese of this module's fixed plot text (the Chinese copy of each plot shows it; plots.tr_table)
+PLOT_ZH = tr_table({
+    "MACs per image": "每张图的 MACs",
+    "cost of each generation (analyzer)": "各代网络的成本（分析器）",
+    "MACs per image at the timed size": "计时尺寸下每张图的 MACs",
+})
 
 # zoo name, label, year, key idea (en, zh), reference input (C, H), heavy to build (skipped in quick mode)
 LINEAGE = (

@@ -16,6 +16,14 @@ from cvprimer.lab._convnets import cost
 from cvprimer.lab._vision import accuracy_of, data_hunger, fgsm, input_gradient, small_cnn
 from cvprimer.lab.common import load_data
 from cvprimer.lab.experiment import Context, Experiment, Figure, Result, Table, fmt
+from cvprimer.lab.plots import tr_table
+
+# the Chinese of this module's fixed plot text (the Chinese copy of each plot shows it; plots.tr_table)
+PLOT_ZH = tr_table({
+    "Data hunger": "对数据的需求",
+    "FGSM epsilon (pixel range 0..1)": "FGSM epsilon（像素范围 0..1）",
+    "accuracy under attack": "攻击下的准确率",
+})
 
 
 def pros_cons_notes(f: dict[str, float], sizes: tuple[int, ...]) -> dict[str, str]:

@@ -20,6 +20,16 @@ from cvprimer.analysis.timing import blas_threads
 from cvprimer.lab._deepmlp import DeepMLP
 from cvprimer.lab.common import fit, load_data
 from cvprimer.lab.experiment import Context, Experiment, Figure, Result, Table, Text, evidence, fmt, verdict_if
+from cvprimer.lab.plots import tr_table
+
+# the Chinese of this module's fixed plot text (the Chinese copy of each plot shows it; plots.tr_table)
+PLOT_ZH = tr_table({
+    "logit scale (std of float32 logits)": "logit 尺度（float32 logit 的标准差）",
+    "Float32 cross-entropy three ways": "三种方式计算的 float32 交叉熵",
+    "p - y (by hand)": "p - y（手算）",
+    "autograd dL/dz": "自动求导 dL/dz",
+    "Gradient at a trained MLP's logits": "训练后 MLP 的 logit 处的梯度",
+})
 
 
 def p_minus_y(z: np.ndarray, y: np.ndarray) -> np.ndarray:

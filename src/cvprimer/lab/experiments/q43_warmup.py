@@ -29,8 +29,14 @@ from cvprimer.core.tensor import Tensor
 from cvprimer.lab._deepmlp import DeepMLP, StepLosses
 from cvprimer.lab.common import fit, load_data, make_optimizer
 from cvprimer.lab.experiment import Context, Experiment, Figure, Result, Table, Text, evidence, fmt, verdict_if
+from cvprimer.lab.plots import tr_table
 from cvprimer.optim import lr_scheduler, schedules
 from cvprimer.train import Callback
+
+# the Chinese of this module's fixed plot text (the Chinese copy of each plot shows it; plots.tr_table)
+PLOT_ZH = tr_table({
+    "Early loss spike (median over seeds)": "早期损失尖峰（各随机种子的中位数）",
+})
 
 LRS = (0.02, 0.04, 0.08)
 STABLE_ACC, EARLY = 0.5, 30

@@ -21,6 +21,15 @@ from cvprimer import nn
 from cvprimer.analysis.timing import blas_threads, time_interleaved
 from cvprimer.lab._convnets import cost
 from cvprimer.lab.experiment import Context, Experiment, Figure, Result, Table, Text, evidence, fmt, verdict_if
+from cvprimer.lab.plots import tr_table
+
+# the Chinese of this module's fixed plot text (the Chinese copy of each plot shows it; plots.tr_table)
+PLOT_ZH = tr_table({
+    "parameters (analyzer)": "参数量（分析器）",
+    "MACs (analyzer)": "MACs（分析器）",
+    "groups g (64 channels, 3x3)": "分组数 g（64 通道，3x3）",
+    "cost vs measured time": "成本与实测时间",
+})
 
 
 def group_dependency(c: int, g: int, shuffle: bool, rng: np.random.Generator) -> np.ndarray:

@@ -17,6 +17,12 @@ from cvprimer.analysis.timing import blas_threads
 from cvprimer.lab._deepmlp import DeepMLP, monitored_fit
 from cvprimer.lab.common import Data, load_data
 from cvprimer.lab.experiment import Context, Experiment, Figure, Result, Table, Text, evidence, fmt, verdict_if
+from cvprimer.lab.plots import tr_table
+
+# the Chinese of this module's fixed plot text (the Chinese copy of each plot shows it; plots.tr_table)
+PLOT_ZH = tr_table({
+    "The same MLP with one fault at a time": "同一个 MLP，每次引入一种故障",
+})
 
 BASE = dict(depth=3, width=64, act="relu", init="he")
 LR = 0.05

@@ -23,6 +23,15 @@ from cvprimer.analysis.timing import blas_threads, time_interleaved
 from cvprimer.lab._deepmlp import DeepMLP, dead_fraction, weight_grad_norms
 from cvprimer.lab.common import fit, load_data, predict
 from cvprimer.lab.experiment import Context, Experiment, Figure, Result, Table, Text, evidence, fmt, verdict_if
+from cvprimer.lab.plots import tr_table
+
+# the Chinese of this module's fixed plot text (the Chinese copy of each plot shows it; plots.tr_table)
+PLOT_ZH = tr_table({
+    "relu, 5 layers, lr x3": "ReLU，5 层，学习率 x3",
+    "Convergence": "收敛",
+    "fraction never active on the training set": "在训练集上从未激活的比例",
+    "Dead ReLUs in the 5-layer net": "5 层网络中的死亡 ReLU",
+})
 
 # Learning rates: the best final validation accuracy of {0.03, 0.1, 0.3, 1} in a 6-epoch pilot on 600 digits.
 LR = {"relu": 0.1, "sigmoid": 0.3}

@@ -24,6 +24,18 @@ from cvprimer.core.tensor import Tensor
 from cvprimer.lab._deepmlp import DeepMLP, StepLosses, weight_grad_norms
 from cvprimer.lab.common import accuracy, fit, load_data
 from cvprimer.lab.experiment import Context, Experiment, Figure, Result, Table, Text, evidence, fmt, verdict_if
+from cvprimer.lab.plots import tr_table
+
+# the Chinese of this module's fixed plot text (the Chinese copy of each plot shows it; plots.tr_table)
+PLOT_ZH = tr_table({
+    "Each net at its best learning rate": "各网络在其最佳学习率下",
+    "no BN, trained": "无批归一化，训练后",
+    "BN, trained": "批归一化，训练后",
+    "mean |sigmoid input|": "平均 |Sigmoid 输入|",
+    "6 layers: where the inputs sit": "6 层：输入落在哪里",
+    "validation accuracy of the trained BN net": "训练后批归一化网络的验证准确率",
+    "Same weights, other statistics": "相同权重，不同统计量",
+})
 
 DEPTHS, WIDTH, LRS, LOSS_TARGET, SAT_Z = (3, 6), 64, (0.1, 0.3, 1.0, 3.0), 1.5, 3.0
 

@@ -29,6 +29,15 @@ from cvprimer import nn, optim
 from cvprimer.lab._vision import image_grid
 from cvprimer.lab.common import load_data
 from cvprimer.lab.experiment import Context, Experiment, Figure, Result, Text, evidence, fmt, verdict_if
+from cvprimer.lab.plots import tr_table
+
+# the Chinese of this module's fixed plot text (the Chinese copy of each plot shows it; plots.tr_table)
+PLOT_ZH = tr_table({
+    "D's loss at the ideal equilibrium (2 ln 2)": "理想均衡时判别器的损失（2 ln 2）",
+    "Losses per step": "每步损失",
+    "accuracy on real + fake": "真 + 假样本上的准确率",
+    "Discriminator accuracy": "判别器准确率",
+})
 
 NZ, DIM, BATCH, LR = 16, 64, 64, 2e-3
 

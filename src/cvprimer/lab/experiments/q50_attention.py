@@ -24,6 +24,15 @@ from cvprimer.lab._convnets import cost
 from cvprimer.lab._vision import accuracy_of
 from cvprimer.lab.common import Data, fit, load_data
 from cvprimer.lab.experiment import Context, Experiment, Figure, Result, Table, Text, evidence, fmt, verdict_if
+from cvprimer.lab.plots import tr_table
+
+# the Chinese of this module's fixed plot text (the Chinese copy of each plot shows it; plots.tr_table)
+PLOT_ZH = tr_table({
+    "self-attention (analyzer)": "自注意力（分析器）",
+    "3x3 convolution (analyzer)": "3x3 卷积（分析器）",
+    "tokens N = H x W": "词元数 N = H x W",
+    "SE gate (last block), mean per class": "SE 门控（最后一个模块），各类均值",
+})
 
 C_ATTN = 64  # channels of the map for the cost sweep
 

@@ -20,7 +20,15 @@ from cvprimer.data.augment import RandomCrop
 from cvprimer.lab._shifts import lean
 from cvprimer.lab.common import Data, accuracy, fit, load_data
 from cvprimer.lab.experiment import Context, Experiment, Figure, Result, Table, fmt
+from cvprimer.lab.plots import tr_table
 from cvprimer.train.callbacks import EarlyStopping
+
+# the Chinese of this module's fixed plot text (the Chinese copy of each plot shows it; plots.tr_table)
+PLOT_ZH = tr_table({
+    "train accuracy (the 150 images)": "训练准确率（150 张图像）",
+    "accuracy (%)": "准确率（%）",
+    "One over-sized MLP on 150 digits, one remedy at a time": "150 张 digits 上一个过大的 MLP，每次一种补救",
+})
 
 BODY_EN = """\
 Generalization is the gap between what a model does on its training data and on data it has never seen. The \

@@ -21,6 +21,12 @@ from cvprimer.lab._convnets import cost
 from cvprimer.lab._shifts import lean, shift_curve
 from cvprimer.lab.common import fit, load_data
 from cvprimer.lab.experiment import Context, Experiment, Figure, Result, Table, Text, evidence, fmt, verdict_if
+from cvprimer.lab.plots import tr_table
+
+# the Chinese of this module's fixed plot text (the Chinese copy of each plot shows it; plots.tr_table)
+PLOT_ZH = tr_table({
+    "Accuracy vs translation, nets of ~9k parameters": "准确率与平移，约 9k 参数的网络",
+})
 
 SHIFTS = (0, 1, 2, 4, 6, 8)
 

@@ -19,6 +19,15 @@ import cvprimer as cp
 import cvprimer.functional as F
 from cvprimer import nn, optim
 from cvprimer.lab.experiment import Context, Experiment, Figure, Result, Table, Text, evidence, fmt, verdict_if
+from cvprimer.lab.plots import tr_table
+
+# the Chinese of this module's fixed plot text (the Chinese copy of each plot shows it; plots.tr_table)
+PLOT_ZH = tr_table({
+    "SGD: |g| (step / lr)": "SGD：|g|（步长 / 学习率）",
+    "parameter index (W1, b1, W2, b2 flattened)": "参数序号（W1、b1、W2、b2 展平）",
+    "|update| / lr": "|更新量| / 学习率",
+    "First update of each of the 26 parameters": "26 个参数各自的第一次更新",
+})
 
 NAMES = ("W1", "b1", "W2", "b2")
 

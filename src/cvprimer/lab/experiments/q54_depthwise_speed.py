@@ -23,6 +23,14 @@ from cvprimer.analysis import MachineProfile
 from cvprimer.analysis.timing import blas_threads, time_interleaved, time_samples
 from cvprimer.lab._convnets import cost
 from cvprimer.lab.experiment import Context, Experiment, Figure, Result, Table, Text, evidence, fmt, verdict_if
+from cvprimer.lab.plots import tr_table
+
+# the Chinese of this module's fixed plot text (the Chinese copy of each plot shows it; plots.tr_table)
+PLOT_ZH = tr_table({
+    "roofline (one thread)": "屋顶线（单线程）",
+    "arithmetic intensity (FLOPs/byte)": "算术强度（FLOPs/字节）",
+    "measured rate on the roofline": "屋顶线上的实测速率",
+})
 
 
 def single_thread_profile(n: int = 384, copy_mb: int = 32, repeat: int = 5) -> MachineProfile:
