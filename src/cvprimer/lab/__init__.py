@@ -4,7 +4,8 @@ and a self-contained bilingual HTML report.
 
     cvprimer lab                        # run everything in quick mode, then write lab-report/index.html
     cvprimer lab run q19 --full         # one question, 3 seeds
-    from cvprimer import lab; lab.select(["q3"])
+    cvprimer lab notebook q19           # a Jupyter notebook that runs one experiment
+    from cvprimer import lab; lab.select(["q3"]); lab.run_in_notebook("q19")
 
 See :mod:`cvprimer.lab.experiment` for the anatomy of an experiment.
 """
@@ -23,5 +24,6 @@ from cvprimer.lab.experiment import (  # noqa: F401
     fmt,
     verdict_if,
 )
+from cvprimer.lab.notebook import NotebookRun, run_in_notebook, write_notebook  # noqa: F401
 from cvprimer.lab.registry import SelectionError, all_experiments, by_question, get, select  # noqa: F401
 from cvprimer.lab.runner import run_many, run_one  # noqa: F401

@@ -6,6 +6,7 @@
     cvprimer lab run [SEL ...] [--all] [--quick | --full] [--seed N] [--seeds K] [--jobs J] [--out DIR] [--force]
     mpiexec -n N cvprimer lab run ...  the (experiment, seed) tasks spread over N MPI ranks; rank 0 writes
     cvprimer lab report [--out DIR] [--lang en|zh]
+    cvprimer lab notebook ID [--out FILE.ipynb] [--full] [--lang en|zh]
 
 User errors (unknown selectors, an output folder that is a file or unwritable) raise
 :class:`~cvprimer.errors.UserError`, which the command line prints as one line with exit status 2.
@@ -40,7 +41,7 @@ def add_parser(sub: Any) -> None:
                        description="Without a sub-command: run every experiment in quick mode, then write the report.")
     p.add_argument("--out", default=DEFAULT_OUT, metavar="DIR", help="output folder (default %(default)s)")
     p.add_argument("--lang", default="en", choices=("en", "zh"), help="language of index.html (default en)")
-    lab = p.add_subparsers(dest="lab_cmd", metavar="{list,show,run,report}")
+    lab = p.add_subparsers(dest="lab_cmd", metavar="{list,show,run,report,notebook}")
     ls = lab.add_parser("list", help="list the experiments and pages")
     ls.add_argument("--json", action="store_true", help="machine-readable output")
     sh = lab.add_parser("show", help="one experiment's claim, figures and verdict, from its cached result")
@@ -68,6 +69,17 @@ def add_parser(sub: Any) -> None:
     rp = lab.add_parser("report", help="write DIR/index.html and DIR/results.json from the cached results")
     rp.add_argument("--out", default=argparse.SUPPRESS, metavar="DIR")
     rp.add_argument("--lang", default=argparse.SUPPRESS, choices=("en", "zh"))
+    nb = lab.add_parser("notebook", help="write a Jupyter notebook that runs one experiment",
+                        description="Write a Jupyter notebook (nbformat v4) that runs one experiment with its "
+                                    "parameters (mode, seed, thresholds) as variables and shows its figures, "
+                                    "plots, verdict and takeaway. An existing file is replaced only when cvprimer "
+                                    "wrote it.")
+    nb.add_argument("id", help="experiment id or question (e.g. q19)")
+    nb.add_argument("--out", dest="nb_out", default=None, metavar="FILE.ipynb",
+                    help="where to write it (default: ID.ipynb in the current folder)")
+    nb.add_argument("--full", action="store_true", help="set the notebook to the full size (default quick)")
+    nb.add_argument("--lang", dest="nb_lang", default=None, choices=("en", "zh"),
+                    help="texts in one language (default: both)")
 
 
 def _check_out(out: str, create: bool) -> str:
@@ -306,6 +318,12 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if cmd == "show":
         cmd_show(args.out, args.id, args.lang)
+        return 0
+    if cmd == "notebook":
+        from cvprimer.lab.notebook import write_notebook
+
+        path = write_notebook(args.id, args.nb_out, full=args.full, lang=args.nb_lang)
+        print(f"notebook: {path}  (open it with: jupyter lab {path})")
         return 0
     if cmd == "report":
         html_path, json_path = cmd_report(args.out, args.lang)
