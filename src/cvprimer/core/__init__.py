@@ -1,6 +1,6 @@
 """The engine core: Tensor, Function, autograd, gradcheck, randomness, factories."""
 
-from cvprimer.core import api, device, inplace  # noqa: F401  (bind Tensor methods: operators, to, add_, ...)
+from cvprimer.core import api, device, inplace, tensor_hooks  # noqa: F401  (bind Tensor methods)
 from cvprimer.core.function import (
     AnomalyError,
     Function,

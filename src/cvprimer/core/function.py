@@ -476,51 +476,6 @@ def unbroadcast(g: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     return g
 
 
-class RemovableHandle:
-    """What ``Tensor.register_hook`` and ``register_post_accumulate_grad_hook`` return (PyTorch's
-    ``torch.utils.hooks.RemovableHandle``): ``handle.remove()`` unregisters the hook; also a context manager."""
-
-    _next_id = 0
-
-    def __init__(self, hooks: dict[int, Callable[..., Any]]) -> None:
-        self._hooks = hooks
-        self.id = RemovableHandle._next_id
-        RemovableHandle._next_id += 1
-
-    def remove(self) -> None:
-        self._hooks.pop(self.id, None)
-
-    def __enter__(self) -> RemovableHandle:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.remove()
-
-
-def _hook_name(fn: Any) -> str:
-    return getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or repr(fn)
-
-
-def _run_grad_hooks(hooks: dict[int, Callable[..., Any]], g: np.ndarray, shape: tuple[int, ...],
-                    dtype: np.dtype) -> np.ndarray:
-    """Call each tensor hook on the gradient (a Tensor), in registration order; a hook that returns a
-    Tensor (or array) replaces the gradient seen by the next hook and by the rest of the sweep."""
-    from cvprimer.core.tensor import Tensor
-
-    for fn in list(hooks.values()):
-        out = fn(Tensor._wrap(g))
-        if out is None:
-            continue
-        new = out.data if isinstance(out, Tensor) else np.asarray(out)
-        if new.shape != tuple(shape):
-            raise RuntimeError(
-                f"hook '{_hook_name(fn)}' has changed the size of value: it returned a gradient of shape "
-                f"{new.shape}, expected the tensor's shape {tuple(shape)}"
-            )
-        g = new if new.dtype == dtype else new.astype(dtype)
-    return g
-
-
 def run_backward(
     roots: list[Tensor], root_grads: list[np.ndarray], retain_graph: bool = False
 ) -> None:
@@ -581,7 +536,9 @@ def run_backward(
         leaf, g = entry
         hooks = getattr(leaf, "_hooks", None)  # (a Tensor unpickled from before hooks has no slot value)
         if hooks is not None and hooks[0]:
-            g = _run_grad_hooks(hooks[0], g, leaf.data.shape, leaf.data.dtype)
+            from cvprimer.core.tensor_hooks import run_grad_hooks  # (only when a hook exists)
+
+            g = run_grad_hooks(hooks[0], g, leaf.data.shape, leaf.data.dtype)
         leaf._accumulate(g)
         if hooks is not None and hooks[1]:
             for fn in list(hooks[1].values()):
@@ -631,7 +588,9 @@ def run_backward(
                 if slot[i] is None:
                     continue
                 if hooks and hooks.get(i):
-                    slot[i] = _run_grad_hooks(hooks[i], slot[i], shape, dtype)
+                    from cvprimer.core.tensor_hooks import run_grad_hooks
+
+                    slot[i] = run_grad_hooks(hooks[i], slot[i], shape, dtype)
                 held = retained.pop((id(node), i), None) if retained else None
                 if held is not None:
                     held._accumulate(slot[i])

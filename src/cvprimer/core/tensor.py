@@ -18,7 +18,7 @@ storage through ``detach()`` and view ops, so writing through any of them is see
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -231,60 +231,6 @@ class Tensor:
         """Keep ``.grad`` on this non-leaf tensor after backward."""
         self._retains_grad = True
         return self
-
-    def register_hook(self, hook: Callable[[Tensor], Tensor | None]) -> _fn.RemovableHandle:
-        r"""Call ``hook(grad)`` each time the gradient with respect to this tensor is computed.
-
-        ``grad`` is a Tensor of this tensor's shape: the sum of every contribution (on a leaf, before it is
-        accumulated into ``.grad``; on a non-leaf, before its producer's backward uses it). A hook that returns
-        a Tensor replaces the gradient from there on (the next hook, ``.grad``, the rest of the graph); one that
-        returns None leaves it. Several hooks run in the order they were registered. Returns a handle whose
-        ``remove()`` unregisters the hook, as PyTorch's ``Tensor.register_hook``.
-
-        A non-leaf's hooks live on its graph node (``grad_fn``), as in PyTorch, so they fire even when the
-        Tensor object itself is gone.
-        """
-        if not self.requires_grad:
-            raise RuntimeError(
-                f"register_hook: cannot register a hook on a tensor that doesn't require gradient (shape "
-                f"{self.shape}, dtype {self.dtype}); call requires_grad_() first"
-            )
-        if not callable(hook):
-            raise TypeError(f"register_hook: hook must be callable, got {type(hook).__name__}")
-        if self._node is None:
-            if self._hooks is None:
-                self._hooks = ({}, {})
-            table = self._hooks[0]
-        else:
-            per_output = self._node.__dict__.setdefault("_tensor_hooks", {})
-            table = per_output.setdefault(self._out_index, {})
-        handle = _fn.RemovableHandle(table)
-        table[handle.id] = hook
-        return handle
-
-    def register_post_accumulate_grad_hook(self, hook: Callable[[Tensor], None]) -> _fn.RemovableHandle:
-        r"""Call ``hook(tensor)`` on this leaf after backward has accumulated its gradient into ``.grad``
-        (PyTorch's ``Tensor.register_post_accumulate_grad_hook``): the place for per-parameter work that needs
-        the finished gradient, such as an optimizer step in backward or a data-parallel gradient bucket.
-        The hook's return value must be None. Leaves that require grad only. Returns a removable handle.
-        """
-        if self._node is not None:
-            raise RuntimeError(
-                "register_post_accumulate_grad_hook: post accumulate grad hooks cannot be registered on non-leaf "
-                f"tensors (this one, of shape {self.shape}, was made by {self._node.name})"
-            )
-        if not self.requires_grad:
-            raise RuntimeError(
-                "register_post_accumulate_grad_hook: cannot register a hook on a tensor that doesn't require "
-                f"gradient (shape {self.shape}, dtype {self.dtype})"
-            )
-        if not callable(hook):
-            raise TypeError(f"register_post_accumulate_grad_hook: hook must be callable, got {type(hook).__name__}")
-        if self._hooks is None:
-            self._hooks = ({}, {})
-        handle = _fn.RemovableHandle(self._hooks[1])
-        self._hooks[1][handle.id] = hook
-        return handle
 
     def float(self) -> Tensor:
         return self.astype(np.float32)
