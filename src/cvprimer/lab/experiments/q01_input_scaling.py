@@ -35,7 +35,7 @@ from cvprimer.lab.experiment import (
     evidence,
     fmt,
 )
-from cvprimer.lab.plots import tr_table
+from cvprimer.lab.plots import tr, tr_table
 
 # the Chinese of this module's fixed plot text (the Chinese copy of each plot shows it; plots.tr_table)
 PLOT_ZH = tr_table({
@@ -248,7 +248,7 @@ class InputScaling(Experiment):
             for i, p in enumerate(PREPS):
                 axes[j].semilogx(lrs, sweep[s, p], "o-", color=f"C{i}", label=p)
             axes[j].axhline(0.1, color="k", ls=":", lw=1)
-            axes[j].set_title(f"{s} features: learning-rate sweep (SGD)")
+            axes[j].set_title(tr(f"{s} features: learning-rate sweep (SGD)", f"{s} 特征：学习率扫描（SGD）"))
             axes[j].set_xlabel("learning rate")
             axes[j].set_ylabel("validation accuracy")
             axes[j].set_ylim(0, 1)
@@ -256,7 +256,8 @@ class InputScaling(Experiment):
         for i, p in enumerate(PREPS):
             c = best["mixed-scale", p][2]
             axes[2].semilogy(np.arange(1, len(c) + 1), c, "o-", color=f"C{i}",
-                             label=f"{p} (lr {best['mixed-scale', p][1]:.0e})")
+                             label=tr(f"{p} (lr {best['mixed-scale', p][1]:.0e})",
+                                      f"{p}（学习率 {best['mixed-scale', p][1]:.0e}）"))
         axes[2].set_title("mixed-scale: training loss at each input's best lr")
         axes[2].set_xlabel("epoch")
         axes[2].set_ylabel("training loss")

@@ -33,7 +33,7 @@ from cvprimer.lab.experiment import (
     evidence,
     fmt,
 )
-from cvprimer.lab.plots import tr_table
+from cvprimer.lab.plots import tr, tr_table
 
 # the Chinese of this module's fixed plot text (the Chinese copy of each plot shows it; plots.tr_table)
 PLOT_ZH = tr_table({
@@ -283,14 +283,15 @@ class NormalizationMethods(Experiment):
             z = z_feats[name]
             counts, edges = np.histogram(x, bins=60)
             axes[0, j].stairs(np.log10(counts + 1.0), edges, fill=True, color="C0")  # log counts, linear axis
-            axes[0, j].set_title(f"{name}: raw", fontsize=9)
+            axes[0, j].set_title(tr(f"{name}: raw", f"{name}：原始"), fontsize=9)
             axes[0, j].set_ylabel("log10(count + 1)")
             axes[0, j].set_xlabel("value")
             lo, hi = np.percentile(z, [0.1, 99.9])
             axes[1, j].hist(z, bins=np.linspace(min(lo, -4), max(hi, 4), 60), density=True, color="C2", alpha=0.7,
                             label="z-scored")
             axes[1, j].plot(t, np.exp(-0.5 * t**2) / np.sqrt(2 * np.pi), "k--", label="N(0, 1)")
-            axes[1, j].set_title(f"z-scored (KS to N(0,1) = {ks[name]:.2f})", fontsize=9)
+            axes[1, j].set_title(tr(f"z-scored (KS to N(0,1) = {ks[name]:.2f})",
+                                    f"z 分数标准化（与 N(0,1) 的 KS = {ks[name]:.2f}）"), fontsize=9)
             axes[1, j].set_xlabel("z")
             axes[1, j].legend(fontsize=7)
         dist_en = ", ".join(f"{k} {v:.3g}" for k, v in ks.items())
@@ -305,7 +306,7 @@ class NormalizationMethods(Experiment):
             p = ndtri((np.arange(400) + 0.5) / 400)
             ax.plot(p, q, ".", ms=3)
             ax.plot([-3, 3], [-3, 3], "k--", lw=1)
-            ax.set_title(f"QQ vs N(0,1): {name}", fontsize=9)
+            ax.set_title(tr(f"QQ vs N(0,1): {name}", f"对 N(0,1) 的 QQ 图：{name}"), fontsize=9)
             ax.set_xlabel("normal quantile")
             ax.set_ylabel("z-scored quantile")
         ctx.save_figure(fig, "qq", "QQ plots of the three z-scored features against the standard normal; a normal "
@@ -332,7 +333,7 @@ class NormalizationMethods(Experiment):
         axes[1].set_xlabel("value")
         axes[1].set_ylabel("log10(density + 0.001)")
         axes[1].legend(fontsize=7)
-        axes[2].hist(mm[:-1], bins=40, color="C0", label=f"{len(ink)} real values")
+        axes[2].hist(mm[:-1], bins=40, color="C0", label=tr(f"{len(ink)} real values", f"{len(ink)} 个真实数值"))
         axes[2].axvline(mm[-1], color="C1", lw=2, label="one outlier")
         axes[2].set_xlim(-0.02, 1.02)
         axes[2].set_title("min-max of digit ink with one outlier")

@@ -30,7 +30,7 @@ from cvprimer.lab.experiment import (
     evidence,
     fmt,
 )
-from cvprimer.lab.plots import tr_table
+from cvprimer.lab.plots import tr, tr_table
 
 # the Chinese of this module's fixed plot text (the Chinese copy of each plot shows it; plots.tr_table)
 PLOT_ZH = tr_table({
@@ -171,7 +171,8 @@ class DilatedField(Experiment):
             s = support_of(g)
             crop = g[8:25, 8:25]
             ax.imshow(np.where(crop > 0, np.log10(crop + 1e-300), np.nan), cmap="viridis")
-            ax.set_title(f"{name}: field {s.height}, fill {s.fill:.2f}", fontsize=9)
+            ax.set_title(tr(f"{name}: field {s.height}, fill {s.fill:.2f}",
+                            f"{name}：感受野 {s.height}，覆盖率 {s.fill:.2f}"), fontsize=9)
             ax.set_xticks([])
             ax.set_yticks([])
             parts_en.append(f"{name}: {s.count} pixels read over a {s.height}-pixel field")

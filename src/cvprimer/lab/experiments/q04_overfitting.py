@@ -42,7 +42,7 @@ from cvprimer.lab.experiment import (
     evidence,
     fmt,
 )
-from cvprimer.lab.plots import tr_table
+from cvprimer.lab.plots import tr, tr_table
 from cvprimer.train import EarlyStopping, diagnose
 from cvprimer.train.noise import find_label_noise
 
@@ -328,7 +328,8 @@ class OverfittingRemedies(Experiment):
             ax.plot(ep, [r["train_acc"] for r in h], label="train")
             ax.plot(ep, [r["val_acc"] for r in h], label="validation")
             ax.set_ylim(0, 1.02)
-            ax.set_title(f"{LABELS[name]}: gap {runs[name]['gap']:.2f}")
+            ax.set_title(tr(f"{LABELS[name]}: gap {runs[name]['gap']:.2f}",
+                            f"{LABELS[name]}：差距 {runs[name]['gap']:.2f}"))
             ax.set_xlabel("epoch")
             ax.set_ylabel("accuracy")
         axes.ravel()[0].legend(loc="lower right")

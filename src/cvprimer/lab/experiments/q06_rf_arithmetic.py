@@ -31,7 +31,7 @@ from cvprimer.lab.experiment import (
     evidence,
     fmt,
 )
-from cvprimer.lab.plots import tr_table
+from cvprimer.lab.plots import tr, tr_table
 
 # the Chinese of this module's fixed plot text (the Chinese copy of each plot shows it; plots.tr_table)
 PLOT_ZH = tr_table({
@@ -227,7 +227,8 @@ class FieldArithmetic(Experiment):
             show[g_mid > 0] = 1.0
             show[g_corner > 0] = 2.0
             ax.imshow(show, cmap="Blues", vmin=0, vmax=2.2)
-            ax.set_title(f"{title}: centre unit (light) and unit (0,0) (dark)", fontsize=9)
+            ax.set_title(tr(f"{title}: centre unit (light) and unit (0,0) (dark)",
+                            f"{title}：中心单元（浅色）与单元 (0,0)（深色）"), fontsize=9)
             ax.set_xlabel("input column")
             ax.set_ylabel("input row")
             mid, corner = support_of(g_mid), support_of(g_corner)

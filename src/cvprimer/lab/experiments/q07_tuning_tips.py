@@ -20,7 +20,7 @@ from cvprimer.analysis.timing import blas_threads
 from cvprimer.data import ArrayDataset, DataLoader
 from cvprimer.lab.common import fit, load_data
 from cvprimer.lab.experiment import Context, Experiment, Figure, Result, Table, fmt
-from cvprimer.lab.plots import tr_table
+from cvprimer.lab.plots import tr, tr_table
 from cvprimer.optim import lr_scheduler, schedules
 from cvprimer.train.callbacks import Callback
 
@@ -261,7 +261,7 @@ class TuningTips(Experiment):
         fig, axes = ctx.figure(1, 3, size=(14, 3.9))
         axes[0].semilogx(rt.lrs, rt.losses, color="0.7", lw=1, label="loss per step")
         axes[0].semilogx(rt.lrs, rt.smoothed, color="C0", label="smoothed")
-        axes[0].axvline(lr, color="C1", ls="--", label=f"suggested {lr:.2g}")
+        axes[0].axvline(lr, color="C1", ls="--", label=tr(f"suggested {lr:.2g}", f"建议值 {lr:.2g}"))
         axes[0].set_ylim(0, 2 * max(rt.smoothed[0], 1e-3))
         axes[0].set_title("learning-rate range test")
         axes[0].set_xlabel("learning rate")
@@ -269,7 +269,8 @@ class TuningTips(Experiment):
         axes[0].legend(fontsize=7)
         for name, lrs in lr_logs.items():
             acc = runs[name].val_acc
-            axes[1].plot(np.arange(1, len(lrs) + 1), lrs, label=f"{name} (val acc {acc:.3f})")
+            axes[1].plot(np.arange(1, len(lrs) + 1), lrs, label=tr(f"{name} (val acc {acc:.3f})",
+                                                                   f"{name}（验证准确率 {acc:.3f}）"))
         axes[1].set_title("schedules used (same peak rate)")
         axes[1].set_xlabel("step")
         axes[1].set_ylabel("learning rate")

@@ -36,7 +36,7 @@ from cvprimer.lab.experiment import (
     evidence,
     fmt,
 )
-from cvprimer.lab.plots import tr_table
+from cvprimer.lab.plots import tr, tr_table
 
 # the Chinese of this module's fixed plot text (the Chinese copy of each plot shows it; plots.tr_table)
 PLOT_ZH = tr_table({
@@ -217,7 +217,8 @@ class DepthVersusWidth(Experiment):
         axes[0].set(xlabel="units in the hidden layer", ylabel="validation accuracy", title="Width")
         axes[1].plot(DEPTHS, [loss[(d, DEPTH_WIDTH)] for d in DEPTHS], "o-")
         axes[1].set_xticks(DEPTHS)
-        axes[1].set(xlabel=f"hidden layers of {DEPTH_WIDTH} units", ylabel="final training loss", title="Depth")
+        axes[1].set(xlabel=tr(f"hidden layers of {DEPTH_WIDTH} units",
+                              f"隐藏层数（每层 {DEPTH_WIDTH} 个单元）"), ylabel="final training loss", title="Depth")
         axes[2].bar([str(c) for c in per_mac], [1e12 * v for v in per_mac.values()],
                     color=["C1" if c % 8 == 0 else "C0" for c in per_mac])
         axes[2].set(xlabel="output channels (orange: multiple of 8)", ylabel="ps per multiply-accumulate",

@@ -37,7 +37,7 @@ from cvprimer.lab.experiment import (
     evidence,
     fmt,
 )
-from cvprimer.lab.plots import tr_table
+from cvprimer.lab.plots import tr, tr_table
 
 # the Chinese of this module's fixed plot text (the Chinese copy of each plot shows it; plots.tr_table)
 PLOT_ZH = tr_table({
@@ -213,7 +213,7 @@ class SeparableConv(Experiment):
         axes[0].legend()
         for name, f in fits.items():
             axes[1].plot(range(1, len(f.history) + 1), f.curve("val_acc"), marker="o",
-                         label=f"{name} ({params[name]:,} params)")
+                         label=tr(f"{name} ({params[name]:,} params)", f"{name}（{params[name]:,} 个参数）"))
         axes[1].set(xlabel="epoch", ylabel="validation accuracy", title="beyond the seed: 8x8 digits, two CNNs")
         axes[1].legend()
         worst = max(abs(r[6] - r[7]) for r in rows)

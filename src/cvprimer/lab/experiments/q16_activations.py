@@ -30,7 +30,7 @@ from cvprimer.core.function import shape_only
 from cvprimer.core.tensor import Tensor
 from cvprimer.functional.activation.registry import ACTIVATIONS
 from cvprimer.lab.experiment import Context, Experiment, Figure, Result, Table, Text, evidence, fmt, verdict_if
-from cvprimer.lab.plots import tr_table
+from cvprimer.lab.plots import tr, tr_table
 from cvprimer.nn import Parameter
 
 # the Chinese of this module's fixed plot text (the Chinese copy of each plot shows it; plots.tr_table)
@@ -315,7 +315,7 @@ class ActivationGallery(Experiment):
             ax.plot(xs, f, label="f(x)")
             ax.plot(xs, g, ls="--", label="f'(x) (autograd)")
             ax.set_ylim(-1.5, 6.5 if n not in ("sigmoid", "tanh") else 1.5)
-            ax.set_title(f"{n}: {100 * stats[n]['sat']:.0f}% saturated")
+            ax.set_title(tr(f"{n}: {100 * stats[n]['sat']:.0f}% saturated", f"{n}：{100 * stats[n]['sat']:.0f}% 饱和"))
         axes.ravel()[0].legend(fontsize=7, loc="upper left")
         cost = axes.ravel()[len(names)]
         order = sorted(curves, key=lambda n: stats[n]["ns"])

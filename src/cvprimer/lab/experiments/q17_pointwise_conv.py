@@ -23,7 +23,7 @@ from cvprimer import nn
 from cvprimer.lab._convnets import cost, input_support
 from cvprimer.lab.common import sample_photo
 from cvprimer.lab.experiment import Context, Experiment, Figure, Result, Table, Text, evidence, fmt, verdict_if
-from cvprimer.lab.plots import tr_table
+from cvprimer.lab.plots import tr, tr_table
 
 # the Chinese of this module's fixed plot text (the Chinese copy of each plot shows it; plots.tr_table)
 PLOT_ZH = tr_table({
@@ -190,7 +190,8 @@ class PointwiseConv(Experiment):
         axes[0].bar(np.arange(2) + 0.2, [cb["params"], cb["macs"]], 0.4, label="bottleneck 1x1-3x3-1x1")
         axes[0].set_yscale("log")
         axes[0].set_xticks(range(2), names)
-        axes[0].set(title=f"56x56x256: bottleneck saves {saving_p:.1f}x", ylabel="count (log)")
+        axes[0].set(title=tr(f"56x56x256: bottleneck saves {saving_p:.1f}x",
+                             f"56x56x256：瓶颈结构节省 {saving_p:.1f} 倍"), ylabel="count (log)")
         axes[0].legend()
         ys = np.moveaxis(relu_stack, 1, -1).reshape(-1, 3)[:, 0]
         xs = np.moveaxis(x64, 1, -1).reshape(-1, 3)
@@ -201,7 +202,8 @@ class PointwiseConv(Experiment):
         lo, hi = float(ys.min()), float(ys.max())
         axes[1].plot([lo, hi], [lo, hi], "k:", label="y = x (perfect fit)")
         axes[1].set(xlabel="best single 1x1 conv", ylabel="stack output (channel 0)",
-                    title=f"1x1-ReLU-1x1 vs best single 1x1 (residual {res_relu:.2g})")
+                    title=tr(f"1x1-ReLU-1x1 vs best single 1x1 (residual {res_relu:.2g})",
+                             f"1x1-ReLU-1x1 与最佳单个 1x1（残差 {res_relu:.2g}）"))
         axes[1].legend()
         ctx.save_figure(fig, "pointwise", "Left: parameters and MACs of two 3x3 convs at 256 channels and of "
                         f"ResNet's 1x1-3x3-1x1 bottleneck (log scale), a {saving_p:.3g}x saving. Right: output of a "

@@ -29,7 +29,7 @@ from cvprimer.analysis.timing import blas_threads
 from cvprimer.lab._gradstats import gradient_noise
 from cvprimer.lab.common import Data, accuracy, fit, load_data
 from cvprimer.lab.experiment import Context, Experiment, Figure, Result, Table, Text, evidence, fmt, verdict_if
-from cvprimer.lab.plots import tr_table
+from cvprimer.lab.plots import tr, tr_table
 from cvprimer.optim.landscapes import SADDLE, trajectory
 from cvprimer.train.callbacks import Callback
 
@@ -276,7 +276,8 @@ class BatchVsStochastic(Experiment):
     def _plot(ctx: Context, sizes: list[int], noise: np.ndarray, slope: float, curves: Mapping[str, np.ndarray],
               paths: Mapping[str, np.ndarray]) -> None:
         fig, (a1, a2, a3) = ctx.figure(1, 3, size=(14, 3.9))
-        a1.loglog(sizes, noise, "o-", label=f"measured (slope {slope:.2f} after N-correction)")
+        a1.loglog(sizes, noise, "o-", label=tr(f"measured (slope {slope:.2f} after N-correction)",
+                                               f"实测（N 校正后斜率 {slope:.2f}）"))
         a1.loglog(sizes, noise[0] / np.array(sizes), "k:", label="1/B")
         a1.set_xlabel("batch size B")
         a1.set_ylabel("E||g_B - g||^2")

@@ -26,6 +26,7 @@ from cvprimer import nn
 from cvprimer.analysis.timing import blas_threads
 from cvprimer.lab.common import Data, fit, load_data
 from cvprimer.lab.experiment import Context, Experiment, Figure, Result, Table, Text, evidence, fmt, verdict_if
+from cvprimer.lab.plots import tr
 
 DEPTH, WIDTH = 20, 64
 ACTS: dict[str, Callable[[], Any]] = {"tanh": nn.Tanh, "relu": nn.ReLU}
@@ -264,8 +265,8 @@ class InitAcrossDepth(Experiment):
                 # an exact 0 cannot sit on a log axis: such points are left out
                 axes[0, j].semilogy(np.arange(1, len(st_a) + 1), np.where(st_a > 0, st_a, np.nan), marker=".", label=s)
                 axes[1, j].semilogy(np.arange(1, len(st_g) + 1), np.where(st_g > 0, st_g, np.nan), marker=".", label=s)
-            axes[0, j].set_title(f"{a}: activation std by layer")
-            axes[1, j].set_title(f"{a}: weight-gradient std by layer")
+            axes[0, j].set_title(tr(f"{a}: activation std by layer", f"{a}：逐层激活标准差"))
+            axes[1, j].set_title(tr(f"{a}: weight-gradient std by layer", f"{a}：逐层权重梯度标准差"))
             axes[0, j].set_xlabel("hidden layer")
             axes[1, j].set_xlabel("linear layer")
             axes[0, j].set_ylabel("std")

@@ -23,7 +23,7 @@ import cvprimer as cp
 from cvprimer import nn, optim
 from cvprimer.lab.common import fit, load_data, predict
 from cvprimer.lab.experiment import Context, Experiment, Figure, Result, Table, Text, evidence, fmt, verdict_if
-from cvprimer.lab.plots import tr_table
+from cvprimer.lab.plots import tr, tr_table
 
 # the Chinese of this module's fixed plot text (the Chinese copy of each plot shows it; plots.tr_table)
 PLOT_ZH = tr_table({
@@ -247,8 +247,9 @@ class DropoutWhy(Experiment):
         fig, axes = ctx.figure(1, 3, size=(12.5, 3.4))
         for name, (_, res) in runs.items():
             ep = np.arange(1, len(res.history) + 1)
-            line, = axes[0].plot(ep, res.curve("train_acc"), label=f"{name}: train")
-            axes[0].plot(ep, res.curve("val_acc"), ls="--", color=line.get_color(), label=f"{name}: validation")
+            line, = axes[0].plot(ep, res.curve("train_acc"), label=tr(f"{name}: train", f"{name}：训练"))
+            axes[0].plot(ep, res.curve("val_acc"), ls="--", color=line.get_color(), label=tr(f"{name}: validation",
+                                                                                             f"{name}：验证"))
         axes[0].set_xlabel("epoch")
         axes[0].set_ylabel("accuracy")
         axes[0].set_title("Learning curves")

@@ -22,7 +22,7 @@ from cvprimer.analysis.timing import blas_threads
 from cvprimer.lab._gradstats import batch_gradient_stats, gradient_noise, sharpness
 from cvprimer.lab.common import fit, load_data
 from cvprimer.lab.experiment import Context, Experiment, Figure, Result, Table, Text, evidence, fmt, verdict_if
-from cvprimer.lab.plots import tr_table
+from cvprimer.lab.plots import tr, tr_table
 
 # the Chinese of this module's fixed plot text (the Chinese copy of each plot shows it; plots.tr_table)
 PLOT_ZH = tr_table({
@@ -211,10 +211,13 @@ class BatchSize(Experiment):
                 axes[0].semilogy(np.arange(1, len(c) + 1), c, ls=ls, color=f"C{i}",
                                  label=f"B={b}" if rule == "constant" else None)
             color = "C0" if rule == "constant" else "C1"
-            axes[1].plot(xs, [res[rule, b]["val_acc"] for b in xs], "o" + ls, color=color, label=f"val, lr {rule}")
+            rule_zh = "恒定" if rule == "constant" else "按比例缩放"
+            axes[1].plot(xs, [res[rule, b]["val_acc"] for b in xs], "o" + ls, color=color,
+                         label=tr(f"val, lr {rule}", f"验证，学习率{rule_zh}"))
             axes[1].plot(xs, [res[rule, b]["train_acc"] for b in xs], "x" + ls, color=color, alpha=0.5,
-                         label=f"train, lr {rule}")
-            axes[2].plot(xs, [res[rule, b]["sharp"] for b in xs], "s" + ls, color=color, label=f"sharpness, lr {rule}")
+                         label=tr(f"train, lr {rule}", f"训练，学习率{rule_zh}"))
+            axes[2].plot(xs, [res[rule, b]["sharp"] for b in xs], "s" + ls, color=color,
+                         label=tr(f"sharpness, lr {rule}", f"尖锐度，学习率{rule_zh}"))
         axes[2].plot(xs, same["noise"], "o-", color="C2", label="grad noise E||g_B - g||^2 (same point)")
         axes[2].plot(xs, same["noise"][0] * xs[0] / np.array(xs), ":", color="C2", label="1/B")
         for ax in axes[1:]:

@@ -35,6 +35,7 @@ from cvprimer.data.loader import WeightedRandomSampler
 from cvprimer.lab._shifts import lean
 from cvprimer.lab.common import Data, fit, load_data, make_optimizer, predict
 from cvprimer.lab.experiment import Context, Experiment, Figure, Result, Table, Text, evidence, fmt, verdict_if
+from cvprimer.lab.plots import tr
 from cvprimer.train import Trainer
 from cvprimer.train.metrics import classification_report
 
@@ -226,7 +227,8 @@ class ClassImbalance(Experiment):
         ax.set_xticks(xs, METHODS, rotation=30, ha="right")
         ax.set_ylabel("%")
         ax.set_ylim(0, 100)
-        ax.set_title(f"MNIST, classes {MINORITY} at 1:{RATIO} ({majority} vs {majority // RATIO} images)")
+        ax.set_title(tr(f"MNIST, classes {MINORITY} at 1:{RATIO} ({majority} vs {majority // RATIO} images)",
+                        f"MNIST，类别 {MINORITY} 按 1:{RATIO}（{majority} 对 {majority // RATIO} 张图像）"))
         ax.legend(fontsize=7, loc="upper left", ncol=3)
         ctx.save_figure(fig, "remedies", "Minority recall, macro-F1 and balanced accuracy on a balanced validation "
                         f"split for an MLP trained on 1:{RATIO} imbalanced MNIST with each remedy.",

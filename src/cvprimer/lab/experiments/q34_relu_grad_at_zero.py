@@ -20,7 +20,7 @@ from cvprimer.analysis.timing import blas_threads
 from cvprimer.core.tensor import Tensor
 from cvprimer.lab.common import fit, load_data
 from cvprimer.lab.experiment import Context, Experiment, Figure, Result, Table, Text, evidence, fmt, verdict_if
-from cvprimer.lab.plots import tr_table
+from cvprimer.lab.plots import tr, tr_table
 
 # the Chinese of this module's fixed plot text (the Chinese copy of each plot shows it; plots.tr_table)
 PLOT_ZH = tr_table({
@@ -261,7 +261,7 @@ class ReLUGradAtZero(Experiment):
         width = 0.25
         for k, g in enumerate(SLOPES):
             ax[1].bar(np.arange(3) + (k - 1) * width, [100 * accs.get((b, g), np.nan) for b in BIASES],
-                      width, label=f"slope at 0 = {g}")
+                      width, label=tr(f"slope at 0 = {g}", f"零点斜率 = {g}"))
         ax[1].set_xticks(np.arange(3), ticks)
         lo = min(100 * v for v in accs.values())
         ax[1].set_ylim(max(0.0, lo - 10), 100)

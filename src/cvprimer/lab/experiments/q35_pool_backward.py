@@ -20,7 +20,7 @@ import cvprimer as cp
 import cvprimer.functional as F
 from cvprimer.lab.common import load_data
 from cvprimer.lab.experiment import Context, Experiment, Figure, Result, Table, Text, evidence, fmt, verdict_if
-from cvprimer.lab.plots import tr_table
+from cvprimer.lab.plots import tr, tr_table
 
 # the Chinese of this module's fixed plot text (the Chinese copy of each plot shows it; plots.tr_table)
 PLOT_ZH = tr_table({
@@ -241,7 +241,8 @@ class PoolingBackward(Experiment):
             ax.imshow(g, cmap="Blues", vmin=0, vmax=max(1.0, g.max()))
             for (i, j), v in np.ndenumerate(g):
                 ax.text(j, i, f"{v:.2g}", ha="center", va="center", fontsize=7)
-            ax.set_title(f"{title}\nsum in {fmt(g.sum())} / out {fmt(total)}")
+            ax.set_title(tr(f"{title}\nsum in {fmt(g.sum())} / out {fmt(total)}",
+                            f"{title}\n输入总和 {fmt(g.sum())} / 输出 {fmt(total)}"))
             ax.set_xticks([])
             ax.set_yticks([])
         ctx.save_figure(fig, "routing", "Input gradients of a 6x6 map for an all-ones upstream gradient under six "
@@ -257,7 +258,8 @@ class PoolingBackward(Experiment):
         win = fmap.reshape(n, c, h // 2, 2, w // 2, 2).max(axis=(3, 5))
         tied = ((fmap.reshape(n, c, h // 2, 2, w // 2, 2) == win[:, :, :, None, :, None]).sum(axis=(3, 5)) > 1)
         ax[1].imshow(tied[0, 0], cmap="Reds")
-        ax[1].set_title(f"tied 2x2 windows (red): {100 * tied.mean():.0f}% over all maps")
+        ax[1].set_title(tr(f"tied 2x2 windows (red): {100 * tied.mean():.0f}% over all maps",
+                           f"并列的 2x2 窗口（红色）：占全部特征图的 {100 * tied.mean():.0f}%"))
         ax[1].set_axis_off()
         ctx.save_figure(fig, "ties", "One channel of a ReLU feature map of an MNIST digit and, in red, its 2x2 "
                         "pooling windows whose maximum is tied.",

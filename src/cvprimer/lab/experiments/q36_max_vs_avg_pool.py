@@ -20,7 +20,7 @@ from cvprimer.analysis.timing import blas_threads
 from cvprimer.lab._shifts import lean, shift_images
 from cvprimer.lab.common import Data, accuracy, fit, load_data
 from cvprimer.lab.experiment import Context, Experiment, Figure, Result, Table, Text, evidence, fmt, verdict_if
-from cvprimer.lab.plots import tr_table
+from cvprimer.lab.plots import tr, tr_table
 
 # the Chinese of this module's fixed plot text (the Chinese copy of each plot shows it; plots.tr_table)
 PLOT_ZH = tr_table({
@@ -221,7 +221,7 @@ class MaxVsAvgPooling(Experiment):
         ax[1].set_title("MNIST sample, flatten head")
         ax[1].legend(fontsize=7)
         ax[2].imshow(np.concatenate(list(examples[:, 0]), axis=1), cmap="gray")
-        ax[2].set_title(f"the noisy task's digits (sigma {TRAIN_NOISE})")
+        ax[2].set_title(tr(f"the noisy task's digits (sigma {TRAIN_NOISE})", f"噪声任务的数字（sigma {TRAIN_NOISE}）"))
         ax[2].set_axis_off()
         ctx.save_figure(fig, "pooling", "Left: digits accuracy for max or average pooling with a flatten, global "
                         "average or global max head. Middle: MNIST accuracy of max and average pooling on clean, "

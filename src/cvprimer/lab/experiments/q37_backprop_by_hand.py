@@ -21,7 +21,7 @@ import cvprimer.functional as F
 from cvprimer.analysis.timing import blas_threads
 from cvprimer.lab.common import load_data
 from cvprimer.lab.experiment import Context, Experiment, Figure, Result, Table, Text, evidence, fmt, verdict_if
-from cvprimer.lab.plots import tr_table
+from cvprimer.lab.plots import tr, tr_table
 
 # the Chinese of this module's fixed plot text (the Chinese copy of each plot shows it; plots.tr_table)
 PLOT_ZH = tr_table({
@@ -262,7 +262,7 @@ class BackpropByHand(Experiment):
                color=["#2ca02c", "#d62728"])
         a2.set_yscale("log")
         a2.set_ylabel("seconds per full gradient")
-        a2.set_title(f"Cost of all {n_par} partial derivatives")
+        a2.set_title(tr(f"Cost of all {n_par} partial derivatives", f"全部 {n_par} 个偏导数的成本"))
         ctx.save_figure(fig, "backprop", "Left: largest relative difference of the hand-derived gradients from "
                         "autograd and from central differences for each parameter and the input (log scale). Right: "
                         "time for the full gradient by backpropagation and by finite differences.",

@@ -16,7 +16,7 @@ from cvprimer.lab._convnets import cost
 from cvprimer.lab._vision import accuracy_of, data_hunger, fgsm, input_gradient, small_cnn
 from cvprimer.lab.common import load_data
 from cvprimer.lab.experiment import Context, Experiment, Figure, Result, Table, fmt
-from cvprimer.lab.plots import tr_table
+from cvprimer.lab.plots import tr, tr_table
 
 # the Chinese of this module's fixed plot text (the Chinese copy of each plot shows it; plots.tr_table)
 PLOT_ZH = tr_table({
@@ -137,7 +137,8 @@ class NeuralNetProsCons(Experiment):
         axes[0].legend()
         axes[1].plot(eps, adv_acc, marker="o", color="C3")
         axes[1].set(xlabel="FGSM epsilon (pixel range 0..1)", ylabel="accuracy under attack",
-                    title=f"Adversarial fragility (CNN, {sizes[-1]} training images)", ylim=(0, 1))
+                    title=tr(f"Adversarial fragility (CNN, {sizes[-1]} training images)",
+                             f"对抗脆弱性（CNN，{sizes[-1]} 张训练图像）"), ylim=(0, 1))
         ctx.save_figure(fig, "data_and_attack", "Left: validation accuracy against training-set size for the CNN "
                         "and a linear model on pixels. Right: the CNN's accuracy under a fast-gradient-sign "
                         "attack against the attack size epsilon.",
@@ -193,7 +194,7 @@ class NeuralNetProsCons(Experiment):
         fig, axes = ctx.figure(2, len(x), size=(1.7 * len(x), 3.6))
         for i in range(len(x)):
             axes[0, i].imshow(x[i, 0], cmap="gray")
-            axes[0, i].set_title(f"label {int(y[i])}")
+            axes[0, i].set_title(tr(f"label {int(y[i])}", f"标签 {int(y[i])}"))
             axes[1, i].imshow(g[i, 0], cmap="hot")
             axes[0, i].set_axis_off()
             axes[1, i].set_axis_off()

@@ -29,7 +29,7 @@ from cvprimer.core.tensor import Tensor
 from cvprimer.lab._deepmlp import DeepMLP, StepLosses
 from cvprimer.lab.common import fit, load_data, make_optimizer
 from cvprimer.lab.experiment import Context, Experiment, Figure, Result, Table, Text, evidence, fmt, verdict_if
-from cvprimer.lab.plots import tr_table
+from cvprimer.lab.plots import tr, tr_table
 from cvprimer.optim import lr_scheduler, schedules
 from cvprimer.train import Callback
 
@@ -322,9 +322,9 @@ class WarmUp(Experiment):
         for lr in LRS:
             axes[0].plot(["none", "warm-up"],
                          [figures[f"spike_none_{lr:g}"].value, figures[f"spike_warm_{lr:g}"].value],
-                         marker="o", label=f"lr {lr:g}")
+                         marker="o", label=tr(f"lr {lr:g}", f"学习率 {lr:g}"))
         axes[0].set_yscale("log")
-        axes[0].set_ylabel(f"peak loss in first {EARLY} steps / first loss")
+        axes[0].set_ylabel(tr(f"peak loss in first {EARLY} steps / first loss", f"前 {EARLY} 步的峰值损失 / 初始损失"))
         axes[0].set_title("Early loss spike (median over seeds)")
         axes[0].legend()
         axes[1].semilogy(np.arange(1, len(upd0) + 1), upd0, marker=".", label="no warm-up")
@@ -332,14 +332,15 @@ class WarmUp(Experiment):
         axes[1].axhline(LRS[-1] * np.sqrt(n_par), color="k", ls=":", lw=1, label="lr x sqrt(#params)")
         axes[1].set_xlabel("step")
         axes[1].set_ylabel("||theta_t - theta_(t-1)||")
-        axes[1].set_title(f"Adam's update norm, lr {LRS[-1]:g}")
+        axes[1].set_title(tr(f"Adam's update norm, lr {LRS[-1]:g}", f"Adam 的更新范数，学习率 {LRS[-1]:g}"))
         axes[1].legend(fontsize=7)
         for w, lab in ((0, "no warm-up"), (warm, "warm-up")):
             axes[2].plot(np.arange(2, len(bn_var[w]) + 2), bn_var[w], marker=".", label=lab)
         axes[2].set_xlabel("step")
         axes[2].set_yscale("log")
         axes[2].set_ylabel("relative change of its variance per step")
-        axes[2].set_title(f"What enters the first BN (BN variant), lr {LRS[-1]:g}")
+        axes[2].set_title(tr(f"What enters the first BN (BN variant), lr {LRS[-1]:g}",
+                             f"进入第一个批归一化层的输入（批归一化版本），学习率 {LRS[-1]:g}"))
         axes[2].legend()
         ctx.save_figure(fig, "warmup", "Left: peak loss in the first 30 steps relative to the first loss, with and "
                         "without warm-up, per learning rate. Middle: norm of Adam's parameter update per step at "

@@ -18,7 +18,7 @@ from cvprimer import nn
 from cvprimer.lab._convnets import cost, input_support, mnist_net, train_nets
 from cvprimer.lab.common import load_data
 from cvprimer.lab.experiment import Context, Experiment, Figure, Result, Table, Text, evidence, fmt, verdict_if
-from cvprimer.lab.plots import tr_table
+from cvprimer.lab.plots import tr, tr_table
 
 # the Chinese of this module's fixed plot text (the Chinese copy of each plot shows it; plots.tr_table)
 PLOT_ZH = tr_table({
@@ -151,7 +151,7 @@ class Stacked3x3(Experiment):
         fig, ax = ctx.figure(1, 1, size=(5.2, 3.4))
         for k, f in fits.items():
             ax.plot(range(1, len(f.history) + 1), f.curve("val_acc"), marker="o",
-                    label=f"{k} ({net_params[k]:,} params)")
+                    label=tr(f"{k} ({net_params[k]:,} params)", f"{k}（{net_params[k]:,} 个参数）"))
         ax.set(xlabel="epoch", ylabel="validation accuracy", title="MNIST sample: stacked 3x3 vs 5x5 stages")
         ax.legend()
         ctx.save_figure(fig, "accuracy", "Validation accuracy per epoch of two small CNNs on the MNIST sample whose "

@@ -23,7 +23,7 @@ from cvprimer.analysis.timing import blas_threads, time_interleaved
 from cvprimer.lab._deepmlp import DeepMLP, dead_fraction, weight_grad_norms
 from cvprimer.lab.common import fit, load_data, predict
 from cvprimer.lab.experiment import Context, Experiment, Figure, Result, Table, Text, evidence, fmt, verdict_if
-from cvprimer.lab.plots import tr_table
+from cvprimer.lab.plots import tr, tr_table
 
 # the Chinese of this module's fixed plot text (the Chinese copy of each plot shows it; plots.tr_table)
 PLOT_ZH = tr_table({
@@ -209,7 +209,7 @@ class ReluVsSigmoid(Experiment):
         fig, (a1, a2) = ctx.figure(1, 2, size=(10.5, 3.8))
         for (depth, act), c in curves.items():
             a1.plot(np.arange(1, len(c) + 1), c, marker=".", ls="-" if act == "relu" else "--",
-                    label=f"{act}, {depth} layers")
+                    label=tr(f"{act}, {depth} layers", f"{act}，{depth} 层"))
         a1.plot(np.arange(1, len(c) + 1), f_hot.curve("val_acc"), marker="x", color="0.5",
                 label="relu, 5 layers, lr x3")
         a1.axhline(TARGET, color="k", lw=0.8, ls=":")
@@ -219,8 +219,9 @@ class ReluVsSigmoid(Experiment):
         a1.legend(fontsize=7)
         names = list(dead_ok)  # forward order: input side first
         idx = np.arange(len(names))
-        a2.bar(idx - 0.2, [dead_ok[n] for n in names], 0.4, label=f"lr {LR['relu']:g}")
-        a2.bar(idx + 0.2, [dead_hot[n] for n in names], 0.4, label=f"lr {3 * LR['relu']:g}")
+        a2.bar(idx - 0.2, [dead_ok[n] for n in names], 0.4, label=tr(f"lr {LR['relu']:g}", f"学习率 {LR['relu']:g}"))
+        a2.bar(idx + 0.2, [dead_hot[n] for n in names], 0.4, label=tr(f"lr {3 * LR['relu']:g}",
+                                                                      f"学习率 {3 * LR['relu']:g}"))
         a2.set_xticks(idx, [f"ReLU {i + 1}" for i in idx])
         a2.set_ylabel("fraction never active on the training set")
         a2.set_title("Dead ReLUs in the 5-layer net")

@@ -24,7 +24,7 @@ from cvprimer.core.tensor import Tensor
 from cvprimer.lab._deepmlp import DeepMLP, StepLosses, weight_grad_norms
 from cvprimer.lab.common import accuracy, fit, load_data
 from cvprimer.lab.experiment import Context, Experiment, Figure, Result, Table, Text, evidence, fmt, verdict_if
-from cvprimer.lab.plots import tr_table
+from cvprimer.lab.plots import tr, tr_table
 
 # the Chinese of this module's fixed plot text (the Chinese copy of each plot shows it; plots.tr_table)
 PLOT_ZH = tr_table({
@@ -271,7 +271,8 @@ class BatchNormEffects(Experiment):
         layers = np.arange(1, len(z_plain) + 1)
         axes[1].plot(layers, [np.abs(a).mean() for a in z_plain], "--o", label="no BN, trained")
         axes[1].plot(layers, [np.abs(a).mean() for a in z_bn], "-o", label="BN, trained")
-        axes[1].axhline(SAT_Z, color="k", lw=0.8, ls=":", label=f"|z| = {SAT_Z:g} (slope < 0.05)")
+        axes[1].axhline(SAT_Z, color="k", lw=0.8, ls=":", label=tr(f"|z| = {SAT_Z:g} (slope < 0.05)",
+                                                                   f"|z| = {SAT_Z:g}（斜率 < 0.05）"))
         axes[1].set(xlabel="hidden layer", ylabel="mean |sigmoid input|", title="6 layers: where the inputs sit")
         axes[1].legend(fontsize=7)
         axes[2].barh(np.arange(len(mode_rows)), [r[1] for r in mode_rows], color="#9467bd")

@@ -29,7 +29,7 @@ from cvprimer import nn, optim
 from cvprimer.lab._vision import image_grid
 from cvprimer.lab.common import load_data
 from cvprimer.lab.experiment import Context, Experiment, Figure, Result, Text, evidence, fmt, verdict_if
-from cvprimer.lab.plots import tr_table
+from cvprimer.lab.plots import tr, tr_table
 
 # the Chinese of this module's fixed plot text (the Chinese copy of each plot shows it; plots.tr_table)
 PLOT_ZH = tr_table({
@@ -298,7 +298,7 @@ class GanEquilibrium(Experiment):
         fig, axes = ctx.figure(1, len(snaps), size=(3.2 * len(snaps), 3.2))
         for ax, (step, x) in zip(np.atleast_1d(axes), sorted(snaps.items()), strict=True):
             ax.imshow(image_grid((x.reshape(-1, 8, 8) + 1) / 2, 8), cmap="gray", vmin=0, vmax=1)
-            ax.set_title(f"after {step} steps")
+            ax.set_title(tr(f"after {step} steps", f"{step} 步之后"))
             ax.set_axis_off()
         ctx.save_figure(fig, "samples", "Digits generated from the same 32 noise vectors at the start, the middle "
                         "and the end of training.", "训练开始、中途和结束时由同样 32 个噪声向量生成的数字。")

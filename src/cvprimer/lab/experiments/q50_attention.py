@@ -24,7 +24,7 @@ from cvprimer.lab._convnets import cost
 from cvprimer.lab._vision import accuracy_of
 from cvprimer.lab.common import Data, fit, load_data
 from cvprimer.lab.experiment import Context, Experiment, Figure, Result, Table, Text, evidence, fmt, verdict_if
-from cvprimer.lab.plots import tr_table
+from cvprimer.lab.plots import tr, tr_table
 
 # the Chinese of this module's fixed plot text (the Chinese copy of each plot shows it; plots.tr_table)
 PLOT_ZH = tr_table({
@@ -276,7 +276,8 @@ class Attention(Experiment):
         axes[0].loglog(n, [r[1] for r in sweep], marker="o", label="self-attention (analyzer)")
         axes[0].loglog(n, [r[2] for r in sweep], marker="s", label="3x3 convolution (analyzer)")
         axes[0].loglog(n, [r[3] for r in sweep], ls=":", color="k", label="4NC² + 2N²C")
-        axes[0].set(xlabel="tokens N = H x W", ylabel="MACs", title=f"Cost on a {C_ATTN}-channel map")
+        axes[0].set(xlabel="tokens N = H x W", ylabel="MACs", title=tr(f"Cost on a {C_ATTN}-channel map",
+                                                                       f"{C_ATTN} 通道特征图上的成本"))
         axes[0].legend()
         im = axes[1].imshow(gates, aspect="auto", cmap="viridis")
         axes[1].set(xlabel="channel", ylabel="digit class", title="SE gate (last block), mean per class")

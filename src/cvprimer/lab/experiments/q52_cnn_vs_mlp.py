@@ -21,7 +21,7 @@ from cvprimer.lab._convnets import cost
 from cvprimer.lab._shifts import lean, shift_curve
 from cvprimer.lab.common import fit, load_data
 from cvprimer.lab.experiment import Context, Experiment, Figure, Result, Table, Text, evidence, fmt, verdict_if
-from cvprimer.lab.plots import tr_table
+from cvprimer.lab.plots import tr, tr_table
 
 # the Chinese of this module's fixed plot text (the Chinese copy of each plot shows it; plots.tr_table)
 PLOT_ZH = tr_table({
@@ -167,7 +167,8 @@ class CNNvsMLP(Experiment):
         for (name, aug), c in curves.items():
             color = {"MLP": "C0", "CNN + flatten/FC": "C1", "CNN + global max pool": "C2"}[name]
             ax.plot(SHIFTS, c, "-o" if aug else "--s", color=color, ms=3,
-                    label=f"{name}{' + shift augmentation' if aug else ''}")
+                    label=tr(f"{name}{' + shift augmentation' if aug else ''}",
+                             f"{name}{' + 平移增强' if aug else ''}"))
         ax.set_xlabel("shift of the test digits (pixels)")
         ax.set_ylabel("validation accuracy (%)")
         ax.set_title("Accuracy vs translation, nets of ~9k parameters")

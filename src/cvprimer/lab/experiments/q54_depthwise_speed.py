@@ -23,7 +23,7 @@ from cvprimer.analysis import MachineProfile
 from cvprimer.analysis.timing import blas_threads, time_interleaved, time_samples
 from cvprimer.lab._convnets import cost
 from cvprimer.lab.experiment import Context, Experiment, Figure, Result, Table, Text, evidence, fmt, verdict_if
-from cvprimer.lab.plots import tr_table
+from cvprimer.lab.plots import tr, tr_table
 
 # the Chinese of this module's fixed plot text (the Chinese copy of each plot shows it; plots.tr_table)
 PLOT_ZH = tr_table({
@@ -189,7 +189,8 @@ class DepthwiseSpeed(Experiment):
         ax.loglog(grid, np.minimum(profile.peak_flops, grid * profile.bandwidth) / 1e9, "k-",
                   label="roofline (one thread)")
         for i, n in enumerate(names):
-            ax.loglog(ai[n], 2 * info[n]["macs"] / t[n] / 1e9, "o", ms=7, color=f"C{i}", label=f"{n} (measured)")
+            ax.loglog(ai[n], 2 * info[n]["macs"] / t[n] / 1e9, "o", ms=7, color=f"C{i}", label=tr(f"{n} (measured)",
+                                                                                                  f"{n}（实测）"))
         ax.set(xlabel="arithmetic intensity (FLOPs/byte)", ylabel="GFLOP/s", title="measured rate on the roofline")
         ax.legend(fontsize=7)
         ax = axes[1]
@@ -198,7 +199,8 @@ class DepthwiseSpeed(Experiment):
         ax.bar(xs + 0.2, [t[n] / t["standard"] for n in names], 0.4, label="measured time")
         ax.set_yscale("log")
         ax.set_xticks(xs, names, fontsize=8)
-        ax.set(ylabel="relative to the standard conv", title=f"C = {c}, {hw}x{hw}: MACs vs time")
+        ax.set(ylabel="relative to the standard conv", title=tr(f"C = {c}, {hw}x{hw}: MACs vs time",
+                                                                f"C = {c}，{hw}x{hw}：MACs 与时间"))
         ax.legend()
         dw_mac, dw_t = info["depthwise"]["macs"] / info["standard"]["macs"], t["depthwise"] / t["standard"]
         ctx.save_figure(fig, "depthwise_speed", "Left: the measured FLOP rate of each conv against its arithmetic "
