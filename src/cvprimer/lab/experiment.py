@@ -352,13 +352,13 @@ class Experiment:
         elif verdict == UNSETTLED:
             key = cls.key_for(verdict)
             v = _Figures(cls.id, figures)[key]
-            body = {"en": f"The seeds disagree here, so this run cannot say whether the claim holds: the deciding "
-                          f"figure ({key.replace('_', ' ')}) averages {v}, close to its threshold, and the answer "
-                          f"flips with the random draw. Give the claim with its conditions and say the effect is "
-                          f"small at this size; a full run with more seeds decides.",
-                    "zh": f"各随机种子的结论不一致，本次运行无法判断说法是否成立：起决定作用的数字平均为 {v}，"
-                          f"接近阈值，结论随随机抽样而翻转。回答时给出说法及其成立条件，并说明在这个规模下效应"
-                          f"很小；用更多随机种子的完整模式运行才能定论。"}
+            body = {"en": f"The seeds disagree here, so this run does not settle the claim: at least one comparison "
+                          f"sits within the run-to-run noise and the verdict flips with the random draw (the key "
+                          f"figure averages {v} over the seeds). Give the claim with its conditions and say the "
+                          f"measured effect is not robust at this size; a full run with more seeds decides.",
+                    "zh": f"各随机种子的结论不一致，本次运行无法判定这一说法：至少有一项比较落在运行间的噪声之内，"
+                          f"结论随随机抽样而翻转（关键数字在各随机种子上的平均值为 {v}）。回答时给出说法及其成立条件，"
+                          f"并说明在这个规模下测得的效应并不稳健；用更多随机种子的完整模式运行才能定论。"}
         else:
             if verdict not in cls.answer:
                 raise ValueError(f"{cls.__name__}: no takeaway answer for verdict {verdict!r} "

@@ -185,11 +185,14 @@ class WarmUp(Experiment):
                   "并减少了早期对单个小批量的过拟合。"},
         "nuanced": {
             "en": "Say warm-up stabilizes the first steps (the early loss spike was {spike_ratio_top_lr}x "
-                  "calmer with it) and keeps normalization statistics steadier, but do not claim it prevents "
-                  "early over-fitting to mini-batches unless you measured it; at least one part failed here.",
+                  "calmer with it) and keeps normalization statistics steadier, but check the claim that it "
+                  "prevents early over-fitting to mini-batches: the share of updates that over-fitted their "
+                  "own batch was {early_overfit_frac:pct} without warm-up and {warm_early_overfit_frac:pct} "
+                  "with it.",
             "zh": "回答时说预热能稳定最初的几步（有预热时早期损失尖峰平稳 {spike_ratio_top_lr} 倍），"
-                  "并让归一化统计量更稳定；但除非测过，不要说它能防止早期对小批量的过拟合；"
-                  "这里至少有一点不成立。"},
+                  "并让归一化统计量更稳定；但“防止早期对小批量过拟合”这一点要核实："
+                  "对自身批量过拟合的更新所占比例，无预热时为 {early_overfit_frac:pct}，"
+                  "有预热时为 {warm_early_overfit_frac:pct}。"},
         "refuted": {
             "en": "Warm-up made no measurable difference here (early loss spike {spike_ratio_top_lr}x calmer); "
                   "its benefit depends on the learning rate and the model.",

@@ -121,11 +121,13 @@ class BatchNormEffects(Experiment):
                   "6 层时训练快 {step_speedup_6} 倍达到目标。"},
         "nuanced": {
             "en": "BN did enlarge the early layers' gradients and sped up training ({step_speedup_6}x fewer "
-                  "steps at 6 layers), but not every part of the story held (the drift into saturation, in "
-                  "this run, did not appear); explain BN by better-conditioned gradients rather than by "
-                  "rescuing saturated units.",
+                  "steps at 6 layers), but not every part of the story held: check the drift into saturation "
+                  "before citing it (at most {saturated_share_plain_6:pct} of the sigmoid inputs saturated "
+                  "without BN here). Explain BN by better-conditioned gradients rather than by rescuing "
+                  "saturated units.",
             "zh": "BN 确实增大了前几层的梯度并加快了训练（6 层时步数少 {step_speedup_6} 倍），"
-                  "但说法并非每一点都成立（这次没有出现向饱和区的漂移）；解释 BN 时应说它改善了梯度的条件，"
+                  "但说法并非每一点都成立：引用“漂移到饱和区”之前先核实（这里没有 BN 时最多 "
+                  "{saturated_share_plain_6:pct} 的 sigmoid 输入处于饱和）。解释 BN 时应说它改善了梯度的条件，"
                   "而不是挽救了饱和的单元。"},
         "refuted": {
             "en": "BN did not enlarge the gradients or speed up training here ({step_speedup_6}x at 6 layers).",

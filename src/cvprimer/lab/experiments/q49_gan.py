@@ -168,10 +168,12 @@ class GanEquilibrium(Experiment):
             "zh": "是的：双方都在进步（生成器与真实 digits 的距离降到初始的 {mmd_ratio}），训练也趋于稳定。"},
         "nuanced": {
             "en": "Both players can improve (the generator's distance to real digits fell to {mmd_ratio} of "
-                  "its start), but do not promise a steady state: at least one part failed here, and GAN "
-                  "training often oscillates rather than converges.",
+                  "its start), but do not promise a steady state: late in training the generator loss still "
+                  "swung by {g_loss_oscillation:pct} of its mean. GAN training often oscillates rather than "
+                  "converges.",
             "zh": "双方都可能进步（生成器与真实 digits 的距离降到初始的 {mmd_ratio}），"
-                  "但不要保证会达到稳定状态：这里至少有一点不成立，GAN 训练常常振荡而不是收敛。"},
+                  "但不要保证会达到稳定状态：训练后期生成器损失仍在其均值的 {g_loss_oscillation:pct} 范围内摆动"
+                  "。GAN 训练常常振荡而不是收敛。"},
         "refuted": {
             "en": "The adversarial game did not improve both players here (generator distance at {mmd_ratio} "
                   "of its start).",

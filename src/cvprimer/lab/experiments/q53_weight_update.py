@@ -86,9 +86,9 @@ class WeightUpdate(Experiment):
     key_figure = "err_sgd"
     answer = {
         "confirmed": {
-            "en": "Yes: w <- w - lr dL/dw, and the optimizer's step matched the hand formula to {err_sgd}; "
-                  "momentum and Adam replace the raw gradient by running averages and matched their formulas "
-                  "too.",
+            "en": "Yes: w <- w - lr dL/dw, and the optimizer's step differed from the hand formula by "
+                  "{err_sgd}; momentum and Adam replace the raw gradient by running averages and matched their "
+                  "formulas too.",
             "zh": "是的：w <- w - lr dL/dw，优化器的更新与手写公式相差 {err_sgd}；"
                   "动量法和 Adam 用滑动平均代替原始梯度，也与各自的公式一致。"},
         "nuanced": {
