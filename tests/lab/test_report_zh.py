@@ -11,6 +11,7 @@ import os
 import re
 import subprocess
 import sys
+from html import escape
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -326,3 +327,25 @@ def test_zh_page_shows_the_chinese_plot(results: dict[str, Any], lab_out: Path) 
     zh_html, en_html = render(one, "zh", str(lab_out), "x"), render(one, "en", str(lab_out), "x")
     assert b64["zh"] in zh_html and b64["en"] not in zh_html
     assert b64["en"] in en_html and b64["zh"] not in en_html
+
+
+def test_zh_page_without_a_chinese_plot_says_its_text_is_english(results: dict[str, Any], lab_out: Path,
+                                                                  tmp_path: Path) -> None:
+    """A plot drawn without a CJK font has no ``<stem>.zh.png``: the Chinese page shows the English plot with its
+    Chinese caption and says the plot's text is English (the English page says nothing)."""
+    import shutil
+
+    from cvprimer.lab.runner import run_dir
+
+    rec = next((r for r in results["experiments"] if r.get("plots")), None)
+    assert rec is not None, "no record with a plot"
+    src, dst = Path(run_dir(str(lab_out), rec["id"], rec["mode"])), Path(run_dir(str(tmp_path), rec["id"], rec["mode"]))
+    shutil.copytree(src, dst)
+    for p in dst.glob("*.zh.png"):
+        p.unlink()
+    one = {**results, "experiments": [rec]}
+    en_png = base64.b64encode((dst / rec["plots"][0]["file"]).read_bytes()).decode("ascii")
+    zh_html, en_html = render(one, "zh", str(tmp_path), "x"), render(one, "en", str(tmp_path), "x")
+    caption = (rec["plots"][0].get("caption") or rec["plots"][0]["alt"])["zh"]
+    assert en_png in zh_html and escape(f"{caption}{UI['zh']['plot_text_en']}") in zh_html
+    assert UI["zh"]["plot_text_en"] and UI["zh"]["plot_text_en"] not in en_html

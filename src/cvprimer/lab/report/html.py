@@ -57,7 +57,10 @@ def _img(out: str, rec: dict[str, Any], plot: dict[str, Any], lang: str, ui: dic
     path = os.path.join(run_dir(out, rec["id"], rec["mode"]), plot["file"])
     if lang != "en":  # the plot drawn with this language's text, where the experiment wrote one (<stem>.<lang>.png)
         own = f"{path[:-4]}.{lang}.png"
-        path = own if os.path.isfile(own) else path
+        if os.path.isfile(own):
+            path = own
+        else:  # drawn without a CJK font (or with no text to translate): say its text is English
+            cap = f"{cap}{ui['plot_text_en']}"
     try:
         with open(path, "rb") as fh:
             data = base64.b64encode(fh.read()).decode("ascii")
