@@ -146,6 +146,18 @@ def test_choose_takes_winograd_only_where_it_applies():
         assert _name(*resnet, 1) == "rows"
 
 
+def test_float16_convs_keep_the_shifted_gemms():
+    g = conv_geometry("t", (8, 8), (3, 3), 1, 1, 1, 1)
+    with settings.override(numba=True):
+        assert choose(g, 16, (16, 16, 3, 3), 128, itemsize=2).name == "rows"
+        x = cp.Tensor(randn(128, 16, 8, 8, seed=1).astype(np.float16))
+        w = cp.Tensor(randn(16, 16, 3, 3, seed=2).astype(np.float16))
+        y = F.conv2d(x, w, padding=1)
+    ref = TF.conv2d(torch.tensor(x.data, dtype=torch.float32), torch.tensor(w.data, dtype=torch.float32), padding=1)
+    assert y.dtype == np.float16
+    np.testing.assert_allclose(y.data.astype(np.float32), ref.numpy(), rtol=1e-2, atol=2e-2 * float(ref.abs().max()))
+
+
 def test_winograd_keeps_its_own_copy_of_x():
     """The weight gradient reads a copy of x made in the forward, never x itself (a later in-place change of x
     must not reach gW; the op declares a lowered copy, as the shifted GEMMs keep)."""

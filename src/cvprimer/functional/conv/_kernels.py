@@ -235,9 +235,10 @@ COLUMNS_ONE_GEMM = Lowering("columns_one_gemm", _gemm1_forward, _gemm1_grad_inpu
 # (process CPU, 1 thread, ms, forward + grad input + grad weight, rows -> winograd): 128x16x32x32 -> 16
 # 53.6 -> 33.7 (PyTorch 25.4), 128x32x16x16 -> 32 35.2 -> 21.5, 128x64x8x8 -> 64 31.0 -> 20.2,
 # 16x32x32x32 -> 32 17.8 -> 10.7, 64x4x32x32 -> 16 11.3 -> 8.8, 32x256x4x4 -> 256 31.8 -> 24.0 (128 tiles).
-# Taken from settings.conv_winograd_min_channels (4) channels in and out (at most 3 inputs the columns
-# are faster) and settings.conv_winograd_min_tiles (128) 2x2 output tiles in the batch: with fewer the
-# weight transform and thin GEMMs lose (8x256x4x4 -> 256, 32 tiles: 9.5 -> 14.2; 8x512x4x4: 45 -> 68).
+# float32/float64 only (numba has no float16 arithmetic). Taken from settings.conv_winograd_min_channels (4)
+# channels in and out (at most 3 inputs the columns are faster) and settings.conv_winograd_min_tiles (128)
+# 2x2 output tiles in the batch: with fewer the weight transform and thin GEMMs lose (8x256x4x4 -> 256,
+# 32 tiles: 9.5 -> 14.2; 8x512x4x4: 45 -> 68).
 WINOGRAD = Lowering("winograd", wino_forward, wino_grad_input, wino_grad_weight, lambda x, w_shape, g: x)
 DEPTHWISE = Lowering("depthwise", dw_forward, dw_grad_input, dw_grad_weight, lambda x, w_shape, g: x, split=False)
 DEPTHWISE_JIT = Lowering("depthwise_jit", jit_dw_forward, jit_dw_grad_input, jit_dw_grad_weight,
@@ -268,7 +269,7 @@ def choose(g: Geom, c_in: int, w_shape: tuple[int, ...], n: int = 1, itemsize: i
     cols_bytes = n * c_in * g.k[0] * g.k[1] * g.out[0] * g.out[1] * itemsize
     columns = (COLUMNS_ONE_GEMM if g.out[0] * g.out[1] <= settings.conv_one_gemm_below
                and cols_bytes <= settings.conv_keep_cols_bytes else COLUMNS)
-    if (g.rows and settings.numba and settings.conv_winograd and wino_applies(g)
+    if (g.rows and settings.numba and settings.conv_winograd and wino_applies(g) and itemsize in (4, 8)
             and min(c_in, w_shape[0]) >= settings.conv_winograd_min_channels
             and n * ((g.out[0] + 1) // 2) * ((g.out[1] + 1) // 2) >= settings.conv_winograd_min_tiles):
         return WINOGRAD
