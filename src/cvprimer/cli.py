@@ -114,7 +114,9 @@ def main(argv: list[str] | None = None, *, _before_run: Callable[[str], None] | 
     """Parse and run one verb inside the error boundary.
 
     A :class:`~cvprimer.errors.UserError` (a missing optional package included: it names the extra to install)
-    prints one line ``cvprimer <verb>: <message>`` to stderr and returns 2; Ctrl-C prints one line and returns
+    prints one line ``cvprimer <verb>: <message>`` to stderr and returns 2 (an error that every rank of an MPI job
+    found alike, :class:`~cvprimer.distributed.comm.AgreedError`, is printed by rank 0 only, and every rank returns
+    its status); Ctrl-C prints one line and returns
     130, also while the verbs' modules are imported and the arguments parsed (a ``KeyboardInterrupt`` raised
     with a message, e.g. by ``lab run``, prints that message instead of "interrupted"); any other exception is
     an internal error: its traceback is shown with a line asking to report it, and the status is 1.
@@ -132,8 +134,9 @@ def main(argv: list[str] | None = None, *, _before_run: Callable[[str], None] | 
             _before_run(VERBS[args.verb][0])
         return _verb_module(args.verb).run(args)
     except UserError as e:
-        print(f"{verb}: {e}", file=sys.stderr)
-        return 2
+        if not getattr(e, "silent", False):  # an error every MPI rank found alike: rank 0 prints it, once
+            print(f"{verb}: {e}", file=sys.stderr)
+        return int(getattr(e, "status", 2))
     except KeyboardInterrupt as e:
         print(f"{verb}: {str(e) or 'interrupted'}", file=sys.stderr)
         return 130

@@ -20,12 +20,22 @@ A communicator counts the bytes it handed to ``Allreduce`` and the wall time spe
 Faults: with more than one rank, :func:`init` installs an exception hook that prints the failing rank's
 traceback and calls ``MPI_Abort`` on ``COMM_WORLD``, so one rank's exception ends the whole job instead
 of leaving the others blocked forever in their next collective. :func:`abort_on_error` does the same for
-a block of code that would otherwise catch the exception itself (the command line's error boundary).
+a block of code that would otherwise catch the exception itself (the command line's error boundary); there a
+user error (:class:`~cvprimer.errors.UserError`) is one line and Ctrl-C one line and status 130, never a
+traceback.
+
+User errors found before training are *agreed* instead (:func:`agreed`): every rank runs the same checks, then
+one ``allgather`` tells every rank whether any rank failed, and if one did every rank raises the same
+:class:`AgreedError` (the lowest failing rank's message); the command line prints it once, on rank 0, and every
+rank exits with the same status, without ``MPI_Abort``. :func:`check_same_settings` is such a check: every rank
+must have been given the same configuration (``mpiexec -n 1 ... : -n 1 ...`` can give ranks different ones,
+which would otherwise hang in the first collective that one rank never reaches).
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import sys
 import time
@@ -34,6 +44,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
+
+from cvprimer.errors import UserError
 
 # environment variables set by MPI launchers (MPICH/Hydra and Intel MPI, Open MPI, PMIx, MVAPICH)
 _LAUNCHER_VARS = ("PMI_RANK", "PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "MPI_LOCALNRANKS",
@@ -235,10 +247,75 @@ def install_abort_handler(comm: Communicator) -> None:
         if comm.world_size == 1:
             previous(exc_type, exc, tb)
             return
+        if isinstance(exc, KeyboardInterrupt):  # Ctrl-C: one line, no traceback
+            _say(comm, f"interrupted (Ctrl-C); ending all {comm.world_size} ranks")
+            comm.abort(130)
         _report(comm, exc)
-        comm.abort(130 if isinstance(exc, KeyboardInterrupt) else 1)
+        comm.abort(1)
 
     sys.excepthook = hook
+
+
+class AgreedError(UserError):
+    """A user error that every rank of the job raised together (see :func:`agreed`): the command line prints it on
+    rank 0 only (``silent`` elsewhere) and every rank exits with ``status``."""
+
+    def __init__(self, message: str, rank: int = 0, status: int = 2) -> None:
+        super().__init__(message)
+        self.rank, self.status, self.silent = rank, status, rank != 0
+
+
+@contextlib.contextmanager
+def agreed(comm: Communicator, catch: tuple[type[BaseException], ...] = (UserError, ValueError)) -> Iterator[None]:
+    """Run the block on every rank, then agree on its outcome: if the block raised one of ``catch`` on any rank,
+    every rank raises :class:`AgreedError` with the message of the lowest such rank (prefixed ``rank r:`` when
+    that is not rank 0). The block must not itself call collectives that a failing rank would skip. With one
+    rank the block's exception propagates unchanged. Costs one ``allgather`` of a short string."""
+    failure: str | None = None
+    try:
+        yield
+    except catch as e:
+        if comm.world_size == 1:
+            raise
+        failure = str(e) or type(e).__name__
+    if comm.world_size == 1:
+        return
+    t0 = time.perf_counter()
+    outcomes = comm.mpi_comm.allgather(failure)
+    comm.stats["comm_time"] += time.perf_counter() - t0
+    bad = [(r, m) for r, m in enumerate(outcomes) if m is not None]
+    if bad:
+        r, m = bad[0]
+        raise AgreedError(m if r == 0 else f"rank {r}: {m}", rank=comm.rank) from None
+
+
+def check_same_settings(comm: Communicator, settings: dict[str, Any], what: str = "settings") -> None:
+    """Raise ``ValueError`` on every rank alike unless every rank passed the same ``settings`` (a dict of
+    JSON-able values, e.g. the parsed command line). One ``allgather`` of a 32-byte SHA-256 of the canonical JSON;
+    only when they differ are the settings gathered to name the first differing key and its values."""
+    if comm.world_size == 1:
+        return
+    import json
+
+    text = json.dumps(settings, sort_keys=True, default=str)
+    digests = comm.allgather(np.frombuffer(hashlib.sha256(text.encode()).digest(), np.uint8))
+    differ = [r for r in range(comm.world_size) if not np.array_equal(digests[r], digests[0])]
+    if not differ:
+        return
+    everyone = comm.mpi_comm.allgather(settings)
+    keys = sorted(set().union(*everyone), key=str)
+    diff = next((k for k in keys if any(d.get(k) != everyone[0].get(k) for d in everyone)), None)
+    detail = ""
+    if diff is not None:
+        values = ", ".join(f"rank {r}: {d.get(diff)!r}" for r, d in enumerate(everyone) if r in (0, *differ))
+        detail = f" ({diff}: {values})"
+    raise ValueError(f"the {comm.world_size} ranks were not given the same {what}: rank(s) "
+                     f"{', '.join(map(str, differ))} differ from rank 0{detail}; give every rank the same command")
+
+
+def _say(comm: Communicator, line: str) -> None:
+    sys.stderr.write(f"[rank {comm.rank}/{comm.world_size}] {line}\n")
+    sys.stderr.flush()
 
 
 @contextlib.contextmanager
@@ -246,11 +323,16 @@ def abort_on_error(comm: Communicator | None = None, code: int = 1) -> Iterator[
     """Within the block, an exception on one rank (of several) prints it and aborts every rank.
 
     With one rank the exception propagates unchanged (the caller's error handling applies).
-    ``SystemExit(0)`` is let through.
+    ``SystemExit(0)`` is let through, and so is :class:`AgreedError` (every rank raised it: no abort is needed,
+    the command line prints it once). A :class:`~cvprimer.errors.UserError` found by one rank alone is one line
+    (no traceback) and ends the job with status 2; Ctrl-C is one line (from rank 0; another rank first gives it half
+    a second, in case rank 0 waits inside an MPI call) and ends the job with status 130.
     """
     comm = comm or world()
     try:
         yield
+    except AgreedError:
+        raise
     except SystemExit as e:
         if comm.world_size > 1 and e.code not in (0, None):
             _report(comm, e)
@@ -259,5 +341,14 @@ def abort_on_error(comm: Communicator | None = None, code: int = 1) -> Iterator[
     except BaseException as e:
         if comm.world_size == 1:
             raise
+        if isinstance(e, KeyboardInterrupt):
+            if not comm.is_main:  # rank 0 usually says it and ends the job meanwhile; not when it waits inside MPI
+                time.sleep(0.5)
+            _say(comm, f"interrupted (Ctrl-C); ending all {comm.world_size} ranks")
+            comm.abort(130)
+        if isinstance(e, UserError):
+            _say(comm, f"{e}; ending all {comm.world_size} ranks")
+            time.sleep(0.2)
+            comm.abort(2)
         _report(comm, e)
-        comm.abort(130 if isinstance(e, KeyboardInterrupt) else code)
+        comm.abort(code)

@@ -135,32 +135,71 @@ def _check_resume_flags(args: argparse.Namespace, saved: Any) -> None:
                         f"leave these flags out (only --epochs and --max-steps extend the run), or start a new run")
 
 
+def _mpi_job() -> Any:
+    """The MPI world when this process is one of several ranks started by an MPI launcher, else None."""
+    from cvprimer.distributed.comm import init, launched_by_mpi
+
+    if not launched_by_mpi():
+        return None
+    comm = init()
+    return comm if comm.world_size > 1 else None
+
+
 def run(args: argparse.Namespace) -> int:
+    """Run the verb. Under ``mpiexec -n N`` (N > 1) every rank first checks that all ranks were given the same
+    command line (:func:`~cvprimer.distributed.comm.check_same_settings`) and that it asks for ``--distributed``;
+    these and every other user error found before training are decided alike on every rank (rank 0 prints the
+    line, every rank exits 2); Ctrl-C ends every rank with status 130, in one line."""
+    comm = _mpi_job()
+    if comm is None:
+        return _run(args, None)
+    from cvprimer.distributed.comm import AgreedError, abort_on_error, agreed, check_same_settings
+
+    settings = {k: v for k, v in vars(args).items() if not k.startswith("_")}
+    with abort_on_error(comm):
+        with agreed(comm):
+            check_same_settings(comm, settings, "train settings")
+        if not args.distributed:  # the same settings everywhere: every rank decides this alike
+            raise AgreedError(f"mpiexec started {comm.world_size} copies of `cvprimer train` without --distributed: "
+                              f"each would train alone on all the data and write its own run folder; add "
+                              f"--distributed (one data-parallel run over the {comm.world_size} ranks), or run "
+                              f"without mpiexec", rank=comm.rank)
+        return _run(args, comm)
+
+
+def _run(args: argparse.Namespace, comm: Any) -> int:
     from cvprimer.train.run import RunError, TrainConfig, run_training, saved_config
     from cvprimer.train.rundir import RunDirError
 
     guard: Any = contextlib.nullcontext()
-    if args.distributed:  # one rank's error must end every rank (MPI_Abort), never leave them waiting
+    if args.distributed and comm is None:  # one rank's error must end every rank (MPI_Abort), never leave them
         from cvprimer.distributed import abort_on_error
 
         guard = abort_on_error()
+    checks: Any = contextlib.nullcontext()
+    if comm is not None:  # the checks below read the same files on every rank: agreed, printed once
+        from cvprimer.distributed.comm import agreed
+
+        checks = agreed(comm, (UserError, ValueError))
     try:
         with guard:
             if args.resume:
-                if args.find_lr:
-                    raise UserError("--find-lr tests a fresh model and cannot be combined with --resume")
-                _check_resume_flags(args, saved_config(args.resume))
+                with checks:
+                    if args.find_lr:
+                        raise UserError("--find-lr tests a fresh model and cannot be combined with --resume")
+                    _check_resume_flags(args, saved_config(args.resume))
                 summary = run_training(resume=args.resume, verbose=not args.quiet, distributed=args.distributed,
                                        epochs=args.epochs, max_steps=args.max_steps)
             else:
                 from cvprimer.data.datasets.embedded import required_modules
 
-                cfg = TrainConfig(**_given_config(args))
-                # a missing extra is one line naming it, before a run folder is made
-                require_all(required_modules(cfg.dataset), what=f"--dataset {cfg.dataset}")
-                if args.find_lr:
-                    if args.distributed:
+                with checks:
+                    cfg = TrainConfig(**_given_config(args))
+                    # a missing extra is one line naming it, before a run folder is made
+                    require_all(required_modules(cfg.dataset), what=f"--dataset {cfg.dataset}")
+                    if args.find_lr and args.distributed:
                         raise UserError("--find-lr runs in one process; leave out --distributed")
+                if args.find_lr:
                     from cvprimer.train.find_lr import run_find_lr
 
                     out = run_find_lr(cfg, run_dir=args.run_dir, overwrite=args.overwrite, verbose=not args.quiet)

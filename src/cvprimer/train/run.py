@@ -21,6 +21,7 @@ the run folder; the validation split is sharded and its metrics summed over the 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -156,18 +157,14 @@ def _plot(history: list[dict], path: str) -> bool:
     return True
 
 
-def _distributed_world(cfg: TrainConfig) -> Any:
-    """The MPI world, after checking that the configuration can be split over its ranks."""
-    from cvprimer.distributed import init
-
-    comm = init()
+def _check_world(cfg: TrainConfig, comm: Any) -> None:
+    """Check that the configuration can be split over the ranks of ``comm`` (RunError otherwise)."""
     if cfg.batch_size % comm.world_size:
-        raise ValueError(f"train: batch_size {cfg.batch_size} is the global batch and must be a multiple of the "
-                         f"{comm.world_size} ranks (each rank takes batch_size / ranks samples per step)")
+        raise RunError(f"--batch-size {cfg.batch_size} is the global batch and must be a multiple of the "
+                       f"{comm.world_size} ranks (each rank takes batch_size / ranks samples per step)")
     if cfg.imbalance == "weighted" and comm.world_size > 1:
-        raise ValueError("train: imbalance='weighted' (a weighted sampler) cannot be combined with distributed "
-                         "training over several ranks; use 'oversample' or 'focal'")
-    return comm
+        raise RunError("--imbalance weighted (a weighted sampler) cannot be combined with distributed "
+                       "training over several ranks; use oversample or focal")
 
 
 def saved_config(resume: str) -> TrainConfig:
@@ -222,27 +219,43 @@ def run_training(cfg: TrainConfig | None = None, run_dir: str | None = None, res
     empty (``overwrite`` clears an earlier run's files, never a folder that is not a run), a resumed run must
     have a checkpoint (``epochs`` and ``max_steps`` may extend it). The folder is locked while the run trains.
     The summary is written on every way out (finished, interrupted — also during start-up —, stopped by the NaN
-    guard)."""
-    if resume is not None:
-        cfg, run_dir = _resume_config(resume, epochs, max_steps), resume
-    cfg = cfg or TrainConfig()
-    cfg.validate()
-    comm = _distributed_world(cfg) if distributed else None
+    guard). With several MPI ranks these checks (and the data, model and checkpoint checks that follow) are
+    agreed (:func:`cvprimer.distributed.comm.agreed`): a refusal is raised on every rank alike, before any
+    other collective."""
+    comm = None
+    if distributed:
+        from cvprimer.distributed import init
+
+        comm = init()
+    checks: Any = contextlib.nullcontext()
+    if comm is not None and comm.world_size > 1:  # decided alike on every rank, before any other collective
+        from cvprimer.distributed.comm import agreed
+
+        checks = agreed(comm, (ValueError, CheckpointError))
     main = comm is None or comm.is_main
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    run_dir = run_dir or os.path.join("runs", f"{cfg.model}-{os.path.basename(cfg.dataset)}-{stamp}")
-    if main and resume is None:
-        prepare_new(run_dir, overwrite)
-    if comm is not None:
-        run_dir = comm.bcast_object(run_dir)  # rank 0's clock names the folder (and its checks came first)
-    os.makedirs(run_dir, exist_ok=True)
-    lock = RunLock(run_dir)
-    if main:
-        lock.acquire()
+    lock = None
     try:
+        with checks:
+            if resume is not None:
+                cfg, run_dir = _resume_config(resume, epochs, max_steps), resume
+            cfg = cfg or TrainConfig()
+            cfg.validate()
+            if comm is not None:
+                _check_world(cfg, comm)
+            stamp = time.strftime("%Y%m%d-%H%M%S")
+            run_dir = run_dir or os.path.join("runs", f"{cfg.model}-{os.path.basename(cfg.dataset)}-{stamp}")
+            if main:
+                if resume is None:
+                    prepare_new(run_dir, overwrite)
+                lock = RunLock(run_dir)
+                lock.acquire()
+        if comm is not None:
+            run_dir = comm.bcast_object(run_dir)  # rank 0's clock names the folder (and its checks came first)
+        os.makedirs(run_dir, exist_ok=True)
         return _run_locked(cfg, run_dir, resume, verbose, comm, main)
     finally:
-        lock.release()
+        if lock is not None:
+            lock.release()
 
 
 @dataclass
@@ -330,12 +343,25 @@ def _run_locked(cfg: TrainConfig, run_dir: str, resume: str | None, verbose: boo
     if main:  # written first (and again on resume, which may have extended the epochs)
         write_file(os.path.join(run_dir, "config.json"), json.dumps(dataclasses.asdict(cfg), indent=2))
     t_start = time.perf_counter()
+    checks: Any = contextlib.nullcontext()
+    if comm is not None and comm.world_size > 1:  # a dataset, model or checkpoint that does not fit: on every rank
+        from cvprimer.distributed.comm import agreed
+
+        checks = agreed(comm, (ValueError, CheckpointError))
     try:
-        splits, num_classes = load_splits(cfg)
+        with checks:
+            splits, num_classes = load_splits(cfg)
+            su = build_training(cfg, splits, num_classes, comm)
+            if resume is not None:
+                from cvprimer.train.checkpoint import read_checkpoint
+
+                try:
+                    read_checkpoint(os.path.join(run_dir, "checkpoints", "last.npz"))
+                except CheckpointError as e:
+                    raise RunError(f"--resume {run_dir!r}: {e}") from None
     except KeyboardInterrupt:  # Ctrl-C while loading: nothing trained, but say so in the run folder
         return _write_summary(run_dir, cfg, None, [], t_start, main, verbose, interrupted=True,
                               error="interrupted during start-up")
-    su = build_training(cfg, splits, num_classes, comm)
     model, opt, loss_fn, train_loader, val_loader = su.model, su.optimizer, su.loss_fn, su.train_loader, su.val_loader
     steps = len(train_loader)
     total = cfg.epochs * steps if cfg.max_steps is None else min(cfg.epochs * steps, cfg.max_steps)
