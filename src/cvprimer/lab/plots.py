@@ -128,29 +128,27 @@ def _translated(inner: Any) -> Any:
         def set_locs(self, locs: Any) -> None:
             inner.set_locs(locs)
 
+        def get_offset(self) -> str:
+            return str(inner.get_offset())
+
     return Translated()
 
 
 def _to_chinese(fig: Any, family: str) -> int:
-    """Swap every text of ``fig`` that has a Chinese version (titles, labels, legends, annotations, and the tick
-    labels of named categories) and give those texts the CJK font (Latin letters keep the house font); returns how
-    many were swapped."""
-    from matplotlib.category import StrCategoryFormatter
+    """Swap every text of ``fig`` that has a Chinese version (titles, labels, legends, annotations, and tick labels
+    such as named categories: their formatter is wrapped, since a draw rewrites tick texts) and give those texts
+    the CJK font (Latin letters keep the house font); returns how many were swapped."""
     from matplotlib.text import Text
-    from matplotlib.ticker import FixedFormatter
 
     fonts = ["DejaVu Sans", family]
     n = 0
     for ax in fig.get_axes():
         for axis in (ax.xaxis, ax.yaxis):
-            fmt = axis.get_major_formatter()
-            if isinstance(fmt, (FixedFormatter, StrCategoryFormatter)):
-                labels = [t.get_text() for t in axis.get_ticklabels()]
-                if any(plot_zh(t) for t in labels):
-                    axis.set_major_formatter(_translated(fmt))
-                    for t in axis.get_ticklabels():
-                        t.set_fontfamily(fonts)
-                    n += 1
+            if any(plot_zh(t.get_text()) for t in axis.get_ticklabels()):
+                axis.set_major_formatter(_translated(axis.get_major_formatter()))
+                for t in axis.get_ticklabels():
+                    t.set_fontfamily(fonts)
+                n += 1
     for t in fig.findobj(Text):
         zh = plot_zh(t.get_text())
         if zh:

@@ -53,7 +53,7 @@ PHOTO_METHODS = ("nearest", "bilinear", "bilinear_ac", "bicubic", "transposed", 
 PHOTO_LABELS = {"nearest": "nearest", "bilinear": "bilinear", "bilinear_ac": "bilinear (align_corners)",
                 "bicubic": "bicubic", "transposed": "transposed conv (bilinear kernel)",
                 "unpool": "max unpooling", "pixel_shuffle": "pixel shuffle (fitted conv)"}
-PHOTO_LABELS_ZH = {"nearest": "最近邻插值", "bilinear": "双线性插值", "bilinear_ac": "双线性插值（align_corners）",
+PHOTO_LABELS_ZH = {"nearest": "最近邻插值", "bilinear": "双线性插值", "bilinear_ac": "双线性插值，角点对齐",
                    "bicubic": "双三次插值", "transposed": "转置卷积（双线性核）", "unpool": "最大反池化",
                    "pixel_shuffle": "像素重排（拟合的卷积）"}
 SEG_METHODS = ("nearest", "bilinear", "bicubic", "transposed4", "transposed3", "pixel_shuffle", "unpool")
