@@ -31,6 +31,10 @@ class CheckpointError(RuntimeError):
     """A checkpoint could not be written or does not fit the model it is loaded into."""
 
 
+class CheckpointWriteError(CheckpointError):
+    """A checkpoint could not be written (a full disk, a path that is a folder): the earlier file is intact."""
+
+
 def _jsonable(obj: Any) -> Any:
     if isinstance(obj, dict):
         return {str(k): _jsonable(v) for k, v in obj.items()}
@@ -72,8 +76,8 @@ def save_checkpoint(path: str | os.PathLike[str], model: Any, optimizer: Any = N
     try:
         save(arrays, path)
     except OSError as e:
-        raise CheckpointError(f"checkpoint: could not write {os.fspath(path)!r} ({e}); the previous checkpoint "
-                              "at that path, if any, is intact") from e
+        raise CheckpointWriteError(f"checkpoint: could not write {os.fspath(path)!r} ({e.strerror or e}); the "
+                                   "previous checkpoint at that path, if any, is intact") from e
 
 
 def _check_meta(where: str, info: Any) -> None:

@@ -211,8 +211,14 @@ def _run(args: argparse.Namespace, comm: Any) -> int:
     except (RunError, RunDirError) as e:
         raise UserError(str(e)) from None
     if summary.get("interrupted"):
-        print(f"cvprimer train: interrupted after {summary.get('epochs_run', 0)} epoch(s); continue with "
-              f"`cvprimer train --resume {summary['run_dir']}`", file=sys.stderr)
+        folder = summary["run_dir"]
+        if os.path.isfile(os.path.join(folder, "checkpoints", "last.npz")):
+            advice = f"continue with `cvprimer train --resume {folder}`"
+        else:  # stopped before the first checkpoint (the end of epoch 1): there is nothing to resume
+            advice = (f"it had no checkpoint yet, so there is nothing to resume: start it over with the same "
+                      f"command and --run-dir {folder} --overwrite")
+        print(f"cvprimer train: interrupted after {summary.get('epochs_run', 0)} epoch(s); {advice}",
+              file=sys.stderr)
         return 130
     if summary.get("error"):
         print(f"cvprimer train: stopped: {summary['error']} (summary in {summary['run_dir']}/summary.json)",

@@ -36,7 +36,7 @@ import cvprimer as cp
 import cvprimer.functional as F
 from cvprimer import optim
 from cvprimer.train.callbacks import EarlyStopping, History, ModelCheckpoint
-from cvprimer.train.checkpoint import CheckpointError
+from cvprimer.train.checkpoint import CheckpointError, CheckpointWriteError
 from cvprimer.train.config import AUGMENTS, IMBALANCE, OPTIMIZER_NAMES, SCHEDULES, RunError, TrainConfig  # noqa: F401
 from cvprimer.train.diagnose import diagnose
 from cvprimer.train.metrics import classification_report
@@ -386,6 +386,10 @@ def _run_locked(cfg: TrainConfig, run_dir: str, resume: str | None, verbose: boo
     except FloatingPointError as e:  # NaN guard: keep what we have and say so in the summary
         if comm is not None and comm.world_size > 1:
             raise  # the other ranks may be inside an all-reduce: end the job (abort) rather than hang
+        error = str(e)
+    except CheckpointWriteError as e:  # a full disk while saving: the run stops, the summary says so
+        if comm is not None and comm.world_size > 1:
+            raise RunError(str(e)) from None  # only rank 0 writes: the others cannot carry on alone (abort)
         error = str(e)
     except CheckpointError as e:
         raise RunError(f"--resume {run_dir!r}: {e}") from None

@@ -185,6 +185,9 @@ def check_run_folder(path: str) -> None:
     """A :class:`RunDirError` unless ``path`` is a run folder (to resume)."""
     if not os.path.isdir(path):
         raise RunDirError(f"--resume {path!r}: no such folder")
+    if not _is_run(path) and os.path.isfile(os.path.join(path, MARKER)):
+        raise RunDirError(f"--resume {path!r}: the run stopped before it wrote its config.json, so there is nothing "
+                          f"to resume; start it over with --run-dir {path}")
     if not _is_run(path):
         raise RunDirError(f"--resume {path!r} is not a run folder (no config.json)")
 
