@@ -18,9 +18,10 @@ pytestmark = pytest.mark.skipif(not pool.BLAS.available(), reason="no BLAS threa
 
 @pytest.fixture
 def blas_restored():
-    before = pool.BLAS.counts()
+    pool.BLAS.available()
+    before = [(put, int(get())) for get, put in pool.BLAS.libs]
     yield
-    for (_, put), n in zip(pool.BLAS.libs, before, strict=True):
+    for put, n in before:
         put(n)
 
 
@@ -31,6 +32,21 @@ def test_ctypes_blas_control_matches_threadpoolctl(blas_restored):
     pool.BLAS.set(1)
     assert [i["num_threads"] for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"][0] == 1
     assert pool.BLAS.get() == 1
+
+
+def test_every_openblas_is_found_also_one_loaded_later(blas_restored):
+    """SciPy (which numba imports) brings a second OpenBLAS with its own threads: found after the import,
+    and the pool's split holds both to one thread."""
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    pytest.importorskip("scipy.linalg")
+    paths = {i["filepath"] for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"}
+    assert pool.BLAS.available() and len(pool.BLAS.libs) == len(paths)
+    pool.BLAS.set(2)
+    inside = []
+    with settings.override(threads=2):
+        pool.pool_map(lambda a, b: inside.append(pool.BLAS.counts()), [(0, 1), (1, 2)])
+    assert inside and all(c == [1] * len(paths) for c in inside)
+    assert pool.BLAS.counts() == [2] * len(paths)
 
 
 def test_budget_follows_the_load_and_sets_the_blas(monkeypatch, blas_restored):
@@ -53,6 +69,16 @@ def test_budget_window_forgets_old_samples(monkeypatch, blas_restored):
     assert b.sample(others=1.0) == 3
     monkeypatch.setattr(pool, "cpus", lambda: 16)
     assert b.sample(others=0.0) == pool.MAX_WORKERS  # never more than MAX_WORKERS
+
+
+def test_a_process_pinned_to_part_of_the_machine_counts_its_share_of_the_load(monkeypatch, blas_restored):
+    monkeypatch.setattr(pool, "cpus", lambda: 4)
+    monkeypatch.setattr(pool.os, "cpu_count", lambda: 64)
+    b = pool._Budget()
+    assert b.sample(others=32.0) == 2  # 32 runnable over 64 CPUs: 2 of our 4 busy
+    monkeypatch.setattr(pool.os, "cpu_count", lambda: 4)
+    b.samples.clear()
+    assert b.sample(others=32.0) == 1
 
 
 def test_blas_ceiling_and_a_users_own_setting_are_respected(monkeypatch, blas_restored):

@@ -21,6 +21,7 @@ import contextlib
 import ctypes
 import os
 import queue
+import sys
 import threading
 import time
 from collections import deque
@@ -64,29 +65,32 @@ def workers() -> int:
 
 class _BlasThreads:
     """Get/set the thread count of the BLAS libraries loaded in this process (OpenBLAS as shipped by
-    NumPy: ``openblas_get_num_threads`` / ``openblas_set_num_threads`` under their prefixes and suffixes,
-    found by path in ``/proc/self/maps``; elsewhere threadpoolctl's controllers when installed). A direct
+    NumPy and SciPy: ``openblas_get_num_threads`` / ``openblas_set_num_threads`` under their prefixes and
+    suffixes, found by path in ``/proc/self/maps``, scanned again when ``sys.modules`` has grown;
+    elsewhere threadpoolctl's controllers when installed). A direct
     call costs ~1 us, threadpoolctl's ``limit()`` ~150 us."""
 
     def __init__(self) -> None:
         self.libs: list[tuple[Callable[[], int], Callable[[int], Any]]] = []
-        self._found = False
+        self._paths: set[str] = set()
+        self._modules = -1  # len(sys.modules) at the last scan: an import may have loaded another BLAS
 
     def _find(self) -> None:
         import numpy  # noqa: F401 - its BLAS must be loaded before we look for it
 
-        self._found = True
+        self._modules = len(sys.modules)
         paths: list[str] = []
         try:
             with open("/proc/self/maps", encoding="utf-8", errors="replace") as f:
                 for line in f:
                     path = line.rstrip("\n").split(" ")[-1]
                     name = os.path.basename(path).lower()
-                    if "openblas" in name and ".so" in name and path not in paths:
+                    if "openblas" in name and ".so" in name and path not in paths and path not in self._paths:
                         paths.append(path)
         except OSError:  # pragma: no cover - not Linux
             paths = []
         for path in paths:
+            self._paths.add(path)
             try:
                 lib = ctypes.CDLL(path, mode=getattr(os, "RTLD_NOLOAD", 0) | ctypes.RTLD_GLOBAL)
             except OSError:  # pragma: no cover
@@ -103,7 +107,8 @@ class _BlasThreads:
                 else:
                     continue
                 break
-        if not self.libs:  # pragma: no cover - another BLAS (MKL, BLIS, Accelerate): threadpoolctl if present
+        if not self.libs and not self._paths:  # pragma: no cover - another BLAS (MKL, BLIS): threadpoolctl
+            self._paths.add("threadpoolctl")
             ctl = _controller()
             if ctl:
                 for c in ctl.lib_controllers:
@@ -111,7 +116,9 @@ class _BlasThreads:
                         self.libs.append((lambda c=c: int(c.num_threads), c.set_num_threads))
 
     def available(self) -> bool:
-        if not self._found:
+        """Whether a BLAS was found; looks again after any import (SciPy, which numba loads, brings a second
+        OpenBLAS with its own threads: every one found is set)."""
+        if len(sys.modules) != self._modules:
             self._find()
         return bool(self.libs)
 
@@ -185,7 +192,10 @@ class _Budget:
     ``SAMPLE_EVERY_S`` s, ~80 us a sample, on the next engine call), rounded, between 1 and
     ``min(cpus, MAX_WORKERS)``:
 
-        budget = clamp(round(cpus - mean(others_running)), 1, min(cpus, 4))
+        budget = clamp(round(cpus - share * mean(others_running)), 1, min(cpus, 4))
+
+    (``share`` = cpus / ``os.cpu_count()``: a process pinned to part of a larger machine counts the part of
+    the machine-wide runnable threads that lands on its CPUs, the load taken as evenly spread.)
 
     On a quiet machine that is every CPU (up to 4); with every core busy it is 1: the pool does not
     split (a chunk handed to a worker that cannot get a core waits a scheduler time slice) and the BLAS
@@ -225,7 +235,10 @@ class _Budget:
             self.samples.append((now, others))
             recent = [o for t, o in self.samples if now - t <= WINDOW_S]
             n = cpus()
-            free = n - sum(recent) / len(recent)
+            # the runnable count is machine-wide: on a process pinned to n of the machine's CPUs, count the
+            # share of the other threads that falls on those n, taking the load as spread evenly
+            share = min(1.0, n / max(n, os.cpu_count() or n))
+            free = n - share * sum(recent) / len(recent)
             self.value = max(1, min(n, MAX_WORKERS, int(free + 0.5)))
             self._apply_blas()
             return self.value
