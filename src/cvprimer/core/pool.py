@@ -201,7 +201,7 @@ class _Budget:
     split (a chunk handed to a worker that cannot get a core waits a scheduler time slice) and the BLAS
     runs one thread (multi-threaded OpenBLAS stalls the same way, and its idle threads spin).
 
-    When the budget changes, NumPy's BLAS is set to ``min(budget, its count at the first sample)`` (an
+    At each sample every BLAS found is set to ``min(budget, NumPy's count at the first sample)`` (an
     ``OPENBLAS_NUM_THREADS`` the user set is a ceiling), unless someone else changed the BLAS count since
     we last set it (threadpoolctl, ``blas_threads``): then the BLAS is theirs and left alone for good.
     """
@@ -261,7 +261,7 @@ class _Budget:
             self.manage_blas = False
             return
         want = min(self.value, self.blas_ceiling)
-        if want != now:
+        if any(c != want for c in BLAS.counts()):  # also a BLAS loaded since the last sample
             BLAS.set(want)
         self.blas_set = want
 
