@@ -248,7 +248,8 @@ class OverlappedReducer:
     The result is exactly :class:`GradientReducer`'s (the same elementwise sums, in other slices). A
     parameter whose hook fires twice in one step (two backward passes before :meth:`finish`, gradient
     accumulation) makes :meth:`finish` wait for the buckets in flight and reduce everything again from
-    ``.grad``, which is then correct but not overlapped.
+    ``.grad``, which is then correct but not overlapped. As with DDP, a gradient is sent as it was when its
+    hook fired: change ``.grad`` (clipping, scaling) only after :meth:`finish`.
     """
 
     def __init__(self, params: list[Tensor], comm: Communicator, bucket_bytes: int) -> None:
