@@ -72,6 +72,7 @@ def test_run_in_notebook_decides_with_the_thresholds_given():
         run.decide({"no_such": 1.0})
     assert "<table>" in run.figures_table("zh")._repr_html_() and "数据" in run.figures_table("zh").text
     assert "grouped convolution" in run.takeaway("confirmed")["en"]
+    assert run.show_plots("zh") and len(run.show_plots("en")) == len(run.result.plots)
 
 
 def test_pages_languages_and_the_full_flag():

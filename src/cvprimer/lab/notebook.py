@@ -93,15 +93,17 @@ class NotebookRun:
                          + (f"<p><i>{html.escape(cap)}</i></p>" if cap else ""))
         return _Html("".join(parts) or "<p>(no tables)</p>")
 
-    def show_plots(self) -> list[Any]:
-        """Display every plot inline (IPython) and return the display objects (the file names without IPython)."""
+    def show_plots(self, lang: str = "en") -> list[Any]:
+        """Display every plot inline (IPython), in ``lang`` where the lab drew a Chinese copy (``<stem>.zh.png``),
+        and return the display objects (the file names without IPython)."""
         try:
             from IPython.display import Image, display
         except ImportError:
             return sorted(self.pngs)
         shown = []
         for p in self.result.plots:
-            data = self.pngs.get(p.file)
+            zh = f"{p.file[:-4]}.zh.png"
+            data = self.pngs.get(zh) if lang == "zh" and zh in self.pngs else self.pngs.get(p.file)
             if data:
                 img = Image(data=data, format="png")
                 display(img)
@@ -208,7 +210,7 @@ def build_notebook(exp: str | type[Experiment], full: bool = False, lang: str | 
                               "print(f'{run.exp.id}: {run.seconds:.1f} s')"),
              v4.new_markdown_cell("## Figures"), v4.new_code_cell("run.figures_table(LANG)"),
              v4.new_code_cell("run.tables(LANG)"), v4.new_markdown_cell("## Plots"),
-             v4.new_code_cell("run.show_plots();"), v4.new_markdown_cell("## Verdict")]
+             v4.new_code_cell("run.show_plots(LANG);"), v4.new_markdown_cell("## Verdict")]
     if e.kind == "page":
         cells.append(v4.new_code_cell("notes = run.result.notes or {}\nprint(notes.get(LANG, '(a page: no verdict)'))\n"
                                       "print(run.takeaway(None)[LANG])"))
