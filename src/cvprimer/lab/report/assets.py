@@ -46,7 +46,7 @@ pre { overflow-x:auto; max-width:100%; background:#f0f3f6; border:1px solid var(
 details.code pre { max-height:36em; overflow-y:auto; }
 :not(pre) > code { overflow-wrap:anywhere; }
 details.code summary { cursor:pointer; color:var(--muted); font-size:.88rem; }
-.source p { margin:4px 0; } .source { font-size:.9rem; }
+.source p { margin:4px 0; } .source { font-size:.9rem; margin-bottom:10px; }
 .related { font-size:.9rem; color:var(--muted); margin:4px 0 8px; }
 .takeaway { background:#ddf4ff; border-left:4px solid var(--accent); border-radius:0 6px 6px 0; padding:6px 12px;
   margin:10px 0; } .takeaway p { margin:4px 0; }
