@@ -67,6 +67,28 @@ def _fill(P, plane, pt, pl):  # pragma: no cover - compiled
             dst[u + pl] = src[u]
 
 
+@jit.inline
+def _fill_keep(P, plane, kept, pt, pl):  # pragma: no cover - compiled
+    """:func:`_fill`, and kept = plane in the same pass (each value read once, written twice)."""
+    H, W = plane.shape
+    Hc = min(H, P.shape[0] - pt)
+    Wc = min(W, P.shape[1] - pl)
+    for r in range(H):
+        src = plane[r]
+        out = kept[r]
+        if r < Hc:
+            dst = P[r + pt]
+            for u in range(Wc):
+                v = src[u]
+                dst[u + pl] = v
+                out[u] = v
+            for u in range(Wc, W):
+                out[u] = src[u]
+        else:
+            for u in range(W):
+                out[u] = src[u]
+
+
 @jit.kernel
 def _input_tiles(x, pt, pl, th, tw, B, P, keep, copy):  # pragma: no cover - compiled
     """B[4 a + b, c t + (n th + i) tw + j] = (B^T d B)[a, b] for the 4x4 tile d of x[n, c] at (2 i - pt, 2 j - pl)
@@ -78,9 +100,10 @@ def _input_tiles(x, pt, pl, th, tw, B, P, keep, copy):  # pragma: no cover - com
     P[:] = 0
     for n in range(N):
         for c in range(C):
-            _fill(P, x[n, c], pt, pl)
             if copy:
-                keep[n, c] = x[n, c]
+                _fill_keep(P, x[n, c], keep[n, c], pt, pl)
+            else:
+                _fill(P, x[n, c], pt, pl)
             for i in range(th):
                 r = 2 * i
                 t0 = c * t + (n * th + i) * tw
@@ -247,13 +270,14 @@ def _forward_tiles(x: np.ndarray, U: np.ndarray, pt: int, pl: int, out: tuple[in
     vbuf, mbuf = _buffer(C, T, dt), _buffer(O, T, dt)
     P = np.empty((2 * th + 2, 2 * tw + 2), dt)
     copy = keep is not None
+    tiles_in, tiles_out = _input_tiles.compiled, _output_tiles.compiled  # one lookup, not one per block
     for a in range(0, N, nb):
         b = min(N, a + nb)
         t = (b - a) * th * tw
         V, M = _tiles(vbuf, C, t), _tiles(mbuf, O, t)
-        _input_tiles(x[a:b], pt, pl, th, tw, vbuf, P, keep[a:b] if copy else x[a:b], copy)
+        tiles_in(x[a:b], pt, pl, th, tw, vbuf, P, keep[a:b] if copy else x[a:b], copy)
         np.matmul(U, V, out=M)
-        _output_tiles(mbuf, th, tw, y[a:b])
+        tiles_out(mbuf, th, tw, y[a:b])
     return y
 
 
@@ -285,12 +309,13 @@ def wino_grad_weight(x: np.ndarray, gy: np.ndarray, w_shape: tuple[int, ...], g:
     P, Q = np.empty((2 * th + 2, 2 * tw + 2), dt), np.empty((2 * th, 2 * tw), dt)
     Ub = np.zeros((16, O, C), dt)
     part = np.empty((16, O, C), dt)
+    tiles_in, tiles_grad = _input_tiles.compiled, _grad_tiles.compiled
     for a in range(0, N, nb):
         b = min(N, a + nb)
         t = (b - a) * th * tw
         V, Mb = _tiles(vbuf, C, t), _tiles(mbuf, O, t)
-        _input_tiles(x[a:b], g.pads[0], g.pads[2], th, tw, vbuf, P, x[a:b], False)
-        _grad_tiles(gy[a:b], th, tw, mbuf, Q)
+        tiles_in(x[a:b], g.pads[0], g.pads[2], th, tw, vbuf, P, x[a:b], False)
+        tiles_grad(gy[a:b], th, tw, mbuf, Q)
         np.matmul(Mb, V.transpose(0, 2, 1), out=part)
         Ub += part
     gw = np.empty(w_shape, dt)
