@@ -182,6 +182,8 @@ def test_zh_texts_of_records_hold_no_identifiers(results: dict[str, Any]) -> Non
             ids = set(IDENTIFIER.findall(text or "")) - ALLOWED_IDENTIFIERS
             if ids:
                 found.append(f"{rec['id']} {where}: {sorted(ids)}")
+            if text and english_words(text):  # a caption, alt text or evidence in English on the Chinese page
+                found.append(f"{rec['id']} {where}: not Chinese: {text[:60]!r}")
     assert not found, found
 
 
@@ -259,8 +261,8 @@ def _texts_of_last_zh_figure(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     seen: list[str] = []
     real = plots._to_chinese
 
-    def spy(fig: Any, family: str) -> int:
-        n = real(fig, family)
+    def spy(fig: Any, family: str, tables: Any = None) -> int:
+        n = real(fig, family, tables)
         fig.canvas.draw()
         from matplotlib.text import Text
 
@@ -350,3 +352,31 @@ def test_zh_page_without_a_chinese_plot_says_its_text_is_english(results: dict[s
     caption = (rec["plots"][0].get("caption") or rec["plots"][0]["alt"])["zh"]
     assert en_png in zh_html and escape(f"{caption}{UI['zh']['plot_text_en']}") in zh_html
     assert UI["zh"]["plot_text_en"] and UI["zh"]["plot_text_en"] not in en_html
+
+
+def test_tr_table_belongs_to_its_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two modules may translate the same English plot text differently: each figure uses the table of the module
+    that saved it."""
+    import cvprimer.lab.plots as plots
+
+    if plots.cjk_font() is None:
+        pytest.skip("no CJK font for matplotlib (apt-get install fonts-noto-cjk)")
+    seen = _texts_of_last_zh_figure(monkeypatch)
+    code = ("def draw(ctx, name):\n"
+            "    fig, ax = ctx.figure()\n"
+            "    ax.set_title('none of them')\n"
+            "    ctx.save_figure(fig, name, 'alt', '替代文本')\n")
+    modules = {}
+    for mod, zh_text in (("fake_lab_module_a", "甲模块的译文"), ("fake_lab_module_b", "乙模块的译文")):
+        ns: dict[str, Any] = {"__name__": mod}
+        exec(compile(code, mod, "exec"), ns)
+        # declared from inside the module (tr_table reads its caller's module name)
+        ns["PLOT_ZH"] = eval("tr_table({'none of them': z})",
+                             {"__name__": mod, "tr_table": plots.tr_table, "z": zh_text})
+        modules[mod] = ns
+    with plots.style():
+        modules["fake_lab_module_a"]["draw"](Context(str(tmp_path)), "a")
+        first = list(seen)
+        modules["fake_lab_module_b"]["draw"](Context(str(tmp_path)), "b")
+    assert "甲模块的译文" in first and "乙模块的译文" not in first
+    assert "乙模块的译文" in seen[len(first):] and "甲模块的译文" not in seen[len(first):]

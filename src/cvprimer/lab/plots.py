@@ -11,6 +11,7 @@ import functools
 import io
 import os
 import re
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -60,6 +61,7 @@ CJK_FAMILIES = ("Noto Sans CJK SC", "Noto Sans CJK TC", "Noto Sans CJK JP", "Sou
                 "Noto Sans SC", "Arial Unicode MS")
 _CJK_FILE = re.compile(r"(?i)(cjk|wqy|wenquanyi|simhei|msyh|yahei|pingfang|sourcehansans|notosanssc|heiti)")
 _ZH: dict[str, str] = {}  # English plot text -> its Chinese, as the experiments' tr() calls declared it
+_ZH_BY_MODULE: dict[str, dict[str, str]] = {}  # a module's tr_table: used while that module draws
 
 
 @functools.lru_cache(maxsize=1)
@@ -97,15 +99,32 @@ def tr(en: str, zh: str) -> str:
 
 
 def tr_table(texts: dict[str, str]) -> dict[str, str]:
-    """Declare the Chinese of many fixed plot texts at once (``{en: zh}``, e.g. a module's titles and axis labels);
-    returns ``texts``. The same as calling :func:`tr` on each, for text that is written as a literal."""
-    for en, zh in texts.items():
-        tr(en, zh)
+    """Declare the Chinese of a module's fixed plot texts at once (``{en: zh}``: titles, axis labels, legend
+    entries written as literals); returns ``texts``. The table is the calling module's: it applies to the figures
+    saved while that module's code is on the stack, so two experiments may translate one word differently."""
+    module = sys._getframe(1).f_globals.get("__name__", "")
+    _ZH_BY_MODULE.setdefault(module, {}).update({en: zh for en, zh in texts.items() if en and zh and zh != en})
     return texts
 
 
-def plot_zh(en: str) -> str | None:
-    """The Chinese of one plot text: a :func:`tr` declaration, else the common words of ``report/zh.py``."""
+def _tables_on_stack() -> list[dict[str, str]]:
+    """The :func:`tr_table` tables of the modules on the call stack, innermost first."""
+    out: list[dict[str, str]] = []
+    frame = sys._getframe(1)
+    while frame is not None:
+        table = _ZH_BY_MODULE.get(frame.f_globals.get("__name__", ""))
+        if table is not None and all(table is not t for t in out):
+            out.append(table)
+        frame = frame.f_back
+    return out
+
+
+def plot_zh(en: str, tables: list[dict[str, str]] | None = None) -> str | None:
+    """The Chinese of one plot text: the drawing module's :func:`tr_table` (``tables``), a :func:`tr` declaration,
+    else the common words of ``report/zh.py``."""
+    for table in tables or ():
+        if en in table:
+            return table[en]
     if en in _ZH:
         return _ZH[en]
     from cvprimer.lab.report.zh import PLOT_TEXT
@@ -113,17 +132,17 @@ def plot_zh(en: str) -> str | None:
     return PLOT_TEXT.get(en)
 
 
-def _translated(inner: Any) -> Any:
+def _translated(inner: Any, tables: list[dict[str, str]]) -> Any:
     """A tick formatter that shows ``inner``'s labels in Chinese where they have a Chinese version."""
     from matplotlib.ticker import Formatter
 
     class Translated(Formatter):
         def __call__(self, x: Any, pos: Any = None) -> str:
             s = str(inner(x, pos))
-            return plot_zh(s) or s
+            return plot_zh(s, tables) or s
 
         def format_ticks(self, values: Any) -> list[str]:
-            return [plot_zh(str(s)) or str(s) for s in inner.format_ticks(values)]
+            return [plot_zh(str(s), tables) or str(s) for s in inner.format_ticks(values)]
 
         def set_locs(self, locs: Any) -> None:
             inner.set_locs(locs)
@@ -134,23 +153,24 @@ def _translated(inner: Any) -> Any:
     return Translated()
 
 
-def _to_chinese(fig: Any, family: str) -> int:
+def _to_chinese(fig: Any, family: str, tables: list[dict[str, str]] | None = None) -> int:
     """Swap every text of ``fig`` that has a Chinese version (titles, labels, legends, annotations, and tick labels
     such as named categories: their formatter is wrapped, since a draw rewrites tick texts) and give those texts
     the CJK font (Latin letters keep the house font); returns how many were swapped."""
     from matplotlib.text import Text
 
     fonts = ["DejaVu Sans", family]
+    tables = tables or []
     n = 0
     for ax in fig.get_axes():
         for axis in (ax.xaxis, ax.yaxis):
-            if any(plot_zh(t.get_text()) for t in axis.get_ticklabels()):
-                axis.set_major_formatter(_translated(axis.get_major_formatter()))
+            if any(plot_zh(t.get_text(), tables) for t in axis.get_ticklabels()):
+                axis.set_major_formatter(_translated(axis.get_major_formatter(), tables))
                 for t in axis.get_ticklabels():
                     t.set_fontfamily(fonts)
                 n += 1
     for t in fig.findobj(Text):
-        zh = plot_zh(t.get_text())
+        zh = plot_zh(t.get_text(), tables)
         if zh:
             t.set_text(zh)
             t.set_fontfamily(fonts)
@@ -166,7 +186,7 @@ def save_png(fig: Any, path: str) -> None:
     try:
         fig.savefig(buf, format="png")
         family = cjk_font()
-        if family is not None and _to_chinese(fig, family):
+        if family is not None and _to_chinese(fig, family, _tables_on_stack()):
             zh = io.BytesIO()
             with _matplotlib().rc_context({"font.family": ["DejaVu Sans", family]}):  # ticks made while drawing
                 fig.savefig(zh, format="png")

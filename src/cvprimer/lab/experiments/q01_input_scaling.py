@@ -40,6 +40,8 @@ from cvprimer.lab.plots import tr, tr_table
 # the Chinese of this module's fixed plot text (the Chinese copy of each plot shows it; plots.tr_table)
 PLOT_ZH = tr_table({
     "mixed-scale: training loss at each input's best lr": "混合量纲：各输入在最佳学习率下的训练损失",
+    "raw": "原始",
+    "z-score": "z 分数",
 })
 
 PREPS = ("raw", "min-max", "z-score")

@@ -65,12 +65,14 @@ class DilatedField(Experiment):
                   "特征图尺寸不变，所以空洞卷积无需下采样就能扩大感受野。"},
         "nuanced": {
             "en": "Dilation does widen the field while the map keeps its size, but one dilated 3x3 layer sees "
-                  "2d + 1 pixels: {rf_single_d3} px at d = 3, not the often quoted 8. The often quoted 3, 7 "
-                  "and 15 are fields of stacked layers with d = 1, 2, 4, and mixing rates (1, 2, 5) avoids the "
-                  "holes left by repeating one rate.",
+                  "2d + 1 pixels, so some quoted sizes are off: measured {rf_single_d1}, {rf_single_d2} and "
+                  "{rf_single_d3} px for d = 1, 2, 3. The often quoted 3, 7 and 15 are fields of stacked "
+                  "layers with d = 1, 2, 4, and mixing rates (1, 2, 5) avoids the holes left by repeating one "
+                  "rate.",
             "zh": "空洞卷积确实在特征图尺寸不变的情况下扩大了感受野，但单个 3x3 空洞卷积层看到的是 2d + 1 个像"
-                  "素：d = 3 时为 {rf_single_d3} 像素，而不是常说的 8。常见的 3、7、15 是 d = 1、2、"
-                  "4 逐层堆叠后的感受野，交替使用不同膨胀率（1、2、5）可以避免重复同一膨胀率留下的空洞。"},
+                  "素，所以部分引用的数值不对：d = 1、2、3 时测得 {rf_single_d1}、{rf_single_d2}、"
+                  "{rf_single_d3} 像素。常见的 3、7、15 是 d = 1、2、4 逐层堆叠后的感受野，交替使用不同膨胀率（"
+                  "1、2、5）可以避免重复同一膨胀率留下的空洞。"},
         "refuted": {
             "en": "The quoted fields do not hold: one dilated 3x3 layer measured {rf_single_d3} px at d = 3 "
                   "(the rule is 2d + 1 per side), or the map did not keep its size.",

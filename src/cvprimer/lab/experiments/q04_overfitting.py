@@ -50,6 +50,17 @@ from cvprimer.train.noise import find_label_noise
 PLOT_ZH = tr_table({
     "train (given labels)": "训练（给定标签）",
     "Final accuracies: the gap is the distance between the bars": "最终准确率：差距即两根柱子的距离",
+    "4x more data": "4 倍数据",
+    "AdamW (decoupled)": "AdamW（解耦）",
+    "L2 in Adam (coupled)": "Adam 中的 L2（耦合）",
+    "augmentation": "数据增强",
+    "baseline": "基线",
+    "batch norm": "批归一化",
+    "cleaned labels": "清洗后的标签",
+    "dropout 0.5": "Dropout 0.5",
+    "early stopping": "早停",
+    "smaller model": "更小的模型",
+    "tiny model (underfit)": "极小模型（欠拟合）",
 })
 
 REMEDIES = ("dropout", "l2_coupled", "l2_decoupled", "l1", "augment", "early_stop", "smaller", "more_data",
@@ -185,11 +196,11 @@ class OverfittingRemedies(Experiment):
                   "这里试过的每一种都缩小了差距或提高了验证准确率。"},
         "nuanced": {
             "en": "Define over-fitting by the train-validation gap ({gap_baseline} for the baseline here), but "
-                  "do not present the remedies as equal: more data, augmentation, dropout and weight penalties "
-                  "closed it, while batch norm left it at {gap_batch_norm} in this run.",
+                  "do not present the remedies as equal: some closed it and some did not (with more data it "
+                  "fell to {gap_more_data}, with batch norm it stayed at {gap_batch_norm}).",
             "zh": "用训练与验证之间的差距定义过拟合（这里基线为 {gap_baseline}），"
-                  "但不要把各种对策说成同样有效：更多数据、数据增强、dropout 和权重惩罚缩小了差距，"
-                  "而这次 batch norm 之后差距仍为 {gap_batch_norm}。"},
+                  "但不要把各种对策说成同样有效：有的缩小了差距，有的没有（更多数据时降到 {gap_more_data}，"
+                  "加 batch norm 时仍为 {gap_batch_norm}）。"},
         "refuted": {
             "en": "The listed remedies did not close the gap here (baseline gap {gap_baseline}), or the "
                   "baseline hardly over-fitted: say a remedy can only act on a gap that exists, and check the "

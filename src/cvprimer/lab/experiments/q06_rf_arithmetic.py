@@ -38,6 +38,10 @@ PLOT_ZH = tr_table({
     "autograd, no padding": "自动求导，无填充",
     "autograd, same padding": "自动求导，same 填充",
     "Receptive field after each convolution": "每层卷积后的感受野",
+    "conv 1 (5x5)": "卷积 1（5x5）",
+    "conv 2 (5x5)": "卷积 2（5x5）",
+    "conv 3 (3x3)": "卷积 3（3x3）",
+    "conv 4 (3x3)": "卷积 4（3x3）",
 })
 
 HW = (64, 64)

@@ -97,17 +97,33 @@ class DepthVersusWidth(Experiment):
             "zh": "两点都成立：更宽的层学到更多（128 个单元时验证准确率 {val_acc_w128}，"
                   "8 个单元时 {val_acc_w8}），更深的网络对训练数据拟合得更好。"},
         "nuanced": {
+            "en": "Only some steps of width and depth helped (validation accuracy {val_acc_w128} at 128 units "
+                  "against {val_acc_w8} at 8; training loss {train_loss_d4} at 4 layers against "
+                  "{train_loss_d1} at 1); say capacity grows with both only as far as the data and the "
+                  "optimizer can use it.",
+            "zh": "宽度和深度只有部分增加起了作用（验证准确率：128 个单元 {val_acc_w128}，"
+                  "8 个单元 {val_acc_w8}；训练损失：4 层 {train_loss_d4}，1 层 {train_loss_d1}）；"
+                  "回答时说明只有在数据和优化器能利用的范围内，容量才随两者增长。"},
+        "refuted": {
+            "en": "Neither held here: width did not raise accuracy by the margin ({val_acc_w128} at 128 units, "
+                  "{val_acc_w8} at 8) and depth did not lower the training loss.",
+            "zh": "这里两点都不成立：宽度没有把准确率提高到足够幅度（128 个单元 {val_acc_w128}，"
+                  "8 个单元 {val_acc_w8}），加深也没有降低训练损失。"},
+        "nuanced:width": {
             "en": "Width helped (validation accuracy {val_acc_w128} at 128 units against {val_acc_w8} at 8), "
                   "but depth alone did not fit better on this small task; say depth adds capacity only where "
                   "the optimizer can use it (residual connections, normalization).",
             "zh": "宽度有帮助（128 个单元时验证准确率 {val_acc_w128}，8 个单元时 {val_acc_w8}），"
                   "但在这个小任务上单纯加深并没有拟合得更好；回答时要说明深度只有在优化器能利用时（残差连接、"
                   "归一化）才增加容量。"},
-        "refuted": {
-            "en": "Neither held here: width did not raise accuracy by the margin ({val_acc_w128} at 128 units, "
-                  "{val_acc_w8} at 8) and depth did not lower the training loss.",
-            "zh": "这里两点都不成立：宽度没有把准确率提高到足够幅度（128 个单元 {val_acc_w128}，"
-                  "8 个单元 {val_acc_w8}），加深也没有降低训练损失。"},
+        "nuanced:depth": {
+            "en": "Depth helped the fit (training loss {train_loss_d4} with 4 hidden layers against "
+                  "{train_loss_d1} with 1), but widening did not raise validation accuracy by the margin "
+                  "({val_acc_w128} at 128 units against {val_acc_w8} at 8); say extra width pays only while "
+                  "the data can use it.",
+            "zh": "加深改善了拟合（4 个隐藏层时训练损失 {train_loss_d4}，1 层时 {train_loss_d1}），"
+                  "但加宽没有把验证准确率提高到足够幅度（128 个单元 {val_acc_w128}，8 个单元 {val_acc_w8}）；"
+                  "回答时说明只有数据能利用时加宽才有回报。"},
     }
     text = {
         "en": {
@@ -230,6 +246,14 @@ class DepthVersusWidth(Experiment):
                         "72 output channels (orange: multiples of 8).",
                         f"左：不同宽度的验证准确率（{va}）。中：不同深度的最终训练损失（{tl}）。"
                         "右：输出通道为 56 到 72 的 3x3 卷积每次乘加的耗时（橙色为 8 的倍数）。")
+
+    @classmethod
+    def takeaway_case(cls, figures: Mapping[str, float], verdict: str) -> str:
+        """Which half of a nuanced verdict held: ``width`` or ``depth`` (the comparisons of ``decide``)."""
+        g, r = cls.thresholds["min_acc_gain"], cls.thresholds["max_loss_ratio"]
+        width = all(figures[f"val_acc_w{w}"] - figures[f"val_acc_w{WIDTHS[0]}"] >= g for w in WIDTHS[1:])
+        depth = all(figures[f"train_loss_d{d}"] / figures[f"train_loss_d{DEPTHS[0]}"] <= r for d in DEPTHS[1:])
+        return "width" if width and not depth else "depth" if depth and not width else ""
 
     @staticmethod
     def decide(figures: Mapping[str, float], thresholds: Mapping[str, float]) -> tuple[str, Text]:

@@ -21,6 +21,16 @@ PLOT_ZH = tr_table({
     "MACs / standard": "MACs / 标准卷积",
     "relative to the standard 3x3 (log)": "相对标准 3x3 卷积（对数）",
     "Cost of each kind of convolution on a 16-channel 32x32 input": "各类卷积在 16 通道 32x32 输入上的成本",
+    "asymmetric 3x1 + 1x3": "非对称 3x1 + 1x3",
+    "depthwise 3x3 (g=16)": "深度 3x3（g=16）",
+    "depthwise-separable": "深度可分离",
+    "dilated 3x3, d=2": "空洞 3x3，d=2",
+    "grouped 3x3, g=4": "分组 3x3，g=4",
+    "pointwise 1x1": "逐点 1x1",
+    "standard 3x3": "标准 3x3",
+    "strided 3x3, s=2": "带步幅 3x3，s=2",
+    "transposed 3x3, s=2": "转置 3x3，s=2",
+    "valid 3x3 (no padding)": "valid 3x3（无填充）",
 })
 
 C_IN, C_OUT, HW = 16, 32, (32, 32)

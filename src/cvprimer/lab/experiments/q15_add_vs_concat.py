@@ -46,6 +46,8 @@ PLOT_ZH = tr_table({
     "channel of the merged map": "合并后特征图的通道",
     "|gradient|": "|梯度|",
     "gradient through concat": "经过拼接的梯度",
+    "add": "相加",
+    "concat": "拼接",
 })
 
 

@@ -37,6 +37,7 @@ from cvprimer.nn import Parameter
 PLOT_ZH = tr_table({
     "cost, every activation": "每种激活函数的成本",
     "f'(x) (autograd)": "f'(x)（自动求导）",
+    "leaky_relu": "Leaky ReLU",
 })
 
 NAMES = tuple(n for n in ACTIVATIONS if n != "swish")  # swish is silu's alias

@@ -32,6 +32,7 @@ PLOT_ZH = tr_table({
     "y = x (perfect fit)": "y = x（完美拟合）",
     "best single 1x1 conv": "最佳的单个 1x1 卷积",
     "stack output (channel 0)": "堆叠输出（通道 0）",
+    "params": "参数量",
 })
 
 

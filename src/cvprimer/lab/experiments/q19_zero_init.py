@@ -29,6 +29,11 @@ from cvprimer.lab.plots import tr_table
 # the Chinese of this module's fixed plot text (the Chinese copy of each plot shows it; plots.tr_table)
 PLOT_ZH = tr_table({
     "MLP 64-32-32-10 on digits, by initialization (Adam)": "digits 上的 MLP 64-32-32-10，按初始化方式（Adam）",
+    "all zero": "全零",
+    "constant": "常数",
+    "random": "随机",
+    "zero hidden": "隐藏层置零",
+    "zero last": "最后一层置零",
 })
 
 ACTS: dict[str, Callable[[], Any]] = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}

@@ -34,6 +34,17 @@ PLOT_ZH = tr_table({
     "Per-layer gradient norm": "逐层梯度范数",
     "diagnose's 1e-3": "diagnose 的 1e-3",
     "Gradient ratio vs depth": "梯度比与深度",
+    "relu_default": "ReLU 默认初始化",
+    "relu_default_deep": "ReLU 默认初始化，深层",
+    "relu_he": "ReLU He 初始化",
+    "relu_he_deep": "ReLU He 初始化，深层",
+    "relu_large_deep": "ReLU 大初始化，深层",
+    "sigmoid_bn": "Sigmoid + 批归一化",
+    "sigmoid_bn_deep": "Sigmoid + 批归一化，深层",
+    "sigmoid_deep": "Sigmoid，深层",
+    "sigmoid_large_deep": "Sigmoid 大初始化，深层",
+    "sigmoid_residual_deep": "Sigmoid 残差，深层",
+    "sigmoid_shallow": "Sigmoid，浅层",
 })
 
 DEEP = 20

@@ -23,6 +23,8 @@ PLOT_ZH = tr_table({
     "CNN: learned 5x5 first-layer filters": "CNN：学到的第一层 5x5 卷积核",
     "a digit": "一个数字",
     "HOG: fixed orientation histograms": "HOG：固定的方向直方图",
+    "HOG + linear": "HOG + 线性分类器",
+    "small CNN (learned features)": "小型 CNN（学习到的特征）",
 })
 
 # two pipelines closer than this are reported as level, not as one leading: the accuracies of one pipeline vary by

@@ -38,6 +38,7 @@ PLOT_ZH = tr_table({
     "Forward + backward cost": "前向 + 反向成本",
     "Gradient norms, 10-layer MLP at init": "初始化时 10 层 MLP 的梯度范数",
     "Same MLP, four activations": "同一个 MLP，四种激活函数",
+    "leaky_relu": "Leaky ReLU",
 })
 
 TRAINED = {"relu": nn.ReLU, "leaky_relu": lambda: nn.LeakyReLU(0.1), "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}

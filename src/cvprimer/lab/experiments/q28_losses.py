@@ -37,6 +37,14 @@ PLOT_ZH = tr_table({
     "Gradient when confidently wrong": "自信地错了时的梯度",
     "Classification losses": "分类损失",
     "Line fit with 10% outliers (truth 2x + 1)": "含 10% 离群点的直线拟合（真值 2x + 1）",
+    "cross_entropy": "交叉熵",
+    "focal": "Focal 损失",
+    "hinge": "合页损失",
+    "linear, cross_entropy": "线性模型，交叉熵",
+    "linear, hinge": "线性模型，合页损失",
+    "mlp, cross_entropy": "MLP，交叉熵",
+    "mlp, mse_softmax": "MLP，softmax 上的均方误差",
+    "mse_softmax": "softmax 上的均方误差",
 })
 
 MARGINS = np.arange(0, 12.5, 0.5)

@@ -32,6 +32,7 @@ PLOT_ZH = tr_table({
     "Validation loss of the ensemble": "集成的验证损失",
     "Monte-Carlo average of T masks": "T 个掩码的蒙特卡洛平均",
     "T (forward passes)": "T（前向次数）",
+    "validation loss (nats)": "验证损失（奈特）",
 })
 
 T_VALUES = (1, 2, 4, 8, 16, 32, 64)
@@ -117,13 +118,13 @@ class DropoutWhy(Experiment):
             "zh": "是的：dropout 缩小了训练与验证的差距，并让单元彼此独立；去掉一半单元后，"
                   "dropout 网络仍有 {half_units_acc_dropout} 的准确率，普通网络为 {half_units_acc_plain}。"},
         "nuanced": {
-            "en": "Dropout made units less dependent on each other (with half the units removed: "
-                  "{half_units_acc_dropout} against {half_units_acc_plain}), but it did not cut every measure "
-                  "of over-fitting (accuracy gap {gap_dropout} against {gap_plain}); say it regularizes, not "
-                  "that it always closes the gap.",
-            "zh": "dropout 让单元之间的依赖减弱了（去掉一半单元后：{half_units_acc_dropout} 对 "
-                  "{half_units_acc_plain}），但并没有缩小每一种过拟合指标（"
-                  "准确率差距 {gap_dropout} 对 {gap_plain}）；回答时说它起正则化作用，而不是说它总能缩小差距。"},
+            "en": "Dropout's effects were mixed here: with half the hidden units removed the dropout net kept "
+                  "{half_units_acc_dropout} accuracy against {half_units_acc_plain} for the plain one, and the "
+                  "train-validation accuracy gap went from {gap_plain} to {gap_dropout}. Say dropout "
+                  "regularizes and discourages co-adaptation, not that it always closes the gap.",
+            "zh": "dropout 的效果这里有好有坏：去掉一半隐藏单元后，dropout 网络仍有 {half_units_acc_dropout} 的"
+                  "准确率，普通网络为 {half_units_acc_plain}；训练与验证的准确率差距从 {gap_plain} 变为 "
+                  "{gap_dropout}。回答时说 dropout 起正则化作用、抑制共适应，而不是说它总能缩小差距。"},
         "refuted": {
             "en": "Dropout neither closed the gap nor made units more robust here (half the units removed: "
                   "{half_units_acc_dropout} against {half_units_acc_plain}).",

@@ -70,13 +70,15 @@ class BatchSize(Experiment):
             "zh": "是的：更大的批量给出更准确的方向（与全梯度的余弦：B=16 时 {cosine_same_point_b16}，"
                   "B=512 时 {cosine_same_point_b512}），批量过大或过小都更差。"},
         "nuanced": {
-            "en": "A larger batch does give a truer direction (cosine to the full gradient "
-                  "{cosine_same_point_b16} at B=16, {cosine_same_point_b512} at B=512), but with the learning "
-                  "rate scaled to the batch the extremes were not clearly worse; scale the rate with the batch "
-                  "size.",
-            "zh": "更大的批量确实给出更准确的方向（与全梯度的余弦：B=16 时 {cosine_same_point_b16}，"
-                  "B=512 时 {cosine_same_point_b512}），但学习率随批量缩放后，两端并没有明显更差；"
-                  "学习率应随批量大小缩放。"},
+            "en": "Only part of the picture held: the cosine between a batch gradient and the full gradient "
+                  "was {cosine_same_point_b16} at B=16 and {cosine_same_point_b512} at B=512, and with the "
+                  "learning rate scaled to the batch the validation accuracy was {val_acc_scaled_b16} at B=16 "
+                  "and {val_acc_scaled_b512} at B=512. Scale the rate with the batch size and check both ends "
+                  "before calling one worse.",
+            "zh": "只有部分说法成立：批量梯度与全梯度的余弦在 B=16 时为 {cosine_same_point_b16}，"
+                  "B=512 时为 {cosine_same_point_b512}；学习率随批量缩放时，"
+                  "验证准确率在 B=16 时为 {val_acc_scaled_b16}，B=512 时为 {val_acc_scaled_b512}。"
+                  "学习率应随批量大小缩放，说某一端更差之前先核实。"},
         "refuted": {
             "en": "A larger batch did not give a clearly truer direction here (cosine {cosine_same_point_b16} "
                   "at B=16, {cosine_same_point_b512} at B=512).",

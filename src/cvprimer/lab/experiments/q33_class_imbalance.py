@@ -35,9 +35,24 @@ from cvprimer.data.loader import WeightedRandomSampler
 from cvprimer.lab._shifts import lean
 from cvprimer.lab.common import Data, fit, load_data, make_optimizer, predict
 from cvprimer.lab.experiment import Context, Experiment, Figure, Result, Table, Text, evidence, fmt, verdict_if
-from cvprimer.lab.plots import tr
+from cvprimer.lab.plots import tr, tr_table
 from cvprimer.train import Trainer
 from cvprimer.train.metrics import classification_report
+
+# the Chinese of this module's fixed plot text (the Chinese copy of each plot shows it; plots.tr_table)
+PLOT_ZH = tr_table({
+    "balanced accuracy": "平衡准确率",
+    "balanced sampler": "均衡采样器",
+    "class weights": "类别权重",
+    "focal loss": "Focal 损失",
+    "focal loss + alpha": "Focal 损失 + alpha",
+    "macro-F1": "宏平均 F1",
+    "minority recall": "少数类召回率",
+    "none": "不处理",
+    "over-sampling": "过采样",
+    "threshold moving": "调整阈值",
+    "under-sampling": "欠采样",
+})
 
 MINORITY = (2, 5, 8)
 RATIO = 10

@@ -27,6 +27,15 @@ PLOT_ZH = tr_table({
     "ReLU inputs exactly 0 (%)": "恰为 0 的 ReLU 输入（%）",
     "Exact zeros at the ReLU inputs during training": "训练中 ReLU 输入恰为零的情况",
     "Same weights and batches, three slopes at 0": "相同权重和批次，零点处三种斜率",
+    "bias-free conv": "无偏置卷积",
+    "bias-free conv, conv1": "无偏置卷积，conv1",
+    "bias-free conv, conv2": "无偏置卷积，conv2",
+    "default bias init\n(no exact zero: one run)": "默认偏置初始化\n（没有恰为零的输入：只跑一次）",
+    "default bias init, conv1": "默认偏置初始化，conv1",
+    "default bias init, conv2": "默认偏置初始化，conv2",
+    "zero-initialized bias": "零初始化偏置",
+    "zero-initialized bias, conv1": "零初始化偏置，conv1",
+    "zero-initialized bias, conv2": "零初始化偏置，conv2",
 })
 
 SLOPES = (0.0, 0.5, 1.0)

@@ -27,6 +27,7 @@ from cvprimer.lab.plots import tr, tr_table
 PLOT_ZH = tr_table({
     "Hand-derived gradients against two references": "手推梯度与两种参照的对比",
     "backprop\n(forward+backward)": "反向传播\n（前向 + 反向）",
+    "finite differences\n(620 forwards)": "有限差分\n（620 次前向）",
 })
 
 PARAMS = ("W1", "b1", "W2", "b2")

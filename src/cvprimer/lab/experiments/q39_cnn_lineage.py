@@ -23,6 +23,7 @@ PLOT_ZH = tr_table({
     "MACs per image": "每张图的 MACs",
     "cost of each generation (analyzer)": "各代网络的成本（分析器）",
     "MACs per image at the timed size": "计时尺寸下每张图的 MACs",
+    "measured forward throughput (64x64 inputs)": "实测前向吞吐量（64x64 输入）",
 })
 
 # zoo name, label, year, key idea (en, zh), reference input (C, H), heavy to build (skipped in quick mode)

@@ -29,6 +29,9 @@ PLOT_ZH = tr_table({
     "p - y (by hand)": "p - y（手算）",
     "autograd dL/dz": "自动求导 dL/dz",
     "Gradient at a trained MLP's logits": "训练后 MLP 的 logit 处的梯度",
+    "fused": "融合",
+    "naive": "朴素",
+    "softmax_then_log": "先 softmax 再取对数",
 })
 
 

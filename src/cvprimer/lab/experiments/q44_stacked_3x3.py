@@ -78,16 +78,23 @@ class Stacked3x3(Experiment):
             "zh": "是的：两个 3x3 卷积看到与一个 5x5 相同的感受野，权重只有其 {param_ratio} 倍，"
                   "额外的非线性也提高了准确率（{acc_two_3x3} 对 {acc_one_5x5}）。"},
         "nuanced": {
+            "en": "Only part of the claim held: the stacked pair saw {rf_two_3x3} px against {rf_one_5x5} px "
+                  "for the 5x5, with {param_ratio}x its weights, and reached {acc_two_3x3} against "
+                  "{acc_one_5x5}. State the field, the parameters and the accuracy separately.",
+            "zh": "说法只部分成立：两个 3x3 的感受野为 {rf_two_3x3} 像素，5x5 为 {rf_one_5x5} 像素，"
+                  "权重是其 {param_ratio} 倍，准确率 {acc_two_3x3} 对 {acc_one_5x5}。回答时分别说明感受野、"
+                  "参数量和准确率。"},
+        "refuted": {
+            "en": "The stack did not match the claim here (weight ratio {param_ratio}x, accuracy {acc_two_3x3} "
+                  "against {acc_one_5x5}).",
+            "zh": "这里堆叠结构与说法不符（权重之比 {param_ratio} 倍，准确率 {acc_two_3x3} 对 {acc_one_5x5}）。"},
+        "nuanced:no_gain": {
             "en": "Two 3x3 convolutions cover the same 5x5 field with {param_ratio}x the weights, but the "
                   "extra non-linearity did not make this small net more accurate ({acc_two_3x3} against "
                   "{acc_one_5x5}); quote the saving, not a guaranteed gain.",
             "zh": "两个 3x3 卷积以 {param_ratio} 倍的权重覆盖相同的 5x5 感受野，"
                   "但额外的非线性并没有让这个小网络更准确（{acc_two_3x3} 对 {acc_one_5x5}）；回答时讲参数节省，"
                   "而不是保证精度提升。"},
-        "refuted": {
-            "en": "The stack did not match the claim here (weight ratio {param_ratio}x, accuracy {acc_two_3x3} "
-                  "against {acc_one_5x5}).",
-            "zh": "这里堆叠结构与说法不符（权重之比 {param_ratio} 倍，准确率 {acc_two_3x3} 对 {acc_one_5x5}）。"},
     }
     text = {
         "en": {
@@ -173,6 +180,15 @@ class Stacked3x3(Experiment):
                           {"en": "Receptive field in input pixels; parameters of the conv weights.",
                            "zh": "感受野以输入像素计；参数量为卷积权重。"})],
         )
+
+    @classmethod
+    def takeaway_case(cls, figures: Mapping[str, float], verdict: str) -> str:
+        """``no_gain`` when only 'more discriminative' failed (the comparisons of ``decide``)."""
+        f = figures
+        same = f["rf_two_3x3"] == f["rf_one_5x5"] == f["support_two_3x3"] == f["support_one_5x5"]
+        fewer = f["param_ratio"] < cls.thresholds["max_param_ratio"]
+        better = f["acc_two_3x3"] - f["acc_one_5x5"] >= cls.thresholds["min_acc_gain"]
+        return "no_gain" if same and fewer and not better else ""
 
     @staticmethod
     def decide(figures: Mapping[str, float], thresholds: Mapping[str, float]) -> tuple[str, Text]:

@@ -22,6 +22,14 @@ from cvprimer.lab.plots import tr_table
 # the Chinese of this module's fixed plot text (the Chinese copy of each plot shows it; plots.tr_table)
 PLOT_ZH = tr_table({
     "The same MLP with one fault at a time": "同一个 MLP，每次引入一种故障",
+    "baseline": "基线",
+    "labels_shuffled_bug": "标签被打乱（程序错误）",
+    "lr_too_high": "学习率过高",
+    "lr_too_low": "学习率过低",
+    "model_too_small": "模型过小",
+    "no_input_normalization": "输入未归一化",
+    "noisy_labels": "标签噪声",
+    "zero_initialization": "零初始化",
 })
 
 BASE = dict(depth=3, width=64, act="relu", init="he")

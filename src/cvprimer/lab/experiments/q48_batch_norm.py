@@ -35,6 +35,14 @@ PLOT_ZH = tr_table({
     "6 layers: where the inputs sit": "6 层：输入落在哪里",
     "validation accuracy of the trained BN net": "训练后批归一化网络的验证准确率",
     "Same weights, other statistics": "相同权重，不同统计量",
+    "BN, 3 layers": "批归一化，3 层",
+    "BN, 6 layers": "批归一化，6 层",
+    "batch statistics, B=2": "批统计量，B=2",
+    "batch statistics, B=64": "批统计量，B=64",
+    "batch statistics, B=8": "批统计量，B=8",
+    "no BN, 3 layers": "无批归一化，3 层",
+    "no BN, 6 layers": "无批归一化，6 层",
+    "running statistics (eval mode)": "滑动统计量（评估模式）",
 })
 
 DEPTHS, WIDTH, LRS, LOSS_TARGET, SAT_Z = (3, 6), 64, (0.1, 0.3, 1.0, 3.0), 1.5, 3.0
@@ -120,15 +128,15 @@ class BatchNormEffects(Experiment):
             "zh": "是的：没有 BN 时 sigmoid 的输入漂移到饱和区，BN 增大了前几层的梯度，"
                   "6 层时训练快 {step_speedup_6} 倍达到目标。"},
         "nuanced": {
-            "en": "BN did enlarge the early layers' gradients and sped up training ({step_speedup_6}x fewer "
-                  "steps at 6 layers), but not every part of the story held: check the drift into saturation "
-                  "before citing it (at most {saturated_share_plain_6:pct} of the sigmoid inputs saturated "
-                  "without BN here). Explain BN by better-conditioned gradients rather than by rescuing "
-                  "saturated units.",
-            "zh": "BN 确实增大了前几层的梯度并加快了训练（6 层时步数少 {step_speedup_6} 倍），"
-                  "但说法并非每一点都成立：引用“漂移到饱和区”之前先核实（这里没有 BN 时最多 "
-                  "{saturated_share_plain_6:pct} 的 sigmoid 输入处于饱和）。解释 BN 时应说它改善了梯度的条件，"
-                  "而不是挽救了饱和的单元。"},
+            "en": "Only part of the story held: at 6 layers BN reached the target {step_speedup_6}x sooner and "
+                  "the first layer's gradient was 10^{log10_grad_ratio_bn_6} of the last with BN against "
+                  "10^{log10_grad_ratio_plain_6} without, while at most {saturated_share_plain_6:pct} of the "
+                  "sigmoid inputs saturated without BN. Explain BN by better-conditioned optimization and "
+                  "check the saturation story before citing it.",
+            "zh": "说法只部分成立：6 层时有 BN 快 {step_speedup_6} 倍达到目标，"
+                  "首层梯度与末层之比有 BN 时为 10^{log10_grad_ratio_bn_6}，"
+                  "没有时为 10^{log10_grad_ratio_plain_6}；而没有 BN 时最多 {saturated_share_plain_6:pct} 的 si"
+                  "gmoid 输入处于饱和。解释 BN 时说它改善了优化的条件，引用“饱和”的说法之前先核实。"},
         "refuted": {
             "en": "BN did not enlarge the gradients or speed up training here ({step_speedup_6}x at 6 layers).",
             "zh": "这里 BN 没有增大梯度，也没有加快训练（6 层时 {step_speedup_6} 倍）。"},

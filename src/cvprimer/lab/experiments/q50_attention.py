@@ -153,12 +153,13 @@ class Attention(Experiment):
             "zh": "是的：注意力门找到了数字（笔画的权重是背景的 {focus_ratio} 倍），注意力模块也提高了准确率（"
                   "SE {gain_se} 个百分点，CBAM {gain_cbam}）。"},
         "nuanced": {
-            "en": "Attention can find the relevant part (the gate weighted ink {focus_ratio}x the background), "
-                  "but it did not raise accuracy on this small task (SE {gain_se} points, CBAM {gain_cbam}); "
-                  "say it helps focus and its accuracy gain depends on scale.",
-            "zh": "注意力能找到相关部分（注意力门对笔画的权重是背景的 {focus_ratio} 倍），"
-                  "但在这个小任务上没有提高准确率（SE {gain_se} 个百分点，CBAM {gain_cbam}）；"
-                  "回答时说它有助于聚焦，精度提升取决于规模。"},
+            "en": "Attention only partly delivered here: the spatial gate weighted the digit's ink "
+                  "{focus_ratio}x the background, and accuracy moved by {gain_se} points with SE and "
+                  "{gain_cbam} with CBAM. Say attention can help a model focus and that its accuracy gain "
+                  "depends on the task and the scale.",
+            "zh": "注意力只部分兑现：空间注意力门对数字笔画的权重是背景的 {focus_ratio} 倍，"
+                  "准确率在 SE 下变化 {gain_se} 个百分点，在 CBAM 下变化 {gain_cbam}。"
+                  "回答时说注意力能帮助模型聚焦，精度提升取决于任务和规模。"},
         "refuted": {
             "en": "Attention neither found the digit (ink weighted {focus_ratio}x the background) nor raised "
                   "accuracy here.",

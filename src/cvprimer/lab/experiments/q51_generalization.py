@@ -28,6 +28,12 @@ PLOT_ZH = tr_table({
     "train accuracy (the 150 images)": "训练准确率（150 张图像）",
     "accuracy (%)": "准确率（%）",
     "One over-sized MLP on 150 digits, one remedy at a time": "150 张 digits 上一个过大的 MLP，每次一种补救",
+    "4x data": "4 倍数据",
+    "dropout 0.5": "Dropout 0.5",
+    "early stopping": "早停",
+    "none": "无正则化",
+    "shift augmentation": "平移增强",
+    "smaller model": "更小的模型",
 })
 
 BODY_EN = """\

@@ -26,6 +26,8 @@ from cvprimer.lab.plots import tr, tr_table
 # the Chinese of this module's fixed plot text (the Chinese copy of each plot shows it; plots.tr_table)
 PLOT_ZH = tr_table({
     "Accuracy vs translation, nets of ~9k parameters": "准确率与平移，约 9k 参数的网络",
+    "CNN + flatten/FC": "CNN + 展平/全连接",
+    "CNN + global max pool": "CNN + 全局最大池化",
 })
 
 SHIFTS = (0, 1, 2, 4, 6, 8)

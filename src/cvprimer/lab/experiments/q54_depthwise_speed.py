@@ -30,6 +30,10 @@ PLOT_ZH = tr_table({
     "roofline (one thread)": "屋顶线（单线程）",
     "arithmetic intensity (FLOPs/byte)": "算术强度（FLOPs/字节）",
     "measured rate on the roofline": "屋顶线上的实测速率",
+    "depthwise": "深度卷积",
+    "pointwise": "逐点卷积",
+    "standard": "标准卷积",
+    "standard 16ch": "标准卷积 16 通道",
 })
 
 
