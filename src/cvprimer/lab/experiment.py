@@ -334,10 +334,27 @@ class Experiment:
 
     @classmethod
     def key_for(cls, verdict: str | None) -> str:
-        """The figure whose number proves the answer for ``verdict`` ("" for a page)."""
+        """The figure whose number proves the answer for ``verdict`` or an answer key ``verdict:case`` ("" for a
+        page)."""
         if isinstance(cls.key_figure, str):
             return cls.key_figure
-        return str(cls.key_figure.get(verdict or "", "") or next(iter(cls.key_figure.values()), ""))
+        key = verdict or ""
+        return str(cls.key_figure.get(key, "") or cls.key_figure.get(key.partition(":")[0], "")
+                   or next(iter(cls.key_figure.values()), ""))
+
+    @classmethod
+    def takeaway_case(cls, figures: Mapping[str, float], verdict: str) -> str:
+        """Which variant of ``answer[verdict]`` the figures call for, ``""`` for the plain one. A verdict that
+        covers several situations (``nuanced``: which part of the claim failed) names them here and declares
+        ``answer["nuanced:<case>"]``; the plain ``answer[verdict]`` stays the fallback."""
+        return ""
+
+    @classmethod
+    def answer_key(cls, figures: Mapping[str, float], verdict: str) -> str:
+        """The key of ``answer`` that ``takeaway`` fills for ``verdict`` on ``figures``."""
+        case = cls.takeaway_case(figures, verdict) if verdict in VERDICTS else ""
+        key = f"{verdict}:{case}" if case else verdict
+        return key if key in cls.answer else verdict
 
     @classmethod
     def takeaway(cls, figures: Mapping[str, float], verdict: str | None) -> Text:
@@ -364,17 +381,19 @@ class Experiment:
                 raise ValueError(f"{cls.__name__}: no takeaway answer for verdict {verdict!r} "
                                  f"(answer has {sorted(cls.answer)})")
             figs = _Figures(cls.id, figures)
-            body = {lang: str(cls.answer[verdict][lang]).format_map(figs) for lang in LANGS}
+            chosen = cls.answer[cls.answer_key(figures, verdict)]
+            body = {lang: str(chosen[lang]).format_map(figs) for lang in LANGS}
         return {"en": f"{body['en']} Key term: {term['en']}." if term["en"] else body["en"],
                 "zh": f"{body['zh']}关键词：{term['zh']}。" if term["zh"] else body["zh"]}
 
     @classmethod
     def key_text(cls, figures: Mapping[str, float], verdict: str, lang: str = "en") -> str:
         """The key figure's number exactly as ``takeaway`` writes it for ``verdict`` (what tests look for)."""
-        key = cls.key_for(verdict)
         if verdict == UNSETTLED or verdict not in cls.answer:
-            return format(_Figures(cls.id, figures)[key], "")
-        spec = next((s for k, s in takeaway_fields(str(cls.answer[verdict][lang])) if k == key), "")
+            return format(_Figures(cls.id, figures)[cls.key_for(verdict)], "")
+        chosen = cls.answer_key(figures, verdict)
+        key = cls.key_for(chosen)
+        spec = next((s for k, s in takeaway_fields(str(cls.answer[chosen][lang])) if k == key), "")
         return format(_Figures(cls.id, figures)[key], spec)
 
     @classmethod
@@ -389,9 +408,10 @@ class Experiment:
             if any(not isinstance(cls.answer.get(lang), str) or not cls.answer[lang].strip() for lang in LANGS):
                 gaps.append("takeaway: a page's answer needs fixed 'en' and 'zh' sentences")
             return gaps
-        for v in cls.reachable:
-            if v not in cls.answer:
-                gaps.append(f"takeaway: no answer for reachable verdict {v!r}")
+        gaps += [f"takeaway: no answer for reachable verdict {v!r}" for v in cls.reachable if v not in cls.answer]
+        for v in cls.answer:
+            if v.partition(":")[0] not in cls.reachable:
+                gaps.append(f"takeaway: answer {v!r} is for a verdict the experiment cannot reach")
                 continue
             key = cls.key_for(v)
             for lang in LANGS:
