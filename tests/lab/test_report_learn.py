@@ -28,6 +28,14 @@ def test_related_is_symmetric_covers_every_question_and_holds_the_named_groups()
     assert 25 not in RELATED[3]  # unrelated questions stay apart
 
 
+def test_a_related_group_naming_no_question_is_refused():
+    with pytest.raises(ValueError, match=r"'q99' in 'q1 q99' is not a question"):
+        learn._closure(("q1 q99",))
+    with pytest.raises(ValueError, match="'19' in"):
+        learn._closure(("q1 19",))
+    assert learn._closure(("q1 q2", "q2 q3"))[2] == (1, 3)
+
+
 def test_related_html_links_each_related_question():
     html = related_html(19, "en")
     assert re.findall(r'href="#q(\d+)"', html) == [str(m) for m in RELATED[19]]

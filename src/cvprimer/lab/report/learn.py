@@ -33,38 +33,44 @@ LEARN_UI: dict[str, dict[str, str]] = {
     },
 }
 
-# questions a learner should read together; the relation is the symmetric closure of these groups
-RELATED_GROUPS: tuple[tuple[int, ...], ...] = (
-    (16, 25, 34, 47),  # activation functions and ReLU
-    (3, 6, 21, 44),  # receptive fields
-    (19, 20, 23),  # initialization and gradient flow
-    (29, 22, 4),  # over-fitting and its remedies
-    (27, 22, 51),  # regularization and generalization
-    (42, 51),  # augmentation as a regularizer
-    (1, 2, 48),  # normalizing inputs and activations
-    (23, 48),  # batch norm and gradient flow
-    (11, 12, 14, 45),  # counting parameters and FLOPs
-    (13, 14, 17, 45, 54),  # the conv family and its cost
-    (9, 10, 35, 36),  # sampling and pooling
-    (5, 18, 30, 53),  # optimizers, batches and the update rule
-    (7, 43, 46),  # tuning, warm-up and convergence
-    (35, 37, 41, 53),  # back-propagation by hand
-    (26, 38, 52),  # conv vs fully connected
-    (8, 24, 39, 40, 52),  # depth and why deep CNNs work
-    (15, 39),  # residual addition vs dense concatenation
-    (28, 33, 41),  # losses
-    (31, 32),  # frameworks and multi-device training
-    (40, 49, 50),  # beyond the classic CNN
+# questions a learner should read together, written as the report shows them; the relation is the symmetric
+# closure of these groups
+RELATED_GROUPS: tuple[str, ...] = (
+    "q16 q25 q34 q47",  # activation functions and ReLU
+    "q3 q6 q21 q44",  # receptive fields
+    "q19 q20 q23",  # initialization and gradient flow
+    "q29 q22 q4",  # over-fitting and its remedies
+    "q27 q22 q51",  # regularization and generalization
+    "q42 q51",  # augmentation as a regularizer
+    "q1 q2 q48",  # normalizing inputs and activations
+    "q23 q48",  # batch norm and gradient flow
+    "q11 q12 q14 q45",  # counting parameters and FLOPs
+    "q13 q14 q17 q45 q54",  # the conv family and its cost
+    "q9 q10 q35 q36",  # sampling and pooling
+    "q5 q18 q30 q53",  # optimizers, batches and the update rule
+    "q7 q43 q46",  # tuning, warm-up and convergence
+    "q35 q37 q41 q53",  # back-propagation by hand
+    "q26 q38 q52",  # conv vs fully connected
+    "q8 q24 q39 q40 q52",  # depth and why deep CNNs work
+    "q15 q39",  # residual addition vs dense concatenation
+    "q28 q33 q41",  # losses
+    "q31 q32",  # frameworks and multi-device training
+    "q40 q49 q50",  # beyond the classic CNN
 )
 
 
-def _closure(groups: tuple[tuple[int, ...], ...]) -> dict[int, tuple[int, ...]]:
+def _closure(groups: tuple[str, ...]) -> dict[int, tuple[int, ...]]:
+    """Question -> the questions it shares a group with (sorted); every question of the source text is a key."""
     rel: dict[int, set[int]] = {n: set() for n in QUESTIONS}
     for g in groups:
-        for a in g:
-            if a not in QUESTIONS:
-                raise ValueError(f"RELATED_GROUPS: question {a} is not in 1..{len(QUESTIONS)}")
-            rel[a].update(b for b in g if b != a)
+        nums = []
+        for word in g.split():
+            m = re.fullmatch(r"q(\d+)", word)
+            if not m or int(m.group(1)) not in QUESTIONS:
+                raise ValueError(f"RELATED_GROUPS: {word!r} in {g!r} is not a question q1..q{len(QUESTIONS)}")
+            nums.append(int(m.group(1)))
+        for a in nums:
+            rel[a].update(b for b in nums if b != a)
     return {n: tuple(sorted(s)) for n, s in rel.items()}
 
 
