@@ -11,6 +11,7 @@ argument errors answer without loading NumPy.
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import sys
 import traceback
@@ -110,13 +111,23 @@ def _missing_package(e: ModuleNotFoundError) -> UserError | None:
     return missing_extra(top) if top in EXTRAS else None
 
 
+# what the file system says about a path the user chose (a full disk, a file where a folder should be, ...)
+_PATH_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.ENOTDIR, errno.EISDIR, errno.EACCES, errno.EPERM,
+                          errno.EROFS, errno.EEXIST, errno.ENAMETOOLONG, errno.ELOOP})
+
+
+def _path_problem(e: OSError) -> bool:
+    return e.filename is not None and e.errno in _PATH_ERRNOS and bool(e.strerror)
+
+
 def main(argv: list[str] | None = None, *, _before_run: Callable[[str], None] | None = None) -> int:
     """Parse and run one verb inside the error boundary.
 
     A :class:`~cvprimer.errors.UserError` (a missing optional package included: it names the extra to install)
     prints one line ``cvprimer <verb>: <message>`` to stderr and returns 2 (an error that every rank of an MPI job
     found alike, :class:`~cvprimer.distributed.comm.AgreedError`, is printed by rank 0 only, and every rank returns
-    its status); Ctrl-C prints one line and returns
+    its status); an ``OSError`` about a path (a full disk, a file where a folder should be, no permission) that no
+    verb turned into a UserError prints one line naming the path and returns 2; Ctrl-C prints one line and returns
     130, also while the verbs' modules are imported and the arguments parsed (a ``KeyboardInterrupt`` raised
     with a message, e.g. by ``lab run``, prints that message instead of "interrupted"); any other exception is
     an internal error: its traceback is shown with a line asking to report it, and the status is 1.
@@ -142,6 +153,13 @@ def main(argv: list[str] | None = None, *, _before_run: Callable[[str], None] | 
         return 130
     except BrokenPipeError:  # output piped into a program that closed early (e.g. `| head`)
         return 0
+    except OSError as e:
+        if _path_problem(e):  # a full disk or an odd path the verb did not name itself: still one line, naming it
+            print(f"{verb}: cannot use {e.filename!r}: {e.strerror}", file=sys.stderr)
+            return 2
+        traceback.print_exc()
+        print(f"{verb}: internal error (the traceback above); please report it", file=sys.stderr)
+        return 1
     except Exception as e:
         missing = _missing_package(e) if isinstance(e, ModuleNotFoundError) else None
         if missing is not None:

@@ -70,10 +70,10 @@ def test_a_checkpoint_that_cannot_be_written_is_reported_and_leaves_a_summary(tm
     run = tmp_path / "run"
     assert main(["train", *TINY, "--epochs", "1", "--run-dir", str(run)]) == 1
     (line,) = _err(capsys)
-    assert line.startswith("cvprimer train: stopped: checkpoint: could not write ") and "--resume" not in line
+    assert line.startswith("cvprimer train: stopped: checkpoint: cannot write ") and "--resume" not in line
     assert "No space left on device" in line and "best.npz" in line, line
     summary = json.loads((run / "summary.json").read_text())
-    assert "could not write" in summary["error"] and summary["epochs_run"] == 1
+    assert "cannot write" in summary["error"] and summary["epochs_run"] == 1
 
 
 def test_resume_of_a_folder_killed_before_config_json_says_so(tmp_path, capsys):

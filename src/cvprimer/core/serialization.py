@@ -24,6 +24,7 @@ is a ``TypeError`` naming where it sits), so loading a file never runs code. The
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import struct
@@ -36,6 +37,7 @@ from typing import Any
 import numpy as np
 
 from cvprimer.core.tensor import Tensor
+from cvprimer.errors import UserError
 
 
 def _as_array(key: str, v: Any) -> np.ndarray:
@@ -177,18 +179,49 @@ def _umask() -> int:
     return mask
 
 
+class WriteError(UserError, OSError):
+    """A file that cannot be written (a full disk, a folder where the file should be, no permission): one line
+    naming the file, ``cannot write 'PATH': REASON``. Both an ``OSError`` (with the original ``errno``, so code that
+    handles OSError keeps doing so) and a :class:`~cvprimer.errors.UserError` (so the command line prints it as one
+    line, exit status 2, wherever it comes from)."""
+
+    def __init__(self, path: str, cause: OSError) -> None:
+        reason = cause.strerror or str(cause) or type(cause).__name__
+        OSError.__init__(self, cause.errno, f"cannot write {path!r}: {reason}")
+        self.filename = path
+
+    def __str__(self) -> str:
+        return str(self.strerror)
+
+
+def write_error(path: str | os.PathLike[str], cause: OSError) -> WriteError:
+    """``cause`` as a :class:`WriteError` naming ``path`` (itself when it already is one)."""
+    return cause if isinstance(cause, WriteError) else WriteError(os.fspath(path), cause)
+
+
 def atomic_write(path: str | os.PathLike[str], data: str | bytes | Callable[[Any], None]) -> None:
     """Write ``data`` (text, bytes, or a function writing to a binary file) to ``path`` atomically.
 
     The bytes go to a temporary file in the destination directory, which is flushed, fsynced and
     ``os.replace``d over ``path``; the directory is then fsynced so the rename itself survives a
-    crash. On any failure the temporary file is removed and an existing ``path`` is left intact.
-    The file gets the permissions an ordinary ``open(path, "w")`` would give (0666 less the umask), not
-    the private 0600 of a temporary file. Every file cvprimer writes (checkpoints, reports, run
-    summaries, plots) goes through here.
+    crash. On any failure the temporary file is removed and an existing ``path`` is left intact; an
+    ``OSError`` (a full disk, ``path`` a folder, a missing or read-only folder) is raised as a :class:`WriteError`
+    naming ``path``, in one line. The file gets the permissions an ordinary ``open(path, "w")`` would give (0666
+    less the umask), not the private 0600 of a temporary file. Every file cvprimer writes (checkpoints, reports,
+    run summaries, plots) goes through here.
     """
-    path = os.fspath(path)
+    try:
+        _atomic_write(os.fspath(path), data)
+    except WriteError:
+        raise
+    except OSError as e:
+        raise WriteError(os.fspath(path), e) from None
+
+
+def _atomic_write(path: str, data: str | bytes | Callable[[Any], None]) -> None:
     directory = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):  # os.replace would give EISDIR after the bytes were written: say it first
+        raise IsADirectoryError(errno.EISDIR, "it is a folder, not a file")
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=os.path.splitext(path)[1], dir=directory)
     try:
         with os.fdopen(fd, "wb") as f:

@@ -9,10 +9,12 @@ early, interrupted, failed). A callback that must survive a resume implements ``
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import math
 import os
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -202,7 +204,8 @@ class History(Callback):
             claim(self._path(name))
         mid = trainer.global_step if getattr(trainer, "start_batch", 0) > 0 else None
         for name in ("steps.csv", "epochs.csv", "epochs.jsonl"):
-            self._truncate(name, trainer.start_epoch, mid if name == "steps.csv" else None)
+            with self._writing(name):
+                self._truncate(name, trainer.start_epoch, mid if name == "steps.csv" else None)
         steps = self._path("steps.csv")
         new = not os.path.exists(steps) or os.path.getsize(steps) == 0
         if new:
@@ -211,32 +214,46 @@ class History(Callback):
         else:  # continue with the columns the file already has
             with open(steps, encoding="utf-8") as f:
                 self._step_fields = tuple(f.readline().strip().split(","))
-        self._files["steps"] = open(steps, "a", encoding="utf-8", newline="")  # noqa: SIM115
-        if new:
-            self._files["steps"].write(",".join(self._step_fields) + "\n")
-        self._files["jsonl"] = open(self._path("epochs.jsonl"), "a", encoding="utf-8")  # noqa: SIM115
+        with self._writing("steps.csv"):
+            self._files["steps"] = open(steps, "a", encoding="utf-8", newline="")  # noqa: SIM115
+            if new:
+                self._files["steps"].write(",".join(self._step_fields) + "\n")
+        with self._writing("epochs.jsonl"):
+            self._files["jsonl"] = open(self._path("epochs.jsonl"), "a", encoding="utf-8")  # noqa: SIM115
 
     def on_batch_end(self, trainer: Any, logs: dict[str, Any]) -> None:
         self.step_losses.append(float(logs["loss"]))
         f = self._files.get("steps")
         if f is not None:
-            f.write(",".join(f"{logs.get(k, '')}" for k in self._step_fields) + "\n")
-            f.flush()
+            with self._writing("steps.csv"):
+                f.write(",".join(f"{logs.get(k, '')}" for k in self._step_fields) + "\n")
+                f.flush()
+
+    @contextlib.contextmanager
+    def _writing(self, name: str) -> Iterator[None]:
+        """An OSError while writing log ``name`` (a full disk) is a WriteError naming the file, in one line."""
+        from cvprimer.core.serialization import write_error
+
+        try:
+            yield
+        except OSError as e:
+            raise write_error(self._path(name), e) from None
 
     def on_epoch_end(self, trainer: Any, epoch: int, logs: dict[str, Any]) -> None:
         rec = {"epoch": epoch, **{k: v for k, v in logs.items() if k != "epoch"}}
         self.epochs.append(rec)
         if self.dirpath is None:
             return
-        self._files["jsonl"].write(json.dumps(rec) + "\n")
-        self._files["jsonl"].flush()
+        with self._writing("epochs.jsonl"):
+            self._files["jsonl"].write(json.dumps(rec) + "\n")
+            self._files["jsonl"].flush()
         path = self._path("epochs.csv")
         fields = list(rec)
         write_header = not os.path.exists(path) or os.path.getsize(path) == 0
         if not write_header:  # the file's columns rule (a row never shifts under another header)
             with open(path, encoding="utf-8", newline="") as f:
                 fields = next(csv.reader(f), fields)
-        with open(path, "a", encoding="utf-8", newline="") as f:
+        with self._writing("epochs.csv"), open(path, "a", encoding="utf-8", newline="") as f:
             w = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
             if write_header:
                 w.writeheader()
@@ -244,7 +261,10 @@ class History(Callback):
 
     def on_fit_end(self, trainer: Any) -> None:
         for f in self._files.values():
-            f.close()
+            try:
+                f.close()
+            except OSError:  # a full disk: the write that failed has been reported; a resume truncates the rest
+                pass
         self._files.clear()
 
     def state_dict(self) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from cvprimer.core.serialization import load, save
+from cvprimer.core.serialization import load, save, write_error
 
 FORMAT = "cvprimer-checkpoint-1"
 
@@ -76,8 +76,8 @@ def save_checkpoint(path: str | os.PathLike[str], model: Any, optimizer: Any = N
     try:
         save(arrays, path)
     except OSError as e:
-        raise CheckpointWriteError(f"checkpoint: could not write {os.fspath(path)!r} ({e.strerror or e}); the "
-                                   "previous checkpoint at that path, if any, is intact") from e
+        raise CheckpointWriteError(f"checkpoint: {write_error(path, e)}; the previous checkpoint at that path, if "
+                                   "any, is intact") from e
 
 
 def _check_meta(where: str, info: Any) -> None:

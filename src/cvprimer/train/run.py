@@ -35,6 +35,7 @@ import numpy as np
 import cvprimer as cp
 import cvprimer.functional as F
 from cvprimer import optim
+from cvprimer.core.serialization import WriteError
 from cvprimer.train.callbacks import EarlyStopping, History, ModelCheckpoint
 from cvprimer.train.checkpoint import CheckpointError, CheckpointWriteError
 from cvprimer.train.config import AUGMENTS, IMBALANCE, OPTIMIZER_NAMES, SCHEDULES, RunError, TrainConfig  # noqa: F401
@@ -387,7 +388,7 @@ def _run_locked(cfg: TrainConfig, run_dir: str, resume: str | None, verbose: boo
         if comm is not None and comm.world_size > 1:
             raise  # the other ranks may be inside an all-reduce: end the job (abort) rather than hang
         error = str(e)
-    except CheckpointWriteError as e:  # a full disk while saving: the run stops, the summary says so
+    except (CheckpointWriteError, WriteError) as e:  # a full disk while saving or logging: stop, the summary says
         if comm is not None and comm.world_size > 1:
             raise RunError(str(e)) from None  # only rank 0 writes: the others cannot carry on alone (abort)
         error = str(e)
@@ -404,7 +405,10 @@ def _run_locked(cfg: TrainConfig, run_dir: str, resume: str | None, verbose: boo
         extra["val_report"] = classification_report(pred, splits.val.labels, num_classes)
         extra["diagnosis"] = ([dataclasses.asdict(f) for f in diagnose(epochs, monitor.monitors(),
                                                                        hist.step_losses)] if epochs else [])
-        extra["curves"] = "curves.png" if epochs and _plot(epochs, os.path.join(run_dir, "curves.png")) else None
+        try:
+            extra["curves"] = "curves.png" if epochs and _plot(epochs, os.path.join(run_dir, "curves.png")) else None
+        except WriteError as e:  # a full disk: the summary (small) may still fit, and says why there is no plot
+            extra["curves"], error = None, error or str(e)
     except KeyboardInterrupt:  # Ctrl-C during the final evaluation or plot: the summary is still written
         trainer.interrupted = True
     return _write_summary(run_dir, cfg, extra, hist.epochs, t_start, main, verbose, trainer.interrupted, error)

@@ -118,15 +118,13 @@ def claim(path: str | os.PathLike[str], is_dir: bool = False) -> None:
 
 def write_file(path: str | os.PathLike[str], data: Any) -> None:
     """Claim ``path`` for its run folder (:func:`claim`), then write ``data`` (text, bytes or a function writing to a
-    binary file) atomically; an OSError (a full disk, a path that is a folder) is a :class:`RunDirError` naming
-    the file, and leaves the earlier file, if any, intact."""
+    binary file) atomically; an OSError (a full disk, a path that is a folder) is a
+    :class:`~cvprimer.core.serialization.WriteError` naming the file (one line), and leaves the earlier file, if
+    any, intact."""
     from cvprimer.core.serialization import atomic_write
 
-    try:
-        claim(path)
-        atomic_write(path, data)
-    except OSError as e:
-        raise RunDirError(f"cannot write {os.fspath(path)!r}: {e.strerror or e}") from None
+    claim(path)
+    atomic_write(path, data)
 
 
 def _clear(path: str, manifest: dict[str, list[str]]) -> None:
