@@ -196,3 +196,19 @@ def test_takeaways_are_our_own_words():
                 s = re.sub(r"\{[^{}]*\}", "", t[lang])
                 copied = [s[i:i + run] for i in range(len(s) - run + 1) if s[i:i + run] in seed]
                 assert not copied, f"{exp.id}: takeaway[{lang}] repeats the source text: {copied[0]!r}"
+
+
+def test_a_case_picks_the_variant_that_matches_the_figures():
+    """q08's nuanced verdict covers 'width held, depth did not' and the reverse: each gets its own answer."""
+    from cvprimer.lab.experiments.q08_depth_width import DepthVersusWidth as E
+
+    width_only = {"val_acc_w8": 0.6, "val_acc_w32": 0.8, "val_acc_w128": 0.9,
+                  "train_loss_d1": 0.5, "train_loss_d2": 0.5, "train_loss_d4": 0.6}
+    depth_only = {"val_acc_w8": 0.8, "val_acc_w32": 0.8, "val_acc_w128": 0.805,
+                  "train_loss_d1": 0.5, "train_loss_d2": 0.3, "train_loss_d4": 0.2}
+    for figs, case, said in ((width_only, "width", "Width helped"), (depth_only, "depth", "Depth helped")):
+        v, _ = E.decide(figs, E.thresholds)
+        assert v == "nuanced" and E.answer_key(figs, v) == f"nuanced:{case}"
+        assert E.takeaway(figs, v)["en"].startswith(said)
+    mixed = {**width_only, "val_acc_w32": 0.605}  # one width step fails, depth fails too: the plain answer
+    assert E.decide(mixed, E.thresholds)[0] == "nuanced" and E.answer_key(mixed, "nuanced") == "nuanced"
