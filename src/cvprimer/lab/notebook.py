@@ -174,8 +174,13 @@ def run_in_notebook(exp: str | type[Experiment], quick: bool = True, seed: int =
 
 # ------------------------------------------------------------------------------------------------ the file
 def _md(exp: type[Experiment], langs: tuple[str, ...], full: bool) -> str:
+    from cvprimer.lab.questions import QUESTIONS
+
     qs = ", ".join(f"q{q}" for q in exp.questions)
     lines = [f"# {exp.t('title', langs[0])}", "", f"`{exp.id}` ({qs}, {exp.topic})", ""]
+    for lang in langs:
+        word = "Question" if lang == "en" else "问题"
+        lines += [f"**{word} {q}.** {QUESTIONS[q].title.get(lang, '')}" for q in exp.questions] + [""]
     for lang in langs:
         claim, method = ("Claim", "Method") if lang == "en" else ("说法", "方法")
         lines += [f"**{claim}.** {exp.t('claim', lang)}", "", f"**{method}.** {exp.t('method', lang)}", ""]
