@@ -99,6 +99,56 @@ def _check_model_accepts(model: Any, sample: np.ndarray) -> None:
         model.train(was)
 
 
+# the copies of the image array a run holds at once: the resized images, their standardised training and
+# validation copies (with --train-eval exact a third), and the batch the loader assembles; x3 is a floor
+_IMAGE_COPIES = 3
+
+
+def _human(n: float) -> str:
+    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if n < 1024 or unit == "PiB":
+            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} PiB"  # pragma: no cover
+
+
+def _image_count(cfg: TrainConfig) -> tuple[int, int, tuple[int, int]]:
+    """``(images, channels, (H, W))`` of the dataset as it will be trained on (``--resize`` applied), without
+    loading an image folder (its files are counted; 3 channels, as it is read)."""
+    from cvprimer.data.datasets.folder import IMAGE_EXTENSIONS
+
+    if os.path.isdir(cfg.dataset):
+        n = 0
+        for cls in os.listdir(cfg.dataset):
+            sub = os.path.join(cfg.dataset, cls)
+            if os.path.isdir(sub) and not cls.startswith("."):
+                n += sum(f.lower().endswith(IMAGE_EXTENSIONS) and not f.startswith(".") for f in os.listdir(sub))
+        hw = (cfg.resize, cfg.resize) if cfg.resize else (0, 0)  # without --resize the files decide (not known)
+        return n, 3, hw
+    images = _load_data(cfg).images
+    hw = (cfg.resize, cfg.resize) if cfg.resize else tuple(images.shape[-2:])
+    return int(images.shape[0]), int(images.shape[1]), (int(hw[0]), int(hw[1]))
+
+
+def check_memory(cfg: TrainConfig) -> None:
+    """Refuse (RunError, with the figures) a configuration whose images alone would not fit in the memory
+    available (:func:`cvprimer.analysis.memory.available_memory`), before anything is allocated or written:
+    ``images x channels x H x W x 4 bytes (float32) x 3 copies`` (resized, standardised, batches) is a floor."""
+    from cvprimer.analysis.memory import available_memory
+
+    avail = available_memory()
+    if avail is None:
+        return
+    n, c, (h, w) = _image_count(cfg)
+    need = n * c * h * w * 4 * _IMAGE_COPIES
+    if need > avail:
+        size = f"--resize {cfg.resize}: " if cfg.resize else ""
+        raise RunError(f"{size}the {n} images of --dataset {cfg.dataset} at {c}x{h}x{w} need at least {_human(need)} "
+                       f"({n} x {c} x {h} x {w} float32, x{_IMAGE_COPIES} for the resized, standardised and batch "
+                       f"copies) but {_human(avail)} of memory are available; "
+                       f"{'choose a smaller --resize' if cfg.resize else 'use a smaller dataset, or --resize it'}")
+
+
 def _check_splits(y: np.ndarray, val: Any, train: Any, cfg: TrainConfig) -> None:
     """Refuse an empty split before any training; warn about a single class (accuracy 1.0 means nothing)."""
     if len(val) == 0:
@@ -243,6 +293,7 @@ def run_training(cfg: TrainConfig | None = None, run_dir: str | None = None, res
             cfg.validate()
             if comm is not None:
                 _check_world(cfg, comm)
+            check_memory(cfg)  # before the folder is made: a --resize that cannot fit is refused with the figure
             stamp = time.strftime("%Y%m%d-%H%M%S")
             run_dir = run_dir or os.path.join("runs", f"{cfg.model}-{os.path.basename(cfg.dataset)}-{stamp}")
             if main:
