@@ -125,7 +125,12 @@ def _image_count(cfg: TrainConfig) -> tuple[int, int, tuple[int, int]]:
                 n += sum(f.lower().endswith(IMAGE_EXTENSIONS) and not f.startswith(".") for f in os.listdir(sub))
         hw = (cfg.resize, cfg.resize) if cfg.resize else (0, 0)  # without --resize the files decide (not known)
         return n, 3, hw
-    images = _load_data(cfg).images
+    from cvprimer.data import load_dataset
+
+    try:
+        images = load_dataset(cfg.dataset).images  # embedded: small at their own size (cached by the loaders)
+    except (ValueError, OSError) as e:
+        raise RunError(f"--dataset {cfg.dataset!r}: {e}") from None
     hw = (cfg.resize, cfg.resize) if cfg.resize else tuple(images.shape[-2:])
     return int(images.shape[0]), int(images.shape[1]), (int(hw[0]), int(hw[1]))
 
