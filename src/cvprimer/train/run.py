@@ -377,6 +377,12 @@ def build_training(cfg: TrainConfig, splits: Any, num_classes: int, comm: Any = 
         kwargs["dropout"] = cfg.dropout
     try:
         model = get_model(cfg.model, num_classes=num_classes, in_channels=xtr.shape[1], **kwargs)
+    except (ValueError, TypeError) as e:
+        if cfg.dropout is not None and "dropout" in str(e):  # the flag, not the images: say so
+            raise RunError(f"--dropout {cfg.dropout}: --model {cfg.model} takes no dropout probability; leave out "
+                           f"--dropout") from None
+        raise RunError(f"--model {cfg.model} cannot be built with {sorted(kwargs) or 'its defaults'}: {e}") from None
+    try:
         _check_model_accepts(model, xtr[:1])
     except (ValueError, TypeError) as e:
         raise RunError(f"--model {cfg.model} cannot train on images of shape {tuple(xtr.shape[1:])} "
