@@ -4,6 +4,7 @@ internal-error traceback (``runs/<id>`` a file, ``index.html`` a folder, results
 from __future__ import annotations
 
 import errno
+import json
 import os
 
 from cvprimer.cli import main
@@ -42,3 +43,20 @@ def test_index_html_folder_and_a_full_disk_for_the_report(tmp_path, capsys, monk
     line = _line(capsys)
     assert line == f"cvprimer lab: cannot write {str(tmp_path / 'results.json')!r}: No space left on device", line
     assert not [n for n in os.listdir(tmp_path) if n.startswith(".tmp-")]
+
+
+def test_lab_force_reruns_without_deleting_what_it_did_not_write(tmp_path, capsys):
+    """Issue 25 point 1 for the lab: ``--force`` re-runs and rewrites only its own record; nothing in ``runs/`` that
+    the lab did not write is removed or changed (the lab deletes no file at all)."""
+    args = ["lab", "run", EXP, "--out", str(tmp_path), "--seeds", "1", "--jobs", "1"]
+    assert main(args) == 0
+    record = tmp_path / "runs" / EXP / "quick" / "result.json"
+    first = json.loads(record.read_text())
+    mine = [tmp_path / "runs" / "notes.txt", tmp_path / "runs" / EXP / "keep.png", tmp_path / "runs" / EXP / "quick"
+            / "my-best.json"]
+    for p in mine:
+        p.write_text(p.name)
+    assert main([*args, "--force"]) == 0
+    assert all(p.read_text() == p.name for p in mine)
+    again = json.loads(record.read_text())  # re-run, not served from the cache: its own time taken anew
+    assert again["id"] == EXP and (again["created"], again["seconds"]) != (first["created"], first["seconds"])
