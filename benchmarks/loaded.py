@@ -23,9 +23,9 @@ quiet machine's speed too). JSON goes to ``benchmarks/results/loaded.json``.
 from __future__ import annotations
 
 import argparse
-import multiprocessing as mp
 import os
 import platform
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -45,27 +45,22 @@ RESULTS = Path(__file__).resolve().parent / "results" / "loaded.json"
 TORCH_DEFAULT_THREADS = torch.get_num_threads()  # before tests/models/torch_twins.py pins it to 1
 
 
-def _spin() -> None:  # pragma: no cover - runs in the busy processes
-    x = 0
-    while True:
-        x += 1
-
-
 @contextmanager
 def busy_cores(n: int) -> Iterator[list[int]]:
-    """``n`` processes that each keep a core busy (a Python loop) for the block; yields their pids."""
-    ctx = mp.get_context("spawn")
-    procs = [ctx.Process(target=_spin, daemon=True) for _ in range(n)]
-    for p in procs:
-        p.start()
+    """``n`` processes that each keep a core busy (a bare Python loop, nothing imported) for the block;
+    yields their pids."""
+    procs = [subprocess.Popen([sys.executable, "-S", "-c", "while True: pass"]) for _ in range(n)]
     try:
-        time.sleep(0.5 if n else 0.0)  # let them reach the loop
-        yield [p.pid for p in procs if p.pid is not None]
+        time.sleep(0.5 if n else 0.0)  # let them start
+        for p in procs:
+            if p.poll() is not None:
+                raise RuntimeError(f"loaded: busy process {p.pid} exited with status {p.returncode}")
+        yield [p.pid for p in procs]
     finally:
         for p in procs:
             p.terminate()
         for p in procs:
-            p.join(5)
+            p.wait(5)
 
 
 def mlp_spec() -> dict[str, Any]:

@@ -3,7 +3,8 @@ the same budget (one budget for pool and BLAS), a user's own BLAS setting is lef
 wins, and the pool's caller runs the spans that no worker has started (a worker without a core costs
 nothing but the hand-off)."""
 
-import multiprocessing as mp
+import subprocess
+import sys
 import threading
 import time
 
@@ -120,10 +121,7 @@ def test_real_load_brings_the_budget_to_one(blas_restored):
     """cpus() busy processes: the /proc sample sees them and the budget falls to 1 (it can only fall
     further if the machine is busier still)."""
     assert pool.others_running() is not None and pool.others_running() >= 0
-    ctx = mp.get_context("spawn")
-    procs = [ctx.Process(target=_spin, daemon=True) for _ in range(pool.cpus())]
-    for p in procs:
-        p.start()
+    procs = [subprocess.Popen([sys.executable, "-S", "-c", "while True: pass"]) for _ in range(pool.cpus())]
     try:
         time.sleep(0.5)
         b = pool._Budget()
@@ -135,13 +133,7 @@ def test_real_load_brings_the_budget_to_one(blas_restored):
         for p in procs:
             p.terminate()
         for p in procs:
-            p.join(5)
-
-
-def _spin() -> None:  # pragma: no cover - runs in the busy processes
-    x = 0
-    while True:
-        x += 1
+            p.wait(5)
 
 
 def test_caller_runs_the_spans_no_worker_started():
