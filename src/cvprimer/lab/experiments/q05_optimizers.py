@@ -43,6 +43,9 @@ from cvprimer.optim.landscapes import BEALE, ROSENBROCK, SADDLE, distance_to_min
 PLOT_ZH = tr_table({
     "small CNN on digits": "digits 上的小型 CNN",
     "grey: plain, blue: momentum, green: adaptive": "灰：普通，蓝：动量，绿：自适应",
+    "Momentum": "动量",
+    "beale": "Beale 函数",
+    "rosenbrock": "Rosenbrock 函数",
 })
 
 Factory = Callable[[float], Callable[[list[Any]], Any]]

@@ -26,7 +26,16 @@ from cvprimer import nn
 from cvprimer.analysis.timing import blas_threads
 from cvprimer.lab.common import Data, fit, load_data
 from cvprimer.lab.experiment import Context, Experiment, Figure, Result, Table, Text, evidence, fmt, verdict_if
-from cvprimer.lab.plots import tr
+from cvprimer.lab.plots import tr, tr_table
+
+# the Chinese of this module's fixed plot text (the Chinese copy of each plot shows it; plots.tr_table)
+PLOT_ZH = tr_table({
+    "small_normal": "小方差正态",
+    "kaiming": "Kaiming",
+    "xavier": "Xavier",
+    "orthogonal": "正交",
+    "lsuv": "LSUV",
+})
 
 DEPTH, WIDTH = 20, 64
 ACTS: dict[str, Callable[[], Any]] = {"tanh": nn.Tanh, "relu": nn.ReLU}

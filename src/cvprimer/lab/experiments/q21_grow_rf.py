@@ -26,6 +26,7 @@ from cvprimer.lab.plots import tr_table
 PLOT_ZH = tr_table({
     "Parameters (blue: named by the seed, orange: added by the lab)": "参数量（蓝：原文提到的，橙：实验室补充的）",
     "Multiply-accumulates at a 32x32 input": "32x32 输入下的乘加次数",
+    "MACs (analyzer)": "MACs（分析器）",
 })
 
 C, HW = 16, (32, 32)

@@ -30,6 +30,17 @@ from cvprimer.models import get_model
 PLOT_ZH = tr_table({
     "max relative difference from the whole-batch gradient": "与整批梯度的最大相对差",
     "what the devices should exchange": "设备之间应当交换什么",
+    "2 MPI processes, mean loss\nall-reduce mean": "2 个 MPI 进程，损失取均值\nall-reduce 取均值",
+    "2 MPI processes, mean loss\nall-reduce sum": "2 个 MPI 进程，损失取均值\nall-reduce 求和",
+    "mean loss, BN over the whole batch (synchronized)\nmean over devices":
+        "损失取均值，整批批归一化（同步）\n各设备取均值",
+    "mean loss, BN per device\nmean over devices": "损失取均值，各设备单独批归一化\n各设备取均值",
+    "mean-reduced loss\nmax over devices": "损失取均值\n各设备取最大值",
+    "mean-reduced loss\nmean over devices": "损失取均值\n各设备取均值",
+    "mean-reduced loss\nsum over devices": "损失取均值\n各设备求和",
+    "sum-reduced loss\nmax over devices": "损失求和\n各设备取最大值",
+    "sum-reduced loss\nmean over devices": "损失求和\n各设备取均值",
+    "sum-reduced loss\nsum over devices": "损失求和\n各设备求和",
 })
 
 

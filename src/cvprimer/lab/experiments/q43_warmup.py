@@ -36,6 +36,7 @@ from cvprimer.train import Callback
 # the Chinese of this module's fixed plot text (the Chinese copy of each plot shows it; plots.tr_table)
 PLOT_ZH = tr_table({
     "Early loss spike (median over seeds)": "早期损失尖峰（各随机种子的中位数）",
+    "none": "不预热",
 })
 
 LRS = (0.02, 0.04, 0.08)

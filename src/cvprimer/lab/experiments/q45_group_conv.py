@@ -29,6 +29,8 @@ PLOT_ZH = tr_table({
     "MACs (analyzer)": "MACs（分析器）",
     "groups g (64 channels, 3x3)": "分组数 g（64 通道，3x3）",
     "cost vs measured time": "成本与实测时间",
+    "group conv -> group conv": "分组卷积 -> 分组卷积",
+    "group conv -> shuffle -> group conv": "分组卷积 -> 通道重排 -> 分组卷积",
 })
 
 
