@@ -10,8 +10,9 @@ of a figure comes, in this order, from the record (``Figure(..., label=...)``), 
 A slot's value is translated through the experiment's ``terms``, then through :data:`TERMS` below; a number (``16``,
 ``0.08``) stands for itself. A value found nowhere gives no label (:func:`missing_labels` lists such figures, so a test
 catches them). Units and plain-string table headers are translated through :data:`UNITS` and :data:`HEADERS`; a unit or
-header absent from them is shown as written (the tests of ``tests/lab/test_report_zh.py`` list the ones that are pure
-ASCII words).
+header absent from them is shown as written (``tests/lab/test_report_zh.py`` fails on one in English words).
+:data:`PLOT_TEXT` holds plot words many experiments share (``cvprimer.lab.plots`` swaps them in on the Chinese copy
+of a plot).
 """
 
 from __future__ import annotations
@@ -22,13 +23,7 @@ from typing import Any
 
 Text = dict[str, str]
 
-# words that stay as written on the Chinese page: established abbreviations and names a Chinese text also writes in
-# Latin letters (a short list on purpose: anything else gets a translation)
-KEEP_ASCII = frozenset({
-    "MACs", "GMACs", "FLOPs", "ReLU", "ReLUs", "BN", "CNN", "MLP", "SGD", "Adam", "AdamW", "IoU", "SSIM", "PSNR", "KS",
-    "HOG", "MSE", "MMD", "CPU", "GB", "ms", "ns", "px", "dB", "lr", "x", "g", "n",
-})
-
+# a Figure's unit as the experiments write it -> as the Chinese page shows it
 UNITS: dict[str, str] = {
     "": "", "fraction": "比例", "%": "%", "accuracy": "准确率", "px": "像素", "relative": "相对误差",
     "points": "百分点", "x": "倍", "MACs": "MACs", "log10": "log10", "parameters": "参数量", "params": "参数量",
@@ -54,6 +49,7 @@ UNITS: dict[str, str] = {
     "degrees": "度", "times": "倍", "factor": "倍数",
 }
 
+# a plain (English) table header -> its Chinese
 HEADERS: dict[str, str] = {
     "features": "特征", "input": "输入", "cond(cov)": "cond(协方差)", "best lr": "最佳学习率",
     "val acc, halfway": "验证准确率（训练一半时）", "final val acc": "最终验证准确率", "feature": "特征", "n": "n",
@@ -229,7 +225,7 @@ def label_from(labels: Mapping[str, Text], terms: Mapping[str, Text], name: str)
         if m is None:
             continue
         slots = {k: _term(v, terms) for k, v in m.groupdict().items()}
-        return {lang: str(text[lang]).format(**{k: v[lang] for k, v in slots.items()})  # type: ignore[index]
+        return {lang: str(text[lang]).format(**{k: v[lang] for k, v in slots.items()})
                 for lang in ("en", "zh")}
     return None
 
