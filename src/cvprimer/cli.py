@@ -38,7 +38,42 @@ class _Parser(argparse.ArgumentParser):
     """argparse with one-line errors: ``cvprimer <verb>: <message>`` and exit status 2 (no usage dump)."""
 
     def error(self, message: str) -> Any:  # type: ignore[override]
-        self.exit(2, f"{self.prog}: {message} (see `{self.prog} --help`)\n")
+        text = f"{self.prog}: {message} (see `{self.prog} --help`)\n"
+        _end_mpi_job(text, 2)
+        self.exit(2, text)
+
+
+# (rank, size) variables of the MPI launchers (MPICH/Hydra and Intel MPI, Open MPI, PMIx + Slurm)
+_RANK_VARS = (("PMI_RANK", "PMI_SIZE"), ("OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE"), ("PMIX_RANK", "SLURM_NTASKS"))
+
+
+def _end_mpi_job(text: str, code: int) -> None:
+    """Under ``mpiexec -n N`` (N > 1), an argument error on some ranks only (``mpiexec -n 1 A : -n 1 B``) would
+    leave the other ranks waiting forever in their first collective: print ``text`` (rank 0 at once, another rank
+    after two seconds, so that usually one line is printed) and end the whole job with ``MPI_Abort(code)``.
+    Returns without doing anything outside a multi-rank launch (or without mpi4py)."""
+    import os
+
+    for rank_var, size_var in _RANK_VARS:
+        if os.environ.get(rank_var, "").isdigit() and os.environ.get(size_var, "").isdigit():
+            rank, size = int(os.environ[rank_var]), int(os.environ[size_var])
+            break
+    else:
+        return
+    if size < 2:
+        return
+    try:
+        from mpi4py import MPI
+    except ImportError:
+        return
+    if rank:
+        import time
+
+        time.sleep(2.0)
+    sys.stderr.write(text)
+    sys.stderr.flush()
+    MPI.COMM_WORLD.Abort(code)
+    os._exit(code)  # Abort may return before the launcher ends this process: never print the line twice
 
 
 def version() -> str:

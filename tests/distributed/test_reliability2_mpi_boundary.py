@@ -103,3 +103,22 @@ def test_ctrl_c_ends_every_rank_with_130_in_one_line(tmp_path):
     ours = [ln for ln in err.splitlines() if ln.startswith("[rank")]
     # one line: rank 0's, or (when rank 0 was waiting inside an MPI call) the rank that caught Ctrl-C first
     assert len(ours) == 1 and ours[0].endswith("] interrupted (Ctrl-C); ending all 2 ranks"), err[-3000:]
+
+
+def test_an_argument_error_on_one_rank_only_ends_the_job(tmp_path):
+    """MPMD with a bad value on rank 1: rank 1 fails while parsing, before MPI is even started; rank 0 waited for
+    it forever in its first collective. Now rank 1 prints its line and ends the job (MPI_Abort, status 2)."""
+    run = str(tmp_path / "run")
+    good = [*ARGS, "--batch-size", "64", "--distributed", "--run-dir", run]
+    bad = [a if a != "64" else "0" for a in good]
+    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
+    cmd = ["mpiexec", "-n", "1", *_cvprimer(), "train", *good, ":", "-n", "1", *_cvprimer(), "train", *bad]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=90, env=env)
+    except subprocess.TimeoutExpired:
+        pytest.fail("an argument error on rank 1 left rank 0 hanging")
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("cvprimer train:")]
+    assert lines == ["cvprimer train: argument --batch-size: expected an integer >= 1, got '0' (see `cvprimer "
+                     "train --help`)"], proc.stderr[-3000:]
+    assert "Traceback" not in proc.stderr
