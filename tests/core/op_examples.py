@@ -16,6 +16,7 @@ import cvprimer as cp
 import cvprimer.functional as F
 from cvprimer.distributed.comm import Communicator
 from cvprimer.distributed.sync_batch_norm import SyncBatchNormFn
+from cvprimer.functional.activation import ACTIVATIONS
 
 
 def _t(rng: np.random.Generator, *shape: int, lo: float = -1.0, hi: float = 1.0) -> Any:
@@ -41,9 +42,8 @@ CALLS: dict[str, Callable[[np.random.Generator], Any]] = {
     "shape": lambda r: (cp.cat([_t(r, 8, 64), _t(r, 8, 64)], 0), cp.stack([_t(r, 8, 64), _t(r, 8, 64)], 1),
                         _t(r, 8, 64).reshape(64, 8).permute(1, 0), _t(r, 1, 64).expand(8, 64),
                         _t(r, 8, 64).split(16, 1), F.pad(_t(r, *X), (1, 2, 0, 1))),
-    "activations": lambda r: [getattr(F, n)(_t(r, 64, 64)) for n in
-                              ("elu", "softplus", "hardsigmoid", "hardswish", "hardtanh", "leaky_relu", "gelu",
-                               "mish", "silu", "softsign", "relu6")],
+    # every registered pointwise activation with its default options (a new one needs no line here)
+    "activations": lambda r: [fn(_t(r, 64, 64)) for n, (fn, _) in ACTIVATIONS.items() if n != "prelu"],
     "relu_at_zero": lambda r: F.relu(_t(r, 64, 64), grad_at_zero=0.5),
     "prelu": lambda r: F.prelu(_t(r, *X), cp.tensor(np.full(8, 0.25))),
     "maxout": lambda r: F.maxout(_t(r, *X), 2),

@@ -1,13 +1,17 @@
-"""The core sigmoid / tanh / relu with the compiled kernels that ``cvprimer.functional.activation``
-registers (``core.ops.unary.COMPILED``) and without them (``settings.numba`` off): the same values and
-gradients as each other and as PyTorch, on float32 and float64, odd layouts and byte orders."""
+"""The core sigmoid / tanh / relu with the compiled kernels that core registers itself
+(``core.ops.unary_kernels``, named by the ops' ``kernels`` attribute; nothing above core is imported) and
+without them (``settings.numba`` off): the same values and gradients as each other and as PyTorch, on float32
+and float64, odd layouts and byte orders."""
+
+import subprocess
+import sys
+import textwrap
 
 import numpy as np
 import pytest
 import torch
 
 import cvprimer as cp
-import cvprimer.functional  # noqa: F401 - registers the compiled kernels
 from cvprimer.core import jit
 from cvprimer.core.ops import unary
 from cvprimer.core.settings import settings
@@ -25,8 +29,32 @@ def _run(op, x, gy, numba):
         return y.detach().numpy(), t.grad.numpy()
 
 
-def test_the_kernels_are_registered():
-    assert {"sigmoid", "sigmoid_grad", "tanh_grad", "relu_grad"} <= set(unary.COMPILED)
+def test_core_registers_its_own_kernels():
+    for cls in (unary.SigmoidFn, unary.TanhFn, unary.ReLUFn):
+        assert cls.kernels == "cvprimer.core.ops.unary_kernels"
+
+
+@pytest.mark.skipif(not jit.available(), reason="numba not installed: no kernels to run")
+def test_core_kernels_run_without_functional_imported():
+    """In a fresh process that imports only core, sigmoid's forward and backward run core's kernels (spies in
+    core's table count the calls) and cvprimer.functional is never imported."""
+    code = textwrap.dedent("""
+        import sys
+        import numpy as np
+        import cvprimer as cp
+        from cvprimer.core.ops import unary_kernels as k
+        from cvprimer.core.settings import settings
+        calls = []
+        fwd, grad = k.KERNELS["sigmoid"][np.float32]
+        k.KERNELS["sigmoid"] = {np.float32: (lambda *a: calls.append("f") or fwd(*a),
+                                             lambda *a: calls.append("g") or grad(*a))}
+        with settings.override(numba=True, numba_min_elements=0):
+            x = cp.tensor(np.linspace(-3, 3, 50, dtype=np.float32), requires_grad=True)
+            x.sigmoid().sum().backward()
+        print(sorted(set(calls)), "cvprimer.functional" in sys.modules)
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["['f',", "'g']", "False"]
 
 
 @pytest.mark.parametrize("numba", NUMBA)

@@ -1,26 +1,7 @@
 """Differentiable functions with ``torch.nn.functional`` names (``import cvprimer.functional as F``)."""
 
-from cvprimer.core.api import pad, sigmoid, tanh  # noqa: F401
-from cvprimer.functional.activation import (  # noqa: F401
-    celu,
-    elu,
-    gelu,
-    hardsigmoid,
-    hardswish,
-    hardtanh,
-    leaky_relu,
-    maxout,
-    mish,
-    prelu,
-    relu,
-    relu6,
-    selu,
-    silu,
-    softplus,
-    softsign,
-    swish,
-)
-from cvprimer.functional.activation.softmax import log_softmax, softmax  # noqa: F401
+from cvprimer.core.api import pad  # noqa: F401
+from cvprimer.functional.activation import registry as _activations
 from cvprimer.functional.attention import (  # noqa: F401
     multi_head_attention,
     scaled_dot_product_attention,
@@ -64,3 +45,7 @@ from cvprimer.functional.sampling import (  # noqa: F401
     pixel_unshuffle,
     upsample,
 )
+
+# every registered activation (relu, gelu, sigmoid, softmax, ...; cvprimer.functional.activation.registry),
+# also one registered after this import
+_activations.export_functions(globals())

@@ -2,28 +2,7 @@
 
 from cvprimer.nn import init, utils  # noqa: F401
 from cvprimer.nn.containers import ModuleDict, ModuleList, Sequential
-from cvprimer.nn.layers.activation import (
-    CELU,
-    ELU,
-    GELU,
-    SELU,
-    Hardsigmoid,
-    Hardswish,
-    Hardtanh,
-    LeakyReLU,
-    LogSoftmax,
-    Maxout,
-    Mish,
-    PReLU,
-    ReLU,
-    ReLU6,
-    Sigmoid,
-    SiLU,
-    Softmax,
-    Softplus,
-    Softsign,
-    Tanh,
-)
+from cvprimer.nn.layers.activation import export_layers
 from cvprimer.nn.layers.attention import MultiheadAttention, SpatialGate, SqueezeExcite
 from cvprimer.nn.layers.conv import Conv1d, Conv2d, ConvTranspose2d, DepthwiseSeparableConv2d
 from cvprimer.nn.layers.dropout import Dropout, Dropout2d
@@ -58,13 +37,14 @@ from cvprimer.nn.module import Module, RemovableHandle
 from cvprimer.nn.parameter import Parameter
 
 __all__ = [
-    "CELU", "ELU", "GELU", "SELU", "AdaptiveAvgPool2d", "AvgPool2d", "BatchNorm1d", "BatchNorm2d",
+    "AdaptiveAvgPool2d", "AvgPool2d", "BatchNorm1d", "BatchNorm2d",
     "ChannelShuffle", "Conv1d", "Conv2d", "ConvTranspose2d", "DepthwiseSeparableConv2d", "Dropout", "Dropout2d",
-    "Flatten", "GlobalAvgPool2d", "GlobalMaxPool2d", "GroupNorm", "Hardsigmoid", "Hardswish", "Hardtanh",
-    "Identity", "InstanceNorm2d", "LayerNorm", "LeakyReLU", "Linear", "LogSoftmax", "MaxPool2d", "MaxUnpool2d",
-    "Maxout", "Mish", "Module", "ModuleDict", "ModuleList", "MultiheadAttention", "PReLU", "Parameter",
-    "PixelShuffle", "PixelUnshuffle", "ReLU", "ReLU6", "RemovableHandle", "SiLU", "Sequential", "Sigmoid",
-    "Softmax", "Softplus", "Softsign", "SpatialGate", "SqueezeExcite", "Tanh", "Unflatten", "Upsample", "init", "utils",
+    "Flatten", "GlobalAvgPool2d", "GlobalMaxPool2d", "GroupNorm",
+    "Identity", "InstanceNorm2d", "LayerNorm", "Linear", "MaxPool2d", "MaxUnpool2d",
+    "Module", "ModuleDict", "ModuleList", "MultiheadAttention", "Parameter",
+    "PixelShuffle", "PixelUnshuffle", "RemovableHandle", "Sequential",
+    "SpatialGate", "SqueezeExcite", "Unflatten", "Upsample", "init", "utils",
     "BCELoss", "BCEWithLogitsLoss", "CosineEmbeddingLoss", "CrossEntropyLoss", "HuberLoss", "KLDivLoss", "L1Loss",
     "MSELoss", "MultiMarginLoss", "NLLLoss", "SigmoidFocalLoss", "SmoothL1Loss", "SoftmaxFocalLoss",
 ]
+export_layers(globals())  # the activation layers (ReLU, GELU, Softmax, ...), derived from the activation registry

@@ -1,37 +1,26 @@
-r"""Elementwise unary ops: neg, exp, log, sqrt, abs, sign, clamp, relu, sigmoid, tanh.
+r"""Elementwise unary ops: neg, exp, log, sqrt, abs, sign, relu, sigmoid, tanh (each a
+:class:`~cvprimer.core.pointwise.PointwiseFn`: its forward, its slope, what the slope needs), and clamp.
 
 Each saves what its derivative is a function of, preferring the output (exp, sqrt, relu,
 sigmoid, tanh) so the input can be freed. Values chosen at kinks are PyTorch's:
 relu'(0) = 0, abs'(0) = 0, clamp passes the gradient on the closed interval [lo, hi].
+sigmoid, tanh and relu have compiled kernels (:mod:`cvprimer.core.ops.unary_kernels`, registered here by
+their ``kernels`` attribute) for arrays of at least ``settings.numba_min_elements`` values.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from cvprimer.core.cost import broadcast_infer, elementwise_cost
+from cvprimer.core.cost import elementwise_cost
 from cvprimer.core.function import Function
 from cvprimer.core.geometry import pointwise
+from cvprimer.core.pointwise import PointwiseFn
 from cvprimer.core.saves import INPUT, NOTHING, OUTPUT, Extra, Saves
-from cvprimer.core.settings import settings
 
-#: Compiled forms of sigmoid's forward and of the sigmoid, tanh and relu gradients, registered by
-#: ``cvprimer.functional.activation`` (which holds the numba kernels; core imports nothing above it):
-#: ``"sigmoid"``: ``f(x) -> y``; ``"sigmoid_grad"``, ``"tanh_grad"``, ``"relu_grad"``: ``f(y, gy) -> gx``
-#: from the saved output. Each returns None where it has no kernel (a dtype, a byte order); the NumPy
-#: code below stays the reference and runs then, or whenever ``settings.numba`` is False.
-COMPILED: dict[str, Callable[..., Any]] = {}
-
-
-def _fast(name: str, *arrays: np.ndarray) -> Any:
-    """The compiled result of ``name`` on ``arrays``, or None (use NumPy: numba off, no kernel, or
-    fewer than ``settings.numba_min_elements`` values)."""
-    if not settings.numba or name not in COMPILED or arrays[0].size < settings.numba_min_elements:
-        return None
-    return COMPILED[name](*arrays)
+_KERNELS = "cvprimer.core.ops.unary_kernels"
 
 
 def _sign(x: np.ndarray) -> np.ndarray:
@@ -40,124 +29,122 @@ def _sign(x: np.ndarray) -> np.ndarray:
     return np.where(np.isnan(s), np.zeros((), s.dtype), s) if s.dtype.kind == "f" else s
 
 
-class NegFn(Function):
-    r"""y = -x.  Backward: gx = -gy."""
+class NegFn(PointwiseFn):
+    r"""y = -x.  y' = -1.  Backward: gx = -gy (saves nothing)."""
 
     saves_for_backward = NOTHING
-    geometry = staticmethod(pointwise)
     float_only = False
     cost = staticmethod(elementwise_cost(1))
-    infer = staticmethod(broadcast_infer)
 
     @staticmethod
-    def forward(ctx, x):
+    def f(x):
         return -x
 
     @staticmethod
-    def backward(ctx, gy):
+    def df(x, y):
+        return -np.ones_like(x)
+
+    @classmethod
+    def vjp(cls, x, y, gy):
         return -gy
 
 
-class ExpFn(Function):
-    r"""y = e^x.  Backward: gx = gy * y (saves the output)."""
+class ExpFn(PointwiseFn):
+    r"""y = e^x.  y' = y.  Backward: gx = gy * y (saves the output)."""
 
-    geometry = staticmethod(pointwise)
     saves_for_backward = OUTPUT
     cost = staticmethod(elementwise_cost(1))
-    infer = staticmethod(broadcast_infer)
 
     @staticmethod
-    def forward(ctx, x):
-        y = np.exp(x)
-        ctx.save_for_backward(y)
+    def f(x):
+        return np.exp(x)
+
+    @staticmethod
+    def df(x, y):
         return y
 
-    @staticmethod
-    def backward(ctx, gy):
-        (y,) = ctx.saved_tensors
-        return gy * y
 
+class LogFn(PointwiseFn):
+    r"""y = ln x (x > 0; ln 0 = -inf, ln of a negative = NaN, as NumPy).  y' = 1 / x.
+    Backward: gx = gy / x (saves the input)."""
 
-class LogFn(Function):
-    r"""y = ln x (x > 0; ln 0 = -inf, ln of a negative = NaN, as NumPy).  Backward: gx = gy / x."""
-
-    geometry = staticmethod(pointwise)
     saves_for_backward = INPUT
     cost = staticmethod(elementwise_cost(1))
-    infer = staticmethod(broadcast_infer)
 
     @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
+    def f(x):
         with np.errstate(divide="ignore", invalid="ignore"):
             return np.log(x)
 
     @staticmethod
-    def backward(ctx, gy):
-        (x,) = ctx.saved_tensors
+    def df(x, y):
+        with np.errstate(divide="ignore"):
+            return 1 / x
+
+    @classmethod
+    def vjp(cls, x, y, gy):
         with np.errstate(divide="ignore"):
             return gy / x
 
 
-class SqrtFn(Function):
-    r"""y = sqrt(x).  Backward: gx = gy / (2 y) (saves the output; infinite at x = 0)."""
+class SqrtFn(PointwiseFn):
+    r"""y = sqrt(x).  y' = 1 / (2 y).  Backward: gx = gy / (2 y) (saves the output; infinite at x = 0)."""
 
-    geometry = staticmethod(pointwise)
     saves_for_backward = OUTPUT
     cost = staticmethod(elementwise_cost(1))
-    infer = staticmethod(broadcast_infer)
 
     @staticmethod
-    def forward(ctx, x):
+    def f(x):
         with np.errstate(invalid="ignore"):
-            y = np.sqrt(x)
-        ctx.save_for_backward(y)
-        return y
+            return np.sqrt(x)
 
     @staticmethod
-    def backward(ctx, gy):
-        (y,) = ctx.saved_tensors
+    def df(x, y):
+        with np.errstate(divide="ignore"):
+            return 1 / (2 * y)
+
+    @classmethod
+    def vjp(cls, x, y, gy):
         with np.errstate(divide="ignore"):
             return gy / (2 * y)
 
 
-class AbsFn(Function):
-    r"""y = |x|.  Backward: gx = gy * sign(x), with the subgradient 0 chosen at x = 0 and sign(NaN) = 0
-    (PyTorch's ``sgn``: a NaN input gets the gradient 0)."""
+class AbsFn(PointwiseFn):
+    r"""y = |x|.  y' = sign(x), with the subgradient 0 chosen at x = 0 and sign(NaN) = 0
+    (PyTorch's ``sgn``: a NaN input gets the gradient 0).  Backward: gx = gy * sign(x) (saves the input,
+    as PyTorch)."""
 
-    geometry = staticmethod(pointwise)
-    saves_for_backward = Saves(extra=(Extra("input"),))  # sign(x)
+    saves_for_backward = INPUT
     float_only = False
     cost = staticmethod(elementwise_cost(1))
-    infer = staticmethod(broadcast_infer)
 
     @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(_sign(x))
+    def f(x):
         return np.abs(x)
 
     @staticmethod
-    def backward(ctx, gy):
-        (s,) = ctx.saved_tensors
-        return gy * s
+    def df(x, y):
+        return _sign(x)
 
 
-class SignFn(Function):
-    r"""y = sign(x) in {-1, 0, 1}, with sign(NaN) = 0 as PyTorch.  Backward: gx = 0 (piecewise constant)."""
+class SignFn(PointwiseFn):
+    r"""y = sign(x) in {-1, 0, 1}, with sign(NaN) = 0 as PyTorch.  y' = 0 (piecewise constant).
+    Backward: gx = 0, also where gy is infinite or NaN (not gy * 0; saves nothing)."""
 
     saves_for_backward = NOTHING
-    geometry = staticmethod(pointwise)
     float_only = False
     cost = staticmethod(elementwise_cost(1))
-    infer = staticmethod(broadcast_infer)
 
     @staticmethod
-    def forward(ctx, x):
-        ctx.shape = x.shape
+    def f(x):
         return _sign(x)
 
     @staticmethod
-    def backward(ctx, gy):
+    def df(x, y):
+        return np.zeros_like(x)
+
+    @classmethod
+    def vjp(cls, x, y, gy):
         return np.zeros_like(gy)
 
 
@@ -232,78 +219,86 @@ class ClampFn(Function):
         return tuple(np.where(route == k, gy, zero) if ctx.needs_input_grad[k] else None for k in range(3))
 
 
-class ReLUFn(Function):
+class ReLUFn(PointwiseFn):
     r"""y = max(x, 0).
 
-    Backward: gx = 0 where y <= 0, else gy (PyTorch's ``threshold_backward``: a NaN passes the
-    gradient, as +inf does). ReLU is not differentiable at 0; like PyTorch we take the
+    y' = 0 where y <= 0, else 1. Backward: gx = 0 where y <= 0, else gy (PyTorch's ``threshold_backward``:
+    a NaN passes the gradient, as +inf does; an infinite gy is zeroed, not turned into NaN by gy * 0).
+    ReLU is not differentiable at 0; like PyTorch we take the
     subgradient 0 there (any value in [0, 1] is a valid subgradient; the set x == 0 has
     measure zero for continuous inputs, so the choice almost never matters in training).
+    Saves the output.
     """
 
-    geometry = staticmethod(pointwise)
     saves_for_backward = OUTPUT
     float_only = False
     cost = staticmethod(elementwise_cost(1))
-    infer = staticmethod(broadcast_infer)
+    kernels = _KERNELS
+    small_on_numpy = True
 
     @staticmethod
-    def forward(ctx, x):
-        y = np.maximum(x, 0)
-        ctx.save_for_backward(y)
-        return y
+    def kernel():
+        return "relu", ()
 
     @staticmethod
-    def backward(ctx, gy):
-        (y,) = ctx.saved_tensors
-        gx = _fast("relu_grad", y, gy) if y.dtype.kind == "f" else None
-        return gx if gx is not None else np.where(y <= 0, np.zeros((), gy.dtype), gy)
+    def f(x):
+        return np.maximum(x, 0)
+
+    @staticmethod
+    def df(x, y):
+        return np.where(y <= 0, 0.0, 1.0).astype(y.dtype)
+
+    @classmethod
+    def vjp(cls, x, y, gy):
+        return np.where(y <= 0, np.zeros((), gy.dtype), gy)
 
 
-class SigmoidFn(Function):
+class SigmoidFn(PointwiseFn):
     r"""y = 1 / (1 + e^{-x}), computed without overflow for large |x|.
 
-    Backward: gx = gy * y (1 - y) (saves the output).
+    y' = y (1 - y). Backward: gx = gy * y * (1 - y), multiplied left to right (saves the output).
     """
 
-    geometry = staticmethod(pointwise)
     saves_for_backward = OUTPUT
     cost = staticmethod(elementwise_cost(3))
-    infer = staticmethod(broadcast_infer)
+    kernels = _KERNELS
+    small_on_numpy = True
 
     @staticmethod
-    def forward(ctx, x):
-        y = _fast("sigmoid", x)
-        if y is None:
-            # e^{-|x|} never overflows; pick the algebraically equal form per sign
-            e = np.exp(-np.abs(x))
-            y = np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
-        ctx.save_for_backward(y)
-        return y
+    def kernel():
+        return "sigmoid", ()
 
     @staticmethod
-    def backward(ctx, gy):
-        (y,) = ctx.saved_tensors
-        gx = _fast("sigmoid_grad", y, gy)
-        return gx if gx is not None else gy * y * (1 - y)
+    def f(x):
+        # e^{-|x|} never overflows; pick the algebraically equal form per sign
+        e = np.exp(-np.abs(x))
+        return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+
+    @staticmethod
+    def df(x, y):
+        return y * (1 - y)
+
+    @classmethod
+    def vjp(cls, x, y, gy):
+        return gy * y * (1 - y)
 
 
-class TanhFn(Function):
-    r"""y = tanh x.  Backward: gx = gy * (1 - y^2) (saves the output)."""
+class TanhFn(PointwiseFn):
+    r"""y = tanh x.  y' = 1 - y^2.  Backward: gx = gy * (1 - y^2) (saves the output)."""
 
-    geometry = staticmethod(pointwise)
     saves_for_backward = OUTPUT
     cost = staticmethod(elementwise_cost(1))
-    infer = staticmethod(broadcast_infer)
+    kernels = _KERNELS
+    small_on_numpy = True
 
     @staticmethod
-    def forward(ctx, x):
-        y = np.tanh(x)
-        ctx.save_for_backward(y)
-        return y
+    def kernel():
+        return "tanh", ()
 
     @staticmethod
-    def backward(ctx, gy):
-        (y,) = ctx.saved_tensors
-        gx = _fast("tanh_grad", y, gy)
-        return gx if gx is not None else gy * (1 - y * y)
+    def f(x):
+        return np.tanh(x)
+
+    @staticmethod
+    def df(x, y):
+        return 1 - y * y

@@ -1,6 +1,8 @@
 r"""Compiled kernels (numba, :mod:`cvprimer.core.jit`) for the activations: exact and tanh GELU, SiLU,
-mish, elu/selu/celu, softplus, the hard and leaky rectifiers, prelu, softmax and log_softmax (and, ready
-for the core ops, sigmoid and the gradients of sigmoid/tanh/relu from their outputs). The NumPy code of
+mish, elu/selu/celu, softplus, the hard and leaky rectifiers, prelu, softmax and log_softmax (the core
+sigmoid/tanh/relu kernels live in :mod:`cvprimer.core.ops.unary_kernels`; ``KERNELS`` here includes them). The
+pointwise ones are the ``KERNELS`` table that the ops' ``kernels`` attribute names
+(:class:`cvprimer.core.pointwise.PointwiseFn`). The NumPy code of
 the op modules stays the reference the tests compare against, and runs whenever a kernel does not apply
 (``settings.numba`` off, other dtypes, non-native byte order).
 
@@ -10,11 +12,8 @@ other float64 ops keep the NumPy path. float32 arrays are computed in float32 wi
 formulas that LLVM turns into 8-wide SIMD loops (a libm call would keep the loop scalar; PyTorch also
 computes these in float32):
 
-* ``exp(t)`` for ``t <= 0`` (:func:`_expf`, Cephes ``expf``): ``t = k ln 2 + r`` with
-  ``k = floor(t / ln 2 + 1/2)``, ``|r| <= ln(2)/2`` (ln 2 split in two parts so ``r`` is exact),
-  ``e^r = 1 + r + r^2 P(r)`` (degree-5 P, 1.1e-9 relative), and ``2^k`` built from its exponent bits.
-  Below -87.3 (where ``2^k`` would leave the normal range) it returns 0: such values are below
-  1.2e-38 and are added to or multiplied by numbers of order one.
+* ``exp(t)`` for ``t <= 0``: :func:`cvprimer.core.ops.unary_kernels.expf` (Cephes ``expf``, 1.1e-9
+  relative; 0 below -87.3).
 * ``erfc(a)`` for ``a >= 0`` (:func:`_erfc_tail`): ``erfc(a) = t e^{-a^2} R(t)`` with
   ``t = 1 / (1 + a/2)`` in (0, 1] and R a degree-10 polynomial, fitted here by iteratively reweighted
   least squares to ``erfc(a) e^{a^2} / t`` on Chebyshev nodes in t; max relative error 1.1e-8 against
@@ -37,15 +36,13 @@ from typing import Any
 
 import numpy as np
 
-from cvprimer.core import jit
+from cvprimer.core import jit, pointwise
+from cvprimer.core.ops.unary_kernels import KERNELS as _CORE_KERNELS
+from cvprimer.core.ops.unary_kernels import expf as _expf
 from cvprimer.core.pool import batch_spans, pool_map
 
 _f32 = np.float32
 _ONE, _HALF, _ZERO = _f32(1.0), _f32(0.5), _f32(0.0)
-# exp: log2(e), ln 2 = _C1 + _C2 (_C1 has few bits so k _C1 is exact), the lowest argument kept
-_LOG2E, _C1, _C2, _EXP_LO = _f32(1.4426950408889634), _f32(0.693359375), _f32(-2.12194440e-4), _f32(-87.3)
-_E0, _E1, _E2, _E3, _E4, _E5 = (_f32(c) for c in (5.0000001201e-1, 1.6666665459e-1, 4.1665795894e-2,
-                                                  8.3334519073e-3, 1.3981999507e-3, 1.9875691500e-4))
 _R = tuple(_f32(c) for c in (
     0.2820947930721269, 0.28209400414206226, 0.24687680781395674, 0.17541920212340445,
     0.09274314604429493, -0.05630309004929714, 0.1250067870185259, -0.4440549387203792,
@@ -53,18 +50,6 @@ _R = tuple(_f32(c) for c in (
 _R0, _R1, _R2, _R3, _R4, _R5, _R6, _R7, _R8, _R9, _R10 = _R
 _RS2_32, _RS2PI_32 = _f32(1.0 / math.sqrt(2.0)), _f32(1.0 / math.sqrt(2.0 * math.pi))
 _RS2, _RS2PI = 1.0 / math.sqrt(2.0), 1.0 / math.sqrt(2.0 * math.pi)
-
-
-@jit.inline
-def _expf(t):  # pragma: no cover - compiled
-    """e^t in float32 for t <= 0 (0 below -87.3; NaN stays NaN)."""
-    u = _EXP_LO if t < _EXP_LO else t
-    k = np.floor(u * _LOG2E + _HALF)
-    r = u - k * _C1 - k * _C2
-    p = ((((_E5 * r + _E4) * r + _E3) * r + _E2) * r + _E1) * r + _E0
-    p = p * r * r + r + _ONE
-    v = p * np.int32((np.int32(k) + np.int32(127)) << np.int32(23)).view(np.float32)
-    return _ZERO if t < _EXP_LO else v
 
 
 @jit.inline
@@ -350,49 +335,6 @@ def _relu_at_zero_grad(x, gy, gx, g0):  # pragma: no cover - compiled
         gx[i] = gy[i] * (0 if xi < 0 else (g0 if xi == 0 else 1))  # NaN passes, as relu's
 
 
-# ---------------------------------------------------------------- the core sigmoid / tanh / relu, ready for
-# cvprimer.core.ops.unary to call (forward of sigmoid; the gradients from the saved output y, one pass
-# instead of NumPy's two or three temporaries)
-
-@jit.kernel(fastmath={"contract"})
-def _sigmoid_f32(x, y):  # pragma: no cover - compiled
-    for i in range(x.size):
-        xi = x[i]
-        e = _expf(-abs(xi))
-        r = _ONE / (_ONE + e)
-        y[i] = r if xi >= _ZERO else e * r
-
-
-@jit.kernel
-def _sigmoid_f64(x, y):  # pragma: no cover - compiled
-    for i in range(x.size):
-        xi = x[i]
-        e = math.exp(-abs(xi))
-        y[i] = 1.0 / (1.0 + e) if xi >= 0 else e / (1.0 + e)
-
-
-@jit.kernel
-def _sigmoid_grad(y, gy, gx):  # pragma: no cover - compiled
-    one = np.ones(1, y.dtype)[0]  # 1 in y's dtype: the products round as NumPy's do
-    for i in range(y.size):
-        yi = y[i]
-        gx[i] = gy[i] * yi * (one - yi)
-
-
-@jit.kernel
-def _tanh_grad(y, gy, gx):  # pragma: no cover - compiled
-    one = np.ones(1, y.dtype)[0]
-    for i in range(y.size):
-        yi = y[i]
-        gx[i] = gy[i] * (one - yi * yi)
-
-
-@jit.kernel
-def _relu_grad(y, gy, gx):  # pragma: no cover - compiled
-    for i in range(y.size):
-        gx[i] = 0 if y[i] <= 0 else gy[i]  # PyTorch's threshold_backward: a NaN y passes the gradient
-
-
 # name -> {dtype: (forward kernel (x, y, *args), gradient kernel (saved, gy, gx, *args))}; the saved
 # array is the input, or the output for ops that save only that (hardtanh)
 KERNELS: dict[str, dict[Any, tuple[Any, Any]]] = {
@@ -407,45 +349,22 @@ KERNELS: dict[str, dict[Any, tuple[Any, Any]]] = {
     "leaky_relu": {np.float32: (_leaky_relu, _leaky_relu_grad), np.float64: (_leaky_relu, _leaky_relu_grad)},
     "hardtanh": {np.float32: (_hardtanh, _hardtanh_grad), np.float64: (_hardtanh, _hardtanh_grad)},
     "relu_at_zero": {np.float32: (_relu_at_zero, _relu_at_zero_grad), np.float64: (_relu_at_zero, _relu_at_zero_grad)},
-    # for the core ops (not PointwiseFn subclasses): forward None = NumPy's own (np.tanh, np.maximum)
-    "sigmoid": {np.float32: (_sigmoid_f32, _sigmoid_grad), np.float64: (_sigmoid_f64, _sigmoid_grad)},
-    "tanh": {np.float32: (None, _tanh_grad), np.float64: (None, _tanh_grad)},
-    "relu": {np.float32: (None, _relu_grad), np.float64: (None, _relu_grad)},
+    # the core sigmoid/tanh/relu (cvprimer.core.ops.unary_kernels), so that this table answers for every
+    # pointwise kernel
+    **_CORE_KERNELS,
 }
-
-
-def _pick(op: str, dtype: np.dtype, which: int) -> Any:
-    pair = KERNELS[op].get(dtype.type)
-    if pair is None or not dtype.isnative:  # (numba takes native byte order only)
-        return None
-    return pair[which]
 
 
 def map_unary(op: str, x: np.ndarray, args: tuple[float, ...] = ()) -> np.ndarray | None:
     """``op``'s forward y of ``x`` (scalar ``args`` in x's dtype); None where ``op`` has no kernel for
-    x's dtype (use NumPy)."""
-    kern = _pick(op, x.dtype, 0)
-    if kern is None:
-        return None
-    a_ = tuple(x.dtype.type(v) for v in args)
-    xf = np.ascontiguousarray(x).reshape(-1)
-    y = np.empty_like(xf)
-    pool_map(lambda a, b: kern(xf[a:b], y[a:b], *a_), batch_spans(xf.size, 1), blas_single=False)
-    return y.reshape(x.shape)
+    x's dtype (use NumPy). :func:`cvprimer.core.pointwise.map_unary` on this module's table."""
+    return pointwise.map_unary(KERNELS, op, x, args)
 
 
 def map_binary(op: str, saved: np.ndarray, gy: np.ndarray, args: tuple[float, ...] = ()) -> np.ndarray | None:
     """``op``'s input gradient from the ``saved`` array (x, or y for ops that save it) and ``gy``
-    (same shape and float dtype; None otherwise)."""
-    kern = _pick(op, saved.dtype, 1)
-    if kern is None or gy.dtype != saved.dtype or gy.shape != saved.shape:
-        return None
-    a_ = tuple(saved.dtype.type(v) for v in args)
-    sf = np.ascontiguousarray(saved).reshape(-1)
-    gf = np.ascontiguousarray(gy).reshape(-1)
-    gx = np.empty_like(sf)
-    pool_map(lambda a, b: kern(sf[a:b], gf[a:b], gx[a:b], *a_), batch_spans(sf.size, 1), blas_single=False)
-    return gx.reshape(saved.shape)
+    (same shape and float dtype; None otherwise). :func:`cvprimer.core.pointwise.map_binary` on this table."""
+    return pointwise.map_binary(KERNELS, op, saved, gy, args)
 
 
 # ---------------------------------------------------------------- softmax over the last axis of (R, n)

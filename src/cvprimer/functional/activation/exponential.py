@@ -13,8 +13,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from cvprimer.core.cost import elementwise_cost
+from cvprimer.core.pointwise import PointwiseFn
 from cvprimer.core.tensor import Tensor
-from cvprimer.functional.activation._base import PointwiseFn, check_float, pointwise_cost
+from cvprimer.functional.activation._base import KERNELS, check_float
+from cvprimer.functional.activation.registry import activation
 
 # SELU's constants (Klambauer et al., arXiv:1706.02515), as PyTorch spells them
 SELU_ALPHA = 1.6732632423543772848170429916717
@@ -33,7 +36,8 @@ class ELUFn(PointwiseFn):
     gives); PyTorch's scalar tail of the same tensor gives gy * scale instead, so it has no single rule.
     """
 
-    cost = staticmethod(pointwise_cost(4))
+    cost = staticmethod(elementwise_cost(4))
+    kernels = KERNELS
 
     @staticmethod
     def kernel(alpha=1.0, scale=1.0, c=1.0):
@@ -57,7 +61,8 @@ class SoftplusFn(PointwiseFn):
     Backward: gx = gy * sigmoid(beta x), and gy where beta x > threshold. Saves x.
     """
 
-    cost = staticmethod(pointwise_cost(4))
+    cost = staticmethod(elementwise_cost(4))
+    kernels = KERNELS
 
     @staticmethod
     def kernel(beta=1.0, threshold=20.0):
@@ -84,6 +89,7 @@ def _sigmoid(z: np.ndarray) -> np.ndarray:
     return s
 
 
+@activation(layer="ELU")
 def elu(x: Tensor, alpha: float = 1.0) -> Tensor:
     r"""Exponential linear unit (Clevert et al., arXiv:1511.07289).
 
@@ -93,6 +99,7 @@ def elu(x: Tensor, alpha: float = 1.0) -> Tensor:
     return ELUFn.apply(x, alpha=check_float("elu", "alpha", alpha), scale=1.0, c=1.0)
 
 
+@activation(layer="SELU")
 def selu(x: Tensor) -> Tensor:
     r"""Scaled ELU (Klambauer et al., arXiv:1706.02515): y = scale * elu(x, alpha) with the
     fixed constants alpha ~ 1.6733, scale ~ 1.0507 that make activations self-normalizing.
@@ -102,6 +109,7 @@ def selu(x: Tensor) -> Tensor:
     return ELUFn.apply(x, alpha=SELU_ALPHA, scale=SELU_SCALE, c=1.0)
 
 
+@activation(layer="CELU")
 def celu(x: Tensor, alpha: float = 1.0) -> Tensor:
     r"""Continuously differentiable ELU (Barron, arXiv:1704.07483).
 
@@ -119,6 +127,7 @@ def celu(x: Tensor, alpha: float = 1.0) -> Tensor:
     return ELUFn.apply(x, alpha=a, scale=1.0, c=a)
 
 
+@activation(layer="Softplus")
 def softplus(x: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
     r"""Softplus, a smooth ReLU: y = (1/beta) log(1 + exp(beta x)).
 

@@ -11,14 +11,18 @@ from __future__ import annotations
 
 import numpy as np
 
+from cvprimer.core.cost import elementwise_cost
+from cvprimer.core.pointwise import PointwiseFn
 from cvprimer.core.tensor import Tensor
-from cvprimer.functional.activation._base import PointwiseFn, pointwise_cost
+from cvprimer.functional.activation._base import KERNELS
+from cvprimer.functional.activation.registry import activation
 
 
 class HardsigmoidFn(PointwiseFn):
     r"""y = min(max(x + 3, 0), 6) / 6.  y' = 1/6 on (-3, 3), else 0. Saves x."""
 
-    cost = staticmethod(pointwise_cost(3))
+    cost = staticmethod(elementwise_cost(3))
+    kernels = KERNELS
 
     @staticmethod
     def kernel():
@@ -39,7 +43,8 @@ class HardswishFn(PointwiseFn):
     y' = 0 for x <= -3, x/3 + 1/2 for -3 < x < 3, 1 for x >= 3. Saves x.
     """
 
-    cost = staticmethod(pointwise_cost(4))
+    cost = staticmethod(elementwise_cost(4))
+    kernels = KERNELS
 
     @staticmethod
     def kernel():
@@ -54,6 +59,7 @@ class HardswishFn(PointwiseFn):
         return np.where(x <= -3, 0.0, np.where(x < 3, x / 3 + 0.5, 1.0)).astype(x.dtype)
 
 
+@activation(layer="Hardsigmoid")
 def hardsigmoid(x: Tensor) -> Tensor:
     r"""Hard sigmoid, the piecewise-linear sigmoid of MobileNetV3.
 
@@ -75,6 +81,7 @@ def hardsigmoid(x: Tensor) -> Tensor:
     return HardsigmoidFn.apply(x)
 
 
+@activation(layer="Hardswish")
 def hardswish(x: Tensor) -> Tensor:
     r"""Hard swish, the piecewise-polynomial swish of MobileNetV3.
 

@@ -9,6 +9,7 @@ from cvprimer.core.function import Function
 from cvprimer.core.geometry import spatial_kept
 from cvprimer.core.saves import Extra, Saves
 from cvprimer.core.tensor import Tensor
+from cvprimer.functional.activation.registry import activation
 
 
 class MaxoutFn(Function):
@@ -52,6 +53,7 @@ class MaxoutFn(Function):
         return cost(inputs[0].shape, inputs[1], itemsize=itemsize(outputs))
 
 
+@activation(layer="Maxout", pointwise=False)
 def maxout(x: Tensor, pieces: int, dim: int = 1) -> Tensor:
     r"""Maxout over groups of ``pieces`` consecutive channels along ``dim``.
 

@@ -21,10 +21,12 @@ from cvprimer.core.api import relu as _core_relu
 from cvprimer.core.cost import elementwise_cost, same_shape_infer
 from cvprimer.core.function import Function
 from cvprimer.core.geometry import pointwise
+from cvprimer.core.pointwise import PointwiseFn
 from cvprimer.core.saves import INPUT, OUTPUT
 from cvprimer.core.settings import settings
 from cvprimer.core.tensor import Tensor
-from cvprimer.functional.activation._base import PointwiseFn, check_float, pointwise_cost
+from cvprimer.functional.activation._base import KERNELS, check_float
+from cvprimer.functional.activation.registry import activation
 
 
 class HardtanhFn(PointwiseFn):
@@ -39,7 +41,8 @@ class HardtanhFn(PointwiseFn):
     """
 
     saves_for_backward = OUTPUT
-    cost = staticmethod(pointwise_cost(2))
+    cost = staticmethod(elementwise_cost(2))
+    kernels = KERNELS
 
     @staticmethod
     def kernel(min_val=-1.0, max_val=1.0):
@@ -64,7 +67,8 @@ class ReLUAtZeroFn(PointwiseFn):
     """
 
     saves_for_backward = INPUT
-    cost = staticmethod(pointwise_cost(2))
+    cost = staticmethod(elementwise_cost(2))
+    kernels = KERNELS
 
     @staticmethod
     def kernel(grad_at_zero=0.0):
@@ -87,7 +91,8 @@ class LeakyReLUFn(PointwiseFn):
     the slope is negative).
     """
 
-    cost = staticmethod(pointwise_cost(2))
+    cost = staticmethod(elementwise_cost(2))
+    kernels = KERNELS
 
     @staticmethod
     def kernel(negative_slope=0.01):
@@ -160,6 +165,7 @@ def _prelu_view(ndim: int, n: int) -> tuple[int, ...]:
     return tuple(shape)
 
 
+@activation(layer="Hardtanh")
 def hardtanh(x: Tensor, min_val: float = -1.0, max_val: float = 1.0) -> Tensor:
     r"""Hard tanh: clamp x to [min_val, max_val].
 
@@ -189,6 +195,7 @@ def check_grad_at_zero(op: str, value: Any) -> float:
     return g
 
 
+@activation(layer="ReLU")
 def relu(x: Tensor, grad_at_zero: float = 0.0) -> Tensor:
     r"""ReLU, y = max(x, 0), with a choice of the slope used at exactly x = 0.
 
@@ -230,6 +237,7 @@ def relu_slope(x: np.ndarray, grad_at_zero: float = 0.0) -> np.ndarray:
     return ReLUAtZeroFn.df(np.asarray(x), None, grad_at_zero=check_grad_at_zero("relu_slope", grad_at_zero))
 
 
+@activation(layer="ReLU6")
 def relu6(x: Tensor) -> Tensor:
     r"""ReLU capped at 6 (MobileNet): y = min(max(x, 0), 6) = hardtanh(x, 0, 6).
 
@@ -240,6 +248,7 @@ def relu6(x: Tensor) -> Tensor:
     return HardtanhFn.apply(x, min_val=0.0, max_val=6.0)
 
 
+@activation(layer="LeakyReLU")
 def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
     r"""Leaky ReLU: y = x if x > 0 else negative_slope * x.
 
@@ -251,6 +260,14 @@ def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
     return LeakyReLUFn.apply(x, negative_slope=check_float("leaky_relu", "negative_slope", negative_slope))
 
 
+def _prelu_call(fn: Any, t: Tensor, weight: Any = 0.25) -> Tensor:
+    """prelu with its slope given as a number or array (the registry's derivative: f'(x) = 1 where x > 0, the
+    slope elsewhere, weight broadcast on dim 1)."""
+    w = np.asarray(weight, dtype=t.dtype)
+    return fn(t, Tensor(w.reshape(-1) if w.ndim else w))
+
+
+@activation(layer="PReLU", call=_prelu_call)
 def prelu(x: Tensor, weight: Tensor) -> Tensor:
     r"""Parametric ReLU with a learnable negative slope (He et al., arXiv:1502.01852).
 
@@ -281,10 +298,3 @@ def prelu(x: Tensor, weight: Tensor) -> Tensor:
             "(1 for inputs with fewer than 2 dims); expected weight (C,) or (1,)"
         )
     return PReLUFn.apply(x, weight)
-
-
-def prelu_slope(x: np.ndarray, weight: Any = 0.25) -> np.ndarray:
-    """d prelu / dx for plotting: 1 where x > 0, the slope elsewhere (weight broadcast on dim 1)."""
-    a = np.asarray(weight, dtype=x.dtype)
-    a = a.reshape(_prelu_view(x.ndim, a.size)) if a.size > 1 else a.reshape(())
-    return np.where(x > 0, 1.0, a).astype(x.dtype)

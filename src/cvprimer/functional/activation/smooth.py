@@ -1,4 +1,5 @@
-r"""Smooth self-gated activations: gelu (exact and tanh forms), silu/swish, mish; softsign.
+r"""Smooth self-gated activations: gelu (exact and tanh forms), silu/swish, mish; softsign; and the
+registrations of the core ops sigmoid and tanh (:mod:`cvprimer.core.ops.unary`).
 
 GELU's exact form uses the error function from :mod:`._erf` (NumPy only, Cody's rational
 approximations, ~1e-15 relative),
@@ -10,10 +11,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from cvprimer.core import api
+from cvprimer.core.cost import elementwise_cost
+from cvprimer.core.pointwise import PointwiseFn
 from cvprimer.core.tensor import Tensor
-from cvprimer.functional.activation._base import PointwiseFn, pointwise_cost
+from cvprimer.functional.activation._base import KERNELS
 from cvprimer.functional.activation._erf import erfc
 from cvprimer.functional.activation.exponential import _sigmoid
+from cvprimer.functional.activation.registry import activation
 
 _SQRT_2_OVER_PI = float(np.sqrt(2.0 / np.pi))
 _INV_SQRT_2 = float(1.0 / np.sqrt(2.0))
@@ -34,7 +39,8 @@ class GELUFn(PointwiseFn):
     the fused gy * y' from x), the NumPy code here is the reference.
     """
 
-    cost = staticmethod(pointwise_cost(5))
+    cost = staticmethod(elementwise_cost(5))
+    kernels = KERNELS
 
     @staticmethod
     def kernel(approximate="none"):
@@ -60,7 +66,8 @@ class SiLUFn(PointwiseFn):
     With ``settings.numba``: the compiled kernels of :mod:`._kernels` (the NumPy code is the reference).
     """
 
-    cost = staticmethod(pointwise_cost(4))
+    cost = staticmethod(elementwise_cost(4))
+    kernels = KERNELS
 
     @staticmethod
     def kernel():
@@ -83,7 +90,8 @@ class MishFn(PointwiseFn):
     derivative of softplus is the sigmoid). Saves x.
     """
 
-    cost = staticmethod(pointwise_cost(7))
+    cost = staticmethod(elementwise_cost(7))
+    kernels = KERNELS
 
     @staticmethod
     def kernel():
@@ -102,7 +110,7 @@ class MishFn(PointwiseFn):
 class SoftsignFn(PointwiseFn):
     r"""y = x / (1 + |x|).  y' = 1 / (1 + |x|)^2. Saves x."""
 
-    cost = staticmethod(pointwise_cost(3))
+    cost = staticmethod(elementwise_cost(3))
 
     @staticmethod
     def f(x):
@@ -118,6 +126,7 @@ def _softplus(x: np.ndarray) -> np.ndarray:
     return np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))
 
 
+@activation(layer="GELU")
 def gelu(x: Tensor, approximate: str = "none") -> Tensor:
     r"""Gaussian error linear unit (Hendrycks & Gimpel, arXiv:1606.08415).
 
@@ -137,6 +146,7 @@ def gelu(x: Tensor, approximate: str = "none") -> Tensor:
     return GELUFn.apply(x, approximate=approximate)
 
 
+@activation(layer="SiLU", aliases=("swish",))
 def silu(x: Tensor) -> Tensor:
     r"""Sigmoid-weighted linear unit, a.k.a. swish-1 (``swish`` is an alias).
 
@@ -162,6 +172,7 @@ def silu(x: Tensor) -> Tensor:
 swish = silu
 
 
+@activation(layer="Mish")
 def mish(x: Tensor) -> Tensor:
     r"""Mish: a smooth, non-monotonic self-gated activation.
 
@@ -178,6 +189,7 @@ def mish(x: Tensor) -> Tensor:
     return MishFn.apply(x)
 
 
+@activation(layer="Softsign")
 def softsign(x: Tensor) -> Tensor:
     r"""Softsign, a tanh-like squashing with polynomial (not exponential) tails.
 
@@ -191,3 +203,8 @@ def softsign(x: Tensor) -> Tensor:
     References: Bergstra et al., "Quadratic polynomials learn better image features", 2009.
     """
     return SoftsignFn.apply(x)
+
+
+# the core ops, registered here as activations (F.sigmoid, nn.Sigmoid, their derivative entries)
+sigmoid = activation("sigmoid", layer="Sigmoid")(api.sigmoid)
+tanh = activation("tanh", layer="Tanh")(api.tanh)

@@ -19,6 +19,7 @@ from cvprimer.core.geometry import Global, along
 from cvprimer.core.saves import OUTPUT
 from cvprimer.core.settings import settings
 from cvprimer.core.tensor import Tensor
+from cvprimer.functional.activation.registry import activation
 
 
 def _axis(op: str, x: np.ndarray, dim: Any) -> int:
@@ -207,6 +208,7 @@ def _check(op: str, x: Any, dtype: Any = None) -> Tensor:
     return x.astype(dt)
 
 
+@activation(layer="Softmax", layer_options=("dim",), pointwise=False)
 def softmax(x: Tensor, dim: int = -1, dtype: Any = None) -> Tensor:
     r"""Softmax along ``dim``: exp(x_i) / sum_j exp(x_j), computed stably.
 
@@ -238,6 +240,7 @@ def softmax(x: Tensor, dim: int = -1, dtype: Any = None) -> Tensor:
     return SoftmaxFn.apply(_check("softmax", x, dtype), dim)
 
 
+@activation(layer="LogSoftmax", layer_options=("dim",), pointwise=False)
 def log_softmax(x: Tensor, dim: int = -1, dtype: Any = None) -> Tensor:
     r"""Log-softmax along ``dim``: x_i - log sum_j exp(x_j), stable for large |x|.
 
