@@ -44,3 +44,12 @@ def test_an_image_folder_is_sized_from_its_file_count(tmp_path, monkeypatch):
     monkeypatch.setenv("CVPRIMER_MEMORY_LIMIT", str(6 * 3 * 1000 * 1000 * 4 * 3 - 1))
     with pytest.raises(RunError, match="the 6 images of --dataset .* at 3x1000x1000"):
         check_memory(TrainConfig(dataset=str(tmp_path), resize=1000))
+
+
+def test_find_lr_is_sized_too(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("CVPRIMER_MEMORY_LIMIT", str(10**6))
+    run = tmp_path / "lr"
+    assert main(["train", "--find-lr", "--dataset", "digits", "--resize", "64", "--run-dir", str(run)]) == 2
+    assert "--resize 64: the 1797 images of --dataset digits at 1x64x64 need at least 84.2 MiB" in \
+        capsys.readouterr().err
+    assert not run.exists()

@@ -28,7 +28,7 @@ import numpy as np
 
 import cvprimer as cp
 from cvprimer.optim import lr_range_test
-from cvprimer.train.run import TrainConfig, build_training, load_splits
+from cvprimer.train.run import TrainConfig, build_training, check_memory, load_splits
 from cvprimer.train.rundir import RunLock, prepare_new, write_file
 
 
@@ -77,6 +77,7 @@ def run_find_lr(cfg: TrainConfig, run_dir: str | None = None, overwrite: bool = 
     ``runs/<model>-<dataset>-lr-<time>``; new or empty, or a run folder with ``overwrite``). Returns
     ``{"run_dir", "suggested_lr", "diverged", "steps", "csv", "png"}`` (``png`` None without matplotlib)."""
     cfg.validate()
+    check_memory(cfg)  # a --resize that cannot fit: refused with the figure before the folder is made
     stamp = time.strftime("%Y%m%d-%H%M%S")
     run_dir = run_dir or os.path.join("runs", f"{cfg.model}-{os.path.basename(cfg.dataset)}-lr-{stamp}")
     prepare_new(run_dir, overwrite)
