@@ -97,6 +97,15 @@ def test_a_hostile_manifest_cannot_delete_outside_the_run(tmp_path):
                                           "files": ["config.json", "../precious.txt", str(outside)]}))
     prepare_new(str(run), overwrite=True)
     assert outside.read_text() == "keep" and not (run / "config.json").exists()
+    elsewhere = tmp_path / "elsewhere"  # a listed folder that is a link out of the run
+    elsewhere.mkdir()
+    (elsewhere / "last.npz").write_text("keep")
+    (run / "checkpoints").symlink_to(elsewhere)
+    (run / MARKER).write_text(json.dumps({"format": "cvprimer-run-1", "dirs": ["checkpoints"],
+                                          "files": ["checkpoints/last.npz"]}))
+    prepare_new(str(run), overwrite=True)
+    assert (elsewhere / "last.npz").read_text() == "keep"
+    (run / "checkpoints").unlink()
     (run / MARKER).write_text("not json")
     (run / "x").write_text("x")
     with pytest.raises(RunDirError, match="cannot be read"):

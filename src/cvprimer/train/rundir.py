@@ -79,7 +79,10 @@ def _inside(root: str, rel: str) -> str | None:
     ``../x`` or ``/etc/x`` is ignored), else None."""
     if os.path.isabs(rel) or not rel or any(part in ("", ".", "..") for part in rel.split("/")):
         return None
-    return os.path.join(root, rel)
+    path = os.path.join(root, rel)
+    real_root = os.path.realpath(root)
+    parent = os.path.realpath(os.path.dirname(path))  # a folder on the way that is a link out of the run: refused
+    return path if parent == real_root or parent.startswith(real_root + os.sep) else None
 
 
 def _run_root(path: str) -> str | None:
