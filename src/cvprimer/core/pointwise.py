@@ -45,15 +45,21 @@ from cvprimer.core.cost import same_shape_infer
 from cvprimer.core.function import Function
 from cvprimer.core.geometry import pointwise
 from cvprimer.core.saves import INPUT, Saves
-from cvprimer.core.settings import settings
+from cvprimer.core.settings import current as current_settings
 
 #: a kernel module's table: kernel name -> {NumPy scalar type: (forward or None, gradient or None)}
 KernelTable = dict[str, dict[Any, tuple[Any, Any]]]
 
 
+_TABLES: dict[str, KernelTable] = {}
+
+
 def kernel_table(module: str) -> KernelTable:
     """The ``KERNELS`` table of the dotted ``module`` (imported on the first call; numba with it)."""
-    return importlib.import_module(module).KERNELS
+    table = _TABLES.get(module)
+    if table is None:
+        table = _TABLES[module] = importlib.import_module(module).KERNELS
+    return table
 
 
 def _pick(table: KernelTable, op: str, dtype: np.dtype, which: int) -> Any:
@@ -139,10 +145,13 @@ class PointwiseFn(Function):
     def compiled(cls, which: int, opts: dict[str, Any], first: np.ndarray, *rest: np.ndarray) -> Any:
         """The compiled forward (``which`` = 0, of x) or gradient (1, of the saved array and gy), or None:
         NumPy runs (numba off, no kernel for these options or this dtype, an array too small)."""
-        if not settings.numba or not cls.kernels:
+        if not cls.kernels:
+            return None
+        s = current_settings()  # one context lookup for both fields
+        if not s.numba:
             return None
         k = cls.kernel(**opts)
-        if k is None or (cls.small_on_numpy and first.size < settings.numba_min_elements):
+        if k is None or (cls.small_on_numpy and first.size < s.numba_min_elements):
             return None
         table = kernel_table(cls.kernels)
         if which == 0:
