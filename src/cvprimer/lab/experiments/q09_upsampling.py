@@ -40,7 +40,7 @@ from cvprimer.lab.experiment import (
     evidence,
     fmt,
 )
-from cvprimer.lab.plots import tr_table
+from cvprimer.lab.plots import tr, tr_table
 
 # the Chinese of this module's fixed plot text (the Chinese copy of each plot shows it; plots.tr_table)
 PLOT_ZH = tr_table({
@@ -461,7 +461,9 @@ class Upsampling(Experiment):
                     psnr: Mapping[str, float]) -> None:
         h, w = img.shape[1:]
         win = (slice(h // 2 - 32, h // 2 + 32), slice(w // 2 - 48, w // 2 + 48))
-        panels = [("original", img)] + [(f"{PHOTO_LABELS[m]}\n{psnr[m]:.2f} dB", restored[m]) for m in PHOTO_METHODS]
+        panels = [(tr("original", "原图"), img)] + [
+            (tr(f"{PHOTO_LABELS[m]}\n{psnr[m]:.2f} dB", f"{PHOTO_LABELS_ZH[m]}\n{psnr[m]:.2f} dB"), restored[m])
+            for m in PHOTO_METHODS]
         fig, axes = ctx.figure(2, 4, size=(13, 5.6))
         for ax, (title, im) in zip(axes.ravel(), panels, strict=True):
             ax.imshow(np.transpose(im[:, win[0], win[1]], (1, 2, 0)), interpolation="nearest")
@@ -474,8 +476,9 @@ class Upsampling(Experiment):
     @staticmethod
     def _plot_checker(ctx: Context, y3: np.ndarray, y4: np.ndarray, var3: float, var4: float) -> None:
         fig, axes = ctx.figure(1, 2, size=(8, 3.8))
-        for ax, y, title in ((axes[0], y3, f"k=3, stride 2: variation {var3:.2f}"),
-                             (axes[1], y4, f"k=4, stride 2: variation {var4:.2f}")):
+        titles = (tr(f"k=3, stride 2: variation {var3:.2f}", f"k=3，步幅 2：起伏 {var3:.2f}"),
+                  tr(f"k=4, stride 2: variation {var4:.2f}", f"k=4，步幅 2：起伏 {var4:.2f}"))
+        for ax, y, title in ((axes[0], y3, titles[0]), (axes[1], y4, titles[1])):
             im = ax.imshow(y, cmap="viridis")
             ax.set_title(title)
             ax.set_axis_off()

@@ -20,7 +20,7 @@ import numpy as np
 from cvprimer.lab._convnets import cost
 from cvprimer.lab._fields import Spec, conv_stack, grad_map, positive_weights_, support_of
 from cvprimer.lab.experiment import Context, Experiment, Figure, Result, Table, Text, evidence, fmt, verdict_if
-from cvprimer.lab.plots import tr_table
+from cvprimer.lab.plots import tr, tr_table
 
 # the Chinese of this module's fixed plot text (the Chinese copy of each plot shows it; plots.tr_table)
 PLOT_ZH = tr_table({
@@ -189,7 +189,8 @@ class GrowField(Experiment):
         for ax, col, ylabel in ((axes[0], 3, "parameters"), (axes[1], 4, "MACs (analyzer)")):
             ax.bar(x, [r[col] for r in rows], color=colors)
             ax.set_yscale("log")
-            ax.set_xticks(x, [f"{r[0]}\nfield {r[2]:g}, out {r[5]}" for r in rows], fontsize=7, rotation=20)
+            ax.set_xticks(x, [tr(f"{r[0]}\nfield {r[2]:g}, out {r[5]}", f"{r[0]}\n感受野 {r[2]:g}，输出 {r[5]}")
+                              for r in rows], fontsize=7, rotation=20)
             ax.set_ylabel(ylabel)
         axes[0].set_title("Parameters (blue: named by the seed, orange: added by the lab)", fontsize=9)
         axes[1].set_title("Multiply-accumulates at a 32x32 input", fontsize=9)
