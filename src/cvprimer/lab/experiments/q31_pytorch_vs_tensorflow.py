@@ -20,7 +20,7 @@ import cvprimer.functional as F
 from cvprimer import nn
 from cvprimer.core import graph as autograd_graph
 from cvprimer.lab.experiment import Context, Experiment, Figure, Result, Table
-from cvprimer.lab.plots import tr_table
+from cvprimer.lab.plots import tr, tr_table
 
 # the Chinese of this module's fixed plot text (the Chinese copy of each plot shows it; plots.tr_table)
 PLOT_ZH = tr_table({
@@ -97,7 +97,9 @@ def draw_graph(ax: Any, graph: list[GraphNode]) -> None:
             px, py = pos[p]
             ax.annotate("", xy=(x - 0.36, y), xytext=(px + 0.36, py),
                         arrowprops=dict(arrowstyle="->", color="#555555", lw=1.0))
-        ax.text(x, y, g.label, ha="center", va="center", fontsize=8,
+        label_zh = g.label.replace("\nsaves ", "\n保存 ").replace("scalar", "标量")
+        label_zh = "输入" + label_zh[len("input"):] if g.kind == "input" else label_zh
+        ax.text(x, y, tr(g.label, label_zh), ha="center", va="center", fontsize=8,
                 bbox=dict(boxstyle="round,pad=0.35", fc=colors[g.kind], ec="#333333", lw=0.8))
     ys = [p[1] for p in pos.values()]
     ax.set_xlim(-0.6, depth + 0.6)
