@@ -145,6 +145,27 @@ def test_zh_page_has_no_english_figure_names_headers_or_units(zh_page: str) -> N
     assert not problems, f"{len(problems)} English labels on the Chinese page: {problems[:40]}"
 
 
+def test_zh_page_translates_the_names_in_table_cells(results: dict[str, Any], lab_out: Path) -> None:
+    """A table cell naming something the experiment's plots already translate (its tr_table: methods, settings)
+    shows the Chinese name on the Chinese page."""
+    from cvprimer.lab.plots import module_table
+
+    checked = 0
+    for rec in results["experiments"]:
+        own = module_table(get(rec["id"]).__module__)
+        tables = (rec.get("tables") or []) + (rec.get("beyond_tables") or [])
+        pairs = {c: own[c] for t in tables for row in t["rows"] for c in row if isinstance(c, str) and c in own}
+        if not pairs:
+            continue
+        parser = Tables()
+        parser.feed(render({**results, "experiments": [rec]}, "zh", str(lab_out), "x"))
+        cells = {text for table in parser.tables for row in table for tag, text in row if tag == "td"}
+        assert all(v in cells for v in pairs.values()), (rec["id"], {k: v for k, v in pairs.items() if v not in cells})
+        assert not set(pairs) & cells, (rec["id"], set(pairs) & cells)
+        checked += 1
+    assert checked, "no table cell with a translated name in these records"
+
+
 def test_the_english_page_keeps_english_labels(results: dict[str, Any], lab_out: Path) -> None:
     page = render(results, "en", str(lab_out), "index.zh.html")
     parser = Tables()

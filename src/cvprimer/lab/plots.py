@@ -107,6 +107,12 @@ def tr_table(texts: dict[str, str]) -> dict[str, str]:
     return texts
 
 
+def module_table(module: str) -> dict[str, str]:
+    """The :func:`tr_table` of ``module`` (empty when it declared none): the report reuses it for the same names in
+    that experiment's tables."""
+    return dict(_ZH_BY_MODULE.get(module, {}))
+
+
 def _tables_on_stack() -> list[dict[str, str]]:
     """The :func:`tr_table` tables of the modules on the call stack, innermost first."""
     out: list[dict[str, str]] = []

@@ -13,7 +13,7 @@ from cvprimer.lab.experiment import plain_png
 from cvprimer.lab.report.assets import CSS, JS
 from cvprimer.lab.report.i18n import UI
 from cvprimer.lab.report.learn import learn_ui, related_html, source_html, takeaway_html, text_html
-from cvprimer.lab.report.zh import figure_label, header_text, unit_text
+from cvprimer.lab.report.zh import cell_text, figure_label, header_text, unit_text
 from cvprimer.lab.runner import MODES, run_dir
 
 VERDICT_ORDER = ("confirmed", "nuanced", "refuted", "unsettled")
@@ -101,8 +101,9 @@ def _figures(figs: dict[str, Any], ui: dict[str, str], lang: str, heading: str, 
     return f'<div class="kv">{heading}</div><table>{head}{"".join(rows)}</table>'
 
 
-def _tables(tables: list[dict[str, Any]], lang: str, ui: dict[str, str], seeds: int) -> str:
-    """Tables; a numeric cell averaged over seeds shows ``mean ± spread`` (the record's ``spread`` grid)."""
+def _tables(tables: list[dict[str, Any]], lang: str, ui: dict[str, str], seeds: int, exp: Any = None) -> str:
+    """Tables; a numeric cell averaged over seeds shows ``mean ± spread`` (the record's ``spread`` grid); headers
+    and text cells in ``lang`` (``report/zh.py``: the header glossary, and the names ``exp``'s plots translate)."""
     parts = []
     for t in tables or []:
         spread = t.get("spread")
@@ -116,7 +117,7 @@ def _tables(tables: list[dict[str, Any]], lang: str, ui: dict[str, str], seeds: 
                     pm = f" ± {_num(sd)}" if isinstance(sd, (int, float)) and not isinstance(sd, bool) else ""
                     cells.append(f'<td class="num">{_num(c)}{pm}</td>')
                 else:
-                    cells.append(f"<td>{escape(_t(c, lang))}</td>")
+                    cells.append(f"<td>{escape(cell_text(exp, _t(c, lang), lang))}</td>")
             body.append("<tr>" + "".join(cells) + "</tr>")
         note = ""
         if seeds > 1:
@@ -156,7 +157,7 @@ def _experiment(rec: dict[str, Any], out: str, ui: dict[str, str], lang: str, an
     parts.extend(marks)
     exp = _exp_class(rec)
     parts.append(_figures(rec.get("figures") or {}, ui, lang, ui["figures"], exp))
-    parts.append(_tables(rec.get("tables") or [], lang, ui, n_seeds))
+    parts.append(_tables(rec.get("tables") or [], lang, ui, n_seeds, exp))
     parts.extend(_img(out, rec, p, lang, ui) for p in rec.get("plots") or [])
     if rec.get("notes"):
         whose = f" ({ui['notes_seed']} {_num(rec.get('notes_seed'))})" if n_seeds > 1 and rec.get("notes_seed") \
@@ -167,7 +168,7 @@ def _experiment(rec: dict[str, Any], out: str, ui: dict[str, str], lang: str, an
         parts.append(f'<div class="beyond"><div class="kv">{escape(ui["beyond"])}</div>'
                      f'{_paragraphs(_t(rec.get("beyond_text"), lang))}'
                      f'{_figures(rec.get("beyond") or {}, ui, lang, ui["figures"], exp)}'
-                     f'{_tables(rec.get("beyond_tables") or [], lang, ui, n_seeds)}'
+                     f'{_tables(rec.get("beyond_tables") or [], lang, ui, n_seeds, exp)}'
                      f'{_paragraphs(_t(rec.get("beyond_evidence"), lang))}</div>')
     if kind == "experiment" and rec.get("verdict"):
         reasons = rec.get("reasons") or {}

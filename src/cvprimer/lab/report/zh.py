@@ -189,6 +189,17 @@ def header_text(col: Any, lang: str) -> str:
     return HEADERS.get(col, col) if lang == "zh" else col
 
 
+def cell_text(exp: Any, cell: str, lang: str) -> str:
+    """A table's text cell as shown on the ``lang`` page: on the Chinese page a name the experiment's plots already
+    translate (its ``tr_table``), a common plot word or a known header gets its Chinese; anything else stays."""
+    if lang != "zh":
+        return cell
+    from cvprimer.lab.plots import module_table
+
+    own = module_table(exp.__module__) if exp is not None else {}
+    return own.get(cell) or PLOT_TEXT.get(cell) or HEADERS.get(cell) or cell
+
+
 def _compile(pattern: str, values: Iterable[str]) -> re.Pattern[str]:
     """``pattern`` as a regular expression whose ``{slot}`` parts match only a known value or a number (so a name
     with several slots splits where every part has a translation)."""
