@@ -1,6 +1,6 @@
 """The engine core: Tensor, Function, autograd, gradcheck, randomness, factories."""
 
-from cvprimer.core import api, device, inplace, tensor_hooks  # noqa: F401  (bind Tensor methods)
+from cvprimer.core import api, device, inplace, tensor_hooks  # noqa: F401  (loaded here: Tensor's methods call into them)
 from cvprimer.core.function import (
     AnomalyError,
     Function,

@@ -1,4 +1,5 @@
-"""Public functions over the primitive ops, and the Tensor methods/operators bound to them.
+"""Public functions over the primitive ops; Tensor's methods and operators delegate to them
+(:mod:`cvprimer.core.tensor_methods`).
 
 Names and arguments follow PyTorch (``dim``, ``keepdim``); NumPy's ``axis``/``keepdims``
 are accepted as aliases in the reductions.
@@ -470,15 +471,7 @@ def pad(x: Tensor, pad: Sequence[int], mode: str = "constant", value: float = 0.
     return PadFn.apply(x, tuple(pad), mode, value)
 
 
-# -- bind methods and operators to Tensor ------------------------------------------
-def _r(fn: Any) -> Any:
-    return lambda self, other: fn(other, self)
-
-
-def _cmp(op: Any) -> Any:
-    return lambda self, other: Tensor._wrap(op(self.data, other.data if isinstance(other, Tensor) else other))
-
-
+# -- casts and copies ----------------------------------------------------------------
 def astype(x: Tensor, dtype: Any) -> Tensor:
     """Differentiable dtype cast (the gradient is cast back to the source dtype); ``x`` itself when the
     dtype already matches."""
@@ -497,35 +490,3 @@ def t(x: Tensor) -> Tensor:
 def clone(x: Tensor) -> Tensor:
     """A differentiable copy (the gradient passes through unchanged)."""
     return CloneFn.apply(x)
-
-
-def _bind() -> None:
-    T = Tensor
-    T.__add__, T.__radd__ = add, _r(add)
-    T.__sub__, T.__rsub__ = sub, _r(sub)
-    T.__mul__, T.__rmul__ = mul, _r(mul)
-    T.__truediv__, T.__rtruediv__ = div, _r(div)
-    T.__floordiv__ = lambda self, other: div(self, other, rounding_mode="floor")  # PyTorch's // is floor
-    T.__rfloordiv__ = lambda self, other: div(other, self, rounding_mode="floor")
-    T.__pow__, T.__rpow__ = pow, _r(pow)
-    T.__matmul__, T.__rmatmul__ = matmul, _r(matmul)
-    T.__neg__ = neg
-    T.__abs__ = abs
-    T.__getitem__ = getitem
-    T.__lt__, T.__le__ = _cmp(np.less), _cmp(np.less_equal)
-    T.__gt__, T.__ge__ = _cmp(np.greater), _cmp(np.greater_equal)
-    T.eq, T.ne = _cmp(np.equal), _cmp(np.not_equal)
-    for name in (
-        "add sub mul div pow matmul exp log sqrt abs sign clamp clip relu sigmoid tanh maximum minimum "
-        "sum mean max min amax amin argmax argmin var std logsumexp reshape permute transpose flatten "
-        "squeeze unsqueeze expand broadcast_to split chunk"
-    ).split():
-        setattr(T, name, globals()[name])
-    T.astype = T.to = astype
-    T.clone = clone
-    T.t = t
-    T.view = reshape
-    T.T = property(lambda self: permute(self, *reversed(range(self.ndim))))
-
-
-_bind()

@@ -197,15 +197,6 @@ def cuda(self: Tensor, *args: Any, **kwargs: Any) -> Tensor:
                        "cvprimer.cuda.is_available() is False")
 
 
-def _cast(name: str, dt: np.dtype) -> Any:
-    def method(self: Tensor) -> Tensor:
-        return api.astype(self, dt)
-
-    method.__name__ = method.__qualname__ = name
-    method.__doc__ = f"``self.to({dt.name})`` (differentiable for floating dtypes; ``self`` if already {dt.name})."
-    return method
-
-
 def type_as(self: Tensor, other: Tensor) -> Tensor:
     """``self.to(other.dtype)`` (differentiable), PyTorch's ``type_as``."""
     return api.astype(self, other.dtype)
@@ -257,25 +248,6 @@ def new_full(self: Tensor, size: Any, fill_value: Any, dtype: Any = None, device
     return Tensor(np.full(_shape((size,)), fill_value, dt), requires_grad=requires_grad)
 
 
-def _bind() -> None:
-    T = Tensor
-    T.type_as = type_as
-    T.is_floating_point = is_floating_point
-    T.element_size = element_size
-    T.nelement = T.numel
-    T.new_tensor = new_tensor
-    T.new_zeros = _new("new_zeros", lambda size, dt: np.zeros(_shape(size), dt))
-    T.new_ones = _new("new_ones", lambda size, dt: np.ones(_shape(size), dt))
-    T.new_empty = _new("new_empty", lambda size, dt: np.empty(_shape(size), dt))
-    T.new_full = new_full
-    T.to = to
-    T.cpu = cpu
-    T.cuda = cuda
-    T.device = property(lambda self: CPU, doc="Always ``device(type='cpu')``.")
-    T.is_cuda = property(lambda self: False, doc="Always False: cvprimer has no CUDA device.")
-    for name, dt in (("float", float32), ("double", float64), ("half", float16), ("long", int64),
-                     ("int", int32), ("short", int16), ("bool", bool), ("byte", uint8), ("char", int8)):
-        setattr(T, name, _cast(name, dt))
-
-
-_bind()
+new_zeros = _new("new_zeros", lambda size, dt: np.zeros(_shape(size), dt))
+new_ones = _new("new_ones", lambda size, dt: np.ones(_shape(size), dt))
+new_empty = _new("new_empty", lambda size, dt: np.empty(_shape(size), dt))

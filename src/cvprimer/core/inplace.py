@@ -192,13 +192,3 @@ def copy_(self: Tensor, src: Any, non_blocking: bool = False) -> Tensor:
     """In place: self <- src, broadcast to self's shape and converted to self's dtype (differentiable with
     respect to ``src``); returns self."""
     return _overwrite(self, "copy_", src)
-
-
-def _bind() -> None:
-    for fn in (add_, sub_, mul_, div_, pow_, clamp_, neg_, abs_, exp_, log_, sqrt_, relu_, sigmoid_, tanh_,
-               zero_, fill_, copy_):
-        setattr(Tensor, fn.__name__, fn)
-    Tensor.clip_ = clamp_  # type: ignore[attr-defined]
-
-
-_bind()

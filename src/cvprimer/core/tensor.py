@@ -24,6 +24,16 @@ from typing import Any
 import numpy as np
 
 from cvprimer.core import function as _fn
+from cvprimer.core.tensor_methods import (
+    _ArithMixin,
+    _CompareMixin,
+    _DeviceMixin,
+    _HookMixin,
+    _InplaceMixin,
+    _ReduceMixin,
+    _ShapeMixin,
+    _UnaryMixin,
+)
 
 DEFAULT_DTYPE = np.dtype(np.float32)
 
@@ -42,8 +52,12 @@ def _to_array(data: Any, dtype: Any = None) -> np.ndarray:
     return arr
 
 
-class Tensor:
+class Tensor(_ArithMixin, _UnaryMixin, _CompareMixin, _ReduceMixin, _ShapeMixin, _InplaceMixin, _DeviceMixin,
+             _HookMixin):
     """An n-dimensional array that can record the operations applied to it.
+
+    The methods and operators over ops (``x + y``, ``x.sum(1)``, ``x.add_(y)``, ``x.to(cp.float64)``, ...) come
+    from the mixins in :mod:`cvprimer.core.tensor_methods`, each delegating to its public function.
 
     Parameters
     ----------
@@ -231,15 +245,6 @@ class Tensor:
         """Keep ``.grad`` on this non-leaf tensor after backward."""
         self._retains_grad = True
         return self
-
-    def float(self) -> Tensor:
-        return self.astype(np.float32)
-
-    def double(self) -> Tensor:
-        return self.astype(np.float64)
-
-    def long(self) -> Tensor:
-        return Tensor._wrap(self.data.astype(np.int64))
 
     def contiguous(self) -> Tensor:
         return self

@@ -114,11 +114,3 @@ def register_post_accumulate_grad_hook(self: Tensor, hook: Callable[[Tensor], No
     handle = RemovableHandle(self._hooks[1])
     self._hooks[1][handle.id] = hook
     return handle
-
-
-def _bind() -> None:
-    Tensor.register_hook = register_hook  # type: ignore[method-assign]
-    Tensor.register_post_accumulate_grad_hook = register_post_accumulate_grad_hook  # type: ignore[method-assign]
-
-
-_bind()

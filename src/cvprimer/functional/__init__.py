@@ -1,5 +1,7 @@
 """Differentiable functions with ``torch.nn.functional`` names (``import cvprimer.functional as F``)."""
 
+from typing import TYPE_CHECKING
+
 from cvprimer.core.api import pad  # noqa: F401
 from cvprimer.functional.activation import registry as _activations
 from cvprimer.functional.attention import (  # noqa: F401
@@ -49,3 +51,14 @@ from cvprimer.functional.sampling import (  # noqa: F401
 # every registered activation (relu, gelu, sigmoid, softmax, ...; cvprimer.functional.activation.registry),
 # also one registered after this import
 _activations.export_functions(globals())
+
+# the registered activations spelled out for a type checker (a test keeps this list equal to the registry)
+if TYPE_CHECKING:
+    from cvprimer.core.api import sigmoid, tanh  # noqa: F401
+    from cvprimer.functional.activation.exponential import celu, elu, selu, softplus  # noqa: F401
+    from cvprimer.functional.activation.hard import hardsigmoid, hardswish  # noqa: F401
+    from cvprimer.functional.activation.maxout import maxout  # noqa: F401
+    from cvprimer.functional.activation.rectifier import hardtanh, leaky_relu, prelu, relu, relu6  # noqa: F401
+    from cvprimer.functional.activation.smooth import gelu, mish, silu, softsign  # noqa: F401
+    from cvprimer.functional.activation.smooth import silu as swish  # noqa: F401
+    from cvprimer.functional.activation.softmax import log_softmax, softmax  # noqa: F401

@@ -1,5 +1,7 @@
 """Modules, layers and initializers (``torch.nn``'s names): ``from cvprimer import nn``."""
 
+from typing import TYPE_CHECKING
+
 from cvprimer.nn import init, utils  # noqa: F401
 from cvprimer.nn.containers import ModuleDict, ModuleList, Sequential
 from cvprimer.nn.layers.activation import export_layers
@@ -48,3 +50,24 @@ __all__ = [
     "MSELoss", "MultiMarginLoss", "NLLLoss", "SigmoidFocalLoss", "SmoothL1Loss", "SoftmaxFocalLoss",
 ]
 export_layers(globals())  # the activation layers (ReLU, GELU, Softmax, ...), derived from the activation registry
+
+# the activation layers spelled out for a type checker (a test keeps this list equal to LAYERS)
+if TYPE_CHECKING:
+    from cvprimer.nn.layers.activation import GeneratedLayer as CELU  # noqa: F401
+    from cvprimer.nn.layers.activation import GeneratedLayer as ELU  # noqa: F401
+    from cvprimer.nn.layers.activation import GeneratedLayer as GELU  # noqa: F401
+    from cvprimer.nn.layers.activation import GeneratedLayer as Hardsigmoid  # noqa: F401
+    from cvprimer.nn.layers.activation import GeneratedLayer as Hardswish  # noqa: F401
+    from cvprimer.nn.layers.activation import GeneratedLayer as LeakyReLU  # noqa: F401
+    from cvprimer.nn.layers.activation import GeneratedLayer as LogSoftmax  # noqa: F401
+    from cvprimer.nn.layers.activation import GeneratedLayer as Maxout  # noqa: F401
+    from cvprimer.nn.layers.activation import GeneratedLayer as Mish  # noqa: F401
+    from cvprimer.nn.layers.activation import GeneratedLayer as ReLU6  # noqa: F401
+    from cvprimer.nn.layers.activation import GeneratedLayer as SELU  # noqa: F401
+    from cvprimer.nn.layers.activation import GeneratedLayer as SiLU  # noqa: F401
+    from cvprimer.nn.layers.activation import GeneratedLayer as Sigmoid  # noqa: F401
+    from cvprimer.nn.layers.activation import GeneratedLayer as Softmax  # noqa: F401
+    from cvprimer.nn.layers.activation import GeneratedLayer as Softplus  # noqa: F401
+    from cvprimer.nn.layers.activation import GeneratedLayer as Softsign  # noqa: F401
+    from cvprimer.nn.layers.activation import GeneratedLayer as Tanh  # noqa: F401
+    from cvprimer.nn.layers.activation import Hardtanh, PReLU, ReLU  # noqa: F401

@@ -15,6 +15,7 @@ order), so a new activation is one new or edited module plus its test.
 
 import importlib
 import pkgutil
+from typing import TYPE_CHECKING
 
 from cvprimer.functional.activation import registry
 from cvprimer.functional.activation._erf import erf, erfc  # noqa: F401
@@ -32,3 +33,14 @@ def _import_modules() -> None:
 _import_modules()
 __all__: list[str] = []
 registry.export_functions(globals())  # relu, gelu, ... (a function replaces its module's name: softmax)
+
+# the registered activations spelled out for a type checker (a test keeps this list equal to the registry)
+if TYPE_CHECKING:
+    from cvprimer.core.api import sigmoid, tanh  # noqa: F401
+    from cvprimer.functional.activation.exponential import celu, elu, selu, softplus  # noqa: F401
+    from cvprimer.functional.activation.hard import hardsigmoid, hardswish  # noqa: F401
+    from cvprimer.functional.activation.maxout import maxout  # noqa: F401
+    from cvprimer.functional.activation.rectifier import hardtanh, leaky_relu, prelu, relu, relu6  # noqa: F401
+    from cvprimer.functional.activation.smooth import gelu, mish, silu, softsign  # noqa: F401
+    from cvprimer.functional.activation.smooth import silu as swish  # noqa: F401
+    from cvprimer.functional.activation.softmax import log_softmax, softmax  # noqa: F401

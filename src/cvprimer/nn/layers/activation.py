@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -85,6 +85,14 @@ class PReLU(Module):
 
     def extra_repr(self) -> str:
         return f"num_parameters={self.num_parameters}"
+
+
+if TYPE_CHECKING:
+    class GeneratedLayer(_Act):
+        """What a type checker sees of a generated layer (``nn.GELU``, ...): an ``_Act`` whose constructor takes
+        its function's options (checked at run time against that signature, see :func:`layer_class`)."""
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None: ...
 
 
 _DECLARED = {c.__name__: c for c in (ReLU, Hardtanh, PReLU)}
