@@ -666,3 +666,40 @@ def test_print_shows_every_answer_without_controls(desktop, takeaway_pages, lang
     finally:
         driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": ""})
     assert not any(_displayed(driver, ".answer"))  # back on screen: study mode again
+
+
+def test_chinese_page_shows_chinese_labels_in_the_browser(driver, report_dir: Path):
+    """Issue 24 ("Chinese complete"), as rendered: on the Chinese page every figure name, table header and unit
+    the browser shows is Chinese (the short list of allowed words is test_report_zh's, with its reasons), and the
+    plots are the Chinese copies where a CJK font made one."""
+    from test_report_zh import english_words
+
+    from cvprimer.lab.report.i18n import UI
+
+    _open(driver, report_dir / "index.zh.html")
+    rows = driver.execute_script("""
+        const out = [];
+        for (const t of document.querySelectorAll('section.question table')) {
+          const head = Array.from(t.querySelectorAll('tr:first-child th')).map(th => th.textContent.trim());
+          out.push({head: head, rows: Array.from(t.querySelectorAll('tr')).slice(1).map(
+            tr => Array.from(tr.children).map(td => td.textContent.trim()))});
+        }
+        return out;""")
+    assert rows
+    bad = [f"header {h!r}" for t in rows for h in t["head"] if english_words(h)]
+    figure_tables = [t for t in rows if t["head"] and t["head"][0] == "指标"] or \
+        [t for t in rows if t["head"] and t["head"][-1] == "单位"]
+    assert figure_tables, "no measured-figures table rendered on the Chinese page"
+    for t in figure_tables:
+        for r in t["rows"]:
+            bad += [f"figure name {r[0]!r}" for _ in english_words(r[0])[:1]]
+            bad += [f"unit {r[-1]!r}" for _ in english_words(r[-1])[:1]]
+    assert not bad, bad[:30]
+    imgs = "return Array.from(document.querySelectorAll('section.question img')).map(i => i.getAttribute('src'));"
+    zh_srcs = driver.execute_script(imgs)
+    page_text = driver.find_element("tag name", "body").get_attribute("textContent")
+    _open(driver, report_dir / "index.en.html")
+    en_srcs = driver.execute_script(imgs)
+    assert zh_srcs and len(zh_srcs) == len(en_srcs)
+    # the Chinese copies of the plots, or (no CJK font where the lab ran) the English plot with the note saying so
+    assert set(zh_srcs) != set(en_srcs) or UI["zh"]["plot_text_en"] in page_text
