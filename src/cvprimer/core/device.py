@@ -59,6 +59,8 @@ class device:  # noqa: N801 - PyTorch's name
     """
 
     __slots__ = ("type", "index")
+    type: str  # noqa: A003 - PyTorch's attribute name
+    index: builtins.int | None
 
     def __init__(self, type: Any, index: Any = None) -> None:  # noqa: A002 - PyTorch's argument name
         if isinstance(type, device):
@@ -144,31 +146,31 @@ def _parse_to(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[np.dtype |
         raise ValueError(f"Tensor.to: memory_format={fmt!r} is not supported (cvprimer tensors are NumPy arrays)")
     if kwargs:
         raise TypeError(f"Tensor.to: unexpected keyword arguments {sorted(kwargs)}")
-    args = list(args)
-    if len(args) > 3:
-        raise TypeError(f"Tensor.to: takes at most 3 positional arguments, got {len(args)}")
-    if args and isinstance(args[0], Tensor):  # to(other, non_blocking=False, copy=False)
+    rest = list(args)
+    if len(rest) > 3:
+        raise TypeError(f"Tensor.to: takes at most 3 positional arguments, got {len(rest)}")
+    if rest and isinstance(rest[0], Tensor):  # to(other, non_blocking=False, copy=False)
         if dev is not None or dtype is not None:
             raise TypeError("Tensor.to: to(other) takes no device or dtype as well")
-        other = args.pop(0)
+        other = rest.pop(0)
         dtype = other.dtype
-        if args:
-            args.pop(0)  # non_blocking
-        if args:
-            copy = builtins.bool(args.pop(0))
+        if rest:
+            rest.pop(0)  # non_blocking
+        if rest:
+            copy = builtins.bool(rest.pop(0))
         return dtype, copy
-    if args and (isinstance(args[0], device) or (isinstance(args[0], str) and _is_device_string(args[0]))):
+    if rest and (isinstance(rest[0], device) or (isinstance(rest[0], str) and _is_device_string(rest[0]))):
         if dev is not None:
             raise TypeError("Tensor.to: device given twice")
-        dev = args.pop(0)
-    if args and not isinstance(args[0], builtins.bool):  # the dtype (after the device, or alone)
+        dev = rest.pop(0)
+    if rest and not isinstance(rest[0], builtins.bool):  # the dtype (after the device, or alone)
         if dtype is not None:
             raise TypeError("Tensor.to: dtype given twice")
-        dtype = args.pop(0)
-    if args:
-        args.pop(0)  # non_blocking
-    if args:
-        copy = builtins.bool(args.pop(0))
+        dtype = rest.pop(0)
+    if rest:
+        rest.pop(0)  # non_blocking
+    if rest:
+        copy = builtins.bool(rest.pop(0))
     if dev is not None:
         device(dev)  # refuses anything but the CPU
     return (_as_dtype("Tensor.to", dtype) if dtype is not None else None), copy

@@ -31,9 +31,9 @@ from __future__ import annotations
 
 import contextlib
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
 import numpy as np
 
@@ -225,28 +225,28 @@ class Function:
     a new op is analysable without touching the analysis code.
     """
 
-    float_only: bool = True
+    float_only: ClassVar[bool] = True
     #: optional ``infer(*raw_inputs, **kwargs) -> (shape, dtype) | list of them`` for shape_only mode
-    infer: Callable[..., Any] | None = None
+    infer: ClassVar[Callable[..., Any] | None] = None
     #: optional ``cost(raw_inputs, outputs, **kwargs) -> {"macs", "flops", "bytes"}`` for the analyzer;
     #: an op without one is reported as uncounted
-    cost: Callable[..., Any] | None = None
+    cost: ClassVar[Callable[..., Any] | None] = None
     #: the output is a view of an input (reshape, permute, expand, basic slicing, split): no new memory
-    is_view: bool = False
+    is_view: ClassVar[bool] = False
     #: a multiply-accumulate op (conv, linear, matmul, attention): its "macs" are the ones the
     #: "torchvision GFLOPS" convention counts; any other op's "macs" are converted to FLOPs
-    is_gemm: bool = False
+    is_gemm: ClassVar[bool] = False
     #: what backward keeps (the analyzer's "kept for backward" memory): a :class:`~cvprimer.core.saves.Saves`
     #: naming the forward arguments and outputs kept and the fresh arrays added, with their sizes; checked
     #: against what each op's context really holds by ``tests/core/test_op_contract.py``
-    saves_for_backward: Saves | str = NOTHING
+    saves_for_backward: ClassVar[Saves | str] = NOTHING
     #: why an op has no ``infer`` (it then runs on the shape-only trace's zero-stride placeholders), e.g. a
     #: view or a reduction whose output is no larger than its input; an op needs ``infer`` or this reason
-    no_infer: str = ""
+    no_infer: ClassVar[str] = ""
     #: why an op has no ``cost`` (the analyzer reports it as uncounted); an op needs ``cost`` or this reason
-    uncounted: str = ""
+    uncounted: ClassVar[str] = ""
     #: a normalization op whose parameter inputs 1 and 2 are gamma/beta (counted as "norm_affine")
-    is_normalization: bool = False
+    is_normalization: ClassVar[bool] = False
 
     @classmethod
     def geometry(cls, raw_inputs: Any, kwargs: Any, out_shapes: Any) -> Any:
@@ -265,6 +265,14 @@ class Function:
         #: the version of each Tensor whose data backward keeps: ``(counter box, version, ("input"|"output", i))``
         self._versions: tuple[tuple[list[int], int, tuple[str, int]], ...] = ()
         self.out_meta: list[tuple[tuple[int, ...], np.dtype]] = []
+
+    if TYPE_CHECKING:
+        # What an op's forward keeps on its context for backward (``ctx.x_shape = x.shape``, ``ctx.opts``, the
+        # forward's settings ``ctx._settings``) is per-op state read back by that op alone (release() drops it):
+        # to a type checker any such attribute is Any. Declared for the checker only; no cost at run time.
+        def __getattr__(self, name: str) -> Any: ...
+
+        def __setattr__(self, name: str, value: Any) -> None: ...
 
     # -- what ops call -------------------------------------------------------------
     def save_for_backward(self, *values: Any) -> None:
@@ -332,6 +340,7 @@ class Function:
                 raw.append(float(a) if isinstance(a, np.floating) else a)
                 needs.append(False)
         ctx.needs_input_grad = tuple(needs)
+        out: Any  # an array, or a tuple of arrays for a multi-output op
         if modes.shape_only and cls.infer is not None:
             meta = cls.infer(*raw, **kwargs)
             out = tuple(_placeholder(m) for m in meta) if isinstance(meta, list) else _placeholder(meta)
@@ -411,6 +420,7 @@ def _saved_versions(cls: type[Function], ctx: Function, args: tuple[Any, ...], r
     short loop per op; the result is a tuple of ``(box, version, where)``.
     """
     decl = _SAVES.get(cls) or _declared(cls)
+    ins: Sequence[int]
     ins, all_in, outs_kept = decl
     saved = ctx._saved
     if saved and not (ins or all_in or outs_kept):

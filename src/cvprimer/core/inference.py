@@ -15,9 +15,11 @@ import contextlib
 import functools
 from collections.abc import Callable
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from cvprimer.core.function import set_grad_enabled
+
+_F = TypeVar("_F", bound=Callable[..., Any])
 
 _INFERENCE: ContextVar[bool] = ContextVar("cvprimer_inference_mode", default=False)
 
@@ -54,9 +56,9 @@ class inference_mode(contextlib.ContextDecorator):  # noqa: N801 - PyTorch's nam
     def _recreate_cm(self) -> inference_mode:  # a fresh one per decorated call: safe across threads
         return inference_mode(self.mode)
 
-    def __call__(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+    def __call__(self, fn: _F) -> _F:
         wrapped = super().__call__(fn)
-        return functools.wraps(fn)(wrapped)
+        return cast(_F, functools.wraps(fn)(wrapped))
 
     def __enter__(self) -> None:
         grad = set_grad_enabled(not self.mode)

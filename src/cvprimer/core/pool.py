@@ -113,7 +113,10 @@ class _BlasThreads:
             if ctl:
                 for c in ctl.lib_controllers:
                     if c.user_api == "blas":
-                        self.libs.append((lambda c=c: int(c.num_threads), c.set_num_threads))
+                        def threads(c: Any = c) -> int:
+                            return int(c.num_threads)
+
+                        self.libs.append((threads, c.set_num_threads))
 
     def available(self) -> bool:
         """Whether a BLAS was found; looks again after any import (SciPy, which numba loads, brings a second

@@ -182,6 +182,7 @@ class Tensor(_ArithMixin, _UnaryMixin, _CompareMixin, _ReduceMixin, _ShapeMixin,
     # still dict keys and set members (a dict finds its key by ``is`` before trying ``==``). Code that looks a
     # tensor up in a list (``in``, ``list.index``, ``list.remove``) must compare by identity instead.
     def _compare(self, other: Any, op: Any, name: str) -> Any:
+        o: Any
         if isinstance(other, Tensor):
             o = other.data
         elif isinstance(other, (bool, int, float, complex, np.ndarray, np.generic, list, tuple)):

@@ -45,7 +45,8 @@ class _HookState:
 
     def __init__(self, module: Any, n_inputs: int, wired: tuple[int, ...]) -> None:
         self.module, self.n_inputs, self.wired = module, n_inputs, wired
-        self.n_outputs, self.out_wired = 0, ()
+        self.n_outputs = 0
+        self.out_wired: tuple[int, ...] = ()
         self.grad_output: tuple[Any, ...] | None = None
 
 

@@ -13,9 +13,10 @@ from cvprimer.core.api import cat
 from cvprimer.core.tensor import Tensor
 
 
-def _with_grads(parameters: Tensor | Iterable[Tensor]) -> list[Tensor]:
+def _grads(parameters: Tensor | Iterable[Tensor]) -> list[Tensor]:
+    """The ``.grad`` tensors of the parameters that have one."""
     ps = [parameters] if isinstance(parameters, Tensor) else list(parameters)
-    return [p for p in ps if p.grad is not None]
+    return [p.grad for p in ps if p.grad is not None]
 
 
 def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float, norm_type: float = 2.0,
@@ -31,20 +32,20 @@ def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float, norm
     """
     if max_norm < 0:
         raise ValueError(f"clip_grad_norm_: max_norm must be >= 0, got {max_norm}")
-    ps = _with_grads(parameters)
-    if not ps:
+    gs = _grads(parameters)
+    if not gs:
         return np.float64(0.0)
     p_ = float(norm_type)
     if p_ == math.inf:
-        total = max(float(np.max(np.abs(p.grad.data), initial=0.0)) for p in ps)
+        total = max(float(np.max(np.abs(g.data), initial=0.0)) for g in gs)
     else:
-        norms = [np.sum(np.abs(p.grad.data.astype(np.float64)) ** p_) ** (1.0 / p_) for p in ps]
+        norms = [np.sum(np.abs(g.data.astype(np.float64)) ** p_) ** (1.0 / p_) for g in gs]
         total = float(np.sum(np.asarray(norms) ** p_) ** (1.0 / p_))
     if error_if_nonfinite and not math.isfinite(total):
         raise RuntimeError(f"clip_grad_norm_: the total norm of order {norm_type} is non-finite ({total})")
     coef = min(1.0, max_norm / (total + 1e-6))
-    for p in ps:
-        p.grad.data *= coef
+    for g in gs:
+        g.data *= coef
     return np.float64(total)
 
 
@@ -52,8 +53,8 @@ def clip_grad_value_(parameters: Tensor | Iterable[Tensor], clip_value: float, f
     """Clamp every gradient element into ``[-clip_value, clip_value]`` in place."""
     if clip_value < 0:
         raise ValueError(f"clip_grad_value_: clip_value must be >= 0, got {clip_value}")
-    for p in _with_grads(parameters):
-        np.clip(p.grad.data, -clip_value, clip_value, out=p.grad.data)
+    for g in _grads(parameters):
+        np.clip(g.data, -clip_value, clip_value, out=g.data)
 
 
 def parameters_to_vector(parameters: Iterable[Tensor]) -> Tensor:

@@ -74,7 +74,7 @@ class LambdaLR(LRScheduler):
     def __init__(self, optimizer: Optimizer, lr_lambda: Callable[[int], float] | Sequence[Callable[[int], float]],
                  last_epoch: int = -1) -> None:
         n = len(optimizer.param_groups)
-        fns = list(lr_lambda) if isinstance(lr_lambda, (list, tuple)) else [lr_lambda] * n
+        fns = list(lr_lambda) if isinstance(lr_lambda, Sequence) else [lr_lambda] * n
         if len(fns) != n:
             raise ValueError(f"LambdaLR: expected {n} lr_lambdas (one per group), got {len(fns)}")
         self.lr_lambdas = fns
@@ -185,7 +185,7 @@ class OneCycleLR(LRScheduler):
                 raise ValueError("OneCycleLR: give total_steps, or both epochs and steps_per_epoch")
             total_steps = epochs * steps_per_epoch
         n = len(optimizer.param_groups)
-        max_lrs = list(max_lr) if isinstance(max_lr, (list, tuple)) else [max_lr] * n
+        max_lrs = list(max_lr) if isinstance(max_lr, Sequence) else [max_lr] * n
         if len(max_lrs) != n:
             raise ValueError(f"OneCycleLR: expected {n} max_lr values, got {len(max_lrs)}")
         self.total_steps = total_steps

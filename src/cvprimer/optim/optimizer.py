@@ -117,6 +117,7 @@ class Optimizer:
 
     def _grad(self, p: Tensor, group: dict[str, Any]) -> np.ndarray:
         """The gradient after the coupled L2 and L1 terms (a new array; ``p.grad`` untouched)."""
+        assert p.grad is not None  # step() passes only parameters with a gradient
         g = p.grad.data
         wd = group.get("weight_decay", 0.0)
         if wd and not group.get("decoupled_weight_decay", False):

@@ -230,7 +230,7 @@ def split_sizes(name: str, length: int, split_size_or_sections: Any) -> list[int
     return sizes
 
 
-_PAD_MODES = {"constant": "constant", "reflect": "reflect", "replicate": "edge", "circular": "wrap"}
+_PAD_MODES: dict[str, Any] = {"constant": "constant", "reflect": "reflect", "replicate": "edge", "circular": "wrap"}
 
 
 def pad_widths(name: str, shape: tuple[int, ...], pad: Sequence[int]) -> list[tuple[int, int]]:

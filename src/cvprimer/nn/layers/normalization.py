@@ -110,7 +110,8 @@ class InstanceNorm2d(_NormBase):
         if unbatched:
             x = x.unsqueeze(0)
         y = instance_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
-                          self.training or not self.track_running_stats, self.momentum, self.eps)
+                          self.training or not self.track_running_stats,
+                          0.0 if self.momentum is None else self.momentum, self.eps)  # PyTorch's None: 0
         return y.squeeze(0) if unbatched else y
 
 
