@@ -42,7 +42,7 @@ def train(overlap: bool, steps: int = 4) -> tuple[np.ndarray, list[int]]:
 with_overlap, launched = train(True)
 without, _ = train(False)
 both = comm.allgather(with_overlap)
-buckets = len(DataParallel(net(), comm, bucket_bytes=512).overlapped.buckets)
+buckets = len(DataParallel(net(), comm, bucket_bytes=512, overlap=True).overlapped.buckets)
 if R == 0:
     out = {"world_size": W, "buckets": buckets, "launched_in_backward": launched,
            "overlap_equals_blocking": float(np.array_equal(with_overlap, without)),

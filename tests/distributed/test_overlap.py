@@ -87,7 +87,7 @@ def blocking_grads(model_seed: int, op: str, extra: bool = False, backwards: int
 def overlapped(op: str, extra: bool = False, backwards: int = 1, bucket_bytes: int = 600):
     m = net(0, extra)
     comm = TwoRankStandIn()
-    dp = DataParallel(m, comm, bucket_bytes=bucket_bytes)
+    dp = DataParallel(m, comm, bucket_bytes=bucket_bytes, overlap=True)
     x, y = data()
     for _ in range(backwards):
         F.cross_entropy(dp(x), y).backward()
@@ -135,7 +135,7 @@ def test_two_backward_passes_in_one_step_reduce_the_accumulated_gradient():
 def test_eval_and_no_grad_forwards_do_not_arm():
     m = net(0)
     comm = TwoRankStandIn()
-    dp = DataParallel(m, comm, bucket_bytes=600)
+    dp = DataParallel(m, comm, bucket_bytes=600, overlap=True)
     x, y = data()
     dp.eval()
     F.cross_entropy(dp(x), y).backward()
@@ -160,11 +160,21 @@ def test_steps_reset_and_one_process_is_a_no_op():
     assert comm.launches == ["backward"] * len(dp.overlapped.buckets)  # the second step overlaps again
     from cvprimer.distributed import Communicator
 
-    single = DataParallel(net(0), Communicator(None))
+    single = DataParallel(net(0), Communicator(None), overlap=True)
     F.cross_entropy(single(x), y).backward()
     before = [p.grad.data.copy() for p in single.parameters()]
     assert single.allreduce_gradients() == 0
     assert all(np.array_equal(p.grad.data, b) for p, b in zip(single.parameters(), before, strict=True))
+
+
+def test_blocking_is_the_default():
+    """Overlap is opt-in: with it every rank must run each backward through the wrapper (a rank-local backward
+    would start collectives the others never join); the default keeps rank-local backward passes free."""
+    comm = TwoRankStandIn()
+    dp = DataParallel(net(0), comm)
+    x, y = data()
+    F.cross_entropy(dp(x), y).backward()
+    assert dp.overlapped is None and comm.launches == []
 
 
 def test_bad_arguments():

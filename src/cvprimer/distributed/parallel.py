@@ -440,11 +440,14 @@ class DataParallel(Module):
     ``state_dict``/``load_state_dict`` are too (no ``module.`` prefix, so checkpoints load into the bare
     model). After ``loss.backward()`` call :meth:`allreduce_gradients`, then ``optimizer.step()``.
 
-    With ``overlap=True`` (the default) a training forward (grad enabled, ``training`` mode) arms an
+    With ``overlap=True`` a training forward (grad enabled, ``training`` mode) arms an
     :class:`OverlappedReducer`: gradient buckets of ``bucket_bytes`` (default 256 KiB, a few buckets for
     ResNet-20's 1.1 MB of gradients) start their ``Iallreduce`` during backward as they fill, and
-    :meth:`allreduce_gradients` only completes them. ``overlap=False``: one blocking bucketed
-    ``Allreduce`` after backward (:class:`GradientReducer`). Both give the same numbers.
+    :meth:`allreduce_gradients` only completes them. Then, as with PyTorch's DDP, every rank must run each
+    training forward and backward through the wrapper together: a backward on one rank alone (say rank 0
+    taking a step before :func:`broadcast_optimizer`) would start collectives the other ranks never join.
+    ``overlap=False`` (the default): one blocking bucketed ``Allreduce`` when :meth:`allreduce_gradients`
+    is called, so rank-local backward passes stay free. Both give the same numbers.
 
     Example (run with ``mpiexec -n 2 python script.py``; as one process it is plain training)::
 
@@ -459,7 +462,7 @@ class DataParallel(Module):
     """
 
     def __init__(self, module: Module, comm: Communicator | None = None, bucket_bytes: int | None = None,
-                 overlap: bool = True) -> None:
+                 overlap: bool = False) -> None:
         super().__init__()
         if not isinstance(module, Module):
             raise TypeError(f"DataParallel: expected a Module, got {type(module).__name__}")
