@@ -56,7 +56,7 @@ def _training_data(data: Any, labels: Any, training: bool, name: str) -> tuple[n
 def _targets(y: np.ndarray, target_counts: Mapping[int, int] | None, default: int, name: str,
              direction: str) -> dict[int, int]:
     classes, counts = np.unique(y, return_counts=True)
-    have = dict(zip(classes.tolist(), counts.tolist(), strict=True))
+    have: dict[int, int] = dict(zip(classes.tolist(), counts.tolist(), strict=True))
     want = {c: default for c in have} if target_counts is None else {int(c): int(v) for c, v in target_counts.items()}
     for c, v in want.items():
         if c not in have:

@@ -192,9 +192,11 @@ class DataLoader:
         self.collate_fn = collate_fn
         self.sampler = sampler if sampler is not None else (
             RandomSampler(len(dataset)) if shuffle else SequentialSampler(len(dataset)))
-        self.batch_sampler = batch_sampler if batch_sampler is not None else BatchSampler(
-            self.sampler, self.batch_size, bool(drop_last))
         self._custom_batches = batch_sampler is not None
+        if batch_sampler is None:
+            assert self.batch_size is not None  # a positive int (checked above) unless batch_sampler is given
+            batch_sampler = BatchSampler(self.sampler, self.batch_size, bool(drop_last))
+        self.batch_sampler = batch_sampler
         self.num_workers = int(num_workers)
         self.pin_memory = bool(pin_memory)  # no-op on CPU
         self.timeout = float(timeout)

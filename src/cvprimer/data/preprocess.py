@@ -148,8 +148,8 @@ class Centerer:
 
 
 class _Squash:
-    forward: Callable[[np.ndarray], np.ndarray]
-    backward: Callable[[np.ndarray], np.ndarray]
+    forward: Callable[..., Any]  # a NumPy ufunc (np.log1p, ...)
+    backward: Callable[..., Any]
 
     def __init__(self, scale: float | str = 1.0) -> None:
         if not (scale == "std" or (isinstance(scale, (int, float)) and scale > 0)):

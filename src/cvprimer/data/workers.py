@@ -132,7 +132,8 @@ class WorkerPool:
 
     def __init__(self, maker: Any, num_workers: int, base_seed: int, worker_init_fn: Callable[[int], Any] | None,
                  context: Any, timeout: float) -> None:
-        ctx = mp.get_context(context) if isinstance(context, str) or context is None else context
+        # a multiprocessing context (Any: the stub's BaseContext declares no Process)
+        ctx: Any = mp.get_context(context) if isinstance(context, str) or context is None else context
         self.num_workers, self.timeout = num_workers, float(timeout)
         self.index_qs = [ctx.Queue() for _ in range(num_workers)]
         self.result_q = ctx.Queue()

@@ -81,7 +81,7 @@ class RandomErasing(_Erase):
             if rng.random() >= self.p:
                 continue
             for _ in range(10):
-                area = h * w * rng.uniform(*self.scale)
+                area = h * w * rng.uniform(self.scale[0], self.scale[1])
                 r = math.exp(rng.uniform(*logr))
                 eh, ew = round(math.sqrt(area * r)), round(math.sqrt(area / r))
                 if 0 < eh < h and 0 < ew < w:

@@ -263,7 +263,7 @@ class RandomResizedCrop(AffineTransform):
         area = h * w
         log_ratio = (math.log(self.ratio[0]), math.log(self.ratio[1]))
         for _ in range(10):
-            target = area * rng.uniform(*self.scale)
+            target = area * rng.uniform(self.scale[0], self.scale[1])
             r = math.exp(rng.uniform(*log_ratio))
             cw, ch = round(math.sqrt(target * r)), round(math.sqrt(target / r))
             if 0 < cw <= w and 0 < ch <= h:

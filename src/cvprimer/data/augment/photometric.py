@@ -125,7 +125,8 @@ class ColorJitter(_Photometric):
         if batch.images.shape[1] != 3 and (self.saturation != (1.0, 1.0) or self.hue != (0.0, 0.0)):
             raise ValueError(f"{self.name}: saturation and hue need RGB images (N, 3, H, W), got "
                              f"{batch.images.shape}")
-        return {k: rng.uniform(*getattr(self, k), size=n) for k in ("brightness", "contrast", "saturation", "hue")}
+        return {k: rng.uniform(getattr(self, k)[0], getattr(self, k)[1], size=n)
+                for k in ("brightness", "contrast", "saturation", "hue")}
 
     def pixels(self, x: np.ndarray, params: dict[str, Any]) -> np.ndarray:
         x = adjust_brightness(x, params["brightness"])
@@ -170,10 +171,11 @@ class GaussianNoise(_Photometric):
 
     def sample(self, batch: Batch, rng: np.random.Generator) -> dict[str, Any]:
         n = batch.images.shape[0]
-        return {"sigma": rng.uniform(*self.std, size=n), "noise": rng.standard_normal(batch.images.shape)}
+        return {"sigma": rng.uniform(self.std[0], self.std[1], size=n),
+                "noise": rng.standard_normal(batch.images.shape)}
 
     def pixels(self, x: np.ndarray, params: dict[str, Any]) -> np.ndarray:
-        y = x + (_per_image(params["sigma"], np.float64) * params["noise"]).astype(x.dtype)
+        y = x + (_per_image(params["sigma"], np.dtype(np.float64)) * params["noise"]).astype(x.dtype)
         return np.clip(y, 0, 1) if self.clip else y
 
 
@@ -240,7 +242,7 @@ class GaussianBlur(_Photometric):
             raise ValueError(f"{self.name}: sigma must be > 0 or a pair 0 < min <= max, got {sigma}")
 
     def sample(self, batch: Batch, rng: np.random.Generator) -> dict[str, Any]:
-        return {"sigma": rng.uniform(*self.sigma, size=batch.images.shape[0])}
+        return {"sigma": rng.uniform(self.sigma[0], self.sigma[1], size=batch.images.shape[0])}
 
     def pixels(self, x: np.ndarray, params: dict[str, Any]) -> np.ndarray:
         return gaussian_blur(x, params["sigma"])

@@ -39,7 +39,8 @@ def load_image_folder(root: str | os.PathLike, *, size: tuple[int, int] | None =
     classes = sorted(d for d in os.listdir(root) if os.path.isdir(os.path.join(root, d)) and not d.startswith("."))
     if not classes:
         raise ValueError(f"load_image_folder: {root!r} has no class sub-folders; expected root/<class>/<image>")
-    arrays, labels = [], []
+    arrays: list[np.ndarray] = []
+    labels: list[int] = []
     for label, cls in enumerate(classes):
         folder = os.path.join(root, cls)
         files = sorted(f for f in os.listdir(folder)
@@ -76,10 +77,10 @@ def _read(im: Any, channels: int, size: tuple[int, int] | None) -> np.ndarray:
         top = 65535.0 if im.mode.startswith("I;16") or grey.max(initial=0) <= 65535 else float(grey.max())
         im = Image.fromarray((grey / top).astype(np.float32), mode="F")
         if size is not None:
-            im = im.resize((int(size[1]), int(size[0])), Image.BILINEAR)
+            im = im.resize((int(size[1]), int(size[0])), Image.Resampling.BILINEAR)
         g = np.clip(np.asarray(im, dtype=np.float32), 0.0, 1.0)
         return np.repeat(g[:, :, None], 3, axis=2) if channels == 3 else g
     im = im.convert("RGB" if channels == 3 else "L")
     if size is not None:
-        im = im.resize((int(size[1]), int(size[0])), Image.BILINEAR)
+        im = im.resize((int(size[1]), int(size[0])), Image.Resampling.BILINEAR)
     return np.asarray(im, dtype=np.float32) / np.float32(255.0)

@@ -382,7 +382,7 @@ def _row_max(v):  # pragma: no cover - compiled
     return m
 
 
-def _reduce_helpers() -> tuple[Any, Any]:
+def _reduce_helpers() -> tuple[Any, Any, Any]:
     """Row sums (started from ``s``, which sets the type) with reassociation allowed, so that they
     vectorize: kept out of the exp code, whose ln 2 split must not be reassociated."""
     if not jit.available():  # pragma: no cover
@@ -633,7 +633,8 @@ def softmax_axis(x: np.ndarray, axis: int, log: bool) -> np.ndarray | None:
     if x3.shape[2] == 1:
         x2, y2 = x3[:, :, 0], y3[:, :, 0]
         if not log:
-            return softmax_rows(x2, False).reshape(x.shape)
+            r = softmax_rows(x2, False)
+            return None if r is None else r.reshape(x.shape)
         z = x.dtype.type(0)
         ok = pool_map(lambda a, b: _log_softmax_rows(x2[a:b], y2[a:b], z), _spans(x3), blas_single=False)
     else:
@@ -655,7 +656,8 @@ def softmax_axis_grad(y: np.ndarray, gy: np.ndarray, axis: int, log: bool) -> np
     if y3.shape[2] == 1:
         y2, g2, x2 = y3[:, :, 0], g3[:, :, 0], x3[:, :, 0]
         if not log:
-            return softmax_rows_grad(y2, g2).reshape(y.shape)
+            r = softmax_rows_grad(y2, g2)
+            return None if r is None else r.reshape(y.shape)
         z = y.dtype.type(0)
         pool_map(lambda a, b: _log_softmax_rows_grad(y2[a:b], g2[a:b], x2[a:b], z), _spans(y3),
                  blas_single=False)

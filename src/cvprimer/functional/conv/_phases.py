@@ -61,6 +61,7 @@ def phases_forward(x: np.ndarray, w: np.ndarray, g: Any) -> tuple[np.ndarray, li
             y = yi
         else:
             y += yi
+    assert y is not None  # a strided conv has at least one phase
     return y, saved
 
 

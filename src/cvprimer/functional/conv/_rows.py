@@ -79,6 +79,7 @@ def rows_forward(x: np.ndarray | None, w: np.ndarray, g: Any, lowered: tuple[np.
     G = g.groups
     O = w.shape[0]
     if lowered is None:
+        assert x is not None, "rows_forward: x or lowered must be given"
         N, C = x.shape[:2]
         fused = C // G < settings.conv_fuse_below and g.k[1] > 1
         R, Hp, Wp = row_lower(x, g.pads, g.k, g.d, G, copies=fused)
@@ -142,11 +143,11 @@ def rows_grad_weight(saved: tuple[np.ndarray, int, int], gy: np.ndarray, w_shape
         for t, (off, _, _) in enumerate(plan):
             np.matmul(_op(R, off + m0, b).transpose(0, 2, 1), gyb, out=tmp)
             acc[t] += tmp
-    for gwt, (_, i, j) in zip(acc, plan, strict=True):  # (G, K, O/g) each
-        if j is None:
+    for gwt, (_, i, col) in zip(acc, plan, strict=True):  # (G, K, O/g) each
+        if col is None:
             gw[:, :, :, i, :] = gwt.reshape(G, g.k[1], Cg, Og).transpose(0, 3, 2, 1)
         else:
-            gw[:, :, :, i, j] = gwt.transpose(0, 2, 1)
+            gw[:, :, :, i, col] = gwt.transpose(0, 2, 1)
     return gw.reshape(w_shape)
 
 

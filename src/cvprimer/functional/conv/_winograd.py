@@ -275,7 +275,7 @@ def _forward_tiles(x: np.ndarray, U: np.ndarray, pt: int, pl: int, out: tuple[in
         b = min(N, a + nb)
         t = (b - a) * th * tw
         V, M = _tiles(vbuf, C, t), _tiles(mbuf, O, t)
-        tiles_in(x[a:b], pt, pl, th, tw, vbuf, P, keep[a:b] if copy else x[a:b], copy)
+        tiles_in(x[a:b], pt, pl, th, tw, vbuf, P, keep[a:b] if keep is not None else x[a:b], copy)
         np.matmul(U, V, out=M)
         tiles_out(mbuf, th, tw, y[a:b])
     return y

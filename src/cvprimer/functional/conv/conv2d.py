@@ -162,7 +162,8 @@ def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride: Any = 
     x, weight = as_tensor(op, "x", x), as_tensor(op, "weight", weight)
     bias = None if bias is None else as_tensor(op, "bias", bias)
     check_operands(op, x, weight, bias, 2, groups)
-    geom = conv_geometry(op, x.shape[-2:], weight.shape[-2:], stride, padding, dilation, groups)
+    geom = conv_geometry(op, (x.shape[-2], x.shape[-1]), (weight.shape[-2], weight.shape[-1]), stride, padding,
+                         dilation, groups)
     if x.ndim == 3:
         return Conv2dFn.apply(x.reshape(1, *x.shape), weight, bias, geom).reshape(
             weight.shape[0], *geom.out)
@@ -214,7 +215,7 @@ def cost(x_shape: tuple[int, ...], w_shape: tuple[int, ...], stride: Any = 1, pa
 
     ``MACs = N C_out H_out W_out (C_in/g) k_h k_w``.
     """
-    geom = conv_geometry("conv2d.cost", tuple(x_shape[-2:]), tuple(w_shape[-2:]), stride, padding,
+    geom = conv_geometry("conv2d.cost", (x_shape[-2], x_shape[-1]), (w_shape[-2], w_shape[-1]), stride, padding,
                          dilation, groups)
     n = int(np.prod(x_shape[:-3])) if len(x_shape) == 4 else 1
     out = n * w_shape[0] * geom.out[0] * geom.out[1]

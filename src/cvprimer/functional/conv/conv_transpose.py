@@ -174,7 +174,7 @@ def conv_transpose2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stri
                 f"{op}: output_padding {op_} must be smaller than max(stride, dilation) per axis; "
                 f"got stride {s}, dilation {d}"
             )
-    k = tuple(weight.shape[-2:])
+    k = (weight.shape[-2], weight.shape[-1])
     H, W = x.shape[-2:]
     out = tuple((n - 1) * s[a] - 2 * p[a] + d[a] * (k[a] - 1) + op_[a] + 1
                 for a, n in enumerate((H, W)))

@@ -356,10 +356,10 @@ def cross_entropy(
     w = class_weight(op, weight, c, x.dtype)
     kind = (target.dtype if isinstance(target, Tensor) else np.asarray(target).dtype).kind
     if kind == "f":
-        t = tensor_arg(op, "target", target)
-        _soft_target(op, x, t)
+        soft = tensor_arg(op, "target", target)
+        _soft_target(op, x, soft)
         loss_shape = () if x.ndim == 1 else (x.shape[0],) + x.shape[2:]
-        return CrossEntropyFn.apply(x, t, w, ignore_index, reduction, float(label_smoothing), True, loss_shape)
+        return CrossEntropyFn.apply(x, soft, w, ignore_index, reduction, float(label_smoothing), True, loss_shape)
     t, loss_shape = hard_target_rows(op, x, target, ignore_index)
     if w is None and label_smoothing == 0.0:  # the common case: fewer passes, same math
         return CrossEntropyIndexFn.apply(x, t, ignore_index, reduction, loss_shape)

@@ -146,7 +146,7 @@ def _unpool_size(op: str, shape: tuple[int, ...], kernel_size: Any, stride: Any,
                                  f"default size {default} for input of shape {shape}")
     if min(out) < 1:
         raise ValueError(f"{op}: input of shape {shape} gives an empty output {out}")
-    return out
+    return out[0], out[1]
 
 
 def cost(x_shape: tuple[int, ...], kernel_size: Any, stride: Any = None, padding: Any = 0,

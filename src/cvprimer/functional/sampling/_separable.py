@@ -15,6 +15,7 @@ float32 input) and the float32 scale of ``nearest``.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -91,7 +92,7 @@ def linear_matrix(n_in: int, n_out: int, align_corners: bool, scale: float | Non
         s = source_scale(n_in, n_out, scale, dtype)
         # PyTorch's compiled kernel evaluates s (o + 1/2) - 1/2 as one fused multiply-add (a single
         # rounding); a wider type makes the product exact here, so one cast rounds the same way
-        wide = np.float64 if dtype == np.float32 else np.longdouble
+        wide: Any = np.float64 if dtype == np.float32 else np.longdouble  # (Any: NumPy's stubs cannot add the union)
         src = (wide(s) * (o.astype(wide) + wide(0.5)) - wide(0.5)).astype(dtype)
         src = np.maximum(src, dtype.type(0))
     i0 = np.minimum(np.floor(src).astype(np.int64), n_in - 1)
@@ -153,7 +154,7 @@ def cubic_matrix(n_in: int, n_out: int, align_corners: bool, scale: float | None
         src = s * o
     else:
         s = source_scale(n_in, n_out, scale, dtype)
-        wide = np.float64 if dtype == np.float32 else np.longdouble  # one rounding, as a fused multiply-add
+        wide: Any = np.float64 if dtype == np.float32 else np.longdouble  # one rounding, as a fused multiply-add
         src = (wide(s) * (o.astype(wide) + wide(0.5)) - wide(0.5)).astype(dtype)
     i0 = np.floor(src).astype(np.int64)
     t = (src - i0.astype(dtype)).astype(dtype)

@@ -152,7 +152,7 @@ class InterpolateNdFn(Function):
                 scales: tuple[float | None, ...], align_corners: bool) -> np.ndarray:
         sizes = x.shape[2:]
         y = x
-        ops = []
+        ops: list[Any] = []  # per axis: (index, n_in) for nearest, else the resampling matrix
         for a, (n_in, n_out, sc) in enumerate(zip(sizes, out, scales, strict=True)):
             if mode in _NEAREST:  # PyTorch's 1-D and 3-D nearest kernels take no identity/halving shortcut
                 idx = (nearest_index(n_in, n_out, sc, shortcuts=False) if mode == "nearest"
@@ -171,7 +171,8 @@ class InterpolateNdFn(Function):
         g = gy
         for a, A in enumerate(ctx.ops):
             if isinstance(A, tuple):
-                A = one_hot(*A, gy.dtype)
+                idx, n_in = A
+                A = one_hot(idx, n_in, gy.dtype)
             g = _along(g, A.T.astype(gy.dtype, copy=False), 2 + a)
         return (np.ascontiguousarray(g),)
 
@@ -308,6 +309,7 @@ def cost(x_shape: tuple[int, ...], size: Any = None, scale_factor: Any = None, m
             "area": 0}[mode] * n_out
     flops = 0
     if mode == "area":
-        taps = [int((adaptive_avg_matrix(n, o, np.float64) > 0).sum()) for n, o in zip(x_shape[2:], out, strict=True)]
+        f64 = np.dtype(np.float64)
+        taps = [int((adaptive_avg_matrix(n, o, f64) > 0).sum()) for n, o in zip(x_shape[2:], out, strict=True)]
         flops = planes * (math.prod(taps) + math.prod(out))
     return dict(macs=macs, flops=flops, bytes=(math.prod(x_shape) + n_out) * itemsize)
