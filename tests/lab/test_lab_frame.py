@@ -311,3 +311,18 @@ def test_the_frame_counts_questions_from_questions_py():
             if tok.type == tokenize.STRING and tok.start[0] > 3 and re.search(r"\b54\b", tok.string):
                 found.append(f"{p.name}:{tok.start[0]}")
     assert not found, found
+
+
+def test_one_thread_control_for_experiments():
+    """The runner holds every experiment's ``run`` to ``Experiment.threads`` (issue 28 point 6): experiments do
+    not set BLAS threads themselves, except q54's single-thread roofline helper, whose contract is one thread
+    also when it is called outside the runner."""
+    import pathlib
+
+    import cvprimer.lab.experiments as pkg
+
+    users = sorted(p.name for p in pathlib.Path(pkg.__file__).parent.glob("q*.py")
+                   if "blas_threads(" in p.read_text(encoding="utf-8"))
+    assert users == ["q54_depthwise_speed.py"]
+    src = pathlib.Path(pkg.__file__).parent.joinpath("q54_depthwise_speed.py").read_text(encoding="utf-8")
+    assert src.count("blas_threads(") == 1

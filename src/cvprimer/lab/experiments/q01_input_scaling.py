@@ -20,7 +20,6 @@ import numpy as np
 import cvprimer as cp
 from cvprimer import data as cd
 from cvprimer import nn
-from cvprimer.analysis.timing import blas_threads
 from cvprimer.lab.common import Data, fit, load_data
 from cvprimer.lab.experiment import (
     CONFIRMED,
@@ -174,8 +173,7 @@ class InputScaling(Experiment):
     }
 
     def run(self, ctx: Context) -> Result:
-        with blas_threads(1):  # small matrices: one BLAS thread is as fast alone and far faster on a busy CPU
-            return self._run(ctx)
+        return self._run(ctx)
 
     def _run(self, ctx: Context) -> Result:
         d = load_data("digits", ctx.pick(400, 1437, tiny=120), ctx.pick(360, 360, tiny=60), ctx.rng)
@@ -191,7 +189,7 @@ class InputScaling(Experiment):
             cp.manual_seed(ctx.seed)
             gen = np.random.default_rng()
             gen.bit_generator.state = state
-            with blas_threads(1), np.errstate(all="ignore"):  # the largest rates diverge on purpose
+            with np.errstate(all="ignore"):  # the largest rates diverge on purpose
                 return fit(mlp(xtr.shape[1]), Data(xtr, d.y_train, xva, d.y_val), epochs, gen, lr=lr,
                            optimizer=opt, batch_size=32)
 

@@ -18,7 +18,6 @@ from collections.abc import Mapping
 import numpy as np
 
 from cvprimer import data as cd
-from cvprimer.analysis.timing import blas_threads
 from cvprimer.lab.common import load_data, sample_photo
 from cvprimer.lab.experiment import (
     CONFIRMED,
@@ -205,8 +204,7 @@ class NormalizationMethods(Experiment):
     }
 
     def run(self, ctx: Context) -> Result:
-        with blas_threads(1):  # small matrices: one BLAS thread is as fast alone and far faster on a busy CPU
-            return self._run(ctx)
+        return self._run(ctx)
 
     def _run(self, ctx: Context) -> Result:
         feats = features(ctx)

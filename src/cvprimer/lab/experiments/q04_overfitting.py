@@ -26,7 +26,6 @@ from typing import Any
 import numpy as np
 
 from cvprimer import nn, optim
-from cvprimer.analysis.timing import blas_threads
 from cvprimer.data.augment import RandomAffine
 from cvprimer.lab.common import Data, accuracy, fit, load_data
 from cvprimer.lab.experiment import (
@@ -264,8 +263,7 @@ class OverfittingRemedies(Experiment):
     }
 
     def run(self, ctx: Context) -> Result:
-        with blas_threads(1):  # small matrices: one BLAS thread is faster on a shared machine
-            return self._run(ctx)
+        return self._run(ctx)
 
     def _run(self, ctx: Context) -> Result:
         st = prepare(ctx)

@@ -20,7 +20,6 @@ import numpy as np
 
 import cvprimer as cp
 from cvprimer import nn, optim
-from cvprimer.analysis.timing import blas_threads
 from cvprimer.core.tensor import Tensor
 from cvprimer.lab.common import fit, load_data
 from cvprimer.lab.experiment import (
@@ -220,8 +219,7 @@ class Optimizers(Experiment):
     }
 
     def run(self, ctx: Context) -> Result:
-        with blas_threads(1):  # small matrices: one BLAS thread is as fast alone and far faster on a busy CPU
-            return self._run(ctx)
+        return self._run(ctx)
 
     def _run(self, ctx: Context) -> Result:
         steps = ctx.pick(300, 1500, tiny=20)
@@ -248,8 +246,7 @@ class Optimizers(Experiment):
             gen = np.random.default_rng()
             gen.bit_generator.state = state  # the same batches for every optimizer
             opt = OPTIMIZERS[name][1](OPTIMIZERS[name][2])(list(model.parameters()))
-            with blas_threads(1):  # small matrices: one thread is faster and steady on a busy machine
-                f = fit(model, data, epochs, gen, optimizer=opt, batch_size=32)
+            f = fit(model, data, epochs, gen, optimizer=opt, batch_size=32)
             acc[name], curves[name] = f.val_acc, f.curve("train_loss")
         self._plot_cnn(ctx, names, curves, acc)
 

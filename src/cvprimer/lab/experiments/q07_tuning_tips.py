@@ -16,7 +16,6 @@ import numpy as np
 import cvprimer as cp
 import cvprimer.functional as F
 from cvprimer import nn, optim
-from cvprimer.analysis.timing import blas_threads
 from cvprimer.data import ArrayDataset, DataLoader
 from cvprimer.lab.common import fit, load_data
 from cvprimer.lab.experiment import Context, Experiment, Figure, Result, Table, fmt
@@ -151,8 +150,7 @@ class TuningTips(Experiment):
     }
 
     def run(self, ctx: Context) -> Result:
-        with blas_threads(1):  # small matrices: one BLAS thread is as fast alone and far faster on a busy CPU
-            return self._run(ctx)
+        return self._run(ctx)
 
     def _run(self, ctx: Context) -> Result:
         data = load_data("digits", ctx.pick(800, 1437, tiny=100), ctx.pick(360, 360, tiny=60), ctx.rng,
@@ -165,40 +163,39 @@ class TuningTips(Experiment):
             g.bit_generator.state = state
             return g
 
-        with blas_threads(1):
-            # 1. the range test
+        # 1. the range test
+        cp.manual_seed(ctx.seed)
+        model = mlp()
+        opt = optim.SGD(model.parameters(), lr=1e-5, momentum=0.9)
+        loader = DataLoader(ArrayDataset(data.x_train, data.y_train), batch_size=32, shuffle=True, rng=gen())
+        batches = ((cp.tensor(x), cp.tensor(y)) for x, y in loader)
+        rt = optim.lr_range_test(model, F.cross_entropy, opt, _repeat(loader, batches), start_lr=1e-5,
+                                 end_lr=10.0, num_steps=120)
+        lr = float(rt.suggested_lr or 0.1)
+
+        # 2. warm-up + cosine vs constant, at the suggested rate
+        runs: dict[str, Any] = {}
+        lr_logs: dict[str, list[float]] = {}
+        steps = epochs * -(-len(data.y_train) // 32)
+        for name in ("constant", "warm-up + cosine"):
             cp.manual_seed(ctx.seed)
             model = mlp()
-            opt = optim.SGD(model.parameters(), lr=1e-5, momentum=0.9)
-            loader = DataLoader(ArrayDataset(data.x_train, data.y_train), batch_size=32, shuffle=True, rng=gen())
-            batches = ((cp.tensor(x), cp.tensor(y)) for x, y in loader)
-            rt = optim.lr_range_test(model, F.cross_entropy, opt, _repeat(loader, batches), start_lr=1e-5,
-                                     end_lr=10.0, num_steps=120)
-            lr = float(rt.suggested_lr or 0.1)
+            opt = optim.SGD(model.parameters(), lr=lr, momentum=0.9)
+            warm = max(1, steps // 10)
+            sched = (lr_scheduler.ScheduleLR(opt, lambda base, w=warm: schedules.warmup("linear", w, base).then(
+                schedules.cosine(base, steps - w))) if name != "constant" else None)
+            log = LrLog()
+            runs[name] = fit(model, data, epochs, gen(), optimizer=opt, batch_size=32, scheduler=sched,
+                             scheduler_interval="step", callbacks=[log])
+            lr_logs[name] = log.lrs
 
-            # 2. warm-up + cosine vs constant, at the suggested rate
-            runs: dict[str, Any] = {}
-            lr_logs: dict[str, list[float]] = {}
-            steps = epochs * -(-len(data.y_train) // 32)
-            for name in ("constant", "warm-up + cosine"):
+        # 3. batch size x weight decay
+        grid: dict[tuple[int, float], Any] = {}
+        for b in BATCHES:
+            for wd in DECAYS:
                 cp.manual_seed(ctx.seed)
-                model = mlp()
-                opt = optim.SGD(model.parameters(), lr=lr, momentum=0.9)
-                warm = max(1, steps // 10)
-                sched = (lr_scheduler.ScheduleLR(opt, lambda base, w=warm: schedules.warmup("linear", w, base).then(
-                    schedules.cosine(base, steps - w))) if name != "constant" else None)
-                log = LrLog()
-                runs[name] = fit(model, data, epochs, gen(), optimizer=opt, batch_size=32, scheduler=sched,
-                                 scheduler_interval="step", callbacks=[log])
-                lr_logs[name] = log.lrs
-
-            # 3. batch size x weight decay
-            grid: dict[tuple[int, float], Any] = {}
-            for b in BATCHES:
-                for wd in DECAYS:
-                    cp.manual_seed(ctx.seed)
-                    grid[b, wd] = fit(mlp(), data, epochs, gen(), lr=0.05 * b / 64, optimizer="momentum",
-                                      batch_size=b, weight_decay=wd)
+                grid[b, wd] = fit(mlp(), data, epochs, gen(), lr=0.05 * b / 64, optimizer="momentum",
+                                  batch_size=b, weight_decay=wd)
         self._plot(ctx, rt, lr, lr_logs, runs, grid)
         best = max(grid, key=lambda k: grid[k].val_acc)
         worst = min(grid, key=lambda k: grid[k].val_acc)

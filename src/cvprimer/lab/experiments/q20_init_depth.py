@@ -23,7 +23,6 @@ import numpy as np
 import cvprimer as cp
 import cvprimer.functional as F
 from cvprimer import nn
-from cvprimer.analysis.timing import blas_threads
 from cvprimer.lab.common import Data, fit, load_data
 from cvprimer.lab.experiment import Context, Experiment, Figure, Result, Table, Text, evidence, fmt, verdict_if
 from cvprimer.lab.plots import tr, tr_table
@@ -206,8 +205,7 @@ class InitAcrossDepth(Experiment):
     }
 
     def run(self, ctx: Context) -> Result:
-        with blas_threads(1):  # small matrices: one BLAS thread is as fast alone and far faster on a busy CPU
-            return self._run(ctx)
+        return self._run(ctx)
 
     def _run(self, ctx: Context) -> Result:
         d32 = load_data("digits", ctx.pick(500, 1437, tiny=200), 360, ctx.rng, standardize=True)

@@ -22,7 +22,6 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from cvprimer.analysis.timing import blas_threads
 from cvprimer.lab._deepmlp import DeepMLP, monitored_fit, weight_grad_norms
 from cvprimer.lab.common import load_data
 from cvprimer.lab.experiment import Context, Experiment, Figure, Result, Table, Text, evidence, fmt, verdict_if
@@ -180,8 +179,7 @@ class VanishingGradients(Experiment):
     }
 
     def run(self, ctx: Context) -> Result:
-        with blas_threads(1):  # small matrices: one BLAS thread is faster on a shared machine
-            return self._measure(ctx)
+        return self._measure(ctx)
 
     def _measure(self, ctx: Context) -> Result:
         data = load_data("digits", ctx.pick(320, 1400, tiny=300), 360, ctx.rng, standardize=True)

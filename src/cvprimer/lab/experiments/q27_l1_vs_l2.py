@@ -17,7 +17,6 @@ from typing import Any
 import numpy as np
 
 from cvprimer import nn, optim
-from cvprimer.analysis.timing import blas_threads
 from cvprimer.lab.common import fit, load_data
 from cvprimer.lab.experiment import Context, Experiment, Figure, Result, Table, Text, evidence, fmt, verdict_if
 from cvprimer.lab.plots import tr
@@ -141,8 +140,7 @@ class L1VersusL2(Experiment):
     }
 
     def run(self, ctx: Context) -> Result:
-        with blas_threads(1):  # small matrices: one BLAS thread is faster on a shared machine
-            return self._run(ctx)
+        return self._run(ctx)
 
     def _run(self, ctx: Context) -> Result:
         # raw [0, 1] pixels: an always-black border pixel then has no data gradient, as in any real model

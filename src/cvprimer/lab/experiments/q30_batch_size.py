@@ -18,7 +18,6 @@ import numpy as np
 
 import cvprimer as cp
 from cvprimer import nn
-from cvprimer.analysis.timing import blas_threads
 from cvprimer.lab._gradstats import batch_gradient_stats, gradient_noise, sharpness
 from cvprimer.lab.common import fit, load_data
 from cvprimer.lab.experiment import Context, Experiment, Figure, Result, Table, Text, evidence, fmt, verdict_if
@@ -137,8 +136,7 @@ class BatchSize(Experiment):
     }
 
     def run(self, ctx: Context) -> Result:
-        with blas_threads(1):  # small matrices: one BLAS thread is as fast alone and far faster on a busy CPU
-            return self._run(ctx)
+        return self._run(ctx)
 
     def _run(self, ctx: Context) -> Result:
         data = load_data("digits", ctx.pick(800, 1437, tiny=600), ctx.pick(360, 360, tiny=100), ctx.rng,
@@ -159,8 +157,7 @@ class BatchSize(Experiment):
                 gen = np.random.default_rng()
                 gen.bit_generator.state = state
                 t0 = time.process_time()
-                with blas_threads(1):
-                    f = fit(model, data, epochs, gen, lr=lr, optimizer="momentum", batch_size=b)
+                f = fit(model, data, epochs, gen, lr=lr, optimizer="momentum", batch_size=b)
                 cpu = time.process_time() - t0
                 ok = np.isfinite(f.curve("train_loss")[-1])
                 draws = ctx.pick(8, 24, tiny=2)

@@ -231,7 +231,7 @@ class MultiDevice(Experiment):
                           "two-process part was skipped; the in-process figures above decide.",
                     "zh": "这里没有安装 mpi4py/mpiexec（pip install 'cvprimer[distributed]'），"
                           "因此跳过了双进程部分，结论由上面的进程内测量给出。"}
-        from cvprimer.distributed import gradient_agreement
+        from cvprimer.lab._q32_worker import gradient_agreement
 
         rep = gradient_agreement(ranks=2, batch_per_rank=8)
         figs["mpi_mean_vs_big_mean_loss"] = Figure(rep["mean_loss"]["mean_over_ranks"], "relative")

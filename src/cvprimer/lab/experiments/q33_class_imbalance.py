@@ -21,7 +21,6 @@ import numpy as np
 import cvprimer as cp
 import cvprimer.functional as F
 from cvprimer import nn
-from cvprimer.analysis.timing import blas_threads
 from cvprimer.data import (
     ArrayDataset,
     ClassBalancedSampler,
@@ -182,8 +181,7 @@ class ClassImbalance(Experiment):
     }
 
     def run(self, ctx: Context) -> Result:
-        with blas_threads(1):  # small matrices: one BLAS thread is as fast alone and far faster on a busy CPU
-            return self._measure(ctx)
+        return self._measure(ctx)
 
     def _measure(self, ctx: Context) -> Result:
         majority = ctx.pick(150, 300, tiny=50)

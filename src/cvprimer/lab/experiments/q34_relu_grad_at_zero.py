@@ -16,7 +16,6 @@ import numpy as np
 
 import cvprimer as cp
 from cvprimer import nn
-from cvprimer.analysis.timing import blas_threads
 from cvprimer.core.tensor import Tensor
 from cvprimer.lab.common import fit, load_data
 from cvprimer.lab.experiment import Context, Experiment, Figure, Result, Table, Text, evidence, fmt, verdict_if
@@ -172,8 +171,7 @@ class ReLUGradAtZero(Experiment):
     }
 
     def run(self, ctx: Context) -> Result:
-        with blas_threads(1):  # small matrices: one BLAS thread is as fast alone and far faster on a busy CPU
-            return self._measure(ctx)
+        return self._measure(ctx)
 
     def _measure(self, ctx: Context) -> Result:
         data = load_data("mnist_sample", ctx.pick(240, 3000, tiny=120), ctx.pick(240, 1000, tiny=60), ctx.rng)

@@ -16,7 +16,6 @@ import numpy as np
 
 import cvprimer as cp
 from cvprimer import nn
-from cvprimer.analysis.timing import blas_threads
 from cvprimer.lab._shifts import lean, shift_images
 from cvprimer.lab.common import Data, accuracy, fit, load_data
 from cvprimer.lab.experiment import Context, Experiment, Figure, Result, Table, Text, evidence, fmt, verdict_if
@@ -148,8 +147,7 @@ class MaxVsAvgPooling(Experiment):
     }
 
     def run(self, ctx: Context) -> Result:
-        with blas_threads(1):  # small matrices: one BLAS thread is as fast alone and far faster on a busy CPU
-            return self._measure(ctx)
+        return self._measure(ctx)
 
     def _measure(self, ctx: Context) -> Result:
         state = ctx.child_rng().bit_generator.state

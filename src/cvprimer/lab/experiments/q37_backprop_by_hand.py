@@ -18,7 +18,6 @@ import numpy as np
 
 import cvprimer as cp
 import cvprimer.functional as F
-from cvprimer.analysis.timing import blas_threads
 from cvprimer.lab.common import load_data
 from cvprimer.lab.experiment import Context, Experiment, Figure, Result, Table, Text, evidence, fmt, verdict_if
 from cvprimer.lab.plots import tr, tr_table
@@ -210,8 +209,7 @@ class BackpropByHand(Experiment):
     }
 
     def run(self, ctx: Context) -> Result:
-        with blas_threads(1):  # small matrices: one BLAS thread is faster on a shared machine
-            return self._measure(ctx)
+        return self._measure(ctx)
 
     def _measure(self, ctx: Context) -> Result:
         data = load_data("digits", 200, 50, ctx.rng, standardize=True)

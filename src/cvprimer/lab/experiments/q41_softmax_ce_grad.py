@@ -16,7 +16,6 @@ import numpy as np
 
 import cvprimer as cp
 import cvprimer.functional as F
-from cvprimer.analysis.timing import blas_threads
 from cvprimer.lab._deepmlp import DeepMLP
 from cvprimer.lab.common import fit, load_data
 from cvprimer.lab.experiment import Context, Experiment, Figure, Result, Table, Text, evidence, fmt, verdict_if
@@ -143,8 +142,7 @@ class SoftmaxCrossEntropyGrad(Experiment):
     }
 
     def run(self, ctx: Context) -> Result:
-        with blas_threads(1):  # small matrices: one BLAS thread is faster on a shared machine
-            return self._measure(ctx)
+        return self._measure(ctx)
 
     def _measure(self, ctx: Context) -> Result:
         rng = ctx.rng

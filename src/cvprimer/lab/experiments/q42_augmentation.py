@@ -22,7 +22,6 @@ import numpy as np
 import cvprimer as cp
 import cvprimer.functional as F
 from cvprimer import nn
-from cvprimer.analysis.timing import blas_threads
 from cvprimer.core.tensor import Tensor
 from cvprimer.data import augment as A
 from cvprimer.lab._shifts import lean
@@ -296,8 +295,7 @@ class Augmentation(Experiment):
     }
 
     def run(self, ctx: Context) -> Result:
-        with blas_threads(1):  # small matrices: one BLAS thread is as fast alone and far faster on a busy CPU
-            return self._measure(ctx)
+        return self._measure(ctx)
 
     def _measure(self, ctx: Context) -> Result:
         if ctx.save_plots:  # pictures only: a seed whose plots are not kept skips drawing them

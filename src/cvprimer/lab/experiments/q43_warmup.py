@@ -23,7 +23,6 @@ from typing import Any
 import numpy as np
 
 import cvprimer.functional as F
-from cvprimer.analysis.timing import blas_threads
 from cvprimer.core.function import no_grad
 from cvprimer.core.tensor import Tensor
 from cvprimer.lab._deepmlp import DeepMLP, StepLosses
@@ -262,8 +261,7 @@ class WarmUp(Experiment):
     }
 
     def run(self, ctx: Context) -> Result:
-        with blas_threads(1):  # small matrices: one BLAS thread is faster on a shared machine
-            return self._measure(ctx)
+        return self._measure(ctx)
 
     def _measure(self, ctx: Context) -> Result:
         data = load_data("digits", ctx.pick(400, 1200, tiny=400), ctx.pick(360, 360, tiny=200), ctx.rng,

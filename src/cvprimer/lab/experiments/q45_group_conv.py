@@ -18,7 +18,7 @@ import numpy as np
 import cvprimer as cp
 import cvprimer.functional as F
 from cvprimer import nn
-from cvprimer.analysis.timing import blas_threads, time_interleaved
+from cvprimer.analysis.timing import time_interleaved
 from cvprimer.lab._convnets import cost
 from cvprimer.lab.experiment import Context, Experiment, Figure, Result, Table, Text, evidence, fmt, verdict_if
 from cvprimer.lab.plots import tr_table
@@ -139,7 +139,7 @@ class GroupConv(Experiment):
         n, hw = ctx.pick((8, 24), (16, 32), tiny=(2, 8))
         xt = cp.tensor(ctx.rng.standard_normal((n, c, hw, hw)).astype(np.float32))
         ws = {g: cp.tensor(ctx.rng.standard_normal((c, c // g, 3, 3)).astype(np.float32)) for g in gs}
-        with cp.no_grad(), blas_threads(1):
+        with cp.no_grad():
             med = time_interleaved({str(g): (lambda g=g: F.conv2d(xt, ws[g], padding=1, groups=g)) for g in gs},
                                    repeat=ctx.pick(5, 11, tiny=1), warmup=1)
         t = {g: med[str(g)] for g in gs}

@@ -13,7 +13,6 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from cvprimer.analysis.timing import blas_threads
 from cvprimer.lab._deepmlp import DeepMLP, monitored_fit
 from cvprimer.lab.common import Data, load_data
 from cvprimer.lab.experiment import Context, Experiment, Figure, Result, Table, Text, evidence, fmt, verdict_if
@@ -145,8 +144,7 @@ class NonConvergence(Experiment):
     }
 
     def run(self, ctx: Context) -> Result:
-        with blas_threads(1):  # small matrices: one BLAS thread is faster on a shared machine
-            return self._measure(ctx)
+        return self._measure(ctx)
 
     def _measure(self, ctx: Context) -> Result:
         n_train, n_val = ctx.pick(600, 1400, tiny=200), ctx.pick(360, 360, tiny=100)

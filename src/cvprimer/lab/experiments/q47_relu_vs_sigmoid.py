@@ -19,7 +19,7 @@ import numpy as np
 
 import cvprimer as cp
 import cvprimer.functional as F
-from cvprimer.analysis.timing import blas_threads, time_interleaved
+from cvprimer.analysis.timing import time_interleaved
 from cvprimer.lab._deepmlp import DeepMLP, dead_fraction, weight_grad_norms
 from cvprimer.lab.common import fit, load_data, predict
 from cvprimer.lab.experiment import Context, Experiment, Figure, Result, Table, Text, evidence, fmt, verdict_if
@@ -158,8 +158,7 @@ class ReluVsSigmoid(Experiment):
     }
 
     def run(self, ctx: Context) -> Result:
-        with blas_threads(1):  # small matrices: one BLAS thread is faster on a shared machine
-            return self._measure(ctx)
+        return self._measure(ctx)
 
     def _measure(self, ctx: Context) -> Result:
         data = load_data("digits", ctx.pick(600, 1400, tiny=200), ctx.pick(360, 360, tiny=100), ctx.rng,

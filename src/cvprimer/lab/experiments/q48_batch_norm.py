@@ -18,7 +18,6 @@ from typing import Any
 
 import numpy as np
 
-from cvprimer.analysis.timing import blas_threads
 from cvprimer.core.function import no_grad
 from cvprimer.core.tensor import Tensor
 from cvprimer.lab._deepmlp import DeepMLP, StepLosses, weight_grad_norms
@@ -197,8 +196,7 @@ class BatchNormEffects(Experiment):
     }
 
     def run(self, ctx: Context) -> Result:
-        with blas_threads(1):  # small matrices: one BLAS thread is faster on a shared machine
-            return self._measure(ctx)
+        return self._measure(ctx)
 
     def _measure(self, ctx: Context) -> Result:
         data = load_data("digits", ctx.pick(400, 1400, tiny=150), ctx.pick(360, 360, tiny=100), ctx.rng,

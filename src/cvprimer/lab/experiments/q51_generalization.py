@@ -150,7 +150,6 @@ class Generalization(Experiment):
     }
 
     def run(self, ctx: Context) -> Result:
-        from cvprimer.analysis.timing import blas_threads
 
         full = load_data("digits", 600, 500, ctx.rng)
         small = Data(full.x_train[:150], full.y_train[:150], full.x_val, full.y_val)
@@ -168,17 +167,16 @@ class Generalization(Experiment):
             "4x data": (big_mlp, full, {}),
         }
         res = {}
-        with blas_threads(1):
-            for name, (build, data, kw) in plans.items():
-                cp.manual_seed(ctx.seed)
-                model = build()
-                gen = np.random.default_rng()
-                gen.bit_generator.state = state
-                n_epochs = max(1, epochs // 4) if name == "4x data" else epochs  # the same number of steps
-                fit(model, data if name == "early stopping" else lean(data), n_epochs, gen, lr=3e-3, **kw)
-                tr = 100 * accuracy(model, small.x_train, small.y_train)
-                va = 100 * accuracy(model, full.x_val, full.y_val)
-                res[name] = [tr, va, tr - va]
+        for name, (build, data, kw) in plans.items():
+            cp.manual_seed(ctx.seed)
+            model = build()
+            gen = np.random.default_rng()
+            gen.bit_generator.state = state
+            n_epochs = max(1, epochs // 4) if name == "4x data" else epochs  # the same number of steps
+            fit(model, data if name == "early stopping" else lean(data), n_epochs, gen, lr=3e-3, **kw)
+            tr = 100 * accuracy(model, small.x_train, small.y_train)
+            va = 100 * accuracy(model, full.x_val, full.y_val)
+            res[name] = [tr, va, tr - va]
 
         fig, ax = ctx.figure(1, 1, size=(8, 3.6))
         xs = np.arange(len(res))

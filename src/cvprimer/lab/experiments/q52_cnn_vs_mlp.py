@@ -15,7 +15,6 @@ import numpy as np
 
 import cvprimer as cp
 from cvprimer import nn
-from cvprimer.analysis.timing import blas_threads
 from cvprimer.data.augment import RandomCrop
 from cvprimer.lab._convnets import cost
 from cvprimer.lab._shifts import lean, shift_curve
@@ -142,8 +141,7 @@ class CNNvsMLP(Experiment):
     }
 
     def run(self, ctx: Context) -> Result:
-        with blas_threads(1):  # small matrices: one BLAS thread is as fast alone and far faster on a busy CPU
-            return self._measure(ctx)
+        return self._measure(ctx)
 
     def _measure(self, ctx: Context) -> Result:
         data = load_data("mnist_sample", ctx.pick(400, 2500, tiny=120), ctx.pick(300, 1000, tiny=100), ctx.rng)

@@ -45,7 +45,7 @@ def single_thread_profile(n: int = 384, copy_mb: int = 32, repeat: int = 5) -> M
     out = np.empty((n, n), np.float32)
     src = np.ones(copy_mb * (1 << 20) // 4, np.float32)
     dst = np.empty_like(src)
-    with blas_threads(1):
+    with blas_threads(1):  # its contract, also when called outside the runner (which holds one thread anyway)
         ts = time_samples({"gemm": lambda: np.matmul(a, b, out=out), "copy": lambda: np.copyto(dst, src)},
                           repeat=repeat, warmup=1)
     return MachineProfile(2 * n**3 / min(ts["gemm"]), 2 * src.nbytes / min(ts["copy"]), "one thread (measured)")
@@ -171,7 +171,7 @@ class DepthwiseSpeed(Experiment):
         info = {}
         for n, (ci, co, k, g) in specs.items():
             info[n] = cost(nn.Conv2d(ci, co, k, padding=k // 2, groups=g, bias=False), (1, ci, hw, hw), profile)
-        with cp.no_grad(), blas_threads(1):
+        with cp.no_grad():
             t = time_interleaved({n: (lambda n=n: F.conv2d(x[n], w[n], padding=specs[n][2] // 2,
                                                            groups=specs[n][3])) for n in specs},
                                  repeat=ctx.pick(7, 15, tiny=3), warmup=1, clock=time.process_time)
