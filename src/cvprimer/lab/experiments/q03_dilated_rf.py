@@ -172,14 +172,16 @@ class DilatedField(Experiment):
         for ax, (name, g) in zip(np.ravel(axes), maps.items(), strict=True):
             s = support_of(g)
             crop = g[8:25, 8:25]
-            ax.imshow(np.where(crop > 0, np.log10(crop + 1e-300), np.nan), cmap="viridis")
+            im = ax.imshow(np.where(crop > 0, np.log10(crop + 1e-300), np.nan), cmap="viridis")
+            fig.colorbar(im, ax=ax, fraction=0.046, pad=0.03).set_label(tr("log10 |gradient|", "log10 |梯度|"))
             ax.set_title(tr(f"{name}: field {s.height}, fill {s.fill:.2f}",
                             f"{name}：感受野 {s.height}，覆盖率 {s.fill:.2f}"), fontsize=9)
             ax.set_xticks([])
             ax.set_yticks([])
             parts_en.append(f"{name}: {s.count} pixels read over a {s.height}-pixel field")
             parts_zh.append(f"{name}：在 {s.height} 像素宽的范围内读取 {s.count} 个像素")
-        fig.suptitle("Input pixels the centre unit depends on (log |gradient|, blank = 0), central 17x17 crop")
+        fig.suptitle(tr("Input pixels the centre unit depends on (log |gradient|, blank = 0), central 17x17 crop",
+                        "中心单元依赖的输入像素（log |梯度|，空白 = 0），中央 17x17 区域"))
         ctx.save_figure(fig, "dilated_fields", "Six gradient maps (" + "; ".join(parts_en) + ").",
                         "六张梯度图（" + "；".join(parts_zh) + "）。")
 
