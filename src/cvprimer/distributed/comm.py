@@ -177,6 +177,20 @@ class Communicator:
         if self.world_size > 1:
             self.mpi_comm.Barrier()
 
+    def dup(self) -> Communicator:
+        """A communicator over the same ranks whose collectives never match this one's (``MPI_Comm_dup``; every
+        rank must call it, in the same order as its other collectives). A library that starts nonblocking
+        collectives of its own (the trainer's overlapped gradient all-reduce) works on a duplicate, so a
+        collective the caller left pending on the original cannot be paired with one of its own. It has its
+        own :attr:`stats`; :meth:`free` releases it. One process: a new single-process communicator."""
+        return Communicator(None if self.mpi_comm is None else self.mpi_comm.Dup())
+
+    def free(self) -> None:
+        """Release a communicator made by :meth:`dup` (``MPI_Comm_free``; collective); it is single-process after."""
+        if self.mpi_comm is not None:
+            self.mpi_comm.Free()
+        self.mpi_comm, self.rank, self.world_size = None, 0, 1
+
     def abort(self, code: int = 1) -> None:
         """End every rank of the job now (``MPI_Abort``); in a single process, exit with ``code``."""
         sys.stdout.flush()

@@ -13,12 +13,12 @@ bit-generator states of the train loader's RNG and of the library's default gene
 augmentation) and the callbacks' state, so an interrupted-and-resumed run ends with the same
 parameters, bit for bit, as an uninterrupted one.
 
-Data-parallel training (``distributed=True`` under ``mpiexec -n N``, see :mod:`cvprimer.distributed`):
-at the start rank 0's parameters, buffers and optimizer state are broadcast and each rank's default
-generator moves to its own stream; before every update the gradients are averaged over the ranks in
-one bucketed all-reduce; each epoch's loss/accuracy sums and counts (training and evaluation) are summed
-over the ranks, rank 0's batch-norm buffers are broadcast before evaluation; only rank 0 prints and
-writes checkpoints. Every rank must call ``fit``/``evaluate`` with loaders of equal length per rank.
+Where the loop runs is its strategy's business (:mod:`cvprimer.train.strategy`): one process
+(:class:`~cvprimer.train.strategy.SingleProcess`, the default) or data parallel under ``mpiexec -n N``
+(``distributed=True``, or ``strategy=DataParallelStrategy(...)``): the strategy is asked at the start (state made the
+same everywhere), around backward (the gradients averaged before every update), for the epoch's sums and the
+batch-norm buffers, and whether this process prints and writes checkpoints. The loop itself has no branch on it.
+Every process must call ``fit``/``evaluate`` with loaders of equal length.
 
 What is logged (the epoch logs returned by ``fit`` and given to ``on_epoch_end``; ``History`` writes them to
 ``epochs.csv``/``epochs.jsonl``):
@@ -47,7 +47,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence, Sized
 from typing import Any
 
 import numpy as np
@@ -58,6 +58,7 @@ from cvprimer.core.tensor import Tensor
 from cvprimer.train.callbacks import Callback
 from cvprimer.train.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from cvprimer.train.progress import EpochProgress
+from cvprimer.train.strategy import SingleProcess, make_strategy
 
 TRAIN_EVAL = ("running", "exact")
 
@@ -107,7 +108,9 @@ class Trainer:
     verbose : print one line per epoch, and a live progress bar (``tqdm.auto``: a widget in Jupyter, a bar on a
         terminal; without tqdm a plain line on a terminal)
     distributed : None (one process), True (the MPI world from :func:`cvprimer.distributed.init`) or a
-        :class:`~cvprimer.distributed.Communicator`: data-parallel training (module docstring)
+        :class:`~cvprimer.distributed.Communicator`: data-parallel training (module docstring); a shorthand for
+        ``strategy``
+    strategy : a :mod:`cvprimer.train.strategy` object (default: from ``distributed``); give one or the other
     max_steps : stop after this many optimizer steps (counting resumed ones), mid-epoch if need be; ``fit``'s
         ``epochs`` still applies, whichever comes first
     eval_every : also validate every this many optimizer steps (needs ``fit``'s ``val_loader``); the results go to
@@ -120,7 +123,8 @@ class Trainer:
                  scheduler: Any = None, callbacks: Sequence[Callback] = (), accumulate: int = 1,
                  scheduler_interval: str = "epoch", clip_grad_norm: float | None = None,
                  verbose: bool = False, distributed: Any = None, max_steps: int | None = None,
-                 eval_every: int | None = None, train_eval: str = "running") -> None:
+                 eval_every: int | None = None, train_eval: str = "running",
+                 strategy: SingleProcess | None = None) -> None:
         if accumulate < 1:
             raise ValueError(f"Trainer: accumulate must be >= 1, got {accumulate}")
         if scheduler_interval not in ("epoch", "step"):
@@ -130,6 +134,12 @@ class Trainer:
                 raise ValueError(f"Trainer: {name} must be None or an integer >= 1, got {v!r}")
         if train_eval not in TRAIN_EVAL:
             raise ValueError(f"Trainer: train_eval must be 'running' or 'exact', got {train_eval!r}")
+        if strategy is not None and distributed not in (None, False):
+            raise ValueError(f"Trainer: give strategy= or distributed=, not both (got {strategy!r} and "
+                             f"{distributed!r})")
+        if strategy is not None and not isinstance(strategy, SingleProcess):
+            raise TypeError(f"Trainer: strategy must be a cvprimer.train.strategy object (SingleProcess, "
+                            f"DataParallelStrategy), got {type(strategy).__name__}")
         self.max_steps = None if max_steps is None else int(max_steps)
         self.eval_every = None if eval_every is None else int(eval_every)
         self.train_eval = train_eval
@@ -147,13 +157,8 @@ class Trainer:
         self.start_batch = 0  # > 0: the first epoch of this fit resumes mid-epoch after that many batches
         self._partial: dict[str, Any] | None = None  # a mid-epoch stop (or resume point): position and sums
         self._epoch_rng_state: Any = None  # the train loader's RNG state when the current epoch began
-        self.comm: Any = None
-        self._reducer: Any = None
-        if distributed is not None and distributed is not False:
-            from cvprimer.distributed.comm import Communicator, init
-
-            self.comm = distributed if isinstance(distributed, Communicator) else init()
-            self.verbose = verbose and self.comm.is_main
+        self.strategy = strategy if strategy is not None else make_strategy(distributed)
+        self.verbose = verbose and self.strategy.is_main
 
     # -- helpers ---------------------------------------------------------------------
     def _emit(self, hook: str, *args: Any) -> None:
@@ -186,9 +191,9 @@ class Trainer:
         return self.max_steps is not None and self.global_step >= self.max_steps
 
     def save_checkpoint(self, path: str, epoch: int) -> None:
-        """Write a resumable checkpoint of the current state (after ``epoch`` finished); in data-parallel
-        training only rank 0 writes (the ranks' states are identical)."""
-        if self.comm is not None and not self.comm.is_main:
+        """Write a resumable checkpoint of the current state (after ``epoch`` finished); only the strategy's main
+        process writes (in data-parallel training every process holds the same state)."""
+        if not self.strategy.is_main:
             return
         extra: dict[str, np.ndarray] = {}
         cb_states = {}
@@ -226,20 +231,6 @@ class Trainer:
             raise CheckpointError(f"checkpoint: {path!r}: bad callback state ({type(e).__name__}: {msg})") from None
         return int(info["epoch"])
 
-    def _distributed_start(self) -> None:
-        """Rank 0's parameters, buffers and optimizer state everywhere; per-rank random streams."""
-        from cvprimer.distributed.parallel import (
-            GradientReducer,
-            broadcast_module,
-            broadcast_optimizer,
-            rank_generator_,
-        )
-
-        broadcast_module(self.model, self.comm)
-        broadcast_optimizer(self.optimizer, self.comm)
-        rank_generator_(default_generator(), self.comm)  # dropout masks differ across ranks
-        self._reducer = GradientReducer(self.model.parameters(), self.comm)
-
     # -- the loop ---------------------------------------------------------------------
     def _train_epoch(self, loader: Iterable[Any], lr0: float, resumed: bool) -> dict[str, float]:
         """One epoch (from batch ``start_batch`` when ``resumed``); sets ``_partial`` if ``max_steps`` cut it."""
@@ -248,11 +239,11 @@ class Trainer:
         self.model.train()
         total, count, correct, seen_acc, pending = 0.0, 0, 0.0, 0, 0
         skip = self.start_batch if resumed else 0
-        if skip and self._partial is not None and (self.comm is None or self.comm.is_main):
-            # the sums saved are over all ranks: one rank carries them, the final all-reduce adds the rest
+        if skip and self._partial is not None and self.strategy.is_main:
+            # the sums saved are totals: one process carries them, the strategy's reduction adds the others'
             total, count, correct, seen_acc = self._partial["sums"]
         self._partial = None
-        n_batches = len(loader) if hasattr(loader, "__len__") else None
+        n_batches = len(loader) if isinstance(loader, Sized) else None
         loader_rng = getattr(loader, "rng", None)
         self._epoch_rng_state = (copy.deepcopy(loader_rng.bit_generator.state)
                                  if isinstance(loader_rng, np.random.Generator) else None)
@@ -272,10 +263,11 @@ class Trainer:
                 self._num_classes_check(out.data, y.data)
                 loss = self.loss_fn(out, y)
                 self._emit("on_after_forward", out, loss)
-                (loss / self.accumulate if self.accumulate > 1 else loss).backward()
-                self._emit("on_after_backward")
                 pending += 1
                 stepped = pending == self.accumulate
+                will_step = stepped or b == n_batches  # the epoch's last batch: its lone accumulation steps too
+                self.strategy.backward(loss / self.accumulate if self.accumulate > 1 else loss, will_step)
+                self._emit("on_after_backward")
                 if stepped:
                     self._update(clip_grad_norm_)
                     pending = 0
@@ -300,11 +292,8 @@ class Trainer:
                 close()
         if pending:
             self._update(clip_grad_norm_)
-        if self.comm is not None:  # metrics over all ranks' samples; rank 0's BN buffers everywhere
-            from cvprimer.distributed.parallel import broadcast_buffers
-
-            total, count, correct, seen_acc = self.comm.allreduce_scalars([total, count, correct, seen_acc])
-            broadcast_buffers(self.model, self.comm)
+        total, count, correct, seen_acc = self.strategy.reduce_sums([total, count, correct, seen_acc])
+        self.strategy.sync_buffers(self.model)  # the buffers evaluation and checkpoints see: the same everywhere
         if count == 0:
             raise ValueError("Trainer: the training loader yielded no batches (empty dataset, or batch_size larger "
                              "than the dataset with drop_last=True)")
@@ -321,16 +310,12 @@ class Trainer:
         epoch-end validation is left as it always was)."""
         if not mid_epoch:
             return self.evaluate(self.val_loader)
-        if self.comm is not None:
-            from cvprimer.distributed.parallel import broadcast_buffers
-
-            broadcast_buffers(self.model, self.comm)
+        self.strategy.sync_buffers(self.model)
         with _default_rng_kept():
             return self.evaluate(self.val_loader)
 
     def _update(self, clip: Callable[..., Any]) -> None:
-        if self._reducer is not None:  # data parallel: every rank gets the mean gradient over the ranks
-            self._reducer()
+        self.strategy.reduce_gradients()  # data parallel: the mean gradient over the processes
         if self.clip_grad_norm is not None:
             clip(self.model.parameters(), self.clip_grad_norm)
         self.optimizer.step()
@@ -359,8 +344,7 @@ class Trainer:
                         correct, seen_acc = correct + acc * n, seen_acc + n
         finally:
             self.model.train(was_training)
-        if self.comm is not None:
-            total, count, correct, seen_acc = self.comm.allreduce_scalars([total, count, correct, seen_acc])
+        total, count, correct, seen_acc = self.strategy.reduce_sums([total, count, correct, seen_acc])
         if count == 0:
             raise ValueError("Trainer.evaluate: the loader yielded no batches")
         logs = {f"{prefix}loss": total / count}
@@ -404,8 +388,7 @@ class Trainer:
                 self.start_epoch, self.start_batch = done, self._partial["batches"]
             else:
                 self.start_epoch, self._partial = done + 1, None
-        if self.comm is not None:
-            self._distributed_start()
+        self.strategy.start(self.model, self.optimizer)  # after the resume: the loaded state made the same everywhere
         history: list[dict] = []
         self._emit("on_fit_start")
         try:
@@ -440,9 +423,10 @@ class Trainer:
                 if self.stop_training:
                     break
         except KeyboardInterrupt:
-            if self.comm is not None and self.comm.world_size > 1:
-                raise  # one rank stopping alone would leave the others in an all-reduce: abort the job
+            if not self.strategy.stops_alone:
+                raise  # one process stopping alone would leave the others in a collective: end the job
             self.interrupted = True
         finally:
+            self.strategy.end()
             self._emit("on_fit_end")
         return history
