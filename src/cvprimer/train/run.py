@@ -43,6 +43,7 @@ from cvprimer.train.diagnose import diagnose
 from cvprimer.train.metrics import classification_report
 from cvprimer.train.monitors import GradientMonitor, NaNGuard
 from cvprimer.train.rundir import RunLock, check_resumable, check_run_folder, prepare_new, write_file
+from cvprimer.train.strategy import SingleProcess, make_strategy
 from cvprimer.train.trainer import Trainer
 
 
@@ -283,15 +284,10 @@ def run_training(cfg: TrainConfig | None = None, run_dir: str | None = None, res
         from cvprimer.distributed import init
 
         comm = init()
-    checks: Any = contextlib.nullcontext()
-    if comm is not None and comm.world_size > 1:  # decided alike on every rank, before any other collective
-        from cvprimer.distributed.comm import agreed
-
-        checks = agreed(comm, (ValueError, CheckpointError))
     main = comm is None or comm.is_main
     lock = None
     try:
-        with checks:
+        with _agreed(comm):  # decided alike on every rank, before any other collective
             if resume is not None:
                 cfg, run_dir = _resume_config(resume, epochs, max_steps), resume
             cfg = cfg or TrainConfig()
@@ -343,9 +339,10 @@ def load_splits(cfg: TrainConfig) -> tuple[Any, int]:
     return splits, int(y.max()) + 1
 
 
-def build_training(cfg: TrainConfig, splits: Any, num_classes: int, comm: Any = None) -> Setup:
+def build_training(cfg: TrainConfig, splits: Any, num_classes: int, strategy: SingleProcess | None = None) -> Setup:
     """The data flow of the module docstring up to the loaders, then the model (checked on one sample), its
-    optimizer and the loss."""
+    optimizer and the loss. ``strategy`` (default one process) shards the training and validation splits, sizes
+    the per-process batch and prepares the model (:mod:`cvprimer.train.strategy`)."""
     from cvprimer.data import ArrayDataset, DataLoader, Standardizer
     from cvprimer.data import imbalance as imb
     from cvprimer.models import get_model
@@ -356,16 +353,12 @@ def build_training(cfg: TrainConfig, splits: Any, num_classes: int, comm: Any = 
         train = fn[cfg.imbalance](train, rng=np.random.default_rng(cfg.seed))
     norm = Standardizer(per_channel=True).fit(train.images)
     xtr, xva = norm(train.images), norm(splits.val.images)
+    strategy = strategy or SingleProcess()
     sampler = imb.weighted_sampler(train.labels) if cfg.imbalance == "weighted" else None
-    transform = _augmentations(cfg, num_classes, xtr.shape[-2:])
-    batch, val_sampler = cfg.batch_size, None
-    if comm is not None:
-        from cvprimer.distributed import DistributedSampler, RankSeededTransform
-
-        batch = cfg.batch_size // comm.world_size
-        sampler = DistributedSampler(len(xtr), comm) if sampler is None else sampler  # weighted: one rank
-        val_sampler = DistributedSampler(len(xva), comm, shuffle=False, pad=False)
-        transform = RankSeededTransform(transform, comm.rank) if transform is not None else None
+    sampler = strategy.sampler(len(xtr)) if sampler is None else sampler  # weighted: one process (_check_world)
+    val_sampler = strategy.sampler(len(xva), shuffle=False, pad=False)
+    transform = strategy.rank_transform(_augmentations(cfg, num_classes, xtr.shape[-2:]))
+    batch = strategy.local_batch(cfg.batch_size)
     train_loader = DataLoader(ArrayDataset(xtr, train.labels), batch_size=batch, shuffle=sampler is None,
                               sampler=sampler, rng=np.random.default_rng(cfg.seed + 1), transform=transform,
                               prefetch=1)
@@ -387,10 +380,7 @@ def build_training(cfg: TrainConfig, splits: Any, num_classes: int, comm: Any = 
     except (ValueError, TypeError) as e:
         raise RunError(f"--model {cfg.model} cannot train on images of shape {tuple(xtr.shape[1:])} "
                        f"(--resize changes it): {e}") from None
-    if comm is not None and comm.world_size > 1:
-        from cvprimer.distributed import convert_sync_batchnorm
-
-        model = convert_sync_batchnorm(model, comm)
+    model = strategy.prepare_model(model)
     opt = OPTIMIZERS[cfg.optimizer](model.parameters(), cfg)
 
     def loss_fn(out: cp.Tensor, target: cp.Tensor) -> cp.Tensor:
@@ -401,70 +391,108 @@ def build_training(cfg: TrainConfig, splits: Any, num_classes: int, comm: Any = 
     return Setup(model, opt, loss_fn, train_loader, val_loader, exact, xva, splits.val.labels, num_classes)
 
 
+def _agreed(comm: Any) -> Any:
+    """With several MPI ranks: a context in which a user error (a dataset, model or checkpoint that does not fit) is
+    decided on every rank alike (:func:`cvprimer.distributed.comm.agreed`); else nothing."""
+    if comm is None or comm.world_size == 1:
+        return contextlib.nullcontext()
+    from cvprimer.distributed.comm import agreed
+
+    return agreed(comm, (ValueError, CheckpointError))
+
+
 def _run_locked(cfg: TrainConfig, run_dir: str, resume: str | None, verbose: bool, comm: Any,
                 main: bool) -> dict[str, Any]:
-    if main:  # written first (and again on resume, which may have extended the epochs)
-        write_file(os.path.join(run_dir, "config.json"), json.dumps(dataclasses.asdict(cfg), indent=2))
+    """The life of a run whose folder is locked: config written, data loaded, model built, checkpoint checked,
+    trained, summarized (the summary written on every way out)."""
+    strategy = make_strategy(comm)
+    _write_config(cfg, run_dir, main)
     t_start = time.perf_counter()
-    checks: Any = contextlib.nullcontext()
-    if comm is not None and comm.world_size > 1:  # a dataset, model or checkpoint that does not fit: on every rank
-        from cvprimer.distributed.comm import agreed
-
-        checks = agreed(comm, (ValueError, CheckpointError))
     try:
-        with checks:
+        with _agreed(comm):
             splits, num_classes = load_splits(cfg)
-            su = build_training(cfg, splits, num_classes, comm)
+            su = build_training(cfg, splits, num_classes, strategy)
             if resume is not None:
-                from cvprimer.train.checkpoint import read_checkpoint
-
-                try:
-                    read_checkpoint(os.path.join(run_dir, "checkpoints", "last.npz"))
-                except CheckpointError as e:
-                    raise RunError(f"--resume {run_dir!r}: {e}") from None
+                _check_resume_point(run_dir)
     except KeyboardInterrupt:  # Ctrl-C while loading: nothing trained, but say so in the run folder
         return _write_summary(run_dir, cfg, None, [], t_start, main, verbose, interrupted=True,
                               error="interrupted during start-up")
-    model, opt, loss_fn, train_loader, val_loader = su.model, su.optimizer, su.loss_fn, su.train_loader, su.val_loader
-    steps = len(train_loader)
-    total = cfg.epochs * steps if cfg.max_steps is None else min(cfg.epochs * steps, cfg.max_steps)
-    sched, interval = optim.lr_scheduler.make_scheduler(cfg.schedule, opt, total_steps=total,
-                                                        warmup_steps=int(round(cfg.warmup_epochs * steps)))
+    trainer, hist, monitor = _make_trainer(cfg, su, run_dir, verbose, strategy)
+    error = _train(trainer, cfg, su, run_dir, resume)
+    if not main:
+        return {"run_dir": run_dir, "rank": comm.rank, "error": error, "interrupted": trainer.interrupted}
+    return _summarize(trainer, cfg, su, splits, hist, monitor, run_dir, t_start, verbose, error)
 
-    hist, monitor = History(run_dir if main else None), GradientMonitor(every=10)
+
+def _write_config(cfg: TrainConfig, run_dir: str, main: bool) -> None:
+    """``config.json``, written first (and again on resume, which may have extended the epochs)."""
+    if main:
+        write_file(os.path.join(run_dir, "config.json"), json.dumps(dataclasses.asdict(cfg), indent=2))
+
+
+def _check_resume_point(run_dir: str) -> None:
+    """The run's ``checkpoints/last.npz`` can be read (RunError naming the folder otherwise)."""
+    from cvprimer.train.checkpoint import read_checkpoint
+
+    try:
+        read_checkpoint(os.path.join(run_dir, "checkpoints", "last.npz"))
+    except CheckpointError as e:
+        raise RunError(f"--resume {run_dir!r}: {e}") from None
+
+
+def _make_trainer(cfg: TrainConfig, su: Setup, run_dir: str, verbose: bool,
+                  strategy: SingleProcess) -> tuple[Trainer, History, GradientMonitor]:
+    """The schedule over the run's optimizer steps, the callbacks (logs, gradient monitor, NaN guard, checkpoints,
+    early stopping, TensorBoard on the main process) and the Trainer."""
+    steps = len(su.train_loader)
+    total = cfg.epochs * steps if cfg.max_steps is None else min(cfg.epochs * steps, cfg.max_steps)
+    sched, interval = optim.lr_scheduler.make_scheduler(cfg.schedule, su.optimizer, total_steps=total,
+                                                        warmup_steps=int(round(cfg.warmup_epochs * steps)))
+    hist, monitor = History(run_dir if strategy.is_main else None), GradientMonitor(every=10)
     callbacks = [hist, monitor, NaNGuard(), ModelCheckpoint(os.path.join(run_dir, "checkpoints"), "val_acc", "max")]
     if cfg.early_stopping:
         callbacks.append(EarlyStopping("val_loss", patience=cfg.early_stopping))
-    if cfg.tensorboard and main:
+    if cfg.tensorboard and strategy.is_main:
         from cvprimer.train.tensorboard import TensorBoardLogger
 
         callbacks.append(TensorBoardLogger(os.path.join(run_dir, "tensorboard")))
-    trainer = Trainer(model, loss_fn, opt, sched, callbacks, scheduler_interval=interval, verbose=verbose,
-                      distributed=comm, max_steps=cfg.max_steps, eval_every=cfg.eval_every, train_eval=cfg.train_eval)
+    trainer = Trainer(su.model, su.loss_fn, su.optimizer, sched, callbacks, scheduler_interval=interval,
+                      verbose=verbose, strategy=strategy, max_steps=cfg.max_steps, eval_every=cfg.eval_every,
+                      train_eval=cfg.train_eval)
+    return trainer, hist, monitor
+
+
+def _train(trainer: Trainer, cfg: TrainConfig, su: Setup, run_dir: str, resume: str | None) -> str | None:
+    """Fit (from ``checkpoints/last.npz`` when resuming); returns the error that stopped it early, if one process
+    may stop alone (a NaN, a full disk), else raises it so the job ends rather than hangs."""
     last = os.path.join(run_dir, "checkpoints", "last.npz")
-    error = None
     try:
-        trainer.fit(train_loader, val_loader, cfg.epochs, resume=last if resume is not None else None,
+        trainer.fit(su.train_loader, su.val_loader, cfg.epochs, resume=last if resume is not None else None,
                     train_eval_loader=su.exact_loader)
     except FloatingPointError as e:  # NaN guard: keep what we have and say so in the summary
-        if comm is not None and comm.world_size > 1:
+        if not trainer.strategy.stops_alone:
             raise  # the other ranks may be inside an all-reduce: end the job (abort) rather than hang
-        error = str(e)
+        return str(e)
     except (CheckpointWriteError, WriteError) as e:  # a full disk while saving or logging: stop, the summary says
-        if comm is not None and comm.world_size > 1:
+        if not trainer.strategy.stops_alone:
             raise RunError(str(e)) from None  # only rank 0 writes: the others cannot carry on alone (abort)
-        error = str(e)
+        return str(e)
     except CheckpointError as e:
         raise RunError(f"--resume {run_dir!r}: {e}") from None
-    if not main:
-        return {"run_dir": run_dir, "rank": comm.rank, "error": error, "interrupted": trainer.interrupted}
-    extra: dict[str, Any] = {"world_size": 1 if comm is None else comm.world_size, "steps_run": trainer.global_step,
+    return None
+
+
+def _summarize(trainer: Trainer, cfg: TrainConfig, su: Setup, splits: Any, hist: History, monitor: GradientMonitor,
+               run_dir: str, t_start: float, verbose: bool, error: str | None) -> dict[str, Any]:
+    """The main process's summary: steps run, the per-class report on the validation split, the diagnosis, the
+    curves; a Ctrl-C here still writes it."""
+    extra: dict[str, Any] = {"world_size": trainer.strategy.world_size, "steps_run": trainer.global_step,
                              "stopped_at_max_steps": trainer.max_steps is not None
                              and trainer.global_step >= trainer.max_steps}
     try:
         epochs = hist.epochs
         pred = trainer.predict(su.x_val)
-        extra["val_report"] = classification_report(pred, splits.val.labels, num_classes)
+        extra["val_report"] = classification_report(pred, splits.val.labels, su.num_classes)
         extra["diagnosis"] = ([dataclasses.asdict(f) for f in diagnose(epochs, monitor.monitors(),
                                                                        hist.step_losses)] if epochs else [])
         try:
@@ -473,7 +501,7 @@ def _run_locked(cfg: TrainConfig, run_dir: str, resume: str | None, verbose: boo
             extra["curves"], error = None, error or str(e)
     except KeyboardInterrupt:  # Ctrl-C during the final evaluation or plot: the summary is still written
         trainer.interrupted = True
-    return _write_summary(run_dir, cfg, extra, hist.epochs, t_start, main, verbose, trainer.interrupted, error)
+    return _write_summary(run_dir, cfg, extra, hist.epochs, t_start, True, verbose, trainer.interrupted, error)
 
 
 def _write_summary(run_dir: str, cfg: TrainConfig, extra: dict[str, Any] | None, epochs: list[dict],
