@@ -2,7 +2,8 @@
 
 import pytest
 
-from cvprimer.distributed import bytes_per_step, gradient_agreement, measure_step
+from cvprimer.distributed import bytes_per_step, measure_step
+from cvprimer.lab._q32_worker import gradient_agreement
 from cvprimer.models import get_model
 
 

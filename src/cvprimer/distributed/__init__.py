@@ -8,15 +8,15 @@ r"""Data-parallel training on MPI (mpi4py): ``mpiexec -n N python train.py`` run
   gradients over ranks in one bucketed ``Allreduce``; :func:`broadcast_module`,
   :func:`broadcast_optimizer`: rank 0's initial state everywhere;
 - :class:`SyncBatchNorm`, :func:`convert_sync_batchnorm`: batch statistics over all ranks;
-- :func:`bytes_per_step`: what a step communicates; :func:`measure_step`: a short timed run on N ranks;
-  :func:`gradient_agreement`: question 32 measured on N ranks (mean vs sum, against the large batch).
+- :func:`bytes_per_step`: what a step communicates; :func:`measure_step`: a short timed run on N ranks.
 
-The trainer takes ``Trainer(..., distributed=True)`` and ``cvprimer train --distributed`` uses it; see
+The trainer holds a :class:`cvprimer.train.strategy.DataParallelStrategy` built on these
+(``Trainer(..., distributed=True)``; ``cvprimer train --distributed`` uses it); see
 ``docs/distributed.md`` for the design, the cost model and where scaling stops.
 """
 
 from cvprimer.distributed.comm import Communicator, abort_on_error, init, launched_by_mpi, world  # noqa: F401
-from cvprimer.distributed.measure import gradient_agreement, measure_step  # noqa: F401
+from cvprimer.distributed.measure import measure_step  # noqa: F401
 from cvprimer.distributed.parallel import (  # noqa: F401
     DataParallel,
     GradientReducer,

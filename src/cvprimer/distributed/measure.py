@@ -1,7 +1,6 @@
-r"""Short N-rank runs for measurements: :func:`measure_step` (time per step, bytes communicated,
-communication share) and :func:`gradient_agreement` (question 32: what the all-reduce communicates,
-compared with the large-batch gradient). Both launch ``mpiexec -n N`` on this module and return rank 0's
-JSON report.
+r"""A short N-rank run for measurements: :func:`measure_step` (time per step, bytes communicated,
+communication share) launches ``mpiexec -n N`` on this module and returns rank 0's JSON report. (Question
+32's gradient agreement on real ranks is the lab's: :mod:`cvprimer.lab._q32_worker`.)
 
 The worker (``python -m cvprimer.distributed.measure ...``, run on every rank) builds the model, feeds
 random inputs of the model's size with a fixed GLOBAL batch split evenly over the ranks, and times
@@ -78,58 +77,6 @@ def _launch(ranks: int, worker_args: list[str], threads: int, timeout: float) ->
             return json.load(f)
 
 
-def gradient_agreement(ranks: int = 2, batch_per_rank: int = 8, model: str = "lenet5",
-                       timeout: float = 300.0) -> dict[str, Any]:
-    r"""Question 32 on real ranks: the communicated gradient against the one-process large-batch gradient.
-
-    Each of ``ranks`` processes takes ``batch_per_rank`` of the same float64 global batch; for a loss with
-    ``reduction="mean"`` and one with ``"sum"`` it reports the relative max error, against the gradient of
-    one process on the whole global batch, of (a) the mean over ranks (what data-parallel training
-    communicates) and (b) the sum over ranks.
-
-    Returns
-    -------
-    ``{"ranks": W, "mean_loss": {"mean_over_ranks": e, "sum_over_ranks": e}, "sum_loss": {...}}``: for the
-    mean loss (a) is ~1e-16 and (b) is W - 1 (W times too large); for the sum loss (a) is 1 - 1/W and (b) ~1e-16.
-    """
-    return _launch(ranks, ["--q32", "--model", model, "--batch-size", str(batch_per_rank * ranks)], 1, timeout)
-
-
-def _q32_worker(args: argparse.Namespace) -> None:
-    import cvprimer as cp
-    import cvprimer.functional as F
-    from cvprimer.distributed import allreduce_gradients, init
-    from cvprimer.models import get_model
-
-    comm = init()
-    shape = INPUT_SHAPES.get(args.model, (3, 32, 32))
-    rng = np.random.default_rng(0)
-    x = rng.standard_normal((args.batch_size, *shape))
-    y = rng.integers(0, 10, args.batch_size)
-    mine = np.arange(args.batch_size)[comm.rank::comm.world_size]
-    report: dict[str, Any] = {"ranks": comm.world_size, "model": args.model, "global_batch": args.batch_size}
-
-    def grads(net: Any, idx: np.ndarray, reduction: str, op: str | None) -> np.ndarray:
-        net.zero_grad()
-        F.cross_entropy(net(cp.tensor(x[idx])), cp.tensor(y[idx]), reduction=reduction).backward()
-        if op is not None:
-            allreduce_gradients(net.parameters(), comm, op)
-        return np.concatenate([p.grad.data.ravel() for p in net.parameters()])
-
-    net = get_model(args.model, num_classes=10, in_channels=shape[0], rng=np.random.default_rng(1)).double()
-    for reduction in ("mean", "sum"):
-        g_mean, g_sum = grads(net, mine, reduction, "mean"), grads(net, mine, reduction, "sum")
-        if comm.is_main:
-            g_big = grads(net, np.arange(args.batch_size), reduction, None)
-            scale = float(np.abs(g_big).max())
-            report[f"{reduction}_loss"] = {"mean_over_ranks": float(np.abs(g_mean - g_big).max()) / scale,
-                                           "sum_over_ranks": float(np.abs(g_sum - g_big).max()) / scale}
-    if comm.is_main:
-        from cvprimer.core.serialization import atomic_write
-
-        atomic_write(args.out, json.dumps(report, indent=2))
-
-
 def _worker(args: argparse.Namespace) -> None:
     import cvprimer as cp
     import cvprimer.functional as F
@@ -197,10 +144,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--threads", type=int, default=1, help="BLAS/conv threads per rank")
     p.add_argument("--sync-bn", action="store_true")
     p.add_argument("--no-overlap", action="store_true", help="one blocking all-reduce after backward")
-    p.add_argument("--q32", action="store_true", help="report gradient agreement instead (gradient_agreement)")
     p.add_argument("--out", required=True, help="JSON written by rank 0")
     args = p.parse_args(argv)
-    (_q32_worker if args.q32 else _worker)(args)
+    _worker(args)
 
 
 if __name__ == "__main__":  # pragma: no cover - run by measure_step under mpiexec
