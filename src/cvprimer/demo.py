@@ -56,7 +56,7 @@ def run_demo(epochs: int = 15, batch_size: int = 64, lr: float = 0.1, hidden: in
 
     log(f"cvprimer demo: MLP 64-{hidden}-10 on scikit-learn digits ({len(tr)} train / {len(val)} validation)")
     t0 = time.perf_counter()
-    history = []
+    history: list[tuple[float, float, float]] = []
     for epoch in range(1, epochs + 1):
         perm = rng.permutation(tr)
         total = 0.0
@@ -74,6 +74,7 @@ def run_demo(epochs: int = 15, batch_size: int = 64, lr: float = 0.1, hidden: in
                 loss.backward()
             with cp.no_grad(), np.errstate(over="ignore", invalid="ignore"):
                 for p, v in zip(params, velocity, strict=True):
+                    assert p.grad is not None  # every parameter is used by the loss
                     v *= 0.9
                     v += p.grad.data
                     p.data -= lr * v

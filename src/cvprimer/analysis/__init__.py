@@ -10,7 +10,7 @@ formula (``Function.cost``); an op without one is listed as *uncounted*, never c
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from cvprimer.analysis.cost import CONVENTIONS, headline, norm_parameter_ids, op_cost, parameter_summary
@@ -41,7 +41,7 @@ def resolve_model(model: Any) -> Any:
     return build_model(model)
 
 
-def analyze(model: Any, input_shape: tuple[int, ...] = (1, 3, 224, 224), convention: str = "torchvision",
+def analyze(model: Any, input_shape: Sequence[Any] = (1, 3, 224, 224), convention: str = "torchvision",
             profile: MachineProfile | Callable[[], MachineProfile] | None = None, dtype: Any = None,
             erf_samples: int = 0, rng: Any = None, memory_limit: int | None = None) -> Report:
     """Analyze ``model`` (a Module or a zoo name) on an input of ``input_shape``.
@@ -95,9 +95,12 @@ def _erf_beside_theory(m: Any, shape: tuple[int, ...], rep: Report, n: int, rng:
     if not calls or len(shape) != 4:
         return {"layer": None, "note": "no layer with a local receptive field"}
     call = calls[-1]
-    upto = rep.trace.producers.get(call.out_id, (None, 0))[0]
+    producer = rep.trace.producers.get(call.out_id) if call.out_id is not None else None
+    upto = producer[0] if producer is not None else None
     check_fits(erf_memory_estimate(rep.trace, rep.totals, upto),
                f"the effective receptive field (erf_samples, --erf) on input {shape}", memory_limit)
     e = effective_receptive_field(m, (1,) + shape[1:], layer=call.name, n_samples=n, rng=rng)
+    theory = rep.rf.of_array(call.out_id)
+    assert theory is not None  # the layer was chosen for its local field
     return {"layer": call.name, "support_size": e["support_size"], "size_95": e["size_mass"],
-            "theoretical_size": rep.rf.of_array(call.out_id).size}
+            "theoretical_size": theory.size}

@@ -26,9 +26,12 @@ from __future__ import annotations
 
 import inspect
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cvprimer.analysis.trace import OpRecord
+
+if TYPE_CHECKING:
+    from cvprimer.core.function import Function
 
 CONVENTIONS = ("torchvision", "macs", "flops")
 
@@ -63,16 +66,18 @@ def op_cost(rec: OpRecord) -> OpCost:
     return OpCost(macs, flops, nbytes, True, gemm, bwd_macs, bwd_flops)
 
 
-def _call_cost(fn: type, rec: OpRecord) -> dict[str, Any]:
+def _call_cost(fn: type[Function], rec: OpRecord) -> dict[str, Any]:
     """``fn.cost(inputs, outputs, **kwargs)``; a formula written without ``**kwargs`` (the keyword
     options of the op are then irrelevant to its cost) is called without them."""
+    cost = fn.cost
+    assert cost is not None  # only ops with a cost are counted
     if not rec.kwargs:
-        return fn.cost(rec.raw, rec.outputs)
-    params = inspect.signature(fn.cost).parameters.values()
+        return cost(rec.raw, rec.outputs)
+    params = inspect.signature(cost).parameters.values()
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
-        return fn.cost(rec.raw, rec.outputs, **rec.kwargs)
+        return cost(rec.raw, rec.outputs, **rec.kwargs)
     names = {p.name for p in params}
-    return fn.cost(rec.raw, rec.outputs, **{k: v for k, v in rec.kwargs.items() if k in names})
+    return cost(rec.raw, rec.outputs, **{k: v for k, v in rec.kwargs.items() if k in names})
 
 
 def headline(convention: str, macs: int, flops: int) -> int:

@@ -64,6 +64,7 @@ def effective_receptive_field(model: Any, input_shape: tuple[int, ...], layer: s
                                  "pass layer= the name of a convolutional layer")
             i, j = unit if unit is not None else (y.shape[2] // 2, y.shape[3] // 2)
             y[:, :, i, j].sum().backward()
+            assert x.grad is not None  # x requires grad and feeds y
             acc += np.abs(x.grad.data[0]).sum(axis=0)
     finally:
         model.train(was)

@@ -95,7 +95,7 @@ def _resample(rf: RF, scale: tuple[float, float], taps: int, align: bool = False
         jump.append(rf.jump[a] * step)
         grow = (1 - 1 / scale[a]) if taps == 1 else float(taps)
         size.append(rf.size[a] + max(grow, 0.0) * rf.jump[a])
-    return replace(rf, size=tuple(size), jump=tuple(jump), start=tuple(start))
+    return replace(rf, size=(size[0], size[1]), jump=(jump[0], jump[1]), start=(start[0], start[1]))
 
 
 def declared_geometry(rec: Any) -> Any:
@@ -158,8 +158,9 @@ class ReceptiveFields:
         elif isinstance(g, Resample):
             out = _resample(first, g.scale, g.taps, g.align_corners, g.lengths or ())
         elif isinstance(g, Crop):
-            out = replace(first, jump=tuple(first.jump[a] * g.step[a] for a in range(2)),
-                          start=tuple(first.start[a] + g.start[a] * first.jump[a] for a in range(2)))
+            out = replace(first, jump=(first.jump[0] * g.step[0], first.jump[1] * g.step[1]),
+                          start=(first.start[0] + g.start[0] * first.jump[0],
+                                 first.start[1] + g.start[1] * first.jump[1]))
         else:
             return RF("unknown", note=f"{rec.name} declares no geometry")
         return replace(out, note=g.note) if g.note else out
@@ -199,8 +200,8 @@ class ReceptiveFields:
                 self._report(rec, full[0][1], ref, f"centres differ: {base.start} vs {rf.start}", False)
             lo = [min(out.start[a] - (out.size[a] - 1) / 2, rf.start[a] - (rf.size[a] - 1) / 2) for a in range(2)]
             hi = [max(out.start[a] + (out.size[a] - 1) / 2, rf.start[a] + (rf.size[a] - 1) / 2) for a in range(2)]
-            out = replace(out, size=tuple(hi[a] - lo[a] + 1 for a in range(2)),
-                          start=tuple((hi[a] + lo[a]) / 2 for a in range(2)), context=out.context or rf.context)
+            out = replace(out, size=(hi[0] - lo[0] + 1, hi[1] - lo[1] + 1),
+                          start=((hi[0] + lo[0]) / 2, (hi[1] + lo[1]) / 2), context=out.context or rf.context)
         return replace(out, context=out.context or context or any(rf.context for rf, _ in full))
 
     def _ancestors(self, ref: Any) -> set[int]:

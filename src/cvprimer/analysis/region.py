@@ -65,7 +65,8 @@ def unit_region(tr: Trace, i: int, j: int, op_index: int | None = None) -> tuple
         if not outs:
             continue
         whole = any(o == "all" for o in outs)
-        ivs = None if whole else tuple((min(o[a][0] for o in outs), max(o[a][1] for o in outs)) for a in range(2))
+        # ((top, bottom), (left, right)) of the outputs' region; None when one needs the whole map
+        ivs: Any = None if whole else tuple((min(o[a][0] for o in outs), max(o[a][1] for o in outs)) for a in range(2))
         first = next((k for k, ref in enumerate(rec.inputs) if ref.kind in ("activation", "input")), 0)
         for k, (ref, a) in enumerate(zip(rec.inputs, rec.raw, strict=True)):
             if ref.kind not in ("activation", "input"):
@@ -74,6 +75,7 @@ def unit_region(tr: Trace, i: int, j: int, op_index: int | None = None) -> tuple
                 regions[id(a)] = "all"
                 continue
             full = ((0, a.shape[2] - 1), (0, a.shape[3] - 1))
+            got: Any  # intervals ((top, bottom), (left, right)), "all" or None
             if whole:
                 got = full
             else:
@@ -90,9 +92,10 @@ def unit_region(tr: Trace, i: int, j: int, op_index: int | None = None) -> tuple
                         got = ((0, 0), (0, 0))
                     else:
                         got = full
-            clipped = [_clip(got[ax], a.shape[2 + ax]) for ax in range(2)]
-            if None in clipped:
+            rows, cols = _clip(got[0], a.shape[2]), _clip(got[1], a.shape[3])
+            if rows is None or cols is None:
                 continue
+            clipped = (rows, cols)
             old = regions.get(id(a))
             if old == "all":
                 continue

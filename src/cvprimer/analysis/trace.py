@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from cvprimer.core.function import no_grad, observe_ops, shape_only
+from cvprimer.core.function import Function, no_grad, observe_ops, shape_only
 from cvprimer.core.tensor import Tensor
 
 
@@ -40,7 +40,7 @@ class OpRecord:
     """One executed op."""
 
     index: int
-    fn: type
+    fn: type[Function]
     call: int  # index into Trace.calls of the innermost module call
     inputs: list[InputRef]
     kwargs: dict[str, Any]

@@ -64,7 +64,7 @@ def bcast_arrays(arrays: list[np.ndarray], comm: Communicator, root: int = 0) ->
 
 
 def _state_tensors(model: Module, buffers: bool = True) -> list[tuple[str, Tensor]]:
-    items = list(model.named_parameters())
+    items: list[tuple[str, Tensor]] = list(model.named_parameters())
     if buffers:
         items += [(n, b) for n, b in model.named_buffers() if b is not None]
     return items

@@ -55,7 +55,7 @@ class Up(nn.Module):
         super().__init__()
         self.mode = mode
         if mode == "transposed":
-            self.up = nn.ConvTranspose2d(cin, cout, 2, stride=2, rng=rng)
+            self.up: nn.Module = nn.ConvTranspose2d(cin, cout, 2, stride=2, rng=rng)
         else:
             self.proj = nn.Conv2d(cin, cout, 1, rng=rng)
             self.up = nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False) if mode == "bilinear" \

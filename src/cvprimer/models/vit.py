@@ -142,7 +142,7 @@ def vit_tiny(**kwargs: Any) -> VisionTransformer:
 
 def vit_b_16(**kwargs: Any) -> VisionTransformer:
     """ViT-B/16 (224x224, patch 16, D = 768, 12 blocks, 12 heads, MLP 3072; 1000 classes)."""
-    cfg = dict(image_size=224, patch_size=16, embed_dim=768, depth=12, num_heads=12, mlp_dim=3072,
+    cfg: dict[str, Any] = dict(image_size=224, patch_size=16, embed_dim=768, depth=12, num_heads=12, mlp_dim=3072,
                num_classes=1000)
     cfg.update(kwargs)
     return VisionTransformer(**cfg)

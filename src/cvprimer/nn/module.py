@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 
@@ -212,7 +212,7 @@ class Module(StateMixin):
             yield b
 
     # -- modes, gradients, conversion --------------------------------------------------
-    def train(self, mode: bool = True) -> Module:
+    def train(self, mode: bool = True) -> Self:
         """Set training mode on this module and all descendants (dropout, batch norm)."""
         if not isinstance(mode, bool):
             raise TypeError(f"train: mode must be a bool, got {type(mode).__name__}")
@@ -220,10 +220,10 @@ class Module(StateMixin):
             object.__setattr__(m, "training", mode)
         return self
 
-    def eval(self) -> Module:
+    def eval(self) -> Self:
         return self.train(False)
 
-    def requires_grad_(self, requires_grad: bool = True) -> Module:
+    def requires_grad_(self, requires_grad: bool = True) -> Self:
         for p in self.parameters():
             p.requires_grad_(requires_grad)
         return self
@@ -238,14 +238,14 @@ class Module(StateMixin):
             else:
                 p.grad.data[...] = 0
 
-    def apply(self, fn: Callable[[Module], Any]) -> Module:
+    def apply(self, fn: Callable[[Module], Any]) -> Self:
         """Call ``fn(m)`` on every sub-module (children first) and then on self."""
         for c in self.children():
             c.apply(fn)
         fn(self)
         return self
 
-    def to(self, *args: Any, **kwargs: Any) -> Module:
+    def to(self, *args: Any, **kwargs: Any) -> Self:
         """PyTorch's ``Module.to``: ``to(device)``, ``to(dtype)``, ``to(device, dtype)``, ``to(tensor)`` (its
         dtype), ``non_blocking`` ignored. Casts floating parameters, their gradients and floating buffers to the
         dtype, in place (the Parameter objects stay the same, so an optimizer holding them keeps working); the
@@ -268,15 +268,15 @@ class Module(StateMixin):
                 b.data = b.data.astype(dt)
         return self
 
-    def double(self) -> Module:
+    def double(self) -> Self:
         """Floating parameters and buffers to float64 (``to(cp.float64)``)."""
         return self.to(np.float64)
 
-    def float(self) -> Module:
+    def float(self) -> Self:
         """Floating parameters and buffers to float32 (``to(cp.float32)``)."""
         return self.to(np.float32)
 
-    def cpu(self) -> Module:
+    def cpu(self) -> Self:
         """Self: cvprimer's modules always live on the CPU."""
         return self
 

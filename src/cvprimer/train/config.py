@@ -88,9 +88,9 @@ class TrainConfig:
             need("--early-stopping", self.early_stopping, self.early_stopping >= 1, "a patience >= 1 epoch")
         if self.resize is not None:
             need("--resize", self.resize, self.resize >= 1, "a side length >= 1")
-        for flag, v in (("--max-steps", self.max_steps), ("--eval-every", self.eval_every)):
-            if v is not None:
-                need(flag, v, isinstance(v, int) and v >= 1, "an integer >= 1")
+        for flag, n in (("--max-steps", self.max_steps), ("--eval-every", self.eval_every)):
+            if n is not None:
+                need(flag, n, isinstance(n, int) and n >= 1, "an integer >= 1")
         if self.train_eval not in TRAIN_EVAL:
             raise RunError(f"--train-eval {self.train_eval!r} is unknown; expected one of {', '.join(TRAIN_EVAL)}")
         if self.tensorboard:

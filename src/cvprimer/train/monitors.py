@@ -14,11 +14,14 @@ layers ordered from input to output, so vanishing gradients show as norms shrink
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from cvprimer.train.callbacks import Callback
+
+if TYPE_CHECKING:
+    from cvprimer.nn.module import Module
 
 
 class NonFiniteError(FloatingPointError):
@@ -32,7 +35,7 @@ def _layer_of(param_name: str) -> str:
 class GradientMonitor(Callback):
     """Per-layer gradient norms, update/weight ratios and dead-ReLU fractions (see module docstring)."""
 
-    def __init__(self, every: int = 1, relu_types: tuple[type, ...] | None = None) -> None:
+    def __init__(self, every: int = 1, relu_types: tuple[type[Module], ...] | None = None) -> None:
         """``relu_types``: the module classes whose outputs are checked for dead units (default: ``nn.ReLU``,
         ``nn.ReLU6``, ``nn.LeakyReLU`` and their subclasses), matched with ``isinstance``, never by name."""
         if every < 1:

@@ -60,13 +60,14 @@ def mlp_fit_predict(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray
             loss.backward()
             with cp.no_grad():
                 for p, v in zip(params, vel, strict=True):
+                    assert p.grad is not None  # every parameter is used by the loss
                     v *= 0.9
                     v += p.grad.data
                     p.data -= lr * v
     with cp.no_grad():
-        z = logits(xte).data.astype(np.float64)
-    z -= z.max(axis=1, keepdims=True)
-    e = np.exp(z)
+        zt = logits(xte).data.astype(np.float64)
+    zt -= zt.max(axis=1, keepdims=True)
+    e = np.exp(zt)
     return e / e.sum(axis=1, keepdims=True)
 
 

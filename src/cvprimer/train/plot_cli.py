@@ -73,7 +73,7 @@ def _epoch_x(rows: list[dict[str, Any]], steps: list[dict[str, str]]) -> list[fl
     xs = [float(r["epoch"]) for r in rows]
     last = rows[-1]
     if last.get("partial_epoch") and steps:
-        per = {}
+        per: dict[int, int] = {}
         for s in steps:
             per[int(float(s["epoch"]))] = per.get(int(float(s["epoch"])), 0) + 1
         full = [n for e, n in per.items() if e != int(last["epoch"])]
@@ -83,7 +83,7 @@ def _epoch_x(rows: list[dict[str, Any]], steps: list[dict[str, str]]) -> list[fl
 
 
 def _collect(runs: list[str], metrics: list[str]) -> list[dict[str, Any]]:
-    out = []
+    out: list[dict[str, Any]] = []
     for run in runs:
         if not os.path.isdir(run):
             raise UserError(f"{run!r}: no such folder")
