@@ -81,6 +81,23 @@ def _exp_class(rec: dict[str, Any]) -> Any:
         return None
 
 
+def seed_strip(values: Any, title: str) -> str:
+    """A 60x10 inline SVG of the per-seed values of one figure: a dot per seed on a strip spanning
+    ``mean ± R``, ``R = max(0.25 |mean|, max |v - mean|)`` (so seeds that agree cluster in the middle and a wide
+    spread fills the strip); empty for fewer than two finite values. Built from numbers only, the title escaped."""
+    vals = [float(v) for v in values or [] if isinstance(v, (int, float)) and not isinstance(v, bool)
+            and math.isfinite(v)]
+    if len(vals) < 2:
+        return ""
+    mean = sum(vals) / len(vals)
+    r = max(0.25 * abs(mean), max(abs(v - mean) for v in vals))
+    w, pad = 60, 4
+    xs = [w / 2 if r == 0 else w / 2 + (w / 2 - pad) * (v - mean) / r for v in vals]
+    dots = "".join(f'<circle cx="{x:.1f}" cy="5" r="2.4"/>' for x in xs)
+    return (f'<svg class="seedstrip" width="{w}" height="10" viewBox="0 0 {w} 10" role="img">'
+            f'<title>{escape(title)}</title><line x1="{pad}" y1="5" x2="{w - pad}" y2="5"/>{dots}</svg>')
+
+
 def _figures(figs: dict[str, Any], ui: dict[str, str], lang: str, heading: str, exp: Any = None) -> str:
     """The figures table: the value is the mean over seeds; with several seeds also the spread and each seed's.
     Each row shows the figure's label in ``lang`` (the record's, else ``exp``'s label table; the identifier, in
@@ -94,7 +111,8 @@ def _figures(figs: dict[str, Any], ui: dict[str, str], lang: str, heading: str, 
     for name, f in figs.items():
         label = _t(figure_label(exp, name, f), lang)
         extra = (f'<td class="num">{_num(f.get("spread"))}</td>'
-                 f'<td class="num">{" / ".join(_num(v) for v in f.get("per_seed") or [])}</td>') if multi else ""
+                 f'<td class="num">{" / ".join(_num(v) for v in f.get("per_seed") or [])} '
+                 f'{seed_strip(f.get("per_seed"), ui["seed_strip"])}</td>') if multi else ""
         cell = escape(label) if label else f"<code>{escape(name)}</code>"
         rows.append(f'<tr><td>{cell}</td><td class="num">{_num(f.get("value"))}</td>{extra}'
                     f"<td>{escape(unit_text(str(f.get('unit', '')), lang))}</td></tr>")

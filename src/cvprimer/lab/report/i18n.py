@@ -29,6 +29,8 @@ UI: dict[str, dict[str, str]] = {
         "thresholds": "Thresholds (declared before the run)", "top": "top",
         "summary": "Summary", "no_match": "No question matches the filter.", "notes": "Notes",
         "unsettled": "unsettled", "per_seed": "per seed",
+        "seed_strip": ("each dot is one random seed; the strip spans the mean ± the larger of 25% of |mean| and "
+                       "the largest deviation, so a tight cluster in the middle means the seeds agree"),
         "beyond": "Beyond the source document's claim (our own addition: never part of the verdict or the errata)",
         "provisional": "provisional: quick mode is too small to settle this claim; run it with --full",
         "stale": "stale: computed by other code or package versions than the installed ones",
@@ -75,6 +77,8 @@ UI: dict[str, dict[str, str]] = {
         "thresholds": "判定阈值（运行前已声明）", "top": "顶部",
         "summary": "概览", "no_match": "没有符合筛选条件的题目。", "notes": "说明",
         "unsettled": "未定", "per_seed": "各随机种子",
+        "seed_strip": ("每个点是一个随机种子；条带覆盖均值 ± max(|均值| 的 25%, 最大偏差)，"
+                       "点聚在中间说明各随机种子结果一致"),
         "beyond": "超出原文的部分（我们自己的补充：不参与结论，也不进入勘误）",
         "provisional": "暂定：快速模式的规模不足以判定这条说法，请用 --full 运行",
         "stale": "已过期：由与当前安装不同的代码或软件包版本算出",
