@@ -94,6 +94,7 @@ def data_hunger(sizes: Sequence[int], n_val: int, steps: int, rng: np.random.Gen
             model, f = train_cnn(sub, steps, rng, seed)
             out["cnn"].append(f.val_acc)
         if "hog" in methods:
+            assert hog_tr is not None and hog_va is not None  # computed above when "hog" is asked for
             out["hog"].append(linear_probe(hog_tr[idx], ytr, hog_va, data.y_val, steps, rng, seed))
         if "pixels" in methods:
             out["pixels"].append(linear_probe(data.x_train[idx].reshape(n, -1), ytr,
@@ -115,6 +116,7 @@ def input_gradient(model: Any, x: np.ndarray, y: np.ndarray, logit: bool = False
             (out * cp.Tensor(onehot)).sum().backward()
         else:
             F.cross_entropy(out, cp.Tensor(np.asarray(y, np.int64))).backward()
+        assert xt.grad is not None  # xt requires grad and feeds the loss
         return xt.grad.numpy().copy()
     finally:
         model.train(was)

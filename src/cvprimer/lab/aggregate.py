@@ -129,7 +129,8 @@ def aggregate_tables(per_seed: Sequence[Sequence[Table]], seeds: Sequence[int]) 
             continue
         rows, spread = [], []
         for j, r0 in enumerate(t.rows):
-            row, sp = [], []
+            row: list[Any] = []
+            sp: list[Any] = []
             for k, c in enumerate(r0):
                 if not _numeric(c):
                     row.append(js["rows"][j][k])

@@ -181,7 +181,8 @@ class Progress:
     """Progress inside a long experiment: ``ctx.progress.update(n)`` / ``set_total``; drawn by the runner."""
 
     def __init__(self, callback: Callable[[int, int | None], None] | None = None) -> None:
-        self.done, self.total, self._cb = 0, None, callback
+        self.done, self._cb = 0, callback
+        self.total: int | None = None
 
     def set_total(self, total: int) -> None:
         self.total, self.done = int(total), 0

@@ -12,6 +12,7 @@ import io
 import os
 import re
 import sys
+import types
 from collections.abc import Iterator
 from typing import Any
 
@@ -116,7 +117,7 @@ def module_table(module: str) -> dict[str, str]:
 def _tables_on_stack() -> list[dict[str, str]]:
     """The :func:`tr_table` tables of the modules on the call stack, innermost first."""
     out: list[dict[str, str]] = []
-    frame = sys._getframe(1)
+    frame: types.FrameType | None = sys._getframe(1)
     while frame is not None:
         table = _ZH_BY_MODULE.get(frame.f_globals.get("__name__", ""))
         if table is not None and all(table is not t for t in out):

@@ -85,7 +85,7 @@ def load_record(out: str, exp_id: str, mode: str | None = None) -> dict[str, Any
     if mode is None:
         found = [r for m in MODES if (r := load_record(out, exp_id, m)) is not None]
         current = [r for r in found if r.get("status") != "ok" or stale_reason(r) is None]
-        return (current or found or [None])[0]
+        return current[0] if current else (found[0] if found else None)
     path = os.path.join(run_dir(out, exp_id, mode), "result.json")
     try:
         with open(path, encoding="utf-8") as fh:
@@ -190,7 +190,9 @@ def record_problem(rec: Any, exp_id: str) -> str | None:
 
 def is_fresh(rec: dict[str, Any] | None, exp: type[Experiment], quick: bool, seed_list: list[int]) -> bool:
     """Whether ``rec`` may be served for ``exp`` in this mode with these seeds (see :mod:`cvprimer.lab.cache`)."""
-    return bool(rec) and rec.get("id") == exp.id and stale_reason(rec, "quick" if quick else "full", seed_list) is None
+    if not rec:
+        return False
+    return rec.get("id") == exp.id and stale_reason(rec, "quick" if quick else "full", seed_list) is None
 
 
 # ------------------------------------------------------------------------------------------------ one task

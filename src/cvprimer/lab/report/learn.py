@@ -167,7 +167,7 @@ def source_path(cls: type) -> str | None:
     return rel.replace(os.sep, "/")
 
 
-def method_sources(cls: type) -> dict[str, str | None]:
+def method_sources(cls: Any) -> dict[str, str | None]:
     """The source of ``cls.run``, of the class's own helper methods ``run`` calls as ``self._name(...)`` (one
     level: ``run`` is often a thin wrapper) and, for an experiment, of ``cls.decide``; each dedented, None where
     the source is unavailable (no file, a compiled module)."""
