@@ -30,9 +30,11 @@ import os
 import statistics
 import time
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 __all__ = ["blas_threads", "current_blas_threads", "median_time", "ratios", "time_interleaved", "time_samples"]
+
+K = TypeVar("K")  # the callables' names (any hashable key)
 
 
 def current_blas_threads() -> int:
@@ -73,9 +75,9 @@ def blas_threads(n: int | None) -> Iterator[int]:
             put(k)
 
 
-def time_samples(fns: Mapping[str, Callable[[], Any]], repeat: int = 5, warmup: int = 1,
+def time_samples(fns: Mapping[K, Callable[[], Any]], repeat: int = 5, warmup: int = 1,
                  clock: Callable[[], float] = time.perf_counter, pause: float = 0.0,
-                 sleep: Callable[[float], Any] = time.sleep) -> dict[str, list[float]]:
+                 sleep: Callable[[float], Any] = time.sleep) -> dict[K, list[float]]:
     """Every timed sample (seconds) of each callable: ``warmup`` untimed calls of each, then ``repeat``
     rounds that call each callable once in the given order (interleaved).
 
@@ -92,7 +94,7 @@ def time_samples(fns: Mapping[str, Callable[[], Any]], repeat: int = 5, warmup: 
     for _ in range(warmup):
         for fn in fns.values():
             fn()
-    out: dict[str, list[float]] = {name: [] for name in fns}
+    out: dict[K, list[float]] = {name: [] for name in fns}
     for _ in range(repeat):
         for name, fn in fns.items():
             if pause > 0:
@@ -103,9 +105,9 @@ def time_samples(fns: Mapping[str, Callable[[], Any]], repeat: int = 5, warmup: 
     return out
 
 
-def time_interleaved(fns: Mapping[str, Callable[[], Any]], repeat: int = 5, warmup: int = 1,
+def time_interleaved(fns: Mapping[K, Callable[[], Any]], repeat: int = 5, warmup: int = 1,
                      clock: Callable[[], float] = time.perf_counter, pause: float = 0.0,
-                     sleep: Callable[[float], Any] = time.sleep) -> dict[str, float]:
+                     sleep: Callable[[float], Any] = time.sleep) -> dict[K, float]:
     """The median time in seconds of each callable, timed interleaved (see :func:`time_samples`)."""
     return {name: float(statistics.median(v))
             for name, v in time_samples(fns, repeat, warmup, clock, pause, sleep).items()}

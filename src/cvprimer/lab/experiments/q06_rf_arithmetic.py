@@ -12,6 +12,7 @@ field lies on real pixels.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -181,6 +182,7 @@ class FieldArithmetic(Experiment):
             g_mid, g_corner = grad_map(m, HW), grad_map(m, HW, (0, 0))
             mid, corner = support_of(g_mid), support_of(g_corner)
             region = input_region(rf, 0, 0)
+            assert region is not None  # a stack of convolutions has a local field
             centre = (region[0][0] + region[0][1]) / 2
             tag = "pad" if pad else "nopad"
             beyond[f"centre_unit0_{tag}"] = Figure(centre, "px")
@@ -246,7 +248,9 @@ class FieldArithmetic(Experiment):
     @staticmethod
     def decide(figures: Mapping[str, float], thresholds: Mapping[str, float]) -> tuple[str, Text]:
         tol = thresholds["tol_px"]
-        holds, fails, notes_en, notes_zh = [], [], [], []
+        holds: list[Any] = []
+        fails: list[Any] = []
+        notes_en, notes_zh = [], []
         prev = 1.0  # a single pixel before the first layer
         for n in range(1, N_CONV + 1):
             r, a, b = (figures[f"rf_{k}_L{n}"] for k in ("formula", "nopad", "pad"))

@@ -182,8 +182,10 @@ class TuningTips(Experiment):
             model = mlp()
             opt = optim.SGD(model.parameters(), lr=lr, momentum=0.9)
             warm = max(1, steps // 10)
-            sched = (lr_scheduler.ScheduleLR(opt, lambda base, w=warm: schedules.warmup("linear", w, base).then(
-                schedules.cosine(base, steps - w))) if name != "constant" else None)
+            def warm_cosine(base: float, w: int = warm) -> Any:
+                return schedules.warmup("linear", w, base).then(schedules.cosine(base, steps - w))
+
+            sched = lr_scheduler.ScheduleLR(opt, warm_cosine) if name != "constant" else None
             log = LrLog()
             runs[name] = fit(model, data, epochs, gen(), optimizer=opt, batch_size=32, scheduler=sched,
                              scheduler_interval="step", callbacks=[log])
@@ -199,7 +201,7 @@ class TuningTips(Experiment):
         self._plot(ctx, rt, lr, lr_logs, runs, grid)
         best = max(grid, key=lambda k: grid[k].val_acc)
         worst = min(grid, key=lambda k: grid[k].val_acc)
-        sched = lr_logs["warm-up + cosine"]
+        lrs = lr_logs["warm-up + cosine"]
         warm = max(1, steps // 10)
         figures = {
             "suggested_lr": Figure(lr, "lr"),
@@ -207,11 +209,11 @@ class TuningTips(Experiment):
             "range_test_last_lr": Figure(rt.lrs[-1], "lr"),
             "val_acc_constant": Figure(runs["constant"].val_acc, "fraction"),
             "val_acc_warmup_cosine": Figure(runs["warm-up + cosine"].val_acc, "fraction"),
-            "schedule_steps": Figure(len(sched), "steps"),
+            "schedule_steps": Figure(len(lrs), "steps"),
             "schedule_warmup_steps": Figure(warm, "steps"),
-            "schedule_lr_first": Figure(sched[0], "lr"),
-            "schedule_lr_warmup_end": Figure(sched[warm - 1], "lr"),
-            "schedule_lr_mid_decay": Figure(sched[(warm + len(sched)) // 2 - 1], "lr"),
+            "schedule_lr_first": Figure(lrs[0], "lr"),
+            "schedule_lr_warmup_end": Figure(lrs[warm - 1], "lr"),
+            "schedule_lr_mid_decay": Figure(lrs[(warm + len(lrs)) // 2 - 1], "lr"),
             "sweep_best_val_acc": Figure(grid[best].val_acc, "fraction"),
             "sweep_best_batch": Figure(best[0], "samples"),
             "sweep_best_decay": Figure(best[1], ""),

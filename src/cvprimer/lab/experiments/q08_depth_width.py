@@ -204,10 +204,10 @@ class DepthVersusWidth(Experiment):
         even = np.mean([per_mac[c] for c in CHANNELS if c % 2 == 0 and c % 8])
         mult8 = np.mean([per_mac[c] for c in CHANNELS if c % 8 == 0])
         odd = np.mean([per_mac[c] for c in CHANNELS if c % 2])
-        beyond["mult8_speedup"] = Figure(even / mult8, "x", {
+        beyond["mult8_speedup"] = Figure(float(even / mult8), "x", {
             "en": "time per MAC of even, non-multiple-of-8 channel counts / that of multiples of 8",
             "zh": "偶数但非 8 的倍数的通道数每次乘加的时间与 8 的倍数之比"})
-        beyond["odd_slowdown"] = Figure(odd / even, "x", {"en": "time per MAC of odd / even channel counts",
+        beyond["odd_slowdown"] = Figure(float(odd / even), "x", {"en": "time per MAC of odd / even channel counts",
                                                           "zh": "奇数与偶数通道数每次乘加的时间之比"})
         self._plot(ctx, res, loss, per_mac)
         return Result(figures=figs, beyond=beyond, tables=[

@@ -109,6 +109,7 @@ def restore(method: str, img: np.ndarray, sub: tuple[np.ndarray, np.ndarray] | N
         pooled, idx = F.max_pool2d(x, R, return_indices=True)
         y = F.max_unpool2d(pooled, idx, R, output_size=(H, W))
     elif method == "pixel_shuffle":
+        assert sub is not None, "restore: pixel_shuffle needs the fitted sub-pixel convolution"
         wk, b = sub
         t = wk.shape[-1] // 2
         padded = F.pad(low, (t, t, t, t), mode="replicate")
@@ -195,6 +196,8 @@ class SegNet(nn.Module):
         self.enc1 = nn.Conv2d(1, c1, 3, padding=1)
         self.enc2 = nn.Conv2d(c1, c2, 3, padding=1)
         self.mid = nn.Conv2d(c2, c2, 3, padding=1)
+        self.up1: nn.Module
+        self.up2: nn.Module
         if method == "transposed4":
             self.up1, self.up2 = nn.ConvTranspose2d(c2, c2, 4, 2, 1), nn.ConvTranspose2d(c1, c1, 4, 2, 1)
         elif method == "transposed3":
@@ -418,7 +421,7 @@ class Upsampling(Experiment):
         ax.set_xticks(range(len(ious)), list(ious), rotation=20)
         ax.set_ylim(min(ious.values()) - 0.05, 1.0)
         ax.set(ylabel="validation IoU", title="beyond the seed: MNIST digit segmentation, upsampler of a small U-Net")
-        best = max(ious, key=ious.get)
+        best = max(ious, key=ious.__getitem__)
         ctx.save_figure(fig, "segmentation_iou", "Validation IoU of the digit masks predicted by the same small "
                         f"U-Net-like net with each upsampling method (highest: {best}, {fmt(ious[best])}).",
                         "同一个小型 U-Net 式网络换用不同上采样方法后，数字掩码的验证集 IoU（最高："
@@ -534,7 +537,7 @@ class Upsampling(Experiment):
             return None
         b = beyond
         ious = {k[4:]: v for k, v in b.items() if k.startswith("iou_")}
-        best = max(ious, key=ious.get) if ious else None
+        best = max(ious, key=ious.__getitem__) if ious else None
         seg_en = f" The highest segmentation IoU came with {best} ({fmt(ious[best])})." if best else ""
         seg_zh = f"分割 IoU 最高的是 {best}（{fmt(ious[best])}）。" if best else ""
         return {"en": f"A fitted sub-pixel convolution with pixel shuffle restores the photo at "

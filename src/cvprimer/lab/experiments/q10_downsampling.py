@@ -17,6 +17,7 @@ information the downsampled map still holds.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -66,8 +67,9 @@ CLAIMED = ("max_pool", "strided_extra", "none")  # the settings the seed's claim
 def net(kind: str) -> Any:
     """The small CNN with downsampling ``kind`` (see the module docstring)."""
     def down(c: int) -> list[Any]:
-        return {"max_pool": [nn.MaxPool2d(2)], "avg_pool": [nn.AvgPool2d(2)],
-                "strided_extra": [nn.Conv2d(c, c, 3, stride=2, padding=1), nn.ReLU()]}.get(kind, [])
+        layers: dict[str, list[Any]] = {"max_pool": [nn.MaxPool2d(2)], "avg_pool": [nn.AvgPool2d(2)],
+                                         "strided_extra": [nn.Conv2d(c, c, 3, stride=2, padding=1), nn.ReLU()]}
+        return layers.get(kind, [])
     s = 2 if kind == "strided_conv" else 1
     side = 8 if kind == "none" else 2  # 8x8 digits: 8 -> 4 -> 2 with downsampling
     return nn.Sequential(nn.Conv2d(1, 8, 3, stride=s, padding=1), nn.ReLU(), *down(8),
@@ -207,7 +209,7 @@ class Downsampling(Experiment):
     def run(self, ctx: Context) -> Result:
         data = load_data("digits", ctx.pick(700, 1400, 200), ctx.pick(397, 397, 100), ctx.rng, standardize=True)
         epochs = ctx.pick(6, 30, 1)
-        fits = train_nets({k: (lambda k=k: net(k)) for k in VARIANTS}, data, epochs, ctx.seed, ctx.rng, lr=3e-3)
+        fits = train_nets({k: functools.partial(net, k) for k in VARIANTS}, data, epochs, ctx.seed, ctx.rng, lr=3e-3)
         xb = data.x_train[:64]
         yb = data.y_train[:64]
 
@@ -245,7 +247,7 @@ class Downsampling(Experiment):
         rec = {name: reconstruction_error(d, x_fit, x_test) for name, d in downsamplers(ctx.child_rng()).items()}
         for name, e in rec.items():
             beyond[f"recon_err_{name}"] = Figure(e, "relative L2")
-        inv = min(rec, key=rec.get)
+        inv = min(rec, key=rec.__getitem__)
         self._plot(ctx, fits, x_test[:4], downsamplers(ctx.child_rng()))
         return Result(figures=figs, beyond=beyond, tables=[
             Table("nets", ["downsampling", "train acc", "val acc", "params", "MACs", "output RF (px)",

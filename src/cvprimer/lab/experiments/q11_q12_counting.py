@@ -15,6 +15,7 @@ with equal MACs but different shapes timed side by side (the seed's "not strictl
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -347,7 +348,7 @@ class FlopCount(Experiment):
         ws = {c: cp.tensor(ctx.rng.standard_normal((c, 64, 3, 3)).astype(np.float32)) for c in LADDER}
         macs = {c: 9 * 64 * c * s * s for c in LADDER}
         with cp.no_grad():
-            t = time_interleaved({c: (lambda c=c: F.conv2d(x, ws[c], padding=1)) for c in LADDER},
+            t = time_interleaved({c: functools.partial(F.conv2d, x, ws[c], padding=1) for c in LADDER},
                                  repeat=ctx.pick(5, 15, 3), warmup=1, clock=time.process_time)
         figs = {"formula_err_layers": Figure(max(errs), "relative"),
                 "formula_err_resnet18": Figure(abs(formula_total - r18["macs"]) / r18["macs"], "relative")}

@@ -12,6 +12,7 @@ the validation accuracy of a small two-branch net merged either way on the sciki
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any
 
@@ -210,10 +211,12 @@ class AddVsConcat(Experiment):
         x1, x2 = (cp.tensor(rng.standard_normal((2, c, hw, hw)), requires_grad=True) for _ in range(2))
         g = rng.standard_normal((2, c, hw, hw))
         ((x1 + x2) * cp.tensor(g)).sum().backward()
+        assert x1.grad is not None and x2.grad is not None  # (it requires grad and feeds the loss)
         add_err = max(np.abs(x1.grad.data - g).max(), np.abs(x2.grad.data - g).max())
         y1, y2 = (cp.tensor(rng.standard_normal((2, c, hw, hw)), requires_grad=True) for _ in range(2))
         g2 = rng.standard_normal((2, 2 * c, hw, hw))
         (cp.cat([y1, y2], 1) * cp.tensor(g2)).sum().backward()
+        assert y1.grad is not None and y2.grad is not None  # (it requires grad and feeds the loss)
         cat_err = max(np.abs(y1.grad.data - g2[:, :c]).max(), np.abs(y2.grad.data - g2[:, c:]).max())
 
         # beyond: concat followed by [W, W] reproduces add followed by W
@@ -225,7 +228,7 @@ class AddVsConcat(Experiment):
 
         data = load_data("digits", ctx.pick(900, 1437, 200), 360, ctx.rng)
         epochs = ctx.pick(3, 12, 1)
-        fits = train_nets({m: (lambda m=m: digits_net(m)) for m in ("add", "concat")}, data, epochs,
+        fits = train_nets({m: functools.partial(digits_net, m) for m in ("add", "concat")}, data, epochs,
                           ctx.seed, ctx.rng, lr=3e-3)
         acc = {m: f.val_acc for m, f in fits.items()}
 

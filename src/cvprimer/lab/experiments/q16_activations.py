@@ -67,6 +67,7 @@ def autograd_slope(name: str, x: np.ndarray) -> np.ndarray:
     """f'(x) by autograd: the gradient of sum(f(x)) with respect to x."""
     t = cp.Tensor(np.array(x, np.float64), requires_grad=True)
     activate(name, t).sum().backward()
+    assert t.grad is not None  # (it requires grad and feeds the loss)
     return t.grad.data
 
 
@@ -227,7 +228,7 @@ class ActivationGallery(Experiment):
     }
 
     def run(self, ctx: Context) -> Result:
-        zoo = ZOO_QUICK if ctx.quick else ZOO_FULL
+        zoo: tuple[tuple[str, tuple[int, int]], ...] = ZOO_QUICK if ctx.quick else ZOO_FULL
         zoo = zoo[:2] if ctx.tiny else zoo
         act_ops = activation_op_names()
         zoo_rows = []
@@ -372,7 +373,7 @@ class ActivationGallery(Experiment):
         sat = ", ".join(f"{n} {fmt(100 * b[f'sat_frac_{n}'])}%" for n in SEED_NAMED if f"sat_frac_{n}" in b)
         sat_zh = "，".join(f"{_shown(n)} {fmt(100 * b[f'sat_frac_{n}'])}%" for n in SEED_NAMED if f"sat_frac_{n}" in b)
         ns = {n: b[f"ns_per_elem_{n}"] for n in NAMES if f"ns_per_elem_{n}" in b}
-        lo, hi = min(ns, key=ns.get), max(ns, key=ns.get)
+        lo, hi = min(ns, key=ns.__getitem__), max(ns, key=ns.__getitem__)
         return {"en": f"The {fmt(b['n_activations'])} pointwise activations' autograd slopes match their closed forms "
                       f"within {fmt(b['max_slope_err'])}. Share of [-6, 6] where |f'| < 0.01: {sat}. Forward CPU time "
                       f"per element ranges from {fmt(ns[lo])} ns ({lo}) to {fmt(ns[hi])} ns ({hi}).",

@@ -53,7 +53,8 @@ class StopAt(Callback):
     def __init__(self, target: float, val: tuple[np.ndarray, np.ndarray] | None = None, every: int = 0,
                  steps_per_epoch: int = 1) -> None:
         self.target, self.val, self.every, self.spe = target, val, every, steps_per_epoch
-        self.train_seconds, self.steps, self.reached = 0.0, 0, None
+        self.train_seconds, self.steps = 0.0, 0
+        self.reached: tuple[float, int, float] | None = None
         self._mark = 0.0
 
     def _hit(self, trainer: Any) -> None:

@@ -91,7 +91,8 @@ def layer_stats(model: Any, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, n
     F.cross_entropy(model(cp.tensor(x)), cp.tensor(y)).backward()
     for h in handles:
         h.remove()
-    grads = [float(m.weight.grad.data.std()) for m in model.modules() if isinstance(m, nn.Linear)]
+    grads = [float(g.data.std()) for m in model.modules()
+             if isinstance(m, nn.Linear) and (g := m.weight.grad) is not None]  # every layer has one here
     model.zero_grad()
     return np.array(acts), np.array(grads)
 

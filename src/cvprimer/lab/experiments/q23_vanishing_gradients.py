@@ -186,7 +186,9 @@ class VanishingGradients(Experiment):
         x, y = data.x_train[:256], data.y_train[:256]
         seed = int(ctx.rng.integers(2**31))
         epochs = ctx.pick(2, 10, tiny=1)
-        norms, rows, figures, beyond = {}, [], {}, {}
+        norms, rows = {}, []
+        figures: dict[str, Figure] = {}
+        beyond: dict[str, Figure] = {}
         agree = 0
         ctx.progress.set_total(len(CONFIGS))
         for name, (kw, expected) in CONFIGS.items():
@@ -209,7 +211,8 @@ class VanishingGradients(Experiment):
         beyond["diagnosis_agreement"] = Figure(agree / len(CONFIGS), "fraction")
 
         depths = ctx.pick([2, 6, 12, 20], list(range(2, 31, 2)), tiny=[2, 20])
-        sweep = {k: [] for k in ("sigmoid_deep", "relu_default_deep", "relu_he_deep", "sigmoid_bn_deep")}
+        sweep: dict[str, list[float]] = {k: [] for k in ("sigmoid_deep", "relu_default_deep", "relu_he_deep",
+                                                        "sigmoid_bn_deep")}
         for dep in depths:
             for k in sweep:
                 kw = dict(CONFIGS[k][0], depth=dep)
@@ -224,8 +227,8 @@ class VanishingGradients(Experiment):
         a1.set_ylabel("||dL/dW|| at initialization")
         a1.set_title("Per-layer gradient norm")
         a1.legend(fontsize=6)
-        for k, v in sweep.items():
-            a2.plot(depths, v, marker="o", color=colors[k], label=k.replace("_deep", ""))
+        for k, ratios in sweep.items():
+            a2.plot(depths, ratios, marker="o", color=colors[k], label=k.replace("_deep", ""))
         a2.axhline(self.thresholds["vanish_log10"], color="k", ls="--", lw=1, label="diagnose's 1e-3")
         a2.set_xlabel("depth (linear layers)")
         a2.set_ylabel("log10(||g_first|| / ||g_last||)")

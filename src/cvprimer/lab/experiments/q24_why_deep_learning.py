@@ -9,6 +9,7 @@ classifiers trained by our engine).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -138,7 +139,7 @@ class WhyDeepLearning(Experiment):
         en, zh = [], []
         for i, n in ((0, sizes[0]), (-1, sizes[-1])):
             acc = {m: float(a[i]) for m, a in curves.items()}
-            order = sorted(acc, key=acc.get, reverse=True)
+            order = sorted(acc, key=acc.__getitem__, reverse=True)
             top, second = order[0], order[1]
             lead = acc[top] - acc[second]
             if lead < TIE:
@@ -161,7 +162,7 @@ class WhyDeepLearning(Experiment):
         return {"en": " ".join(en), "zh": "".join(zh)}
 
     @staticmethod
-    def _plot_filters(ctx: Context, cnn: object) -> None:
+    def _plot_filters(ctx: Context, cnn: Any) -> None:
         from skimage.feature import hog
 
         w = cnn[0].weight.data[:, 0]  # (8, 5, 5)

@@ -178,9 +178,11 @@ class FcVersusConv(Experiment):
         n, c, h, w = fmap.shape
         x = cp.Tensor(fmap[:1].copy(), requires_grad=True)
         F.conv2d(x, cp.tensor(kernel))[0, :, (h - 2) // 2, (w - 2) // 2].sum().backward()
+        assert x.grad is not None  # (it requires grad and feeds the loss)
         conv = float(np.mean(np.any(x.grad.data[0] != 0, axis=0)))
         x = cp.Tensor(fmap[:1].copy(), requires_grad=True)
         F.linear(x.reshape(1, -1), cp.tensor(wfc))[0, 0].backward()
+        assert x.grad is not None
         fc = float(np.mean(np.any(x.grad.data[0] != 0, axis=0)))
         return conv, fc
 

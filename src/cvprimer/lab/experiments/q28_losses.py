@@ -79,6 +79,7 @@ def logit_grad_norm(loss: Callable[[cp.Tensor, Any], cp.Tensor], margin: float, 
     z[0, 1] = margin
     t = cp.Tensor(z, requires_grad=True)
     loss(t, np.array([0])).backward()
+    assert t.grad is not None  # (it requires grad and feeds the loss)
     return float(np.linalg.norm(t.grad.data))
 
 
@@ -274,6 +275,7 @@ class LossFunctions(Experiment):
         t = cp.Tensor(z.copy(), requires_grad=True)
         v = fn(t)
         v.backward()
+        assert t.grad is not None  # (it requires grad and feeds the loss)
         return t.grad.data, float(v.data)
 
     @staticmethod
@@ -302,13 +304,13 @@ class LossFunctions(Experiment):
         axes[2].set_ylabel("y")
         axes[2].set_title("Line fit with 10% outliers (truth 2x + 1)")
         axes[2].legend(fontsize=7, loc="lower right")
-        g = {n: fmt(v[-1]) for n, v in grads.items()}
+        gn = {n: fmt(v[-1]) for n, v in grads.items()}
         ctx.save_figure(fig, "losses", "Left: logit-gradient norm against how confidently wrong the prediction is "
-                        f"(at margin 12: cross-entropy {g['cross_entropy']}, MSE on the softmax {g['mse_softmax']}). "
+                        f"(at margin 12: cross-entropy {gn['cross_entropy']}, MSE on the softmax {gn['mse_softmax']}). "
                         "Middle: validation accuracy per epoch with each classification loss. Right: lines fitted "
                         "with three regression losses to data with outliers.",
                         "左：logits 梯度范数随“自信地预测错”的程度变化（margin 12 时交叉熵为 "
-                        f"{g['cross_entropy']}，softmax 上的 MSE 为 {g['mse_softmax']}）。中：各分类损失每轮的验证"
+                        f"{gn['cross_entropy']}，softmax 上的 MSE 为 {gn['mse_softmax']}）。中：各分类损失每轮的验证"
                         "准确率。右：用三种回归损失对含离群点数据拟合的直线。")
 
     @staticmethod

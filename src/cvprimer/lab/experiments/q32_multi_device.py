@@ -162,7 +162,9 @@ class MultiDevice(Experiment):
         x, y = data.x_train[:m].astype(np.float64), data.y_train[:m]
         halves = [np.arange(m)[: m // 2], np.arange(m)[m // 2:]]
         net = get_model("lenet5", input_size=28, rng=np.random.default_rng(ctx.seed)).double()
-        rows, figs, beyond = [], {}, {}
+        rows: list[list[Any]] = []
+        figs: dict[str, Figure] = {}
+        beyond: dict[str, Figure] = {}
         for reduction in ("mean", "sum"):
             big = _grad(net, x, y, reduction)
             parts = [_grad(net, x[h], y[h], reduction) for h in halves]
@@ -224,9 +226,10 @@ class MultiDevice(Experiment):
         """Two real MPI ranks, when mpi4py and mpiexec are installed (the ``distributed`` extra)."""
         try:
             import mpi4py  # noqa: F401
+            have_mpi4py = True
         except ImportError:
-            mpi4py = None
-        if mpi4py is None or shutil.which("mpiexec") is None:
+            have_mpi4py = False
+        if not have_mpi4py or shutil.which("mpiexec") is None:
             return {"en": "mpi4py/mpiexec are not installed here (pip install 'cvprimer[distributed]'), so the "
                           "two-process part was skipped; the in-process figures above decide.",
                     "zh": "这里没有安装 mpi4py/mpiexec（pip install 'cvprimer[distributed]'），"

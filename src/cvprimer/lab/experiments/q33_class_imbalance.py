@@ -248,10 +248,10 @@ class ClassImbalance(Experiment):
                         f"在 1:{RATIO} 不平衡的 MNIST 上用各种补救方法训练的 MLP，在均衡验证集上的少数类召回率、"
                         "宏平均 F1 和均衡准确率。")
         figures = {f"bal_acc_{SLUG[k]}": Figure(res[k]["balanced_acc"], "%") for k in ("none", *SEED_REMEDIES)}
-        base = res["none"]["balanced_acc"]  # gains rounded to 1e-9: a difference of percentages carries float noise
-        for k in SEED_REMEDIES:
-            label = {"en": f"{k}: balanced accuracy gain", "zh": f"{ZH[k]}：均衡准确率增益"}
-            figures[f"gain_{SLUG[k]}"] = Figure(round(res[k]["balanced_acc"] - base, 9), "points", label)
+        base_acc = res["none"]["balanced_acc"]  # gains rounded to 1e-9: a difference of percentages carries float noise
+        for rem in SEED_REMEDIES:
+            gain_label = {"en": f"{rem}: balanced accuracy gain", "zh": f"{ZH[rem]}：均衡准确率增益"}
+            figures[f"gain_{SLUG[rem]}"] = Figure(round(res[rem]["balanced_acc"] - base_acc, 9), "points", gain_label)
         beyond = {f"bal_acc_{SLUG[k]}": Figure(r["balanced_acc"], "%") for k, r in res.items()
                   if f"bal_acc_{SLUG[k]}" not in figures}
         beyond.update({f"minority_recall_{SLUG[k]}": Figure(r["minority_recall"], "%") for k, r in res.items()})

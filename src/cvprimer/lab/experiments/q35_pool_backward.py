@@ -11,6 +11,7 @@ gradient equally is checked with a random upstream gradient.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -60,6 +61,7 @@ def input_gradient(fn: Callable[[Any], Any], x: np.ndarray,
     y = fn(xt)
     up = np.ones(y.shape) if upstream is None else np.asarray(upstream, np.float64)
     y.backward(cp.tensor(up))
+    assert xt.grad is not None  # (it requires grad and feeds the loss)
     return xt.grad.numpy(), float(up.sum())
 
 
@@ -175,7 +177,8 @@ class PoolingBackward(Experiment):
     }
 
     def run(self, ctx: Context) -> Result:
-        rows, ratios = [], {}
+        rows: list[list[Any]] = []
+        ratios = {}
         for name, (op, kw) in CONFIGS.items():
             r28, dead28, spread28 = sum_ratio(op, kw, 28)
             r7, dead7, _ = sum_ratio(op, kw, 7)
@@ -236,7 +239,7 @@ class PoolingBackward(Experiment):
                                                         "count_include_pad": False})]
         fig, axes = ctx.figure(2, 3, size=(11, 7))
         for ax, (title, op, kw) in zip(axes.ravel(), panels, strict=True):
-            gx, total = input_gradient(lambda t, op=op, kw=kw: pool(op, t, **kw), x6)
+            gx, total = input_gradient(functools.partial(pool, op, **kw), x6)
             g = gx[0, 0]
             ax.imshow(g, cmap="Blues", vmin=0, vmax=max(1.0, g.max()))
             for (i, j), v in np.ndenumerate(g):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
@@ -104,7 +105,8 @@ def _autograd(x: np.ndarray, y: np.ndarray, p: Mapping[str, np.ndarray]) -> dict
     xt = cp.tensor(x, requires_grad=True)
     loss = _net(xt, t["W1"], t["b1"], t["W2"], t["b2"], cp.tensor(y))
     loss.backward()
-    return {**{k: v.grad.data for k, v in t.items()}, "x": xt.grad.data}
+    grads = {k: v.grad for k, v in t.items()} | {"x": xt.grad}
+    return {k: g.data for k, g in grads.items() if g is not None}  # every one is set: all feed the loss
 
 
 def _net(x: cp.Tensor, w1: cp.Tensor, b1: cp.Tensor, w2: cp.Tensor, b2: cp.Tensor, y: cp.Tensor) -> cp.Tensor:
@@ -242,10 +244,11 @@ class BackpropByHand(Experiment):
         loss_after = forward(x, y, q)[0]
         e_auto = {k: _rel(hand[k], auto[k]) for k in (*PARAMS, "x")}
         e_num = {k: _rel(hand[k], num[k]) for k in PARAMS}
-        auto_loss = float(_net(*[cp.tensor(v) for v in (x, p["W1"], p["b1"], p["W2"], p["b2"])], cp.tensor(y)).item())
+        auto_loss = float(_net(cp.tensor(x), cp.tensor(p["W1"]), cp.tensor(p["b1"]), cp.tensor(p["W2"]),
+                               cp.tensor(p["b2"]), cp.tensor(y)).item())
         n_par = sum(v.size for v in p.values())
         rows = [[lay, fwd, loc, down] for lay, fwd, loc, down in LAYERS]
-        grads = [[k, str(hand[k].shape), float(np.abs(hand[k]).max()), e_auto[k], e_num.get(k, np.nan)]
+        grads: list[list[Any]] = [[k, str(hand[k].shape), float(np.abs(hand[k]).max()), e_auto[k], e_num.get(k, np.nan)]
                  for k in (*PARAMS, "x")]
         fig, (a1, a2) = ctx.figure(1, 2, size=(10, 3.6))
         idx = np.arange(len(grads))

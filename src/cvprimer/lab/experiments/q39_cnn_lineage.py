@@ -13,6 +13,7 @@ import numpy as np
 
 import cvprimer as cp
 from cvprimer import models
+from cvprimer.analysis.report import Report
 from cvprimer.analysis.timing import time_interleaved
 from cvprimer.lab._convnets import cost
 from cvprimer.lab.experiment import Context, Experiment, Figure, Result, Table, fmt
@@ -55,9 +56,9 @@ LINEAGE = (
 )
 
 
-def weighted_depth(rep: object) -> int:
+def weighted_depth(rep: Report) -> int:
     """Module calls that do multiply-accumulates (convs, linears, attention), all branches counted."""
-    return sum(1 for r in rep.rows if r.macs > 0 and r.name != "(model)")  # type: ignore[attr-defined]
+    return sum(1 for r in rep.rows if r.macs > 0 and r.name != "(model)")
 
 
 def receptive_field(rep: object) -> float:

@@ -46,6 +46,7 @@ def autograd_grad(z: np.ndarray, y: np.ndarray) -> np.ndarray:
     """d/dz of the summed ``F.cross_entropy(z, y)`` by our autograd."""
     t = cp.tensor(z, requires_grad=True)
     F.cross_entropy(t, cp.tensor(y), reduction="sum").backward()
+    assert t.grad is not None  # (it requires grad and feeds the loss)
     return t.grad.data
 
 
@@ -67,6 +68,7 @@ def two_step_grad_nonfinite(z: np.ndarray, y: np.ndarray) -> float:
     onehot[np.arange(len(y)), y] = 1
     with np.errstate(all="ignore"):
         (-(cp.tensor(onehot) * cp.log(F.softmax(t, 1))).sum()).backward()
+    assert t.grad is not None  # (it requires grad and feeds the loss)
     return float(np.mean(~np.isfinite(t.grad.data)))
 
 
@@ -167,7 +169,7 @@ class SoftmaxCrossEntropyGrad(Experiment):
         scales = np.logspace(0, 4, ctx.pick(9, 17, tiny=5))
         z0 = rng.standard_normal((256, 10)).astype(np.float32)
         y0 = rng.integers(0, 10, 256)
-        curves = {k: [] for k in ("naive", "softmax_then_log", "fused")}
+        curves: dict[str, list[float]] = {k: [] for k in ("naive", "softmax_then_log", "fused")}
         for s in scales:
             for k, v in losses_three_ways(z0 * np.float32(s), y0).items():
                 curves[k].append(float(np.mean(~np.isfinite(v))))
@@ -176,8 +178,8 @@ class SoftmaxCrossEntropyGrad(Experiment):
         grad_nf_two = two_step_grad_nonfinite(big, y0)
         grad_fused = autograd_grad(big, y0)
         fig, (a1, a2) = ctx.figure(1, 2, size=(10, 3.6))
-        for k, v in curves.items():
-            a1.semilogx(scales, v, marker="o", label=k)
+        for k, fractions in curves.items():
+            a1.semilogx(scales, fractions, marker="o", label=k)
         a1.set_xlabel("logit scale (std of float32 logits)")
         a1.set_ylabel("fraction of non-finite losses")
         a1.set_title("Float32 cross-entropy three ways")

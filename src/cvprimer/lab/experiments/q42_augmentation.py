@@ -115,6 +115,7 @@ def square_photos(n: int = DRAWS) -> A.Batch:
     rep = np.arange(n) % 2
     masks = np.zeros((n, h, h), np.int64)
     masks[:, int(0.15 * h):int(0.4 * h), int(0.15 * h):int(0.4 * h)] = 1
+    assert b.labels is not None  # the sample photos are labelled
     return A.Batch(np.ascontiguousarray(b.images[rep, :, :, :h]), labels=b.labels[rep], masks=masks)
 
 
@@ -148,6 +149,7 @@ def kind_figures(rng: np.random.Generator) -> tuple[dict[str, float], list[list[
         for name in names:
             t = AUGS[name][2](h)
             out, params = t(batch, rng=rng, return_params=True)
+            assert batch.masks is not None and out.masks is not None  # square_photos() carries masks
             moved = mask_change(batch.masks, out.masks)
             value = float(np.abs(out.images - batch.images).mean()) if out.images.shape == batch.images.shape \
                 else float("nan")
@@ -373,6 +375,7 @@ class Augmentation(Experiment):
         names = list(AUGS)
         fig, axes = ctx.figure(3, 6, size=(15, 6.6))
         cells = axes.ravel()
+        assert batch.masks is not None and batch.boxes is not None  # photo_batch() carries masks and boxes
         self._show(cells[0], batch.images[0], batch.masks[0], batch.boxes[0],
                    tr("original (mask, box)", "原图（掩码、框）"))
         for ax, name in zip(cells[1:], names, strict=False):

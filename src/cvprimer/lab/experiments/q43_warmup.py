@@ -113,7 +113,8 @@ class ProbeVariance(Callback):
     first batch-norm layer (the first linear layer's output), so batch-sampling noise does not count."""
 
     def __init__(self, probe_x: np.ndarray, k: int) -> None:
-        self.probe_x, self.k, self.vars = probe_x, k, []
+        self.probe_x, self.k = probe_x, k
+        self.vars: list[np.ndarray] = []
 
     def on_after_step(self, trainer: Any) -> None:
         if len(self.vars) < self.k:
@@ -271,7 +272,8 @@ class WarmUp(Experiment):
         warm = max(1, epochs // 3) * steps_per_epoch  # a third of the run, rounded down to whole epochs
         seeds = [int(s) for s in ctx.rng.integers(2**31, size=ctx.pick(2, 5, tiny=1))]
         probe = (data.x_val[:200], data.y_val[:200])
-        figures, rows, runs = {}, [], {}
+        figures, rows = {}, []
+        runs: dict[float, Any] = {}
         for lr in LRS:
             for w in (0, warm):
                 accs, spikes = [], []

@@ -11,6 +11,7 @@ group convs.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 
 import numpy as np
@@ -48,6 +49,7 @@ def group_dependency(c: int, g: int, shuffle: bool, rng: np.random.Generator) ->
             h = F.channel_shuffle(h, g)
         y = F.conv2d(h, w2, groups=g)
         y[:, j * per:(j + 1) * per].sum().backward()
+        assert x.grad is not None  # (it requires grad and feeds the loss)
         gx = np.abs(x.grad.data[0, :, 0, 0]).reshape(g, per).sum(1)
         dep[j] = gx > 0
     return dep
@@ -140,7 +142,7 @@ class GroupConv(Experiment):
         xt = cp.tensor(ctx.rng.standard_normal((n, c, hw, hw)).astype(np.float32))
         ws = {g: cp.tensor(ctx.rng.standard_normal((c, c // g, 3, 3)).astype(np.float32)) for g in gs}
         with cp.no_grad():
-            med = time_interleaved({str(g): (lambda g=g: F.conv2d(xt, ws[g], padding=1, groups=g)) for g in gs},
+            med = time_interleaved({str(g): functools.partial(F.conv2d, xt, ws[g], padding=1, groups=g) for g in gs},
                                    repeat=ctx.pick(5, 11, tiny=1), warmup=1)
         t = {g: med[str(g)] for g in gs}
         speed = {g: t[1] / t[g] for g in gs}

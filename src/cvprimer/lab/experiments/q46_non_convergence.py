@@ -10,6 +10,7 @@ does a finding or its remedies name the real cause?
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
@@ -152,7 +153,7 @@ class NonConvergence(Experiment):
         raw = load_data("digits", n_train, n_val, np.random.default_rng(ctx.seed))
         raw = Data(raw.x_train * 255, raw.y_train, raw.x_val * 255, raw.y_val)
         gen = ctx.child_rng()
-        setups = {
+        setups: dict[str, tuple[dict[str, Any], Data, float]] = {
             "baseline": ({}, d, LR),
             "lr_too_high": ({}, d, 3.0),
             "lr_too_low": ({}, d, 1e-5),
@@ -163,7 +164,9 @@ class NonConvergence(Experiment):
             "zero_initialization": ({"scale": 0.0}, d, LR),
         }
         epochs, seed = ctx.pick(6, 20, tiny=2), int(ctx.rng.integers(2**31))
-        figures, beyond, rows, curves = {}, {}, [], {}
+        figures: dict[str, Figure] = {}
+        beyond: dict[str, Figure] = {}
+        rows, curves = [], {}
         named = 0
         for name, (kw, data, lr) in setups.items():
             run = monitored_fit(DeepMLP(rng=np.random.default_rng(seed), **dict(BASE, **kw)), data, epochs,

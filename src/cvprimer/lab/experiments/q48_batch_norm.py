@@ -205,7 +205,8 @@ class BatchNormEffects(Experiment):
         epochs = ctx.pick(4, 10, tiny=1)
         figures: dict[str, Figure] = {}
         beyond: dict[str, Figure] = {}
-        rows, best, losses = [], {}, {}
+        rows, losses = [], {}
+        best: dict[str, tuple[float, float, float, Any]] = {}
         sat_runs: list[tuple[float, float]] = []
         for depth in DEPTHS:
             for bn in (False, True):

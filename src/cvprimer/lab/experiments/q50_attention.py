@@ -12,7 +12,7 @@ single-head self-attention cost (analyzer MACs, checked against the formulas ``4
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -271,7 +271,7 @@ class Attention(Experiment):
         return Result(figures=figures, beyond=beyond, tables=tables, beyond_tables=beyond_tables)
 
     @staticmethod
-    def _plots(ctx: Context, gates: np.ndarray, sweep: list[tuple[int, ...]], maps: np.ndarray, data: Data) -> None:
+    def _plots(ctx: Context, gates: np.ndarray, sweep: Sequence[tuple[int, ...]], maps: np.ndarray, data: Data) -> None:
         fig, axes = ctx.figure(1, 2, size=(11, 4))
         n = [r[0] for r in sweep]
         axes[0].loglog(n, [r[1] for r in sweep], marker="o", label="self-attention (analyzer)")

@@ -156,7 +156,7 @@ class WeightUpdate(Experiment):
         loss1 = hand_grads(x, t, sgd_hand)[0]
 
         m = _model(p0)  # momentum, two steps
-        opt = optim.SGD(m.parameters(), lr=lr, momentum=mu)
+        opt: optim.Optimizer = optim.SGD(m.parameters(), lr=lr, momentum=mu)
         _step(m, opt, x, t)
         buf1 = dict(g1)
         p1 = {k: p0[k] - lr * buf1[k] for k in NAMES}

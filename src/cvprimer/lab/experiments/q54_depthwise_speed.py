@@ -10,6 +10,7 @@ on (a CPU, one thread; its model and measured roofline are in the notes and the 
 
 from __future__ import annotations
 
+import functools
 import platform
 import time
 from collections.abc import Mapping
@@ -172,8 +173,8 @@ class DepthwiseSpeed(Experiment):
         for n, (ci, co, k, g) in specs.items():
             info[n] = cost(nn.Conv2d(ci, co, k, padding=k // 2, groups=g, bias=False), (1, ci, hw, hw), profile)
         with cp.no_grad():
-            t = time_interleaved({n: (lambda n=n: F.conv2d(x[n], w[n], padding=specs[n][2] // 2,
-                                                           groups=specs[n][3])) for n in specs},
+            t = time_interleaved({n: functools.partial(F.conv2d, x[n], w[n], padding=specs[n][2] // 2,
+                                                       groups=specs[n][3]) for n in specs},
                                  repeat=ctx.pick(7, 15, tiny=3), warmup=1, clock=time.process_time)
         names = list(specs)
         small = names[2]
