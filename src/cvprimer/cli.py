@@ -37,7 +37,7 @@ VERBS: dict[str, tuple[str, str]] = {
 class _Parser(argparse.ArgumentParser):
     """argparse with one-line errors: ``cvprimer <verb>: <message>`` and exit status 2 (no usage dump)."""
 
-    def error(self, message: str) -> Any:  # type: ignore[override]
+    def error(self, message: str) -> Any:
         text = f"{self.prog}: {message} (see `{self.prog} --help`)\n"
         _end_mpi_job(text, 2)
         self.exit(2, text)

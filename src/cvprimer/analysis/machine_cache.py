@@ -61,7 +61,7 @@ def _cpu_model() -> str:
 
 def _blas() -> str:
     try:
-        deps = np.show_config(mode="dicts").get("Build Dependencies", {})  # type: ignore[union-attr]
+        deps = np.show_config(mode="dicts").get("Build Dependencies", {})
         blas = deps.get("blas", {})
         return " ".join(str(blas.get(k, "")) for k in ("name", "version", "openblas configuration")).strip()
     except Exception:  # an older NumPy without mode="dicts": the version alone

@@ -58,7 +58,7 @@ class RF:
 
     @property
     def effective_padding(self) -> tuple[float, float]:
-        return tuple((r - 1) / 2 - c for r, c in zip(self.size, self.start, strict=True))  # type: ignore[return-value]
+        return (self.size[0] - 1) / 2 - self.start[0], (self.size[1] - 1) / 2 - self.start[1]
 
 
 def _window(rf: RF, k: Any, s: Any, p: Any, d: Any) -> RF:

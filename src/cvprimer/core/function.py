@@ -558,6 +558,7 @@ def run_backward(
         if t._node is None:
             if t.requires_grad:
                 prev = leaf_grads.get(id(t))
+                # (a node-less t is a leaf Tensor, never a Link: the checker cannot see that)
                 leaf_grads[id(t)] = (t, g if prev is None else prev[1] + g)  # type: ignore[assignment]
                 if not pending.get(id(t)):
                     flush(id(t))

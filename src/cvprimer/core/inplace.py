@@ -30,7 +30,7 @@ the out-of-place op) and refuses, with a clear message, on a tensor that shares 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -64,9 +64,9 @@ def _check_result(t: Tensor, name: str, r: Tensor) -> None:
         )
 
 
-def _write(t: Tensor, name: str, values: np.ndarray, casting: str = "same_kind") -> None:
+def _write(t: Tensor, name: str, values: np.ndarray, casting: Literal["same_kind", "unsafe"] = "same_kind") -> None:
     try:
-        np.copyto(t.data, values, casting=casting)  # type: ignore[arg-type]
+        np.copyto(t.data, values, casting=casting)
     except ValueError as e:
         if not t.data.flags.writeable:
             raise RuntimeError(

@@ -18,7 +18,7 @@ storage through ``detach()`` and view ops, so writing through any of them is see
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -163,7 +163,7 @@ class Tensor(_ArithMixin, _UnaryMixin, _CompareMixin, _ReduceMixin, _ShapeMixin,
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
         return self.data if dtype is None else self.data.astype(dtype)
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[Tensor]:
         for i in range(len(self)):
             yield self[i]
 
@@ -204,11 +204,11 @@ class Tensor(_ArithMixin, _UnaryMixin, _CompareMixin, _ReduceMixin, _ShapeMixin,
         """Whether some element (along ``dim``) is nonzero: a bool Tensor, as PyTorch's ``any``."""
         return Tensor._wrap(np.asarray(np.any(self.data, axis=dim, keepdims=keepdim)))
 
-    def __eq__(self, other: Any) -> Any:  # type: ignore[override]
+    def __eq__(self, other: Any) -> Any:
         """Elementwise ``self == other`` (broadcasting): a bool Tensor."""
         return self._compare(other, np.equal, "__eq__")
 
-    def __ne__(self, other: Any) -> Any:  # type: ignore[override]
+    def __ne__(self, other: Any) -> Any:
         """Elementwise ``self != other`` (broadcasting): a bool Tensor."""
         return self._compare(other, np.not_equal, "__ne__")
 

@@ -489,8 +489,8 @@ class DataParallel(Module):
     def broadcast_buffers(self) -> None:
         broadcast_buffers(self.module, self.comm)
 
-    def state_dict(self) -> Any:  # type: ignore[override]
+    def state_dict(self) -> Any:
         return self.module.state_dict()
 
-    def load_state_dict(self, state_dict: Any, strict: bool = True) -> Any:  # type: ignore[override]
+    def load_state_dict(self, state_dict: Any, strict: bool = True) -> Any:
         return self.module.load_state_dict(state_dict, strict)

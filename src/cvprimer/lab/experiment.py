@@ -261,7 +261,7 @@ class _Num(float):
         return format(v, spec)
 
 
-class _Figures(dict):  # type: ignore[type-arg]
+class _Figures(dict):
     """The mapping a template is formatted with: figure names to :class:`_Num`; a missing name is an error that
     names the experiment."""
 
@@ -403,6 +403,7 @@ class Experiment:
         gaps = []
         if any(not str(cls.key_term.get(lang, "")).strip() for lang in LANGS):
             gaps.append("takeaway: key_term needs 'en' and 'zh'")
+        # (a classmethod bound to its class has __func__; the checker types it as a plain callable)
         if cls.takeaway.__func__ is not Experiment.takeaway.__func__:  # type: ignore[attr-defined]
             return gaps
         if cls.kind == "page":

@@ -284,7 +284,7 @@ def choose(g: Geom, c_in: int, w_shape: tuple[int, ...], n: int = 1, itemsize: i
     return columns
 
 
-class Chunks(list):  # type: ignore[type-arg]
+class Chunks(list):
     """What a batch-split forward saved: ``[(a, b, saved of images a:b), ...]``."""
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 import cvprimer as cp
-from cvprimer import models
+from cvprimer import models, nn
 from cvprimer.analysis.report import Report
 from cvprimer.analysis.timing import time_interleaved
 from cvprimer.lab._convnets import cost
@@ -61,9 +61,9 @@ def weighted_depth(rep: Report) -> int:
     return sum(1 for r in rep.rows if r.macs > 0 and r.name != "(model)")
 
 
-def receptive_field(rep: object) -> float:
+def receptive_field(rep: Report) -> float:
     """Largest local receptive field (input pixels along H) of any layer before the global mixing."""
-    sizes = [r.rf_size[0] for r in rep.rows if r.rf_kind == "local" and r.rf_size]  # type: ignore[attr-defined]
+    sizes = [r.rf_size[0] for r in rep.rows if r.rf_kind == "local" and r.rf_size]
     return float(max(sizes)) if sizes else float("nan")
 
 
@@ -84,7 +84,7 @@ def lineage_notes(pts: list[tuple[str, int, float, float, float, float]]) -> dic
         slow = min(timed, key=lambda p: p[4])
         # MACs per second: how far the engine's throughput is from following the MAC count
         rate = {p[0]: p[4] * p[5] for p in timed}
-        hi, lo = max(rate, key=rate.get), min(rate, key=rate.get)  # type: ignore[arg-type]
+        hi, lo = max(rate, key=rate.__getitem__), min(rate, key=rate.__getitem__)
         en += (f" Timed on our engine, {fast[0]} ran fastest ({fmt(fast[4])} images/s) and {slow[0]} slowest "
                f"({fmt(slow[4])}); MACs per second range from {fmt(rate[lo])} ({lo}) to {fmt(rate[hi])} ({hi}), so "
                f"the MAC count {'predicts' if rate[hi] <= 2 * rate[lo] else 'does not predict'} the measured time "
@@ -192,9 +192,9 @@ class CnnLineage(Experiment):
                 n = 1
                 x = cp.tensor(ctx.rng.standard_normal((n, cin, s, s)).astype(np.float32))
 
-                def fwd(model: object = model, x: cp.Tensor = x) -> None:
+                def fwd(model: nn.Module = model, x: cp.Tensor = x) -> None:
                     with cp.no_grad():
-                        model(x)  # type: ignore[operator]
+                        model(x)
 
                 ips = n / time_interleaved({"f": fwd}, repeat=ctx.pick(3, 3), warmup=1)["f"]
                 m_timed = c["macs"] if s == size else cost(model, (1, cin, s, s))["macs"]

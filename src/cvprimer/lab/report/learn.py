@@ -179,7 +179,7 @@ def method_sources(cls: Any) -> dict[str, str | None]:
         fn = inspect.getattr_static(cls, name, None)
         fn = getattr(fn, "__func__", fn)  # a staticmethod's or classmethod's function
         try:
-            out[name] = _dedent(inspect.getsource(fn))  # type: ignore[arg-type]
+            out[name] = _dedent(inspect.getsource(fn))
         except (TypeError, OSError):
             out[name] = None
         return out[name]

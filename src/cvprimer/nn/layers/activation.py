@@ -120,6 +120,7 @@ def layer_class(rec: _registry.Activation) -> type[Module]:
         bound.apply_defaults()
         _Act.__init__(self, **bound.arguments)
 
+    # (a function object takes a __signature__, which inspect reads; the checker knows no such attribute)
     __init__.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
         [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD), *params])
     summary = (inspect.getdoc(rec.function) or "").split("\n\n")[0].replace("\n", " ")
