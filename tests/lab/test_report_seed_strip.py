@@ -28,4 +28,4 @@ def test_empty_for_fewer_than_two_finite_values_and_the_title_is_escaped():
     assert seed_strip([1.0], "t") == "" and seed_strip([1.0, None, float("nan")], "t") == ""
     assert seed_strip(None, "t") == ""
     svg = seed_strip([0.0, 0.0], "<b>&")
-    assert "&lt;b&gt;&amp;" in svg and _xs(svg) == [30.0, 30.0]
+    assert 'title="&lt;b&gt;&amp;"' in svg and _xs(svg) == [30.0, 30.0]

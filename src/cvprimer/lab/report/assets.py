@@ -54,8 +54,8 @@ code.cmd { background:#eaeef2; padding:1px 6px; border-radius:4px; }
 table { border-collapse:collapse; margin:8px 0; font-size:.88rem; display:block; overflow-x:auto; }
 th, td { border:1px solid var(--line); padding:3px 8px; text-align:left; vertical-align:top; }
 th { background:#eaeef2; } td.num { text-align:right; font-variant-numeric:tabular-nums; }
-svg.seedstrip { vertical-align:middle; margin-left:.3em; } svg.seedstrip line { stroke:#9aa4ae; stroke-width:1; }
-svg.seedstrip circle { fill:#1f5fa8; fill-opacity:.75; }
+.seedstrip { margin-left:.4em; } .seedstrip svg { vertical-align:middle; }
+.seedstrip line { stroke:#9aa4ae; stroke-width:1; } .seedstrip circle { fill:#1f5fa8; fill-opacity:.75; }
 figure { margin:10px 0; } figure img { max-width:100%; height:auto; border:1px solid var(--line); background:#fff; }
 figcaption { font-size:.85rem; color:var(--muted); }
 .answer { border-left:4px solid var(--accent); padding:4px 10px; margin:10px 0; background:#fff; }

@@ -94,8 +94,8 @@ def seed_strip(values: Any, title: str) -> str:
     w, pad = 60, 4
     xs = [w / 2 if r == 0 else w / 2 + (w / 2 - pad) * (v - mean) / r for v in vals]
     dots = "".join(f'<circle cx="{x:.1f}" cy="5" r="2.4"/>' for x in xs)
-    return (f'<svg class="seedstrip" width="{w}" height="10" viewBox="0 0 {w} 10" role="img">'
-            f'<title>{escape(title)}</title><line x1="{pad}" y1="5" x2="{w - pad}" y2="5"/>{dots}</svg>')
+    return (f'<span class="seedstrip" title="{escape(title)}"><svg width="{w}" height="10" viewBox="0 0 {w} 10" '
+            f'aria-hidden="true"><line x1="{pad}" y1="5" x2="{w - pad}" y2="5"/>{dots}</svg></span>')
 
 
 def _figures(figs: dict[str, Any], ui: dict[str, str], lang: str, heading: str, exp: Any = None) -> str:
@@ -111,7 +111,7 @@ def _figures(figs: dict[str, Any], ui: dict[str, str], lang: str, heading: str, 
     for name, f in figs.items():
         label = _t(figure_label(exp, name, f), lang)
         extra = (f'<td class="num">{_num(f.get("spread"))}</td>'
-                 f'<td class="num">{" / ".join(_num(v) for v in f.get("per_seed") or [])} '
+                 f'<td class="num">{" / ".join(_num(v) for v in f.get("per_seed") or [])}'
                  f'{seed_strip(f.get("per_seed"), ui["seed_strip"])}</td>') if multi else ""
         cell = escape(label) if label else f"<code>{escape(name)}</code>"
         rows.append(f'<tr><td>{cell}</td><td class="num">{_num(f.get("value"))}</td>{extra}'
