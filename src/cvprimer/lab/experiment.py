@@ -11,9 +11,14 @@ An experiment turns one claim of the seed document into a measurement::
         text = {"en": {"title": ..., "claim": ..., "method": ...},
                 "zh": {"title": ..., "claim": ..., "method": ...}}
 
-        def run(self, ctx: Context) -> Result:   # measures; never writes a verdict
+        def measure(self, ctx: Context) -> Result:   # measures; never plots, never writes a verdict
             ...
-            return Result(figures={"rf_d2": Figure(5, "px")})
+            return Result(figures={"rf_d2": Figure(5, "px")}, series={"field": field_map})
+
+        def draw(self, res: Result, ctx: Context) -> None:   # plots what measure kept; runs no engine op
+            fig, ax = ctx.figure()
+            ax.imshow(res.series["field"])
+            ctx.save_figure(fig, "field", alt_en=..., alt_zh=...)
 
         @staticmethod
         def decide(figures, thresholds):          # pure: measured numbers -> (verdict, evidence)
@@ -22,6 +27,10 @@ An experiment turns one claim of the seed document into a measurement::
 
 The runner calls ``run`` once per seed, then ``decide`` on the measured values (the mean over seeds), so
 a verdict is never typed by hand: it is a function of the figures and of thresholds fixed in the class.
+``run`` is the frame's and is not overridden: it calls ``measure`` (every number; a plot asked for here is
+refused) and then ``draw`` (the pictures, from what ``measure`` returned: its figures, tables and ``series``,
+the curves and images kept for plotting only; an engine op run here is refused), so measuring never depends on
+plotting and a plot never measures.
 Unit tests feed ``decide`` synthetic figures on both sides of every threshold.
 
 A *page* (``kind = "page"``) answers a question with no single measurable claim: its ``text`` carries a
@@ -162,6 +171,9 @@ class Result:
     notes: Text | None = None
     beyond: dict[str, Figure] = field(default_factory=dict)
     beyond_tables: list[Table] = field(default_factory=list)
+    #: what ``draw`` needs beyond the figures and tables (curves, images, per-step series), measured by
+    #: ``measure`` for the plots alone: never written to the record, never seen by ``decide``
+    series: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         both = set(self.figures) & set(self.beyond)
@@ -208,6 +220,8 @@ class Context:
         self.save_plots = save_plots
         self.plots: list[Plot] = []
         self.started = time.perf_counter()
+        #: "measure" while :meth:`Experiment.measure` runs (a plot is refused), "draw" while ``draw`` runs
+        self.phase = ""
 
     def pick(self, quick: Any, full: Any, tiny: Any = None) -> Any:
         """``quick`` in quick mode, ``full`` otherwise: the one knob an experiment turns between modes.
@@ -223,8 +237,13 @@ class Context:
         return np.random.default_rng(self.rng.integers(2**63))
 
     def figure(self, nrows: int = 1, ncols: int = 1, size: tuple[float, float] | None = None) -> tuple[Any, Any]:
-        """A matplotlib figure in the house style (Agg backend): ``fig, axes = ctx.figure(1, 2)``."""
+        """A matplotlib figure in the house style (Agg backend): ``fig, axes = ctx.figure(1, 2)``.
+        Only in ``draw``: measuring and plotting are kept apart."""
         from cvprimer.lab.plots import new_figure
+
+        if self.phase == "measure":
+            raise RuntimeError("Context.figure: plots are drawn in draw(), from what measure() returned; "
+                               "measure() must not plot")
 
         return new_figure(nrows, ncols, size)
 
@@ -321,8 +340,38 @@ class Experiment:
     key_figure: ClassVar[str | Mapping[str, str]] = ""
     answer: ClassVar[Mapping[str, Any]] = {}
 
-    def run(self, ctx: Context) -> Result:  # pragma: no cover - abstract
-        raise NotImplementedError(f"{type(self).__name__}.run")
+    def measure(self, ctx: Context) -> Result:  # pragma: no cover - abstract
+        """Every measurement of one seed: figures (the claim's and beyond it), tables, notes and the ``series``
+        that ``draw`` plots. No plot here (``ctx.figure`` refuses)."""
+        raise NotImplementedError(f"{type(self).__name__}.measure")
+
+    def draw(self, res: Result, ctx: Context) -> None:
+        """The plots of one seed, from ``res`` alone (``ctx.figure`` / ``ctx.save_figure``); no engine op may
+        run here. The default draws nothing."""
+
+    def run(self, ctx: Context) -> Result:
+        """``measure`` then ``draw``: what the runner calls once per seed (not overridden)."""
+        from cvprimer.core.function import observe_ops
+
+        ctx.phase = "measure"
+        try:
+            res = self.measure(ctx)
+        finally:
+            ctx.phase = ""
+        if not isinstance(res, Result):
+            raise TypeError(f"{type(self).__name__}.measure must return a Result, got {type(res).__name__}")
+        ran: list[str] = []
+        ctx.phase = "draw"
+        try:
+            with observe_ops(lambda fn, *_: ran.append(fn.__name__)):
+                self.draw(res, ctx)
+        finally:
+            ctx.phase = ""
+        if ran:
+            raise RuntimeError(f"{type(self).__name__}.draw ran {len(ran)} engine op(s) (first: {ran[0]}): "
+                               "measuring belongs in measure(), draw() only plots what it returned")
+        res.plots = list(res.plots or ctx.plots)
+        return res
 
     @staticmethod
     def decide(figures: Mapping[str, float], thresholds: Mapping[str, float]) -> tuple[str, Text]:

@@ -225,6 +225,7 @@ def run_task(exp: type[Experiment], quick: bool, seed: int, want_plots: bool,
             if not isinstance(res, Result):
                 raise TypeError(f"{exp.id}: run must return a Result, got {type(res).__name__}")
             res.plots = list(res.plots or ctx.plots)
+            res.series = {}  # the plots' inputs, drawn already: not carried to the record's process
             for p in res.plots if want_plots else ():
                 # the plot, and its Chinese copy <stem>.zh.png where plots.save_png wrote one
                 for name in (p.file, f"{p.file[:-4]}.zh.png"):
