@@ -23,9 +23,12 @@ Global pooling, flattening and fully connected layers make the field
 *global*. Statistics over positions (normalization, a squeeze-excitation gate) leave the local
 field as it is but set ``context`` (the unit also depends on the whole image through them).
 
-Each op class declares its geometry (``Function.geometry``, the types of :mod:`cvprimer.core.geometry`):
-these rules read only the declaration, never an op's name; an op that declares none on a tensor with a local
-field makes the field "unknown" (never a silent 1 x 1).
+Each op class declares its geometry (``Function.geometry``, the types of :mod:`cvprimer.core.geometry`), and
+the geometry owns the arithmetic: its ``field(axis, size, jump, start)`` is the per-axis formula above for its
+kind of op, its ``reach`` says whether it maps the first input's field, merges the inputs' fields (pointwise) or
+makes the field global. This module only walks the graph, asks each op's geometry and merges paths; it never
+reads an op's name. An op that declares none on a tensor with a local field makes the field "unknown" (never a
+silent 1 x 1).
 
 Merging paths (addition, concatenation, any element-wise op) takes the union of the inputs'
 fields. Paths whose jumps differ cannot be merged unit by unit: the merge is reported, with the
@@ -40,7 +43,6 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from cvprimer.analysis.trace import Trace
-from cvprimer.core.geometry import Crop, Global, Pointwise, Resample, Transposed, Window
 
 _EPS = 1e-9
 
@@ -59,43 +61,6 @@ class RF:
     @property
     def effective_padding(self) -> tuple[float, float]:
         return (self.size[0] - 1) / 2 - self.start[0], (self.size[1] - 1) / 2 - self.start[1]
-
-
-def _window(rf: RF, k: Any, s: Any, p: Any, d: Any) -> RF:
-    size = tuple(rf.size[a] + (k[a] - 1) * d[a] * rf.jump[a] for a in range(2))
-    start = tuple(rf.start[a] + ((k[a] - 1) * d[a] / 2 - p[a]) * rf.jump[a] for a in range(2))
-    jump = tuple(rf.jump[a] * s[a] for a in range(2))
-    return replace(rf, size=size, jump=jump, start=start)
-
-
-def _transposed(rf: RF, k: Any, s: Any, p: Any, d: Any) -> RF:
-    """Output o of a transposed conv receives the inputs i with o = i s - p + t d (t < k): all of
-    them lie in the continuous interval [(o + p - (k-1) d)/s, (o + p)/s], of width (k-1) d / s."""
-    size = tuple(rf.size[a] + (k[a] - 1) * d[a] / s[a] * rf.jump[a] for a in range(2))
-    start = tuple(rf.start[a] + (p[a] - (k[a] - 1) * d[a] / 2) / s[a] * rf.jump[a] for a in range(2))
-    jump = tuple(rf.jump[a] / s[a] for a in range(2))
-    return replace(rf, size=size, jump=jump, start=start)
-
-
-def _resample(rf: RF, scale: tuple[float, float], taps: int, align: bool = False,
-              lengths: tuple[tuple[int, int], ...] = ()) -> RF:
-    """Output o reads around the input coordinate c = (o + 1/2)/scale - 1/2 (or o (L_in-1)/(L_out-1)
-    aligned). Nearest (one tap, at floor((o)/scale) = c + e with |e| <= (1 - 1/scale)/2): the
-    envelope grows by (1 - 1/scale) j. Linear (taps floor(c), floor(c) + 1): by 2 j; cubic (floor(c) - 1 ..
-    floor(c) + 2): by 4 j. The envelopes contain exactly the input pixels read when clipped to whole pixels
-    (c not integer)."""
-    size, jump, start = [], [], []
-    for a in range(2):
-        if align and lengths and lengths[a][1] > 1:
-            step = (lengths[a][0] - 1) / (lengths[a][1] - 1)
-            start.append(rf.start[a])
-        else:
-            step = 1 / scale[a]
-            start.append(rf.start[a] + (0.5 / scale[a] - 0.5) * rf.jump[a])
-        jump.append(rf.jump[a] * step)
-        grow = (1 - 1 / scale[a]) if taps == 1 else float(taps)
-        size.append(rf.size[a] + max(grow, 0.0) * rf.jump[a])
-    return replace(rf, size=(size[0], size[1]), jump=(jump[0], jump[1]), start=(start[0], start[1]))
 
 
 def declared_geometry(rec: Any) -> Any:
@@ -143,26 +108,18 @@ class ReceptiveFields:
         if first.kind != "local" or len(fshape) != 4:
             return self._merge(rec, ins)
         g = declared_geometry(rec)
-        if isinstance(g, Pointwise):
+        if g is None:
+            return RF("unknown", note=f"{rec.name} declares no geometry")
+        if g.reach == "merge":
             out = self._merge(rec, ins)
             return replace(out, context=True) if g.context else out
-        if isinstance(g, Global):
+        if g.reach == "global":
             return RF("global", note=g.note or f"{rec.name} mixes all positions")
         if len(rec.outputs[0].shape) != 4:
             return RF("unknown", note=f"{rec.name} declares a spatial geometry but has a "
                                       f"{len(rec.outputs[0].shape)}-D output")
-        if isinstance(g, Window):
-            out = _window(first, g.kernel, g.stride, g.padding, g.dilation)
-        elif isinstance(g, Transposed):
-            out = _transposed(first, g.kernel, g.stride, g.padding, g.dilation)
-        elif isinstance(g, Resample):
-            out = _resample(first, g.scale, g.taps, g.align_corners, g.lengths or ())
-        elif isinstance(g, Crop):
-            out = replace(first, jump=(first.jump[0] * g.step[0], first.jump[1] * g.step[1]),
-                          start=(first.start[0] + g.start[0] * first.jump[0],
-                                 first.start[1] + g.start[1] * first.jump[1]))
-        else:
-            return RF("unknown", note=f"{rec.name} declares no geometry")
+        (r0, j0, c0), (r1, j1, c1) = (g.field(a, first.size[a], first.jump[a], first.start[a]) for a in range(2))
+        out = replace(first, size=(r0, r1), jump=(j0, j1), start=(c0, c1), context=first.context or g.context)
         return replace(out, note=g.note) if g.note else out
 
     def _merge(self, rec: Any, ins: list[tuple[RF, tuple[int, ...], Any]]) -> RF:

@@ -28,7 +28,6 @@ import numpy as np
 
 from cvprimer.analysis.receptive_field import declared_geometry
 from cvprimer.analysis.trace import Trace
-from cvprimer.core.geometry import Global, Pointwise
 
 Interval = tuple[int, int]
 
@@ -44,10 +43,10 @@ def _backward_rule(rec: Any, ivs: tuple[Interval, Interval],
     None for a pointwise op (pass-through), "all" for a global one or one that declares nothing (the
     conservative answer: the whole input)."""
     g = declared_geometry(rec)
-    if isinstance(g, Pointwise):
-        return None
-    if g is None or isinstance(g, Global):
+    if g is None or g.reach == "global":
         return "all"
+    if g.reach == "merge":
+        return None
     return tuple(g.input_rows(a, iv[0], iv[1]) for a, iv in enumerate(ivs))
 
 

@@ -17,16 +17,10 @@ from typing import TYPE_CHECKING, Any
 
 from cvprimer.analysis.cost import op_cost
 from cvprimer.analysis.receptive_field import declared_geometry
-from cvprimer.core.geometry import Transposed, Window
 
 if TYPE_CHECKING:  # pragma: no cover
     from cvprimer.analysis.report import Report
     from cvprimer.analysis.trace import OpRecord
-
-
-def _pair(p: Any) -> str:
-    a, b = (float(v) for v in p)
-    return f"{a:g}" if a == b else f"{a:g}x{b:g}"
 
 
 def op_kernel(rec: OpRecord) -> str:
@@ -35,15 +29,14 @@ def op_kernel(rec: OpRecord) -> str:
         g = declared_geometry(rec)
     except Exception:  # a geometry that cannot describe this call: no kernel shown, the RF reports it
         return ""
-    if not isinstance(g, (Window, Transposed)):
+    text = g.kernel_text() if g is not None else ""
+    if not text:
         return ""
-    k = "x".join(f"{float(v):g}" for v in g.kernel)
-    text = f"{k}/s{_pair(g.stride)}/p{_pair(g.padding)}/d{_pair(g.dilation)}"
     groups = next((a.groups for a in rec.raw if hasattr(a, "groups") and not hasattr(a, "shape")),
                   None)
     if groups is not None:
         text += f"/g{int(groups)}"
-    return ("T:" if isinstance(g, Transposed) else "") + text
+    return text
 
 
 def kernels(recs: list[OpRecord]) -> str:

@@ -23,27 +23,49 @@ Index arithmetic per axis, output index ``o``, input index ``i``:
 
 A geometry may carry ``reads(axis, lo, hi) -> (lo, hi)``, the exact input rows of output rows ``lo..hi``
 computed from the op's own operator (resampling, adaptive bins); it overrides the formula above.
+
+Each type also owns the receptive-field arithmetic of :mod:`cvprimer.analysis.receptive_field`:
+``field(axis, size, jump, start)`` maps one axis of the field of the op's input (size r, jump j, centre of unit
+0 c0, in network-input pixels) to the output's (a window: ``r + (k - 1) d j, j s, c0 + ((k - 1) d / 2 - p) j``),
+and ``reach`` says whether that map applies ("map"), the inputs' fields are united position by position
+("merge": pointwise) or the field becomes global. Both arithmetics are checked against what the ops compute by
+``tests/core/test_geometry_contract.py`` (autograd supports of single units, through single ops and random
+stacks).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
 Pair = tuple[float, float]
 Interval = tuple[int, int]
 Reads = Callable[[int, int, int], Interval]
+Field = tuple[float, float, float]  # (size, jump, start) of a receptive field along one axis
 
 
 @dataclass(frozen=True)
 class _Geometry:
-    """Common part: an optional exact row map and a note shown beside the field."""
+    """Common part: an optional exact row map, a note shown beside the field, and the two arithmetics every
+    type states for itself: :meth:`input_rows` (which input rows an output interval reads) and :meth:`field`
+    (how one axis of a receptive field grows through the op)."""
 
     reads: Reads | None = field(default=None, compare=False, repr=False, kw_only=True)
     note: str = field(default="", kw_only=True)
+
+    #: how the output's receptive field follows from the inputs' fields: "map" (:meth:`field` maps the first
+    #: activation input's field, axis by axis), "merge" (position o reads position o: the fields of the inputs
+    #: of the output's size are united) or "global" (every output reads every input position)
+    reach: ClassVar[str] = "map"
+
+    @property
+    def context(self) -> bool:
+        """Whether every output also depends on every input position through statistics (normalization)."""
+        return False
 
     def input_rows(self, axis: int, lo: int, hi: int) -> Interval:
         """Input rows (inclusive; possibly outside the input: padding) read by output rows ``lo..hi``."""
@@ -53,6 +75,16 @@ class _Geometry:
 
     def _rows(self, axis: int, lo: int, hi: int) -> Interval:  # pragma: no cover - overridden
         raise NotImplementedError
+
+    def field(self, axis: int, size: float, jump: float, start: float) -> Field:
+        """The receptive field of the output along ``axis`` from the input's: ``(size, jump, start)`` in
+        network-input pixels (``size`` r pixels seen by one unit, ``jump`` j between neighbouring units,
+        ``start`` c0 the centre of unit 0) in, the output's three out."""
+        raise NotImplementedError  # pragma: no cover - overridden
+
+    def kernel_text(self) -> str:
+        """The sliding window as ``k_hxk_w/s<stride>/p<padding>/d<dilation>`` ("" for no window)."""
+        return ""
 
 
 @dataclass(frozen=True)
@@ -67,6 +99,15 @@ class Window(_Geometry):
     def _rows(self, axis: int, lo: int, hi: int) -> Interval:
         k, s, p, d = self.kernel[axis], self.stride[axis], self.padding[axis], self.dilation[axis]
         return (int(lo * s - p), int(hi * s - p + (k - 1) * d))
+
+    def field(self, axis: int, size: float, jump: float, start: float) -> Field:
+        """``r' = r + (k - 1) d j``, ``j' = j s``, ``c0' = c0 + ((k - 1) d / 2 - p) j`` (Araujo et al., Distill
+        2019): unit o's taps are centred at ``o s - p + (k - 1) d / 2`` input units."""
+        k, s, p, d = self.kernel[axis], self.stride[axis], self.padding[axis], self.dilation[axis]
+        return (size + (k - 1) * d * jump, jump * s, start + ((k - 1) * d / 2 - p) * jump)
+
+    def kernel_text(self) -> str:
+        return _window_text(self.kernel, self.stride, self.padding, self.dilation)
 
 
 @dataclass(frozen=True)
@@ -83,6 +124,17 @@ class Transposed(_Geometry):
         ins = [(o + p - t * d) // s for o in range(lo, hi + 1) for t in range(k) if (o + p - t * d) % s == 0]
         return (min(ins), max(ins)) if ins else (0, -1)
 
+    def field(self, axis: int, size: float, jump: float, start: float) -> Field:
+        """Output o receives the inputs i with ``o = i s - p + t d`` (t < k): all of them lie in the continuous
+        interval ``[(o + p - (k - 1) d) / s, (o + p) / s]``, of width ``(k - 1) d / s``, so
+        ``r' = r + (k - 1) d j / s``, ``j' = j / s``, ``c0' = c0 + (p - (k - 1) d / 2) j / s`` (an envelope: the
+        units of one output period read slightly different inputs)."""
+        k, s, p, d = self.kernel[axis], self.stride[axis], self.padding[axis], self.dilation[axis]
+        return (size + (k - 1) * d / s * jump, jump / s, start + (p - (k - 1) * d / 2) / s * jump)
+
+    def kernel_text(self) -> str:
+        return "T:" + _window_text(self.kernel, self.stride, self.padding, self.dilation)
+
 
 @dataclass(frozen=True)
 class Resample(_Geometry):
@@ -98,6 +150,21 @@ class Resample(_Geometry):
         s = self.scale[axis]
         return (int(np.floor(lo / s)), int(np.floor(hi / s)))  # nearest with an integer factor
 
+    def field(self, axis: int, size: float, jump: float, start: float) -> Field:
+        """Output o reads around the input coordinate ``c = (o + 1/2) / scale - 1/2`` (aligned corners:
+        ``o (L_in - 1) / (L_out - 1)``), so ``j' = j / scale`` (or ``j (L_in - 1) / (L_out - 1)``) and
+        ``c0' = c0 + (1 / (2 scale) - 1/2) j`` (or ``c0``). The envelope grows by ``(1 - 1/scale) j`` for
+        nearest (its one tap ``floor(o / scale)`` is within ``(1 - 1/scale) / 2`` of c), ``2 j`` for linear
+        (taps ``floor(c)``, ``floor(c) + 1``) and ``4 j`` for cubic (``floor(c) - 1 .. floor(c) + 2``): clipped to
+        whole pixels it holds exactly the pixels read (c not an integer)."""
+        scale = self.scale[axis]
+        if self.align_corners and self.lengths and self.lengths[axis][1] > 1:
+            step, new_start = (self.lengths[axis][0] - 1) / (self.lengths[axis][1] - 1), start
+        else:
+            step, new_start = 1 / scale, start + (0.5 / scale - 0.5) * jump
+        grow = (1 - 1 / scale) if self.taps == 1 else float(self.taps)
+        return (size + max(grow, 0.0) * jump, jump * step, new_start)
+
 
 @dataclass(frozen=True)
 class Crop(_Geometry):
@@ -109,27 +176,50 @@ class Crop(_Geometry):
     def _rows(self, axis: int, lo: int, hi: int) -> Interval:
         return (self.start[axis] + lo * self.step[axis], self.start[axis] + hi * self.step[axis])
 
+    def field(self, axis: int, size: float, jump: float, start: float) -> Field:
+        """A unit reads one input unit: the size is kept, ``j' = j step``, ``c0' = c0 + start j``."""
+        return (size, jump * self.step[axis], start + self.start[axis] * jump)
+
 
 @dataclass(frozen=True)
 class Pointwise(_Geometry):
     """Output position o reads position o of every input of its size; ``context``: and every position
     through statistics (normalization)."""
 
-    context: bool = False
+    context: bool = False  # a field of this type (the property of the others is always False)
+    reach: ClassVar[str] = "merge"
 
     def _rows(self, axis: int, lo: int, hi: int) -> Interval:
         return (lo, hi)
+
+    def field(self, axis: int, size: float, jump: float, start: float) -> Field:
+        """Position o reads position o: the field passes unchanged (several inputs: the caller unites them)."""
+        return (size, jump, start)
 
 
 @dataclass(frozen=True)
 class Global(_Geometry):
     """Every output reads every input position (global pooling, flatten, reductions over H and W)."""
 
+    reach: ClassVar[str] = "global"
+
     def _rows(self, axis: int, lo: int, hi: int) -> Interval:  # the whole axis: the caller clips
         return (-(2**62), 2**62)
 
+    def field(self, axis: int, size: float, jump: float, start: float) -> Field:
+        """Every unit sees the whole input: an infinite size (the caller reports the field as global)."""
+        return (math.inf, math.inf, start)
+
 
 Geometry = Window | Transposed | Resample | Crop | Pointwise | Global
+
+
+def _window_text(kernel: Any, stride: Any, padding: Any, dilation: Any) -> str:
+    """``k_hxk_w/s<stride>/p<padding>/d<dilation>``, a pair with equal axes written once."""
+    def pair(p: Any) -> str:
+        a, b = (float(v) for v in p)
+        return f"{a:g}" if a == b else f"{a:g}x{b:g}"
+    return "x".join(f"{float(v):g}" for v in kernel) + f"/s{pair(stride)}/p{pair(padding)}/d{pair(dilation)}"
 
 POINTWISE = Pointwise()
 
