@@ -8,6 +8,7 @@ of the kernel flipped in both axes.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
@@ -74,7 +75,7 @@ class ConvIsCorrelation(Experiment):
                                       "zh": "与未翻转卷积核卷积的差"},
     }
 
-    def run(self, ctx: Context) -> Result:
+    def measure(self, ctx: Context) -> Result:
         from scipy import signal
 
         photo = sample_photo(0).mean(axis=0)  # grey, (427, 640)
@@ -92,27 +93,6 @@ class ConvIsCorrelation(Experiment):
             worst["corr"], worst["flipped"] = max(worst["corr"], e[0]), max(worst["flipped"], e[1])
             worst["unflipped"] = min(worst["unflipped"], e[2])
             rows.append([f"{kh}x{kw}", e[0], e[1], e[2]])
-        fig, axes = ctx.figure(1, 3, size=(11, 3.4))
-        k = np.array([[1.0, 0.0, -1.0], [2.0, 0.0, -2.0], [1.0, 0.0, -1.0]])  # a Sobel kernel shows the sign flip
-        ours = F.conv2d(cp.tensor(img64[None, None]), cp.tensor(k[None, None])).data[0, 0]
-        conv = signal.convolve2d(img64, k, mode="valid")
-        titles = (tr("input (grey photo)", "输入（灰度照片）"),
-                  tr("ours: conv2d (correlation)", "我们的 conv2d（互相关）"),
-                  tr("scipy convolve2d, same kernel", "SciPy convolve2d，同一卷积核"))
-        for ax, im, title in zip(axes, (img64, ours, conv), titles, strict=True):
-            ax.imshow(im, cmap="gray")
-            ax.set_title(title)
-            ax.set_axis_off()
-        neg = float(np.abs(ours + conv).max() / np.abs(ours).max())  # 0 when the true convolution is -ours
-        same = float(np.abs(ours - conv).max() / np.abs(ours).max())
-        rel_en = (f"equals minus our response (max relative difference {fmt(neg)})" if neg <= self.thresholds[
-            "max_rel_err"] else f"differs from ours by {fmt(same)} and from minus ours by {fmt(neg)}")
-        rel_zh = (f"恰为我们输出的相反数（最大相对差 {fmt(neg)}）" if neg <= self.thresholds["max_rel_err"]
-                  else f"与我们的输出相差 {fmt(same)}，与其相反数相差 {fmt(neg)}")
-        ctx.save_figure(fig, "sobel", "A grey photo, its horizontal Sobel response from our conv2d, and SciPy's true "
-                        f"convolution with the same kernel, which {rel_en}.",
-                        "灰度照片、我们的 conv2d 得到的水平 Sobel 响应，"
-                        f"以及 SciPy 用同一卷积核做真正卷积的结果，它{rel_zh}。")
         return Result(
             figures={
                 "err_vs_correlate": Figure(worst["corr"], "relative"),
@@ -122,7 +102,41 @@ class ConvIsCorrelation(Experiment):
             tables=[Table("errors", ["kernel", "vs correlate2d", "vs convolve2d(flipped k)", "vs convolve2d(k)"],
                           rows, {"en": "Largest relative difference from our conv2d.",
                                  "zh": "与我们的 conv2d 输出的最大相对差异。"})],
+            series=self._sobel(img64),
         )
+
+    @staticmethod
+    def _sobel(img64: np.ndarray) -> dict[str, Any]:
+        """The plot's example: a horizontal Sobel kernel through our conv2d and through SciPy's true convolution
+        (images (H-2, W-2)), and how far SciPy's is from minus ours (``neg``) and from ours (``same``)."""
+        from scipy import signal
+
+        k = np.array([[1.0, 0.0, -1.0], [2.0, 0.0, -2.0], [1.0, 0.0, -1.0]])  # a Sobel kernel shows the sign flip
+        ours = F.conv2d(cp.tensor(img64[None, None]), cp.tensor(k[None, None])).data[0, 0]
+        conv = signal.convolve2d(img64, k, mode="valid")
+        neg = float(np.abs(ours + conv).max() / np.abs(ours).max())  # 0 when the true convolution is -ours
+        same = float(np.abs(ours - conv).max() / np.abs(ours).max())
+        return {"img": img64, "ours": ours, "conv": conv, "neg": neg, "same": same}
+
+    def draw(self, res: Result, ctx: Context) -> None:
+        s = res.series
+        fig, axes = ctx.figure(1, 3, size=(11, 3.4))
+        titles = (tr("input (grey photo)", "输入（灰度照片）"),
+                  tr("ours: conv2d (correlation)", "我们的 conv2d（互相关）"),
+                  tr("scipy convolve2d, same kernel", "SciPy convolve2d，同一卷积核"))
+        for ax, im, title in zip(axes, (s["img"], s["ours"], s["conv"]), titles, strict=True):
+            ax.imshow(im, cmap="gray")
+            ax.set_title(title)
+            ax.set_axis_off()
+        neg, same = s["neg"], s["same"]
+        rel_en = (f"equals minus our response (max relative difference {fmt(neg)})" if neg <= self.thresholds[
+            "max_rel_err"] else f"differs from ours by {fmt(same)} and from minus ours by {fmt(neg)}")
+        rel_zh = (f"恰为我们输出的相反数（最大相对差 {fmt(neg)}）" if neg <= self.thresholds["max_rel_err"]
+                  else f"与我们的输出相差 {fmt(same)}，与其相反数相差 {fmt(neg)}")
+        ctx.save_figure(fig, "sobel", "A grey photo, its horizontal Sobel response from our conv2d, and SciPy's true "
+                        f"convolution with the same kernel, which {rel_en}.",
+                        "灰度照片、我们的 conv2d 得到的水平 Sobel 响应，"
+                        f"以及 SciPy 用同一卷积核做真正卷积的结果，它{rel_zh}。")
 
     @staticmethod
     def decide(figures: Mapping[str, float], thresholds: Mapping[str, float]) -> tuple[str, Text]:

@@ -173,7 +173,7 @@ class CnnLineage(Experiment):
         "shufflenet_v2": {"en": "ShuffleNetV2", "zh": "ShuffleNetV2"},
     }
 
-    def run(self, ctx: Context) -> Result:
+    def measure(self, ctx: Context) -> Result:
         entries = [e for e in LINEAGE if not (ctx.quick and e[6])]
         entries = ctx.pick(entries, entries, tiny=[e for e in entries if e[0] in ("lenet5", "resnet18")])
         timed_names = {"lenet5", "resnet18", "shufflenet_v2_x1_0"} if ctx.quick else None
@@ -209,6 +209,18 @@ class CnnLineage(Experiment):
             del model
             ctx.progress.update()
 
+        return Result(figures=figs, notes=lineage_notes(pts), tables=[Table(
+            "lineage", ["network", "year", {"en": "key idea", "zh": "核心思想"}, "weighted layers", "params", "MACs",
+                        "receptive field (px)", "images/s (forward)"], rows,
+            {"en": "Analyzer counts at the reference input (LeNet-5: 1x32x32; others 3x224x224); weighted layers "
+                   "count every conv, linear and attention call, all branches. AlexNet, VGG-16 and ViT-B/16 take "
+                   "long to build and appear in full mode only.",
+             "zh": "分析器在参考输入下的统计（LeNet-5：1x32x32；其余 3x224x224）；带权层数计入所有分支中的"
+                   "卷积、全连接和注意力调用。AlexNet、VGG-16 和 ViT-B/16 构建较慢，只在完整模式中出现。"})],
+            series={"pts": pts})
+
+    def draw(self, res: Result, ctx: Context) -> None:
+        pts = res.series["pts"]  # (label, year, params, MACs, images/s, MACs at the timed size) per network
         fig, axes = ctx.figure(1, 2, size=(11, 4))
         ax = axes[0]
         for i, (label, year, p, m, _, _) in enumerate(pts):
@@ -226,11 +238,4 @@ class CnnLineage(Experiment):
                         "labelled with its year. Right: forward images per second of our engine against MACs.",
                         "左：各代表性网络每张图的乘加次数与参数量，标注年份。右：我们的引擎前向推理"
                         "每秒处理的图像数与乘加次数的关系。")
-        return Result(figures=figs, notes=lineage_notes(pts), tables=[Table(
-            "lineage", ["network", "year", {"en": "key idea", "zh": "核心思想"}, "weighted layers", "params", "MACs",
-                        "receptive field (px)", "images/s (forward)"], rows,
-            {"en": "Analyzer counts at the reference input (LeNet-5: 1x32x32; others 3x224x224); weighted layers "
-                   "count every conv, linear and attention call, all branches. AlexNet, VGG-16 and ViT-B/16 take "
-                   "long to build and appear in full mode only.",
-             "zh": "分析器在参考输入下的统计（LeNet-5：1x32x32；其余 3x224x224）；带权层数计入所有分支中的"
-                   "卷积、全连接和注意力调用。AlexNet、VGG-16 和 ViT-B/16 构建较慢，只在完整模式中出现。"})])
+

@@ -120,7 +120,7 @@ class NeuralNetProsCons(Experiment):
         "small_cnn_macs": {"en": "MACs, small CNN", "zh": "乘加次数（小型 CNN）"},
     }
 
-    def run(self, ctx: Context) -> Result:
+    def measure(self, ctx: Context) -> Result:
         sizes = ctx.pick((100, 600), (100, 300, 1000, 4000), tiny=(50, 100))
         curves, cnn = data_hunger(sizes, ctx.pick(400, 1000, tiny=100), ctx.pick(30, 300, tiny=3), ctx.rng, ctx.seed,
                                   methods=("cnn", "pixels"))
@@ -129,23 +129,9 @@ class NeuralNetProsCons(Experiment):
         adv_acc = [accuracy_of(cnn, fgsm(cnn, val.x_val, val.y_val, e), val.y_val) for e in eps]
         zoo = self._zoo(ctx)
 
-        fig, axes = ctx.figure(1, 2, size=(11, 4))
-        axes[0].plot(sizes, curves["cnn"], marker="o", label="small CNN")
-        axes[0].plot(sizes, curves["pixels"], marker="s", label="raw pixels + linear")
-        axes[0].set_xscale("log")
-        axes[0].set(xlabel="training images (log scale)", ylabel="validation accuracy", title="Data hunger")
-        axes[0].legend()
-        axes[1].plot(eps, adv_acc, marker="o", color="C3")
-        axes[1].set(xlabel="FGSM epsilon (pixel range 0..1)", ylabel="accuracy under attack",
-                    title=tr(f"Adversarial fragility (CNN, {sizes[-1]} training images)",
-                             f"对抗脆弱性（CNN，{sizes[-1]} 张训练图像）"), ylim=(0, 1))
-        ctx.save_figure(fig, "data_and_attack", "Left: validation accuracy against training-set size for the CNN "
-                        "and a linear model on pixels. Right: the CNN's accuracy under a fast-gradient-sign "
-                        "attack against the attack size epsilon.",
-                        "左：CNN 与像素线性模型的验证准确率随训练集规模的变化。"
-                        "右：CNN 在快速梯度符号攻击下的准确率随扰动幅度 epsilon 的变化。")
         pick = [int(np.flatnonzero(val.y_val == c)[0]) for c in (0, 2, 3, 5, 7, 9)]  # one digit of six classes
-        self._saliency(ctx, cnn, val.x_val[pick], val.y_val[pick])
+        digits, labels = val.x_val[pick], val.y_val[pick]
+        saliency = np.abs(input_gradient(cnn, digits, labels, logit=True))
         figures = {
             "cnn_acc_small": Figure(curves["cnn"][0], "", {"en": f"CNN, {sizes[0]} images",
                                                             "zh": f"CNN，{sizes[0]} 张图"}),
@@ -173,7 +159,29 @@ class NeuralNetProsCons(Experiment):
                   {"en": "From the analyzer (shape-only trace).", "zh": "来自分析器（只推断形状的追踪）。"}),
         ]
         return Result(figures=figures, tables=tables, notes=pros_cons_notes({k: f.value for k, f in figures.items()},
-                                                                             sizes))
+                                                                             sizes),
+                      series={"sizes": sizes, "curves": curves, "eps": eps, "adv_acc": adv_acc, "digits": digits,
+                              "labels": labels, "saliency": saliency})
+
+    def draw(self, res: Result, ctx: Context) -> None:
+        s = res.series
+        sizes, curves, eps, adv_acc = s["sizes"], s["curves"], s["eps"], s["adv_acc"]
+        fig, axes = ctx.figure(1, 2, size=(11, 4))
+        axes[0].plot(sizes, curves["cnn"], marker="o", label="small CNN")
+        axes[0].plot(sizes, curves["pixels"], marker="s", label="raw pixels + linear")
+        axes[0].set_xscale("log")
+        axes[0].set(xlabel="training images (log scale)", ylabel="validation accuracy", title="Data hunger")
+        axes[0].legend()
+        axes[1].plot(eps, adv_acc, marker="o", color="C3")
+        axes[1].set(xlabel="FGSM epsilon (pixel range 0..1)", ylabel="accuracy under attack",
+                    title=tr(f"Adversarial fragility (CNN, {sizes[-1]} training images)",
+                             f"对抗脆弱性（CNN，{sizes[-1]} 张训练图像）"), ylim=(0, 1))
+        ctx.save_figure(fig, "data_and_attack", "Left: validation accuracy against training-set size for the CNN "
+                        "and a linear model on pixels. Right: the CNN's accuracy under a fast-gradient-sign "
+                        "attack against the attack size epsilon.",
+                        "左：CNN 与像素线性模型的验证准确率随训练集规模的变化。"
+                        "右：CNN 在快速梯度符号攻击下的准确率随扰动幅度 epsilon 的变化。")
+        self._draw_saliency(ctx, s["digits"], s["labels"], s["saliency"])
 
     @staticmethod
     def _zoo(ctx: Context) -> dict[str, tuple[int, int, str]]:
@@ -189,8 +197,8 @@ class NeuralNetProsCons(Experiment):
         return out
 
     @staticmethod
-    def _saliency(ctx: Context, cnn: object, x: np.ndarray, y: np.ndarray) -> None:
-        g = np.abs(input_gradient(cnn, x, y, logit=True))
+    def _draw_saliency(ctx: Context, x: np.ndarray, y: np.ndarray, g: np.ndarray) -> None:
+        """Digits ``x`` (N, 1, H, W) with labels ``y`` (N,) above ``g`` = |d logit_y / d x| (N, 1, H, W)."""
         fig, axes = ctx.figure(2, len(x), size=(1.7 * len(x), 3.6))
         for i in range(len(x)):
             axes[0, i].imshow(x[i, 0], cmap="gray")

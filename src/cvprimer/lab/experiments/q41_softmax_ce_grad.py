@@ -143,10 +143,7 @@ class SoftmaxCrossEntropyGrad(Experiment):
         "grad_fused": {"en": "gradient, fused", "zh": "梯度（融合）"},
     }
 
-    def run(self, ctx: Context) -> Result:
-        return self._measure(ctx)
-
-    def _measure(self, ctx: Context) -> Result:
+    def measure(self, ctx: Context) -> Result:
         rng = ctx.rng
         rows, err64 = [], 0.0
         for c in (2, 10, 1000):
@@ -163,7 +160,8 @@ class SoftmaxCrossEntropyGrad(Experiment):
         model.eval()
         z32 = model(cp.tensor(data.x_val)).data
         g_auto = autograd_grad(z32, data.y_val)
-        err32 = float(np.abs(g_auto - p_minus_y(z32.astype(np.float64), data.y_val)).max())
+        by_hand = p_minus_y(z32.astype(np.float64), data.y_val)
+        err32 = float(np.abs(g_auto - by_hand).max())
         rows.append([f"MLP on digits, float32 (val acc {f.val_acc:.3f})", err32])
 
         scales = np.logspace(0, 4, ctx.pick(9, 17, tiny=5))
@@ -177,24 +175,6 @@ class SoftmaxCrossEntropyGrad(Experiment):
         last = losses_three_ways(big, y0)
         grad_nf_two = two_step_grad_nonfinite(big, y0)
         grad_fused = autograd_grad(big, y0)
-        fig, (a1, a2) = ctx.figure(1, 2, size=(10, 3.6))
-        for k, fractions in curves.items():
-            a1.semilogx(scales, fractions, marker="o", label=k)
-        a1.set_xlabel("logit scale (std of float32 logits)")
-        a1.set_ylabel("fraction of non-finite losses")
-        a1.set_title("Float32 cross-entropy three ways")
-        a1.legend()
-        a2.scatter(p_minus_y(z32.astype(np.float64), data.y_val).ravel(), g_auto.ravel(), s=3)
-        a2.plot([-1, 1], [-1, 1], "k--", lw=1)
-        a2.set_xlabel("p - y (by hand)")
-        a2.set_ylabel("autograd dL/dz")
-        a2.set_title("Gradient at a trained MLP's logits")
-        ctx.save_figure(fig, "softmax_ce", "Left: share of non-finite float32 losses as the logits grow, for naive "
-                        "softmax-then-log, max-shifted softmax-then-log and the fused log-sum-exp form. Right: our "
-                        "autograd's gradient against p - y at a trained MLP's logits, with the diagonal as a guide.",
-                        "左：随 logits 增大，朴素 softmax 后取 log、先减最大值的 softmax 后取 log 与融合的 "
-                        "log-sum-exp 写法在 float32 下出现非有限损失的比例。右：训练好的 MLP 输出处，"
-                        "自动微分梯度与 p − y 的对比（虚线为对角线）。")
         return Result(
             figures={
                 "max_err_float64": Figure(err64, "absolute"),
@@ -213,7 +193,29 @@ class SoftmaxCrossEntropyGrad(Experiment):
             },
             tables=[Table("grad_check", ["logits", "max |autograd - (p - y)|"], rows,
                           {"en": "Gradient of the summed cross-entropy with respect to the logits.",
-                           "zh": "求和交叉熵对 logits 的梯度。"})])
+                           "zh": "求和交叉熵对 logits 的梯度。"})],
+            series={"scales": scales, "curves": curves, "by_hand": by_hand, "g_auto": g_auto})
+
+    def draw(self, res: Result, ctx: Context) -> None:
+        s = res.series
+        fig, (a1, a2) = ctx.figure(1, 2, size=(10, 3.6))
+        for k, fractions in s["curves"].items():
+            a1.semilogx(s["scales"], fractions, marker="o", label=k)
+        a1.set_xlabel("logit scale (std of float32 logits)")
+        a1.set_ylabel("fraction of non-finite losses")
+        a1.set_title("Float32 cross-entropy three ways")
+        a1.legend()
+        a2.scatter(s["by_hand"].ravel(), s["g_auto"].ravel(), s=3)
+        a2.plot([-1, 1], [-1, 1], "k--", lw=1)
+        a2.set_xlabel("p - y (by hand)")
+        a2.set_ylabel("autograd dL/dz")
+        a2.set_title("Gradient at a trained MLP's logits")
+        ctx.save_figure(fig, "softmax_ce", "Left: share of non-finite float32 losses as the logits grow, for naive "
+                        "softmax-then-log, max-shifted softmax-then-log and the fused log-sum-exp form. Right: our "
+                        "autograd's gradient against p - y at a trained MLP's logits, with the diagonal as a guide.",
+                        "左：随 logits 增大，朴素 softmax 后取 log、先减最大值的 softmax 后取 log 与融合的 "
+                        "log-sum-exp 写法在 float32 下出现非有限损失的比例。右：训练好的 MLP 输出处，"
+                        "自动微分梯度与 p − y 的对比（虚线为对角线）。")
 
     @staticmethod
     def decide(figures: Mapping[str, float], thresholds: Mapping[str, float]) -> tuple[str, Text]:
