@@ -205,10 +205,7 @@ class InitAcrossDepth(Experiment):
         "lsuv": {"en": "LSUV", "zh": "LSUV"},
     }
 
-    def run(self, ctx: Context) -> Result:
-        return self._run(ctx)
-
-    def _run(self, ctx: Context) -> Result:
+    def measure(self, ctx: Context) -> Result:
         d32 = load_data("digits", ctx.pick(500, 1437, tiny=200), 360, ctx.rng, standardize=True)
         # float64 throughout: the vanishing signals reach 1e-30 and below, which float32 stores as subnormals
         # (or flushes to 0), and subnormal arithmetic is two orders of magnitude slower
@@ -230,7 +227,6 @@ class InitAcrossDepth(Experiment):
                 gen.bit_generator.state = state
                 f = fit(model, data, epochs, gen, lr=1e-3, optimizer="adam", batch_size=32)
                 acc[act_name, scheme] = f.val_acc if np.isfinite(f.val_acc) else 0.0
-        self._plot(ctx, stats)
         figures: dict[str, Figure] = {}
         beyond: dict[str, Figure] = {}
         rows, brows = [], []
@@ -262,10 +258,11 @@ class InitAcrossDepth(Experiment):
                              f"（学习率 1e-3，批大小 32）训练 {epochs} 轮后的结果。"})
         btable = Table("other_schemes", cols, brows, {"en": "Schemes the seed does not name, at initialization.",
                                                       "zh": "原文未提到的方案，初始化时的数值。"})
-        return Result(figures=figures, tables=[table], beyond=beyond, beyond_tables=[btable])
+        return Result(figures=figures, tables=[table], beyond=beyond, beyond_tables=[btable],
+                      series={"stats": stats})
 
-    @staticmethod
-    def _plot(ctx: Context, stats: Mapping[tuple[str, str], tuple[np.ndarray, np.ndarray]]) -> None:
+    def draw(self, res: Result, ctx: Context) -> None:
+        stats: Mapping[tuple[str, str], tuple[np.ndarray, np.ndarray]] = res.series["stats"]
         fig, axes = ctx.figure(2, 2, size=(10, 7))
         for j, a in enumerate(ACTS):
             for s in SCHEMES:

@@ -133,12 +133,12 @@ class GrowField(Experiment):
         "strided": {"en": "strided conv", "zh": "带步幅卷积"},
     }
 
-    def run(self, ctx: Context) -> Result:
+    def measure(self, ctx: Context) -> Result:
         rng = np.random.default_rng(0)  # weight magnitudes only; the support does not depend on them
 
         done: dict[str, tuple[int, dict]] = {}
 
-        def measure(layers: list[Spec]) -> tuple[int, dict]:
+        def field_and_cost(layers: list[Spec]) -> tuple[int, dict]:
             key = repr(layers)  # the two seed methods on three 3x3 layers share their plain stack
             if key not in done:
                 m = positive_weights_(conv_stack(layers, channels=C, rng=rng), rng)
@@ -150,11 +150,11 @@ class GrowField(Experiment):
         rows, brows, gap = [], [], 0.0
         stacks = {n: s for n, (s, _) in SEED.items()} | EXTRA
         for name, layers in stacks.items():
-            rf, c = measure(layers)
+            rf, c = field_and_cost(layers)
             gap = max(gap, abs(c["rf"] - rf))
             out = c["report"].totals["output_shape"][-2:]
             if name in SEED:
-                base_rf, cb = measure(SEED[name][1])
+                base_rf, cb = field_and_cost(SEED[name][1])
                 gap = max(gap, abs(cb["rf"] - base_rf))
                 figs[f"rf_{name}"] = Figure(rf, "px", {"en": f"field of {LABELS[name]}",
                                                        "zh": f"{LABELS[name]} 的感受野"})
@@ -168,7 +168,6 @@ class GrowField(Experiment):
             brows.append([LABELS[name], "yes" if name in SEED else "no", rf, c["params"], c["macs"],
                           f"{out[0]}x{out[1]}"])
         beyond["analyzer_vs_autograd"] = Figure(gap, "px")
-        self._plot(ctx, brows)
         return Result(
             figures=figs,
             tables=[Table("seed_methods", ["stack", "field (px)", "plain stack", "its field (px)", "gain (px)"], rows,
@@ -181,8 +180,8 @@ class GrowField(Experiment):
                                  {"en": "Every stack, the seed's and the lab's extra ones, with its cost (analyzer).",
                                   "zh": "所有网络（原文的与本实验另加的）及其代价（分析器统计）。"})])
 
-    @staticmethod
-    def _plot(ctx: Context, rows: list[list]) -> None:
+    def draw(self, res: Result, ctx: Context) -> None:
+        rows = next(t for t in res.beyond_tables if t.name == "cost").rows  # one row per stack, as measured
         fig, axes = ctx.figure(1, 2, size=(10, 4))
         x = np.arange(len(rows))
         colors = ["tab:blue" if r[1] == "yes" else "tab:orange" for r in rows]

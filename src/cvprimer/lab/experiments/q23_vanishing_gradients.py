@@ -18,7 +18,7 @@ run of every configuration diagnosed by :func:`cvprimer.train.diagnose` with a
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -178,10 +178,7 @@ class VanishingGradients(Experiment):
         "sigmoid_residual_deep": {"en": "sigmoid residual, deep", "zh": "Sigmoid 残差，深层"},
     }
 
-    def run(self, ctx: Context) -> Result:
-        return self._measure(ctx)
-
-    def _measure(self, ctx: Context) -> Result:
+    def measure(self, ctx: Context) -> Result:
         data = load_data("digits", ctx.pick(320, 1400, tiny=300), 360, ctx.rng, standardize=True)
         x, y = data.x_train[:256], data.y_train[:256]
         seed = int(ctx.rng.integers(2**31))
@@ -211,6 +208,23 @@ class VanishingGradients(Experiment):
         beyond["diagnosis_agreement"] = Figure(agree / len(CONFIGS), "fraction")
 
         depths = ctx.pick([2, 6, 12, 20], list(range(2, 31, 2)), tiny=[2, 20])
+        sweep = self._depth_sweep(depths, x, y, seed)
+        cols = ["configuration", "depth", "log10 first/last", "log10 max norm", "backward gain per layer",
+                "val acc (short training)", "diagnose findings", "expected", "diagnosed"]
+        cap = {"en": "Gradient norms at initialization, the backward gain per layer (geometric mean over hidden "
+                     "layers) "
+                     "and the trainer's diagnosis after a short training run (SGD with momentum, lr 0.02, batch 32).",
+               "zh": "初始化时的梯度范数、反向传播时每层的增益（隐藏层的几何平均），"
+                     "以及短训（带动量 SGD，学习率 0.02，批大小 32）后训练器给出的诊断。"}
+        return Result(figures=figures, tables=[Table("configs", cols, [r for r in rows if r[0] in CLAIMED], cap)],
+                      beyond=beyond, beyond_tables=[Table("other_configs", cols,
+                                                          [r for r in rows if r[0] not in CLAIMED], cap)],
+                      series={"norms": norms, "depths": depths, "sweep": sweep})
+
+    @staticmethod
+    def _depth_sweep(depths: Sequence[int], x: np.ndarray, y: np.ndarray, seed: int) -> dict[str, list[float]]:
+        """log10 of the first-to-last weight-gradient norm ratio at initialization for four configurations at each
+        depth: ``{config: [ratio per depth]}``."""
         sweep: dict[str, list[float]] = {k: [] for k in ("sigmoid_deep", "relu_default_deep", "relu_he_deep",
                                                         "sigmoid_bn_deep")}
         for dep in depths:
@@ -218,7 +232,10 @@ class VanishingGradients(Experiment):
                 kw = dict(CONFIGS[k][0], depth=dep)
                 g = weight_grad_norms(DeepMLP(rng=np.random.default_rng(seed), **kw), x, y)
                 sweep[k].append(float(np.log10(g[0] / g[-1])))
+        return sweep
 
+    def draw(self, res: Result, ctx: Context) -> None:
+        norms, depths, sweep = res.series["norms"], res.series["depths"], res.series["sweep"]
         fig, (a1, a2) = ctx.figure(1, 2, size=(11, 4))
         colors = {}
         for name, g in norms.items():
@@ -239,16 +256,6 @@ class VanishingGradients(Experiment):
                         "sigmoid, ReLU with default and He weights, and sigmoid with batch norm.",
                         "左：八种配置在初始化时每层权重梯度范数（对数坐标）。右：sigmoid、默认与 He 初始化的 "
                         "ReLU、以及加批归一化的 sigmoid 网络，首层与末层梯度之比的 log10 随深度的变化。")
-        cols = ["configuration", "depth", "log10 first/last", "log10 max norm", "backward gain per layer",
-                "val acc (short training)", "diagnose findings", "expected", "diagnosed"]
-        cap = {"en": "Gradient norms at initialization, the backward gain per layer (geometric mean over hidden "
-                     "layers) "
-                     "and the trainer's diagnosis after a short training run (SGD with momentum, lr 0.02, batch 32).",
-               "zh": "初始化时的梯度范数、反向传播时每层的增益（隐藏层的几何平均），"
-                     "以及短训（带动量 SGD，学习率 0.02，批大小 32）后训练器给出的诊断。"}
-        return Result(figures=figures, tables=[Table("configs", cols, [r for r in rows if r[0] in CLAIMED], cap)],
-                      beyond=beyond, beyond_tables=[Table("other_configs", cols,
-                                                          [r for r in rows if r[0] not in CLAIMED], cap)])
 
     @staticmethod
     def decide(figures: Mapping[str, float], thresholds: Mapping[str, float]) -> tuple[str, Text]:

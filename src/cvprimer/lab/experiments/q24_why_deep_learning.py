@@ -102,12 +102,39 @@ class WhyDeepLearning(Experiment):
         },
     }
 
-    def run(self, ctx: Context) -> Result:
+    def measure(self, ctx: Context) -> Result:
         sizes = ctx.pick((100, 500), (100, 300, 1000, 4000), tiny=(50, 100))
         n_val = ctx.pick(500, 1000, tiny=100)
         steps = ctx.pick(30, 300, tiny=5)
         curves, cnn = data_hunger(sizes, n_val, steps, ctx.rng, ctx.seed)
-        self._plot_filters(ctx, cnn)
+        figures = {}
+        for m, accs in curves.items():
+            figures[f"{m}_acc_small"] = Figure(accs[0], "", {"en": f"{LABELS[m]}, {sizes[0]} images",
+                                                            "zh": f"{LABELS_ZH[m]}，{sizes[0]} 张图"})
+            figures[f"{m}_acc_large"] = Figure(accs[-1], "", {"en": f"{LABELS[m]}, {sizes[-1]} images",
+                                                             "zh": f"{LABELS_ZH[m]}，{sizes[-1]} 张图"})
+        rows = [[n] + [curves[m][i] for m in curves] for i, n in enumerate(sizes)]
+        table = Table("accuracy_vs_size", ["training images"] + [LABELS[m] for m in curves], rows,
+                      {"en": f"Validation accuracy on {n_val} held-out images (stratified).",
+                       "zh": f"在 {n_val} 张分层抽取的验证图像上的准确率。"})
+        return Result(figures=figures, tables=[table], notes=self.summary({m: list(a) for m, a in curves.items()},
+                                                                          list(sizes)),
+                      series={"sizes": sizes, "curves": curves, **self._features(cnn)})
+
+    @staticmethod
+    def _features(cnn: Any) -> dict[str, np.ndarray]:
+        """What the two pipelines see in a digit: the CNN's eight learned first-layer 5x5 filters ``(8, 5, 5)``,
+        a validation digit ``(28, 28)`` and its HOG descriptor drawn as an image (``skimage``'s rendering, 9
+        orientations per 7x7 cell)."""
+        from skimage.feature import hog
+
+        digit = load_data("mnist_sample", 10, 10, 0).x_val[0, 0]
+        _, hog_im = hog(digit, orientations=9, pixels_per_cell=(7, 7), cells_per_block=(2, 2), visualize=True)
+        return {"filters": np.array(cnn[0].weight.data[:, 0]), "digit": digit, "hog": hog_im}
+
+    def draw(self, res: Result, ctx: Context) -> None:
+        self._plot_filters(ctx, res.series["filters"], res.series["digit"], res.series["hog"])
+        sizes, curves = res.series["sizes"], res.series["curves"]
         fig, ax = ctx.figure(size=(6.4, 4.2))
         for m, accs in curves.items():
             ax.plot(sizes, accs, marker="o", label=LABELS[m])
@@ -120,18 +147,6 @@ class WhyDeepLearning(Experiment):
                         "small CNN, HOG with a linear classifier and raw pixels with a linear classifier.",
                         "小型 CNN、HOG 加线性分类器、原始像素加线性分类器三者的验证准确率"
                         "随训练图像数量的变化。")
-        figures = {}
-        for m, accs in curves.items():
-            figures[f"{m}_acc_small"] = Figure(accs[0], "", {"en": f"{LABELS[m]}, {sizes[0]} images",
-                                                            "zh": f"{LABELS_ZH[m]}，{sizes[0]} 张图"})
-            figures[f"{m}_acc_large"] = Figure(accs[-1], "", {"en": f"{LABELS[m]}, {sizes[-1]} images",
-                                                             "zh": f"{LABELS_ZH[m]}，{sizes[-1]} 张图"})
-        rows = [[n] + [curves[m][i] for m in curves] for i, n in enumerate(sizes)]
-        table = Table("accuracy_vs_size", ["training images"] + [LABELS[m] for m in curves], rows,
-                      {"en": f"Validation accuracy on {n_val} held-out images (stratified).",
-                       "zh": f"在 {n_val} 张分层抽取的验证图像上的准确率。"})
-        return Result(figures=figures, tables=[table], notes=self.summary({m: list(a) for m, a in curves.items()},
-                                                                          list(sizes)))
 
     @staticmethod
     def summary(curves: Mapping[str, Sequence[float]], sizes: Sequence[int]) -> Text:
@@ -162,13 +177,8 @@ class WhyDeepLearning(Experiment):
         return {"en": " ".join(en), "zh": "".join(zh)}
 
     @staticmethod
-    def _plot_filters(ctx: Context, cnn: Any) -> None:
-        from skimage.feature import hog
-
-        w = cnn[0].weight.data[:, 0]  # (8, 5, 5)
-        w = (w - w.min(axis=(1, 2), keepdims=True)) / (np.ptp(w, axis=(1, 2), keepdims=True) + 1e-8)
-        digit = load_data("mnist_sample", 10, 10, 0).x_val[0, 0]
-        _, hog_im = hog(digit, orientations=9, pixels_per_cell=(7, 7), cells_per_block=(2, 2), visualize=True)
+    def _plot_filters(ctx: Context, w: np.ndarray, digit: np.ndarray, hog_im: np.ndarray) -> None:
+        w = (w - w.min(axis=(1, 2), keepdims=True)) / (np.ptp(w, axis=(1, 2), keepdims=True) + 1e-8)  # each in 0..1
         fig, axes = ctx.figure(1, 3, size=(10, 3.4))
         axes[0].imshow(image_grid(w, 4), cmap="gray")
         axes[0].set_title("CNN: learned 5x5 first-layer filters")

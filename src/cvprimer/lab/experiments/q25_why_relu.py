@@ -159,9 +159,51 @@ class WhyReLU(Experiment):
         "relu_dead_frac": {"en": "share of dead ReLU units", "zh": "死亡 ReLU 单元比例"},
     }
 
-    def run(self, ctx: Context) -> Result:
-        figs: dict[str, Figure] = {}
-        # 1. cost of forward + backward
+    def measure(self, ctx: Context) -> Result:
+        times, size = self._cost(ctx)
+        figs = {f"ns_per_elem_{n}": Figure(1e9 * times[n] / size, "ns", {
+            "en": f"{n} forward + backward per element", "zh": f"{n} 前向加反向，每元素"}) for n in TIMED}
+        norms = self._depth(ctx)
+        grad_rows = []
+        for n, g in norms.items():
+            figs[f"grad_ratio_{n}"] = Figure(g[0] / g[-1], "first / last layer")
+            grad_rows.append([n, g[0], g[-1], g[0] / g[-1]])
+        data = load_data("mnist_sample", ctx.pick(400, 1500, tiny=100), ctx.pick(500, 1000, tiny=100), ctx.rng)
+        epochs = ctx.pick(10, 30, tiny=1)
+        rows, curves = [], {}
+        for name, (res, st) in self._trained(ctx, data, epochs).items():
+            figs[f"val_acc_{name}"] = Figure(res.val_acc, "accuracy")
+            figs[f"zero_frac_{name}"] = Figure(st["zero_frac"], "fraction")
+            if name == "relu":
+                figs["relu_zero_grad_frac"] = Figure(st["nonpos_frac"], "fraction", {
+                    "en": "pre-activations <= 0 (ReLU passes no gradient)", "zh": "<= 0 的预激活（ReLU 不传梯度）"})
+                figs["relu_dead_frac"] = Figure(st["dead_frac"], "fraction")
+            rows.append([name, st["zero_frac"], st["dead_frac"] if name == "relu" else "-", res.train_acc,
+                         res.val_acc])
+            curves[name] = res.curve("val_acc")
+        claim = {f"ns_per_elem_{n}" for n in ("relu", "sigmoid")} | {"grad_ratio_relu", "grad_ratio_sigmoid",
+                                                                     "val_acc_relu", "val_acc_leaky_relu",
+                                                                     "zero_frac_relu", "zero_frac_leaky_relu"}
+        beyond = {k: figs.pop(k) for k in list(figs) if k not in claim}
+        return Result(figures=figs, beyond=beyond, tables=[
+            Table("cost", ["activation", "ns per element (forward + backward)"],
+                  [[n, 1e9 * times[n] / size] for n in TIMED],
+                  {"en": f"{size:,} float32 elements, one thread.",
+                   "zh": f"{size:,} 个 float32 元素，单线程。"}),
+            Table("depth", ["activation", "||dL/dW|| first layer", "||dL/dW|| last layer", "ratio"], grad_rows,
+                  {"en": "10-layer MLP (width 64) on the 8x8 digits at PyTorch's default initialization.",
+                   "zh": "8x8 digits 上的 10 层 MLP（宽 64），PyTorch 默认初始化。"}),
+            Table("trained", ["activation", "exact-zero activations", "dead units", "train acc", "val acc"], rows,
+                  {"en": f"MLP 784-256-256-10, {len(data.y_train)} MNIST training images, {epochs} epochs of Adam, "
+                         f"same seed for every activation.",
+                   "zh": f"MLP 784-256-256-10，{len(data.y_train)} 张 MNIST 训练图像，Adam 训练 {epochs} 轮，"
+                         f"所有激活函数用同一随机种子。"})],
+            series={"times": times, "size": size, "norms": norms, "curves": curves})
+
+    @staticmethod
+    def _cost(ctx: Context) -> tuple[dict[str, float], int]:
+        """CPU seconds of one forward + backward of each timed activation on one float32 vector (the median of
+        interleaved repeats), and the vector's length."""
         x = cp.Tensor(ctx.rng.standard_normal(ctx.pick(1 << 18, 1 << 20, tiny=1 << 12)).astype(np.float32),
                       requires_grad=True)
         gy = cp.Tensor(np.ones(x.shape, np.float32))
@@ -175,61 +217,33 @@ class WhyReLU(Experiment):
             return f
 
         times = time_interleaved({n: step(n) for n in TIMED}, repeat=ctx.pick(7, 11, tiny=2), warmup=1,
-                               clock=time.process_time)  # CPU time: robust to other processes' load
-        for n in TIMED:
-            figs[f"ns_per_elem_{n}"] = Figure(1e9 * times[n] / x.data.size, "ns", {
-                "en": f"{n} forward + backward per element", "zh": f"{n} 前向加反向，每元素"})
-        # 2. gradient flow through depth at initialization
+                                 clock=time.process_time)  # CPU time: robust to other processes' load
+        return times, int(x.data.size)
+
+    @staticmethod
+    def _depth(ctx: Context) -> dict[str, np.ndarray]:
+        """Per-layer weight-gradient norms at initialization of a 10-layer MLP (width 64) on 256 digits, one
+        array (input side first) per timed activation."""
         digits = load_data("digits", 1000, 200, ctx.rng, standardize=True)
         xb, yb = digits.x_train[:256].reshape(256, -1), digits.y_train[:256]
-        grad_rows, norms = [], {}
-        for n in TIMED:
-            g = weight_grad_norms(DeepMLP(10, 64, act=n, rng=ctx.child_rng()), xb, yb)
-            norms[n] = g
-            figs[f"grad_ratio_{n}"] = Figure(g[0] / g[-1], "first / last layer")
-            grad_rows.append([n, g[0], g[-1], g[0] / g[-1]])
-        # 3. trained nets: sparsity, zero-gradient share, dead units, accuracy
-        data = load_data("mnist_sample", ctx.pick(400, 1500, tiny=100), ctx.pick(500, 1000, tiny=100), ctx.rng)
-        epochs = ctx.pick(10, 30, tiny=1)
-        rows, curves = [], {}
+        return {n: weight_grad_norms(DeepMLP(10, 64, act=n, rng=ctx.child_rng()), xb, yb) for n in TIMED}
+
+    @staticmethod
+    def _trained(ctx: Context, data: Any, epochs: int) -> dict[str, tuple[Any, dict[str, float]]]:
+        """The same MLP trained with each activation (same seed): its fit result and its activation statistics on
+        the validation images (exact zeros, non-positive pre-activations, dead units)."""
+        out = {}
         for name, act in TRAINED.items():
             cp.manual_seed(ctx.seed)
             model = mlp(act)
             res = fit(model, data, epochs, np.random.default_rng(ctx.seed), optimizer=optim.Adam(
                 model.parameters(), lr=1e-3))
-            st = activation_stats(model, data.x_val)
-            figs[f"val_acc_{name}"] = Figure(res.val_acc, "accuracy")
-            figs[f"zero_frac_{name}"] = Figure(st["zero_frac"], "fraction")
-            if name == "relu":
-                figs["relu_zero_grad_frac"] = Figure(st["nonpos_frac"], "fraction", {
-                    "en": "pre-activations <= 0 (ReLU passes no gradient)", "zh": "<= 0 的预激活（ReLU 不传梯度）"})
-                figs["relu_dead_frac"] = Figure(st["dead_frac"], "fraction")
-            rows.append([name, st["zero_frac"], st["dead_frac"] if name == "relu" else "-", res.train_acc,
-                         res.val_acc])
-            curves[name] = res.curve("val_acc")
+            out[name] = res, activation_stats(model, data.x_val)
             ctx.progress.update()
-        self._plot(ctx, times, x.data.size, norms, curves)
-        claim = {f"ns_per_elem_{n}" for n in ("relu", "sigmoid")} | {"grad_ratio_relu", "grad_ratio_sigmoid",
-                                                                     "val_acc_relu", "val_acc_leaky_relu",
-                                                                     "zero_frac_relu", "zero_frac_leaky_relu"}
-        beyond = {k: figs.pop(k) for k in list(figs) if k not in claim}
-        return Result(figures=figs, beyond=beyond, tables=[
-            Table("cost", ["activation", "ns per element (forward + backward)"],
-                  [[n, 1e9 * times[n] / x.data.size] for n in TIMED],
-                  {"en": f"{x.data.size:,} float32 elements, one thread.",
-                   "zh": f"{x.data.size:,} 个 float32 元素，单线程。"}),
-            Table("depth", ["activation", "||dL/dW|| first layer", "||dL/dW|| last layer", "ratio"], grad_rows,
-                  {"en": "10-layer MLP (width 64) on the 8x8 digits at PyTorch's default initialization.",
-                   "zh": "8x8 digits 上的 10 层 MLP（宽 64），PyTorch 默认初始化。"}),
-            Table("trained", ["activation", "exact-zero activations", "dead units", "train acc", "val acc"], rows,
-                  {"en": f"MLP 784-256-256-10, {len(data.y_train)} MNIST training images, {epochs} epochs of Adam, "
-                         f"same seed for every activation.",
-                   "zh": f"MLP 784-256-256-10，{len(data.y_train)} 张 MNIST 训练图像，Adam 训练 {epochs} 轮，"
-                         f"所有激活函数用同一随机种子。"})])
+        return out
 
-    @staticmethod
-    def _plot(ctx: Context, times: Mapping[str, float], size: int, norms: Mapping[str, np.ndarray],
-              curves: Mapping[str, np.ndarray]) -> None:
+    def draw(self, res: Result, ctx: Context) -> None:
+        times, size, norms, curves = (res.series[k] for k in ("times", "size", "norms", "curves"))
         fig, axes = ctx.figure(1, 3, size=(12.5, 3.4))
         axes[0].bar(list(times), [1e9 * times[n] / size for n in times], color=["C0", "C1", "C2"])
         axes[0].set_ylabel("ns per element")
