@@ -107,7 +107,7 @@ class FcVersusConv(Experiment):
                             "zh": "全连接：输入平移后输出的变化"},
     }
 
-    def run(self, ctx: Context) -> Result:
+    def measure(self, ctx: Context) -> Result:
         data = load_data("mnist_sample", n_train=ctx.pick(20, 100, tiny=10), n_val=10, rng=ctx.rng)
         x = cp.tensor(data.x_train[:8].astype(np.float64))
         k0 = cp.tensor(ctx.rng.standard_normal((8, 1, 3, 3)) / 3)
@@ -132,20 +132,6 @@ class FcVersusConv(Experiment):
         fc_s = F.linear(cp.tensor(fmap_s.reshape(n, -1)), cp.tensor(wfc), cp.tensor(bfc)).data
         fc_change = float(np.linalg.norm(fc_s - fc) / np.linalg.norm(fc))
 
-        fig, axes = ctx.figure(1, 3, size=(10, 3.2))
-        axes[0].imshow(fmap.data[0, 0], cmap="gray")
-        axes[0].set_title("feature map (channel 0)")
-        axes[1].imshow(fmap_s[0, 0], cmap="gray")
-        axes[1].set_title("same map, digit shifted 2 px")
-        axes[2].bar(range(10), fc[0], width=0.4, label="original")
-        axes[2].bar(np.arange(10) + 0.4, fc_s[0], width=0.4, label="shifted")
-        axes[2].set_title("fully connected outputs")
-        axes[2].legend()
-        for ax in axes[:2]:
-            ax.set_axis_off()
-        ctx.save_figure(fig, "shift", "Channel 0 of the feature map of a digit and of the same digit shifted by 2 "
-                        "pixels, and the ten outputs of a fully connected layer on each map.",
-                        "一个数字及其平移 2 个像素后的特征图（第 0 通道），以及在两张特征图上全连接层的 10 个输出。")
         params_fc = sum(p.data.size for p in nn.Linear(c * h * w, 10).parameters())
         params_conv = sum(p.data.size for p in nn.Conv2d(c, 10, (h, w)).parameters())
         return Result(
@@ -168,7 +154,25 @@ class FcVersusConv(Experiment):
             beyond_tables=[Table("shift", ["comparison", "max relative difference"],
                                  [["1x1 conv vs per-pixel FC", pw_err],
                                   ["conv of shifted digit vs shifted conv output", equi_err],
-                                  ["FC output, shifted vs original digit", fc_change]])])
+                                  ["FC output, shifted vs original digit", fc_change]])],
+            series={"map": fmap.data[0, 0], "map_shifted": fmap_s[0, 0], "fc": fc[0], "fc_shifted": fc_s[0]})
+
+    def draw(self, res: Result, ctx: Context) -> None:
+        fmap, fmap_s, fc, fc_s = (res.series[k] for k in ("map", "map_shifted", "fc", "fc_shifted"))
+        fig, axes = ctx.figure(1, 3, size=(10, 3.2))
+        axes[0].imshow(fmap, cmap="gray")
+        axes[0].set_title("feature map (channel 0)")
+        axes[1].imshow(fmap_s, cmap="gray")
+        axes[1].set_title("same map, digit shifted 2 px")
+        axes[2].bar(range(10), fc, width=0.4, label="original")
+        axes[2].bar(np.arange(10) + 0.4, fc_s, width=0.4, label="shifted")
+        axes[2].set_title("fully connected outputs")
+        axes[2].legend()
+        for ax in axes[:2]:
+            ax.set_axis_off()
+        ctx.save_figure(fig, "shift", "Channel 0 of the feature map of a digit and of the same digit shifted by 2 "
+                        "pixels, and the ten outputs of a fully connected layer on each map.",
+                        "一个数字及其平移 2 个像素后的特征图（第 0 通道），以及在两张特征图上全连接层的 10 个输出。")
 
     @staticmethod
     def dependence(fmap: np.ndarray, kernel: np.ndarray, wfc: np.ndarray) -> tuple[float, float]:

@@ -139,10 +139,7 @@ class L1VersusL2(Experiment):
         "l1_subgradient": {"en": "L1, subgradient", "zh": "L1（次梯度）"},
     }
 
-    def run(self, ctx: Context) -> Result:
-        return self._run(ctx)
-
-    def _run(self, ctx: Context) -> Result:
+    def measure(self, ctx: Context) -> Result:
         # raw [0, 1] pixels: an always-black border pixel then has no data gradient, as in any real model
         # with unused inputs, and only the penalty decides its weight
         data = load_data("mnist_sample", ctx.pick(600, 3000, tiny=200), ctx.pick(500, 1000, tiny=100), ctx.rng)
@@ -172,11 +169,9 @@ class L1VersusL2(Experiment):
             rows.append([LABELS[kind], zero, near, float(np.abs(w).sum()), float(np.sqrt((w * w).sum())),
                          res.train_acc, res.val_acc])
             ctx.progress.update()
-        self._plots(ctx, weights)
         # the geometric picture: an elongated quadratic whose unconstrained minimum lies outside the balls
         c, h = np.array([1.8, 0.5]), np.array([[1.5, 0.3], [0.3, 1.0]])
         w1, w2 = constrained_minimum(c, h, "l1"), constrained_minimum(c, h, "l2")
-        self._geometry(ctx, c, h, w1, w2)
         beyond["ball_l1_min_abs_coord"] = Figure(float(np.abs(w1).min()), "", {"en": "smaller |coordinate|, L1 ball",
                                                                               "zh": "L1 球上较小坐标的绝对值"})
         beyond["ball_l2_min_abs_coord"] = Figure(float(np.abs(w2).min()), "")
@@ -188,7 +183,12 @@ class L1VersusL2(Experiment):
                       {"en": f"Softmax regression, {epochs} epochs of SGD (lr {lr}); L1 lambda {l1}, L2 lambda {l2}.",
                        "zh": f"softmax 回归，SGD 训练 {epochs} 轮（学习率 {lr}）；L1 的 lambda 为 {l1}，"
                              f"L2 的 lambda 为 {l2}。"})
-        return Result(figures=figs, tables=[table], beyond=beyond, beyond_tables=[extra])
+        return Result(figures=figs, tables=[table], beyond=beyond, beyond_tables=[extra],
+                      series={"weights": weights, "quadratic": (c, h), "optima": (w1, w2)})
+
+    def draw(self, res: Result, ctx: Context) -> None:
+        self._plots(ctx, res.series["weights"])
+        self._geometry(ctx, *res.series["quadratic"], *res.series["optima"])
 
     @staticmethod
     def _plots(ctx: Context, weights: Mapping[str, np.ndarray]) -> None:

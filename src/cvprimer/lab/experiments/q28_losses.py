@@ -198,7 +198,7 @@ class LossFunctions(Experiment):
         "focal": {"en": "focal", "zh": "Focal 损失"},
     }
 
-    def run(self, ctx: Context) -> Result:
+    def measure(self, ctx: Context) -> Result:
         figs: dict[str, Figure] = {}
         beyond: dict[str, Figure] = {}
         grads = {n: np.array([logit_grad_norm(f, m) for m in MARGINS]) for n, f in CLASS_LOSSES.items()}
@@ -217,16 +217,10 @@ class LossFunctions(Experiment):
         data = load_data("mnist_sample", ctx.pick(500, 2000, tiny=100), ctx.pick(500, 1000, tiny=100), ctx.rng)
         epochs = ctx.pick(10, 30, tiny=1)
         acc_rows, curves = [], {}
-        runs = (("mlp", "cross_entropy"), ("mlp", "mse_softmax"), ("linear", "cross_entropy"), ("linear", "hinge"))
-        for arch, n in runs:
-            cp.manual_seed(ctx.seed)
-            hidden = [nn.Linear(784, 128), nn.ReLU(), nn.Linear(128, 10)] if arch == "mlp" else [nn.Linear(784, 10)]
-            model = nn.Sequential(nn.Flatten(), *hidden)
-            res = fit(model, data, epochs, np.random.default_rng(ctx.seed), lr=1e-3, loss_fn=CLASS_LOSSES[n])
+        for (arch, n), res in self._classifiers(ctx, data, epochs).items():
             figs[f"val_acc_{arch}_{n}"] = Figure(res.val_acc, "accuracy")
             acc_rows.append([arch, n, res.train_acc, res.val_acc])
             curves[f"{arch}, {n}"] = res.curve("val_acc")
-            ctx.progress.update()
         # 4. CART's squared-residual split on a noisy step
         xs = ctx.rng.uniform(-3, 3, m)
         ys = np.where(xs > STEP, 1.0, -1.0) + 0.3 * ctx.rng.standard_normal(m)
@@ -246,15 +240,9 @@ class LossFunctions(Experiment):
                                                        "zh": f"（斜率，截距）与 (2, 1) 的距离，{n}"})
             reg_rows.append([n, w, b, err])
         # beyond: KL vs soft-target cross-entropy
-        z = ctx.rng.standard_normal((8, 10))
-        q = np.exp(ctx.rng.standard_normal((8, 10)))
-        q /= q.sum(1, keepdims=True)
-        gk, vk = self._grad(lambda t: F.kl_div(F.log_softmax(t, 1), cp.tensor(q), reduction="batchmean"), z)
-        gc, vc = self._grad(lambda t: -(cp.tensor(q) * F.log_softmax(t, 1)).sum() / 8, z)
-        entropy = float(-(q * np.log(q)).sum() / 8)
-        beyond["kl_ce_grad_diff"] = Figure(float(np.abs(gk - gc).max()), "absolute")
-        beyond["kl_ce_value_gap_minus_entropy"] = Figure(abs((vc - vk) - entropy), "absolute")
-        self._plot(ctx, grads, curves, x, y, out, fits)
+        grad_diff, gap_minus_entropy = self._kl_vs_cross_entropy(ctx.rng)
+        beyond["kl_ce_grad_diff"] = Figure(grad_diff, "absolute")
+        beyond["kl_ce_value_gap_minus_entropy"] = Figure(gap_minus_entropy, "absolute")
         return Result(figures=figs, beyond=beyond, tables=[
             Table("classification", ["model", "loss", "train acc", "val acc"], acc_rows,
                   {"en": f"MLP 784-128-10 and linear 784-10, {len(data.y_train)} MNIST images, {epochs} epochs of "
@@ -268,7 +256,36 @@ class LossFunctions(Experiment):
                    "zh": "某个错误类别的 logit 领先给定 margin 时，单个样本对 logits 的梯度。"}),
             Table("regression", ["loss", "slope", "intercept", "error"], reg_rows,
                   {"en": f"y = 2x + 1 + noise, {m} points, {m // 10} shifted up by 20.",
-                   "zh": f"y = 2x + 1 + 噪声，共 {m} 个点，其中 {m // 10} 个向上平移 20。"})])
+                   "zh": f"y = 2x + 1 + 噪声，共 {m} 个点，其中 {m // 10} 个向上平移 20。"})],
+            series={"grads": grads, "curves": curves, "x": x, "y": y, "outliers": out, "fits": fits})
+
+    @staticmethod
+    def _classifiers(ctx: Context, data: Any, epochs: int) -> dict[tuple[str, str], Any]:
+        """An MLP 784-128-10 trained with cross-entropy and with MSE on the softmax, a linear 784-10 classifier
+        with cross-entropy and with the multi-class hinge (Adam, lr 1e-3, the same seed each): the fit results
+        by ``(architecture, loss)``."""
+        out = {}
+        for arch, n in (("mlp", "cross_entropy"), ("mlp", "mse_softmax"), ("linear", "cross_entropy"),
+                        ("linear", "hinge")):
+            cp.manual_seed(ctx.seed)
+            hidden = [nn.Linear(784, 128), nn.ReLU(), nn.Linear(128, 10)] if arch == "mlp" else [nn.Linear(784, 10)]
+            model = nn.Sequential(nn.Flatten(), *hidden)
+            out[arch, n] = fit(model, data, epochs, np.random.default_rng(ctx.seed), lr=1e-3, loss_fn=CLASS_LOSSES[n])
+            ctx.progress.update()
+        return out
+
+    @classmethod
+    def _kl_vs_cross_entropy(cls, rng: np.random.Generator) -> tuple[float, float]:
+        """KL(q || softmax(z)) against the soft-target cross-entropy H(q, softmax(z)) on random (8, 10) logits
+        and targets: the largest difference of their logit gradients (0 in theory) and
+        ``|(H - KL) - H(q)|`` (0 in theory: the two differ by the targets' entropy alone)."""
+        z = rng.standard_normal((8, 10))
+        q = np.exp(rng.standard_normal((8, 10)))
+        q /= q.sum(1, keepdims=True)
+        gk, vk = cls._grad(lambda t: F.kl_div(F.log_softmax(t, 1), cp.tensor(q), reduction="batchmean"), z)
+        gc, vc = cls._grad(lambda t: -(cp.tensor(q) * F.log_softmax(t, 1)).sum() / 8, z)
+        entropy = float(-(q * np.log(q)).sum() / 8)
+        return float(np.abs(gk - gc).max()), abs((vc - vk) - entropy)
 
     @staticmethod
     def _grad(fn: Callable[[cp.Tensor], cp.Tensor], z: np.ndarray) -> tuple[np.ndarray, float]:
@@ -278,9 +295,8 @@ class LossFunctions(Experiment):
         assert t.grad is not None  # (it requires grad and feeds the loss)
         return t.grad.data, float(v.data)
 
-    @staticmethod
-    def _plot(ctx: Context, grads: Mapping[str, np.ndarray], curves: Mapping[str, np.ndarray], x: np.ndarray,
-              y: np.ndarray, out: np.ndarray, fits: Mapping[str, tuple[float, float]]) -> None:
+    def draw(self, res: Result, ctx: Context) -> None:
+        grads, curves, x, y, out, fits = (res.series[k] for k in ("grads", "curves", "x", "y", "outliers", "fits"))
         fig, axes = ctx.figure(1, 3, size=(13, 3.6))
         for n, g in grads.items():
             axes[0].semilogy(MARGINS, np.maximum(g, 1e-12), label=n)

@@ -174,7 +174,7 @@ class DropoutWhy(Experiment):
         "mc_64": {"en": "Monte Carlo, 64 passes", "zh": "蒙特卡洛（64 次）"},
     }
 
-    def run(self, ctx: Context) -> Result:
+    def measure(self, ctx: Context) -> Result:
         data = load_data("mnist_sample", ctx.pick(400, 1000, tiny=100), ctx.pick(500, 1000, tiny=100), ctx.rng)
         epochs = ctx.pick(20, 50, tiny=2)
         init = mlp(0.0).state_dict()
@@ -186,19 +186,7 @@ class DropoutWhy(Experiment):
                 model.parameters(), lr=1e-3))
             runs[name] = (model, res)
         xv, yv = data.x_val, data.y_val
-        model = runs["dropout"][0]
-        ws = softmax(predict(model, xv))
-        # Monte-Carlo dropout: train mode (masks drawn) without gradients; one forward per mask
-        model.train()
-        samples = []
-        with cp.no_grad():
-            for _ in range(max(T_VALUES)):
-                samples.append(softmax(model(cp.Tensor(xv)).data))
-        model.eval()
-        cum = np.cumsum(np.stack(samples), 0)
-        mc_acc = {t: float((cum[t - 1].argmax(1) == yv).mean()) for t in T_VALUES}
-        mc_loss = {t: log_loss(cum[t - 1] / t, yv) for t in T_VALUES}
-        ws_acc, ws_loss = float((ws.argmax(1) == yv).mean()), log_loss(ws, yv)
+        ws_acc, ws_loss, mc_acc, mc_loss = self._test_time(runs["dropout"][0], xv, yv)
         figs: dict[str, Figure] = {}
         beyond: dict[str, Figure] = {}
         rows = []
@@ -230,7 +218,6 @@ class DropoutWhy(Experiment):
         beyond[f"val_acc_mc_{tmax}"] = Figure(mc_acc[tmax], "accuracy")
         beyond["val_loss_weight_scaling"] = Figure(ws_loss, "nats")
         beyond[f"val_loss_mc_{tmax}"] = Figure(mc_loss[tmax], "nats")
-        self._plot(ctx, runs, mc_acc, mc_loss, ws_acc, ws_loss)
         return Result(figures=figs, beyond=beyond, tables=[
             Table("nets", ["net", "train acc", "val acc", "gap", "loss gap", "mean |r| hidden 2", "val acc",
                            "val acc, half the units"], rows,
@@ -240,16 +227,36 @@ class DropoutWhy(Experiment):
         ], beyond_tables=[
             Table("test_time", ["rule", "passes", "val acc", "val loss"],
                   [["weight scaling", 1, ws_acc, ws_loss]] + [["Monte-Carlo", t, mc_acc[t], mc_loss[t]]
-                                                                for t in T_VALUES])])
+                                                                for t in T_VALUES])],
+            series={"curves": {name: (res.curve("train_acc"), res.curve("val_acc")) for name, (_, res) in runs.items()},
+                    "mc_acc": mc_acc, "mc_loss": mc_loss, "ws_acc": ws_acc, "ws_loss": ws_loss})
 
     @staticmethod
-    def _plot(ctx: Context, runs: Mapping[str, Any], mc_acc: Mapping[int, float], mc_loss: Mapping[int, float],
-              ws_acc: float, ws_loss: float) -> None:
+    def _test_time(model: Any, xv: np.ndarray, yv: np.ndarray) -> tuple[float, float, dict[int, float],
+                                                                         dict[int, float]]:
+        """The dropout net's validation accuracy and log-loss under weight scaling (one eval-mode pass) and
+        under Monte-Carlo dropout (the softmax averaged over T train-mode passes, one mask each, for each T in
+        ``T_VALUES``): ``(ws_acc, ws_loss, {T: mc_acc}, {T: mc_loss})``."""
+        ws = softmax(predict(model, xv))
+        # Monte-Carlo dropout: train mode (masks drawn) without gradients; one forward per mask
+        model.train()
+        samples = []
+        with cp.no_grad():
+            for _ in range(max(T_VALUES)):
+                samples.append(softmax(model(cp.Tensor(xv)).data))
+        model.eval()
+        cum = np.cumsum(np.stack(samples), 0)
+        mc_acc = {t: float((cum[t - 1].argmax(1) == yv).mean()) for t in T_VALUES}
+        mc_loss = {t: log_loss(cum[t - 1] / t, yv) for t in T_VALUES}
+        return float((ws.argmax(1) == yv).mean()), log_loss(ws, yv), mc_acc, mc_loss
+
+    def draw(self, res: Result, ctx: Context) -> None:
+        mc_acc, mc_loss, ws_acc, ws_loss = (res.series[k] for k in ("mc_acc", "mc_loss", "ws_acc", "ws_loss"))
         fig, axes = ctx.figure(1, 3, size=(12.5, 3.4))
-        for name, (_, res) in runs.items():
-            ep = np.arange(1, len(res.history) + 1)
-            line, = axes[0].plot(ep, res.curve("train_acc"), label=tr(f"{name}: train", f"{name}：训练"))
-            axes[0].plot(ep, res.curve("val_acc"), ls="--", color=line.get_color(), label=tr(f"{name}: validation",
+        for name, (train_acc, val_acc) in res.series["curves"].items():
+            ep = np.arange(1, len(train_acc) + 1)
+            line, = axes[0].plot(ep, train_acc, label=tr(f"{name}: train", f"{name}：训练"))
+            axes[0].plot(ep, val_acc, ls="--", color=line.get_color(), label=tr(f"{name}: validation",
                                                                                              f"{name}：验证"))
         axes[0].set_xlabel("epoch")
         axes[0].set_ylabel("accuracy")

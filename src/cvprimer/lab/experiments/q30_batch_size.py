@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
@@ -135,13 +136,48 @@ class BatchSize(Experiment):
         "scaled": {"en": "scaled", "zh": "按比例缩放"},
     }
 
-    def run(self, ctx: Context) -> Result:
-        return self._run(ctx)
-
-    def _run(self, ctx: Context) -> Result:
+    def measure(self, ctx: Context) -> Result:
         data = load_data("digits", ctx.pick(800, 1437, tiny=600), ctx.pick(360, 360, tiny=100), ctx.rng,
                          standardize=True)
         epochs = ctx.pick(10, 40, tiny=1)
+        xs, ys = data.x_train, data.y_train  # noise of the batches the optimizer actually drew
+        res, curves, base = self._runs(ctx, data, epochs)
+        # the direction each batch size would give at one and the same point (the base run's final weights)
+        same = batch_gradient_stats(base, xs, ys, list(SIZES), ctx.pick(12, 40, tiny=3), ctx.child_rng())
+        figures: dict[str, Figure] = {}
+        beyond: dict[str, Figure] = {}
+        n = len(ys)
+        for i, b in enumerate(SIZES):
+            beyond[f"noise_same_point_b{b}"] = Figure(same["noise"][i], "E||g_B - g||^2")
+            figures[f"cosine_same_point_b{b}"] = Figure(same["cosine"][i], "cos(g_B, g)")
+        lo, hi = SIZES[0], SIZES[-1]
+        beyond["noise_ratio_measured"] = Figure(same["noise"][0] / max(same["noise"][-1], 1e-30), "", {
+            "en": f"E||g_B - g||^2 at B={lo} over B={hi}", "zh": f"B={lo} 与 B={hi} 的梯度噪声之比"})
+        beyond["noise_ratio_theory"] = Figure((n - lo) / lo / ((n - hi) / hi), "", {
+            "en": "the same ratio from sampling theory, (N - B)/B", "zh": "抽样理论给出的同一比值 (N - B)/B"})
+        for (rule, b), r in res.items():
+            figures[f"val_acc_{rule}_b{b}"] = Figure(r["val_acc"], "fraction")
+            beyond[f"gap_{rule}_b{b}"] = Figure(r["gap"], "train - val accuracy")
+            beyond[f"sharpness_{rule}_b{b}"] = Figure(r["sharp"], "loss rise")
+            beyond[f"noise_{rule}_b{b}"] = Figure(r["noise"], "E||g_B - g||^2")
+            beyond[f"cpu_{rule}_b{b}"] = Figure(r["cpu"], "CPU s")
+        rows = [[rule, b, r["lr"], r["train_acc"], r["val_acc"], r["gap"], r["cpu"], r["noise"], r["sharp"]]
+                for (rule, b), r in res.items()]
+        table = Table("runs", ["lr rule", "batch", "lr", "train acc", "val acc", "gap", "CPU s (fit + val)",
+                               "grad noise", "sharpness"], rows,
+                      {"en": f"{epochs} epochs on {len(data.y_train)} digits; noise (batches drawn from the training "
+                             f"set) and sharpness (perturbation {RHO:.0%} of each tensor's RMS) at the final weights.",
+                       "zh": f"在 {len(data.y_train)} 张 digits 上训练 {epochs} 轮；噪声（批次取自训练集）和尖锐度"
+                             f"（扰动为各张量均方根的 {RHO:.0%}）在最终权重处测得。"})
+        return Result(figures=figures, tables=[table], beyond=beyond,
+                      series={"runs": res, "curves": curves, "same": same})
+
+    @staticmethod
+    def _runs(ctx: Context, data: Any, epochs: int) -> tuple[dict[tuple[str, int], dict[str, float]],
+                                                             dict[tuple[str, int], np.ndarray], Any]:
+        """One momentum-SGD run per (lr rule, batch size), all from the same weights and the same batch order:
+        its lr, accuracies, gap, CPU seconds, and gradient noise and sharpness at its final weights, keyed
+        ``(rule, batch)``; the training-loss curves under the same keys; and the trained base-batch model."""
         state = ctx.rng.bit_generator.state
         xs, ys = data.x_train, data.y_train  # noise of the batches the optimizer actually drew
         res: dict[tuple[str, int], dict[str, float]] = {}
@@ -169,39 +205,10 @@ class BatchSize(Experiment):
                 curves[rule, b] = f.curve("train_loss")
                 if rule == "constant" and b == B0:
                     base = model
-        # the direction each batch size would give at one and the same point (the base run's final weights)
-        same = batch_gradient_stats(base, xs, ys, list(SIZES), ctx.pick(12, 40, tiny=3), ctx.child_rng())
-        self._plot(ctx, res, curves, same)
-        figures: dict[str, Figure] = {}
-        beyond: dict[str, Figure] = {}
-        n = len(ys)
-        for i, b in enumerate(SIZES):
-            beyond[f"noise_same_point_b{b}"] = Figure(same["noise"][i], "E||g_B - g||^2")
-            figures[f"cosine_same_point_b{b}"] = Figure(same["cosine"][i], "cos(g_B, g)")
-        lo, hi = SIZES[0], SIZES[-1]
-        beyond["noise_ratio_measured"] = Figure(same["noise"][0] / max(same["noise"][-1], 1e-30), "", {
-            "en": f"E||g_B - g||^2 at B={lo} over B={hi}", "zh": f"B={lo} 与 B={hi} 的梯度噪声之比"})
-        beyond["noise_ratio_theory"] = Figure((n - lo) / lo / ((n - hi) / hi), "", {
-            "en": "the same ratio from sampling theory, (N - B)/B", "zh": "抽样理论给出的同一比值 (N - B)/B"})
-        for (rule, b), r in res.items():
-            figures[f"val_acc_{rule}_b{b}"] = Figure(r["val_acc"], "fraction")
-            beyond[f"gap_{rule}_b{b}"] = Figure(r["gap"], "train - val accuracy")
-            beyond[f"sharpness_{rule}_b{b}"] = Figure(r["sharp"], "loss rise")
-            beyond[f"noise_{rule}_b{b}"] = Figure(r["noise"], "E||g_B - g||^2")
-            beyond[f"cpu_{rule}_b{b}"] = Figure(r["cpu"], "CPU s")
-        rows = [[rule, b, r["lr"], r["train_acc"], r["val_acc"], r["gap"], r["cpu"], r["noise"], r["sharp"]]
-                for (rule, b), r in res.items()]
-        table = Table("runs", ["lr rule", "batch", "lr", "train acc", "val acc", "gap", "CPU s (fit + val)",
-                               "grad noise", "sharpness"], rows,
-                      {"en": f"{epochs} epochs on {len(data.y_train)} digits; noise (batches drawn from the training "
-                             f"set) and sharpness (perturbation {RHO:.0%} of each tensor's RMS) at the final weights.",
-                       "zh": f"在 {len(data.y_train)} 张 digits 上训练 {epochs} 轮；噪声（批次取自训练集）和尖锐度"
-                             f"（扰动为各张量均方根的 {RHO:.0%}）在最终权重处测得。"})
-        return Result(figures=figures, tables=[table], beyond=beyond)
+        return res, curves, base
 
-    @staticmethod
-    def _plot(ctx: Context, res: Mapping[tuple[str, int], Mapping[str, float]],
-              curves: Mapping[tuple[str, int], np.ndarray], same: Mapping[str, np.ndarray]) -> None:
+    def draw(self, res: Result, ctx: Context) -> None:
+        runs, curves, same = res.series["runs"], res.series["curves"], res.series["same"]
         fig, axes = ctx.figure(1, 3, size=(14, 3.9))
         xs = list(SIZES)
         for rule, ls in (("constant", "-"), ("scaled", "--")):
@@ -211,11 +218,11 @@ class BatchSize(Experiment):
                                  label=f"B={b}" if rule == "constant" else None)
             color = "C0" if rule == "constant" else "C1"
             rule_zh = "恒定" if rule == "constant" else "按比例缩放"
-            axes[1].plot(xs, [res[rule, b]["val_acc"] for b in xs], "o" + ls, color=color,
+            axes[1].plot(xs, [runs[rule, b]["val_acc"] for b in xs], "o" + ls, color=color,
                          label=tr(f"val, lr {rule}", f"验证，学习率{rule_zh}"))
-            axes[1].plot(xs, [res[rule, b]["train_acc"] for b in xs], "x" + ls, color=color, alpha=0.5,
+            axes[1].plot(xs, [runs[rule, b]["train_acc"] for b in xs], "x" + ls, color=color, alpha=0.5,
                          label=tr(f"train, lr {rule}", f"训练，学习率{rule_zh}"))
-            axes[2].plot(xs, [res[rule, b]["sharp"] for b in xs], "s" + ls, color=color,
+            axes[2].plot(xs, [runs[rule, b]["sharp"] for b in xs], "s" + ls, color=color,
                          label=tr(f"sharpness, lr {rule}", f"尖锐度，学习率{rule_zh}"))
         axes[2].plot(xs, same["noise"], "o-", color="C2", label="grad noise E||g_B - g||^2 (same point)")
         axes[2].plot(xs, same["noise"][0] * xs[0] / np.array(xs), ":", color="C2", label="1/B")
