@@ -105,6 +105,17 @@ def _inplace(t: Tensor, name: str, compute: Callable[[Tensor], Tensor], args: tu
     return t
 
 
+def inplace_result(t: Any, op: str, compute: Callable[[Tensor], Tensor]) -> Tensor:
+    """What ``inplace=True`` of a functional op does (``F.relu(x, inplace=True)``, ``nn.ReLU(inplace=True)``,
+    ``F.dropout(x, inplace=True)``): the out-of-place result ``compute(t)`` becomes ``t``'s value where it is,
+    under this module's rules (refused on a leaf that requires grad while grad mode is on; recorded for backward;
+    an earlier node that saved ``t``'s values refuses at backward), and ``t`` is returned. ``t`` must be a Tensor."""
+    if not isinstance(t, Tensor):
+        raise TypeError(f"{op}(inplace=True): the input must be a Tensor to be changed in place, got "
+                        f"{type(t).__name__}; pass inplace=False (the default) for a new result")
+    return _inplace(t, f"{op}_", compute)
+
+
 def add_(self: Tensor, other: Any, *, alpha: Any = 1) -> Tensor:
     """In place: self <- self + alpha * other (``other`` broadcasts to self's shape)."""
     return _inplace(self, "add_", lambda s: api.add(s, other, alpha=alpha), (other,))

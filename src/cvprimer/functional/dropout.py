@@ -16,6 +16,7 @@ import numpy as np
 from cvprimer.core.cost import itemsize, same_shape_infer
 from cvprimer.core.function import Function
 from cvprimer.core.geometry import pointwise
+from cvprimer.core.inplace import inplace_result
 from cvprimer.core.random import get_rng
 from cvprimer.core.saves import Saves
 from cvprimer.core.tensor import Tensor
@@ -68,7 +69,8 @@ def _mask(shape: tuple[int, ...], p: float, dtype: np.dtype, rng: Any) -> np.nda
     return keep.astype(dtype) * dtype.type(1.0 / (1.0 - p))
 
 
-def dropout(x: Tensor, p: float = 0.5, training: bool = True, rng: np.random.Generator | None = None) -> Tensor:
+def dropout(x: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False,
+            rng: np.random.Generator | None = None) -> Tensor:
     r"""Zero each element independently with probability ``p``; scale survivors by 1/(1-p).
 
     Parameters
@@ -76,6 +78,7 @@ def dropout(x: Tensor, p: float = 0.5, training: bool = True, rng: np.random.Gen
     x : Tensor, any shape
     p : float in [0, 1], the drop probability (keep_prob = 1 - p)
     training : bool; False (evaluation) returns x unchanged
+    inplace : bool; PyTorch's option: write the result into ``x`` and return ``x`` (in training with p > 0)
     rng : numpy Generator or None (the default generator, see ``cp.manual_seed``)
 
     Notes
@@ -94,10 +97,13 @@ def dropout(x: Tensor, p: float = 0.5, training: bool = True, rng: np.random.Gen
     p = _check("dropout", x, p)
     if not training or p == 0.0:
         return x
-    return DropoutFn.apply(x, _mask(x.shape, p, x.dtype, rng))
+    mask = _mask(x.shape, p, x.dtype, rng)
+    if inplace:
+        return inplace_result(x, "dropout", lambda s: DropoutFn.apply(s, mask))
+    return DropoutFn.apply(x, mask)
 
 
-def dropout2d(x: Tensor, p: float = 0.5, training: bool = True,
+def dropout2d(x: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False,
               rng: np.random.Generator | None = None) -> Tensor:
     r"""Channel dropout: zero whole channels of (N, C, H, W) or (C, H, W) with probability p.
 
@@ -113,7 +119,10 @@ def dropout2d(x: Tensor, p: float = 0.5, training: bool = True,
         raise ValueError(f"dropout2d: expected a 3-D (C, H, W) or 4-D (N, C, H, W) input, got shape {x.shape}")
     if not training or p == 0.0:
         return x
-    return DropoutFn.apply(x, _mask(x.shape[:-2] + (1, 1), p, x.dtype, rng))
+    mask = _mask(x.shape[:-2] + (1, 1), p, x.dtype, rng)
+    if inplace:
+        return inplace_result(x, "dropout2d", lambda s: DropoutFn.apply(s, mask))
+    return DropoutFn.apply(x, mask)
 
 
 def cost(shape: tuple[int, ...], itemsize: int = 4) -> dict[str, int]:

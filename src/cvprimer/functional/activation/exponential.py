@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from cvprimer.core.cost import elementwise_cost
+from cvprimer.core.inplace import inplace_result
 from cvprimer.core.pointwise import PointwiseFn
 from cvprimer.core.tensor import Tensor
 from cvprimer.functional.activation._base import KERNELS, check_float
@@ -90,27 +91,31 @@ def _sigmoid(z: np.ndarray) -> np.ndarray:
 
 
 @activation(layer="ELU")
-def elu(x: Tensor, alpha: float = 1.0) -> Tensor:
+def elu(x: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     r"""Exponential linear unit (Clevert et al., arXiv:1511.07289).
 
     **Forward** y = x for x > 0, alpha (e^x - 1) for x <= 0.
     **Backward** gx = gy for x > 0, gy * alpha e^x for x <= 0 (slope alpha at 0, as PyTorch).
     """
+    if inplace:
+        return inplace_result(x, "elu", lambda s: elu(s, alpha))
     return ELUFn.apply(x, alpha=check_float("elu", "alpha", alpha), scale=1.0, c=1.0)
 
 
 @activation(layer="SELU")
-def selu(x: Tensor) -> Tensor:
+def selu(x: Tensor, inplace: bool = False) -> Tensor:
     r"""Scaled ELU (Klambauer et al., arXiv:1706.02515): y = scale * elu(x, alpha) with the
     fixed constants alpha ~ 1.6733, scale ~ 1.0507 that make activations self-normalizing.
 
     **Backward** gx = gy * scale for x > 0, gy * scale * alpha e^x for x <= 0.
     """
+    if inplace:
+        return inplace_result(x, "selu", lambda s: selu(s))
     return ELUFn.apply(x, alpha=SELU_ALPHA, scale=SELU_SCALE, c=1.0)
 
 
 @activation(layer="CELU")
-def celu(x: Tensor, alpha: float = 1.0) -> Tensor:
+def celu(x: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     r"""Continuously differentiable ELU (Barron, arXiv:1704.07483).
 
     **Forward** y = x for x > 0, alpha (e^{x/alpha} - 1) for x <= 0.
@@ -121,6 +126,8 @@ def celu(x: Tensor, alpha: float = 1.0) -> Tensor:
     from the exact one by ~1e-7 relative when alpha is not a float32 number; we use alpha
     as given.
     """
+    if inplace:
+        return inplace_result(x, "celu", lambda s: celu(s, alpha))
     a = check_float("celu", "alpha", alpha)
     if a == 0:
         raise ValueError("celu: alpha must be nonzero (it divides x), got 0")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from cvprimer.core.cost import elementwise_cost
+from cvprimer.core.inplace import inplace_result
 from cvprimer.core.pointwise import PointwiseFn
 from cvprimer.core.tensor import Tensor
 from cvprimer.functional.activation._base import KERNELS
@@ -60,7 +61,7 @@ class HardswishFn(PointwiseFn):
 
 
 @activation(layer="Hardsigmoid")
-def hardsigmoid(x: Tensor) -> Tensor:
+def hardsigmoid(x: Tensor, inplace: bool = False) -> Tensor:
     r"""Hard sigmoid, the piecewise-linear sigmoid of MobileNetV3.
 
     Shape: any; y has x's shape and dtype.
@@ -78,11 +79,13 @@ def hardsigmoid(x: Tensor) -> Tensor:
     >>> F.hardsigmoid(cp.tensor([-4.0, 0.0, 4.0])).numpy().tolist()
     [0.0, 0.5, 1.0]
     """
+    if inplace:
+        return inplace_result(x, "hardsigmoid", lambda s: hardsigmoid(s))
     return HardsigmoidFn.apply(x)
 
 
 @activation(layer="Hardswish")
-def hardswish(x: Tensor) -> Tensor:
+def hardswish(x: Tensor, inplace: bool = False) -> Tensor:
     r"""Hard swish, the piecewise-polynomial swish of MobileNetV3.
 
     Shape: any; y has x's shape and dtype.
@@ -95,4 +98,6 @@ def hardswish(x: Tensor) -> Tensor:
 
     References: Howard et al., "Searching for MobileNetV3", arXiv:1905.02244.
     """
+    if inplace:
+        return inplace_result(x, "hardswish", lambda s: hardswish(s))
     return HardswishFn.apply(x)

@@ -21,6 +21,7 @@ from cvprimer.core.api import relu as _core_relu
 from cvprimer.core.cost import elementwise_cost, same_shape_infer
 from cvprimer.core.function import Function
 from cvprimer.core.geometry import pointwise
+from cvprimer.core.inplace import inplace_result
 from cvprimer.core.pointwise import PointwiseFn
 from cvprimer.core.saves import INPUT, OUTPUT
 from cvprimer.core.settings import settings
@@ -166,7 +167,7 @@ def _prelu_view(ndim: int, n: int) -> tuple[int, ...]:
 
 
 @activation(layer="Hardtanh")
-def hardtanh(x: Tensor, min_val: float = -1.0, max_val: float = 1.0) -> Tensor:
+def hardtanh(x: Tensor, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False) -> Tensor:
     r"""Hard tanh: clamp x to [min_val, max_val].
 
     Notes
@@ -181,6 +182,8 @@ def hardtanh(x: Tensor, min_val: float = -1.0, max_val: float = 1.0) -> Tensor:
     >>> F.hardtanh(cp.tensor([-2.0, 0.5, 2.0])).numpy().tolist()
     [-1.0, 0.5, 1.0]
     """
+    if inplace:
+        return inplace_result(x, "hardtanh", lambda s: hardtanh(s, min_val, max_val))
     lo, hi = check_float("hardtanh", "min_val", min_val), check_float("hardtanh", "max_val", max_val)
     if lo > hi:
         raise ValueError(f"hardtanh: min_val ({lo}) must be <= max_val ({hi})")
@@ -196,13 +199,15 @@ def check_grad_at_zero(op: str, value: Any) -> float:
 
 
 @activation(layer="ReLU")
-def relu(x: Tensor, grad_at_zero: float = 0.0) -> Tensor:
+def relu(x: Tensor, inplace: bool = False, *, grad_at_zero: float = 0.0) -> Tensor:
     r"""ReLU, y = max(x, 0), with a choice of the slope used at exactly x = 0.
 
     Parameters
     ----------
     x : Tensor, any shape
-    grad_at_zero : float in [0, 1]
+    inplace : bool
+        PyTorch's option: write the result into ``x`` and return ``x`` (:func:`cvprimer.core.inplace.inplace_result`).
+    grad_at_zero : float in [0, 1] (keyword only)
         The derivative taken where x == 0 exactly. relu is not differentiable there; its
         subdifferential is the interval [0, 1] and any member is a valid choice. The default 0 is
         PyTorch's and runs the core op (identical results and saved tensors); any other value runs
@@ -226,6 +231,8 @@ def relu(x: Tensor, grad_at_zero: float = 0.0) -> Tensor:
     >>> x.grad.numpy().tolist()
     [0.0, 0.5, 1.0]
     """
+    if inplace:
+        return inplace_result(x, "relu", lambda s: relu(s, grad_at_zero=grad_at_zero))
     g = check_grad_at_zero("relu", grad_at_zero)
     if g == 0.0:
         return _core_relu(x)
@@ -238,18 +245,20 @@ def relu_slope(x: np.ndarray, grad_at_zero: float = 0.0) -> np.ndarray:
 
 
 @activation(layer="ReLU6")
-def relu6(x: Tensor) -> Tensor:
+def relu6(x: Tensor, inplace: bool = False) -> Tensor:
     r"""ReLU capped at 6 (MobileNet): y = min(max(x, 0), 6) = hardtanh(x, 0, 6).
 
     Slope 1 on (0, 6), 0 elsewhere, including the kinks 0 and 6 (PyTorch's choice).
 
     References: Howard et al., "MobileNets", arXiv:1704.04861.
     """
+    if inplace:
+        return inplace_result(x, "relu6", lambda s: relu6(s))
     return HardtanhFn.apply(x, min_val=0.0, max_val=6.0)
 
 
 @activation(layer="LeakyReLU")
-def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
+def leaky_relu(x: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
     r"""Leaky ReLU: y = x if x > 0 else negative_slope * x.
 
     **Backward** gx = gy if x > 0 else negative_slope * gy (slope at 0: negative_slope).
@@ -257,6 +266,8 @@ def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
     References: Maas et al., "Rectifier nonlinearities improve neural network acoustic
     models", ICML workshop 2013.
     """
+    if inplace:
+        return inplace_result(x, "leaky_relu", lambda s: leaky_relu(s, negative_slope))
     return LeakyReLUFn.apply(x, negative_slope=check_float("leaky_relu", "negative_slope", negative_slope))
 
 

@@ -45,7 +45,7 @@ class CountingReLU(nn.ReLU):
     """``nn.ReLU`` that records, for every training forward, the share of its inputs that are exactly 0."""
 
     def __init__(self, grad_at_zero: float = 0.0) -> None:
-        super().__init__(grad_at_zero)
+        super().__init__(grad_at_zero=grad_at_zero)
         self.fractions: list[float] = []
 
     def forward(self, x: Tensor) -> Tensor:

@@ -39,34 +39,37 @@ class _Act(Module):
     def forward(self, x: Tensor) -> Tensor:
         return type(self).fn(x, **{k: getattr(self, k) for k in self._opts})
 
-    def extra_repr(self) -> str:
-        return ", ".join(f"{k}={getattr(self, k)!r}" for k in self._opts)
+    def extra_repr(self) -> str:  # PyTorch's: inplace shown only when set
+        return ", ".join(f"{k}={getattr(self, k)!r}" for k in self._opts if k != "inplace" or getattr(self, k))
 
 
 class ReLU(_Act):
-    """max(0, x); ``grad_at_zero`` in [0, 1] is the slope taken at exactly x = 0 (default 0, PyTorch's;
-    see :func:`cvprimer.functional.activation.rectifier.relu`). Shown in the repr only when not 0."""
+    """max(0, x); ``inplace`` (PyTorch's) writes the result into the input; ``grad_at_zero`` (keyword only) in
+    [0, 1] is the slope taken at exactly x = 0 (default 0, PyTorch's; see
+    :func:`cvprimer.functional.activation.rectifier.relu`). Shown in the repr only when not 0."""
     fn = staticmethod(F.relu)
 
-    def __init__(self, grad_at_zero: float = 0.0) -> None:
+    def __init__(self, inplace: bool = False, *, grad_at_zero: float = 0.0) -> None:
         super().__init__()
+        self.inplace = bool(inplace)
         self.grad_at_zero = _rectifier.check_grad_at_zero("ReLU", grad_at_zero)
 
     def forward(self, x: Tensor) -> Tensor:
-        return _rectifier.relu(x, grad_at_zero=self.grad_at_zero)
+        return _rectifier.relu(x, self.inplace, grad_at_zero=self.grad_at_zero)
 
     def extra_repr(self) -> str:
-        return f"grad_at_zero={self.grad_at_zero!r}" if self.grad_at_zero else ""
+        parts = ["inplace=True"] if self.inplace else []
+        return ", ".join(parts + ([f"grad_at_zero={self.grad_at_zero!r}"] if self.grad_at_zero else []))
 
 
 class Hardtanh(_Act):
     """clamp(x, min_val, max_val)."""
     fn = staticmethod(F.hardtanh)
 
-    def __init__(self, min_val: float = -1.0, max_val: float = 1.0) -> None:
+    def __init__(self, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False) -> None:
         if max_val <= min_val:
             raise ValueError(f"Hardtanh: max_val ({max_val}) must be greater than min_val ({min_val})")
-        super().__init__(min_val=min_val, max_val=max_val)
+        super().__init__(min_val=min_val, max_val=max_val, inplace=bool(inplace))
 
 
 class PReLU(Module):

@@ -19,23 +19,20 @@ def _dt(dtype: Any) -> np.dtype:
 
 
 class _NormBase(Module):
-    """Affine gamma (``weight``, ones) and beta (``bias``, zeros); running mean (zeros), running
-    var (ones) and ``num_batches_tracked`` (int64 0) buffers when tracking."""
+    """Affine gamma (``weight``, ones) and beta (``bias``, zeros; none with ``bias=False``, PyTorch 2.13's
+    keyword); running mean (zeros), running var (ones) and ``num_batches_tracked`` (int64 0) buffers when
+    tracking."""
 
     def __init__(self, num_features: int, eps: float, momentum: float | None, affine: bool,
-                 track_running_stats: bool, dtype: Any) -> None:
+                 track_running_stats: bool, dtype: Any, bias: bool = True) -> None:
         super().__init__()
         if num_features <= 0:
             raise ValueError(f"{type(self).__name__}: num_features must be > 0, got {num_features}")
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
-        self.affine, self.track_running_stats = affine, track_running_stats
+        self.affine, self.track_running_stats, self._has_bias = affine, track_running_stats, bool(bias)
         dt = _dt(dtype)
-        if affine:
-            self.weight = Parameter(np.ones(num_features, dt))
-            self.bias = Parameter(np.zeros(num_features, dt))
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        self.register_parameter("weight", Parameter(np.ones(num_features, dt)) if affine else None)
+        self.register_parameter("bias", Parameter(np.zeros(num_features, dt)) if affine and bias else None)
         if track_running_stats:
             self.register_buffer("running_mean", Tensor(np.zeros(num_features, dt)))
             self.register_buffer("running_var", Tensor(np.ones(num_features, dt)))
@@ -53,15 +50,15 @@ class _NormBase(Module):
 
     def extra_repr(self) -> str:
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
-                f"track_running_stats={self.track_running_stats}")
+                + ("" if self._has_bias else "bias=False, ") + f"track_running_stats={self.track_running_stats}")
 
 
 class _BatchNorm(_NormBase):
     _ndims: tuple[int, ...] = ()
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = True,
-                 track_running_stats: bool = True, dtype: Any = None) -> None:
-        super().__init__(num_features, eps, momentum, affine, track_running_stats, dtype)
+                 track_running_stats: bool = True, dtype: Any = None, *, bias: bool = True) -> None:
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, dtype, bias)
 
     def forward(self, x: Tensor) -> Tensor:
         if x.ndim not in self._ndims:
@@ -100,8 +97,8 @@ class InstanceNorm2d(_NormBase):
     ``affine=False``, ``track_running_stats=False``."""
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1, affine: bool = False,
-                 track_running_stats: bool = False, dtype: Any = None) -> None:
-        super().__init__(num_features, eps, momentum, affine, track_running_stats, dtype)
+                 track_running_stats: bool = False, dtype: Any = None, *, bias: bool = True) -> None:
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, dtype, bias)
 
     def forward(self, x: Tensor) -> Tensor:
         if x.ndim not in (3, 4):
@@ -137,10 +134,10 @@ class LayerNorm(Module):
 
 class GroupNorm(Module):
     r"""Normalize each sample over groups of C / num_groups channels (Wu & He, arXiv:1803.08494);
-    per-channel affine gamma (ones) and beta (zeros)."""
+    per-channel affine gamma (ones) and beta (zeros; none with ``bias=False``)."""
 
     def __init__(self, num_groups: int, num_channels: int, eps: float = 1e-5, affine: bool = True,
-                 dtype: Any = None) -> None:
+                 dtype: Any = None, *, bias: bool = True) -> None:
         super().__init__()
         if num_groups <= 0 or num_channels % num_groups:
             raise ValueError(f"GroupNorm: num_channels ({num_channels}) must be divisible by num_groups "
@@ -148,7 +145,7 @@ class GroupNorm(Module):
         self.num_groups, self.num_channels, self.eps, self.affine = num_groups, num_channels, eps, affine
         dt = _dt(dtype)
         self.register_parameter("weight", Parameter(np.ones(num_channels, dt)) if affine else None)
-        self.register_parameter("bias", Parameter(np.zeros(num_channels, dt)) if affine else None)
+        self.register_parameter("bias", Parameter(np.zeros(num_channels, dt)) if affine and bias else None)
 
     def forward(self, x: Tensor) -> Tensor:
         return group_norm(x, self.num_groups, self.weight, self.bias, self.eps)
