@@ -17,6 +17,7 @@ import numpy as np
 from cvprimer import nn
 from cvprimer.core.random import get_rng
 from cvprimer.models._utils import check_input, check_int
+from cvprimer.models.registry import register_model
 
 
 class AlexNet(nn.Module):
@@ -56,5 +57,6 @@ class AlexNet(nn.Module):
         return self.classifier(self.avgpool(self.features(x)).flatten(1))
 
 
+@register_model
 def alexnet(**kwargs: Any) -> AlexNet:
     return AlexNet(**kwargs)

@@ -18,6 +18,7 @@ import numpy as np
 from cvprimer import nn
 from cvprimer.core.random import get_rng
 from cvprimer.models._utils import check_input, check_int
+from cvprimer.models.registry import register_model
 
 
 def _num_layers(model: str, image_size: int) -> int:
@@ -110,9 +111,11 @@ class DCGANDiscriminator(nn.Module):
         return self.main(x).reshape(x.shape[0])
 
 
+@register_model
 def dcgan_generator(**kwargs: Any) -> DCGANGenerator:
     return DCGANGenerator(**kwargs)
 
 
+@register_model
 def dcgan_discriminator(**kwargs: Any) -> DCGANDiscriminator:
     return DCGANDiscriminator(**kwargs)

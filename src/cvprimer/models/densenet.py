@@ -17,6 +17,7 @@ import cvprimer.functional as F
 from cvprimer import nn
 from cvprimer.core.random import get_rng
 from cvprimer.models._utils import check_input, check_int, init_weights
+from cvprimer.models.registry import register_model
 
 
 class DenseLayer(nn.Module):
@@ -131,7 +132,7 @@ def _densenet(depth: int) -> Any:
 
     build.__name__ = f"densenet{depth}"
     build.__doc__ = f"DenseNet-{depth} (torchvision's; see :class:`DenseNet`)."
-    return build
+    return register_model(build)
 
 
 densenet121, densenet161, densenet169, densenet201 = (_densenet(d) for d in (121, 161, 169, 201))

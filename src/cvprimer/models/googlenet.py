@@ -21,6 +21,7 @@ import cvprimer.functional as F
 from cvprimer import nn
 from cvprimer.core.random import get_rng
 from cvprimer.models._utils import check_input, check_int, init_weights
+from cvprimer.models.registry import register_model
 
 
 class BasicConv2d(nn.Sequential):
@@ -134,5 +135,6 @@ class GoogLeNet(nn.Module):
         return logits
 
 
+@register_model
 def googlenet(**kwargs: Any) -> GoogLeNet:
     return GoogLeNet(**kwargs)

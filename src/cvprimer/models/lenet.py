@@ -17,6 +17,7 @@ import cvprimer.functional as F
 from cvprimer import nn
 from cvprimer.core.random import get_rng
 from cvprimer.models._utils import check_input, check_int
+from cvprimer.models.registry import register_model
 
 # Table I of LeCun et al. (1998): the S2 feature maps (0..5) read by each C3 map (0..15).
 C3_TABLE: tuple[tuple[int, ...], ...] = (
@@ -162,9 +163,11 @@ class LeNet5Original(nn.Module):
         return -(diff * diff).sum(dim=-1)
 
 
+@register_model
 def lenet5(**kwargs: Any) -> LeNet5:
     return LeNet5(**kwargs)
 
 
+@register_model
 def lenet5_original(**kwargs: Any) -> LeNet5Original:
     return LeNet5Original(**kwargs)

@@ -24,6 +24,7 @@ from cvprimer.models._utils import (
     init_weights,
     make_divisible,
 )
+from cvprimer.models.registry import register_model
 
 # (output channels, stride) of the 13 depthwise-separable layers of Table 1.
 V1_CFG = ((64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2),
@@ -148,9 +149,11 @@ class MobileNetV2(nn.Module):
         return self.classifier(self.avgpool(self.features(x)).flatten(1))
 
 
+@register_model
 def mobilenet_v1(**kwargs: Any) -> MobileNetV1:
     return MobileNetV1(**kwargs)
 
 
+@register_model
 def mobilenet_v2(**kwargs: Any) -> MobileNetV2:
     return MobileNetV2(**kwargs)

@@ -18,6 +18,7 @@ import cvprimer.functional as F
 from cvprimer import nn
 from cvprimer.core.random import get_rng
 from cvprimer.models._utils import check_input, check_int, init_weights
+from cvprimer.models.registry import register_model
 
 
 def conv3x3(cin: int, cout: int, stride: int = 1, rng: np.random.Generator | None = None, dilation: int = 1) -> Any:
@@ -178,7 +179,7 @@ def _resnet(depth: int) -> Any:
 
     build.__name__ = f"resnet{depth}"
     build.__doc__ = f"ResNet-{depth} (torchvision's; see :class:`ResNet`)."
-    return build
+    return register_model(build)
 
 
 resnet18, resnet34, resnet50, resnet101, resnet152 = (_resnet(d) for d in (18, 34, 50, 101, 152))
@@ -258,7 +259,7 @@ def _cifar(depth: int) -> Any:
 
     build.__name__ = f"resnet{depth}"
     build.__doc__ = f"CIFAR ResNet-{depth} (He et al. 2015 Sec. 4.2, option A; see :class:`CifarResNet`)."
-    return build
+    return register_model(build)
 
 
 resnet20, resnet32, resnet44, resnet56, resnet110 = (_cifar(d) for d in (20, 32, 44, 56, 110))

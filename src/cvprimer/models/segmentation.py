@@ -28,6 +28,7 @@ import cvprimer.functional as F
 from cvprimer import nn
 from cvprimer.core.random import get_rng
 from cvprimer.models._utils import check_choice, check_input, check_int
+from cvprimer.models.registry import register_model
 
 UPSAMPLING = ("bilinear", "transposed", "unpool")
 
@@ -218,9 +219,11 @@ class FCN(nn.Module):
         return self.upscore(x)
 
 
+@register_model
 def unet(**kwargs: Any) -> UNet:
     return UNet(**kwargs)
 
 
+@register_model
 def fcn(**kwargs: Any) -> FCN:
     return FCN(**kwargs)

@@ -15,6 +15,7 @@ import numpy as np
 
 from cvprimer import nn
 from cvprimer.models._utils import check_int
+from cvprimer.models.registry import register_model
 from cvprimer.models.resnet import BasicBlock, Bottleneck, ResNet
 
 
@@ -82,7 +83,7 @@ def _se(depth: int) -> Any:
 
     build.__name__ = f"se_resnet{depth}"
     build.__doc__ = f"SE-ResNet-{depth} (reduction 16 by default; see :func:`se_resnet`)."
-    return build
+    return register_model(build)
 
 
 se_resnet18, se_resnet34, se_resnet50, se_resnet101, se_resnet152 = (_se(d) for d in (18, 34, 50, 101, 152))

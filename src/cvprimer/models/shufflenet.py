@@ -17,6 +17,7 @@ import cvprimer.functional as F
 from cvprimer import nn
 from cvprimer.core.random import get_rng
 from cvprimer.models._utils import check_input, check_int, conv_bn_act
+from cvprimer.models.registry import register_model
 
 STAGE_CHANNELS = {"0_5": (24, 48, 96, 192, 1024), "1_0": (24, 116, 232, 464, 1024),
                   "1_5": (24, 176, 352, 704, 1024), "2_0": (24, 244, 488, 976, 2048)}
@@ -105,7 +106,7 @@ def _shufflenet(width: str) -> Any:
 
     build.__name__ = f"shufflenet_v2_x{width}"
     build.__doc__ = f"ShuffleNet v2 x{width.replace('_', '.')} (see :class:`ShuffleNetV2`)."
-    return build
+    return register_model(build)
 
 
 shufflenet_v2_x0_5, shufflenet_v2_x1_0, shufflenet_v2_x1_5, shufflenet_v2_x2_0 = (

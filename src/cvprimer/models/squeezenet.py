@@ -16,6 +16,7 @@ import cvprimer as cp
 from cvprimer import nn
 from cvprimer.core.random import get_rng
 from cvprimer.models._utils import check_input, check_int, init_weights
+from cvprimer.models.registry import register_model
 
 
 class Fire(nn.Module):
@@ -86,9 +87,11 @@ class SqueezeNet(nn.Module):
         return self.classifier(self.features(x)).flatten(1)
 
 
+@register_model
 def squeezenet1_0(**kwargs: Any) -> SqueezeNet:
     return SqueezeNet(version="1_0", **kwargs)
 
 
+@register_model
 def squeezenet1_1(**kwargs: Any) -> SqueezeNet:
     return SqueezeNet(version="1_1", **kwargs)

@@ -15,6 +15,7 @@ import numpy as np
 from cvprimer import nn
 from cvprimer.core.random import get_rng
 from cvprimer.models._utils import check_input, check_int, init_weights
+from cvprimer.models.registry import register_model
 
 # Output channels of each 3x3 convolution; "M" is a 2x2/2 max-pool (Table 1 of the paper).
 CFGS: dict[str, list[int | str]] = {
@@ -94,7 +95,7 @@ def _vgg(depth: int, bn: bool) -> Any:
 
     build.__name__ = f"vgg{depth}{'_bn' if bn else ''}"
     build.__doc__ = f"VGG-{depth}{' with batch normalisation' if bn else ''} (see :class:`VGG`)."
-    return build
+    return register_model(build)
 
 
 vgg11, vgg11_bn, vgg13, vgg13_bn = _vgg(11, False), _vgg(11, True), _vgg(13, False), _vgg(13, True)

@@ -20,6 +20,7 @@ import cvprimer as cp
 from cvprimer import nn
 from cvprimer.core.random import get_rng
 from cvprimer.models._utils import check_input, check_int
+from cvprimer.models.registry import register_model
 
 
 class MLPBlock(nn.Sequential):
@@ -135,11 +136,13 @@ class VisionTransformer(nn.Module):
         return self.heads(self.encoder(tokens)[:, 0])
 
 
+@register_model
 def vit_tiny(**kwargs: Any) -> VisionTransformer:
     """A small ViT for 32x32 images: patch 4, D = 192, 6 blocks, 3 heads (about 2.7M parameters)."""
     return VisionTransformer(**kwargs)
 
 
+@register_model
 def vit_b_16(**kwargs: Any) -> VisionTransformer:
     """ViT-B/16 (224x224, patch 16, D = 768, 12 blocks, 12 heads, MLP 3072; 1000 classes)."""
     cfg: dict[str, Any] = dict(image_size=224, patch_size=16, embed_dim=768, depth=12, num_heads=12, mlp_dim=3072,
