@@ -200,26 +200,13 @@ class PyTorchVsTensorFlow(Experiment):
         "large": {"en": "large", "zh": "大"},
     }
 
-    def run(self, ctx: Context) -> Result:
+    def measure(self, ctx: Context) -> Result:
         cp.manual_seed(ctx.seed)
         model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3))
         names = {id(p): name for name, p in model.named_parameters()}
         x = cp.tensor(ctx.rng.standard_normal((2, 4)).astype(np.float32))
         loss = F.cross_entropy(model(x), cp.tensor(np.array([0, 2])))
         graph = record_graph(loss, names)
-        fig, ax = ctx.figure(size=(12, 4.6))
-        draw_graph(ax, graph)
-        ax.set_title("Autograd graph recorded for cross_entropy(Linear(4,8) -> ReLU -> Linear(8,3))")
-        if ctx.save_plots:
-            os.makedirs(ctx.out_dir, exist_ok=True)
-            fig.savefig(os.path.join(ctx.out_dir, "autograd_graph.svg"), format="svg", bbox_inches="tight")
-        ctx.save_figure(fig, "autograd_graph", "The graph our engine recorded for the loss: green input, orange "
-                        "parameters, blue op nodes with their output shapes and the arrays they saved for "
-                        "backward; arrows point from inputs to the ops that consumed them. An SVG version is "
-                        "written beside the PNG (autograd_graph.svg).",
-                        "我们的引擎为该损失记录的计算图：绿色为输入，橙色为参数，蓝色为算子节点"
-                        "（含输出形状和为反向传播保存的数组），箭头从输入指向使用它的算子。"
-                        "同目录下另有同名的 SVG 版本。")
         small_x, large_x = np.array(SMALL_INPUT, np.float32), np.array(LARGE_INPUT, np.float32)
         small, large = cp.tensor(small_x, requires_grad=True), cp.tensor(large_x, requires_grad=True)
         n_small, n_large = count_nodes(halve_until_small(small)), count_nodes(halve_until_small(large))
@@ -243,4 +230,21 @@ class PyTorchVsTensorFlow(Experiment):
                            "zh": f"“反复减半直到足够小”的循环对第一个输入记录了 {n_small} 个算子节点，对第二个输入记"
                                  f"录了 "
                                  f"{n_large} 个：{'两张图不同' if n_small != n_large else '节点数相同'}。"})],
+            series={"graph": graph},
         )
+
+    def draw(self, res: Result, ctx: Context) -> None:
+        graph = res.series["graph"]
+        fig, ax = ctx.figure(size=(12, 4.6))
+        draw_graph(ax, graph)
+        ax.set_title("Autograd graph recorded for cross_entropy(Linear(4,8) -> ReLU -> Linear(8,3))")
+        if ctx.save_plots:
+            os.makedirs(ctx.out_dir, exist_ok=True)
+            fig.savefig(os.path.join(ctx.out_dir, "autograd_graph.svg"), format="svg", bbox_inches="tight")
+        ctx.save_figure(fig, "autograd_graph", "The graph our engine recorded for the loss: green input, orange "
+                        "parameters, blue op nodes with their output shapes and the arrays they saved for "
+                        "backward; arrows point from inputs to the ops that consumed them. An SVG version is "
+                        "written beside the PNG (autograd_graph.svg).",
+                        "我们的引擎为该损失记录的计算图：绿色为输入，橙色为参数，蓝色为算子节点"
+                        "（含输出形状和为反向传播保存的数组），箭头从输入指向使用它的算子。"
+                        "同目录下另有同名的 SVG 版本。")

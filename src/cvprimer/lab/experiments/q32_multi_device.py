@@ -155,7 +155,7 @@ class MultiDevice(Experiment):
         "mpi_mean": {"en": "MPI-style mean", "zh": "MPI 式均值"},
     }
 
-    def run(self, ctx: Context) -> Result:
+    def measure(self, ctx: Context) -> Result:
         n = ctx.pick(32, 128, tiny=16)
         data = load_data("mnist_sample", n_train=n, n_val=10, rng=ctx.rng)
         m = len(data.y_train) // 2 * 2  # a stratified draw may return a few images fewer than asked
@@ -193,6 +193,20 @@ class MultiDevice(Experiment):
         beyond["gradient_bytes"] = Figure(b["gradient_bytes"], "bytes")
         beyond["ring_bytes_per_rank"] = Figure(b["ring_bytes_per_rank"], "bytes")
         notes = self._real_mpi(figs, rows) if not ctx.tiny else None
+        claim_rows = [r for r in rows if r[0] in ("mean-reduced loss", "2 MPI processes, mean loss")]
+        other_rows = [r for r in rows if r not in claim_rows]
+        return Result(figures=figs, beyond=beyond,
+                      tables=[Table("combine", ["loss", "combined as", "max relative difference"], claim_rows,
+                                    {"en": "Against the gradient of the whole batch.",
+                                     "zh": "与整批数据梯度的差异。"})],
+                      beyond_tables=[Table("combine_beyond", ["loss", "combined as", "max relative difference"],
+                                           other_rows, {"en": "Against the gradient of the whole batch: a sum-reduced "
+                                                              "loss and batch norm.",
+                                                        "zh": "与整批数据梯度的差异：sum 归约的损失与 BN。"})],
+                      notes=notes, series={"rows": rows})
+
+    def draw(self, res: Result, ctx: Context) -> None:
+        rows = res.series["rows"]  # every way of combining, in the order measured
         fig, ax = ctx.figure(size=(6.4, 3.4))
         labels = [f"{r[0]}\n{r[1]}" for r in rows]
         vals = [max(r[2], 1e-17) for r in rows]
@@ -204,22 +218,11 @@ class MultiDevice(Experiment):
         ax.set_xlabel("max relative difference from the whole-batch gradient")
         ax.set_title("what the devices should exchange")
         match = [f"{r[0]}: {r[1]}" for r in rows if r[2] <= tol]
-        claim_rows = [r for r in rows if r[0] in ("mean-reduced loss", "2 MPI processes, mean loss")]
-        other_rows = [r for r in rows if r not in claim_rows]
         ctx.save_figure(fig, "combine", "Bars on a log scale: the largest relative difference of each way of "
                         f"combining the devices' gradients from the whole-batch gradient; green (within {fmt(tol)}): "
                         f"{'; '.join(match) or 'none'}.",
                         "对数坐标的条形图：各种合并设备梯度的方式与整批梯度的最大相对差；绿色（在 "
                         f"{fmt(tol)} 以内）：{'；'.join(match) or '无'}。")
-        return Result(figures=figs, beyond=beyond,
-                      tables=[Table("combine", ["loss", "combined as", "max relative difference"], claim_rows,
-                                    {"en": "Against the gradient of the whole batch.",
-                                     "zh": "与整批数据梯度的差异。"})],
-                      beyond_tables=[Table("combine_beyond", ["loss", "combined as", "max relative difference"],
-                                           other_rows, {"en": "Against the gradient of the whole batch: a sum-reduced "
-                                                              "loss and batch norm.",
-                                                        "zh": "与整批数据梯度的差异：sum 归约的损失与 BN。"})],
-                      notes=notes)
 
     @staticmethod
     def _real_mpi(figs: dict[str, Figure], rows: list[list[Any]]) -> Text | None:

@@ -180,14 +180,40 @@ class ClassImbalance(Experiment):
         "threshold": {"en": "threshold moving", "zh": "调整阈值"},
     }
 
-    def run(self, ctx: Context) -> Result:
-        return self._measure(ctx)
-
-    def _measure(self, ctx: Context) -> Result:
+    def measure(self, ctx: Context) -> Result:
         majority = ctx.pick(150, 300, tiny=50)
         base = load_data("mnist_sample", ctx.pick(3600, 3600, tiny=600), ctx.pick(1000, 1000, tiny=200), ctx.rng)
         data = imbalance(base, majority, MINORITY, RATIO, ctx.rng)
         budget = ctx.pick(6, 20, tiny=2) * len(data.y_train)  # training samples seen by every run
+        models = self._train_remedies(ctx, data, budget)
+        logits = {k: predict(m, data.x_val) for k, m in models.items()}
+        prior = np.bincount(data.y_train, minlength=10) / len(data.y_train)
+        logits["threshold moving"] = logits["none"] - np.log(prior)[None, :]
+        res = {k: scores(logits[k], data.y_val, MINORITY) for k in METHODS}
+
+        rows = [[k, f"{r['minority_recall']:.1f}", f"{r['macro_f1']:.1f}", f"{r['balanced_acc']:.1f}"]
+                for k, r in res.items()]
+        figures = {f"bal_acc_{SLUG[k]}": Figure(res[k]["balanced_acc"], "%") for k in ("none", *SEED_REMEDIES)}
+        base_acc = res["none"]["balanced_acc"]  # gains rounded to 1e-9: a difference of percentages carries float noise
+        for rem in SEED_REMEDIES:
+            gain_label = {"en": f"{rem}: balanced accuracy gain", "zh": f"{ZH[rem]}：均衡准确率增益"}
+            figures[f"gain_{SLUG[rem]}"] = Figure(round(res[rem]["balanced_acc"] - base_acc, 9), "points", gain_label)
+        beyond = {f"bal_acc_{SLUG[k]}": Figure(r["balanced_acc"], "%") for k, r in res.items()
+                  if f"bal_acc_{SLUG[k]}" not in figures}
+        beyond.update({f"minority_recall_{SLUG[k]}": Figure(r["minority_recall"], "%") for k, r in res.items()})
+        beyond.update({f"macro_f1_{SLUG[k]}": Figure(r["macro_f1"], "%") for k, r in res.items()})
+        beyond["minority_train_images"] = Figure(majority // RATIO, "images per class")
+        return Result(figures=figures, beyond=beyond, tables=[Table(
+            "remedies", ["remedy", "minority recall (%)", "macro-F1 (%)", "balanced accuracy (%)"], rows,
+            {"en": f"Balanced validation split; minority classes {MINORITY}, ratio 1:{RATIO}.",
+             "zh": f"均衡验证集；少数类为 {MINORITY}，比例 1:{RATIO}。"})],
+            series={"scores": res, "majority": majority})
+
+    @staticmethod
+    def _train_remedies(ctx: Context, data: Data, budget: int) -> dict[str, Any]:
+        """The same MLP trained on the imbalanced ``data`` with no remedy and with each resampling, loss and sampler
+        remedy (same initialization and batch order, about ``budget`` samples seen by each): the trained models by
+        remedy."""
         w = class_weights(data.y_train, 10)
         state = ctx.child_rng().bit_generator.state
 
@@ -214,7 +240,7 @@ class ClassImbalance(Experiment):
 
         x, y = data.x_train, data.y_train
         split_rng = ctx.child_rng()
-        models: dict[str, Any] = {
+        return {
             "none": train(x, y),
             "over-sampling": train(*random_oversample(x, y, training=True, rng=split_rng)),
             "under-sampling": train(*random_undersample(x, y, training=True, rng=split_rng)),
@@ -225,18 +251,14 @@ class ClassImbalance(Experiment):
                                                                                  gamma=2.0)),
             "balanced sampler": train(x, y, sampler=ClassBalancedSampler(y, num_samples=len(y))),
         }
-        logits = {k: predict(m, data.x_val) for k, m in models.items()}
-        prior = np.bincount(y, minlength=10) / len(y)
-        logits["threshold moving"] = logits["none"] - np.log(prior)[None, :]
-        res = {k: scores(logits[k], data.y_val, MINORITY) for k in METHODS}
 
-        rows = [[k, f"{r['minority_recall']:.1f}", f"{r['macro_f1']:.1f}", f"{r['balanced_acc']:.1f}"]
-                for k, r in res.items()]
+    def draw(self, res: Result, ctx: Context) -> None:
+        by_remedy, majority = res.series["scores"], res.series["majority"]
         fig, ax = ctx.figure(1, 1, size=(8, 3.8))
         xs = np.arange(len(METHODS))
         for k, (key, label) in enumerate((("minority_recall", "minority recall"), ("macro_f1", "macro-F1"),
                                           ("balanced_acc", "balanced accuracy"))):
-            ax.bar(xs + (k - 1) * 0.27, [res[m][key] for m in METHODS], 0.27, label=label)
+            ax.bar(xs + (k - 1) * 0.27, [by_remedy[m][key] for m in METHODS], 0.27, label=label)
         ax.set_xticks(xs, METHODS, rotation=30, ha="right")
         ax.set_ylabel("%")
         ax.set_ylim(0, 100)
@@ -247,20 +269,6 @@ class ClassImbalance(Experiment):
                         f"split for an MLP trained on 1:{RATIO} imbalanced MNIST with each remedy.",
                         f"在 1:{RATIO} 不平衡的 MNIST 上用各种补救方法训练的 MLP，在均衡验证集上的少数类召回率、"
                         "宏平均 F1 和均衡准确率。")
-        figures = {f"bal_acc_{SLUG[k]}": Figure(res[k]["balanced_acc"], "%") for k in ("none", *SEED_REMEDIES)}
-        base_acc = res["none"]["balanced_acc"]  # gains rounded to 1e-9: a difference of percentages carries float noise
-        for rem in SEED_REMEDIES:
-            gain_label = {"en": f"{rem}: balanced accuracy gain", "zh": f"{ZH[rem]}：均衡准确率增益"}
-            figures[f"gain_{SLUG[rem]}"] = Figure(round(res[rem]["balanced_acc"] - base_acc, 9), "points", gain_label)
-        beyond = {f"bal_acc_{SLUG[k]}": Figure(r["balanced_acc"], "%") for k, r in res.items()
-                  if f"bal_acc_{SLUG[k]}" not in figures}
-        beyond.update({f"minority_recall_{SLUG[k]}": Figure(r["minority_recall"], "%") for k, r in res.items()})
-        beyond.update({f"macro_f1_{SLUG[k]}": Figure(r["macro_f1"], "%") for k, r in res.items()})
-        beyond["minority_train_images"] = Figure(majority // RATIO, "images per class")
-        return Result(figures=figures, beyond=beyond, tables=[Table(
-            "remedies", ["remedy", "minority recall (%)", "macro-F1 (%)", "balanced accuracy (%)"], rows,
-            {"en": f"Balanced validation split; minority classes {MINORITY}, ratio 1:{RATIO}.",
-             "zh": f"均衡验证集；少数类为 {MINORITY}，比例 1:{RATIO}。"})])
 
     @staticmethod
     def decide(figures: Mapping[str, float], thresholds: Mapping[str, float]) -> tuple[str, Text]:
