@@ -170,30 +170,10 @@ class ReLUGradAtZero(Experiment):
         "zero_bias": {"en": "zero bias", "zh": "零偏置"},
     }
 
-    def run(self, ctx: Context) -> Result:
-        return self._measure(ctx)
-
-    def _measure(self, ctx: Context) -> Result:
+    def measure(self, ctx: Context) -> Result:
         data = load_data("mnist_sample", ctx.pick(240, 3000, tiny=120), ctx.pick(240, 1000, tiny=60), ctx.rng)
         epochs = ctx.pick(2, 5, tiny=2)
-        shuffles = [ctx.child_rng().bit_generator.state for _ in range(3)]
-        models: dict[tuple[str, float], Any] = {}
-        accs: dict[tuple[str, float], float] = {}
-
-        def train(bias: str, g: float, shuffle: int) -> tuple[Any, float]:
-            model = small_cnn(bias, g, ctx.seed)
-            gen = np.random.default_rng()
-            gen.bit_generator.state = shuffles[shuffle]
-            return model, fit(model, data, epochs, gen, lr=1e-2).val_acc
-
-        for bias in BIASES:
-            for g in SLOPES:
-                if g and bias == "default" and not any(any(models[bias, 0.0][i].fractions) for i in (1, 4)):
-                    break  # no exact zero met at slope 0: the slope never enters, the other runs are identical
-                models[bias, g], accs[bias, g] = train(bias, g, 0)
-        # the noise floor: the same zero-bias net at slope 0 with two other batch orders
-        reshuffled = [accs["zero", 0.0]] + [train("zero", 0.0, k)[1] for k in (1, 2)]
-        noise = 100 * (max(reshuffled) - min(reshuffled))
+        models, accs, noise = self._slope_runs(ctx, data, epochs)
         ref = {b: models[b, 0.0] for b in BIASES}
         steps_per_epoch = len(ref["none"][1].fractions) // epochs
         pct = {b: (100 * np.asarray(ref[b][1].fractions), 100 * np.asarray(ref[b][4].fractions)) for b in BIASES}
@@ -201,19 +181,12 @@ class ReLUGradAtZero(Experiment):
         wdiff = {b: max(max_weight_difference(models[b, 0.0], models[b, g]) for g in SLOPES[1:]) for b in ran}
         spread = {b: 100 * (max(accs[b, g] for g in SLOPES) - min(accs[b, g] for g in SLOPES)) for b in ran}
 
-        x = data.x_train[:200]
-        cp.manual_seed(ctx.seed)
-        fc = nn.Linear(784, 64)
-        fc.bias.data[...] = 0.0
-        fc_pre = fc(cp.tensor(x.reshape(len(x), -1))).data
-        h = ref["default"][1](ref["default"][0](cp.tensor(x))).data  # a ReLU's output ...
-        relu_of_relu = 100 * float(np.mean(h == 0))                     # ... as the input of another ReLU
+        fc_pct, relu_of_relu = self._other_zeros(ctx, data.x_train[:200], ref["default"])
 
         rows = [[b, f"{pct[b][0][0]:.1f}", f"{pct[b][0][steps_per_epoch:].mean():.2f}",
                  f"{pct[b][1][0]:.1f}", f"{pct[b][1][steps_per_epoch:].mean():.2f}",
                  *[f"{100 * accs[b, g]:.1f}" if (b, g) in accs else "not run (no exact zero)" for g in SLOPES],
                  f"{wdiff[b]:.3g}" if b in wdiff else "not run (no exact zero)"] for b in BIASES]
-        self._plot(ctx, pct, accs, steps_per_epoch)
         all_pct = {b: max(pct[b][0].mean(), pct[b][1].mean()) for b in BIASES}
         return Result(
             figures={
@@ -223,7 +196,7 @@ class ReLUGradAtZero(Experiment):
                 "zero_pct_zero_bias_after_first_epoch": Figure(max(pct["zero"][0][steps_per_epoch:].mean(),
                                                                    pct["zero"][1][steps_per_epoch:].mean()), "%"),
                 "zero_pct_default_bias": Figure(all_pct["default"], "%"),
-                "zero_pct_fc_zero_bias": Figure(100 * float(np.mean(fc_pre == 0)), "%"),
+                "zero_pct_fc_zero_bias": Figure(fc_pct, "%"),
                 "max_zero_pct": Figure(max(all_pct.values()), "%",
                                        {"en": "largest mean share of exact zeros at a ReLU input",
                                         "zh": "ReLU 输入恰为 0 的平均比例的最大值"}),
@@ -248,10 +221,49 @@ class ReLUGradAtZero(Experiment):
                                  "first epoch) and the result of training with each slope at 0.",
                            "zh": "ReLU 输入恰为 0 的比例（第一个训练批次，以及第一个 epoch 之后的平均值），"
                                  "以及 0 点取不同斜率时的训练结果。"})],
+            series={"pct": pct, "accs": accs, "steps_per_epoch": steps_per_epoch},
         )
 
-    def _plot(self, ctx: Context, pct: Mapping[str, Any], accs: Mapping[tuple[str, float], float],
-              steps_per_epoch: int) -> None:
+    @staticmethod
+    def _slope_runs(ctx: Context, data: Any, epochs: int) -> tuple[dict[tuple[str, float], Any],
+                                                                   dict[tuple[str, float], float], float]:
+        """The small CNN trained from the same weights and batches for each conv-bias setting and each slope of
+        ReLU at 0 (the default-bias runs stop after slope 0 when they met no exact zero): the trained models and
+        validation accuracies by ``(bias, slope)``, and the noise floor: the accuracy range (points) of the
+        zero-bias net at slope 0 over three batch orders."""
+        shuffles = [ctx.child_rng().bit_generator.state for _ in range(3)]
+        models: dict[tuple[str, float], Any] = {}
+        accs: dict[tuple[str, float], float] = {}
+
+        def train(bias: str, g: float, shuffle: int) -> tuple[Any, float]:
+            model = small_cnn(bias, g, ctx.seed)
+            gen = np.random.default_rng()
+            gen.bit_generator.state = shuffles[shuffle]
+            return model, fit(model, data, epochs, gen, lr=1e-2).val_acc
+
+        for bias in BIASES:
+            for g in SLOPES:
+                if g and bias == "default" and not any(any(models[bias, 0.0][i].fractions) for i in (1, 4)):
+                    break  # no exact zero met at slope 0: the slope never enters, the other runs are identical
+                models[bias, g], accs[bias, g] = train(bias, g, 0)
+        # the noise floor: the same zero-bias net at slope 0 with two other batch orders
+        reshuffled = [accs["zero", 0.0]] + [train("zero", 0.0, k)[1] for k in (1, 2)]
+        noise = 100 * (max(reshuffled) - min(reshuffled))
+        return models, accs, noise
+
+    @staticmethod
+    def _other_zeros(ctx: Context, x: np.ndarray, trained: Any) -> tuple[float, float]:
+        """Exact zeros (%) elsewhere: at the pre-activations of a fully connected 784-64 layer with zero bias on
+        ``x``, and at the output of the first conv + ReLU of ``trained`` (what a second ReLU would receive)."""
+        cp.manual_seed(ctx.seed)
+        fc = nn.Linear(784, 64)
+        fc.bias.data[...] = 0.0
+        fc_pre = fc(cp.tensor(x.reshape(len(x), -1))).data
+        h = trained[1](trained[0](cp.tensor(x))).data  # a ReLU's output, as the input of another ReLU
+        return 100 * float(np.mean(fc_pre == 0)), 100 * float(np.mean(h == 0))
+
+    def draw(self, res: Result, ctx: Context) -> None:
+        pct, accs, steps_per_epoch = res.series["pct"], res.series["accs"], res.series["steps_per_epoch"]
         fig, ax = ctx.figure(1, 2, size=(11, 3.8))
         labels = {"none": "bias-free conv", "zero": "zero-initialized bias", "default": "default bias init"}
         ticks = [labels["none"], labels["zero"],

@@ -88,6 +88,13 @@ def tie_stats(fmap: np.ndarray) -> tuple[float, float]:
     return float(tied.mean()), share
 
 
+def tied_windows(fmap: np.ndarray) -> np.ndarray:
+    """On a (N, C, H, W) map with even H, W: which 2x2 pooling windows have a tied maximum, (N, C, H/2, W/2)."""
+    n, c, h, w = fmap.shape
+    win = fmap.reshape(n, c, h // 2, 2, w // 2, 2).max(axis=(3, 5))
+    return (fmap.reshape(n, c, h // 2, 2, w // 2, 2) == win[:, :, :, None, :, None]).sum(axis=(3, 5)) > 1
+
+
 def split_error(size: int = 28) -> float:
     """Average pooling k2 s2 with a random upstream gradient ``g``: the largest ``|dx - g / 4|`` over every input,
     relative to ``max |g| / 4`` (0 when each window's gradient is shared equally among its four inputs)."""
@@ -176,7 +183,7 @@ class PoolingBackward(Experiment):
                                  "zh": "平均池化，向上取整，计入填充"},
     }
 
-    def run(self, ctx: Context) -> Result:
+    def measure(self, ctx: Context) -> Result:
         rows: list[list[Any]] = []
         ratios = {}
         for name, (op, kw) in CONFIGS.items():
@@ -192,8 +199,8 @@ class PoolingBackward(Experiment):
         w = np.random.default_rng(ctx.seed).standard_normal((8, 1, 3, 3)) / 3.0
         fmap = F.relu(F.conv2d(cp.tensor(data.x_train.astype(np.float64)), cp.tensor(w), padding=1)).numpy()
         tie_frac, first_share = tie_stats(fmap)
-
-        self._plot(ctx, fmap)
+        tied = tied_windows(fmap)
+        routing = self._routing()
         return Result(
             figures={
                 "worst_error_conserving_configs": Figure(worst_ok, "relative",
@@ -224,9 +231,14 @@ class PoolingBackward(Experiment):
                                         "(28x28, %)", "max/min received (28x28)"], rows,
                           {"en": "sum(input gradient) / sum(output gradient) for an all-ones upstream gradient.",
                            "zh": "上游梯度全为 1 时，输入梯度之和与输出梯度之和的比值。"})],
+            series={"routing": routing, "map": fmap[0, 0], "tied": tied[0, 0],
+                    "tied_pct": 100 * tied.mean()},
         )
 
-    def _plot(self, ctx: Context, fmap: np.ndarray) -> None:
+    @staticmethod
+    def _routing() -> list[tuple[str, np.ndarray, float]]:
+        """The input gradient of one 6x6 map (a tied top-left window) for an all-ones upstream gradient under six
+        pooling settings: ``(setting, gradient (6, 6), summed output gradient)`` each."""
         x6 = np.random.default_rng(1).standard_normal((1, 1, 6, 6))
         x6[0, 0, :2, :2] = 0.0  # a tied window
         panels = [("max k2 s2 (top-left window tied)", "max", {"kernel_size": 2}),
@@ -237,10 +249,15 @@ class PoolingBackward(Experiment):
                                                               "count_include_pad": True}),
                   ("avg k3 s1 p1, exclude pad", "avg", {"kernel_size": 3, "stride": 1, "padding": 1,
                                                         "count_include_pad": False})]
-        fig, axes = ctx.figure(2, 3, size=(11, 7))
-        for ax, (title, op, kw) in zip(axes.ravel(), panels, strict=True):
+        out = []
+        for title, op, kw in panels:
             gx, total = input_gradient(functools.partial(pool, op, **kw), x6)
-            g = gx[0, 0]
+            out.append((title, gx[0, 0], total))
+        return out
+
+    def draw(self, res: Result, ctx: Context) -> None:
+        fig, axes = ctx.figure(2, 3, size=(11, 7))
+        for ax, (title, g, total) in zip(axes.ravel(), res.series["routing"], strict=True):
             ax.imshow(g, cmap="Blues", vmin=0, vmax=max(1.0, g.max()))
             for (i, j), v in np.ndenumerate(g):
                 ax.text(j, i, f"{v:.2g}", ha="center", va="center", fontsize=7)
@@ -254,15 +271,13 @@ class PoolingBackward(Experiment):
                         "6x6 特征图在上游梯度全为 1 时、六种池化设置下的输入梯度；每格标出数值，"
                         "每个子图标出输入与输出梯度之和。")
         fig, ax = ctx.figure(1, 2, size=(10, 3.6))
-        ax[0].imshow(fmap[0, 0], cmap="gray")
+        ax[0].imshow(res.series["map"], cmap="gray")
         ax[0].set_title("ReLU(conv3x3(MNIST)), one channel")
         ax[0].set_axis_off()
-        n, c, h, w = fmap.shape
-        win = fmap.reshape(n, c, h // 2, 2, w // 2, 2).max(axis=(3, 5))
-        tied = ((fmap.reshape(n, c, h // 2, 2, w // 2, 2) == win[:, :, :, None, :, None]).sum(axis=(3, 5)) > 1)
-        ax[1].imshow(tied[0, 0], cmap="Reds")
-        ax[1].set_title(tr(f"tied 2x2 windows (red): {100 * tied.mean():.0f}% over all maps",
-                           f"并列的 2x2 窗口（红色）：占全部特征图的 {100 * tied.mean():.0f}%"))
+        ax[1].imshow(res.series["tied"], cmap="Reds")
+        pct = res.series["tied_pct"]
+        ax[1].set_title(tr(f"tied 2x2 windows (red): {pct:.0f}% over all maps",
+                           f"并列的 2x2 窗口（红色）：占全部特征图的 {pct:.0f}%"))
         ax[1].set_axis_off()
         ctx.save_figure(fig, "ties", "One channel of a ReLU feature map of an MNIST digit and, in red, its 2x2 "
                         "pooling windows whose maximum is tied.",

@@ -9,7 +9,7 @@ task (MNIST with strong Gaussian pixel noise in training and test), and the glob
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -146,44 +146,10 @@ class MaxVsAvgPooling(Experiment):
         "noisy_task": {"en": "noise-detection task", "zh": "噪声检测任务"},
     }
 
-    def run(self, ctx: Context) -> Result:
-        return self._measure(ctx)
-
-    def _measure(self, ctx: Context) -> Result:
-        state = ctx.child_rng().bit_generator.state
-
-        def train(model: Any, data: Data, epochs: int, lr: float, batch_size: int) -> Any:
-            gen = np.random.default_rng()
-            gen.bit_generator.state = state
-            fit(model, lean(data), epochs, gen, lr=lr, batch_size=batch_size)
-            return model
-
-        digits = load_data("digits", ctx.pick(700, 1297, tiny=200), ctx.pick(500, 500, tiny=100), ctx.rng)
-        dig = {}
-        for pool, head in DIGIT_NETS:
-            cp.manual_seed(ctx.seed)
-            m = train(pool_net(pool, head, 8), digits, ctx.pick(8, 30, tiny=2), 1e-2, 64)
-            dig[pool, head] = 100 * accuracy(m, digits.x_val, digits.y_val)
-
-        mnist = load_data("mnist_sample", ctx.pick(300, 2500, tiny=100), ctx.pick(300, 1000, tiny=100), ctx.rng)
-        noise_rng = ctx.child_rng()
-        x_noisy_test = add_noise(mnist.x_val, TEST_NOISE, noise_rng)
-        x_shift = shift_images(mnist.x_val, 2, seed=ctx.seed)
-        noisy = Data(add_noise(mnist.x_train, TRAIN_NOISE, noise_rng), mnist.y_train,
-                     add_noise(mnist.x_val, TRAIN_NOISE, noise_rng), mnist.y_val)
-        mn: dict[str, dict[str, float]] = {}
-        epochs = ctx.pick(4, 8, tiny=1)
-        for pool in ("max", "avg"):
-            cp.manual_seed(ctx.seed)
-            m = train(pool_net(pool, "flatten", 28), mnist, epochs, 3e-3, 32)
-            clean = 100 * accuracy(m, mnist.x_val, mnist.y_val)
-            cp.manual_seed(ctx.seed)
-            mnoisy = train(pool_net(pool, "flatten", 28), noisy, epochs, 3e-3, 32)
-            mn[pool] = {"clean": clean, "noise": 100 * accuracy(m, x_noisy_test, mnist.y_val),
-                        "shift": 100 * accuracy(m, x_shift, mnist.y_val),
-                        "noisy_task": 100 * accuracy(mnoisy, noisy.x_val, noisy.y_val)}
-
-        self._plot(ctx, dig, mn, noisy.x_val[:4])
+    def measure(self, ctx: Context) -> Result:
+        train = self._trainer(ctx)
+        dig = self._digits(ctx, train)
+        mn, examples = self._mnist(ctx, train)
         rows = [[f"digits: {p} pool, flatten head", f"{dig[p, 'flatten']:.1f}"] for p in ("max", "avg")]
         rows += [[f"MNIST: {p} pool, flatten head", f"{mn[p]['clean']:.1f}"] for p in ("max", "avg")]
         extra = [[f"digits: {p} pool, {h} head", f"{v:.1f}"] for (p, h), v in dig.items() if h != "flatten"]
@@ -208,10 +174,60 @@ class MaxVsAvgPooling(Experiment):
                                      "zh": "结构、权重与批次相同，只改变池化方式。"})],
                       beyond_tables=[Table("beyond", ["setting", "validation accuracy (%)"], extra,
                                            {"en": "Other heads, perturbed test digits and the noisy task.",
-                                            "zh": "其他分类头、扰动后的测试数字以及强噪声任务。"})])
+                                            "zh": "其他分类头、扰动后的测试数字以及强噪声任务。"})],
+                      series={"digits": dig, "mnist": mn, "examples": examples})
 
-    def _plot(self, ctx: Context, dig: Mapping[tuple[str, str], float], mn: Mapping[str, Mapping[str, float]],
-              examples: np.ndarray) -> None:
+    @staticmethod
+    def _trainer(ctx: Context) -> Callable[[Any, Data, int, float, int], Any]:
+        """``train(model, data, epochs, lr, batch_size)``: Adam on ``data`` with one and the same batch order for
+        every model (drawn once from the run's seed); returns the trained model."""
+        state = ctx.child_rng().bit_generator.state
+
+        def train(model: Any, data: Data, epochs: int, lr: float, batch_size: int) -> Any:
+            gen = np.random.default_rng()
+            gen.bit_generator.state = state
+            fit(model, lean(data), epochs, gen, lr=lr, batch_size=batch_size)
+            return model
+
+        return train
+
+    @staticmethod
+    def _digits(ctx: Context, train: Callable[..., Any]) -> dict[tuple[str, str], float]:
+        """Validation accuracy (%) on the 8x8 digits of the same net with max or average pooling and each head,
+        by ``(pool, head)``."""
+        digits = load_data("digits", ctx.pick(700, 1297, tiny=200), ctx.pick(500, 500, tiny=100), ctx.rng)
+        dig = {}
+        for pool, head in DIGIT_NETS:
+            cp.manual_seed(ctx.seed)
+            m = train(pool_net(pool, head, 8), digits, ctx.pick(8, 30, tiny=2), 1e-2, 64)
+            dig[pool, head] = 100 * accuracy(m, digits.x_val, digits.y_val)
+        return dig
+
+    @staticmethod
+    def _mnist(ctx: Context, train: Callable[..., Any]) -> tuple[dict[str, dict[str, float]], np.ndarray]:
+        """On the MNIST sample, for max and for average pooling with a flatten head: validation accuracy (%) on
+        clean, noisy and shifted test images and on the noisy-training task, by pool; and four noisy-task images."""
+        mnist = load_data("mnist_sample", ctx.pick(300, 2500, tiny=100), ctx.pick(300, 1000, tiny=100), ctx.rng)
+        noise_rng = ctx.child_rng()
+        x_noisy_test = add_noise(mnist.x_val, TEST_NOISE, noise_rng)
+        x_shift = shift_images(mnist.x_val, 2, seed=ctx.seed)
+        noisy = Data(add_noise(mnist.x_train, TRAIN_NOISE, noise_rng), mnist.y_train,
+                     add_noise(mnist.x_val, TRAIN_NOISE, noise_rng), mnist.y_val)
+        mn: dict[str, dict[str, float]] = {}
+        epochs = ctx.pick(4, 8, tiny=1)
+        for pool in ("max", "avg"):
+            cp.manual_seed(ctx.seed)
+            m = train(pool_net(pool, "flatten", 28), mnist, epochs, 3e-3, 32)
+            clean = 100 * accuracy(m, mnist.x_val, mnist.y_val)
+            cp.manual_seed(ctx.seed)
+            mnoisy = train(pool_net(pool, "flatten", 28), noisy, epochs, 3e-3, 32)
+            mn[pool] = {"clean": clean, "noise": 100 * accuracy(m, x_noisy_test, mnist.y_val),
+                        "shift": 100 * accuracy(m, x_shift, mnist.y_val),
+                        "noisy_task": 100 * accuracy(mnoisy, noisy.x_val, noisy.y_val)}
+        return mn, noisy.x_val[:4]
+
+    def draw(self, res: Result, ctx: Context) -> None:
+        dig, mn, examples = res.series["digits"], res.series["mnist"], res.series["examples"]
         fig, ax = ctx.figure(1, 3, size=(13, 3.8))
         names = [f"{p}\n{h}" for p, h in dig]
         ax[0].bar(range(len(dig)), list(dig.values()), color=["C0" if p == "max" else "C1" for p, _ in dig])

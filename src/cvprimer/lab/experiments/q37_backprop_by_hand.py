@@ -210,10 +210,7 @@ class BackpropByHand(Experiment):
                                "zh": "反向传播相对数值梯度的加速比"},
     }
 
-    def run(self, ctx: Context) -> Result:
-        return self._measure(ctx)
-
-    def _measure(self, ctx: Context) -> Result:
+    def measure(self, ctx: Context) -> Result:
         data = load_data("digits", 200, 50, ctx.rng, standardize=True)
         n = ctx.pick(4, 16, tiny=4)
         rng = ctx.rng
@@ -226,22 +223,11 @@ class BackpropByHand(Experiment):
         loss, saved = forward(x, y, p)
         hand = backward(x, y, p, saved)
         auto = _autograd(x, y, p)
-        t0 = time.perf_counter()
-        num = numeric(x, y, {k: v.copy() for k, v in p.items()})
-        t_num = time.perf_counter() - t0
-        reps = 10
-        t0 = time.perf_counter()
-        for _ in range(reps):
-            backward(x, y, p, forward(x, y, p)[1])
-        t_bp = (time.perf_counter() - t0) / reps
+        num, t_num, t_bp = self._numeric_and_timings(x, y, p)
         tens = [cp.tensor(x, requires_grad=True)] + [cp.tensor(p[k], requires_grad=True) for k in PARAMS]
         passed = cp.gradcheck(lambda xx, a, b, c, d: _net(xx, a, b, c, d, cp.tensor(y)), tens,
                               raise_exception=False)
-        q = {k: v.copy() for k, v in p.items()}
-        for _ in range(STEPS):  # gradient descent with the hand-derived gradients
-            g = backward(x, y, q, forward(x, y, q)[1])
-            q = {k: v - LR * g[k] for k, v in q.items()}
-        loss_after = forward(x, y, q)[0]
+        loss_after = self._descend(x, y, p)
         e_auto = {k: _rel(hand[k], auto[k]) for k in (*PARAMS, "x")}
         e_num = {k: _rel(hand[k], num[k]) for k in PARAMS}
         auto_loss = float(_net(cp.tensor(x), cp.tensor(p["W1"]), cp.tensor(p["b1"]), cp.tensor(p["W2"]),
@@ -250,26 +236,6 @@ class BackpropByHand(Experiment):
         rows = [[lay, fwd, loc, down] for lay, fwd, loc, down in LAYERS]
         grads: list[list[Any]] = [[k, str(hand[k].shape), float(np.abs(hand[k]).max()), e_auto[k], e_num.get(k, np.nan)]
                  for k in (*PARAMS, "x")]
-        fig, (a1, a2) = ctx.figure(1, 2, size=(10, 3.6))
-        idx = np.arange(len(grads))
-        a1.bar(idx - 0.2, [max(r[3], 1e-18) for r in grads], 0.4, label="hand vs autograd")
-        a1.bar(idx + 0.2, [max(r[4], 1e-18) if np.isfinite(r[4]) else 0 for r in grads], 0.4,
-               label="hand vs central differences")
-        a1.set_yscale("log")
-        a1.set_xticks(idx, [r[0] for r in grads])
-        a1.set_ylabel("max relative error")
-        a1.set_title("Hand-derived gradients against two references")
-        a1.legend(loc="center left")
-        a2.bar(["backprop\n(forward+backward)", f"finite differences\n({2 * n_par} forwards)"], [t_bp, t_num],
-               color=["#2ca02c", "#d62728"])
-        a2.set_yscale("log")
-        a2.set_ylabel("seconds per full gradient")
-        a2.set_title(tr(f"Cost of all {n_par} partial derivatives", f"全部 {n_par} 个偏导数的成本"))
-        ctx.save_figure(fig, "backprop", "Left: largest relative difference of the hand-derived gradients from "
-                        "autograd and from central differences for each parameter and the input (log scale). Right: "
-                        "time for the full gradient by backpropagation and by finite differences.",
-                        "左：手推梯度与自动微分、与中心差分之间的最大相对误差（各参数与输入，对数坐标）。"
-                        "右：用反向传播与用有限差分求完整梯度的耗时。")
         return Result(
             figures={
                 "loss": Figure(loss, "nats"),
@@ -292,7 +258,55 @@ class BackpropByHand(Experiment):
                     Table("gradients", ["tensor", "shape", "max |grad|", "rel. err vs autograd",
                                         "rel. err vs central differences"], grads,
                           {"en": "Hand-derived gradients against autograd and numerical differentiation (float64).",
-                           "zh": "手推梯度与自动微分、数值微分的对比（float64）。"})])
+                           "zh": "手推梯度与自动微分、数值微分的对比（float64）。"})],
+            series={"grads": grads, "seconds": (t_bp, t_num), "n_params": n_par})
+
+    @staticmethod
+    def _numeric_and_timings(x: np.ndarray, y: np.ndarray,
+                             p: Mapping[str, np.ndarray]) -> tuple[dict[str, np.ndarray], float, float]:
+        """The gradients by central differences, the seconds they took, and the seconds of one full gradient by
+        the hand-written forward + backward (the mean of 10)."""
+        t0 = time.perf_counter()
+        num = numeric(x, y, {k: v.copy() for k, v in p.items()})
+        t_num = time.perf_counter() - t0
+        reps = 10
+        t0 = time.perf_counter()
+        for _ in range(reps):
+            backward(x, y, p, forward(x, y, p)[1])
+        return num, t_num, (time.perf_counter() - t0) / reps
+
+    @staticmethod
+    def _descend(x: np.ndarray, y: np.ndarray, p: Mapping[str, np.ndarray]) -> float:
+        """The loss after ``STEPS`` steps of gradient descent (lr ``LR``) from ``p`` with the hand-derived
+        gradients."""
+        q = {k: v.copy() for k, v in p.items()}
+        for _ in range(STEPS):
+            g = backward(x, y, q, forward(x, y, q)[1])
+            q = {k: v - LR * g[k] for k, v in q.items()}
+        return forward(x, y, q)[0]
+
+    def draw(self, res: Result, ctx: Context) -> None:
+        grads, (t_bp, t_num), n_par = res.series["grads"], res.series["seconds"], res.series["n_params"]
+        fig, (a1, a2) = ctx.figure(1, 2, size=(10, 3.6))
+        idx = np.arange(len(grads))
+        a1.bar(idx - 0.2, [max(r[3], 1e-18) for r in grads], 0.4, label="hand vs autograd")
+        a1.bar(idx + 0.2, [max(r[4], 1e-18) if np.isfinite(r[4]) else 0 for r in grads], 0.4,
+               label="hand vs central differences")
+        a1.set_yscale("log")
+        a1.set_xticks(idx, [r[0] for r in grads])
+        a1.set_ylabel("max relative error")
+        a1.set_title("Hand-derived gradients against two references")
+        a1.legend(loc="center left")
+        a2.bar(["backprop\n(forward+backward)", f"finite differences\n({2 * n_par} forwards)"], [t_bp, t_num],
+               color=["#2ca02c", "#d62728"])
+        a2.set_yscale("log")
+        a2.set_ylabel("seconds per full gradient")
+        a2.set_title(tr(f"Cost of all {n_par} partial derivatives", f"全部 {n_par} 个偏导数的成本"))
+        ctx.save_figure(fig, "backprop", "Left: largest relative difference of the hand-derived gradients from "
+                        "autograd and from central differences for each parameter and the input (log scale). Right: "
+                        "time for the full gradient by backpropagation and by finite differences.",
+                        "左：手推梯度与自动微分、与中心差分之间的最大相对误差（各参数与输入，对数坐标）。"
+                        "右：用反向传播与用有限差分求完整梯度的耗时。")
 
     @staticmethod
     def decide(figures: Mapping[str, float], thresholds: Mapping[str, float]) -> tuple[str, Text]:
