@@ -11,6 +11,7 @@ import pytest
 import cvprimer as cp
 from cvprimer.analysis import analyze
 from cvprimer.analysis.roofline import MachineProfile
+from cvprimer.core.call import Call
 from cvprimer.core.ops.arith import AddFn, DivFn, MaximumFn, MulFn, SubFn, WhereFn
 from cvprimer.core.ops.shape import ConcatFn, PadFn, StackFn
 from cvprimer.core.ops.unary import ClampFn, ExpFn, ReLUFn, SigmoidFn, TanhFn
@@ -41,7 +42,7 @@ def _forward(fn, *raw, **kwargs):
 
 
 def _check_infer(fn, *raw, **kwargs):
-    shape, dtype = fn.infer(*raw, **kwargs)
+    shape, dtype = fn.infer(Call(raw, kwargs))
     out = _forward(fn, *raw, **kwargs)
     assert (tuple(shape), np.dtype(dtype)) == (out.shape, out.dtype), fn.__name__
 
@@ -80,7 +81,7 @@ def test_cat_stack_pad_infer_match_forward_and_refuse_the_same_inputs():
                 (PadFn, (x, (-3, -2)), {})]:
         fn, args, kw = bad
         with pytest.raises(ValueError):
-            fn.infer(*args, **kw)
+            fn.infer(Call(args, kw))
         with pytest.raises(ValueError):
             _forward(fn, *args, **kw)
 

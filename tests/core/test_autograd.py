@@ -182,12 +182,13 @@ def test_observe_ops_sees_every_op_with_shapes():
     from cvprimer.core.function import observe_ops
 
     seen = []
-    with observe_ops(lambda cls, raw, kw, outs: seen.append((cls.__name__, [o.shape for o in outs]))):
+    with observe_ops(lambda cls, call: seen.append((cls.__name__, [o.shape for o in call.outputs]))):
         (cp.randn(2, 3) @ cp.randn(3, 4)).relu().sum()
     assert seen == [("MatMulFn", [(2, 4)]), ("ReLUFn", [(2, 4)]), ("SumFn", [()])]
 
 
 def test_shape_only_mode_skips_arithmetic_for_ops_with_infer():
+    from cvprimer.core.call import Call
     from cvprimer.core.function import shape_only
     from cvprimer.core.ops.linalg import MatMulFn
 
@@ -200,5 +201,5 @@ def test_shape_only_mode_skips_arithmetic_for_ops_with_infer():
         with shape_only():
             meta = (cp.zeros(*sa) @ cp.zeros(*sb)).shape
         assert meta == (cp.zeros(*sa) @ cp.zeros(*sb)).shape
-    c = MatMulFn.cost([np.zeros((2, 3, 4)), np.zeros((4, 5))], [np.zeros((2, 3, 5), np.float32)])
-    assert c["macs"] == 2 * 3 * 5 * 4
+    c = MatMulFn.cost(Call((np.zeros((2, 3, 4)), np.zeros((4, 5))), outputs=(np.zeros((2, 3, 5), np.float32),)))
+    assert c.macs == c["macs"] == 2 * 3 * 5 * 4 and c.bytes == 4 * (24 + 20 + 30)

@@ -8,10 +8,16 @@ op) and checked against its own declarations:
   ``saves_for_backward`` (:class:`cvprimer.core.saves.Saves`): the same arguments and outputs kept, and fresh
   arrays of the declared total size. Only activation-sized arrays take part (at least a quarter of the
   largest argument or output), so per-channel statistics and small operators are left out on both sides;
-* it has ``infer`` (and ``infer`` agrees with forward's shapes and dtypes) or says why not (``no_infer``);
-* it has ``cost`` or says why not (``uncounted``); for the multiply-accumulate families (conv,
-  transposed conv, linear, matmul, attention) the MACs equal a brute-force count of the products the
-  definition performs on the small input.
+* it has ``infer`` or says why not (``no_infer``); ``infer(call)``, given the call without its outputs, agrees
+  with forward's shapes and dtypes;
+* it has ``cost`` or says why not (``uncounted``); ``cost(call)`` is a :class:`~cvprimer.core.cost.Cost` of
+  non-negative integers whose MACs are positive exactly for the ``is_gemm`` ops (a few other formulas count
+  multiply-adds, listed with their reason, and the analyzer turns those into FLOPs); for the multiply-accumulate
+  families (conv, transposed conv, linear, matmul, attention) the MACs equal a brute-force count of the products
+  the definition performs on the small input;
+* ``geometry(call)`` is None or one of the :mod:`cvprimer.core.geometry` types;
+* the protocol's three methods take the one :class:`~cvprimer.core.call.Call`: a class written with any other
+  signature is refused when it is created.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ import importlib
 import math
 import pkgutil
 import sys
+import typing
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +34,12 @@ import numpy as np
 import pytest
 
 import cvprimer
+from cvprimer.analysis.cost import op_cost
+from cvprimer.analysis.trace import InputRef, OpRecord
+from cvprimer.core.call import Call
+from cvprimer.core.cost import Cost
 from cvprimer.core.function import _CTX_KEEP, Function, observe_ops
-from cvprimer.core.geometry import Transposed, Window
+from cvprimer.core.geometry import Geometry, Transposed, Window
 from cvprimer.core.saves import as_saves
 from cvprimer.core.tensor import Tensor
 
@@ -58,8 +69,8 @@ CLASSES = _all_function_classes()
 def _record() -> dict[type, tuple[list[Any], dict[str, Any]]]:
     got: dict[type, tuple[list[Any], dict[str, Any]]] = {}
 
-    def cb(fn: type, raw: Any, kw: Any, outs: Any) -> None:
-        got.setdefault(fn, ([a.copy() if isinstance(a, np.ndarray) else a for a in raw], dict(kw)))
+    def cb(fn: type, call: Call) -> None:
+        got.setdefault(fn, ([a.copy() if isinstance(a, np.ndarray) else a for a in call.inputs], dict(call.kwargs)))
 
     with observe_ops(cb):
         for call in CALLS.values():
@@ -82,6 +93,8 @@ def test_every_op_class_is_exercised():
 
 
 def _run(fn: type) -> tuple[list[Any], dict[str, Any], tuple[Any, ...], Function]:
+    """Apply ``fn`` to its recorded example with gradients on: the arguments as forward received them, the
+    keyword options, the output arrays and the graph node."""
     raw, kw = EXAMPLES[fn]
     args = [Tensor(a.copy(), requires_grad=True) if isinstance(a, np.ndarray) and a.dtype.kind == "f" else a
             for a in raw]
@@ -138,25 +151,84 @@ def test_saves_for_backward_matches_what_backward_keeps(fn):
     assert ins == d_ins, f"{name} keeps arguments {sorted(ins)}, declares {sorted(d_ins)}"
     assert outs_kept == d_outs, f"{name} keeps outputs {sorted(outs_kept)}, declares {sorted(d_outs)}"
     if any(e.lowered for e in s.extra):  # a lowered copy: its size up to k_h k_w (padding included) times
-        g = fn.geometry(raw, kw, [o.shape for o in outs])
+        g = fn.geometry(Call(raw, kw, outs))
         bound = math.prod(getattr(g, "kernel", (1, 1))) * 2
         assert d_fresh <= fresh <= bound * d_fresh, f"{name} keeps {fresh} fresh bytes, declares {d_fresh}"
     else:
         assert fresh == d_fresh, f"{name} keeps {fresh} fresh bytes, declares {d_fresh}"
 
 
+#: ops that are not GEMMs but whose formula counts multiply-adds (the analyzer converts them to 2 FLOPs each, so
+#: they never reach the MAC headline); any other non-GEMM op reporting MACs fails the contract
+NON_GEMM_MACS = {
+    "NormalizeFn": "the affine y = x_hat gamma + beta: one multiply-add per element",
+    "AffineStatsFn": "evaluation batch norm's folded scale and shift: one multiply-add per element",
+    "SyncBatchNormFn": "as NormalizeFn",
+    "InterpolateFn": "(bi)linear/bicubic interpolation: the neighbours times their weights, as PyTorch counts",
+    "InterpolateNdFn": "as InterpolateFn, for 1-D and 3-D inputs",
+}
+
+
 @pytest.mark.parametrize("fn", OPS, ids=lambda c: c.__qualname__)
-def test_infer_and_cost_are_declared(fn):
+def test_infer_cost_and_geometry_describe_the_call(fn):
     assert fn.infer is not None or fn.no_infer, f"{fn.__qualname__}: give it infer or say why not (no_infer)"
     assert fn.cost is not None or fn.uncounted, f"{fn.__qualname__}: give it cost or say why not (uncounted)"
     raw, kw, outs, _ = _run(fn)
-    if fn.infer is not None:
-        meta = fn.infer(*raw, **kw)
+    name = fn.__qualname__
+    if fn.infer is not None:  # inferred from the call before it ran: no outputs yet
+        meta = fn.infer(Call(raw, kw))
         metas = meta if isinstance(meta, list) else [meta]
-        assert [(tuple(s), np.dtype(d)) for s, d in metas] == [(o.shape, o.dtype) for o in outs], fn.__qualname__
+        assert [(tuple(s), np.dtype(d)) for s, d in metas] == [(o.shape, o.dtype) for o in outs], name
+    call = Call(raw, kw, outs)
     if fn.cost is not None:
-        c = fn.cost(raw, outs, **kw)
-        assert all(int(c.get(k, 0)) >= 0 for k in ("macs", "flops", "bytes")), fn.__qualname__
+        c = fn.cost(call)
+        assert isinstance(c, Cost), f"{name}.cost returned {type(c).__name__}, not a Cost"
+        assert all(type(v) is int and v >= 0 for v in (c.macs, c.flops, c.bytes)), f"{name}: {c}"
+        assert c.bytes > 0 or fn.is_view or c == Cost(), f"{name}: a counted op that moves no bytes ({c})"
+        if fn.is_gemm:
+            assert c.macs > 0, f"{name} is a GEMM with no MACs ({c})"
+        elif c.macs:
+            assert name in NON_GEMM_MACS, f"{name} is not is_gemm but reports {c.macs} MACs: count them as FLOPs"
+            refs = [InputRef("activation", np.shape(a)) if isinstance(a, np.ndarray) else InputRef("option")
+                    for a in raw]
+            counted = op_cost(OpRecord(0, fn, -1, refs, call))
+            assert counted.macs == 0 and counted.flops == c.flops + 2 * c.macs, name
+    g = fn.geometry(call)
+    assert g is None or isinstance(g, typing.get_args(Geometry)), f"{name}.geometry returned {g!r}"
+
+
+def test_the_non_gemm_mac_list_names_real_ops():
+    names = {c.__qualname__ for c in CLASSES}
+    assert set(NON_GEMM_MACS) <= names, sorted(set(NON_GEMM_MACS) - names)
+
+
+def _old_style(**methods: Any) -> type:
+    return type("OldStyleFn", (Function,), {"forward": staticmethod(lambda ctx, x: x), **methods})
+
+
+@pytest.mark.parametrize("name, method", [
+    ("infer", staticmethod(lambda *raw, **kw: (raw[0].shape, raw[0].dtype))),
+    ("infer", staticmethod(lambda x, w, b, geom: None)),
+    ("cost", staticmethod(lambda inputs, outputs, **kw: {"macs": 0, "flops": 0, "bytes": 0})),
+    ("geometry", staticmethod(lambda raw_inputs, kwargs, out_shapes: None)),
+    ("geometry", classmethod(lambda cls, raw_inputs, kwargs, out_shapes: None)),
+    ("cost", staticmethod(lambda: Cost())),
+    ("cost", staticmethod(lambda call, outputs=None: Cost())),
+])
+def test_an_op_with_another_protocol_signature_is_refused_at_class_creation(name, method):
+    with pytest.raises(TypeError, match=rf"OldStyleFn\.{name}: the op protocol's methods take one Call"):
+        _old_style(**{name: method})
+
+
+def test_the_one_call_signature_is_accepted_in_every_form():
+    def infer(call: Call) -> Any:
+        return call.x.shape, call.x.dtype
+
+    ok = _old_style(infer=staticmethod(infer), cost=staticmethod(lambda call: Cost(flops=call.x.size)),
+                    geometry=classmethod(lambda cls, call: None))
+    sub = type("SubFn", (ok,), {"cost": None})  # a subclass may drop a method
+    assert ok.cost(Call((np.zeros(3),))) == Cost(0, 3, 0) and sub.cost is None
+    assert ok.infer(Call((np.zeros((2, 3)),))) == ((2, 3), np.float64)
 
 
 GEMM = [c for c in OPS if c.is_gemm]
@@ -165,9 +237,10 @@ GEMM = [c for c in OPS if c.is_gemm]
 @pytest.mark.parametrize("fn", GEMM, ids=lambda c: c.__qualname__)
 def test_gemm_cost_equals_a_brute_force_count(fn):
     raw, kw, outs, _ = _run(fn)
-    macs = int(fn.cost(raw, outs, **kw)["macs"])
+    call = Call(raw, kw, outs)
+    macs = fn.cost(call).macs
     count = 0
-    geom = fn.geometry(raw, kw, [o.shape for o in outs])
+    geom = fn.geometry(call)
     if isinstance(geom, (Window, Transposed)):
         x, w = raw[0], raw[1]
         taps = list(np.ndindex(*w.shape[1:]))  # (C/g, k_h, k_w): the products one filter application makes
@@ -202,10 +275,10 @@ def test_avg_pool_cost_counts_the_separable_sum_it_computes(k, s, p, monkeypatch
     monkeypatch.setattr(ap, "_window_sum", counting)
     recs = []
     x = Tensor(np.random.default_rng(0).standard_normal((2, 3, 9, 8)))
-    with observe_ops(lambda fn, raw, kw, outs: recs.append((fn, raw, kw, outs))):
+    with observe_ops(lambda fn, call: recs.append((fn, call))):
         y = ap.avg_pool2d(x, k, s, p)
-    fn, raw, kw, outs = recs[-1]
-    assert fn.cost(raw, outs, **kw)["flops"] == counted[0] + y.data.size
+    fn, call = recs[-1]
+    assert fn.cost(call).flops == counted[0] + y.data.size
 
 
 def test_max_unpool_cost_counts_indices_at_their_own_itemsize():
@@ -214,8 +287,8 @@ def test_max_unpool_cost_counts_indices_at_their_own_itemsize():
     recs = []
     y, idx = F.max_pool2d(Tensor(np.random.default_rng(0).standard_normal((2, 3, 8, 8)).astype(np.float32)), 2,
                           return_indices=True)
-    with observe_ops(lambda fn, raw, kw, outs: recs.append((fn, raw, kw, outs))):
+    with observe_ops(lambda fn, call: recs.append((fn, call))):
         out = F.max_unpool2d(y, idx, 2)
-    fn, raw, kw, outs = recs[-1]
+    fn, call = recs[-1]
     # float32 values and int64 indices read, float32 output written
-    assert fn.cost(raw, outs, **kw)["bytes"] == y.data.size * (4 + 8) + out.data.size * 4
+    assert fn.cost(call).bytes == y.data.size * (4 + 8) + out.data.size * 4

@@ -142,19 +142,20 @@ def test_every_lowering_agrees_with_torch(use_settings, xs, ws, kw, fuse_below, 
 
 
 def test_analyzer_protocol_matches_the_shape_formulas():
+    from cvprimer.core.call import Call
     from cvprimer.core.function import shape_only
 
     conv2d_module = importlib.import_module("cvprimer.functional.conv.conv2d")
     x, w, b = cp.tensor(randn(2, 4, 7, 6)), cp.tensor(randn(6, 2, 3, 2)), cp.tensor(randn(6))
     y = F.conv2d(x, w, b, stride=(2, 1), padding=1, groups=2)
-    assert conv2d_module.Conv2dFn.cost((x.data, w.data, b.data), [y.data]) == conv2d_module.cost(
+    assert conv2d_module.Conv2dFn.cost(Call((x.data, w.data, b.data), outputs=(y.data,))) == conv2d_module.cost(
         x.shape, w.shape, (2, 1), 1, 1, 2, itemsize=8)
     wt = cp.tensor(randn(4, 3, 4, 4))
     z = F.conv_transpose2d(x, wt, None, 2, 1, 1)
     assert F.conv_transpose2d.__module__.endswith("conv_transpose")
     fn = importlib.import_module("cvprimer.functional.conv.conv_transpose")
-    assert fn.ConvTranspose2dFn.cost((x.data, wt.data, None), [z.data]) == cost(x.shape, wt.shape, 2, 1, 1,
-                                                                                 bias=False, itemsize=8)
+    assert fn.ConvTranspose2dFn.cost(Call((x.data, wt.data, None), outputs=(z.data,))) == cost(
+        x.shape, wt.shape, 2, 1, 1, bias=False, itemsize=8)
     with shape_only():  # infer: the shapes without the arithmetic
         assert F.conv2d(x, w, b, stride=(2, 1), padding=1, groups=2).shape == y.shape
         assert F.conv_transpose2d(x, wt, None, 2, 1, 1).shape == z.shape

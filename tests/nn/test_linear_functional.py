@@ -42,7 +42,7 @@ def test_cost_and_infer():
     assert c["macs"] == 8 * 10 * 16 * 32 and c["flops"] == 8 * 10 * 16
     assert c["bytes"] == 4 * (80 * 32 + 16 * 32 + 16 + 80 * 16)
     seen = []
-    with observe_ops(lambda fn, raw, kw, outs: seen.append(fn.cost(raw, outs)) if fn is LinearFn else None):
+    with observe_ops(lambda fn, call: seen.append(fn.cost(call)) if fn is LinearFn else None):
         F.linear(cp.randn(8, 10, 32), cp.randn(16, 32), cp.randn(16))
     assert seen == [c]
     with shape_only():

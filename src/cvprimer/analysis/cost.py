@@ -24,14 +24,11 @@ inputs carries a gradient.
 
 from __future__ import annotations
 
-import inspect
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from cvprimer.analysis.trace import OpRecord
-
-if TYPE_CHECKING:
-    from cvprimer.core.function import Function
+from cvprimer.core.cost import Cost
 
 CONVENTIONS = ("torchvision", "macs", "flops")
 
@@ -48,12 +45,14 @@ class OpCost:
 
 
 def op_cost(rec: OpRecord) -> OpCost:
-    """The cost of one traced op from its class's ``cost`` (``counted=False`` when it has none)."""
+    """The cost of one traced op from its class's ``cost(call)`` (``counted=False`` when it has none)."""
     fn = rec.fn
-    if getattr(fn, "cost", None) is None:
+    if fn.cost is None:
         return OpCost(counted=False)
-    c = _call_cost(fn, rec)
-    macs, flops, nbytes = int(c.get("macs", 0)), int(c.get("flops", 0)), int(c.get("bytes", 0))
+    c = fn.cost(rec.call)
+    if not isinstance(c, Cost):
+        raise TypeError(f"{fn.__qualname__}.cost returned {type(c).__name__}, expected a cvprimer.core.cost.Cost")
+    macs, flops, nbytes = c.macs, c.flops, c.bytes
     gemm = fn.is_gemm
     if not gemm:
         flops, macs = flops + 2 * macs, 0
@@ -64,20 +63,6 @@ def op_cost(rec: OpRecord) -> OpCost:
     else:
         bwd_macs, bwd_flops = 0, (flops if grads_in else 0)
     return OpCost(macs, flops, nbytes, True, gemm, bwd_macs, bwd_flops)
-
-
-def _call_cost(fn: type[Function], rec: OpRecord) -> dict[str, Any]:
-    """``fn.cost(inputs, outputs, **kwargs)``; a formula written without ``**kwargs`` (the keyword
-    options of the op are then irrelevant to its cost) is called without them."""
-    cost = fn.cost
-    assert cost is not None  # only ops with a cost are counted
-    if not rec.kwargs:
-        return cost(rec.raw, rec.outputs)
-    params = inspect.signature(cost).parameters.values()
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
-        return cost(rec.raw, rec.outputs, **rec.kwargs)
-    names = {p.name for p in params}
-    return cost(rec.raw, rec.outputs, **{k: v for k, v in rec.kwargs.items() if k in names})
 
 
 def headline(convention: str, macs: int, flops: int) -> int:

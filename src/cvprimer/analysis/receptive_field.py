@@ -65,7 +65,7 @@ class RF:
 
 def declared_geometry(rec: Any) -> Any:
     """The geometry ``rec``'s op class declares for this call (None when it declares none)."""
-    return rec.fn.geometry(rec.raw, rec.kwargs, rec.out_shapes)
+    return rec.fn.geometry(rec.call)
 
 
 def _spatial(shape: tuple[int, ...]) -> tuple[int, ...] | None:
@@ -175,7 +175,7 @@ class ReceptiveFields:
     def _layer(self, op: int | None) -> str:
         if op is None:
             return "the input"
-        c = self.trace.ops[op].call
+        c = self.trace.ops[op].module_call
         return self.trace.calls[c].name or "(model)" if c >= 0 else "(model)"
 
     def _report(self, rec: Any, a: Any, b: Any, detail: str, fatal: bool) -> None:

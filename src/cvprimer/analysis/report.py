@@ -230,8 +230,8 @@ def build_report(tr: Trace, convention: str, profile: MachineProfile, params: tu
     prev_call = None
     for rec in tr.ops:
         c = op_cost(rec)
-        call = tr.calls[rec.call] if rec.call >= 0 else None
-        if not rows or rec.call != prev_call:  # a new row: a contiguous run of one module call's ops
+        call = tr.calls[rec.module_call] if rec.module_call >= 0 else None
+        if not rows or rec.module_call != prev_call:  # a new row: a contiguous run of one module call's ops
             name = (call.name or "(model)") if call else "(model)"
             row = Row(name, call.type if call else type(tr.model).__name__, "", None)
             if call is not None and id(call.module) not in credited:
@@ -244,7 +244,7 @@ def build_report(tr: Trace, convention: str, profile: MachineProfile, params: tu
             row_ops.append([])
             row.in_shape = next((tuple(a.shape) for a, ref in zip(rec.raw, rec.inputs, strict=True)
                                  if ref.kind in ("activation", "input")), None)
-        prev_call = rec.call
+        prev_call = rec.module_call
         row = rows[-1]
         last_op[-1] = rec.index
         row_ops[-1].append(rec)

@@ -102,11 +102,11 @@ def tree_rows(rep: Report, depth: int) -> list[dict[str, Any]]:
             credited.add(id(c.module))
             agg[c.index]["params"] = rep.module_params.get(id(c.module), {}).get("total", 0)
     for rec in rep.trace.ops:
-        if rec.call >= 0:
+        if rec.module_call >= 0:
             cost = op_cost(rec)
-            agg[rec.call]["macs"] += cost.macs
-            agg[rec.call]["flops"] += cost.flops
-            own_ops[rec.call].append(rec)
+            agg[rec.module_call]["macs"] += cost.macs
+            agg[rec.module_call]["flops"] += cost.flops
+            own_ops[rec.module_call].append(rec)
     for c in reversed(calls):  # calls are in pre-order: every child comes after its parent
         if c.parent is not None:
             for k, v in agg[c.index].items():

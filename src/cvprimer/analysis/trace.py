@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from cvprimer.core.call import Call
 from cvprimer.core.function import Function, no_grad, observe_ops, shape_only
 from cvprimer.core.tensor import Tensor
 
@@ -37,15 +38,15 @@ class InputRef:
 
 @dataclass
 class OpRecord:
-    """One executed op."""
+    """One executed op: its class ``fn``, the innermost module call that ran it (``module_call``, an index into
+    ``Trace.calls``; -1 outside every module), what each positional argument was (``inputs``) and the call
+    itself (``call``: the arguments, keyword options and outputs, what ``fn.infer``/``cost``/``geometry`` read)."""
 
     index: int
     fn: type[Function]
-    call: int  # index into Trace.calls of the innermost module call
+    module_call: int
     inputs: list[InputRef]
-    kwargs: dict[str, Any]
-    raw: list[Any]
-    outputs: tuple[np.ndarray, ...]
+    call: Call
 
     @property
     def name(self) -> str:
@@ -53,8 +54,18 @@ class OpRecord:
         return (n[:-2] if n.endswith("Fn") else n).lower()
 
     @property
+    def raw(self) -> tuple[Any, ...]:
+        """The positional arguments forward received (``call.inputs``: arrays and options)."""
+        return self.call.inputs
+
+    @property
+    def outputs(self) -> tuple[np.ndarray, ...]:
+        """The op's output arrays (``call.outputs``)."""
+        return self.call.outs
+
+    @property
     def out_shapes(self) -> list[tuple[int, ...]]:
-        return [tuple(o.shape) for o in self.outputs]
+        return list(self.call.out_shapes)
 
 
 @dataclass
@@ -147,9 +158,9 @@ def trace(model: Any, input_shape: tuple[int, ...], dtype: Any = np.float32,
             c.out_id = id(ts[0].data)
             keep.append(ts[0])
 
-    def observer(fn: type, raw: Any, kwargs: dict[str, Any], outs: tuple[np.ndarray, ...]) -> None:
+    def observer(fn: type, call: Call) -> None:
         refs = []
-        for a in raw:
+        for a in call.inputs:
             if isinstance(a, np.ndarray):
                 i = id(a)
                 if i in producers:
@@ -164,11 +175,11 @@ def trace(model: Any, input_shape: tuple[int, ...], dtype: Any = np.float32,
                     refs.append(InputRef("const", a.shape))
             else:
                 refs.append(InputRef("option"))
-        rec = OpRecord(len(ops), fn, stack[-1] if stack else -1, refs, dict(kwargs), list(raw), tuple(outs))
-        for k, o in enumerate(outs):
+        rec = OpRecord(len(ops), fn, stack[-1] if stack else -1, refs, call)
+        for k, o in enumerate(call.outs):
             producers[id(o)] = (rec.index, k)
-        if rec.call >= 0:
-            calls[rec.call].ops.append(rec.index)
+        if rec.module_call >= 0:
+            calls[rec.module_call].ops.append(rec.index)
         ops.append(rec)
 
     handles = []

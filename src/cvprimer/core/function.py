@@ -30,6 +30,7 @@ are also cast to the input's dtype. So elementwise binary ops simply return ``gy
 from __future__ import annotations
 
 import contextlib
+import inspect
 import weakref
 from collections.abc import Callable, Iterator, Sequence
 from contextvars import ContextVar
@@ -37,7 +38,9 @@ from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
 import numpy as np
 
-from cvprimer.core.geometry import Pointwise
+from cvprimer.core.call import Call
+from cvprimer.core.cost import Cost
+from cvprimer.core.geometry import Geometry, Pointwise
 from cvprimer.core.pool import refresh as refresh_thread_budget
 from cvprimer.core.saves import NOTHING, Saves, as_saves
 from cvprimer.core.settings import current as current_settings
@@ -125,8 +128,9 @@ def is_anomaly_enabled() -> bool:
 
 
 class observe_ops(contextlib.ContextDecorator):
-    """Call ``callback(fn_class, raw_inputs, kwargs, outputs)`` after every op (the analyzer's
-    tracer). ``raw_inputs`` are the arrays/options forward received, ``outputs`` a tuple of arrays."""
+    """Call ``callback(fn_class, call)`` after every op (the analyzer's tracer): ``call`` is the op's
+    :class:`~cvprimer.core.call.Call` (the arrays/options forward received, its keyword options and its
+    outputs, a tuple of arrays)."""
 
     def __init__(self, callback: Callable[..., None]) -> None:
         self.callback = callback
@@ -140,7 +144,7 @@ class observe_ops(contextlib.ContextDecorator):
 
 
 class shape_only(_ModeSwitch):
-    """Shape-only execution: an op whose class defines ``infer(*raw_inputs, **kwargs)``
+    """Shape-only execution: an op whose class defines ``infer(call)``
     (returning ``(shape, dtype)``, or a list of them for several outputs) skips its arithmetic and returns
     zero-stride arrays of that shape, which take no memory. Ops without ``infer`` run
     normally on those arrays (cheap for elementwise ops). Used to trace large models."""
@@ -218,19 +222,29 @@ class Function:
     Class attribute ``float_only`` (default True): Tensor inputs must have a floating
     dtype; ops that also make sense on integers (shape ops, indexing) set it to False.
 
-    The analyzer's protocol (generic forms in :mod:`cvprimer.core.cost`): ``infer`` and ``cost``
-    (static methods; an op without one says why in ``no_infer`` / ``uncounted``), ``geometry``
-    (:mod:`cvprimer.core.geometry`), the flags ``is_view``, ``is_gemm`` and ``is_normalization`` and the
-    structured ``saves_for_backward`` (:mod:`cvprimer.core.saves`), declared by the op's own class so that
-    a new op is analysable without touching the analysis code.
+    **The op protocol.** An op declares ``forward`` and ``backward`` and, optionally, ``infer``, ``cost``
+    and ``geometry``, each a static method taking one :class:`~cvprimer.core.call.Call` (the call's
+    ``inputs`` as forward receives them, its ``kwargs``, its ``outputs``; None while inferring):
+
+    * ``infer(call) -> (shape, dtype)`` (a list of them for several outputs): the outputs without computing,
+      for the shape-only trace (an op without it says why in ``no_infer``);
+    * ``cost(call) -> Cost`` (:class:`cvprimer.core.cost.Cost`: MACs, other FLOPs, bytes; an op without it
+      says why in ``uncounted``);
+    * ``geometry(call) -> Geometry | None`` (:mod:`cvprimer.core.geometry`): which input positions an output
+      position reads (None: not declared).
+
+    Besides these, flags: ``float_only``, ``is_view``, ``is_gemm``, ``is_normalization``, and the structured
+    ``saves_for_backward`` (:mod:`cvprimer.core.saves`). All are declared by the op's own class, so a new op is
+    run, traced and analysed without touching any other file; generic forms are in :mod:`cvprimer.core.cost`
+    and :mod:`cvprimer.core.call`. A subclass whose ``infer``/``cost``/``geometry`` takes anything but the
+    one call is refused when the class is created.
     """
 
     float_only: ClassVar[bool] = True
-    #: optional ``infer(*raw_inputs, **kwargs) -> (shape, dtype) | list of them`` for shape_only mode
-    infer: ClassVar[Callable[..., Any] | None] = None
-    #: optional ``cost(raw_inputs, outputs, **kwargs) -> {"macs", "flops", "bytes"}`` for the analyzer;
-    #: an op without one is reported as uncounted
-    cost: ClassVar[Callable[..., Any] | None] = None
+    #: optional ``infer(call) -> (shape, dtype) | list of them`` for shape_only mode
+    infer: ClassVar[Callable[[Call], Any] | None] = None
+    #: optional ``cost(call) -> Cost`` for the analyzer; an op without one is reported as uncounted
+    cost: ClassVar[Callable[[Call], Cost] | None] = None
     #: the output is a view of an input (reshape, permute, expand, basic slicing, split): no new memory
     is_view: ClassVar[bool] = False
     #: a multiply-accumulate op (conv, linear, matmul, attention): its "macs" are the ones the
@@ -249,13 +263,21 @@ class Function:
     is_normalization: ClassVar[bool] = False
 
     @classmethod
-    def geometry(cls, raw_inputs: Any, kwargs: Any, out_shapes: Any) -> Any:
+    def geometry(cls, call: Call) -> Geometry | None:
         """How output positions map to input positions (a :mod:`cvprimer.core.geometry` type), for the
         receptive-field and input-region analyses; None: undeclared, the field is reported "unknown".
         The default: a normalization is pointwise with context (its statistics see every position)."""
         if cls.is_normalization:
             return Pointwise(context=True)
         return None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Refuse a protocol method written with another signature than ``method(call)`` (see the class
+        docstring): the three once took three different argument lists."""
+        super().__init_subclass__(**kwargs)
+        for name in _PROTOCOL:
+            if name in cls.__dict__:
+                _check_protocol_method(cls, name, cls.__dict__[name])
 
     def __init__(self) -> None:
         self.inputs: tuple[Any, ...] = ()
@@ -342,14 +364,16 @@ class Function:
         ctx.needs_input_grad = tuple(needs)
         out: Any  # an array, or a tuple of arrays for a multi-output op
         if modes.shape_only and cls.infer is not None:
-            meta = cls.infer(*raw, **kwargs)
+            meta = cls.infer(Call(tuple(raw), kwargs))
             out = tuple(_placeholder(m) for m in meta) if isinstance(meta, list) else _placeholder(meta)
         else:
             out = cls.forward(ctx, *raw, **kwargs)
         multi = isinstance(out, tuple)
         outs = out if multi else (out,)
-        for obs in _observers:
-            obs(cls, raw, kwargs, outs)
+        if _observers:
+            call = Call(tuple(raw), kwargs, outs)
+            for obs in _observers:
+                obs(cls, call)
         if modes.anomaly and not _all_finite(outs) and _all_finite(raw):
             raise AnomalyError(
                 f"{ctx.name}: forward produced a non-finite value from finite inputs "
@@ -384,6 +408,34 @@ class Function:
                         if len(base._vc) == 1:  # marks the counter as shared by a view (core.inplace reads it)
                             base._vc.append(1)
         return tuple(results) if multi else results[0]
+
+
+_PROTOCOL = ("infer", "cost", "geometry")
+
+
+def _check_protocol_method(cls: type, name: str, member: Any) -> None:
+    """TypeError unless ``member`` (a class attribute ``infer``/``cost``/``geometry``) is None or callable
+    with exactly one positional argument, the :class:`~cvprimer.core.call.Call`."""
+    if member is None:
+        return
+    bound = isinstance(member, classmethod)
+    func = member.__func__ if isinstance(member, (staticmethod, classmethod)) else member
+    if not callable(func):
+        raise TypeError(f"{cls.__qualname__}.{name}: expected a static method {name}(call), got {member!r}")
+    try:
+        params = list(inspect.signature(func).parameters.values())
+    except (TypeError, ValueError):  # a builtin without a signature: trusted
+        return
+    if bound:  # a classmethod: cls is bound on access (a plain function on a class is not bound: cls.f is f)
+        params = params[1:]
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    others = [p for p in params if p not in positional and (p.kind is not p.KEYWORD_ONLY or p.default is p.empty)]
+    if len(positional) != 1 or others or any(p.default is not p.empty for p in positional):
+        shown = f"{name}({', '.join(str(p) for p in params)})"
+        raise TypeError(
+            f"{cls.__qualname__}.{name}: the op protocol's methods take one Call, {name}(call) "
+            f"(its .inputs, .kwargs, .outputs; see cvprimer.core.call), got {shown}"
+        )
 
 
 _TENSOR: Any = None  # cvprimer.core.tensor.Tensor, bound by the first apply (no import statement per op)

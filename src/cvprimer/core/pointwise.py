@@ -41,9 +41,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from cvprimer.core.call import pointwise
 from cvprimer.core.cost import same_shape_infer
 from cvprimer.core.function import Function
-from cvprimer.core.geometry import pointwise
 from cvprimer.core.saves import INPUT, Saves
 from cvprimer.core.settings import current as current_settings
 

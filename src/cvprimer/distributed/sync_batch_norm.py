@@ -39,7 +39,6 @@ from typing import Any
 
 import numpy as np
 
-from cvprimer.core.cost import itemsize
 from cvprimer.core.function import Function
 from cvprimer.core.saves import Extra, Saves
 from cvprimer.core.tensor import Tensor
@@ -125,8 +124,9 @@ class SyncBatchNormFn(Function):
         return gx, gw, gb
 
     @staticmethod
-    def infer(x, weight, bias, comm, eps, stats=None):
+    def infer(call):
         """Shape-only trace: x's shape and dtype; zero statistics; no communication."""
+        x, stats = call.x, call.arg(5, "stats")
         if stats is not None:
             stats["mean"] = np.zeros(x.shape[1], x.dtype)
             stats["var"] = np.zeros(x.shape[1], x.dtype)
@@ -134,9 +134,9 @@ class SyncBatchNormFn(Function):
         return x.shape, x.dtype
 
     @staticmethod
-    def cost(inputs, outputs, **kw):
+    def cost(call):
         """As single-process batch norm (the collectives move O(C) numbers, not counted)."""
-        return _norm_cost(inputs[0].shape, affine=inputs[1] is not None, itemsize=itemsize(outputs))
+        return _norm_cost(call.x.shape, affine=call.inputs[1] is not None, itemsize=call.itemsize)
 
 
 def sync_batch_norm(x: Tensor, running_mean: Tensor | None, running_var: Tensor | None,

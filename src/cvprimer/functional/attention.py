@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from cvprimer.core.api import amax, cat, matmul, mean, relu, sigmoid, split
-from cvprimer.core.cost import itemsize, result_dtype
+from cvprimer.core.cost import Cost, result_dtype
 from cvprimer.core.function import Function
 from cvprimer.core.pool import batch_spans, pool_map
 from cvprimer.core.saves import Saves
@@ -155,18 +155,19 @@ class AttentionFn(Function):
         return gq, gk, gv
 
     @staticmethod
-    def infer(q, k, v, mask=None, scale=1.0):
+    def infer(call):
         """Output shapes and dtypes for the shape-only trace (the analyzer's protocol)."""
+        q, k, v = call.inputs[:3]
         lead = np.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
         L, S = q.shape[-2], k.shape[-2]
         dt = result_dtype(q, k, v)
         return [(lead + (L, v.shape[-1]), dt), (lead + (L, S), dt)]
 
     @staticmethod
-    def cost(inputs, outputs, **kw):
+    def cost(call):
         """The analyzer's protocol: see the module-level :func:`cost`."""
-        q, k, v = inputs[:3]
-        return cost(q.shape, k.shape, v.shape, itemsize=itemsize(outputs))
+        q, k, v = call.inputs[:3]
+        return cost(q.shape, k.shape, v.shape, itemsize=call.itemsize)
 
 
 def _tensor(op: str, name: str, x: Any) -> Tensor:
@@ -200,7 +201,7 @@ def _attend(q: Tensor, k: Tensor, v: Tensor, mask: np.ndarray | None, scale: flo
     a = matmul(q, k.transpose(-2, -1)) * scale
     if mask is not None:
         a = a + mask
-    p = dropout(SoftmaxFn.apply(a, -1, True), dropout_p, True, rng)
+    p = dropout(SoftmaxFn.apply(a, -1, True), dropout_p, True, rng=rng)
     return matmul(p, v), p
 
 
@@ -433,11 +434,11 @@ def spatial_gate(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tenso
 
 
 def cost(q_shape: tuple[int, ...], k_shape: tuple[int, ...], v_shape: tuple[int, ...],
-         itemsize: int = 4) -> dict[str, int]:
+         itemsize: int = 4) -> Cost:
     """Counts for scaled dot-product attention: Q K^T (L S E MACs a batch) and P V
     (L S E_v MACs), about 5 FLOPs an attention weight for scale + softmax; reads Q, K, V,
     writes O (the L x S weights are not counted as moved)."""
     b = int(np.prod(np.broadcast_shapes(q_shape[:-2], k_shape[:-2])))
     L, E, S, Ev = q_shape[-2], q_shape[-1], k_shape[-2], v_shape[-1]
     moved = b * (L * E + S * E + S * Ev + L * Ev)
-    return {"macs": b * L * S * (E + Ev), "flops": 5 * b * L * S, "bytes": moved * itemsize}
+    return Cost(b * L * S * (E + Ev), 5 * b * L * S, moved * itemsize)

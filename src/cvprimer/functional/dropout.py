@@ -13,9 +13,9 @@ from typing import Any
 
 import numpy as np
 
-from cvprimer.core.cost import itemsize, same_shape_infer
+from cvprimer.core.call import pointwise
+from cvprimer.core.cost import Cost, same_shape_infer
 from cvprimer.core.function import Function
-from cvprimer.core.geometry import pointwise
 from cvprimer.core.inplace import inplace_result
 from cvprimer.core.random import get_rng
 from cvprimer.core.saves import Saves
@@ -47,9 +47,9 @@ class DropoutFn(Function):
         return gy * mask
 
     @staticmethod
-    def cost(inputs, outputs, **kw):
+    def cost(call):
         """The analyzer's protocol: :func:`cost` of the input's shape."""
-        return cost(np.shape(inputs[0]), itemsize=itemsize(outputs))
+        return cost(np.shape(call.x), itemsize=call.itemsize)
 
 
 def _check(op: str, x: Any, p: Any) -> float:
@@ -125,7 +125,7 @@ def dropout2d(x: Tensor, p: float = 0.5, training: bool = True, inplace: bool = 
     return DropoutFn.apply(x, mask)
 
 
-def cost(shape: tuple[int, ...], itemsize: int = 4) -> dict[str, int]:
+def cost(shape: tuple[int, ...], itemsize: int = 4) -> Cost:
     """One multiply per element; read x and the mask, write y."""
     n = int(np.prod(shape))
-    return {"macs": 0, "flops": n, "bytes": 3 * n * itemsize}
+    return Cost(0, n, 3 * n * itemsize)

@@ -2,10 +2,9 @@ r"""The fully connected (affine) map ``y = x W^T + b`` as one fused op."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
+from cvprimer.core.cost import Cost
 from cvprimer.core.function import Function
 from cvprimer.core.saves import BOTH
 from cvprimer.core.tensor import Tensor
@@ -72,16 +71,16 @@ class LinearFn(Function):
         return gx, gw, gb
 
     @staticmethod
-    def infer(x, weight, bias=None):
+    def infer(call):
         """Output shape and dtype without computing (shape-only tracing)."""
+        x, weight = call.inputs[:2]
         return tuple(np.shape(x)[:-1]) + (np.shape(weight)[0],), np.result_type(x, weight)
 
     @staticmethod
-    def cost(inputs, outputs):
+    def cost(call):
         """The analyzer's protocol: see the module-level :func:`cost`."""
-        x, weight = inputs[0], inputs[1]
-        has_bias = len(inputs) > 2 and inputs[2] is not None
-        return cost(np.shape(x), np.shape(weight), has_bias, outputs[0].dtype.itemsize)
+        x, weight = call.inputs[:2]
+        return cost(np.shape(x), np.shape(weight), call.arg(2, "bias") is not None, call.itemsize)
 
 
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
@@ -128,11 +127,11 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
 
 
 def cost(x_shape: tuple[int, ...], weight_shape: tuple[int, ...], bias: bool = True,
-         itemsize: int = 4) -> dict[str, Any]:
+         itemsize: int = 4) -> Cost:
     r"""Work of one ``linear`` forward: ``macs = M * out * in`` (M = rows after flattening
     the leading axes), ``flops`` = the bias additions ``M * out``, and ``bytes`` read + written
     (x, W, b, y) at ``itemsize`` bytes per element."""
     m = int(np.prod(x_shape[:-1])) if len(x_shape) > 1 else 1
     out_f, in_f = weight_shape
     elems = m * in_f + out_f * in_f + (out_f if bias else 0) + m * out_f
-    return {"macs": m * out_f * in_f, "flops": m * out_f if bias else 0, "bytes": elems * itemsize}
+    return Cost(m * out_f * in_f, m * out_f if bias else 0, elems * itemsize)

@@ -8,6 +8,8 @@ from typing import Any
 
 import numpy as np
 
+from cvprimer.core.call import Call
+from cvprimer.core.cost import Cost
 from cvprimer.core.function import Function
 
 
@@ -73,12 +75,13 @@ def _run_full_hooks(state: _HookState, grad_input: tuple[Any, ...]) -> tuple[Any
     return grad_input
 
 
-def _identity_infer(state: Any, *xs: np.ndarray) -> list[tuple[tuple[int, ...], np.dtype]]:
-    return [(x.shape, x.dtype) for x in xs]
+def _identity_infer(call: Call) -> list[tuple[tuple[int, ...], np.dtype]]:
+    """The arrays after the hook state, unchanged."""
+    return [(x.shape, x.dtype) for x in call.inputs[1:]]
 
 
-def _no_cost(inputs: Any, outputs: Any, **kw: Any) -> dict[str, int]:
-    return {"macs": 0, "flops": 0, "bytes": 0}  # the outputs are the inputs' arrays: nothing computed or moved
+def _no_cost(call: Call) -> Cost:
+    return Cost()  # the outputs are the inputs' arrays: nothing computed or moved
 
 
 class BackwardHookInputFn(Function):

@@ -19,9 +19,9 @@ from typing import Any
 
 import numpy as np
 
+from cvprimer.core.call import Call, pointwise
 from cvprimer.core.cost import copy_cost, elementwise_cost, same_shape_infer
 from cvprimer.core.function import Function
-from cvprimer.core.geometry import pointwise
 from cvprimer.core.saves import BOTH, INPUT, NOTHING, Saves
 
 
@@ -109,18 +109,23 @@ def promote(*operands: Any, floating: bool = False) -> tuple[list[Any], np.dtype
     return out, dt
 
 
-def _binary_infer(*args: Any, floating: bool = False) -> tuple[tuple[int, ...], np.dtype]:
-    """``infer`` of a binary op (shape-only trace): the broadcast shape and the dtype :func:`promote` gives
-    (``where``'s boolean condition, its first argument, takes no part in the dtype)."""
+def _promoted(args: tuple[Any, ...], floating: bool = False) -> tuple[tuple[int, ...], np.dtype]:
+    """The broadcast shape of ``args`` and the dtype :func:`promote` gives (``where``'s boolean condition,
+    its first argument of three, takes no part in the dtype)."""
     shape = np.broadcast_shapes(*(np.shape(a) for a in args))
     ops = args[1:] if len(args) == 3 else args
     return tuple(shape), promote(*(np.zeros((1,) * np.ndim(o), o.dtype) if isinstance(o, np.ndarray) else o
                                    for o in ops), floating=floating)[1]
 
 
-def _div_infer(*args: Any, **kw: Any) -> tuple[tuple[int, ...], np.dtype]:
-    """``infer`` of true division: :func:`_binary_infer` with a floating result."""
-    return _binary_infer(*args, floating=True)
+def _binary_infer(call: Call) -> tuple[tuple[int, ...], np.dtype]:
+    """``infer`` of a binary op (shape-only trace): see :func:`_promoted`."""
+    return _promoted(call.inputs)
+
+
+def _div_infer(call: Call) -> tuple[tuple[int, ...], np.dtype]:
+    """``infer`` of true division: :func:`_promoted` with a floating result."""
+    return _promoted(call.inputs, floating=True)
 
 
 class AddFn(Function):
@@ -231,9 +236,9 @@ class DivRoundFn(Function):
     float_only = False
     cost = staticmethod(elementwise_cost(2))
     @staticmethod
-    def infer(a, b, mode):
+    def infer(call):
         """The broadcast shape and the promoted dtype (integers stay integers)."""
-        return _binary_infer(a, b)
+        return _promoted(call.inputs[:2])
 
     @staticmethod
     def forward(ctx, a, b, mode):
@@ -395,8 +400,9 @@ class CastFn(Function):
     saves_for_backward = NOTHING
 
     @staticmethod
-    def infer(a, dtype):
+    def infer(call):
         """The input's shape in the new dtype."""
+        a, dtype = call.inputs
         return a.shape, np.dtype(dtype)
 
     geometry = staticmethod(pointwise)

@@ -47,17 +47,17 @@ class GetItemFn(Function):
     cost = staticmethod(view_cost)
 
     @staticmethod
-    def geometry(raw_inputs, kwargs, out_shapes):
+    def geometry(call):
         """Four slices with positive steps on a 4-D tensor: a strided crop (row o reads start + o step);
         an index that removes H or W: global; anything else (flips, integer arrays) is not described."""
-        x, idx = raw_inputs[0], raw_inputs[1]
+        x, idx = call.inputs[:2]
         idx = idx if isinstance(idx, tuple) else (idx,)
         if getattr(x, "ndim", 0) == 4 and len(idx) == 4 and all(isinstance(t, slice) for t in idx):
             st = [sl.indices(n) for sl, n in zip(idx[2:], x.shape[2:], strict=True)]
             if all(step > 0 for _, _, step in st):
                 return Crop(start=(st[0][0], st[1][0]), step=(st[0][2], st[1][2]))
             return None
-        return Global() if len(out_shapes[0]) != 4 else None
+        return Global() if len(call.out_shapes[0]) != 4 else None
 
     @staticmethod
     def forward(ctx, x, idx):

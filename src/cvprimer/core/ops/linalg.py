@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from cvprimer.core.cost import Cost
 from cvprimer.core.function import Function
 from cvprimer.core.saves import BOTH
 
@@ -76,15 +77,14 @@ class MatMulFn(Function):
         return ga, gb
 
     @staticmethod
-    def infer(a, b):
+    def infer(call):
+        a, b = call.inputs
         return _matmul_shape(np.shape(a), np.shape(b)), np.result_type(a, b)
 
     @staticmethod
-    def cost(inputs, outputs):
+    def cost(call):
         """MACs = (elements of y) * k: one multiply-accumulate per term of each dot product."""
-        a, b = inputs
+        a, b = call.inputs
         k = np.shape(a)[-1]
-        y = outputs[0]
-        itemsize = y.dtype.itemsize
-        return {"macs": int(y.size) * int(k), "flops": 0,
-                "bytes": (int(np.size(a)) + int(np.size(b)) + int(y.size)) * itemsize}
+        y = call.out
+        return Cost(int(y.size) * int(k), 0, (int(np.size(a)) + int(np.size(b)) + int(y.size)) * call.itemsize)

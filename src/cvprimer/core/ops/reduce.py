@@ -12,9 +12,9 @@ from typing import Any
 
 import numpy as np
 
+from cvprimer.core.call import Call, spatial_kept
 from cvprimer.core.cost import reduction_cost
 from cvprimer.core.function import Function
-from cvprimer.core.geometry import spatial_kept
 from cvprimer.core.saves import NOTHING, Extra, Saves
 
 
@@ -48,12 +48,12 @@ def normalize_dims(name: str, dim: Any, ndim: int) -> tuple[int, ...]:
     return tuple(sorted(out)) if ndim else ()
 
 
-def reduction_infer(x: np.ndarray, dim: Any = None, *rest: Any, keepdim: bool = False, **kw: Any) -> Any:
-    """``infer`` of a reduction over ``dim`` (``rest`` ends with keepdim when it is passed positionally,
-    after var/std's correction): the reduced shape, and the dtype NumPy's sum gives."""
-    if rest:
-        keepdim = bool(rest[-1])
-    axes = normalize_dims("reduce", dim, x.ndim)
+def reduction_infer(call: Call) -> Any:
+    """``infer`` of a reduction of ``x`` over ``dim`` (the inputs after ``dim`` end with keepdim when it is
+    passed positionally, after var/std's correction): the reduced shape, and the dtype NumPy's sum gives."""
+    x, rest = call.x, call.inputs[2:]
+    keepdim = bool(rest[-1]) if rest else bool(call.kwargs.get("keepdim", False))
+    axes = normalize_dims("reduce", call.arg(1, "dim"), x.ndim)
     if keepdim:
         shape = tuple(1 if i in axes else n for i, n in enumerate(x.shape))
     else:

@@ -13,9 +13,10 @@ from typing import Any
 
 import numpy as np
 
+from cvprimer.core.call import pointwise, spatial_kept
 from cvprimer.core.cost import copy_cost, view_cost
 from cvprimer.core.function import Function
-from cvprimer.core.geometry import POINTWISE, Crop, Global, along, pointwise, spatial_kept
+from cvprimer.core.geometry import POINTWISE, Crop, Global, along
 from cvprimer.core.saves import NOTHING
 
 
@@ -58,9 +59,9 @@ class PermuteFn(Function):
     cost = staticmethod(view_cost)
 
     @staticmethod
-    def geometry(raw_inputs, kwargs, out_shapes):
+    def geometry(call):
         """Pointwise when H and W stay the last two axes of a 4-D tensor, else global (the layout is lost)."""
-        x, perm = raw_inputs[0], raw_inputs[1]
+        x, perm = call.inputs[:2]
         keep = getattr(x, "ndim", 0) == 4 and tuple(int(p) % 4 for p in perm)[2:] == (2, 3)
         return POINTWISE if keep else Global()
 
@@ -128,16 +129,17 @@ class ConcatFn(Function):
         return dim
 
     @staticmethod
-    def infer(dim, *xs):
+    def infer(call):
+        dim, *xs = call.inputs
         dim = ConcatFn.check(dim, xs)
         shape = list(xs[0].shape)
         shape[dim] = sum(x.shape[dim] for x in xs)
         return tuple(shape), np.result_type(*xs)
 
     @staticmethod
-    def geometry(raw_inputs, kwargs, out_shapes):
+    def geometry(call):
         """Pointwise along N or C (the inputs' fields merge); concatenating along H or W is not described."""
-        return along(raw_inputs[1] if len(raw_inputs) > 1 else None, raw_inputs[0], None)
+        return along(call.inputs[1] if len(call.inputs) > 1 else None, call.inputs[0], None)
 
     @staticmethod
     def forward(ctx, dim, *xs):
@@ -173,7 +175,8 @@ class StackFn(Function):
         return dim % nd
 
     @staticmethod
-    def infer(dim, *xs):
+    def infer(call):
+        dim, *xs = call.inputs
         dim = StackFn.check(dim, xs)
         shape = list(xs[0].shape)
         shape.insert(dim, len(xs))
@@ -200,9 +203,9 @@ class SplitFn(Function):
     cost = staticmethod(view_cost)
 
     @staticmethod
-    def geometry(raw_inputs, kwargs, out_shapes):
+    def geometry(call):
         """Pointwise along N or C; splitting along H or W is not described."""
-        return along(raw_inputs[0], raw_inputs[2], None)
+        return along(call.inputs[0], call.inputs[2], None)
 
     @staticmethod
     def forward(ctx, x, sizes, dim):
@@ -282,10 +285,10 @@ class PadFn(Function):
     cost = staticmethod(copy_cost)
 
     @staticmethod
-    def geometry(raw_inputs, kwargs, out_shapes):
+    def geometry(call):
         """A 4-D pad is a crop with a negative start: output row o reads input row o - top (o - left for
         columns); rows in the padding read no input pixel (the reflected rows are not tracked)."""
-        x, pad = raw_inputs[0], list(raw_inputs[1]) + [0] * 4
+        x, pad = call.inputs[0], list(call.inputs[1]) + [0] * 4
         if getattr(x, "ndim", 0) != 4:
             return None
         return Crop(start=(-int(pad[2]), -int(pad[0])))
@@ -320,7 +323,8 @@ class PadFn(Function):
         return widths
 
     @staticmethod
-    def infer(x, pad, mode="constant", value=0.0):
+    def infer(call):
+        x, pad, mode = call.x, call.inputs[1], call.arg(2, "mode", "constant")
         widths = PadFn.check(x.shape, pad, mode)
         return tuple(n + b + a for n, (b, a) in zip(x.shape, widths, strict=True)), x.dtype
 

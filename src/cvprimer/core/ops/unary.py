@@ -14,9 +14,9 @@ from typing import Any
 
 import numpy as np
 
+from cvprimer.core.call import pointwise
 from cvprimer.core.cost import elementwise_cost
 from cvprimer.core.function import Function
-from cvprimer.core.geometry import pointwise
 from cvprimer.core.pointwise import PointwiseFn
 from cvprimer.core.saves import INPUT, NOTHING, OUTPUT, Extra, Saves
 
@@ -158,8 +158,8 @@ def _bound_shape(x: Any, lo: Any, hi: Any) -> tuple[int, ...]:
                          f"max {np.shape(hi) if hi is not None else None} cannot be broadcast together") from None
 
 
-def clamp_infer(x: Any, lo: Any, hi: Any) -> tuple[tuple[int, ...], np.dtype]:
-    """``infer`` of clamp: the broadcast shape and PyTorch's promoted dtype."""
+def _clamp_meta(x: Any, lo: Any, hi: Any) -> tuple[tuple[int, ...], np.dtype]:
+    """clamp's output: the broadcast shape and PyTorch's promoted dtype."""
     from cvprimer.core.ops.arith import result_type
 
     return _bound_shape(x, lo, hi), result_type(x, lo, hi)
@@ -183,11 +183,15 @@ class ClampFn(Function):
     saves_for_backward = Saves(extra=(Extra("output", 0, "int8"),))  # which operand each gradient goes to
     float_only = False
     cost = staticmethod(elementwise_cost(2))
-    infer = staticmethod(clamp_infer)
+
+    @staticmethod
+    def infer(call):
+        """The broadcast shape and PyTorch's promoted dtype of x and the bounds."""
+        return _clamp_meta(*call.inputs)
 
     @staticmethod
     def forward(ctx, x, lo, hi):
-        shape, dt = clamp_infer(x, lo, hi)
+        shape, dt = _clamp_meta(x, lo, hi)
         y = np.asarray(x, dtype=dt)
         with np.errstate(invalid="ignore"):
             if lo is not None:

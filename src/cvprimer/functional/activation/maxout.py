@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from cvprimer.core.cost import itemsize
+from cvprimer.core.call import spatial_kept
+from cvprimer.core.cost import Cost
 from cvprimer.core.function import Function
-from cvprimer.core.geometry import spatial_kept
 from cvprimer.core.saves import Extra, Saves
 from cvprimer.core.tensor import Tensor
 from cvprimer.functional.activation.registry import activation
@@ -48,9 +48,9 @@ class MaxoutFn(Function):
         return gx.reshape(shape[:d] + (shape[d] * shape[d + 1],) + shape[d + 2 :])
 
     @staticmethod
-    def cost(inputs, outputs, **kw):
+    def cost(call):
         """The analyzer's protocol: see the module-level :func:`cost`."""
-        return cost(inputs[0].shape, inputs[1], itemsize=itemsize(outputs))
+        return cost(call.x.shape, call.inputs[1], itemsize=call.itemsize)
 
 
 @activation(layer="Maxout", pointwise=False)
@@ -94,7 +94,7 @@ def maxout(x: Tensor, pieces: int, dim: int = 1) -> Tensor:
     return MaxoutFn.apply(x, int(pieces), dim)
 
 
-def cost(shape: tuple[int, ...], pieces: int, itemsize: int = 4) -> dict[str, int]:
+def cost(shape: tuple[int, ...], pieces: int, itemsize: int = 4) -> Cost:
     """Comparisons (counted as FLOPs) and bytes of maxout on an input of ``shape``."""
     n = int(np.prod(shape))
-    return {"macs": 0, "flops": n - n // pieces, "bytes": (n + n // pieces) * itemsize}
+    return Cost(0, n - n // pieces, (n + n // pieces) * itemsize)

@@ -18,9 +18,9 @@ from typing import Any
 import numpy as np
 
 from cvprimer.core.api import relu as _core_relu
+from cvprimer.core.call import pointwise
 from cvprimer.core.cost import elementwise_cost, same_shape_infer
 from cvprimer.core.function import Function
-from cvprimer.core.geometry import pointwise
 from cvprimer.core.inplace import inplace_result
 from cvprimer.core.pointwise import PointwiseFn
 from cvprimer.core.saves import INPUT, OUTPUT

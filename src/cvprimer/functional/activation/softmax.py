@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from cvprimer.core.cost import itemsize, same_shape_infer
+from cvprimer.core.cost import Cost, same_shape_infer
 from cvprimer.core.function import Function
 from cvprimer.core.geometry import Global, along
 from cvprimer.core.saves import OUTPUT
@@ -104,10 +104,9 @@ class SoftmaxFn(Function):
     infer = staticmethod(same_shape_infer)
 
     @staticmethod
-    def geometry(raw_inputs, kwargs, out_shapes):
+    def geometry(call):
         """Pointwise over channels; over H or W every output reads the whole axis (global)."""
-        dim = raw_inputs[1] if len(raw_inputs) > 1 else kwargs.get("dim", -1)
-        return along(raw_inputs[0], dim, Global())
+        return along(call.x, call.arg(1, "dim", -1), Global())
 
     @staticmethod
     def forward(ctx, x, dim=-1, zero_empty=False):
@@ -133,9 +132,9 @@ class SoftmaxFn(Function):
         return gx.reshape(gy.shape)
 
     @staticmethod
-    def cost(inputs, outputs, **kw):
+    def cost(call):
         """The analyzer's protocol: :func:`cost` of the input's shape."""
-        return cost(np.shape(inputs[0]), itemsize=itemsize(outputs))
+        return cost(np.shape(call.x), itemsize=call.itemsize)
 
 
 class LogSoftmaxFn(Function):
@@ -155,10 +154,9 @@ class LogSoftmaxFn(Function):
     cost = staticmethod(SoftmaxFn.cost)  # the same formula
 
     @staticmethod
-    def geometry(raw_inputs, kwargs, out_shapes):
+    def geometry(call):
         """Pointwise over channels; over H or W every output reads the whole axis (global)."""
-        dim = raw_inputs[1] if len(raw_inputs) > 1 else kwargs.get("dim", -1)
-        return along(raw_inputs[0], dim, Global())
+        return along(call.x, call.arg(1, "dim", -1), Global())
 
     @staticmethod
     def forward(ctx, x, dim=-1):
@@ -271,8 +269,8 @@ def log_softmax(x: Tensor, dim: int = -1, dtype: Any = None) -> Tensor:
     return LogSoftmaxFn.apply(_check("log_softmax", x, dtype), dim)
 
 
-def cost(shape: tuple[int, ...], itemsize: int = 4) -> dict[str, int]:
+def cost(shape: tuple[int, ...], itemsize: int = 4) -> Cost:
     """Counts for softmax/log_softmax on an input of ``shape``: no MACs; about five
     FLOPs per element (max, subtract, exp, sum, divide or log); one read and one write."""
     n = int(np.prod(shape))
-    return {"macs": 0, "flops": 5 * n, "bytes": 2 * n * itemsize}
+    return Cost(0, 5 * n, 2 * n * itemsize)

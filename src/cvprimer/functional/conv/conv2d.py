@@ -6,6 +6,8 @@ from typing import Any
 
 import numpy as np
 
+from cvprimer.core.call import Call
+from cvprimer.core.cost import Cost
 from cvprimer.core.function import Function
 from cvprimer.core.geometry import Window
 from cvprimer.core.saves import Extra, Saves
@@ -22,10 +24,10 @@ from cvprimer.functional.conv._kernels import (
 )
 
 
-def _work(macs: int, n_x: int, n_w: int, n_b: int, n_y: int, itemsize: int) -> dict[str, int]:
-    """The cost dict of a conv-like op: its MACs, the bias adds (one per output element when
+def _work(macs: int, n_x: int, n_w: int, n_b: int, n_y: int, itemsize: int) -> Cost:
+    """The cost of a conv-like op: its MACs, the bias adds (one per output element when
     there is a bias), and x, W, b read and y written once, at ``itemsize`` bytes per element."""
-    return {"macs": macs, "flops": n_y if n_b else 0, "bytes": (n_x + n_w + n_b + n_y) * itemsize}
+    return Cost(macs, n_y if n_b else 0, (n_x + n_w + n_b + n_y) * itemsize)
 
 
 class Conv2dFn(Function):
@@ -58,21 +60,22 @@ class Conv2dFn(Function):
     is_gemm = True
 
     @staticmethod
-    def geometry(raw_inputs: Any, kwargs: Any, out_shapes: Any) -> Window:
+    def geometry(call: Call) -> Window:
         """A sliding window: kernel k, stride s, top/left padding, dilation d (per axis)."""
-        g = raw_inputs[3]
+        g = call.inputs[3]
         return Window(g.k, g.s, (g.pads[0], g.pads[2]), g.d)
 
     @staticmethod
-    def infer(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, geom: Geom) -> Any:
+    def infer(call: Call) -> Any:
         """Output shape and dtype without computing (the analyzer's shape-only trace)."""
+        x, w, _, geom = call.inputs
         return (x.shape[0], w.shape[0]) + tuple(geom.out), np.result_type(x, w)
 
     @staticmethod
-    def cost(inputs: Any, outputs: Any, **kw: Any) -> dict[str, int]:
-        """The analyzer's protocol, from the raw inputs (x, w, b, geom) and the output."""
-        x, w, b = inputs[:3]
-        y = np.asarray(outputs[0])
+    def cost(call: Call) -> Cost:
+        """The analyzer's protocol, from the inputs (x, w, b, geom) and the output."""
+        x, w, b = call.inputs[:3]
+        y = np.asarray(call.out)
         macs = int(y.size) * int(np.prod(w.shape[1:]))
         return _work(macs, int(np.size(x)), int(np.size(w)), 0 if b is None else int(np.size(b)), int(y.size),
                      y.dtype.itemsize)
@@ -209,7 +212,7 @@ def conv1d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride: Any = 
 
 
 def cost(x_shape: tuple[int, ...], w_shape: tuple[int, ...], stride: Any = 1, padding: Any = 0,
-         dilation: Any = 1, groups: int = 1, bias: bool = True, itemsize: int = 4) -> dict[str, int]:
+         dilation: Any = 1, groups: int = 1, bias: bool = True, itemsize: int = 4) -> Cost:
     """Work of one conv2d forward: ``macs`` (multiply-adds), ``flops`` (other FLOPs: the bias
     adds), ``bytes`` (x, weight, bias read and y written once, at ``itemsize`` bytes each).
 

@@ -6,6 +6,8 @@ from typing import Any
 
 import numpy as np
 
+from cvprimer.core.call import Call
+from cvprimer.core.cost import Cost
 from cvprimer.core.function import Function
 from cvprimer.core.geometry import Transposed
 from cvprimer.core.saves import BOTH
@@ -53,21 +55,22 @@ class ConvTranspose2dFn(Function):
     is_gemm = True
 
     @staticmethod
-    def geometry(raw_inputs: Any, kwargs: Any, out_shapes: Any) -> Transposed:
+    def geometry(call: Call) -> Transposed:
         """The inverse mapping of the conv it transposes: input i reaches outputs i s - p + t d."""
-        g = raw_inputs[3]
+        g = call.inputs[3]
         return Transposed(g.k, g.s, (g.pads[0], g.pads[2]), g.d)
 
     @staticmethod
-    def infer(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, geom: Geom, out_shape: tuple[int, ...]) -> Any:
+    def infer(call: Call) -> Any:
         """Output shape and dtype without computing (the analyzer's shape-only trace)."""
+        x, w, _, _, out_shape = call.inputs
         return tuple(out_shape), np.result_type(x, w)
 
     @staticmethod
-    def cost(inputs: Any, outputs: Any, **kw: Any) -> dict[str, int]:
+    def cost(call: Call) -> Cost:
         """The analyzer's protocol: every input pixel meets every tap of its group."""
-        x, w, b = inputs[:3]
-        y = np.asarray(outputs[0])
+        x, w, b = call.inputs[:3]
+        y = np.asarray(call.out)
         macs = int(np.size(x)) * int(np.prod(w.shape[1:]))
         return _work(macs, int(np.size(x)), int(np.size(w)), 0 if b is None else int(np.size(b)), int(y.size),
                      y.dtype.itemsize)
@@ -193,7 +196,7 @@ def conv_transpose2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stri
 
 def cost(x_shape: tuple[int, ...], w_shape: tuple[int, ...], stride: Any = 1, padding: Any = 0,
          output_padding: Any = 0, groups: int = 1, dilation: Any = 1, bias: bool = True,
-         itemsize: int = 4) -> dict[str, int]:
+         itemsize: int = 4) -> Cost:
     """Work of one conv_transpose2d forward (as :func:`conv2d.cost`): ``macs = N C_in H W
     (C_out/g) k_h k_w``, ``flops`` = the bias adds, ``bytes`` = x, W, b read and y written once."""
     n = int(np.prod(x_shape[:-3])) if len(x_shape) == 4 else 1

@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from cvprimer.core.cost import Cost
 from cvprimer.core.tensor import Tensor
 
 REDUCTIONS = ("none", "mean", "sum")
@@ -69,8 +70,8 @@ def unreduce(gy: np.ndarray, shape: tuple[int, ...], reduction: str) -> np.ndarr
     return np.broadcast_to(gy / n if n != 1 else gy, shape)
 
 
-def cost(shape: tuple[int, ...], flops_per_element: int, itemsize: int = 4, reads: int = 2) -> dict[str, int]:
+def cost(shape: tuple[int, ...], flops_per_element: int, itemsize: int = 4, reads: int = 2) -> Cost:
     """Counts for an elementwise loss over ``shape``: no MACs, ``flops_per_element`` per
     element plus one per element for the reduction; ``reads`` inputs read once."""
     n = int(np.prod(shape))
-    return {"macs": 0, "flops": (flops_per_element + 1) * n, "bytes": reads * n * itemsize}
+    return Cost(0, (flops_per_element + 1) * n, reads * n * itemsize)

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from cvprimer.core.cost import itemsize
+from cvprimer.core.cost import Cost
 from cvprimer.core.function import Function
 from cvprimer.core.saves import Extra, Saves
 from cvprimer.core.tensor import Tensor
@@ -73,9 +73,9 @@ class BinaryCrossEntropyFn(Function):
         return gp, gt
 
     @staticmethod
-    def cost(inputs, outputs, **kw):
+    def cost(call):
         """The analyzer's protocol: :func:`cost` of the input's shape."""
-        return cost(np.shape(inputs[0]), itemsize=itemsize(outputs))
+        return cost(np.shape(call.x), itemsize=call.itemsize)
 
 
 class BCEWithLogitsFn(Function):
@@ -199,6 +199,6 @@ def binary_cross_entropy_with_logits(
     return BCEWithLogitsFn.apply(x, t, cast(w), cast(pw), reduction)
 
 
-def cost(shape: tuple[int, ...], itemsize: int = 4) -> dict[str, int]:
+def cost(shape: tuple[int, ...], itemsize: int = 4) -> Cost:
     """Counts for either BCE on inputs of ``shape`` (about 8 FLOPs an element: exp, log, ...)."""
     return _cost(shape, 8, itemsize)

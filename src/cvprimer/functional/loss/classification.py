@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from cvprimer.core.cost import itemsize
+from cvprimer.core.cost import Cost
 from cvprimer.core.function import Function
 from cvprimer.core.saves import Extra, Saves
 from cvprimer.core.tensor import Tensor
@@ -152,9 +152,9 @@ class CrossEntropyFn(Function):
         return gz, gt
 
     @staticmethod
-    def cost(inputs, outputs, **kw):
+    def cost(call):
         """The analyzer's protocol: :func:`cost` of the input's shape."""
-        return cost(np.shape(inputs[0]), itemsize=itemsize(outputs))
+        return cost(np.shape(call.x), itemsize=call.itemsize)
 
 
 def _target_index(t3: np.ndarray, c: int) -> np.ndarray:
@@ -389,8 +389,8 @@ def nll_loss(
     return NLLLossFn.apply(x, t, w, ignore_index, reduction, loss_shape)
 
 
-def cost(input_shape: tuple[int, ...], itemsize: int = 4) -> dict[str, int]:
+def cost(input_shape: tuple[int, ...], itemsize: int = 4) -> Cost:
     """Counts for cross_entropy on logits of ``input_shape``: log-softmax (about 5 FLOPs an
     element) plus the weighted sum (2 an element); logits and one target row read."""
     n = int(np.prod(input_shape))
-    return {"macs": 0, "flops": 7 * n, "bytes": 2 * n * itemsize}
+    return Cost(0, 7 * n, 2 * n * itemsize)

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from cvprimer.core.cost import itemsize
+from cvprimer.core.cost import Cost
 from cvprimer.core.function import Function
 from cvprimer.core.saves import Extra, Saves
 from cvprimer.core.tensor import Tensor
@@ -77,9 +77,9 @@ class SigmoidFocalLossFn(Function):
         return g * at * qg * (gamma * (1 - 2 * y) * ce * ratio + (p - y))
 
     @staticmethod
-    def cost(inputs, outputs, **kw):
+    def cost(call):
         """The analyzer's protocol: :func:`cost` of the input's shape."""
-        return cost(np.shape(inputs[0]), itemsize=itemsize(outputs))
+        return cost(np.shape(call.x), itemsize=call.itemsize)
 
 
 class SoftmaxFocalLossFn(Function):
@@ -274,8 +274,8 @@ def softmax_focal_loss(
     return SoftmaxFocalLossFn.apply(x, y, a, float(gamma), reduction, x.dtype.type(denom), loss_shape)
 
 
-def cost(input_shape: tuple[int, ...], itemsize: int = 4) -> dict[str, int]:
+def cost(input_shape: tuple[int, ...], itemsize: int = 4) -> Cost:
     """Counts for either focal loss on ``input_shape`` (about 14 FLOPs an element: two
     softplus/log terms, the modulating power and the products)."""
     n = int(np.prod(input_shape))
-    return {"macs": 0, "flops": 14 * n, "bytes": 2 * n * itemsize}
+    return Cost(0, 14 * n, 2 * n * itemsize)

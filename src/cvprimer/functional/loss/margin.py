@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from cvprimer.core.cost import itemsize
+from cvprimer.core.cost import Cost
 from cvprimer.core.function import Function
 from cvprimer.core.saves import BOTH, Extra, Saves
 from cvprimer.core.tensor import Tensor
@@ -53,9 +53,9 @@ class MultiMarginLossFn(Function):
         return (g * coef).reshape(shape)
 
     @staticmethod
-    def cost(inputs, outputs, **kw):
+    def cost(call):
         """The analyzer's protocol: :func:`cost` of the input's shape."""
-        return cost(np.shape(inputs[0]), itemsize=itemsize(outputs))
+        return cost(np.shape(call.x), itemsize=call.itemsize)
 
 
 def multi_margin_loss(
@@ -230,7 +230,7 @@ def cosine_embedding_loss(input1: Tensor, input2: Tensor, target: Any, margin: f
     return CosineEmbeddingLossFn.apply(x1, x2, y, float(margin), reduction)
 
 
-def cost(input_shape: tuple[int, ...], itemsize: int = 4) -> dict[str, int]:
+def cost(input_shape: tuple[int, ...], itemsize: int = 4) -> Cost:
     """Counts for either loss on ``input_shape`` (about 4 FLOPs an element)."""
     n = int(np.prod(input_shape))
-    return {"macs": 0, "flops": 4 * n, "bytes": 2 * n * itemsize}
+    return Cost(0, 4 * n, 2 * n * itemsize)

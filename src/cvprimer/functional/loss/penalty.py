@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from cvprimer.core.cost import array_numel, itemsize
+from cvprimer.core.cost import Cost, array_numel
 from cvprimer.core.function import Function
 from cvprimer.core.saves import Saves
 from cvprimer.core.tensor import Tensor
@@ -41,10 +41,10 @@ class LpPenaltyFn(Function):
         )
 
     @staticmethod
-    def cost(inputs, outputs, **kw):
+    def cost(call):
         """The analyzer's protocol: 2 FLOPs an element (|w| or w^2, then the add); reads every input."""
-        n = array_numel(inputs)
-        return {"macs": 0, "flops": 2 * n, "bytes": n * itemsize(outputs)}
+        n = array_numel(call.inputs)
+        return Cost(0, 2 * n, n * call.itemsize)
 
 
 def _params(op: str, params: Iterable[Tensor]) -> list[Tensor]:

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from cvprimer.core.cost import itemsize
+from cvprimer.core.cost import Cost
 from cvprimer.core.function import Function
 from cvprimer.core.saves import Extra, Saves
 from cvprimer.core.tensor import Tensor
@@ -48,9 +48,9 @@ class _DiffLossFn(Function):
         return (g if ctx.needs_input_grad[0] else None), (-g if ctx.needs_input_grad[1] else None)
 
     @staticmethod
-    def cost(inputs, outputs, **kw):
+    def cost(call):
         """The analyzer's protocol: :func:`cost` of the input's shape."""
-        return cost(np.shape(inputs[0]), itemsize=itemsize(outputs))
+        return cost(np.shape(call.x), itemsize=call.itemsize)
 
 
 class MSELossFn(_DiffLossFn):
@@ -190,6 +190,6 @@ def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: fl
     return _run("huber_loss", HuberLossFn, input, target, reduction, delta)
 
 
-def cost(shape: tuple[int, ...], itemsize: int = 4) -> dict[str, int]:
+def cost(shape: tuple[int, ...], itemsize: int = 4) -> Cost:
     """Counts for any loss of this file on inputs of ``shape`` (about 4 FLOPs an element)."""
     return _cost(shape, 4, itemsize)

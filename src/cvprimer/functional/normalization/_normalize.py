@@ -49,9 +49,9 @@ from typing import Any
 
 import numpy as np
 
-from cvprimer.core.cost import itemsize, same_shape_infer
+from cvprimer.core.call import pointwise
+from cvprimer.core.cost import Cost, same_shape_infer
 from cvprimer.core.function import Function
-from cvprimer.core.geometry import pointwise
 from cvprimer.core.saves import BOTH
 from cvprimer.core.settings import settings
 from cvprimer.functional.normalization import _norm_kernels as K
@@ -223,9 +223,10 @@ class NormalizeFn(Function):
         return (None if gx is None else gx.reshape(ctx.shape)), gw, gb
 
     @staticmethod
-    def infer(x, weight, bias, view, axes, pview, eps, stats=None):
+    def infer(call):
         """Output shape and dtype for the shape-only trace (the analyzer's protocol); ``stats``
         gets what the arithmetic would give on the all-zero placeholder input."""
+        x, view, axes, stats = call.x, call.inputs[3], call.inputs[4], call.arg(7, "stats")
         if stats is not None:
             m = tuple(1 if i in axes else n for i, n in enumerate(view))
             stats["mean"] = np.zeros(m, x.dtype).reshape(-1)
@@ -233,9 +234,9 @@ class NormalizeFn(Function):
         return x.shape, x.dtype
 
     @staticmethod
-    def cost(inputs, outputs, **kw):
+    def cost(call):
         """The analyzer's protocol: see the module-level :func:`cost`."""
-        return cost(inputs[0].shape, affine=inputs[1] is not None, itemsize=itemsize(outputs))
+        return cost(call.x.shape, affine=call.inputs[1] is not None, itemsize=call.itemsize)
 
 
 class AffineStatsFn(Function):
@@ -278,12 +279,12 @@ class AffineStatsFn(Function):
         return gx, gw, gb
 
     @staticmethod
-    def cost(inputs, outputs, **kw):
+    def cost(call):
         """The analyzer's protocol: see :func:`affine_cost`."""
-        return affine_cost(inputs[0].shape, itemsize=itemsize(outputs))
+        return affine_cost(call.x.shape, itemsize=call.itemsize)
 
 
-def cost(shape: tuple[int, ...], affine: bool = True, itemsize: int = 4) -> dict[str, Any]:
+def cost(shape: tuple[int, ...], affine: bool = True, itemsize: int = 4) -> Cost:
     """Training-mode cost of a normalization over an input of ``shape`` (forward only).
 
     Per element: subtract the mean, square, accumulate (variance), accumulate (mean),
@@ -291,14 +292,14 @@ def cost(shape: tuple[int, ...], affine: bool = True, itemsize: int = 4) -> dict
     centre), write y. The per-set sqrt/divide is negligible and not counted.
     """
     n = int(np.prod(shape))
-    return {"macs": n if affine else 0, "flops": 5 * n, "bytes": 3 * n * itemsize}
+    return Cost(n if affine else 0, 5 * n, 3 * n * itemsize)
 
 
-def affine_cost(shape: tuple[int, ...], itemsize: int = 4) -> dict[str, Any]:
+def affine_cost(shape: tuple[int, ...], itemsize: int = 4) -> Cost:
     """Cost of a normalization with given statistics (eval-mode batch norm): one multiply-add per
     element; read x, write y."""
     n = int(np.prod(shape))
-    return {"macs": n, "flops": 0, "bytes": 2 * n * itemsize}
+    return Cost(n, 0, 2 * n * itemsize)
 
 
 def check_param(op: str, name: str, t: Any, shape: tuple[int, ...], x: Any) -> None:

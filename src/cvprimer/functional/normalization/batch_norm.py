@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 
+from cvprimer.core.cost import Cost
 from cvprimer.core.tensor import Tensor
 from cvprimer.functional.normalization._normalize import (
     AffineStatsFn,
@@ -113,7 +114,7 @@ def update_running(running_mean: Tensor | None, running_var: Tensor | None, mean
             r.data += (momentum * s).astype(r.data.dtype, copy=False)
 
 
-def cost(shape: tuple[int, ...], affine: bool = True, training: bool = True, itemsize: int = 4) -> dict:
+def cost(shape: tuple[int, ...], affine: bool = True, training: bool = True, itemsize: int = 4) -> Cost:
     """Training: see ``_normalize.cost``. Evaluation: ``_normalize.affine_cost`` (one multiply-add
     per element)."""
     if training:

@@ -7,7 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from cvprimer.core.cost import itemsize
+from cvprimer.core.call import Call
+from cvprimer.core.cost import Cost
 from cvprimer.core.function import Function
 from cvprimer.core.geometry import Global, Window
 from cvprimer.core.saves import NOTHING
@@ -35,9 +36,9 @@ class AdaptiveAvgPool2dFn(Function):
     saves_for_backward = NOTHING  # two small bin matrices
 
     @staticmethod
-    def geometry(raw_inputs: Any, kwargs: Any, out_shapes: Any) -> Window | Global:
+    def geometry(call: Call) -> Window | Global:
         """See :func:`bins_geometry`."""
-        return bins_geometry(raw_inputs[0].shape[-2:], tuple(raw_inputs[1]))
+        return bins_geometry(call.inputs[0].shape[-2:], tuple(call.inputs[1]))
 
     @staticmethod
     def forward(ctx: Function, x: np.ndarray, out: tuple[int, int]) -> np.ndarray:
@@ -53,14 +54,15 @@ class AdaptiveAvgPool2dFn(Function):
         return (separable(gy3, Ph.T, Pw.T).reshape(ctx.x_shape),)
 
     @staticmethod
-    def infer(x, out):
+    def infer(call):
         """Output shape and dtype for the shape-only trace (the analyzer's protocol)."""
+        x, out = call.inputs
         return x.shape[:-2] + tuple(out), x.dtype
 
     @staticmethod
-    def cost(inputs, outputs, **kw):
+    def cost(call):
         """The analyzer's protocol: see the module-level :func:`cost`."""
-        return cost(inputs[0].shape, inputs[1], itemsize=itemsize(outputs))
+        return cost(call.x.shape, call.inputs[1], itemsize=call.itemsize)
 
 
 def adaptive_avg_pool2d(x: Tensor, output_size: Any) -> Tensor:
@@ -109,7 +111,7 @@ def _output_size(op: str, output_size: Any, shape: tuple[int, ...]) -> tuple[int
     return int(out[0]), int(out[1])
 
 
-def cost(x_shape: tuple[int, ...], output_size: Any, itemsize: int = 4) -> dict[str, int]:
+def cost(x_shape: tuple[int, ...], output_size: Any, itemsize: int = 4) -> Cost:
     """Forward cost of :func:`adaptive_avg_pool2d` counted as the bin sums PyTorch does (one add
     per input element of each bin, one division per output; no MACs; bytes = input + output).
     (This implementation's dense matrix products do more arithmetic on tiny planes.)"""
@@ -118,5 +120,5 @@ def cost(x_shape: tuple[int, ...], output_size: Any, itemsize: int = 4) -> dict[
     planes = math.prod(x_shape[:-2])
     nh = np.diff(np.stack([(np.arange(Ho) * H) // Ho, -((-(np.arange(Ho) + 1) * H) // Ho)]), axis=0).sum()
     nw = np.diff(np.stack([(np.arange(Wo) * W) // Wo, -((-(np.arange(Wo) + 1) * W) // Wo)]), axis=0).sum()
-    return dict(macs=0, flops=int(planes * (nh * nw + Ho * Wo)),
+    return Cost(macs=0, flops=int(planes * (nh * nw + Ho * Wo)),
                 bytes=(math.prod(x_shape) + planes * Ho * Wo) * itemsize)

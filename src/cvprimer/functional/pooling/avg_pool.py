@@ -7,7 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from cvprimer.core.cost import numel
+from cvprimer.core.call import Call
+from cvprimer.core.cost import Cost, numel
 from cvprimer.core.function import Function
 from cvprimer.core.geometry import Window
 from cvprimer.core.saves import NOTHING
@@ -71,9 +72,9 @@ class AvgPool2dFn(Function):
     saves_for_backward = NOTHING  # the small divisor
 
     @staticmethod
-    def geometry(raw_inputs: Any, kwargs: Any, out_shapes: Any) -> Window:
+    def geometry(call: Call) -> Window:
         """A sliding window: kernel, stride, top/left padding, dilation of the resolved geometry."""
-        g = raw_inputs[1]
+        g = call.inputs[1]
         return Window(g["k"], g["s"], g["p"], g.get("d", (1, 1)))
 
     @staticmethod
@@ -102,17 +103,18 @@ class AvgPool2dFn(Function):
         return (gxp[:, ph:ph + H, pw:pw + W].reshape(ctx.x_shape),)
 
     @staticmethod
-    def infer(x, g, *rest):
+    def infer(call):
         """Output shape and dtype for the shape-only trace (the analyzer's protocol)."""
+        x, g = call.inputs[:2]
         return x.shape[:-2] + tuple(g["out"]), x.dtype
 
     @staticmethod
-    def cost(inputs, outputs, **kw):
+    def cost(call):
         """The analyzer's protocol: the separable sum the op computes (:func:`_separable_flops`);
         bytes = input read + output written."""
-        x, g = inputs[:2]
-        n_out = numel(outputs[0])
-        return {"macs": 0, "flops": _separable_flops(x.shape, g), "bytes": (numel(x) + n_out) * x.dtype.itemsize}
+        x, g = call.inputs[:2]
+        n_out = numel(call.out)
+        return Cost(0, _separable_flops(x.shape, g), (numel(x) + n_out) * x.dtype.itemsize)
 
 
 def _separable_flops(x_shape: tuple[int, ...], g: dict[str, Any]) -> int:
@@ -176,11 +178,11 @@ def avg_pool2d(x: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0
 
 
 def cost(x_shape: tuple[int, ...], kernel_size: Any, stride: Any = None, padding: Any = 0,
-         ceil_mode: bool = False, itemsize: int = 4) -> dict[str, int]:
+         ceil_mode: bool = False, itemsize: int = 4) -> Cost:
     """Forward cost of :func:`avg_pool2d` as computed (separable sum): no MACs,
     ``(k_w - 1) H_p W_out + (k_h - 1) H_out W_out`` adds plus one division per output, per plane;
     bytes = input read + output written."""
     g = window_params("avg_pool2d", tuple(x_shape), kernel_size, stride, padding, 1, ceil_mode)
     planes, (Ho, Wo) = math.prod(x_shape[:-2]), g["out"]
     flops = _separable_flops(tuple(x_shape), g)
-    return dict(macs=0, flops=flops, bytes=(math.prod(x_shape) + planes * Ho * Wo) * itemsize)
+    return Cost(macs=0, flops=flops, bytes=(math.prod(x_shape) + planes * Ho * Wo) * itemsize)

@@ -7,7 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from cvprimer.core.cost import itemsize
+from cvprimer.core.call import Call
+from cvprimer.core.cost import Cost
 from cvprimer.core.function import Function
 from cvprimer.core.geometry import Global
 from cvprimer.core.saves import NOTHING
@@ -15,9 +16,9 @@ from cvprimer.core.tensor import Tensor
 from cvprimer.functional.pooling._window import check_planes
 
 
-def _plane_infer(x: np.ndarray) -> tuple[tuple[int, ...], np.dtype]:
+def _plane_infer(call: Call) -> tuple[tuple[int, ...], np.dtype]:
     """The analyzer's ``infer``: each (H, W) plane reduced to (1, 1)."""
-    return x.shape[:-2] + (1, 1), x.dtype
+    return call.x.shape[:-2] + (1, 1), call.x.dtype
 
 
 class GlobalAvgPool2dFn(Function):
@@ -34,7 +35,7 @@ class GlobalAvgPool2dFn(Function):
     infer = staticmethod(_plane_infer)
 
     @staticmethod
-    def geometry(raw_inputs: Any, kwargs: Any, out_shapes: Any) -> Global:
+    def geometry(call: Call) -> Global:
         """Every output reads the whole plane."""
         return Global(note="global pooling")
 
@@ -49,9 +50,9 @@ class GlobalAvgPool2dFn(Function):
         return (np.broadcast_to(gy / (H * W), ctx.x_shape).copy(),)
 
     @staticmethod
-    def cost(inputs, outputs, **kw):
+    def cost(call):
         """The analyzer's protocol: :func:`cost` of the input's shape."""
-        return cost(np.shape(inputs[0]), itemsize=itemsize(outputs))
+        return cost(np.shape(call.x), itemsize=call.itemsize)
 
 
 class GlobalMaxPool2dFn(Function):
@@ -70,7 +71,7 @@ class GlobalMaxPool2dFn(Function):
     cost = staticmethod(GlobalAvgPool2dFn.cost)  # the same formula
 
     @staticmethod
-    def geometry(raw_inputs: Any, kwargs: Any, out_shapes: Any) -> Global:
+    def geometry(call: Call) -> Global:
         """Every output reads the whole plane."""
         return Global(note="global pooling")
 
@@ -129,8 +130,8 @@ def global_max_pool2d(x: Tensor) -> Tensor:
     return GlobalMaxPool2dFn.apply(x)
 
 
-def cost(x_shape: tuple[int, ...], itemsize: int = 4) -> dict[str, int]:
+def cost(x_shape: tuple[int, ...], itemsize: int = 4) -> Cost:
     """Forward cost of either global pool: ``H W - 1`` adds (or comparisons) per plane (+1 division
     for the average), no MACs; bytes = input read + output written."""
     planes, hw = math.prod(x_shape[:-2]), math.prod(x_shape[-2:])
-    return dict(macs=0, flops=planes * hw, bytes=(planes * hw + planes) * itemsize)
+    return Cost(macs=0, flops=planes * hw, bytes=(planes * hw + planes) * itemsize)

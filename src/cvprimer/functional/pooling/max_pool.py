@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from cvprimer.core.call import Call
+from cvprimer.core.cost import Cost
 from cvprimer.core.function import Function
 from cvprimer.core.geometry import Window
 from cvprimer.core.pool import batch_spans, pool_map
@@ -69,9 +71,9 @@ class MaxPool2dFn(Function):
     saves_for_backward = Saves(extra=(Extra("output", 0, "int8"),))  # arg-max within each window
 
     @staticmethod
-    def geometry(raw_inputs: Any, kwargs: Any, out_shapes: Any) -> Window:
+    def geometry(call: Call) -> Window:
         """A sliding window: kernel, stride, top/left padding, dilation of the resolved geometry."""
-        g = raw_inputs[1]
+        g = call.inputs[1]
         return Window(g["k"], g["s"], g["p"], g.get("d", (1, 1)))
 
     @staticmethod
@@ -96,15 +98,16 @@ class MaxPool2dFn(Function):
         return (y, _flat_index(arg, g, W).reshape(*lead, Ho, Wo)) if return_indices else y
 
     @staticmethod
-    def infer(x: np.ndarray, g: dict[str, Any], return_indices: bool) -> Any:
+    def infer(call: Call) -> Any:
         """Output shape(s) and dtype(s) for the shape-only trace (the analyzer's protocol)."""
+        x, g, return_indices = call.inputs
         shape = x.shape[:-2] + tuple(g["out"])
         return [(shape, x.dtype), (shape, np.dtype(np.int64))] if return_indices else (shape, x.dtype)
 
     @staticmethod
-    def cost(inputs: tuple[Any, ...], outputs: tuple[Any, ...], **kw: Any) -> dict[str, int]:
-        """:func:`cost` from the raw inputs (the analyzer's protocol)."""
-        x, g = inputs[0], inputs[1]
+    def cost(call: Call) -> Cost:
+        """:func:`cost` from the call's inputs (the analyzer's protocol)."""
+        x, g = call.inputs[:2]
         return _cost(x.shape, g, x.dtype.itemsize)
 
     @staticmethod
@@ -222,14 +225,14 @@ def max_pool2d(x: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0
 
 
 def cost(x_shape: tuple[int, ...], kernel_size: Any, stride: Any = None, padding: Any = 0,
-         dilation: Any = 1, ceil_mode: bool = False, itemsize: int = 4) -> dict[str, int]:
+         dilation: Any = 1, ceil_mode: bool = False, itemsize: int = 4) -> Cost:
     """Forward cost of :func:`max_pool2d`: no MACs, ``k_h k_w - 1`` comparisons per output,
     bytes = input read + output written + int64 indices written."""
     g = window_params("max_pool2d", tuple(x_shape), kernel_size, stride, padding, dilation, ceil_mode)
     return _cost(tuple(x_shape), g, itemsize)
 
 
-def _cost(x_shape: tuple[int, ...], g: dict[str, Any], itemsize: int) -> dict[str, int]:
+def _cost(x_shape: tuple[int, ...], g: dict[str, Any], itemsize: int) -> Cost:
     n_out = math.prod(x_shape[:-2]) * g["out"][0] * g["out"][1]
-    return dict(macs=0, flops=n_out * (g["k"][0] * g["k"][1] - 1),
+    return Cost(macs=0, flops=n_out * (g["k"][0] * g["k"][1] - 1),
                 bytes=math.prod(x_shape) * itemsize + n_out * (itemsize + 8))

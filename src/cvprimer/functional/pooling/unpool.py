@@ -7,7 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from cvprimer.core.cost import itemsize, numel
+from cvprimer.core.call import Call
+from cvprimer.core.cost import Cost, numel
 from cvprimer.core.function import Function
 from cvprimer.core.geometry import Transposed
 from cvprimer.core.saves import Saves
@@ -34,14 +35,15 @@ class MaxUnpool2dFn(Function):
     saves_for_backward = Saves(inputs=(1,))  # the indices
 
     @staticmethod
-    def infer(x, idx, out, window=None):
+    def infer(call):
         """The input's leading axes and the unpooled (H_out, W_out)."""
+        x, _, out = call.inputs[:3]
         return x.shape[:-2] + tuple(out), x.dtype
     @staticmethod
-    def geometry(raw_inputs: Any, kwargs: Any, out_shapes: Any) -> Transposed | None:
+    def geometry(call: Call) -> Transposed | None:
         """The transpose of the pooling window (``window`` = (k, s, p)): output o can only receive an input
         whose window holds it, i.e. the inputs i with o = i s - p + t, t < k. Undeclared without ``window``."""
-        w = kwargs.get("window")
+        w = call.kwargs.get("window")
         return None if w is None else Transposed(*w)
 
     @staticmethod
@@ -63,12 +65,11 @@ class MaxUnpool2dFn(Function):
         return (gx.reshape(ctx.x_shape),)
 
     @staticmethod
-    def cost(inputs, outputs, **kw):
+    def cost(call):
         """The analyzer's protocol: no arithmetic; values read (at their itemsize), indices read (at
         theirs: int64), output written (as the module-level :func:`cost`)."""
-        x, idx = inputs[:2]
-        return {"macs": 0, "flops": 0,
-                "bytes": numel(x) * (x.dtype.itemsize + idx.dtype.itemsize) + numel(outputs[0]) * itemsize(outputs)}
+        x, idx = call.inputs[:2]
+        return Cost(0, 0, numel(x) * (x.dtype.itemsize + idx.dtype.itemsize) + numel(call.out) * call.itemsize)
 
 
 def max_unpool2d(x: Tensor, indices: Any, kernel_size: Any, stride: Any = None, padding: Any = 0,
@@ -150,9 +151,9 @@ def _unpool_size(op: str, shape: tuple[int, ...], kernel_size: Any, stride: Any,
 
 
 def cost(x_shape: tuple[int, ...], kernel_size: Any, stride: Any = None, padding: Any = 0,
-         output_size: Any = None, itemsize: int = 4) -> dict[str, int]:
+         output_size: Any = None, itemsize: int = 4) -> Cost:
     """Forward cost of :func:`max_unpool2d`: no arithmetic; bytes = values and int64 indices read,
     zero-filled output written."""
     out = _unpool_size("max_unpool2d", tuple(x_shape), kernel_size, stride, padding, output_size)
     n_in, planes = math.prod(x_shape), math.prod(x_shape[:-2])
-    return dict(macs=0, flops=0, bytes=n_in * (itemsize + 8) + planes * out[0] * out[1] * itemsize)
+    return Cost(macs=0, flops=0, bytes=n_in * (itemsize + 8) + planes * out[0] * out[1] * itemsize)

@@ -7,7 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from cvprimer.core.cost import itemsize
+from cvprimer.core.call import Call
+from cvprimer.core.cost import Cost
 from cvprimer.core.function import Function
 from cvprimer.core.saves import NOTHING
 from cvprimer.core.tensor import Tensor
@@ -74,9 +75,9 @@ class InterpolateFn(Function):
     saves_for_backward = NOTHING  # the small 1-D operators
 
     @staticmethod
-    def geometry(raw_inputs: Any, kwargs: Any, out_shapes: Any) -> Any:
+    def geometry(call: Call) -> Any:
         """See :func:`resample_geometry` (raw inputs: x, mode, out, scales, align_corners)."""
-        x, mode, out, scales, align = raw_inputs[:5]
+        x, mode, out, scales, align = call.inputs[:5]
         return resample_geometry(mode, x.shape[-2:], tuple(out), align, scales)
 
     @staticmethod
@@ -113,15 +114,16 @@ class InterpolateFn(Function):
         return (gx.reshape(ctx.x_shape),)
 
     @staticmethod
-    def infer(x, mode, out, *rest):
+    def infer(call):
         """Output shape and dtype for the shape-only trace (the analyzer's protocol)."""
+        x, _, out = call.inputs[:3]
         return x.shape[:-2] + tuple(out), x.dtype
 
     @staticmethod
-    def cost(inputs, outputs, **kw):
+    def cost(call):
         """The analyzer's protocol: see the module-level :func:`cost`."""
-        x, mode, out = inputs[:3]
-        return cost(x.shape, size=tuple(out), mode=mode, itemsize=itemsize(outputs))
+        x, mode, out = call.inputs[:3]
+        return cost(x.shape, size=tuple(out), mode=mode, itemsize=call.itemsize)
 
 
 class InterpolateNdFn(Function):
@@ -177,15 +179,16 @@ class InterpolateNdFn(Function):
         return (np.ascontiguousarray(g),)
 
     @staticmethod
-    def infer(x, mode, out, *rest):
+    def infer(call):
         """Output shape and dtype for the shape-only trace (the analyzer's protocol)."""
+        x, _, out = call.inputs[:3]
         return x.shape[:2] + tuple(out), x.dtype
 
     @staticmethod
-    def cost(inputs, outputs, **kw):
+    def cost(call):
         """The analyzer's protocol: see the module-level :func:`cost`."""
-        x, mode, out = inputs[:3]
-        return cost(x.shape, size=tuple(out), mode=mode, itemsize=itemsize(outputs))
+        x, mode, out = call.inputs[:3]
+        return cost(x.shape, size=tuple(out), mode=mode, itemsize=call.itemsize)
 
 
 def _along(x: np.ndarray, A: np.ndarray, axis: int) -> np.ndarray:
@@ -295,7 +298,7 @@ upsample = interpolate
 
 
 def cost(x_shape: tuple[int, ...], size: Any = None, scale_factor: Any = None, mode: str = "nearest",
-         itemsize: int = 4) -> dict[str, int]:
+         itemsize: int = 4) -> Cost:
     """Forward cost of :func:`interpolate` counted per output sample as PyTorch computes it:
     linear 2 MACs, bilinear 4 (the 4 neighbours times their weights), trilinear 8, bicubic 16 (the 4x4
     neighbours), the nearest modes 0 (a copy); area as adaptive average pooling: no MACs, one add per input element of
@@ -312,4 +315,4 @@ def cost(x_shape: tuple[int, ...], size: Any = None, scale_factor: Any = None, m
         f64 = np.dtype(np.float64)
         taps = [int((adaptive_avg_matrix(n, o, f64) > 0).sum()) for n, o in zip(x_shape[2:], out, strict=True)]
         flops = planes * (math.prod(taps) + math.prod(out))
-    return dict(macs=macs, flops=flops, bytes=(math.prod(x_shape) + n_out) * itemsize)
+    return Cost(macs=macs, flops=flops, bytes=(math.prod(x_shape) + n_out) * itemsize)

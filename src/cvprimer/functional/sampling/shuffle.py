@@ -12,9 +12,10 @@ from typing import Any
 
 import numpy as np
 
-from cvprimer.core.cost import itemsize, same_shape_infer
+from cvprimer.core.call import Call, pointwise
+from cvprimer.core.cost import Cost, same_shape_infer
 from cvprimer.core.function import Function
-from cvprimer.core.geometry import Resample, Window, pointwise
+from cvprimer.core.geometry import Resample, Window
 from cvprimer.core.saves import NOTHING
 from cvprimer.core.tensor import Tensor
 
@@ -57,17 +58,18 @@ class PixelShuffleFn(Function):
     saves_for_backward = NOTHING
 
     @staticmethod
-    def infer(x, r):
+    def infer(call):
         """(*, C r^2, H, W) -> (*, C, H r, W r)."""
+        x, r = call.inputs
         *lead, c, h, w = x.shape
         return (*lead, c // (r * r), h * r, w * r), x.dtype
 
     float_only = False
 
     @staticmethod
-    def geometry(raw_inputs: Any, kwargs: Any, out_shapes: Any) -> Resample:
+    def geometry(call: Call) -> Resample:
         """Nearest upsampling by r of a channel rearrangement: output row o reads row floor(o / r)."""
-        r = raw_inputs[1]
+        r = call.inputs[1]
         return Resample((r, r), 1)
 
     @staticmethod
@@ -80,9 +82,9 @@ class PixelShuffleFn(Function):
         return (_unshuffle(gy, ctx.r),)
 
     @staticmethod
-    def cost(inputs, outputs, **kw):
+    def cost(call):
         """The analyzer's protocol: :func:`cost` of the input's shape."""
-        return cost(np.shape(inputs[0]), itemsize=itemsize(outputs))
+        return cost(np.shape(call.x), itemsize=call.itemsize)
 
 
 class PixelUnshuffleFn(Function):
@@ -97,8 +99,9 @@ class PixelUnshuffleFn(Function):
     saves_for_backward = NOTHING
 
     @staticmethod
-    def infer(x, r):
+    def infer(call):
         """(*, C, H r, W r) -> (*, C r^2, H, W)."""
+        x, r = call.inputs
         *lead, c, h, w = x.shape
         return (*lead, c * r * r, h // r, w // r), x.dtype
 
@@ -106,9 +109,9 @@ class PixelUnshuffleFn(Function):
     cost = staticmethod(PixelShuffleFn.cost)  # the same formula
 
     @staticmethod
-    def geometry(raw_inputs: Any, kwargs: Any, out_shapes: Any) -> Window:
+    def geometry(call: Call) -> Window:
         """An r x r window with stride r: output row o reads rows o r .. o r + r - 1."""
-        r = raw_inputs[1]
+        r = call.inputs[1]
         return Window((r, r), (r, r))
 
     @staticmethod
@@ -234,7 +237,7 @@ def channel_shuffle(x: Tensor, groups: int) -> Tensor:
     return ChannelShuffleFn.apply(x, g)
 
 
-def cost(x_shape: tuple[int, ...], itemsize: int = 4) -> dict[str, int]:
+def cost(x_shape: tuple[int, ...], itemsize: int = 4) -> Cost:
     """Forward cost of any of the three shuffles (a permuted copy): no arithmetic;
     bytes = input read + output written."""
-    return dict(macs=0, flops=0, bytes=2 * math.prod(x_shape) * itemsize)
+    return Cost(macs=0, flops=0, bytes=2 * math.prod(x_shape) * itemsize)
