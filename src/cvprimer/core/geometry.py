@@ -1,6 +1,6 @@
 r"""How an op maps output positions to the input positions it reads: the ops' geometry declarations.
 
-An op class declares its spatial geometry with a static method ``geometry(raw_inputs, kwargs, out_shapes)``
+An op class declares its spatial geometry with a static method ``geometry(call)`` (a :class:`~cvprimer.core.call.Call`)
 returning one of the small frozen types below (or None: the op does not say, and the analyzer reports its
 receptive field as "unknown"). The receptive-field and input-region analyses read only these types, never an
 op's name or its positional arguments. Every pair is per spatial axis (H, W) of an (N, C, H, W) tensor, and
@@ -222,21 +222,6 @@ def _window_text(kernel: Any, stride: Any, padding: Any, dilation: Any) -> str:
     return "x".join(f"{float(v):g}" for v in kernel) + f"/s{pair(stride)}/p{pair(padding)}/d{pair(dilation)}"
 
 POINTWISE = Pointwise()
-
-
-def pointwise(raw_inputs: Any, kwargs: Any, out_shapes: Any) -> Pointwise:
-    """``geometry`` of an elementwise op (every output position reads the same position of its inputs)."""
-    return POINTWISE
-
-
-def spatial_kept(raw_inputs: Any, kwargs: Any, out_shapes: Any) -> Pointwise | Global:
-    """``geometry`` of an op that keeps H and W (pointwise) or folds them away (global): a reduction, softmax,
-    a reshape. Pointwise when the output is 4-D with the first input's (H, W), else global."""
-    x = next((a for a in raw_inputs if isinstance(a, np.ndarray)), None)
-    out = tuple(out_shapes[0])
-    if x is not None and x.ndim == 4 and len(out) == 4 and out[-2:] == x.shape[-2:]:
-        return POINTWISE
-    return Global()
 
 
 def axis_rows(matrix_of: Callable[[int], np.ndarray]) -> Reads:
