@@ -296,12 +296,9 @@ class Augmentation(Experiment):
         "cutmix": {"en": "CutMix", "zh": "CutMix"},
     }
 
-    def run(self, ctx: Context) -> Result:
-        return self._measure(ctx)
-
-    def _measure(self, ctx: Context) -> Result:
-        if ctx.save_plots:  # pictures only: a seed whose plots are not kept skips drawing them
-            self._galleries(ctx)
+    def measure(self, ctx: Context) -> Result:
+        # pictures only: a seed whose plots are not kept skips making them
+        galleries = self._galleries(ctx) if ctx.save_plots else None
         kinds, kind_rows = kind_figures(ctx.child_rng())
         data = load_data("digits", ctx.pick(300, 300, tiny=100), ctx.pick(500, 500, tiny=100), ctx.rng)
         epochs = ctx.pick(15, 60, tiny=1)
@@ -316,26 +313,6 @@ class Augmentation(Experiment):
             fit(model, lean(data), epochs, gen, lr=3e-3, batch_size=64, transform=t, loss_fn=soft_cross_entropy)
             acc[name] = 100 * accuracy(model, data.x_val, data.y_val)
         gains = {k: round(acc[k] - acc["none"], 6) for k in TRAINED}
-
-        fig, ax = ctx.figure(1, 1, size=(8, 4))
-        order = sorted(TRAINED, key=lambda k: gains[k])
-        colors = {"geometric": "C0", "pixel": "C2", "erase": "C3", "mix": "C4"}
-        ax.barh(range(len(order)), [gains[k] for k in order], color=[colors[AUGS[k][0]] for k in order])
-        ax.set_yticks(range(len(order)), [tr(k, AUG_ZH[k]) for k in order])
-        ax.axvline(0, color="black", lw=0.8)
-        ax.set_xlabel(tr(f"validation accuracy change vs no augmentation (points; baseline {acc['none']:.1f}%)",
-                         f"相对不增强的验证准确率变化（百分点；基线 {acc['none']:.1f}%）"))
-        ax.set_title(tr(f"8x8 digits, {len(data.y_train)} training images: one augmentation at a time",
-                        f"8x8 digits，{len(data.y_train)} 张训练图像：每次只加一种增强"))
-        from matplotlib.patches import Patch
-
-        ax.legend(handles=[Patch(color=colors[f], label=tr(FAMILIES[f], FAMILIES_ZH[f])) for f in colors],
-                  fontsize=7, loc="upper left")
-        ctx.save_figure(fig, "gains", f"Change in validation accuracy on 8x8 digits when one augmentation is added "
-                        f"to training on {len(data.y_train)} images, sorted, coloured by kind (geometric, pixel "
-                        f"content, erasing, mixing).",
-                        f"在 {len(data.y_train)} 张 8x8 digits 上训练时加入单一增强后验证准确率的变化，按大小排序，"
-                        f"按类别着色（几何、像素内容、擦除、混合）。")
 
         fam = {f: round(float(np.mean([gains[k] for k in TRAINED if AUGS[k][0] == f])), 6) for f in FAMILIES}
         best = max(TRAINED, key=lambda k: gains[k])
@@ -365,50 +342,84 @@ class Augmentation(Experiment):
                                  {"en": f"8x8 digits, {len(data.y_train)} training images, {epochs} epochs, same "
                                         f"weights and batches for every run.",
                                   "zh": f"8x8 digits，{len(data.y_train)} 张训练图像，{epochs} 个 epoch，"
-                                        f"每次训练的初始权重和批次相同。"})])
+                                        f"每次训练的初始权重和批次相同。"})],
+            series={"gains": gains, "acc_none": acc["none"], "n_train": len(data.y_train), "galleries": galleries})
 
-    def _galleries(self, ctx: Context) -> None:
-        # its own generator, so drawing the pictures or not never shifts the measured figures' random stream
+    def draw(self, res: Result, ctx: Context) -> None:
+        if res.series["galleries"] is not None:
+            self._draw_galleries(ctx, res.series["galleries"])
+        gains, acc_none, n_train = res.series["gains"], res.series["acc_none"], res.series["n_train"]
+        fig, ax = ctx.figure(1, 1, size=(8, 4))
+        order = sorted(TRAINED, key=lambda k: gains[k])
+        colors = {"geometric": "C0", "pixel": "C2", "erase": "C3", "mix": "C4"}
+        ax.barh(range(len(order)), [gains[k] for k in order], color=[colors[AUGS[k][0]] for k in order])
+        ax.set_yticks(range(len(order)), [tr(k, AUG_ZH[k]) for k in order])
+        ax.axvline(0, color="black", lw=0.8)
+        ax.set_xlabel(tr(f"validation accuracy change vs no augmentation (points; baseline {acc_none:.1f}%)",
+                         f"相对不增强的验证准确率变化（百分点；基线 {acc_none:.1f}%）"))
+        ax.set_title(tr(f"8x8 digits, {n_train} training images: one augmentation at a time",
+                        f"8x8 digits，{n_train} 张训练图像：每次只加一种增强"))
+        from matplotlib.patches import Patch
+
+        ax.legend(handles=[Patch(color=colors[f], label=tr(FAMILIES[f], FAMILIES_ZH[f])) for f in colors],
+                  fontsize=7, loc="upper left")
+        ctx.save_figure(fig, "gains", f"Change in validation accuracy on 8x8 digits when one augmentation is added "
+                        f"to training on {n_train} images, sorted, coloured by kind (geometric, pixel "
+                        f"content, erasing, mixing).",
+                        f"在 {n_train} 张 8x8 digits 上训练时加入单一增强后验证准确率的变化，按大小排序，"
+                        f"按类别着色（几何、像素内容、擦除、混合）。")
+
+    @staticmethod
+    def _galleries(ctx: Context) -> dict[str, Any]:
+        """Every augmentation applied once to a sample photograph (with its mask and box) and, where it takes one
+        channel, to an MNIST digit: ``{"photo": [(name, Batch)], "original": Batch, "digit": [(name, image)],
+        "digit_original": image}``, images (C, H, W)."""
+        # its own generator, so making the pictures or not never shifts the measured figures' random stream
         gen = np.random.default_rng((ctx.seed, 42))
         batch = photo_batch(ctx.pick(4, 2))
         h = batch.size[0]
-        names = list(AUGS)
+        photo = [(name, apply_gallery(AUGS[name][2](h), batch, np.random.default_rng(gen.integers(2**63))))
+                 for name in AUGS]
+        d = load_data("mnist_sample", 20, 10, ctx.seed)
+        digit = np.stack([d.x_train[d.y_train == 2][0], d.x_train[d.y_train == 7][0]])
+        db = A.Batch(digit, labels=np.array([0, 1]))
+        digits = []
+        for name in AUGS:
+            t = AUGS[name][2](28)
+            if name in ("color jitter (RGB)", "grayscale"):
+                continue  # RGB-only
+            out = apply_gallery(t, db, np.random.default_rng(gen.integers(2**63)))
+            digits.append((name, out.images[0]))
+        return {"photo": photo, "original": batch, "digit": digits, "digit_original": digit[0]}
+
+    def _draw_galleries(self, ctx: Context, g: dict[str, Any]) -> None:
+        batch = g["original"]
         fig, axes = ctx.figure(3, 6, size=(15, 6.6))
         cells = axes.ravel()
         assert batch.masks is not None and batch.boxes is not None  # photo_batch() carries masks and boxes
         self._show(cells[0], batch.images[0], batch.masks[0], batch.boxes[0],
                    tr("original (mask, box)", "原图（掩码、框）"))
-        for ax, name in zip(cells[1:], names, strict=False):
-            out = apply_gallery(AUGS[name][2](h), batch, np.random.default_rng(gen.integers(2**63)))
+        for ax, (name, out) in zip(cells[1:], g["photo"], strict=False):
             label = label_zh = ""
             if out.labels is not None and np.ndim(out.labels) == 2:
                 label = f"\nlabel {out.labels[0, 0]:.2f} china + {out.labels[0, 1]:.2f} flower"
                 label_zh = f"\n标签 {out.labels[0, 0]:.2f} 宫殿 + {out.labels[0, 1]:.2f} 花"
             self._show(ax, out.images[0], None if out.masks is None else out.masks[0],
                        None if out.boxes is None else out.boxes[0], tr(name + label, AUG_ZH[name] + label_zh))
-        for ax in cells[len(names) + 1:]:
+        for ax in cells[len(g["photo"]) + 1:]:
             ax.set_axis_off()
         ctx.save_figure(fig, "gallery_photo", "Every augmentation applied to a sample photograph; the yellow outline "
                         "is a segmentation mask and the red rectangle a box, both transformed with the image (mixup "
                         "and cutmix mix in the second photograph and its label instead).",
                         "每种增强作用在一张样例照片上；黄色轮廓是分割掩码，红框是目标框，二者随图像一同变换"
                         "（mixup 和 cutmix 改为混入第二张照片及其标签）。")
-        d = load_data("mnist_sample", 20, 10, ctx.seed)
-        digit = np.stack([d.x_train[d.y_train == 2][0], d.x_train[d.y_train == 7][0]])
-        db = A.Batch(digit, labels=np.array([0, 1]))
         fig, axes = ctx.figure(3, 6, size=(12, 6.4))
         cells = axes.ravel()
-        cells[0].imshow(digit[0, 0], cmap="gray", vmin=0, vmax=1)
+        cells[0].imshow(g["digit_original"][0], cmap="gray", vmin=0, vmax=1)
         cells[0].set_title(tr("original", "原图"), fontsize=8)
-        shown = 1
-        for name in names:
-            t = AUGS[name][2](28)
-            if name in ("color jitter (RGB)", "grayscale"):
-                continue  # RGB-only
-            out = apply_gallery(t, db, np.random.default_rng(gen.integers(2**63)))
-            cells[shown].imshow(out.images[0, 0], cmap="gray", vmin=0, vmax=1)
+        for shown, (name, img) in enumerate(g["digit"], start=1):
+            cells[shown].imshow(img[0], cmap="gray", vmin=0, vmax=1)
             cells[shown].set_title(tr(name, AUG_ZH[name]), fontsize=8)
-            shown += 1
         for ax in cells:
             ax.set_axis_off()
         ctx.save_figure(fig, "gallery_digit", "The augmentations that apply to one-channel images, on an MNIST digit "

@@ -261,10 +261,7 @@ class WarmUp(Experiment):
         "warm": {"en": "warm-up", "zh": "预热"},
     }
 
-    def run(self, ctx: Context) -> Result:
-        return self._measure(ctx)
-
-    def _measure(self, ctx: Context) -> Result:
+    def measure(self, ctx: Context) -> Result:
         data = load_data("digits", ctx.pick(400, 1200, tiny=400), ctx.pick(360, 360, tiny=200), ctx.rng,
                          standardize=True)
         steps_per_epoch = int(np.ceil(len(data.y_train) / 32))
@@ -272,8 +269,27 @@ class WarmUp(Experiment):
         warm = max(1, epochs // 3) * steps_per_epoch  # a third of the run, rounded down to whole epochs
         seeds = [int(s) for s in ctx.rng.integers(2**31, size=ctx.pick(2, 5, tiny=1))]
         probe = (data.x_val[:200], data.y_val[:200])
-        figures, rows = {}, []
-        runs: dict[float, Any] = {}
+        figures, rows, runs = self._sweep(data, seeds, epochs, warm, probe)
+        upd0, upd_w, n_par = self._early_steps(figures, runs, warm)
+        bn_var = self._bn_variance(figures, data, seeds[0], warm, probe[0])
+        claim = {k: v for k, v in figures.items() if k in CLAIM_FIGURES}
+        beyond = {k: v for k, v in figures.items() if k not in CLAIM_FIGURES}
+        cols = ["lr", "warm-up", "mean val acc", "fail rate", "median early spike"]
+        return Result(figures=claim, beyond=beyond, beyond_tables=[Table("sweep", cols, rows, {
+            "en": f"Adam, {epochs} epochs, {len(seeds)} seeds per cell; warm-up over the first {warm} steps.",
+            "zh": f"Adam，{epochs} 轮，每格 {len(seeds)} 个随机种子；预热为前 {warm} 步。"})],
+            series={"upd_none": upd0, "upd_warm": upd_w, "n_par": n_par,
+                    "bn_var_none": bn_var[0], "bn_var_warm": bn_var[warm]})
+
+    @staticmethod
+    def _sweep(data: Any, seeds: list[int], epochs: int, warm: int, probe: tuple[np.ndarray, np.ndarray]
+               ) -> tuple[dict[str, Figure], list[list[Any]], dict[int, list[Any]]]:
+        """Every learning rate of ``LRS`` with and without warm-up over ``seeds``: fail rates, median early spikes,
+        the largest stable rate each way (figures), the sweep table's rows, and at the top rate the probed first
+        steps of each seed (``runs[w]``, w = 0 or ``warm``)."""
+        figures: dict[str, Figure] = {}
+        rows: list[list[Any]] = []
+        runs: dict[int, list[Any]] = {}
         for lr in LRS:
             for w in (0, warm):
                 accs, spikes = [], []
@@ -300,6 +316,14 @@ class WarmUp(Experiment):
         top = f"{LRS[-1]:g}"
         figures["spike_ratio_top_lr"] = Figure(figures[f"spike_none_{top}"].value
                                                / figures[f"spike_warm_{top}"].value, "x")
+        return figures, rows, runs
+
+    @staticmethod
+    def _early_steps(figures: dict[str, Figure], runs: dict[int, list[Any]], warm: int
+                     ) -> tuple[np.ndarray, np.ndarray, int]:
+        """The probed first steps at the top rate, classified (overshoot, over-fit) into ``figures``, with Adam's
+        update norms; returns the first seed's update norms (steps,) without and with warm-up and the parameter
+        count P of the MLP."""
         over, overfit = classify_steps([r for rows_ in runs[0] for r in rows_])
         over_w, overfit_w = classify_steps([r for rows_ in runs[warm] for r in rows_])
         figures["early_overshoot_frac"] = Figure(over, "fraction")
@@ -312,20 +336,32 @@ class WarmUp(Experiment):
         n_par = sum(p.data.size for p in DeepMLP(8, 64).parameters())
         figures["adam_first_update_over_lr_sqrtP"] = Figure(upd0[0] / (LRS[-1] * np.sqrt(n_par)), "ratio")
         figures["adam_update_norm_ratio_first10"] = Figure(float(upd0[:10].sum() / upd_w[:10].sum()), "x")
+        return upd0, upd_w, n_par
 
+    @staticmethod
+    def _bn_variance(figures: dict[str, Figure], data: Any, seed: int, warm: int, probe_x: np.ndarray
+                     ) -> dict[int, np.ndarray]:
+        """The BN variant's first epoch at the top rate without and with warm-up: the relative change per step of
+        the variance, over ``probe_x``, of what enters its first batch norm (``{w: (steps - 1,)}``), its mean over
+        the first 10 steps and the ratio of the two into ``figures``."""
         bn_var = {}
         for w in (0, warm):
-            cb = ProbeVariance(probe[0], EARLY)
-            _train(data, LRS[-1], w, seeds[0], 1, [cb], bn=True)  # the first epoch has >= 11 steps
+            cb = ProbeVariance(probe_x, EARLY)
+            _train(data, LRS[-1], w, seed, 1, [cb], bn=True)  # the first epoch has >= 11 steps
             v = np.array(cb.vars)
             bn_var[w] = np.abs(np.diff(v, axis=0)).mean(1) / v[:-1].mean(1)  # relative change per step
         figures["bn_var_change_none"] = Figure(float(np.mean(bn_var[0][:10])), "relative per step")
         figures["bn_var_change_warm"] = Figure(float(np.mean(bn_var[warm][:10])), "relative per step")
+        figures["bn_var_ratio"] = Figure(figures["bn_var_change_none"].value
+                                         / figures["bn_var_change_warm"].value, "x")
+        return bn_var
 
+    def draw(self, res: Result, ctx: Context) -> None:
+        s, f = res.series, {**res.figures, **res.beyond}
+        upd0, upd_w = s["upd_none"], s["upd_warm"]
         fig, axes = ctx.figure(1, 3, size=(13, 3.8))
         for lr in LRS:
-            axes[0].plot(["none", "warm-up"],
-                         [figures[f"spike_none_{lr:g}"].value, figures[f"spike_warm_{lr:g}"].value],
+            axes[0].plot(["none", "warm-up"], [f[f"spike_none_{lr:g}"].value, f[f"spike_warm_{lr:g}"].value],
                          marker="o", label=tr(f"lr {lr:g}", f"学习率 {lr:g}"))
         axes[0].set_yscale("log")
         axes[0].set_ylabel(tr(f"peak loss in first {EARLY} steps / first loss", f"前 {EARLY} 步的峰值损失 / 初始损失"))
@@ -333,13 +369,13 @@ class WarmUp(Experiment):
         axes[0].legend()
         axes[1].semilogy(np.arange(1, len(upd0) + 1), upd0, marker=".", label="no warm-up")
         axes[1].semilogy(np.arange(1, len(upd_w) + 1), upd_w, marker=".", label="warm-up")
-        axes[1].axhline(LRS[-1] * np.sqrt(n_par), color="k", ls=":", lw=1, label="lr x sqrt(#params)")
+        axes[1].axhline(LRS[-1] * np.sqrt(s["n_par"]), color="k", ls=":", lw=1, label="lr x sqrt(#params)")
         axes[1].set_xlabel("step")
         axes[1].set_ylabel("||theta_t - theta_(t-1)||")
         axes[1].set_title(tr(f"Adam's update norm, lr {LRS[-1]:g}", f"Adam 的更新范数，学习率 {LRS[-1]:g}"))
         axes[1].legend(fontsize=7)
-        for w, lab in ((0, "no warm-up"), (warm, "warm-up")):
-            axes[2].plot(np.arange(2, len(bn_var[w]) + 2), bn_var[w], marker=".", label=lab)
+        for v, lab in ((s["bn_var_none"], "no warm-up"), (s["bn_var_warm"], "warm-up")):
+            axes[2].plot(np.arange(2, len(v) + 2), v, marker=".", label=lab)
         axes[2].set_xlabel("step")
         axes[2].set_yscale("log")
         axes[2].set_ylabel("relative change of its variance per step")
@@ -353,14 +389,6 @@ class WarmUp(Experiment):
                         "左：各学习率下有无预热时，前 30 步的最大损失与第一步损失之比。中：学习率 0.08 时 Adam "
                         "每一步参数更新的范数。右：学习率 0.08 时 BN 版本中进入第一层批归一化的特征"
                         "在固定留出图像上的方差每步的相对变化。")
-        figures["bn_var_ratio"] = Figure(figures["bn_var_change_none"].value
-                                         / figures["bn_var_change_warm"].value, "x")
-        claim = {k: v for k, v in figures.items() if k in CLAIM_FIGURES}
-        beyond = {k: v for k, v in figures.items() if k not in CLAIM_FIGURES}
-        cols = ["lr", "warm-up", "mean val acc", "fail rate", "median early spike"]
-        return Result(figures=claim, beyond=beyond, beyond_tables=[Table("sweep", cols, rows, {
-            "en": f"Adam, {epochs} epochs, {len(seeds)} seeds per cell; warm-up over the first {warm} steps.",
-            "zh": f"Adam，{epochs} 轮，每格 {len(seeds)} 个随机种子；预热为前 {warm} 步。"})])
 
     @staticmethod
     def decide(figures: Mapping[str, float], thresholds: Mapping[str, float]) -> tuple[str, Text]:
