@@ -15,7 +15,9 @@ Summed over input channels, each of the 16 positions xi of the 4x4 arrays is a m
 with ``U[xi] = (G g G^T)[xi]`` as a (C_out, C_in) matrix and ``V[xi]`` the transformed tiles as
 (C_in, tiles), ``M[xi] = U[xi] @ V[xi]`` and ``Y = A^T M A`` per tile. The GEMMs do 16 C_in C_out
 multiply-adds per 2x2 outputs where the direct conv does 4 x 9 = 36 (2.25x fewer); the transforms
-(additions only, compiled loops streaming the NCHW planes) cost a few passes over the data.
+(additions only) cost a few passes over the data: ``_winograd_tiles.py`` writes them as flat loops over
+a block's tiles that the compiler vectorises, with the tiles of a block ordered (tile row, image,
+tile column) inside each channel's run of V and M.
 
 The three maps of a conv, all on the same transforms:
 
@@ -46,141 +48,13 @@ import numpy as np
 
 from cvprimer.core import jit
 from cvprimer.core.settings import settings
+from cvprimer.functional.conv._winograd_tiles import grad_tiles, input_tiles, output_tiles
 
 
 def wino_applies(g: Any) -> bool:
     """3x3 kernel, stride 1, no dilation, one group, non-negative padding of at most 2."""
     return (g.k == (3, 3) and g.s == (1, 1) and g.d == (1, 1) and g.groups == 1
             and all(0 <= p <= 2 for p in g.pads))
-
-
-@jit.inline
-def _fill(P, plane, pt, pl):  # pragma: no cover - compiled
-    """Copy ``plane`` into P at (pt, pl) (rows/columns that fall outside P dropped; pt, pl >= 0). The rest of P
-    is never written: the caller zeroes it once for all planes of one size."""
-    H = min(plane.shape[0], P.shape[0] - pt)
-    W = min(plane.shape[1], P.shape[1] - pl)
-    for r in range(H):
-        dst = P[r + pt]
-        src = plane[r]
-        for u in range(W):
-            dst[u + pl] = src[u]
-
-
-@jit.inline
-def _fill_keep(P, plane, kept, pt, pl):  # pragma: no cover - compiled
-    """:func:`_fill`, and kept = plane in the same pass (each value read once, written twice)."""
-    H, W = plane.shape
-    Hc = min(H, P.shape[0] - pt)
-    Wc = min(W, P.shape[1] - pl)
-    for r in range(H):
-        src = plane[r]
-        out = kept[r]
-        if r < Hc:
-            dst = P[r + pt]
-            for u in range(Wc):
-                v = src[u]
-                dst[u + pl] = v
-                out[u] = v
-            for u in range(Wc, W):
-                out[u] = src[u]
-        else:
-            for u in range(W):
-                out[u] = src[u]
-
-
-@jit.kernel
-def _input_tiles(x, pt, pl, th, tw, B, P, keep, copy):  # pragma: no cover - compiled
-    """B[4 a + b, c t + (n th + i) tw + j] = (B^T d B)[a, b] for the 4x4 tile d of x[n, c] at (2 i - pt, 2 j - pl)
-    (zeros outside x; t = N th tw): the (16, C, t) tiles V of :func:`_tiles` in the 2-D block buffer ``B``.
-    P is a (2 th + 2, 2 tw + 2) scratch plane. With ``copy``, keep[n, c] = x[n, c] too (the plane is in cache
-    then). Direct 2-D indexing of B and P (no per-row slices) measured 8-20% faster."""
-    N, C = x.shape[:2]
-    t = N * th * tw
-    P[:] = 0
-    for n in range(N):
-        for c in range(C):
-            if copy:
-                _fill_keep(P, x[n, c], keep[n, c], pt, pl)
-            else:
-                _fill(P, x[n, c], pt, pl)
-            for i in range(th):
-                r = 2 * i
-                t0 = c * t + (n * th + i) * tw
-                for j in range(tw):
-                    u = 2 * j
-                    # each row of the tile times B: (a, b, c, d) -> (a - c, b + c, c - b, b - d)
-                    e00, e01 = P[r, u] - P[r, u + 2], P[r, u + 1] + P[r, u + 2]
-                    e02, e03 = P[r, u + 2] - P[r, u + 1], P[r, u + 1] - P[r, u + 3]
-                    e10, e11 = P[r + 1, u] - P[r + 1, u + 2], P[r + 1, u + 1] + P[r + 1, u + 2]
-                    e12, e13 = P[r + 1, u + 2] - P[r + 1, u + 1], P[r + 1, u + 1] - P[r + 1, u + 3]
-                    e20, e21 = P[r + 2, u] - P[r + 2, u + 2], P[r + 2, u + 1] + P[r + 2, u + 2]
-                    e22, e23 = P[r + 2, u + 2] - P[r + 2, u + 1], P[r + 2, u + 1] - P[r + 2, u + 3]
-                    e30, e31 = P[r + 3, u] - P[r + 3, u + 2], P[r + 3, u + 1] + P[r + 3, u + 2]
-                    e32, e33 = P[r + 3, u + 2] - P[r + 3, u + 1], P[r + 3, u + 1] - P[r + 3, u + 3]
-                    # then B^T on the left combines the rows the same way
-                    k = t0 + j
-                    B[0, k], B[1, k], B[2, k], B[3, k] = e00 - e20, e01 - e21, e02 - e22, e03 - e23
-                    B[4, k], B[5, k], B[6, k], B[7, k] = e10 + e20, e11 + e21, e12 + e22, e13 + e23
-                    B[8, k], B[9, k], B[10, k], B[11, k] = e20 - e10, e21 - e11, e22 - e12, e23 - e13
-                    B[12, k], B[13, k], B[14, k], B[15, k] = e10 - e30, e11 - e31, e12 - e32, e13 - e33
-
-
-@jit.kernel
-def _output_tiles(B, th, tw, y):  # pragma: no cover - compiled
-    """y[n, o, 2 i + u, 2 j + v] = (A^T m A)[u, v], m[a, b] = B[4 a + b, o t + (n th + i) tw + j] (the (16, O, t)
-    tiles M of :func:`_tiles`, t = N th tw), cropped to y."""
-    N, O, Ho, Wo = y.shape
-    t = N * th * tw
-    for n in range(N):
-        for o in range(O):
-            yo = y[n, o]
-            for i in range(th):
-                t0 = o * t + (n * th + i) * tw
-                h = 2 * i
-                two = h + 1 < Ho
-                for j in range(tw):
-                    k = t0 + j
-                    # each row times A: (a, b, c, d) -> (a + b + c, b - c - d)
-                    s00, s01 = B[0, k] + B[1, k] + B[2, k], B[1, k] - B[2, k] - B[3, k]
-                    s10, s11 = B[4, k] + B[5, k] + B[6, k], B[5, k] - B[6, k] - B[7, k]
-                    s20, s21 = B[8, k] + B[9, k] + B[10, k], B[9, k] - B[10, k] - B[11, k]
-                    s30, s31 = B[12, k] + B[13, k] + B[14, k], B[13, k] - B[14, k] - B[15, k]
-                    u = 2 * j
-                    yo[h, u] = s00 + s10 + s20
-                    if u + 1 < Wo:
-                        yo[h, u + 1] = s01 + s11 + s21
-                    if two:
-                        yo[h + 1, u] = s10 - s20 - s30
-                        if u + 1 < Wo:
-                            yo[h + 1, u + 1] = s11 - s21 - s31
-
-
-@jit.kernel
-def _grad_tiles(gy, th, tw, B, Q):  # pragma: no cover - compiled
-    """B[4 a + b, o t + (n th + i) tw + j] = (A q A^T)[a, b], q the 2x2 block of gy[n, o] at (2 i, 2 j) (zeros past
-    gy; t = N th tw); Q is a (2 th, 2 tw) scratch plane."""
-    N, O = gy.shape[:2]
-    t = N * th * tw
-    Q[:] = 0
-    for n in range(N):
-        for o in range(O):
-            _fill(Q, gy[n, o], 0, 0)
-            for i in range(th):
-                r = 2 * i
-                t0 = o * t + (n * th + i) * tw
-                for j in range(tw):
-                    u = 2 * j
-                    # rows of q times A^T: (a, b) -> (a, a + b, a - b, -b)
-                    a0, a1, a2, a3 = Q[r, u], Q[r, u] + Q[r, u + 1], Q[r, u] - Q[r, u + 1], -Q[r, u + 1]
-                    b0, b1 = Q[r + 1, u], Q[r + 1, u] + Q[r + 1, u + 1]
-                    b2, b3 = Q[r + 1, u] - Q[r + 1, u + 1], -Q[r + 1, u + 1]
-                    # then A on the left: rows (a, a + b, a - b, -b)
-                    k = t0 + j
-                    B[0, k], B[1, k], B[2, k], B[3, k] = a0, a1, a2, a3
-                    B[4, k], B[5, k], B[6, k], B[7, k] = a0 + b0, a1 + b1, a2 + b2, a3 + b3
-                    B[8, k], B[9, k], B[10, k], B[11, k] = a0 - b0, a1 - b1, a2 - b2, a3 - b3
-                    B[12, k], B[13, k], B[14, k], B[15, k] = -b0, -b1, -b2, -b3
 
 
 def _buffer(rows: int, t: int, dtype: Any) -> np.ndarray:
@@ -268,16 +142,15 @@ def _forward_tiles(x: np.ndarray, U: np.ndarray, pt: int, pl: int, out: tuple[in
     nb = _images_per_block(N, C, O, th * tw, dt.itemsize)
     T = nb * th * tw
     vbuf, mbuf = _buffer(C, T, dt), _buffer(O, T, dt)
-    P = np.empty((2 * th + 2, 2 * tw + 2), dt)
     copy = keep is not None
-    tiles_in, tiles_out = _input_tiles.compiled, _output_tiles.compiled  # one lookup, not one per block
+    tiles_in, tiles_out = input_tiles.compiled, output_tiles.compiled  # one lookup, not one per block
     for a in range(0, N, nb):
         b = min(N, a + nb)
         t = (b - a) * th * tw
         V, M = _tiles(vbuf, C, t), _tiles(mbuf, O, t)
-        tiles_in(x[a:b], pt, pl, th, tw, vbuf, P, keep[a:b] if keep is not None else x[a:b], copy)
+        tiles_in(x[a:b], pt, pl, th, tw, vbuf, t, keep[a:b] if keep is not None else x[a:b], copy)
         np.matmul(U, V, out=M)
-        tiles_out(mbuf, th, tw, y[a:b])
+        tiles_out(mbuf, th, tw, y[a:b], t)
     return y
 
 
@@ -306,16 +179,15 @@ def wino_grad_weight(x: np.ndarray, gy: np.ndarray, w_shape: tuple[int, ...], g:
     nb = _images_per_block(N, C, O, th * tw, dt.itemsize)
     T = nb * th * tw
     vbuf, mbuf = _buffer(C, T, dt), _buffer(O, T, dt)
-    P, Q = np.empty((2 * th + 2, 2 * tw + 2), dt), np.empty((2 * th, 2 * tw), dt)
     Ub = np.zeros((16, O, C), dt)
     part = np.empty((16, O, C), dt)
-    tiles_in, tiles_grad = _input_tiles.compiled, _grad_tiles.compiled
+    tiles_in, tiles_grad = input_tiles.compiled, grad_tiles.compiled
     for a in range(0, N, nb):
         b = min(N, a + nb)
         t = (b - a) * th * tw
         V, Mb = _tiles(vbuf, C, t), _tiles(mbuf, O, t)
-        tiles_in(x[a:b], g.pads[0], g.pads[2], th, tw, vbuf, P, x[a:b], False)
-        tiles_grad(gy[a:b], th, tw, mbuf, Q)
+        tiles_in(x[a:b], g.pads[0], g.pads[2], th, tw, vbuf, t, x[a:b], False)
+        tiles_grad(gy[a:b], th, tw, mbuf, t)
         np.matmul(Mb, V.transpose(0, 2, 1), out=part)
         Ub += part
     gw = np.empty(w_shape, dt)
