@@ -241,10 +241,12 @@ class Function:
     """
 
     float_only: ClassVar[bool] = True
+    # (typed Callable[..., R]: mypy binds the first parameter of a Callable class attribute as if it were self;
+    # the one-Call signature is checked when a subclass is created, see __init_subclass__)
     #: optional ``infer(call) -> (shape, dtype) | list of them`` for shape_only mode
-    infer: ClassVar[Callable[[Call], Any] | None] = None
+    infer: ClassVar[Callable[..., Any] | None] = None
     #: optional ``cost(call) -> Cost`` for the analyzer; an op without one is reported as uncounted
-    cost: ClassVar[Callable[[Call], Cost] | None] = None
+    cost: ClassVar[Callable[..., Cost] | None] = None
     #: the output is a view of an input (reshape, permute, expand, basic slicing, split): no new memory
     is_view: ClassVar[bool] = False
     #: a multiply-accumulate op (conv, linear, matmul, attention): its "macs" are the ones the
