@@ -133,7 +133,7 @@ class Stacked3x3(Experiment):
         "one_5x5": {"en": "one 5x5 conv", "zh": "一个 5x5 卷积"},
     }
 
-    def run(self, ctx: Context) -> Result:
+    def measure(self, ctx: Context) -> Result:
         c = 64
         s3, s5 = nn.Sequential(*stacked_block(c, c), nn.ReLU()), nn.Sequential(*big_block(c, c), nn.ReLU())
         s3.eval()
@@ -155,16 +155,6 @@ class Stacked3x3(Experiment):
         acc = {k: f.val_acc for k, f in fits.items()}
         net_params = {k: cost(b(), (1, 1, 28, 28))["params"] for k, b in builders.items()}
 
-        fig, ax = ctx.figure(1, 1, size=(5.2, 3.4))
-        for k, f in fits.items():
-            ax.plot(range(1, len(f.history) + 1), f.curve("val_acc"), marker="o",
-                    label=tr(f"{k} ({net_params[k]:,} params)", f"{k}（{net_params[k]:,} 个参数）"))
-        ax.set(xlabel="epoch", ylabel="validation accuracy", title="MNIST sample: stacked 3x3 vs 5x5 stages")
-        ax.legend()
-        ctx.save_figure(fig, "accuracy", "Validation accuracy per epoch of two small CNNs on the MNIST sample whose "
-                        "middle stages are two 3x3 convs or one 5x5 conv.",
-                        "两个小型 CNN 在 MNIST 样本上每轮的验证精度，它们的中间两级分别是两个 3x3 卷积"
-                        "或一个 5x5 卷积。")
         rows = [["two 3x3", conv_params["3"], k3["macs"], k3["rf"], side3, acts["3"]],
                 ["one 5x5", conv_params["5"], k5["macs"], k5["rf"], side5, acts["5"]]]
         return Result(
@@ -179,7 +169,21 @@ class Stacked3x3(Experiment):
                                        "RF (autograd)", "ReLUs"], rows,
                           {"en": "Receptive field in input pixels; parameters of the conv weights.",
                            "zh": "感受野以输入像素计；参数量为卷积权重。"})],
+            series={"curves": {k: f.curve("val_acc") for k, f in fits.items()}, "net_params": net_params},
         )
+
+    def draw(self, res: Result, ctx: Context) -> None:
+        net_params = res.series["net_params"]
+        fig, ax = ctx.figure(1, 1, size=(5.2, 3.4))
+        for k, curve in res.series["curves"].items():
+            ax.plot(range(1, len(curve) + 1), curve, marker="o",
+                    label=tr(f"{k} ({net_params[k]:,} params)", f"{k}（{net_params[k]:,} 个参数）"))
+        ax.set(xlabel="epoch", ylabel="validation accuracy", title="MNIST sample: stacked 3x3 vs 5x5 stages")
+        ax.legend()
+        ctx.save_figure(fig, "accuracy", "Validation accuracy per epoch of two small CNNs on the MNIST sample whose "
+                        "middle stages are two 3x3 convs or one 5x5 conv.",
+                        "两个小型 CNN 在 MNIST 样本上每轮的验证精度，它们的中间两级分别是两个 3x3 卷积"
+                        "或一个 5x5 卷积。")
 
     @classmethod
     def takeaway_case(cls, figures: Mapping[str, float], verdict: str) -> str:

@@ -119,7 +119,7 @@ class GroupConv(Experiment):
         "shuffle_reach": {"en": "share of groups reached after a channel shuffle", "zh": "通道重排后可达的组比例"},
     }
 
-    def run(self, ctx: Context) -> Result:
+    def measure(self, ctx: Context) -> Result:
         rng = np.random.default_rng(45)
         c = 64
         gs = (1, 2, 4, 8, 16, 32, 64)
@@ -152,29 +152,6 @@ class GroupConv(Experiment):
         cross = float(plain[~np.eye(g, dtype=bool)].sum())
         reach = float(shuffled.mean())
 
-        fig, axes = ctx.figure(1, 3, size=(12, 3.5))
-        ax = axes[0]
-        ax.loglog(gs, [costs[g]["params"] / costs[1]["params"] for g in gs], "o-", label="parameters (analyzer)")
-        ax.loglog(gs, [costs[g]["macs"] / costs[1]["macs"] for g in gs], "x--", label="MACs (analyzer)")
-        ax.loglog(gs, [t[g] / t[1] for g in gs], "s-", label="measured time")
-        ax.loglog(gs, [1 / g for g in gs], "k:", label="1/g")
-        ax.set_xscale("log", base=2)
-        ax.set(xlabel="groups g (64 channels, 3x3)", ylabel="relative to g = 1", title="cost vs measured time")
-        ax.legend(fontsize=7)
-        for ax, m, title in ((axes[1], plain, "group conv -> group conv"),
-                             (axes[2], shuffled, "group conv -> shuffle -> group conv")):
-            ax.imshow(m, cmap="Greys", vmin=0, vmax=1)
-            ax.set(xlabel="input group", ylabel="output group", title=title)
-            ax.set_xticks(range(g))
-            ax.set_yticks(range(g))
-            ax.grid(False)
-        ctx.save_figure(fig, "groups", "Left: parameters, MACs and measured time of a 64-channel 3x3 conv against "
-                        "the number of groups, relative to g = 1, beside 1/g. Middle and right: which input groups "
-                        "(columns) each output group (rows) depends on, without and with a channel shuffle (black "
-                        "= depends).",
-                        "左：64 通道 3x3 卷积的参数量、乘加次数和实测时间随分组数的变化（相对 g = 1），"
-                        "并与 1/g 对照。中、右：每个输出组（行）依赖哪些输入组（列），"
-                        "分别为没有和有通道重排（黑色表示依赖）。")
         rows = [[g, costs[g]["params"], costs[g]["macs"], 1e3 * t[g], speed[g]] for g in gs]
         return Result(
             figures={
@@ -190,7 +167,40 @@ class GroupConv(Experiment):
             beyond_tables=[Table("groups", ["g", "params", "MACs", "time (ms)", "speedup vs g=1"], rows,
                           {"en": f"64 -> 64 channels, 3x3; time on a {n}x64x{hw}x{hw} batch, one thread.",
                            "zh": f"64 -> 64 通道，3x3；时间在 {n}x64x{hw}x{hw} 的批次上单线程测得。"})],
+
+            # per g (gs), relative to g = 1: parameters, MACs, measured time; the group dependencies (g, g) at g = 4
+            series={"gs": gs, "params": [costs[g]["params"] / costs[1]["params"] for g in gs],
+                    "macs": [costs[g]["macs"] / costs[1]["macs"] for g in gs], "time": [t[g] / t[1] for g in gs],
+                    "plain": plain, "shuffled": shuffled},
         )
+
+    def draw(self, res: Result, ctx: Context) -> None:
+        s = res.series
+        gs = s["gs"]
+        fig, axes = ctx.figure(1, 3, size=(12, 3.5))
+        ax = axes[0]
+        ax.loglog(gs, s["params"], "o-", label="parameters (analyzer)")
+        ax.loglog(gs, s["macs"], "x--", label="MACs (analyzer)")
+        ax.loglog(gs, s["time"], "s-", label="measured time")
+        ax.loglog(gs, [1 / g for g in gs], "k:", label="1/g")
+        ax.set_xscale("log", base=2)
+        ax.set(xlabel="groups g (64 channels, 3x3)", ylabel="relative to g = 1", title="cost vs measured time")
+        ax.legend(fontsize=7)
+        for ax, m, title in ((axes[1], s["plain"], "group conv -> group conv"),
+                             (axes[2], s["shuffled"], "group conv -> shuffle -> group conv")):
+            g = len(m)
+            ax.imshow(m, cmap="Greys", vmin=0, vmax=1)
+            ax.set(xlabel="input group", ylabel="output group", title=title)
+            ax.set_xticks(range(g))
+            ax.set_yticks(range(g))
+            ax.grid(False)
+        ctx.save_figure(fig, "groups", "Left: parameters, MACs and measured time of a 64-channel 3x3 conv against "
+                        "the number of groups, relative to g = 1, beside 1/g. Middle and right: which input groups "
+                        "(columns) each output group (rows) depends on, without and with a channel shuffle (black "
+                        "= depends).",
+                        "左：64 通道 3x3 卷积的参数量、乘加次数和实测时间随分组数的变化（相对 g = 1），"
+                        "并与 1/g 对照。中、右：每个输出组（行）依赖哪些输入组（列），"
+                        "分别为没有和有通道重排（黑色表示依赖）。")
 
     @staticmethod
     def decide(figures: Mapping[str, float], thresholds: Mapping[str, float]) -> tuple[str, Text]:

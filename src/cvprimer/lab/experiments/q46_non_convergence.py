@@ -144,10 +144,7 @@ class NonConvergence(Experiment):
         "zero_initialization": {"en": "zero initialization", "zh": "零初始化"},
     }
 
-    def run(self, ctx: Context) -> Result:
-        return self._measure(ctx)
-
-    def _measure(self, ctx: Context) -> Result:
+    def measure(self, ctx: Context) -> Result:
         n_train, n_val = ctx.pick(600, 1400, tiny=200), ctx.pick(360, 360, tiny=100)
         d = load_data("digits", n_train, n_val, ctx.rng, standardize=True)
         raw = load_data("digits", n_train, n_val, np.random.default_rng(ctx.seed))
@@ -187,8 +184,18 @@ class NonConvergence(Experiment):
                          "" if hit is None else ("yes" if hit else "no")])
         beyond["diagnosis_names_cause"] = Figure(named / len(CAUSES), "fraction")
 
+        cols = ["run", "in the seed's list", "lr", "train acc", "val acc", "diagnose findings",
+                "a remedy names the cause"]
+        cap = {"en": "Each fault alone; training accuracy is measured against the labels the model was given.",
+               "zh": "每次只引入一种故障；训练准确率按模型训练时所用的标签计算。"}
+        return Result(figures=figures, beyond=beyond,
+                      tables=[Table("faults", cols, [r for r in rows if r[1] != "no"], cap)],
+                      beyond_tables=[Table("omitted_faults", cols, [r for r in rows if r[1] == "no"], cap)],
+                      series={"curves": curves})
+
+    def draw(self, res: Result, ctx: Context) -> None:
         fig, ax = ctx.figure(1, 1, size=(7.5, 4))
-        for name, c in curves.items():
+        for name, c in res.series["curves"].items():
             ax.semilogy(np.arange(1, len(c) + 1), np.where(np.isfinite(c), c, np.nan), marker=".", label=name,
                         lw=2.5 if name == "baseline" else 1.3)
         ax.set_xlabel("epoch")
@@ -197,13 +204,6 @@ class NonConvergence(Experiment):
         ax.legend(fontsize=7, ncol=2)
         ctx.save_figure(fig, "faults", "Training loss per epoch of the same MLP, healthy and with each of seven "
                         "faults (log scale).", "同一个 MLP 在正常情况下与七种故障下每轮的训练损失（对数坐标）。")
-        cols = ["run", "in the seed's list", "lr", "train acc", "val acc", "diagnose findings",
-                "a remedy names the cause"]
-        cap = {"en": "Each fault alone; training accuracy is measured against the labels the model was given.",
-               "zh": "每次只引入一种故障；训练准确率按模型训练时所用的标签计算。"}
-        return Result(figures=figures, beyond=beyond,
-                      tables=[Table("faults", cols, [r for r in rows if r[1] != "no"], cap)],
-                      beyond_tables=[Table("omitted_faults", cols, [r for r in rows if r[1] == "no"], cap)])
 
     @staticmethod
     def decide(figures: Mapping[str, float], thresholds: Mapping[str, float]) -> tuple[str, Text]:

@@ -157,10 +157,7 @@ class ReluVsSigmoid(Experiment):
         "dead_fraction_lr_x3": {"en": "share of dead ReLU units, lr x3", "zh": "死亡 ReLU 单元比例（学习率 x3）"},
     }
 
-    def run(self, ctx: Context) -> Result:
-        return self._measure(ctx)
-
-    def _measure(self, ctx: Context) -> Result:
+    def measure(self, ctx: Context) -> Result:
         data = load_data("digits", ctx.pick(600, 1400, tiny=200), ctx.pick(360, 360, tiny=100), ctx.rng,
                          standardize=True)
         seed = int(ctx.rng.integers(2**31))
@@ -206,11 +203,23 @@ class ReluVsSigmoid(Experiment):
         t_relu, t_sig = t["relu"], t["sigmoid"]
         fig_["compute_speedup"] = Figure(t_sig / t_relu, "x")
 
+        claim = ("log10_grad_ratio_relu", "log10_grad_ratio_sigmoid", "relu_sparsity", "compute_speedup")
+        return Result(figures={k: fig_[k] for k in claim}, beyond={k: v for k, v in fig_.items() if k not in claim},
+                      beyond_tables=[Table("runs", ["run", "lr", f"epochs to {TARGET:.0%} val acc", "final val acc"],
+                                           rows, {"en": f"Epochs to target; {epochs + 1} means not reached in "
+                                                        f"{epochs} epochs.",
+                                                  "zh": f"达到目标所需轮数；{epochs + 1} 表示 {epochs} 轮内未达到。"})],
+                      series={"curves": curves, "hot_curve": f_hot.curve("val_acc"), "dead_ok": dead_ok,
+                              "dead_hot": dead_hot})
+
+    def draw(self, res: Result, ctx: Context) -> None:
+        s = res.series
+        dead_ok, dead_hot = s["dead_ok"], s["dead_hot"]
         fig, (a1, a2) = ctx.figure(1, 2, size=(10.5, 3.8))
-        for (depth, act), c in curves.items():
+        for (depth, act), c in s["curves"].items():
             a1.plot(np.arange(1, len(c) + 1), c, marker=".", ls="-" if act == "relu" else "--",
                     label=tr(f"{act}, {depth} layers", f"{act}，{depth} 层"))
-        a1.plot(np.arange(1, len(c) + 1), f_hot.curve("val_acc"), marker="x", color="0.5",
+        a1.plot(np.arange(1, len(c) + 1), s["hot_curve"], marker="x", color="0.5",
                 label="relu, 5 layers, lr x3")
         a1.axhline(TARGET, color="k", lw=0.8, ls=":")
         a1.set_xlabel("epoch")
@@ -231,12 +240,6 @@ class ReluVsSigmoid(Experiment):
                         "ReLUs per layer at the normal and the tripled learning rate.",
                         "左：3 层与 5 层的 ReLU、sigmoid MLP 每轮的验证准确率，以及学习率放大三倍的 ReLU 网络。"
                         "右：正常学习率与三倍学习率下每层死亡 ReLU 的比例。")
-        claim = ("log10_grad_ratio_relu", "log10_grad_ratio_sigmoid", "relu_sparsity", "compute_speedup")
-        return Result(figures={k: fig_[k] for k in claim}, beyond={k: v for k, v in fig_.items() if k not in claim},
-                      beyond_tables=[Table("runs", ["run", "lr", f"epochs to {TARGET:.0%} val acc", "final val acc"],
-                                           rows, {"en": f"Epochs to target; {epochs + 1} means not reached in "
-                                                        f"{epochs} epochs.",
-                                                  "zh": f"达到目标所需轮数；{epochs + 1} 表示 {epochs} 轮内未达到。"})])
 
     @staticmethod
     def decide(figures: Mapping[str, float], thresholds: Mapping[str, float]) -> tuple[str, Text]:
