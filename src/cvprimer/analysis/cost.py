@@ -35,6 +35,10 @@ CONVENTIONS = ("torchvision", "macs", "flops")
 
 @dataclass
 class OpCost:
+    """One traced op's work in the analyzer's convention: the op's :class:`~cvprimer.core.cost.Cost` with a
+    non-GEMM op's MACs moved into ``flops`` (2 each), whether it was ``counted`` (it has a ``cost``), whether it
+    is a ``gemm``, and the backward estimate ``bwd_macs`` / ``bwd_flops`` (see the module docstring)."""
+
     macs: int = 0
     flops: int = 0
     bytes: int = 0
