@@ -172,10 +172,7 @@ class InputScaling(Experiment):
         "zscore": {"en": "z-scored", "zh": "z-score 标准化"},
     }
 
-    def run(self, ctx: Context) -> Result:
-        return self._run(ctx)
-
-    def _run(self, ctx: Context) -> Result:
+    def measure(self, ctx: Context) -> Result:
         d = load_data("digits", ctx.pick(400, 1437, tiny=120), ctx.pick(360, 360, tiny=60), ctx.rng)
         sets = feature_sets(d, ctx.child_rng())
         lrs = [float(v) for v in np.logspace(-5, 1, ctx.pick(7, 13, tiny=3))]
@@ -217,7 +214,6 @@ class InputScaling(Experiment):
         for prep in ("raw", "z-score"):
             xtr, xva = preprocess(*sets["mixed-scale"], prep)
             adam[prep] = max(train(xtr, xva, lr, "adam").val_acc for lr in (1e-3, 1e-2))
-        self._plot(ctx, lrs, sweep, best)
         figures: dict[str, Figure] = {}
         beyond: dict[str, Figure] = {}
         for (st, p), (acc, lr, _, early) in best.items():
@@ -238,11 +234,14 @@ class InputScaling(Experiment):
                              f"{fmt(lrs[0])}..{fmt(lrs[-1])}; Adam: best of lr 1e-3 and 1e-2.",
                        "zh": f"朴素 SGD，批大小 32，训练 {epochs} 轮，取 {len(lrs)} 个学习率 "
                              f"{fmt(lrs[0])}..{fmt(lrs[-1])} 中的最佳；Adam 取学习率 1e-3 与 1e-2 中的最佳。"})
-        return Result(figures=figures, tables=[table], beyond=beyond)
+        return Result(figures=figures, tables=[table], beyond=beyond,
+                      series={"lrs": lrs, "sweep": sweep, "best": best})
 
-    @staticmethod
-    def _plot(ctx: Context, lrs: list[float], sweep: Mapping[tuple[str, str], list[float]],
-              best: Mapping[tuple[str, str], tuple[float, float, np.ndarray, float]]) -> None:
+    def draw(self, res: Result, ctx: Context) -> None:
+        """The sweep of each input on both feature sets and the training loss at each input's best rate."""
+        lrs: list[float] = res.series["lrs"]
+        sweep: Mapping[tuple[str, str], list[float]] = res.series["sweep"]
+        best: Mapping[tuple[str, str], tuple[float, float, np.ndarray, float]] = res.series["best"]
         fig, axes = ctx.figure(1, 3, size=(14, 3.9))
         for j, s in enumerate(("same-scale", "mixed-scale")):
             for i, p in enumerate(PREPS):

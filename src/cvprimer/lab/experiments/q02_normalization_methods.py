@@ -203,10 +203,7 @@ class NormalizationMethods(Experiment):
         "arctan": {"en": "arctan", "zh": "arctan "},
     }
 
-    def run(self, ctx: Context) -> Result:
-        return self._run(ctx)
-
-    def _run(self, ctx: Context) -> Result:
+    def measure(self, ctx: Context) -> Result:
         feats = features(ctx)
         rows, z_feats, ks, skew_change, ms, mm_err = [], {}, {}, [], [], []
         for name, x in feats.items():
@@ -237,8 +234,6 @@ class NormalizationMethods(Experiment):
         worst_val = float(val.max())
         fixed = cd.MinMaxScaler(data_range=(0.0, 1.0)).fit(d.x_train)(d.x_val)  # a known constant range
         exp_share = float(-np.expm1(-6.0))  # share of ExpSquash's output range reached for x in [0, 6]
-        self._plot_hist(ctx, feats, z_feats, ks)
-        self._plot_squash(ctx, heavy, squashed, ink, mm)
         figures: dict[str, Figure] = {}
         for name, x in feats.items():
             key = FEATURES[name]
@@ -268,7 +263,15 @@ class NormalizationMethods(Experiment):
                   {"en": "Skewness of the photo's gradient magnitude after each squash (scale = its std).",
                    "zh": "照片梯度幅值经各压缩函数（尺度取其标准差）后的偏度。"}),
         ]
-        return Result(figures=figures, tables=tables, beyond=beyond)
+        return Result(figures=figures, tables=tables, beyond=beyond,
+                      series={"feats": feats, "z_feats": z_feats, "ks": ks, "heavy": heavy, "squashed": squashed,
+                              "ink": ink, "mm": mm})
+
+    def draw(self, res: Result, ctx: Context) -> None:
+        """The histograms and QQ plots before and after z-scoring, then the squashes and the outlier."""
+        s = res.series
+        self._plot_hist(ctx, s["feats"], s["z_feats"], s["ks"])
+        self._plot_squash(ctx, s["heavy"], s["squashed"], s["ink"], s["mm"])
 
     @staticmethod
     def _plot_hist(ctx: Context, feats: Mapping[str, np.ndarray], z_feats: Mapping[str, np.ndarray],

@@ -122,7 +122,7 @@ class DilatedField(Experiment):
                                  "zh": "分析器与自动求导感受野的最大差"},
     }
 
-    def run(self, ctx: Context) -> Result:
+    def measure(self, ctx: Context) -> Result:
         rng = np.random.default_rng(0)  # weights only set magnitudes; the support does not depend on them
         rows, figs, beyond, maps = [], {}, {}, {}
         worst_gap = 0.0
@@ -151,7 +151,6 @@ class DilatedField(Experiment):
             brows.append([f"stack {name}", c["rf"], s.height, s.count, s.fill])
             maps[f"stack {name}"] = g
         beyond["analyzer_vs_autograd"] = Figure(worst_gap, "px")
-        self._plot(ctx, maps)
         side = f"{HW[0]}x{HW[1]}"
         return Result(
             figures=figs, beyond=beyond,
@@ -163,10 +162,12 @@ class DilatedField(Experiment):
                                  f"fill = 实际读取的像素数 / 边长的平方。"})],
             beyond_tables=[Table("stacks", ["layers", "analyzer field", "autograd field", "pixels read", "fill"],
                                  brows, {"en": f"Three-layer dilated stacks on a {side} input (padding = dilation).",
-                                         "zh": f"{side} 输入上的三层空洞卷积堆叠（padding 等于扩张率）。"})])
+                                         "zh": f"{side} 输入上的三层空洞卷积堆叠（padding 等于扩张率）。"})],
+            series={"maps": maps})
 
-    @staticmethod
-    def _plot(ctx: Context, maps: dict[str, np.ndarray]) -> None:
+    def draw(self, res: Result, ctx: Context) -> None:
+        """The six gradient maps (three single layers, three stacks), log scale, central crop."""
+        maps: dict[str, np.ndarray] = res.series["maps"]
         fig, axes = ctx.figure(2, 3, size=(10, 6.6))
         parts_en, parts_zh = [], []
         for ax, (name, g) in zip(np.ravel(axes), maps.items(), strict=True):

@@ -262,10 +262,7 @@ class OverfittingRemedies(Experiment):
         "tiny": {"en": "tiny model", "zh": "极小模型"},
     }
 
-    def run(self, ctx: Context) -> Result:
-        return self._run(ctx)
-
-    def _run(self, ctx: Context) -> Result:
+    def measure(self, ctx: Context) -> Result:
         st = prepare(ctx)
         small, more, cleaned, report, noisy_small = st.small, st.more, st.cleaned, st.report, st.noisy_small
         n, epochs, init_seed = len(small.y_train), st.epochs, st.init_seed
@@ -317,7 +314,6 @@ class OverfittingRemedies(Experiment):
             rows.append([LABELS[name], r["train"], r["val"], r["gap"], ", ".join(r["findings"]) or "-", r["norm"],
                          r["small_w"]])
         beyond["diag_underfit_tiny"] = Figure(float("underfitting" in runs["tiny"]["findings"]), "flag")
-        self._plots(ctx, runs)
         return Result(figures=figs, beyond=beyond, tables=[Table(
             "remedies", ["run", "train acc", "val acc", "gap", "diagnosis", "|W1|_2", "|w|<1e-3"], rows,
             {"en": f"{n} training images with {int(100 * NOISE)}% wrong labels, {epochs} epochs of Adam (more data: "
@@ -325,10 +321,12 @@ class OverfittingRemedies(Experiment):
                    f"{hits} of them truly flipped, out of {int(noisy_small.sum())} flipped.",
              "zh": f"{n} 张训练图像，其中 {int(100 * NOISE)}% 标签错误，Adam 训练 {epochs} 轮（更多数据：{4 * n} 张，"
                    f"轮数减半）。标签噪声检测器标出 {len(report.flagged)} 个，其中 {hits} 个确实被翻转"
-                   f"（共翻转 {int(noisy_small.sum())} 个）。"})])
+                   f"（共翻转 {int(noisy_small.sum())} 个）。"})],
+            series={"runs": runs})
 
-    @staticmethod
-    def _plots(ctx: Context, runs: Mapping[str, Mapping[str, Any]]) -> None:
+    def draw(self, res: Result, ctx: Context) -> None:
+        """The accuracy curves of every run, then the final train and validation accuracies side by side."""
+        runs: Mapping[str, Mapping[str, Any]] = res.series["runs"]
         names = list(runs)
         fig, axes = ctx.figure(3, 4, size=(13, 8.4))
         for ax, name in zip(axes.ravel(), names, strict=True):

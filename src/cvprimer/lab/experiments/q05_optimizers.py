@@ -218,10 +218,7 @@ class Optimizers(Experiment):
         "saddle": {"en": "saddle", "zh": "鞍点"},
     }
 
-    def run(self, ctx: Context) -> Result:
-        return self._run(ctx)
-
-    def _run(self, ctx: Context) -> Result:
+    def measure(self, ctx: Context) -> Result:
         steps = ctx.pick(300, 1500, tiny=20)
         lrs = list(np.logspace(-4, 0, ctx.pick(5, 13, tiny=2)))
         names = list(OPTIMIZERS)
@@ -232,8 +229,6 @@ class Optimizers(Experiment):
                 best_lr[fn.name, name], paths[fn.name, name] = _best_path(OPTIMIZERS[name][1], fn, lrs, steps)
         final = {k: float(distance_to_minimum(next(f for f in FUNCS if f.name == k[0]), p)[-1])
                  for k, p in paths.items()}
-        self._plot_paths(ctx, names, paths)
-        self._plot_distance(ctx, names, paths)
 
         data = load_data("digits", ctx.pick(600, 1437, tiny=60), ctx.pick(360, 360, tiny=40), ctx.rng)
         epochs = ctx.pick(4, 10, tiny=1)
@@ -248,7 +243,6 @@ class Optimizers(Experiment):
             opt = OPTIMIZERS[name][1](OPTIMIZERS[name][2])(list(model.parameters()))
             f = fit(model, data, epochs, gen, optimizer=opt, batch_size=32)
             acc[name], curves[name] = f.val_acc, f.curve("train_loss")
-        self._plot_cnn(ctx, names, curves, acc)
 
         def fam(family: str, values: Mapping[str, float], pick: Callable[..., float]) -> float:
             return pick(v for n, v in values.items() if OPTIMIZERS[n][0] == family)
@@ -287,7 +281,15 @@ class Optimizers(Experiment):
             "en": f"Best grid learning rate and final distance to the minimum after {steps} steps; CNN validation "
                   f"accuracy after {epochs} epochs.",
             "zh": f"网格中最佳学习率及 {steps} 步后到极小值的距离；CNN 训练 {epochs} 轮后的验证准确率。"})
-        return Result(figures=figures, tables=[probes], beyond=beyond, beyond_tables=[extra, table])
+        return Result(figures=figures, tables=[probes], beyond=beyond, beyond_tables=[extra, table],
+                      series={"names": names, "paths": paths, "curves": curves, "acc": acc})
+
+    def draw(self, res: Result, ctx: Context) -> None:
+        """The optimizers' paths over each test function, their distance to the minimum, then the small CNN."""
+        s = res.series
+        self._plot_paths(ctx, s["names"], s["paths"])
+        self._plot_distance(ctx, s["names"], s["paths"])
+        self._plot_cnn(ctx, s["names"], s["curves"], s["acc"])
 
     @staticmethod
     def _plot_paths(ctx: Context, names: list[str], paths: Mapping[tuple[str, str], np.ndarray]) -> None:
