@@ -152,7 +152,7 @@ class FieldArithmetic(Experiment):
         "pad": {"en": "same padding", "zh": "same 填充"},
     }
 
-    def run(self, ctx: Context) -> Result:
+    def measure(self, ctx: Context) -> Result:
         rng = np.random.default_rng(0)  # weight magnitudes only; the support does not depend on them
         figs: dict[str, Figure] = {}
         beyond: dict[str, Figure] = {}
@@ -195,7 +195,6 @@ class FieldArithmetic(Experiment):
             maps[tag] = (g_mid, g_corner)
         beyond["centre_shift_by_padding"] = Figure(abs(beyond["centre_unit0_pad"].value -
                                                        beyond["centre_unit0_nopad"].value), "px")
-        self._plots(ctx, depth_rows, maps)
         return Result(figures=figs, beyond=beyond, tables=[
             Table("depth", ["layer", "formula (kernels, strides)", "autograd, no padding", "analyzer, same padding",
                             "autograd, same padding"], depth_rows,
@@ -207,10 +206,13 @@ class FieldArithmetic(Experiment):
                       {"en": "Where unit (0,0)'s field sits and how much of a corner unit's field is image, for both "
                              "paddings (whole stack).",
                        "zh": "两种 padding 下（整个网络）单元 (0,0) 感受野的位置，"
-                             "以及角落单元的感受野中真实图像的比例。"})])
+                             "以及角落单元的感受野中真实图像的比例。"})],
+            series={"depth_rows": depth_rows, "maps": maps})
 
-    @staticmethod
-    def _plots(ctx: Context, depth_rows: list[list], maps: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
+    def draw(self, res: Result, ctx: Context) -> None:
+        """The field side by depth, then where the centre unit's and unit (0,0)'s fields lie for both paddings."""
+        depth_rows: list[list] = res.series["depth_rows"]
+        maps: dict[str, tuple[np.ndarray, np.ndarray]] = res.series["maps"]
         fig, ax = ctx.figure(1, 1, size=(5.5, 3.8))
         x = np.arange(1, len(depth_rows) + 1)
         ax.plot(x, [r[1] for r in depth_rows], "o-", label="formula", lw=3, alpha=0.5)

@@ -149,10 +149,7 @@ class TuningTips(Experiment):
         "worst": {"en": "worst", "zh": "最差"},
     }
 
-    def run(self, ctx: Context) -> Result:
-        return self._run(ctx)
-
-    def _run(self, ctx: Context) -> Result:
+    def measure(self, ctx: Context) -> Result:
         data = load_data("digits", ctx.pick(800, 1437, tiny=100), ctx.pick(360, 360, tiny=60), ctx.rng,
                          standardize=True)
         epochs = ctx.pick(4, 15, tiny=1)
@@ -198,7 +195,6 @@ class TuningTips(Experiment):
                 cp.manual_seed(ctx.seed)
                 grid[b, wd] = fit(mlp(), data, epochs, gen(), lr=0.05 * b / 64, optimizer="momentum",
                                   batch_size=b, weight_decay=wd)
-        self._plot(ctx, rt, lr, lr_logs, runs, grid)
         best = max(grid, key=lambda k: grid[k].val_acc)
         worst = min(grid, key=lambda k: grid[k].val_acc)
         lrs = lr_logs["warm-up + cosine"]
@@ -226,7 +222,10 @@ class TuningTips(Experiment):
         table = Table("sweep", ["batch", "weight decay", "lr", "train acc", "val acc", "gap"], rows,
                       {"en": f"SGD with momentum, {epochs} epochs, lr = 0.05 * B / 64.",
                        "zh": f"带动量的 SGD，训练 {epochs} 轮，lr = 0.05 * B / 64。"})
-        return Result(figures=figures, tables=[table], notes=notes)
+        return Result(figures=figures, tables=[table], notes=notes, series={
+            "range_test": {"lrs": rt.lrs, "losses": rt.losses, "smoothed": rt.smoothed}, "lr": lr,
+            "lr_logs": lr_logs, "run_acc": {k: f.val_acc for k, f in runs.items()},
+            "grid_acc": {k: f.val_acc for k, f in grid.items()}})
 
     @staticmethod
     def notes(f: Mapping[str, float], epochs: int) -> dict[str, str]:
@@ -254,27 +253,31 @@ class TuningTips(Experiment):
                   f"（{fmt(f['sweep_worst_val_acc'])}）；这只是一个随机种子，小于随机种子间波动的差异没有意义。",
         }
 
-    @staticmethod
-    def _plot(ctx: Context, rt: Any, lr: float, lr_logs: Mapping[str, list[float]], runs: Mapping[str, Any],
-              grid: Mapping[tuple[int, float], Any]) -> None:
+    def draw(self, res: Result, ctx: Context) -> None:
+        """The range test with its suggested rate, the two schedules, and the batch x weight decay grid."""
+        rt: Mapping[str, Any] = res.series["range_test"]
+        lr: float = res.series["lr"]
+        lr_logs: Mapping[str, list[float]] = res.series["lr_logs"]
+        run_acc: Mapping[str, float] = res.series["run_acc"]
+        grid_acc: Mapping[tuple[int, float], float] = res.series["grid_acc"]
         fig, axes = ctx.figure(1, 3, size=(14, 3.9))
-        axes[0].semilogx(rt.lrs, rt.losses, color="0.7", lw=1, label="loss per step")
-        axes[0].semilogx(rt.lrs, rt.smoothed, color="C0", label="smoothed")
+        axes[0].semilogx(rt["lrs"], rt["losses"], color="0.7", lw=1, label="loss per step")
+        axes[0].semilogx(rt["lrs"], rt["smoothed"], color="C0", label="smoothed")
         axes[0].axvline(lr, color="C1", ls="--", label=tr(f"suggested {lr:.2g}", f"建议值 {lr:.2g}"))
-        axes[0].set_ylim(0, 2 * max(rt.smoothed[0], 1e-3))
+        axes[0].set_ylim(0, 2 * max(rt["smoothed"][0], 1e-3))
         axes[0].set_title("learning-rate range test")
         axes[0].set_xlabel("learning rate")
         axes[0].set_ylabel("training loss")
         axes[0].legend(fontsize=7)
         for name, lrs in lr_logs.items():
-            acc = runs[name].val_acc
+            acc = run_acc[name]
             axes[1].plot(np.arange(1, len(lrs) + 1), lrs, label=tr(f"{name} (val acc {acc:.3f})",
                                                                    f"{name}（验证准确率 {acc:.3f}）"))
         axes[1].set_title("schedules used (same peak rate)")
         axes[1].set_xlabel("step")
         axes[1].set_ylabel("learning rate")
         axes[1].legend(fontsize=7)
-        acc = np.array([[grid[b, wd].val_acc for wd in DECAYS] for b in BATCHES])
+        acc = np.array([[grid_acc[b, wd] for wd in DECAYS] for b in BATCHES])
         im = axes[2].imshow(acc, cmap="viridis", aspect="auto")
         for i in range(len(BATCHES)):
             for j in range(len(DECAYS)):

@@ -156,7 +156,7 @@ class DepthVersusWidth(Experiment):
         "epoch_s_w{w}": {"en": "seconds per epoch, width {w}", "zh": "每轮秒数（宽度 {w}）"},
     }
 
-    def run(self, ctx: Context) -> Result:
+    def measure(self, ctx: Context) -> Result:
         from cvprimer.lab._gradstats import loss_on
 
         data = load_data("mnist_sample", ctx.pick(1000, 3500, 200), ctx.pick(500, 1000, 100), ctx.rng)
@@ -188,19 +188,7 @@ class DepthVersusWidth(Experiment):
         beyond: dict[str, Figure] = {}
         for w in WIDTHS:
             beyond[f"epoch_s_w{w}"] = Figure(res[(1, w)].seconds / epochs, "s")
-
-        x = cp.Tensor(ctx.rng.standard_normal((4, 64, 16, 16)).astype(np.float32))
-        kernels = {c: cp.Tensor(ctx.rng.standard_normal((c, 64, 3, 3)).astype(np.float32)) for c in CHANNELS}
-
-        def conv(c: int) -> Any:
-            def f() -> None:
-                with cp.no_grad():
-                    F.conv2d(x, kernels[c], padding=1)
-            return f
-
-        times = time_interleaved({c: conv(c) for c in CHANNELS}, repeat=ctx.pick(7, 21, 2), warmup=1,
-                                 clock=time.process_time)  # CPU time: robust to other processes' load
-        per_mac = {c: times[c] / (4 * 16 * 16 * 64 * 9 * c) for c in CHANNELS}
+        per_mac = self._time_per_mac(ctx)
         even = np.mean([per_mac[c] for c in CHANNELS if c % 2 == 0 and c % 8])
         mult8 = np.mean([per_mac[c] for c in CHANNELS if c % 8 == 0])
         odd = np.mean([per_mac[c] for c in CHANNELS if c % 2])
@@ -209,7 +197,6 @@ class DepthVersusWidth(Experiment):
             "zh": "偶数但非 8 的倍数的通道数每次乘加的时间与 8 的倍数之比"})
         beyond["odd_slowdown"] = Figure(float(odd / even), "x", {"en": "time per MAC of odd / even channel counts",
                                                           "zh": "奇数与偶数通道数每次乘加的时间之比"})
-        self._plot(ctx, res, loss, per_mac)
         return Result(figures=figs, beyond=beyond, tables=[
             Table("nets", ["hidden layers", "width", "parameters", "train acc", "train loss", "val acc",
                            "s per epoch"], rows,
@@ -222,13 +209,34 @@ class DepthVersusWidth(Experiment):
                       {"en": "3x3 convolution of a (4, 64, 16, 16) input on our CPU engine, one thread, median of "
                              "interleaved repeats of process CPU time.",
                        "zh": "在我们的 CPU 引擎上对 (4, 64, 16, 16) 输入做 3x3 卷积，单线程，交错重复取进程 CPU "
-                             "时间的中位数。"})])
+                             "时间的中位数。"})],
+            series={"val_acc": {w: res[(1, w)].val_acc for w in WIDTHS}, "loss": loss, "per_mac": per_mac})
 
     @staticmethod
-    def _plot(ctx: Context, res: Mapping[tuple[int, int], Any], loss: Mapping[tuple[int, int], float],
-              per_mac: Mapping[int, float]) -> None:
+    def _time_per_mac(ctx: Context) -> dict[int, float]:
+        """CPU seconds per multiply-accumulate of a 3x3 convolution of a (4, 64, 16, 16) input, for each output
+        channel count of ``CHANNELS`` (median of interleaved repeats; the input and kernels drawn from
+        ``ctx.rng``)."""
+        x = cp.Tensor(ctx.rng.standard_normal((4, 64, 16, 16)).astype(np.float32))
+        kernels = {c: cp.Tensor(ctx.rng.standard_normal((c, 64, 3, 3)).astype(np.float32)) for c in CHANNELS}
+
+        def conv(c: int) -> Any:
+            def f() -> None:
+                with cp.no_grad():
+                    F.conv2d(x, kernels[c], padding=1)
+            return f
+
+        times = time_interleaved({c: conv(c) for c in CHANNELS}, repeat=ctx.pick(7, 21, 2), warmup=1,
+                                 clock=time.process_time)  # CPU time: robust to other processes' load
+        return {c: times[c] / (4 * 16 * 16 * 64 * 9 * c) for c in CHANNELS}
+
+    def draw(self, res: Result, ctx: Context) -> None:
+        """Validation accuracy by width, training loss by depth, and the conv's time per MAC by channel count."""
+        val_acc: Mapping[int, float] = res.series["val_acc"]
+        loss: Mapping[tuple[int, int], float] = res.series["loss"]
+        per_mac: Mapping[int, float] = res.series["per_mac"]
         fig, axes = ctx.figure(1, 3, size=(13, 3.4))
-        axes[0].plot(WIDTHS, [res[(1, w)].val_acc for w in WIDTHS], "o-")
+        axes[0].plot(WIDTHS, [val_acc[w] for w in WIDTHS], "o-")
         axes[0].set_xscale("log", base=2)
         axes[0].set(xlabel="units in the hidden layer", ylabel="validation accuracy", title="Width")
         axes[1].plot(DEPTHS, [loss[(d, DEPTH_WIDTH)] for d in DEPTHS], "o-")
@@ -239,7 +247,7 @@ class DepthVersusWidth(Experiment):
                     color=["C1" if c % 8 == 0 else "C0" for c in per_mac])
         axes[2].set(xlabel="output channels (orange: multiple of 8)", ylabel="ps per multiply-accumulate",
                     title="beyond the seed: 3x3 conv on our CPU")
-        va = ", ".join(f"{w} units {fmt(res[(1, w)].val_acc)}" for w in WIDTHS)
+        va = ", ".join(f"{w} units {fmt(val_acc[w])}" for w in WIDTHS)
         tl = ", ".join(f"{d} layers {fmt(loss[(d, DEPTH_WIDTH)])}" for d in DEPTHS)
         ctx.save_figure(fig, "depth_width", f"Left: validation accuracy by width ({va}). Middle: final training "
                         f"loss by depth ({tl}). Right: time per multiply-accumulate of a 3x3 convolution with 56 to "

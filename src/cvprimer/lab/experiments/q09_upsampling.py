@@ -389,20 +389,8 @@ class Upsampling(Experiment):
         "unpool": {"en": "max unpooling", "zh": "最大反池化"},
     }
 
-    def run(self, ctx: Context) -> Result:
-        from skimage.metrics import peak_signal_noise_ratio, structural_similarity
-
-        photo = sample_photo(0)
-        img = photo[:, 140:268, 250:442] if ctx.quick else photo[:, :424, :]
-        other = sample_photo(1)[:, :ctx.pick(212, 424), :]  # the sub-pixel conv is fitted on the other photo
-        o = cp.tensor(other[:, None])
-        low_o = F.interpolate(o, scale_factor=1 / R, mode="area").numpy()[:, 0]
-        sub = fit_subpixel(low_o, other, R)
-        restored, psnr, ssim = {}, {}, {}
-        for m in PHOTO_METHODS:
-            restored[m] = restore(m, img, sub)
-            psnr[m] = float(peak_signal_noise_ratio(img, restored[m], data_range=1.0))
-            ssim[m] = float(structural_similarity(img, restored[m], data_range=1.0, channel_axis=0))
+    def measure(self, ctx: Context) -> Result:
+        img, restored, psnr, ssim = self._restore_photo(ctx)
         ctx.progress.update()
         time_ratio = upsampling_time_ratio(ctx.rng, 64, ctx.pick(28, 56, 8), ctx.pick(7, 15, 3))
         eq_err = transposed_vs_zero_insertion(ctx.rng)
@@ -414,18 +402,6 @@ class Upsampling(Experiment):
                                ("bilinear", "transposed3"))
         ious = train_segmenters(seg_methods, ctx.pick(128, 1000, 32), ctx.pick(200, 1000, 32), ctx.pick(2, 4, 1),
                                 ctx.rng, ctx.seed, width=ctx.pick(4, 8), batch_size=ctx.pick(16, 32))
-        self._plot_photo(ctx, img, restored, psnr)
-        self._plot_checker(ctx, y3, y4, var3, var4)
-        fig, ax = ctx.figure(size=(7, 3.6))
-        ax.bar(range(len(ious)), list(ious.values()), color="C0")
-        ax.set_xticks(range(len(ious)), list(ious), rotation=20)
-        ax.set_ylim(min(ious.values()) - 0.05, 1.0)
-        ax.set(ylabel="validation IoU", title="beyond the seed: MNIST digit segmentation, upsampler of a small U-Net")
-        best = max(ious, key=ious.__getitem__)
-        ctx.save_figure(fig, "segmentation_iou", "Validation IoU of the digit masks predicted by the same small "
-                        f"U-Net-like net with each upsampling method (highest: {best}, {fmt(ious[best])}).",
-                        "同一个小型 U-Net 式网络换用不同上采样方法后，数字掩码的验证集 IoU（最高："
-                        f"{best}，{fmt(ious[best])}）。")
         figures: dict[str, Figure] = {}
         beyond: dict[str, Figure] = {}
         for m in PHOTO_METHODS:
@@ -457,7 +433,44 @@ class Upsampling(Experiment):
                        "zh": "64 通道 56x56 特征图 2 倍上采样，以及 112x112 上的 3x3 卷积（分析器）。"}),
                 Table("segmentation", ["upsampler", "IoU"], [[m, v] for m, v in ious.items()],
                       {"en": "Digit-mask IoU on held-out MNIST images.", "zh": "留出的 MNIST 图像上数字掩码的 IoU。"}),
-            ])
+            ], series={"img": img, "restored": restored, "psnr": psnr, "checker": (y3, y4, var3, var4), "ious": ious})
+
+    @staticmethod
+    def _restore_photo(ctx: Context) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, float],
+                                              dict[str, float]]:
+        """The photo crop, its restorations from ``R``x smaller by each of ``PHOTO_METHODS`` (the sub-pixel conv
+        fitted on the other photo), and their PSNR and SSIM against the crop."""
+        from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+
+        photo = sample_photo(0)
+        img = photo[:, 140:268, 250:442] if ctx.quick else photo[:, :424, :]
+        other = sample_photo(1)[:, :ctx.pick(212, 424), :]  # the sub-pixel conv is fitted on the other photo
+        o = cp.tensor(other[:, None])
+        low_o = F.interpolate(o, scale_factor=1 / R, mode="area").numpy()[:, 0]
+        sub = fit_subpixel(low_o, other, R)
+        restored, psnr, ssim = {}, {}, {}
+        for m in PHOTO_METHODS:
+            restored[m] = restore(m, img, sub)
+            psnr[m] = float(peak_signal_noise_ratio(img, restored[m], data_range=1.0))
+            ssim[m] = float(structural_similarity(img, restored[m], data_range=1.0, channel_axis=0))
+        return img, restored, psnr, ssim
+
+    def draw(self, res: Result, ctx: Context) -> None:
+        """The restored photo windows, the transposed convolutions' checkerboards, the segmentation IoUs."""
+        s = res.series
+        self._plot_photo(ctx, s["img"], s["restored"], s["psnr"])
+        self._plot_checker(ctx, *s["checker"])
+        ious: Mapping[str, float] = s["ious"]
+        fig, ax = ctx.figure(size=(7, 3.6))
+        ax.bar(range(len(ious)), list(ious.values()), color="C0")
+        ax.set_xticks(range(len(ious)), list(ious), rotation=20)
+        ax.set_ylim(min(ious.values()) - 0.05, 1.0)
+        ax.set(ylabel="validation IoU", title="beyond the seed: MNIST digit segmentation, upsampler of a small U-Net")
+        best = max(ious, key=ious.__getitem__)
+        ctx.save_figure(fig, "segmentation_iou", "Validation IoU of the digit masks predicted by the same small "
+                        f"U-Net-like net with each upsampling method (highest: {best}, {fmt(ious[best])}).",
+                        "同一个小型 U-Net 式网络换用不同上采样方法后，数字掩码的验证集 IoU（最高："
+                        f"{best}，{fmt(ious[best])}）。")
 
     @staticmethod
     def _plot_photo(ctx: Context, img: np.ndarray, restored: Mapping[str, np.ndarray],

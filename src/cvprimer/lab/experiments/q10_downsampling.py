@@ -94,6 +94,10 @@ def downsamplers(rng: np.random.Generator) -> dict[str, Callable[[np.ndarray], n
     }
 
 
+#: the downsamplings shown beside the digit in the plot
+SHOWN = ("max_pool", "avg_pool", "subsample")
+
+
 def reconstruction_error(down: Callable[[np.ndarray], np.ndarray], x_fit: np.ndarray, x_test: np.ndarray) -> float:
     """Relative L2 error ||x - D(down(x))|| / ||x|| on ``x_test`` of the best linear decoder D (with a bias),
     fitted by ridge-regularized least squares on ``x_fit`` (ridge 1e-3 of the mean feature energy, so a
@@ -206,21 +210,11 @@ class Downsampling(Experiment):
         "strided_conv_4ch": {"en": "strided conv, 4 channels", "zh": "带步幅卷积（4 通道）"},
     }
 
-    def run(self, ctx: Context) -> Result:
+    def measure(self, ctx: Context) -> Result:
         data = load_data("digits", ctx.pick(700, 1400, 200), ctx.pick(397, 397, 100), ctx.rng, standardize=True)
         epochs = ctx.pick(6, 30, 1)
         fits = train_nets({k: functools.partial(net, k) for k in VARIANTS}, data, epochs, ctx.seed, ctx.rng, lr=3e-3)
-        xb = data.x_train[:64]
-        yb = data.y_train[:64]
-
-        def step(model: Any) -> Callable[[], None]:
-            def f() -> None:
-                model.zero_grad()
-                F.cross_entropy(model(cp.Tensor(xb)), cp.Tensor(yb)).backward()
-            return f
-
-        times = time_interleaved({k: step(net(k)) for k in VARIANTS}, repeat=ctx.pick(5, 9, 2), warmup=1,
-                               clock=time.process_time)  # CPU time: robust to other processes' load
+        times = self._step_times(ctx, data.x_train[:64], data.y_train[:64])
         figs: dict[str, Figure] = {}
         beyond: dict[str, Figure] = {}
         rows = []
@@ -248,7 +242,8 @@ class Downsampling(Experiment):
         for name, e in rec.items():
             beyond[f"recon_err_{name}"] = Figure(e, "relative L2")
         inv = min(rec, key=rec.__getitem__)
-        self._plot(ctx, fits, x_test[:4], downsamplers(ctx.child_rng()))
+        downs = downsamplers(ctx.child_rng())  # a fresh set for the picture (one more draw of the run's rng)
+        shown = {n: downs[n](x_test[:1]) for n in SHOWN}
         return Result(figures=figs, beyond=beyond, tables=[
             Table("nets", ["downsampling", "train acc", "val acc", "params", "MACs", "output RF (px)",
                            "train step (ms, batch 64)"], rows,
@@ -259,7 +254,21 @@ class Downsampling(Experiment):
             Table("reconstruction", ["2x downsampling of the digit", "relative error of the best linear decoder"],
                   [[k, v] for k, v in rec.items()],
                   {"en": f"Lower is less information lost; the lowest error here: {inv} ({fmt(rec[inv])}).",
-                   "zh": f"越低表示丢失的信息越少；这里误差最低的是 {inv}（{fmt(rec[inv])}）。"})])
+                   "zh": f"越低表示丢失的信息越少；这里误差最低的是 {inv}（{fmt(rec[inv])}）。"})],
+            series={"curves": {k: f.curve("val_acc") for k, f in fits.items()}, "digit": x_test[:1], "shown": shown})
+
+    @staticmethod
+    def _step_times(ctx: Context, xb: np.ndarray, yb: np.ndarray) -> dict[str, float]:
+        """CPU seconds of one training step (forward, loss, backward) of each variant on the batch ``xb, yb``
+        (median of interleaved repeats)."""
+        def step(model: Any) -> Callable[[], None]:
+            def f() -> None:
+                model.zero_grad()
+                F.cross_entropy(model(cp.Tensor(xb)), cp.Tensor(yb)).backward()
+            return f
+
+        return time_interleaved({k: step(net(k)) for k in VARIANTS}, repeat=ctx.pick(5, 9, 2), warmup=1,
+                                clock=time.process_time)  # CPU time: robust to other processes' load
 
     @staticmethod
     def _rf(model: Any) -> float:
@@ -267,19 +276,19 @@ class Downsampling(Experiment):
         sizes = [r.rf_size[0] for r in rep.rows if r.rf_kind == "local" and r.rf_size]
         return float(max(sizes)) if sizes else float("nan")
 
-    @staticmethod
-    def _plot(ctx: Context, fits: Mapping[str, Any], x: np.ndarray,
-              downs: Mapping[str, Callable[[np.ndarray], np.ndarray]]) -> None:
+    def draw(self, res: Result, ctx: Context) -> None:
+        """Validation accuracy per epoch of each variant, and one digit beside its 2x downsampled versions."""
+        curves: Mapping[str, np.ndarray] = res.series["curves"]
+        x: np.ndarray = res.series["digit"]
+        shown: Mapping[str, np.ndarray] = res.series["shown"]
         fig, axes = ctx.figure(1, 2, size=(11, 3.4))
-        for k, f in fits.items():
-            c = f.curve("val_acc")
+        for k, c in curves.items():
             axes[0].plot(np.arange(1, len(c) + 1), c, label=LABELS[k])
         axes[0].set_xlabel("epoch")
         axes[0].set_ylabel("validation accuracy")
         axes[0].set_title("Same CNN, five ways to downsample")
         axes[0].legend(fontsize=7)
-        names = ["max_pool", "avg_pool", "subsample"]
-        tiles = [np.kron(downs[n](x[:1])[0, 0], np.ones((2, 2))) for n in names]
+        tiles = [np.kron(shown[n][0, 0], np.ones((2, 2))) for n in SHOWN]
         axes[1].imshow(np.hstack([x[0, 0]] + tiles), cmap="gray")
         axes[1].set_title("digit | max pool | avg pool | subsample (shown 2x)")
         axes[1].set_axis_off()
