@@ -195,17 +195,46 @@ class BatchNormEffects(Experiment):
                                      "zh": "训练模式下的准确率（批大小 {b}）"},
     }
 
-    def run(self, ctx: Context) -> Result:
-        return self._measure(ctx)
-
-    def _measure(self, ctx: Context) -> Result:
+    def measure(self, ctx: Context) -> Result:
         data = load_data("digits", ctx.pick(400, 1400, tiny=150), ctx.pick(360, 360, tiny=100), ctx.rng,
                          standardize=True)
         seed = int(ctx.rng.integers(2**31))
         epochs = ctx.pick(4, 10, tiny=1)
         figures: dict[str, Figure] = {}
         beyond: dict[str, Figure] = {}
-        rows, losses = [], {}
+        rows, losses, best, sat_runs = self._sweep(data, seed, epochs, figures, beyond)
+        n_steps = len(losses["plain_6"])
+        figures["steps_run"] = Figure(n_steps, "steps")
+        for depth in DEPTHS:
+            figures[f"step_speedup_{depth}"] = Figure(figures[f"steps_to_target_plain_{depth}"].value
+                                                      / figures[f"steps_to_target_bn_{depth}"].value, "x")
+        z_plain, z_bn = self._saturation(data.x_val, best, sat_runs, figures, beyond)
+        mode_rows = self._statistics_modes(best["bn_6"][3], data, seed, beyond)
+        return Result(
+            figures=figures, beyond=beyond,
+            tables=[Table("lr_sweep", ["net", "lr", f"steps to loss {LOSS_TARGET}", "final val acc (eval mode)"], rows,
+                          {"en": f"Learning-rate sweep ({epochs} epochs, batch 32, {n_steps} steps); {n_steps + 1} "
+                                 f"steps = never reached (running mean of 5 step losses).",
+                           "zh": f"学习率扫描（{epochs} 轮，批大小 32，共 {n_steps} 步）；{n_steps + 1} 步表示未达到"
+                                 f"（5 步损失的滑动平均）。"})],
+            beyond_tables=[Table("modes", ["normalization statistics", "val acc"], mode_rows,
+                                 {"en": "The trained 6-layer BN net (a copy) normalizing with the statistics of "
+                                        "validation batches of different sizes, and in eval mode.",
+                                  "zh": "训练好的 6 层 BN 网络（副本）用不同大小的验证批统计量归一化，"
+                                        "以及推理模式下的结果。"})],
+            series={"losses": losses, "mean_abs_z_plain": [np.abs(a).mean() for a in z_plain],
+                    "mean_abs_z_bn": [np.abs(a).mean() for a in z_bn]})
+
+    @staticmethod
+    def _sweep(data: Any, seed: int, epochs: int, figures: dict[str, Figure], beyond: dict[str, Figure]
+               ) -> tuple[list[list[Any]], dict[str, np.ndarray], dict[str, tuple[float, float, float, Any]],
+                          list[tuple[float, float]]]:
+        """Each net (3 and 6 sigmoid layers, without and with BN): its gradient ratio at init, then every rate of
+        ``LRS``; into ``figures``/``beyond`` the steps to the loss target, best rate and accuracy per net. Returns the
+        sweep table's rows, the step losses (steps,) of each net at its best rate, the best run per net (lr, steps,
+        val acc, model) and, for every run of the deep net without BN, (saturated share, lr)."""
+        rows: list[list[Any]] = []
+        losses: dict[str, np.ndarray] = {}
         best: dict[str, tuple[float, float, float, Any]] = {}
         sat_runs: list[tuple[float, float]] = []
         for depth in DEPTHS:
@@ -230,56 +259,51 @@ class BatchNormEffects(Experiment):
                 figures[f"steps_to_target_{key}"] = Figure(best[key][1], "steps")
                 beyond[f"best_lr_{key}"] = Figure(best[key][0], "lr")
                 beyond[f"val_acc_{key}"] = Figure(best[key][2], "fraction")
-        n_steps = len(losses["plain_6"])
-        figures["steps_run"] = Figure(n_steps, "steps")
-        for depth in DEPTHS:
-            figures[f"step_speedup_{depth}"] = Figure(figures[f"steps_to_target_plain_{depth}"].value
-                                                      / figures[f"steps_to_target_bn_{depth}"].value, "x")
-        z_plain, z_bn = act_inputs(best["plain_6"][3], data.x_val), act_inputs(best["bn_6"][3], data.x_val)
+        return rows, losses, best, sat_runs
+
+    @staticmethod
+    def _saturation(x_val: np.ndarray, best: Mapping[str, tuple[float, float, float, Any]],
+                    sat_runs: list[tuple[float, float]], figures: dict[str, Figure], beyond: dict[str, Figure]
+                    ) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """Where the sigmoid inputs sit in the 6-layer nets: the largest saturated share over the runs without BN
+        (claim), the BN net's share and the largest |mean| without BN (beyond); returns the trained best nets'
+        activation inputs on ``x_val`` per hidden layer, without and with BN (each (N, width))."""
+        z_plain, z_bn = act_inputs(best["plain_6"][3], x_val), act_inputs(best["bn_6"][3], x_val)
         top = max(sat_runs)
         figures["saturated_share_plain_6"] = Figure(top[0], "fraction")
         beyond["saturated_share_plain_6_lr"] = Figure(top[1], "lr")
         beyond["saturated_share_bn_6"] = Figure(saturated_share(z_bn), "fraction")
         beyond["max_abs_mean_z_plain_6"] = Figure(float(max(abs(a.mean()) for a in z_plain)), "")
+        return z_plain, z_bn
 
-        model = best["bn_6"][3]
+    @staticmethod
+    def _statistics_modes(model: Any, data: Any, seed: int, beyond: dict[str, Figure]) -> list[list[Any]]:
+        """The trained BN net's validation accuracy in eval mode and normalizing with the statistics of batches of
+        2, 8 and 64 (into ``beyond``); returns the modes table's rows."""
         beyond["val_acc_eval_mode"] = Figure(accuracy(model, data.x_val, data.y_val), "fraction")
         order = np.random.default_rng(seed).permutation(len(data.y_val))
         xv, yv = data.x_val[order], data.y_val[order]
-        mode_rows = []
+        mode_rows: list[list[Any]] = []
         for bs in (2, 8, 64):
             a = batch_mode_accuracy(model, xv, yv, bs)
             beyond[f"train_mode_acc_batch_{bs}"] = Figure(a, "fraction")
             mode_rows.append([f"batch statistics, B={bs}", a])
         mode_rows.append(["running statistics (eval mode)", beyond["val_acc_eval_mode"].value])
+        return mode_rows
 
-        self._plot(ctx, losses, z_plain, z_bn, mode_rows)
-        return Result(
-            figures=figures, beyond=beyond,
-            tables=[Table("lr_sweep", ["net", "lr", f"steps to loss {LOSS_TARGET}", "final val acc (eval mode)"], rows,
-                          {"en": f"Learning-rate sweep ({epochs} epochs, batch 32, {n_steps} steps); {n_steps + 1} "
-                                 f"steps = never reached (running mean of 5 step losses).",
-                           "zh": f"学习率扫描（{epochs} 轮，批大小 32，共 {n_steps} 步）；{n_steps + 1} 步表示未达到"
-                                 f"（5 步损失的滑动平均）。"})],
-            beyond_tables=[Table("modes", ["normalization statistics", "val acc"], mode_rows,
-                                 {"en": "The trained 6-layer BN net (a copy) normalizing with the statistics of "
-                                        "validation batches of different sizes, and in eval mode.",
-                                  "zh": "训练好的 6 层 BN 网络（副本）用不同大小的验证批统计量归一化，"
-                                        "以及推理模式下的结果。"})])
-
-    @staticmethod
-    def _plot(ctx: Context, losses: Mapping[str, np.ndarray], z_plain: list[np.ndarray], z_bn: list[np.ndarray],
-              mode_rows: list[list[Any]]) -> None:
+    def draw(self, res: Result, ctx: Context) -> None:
+        s = res.series
+        mode_rows = next(t for t in res.beyond_tables if t.name == "modes").rows
         fig, axes = ctx.figure(1, 3, size=(13, 3.8))
-        for key, c in losses.items():
+        for key, c in s["losses"].items():
             axes[0].plot(np.arange(1, len(c) + 1), c, lw=0.8, ls="-" if key.startswith("bn") else "--",
                          label=f"{'BN' if key.startswith('bn') else 'no BN'}, {key.split('_')[1]} layers")
         axes[0].axhline(LOSS_TARGET, color="k", lw=0.8, ls=":")
         axes[0].set(xlabel="step", ylabel="training loss", title="Each net at its best learning rate")
         axes[0].legend(fontsize=7)
-        layers = np.arange(1, len(z_plain) + 1)
-        axes[1].plot(layers, [np.abs(a).mean() for a in z_plain], "--o", label="no BN, trained")
-        axes[1].plot(layers, [np.abs(a).mean() for a in z_bn], "-o", label="BN, trained")
+        layers = np.arange(1, len(s["mean_abs_z_plain"]) + 1)
+        axes[1].plot(layers, s["mean_abs_z_plain"], "--o", label="no BN, trained")
+        axes[1].plot(layers, s["mean_abs_z_bn"], "-o", label="BN, trained")
         axes[1].axhline(SAT_Z, color="k", lw=0.8, ls=":", label=tr(f"|z| = {SAT_Z:g} (slope < 0.05)",
                                                                    f"|z| = {SAT_Z:g}（斜率 < 0.05）"))
         axes[1].set(xlabel="hidden layer", ylabel="mean |sigmoid input|", title="6 layers: where the inputs sit")

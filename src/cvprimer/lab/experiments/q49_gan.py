@@ -228,7 +228,7 @@ class GanEquilibrium(Experiment):
         "grad_norm_minimax": {"en": "generator gradient norm, minimax loss", "zh": "生成器梯度范数（极小极大损失）"},
     }
 
-    def run(self, ctx: Context) -> Result:
+    def measure(self, ctx: Context) -> Result:
         steps = ctx.pick(400, 3000, tiny=40)
         data = load_data("digits", ctx.pick(1000, 1397, tiny=200), 400, ctx.rng)
         real, held = (data.x_train.reshape(len(data.x_train), -1) * 2 - 1, data.x_val.reshape(len(data.x_val), -1) * 2
@@ -236,14 +236,46 @@ class GanEquilibrium(Experiment):
         rng = ctx.child_rng()
         cp.manual_seed(ctx.seed)
         G, D = generator(), discriminator()
-        opt_g = optim.Adam(G.parameters(), lr=LR, betas=(0.5, 0.999))
-        opt_d = optim.Adam(D.parameters(), lr=LR, betas=(0.5, 0.999))
         z_eval, z_fixed = noise(rng, len(held)), noise(rng, 32)
         mmd_start = mmd2(samples(G, z_eval), held)
+        log, snaps, kept = self._train(ctx, G, D, real, rng, steps, z_fixed)
+        mmd_end = mmd2(samples(G, z_eval), held)
+        gens = [g for g, _ in kept] + [G]  # fakes pooled evenly from the four generators
+        parts = np.array_split(np.arange(len(held)), len(gens))
+        fakes = np.concatenate([samples(g, z_eval)[i] for g, i in zip(gens, parts, strict=True)])
+        acc_d_mid = float(np.mean([d_accuracy(d, held, fakes) for _, d in kept]))
+        acc_d_end = d_accuracy(D, held, fakes)
+        osc = oscillation(np.array(log["g_loss"]))
+        grads = self._gradients(ctx, real, rng)
+        return Result(
+            figures={
+                "steps": Figure(steps, "steps"),
+                "mmd_start": Figure(mmd_start, "MMD^2"), "mmd_end": Figure(mmd_end, "MMD^2"),
+                "mmd_ratio": Figure(mmd_end / mmd_start, "end/start"),
+                "d_acc_mid_on_pool": Figure(acc_d_mid, "fraction"), "d_acc_end_on_pool": Figure(acc_d_end, "fraction"),
+                "d_gain": Figure(acc_d_end - acc_d_mid, "accuracy"),
+                "g_loss_oscillation": Figure(osc, "relative"),
+            },
+            beyond={
+                "d_acc_late": Figure(float(np.mean(log["d_acc"][steps // 2:])), "fraction"),
+                "d_loss_late": Figure(float(np.mean(log["d_loss"][steps // 2:])), "nats"),
+                "d_of_fake_when_d_wins": Figure(grads["d_of_fake"], ""),
+                "grad_norm_ns": Figure(grads["ns"], ""), "grad_norm_minimax": Figure(grads["minimax"], ""),
+            },
+            series={"log": log, "snaps": snaps})
+
+    @staticmethod
+    def _train(ctx: Context, G: Any, D: Any, real: np.ndarray, rng: np.random.Generator, steps: int,
+               z_fixed: Any) -> tuple[dict[str, list[float]], dict[int, np.ndarray], list[tuple[Any, Any]]]:
+        """``steps`` alternating steps (D on a real batch and a fake one, then G with the non-saturating loss), Adam
+        for both. Returns the per-step log (D loss, G loss, D accuracy), the samples (32, 64) from ``z_fixed`` at the
+        start, the middle and the end by step, and copies of (G, D) at a quarter, a half and three quarters."""
+        opt_g = optim.Adam(G.parameters(), lr=LR, betas=(0.5, 0.999))
+        opt_d = optim.Adam(D.parameters(), lr=LR, betas=(0.5, 0.999))
         log: dict[str, list[float]] = {"d_loss": [], "g_loss": [], "d_acc": []}
         snaps: dict[int, np.ndarray] = {0: samples(G, z_fixed)}
         marks = {steps // 4, steps // 2, 3 * steps // 4}
-        kept: list[tuple[Any, Any]] = []  # (G, D) at a quarter, a half and three quarters of training
+        kept: list[tuple[Any, Any]] = []
         ctx.progress.set_total(steps)
         for step in range(1, steps + 1):
             ld, acc = d_step(G, D, opt_d, real[rng.choice(len(real), BATCH, replace=False)], rng)
@@ -260,30 +292,7 @@ class GanEquilibrium(Experiment):
                 snaps[step] = samples(G, z_fixed)
             ctx.progress.update()
         snaps[steps] = samples(G, z_fixed)
-        mmd_end = mmd2(samples(G, z_eval), held)
-        gens = [g for g, _ in kept] + [G]  # fakes pooled evenly from the four generators
-        parts = np.array_split(np.arange(len(held)), len(gens))
-        fakes = np.concatenate([samples(g, z_eval)[i] for g, i in zip(gens, parts, strict=True)])
-        acc_d_mid = float(np.mean([d_accuracy(d, held, fakes) for _, d in kept]))
-        acc_d_end = d_accuracy(D, held, fakes)
-        osc = oscillation(np.array(log["g_loss"]))
-        grads = self._gradients(ctx, real, rng)
-        self._plots(ctx, log, snaps)
-        return Result(
-            figures={
-                "steps": Figure(steps, "steps"),
-                "mmd_start": Figure(mmd_start, "MMD^2"), "mmd_end": Figure(mmd_end, "MMD^2"),
-                "mmd_ratio": Figure(mmd_end / mmd_start, "end/start"),
-                "d_acc_mid_on_pool": Figure(acc_d_mid, "fraction"), "d_acc_end_on_pool": Figure(acc_d_end, "fraction"),
-                "d_gain": Figure(acc_d_end - acc_d_mid, "accuracy"),
-                "g_loss_oscillation": Figure(osc, "relative"),
-            },
-            beyond={
-                "d_acc_late": Figure(float(np.mean(log["d_acc"][steps // 2:])), "fraction"),
-                "d_loss_late": Figure(float(np.mean(log["d_loss"][steps // 2:])), "nats"),
-                "d_of_fake_when_d_wins": Figure(grads["d_of_fake"], ""),
-                "grad_norm_ns": Figure(grads["ns"], ""), "grad_norm_minimax": Figure(grads["minimax"], ""),
-            })
+        return log, snaps, kept
 
     @staticmethod
     def _gradients(ctx: Context, real: np.ndarray, rng: np.random.Generator) -> dict[str, float]:
@@ -295,8 +304,8 @@ class GanEquilibrium(Experiment):
             d_step(G, D, opt, real[rng.choice(len(real), BATCH, replace=False)], rng)
         return g_grad_norms(G, D, 256, rng)
 
-    @staticmethod
-    def _plots(ctx: Context, log: Mapping[str, list[float]], snaps: Mapping[int, np.ndarray]) -> None:
+    def draw(self, res: Result, ctx: Context) -> None:
+        log, snaps = res.series["log"], res.series["snaps"]
         fig, axes = ctx.figure(1, len(snaps), size=(3.2 * len(snaps), 3.2))
         for ax, (step, x) in zip(np.atleast_1d(axes), sorted(snaps.items()), strict=True):
             ax.imshow(image_grid((x.reshape(-1, 8, 8) + 1) / 2, 8), cmap="gray", vmin=0, vmax=1)

@@ -12,7 +12,7 @@ single-head self-attention cost (analyzer MACs, checked against the formulas ``4
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -213,7 +213,7 @@ class Attention(Experiment):
         "cbam": {"en": "CBAM", "zh": "CBAM"},
     }
 
-    def run(self, ctx: Context) -> Result:
+    def measure(self, ctx: Context) -> Result:
         data = load_data("mnist_sample", ctx.pick(640, 4000, tiny=120), ctx.pick(400, 1000, tiny=100), ctx.rng)
         builders = {"plain": lambda: gated_cnn("none"), "SE": lambda: gated_cnn("se"),
                     "CBAM": lambda: gated_cnn("cbam")}
@@ -234,7 +234,7 @@ class Attention(Experiment):
         sides = ctx.pick((4, 8, 16, 32), (4, 8, 16, 32, 48, 64), tiny=(4, 8))
         sweep = attention_vs_conv(sides)
         formula_err = max(max(abs(a - fa) / fa, abs(c - fc) / fc) for _, a, c, fa, fc in sweep)
-        self._plots(ctx, gates, sweep, maps, data)
+        pick = [int(np.flatnonzero(data.y_val == c)[0]) for c in (0, 2, 4, 6, 8) if (data.y_val == c).any()]
         base = costs["plain"]["macs"]
         n_last, a_last, c_last = sweep[-1][:3]
         acc = {n: 100 * fits[n].val_acc for n in builders}
@@ -268,10 +268,13 @@ class Attention(Experiment):
                                {"en": f"{C_ATTN}-channel map; analyzer counts (formulas agree within "
                                       f"{fmt(formula_err)}).",
                                 "zh": f"{C_ATTN} 通道特征图；分析器计数（与公式相差不超过 {fmt(formula_err)}）。"})]
-        return Result(figures=figures, beyond=beyond, tables=tables, beyond_tables=beyond_tables)
+        return Result(figures=figures, beyond=beyond, tables=tables, beyond_tables=beyond_tables,
+                      series={"gates": gates, "sweep": sweep, "digits": data.x_val[pick], "maps": maps[pick]})
 
-    @staticmethod
-    def _plots(ctx: Context, gates: np.ndarray, sweep: Sequence[tuple[int, ...]], maps: np.ndarray, data: Data) -> None:
+    def draw(self, res: Result, ctx: Context) -> None:
+        # gates: (classes, channels); sweep: (N, attention MACs, conv MACs, formula, ...) rows;
+        # digits (k, 1, 28, 28) and the spatial gate over each (k, h, w)
+        gates, sweep, digits, maps = (res.series[k] for k in ("gates", "sweep", "digits", "maps"))
         fig, axes = ctx.figure(1, 2, size=(11, 4))
         n = [r[0] for r in sweep]
         axes[0].loglog(n, [r[1] for r in sweep], marker="o", label="self-attention (analyzer)")
@@ -288,12 +291,11 @@ class Attention(Experiment):
                         "channel weight for each digit class.",
                         "左：自注意力与 3x3 卷积的乘加次数随 token 数的变化（双对数坐标）及公式。"
                         "右：每个数字类别的 SE 通道权重均值。")
-        pick = [int(np.flatnonzero(data.y_val == c)[0]) for c in (0, 2, 4, 6, 8) if (data.y_val == c).any()]
-        fig, axes = ctx.figure(2, len(pick), size=(2 * len(pick), 4.2), )
-        axes = np.asarray(axes).reshape(2, len(pick))
-        for i, j in enumerate(pick):
-            axes[0, i].imshow(data.x_val[j, 0], cmap="gray")
-            axes[1, i].imshow(maps[j], cmap="magma", vmin=0, vmax=1)
+        fig, axes = ctx.figure(2, len(digits), size=(2 * len(digits), 4.2), )
+        axes = np.asarray(axes).reshape(2, len(digits))
+        for i in range(len(digits)):
+            axes[0, i].imshow(digits[i, 0], cmap="gray")
+            axes[1, i].imshow(maps[i], cmap="magma", vmin=0, vmax=1)
             axes[0, i].set_axis_off()
             axes[1, i].set_axis_off()
         axes[1, 0].set_title("spatial gate", fontsize=9)
