@@ -84,3 +84,40 @@ def test_blas_limit_restored():
         pool.pool_map(lambda a, b: inside.append([lib.num_threads for lib in blas]), [(0, 1), (1, 2)])
     assert all(n == 1 for row in inside for n in row)
     assert [lib.num_threads for lib in blas] == before
+
+
+def test_spans_depend_on_the_size_alone():
+    """The cut of a split never depends on the thread count; each span carries about min_chunk_elements or
+    more (one span below twice that), a power of two of them, at most MAX_SPANS, contiguous, covering
+    range(n) exactly."""
+    with settings.override(min_chunk_elements=100):
+        seen = []
+        for threads in (1, 2, 3, 4, None):
+            with settings.override(threads=threads):
+                seen.append(pool.batch_spans(50, 7))
+        assert all(s == seen[0] for s in seen)
+        assert pool.spans(50, 7) == seen[0] == [(0, 25), (25, 50)]  # 350 elements: 2 spans (3 -> a power of 2)
+        assert pool.spans(50, 3) == [(0, 50)]  # 150 elements: one span
+        assert pool.spans(3, 1000) == [(0, 2), (2, 3)]  # never more spans than items
+        assert len(pool.spans(1000, 1000)) == pool.MAX_SPANS
+        for per_item, k in ((2, 2), (3, 2), (4, 4), (7, 4), (20, pool.MAX_SPANS)):  # 100 items
+            sp = pool.spans(100, per_item)
+            assert len(sp) == k and k & (k - 1) == 0
+            assert sp[0][0] == 0 and sp[-1][1] == 100 and all(a[1] == b[0] for a, b in zip(sp, sp[1:], strict=False))
+            assert all(0.9 * 100 <= (b - a) * per_item for a, b in sp)  # about min_chunk_elements each
+
+
+def test_a_pool_larger_than_the_thread_count_uses_only_that_many_threads():
+    """A pool made for 4 threads, then run with threads=2: at most 2 threads (the caller and one worker)
+    take part in a split of many spans."""
+    with settings.override(threads=4):
+        pool.pool_map(lambda a, b: None, [(0, 1), (1, 2), (2, 3), (3, 4)])
+    names = set()
+
+    def fn(a, b):
+        names.add(threading.current_thread().name)
+        time.sleep(0.005)
+
+    with settings.override(threads=2):
+        pool.pool_map(fn, [(i, i + 1) for i in range(12)])
+    assert threading.current_thread().name in names and 1 <= len(names) <= 2

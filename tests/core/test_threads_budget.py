@@ -113,8 +113,12 @@ def test_blas_is_not_touched_inside_a_split(monkeypatch, blas_restored):
 def test_settings_threads_wins_over_the_budget():
     with settings.override(threads=3):
         assert pool.workers() == 3
+        three = pool.batch_spans(1000, 1 << 20)
     with settings.override(threads=1):
-        assert pool.batch_spans(1000, 1 << 20) == [(0, 1000)]
+        # the same spans (a function of the size alone), all run by the calling thread
+        assert pool.batch_spans(1000, 1 << 20) == three and len(three) == pool.MAX_SPANS
+        names = pool.pool_map(lambda a, b: threading.current_thread().name, three)
+        assert names == [threading.current_thread().name] * len(three)
 
 
 def test_real_load_brings_the_budget_to_one(blas_restored):

@@ -71,10 +71,9 @@ def test_bad_values_are_one_line(tmp_path, capsys):
     assert not (tmp_path / "r").exists()
 
 
-def test_find_lr_writes_its_curve_and_suggests_what_the_library_does(tmp_path, capsys, use_settings):
-    # one fixed thread count for both runs: with the automatic budget the two could split their convs differently
-    # under load and sum in another order (a last-bit float32 difference by step ~77 of 100, seen in CI)
-    use_settings(threads=1)
+def test_find_lr_writes_its_curve_and_suggests_what_the_library_does(tmp_path, capsys):
+    # the two runs may run under different automatic thread budgets (a busy machine): the results do not depend
+    # on the thread count (tests/core/test_thread_count_independence.py), so the curves agree to the bit
     run = tmp_path / "lr"
     argv = ["train", "--model", "lenet5", "--dataset", "digits", "--resize", "32", "--batch-size", "32", "--seed", "3"]
     assert main([*argv, "--find-lr", "--run-dir", str(run)]) == 0

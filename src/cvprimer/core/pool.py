@@ -1,12 +1,20 @@
 r"""The engine's worker pool: batch-parallel execution of heavy kernels on a small thread pool.
 
 NumPy releases the GIL inside matmul and its copy/ufunc loops, so Python threads can run the
-per-image work of a conv side by side. We split the batch into one contiguous chunk per worker
-and run the whole lowering (copies, GEMMs, accumulations, crop) per chunk, with the BLAS itself
+per-image work of a conv side by side. We cut the batch into contiguous spans and run the whole
+lowering (copies, GEMMs, accumulations, crop) per span, with the BLAS itself
 held to one thread meanwhile (through ctypes on NumPy's OpenBLAS, or ``threadpoolctl`` for another
 BLAS): measured on a shared 2-core machine, multi-threaded OpenBLAS on tall, thin GEMMs can stall for
 a scheduler time slice per call when the other core is busy, while single-threaded BLAS in our own
-workers degrades gracefully. Without a BLAS we can control everything runs in the calling thread.
+workers degrades gracefully. Without a BLAS we can control, the spans of a BLAS-bound split run one
+after the other in the calling thread.
+
+**Results do not depend on the thread count.** The spans are a function of the problem size alone
+(:func:`spans`: chunks of about ``settings.min_chunk_elements`` elements or more, at most ``MAX_SPANS``
+of them), never of the number of workers; the workers share them out (a worker takes the next span not
+yet started), and every sum over spans adds the partials in span order. Each span computes the same
+thing whichever thread runs it, so ``threads=1``, ``2``, ``4`` and the automatic budget give the same
+bits (``tests/core/test_thread_count_independence.py``).
 
 **One thread budget.** With ``settings.threads = None`` (the default) the number of threads follows
 the load (:class:`_Budget`): every CPU of the affinity mask (at most 4) on a quiet machine, fewer when
@@ -35,6 +43,12 @@ from cvprimer.core.settings import Settings, current, settings, use
 # n threads sets settings.threads to n too
 
 MAX_WORKERS = 4  # the automatic budget never exceeds this many threads
+# the most spans one split is cut into (see spans()): a power of two, so that the spans share out evenly over
+# 1, 2 or 4 workers (3 run them as 2 + 1 + 1). More spans cost time on one thread: each one is a separate
+# lowering with its own buffers and smaller GEMMs (measured, 1 thread, process CPU, ResNet-20's 3x3 convs
+# f+b, 1 -> 4 -> 12 spans: 128x64x8x8 Winograd 18.1 -> 20.8 -> 26.8 ms; the whole ResNet-20 step 1 -> 2 -> 4
+# spans 613 -> 605 -> 621 ms, within noise)
+MAX_SPANS = 4
 SAMPLE_EVERY_S = 0.25  # the load is sampled at most this often (on the next engine call after that)
 WINDOW_S = 2.0  # the budget follows the mean load of the samples of this many seconds
 
@@ -391,9 +405,11 @@ class _Pool:
             with use(job.snap):  # the caller's settings: overrides are context-local, a worker has its own
                 job.run_claimed()
 
-    def map(self, fn: Callable[[int, int], Any], spans: list[tuple[int, int]]) -> list[Any]:
+    def map(self, fn: Callable[[int, int], Any], spans: list[tuple[int, int]], n: int | None = None) -> list[Any]:
+        """Run the spans on the caller and at most ``n - 1`` of the workers (the pool may be larger than
+        the budget now: it was made for a larger one)."""
         job = _Job(fn, spans, current())
-        for _ in range(min(len(spans), self.size) - 1):
+        for _ in range(min(len(spans), n or self.size, self.size) - 1):
             self.tasks.put(job)
         try:
             job.run(0)
@@ -413,15 +429,17 @@ _IN_WORKER = threading.local()  # set in the pool's threads: a pool_map from the
 
 
 def pool_map(fn: Callable[[int, int], Any], spans: list[tuple[int, int]], blas_single: bool = True) -> list[Any]:
-    """``[fn(a, b) for (a, b) in spans]``, on the pool when there are several spans (the first runs in
-    the calling thread, which then takes any span no worker has started; called from inside a span, the
-    spans run in place, so nesting cannot wait on itself). An exception in any span is raised here, after
-    every span has finished."""
+    """``[fn(a, b) for (a, b) in spans]`` (results in span order), on the pool when there are several spans
+    and several workers (the first span runs in the calling thread, which then takes any span no worker has
+    started; called from inside a span, the spans run in place, so nesting cannot wait on itself). With
+    ``blas_single`` the BLAS is held to one thread meanwhile; where its threads cannot be controlled, the
+    spans run one after the other here (the same spans, so the same results). An exception in any span is
+    raised here, after every span has finished."""
     global _POOL
     if len(spans) <= 1 or getattr(_IN_WORKER, "active", False):
         return [fn(a, b) for a, b in spans]
     n = workers()
-    if n == 1:
+    if n == 1 or (blas_single and not BLAS.available()):
         return [fn(a, b) for a, b in spans]
     with _LOCK:
         if _POOL is None or _POOL.size < n:
@@ -429,14 +447,29 @@ def pool_map(fn: Callable[[int, int], Any], spans: list[tuple[int, int]], blas_s
         pool = _POOL
     ctx = _single_threaded_blas() if blas_single else contextlib.nullcontext()
     with ctx:
-        return pool.map(fn, spans)
+        return pool.map(fn, spans, n)
+
+
+def spans(n: int, per_item: int) -> list[tuple[int, int]]:
+    r"""range(n) cut into ``k`` contiguous spans of (nearly) equal length, ``k`` a function of the problem
+    size alone, never of the thread count::
+
+        k = the largest power of two <= min(floor(n per_item / settings.min_chunk_elements), n, MAX_SPANS)
+        span i = [round(i n / k), round((i + 1) n / k))
+
+    (``per_item``: elements of work per item). Each span carries about ``min_chunk_elements`` elements or more
+    (handing a span to a worker costs ~0.05-0.4 ms, so it must carry about a millisecond of work), and the
+    spans are shared out by however many workers run them (:func:`pool_map`), so the partial results, and
+    their sum in span order, are the same with 1, 2, 4 threads or the automatic budget."""
+    k = min(MAX_SPANS, n, (n * per_item) // max(1, settings.min_chunk_elements))
+    if k <= 1:
+        return [(0, n)]
+    k = 1 << (k.bit_length() - 1)  # a power of two: shared out evenly by 1, 2 or 4 workers
+    bounds = [round(i * n / k) for i in range(k + 1)]
+    return [(bounds[i], bounds[i + 1]) for i in range(k)]
 
 
 def batch_spans(n: int, per_item: int) -> list[tuple[int, int]]:
-    """Split range(n) into one contiguous chunk per worker (a single span when splitting is not
-    possible: no BLAS thread control to hold the BLAS to one thread, one worker, or tiny chunks)."""
-    k = min(workers(), n, max(1, (n * per_item) // max(1, settings.min_chunk_elements)))
-    if k <= 1 or not BLAS.available():
-        return [(0, n)]
-    bounds = [round(i * n / k) for i in range(k + 1)]
-    return [(bounds[i], bounds[i + 1]) for i in range(k)]
+    """The spans of a batch of ``n`` items of ``per_item`` elements each for :func:`pool_map`: :func:`spans`
+    (a function of the size alone: the same spans whatever the thread count)."""
+    return spans(n, per_item)

@@ -24,11 +24,12 @@ Fields (the defaults are the measured best on a 2-core x86 machine; see ``benchm
   other processes keep busy, re-sampled every 0.25 s; 1 when every core is busy). Convolution,
   normalization and the other batch-split kernels share that pool; the BLAS runs one thread inside
   the pool's splits and the budget outside them.
-* ``min_chunk_elements`` -- a batch is split over the workers only when each chunk still has at
-  least this many input elements (262144: handing a chunk to a sleeping worker costs ~0.05-0.4 ms
-  on a 2-core VM, so a chunk must carry about a millisecond of work; measured on 2-thread training
-  steps, interleaved, against 32768: LeNet-5 133 -> 103 ms, MobileNet v2 545 -> 427, ResNet-20
-  1278 -> 1180, U-Net 352 -> 327, ViT-tiny 818 -> 783).
+* ``min_chunk_elements`` -- a batch is cut into spans of about this many elements of work or more
+  (``cvprimer.core.pool.spans``: 1, 2 or 4 of them, a function of the size alone, so that results do
+  not depend on the thread count), which the workers share out (262144: handing a chunk to a
+  sleeping worker costs ~0.05-0.4 ms on a 2-core VM, so a chunk must carry about a millisecond of
+  work; measured on 2-thread training steps, interleaved, against 32768: LeNet-5 133 -> 103 ms,
+  MobileNet v2 545 -> 427, ResNet-20 1278 -> 1180, U-Net 352 -> 327, ViT-tiny 818 -> 783).
 * ``conv_phases`` -- strided convs: polyphase stride-1 pieces where they are faster (True: the
   input gradient, and everything when the im2col columns would not be kept) or the im2col/col2im
   reference lowering throughout (False).

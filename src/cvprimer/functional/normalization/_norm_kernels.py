@@ -41,8 +41,7 @@ from typing import Any
 import numpy as np
 
 from cvprimer.core import jit
-from cvprimer.core.pool import pool_map, workers
-from cvprimer.core.settings import settings
+from cvprimer.core.pool import pool_map, spans
 
 # reassociation lets LLVM vectorize the float64 sums; no contraction (an FMA in a - b where a == b
 # in exact arithmetic leaves a rounding residue), no nnan/ninf (NaN and Inf propagate as in NumPy)
@@ -303,12 +302,9 @@ def _cols_backward_gx(x, gy, mu, k1, k2, k0, c0, c1, gx):  # pragma: no cover - 
 
 
 def _spans(n: int, per_item: int) -> list[tuple[int, int]]:
-    """range(n) in one contiguous span per worker (one span when the chunks would be tiny)."""
-    if n * per_item < 2 * settings.min_chunk_elements or workers() == 1:
-        return [(0, n)]
-    k = min(workers(), n, max(1, (n * per_item) // max(1, settings.min_chunk_elements)))
-    bounds = [round(i * n / k) for i in range(k + 1)]
-    return [(bounds[i], bounds[i + 1]) for i in range(k)]
+    """range(n) in contiguous spans that depend on the size alone, not on the thread count (so the partial
+    sums, added in span order, give the same bits with any number of workers; ``cvprimer.core.pool.spans``)."""
+    return spans(n, per_item)
 
 
 def _total(parts: np.ndarray) -> np.ndarray:
