@@ -30,6 +30,8 @@ class Toy(Experiment):
     def draw(self, res, ctx):
         if self.mode == "op_in_draw":
             (tensor(np.ones(3, np.float32)) * 2).sum()
+        if self.mode == "rng_in_draw":
+            ctx.rng.normal()
         fig, ax = ctx.figure()
         ax.plot(res.series["curve"])
         ctx.save_figure(fig, "curve", "a curve", "一条曲线")
@@ -58,6 +60,21 @@ def test_an_engine_op_run_while_drawing_is_refused(tmp_path):
     exp.mode = "op_in_draw"
     with pytest.raises(RuntimeError, match="draw ran 2 engine op"):
         exp.run(Context(str(tmp_path), save_plots=False))
+
+
+def test_a_random_draw_while_drawing_is_refused(tmp_path):
+    exp = Toy()
+    exp.mode = "rng_in_draw"
+    ctx = Context(str(tmp_path), save_plots=False)
+    with pytest.raises(RuntimeError, match="Toy.draw used ctx.rng.normal"):
+        exp.run(ctx)
+    assert isinstance(ctx.rng, np.random.Generator)  # given back after draw
+
+
+def test_no_experiment_overrides_run():
+    from cvprimer.lab.registry import all_experiments
+
+    assert [e.id for e in all_experiments() if "run" in vars(e)] == []
 
 
 def test_the_series_stay_out_of_the_record():

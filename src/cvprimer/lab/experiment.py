@@ -29,8 +29,8 @@ The runner calls ``run`` once per seed, then ``decide`` on the measured values (
 a verdict is never typed by hand: it is a function of the figures and of thresholds fixed in the class.
 ``run`` is the frame's and is not overridden: it calls ``measure`` (every number; a plot asked for here is
 refused) and then ``draw`` (the pictures, from what ``measure`` returned: its figures, tables and ``series``,
-the curves and images kept for plotting only; an engine op run here is refused), so measuring never depends on
-plotting and a plot never measures.
+the curves and images kept for plotting only; an engine op or a draw from ``ctx.rng`` here is refused), so
+measuring never depends on plotting and a plot never measures.
 Unit tests feed ``decide`` synthetic figures on both sides of every threshold.
 
 A *page* (``kind = "page"``) answers a question with no single measurable claim: its ``text`` carries a
@@ -265,6 +265,18 @@ class Context:
         return plot
 
 
+class _NoDraws:
+    """``ctx.rng`` while ``draw`` runs: any use is refused (a random draw there would belong to measuring, and it
+    would shift the draws of everything measured after it)."""
+
+    def __init__(self, owner: str) -> None:
+        self._owner = owner
+
+    def __getattr__(self, name: str) -> Any:
+        raise RuntimeError(f"{self._owner}.draw used ctx.rng.{name}: random draws belong in measure(); draw() only "
+                           "plots what measure() returned")
+
+
 class _Num(float):
     """A figure as a takeaway template sees it: ``{name}`` is :func:`fmt`'s text, ``{name:pct}`` 100x with a %
     sign, ``{name:x}`` with a times sign, any other spec is Python's (``{name:.1f}``)."""
@@ -361,12 +373,13 @@ class Experiment:
         if not isinstance(res, Result):
             raise TypeError(f"{type(self).__name__}.measure must return a Result, got {type(res).__name__}")
         ran: list[str] = []
-        ctx.phase = "draw"
+        ctx.phase, rng = "draw", ctx.rng
+        ctx.rng = _NoDraws(type(self).__name__)  # type: ignore[assignment]  # a plot must not consume the seed's draws
         try:
             with observe_ops(lambda fn, *_: ran.append(fn.__name__)):
                 self.draw(res, ctx)
         finally:
-            ctx.phase = ""
+            ctx.phase, ctx.rng = "", rng
         if ran:
             raise RuntimeError(f"{type(self).__name__}.draw ran {len(ran)} engine op(s) (first: {ran[0]}): "
                                "measuring belongs in measure(), draw() only plots what it returned")
