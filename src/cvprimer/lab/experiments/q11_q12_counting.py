@@ -166,7 +166,7 @@ class ParameterCount(Experiment):
         "buffers_{m}": {"en": "buffer values (not parameters), {m}", "zh": "缓冲区数值个数（非参数，{m}）"},
     }
 
-    def run(self, ctx: Context) -> Result:
+    def measure(self, ctx: Context) -> Result:
         rows: list[list[Any]] = []
         figs: dict[str, Figure] = {}
         beyond: dict[str, Figure] = {}
@@ -332,7 +332,7 @@ class FlopCount(Experiment):
         "equal_mac_time_ratio": {"en": "time ratio of two layers with equal MACs", "zh": "MACs 相同的两层的耗时比"},
     }
 
-    def run(self, ctx: Context) -> Result:
+    def measure(self, ctx: Context) -> Result:
         rows, errs = [], []
         for name, (ci, co, k, h) in CONVS.items():
             formula = k * k * ci * co * h * h

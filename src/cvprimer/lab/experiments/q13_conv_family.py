@@ -144,7 +144,7 @@ class ConvFamily(Experiment):
         "transposed": {"en": "transposed", "zh": "转置卷积"},
     }
 
-    def run(self, ctx: Context) -> Result:
+    def measure(self, ctx: Context) -> Result:
         rows, figs = [], {}
         base: dict[str, Any] = {}
         for name, make in FAMILY.items():
@@ -158,6 +158,27 @@ class ConvFamily(Experiment):
             key = name.split(" ")[0].replace("-", "_")
             figs[f"params_{key}"] = Figure(c["params"], "parameters")
             figs[f"macs_{key}"] = Figure(c["macs"], "MACs")
+        r = {row[0]: (row[5], row[6]) for row in rows}
+        sep, asym = r["depthwise-separable"], r["asymmetric 3x1 + 1x3"]
+        stri, grp = r["strided 3x3, s=2"], r["grouped 3x3, g=4"]
+        notes = {"en": f"Measured on this input: the depthwise-separable pair needs {fmt(sep[0])}x the standard "
+                       f"layer's parameters and {fmt(sep[1])}x its MACs; the asymmetric 3x1 + 1x3 pair "
+                       f"{fmt(asym[0])}x and {fmt(asym[1])}x; stride 2 keeps {fmt(stri[0])}x the parameters at "
+                       f"{fmt(stri[1])}x the MACs; four groups give {fmt(grp[0])}x and {fmt(grp[1])}x.",
+                 "zh": f"在这个输入上实测：深度可分离卷积对的参数量为标准卷积的 {fmt(sep[0])} 倍，乘加为 "
+                       f"{fmt(sep[1])} 倍；非对称 3x1 + 1x3 卷积对为 {fmt(asym[0])} 倍和 {fmt(asym[1])} 倍；"
+                       f"步长 2 时参数量为 {fmt(stri[0])} 倍，乘加为 {fmt(stri[1])} 倍；分为四组时为 "
+                       f"{fmt(grp[0])} 倍和 {fmt(grp[1])} 倍。"}
+        return Result(figures=figs, notes=notes, tables=[Table(
+            "family", ["kind", "output (C x H x W)", "parameters", "MACs", "receptive field", "params / standard",
+                       "MACs / standard"], rows,
+            {"en": "Analyzer on a (1, 16, 32, 32) input; biases included; field in input pixels.",
+             "zh": "分析器在 (1, 16, 32, 32) 输入上的结果；参数量含偏置；感受野以输入像素计。"})],
+            series={"rows": rows})
+
+    def draw(self, res: Result, ctx: Context) -> None:
+        """Parameters and MACs of each kind relative to the standard 3x3 convolution, as bars."""
+        rows: list[list[Any]] = res.series["rows"]
         fig, ax = ctx.figure(1, 1, size=(9, 4))
         x = np.arange(len(rows))
         ax.bar(x - 0.2, [r[5] for r in rows], 0.4, label="parameters / standard")
@@ -174,18 +195,3 @@ class ConvFamily(Experiment):
         ctx.save_figure(fig, "family_cost", "Bars of parameters and MACs relative to a standard 3x3 convolution "
                         f"(parameters / MACs): {parts_en}.",
                         f"各种卷积相对于标准 3x3 卷积的参数量与乘加次数柱状图（参数量 / 乘加）：{parts_zh}。")
-        sep, asym = r["depthwise-separable"], r["asymmetric 3x1 + 1x3"]
-        stri, grp = r["strided 3x3, s=2"], r["grouped 3x3, g=4"]
-        notes = {"en": f"Measured on this input: the depthwise-separable pair needs {fmt(sep[0])}x the standard "
-                       f"layer's parameters and {fmt(sep[1])}x its MACs; the asymmetric 3x1 + 1x3 pair "
-                       f"{fmt(asym[0])}x and {fmt(asym[1])}x; stride 2 keeps {fmt(stri[0])}x the parameters at "
-                       f"{fmt(stri[1])}x the MACs; four groups give {fmt(grp[0])}x and {fmt(grp[1])}x.",
-                 "zh": f"在这个输入上实测：深度可分离卷积对的参数量为标准卷积的 {fmt(sep[0])} 倍，乘加为 "
-                       f"{fmt(sep[1])} 倍；非对称 3x1 + 1x3 卷积对为 {fmt(asym[0])} 倍和 {fmt(asym[1])} 倍；"
-                       f"步长 2 时参数量为 {fmt(stri[0])} 倍，乘加为 {fmt(stri[1])} 倍；分为四组时为 "
-                       f"{fmt(grp[0])} 倍和 {fmt(grp[1])} 倍。"}
-        return Result(figures=figs, notes=notes, tables=[Table(
-            "family", ["kind", "output (C x H x W)", "parameters", "MACs", "receptive field", "params / standard",
-                       "MACs / standard"], rows,
-            {"en": "Analyzer on a (1, 16, 32, 32) input; biases included; field in input pixels.",
-             "zh": "分析器在 (1, 16, 32, 32) 输入上的结果；参数量含偏置；感受野以输入像素计。"})])

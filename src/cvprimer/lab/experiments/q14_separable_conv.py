@@ -158,7 +158,7 @@ class SeparableConv(Experiment):
         "separable": {"en": "separable conv", "zh": "可分离卷积"},
     }
 
-    def run(self, ctx: Context) -> Result:
+    def measure(self, ctx: Context) -> Result:
         rows: list[list[Any]] = []
         figs: dict[str, Figure] = {}
         for ci, co, k, hw in LAYERS:
@@ -180,16 +180,7 @@ class SeparableConv(Experiment):
                          c["sep_macs"], c["seed_sep"], c["sep_macs"] / c["std_macs"], c["theory_ratio"]])
         ctx.progress.update()
 
-        # beyond: wall time of a C->C layer pair, one thread (the runner pins the threads)
-        ci, hw, n = ctx.pick((64, 16, 4), (128, 16, 16), (16, 8, 1))
-        x = cp.tensor(ctx.rng.standard_normal((n, ci, hw, hw)).astype(np.float32))
-        w = cp.tensor(ctx.rng.standard_normal((ci, ci, 3, 3)).astype(np.float32))
-        wd = cp.tensor(ctx.rng.standard_normal((ci, 1, 3, 3)).astype(np.float32))
-        wp = cp.tensor(ctx.rng.standard_normal((ci, ci, 1, 1)).astype(np.float32))
-        with cp.no_grad():
-            t = time_interleaved({"standard": lambda: F.conv2d(x, w, padding=1),
-                                  "separable": lambda: F.conv2d(F.conv2d(x, wd, padding=1, groups=ci), wp)},
-                                 repeat=ctx.pick(5, 15, 3), warmup=1, clock=time.process_time)
+        ci, t = self._pair_times(ctx)
         # beyond: accuracy of two small CNNs on the digits
         data = load_data("digits", ctx.pick(700, 1437, 200), 360, ctx.rng, standardize=True)
         epochs = ctx.pick(4, 12, 1)
@@ -203,7 +194,41 @@ class SeparableConv(Experiment):
                   "acc_separable": Figure(acc["separable"], "accuracy"),
                   "params_standard": Figure(params["standard"], "params"),
                   "params_separable": Figure(params["separable"], "params")}
+        return Result(figures=figs, beyond=beyond, tables=[
+            Table("costs", ["layer", "params std", "params sep", "MACs std", "MACs sep", "seed formula sep",
+                            "MAC ratio", "1/C_out + 1/k^2"], rows,
+                  {"en": "Analyzer counts (no bias) beside the seed's formula for the separable pair.",
+                   "zh": "分析器统计（无偏置），与原文给出的可分离卷积公式并列。"})],
+            beyond_tables=[Table("digits", ["net", "parameters", "validation accuracy"],
+                                 [[k, params[k], acc[k]] for k in builders],
+                                 {"en": f"{len(data.y_train)} training digits, {epochs} epochs of Adam (lr 1e-2), "
+                                        "same seed and batches.",
+                                  "zh": f"{len(data.y_train)} 张训练图像，Adam（学习率 1e-2）训练 {epochs} 轮，"
+                                        "相同随机种子和批次。"})],
+            series={"curves": {k: f.curve("val_acc") for k, f in fits.items()}, "params": params, "acc": acc})
 
+    @staticmethod
+    def _pair_times(ctx: Context) -> tuple[int, dict[str, float]]:
+        """Beyond the seed: the channel count ``C`` and the CPU seconds of a standard C->C 3x3 convolution and of
+        its depthwise-separable pair on a random input (median of interleaved repeats, one thread: the runner
+        pins the threads; input and weights drawn from ``ctx.rng``)."""
+        ci, hw, n = ctx.pick((64, 16, 4), (128, 16, 16), (16, 8, 1))
+        x = cp.tensor(ctx.rng.standard_normal((n, ci, hw, hw)).astype(np.float32))
+        w = cp.tensor(ctx.rng.standard_normal((ci, ci, 3, 3)).astype(np.float32))
+        wd = cp.tensor(ctx.rng.standard_normal((ci, 1, 3, 3)).astype(np.float32))
+        wp = cp.tensor(ctx.rng.standard_normal((ci, ci, 1, 1)).astype(np.float32))
+        with cp.no_grad():
+            t = time_interleaved({"standard": lambda: F.conv2d(x, w, padding=1),
+                                  "separable": lambda: F.conv2d(F.conv2d(x, wd, padding=1, groups=ci), wp)},
+                                 repeat=ctx.pick(5, 15, 3), warmup=1, clock=time.process_time)
+        return ci, t
+
+    def draw(self, res: Result, ctx: Context) -> None:
+        """The MAC ratio of each layer shape beside its closed form, and the two digit CNNs' accuracy curves."""
+        rows: list[list[Any]] = res.tables[0].rows
+        curves: Mapping[str, np.ndarray] = res.series["curves"]
+        params: Mapping[str, int] = res.series["params"]
+        acc: Mapping[str, float] = res.series["acc"]
         fig, axes = ctx.figure(1, 2, size=(9.5, 3.4))
         labels = [r[0] for r in rows]
         axes[0].bar(np.arange(len(rows)) - 0.2, [r[6] for r in rows], 0.4, label="analyzer: separable / standard")
@@ -211,8 +236,8 @@ class SeparableConv(Experiment):
         axes[0].set_xticks(np.arange(len(rows)), labels, rotation=30, ha="right", fontsize=7)
         axes[0].set(ylabel="MAC ratio", title="MACs of separable vs standard", ylim=(0, 1.4 * max(r[6] for r in rows)))
         axes[0].legend()
-        for name, f in fits.items():
-            axes[1].plot(range(1, len(f.history) + 1), f.curve("val_acc"), marker="o",
+        for name, c in curves.items():
+            axes[1].plot(range(1, len(c) + 1), c, marker="o",
                          label=tr(f"{name} ({params[name]:,} params)", f"{name}（{params[name]:,} 个参数）"))
         axes[1].set(xlabel="epoch", ylabel="validation accuracy", title="beyond the seed: 8x8 digits, two CNNs")
         axes[1].legend()
@@ -224,17 +249,6 @@ class SeparableConv(Experiment):
                         "左：六种层形状下分析器给出的可分离/标准乘加比，与 1/C_out + 1/k^2 并列（最大差 "
                         f"{fmt(worst)}）。右：标准与可分离两个 CNN 每轮的验证精度（最终 {fmt(acc['standard'])} 与 "
                         f"{fmt(acc['separable'])}）。")
-        return Result(figures=figs, beyond=beyond, tables=[
-            Table("costs", ["layer", "params std", "params sep", "MACs std", "MACs sep", "seed formula sep",
-                            "MAC ratio", "1/C_out + 1/k^2"], rows,
-                  {"en": "Analyzer counts (no bias) beside the seed's formula for the separable pair.",
-                   "zh": "分析器统计（无偏置），与原文给出的可分离卷积公式并列。"})],
-            beyond_tables=[Table("digits", ["net", "parameters", "validation accuracy"],
-                                 [[k, params[k], acc[k]] for k in builders],
-                                 {"en": f"{len(data.y_train)} training digits, {epochs} epochs of Adam (lr 1e-2), "
-                                        "same seed and batches.",
-                                  "zh": f"{len(data.y_train)} 张训练图像，Adam（学习率 1e-2）训练 {epochs} 轮，"
-                                        "相同随机种子和批次。"})])
 
     @staticmethod
     def decide(figures: Mapping[str, float], thresholds: Mapping[str, float]) -> tuple[str, Text]:

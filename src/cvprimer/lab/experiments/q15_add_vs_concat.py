@@ -169,9 +169,45 @@ class AddVsConcat(Experiment):
         "acc_concat": {"en": "val accuracy, concat", "zh": "验证准确率（拼接）"},
     }
 
-    def run(self, ctx: Context) -> Result:
+    def measure(self, ctx: Context) -> Result:
         c, hw = 32, 8
-        rng = ctx.rng
+        rng = ctx.rng  # each helper below draws from it in turn, in this order
+        figs, rows, broadcasts = self._shape_rules(rng, c, hw)
+        add_recover = self._recover_from_sum(rng)
+        nxt = self._next_layer_cost()
+        add_err, cat_err, paths = self._gradient_paths(rng, c, hw)
+        emul_err = self._concat_emulates_add(rng, c, hw)
+        data = load_data("digits", ctx.pick(900, 1437, 200), 360, ctx.rng)
+        epochs = ctx.pick(3, 12, 1)
+        fits = train_nets({m: functools.partial(digits_net, m) for m in ("add", "concat")}, data, epochs,
+                          ctx.seed, ctx.rng, lr=3e-3)
+        acc = {m: f.val_acc for m, f in fits.items()}
+        beyond = {"add_recover_err": Figure(add_recover, "relative"),
+                  "add_broadcasts_1ch": Figure(float(broadcasts), "bool"),
+                  "next_params_ratio": Figure(nxt["concat"][0] / nxt["add"][0], "concat/add"),
+                  "next_macs_ratio": Figure(nxt["concat"][1] / nxt["add"][1], "concat/add"),
+                  "add_grad_err": Figure(add_err, "abs"),
+                  "concat_grad_err": Figure(cat_err, "abs"),
+                  "concat_emulates_add_err": Figure(emul_err, "relative"),
+                  "acc_add": Figure(acc["add"], "accuracy"),
+                  "acc_concat": Figure(acc["concat"], "accuracy")}
+        return Result(
+            figures=figs, beyond=beyond,
+            tables=[Table("shapes", ["merge", "result or engine error"], rows,
+                          {"en": "What our engine says to each merge.", "zh": "引擎对每种合并的反应。"})],
+            beyond_tables=[Table("next_layer", ["merge", "next-layer params", "next-layer MACs"],
+                                 [[m, *nxt[m]] for m in ("add", "concat")],
+                                 {"en": "The 3x3 conv after a merge of two 16-channel 32x32 maps (to 32 channels).",
+                                  "zh": "合并两张 16 通道 32x32 特征图之后、输出 32 通道的 3x3 卷积。"})],
+            series={"curves": {m: f.curve("val_acc") for m, f in fits.items()}, "acc": acc, "c": c,
+                    "cat_err": cat_err, **paths},
+        )
+
+    @staticmethod
+    def _shape_rules(rng: np.random.Generator, c: int, hw: int) -> tuple[dict[str, Figure], list[list[str]], bool]:
+        """The seed's shape rules tried on the engine (``rule_<case>``: 1 when the merge gives what the seed says)
+        and the copy error of a concatenation; the table rows of each merge's outcome; and (beyond the seed)
+        whether a 1-channel map broadcasts in an addition to ``c`` channels."""
         a, a2 = (cp.tensor(rng.standard_normal((1, c, hw, hw))) for _ in range(2))
         b16 = cp.tensor(rng.standard_normal((1, 16, hw, hw)))
         small = cp.tensor(rng.standard_normal((1, c, hw // 2, hw // 2)))
@@ -193,21 +229,33 @@ class AddVsConcat(Experiment):
             "zh": "拼接结果中任一输入的最大变化"})
         bshape, bmsg = _outcome(lambda: a + cp.tensor(rng.standard_normal((1, 1, hw, hw))))
         rows.append(["beyond: add of 32 channels and 1 channel (broadcast)", bmsg])
+        return figs, rows, bshape is not None
 
-        # beyond: recovering one input from the sum (least squares over many draws)
+    @staticmethod
+    def _recover_from_sum(rng: np.random.Generator) -> float:
+        """Beyond the seed: relative error of the best linear recovery of one input from the sum of two
+        (least squares over 4096 standard-normal draws)."""
         p1, p2 = rng.standard_normal((2, 4096))
         ssum = p1 + p2
         coef = float(ssum @ p1 / (ssum @ ssum))
-        add_recover = float(np.linalg.norm(coef * ssum - p1) / np.linalg.norm(p1))
+        return float(np.linalg.norm(coef * ssum - p1) / np.linalg.norm(p1))
 
-        # beyond: the layer after the merge: 16 -> 32 channels at 32x32 (analyzer rows named "next")
+    @staticmethod
+    def _next_layer_cost() -> dict[str, tuple[int, int]]:
+        """Beyond the seed: (params, MACs) of the 16 -> 32-channel layer after each merge at 32x32 (the
+        analyzer's rows named "next")."""
         nxt = {}
         for mode in ("add", "concat"):
             rep = cost(TwoBranch(16, 32, mode), (1, 16, 32, 32))["report"]
             row = next(r for r in rep.rows if r.name == "next")
             nxt[mode] = (row.params, row.macs)
+        return nxt
 
-        # beyond: gradient paths (float64)
+    @staticmethod
+    def _gradient_paths(rng: np.random.Generator, c: int, hw: int) -> tuple[float, float, dict[str, np.ndarray]]:
+        """Beyond the seed (float64): the largest difference between what each input of an addition receives
+        and the upstream gradient, the same for a concatenation and its slices, and one pixel's upstream
+        gradient and branch gradients through the concatenation (for the plot)."""
         x1, x2 = (cp.tensor(rng.standard_normal((2, c, hw, hw)), requires_grad=True) for _ in range(2))
         g = rng.standard_normal((2, c, hw, hw))
         ((x1 + x2) * cp.tensor(g)).sum().backward()
@@ -218,29 +266,32 @@ class AddVsConcat(Experiment):
         (cp.cat([y1, y2], 1) * cp.tensor(g2)).sum().backward()
         assert y1.grad is not None and y2.grad is not None  # (it requires grad and feeds the loss)
         cat_err = max(np.abs(y1.grad.data - g2[:, :c]).max(), np.abs(y2.grad.data - g2[:, c:]).max())
+        return add_err, cat_err, {"upstream": g2[0, :, 0, 0], "branch1": y1.grad.data[0, :, 0, 0],
+                                  "branch2": y2.grad.data[0, :, 0, 0]}
 
-        # beyond: concat followed by [W, W] reproduces add followed by W
+    @staticmethod
+    def _concat_emulates_add(rng: np.random.Generator, c: int, hw: int) -> float:
+        """Beyond the seed: relative error of concat followed by the kernel ``[W, W]`` against add followed by
+        ``W`` (a 3x3 conv to 8 channels)."""
         w = cp.tensor(rng.standard_normal((8, c, 3, 3)))
         p, q = cp.tensor(rng.standard_normal((2, c, hw, hw))), cp.tensor(rng.standard_normal((2, c, hw, hw)))
         via_add = F.conv2d(p + q, w, padding=1).data
         via_cat = F.conv2d(cp.cat([p, q], 1), cp.cat([w, w], 1), padding=1).data
-        emul_err = float(np.abs(via_add - via_cat).max() / np.abs(via_add).max())
+        return float(np.abs(via_add - via_cat).max() / np.abs(via_add).max())
 
-        data = load_data("digits", ctx.pick(900, 1437, 200), 360, ctx.rng)
-        epochs = ctx.pick(3, 12, 1)
-        fits = train_nets({m: functools.partial(digits_net, m) for m in ("add", "concat")}, data, epochs,
-                          ctx.seed, ctx.rng, lr=3e-3)
-        acc = {m: f.val_acc for m, f in fits.items()}
-
+    def draw(self, res: Result, ctx: Context) -> None:
+        """The two digit nets' accuracy curves, and one pixel's gradient through the concatenation."""
+        s = res.series
+        c, acc, cat_err = s["c"], s["acc"], s["cat_err"]
         fig, axes = ctx.figure(1, 2, size=(9.5, 3.3))
-        for m, f in fits.items():
-            axes[0].plot(range(1, len(f.history) + 1), f.curve("val_acc"), marker="o", label=m)
+        for m, curve in s["curves"].items():
+            axes[0].plot(range(1, len(curve) + 1), curve, marker="o", label=m)
         axes[0].set(xlabel="epoch", ylabel="validation accuracy", title="beyond the seed: digits, add vs concat")
         axes[0].legend()
         ch = np.arange(2 * c)
-        axes[1].plot(ch, np.abs(g2[0, :, 0, 0]), "k:", label="|upstream gradient| (one pixel)")
-        axes[1].plot(ch[:c], np.abs(y1.grad.data[0, :, 0, 0]), "o", ms=3, label="branch 1 receives (concat)")
-        axes[1].plot(ch[c:], np.abs(y2.grad.data[0, :, 0, 0]), "s", ms=3, label="branch 2 receives (concat)")
+        axes[1].plot(ch, np.abs(s["upstream"]), "k:", label="|upstream gradient| (one pixel)")
+        axes[1].plot(ch[:c], np.abs(s["branch1"]), "o", ms=3, label="branch 1 receives (concat)")
+        axes[1].plot(ch[c:], np.abs(s["branch2"]), "s", ms=3, label="branch 2 receives (concat)")
         axes[1].set(xlabel="channel of the merged map", ylabel="|gradient|", title="gradient through concat")
         axes[1].legend(fontsize=7)
         ctx.save_figure(fig, "add_concat", f"Left: validation accuracy per epoch of the add and concat nets on the "
@@ -250,24 +301,6 @@ class AddVsConcat(Experiment):
                         f"左：相加与拼接两个网络在 digits 上每轮的验证精度（最终 {fmt(acc['add'])} 与 "
                         f"{fmt(acc['concat'])}）。右：某个像素在拼接后 {2 * c} 个通道上的上游梯度与各分支收到的梯度"
                         f"（与对应切片的最大差 {fmt(cat_err)}）。")
-        beyond = {"add_recover_err": Figure(add_recover, "relative"),
-                  "add_broadcasts_1ch": Figure(float(bshape is not None), "bool"),
-                  "next_params_ratio": Figure(nxt["concat"][0] / nxt["add"][0], "concat/add"),
-                  "next_macs_ratio": Figure(nxt["concat"][1] / nxt["add"][1], "concat/add"),
-                  "add_grad_err": Figure(add_err, "abs"),
-                  "concat_grad_err": Figure(cat_err, "abs"),
-                  "concat_emulates_add_err": Figure(emul_err, "relative"),
-                  "acc_add": Figure(acc["add"], "accuracy"),
-                  "acc_concat": Figure(acc["concat"], "accuracy")}
-        return Result(
-            figures=figs, beyond=beyond,
-            tables=[Table("shapes", ["merge", "result or engine error"], rows,
-                          {"en": "What our engine says to each merge.", "zh": "引擎对每种合并的反应。"})],
-            beyond_tables=[Table("next_layer", ["merge", "next-layer params", "next-layer MACs"],
-                                 [[m, *nxt[m]] for m in ("add", "concat")],
-                                 {"en": "The 3x3 conv after a merge of two 16-channel 32x32 maps (to 32 channels).",
-                                  "zh": "合并两张 16 通道 32x32 特征图之后、输出 32 通道的 3x3 卷积。"})],
-        )
 
     @staticmethod
     def decide(figures: Mapping[str, float], thresholds: Mapping[str, float]) -> tuple[str, Text]:
