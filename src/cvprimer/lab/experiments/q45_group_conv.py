@@ -167,7 +167,6 @@ class GroupConv(Experiment):
             beyond_tables=[Table("groups", ["g", "params", "MACs", "time (ms)", "speedup vs g=1"], rows,
                           {"en": f"64 -> 64 channels, 3x3; time on a {n}x64x{hw}x{hw} batch, one thread.",
                            "zh": f"64 -> 64 通道，3x3；时间在 {n}x64x{hw}x{hw} 的批次上单线程测得。"})],
-
             # per g (gs), relative to g = 1: parameters, MACs, measured time; the group dependencies (g, g) at g = 4
             series={"gs": gs, "params": [costs[g]["params"] / costs[1]["params"] for g in gs],
                     "macs": [costs[g]["macs"] / costs[1]["macs"] for g in gs], "time": [t[g] / t[1] for g in gs],

@@ -149,8 +149,7 @@ class Generalization(Experiment):
         "more_data": {"en": "more data", "zh": "更多数据"},
     }
 
-    def run(self, ctx: Context) -> Result:
-
+    def measure(self, ctx: Context) -> Result:
         full = load_data("digits", 600, 500, ctx.rng)
         small = Data(full.x_train[:150], full.y_train[:150], full.x_val, full.y_val)
         epochs = ctx.pick(24, 100, tiny=2)
@@ -166,7 +165,7 @@ class Generalization(Experiment):
             "smaller model": (lambda: big_mlp(hidden=32), small, {}),
             "4x data": (big_mlp, full, {}),
         }
-        res = {}
+        scores: dict[str, list[float]] = {}
         for name, (build, data, kw) in plans.items():
             cp.manual_seed(ctx.seed)
             model = build()
@@ -176,14 +175,36 @@ class Generalization(Experiment):
             fit(model, data if name == "early stopping" else lean(data), n_epochs, gen, lr=3e-3, **kw)
             tr = 100 * accuracy(model, small.x_train, small.y_train)
             va = 100 * accuracy(model, full.x_val, full.y_val)
-            res[name] = [tr, va, tr - va]
+            scores[name] = [tr, va, tr - va]
+        rows = [[k, f"{r[0]:.1f}", f"{r[1]:.1f}", f"{r[2]:.1f}"] for k, r in scores.items()]
+        slug = {k: k.replace(" ", "_").replace(".", "").replace("4x", "more") for k in scores}
+        figures = {f"val_acc_{slug[k]}": Figure(r[1], "%") for k, r in scores.items()}
+        figures.update({f"gap_{slug[k]}": Figure(r[2], "points") for k, r in scores.items()})
+        base = scores["none"]
+        best = max((k for k in scores if k != "none"), key=lambda k: scores[k][1])
+        narrow = min((k for k in scores if k != "none"), key=lambda k: scores[k][2])
+        notes = {"en": f"In this run, with no remedy the MLP scores {fmt(base[0])}% on its 150 training images and "
+                       f"{fmt(base[1])}% on validation (gap {fmt(base[2])} points). The highest validation accuracy "
+                       f"came with {best} ({fmt(scores[best][1])}%), the narrowest gap with {narrow} "
+                       f"({fmt(scores[narrow][2])} points). One run of a small demo, not a verdict.",
+                 "zh": f"本次运行中，不加任何手段时 MLP 在 150 张训练图像上为 {fmt(base[0])}%，验证集上为 "
+                       f"{fmt(base[1])}%（差距 {fmt(base[2])} 个百分点）。验证准确率最高的是 {best}"
+                       f"（{fmt(scores[best][1])}%），差距最小的是 {narrow}（{fmt(scores[narrow][2])} 个百分点）。"
+                       f"这只是一次小演示，不是结论。"}
+        return Result(figures=figures, notes=notes, tables=[Table("remedies", ["remedy", "train acc (%)", "val acc (%)",
+                                                                  "gap (points)"], rows,
+                                                     {"en": "Train accuracy is on the 150 base images in every row.",
+                                                      "zh": "每一行的训练准确率都在那 150 张基础图像上计算。"})],
+                      series={"scores": scores})
 
+    def draw(self, res: Result, ctx: Context) -> None:
+        scores = res.series["scores"]  # remedy -> [train acc, val acc, gap] (%)
         fig, ax = ctx.figure(1, 1, size=(8, 3.6))
-        xs = np.arange(len(res))
-        ax.bar(xs - 0.2, [r[0] for r in res.values()], 0.4, label="train accuracy (the 150 images)")
-        ax.bar(xs + 0.2, [r[1] for r in res.values()], 0.4, label="validation accuracy")
-        ax.set_xticks(xs, list(res), rotation=20, ha="right")
-        ax.set_ylim(min(r[1] for r in res.values()) - 10, 101)
+        xs = np.arange(len(scores))
+        ax.bar(xs - 0.2, [r[0] for r in scores.values()], 0.4, label="train accuracy (the 150 images)")
+        ax.bar(xs + 0.2, [r[1] for r in scores.values()], 0.4, label="validation accuracy")
+        ax.set_xticks(xs, list(scores), rotation=20, ha="right")
+        ax.set_ylim(min(r[1] for r in scores.values()) - 10, 101)
         ax.set_ylabel("accuracy (%)")
         ax.set_title("One over-sized MLP on 150 digits, one remedy at a time")
         ax.legend(fontsize=7, loc="lower right")
@@ -192,22 +213,3 @@ class Generalization(Experiment):
                         "or four times more data.",
                         "过大的 MLP 在 150 张数字上的训练与验证准确率：不加手段，以及分别使用权重衰减、dropout、"
                         "平移增强、提前停止、更小的模型或四倍数据。")
-        rows = [[k, f"{r[0]:.1f}", f"{r[1]:.1f}", f"{r[2]:.1f}"] for k, r in res.items()]
-        slug = {k: k.replace(" ", "_").replace(".", "").replace("4x", "more") for k in res}
-        figures = {f"val_acc_{slug[k]}": Figure(r[1], "%") for k, r in res.items()}
-        figures.update({f"gap_{slug[k]}": Figure(r[2], "points") for k, r in res.items()})
-        base = res["none"]
-        best = max((k for k in res if k != "none"), key=lambda k: res[k][1])
-        narrow = min((k for k in res if k != "none"), key=lambda k: res[k][2])
-        notes = {"en": f"In this run, with no remedy the MLP scores {fmt(base[0])}% on its 150 training images and "
-                       f"{fmt(base[1])}% on validation (gap {fmt(base[2])} points). The highest validation accuracy "
-                       f"came with {best} ({fmt(res[best][1])}%), the narrowest gap with {narrow} "
-                       f"({fmt(res[narrow][2])} points). One run of a small demo, not a verdict.",
-                 "zh": f"本次运行中，不加任何手段时 MLP 在 150 张训练图像上为 {fmt(base[0])}%，验证集上为 "
-                       f"{fmt(base[1])}%（差距 {fmt(base[2])} 个百分点）。验证准确率最高的是 {best}"
-                       f"（{fmt(res[best][1])}%），差距最小的是 {narrow}（{fmt(res[narrow][2])} 个百分点）。"
-                       f"这只是一次小演示，不是结论。"}
-        return Result(figures=figures, notes=notes, tables=[Table("remedies", ["remedy", "train acc (%)", "val acc (%)",
-                                                                  "gap (points)"], rows,
-                                                     {"en": "Train accuracy is on the 150 base images in every row.",
-                                                      "zh": "每一行的训练准确率都在那 150 张基础图像上计算。"})])

@@ -140,10 +140,7 @@ class CNNvsMLP(Experiment):
         "cnn_global": {"en": "CNN, global pooling head", "zh": "CNN，全局池化输出头"},
     }
 
-    def run(self, ctx: Context) -> Result:
-        return self._measure(ctx)
-
-    def _measure(self, ctx: Context) -> Result:
+    def measure(self, ctx: Context) -> Result:
         data = load_data("mnist_sample", ctx.pick(400, 2500, tiny=120), ctx.pick(300, 1000, tiny=100), ctx.rng)
         epochs = ctx.pick(4, 8, tiny=1)
         self.models: dict[tuple[str, bool], Any] = {}  # kept for the tests' independent recomputation
@@ -162,23 +159,6 @@ class CNNvsMLP(Experiment):
                 self.models[name, aug] = model
                 curves[name, aug] = 100 * shift_curve(model, data.x_val, data.y_val, SHIFTS, seed=ctx.seed)
                 ctx.progress.update()
-
-        fig, ax = ctx.figure(1, 1, size=(6.4, 4.2))
-        for (name, aug), c in curves.items():
-            color = {"MLP": "C0", "CNN + flatten/FC": "C1", "CNN + global max pool": "C2"}[name]
-            ax.plot(SHIFTS, c, "-o" if aug else "--s", color=color, ms=3,
-                    label=tr(f"{name}{' + shift augmentation' if aug else ''}",
-                             f"{name}{' + 平移增强' if aug else ''}"))
-        ax.set_xlabel("shift of the test digits (pixels)")
-        ax.set_ylabel("validation accuracy (%)")
-        ax.set_title("Accuracy vs translation, nets of ~9k parameters")
-        ax.set_ylim(0, 100)
-        ax.legend(fontsize=7)
-        ctx.save_figure(fig, "shift_curve", "Validation accuracy against the shift of the test digits (0 to 8 "
-                        "pixels) for an MLP, a CNN with a flatten head and a CNN with a global max-pool head, each "
-                        "trained with and without shift augmentation.",
-                        "MLP、展平头 CNN 和全局最大池化头 CNN（各自使用或不使用平移增强）在测试数字平移 0 到 8 "
-                        "像素时的验证准确率。")
         cols = [SHIFTS.index(s) for s in (0, 2, 4, 6, 8)]
         rows = [[name + (" + aug" if aug else ""), params[name], *[f"{c[i]:.1f}" for i in cols]]
                 for (name, aug), c in curves.items()]
@@ -209,7 +189,27 @@ class CNNvsMLP(Experiment):
                                  [r for r, (_, aug) in zip(rows, curves, strict=True) if aug],
                                  {"en": "The same nets trained with random translations (pad 4, crop 28).",
                                   "zh": "用随机平移增强（填充 4 像素再裁剪）训练的同样网络。"})],
+
+            series={"curves": curves},
         )
+
+    def draw(self, res: Result, ctx: Context) -> None:
+        fig, ax = ctx.figure(1, 1, size=(6.4, 4.2))
+        for (name, aug), c in res.series["curves"].items():
+            color = {"MLP": "C0", "CNN + flatten/FC": "C1", "CNN + global max pool": "C2"}[name]
+            ax.plot(SHIFTS, c, "-o" if aug else "--s", color=color, ms=3,
+                    label=tr(f"{name}{' + shift augmentation' if aug else ''}",
+                             f"{name}{' + 平移增强' if aug else ''}"))
+        ax.set_xlabel("shift of the test digits (pixels)")
+        ax.set_ylabel("validation accuracy (%)")
+        ax.set_title("Accuracy vs translation, nets of ~9k parameters")
+        ax.set_ylim(0, 100)
+        ax.legend(fontsize=7)
+        ctx.save_figure(fig, "shift_curve", "Validation accuracy against the shift of the test digits (0 to 8 "
+                        "pixels) for an MLP, a CNN with a flatten head and a CNN with a global max-pool head, each "
+                        "trained with and without shift augmentation.",
+                        "MLP、展平头 CNN 和全局最大池化头 CNN（各自使用或不使用平移增强）在测试数字平移 0 到 8 "
+                        "像素时的验证准确率。")
 
     @staticmethod
     def decide(figures: Mapping[str, float], thresholds: Mapping[str, float]) -> tuple[str, Text]:

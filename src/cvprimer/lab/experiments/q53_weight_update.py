@@ -141,74 +141,22 @@ class WeightUpdate(Experiment):
                                    "zh": "Adam 第 1 步更新量 / 学习率的最大值"},
     }
 
-    def run(self, ctx: Context) -> Result:
+    def measure(self, ctx: Context) -> Result:
         rng = ctx.rng
         x, t = rng.standard_normal((4, 3)), rng.standard_normal((4, 2))
         p0 = {"W1": rng.normal(0, 0.6, (4, 3)), "b1": rng.normal(0, 0.1, 4), "W2": rng.normal(0, 0.6, (2, 4)),
               "b2": rng.normal(0, 0.1, 2)}
-        lr, mu, (b1, b2), eps = 0.1, 0.9, (0.9, 0.999), 1e-8
+        lr, mu, betas, eps = 0.1, 0.9, (0.9, 0.999), 1e-8
         loss0, g1 = hand_grads(x, t, p0)
-
-        m = _model(p0)  # plain SGD, one step
-        auto_g = _step(m, optim.SGD(m.parameters(), lr=lr), x, t)
-        sgd_hand = {k: p0[k] - lr * g1[k] for k in NAMES}
-        sgd_opt = {k: v.data for k, v in _params(m).items()}
-        loss1 = hand_grads(x, t, sgd_hand)[0]
-
-        m = _model(p0)  # momentum, two steps
-        opt: optim.Optimizer = optim.SGD(m.parameters(), lr=lr, momentum=mu)
-        _step(m, opt, x, t)
-        buf1 = dict(g1)
-        p1 = {k: p0[k] - lr * buf1[k] for k in NAMES}
-        g2 = hand_grads(x, t, p1)[1]
-        _step(m, opt, x, t)
-        buf2 = {k: mu * buf1[k] + g2[k] for k in NAMES}
-        mom_hand = {k: p1[k] - lr * buf2[k] for k in NAMES}
-        prm = _params(m)
-        e_mom = max(_diff(mom_hand, {k: v.data for k, v in prm.items()}),
-                    _diff(buf2, {k: opt.state[v]["momentum_buffer"] for k, v in prm.items()}))
-
-        m = _model(p0)  # Adam, two steps
-        opt = optim.Adam(m.parameters(), lr=lr, betas=(b1, b2), eps=eps)
-        prm = _params(m)
-        mh = {k: (1 - b1) * g1[k] for k in NAMES}
-        vh = {k: (1 - b2) * g1[k] ** 2 for k in NAMES}
-        _step(m, opt, x, t)
-        a1 = {k: p0[k] - lr * (mh[k] / (1 - b1)) / (np.sqrt(vh[k] / (1 - b2)) + eps) for k in NAMES}
-        e_adam1 = max(_diff(mh, {k: opt.state[v]["exp_avg"] for k, v in prm.items()}),
-                      _diff(vh, {k: opt.state[v]["exp_avg_sq"] for k, v in prm.items()}),
-                      _diff(a1, {k: v.data for k, v in prm.items()}))
+        auto_g, sgd_hand, sgd_opt, loss1 = self._sgd(x, t, p0, g1, lr)
+        buf2, e_mom = self._momentum(x, t, p0, g1, lr, mu)
+        a1, e_adam1, e_adam2 = self._adam(x, t, p0, g1, lr, betas, eps)
         step1 = np.concatenate([np.abs(a1[k] - p0[k]).ravel() for k in NAMES]) / lr
-        ga = hand_grads(x, t, a1)[1]
-        mh = {k: b1 * mh[k] + (1 - b1) * ga[k] for k in NAMES}
-        vh = {k: b2 * vh[k] + (1 - b2) * ga[k] ** 2 for k in NAMES}
-        c1, c2 = 1 - b1 ** 2, math.sqrt(1 - b2 ** 2)
-        a2 = {k: a1[k] - lr * (mh[k] / c1) / (np.sqrt(vh[k]) / c2 + eps) for k in NAMES}
-        _step(m, opt, x, t)
-        e_adam2 = max(_diff(mh, {k: opt.state[v]["exp_avg"] for k, v in prm.items()}),
-                      _diff(vh, {k: opt.state[v]["exp_avg_sq"] for k, v in prm.items()}),
-                      _diff(a2, {k: v.data for k, v in prm.items()}))
 
         rows = []
         for i in range(p0["W2"].shape[1]):
             rows.append([f"W2[0,{i}]", p0["W2"][0, i], g1["W2"][0, i], sgd_hand["W2"][0, i], sgd_opt["W2"][0, i],
                          buf2["W2"][0, i], a1["W2"][0, i] - p0["W2"][0, i]])
-        fig, ax = ctx.figure(1, 1, size=(7, 3.4))
-        sgd_step = np.concatenate([np.abs(lr * g1[k]).ravel() for k in NAMES]) / lr
-        idx = np.arange(len(step1))
-        ax.bar(idx - 0.2, sgd_step, 0.4, label="SGD: |g| (step / lr)")
-        ax.bar(idx + 0.2, step1, 0.4, label="Adam step 1: |m^/(sqrt(v^)+eps)|")
-        ax.set_yscale("log")
-        ax.set_xlabel("parameter index (W1, b1, W2, b2 flattened)")
-        ax.set_ylabel("|update| / lr")
-        ax.set_title("First update of each of the 26 parameters")
-        ax.legend()
-        lo, hi = fmt(float(step1.min()), 7), fmt(float(step1.max()), 7)
-        ctx.save_figure(fig, "first_step", "Size of the first update of each parameter divided by the learning rate: "
-                        f"SGD moves each weight by its gradient; Adam's bias-corrected first step moved the weights "
-                        f"by {lo} to {hi} times the learning rate.",
-                        "每个参数第一次更新的幅度除以学习率：SGD 按各自的梯度移动；"
-                        f"Adam 经偏差校正后的第一步把各权重移动了学习率的 {lo} 到 {hi} 倍。")
         return Result(
             figures={
                 "err_grad_autograd": Figure(_diff(g1, auto_g), "absolute"),
@@ -229,7 +177,84 @@ class WeightUpdate(Experiment):
                           {"en": f"One SGD step with lr = {lr} on the first row of W2, by hand and by the optimizer; "
                                  "then the momentum buffer after two steps and Adam's first update.",
                            "zh": f"学习率 {lr} 下 W2 第一行的一步 SGD，手算与优化器并列；以及两步后的动量缓存"
-                                 "和 Adam 的第一次更新。"})])
+                                 "和 Adam 的第一次更新。"})],
+            # |update| / lr of each of the 26 parameters at the first step: SGD's (= |g|) and Adam's
+            series={"sgd_step": np.concatenate([np.abs(lr * g1[k]).ravel() for k in NAMES]) / lr, "adam_step": step1})
+
+    @staticmethod
+    def _sgd(x: np.ndarray, t: np.ndarray, p0: dict[str, np.ndarray], g1: dict[str, np.ndarray], lr: float
+             ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, np.ndarray], float]:
+        """One plain SGD step ``theta - lr g`` by ``optim.SGD`` and by hand: autograd's gradients, the hand and the
+        optimizer's new parameters, and the loss after the hand step."""
+        m = _model(p0)
+        auto_g = _step(m, optim.SGD(m.parameters(), lr=lr), x, t)
+        sgd_hand = {k: p0[k] - lr * g1[k] for k in NAMES}
+        sgd_opt = {k: v.data for k, v in _params(m).items()}
+        return auto_g, sgd_hand, sgd_opt, hand_grads(x, t, sgd_hand)[0]
+
+    @staticmethod
+    def _momentum(x: np.ndarray, t: np.ndarray, p0: dict[str, np.ndarray], g1: dict[str, np.ndarray], lr: float,
+                  mu: float) -> tuple[dict[str, np.ndarray], float]:
+        """Two momentum steps (``b = mu b + g``, ``theta -= lr b``) by hand and by ``optim.SGD``: the hand buffer
+        after step 2 and the largest difference in parameters or buffer."""
+        m = _model(p0)
+        opt = optim.SGD(m.parameters(), lr=lr, momentum=mu)
+        _step(m, opt, x, t)
+        buf1 = dict(g1)
+        p1 = {k: p0[k] - lr * buf1[k] for k in NAMES}
+        g2 = hand_grads(x, t, p1)[1]
+        _step(m, opt, x, t)
+        buf2 = {k: mu * buf1[k] + g2[k] for k in NAMES}
+        mom_hand = {k: p1[k] - lr * buf2[k] for k in NAMES}
+        prm = _params(m)
+        e_mom = max(_diff(mom_hand, {k: v.data for k, v in prm.items()}),
+                    _diff(buf2, {k: opt.state[v]["momentum_buffer"] for k, v in prm.items()}))
+        return buf2, e_mom
+
+    @staticmethod
+    def _adam(x: np.ndarray, t: np.ndarray, p0: dict[str, np.ndarray], g1: dict[str, np.ndarray], lr: float,
+              betas: tuple[float, float], eps: float) -> tuple[dict[str, np.ndarray], float, float]:
+        """Two Adam steps by hand (bias-corrected moments) and by ``optim.Adam``: the hand parameters after step 1
+        and the largest difference in moments or parameters after step 1 and after step 2."""
+        b1, b2 = betas
+        m = _model(p0)
+        opt = optim.Adam(m.parameters(), lr=lr, betas=(b1, b2), eps=eps)
+        prm = _params(m)
+        mh = {k: (1 - b1) * g1[k] for k in NAMES}
+        vh = {k: (1 - b2) * g1[k] ** 2 for k in NAMES}
+        _step(m, opt, x, t)
+        a1 = {k: p0[k] - lr * (mh[k] / (1 - b1)) / (np.sqrt(vh[k] / (1 - b2)) + eps) for k in NAMES}
+        e_adam1 = max(_diff(mh, {k: opt.state[v]["exp_avg"] for k, v in prm.items()}),
+                      _diff(vh, {k: opt.state[v]["exp_avg_sq"] for k, v in prm.items()}),
+                      _diff(a1, {k: v.data for k, v in prm.items()}))
+        ga = hand_grads(x, t, a1)[1]
+        mh = {k: b1 * mh[k] + (1 - b1) * ga[k] for k in NAMES}
+        vh = {k: b2 * vh[k] + (1 - b2) * ga[k] ** 2 for k in NAMES}
+        c1, c2 = 1 - b1 ** 2, math.sqrt(1 - b2 ** 2)
+        a2 = {k: a1[k] - lr * (mh[k] / c1) / (np.sqrt(vh[k]) / c2 + eps) for k in NAMES}
+        _step(m, opt, x, t)
+        e_adam2 = max(_diff(mh, {k: opt.state[v]["exp_avg"] for k, v in prm.items()}),
+                      _diff(vh, {k: opt.state[v]["exp_avg_sq"] for k, v in prm.items()}),
+                      _diff(a2, {k: v.data for k, v in prm.items()}))
+        return a1, e_adam1, e_adam2
+
+    def draw(self, res: Result, ctx: Context) -> None:
+        sgd_step, step1 = res.series["sgd_step"], res.series["adam_step"]
+        fig, ax = ctx.figure(1, 1, size=(7, 3.4))
+        idx = np.arange(len(step1))
+        ax.bar(idx - 0.2, sgd_step, 0.4, label="SGD: |g| (step / lr)")
+        ax.bar(idx + 0.2, step1, 0.4, label="Adam step 1: |m^/(sqrt(v^)+eps)|")
+        ax.set_yscale("log")
+        ax.set_xlabel("parameter index (W1, b1, W2, b2 flattened)")
+        ax.set_ylabel("|update| / lr")
+        ax.set_title("First update of each of the 26 parameters")
+        ax.legend()
+        lo, hi = fmt(float(step1.min()), 7), fmt(float(step1.max()), 7)
+        ctx.save_figure(fig, "first_step", "Size of the first update of each parameter divided by the learning rate: "
+                        f"SGD moves each weight by its gradient; Adam's bias-corrected first step moved the weights "
+                        f"by {lo} to {hi} times the learning rate.",
+                        "每个参数第一次更新的幅度除以学习率：SGD 按各自的梯度移动；"
+                        f"Adam 经偏差校正后的第一步把各权重移动了学习率的 {lo} 到 {hi} 倍。")
 
     @staticmethod
     def decide(figures: Mapping[str, float], thresholds: Mapping[str, float]) -> tuple[str, Text]:

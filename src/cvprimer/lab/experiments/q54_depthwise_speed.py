@@ -160,7 +160,7 @@ class DepthwiseSpeed(Experiment):
         "small": {"en": "small conv", "zh": "小卷积"},
     }
 
-    def run(self, ctx: Context) -> Result:
+    def measure(self, ctx: Context) -> Result:
         c, hw = ctx.pick((256, 32), (256, 64), tiny=(16, 8))
         specs = layers(c)
         profile = single_thread_profile(repeat=ctx.pick(5, 5, tiny=2))
@@ -187,34 +187,6 @@ class DepthwiseSpeed(Experiment):
             ai[n] = r.intensity
             rows.append([n, info[n]["params"], info[n]["macs"], info[n]["bytes"], r.intensity, r.bound, 1e3 * t[n],
                          info[n]["macs"] / t[n] / 1e9])
-
-        fig, axes = ctx.figure(1, 2, size=(10, 3.6))
-        ax = axes[0]
-        grid = np.logspace(-1, 3, 200)
-        ax.loglog(grid, np.minimum(profile.peak_flops, grid * profile.bandwidth) / 1e9, "k-",
-                  label="roofline (one thread)")
-        for i, n in enumerate(names):
-            ax.loglog(ai[n], 2 * info[n]["macs"] / t[n] / 1e9, "o", ms=7, color=f"C{i}", label=tr(f"{n} (measured)",
-                                                                                                  f"{n}（实测）"))
-        ax.set(xlabel="arithmetic intensity (FLOPs/byte)", ylabel="GFLOP/s", title="measured rate on the roofline")
-        ax.legend(fontsize=7)
-        ax = axes[1]
-        xs = np.arange(len(names))
-        ax.bar(xs - 0.2, [info[n]["macs"] / info["standard"]["macs"] for n in names], 0.4, label="MACs")
-        ax.bar(xs + 0.2, [t[n] / t["standard"] for n in names], 0.4, label="measured time")
-        ax.set_yscale("log")
-        ax.set_xticks(xs, names, fontsize=8)
-        ax.set(ylabel="relative to the standard conv", title=tr(f"C = {c}, {hw}x{hw}: MACs vs time",
-                                                                f"C = {c}，{hw}x{hw}：MACs 与时间"))
-        ax.legend()
-        dw_mac, dw_t = info["depthwise"]["macs"] / info["standard"]["macs"], t["depthwise"] / t["standard"]
-        ctx.save_figure(fig, "depthwise_speed", "Left: the measured FLOP rate of each conv against its arithmetic "
-                        f"intensity, under the one-thread roofline of this machine ({machine}). Right: MACs and "
-                        f"measured time of each conv relative to the standard one; the depthwise conv has "
-                        f"{fmt(dw_mac)} of the MACs and took {fmt(dw_t)} of the time.",
-                        f"左：每种卷积的实测运算速率与其计算密度，画在本机（{machine}）的单线程屋顶线下。"
-                        f"右：各卷积相对标准卷积的乘加次数与实测时间；深度卷积的乘加次数为 {fmt(dw_mac)}，"
-                        f"时间为 {fmt(dw_t)}。")
         return Result(
             figures={
                 "mac_ratio": Figure(mac_ratio, "standard/depthwise"),
@@ -240,7 +212,45 @@ class DepthwiseSpeed(Experiment):
                                  f"{profile.ridge:.1f} FLOPs/byte.",
                            "zh": f"一张 {hw}x{hw} 图像，前向，{machine} 单线程；"
                                  f"本机屋顶线拐点 {profile.ridge:.1f} FLOPs/字节。"})],
+            # per conv (names): FLOPs/byte, measured GFLOP/s, MACs and time relative to the standard conv
+            series={"names": names, "intensity": [ai[n] for n in names],
+                    "gflops": [2 * info[n]["macs"] / t[n] / 1e9 for n in names],
+                    "mac_rel": [info[n]["macs"] / info["standard"]["macs"] for n in names],
+                    "time_rel": [t[n] / t["standard"] for n in names], "peak_flops": profile.peak_flops,
+                    "bandwidth": profile.bandwidth, "machine": machine, "c": c, "hw": hw},
         )
+
+    def draw(self, res: Result, ctx: Context) -> None:
+        s = res.series
+        names, machine, c, hw = s["names"], s["machine"], s["c"], s["hw"]
+        fig, axes = ctx.figure(1, 2, size=(10, 3.6))
+        ax = axes[0]
+        grid = np.logspace(-1, 3, 200)
+        ax.loglog(grid, np.minimum(s["peak_flops"], grid * s["bandwidth"]) / 1e9, "k-",
+                  label="roofline (one thread)")
+        for i, n in enumerate(names):
+            ax.loglog(s["intensity"][i], s["gflops"][i], "o", ms=7, color=f"C{i}",
+                      label=tr(f"{n} (measured)", f"{n}（实测）"))
+        ax.set(xlabel="arithmetic intensity (FLOPs/byte)", ylabel="GFLOP/s", title="measured rate on the roofline")
+        ax.legend(fontsize=7)
+        ax = axes[1]
+        xs = np.arange(len(names))
+        ax.bar(xs - 0.2, s["mac_rel"], 0.4, label="MACs")
+        ax.bar(xs + 0.2, s["time_rel"], 0.4, label="measured time")
+        ax.set_yscale("log")
+        ax.set_xticks(xs, names, fontsize=8)
+        ax.set(ylabel="relative to the standard conv", title=tr(f"C = {c}, {hw}x{hw}: MACs vs time",
+                                                                f"C = {c}，{hw}x{hw}：MACs 与时间"))
+        ax.legend()
+        dw = names.index("depthwise")
+        dw_mac, dw_t = s["mac_rel"][dw], s["time_rel"][dw]
+        ctx.save_figure(fig, "depthwise_speed", "Left: the measured FLOP rate of each conv against its arithmetic "
+                        f"intensity, under the one-thread roofline of this machine ({machine}). Right: MACs and "
+                        f"measured time of each conv relative to the standard one; the depthwise conv has "
+                        f"{fmt(dw_mac)} of the MACs and took {fmt(dw_t)} of the time.",
+                        f"左：每种卷积的实测运算速率与其计算密度，画在本机（{machine}）的单线程屋顶线下。"
+                        f"右：各卷积相对标准卷积的乘加次数与实测时间；深度卷积的乘加次数为 {fmt(dw_mac)}，"
+                        f"时间为 {fmt(dw_t)}。")
 
     @staticmethod
     def decide(figures: Mapping[str, float], thresholds: Mapping[str, float]) -> tuple[str, Text]:
