@@ -156,14 +156,29 @@ class Resample(_Geometry):
         ``c0' = c0 + (1 / (2 scale) - 1/2) j`` (or ``c0``). The envelope grows by ``(1 - 1/scale) j`` for
         nearest (its one tap ``floor(o / scale)`` is within ``(1 - 1/scale) / 2`` of c), ``2 j`` for linear
         (taps ``floor(c)``, ``floor(c) + 1``) and ``4 j`` for cubic (``floor(c) - 1 .. floor(c) + 2``): clipped to
-        whole pixels it holds exactly the pixels read (c not an integer)."""
+        whole pixels it holds exactly the pixels read (c not an integer).
+
+        A one-tap resampling by a ratio other than a whole upsampling factor (nearest downsampling, 2 -> 3) has
+        no such bound: its taps wander around c by up to a pixel, differently for nearest and nearest-exact.
+        There the envelope is measured on the op's own rows (``reads``): with ``e(o)`` the offsets of output o's
+        first and last rows from c(o), it spans ``[min e, max e]`` around c."""
         scale = self.scale[axis]
         if self.align_corners and self.lengths and self.lengths[axis][1] > 1:
-            step, new_start = (self.lengths[axis][0] - 1) / (self.lengths[axis][1] - 1), start
+            step, offset = (self.lengths[axis][0] - 1) / (self.lengths[axis][1] - 1), 0.0
         else:
-            step, new_start = 1 / scale, start + (0.5 / scale - 0.5) * jump
+            step, offset = 1 / scale, 0.5 / scale - 0.5
+        if self.taps == 1 and not (scale >= 1 and float(scale).is_integer()) and self.reads and self.lengths:
+            lo, hi = self._offsets(axis, step, offset)
+            return (size + (hi - lo) * jump, jump * step, start + (offset + (lo + hi) / 2) * jump)
         grow = (1 - 1 / scale) if self.taps == 1 else float(self.taps)
-        return (size + max(grow, 0.0) * jump, jump * step, new_start)
+        return (size + max(grow, 0.0) * jump, jump * step, start + offset * jump)
+
+    def _offsets(self, axis: int, step: float, offset: float) -> Pair:
+        """The least and largest offset of an output's first and last input rows from its centre
+        ``c(o) = o step + offset``, over every output o of ``axis``."""
+        assert self.lengths is not None
+        rows = [(o, self.input_rows(axis, o, o)) for o in range(self.lengths[axis][1])]
+        return (min(r[0] - (o * step + offset) for o, r in rows), max(r[1] - (o * step + offset) for o, r in rows))
 
 
 @dataclass(frozen=True)

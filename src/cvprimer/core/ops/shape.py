@@ -287,11 +287,21 @@ class PadFn(Function):
     @staticmethod
     def geometry(call):
         """A 4-D pad is a crop with a negative start: output row o reads input row o - top (o - left for
-        columns); rows in the padding read no input pixel (the reflected rows are not tracked)."""
-        x, pad = call.inputs[0], list(call.inputs[1]) + [0] * 4
+        columns). In ``constant`` mode the rows in the padding read no input pixel; in the other modes every
+        output row copies one input row (mirrored, repeated or wrapped: :func:`_pad_index`), whose exact rows
+        ``reads`` gives."""
+        x, pad = call.inputs[0], [int(p) for p in call.inputs[1]] + [0] * 4
         if getattr(x, "ndim", 0) != 4:
             return None
-        return Crop(start=(-int(pad[2]), -int(pad[0])))
+        mode = call.arg(2, "mode", "constant")
+        if mode == "constant":
+            return Crop(start=(-pad[2], -pad[0]))
+        maps = (_pad_index(x.shape[2], pad[2], pad[3], mode), _pad_index(x.shape[3], pad[0], pad[1], mode))
+
+        def reads(axis: int, lo: int, hi: int) -> tuple[int, int]:
+            rows = maps[axis][max(lo, 0):hi + 1]
+            return (int(rows.min()), int(rows.max())) if rows.size else (0, -1)
+        return Crop(start=(-pad[2], -pad[0]), reads=reads)
 
     @staticmethod
     def check(shape, pad, mode):
