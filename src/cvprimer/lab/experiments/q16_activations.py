@@ -227,7 +227,7 @@ class ActivationGallery(Experiment):
         "threshold": {"en": "Threshold", "zh": "Threshold"},
     }
 
-    def run(self, ctx: Context) -> Result:
+    def measure(self, ctx: Context) -> Result:
         zoo: tuple[tuple[str, tuple[int, int]], ...] = ZOO_QUICK if ctx.quick else ZOO_FULL
         zoo = zoo[:2] if ctx.tiny else zoo
         act_ops = activation_op_names()
@@ -247,7 +247,7 @@ class ActivationGallery(Experiment):
             ctx.progress.update()
         for k, v in kinds.items():
             figs[f"bare_before_{k.replace(' ', '_')}"] = Figure(v, "layers")
-        beyond, act_rows, n_elem = self._gallery(ctx)
+        beyond, act_rows, n_elem, gallery = self._gallery(ctx)
         return Result(
             figures=figs,
             tables=[Table("zoo", ["network", "conv/linear layers", "hidden ones without activation after",
@@ -263,10 +263,12 @@ class ActivationGallery(Experiment):
                                         f"interleaved repeats. Maxout (max over k linear pieces) is not pointwise "
                                         f"and is not listed.",
                                   "zh": f"对 {n_elem:,} 个 float32 元素做前向的 CPU 时间，单线程，交错重复取中位数。"
-                                        f"Maxout（k 个线性片段取最大）不是逐元素函数，未列入。"})])
+                                        f"Maxout（k 个线性片段取最大）不是逐元素函数，未列入。"})],
+            series=gallery)
 
-    def _gallery(self, ctx: Context) -> tuple[dict[str, Figure], list[list], int]:
-        """Beyond the seed: slope check, saturation, output statistics and cost of every pointwise activation."""
+    def _gallery(self, ctx: Context) -> tuple[dict[str, Figure], list[list], int, dict[str, Any]]:
+        """Beyond the seed: slope check, saturation, output statistics and cost of every pointwise activation;
+        with the curves and statistics the gallery plot draws."""
         xs = np.linspace(-6, 6, 1201)
         z = ctx.rng.standard_normal(ctx.pick(100_000, 1_000_000, tiny=1000))
         big = cp.Tensor(ctx.rng.standard_normal(ctx.pick(1 << 16, 1 << 20, tiny=1 << 10)).astype(np.float32))
@@ -294,7 +296,6 @@ class ActivationGallery(Experiment):
                                  clock=time.process_time)  # CPU time: robust to other processes' load
         for n in NAMES:
             stats[n]["ns"] = 1e9 * times[n] / big.data.size
-        self._plot(ctx, xs, curves, stats)
         beyond: dict[str, Figure] = {
             "n_activations": Figure(len(NAMES), "functions"),
             "max_slope_err": Figure(worst, "absolute", {"en": "largest |autograd - closed-form slope|",
@@ -305,11 +306,13 @@ class ActivationGallery(Experiment):
             beyond[f"mean_{n}"] = Figure(stats[n]["mean"], "")
             beyond[f"ns_per_elem_{n}"] = Figure(stats[n]["ns"], "ns")
         rows = [[n, stats[n]["sat"], stats[n]["mean"], stats[n]["std"], stats[n]["ns"]] for n in NAMES]
-        return beyond, rows, int(big.data.size)
+        return beyond, rows, int(big.data.size), {"xs": xs, "curves": curves, "stats": stats}
 
-    @staticmethod
-    def _plot(ctx: Context, xs: np.ndarray, curves: Mapping[str, tuple[np.ndarray, np.ndarray]],
-              stats: Mapping[str, Mapping[str, float]]) -> None:
+    def draw(self, res: Result, ctx: Context) -> None:
+        """The seed's activations and their slopes on [-6, 6], and the forward cost of every activation."""
+        xs: np.ndarray = res.series["xs"]
+        curves: Mapping[str, tuple[np.ndarray, np.ndarray]] = res.series["curves"]
+        stats: Mapping[str, Mapping[str, float]] = res.series["stats"]
         names: Sequence[str] = [n for n in SEED_NAMED if n in curves]
         fig, axes = ctx.figure(2, 4, size=(13, 5.2))
         for ax, n in zip(axes.ravel(), names, strict=False):

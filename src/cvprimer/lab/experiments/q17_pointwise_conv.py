@@ -14,6 +14,7 @@ into one 1x1 conv, while with a ReLU between them the best single 1x1 conv (leas
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
@@ -152,7 +153,7 @@ class PointwiseConv(Experiment):
         "relu_stack_residual": {"en": "residual of a 1x1 stack with ReLU", "zh": "带 ReLU 的 1x1 堆叠的残差"},
     }
 
-    def run(self, ctx: Context) -> Result:
+    def measure(self, ctx: Context) -> Result:
         rng = np.random.default_rng(17)
         step = ctx.pick(4, 1, tiny=8)
         photo = sample_photo(1)[:, ::step, ::step]  # (3, H, W) in [0, 1]
@@ -185,34 +186,7 @@ class PointwiseConv(Experiment):
         collapse = float(np.abs(lin_stack - merged).max() / np.abs(lin_stack).max())
         res_lin, res_relu = best_linear_residual(x64, lin_stack), best_linear_residual(x64, relu_stack)
 
-        fig, axes = ctx.figure(1, 2, size=(9.5, 3.4))
-        names = ["params", "MACs"]
-        axes[0].bar(np.arange(2) - 0.2, [c2["params"], c2["macs"]], 0.4, label="two 3x3 convs at 256 ch")
-        axes[0].bar(np.arange(2) + 0.2, [cb["params"], cb["macs"]], 0.4, label="bottleneck 1x1-3x3-1x1")
-        axes[0].set_yscale("log")
-        axes[0].set_xticks(range(2), names)
-        axes[0].set(title=tr(f"56x56x256: bottleneck saves {saving_p:.1f}x",
-                             f"56x56x256：瓶颈结构节省 {saving_p:.1f} 倍"), ylabel="count (log)")
-        axes[0].legend()
-        ys = np.moveaxis(relu_stack, 1, -1).reshape(-1, 3)[:, 0]
-        xs = np.moveaxis(x64, 1, -1).reshape(-1, 3)
-        a = np.hstack([xs, np.ones((len(xs), 1))])
-        fit = a @ np.linalg.lstsq(a, ys, rcond=None)[0]
-        sel = rng.choice(len(ys), size=min(3000, len(ys)), replace=False)
-        axes[1].plot(fit[sel], ys[sel], ".", ms=2, alpha=0.4, label="1x1 -> ReLU -> 1x1")
-        lo, hi = float(ys.min()), float(ys.max())
-        axes[1].plot([lo, hi], [lo, hi], "k:", label="y = x (perfect fit)")
-        axes[1].set(xlabel="best single 1x1 conv", ylabel="stack output (channel 0)",
-                    title=tr(f"1x1-ReLU-1x1 vs best single 1x1 (residual {res_relu:.2g})",
-                             f"1x1-ReLU-1x1 与最佳单个 1x1（残差 {res_relu:.2g}）"))
-        axes[1].legend()
-        ctx.save_figure(fig, "pointwise", "Left: parameters and MACs of two 3x3 convs at 256 channels and of "
-                        f"ResNet's 1x1-3x3-1x1 bottleneck (log scale), a {saving_p:.3g}x saving. Right: output of a "
-                        f"1x1-ReLU-1x1 stack on a photo's pixels against the best single 1x1 conv, relative "
-                        f"residual {res_relu:.2g}.",
-                        "左：256 通道下两个 3x3 卷积与 ResNet 的 1x1-3x3-1x1 瓶颈结构的参数量和乘加次数"
-                        f"（对数坐标），节省 {saving_p:.3g} 倍。右：照片像素经过 1x1-ReLU-1x1 的输出与最优单个 "
-                        f"1x1 卷积的对比，相对残差 {res_relu:.2g}。")
+        scatter = self._scatter(rng, x64, relu_stack)
         return Result(
             figures={
                 "linear_equiv_err": Figure(equiv, "relative"),
@@ -230,7 +204,50 @@ class PointwiseConv(Experiment):
                           [["two 3x3 convs", c2["params"], c2["macs"]],
                            ["1x1 256->64, 3x3 64->64, 1x1 64->256", cb["params"], cb["macs"]]],
                           {"en": "Analyzer counts, no bias.", "zh": "分析器统计，不含偏置。"})],
+            series={"scatter": scatter},
         )
+
+    @staticmethod
+    def _scatter(rng: np.random.Generator, x64: np.ndarray, relu_stack: np.ndarray) -> dict[str, Any]:
+        """For the plot: channel 0 of the 1x1-ReLU-1x1 stack's output against the best single 1x1 conv's
+        (least squares with a bias over the pixels), at up to 3000 pixels drawn from ``rng`` (the run's last
+        draw), and the range of the whole output."""
+        ys = np.moveaxis(relu_stack, 1, -1).reshape(-1, 3)[:, 0]
+        xs = np.moveaxis(x64, 1, -1).reshape(-1, 3)
+        a = np.hstack([xs, np.ones((len(xs), 1))])
+        fit = a @ np.linalg.lstsq(a, ys, rcond=None)[0]
+        sel = rng.choice(len(ys), size=min(3000, len(ys)), replace=False)
+        return {"fit": fit[sel], "stack": ys[sel], "range": (float(ys.min()), float(ys.max()))}
+
+    def draw(self, res: Result, ctx: Context) -> None:
+        """Parameters and MACs of the bottleneck against two 3x3 convs, and the 1x1-ReLU-1x1 stack against the
+        best single 1x1 conv."""
+        (_, c2_params, c2_macs), (_, cb_params, cb_macs) = res.tables[0].rows
+        saving_p, res_relu = res.figures["bottleneck_param_saving"].value, res.figures["relu_stack_residual"].value
+        scatter = res.series["scatter"]
+        fig, axes = ctx.figure(1, 2, size=(9.5, 3.4))
+        names = ["params", "MACs"]
+        axes[0].bar(np.arange(2) - 0.2, [c2_params, c2_macs], 0.4, label="two 3x3 convs at 256 ch")
+        axes[0].bar(np.arange(2) + 0.2, [cb_params, cb_macs], 0.4, label="bottleneck 1x1-3x3-1x1")
+        axes[0].set_yscale("log")
+        axes[0].set_xticks(range(2), names)
+        axes[0].set(title=tr(f"56x56x256: bottleneck saves {saving_p:.1f}x",
+                             f"56x56x256：瓶颈结构节省 {saving_p:.1f} 倍"), ylabel="count (log)")
+        axes[0].legend()
+        axes[1].plot(scatter["fit"], scatter["stack"], ".", ms=2, alpha=0.4, label="1x1 -> ReLU -> 1x1")
+        lo, hi = scatter["range"]
+        axes[1].plot([lo, hi], [lo, hi], "k:", label="y = x (perfect fit)")
+        axes[1].set(xlabel="best single 1x1 conv", ylabel="stack output (channel 0)",
+                    title=tr(f"1x1-ReLU-1x1 vs best single 1x1 (residual {res_relu:.2g})",
+                             f"1x1-ReLU-1x1 与最佳单个 1x1（残差 {res_relu:.2g}）"))
+        axes[1].legend()
+        ctx.save_figure(fig, "pointwise", "Left: parameters and MACs of two 3x3 convs at 256 channels and of "
+                        f"ResNet's 1x1-3x3-1x1 bottleneck (log scale), a {saving_p:.3g}x saving. Right: output of a "
+                        f"1x1-ReLU-1x1 stack on a photo's pixels against the best single 1x1 conv, relative "
+                        f"residual {res_relu:.2g}.",
+                        "左：256 通道下两个 3x3 卷积与 ResNet 的 1x1-3x3-1x1 瓶颈结构的参数量和乘加次数"
+                        f"（对数坐标），节省 {saving_p:.3g} 倍。右：照片像素经过 1x1-ReLU-1x1 的输出与最优单个 "
+                        f"1x1 卷积的对比，相对残差 {res_relu:.2g}。")
 
     @staticmethod
     def decide(figures: Mapping[str, float], thresholds: Mapping[str, float]) -> tuple[str, Text]:

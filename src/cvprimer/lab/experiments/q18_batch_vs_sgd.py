@@ -194,48 +194,13 @@ class BatchVsStochastic(Experiment):
         "big": {"en": "big", "zh": "大"},
     }
 
-    def run(self, ctx: Context) -> Result:
-        return self._run(ctx)
-
-    def _run(self, ctx: Context) -> Result:
+    def measure(self, ctx: Context) -> Result:
         data = load_data("digits", ctx.pick(500, 1437, tiny=300), 360, ctx.rng, standardize=True)
         n = len(data.y_train)
-        # (beyond) gradient noise at initialization
-        cp.manual_seed(ctx.seed)
-        model = mlp()
-        sizes = [1, 2, 4, 8, 16, 32, 64, 128, 256]
-        noise = gradient_noise(model, data.x_train, data.y_train, sizes, ctx.pick(8, 100, tiny=4), ctx.child_rng())
-        corr = noise * (n - 1) / (n - np.array(sizes))  # remove the finite-population factor (N - B)/(N - 1)
-        slope = float(np.polyfit(np.log(sizes), np.log(corr), 1)[0])
-
-        # time to target on the training set: pure SGD, full batch, and (beyond) mini-batch
+        sizes, noise, slope = self._gradient_noise(ctx, data)
         target = self.thresholds["target_acc"]
-        runs = {"sgd1": (1, 0.01, ctx.pick(4, 8, tiny=1)), "full": (n, 0.5, ctx.pick(300, 600, tiny=40)),
-                "mb32": (32, 0.1, ctx.pick(20, 40, tiny=2))}
-        state = ctx.rng.bit_generator.state
-        reached: dict[str, tuple[float, float, float]] = {}
-        curves: dict[str, np.ndarray] = {}
-        for method, (b, lr, max_epochs) in runs.items():
-            cp.manual_seed(ctx.seed)
-            m = mlp()
-            gen = np.random.default_rng()
-            gen.bit_generator.state = state
-            spe = -(-n // b)
-            stop = StopAt(target, (data.x_val, data.y_val), every=min(spe, 10), steps_per_epoch=spe)
-            f = fit(m, data, max_epochs, gen, lr=lr, optimizer="sgd", batch_size=b, callbacks=[stop])
-            curves[method] = f.curve("val_acc")
-            reached[method] = stop.reached or (np.inf, np.inf, np.inf)
-        # the large set: the training set replicated REPS times. Its full-batch gradient is the same mean, so full-batch
-        # descent follows the same path and needs the same number of updates; only the cost of an update grows. That
-        # cost is measured over a few real full-batch updates on the large set. One-example SGD draws from the same
-        # distribution of examples, so its updates and their cost do not change with the replication.
-        reps = ctx.pick(REPS, REPS, tiny=4)
-        big = Data(np.tile(data.x_train, (reps, 1, 1, 1)), np.tile(data.y_train, reps), data.x_val, data.y_val)
-        cp.manual_seed(ctx.seed)
-        probe = StopAt(2.0, steps_per_epoch=1)  # never reached: counts CPU seconds of every update
-        fit(mlp(), big, ctx.pick(2, 5, tiny=1), np.random.default_rng(ctx.seed), lr=0.5, optimizer="sgd",
-            batch_size=len(big.y_train), callbacks=[probe])
-        step_big = probe.train_seconds / max(probe.steps, 1)
+        runs, reached, curves = self._time_to_target(ctx, data, target)
+        reps, step_big = self._big_set_update_cost(ctx, data)
         e_full, u_full, _ = reached["full"]
         reached_big = {"sgd1": reached["sgd1"], "full": (e_full, u_full, u_full * step_big)}
 
@@ -244,7 +209,6 @@ class BatchVsStochastic(Experiment):
         f_end = {k: float(SADDLE(*p[-1])) for k, p in paths.items()}
 
         labels = {"sgd1": "SGD (B=1)", "full": "full batch", "mb32": "mini-batch (B=32)"}
-        self._plot(ctx, sizes, noise, slope, {labels[k]: c for k, c in curves.items()}, paths)
         figures: dict[str, Figure] = {}
         for k, r in (("small", reached), ("big", reached_big)):
             (e1, _, t1), (ef, _, tf) = r["sgd1"], r["full"]
@@ -278,11 +242,71 @@ class BatchVsStochastic(Experiment):
                      "SGD 的更新不变。"}
         mb = [[labels["mb32"], n, 32, runs["mb32"][1], *reached["mb32"]]]
         return Result(figures=figures, tables=[Table("to_target", cols, rows, cap)], beyond=beyond,
-                      beyond_tables=[Table("minibatch", cols, mb, cap)])
+                      beyond_tables=[Table("minibatch", cols, mb, cap)],
+                      series={"sizes": sizes, "noise": noise, "slope": slope,
+                              "curves": {labels[k]: c for k, c in curves.items()}, "paths": paths})
 
     @staticmethod
-    def _plot(ctx: Context, sizes: list[int], noise: np.ndarray, slope: float, curves: Mapping[str, np.ndarray],
-              paths: Mapping[str, np.ndarray]) -> None:
+    def _gradient_noise(ctx: Context, data: Data) -> tuple[list[int], np.ndarray, float]:
+        """Beyond the seed: the mini-batch gradient's mean squared error ``E||g_B - g||^2`` at initialization for
+        each batch size B, and the log-log slope of that error against B after removing the finite-population
+        factor (N - B)/(N - 1) (-1 for the 1/B law)."""
+        n = len(data.y_train)
+        cp.manual_seed(ctx.seed)
+        model = mlp()
+        sizes = [1, 2, 4, 8, 16, 32, 64, 128, 256]
+        noise = gradient_noise(model, data.x_train, data.y_train, sizes, ctx.pick(8, 100, tiny=4), ctx.child_rng())
+        corr = noise * (n - 1) / (n - np.array(sizes))  # remove the finite-population factor (N - B)/(N - 1)
+        return sizes, noise, float(np.polyfit(np.log(sizes), np.log(corr), 1)[0])
+
+    @staticmethod
+    def _time_to_target(ctx: Context, data: Data, target: float) -> tuple[
+            dict[str, tuple[int, float, int]], dict[str, tuple[float, float, float]], dict[str, np.ndarray]]:
+        """Time to ``target`` validation accuracy on the training set: pure SGD, full batch, and (beyond) a
+        mini-batch of 32, same initialization and batches. Returns each run's (batch, lr, max epochs), its
+        (epochs, updates, train CPU seconds) at the target (inf when not reached) and its accuracy curve."""
+        n = len(data.y_train)
+        runs = {"sgd1": (1, 0.01, ctx.pick(4, 8, tiny=1)), "full": (n, 0.5, ctx.pick(300, 600, tiny=40)),
+                "mb32": (32, 0.1, ctx.pick(20, 40, tiny=2))}
+        state = ctx.rng.bit_generator.state
+        reached: dict[str, tuple[float, float, float]] = {}
+        curves: dict[str, np.ndarray] = {}
+        for method, (b, lr, max_epochs) in runs.items():
+            cp.manual_seed(ctx.seed)
+            m = mlp()
+            gen = np.random.default_rng()
+            gen.bit_generator.state = state
+            spe = -(-n // b)
+            stop = StopAt(target, (data.x_val, data.y_val), every=min(spe, 10), steps_per_epoch=spe)
+            f = fit(m, data, max_epochs, gen, lr=lr, optimizer="sgd", batch_size=b, callbacks=[stop])
+            curves[method] = f.curve("val_acc")
+            reached[method] = stop.reached or (np.inf, np.inf, np.inf)
+        return runs, reached, curves
+
+    @staticmethod
+    def _big_set_update_cost(ctx: Context, data: Data) -> tuple[int, float]:
+        """The replication factor of the large set and the CPU seconds of one full-batch update on it.
+
+        The large set is the training set replicated ``reps`` times. Its full-batch gradient is the same mean, so
+        full-batch descent follows the same path and needs the same number of updates; only the cost of an update
+        grows. That cost is measured over a few real full-batch updates on the large set. One-example SGD draws
+        from the same distribution of examples, so its updates and their cost do not change with the
+        replication."""
+        reps = ctx.pick(REPS, REPS, tiny=4)
+        big = Data(np.tile(data.x_train, (reps, 1, 1, 1)), np.tile(data.y_train, reps), data.x_val, data.y_val)
+        cp.manual_seed(ctx.seed)
+        probe = StopAt(2.0, steps_per_epoch=1)  # never reached: counts CPU seconds of every update
+        fit(mlp(), big, ctx.pick(2, 5, tiny=1), np.random.default_rng(ctx.seed), lr=0.5, optimizer="sgd",
+            batch_size=len(big.y_train), callbacks=[probe])
+        return reps, probe.train_seconds / max(probe.steps, 1)
+
+    def draw(self, res: Result, ctx: Context) -> None:
+        """Gradient noise against batch size, accuracy per epoch of each run, and the paths off the saddle."""
+        sizes: list[int] = res.series["sizes"]
+        noise: np.ndarray = res.series["noise"]
+        slope: float = res.series["slope"]
+        curves: Mapping[str, np.ndarray] = res.series["curves"]
+        paths: Mapping[str, np.ndarray] = res.series["paths"]
         fig, (a1, a2, a3) = ctx.figure(1, 3, size=(14, 3.9))
         a1.loglog(sizes, noise, "o-", label=tr(f"measured (slope {slope:.2f} after N-correction)",
                                                f"实测（N 校正后斜率 {slope:.2f}）"))

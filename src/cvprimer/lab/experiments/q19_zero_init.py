@@ -161,10 +161,7 @@ class ZeroInit(Experiment):
         "constant": {"en": "constant", "zh": "常数"},
     }
 
-    def run(self, ctx: Context) -> Result:
-        return self._run(ctx)
-
-    def _run(self, ctx: Context) -> Result:
+    def measure(self, ctx: Context) -> Result:
         data = load_data("digits", ctx.pick(500, 1437, tiny=200), 360, ctx.rng, standardize=True)
         epochs = ctx.pick(6, 30, tiny=1)
         state = ctx.rng.bit_generator.state
@@ -189,7 +186,6 @@ class ZeroInit(Experiment):
                 ranks[key] = [numerical_rank(lin.weight.data) for lin in linears(model)]
                 rows.append([act_name, scheme, f.val_acc, f.train_acc, ", ".join(moved[key]) or "none",
                              " / ".join(str(r) for r in ranks[key])])
-        self._plot(ctx, acc)
         figures = {}
         for a in ACTS:
             figures[f"spread_all_zero_{a}"] = Figure(spread[a], "logit std", {
@@ -209,10 +205,12 @@ class ZeroInit(Experiment):
         cols = ["activation", "init", "val acc", "train acc", "parameters that moved", "rank of W1 / W2 / W3"]
         claim_rows = [r for r in rows if r[1] == "all_zero"]
         return Result(figures=figures, tables=[Table("all_zero", cols, claim_rows, caption)], beyond=beyond,
-                      beyond_tables=[Table("other_inits", cols, [r for r in rows if r[1] != "all_zero"], caption)])
+                      beyond_tables=[Table("other_inits", cols, [r for r in rows if r[1] != "all_zero"], caption)],
+                      series={"acc": acc})
 
-    @staticmethod
-    def _plot(ctx: Context, acc: Mapping[tuple[str, str], float]) -> None:
+    def draw(self, res: Result, ctx: Context) -> None:
+        """Validation accuracy of every initialization and activation, as grouped bars."""
+        acc: Mapping[tuple[str, str], float] = res.series["acc"]
         fig, ax = ctx.figure(1, 1, size=(8, 3.6))
         width = 0.26
         x = np.arange(len(SCHEMES))
