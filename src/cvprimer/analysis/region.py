@@ -11,8 +11,8 @@ geometry its class declares (:mod:`cvprimer.core.geometry`; no op is named here)
 * transposed conv: the inputs ``i`` with ``o = i s - p + t d`` for some tap ``t`` (enumerated);
 * nearest / bilinear resampling and adaptive pooling: the non-zero columns of the op's own 1-D
   operator (``nearest_index``, ``linear_matrix``, PyTorch's bins), so zero weights are not counted;
-* pixel shuffle ``floor(o / r)``, unshuffle ``[lo r, hi r + r - 1]``, pad (a shift), strided
-  slicing (``start + o step``);
+* pixel shuffle ``floor(o / r)``, unshuffle ``[lo r, hi r + r - 1]``, pad (a shift; in reflect, replicate
+  and circular modes the rows the padding copies), strided slicing (``start + o step``);
 * element-wise ops pass the interval through (a broadcast 1 x 1 input gets its only row);
   anything that mixes all positions (global pooling, flatten + linear) reads the whole range, and so
   does an op that declares no geometry (a superset, never a guess).
