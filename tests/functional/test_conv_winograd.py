@@ -169,3 +169,69 @@ def test_winograd_keeps_its_own_copy_of_x():
     expect = wino_grad_weight(x.copy(), gy, wt.shape, g)
     x[...] = 0
     np.testing.assert_array_equal(wino_grad_weight(saved, gy, wt.shape, g), expect)
+
+
+# the tile transforms of _winograd_tiles.py against the matrices of Lavin & Gray, tile by tile (NumPy einsum on
+# the tiles cut out of a zero-padded copy: slow, obviously right)
+BT = np.array([[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]], np.float64)
+AT = np.array([[1, 1, 1, 0], [0, 1, -1, -1]], np.float64)
+
+
+def _tile_order(a, th, tw):
+    """(16, C, th, nb, tw) -> (16, C, nb, th, tw): the kernels order a block's tiles (tile row, image, column)."""
+    return a.reshape(a.shape[0], a.shape[1], th, -1, tw).transpose(0, 1, 3, 2, 4)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("nb,c,h,w,pt,pl,th,tw", [
+    (3, 2, 7, 9, 1, 1, 4, 5), (2, 3, 8, 8, 0, 0, 3, 3), (1, 2, 5, 6, 2, 2, 4, 4), (2, 1, 6, 7, 2, 1, 4, 4),
+    (2, 2, 1, 1, 2, 2, 1, 1), (4, 2, 16, 16, 1, 1, 8, 8), (2, 2, 9, 4, 1, 0, 4, 2)])
+def test_tile_transforms_match_the_matrices(nb, c, h, w, pt, pl, th, tw, dtype):
+    from cvprimer.functional.conv._winograd import _buffer, _tiles
+    from cvprimer.functional.conv._winograd_tiles import grad_tiles, input_tiles, output_tiles
+
+    rng = np.random.default_rng(h * 31 + w)
+    x = rng.standard_normal((nb, c, h, w)).astype(dtype)
+    t = nb * th * tw
+    # input: V[4a+b, c, tile] = (B^T d B)[a, b], d the 4x4 tile at (2i - pt, 2j - pl) of the zero-padded x
+    xp = np.zeros((nb, c, 2 * th + 2, 2 * tw + 2))
+    rows, cols = min(h, 2 * th + 2 - pt), min(w, 2 * tw + 2 - pl)
+    xp[:, :, pt:pt + rows, pl:pl + cols] = x[:, :, :rows, :cols]
+    d = np.stack([np.stack([xp[:, :, 2 * i:2 * i + 4, 2 * j:2 * j + 4] for j in range(tw)], 2)
+                  for i in range(th)], 2)  # (nb, c, th, tw, 4, 4)
+    want = np.einsum("xa,ncijab,yb->xyncij", BT, d, BT).reshape(16, nb, c, th, tw).transpose(0, 2, 1, 3, 4)
+    buf, keep = _buffer(c, t, dtype), np.zeros_like(x)
+    input_tiles(x, pt, pl, th, tw, buf, t, keep, True)
+    np.testing.assert_allclose(_tile_order(_tiles(buf, c, t), th, tw), want, rtol=1e-6, atol=1e-5)
+    np.testing.assert_array_equal(keep, x)
+    # output: y[n, o, 2i + u, 2j + v] = (A^T m A)[u, v], cropped
+    m = rng.standard_normal((16, c, nb, th, tw))
+    mbuf = _buffer(c, t, dtype)
+    _tiles(mbuf, c, t)[...] = m.transpose(0, 1, 3, 2, 4).reshape(16, c, t)
+    full = np.einsum("ux,xycnij,vy->nciujv", AT, m.reshape(4, 4, c, nb, th, tw), AT).reshape(
+        nb, c, 2 * th, 2 * tw)
+    for ho, wo in ((2 * th, 2 * tw), (2 * th - 1, 2 * tw - 1)):
+        y = np.empty((nb, c, ho, wo), dtype)
+        output_tiles(mbuf, th, tw, y, t)
+        np.testing.assert_allclose(y, full[:, :, :ho, :wo], rtol=1e-6, atol=1e-5)
+        # gradient tiles: Mb = A q A^T, q the 2x2 block of gy at (2i, 2j), zeros past gy
+        gy = rng.standard_normal((nb, c, ho, wo)).astype(dtype)
+        gp = np.zeros((nb, c, 2 * th, 2 * tw))
+        gp[:, :, :ho, :wo] = gy
+        q = gp.reshape(nb, c, th, 2, tw, 2).transpose(0, 1, 2, 4, 3, 5)  # (nb, c, th, tw, 2, 2)
+        want = np.einsum("xu,ncijuv,yv->xyncij", AT.T, q, AT.T).reshape(16, nb, c, th, tw).transpose(0, 2, 1, 3, 4)
+        gbuf = _buffer(c, t, dtype)
+        grad_tiles(gy, th, tw, gbuf, t)
+        np.testing.assert_allclose(_tile_order(_tiles(gbuf, c, t), th, tw), want, rtol=1e-6, atol=1e-5)
+
+
+@pytest.mark.parametrize("p", [0, 1, 2])
+def test_winograd_blocks_of_several_images(p):
+    """Blocks of 2 images and a last block of 1 (5 images), odd sizes: the (tile row, image, column) order of the
+    tiles inside a block, against PyTorch."""
+    x, wt, b = randn(5, 3, 9, 7, seed=21 + p), randn(4, 3, 3, 3, seed=22), randn(4, seed=23)
+    th, tw = (9 + 2 * p - 1) // 2, (7 + 2 * p - 1) // 2
+    per_image = 16 * (3 + 4) * th * tw * 4
+    with settings.override(**FORCE, conv_winograd_block_bytes=2 * per_image + 4):
+        parity(lambda x, w, b: F.conv2d(x, w, b, padding=p), lambda x, w, b: TF.conv2d(x, w, b, padding=p),
+               x, wt, b)
