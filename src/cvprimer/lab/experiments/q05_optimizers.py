@@ -222,27 +222,9 @@ class Optimizers(Experiment):
         steps = ctx.pick(300, 1500, tiny=20)
         lrs = list(np.logspace(-4, 0, ctx.pick(5, 13, tiny=2)))
         names = list(OPTIMIZERS)
-        paths: dict[tuple[str, str], np.ndarray] = {}
-        best_lr: dict[tuple[str, str], float] = {}
-        for fn in FUNCS:
-            for name in names:
-                best_lr[fn.name, name], paths[fn.name, name] = _best_path(OPTIMIZERS[name][1], fn, lrs, steps)
-        final = {k: float(distance_to_minimum(next(f for f in FUNCS if f.name == k[0]), p)[-1])
-                 for k, p in paths.items()}
-
-        data = load_data("digits", ctx.pick(600, 1437, tiny=60), ctx.pick(360, 360, tiny=40), ctx.rng)
+        best_lr, paths, final = self._landscapes(names, lrs, steps)
         epochs = ctx.pick(4, 10, tiny=1)
-        state = ctx.rng.bit_generator.state
-        acc: dict[str, float] = {}
-        curves: dict[str, np.ndarray] = {}
-        for name in names:
-            cp.manual_seed(ctx.seed)
-            model = _small_cnn()
-            gen = np.random.default_rng()
-            gen.bit_generator.state = state  # the same batches for every optimizer
-            opt = OPTIMIZERS[name][1](OPTIMIZERS[name][2])(list(model.parameters()))
-            f = fit(model, data, epochs, gen, optimizer=opt, batch_size=32)
-            acc[name], curves[name] = f.val_acc, f.curve("train_loss")
+        acc, curves = self._cnn(ctx, names, epochs)
 
         def fam(family: str, values: Mapping[str, float], pick: Callable[..., float]) -> float:
             return pick(v for n, v in values.items() if OPTIMIZERS[n][0] == family)
@@ -283,6 +265,38 @@ class Optimizers(Experiment):
             "zh": f"网格中最佳学习率及 {steps} 步后到极小值的距离；CNN 训练 {epochs} 轮后的验证准确率。"})
         return Result(figures=figures, tables=[probes], beyond=beyond, beyond_tables=[extra, table],
                       series={"names": names, "paths": paths, "curves": curves, "acc": acc})
+
+    @staticmethod
+    def _landscapes(names: list[str], lrs: list[float], steps: int) -> tuple[
+            dict[tuple[str, str], float], dict[tuple[str, str], np.ndarray], dict[tuple[str, str], float]]:
+        """Beyond the seed: each optimizer's path over each test function at its best grid rate, keyed by
+        (function, optimizer): the rate, the path and the final distance to the nearest minimum."""
+        paths: dict[tuple[str, str], np.ndarray] = {}
+        best_lr: dict[tuple[str, str], float] = {}
+        for fn in FUNCS:
+            for name in names:
+                best_lr[fn.name, name], paths[fn.name, name] = _best_path(OPTIMIZERS[name][1], fn, lrs, steps)
+        final = {k: float(distance_to_minimum(next(f for f in FUNCS if f.name == k[0]), p)[-1])
+                 for k, p in paths.items()}
+        return best_lr, paths, final
+
+    @staticmethod
+    def _cnn(ctx: Context, names: list[str], epochs: int) -> tuple[dict[str, float], dict[str, np.ndarray]]:
+        """Beyond the seed: the same small CNN trained on the digits with each optimizer (same initialization and
+        batches): final validation accuracy and training loss per epoch."""
+        data = load_data("digits", ctx.pick(600, 1437, tiny=60), ctx.pick(360, 360, tiny=40), ctx.rng)
+        state = ctx.rng.bit_generator.state
+        acc: dict[str, float] = {}
+        curves: dict[str, np.ndarray] = {}
+        for name in names:
+            cp.manual_seed(ctx.seed)
+            model = _small_cnn()
+            gen = np.random.default_rng()
+            gen.bit_generator.state = state  # the same batches for every optimizer
+            opt = OPTIMIZERS[name][1](OPTIMIZERS[name][2])(list(model.parameters()))
+            f = fit(model, data, epochs, gen, optimizer=opt, batch_size=32)
+            acc[name], curves[name] = f.val_acc, f.curve("train_loss")
+        return acc, curves
 
     def draw(self, res: Result, ctx: Context) -> None:
         """The optimizers' paths over each test function, their distance to the minimum, then the small CNN."""

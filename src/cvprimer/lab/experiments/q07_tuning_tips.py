@@ -8,7 +8,7 @@ weight decay.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -17,7 +17,7 @@ import cvprimer as cp
 import cvprimer.functional as F
 from cvprimer import nn, optim
 from cvprimer.data import ArrayDataset, DataLoader
-from cvprimer.lab.common import fit, load_data
+from cvprimer.lab.common import Data, fit, load_data
 from cvprimer.lab.experiment import Context, Experiment, Figure, Result, Table, fmt
 from cvprimer.lab.plots import tr, tr_table
 from cvprimer.optim import lr_scheduler, schedules
@@ -155,46 +155,16 @@ class TuningTips(Experiment):
         epochs = ctx.pick(4, 15, tiny=1)
         state = ctx.rng.bit_generator.state
 
-        def gen() -> np.random.Generator:
+        def gen() -> np.random.Generator:  # the same batches for every run
             g = np.random.default_rng()
             g.bit_generator.state = state
             return g
 
-        # 1. the range test
-        cp.manual_seed(ctx.seed)
-        model = mlp()
-        opt = optim.SGD(model.parameters(), lr=1e-5, momentum=0.9)
-        loader = DataLoader(ArrayDataset(data.x_train, data.y_train), batch_size=32, shuffle=True, rng=gen())
-        batches = ((cp.tensor(x), cp.tensor(y)) for x, y in loader)
-        rt = optim.lr_range_test(model, F.cross_entropy, opt, _repeat(loader, batches), start_lr=1e-5,
-                                 end_lr=10.0, num_steps=120)
+        rt = self._range_test(ctx.seed, data, gen())
         lr = float(rt.suggested_lr or 0.1)
-
-        # 2. warm-up + cosine vs constant, at the suggested rate
-        runs: dict[str, Any] = {}
-        lr_logs: dict[str, list[float]] = {}
         steps = epochs * -(-len(data.y_train) // 32)
-        for name in ("constant", "warm-up + cosine"):
-            cp.manual_seed(ctx.seed)
-            model = mlp()
-            opt = optim.SGD(model.parameters(), lr=lr, momentum=0.9)
-            warm = max(1, steps // 10)
-            def warm_cosine(base: float, w: int = warm) -> Any:
-                return schedules.warmup("linear", w, base).then(schedules.cosine(base, steps - w))
-
-            sched = lr_scheduler.ScheduleLR(opt, warm_cosine) if name != "constant" else None
-            log = LrLog()
-            runs[name] = fit(model, data, epochs, gen(), optimizer=opt, batch_size=32, scheduler=sched,
-                             scheduler_interval="step", callbacks=[log])
-            lr_logs[name] = log.lrs
-
-        # 3. batch size x weight decay
-        grid: dict[tuple[int, float], Any] = {}
-        for b in BATCHES:
-            for wd in DECAYS:
-                cp.manual_seed(ctx.seed)
-                grid[b, wd] = fit(mlp(), data, epochs, gen(), lr=0.05 * b / 64, optimizer="momentum",
-                                  batch_size=b, weight_decay=wd)
+        runs, lr_logs = self._schedules(ctx.seed, data, epochs, steps, lr, gen)
+        grid = self._sweep(ctx.seed, data, epochs, gen)
         best = max(grid, key=lambda k: grid[k].val_acc)
         worst = min(grid, key=lambda k: grid[k].val_acc)
         lrs = lr_logs["warm-up + cosine"]
@@ -226,6 +196,51 @@ class TuningTips(Experiment):
             "range_test": {"lrs": rt.lrs, "losses": rt.losses, "smoothed": rt.smoothed}, "lr": lr,
             "lr_logs": lr_logs, "run_acc": {k: f.val_acc for k, f in runs.items()},
             "grid_acc": {k: f.val_acc for k, f in grid.items()}})
+
+    @staticmethod
+    def _range_test(seed: int, data: Data, gen: np.random.Generator) -> Any:
+        """1. The learning-rate range test of the MLP under SGD with momentum (1e-5 to 10 over 120 steps)."""
+        cp.manual_seed(seed)
+        model = mlp()
+        opt = optim.SGD(model.parameters(), lr=1e-5, momentum=0.9)
+        loader = DataLoader(ArrayDataset(data.x_train, data.y_train), batch_size=32, shuffle=True, rng=gen)
+        batches = ((cp.tensor(x), cp.tensor(y)) for x, y in loader)
+        return optim.lr_range_test(model, F.cross_entropy, opt, _repeat(loader, batches), start_lr=1e-5,
+                                   end_lr=10.0, num_steps=120)
+
+    @staticmethod
+    def _schedules(seed: int, data: Data, epochs: int, steps: int, lr: float,
+                   gen: Callable[[], np.random.Generator]) -> tuple[dict[str, Any], dict[str, list[float]]]:
+        """2. A constant rate against linear warm-up (a tenth of the ``steps``) then cosine decay, both peaking at
+        ``lr``: each run's fit and the rate it used at every step."""
+        runs: dict[str, Any] = {}
+        lr_logs: dict[str, list[float]] = {}
+        for name in ("constant", "warm-up + cosine"):
+            cp.manual_seed(seed)
+            model = mlp()
+            opt = optim.SGD(model.parameters(), lr=lr, momentum=0.9)
+            warm = max(1, steps // 10)
+            def warm_cosine(base: float, w: int = warm) -> Any:
+                return schedules.warmup("linear", w, base).then(schedules.cosine(base, steps - w))
+
+            sched = lr_scheduler.ScheduleLR(opt, warm_cosine) if name != "constant" else None
+            log = LrLog()
+            runs[name] = fit(model, data, epochs, gen(), optimizer=opt, batch_size=32, scheduler=sched,
+                             scheduler_interval="step", callbacks=[log])
+            lr_logs[name] = log.lrs
+        return runs, lr_logs
+
+    @staticmethod
+    def _sweep(seed: int, data: Data, epochs: int,
+               gen: Callable[[], np.random.Generator]) -> dict[tuple[int, float], Any]:
+        """3. Batch size x weight decay under SGD with momentum, lr = 0.05 * B / 64: each pair's fit."""
+        grid: dict[tuple[int, float], Any] = {}
+        for b in BATCHES:
+            for wd in DECAYS:
+                cp.manual_seed(seed)
+                grid[b, wd] = fit(mlp(), data, epochs, gen(), lr=0.05 * b / 64, optimizer="momentum",
+                                  batch_size=b, weight_decay=wd)
+        return grid
 
     @staticmethod
     def notes(f: Mapping[str, float], epochs: int) -> dict[str, str]:
