@@ -64,10 +64,11 @@ CONV = [
     ("winograd", (12, 8, 12, 12), (8, 8, 3, 3), 1, 1, 1, {"numba": True}),
     ("columns", (12, 3, 12, 12), (8, 3, 3, 3), 1, 1, 1, {}),
     ("s2d", (12, 8, 12, 12), (8, 8, 4, 4), 2, 1, 1, {}),
-    ("strided", (12, 16, 12, 12), (8, 16, 3, 3), 2, 1, 1, {}),
+    ("columns_jit", (12, 16, 12, 12), (8, 16, 3, 3), 2, 1, 1, {"numba": True}),
+    ("strided", (12, 16, 12, 12), (8, 16, 3, 3), 2, 1, 1, {"conv_strided_jit": False}),
     ("phases", (12, 16, 12, 12), (8, 16, 3, 3), 2, 1, 1, {"conv_keep_cols_bytes": 0}),
     ("columns", (12, 8, 12, 12), (8, 8, 3, 3), 2, 1, 1, {"conv_s2d": False, "conv_phases": False}),
-    ("columns_one_gemm", (24, 8, 6, 6), (8, 8, 3, 3), 2, 1, 1, {}),
+    ("columns_one_gemm", (24, 8, 6, 6), (8, 8, 3, 3), 2, 1, 1, {"conv_strided_jit": False}),
     ("columns", (12, 16, 12, 12), (8, 4, 1, 1), 1, 0, 4, {}),  # grouped pointwise
     ("depthwise", (12, 8, 12, 12), (8, 1, 3, 3), 1, 1, 8, {"numba": False}),
     ("depthwise_jit", (12, 8, 12, 12), (8, 1, 3, 3), 2, 1, 8, {"numba": True}),

@@ -42,6 +42,9 @@ Fields (the defaults are the measured best on a 2-core x86 machine; see ``benchm
   image run each tap once over the whole batch (``_depthwise_stacks``) instead of plane by plane.
 * ``conv_s2d`` -- strided convs with k a multiple of s (d = 1): one stride-1 conv on the
   space-to-depth image (True).
+* ``conv_strided_jit`` -- other strided convs (float32/float64, columns small enough to keep), with
+  ``numba``: one GEMM per group over the batch's columns, gathered and scattered by compiled loops
+  (``functional/conv/_strided.py``; True).
 * ``conv_keep_cols_bytes`` -- lowered inputs larger than this are not kept for backward (x is kept
   and they are rebuilt).
 * ``conv_rows_block_bytes`` -- operand + accumulator bytes per block of the shifted-GEMM sums.
@@ -107,6 +110,7 @@ class Settings:
     min_chunk_elements: int = 1 << 18
     conv_phases: bool = True
     conv_s2d: bool = True
+    conv_strided_jit: bool = True
     conv_keep_cols_bytes: int = 1 << 28
     conv_rows_block_bytes: int = 1 << 20
     conv_dw_block_bytes: int = 1 << 20

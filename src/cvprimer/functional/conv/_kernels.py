@@ -7,7 +7,7 @@ Three kernels cover both ops, by duality (``conv_transpose2d`` IS the input-grad
 * :func:`conv_grad_input`   ``gx = W^T * gy``     (its adjoint in x)
 * :func:`conv_grad_weight`  ``gW = gy * x``       (its adjoint in W, summed over the batch)
 
-Each picks one of five paths:
+Each picks one of these paths:
 
 * pointwise (1x1 kernel, no padding): the "columns" are the (strided) input itself, so the op
   is a plain batched matmul ``W @ x[n]`` that is already NCHW, no im2col;
@@ -20,8 +20,12 @@ Each picks one of five paths:
 * strided with k a multiple of s and no dilation (e.g. 4x4/2, 2x2/2, the usual transposed
   convs): ONE stride-1 conv with a k/s kernel on the space-to-depth image, whose C_in s_h s_w
   channels are the phases (``_s2d.py``);
-* other strided: the polyphase decomposition (``_phases.py``) into s_h s_w stride-1 convs on
-  the phase sub-images, each on the stride-1 path.
+* other strided, with the compiled kernels (``settings.numba``): one GEMM per group over the columns of
+  the whole batch, gathered and scattered by compiled loops (``_strided.py``);
+* other strided without them: columns for the forward and the weight gradient, the polyphase
+  decomposition (``_phases.py``) into s_h s_w stride-1 convs on the phase sub-images for the
+  input gradient (each piece on the stride-1 path), or the pieces throughout when the columns
+  are too large to keep.
 
 The im2col/col2im lowering of ``_lowering`` (columns laid out (N, C, k_h, k_w, H_out, W_out)
 so that ``W_g @ cols_g`` is already NCHW) is the reference for strided convs, selected with
@@ -40,6 +44,7 @@ import numpy as np
 
 from cvprimer.core.pool import batch_spans, pool_map
 from cvprimer.core.settings import settings
+from cvprimer.functional.conv import _strided
 from cvprimer.functional.conv._depthwise import dw_forward, dw_grad_input, dw_grad_weight
 from cvprimer.functional.conv._depthwise_jit import jit_dw_forward, jit_dw_grad_input, jit_dw_grad_weight
 from cvprimer.functional.conv._geometry import Geom
@@ -239,6 +244,15 @@ COLUMNS_ONE_GEMM = Lowering("columns_one_gemm", _gemm1_forward, _gemm1_grad_inpu
 # channels in and out (at most 3 inputs the columns are faster) and settings.conv_winograd_min_tiles (128)
 # 2x2 output tiles in the batch: with fewer the weight transform and thin GEMMs lose (8x256x4x4 -> 256,
 # 32 tiles: 9.5 -> 14.2; 8x512x4x4: 45 -> 68).
+# Strided convs with the compiled kernels (settings.numba and settings.conv_strided_jit): the columns of the
+# whole batch (C/g k_h k_w, N H_out W_out) gathered and scattered by compiled loops (``_strided.py``), so that
+# the forward, the weight gradient and the columns' gradient are each ONE GEMM per group over the batch.
+# Measured (process CPU, 1 thread, ms, forward + grad input + grad weight, median of 9 interleaved, 4 spans;
+# strided -> this (PyTorch)): ResNet-20's downsampling convs 128x16x32x32 -> 32 3x3/2 31.9 -> 27.7 (20.7),
+# 128x32x16x16 -> 64 24.5 -> 19.9 (17.1). Taken for every strided conv that is not pointwise or s2d, whose
+# columns may be kept (else PHASES), float32/float64 (numba has no float16 arithmetic).
+COLUMNS_JIT = Lowering("columns_jit", _strided.forward, _strided.grad_input, _strided.grad_weight,
+                       lambda x, w_shape, g: _strided.columns(x, g))
 WINOGRAD = Lowering("winograd", wino_forward, wino_grad_input, wino_grad_weight, lambda x, w_shape, g: x)
 DEPTHWISE = Lowering("depthwise", dw_forward, dw_grad_input, dw_grad_weight, lambda x, w_shape, g: x, split=False)
 DEPTHWISE_JIT = Lowering("depthwise_jit", jit_dw_forward, jit_dw_grad_input, jit_dw_grad_weight,
@@ -280,6 +294,8 @@ def choose(g: Geom, c_in: int, w_shape: tuple[int, ...], n: int = 1, itemsize: i
     if settings.conv_phases and not g.pointwise:
         if cols_bytes > settings.conv_keep_cols_bytes:
             return PHASES
+        if settings.numba and settings.conv_strided_jit and _strided.applies(g, itemsize):
+            return COLUMNS_JIT
         return STRIDED if c_in // g.groups >= settings.conv_phases_grad_input_from else columns
     return columns
 
