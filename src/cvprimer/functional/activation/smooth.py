@@ -13,6 +13,7 @@ import numpy as np
 
 from cvprimer.core import api
 from cvprimer.core.cost import elementwise_cost
+from cvprimer.core.inplace import inplace_result
 from cvprimer.core.pointwise import PointwiseFn
 from cvprimer.core.tensor import Tensor
 from cvprimer.functional.activation._base import KERNELS
@@ -147,7 +148,7 @@ def gelu(x: Tensor, approximate: str = "none") -> Tensor:
 
 
 @activation(layer="SiLU", aliases=("swish",))
-def silu(x: Tensor) -> Tensor:
+def silu(x: Tensor, inplace: bool = False) -> Tensor:
     r"""Sigmoid-weighted linear unit, a.k.a. swish-1 (``swish`` is an alias).
 
     Shape: any; y has x's shape and dtype.
@@ -166,6 +167,8 @@ def silu(x: Tensor) -> Tensor:
     >>> round(float(F.silu(cp.tensor([2.0])).numpy()[0]), 4)
     1.7616
     """
+    if inplace:
+        return inplace_result(x, "silu", lambda s: silu(s))
     return SiLUFn.apply(x)
 
 
@@ -173,7 +176,7 @@ swish = silu
 
 
 @activation(layer="Mish")
-def mish(x: Tensor) -> Tensor:
+def mish(x: Tensor, inplace: bool = False) -> Tensor:
     r"""Mish: a smooth, non-monotonic self-gated activation.
 
     Shape: any; y has x's shape and dtype.
@@ -186,6 +189,8 @@ def mish(x: Tensor) -> Tensor:
 
     References: Misra, arXiv:1908.08681.
     """
+    if inplace:
+        return inplace_result(x, "mish", lambda s: mish(s))
     return MishFn.apply(x)
 
 
