@@ -63,3 +63,26 @@ def test_divergence_from_a_step_loss_spike():
     steps = [2.3, 2.4, 80.0, 5.0, 2.31, 2.30]
     (f,) = diagnose({"train_loss": [20.0, 2.3]}, step_losses=steps)
     assert f.kind == "divergence" and f.evidence["step"] == 2
+
+
+def test_exact_training_accuracy_decides_underfitting_when_logged():
+    """The running mean lags (weights moved during the epoch, dropout on); with train_eval='exact' the final
+    weights' accuracy is what is compared with validation."""
+    e = np.arange(6)
+    base = {"train_loss": 1.5 * 0.8**e, "val_loss": 1.5 * 0.8**e, "val_acc": [0.4, 0.5, 0.6, 0.65, 0.7, 0.72],
+            "train_acc": [0.4, 0.5, 0.6, 0.65, 0.68, 0.70]}           # running: below the default target 0.8
+    assert "underfitting" in kinds(diagnose(base))
+    exact = dict(base, train_acc_exact=[0.5, 0.6, 0.7, 0.75, 0.8, 0.85])  # the final weights: above it
+    assert "underfitting" not in kinds(diagnose(exact))
+    low = dict(base, train_acc=[0.5, 0.6, 0.7, 0.75, 0.8, 0.85], train_acc_exact=[0.4, 0.5, 0.6, 0.65, 0.68, 0.70])
+    (f,) = [f for f in diagnose(low) if f.kind == "underfitting"]
+    assert f.evidence["train_acc"] == pytest.approx(0.70)
+
+
+def test_exact_training_loss_decides_whether_training_kept_falling():
+    val = [1.0, 0.7, 0.5, 0.45, 0.5, 0.58, 0.66]
+    running = [1.0 / (i + 1) for i in range(7)]                       # falls: overfitting
+    assert kinds(diagnose({"train_loss": running, "val_loss": val})) == ["overfitting"]
+    flat_exact = [1.0, 0.6, 0.45, 0.40, 0.41, 0.42, 0.43]             # the final weights stopped improving
+    assert "overfitting" not in kinds(diagnose({"train_loss": running, "val_loss": val,
+                                                 "train_loss_exact": flat_exact}))

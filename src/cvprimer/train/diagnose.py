@@ -13,6 +13,12 @@ keyword arguments:
   training loss kept falling; the finding names the epoch it began (e* + 1).
 - **underfitting**: the final training accuracy is below ``target_acc`` and the
   train/validation gap is small: the model (or the training time) is too small.
+
+Where the history holds the exact training metrics (``train_loss_exact`` / ``train_acc_exact``: the epoch's final
+weights over the training split, ``train_eval="exact"``), the overfitting and underfitting rules compare those with
+the validation metrics, which are measured the same way; the running means (``train_loss`` / ``train_acc``, averaged
+over the epoch's batches while the weights moved, in train mode) lag behind them. The divergence, stall and
+oscillation rules read the running loss, which every run logs.
 - **stall**: the training loss moved less than ``stall_tol`` (relative) over the run ->
   learning rate too low, dead units or a bad initialisation.
 - **oscillation**: per-step (or per-epoch) losses whose successive differences change sign
@@ -123,16 +129,24 @@ def diagnose(
             out.append(_finding("divergence", f"step loss spiked from {steps[0]:.4g} to {steps[s]:.4g} at step {s}",
                                 None, step=s, first=float(steps[0]), peak=float(steps[s])))
             return out
+    exact_loss = cols.get("train_loss_exact")
+    if exact_loss is not None and exact_loss.size == tl.size and np.isfinite(exact_loss).all():
+        tl_fit = exact_loss  # the final weights of each epoch, as the validation loss sees them
+    else:
+        tl_fit = tl
     if vl is not None and np.isfinite(vl).all() and vl.size >= patience + 1:
         e_best = int(np.argmin(vl))
         rise = (vl[-1] - vl[e_best]) / max(abs(vl[e_best]), 1e-12)
-        if vl.size - 1 - e_best >= patience and rise > overfit_rise and tl[-1] < tl[e_best]:
+        if vl.size - 1 - e_best >= patience and rise > overfit_rise and tl_fit[-1] < tl_fit[e_best]:
             out.append(_finding(
                 "overfitting",
                 f"validation loss bottomed at epoch {e_best + 1} ({vl[e_best]:.4g}) and rose {100 * rise:.0f}% "
-                f"while training loss fell from {tl[e_best]:.4g} to {tl[-1]:.4g}",
+                f"while training loss fell from {tl_fit[e_best]:.4g} to {tl_fit[-1]:.4g}",
                 e_best + 2, best_epoch=e_best + 1, val_rise=float(rise)))
     ta, va = cols.get("train_acc"), cols.get("val_acc")
+    exact_acc = cols.get("train_acc_exact")
+    if exact_acc is not None and exact_acc.size and np.isfinite(exact_acc[-1]):
+        ta = exact_acc
     if ta is not None and ta.size and np.isfinite(ta[-1]) and ta[-1] < target_acc:
         gap = abs(ta[-1] - va[-1]) if va is not None and va.size and np.isfinite(va[-1]) else 0.0
         if gap <= gap_tol:
