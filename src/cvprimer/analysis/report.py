@@ -150,13 +150,11 @@ class Report:
 
     def plot_costs(self, path: str | os.PathLike[str]) -> None:
         """Per-layer bars: MACs and other FLOPs (log scale), saved as PNG."""
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        from matplotlib.figure import Figure  # a Figure of its own, no pyplot: the user's backend is left alone
 
         rows = [r for r in self.rows if r.macs or r.flops]
-        fig, ax = plt.subplots(figsize=(max(6, 0.25 * len(rows)), 4))
+        fig = Figure(figsize=(max(6, 0.25 * len(rows)), 4))
+        ax = fig.subplots()
         xs = range(len(rows))
         ax.bar([x - 0.2 for x in xs], [r.macs for r in rows], width=0.4, label="MACs")
         ax.bar([x + 0.2 for x in xs], [r.flops for r in rows], width=0.4, label="other FLOPs")
@@ -165,19 +163,16 @@ class Report:
         ax.legend()
         fig.tight_layout()
         _save_figure(fig, path)
-        plt.close(fig)
 
     def plot_roofline(self, path: str | os.PathLike[str]) -> None:
         """Roofline chart: attainable FLOP/s against intensity, one dot per layer."""
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
         import numpy as np
+        from matplotlib.figure import Figure  # a Figure of its own, no pyplot: the user's backend is left alone
 
         pf = self.profile
         ai = np.logspace(-2, 3, 200)
-        fig, ax = plt.subplots(figsize=(6, 4))
+        fig = Figure(figsize=(6, 4))
+        ax = fig.subplots()
         ax.loglog(ai, np.minimum(pf.peak_flops, ai * pf.bandwidth), "k-", label="roofline")
         for r in self.rows:
             if r.bytes and (r.macs or r.flops) and r.time_s > 0:
@@ -190,7 +185,6 @@ class Report:
         ax.legend()
         fig.tight_layout()
         _save_figure(fig, path)
-        plt.close(fig)
 
 
 def _json_default(o: Any) -> Any:

@@ -44,14 +44,12 @@ class _AsTensors:
 
 
 def _plot(res: Any, path: str, title: str) -> bool:
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+    try:  # a Figure of its own, no pyplot: the user's backend (a notebook's) is left as it is
+        from matplotlib.figure import Figure
     except ImportError:
         return False
-    fig, ax = plt.subplots(figsize=(6.4, 4.0))
+    fig = Figure(figsize=(6.4, 4.0))
+    ax = fig.subplots()
     ax.plot(res.lrs, res.losses, color="0.7", lw=1, label="loss (batch)")
     ax.plot(res.lrs, res.smoothed, color="C0", lw=2, label="smoothed loss")
     if res.suggested_lr is not None:
@@ -67,7 +65,6 @@ def _plot(res: Any, path: str, title: str) -> bool:
     ax.legend()
     fig.tight_layout()
     write_file(path, lambda f: fig.savefig(f, dpi=100, format="png"))
-    plt.close(fig)
     return True
 
 

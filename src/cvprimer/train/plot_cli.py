@@ -122,12 +122,13 @@ def plot_runs(runs: list[str], out: str, metrics: list[str] | tuple[str, ...] = 
     data = _collect(runs, metrics)
     from cvprimer.errors import require
 
-    require("matplotlib", what="cvprimer plot").use("Agg")
-    import matplotlib.pyplot as plt
+    require("matplotlib", what="cvprimer plot")
+    from matplotlib.figure import Figure  # a Figure of its own, no pyplot: a notebook's backend is left alone
 
     from cvprimer.core.serialization import atomic_write
 
-    fig, axes = plt.subplots(1, len(metrics), figsize=(5.2 * len(metrics), 3.8), squeeze=False)
+    fig = Figure(figsize=(5.2 * len(metrics), 3.8))
+    axes = fig.subplots(1, len(metrics), squeeze=False)
     for i, (d, label) in enumerate(zip(data, _labels(runs), strict=True)):
         color = f"C{i % 10}"
         for ax, m in zip(axes[0], metrics, strict=True):
@@ -152,7 +153,6 @@ def plot_runs(runs: list[str], out: str, metrics: list[str] | tuple[str, ...] = 
         ax.legend(fontsize=7)
     fig.tight_layout()
     atomic_write(out, lambda f: fig.savefig(f, dpi=100, format="png"))
-    plt.close(fig)
     return out
 
 

@@ -189,15 +189,13 @@ def _augmentations(cfg: TrainConfig, num_classes: int, hw: tuple[int, int]) -> A
 
 
 def _plot(history: list[dict], path: str) -> bool:
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+    try:  # a Figure of its own, no pyplot: the user's backend (a notebook's) is left as it is
+        from matplotlib.figure import Figure
     except ImportError:
         return False
     ep = [h["epoch"] for h in history]
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
+    fig = Figure(figsize=(13, 3.6))
+    axes = fig.subplots(1, 3)
     for key, ax in (("loss", axes[0]), ("acc", axes[1])):
         for split in ("train", "val"):
             if f"{split}_{key}" in history[0]:
@@ -210,7 +208,6 @@ def _plot(history: list[dict], path: str) -> bool:
     axes[2].set_ylabel("learning rate (start of epoch)")
     fig.tight_layout()
     write_file(path, lambda f: fig.savefig(f, dpi=100, format="png"))
-    plt.close(fig)
     return True
 
 
