@@ -12,10 +12,12 @@ tiles; the transforms in and out use the same one.
 Input transform ``V = B^T d B`` of the 4x4 tiles d of the zero-padded plane (tile (i, j) at padded
 row 2 i, column 2 j; B^T = [[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]]), per channel:
 
-1. the padded rows are copied, split by row parity p and column parity into ``E[2 p + 0]`` (columns
-   2 k) and ``E[2 p + 1]`` (columns 2 k + 1), each (th + 1, nb, tw) (k < tw), and the last two
-   padded columns 2 tw, 2 tw + 1 into ``X``; the padding fuses into this copy (positions outside
-   x are zeroed once per call and never written);
+1. each row of x is copied into ``P[p]``, the padded rows of parity p as (th + 1, nb, 2 tw) (the one
+   pass at row granularity: which half a row goes to cannot be a flat loop), and its last two padded
+   columns 2 tw, 2 tw + 1 into ``X``; the padding fuses into this copy (positions outside x are zeroed
+   once per call and never written); then one flat deinterleave per parity splits ``P[p]`` into
+   ``E[2 p]`` (columns 2 k) and ``E[2 p + 1]`` (columns 2 k + 1), each (th + 1, nb, tw) (one loop
+   writing both halves: the compiler sees both loads of a pair; one loop per half gathers, ~10x slower);
 2. the rows times B, on every padded row at once: with e = even columns, o = odd ones,
    ``R[4 p + b]`` = (e_k - e_{k+1}, o_k + e_{k+1}, e_{k+1} - o_k, o_k - o_{k+1}) for b = 0..3, as flat
    loops over (m, n, k) whose k + 1 at the end of a row is then patched from X;
@@ -28,6 +30,10 @@ of a tile, each reading the nine elements it needs; the rows of parity u are int
 then copied out row by row (cropped to H_out, W_out).
 Gradient tiles ``Mb = A q A^T`` of gy's 2x2 blocks q: gy is split into the four parities of
 (row, column), then 4 sums and 16 flat combinations.
+
+Measured (1 thread, process CPU, ms, on 128x16x32x32 / 128x32x16x16 / 128x64x8x8, the kernels of one
+call over the whole batch, 16 scalar stores per tile -> these): input 4.1 -> 2.6, 2.2 -> 1.4, 1.2 -> 1.0;
+output 2.6 -> 1.7, 1.3 -> 0.7, 0.7 -> 0.5; gradient tiles 3.7 -> 2.0, 1.8 -> 0.9, 0.8 -> 0.5.
 """
 
 from __future__ import annotations
