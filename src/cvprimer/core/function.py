@@ -469,8 +469,11 @@ def _saved_versions(cls: type[Function], ctx: Function, args: tuple[Any, ...], r
     """The version of every Tensor argument and output whose data ``ctx`` keeps for backward.
 
     Kept data: what the op's ``saves_for_backward`` declares (contract-tested against what contexts really
-    hold, ``tests/core/test_op_contract.py``); for an op that declares nothing (a user's own Function), the
-    argument and output arrays passed to ``save_for_backward`` as they are. Cost: a cached declaration and a
+    hold, ``tests/core/test_op_contract.py``), plus the argument positions a forward lists in
+    ``ctx.kept_inputs`` where what it keeps depends on the call (a conv lowering whose saved operand is its input
+    itself); for an op that declares nothing (a user's own Function), the argument and output arrays passed to
+    ``save_for_backward`` as they are. ``tests/core/test_inplace_after_forward.py`` changes every op's inputs in
+    place after its forward and expects a refusal or the unchanged gradients. Cost: a cached declaration and a
     short loop per op; the result is a tuple of ``(box, version, where)``.
     """
     decl = _SAVES.get(cls) or _declared(cls)
@@ -487,6 +490,10 @@ def _saved_versions(cls: type[Function], ctx: Function, args: tuple[Any, ...], r
     n = len(args)
     for i in ins:
         box = getattr(args[i], "_vc", None) if i < n else None  # a Tensor argument, not an option
+        if box is not None:
+            rec.append((box, box[0], ("input", i)))
+    for i in getattr(ctx, "kept_inputs", ()):  # arguments this call's forward kept beyond the declaration
+        box = getattr(args[i], "_vc", None) if i < n and i not in ins else None
         if box is not None:
             rec.append((box, box[0], ("input", i)))
     m = len(results)

@@ -23,7 +23,7 @@ from cvprimer.core.cost import elementwise_cost, same_shape_infer
 from cvprimer.core.function import Function
 from cvprimer.core.inplace import inplace_result
 from cvprimer.core.pointwise import PointwiseFn
-from cvprimer.core.saves import INPUT, OUTPUT
+from cvprimer.core.saves import INPUT, OUTPUT, Saves
 from cvprimer.core.settings import settings
 from cvprimer.core.tensor import Tensor
 from cvprimer.functional.activation._base import KERNELS, check_float
@@ -123,7 +123,7 @@ class PReLUFn(Function):
     """
 
     geometry = staticmethod(pointwise)
-    saves_for_backward = INPUT
+    saves_for_backward = Saves(inputs=(0, 1))  # x and the slope (small, but changed in place by an optimizer step)
     infer = staticmethod(same_shape_infer)
     cost = staticmethod(elementwise_cost(2))
 

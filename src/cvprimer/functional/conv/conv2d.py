@@ -92,6 +92,8 @@ class Conv2dFn(Function):
             saved, xs = None, x
         else:
             xs = None
+        if need_w and (xs is not None or _aliases(saved, x)):
+            ctx.kept_inputs = (0,)  # x itself is kept (no copy): its version is checked at backward
         ctx.save_for_backward(saved if need_w else None, xs, w if need_x else None)
         return y
 
@@ -109,6 +111,20 @@ class Conv2dFn(Function):
         if ctx.needs_input_grad[2]:
             gb = gy.sum(axis=(0, 2, 3))
         return gx, gw, gb
+
+
+def _aliases(saved: Any, x: np.ndarray) -> bool:
+    """Whether some array in ``saved`` (a lowering's operand: an array, or tuples/lists of them) shares memory
+    with ``x`` (a depthwise or 1 x 1 lowering keeps the input itself, not a copy)."""
+    stack = [saved]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, np.ndarray):
+            if np.may_share_memory(v, x):
+                return True
+        elif isinstance(v, (tuple, list)):
+            stack.extend(v)
+    return False
 
 
 def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride: Any = 1, padding: Any = 0,
