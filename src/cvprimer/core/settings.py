@@ -39,7 +39,7 @@ Fields (the defaults are the measured best on a 2-core x86 machine; see ``benchm
   4x4, 2x2 maps) run one GEMM per group over the columns of the whole batch instead of one per
   image.
 * ``conv_dw_stack_below`` -- compiled depthwise convs with at most this many output pixels per
-  image run each tap once over the whole batch (``_depthwise_stacks``) instead of plane by plane.
+  image run channels last inside each image (``_depthwise_nhwc``) instead of plane by plane.
 * ``conv_s2d`` -- strided convs with k a multiple of s (d = 1): one stride-1 conv on the
   space-to-depth image (True).
 * ``conv_strided_jit`` -- other strided convs (float32/float64, columns small enough to keep), with

@@ -32,8 +32,9 @@ first and indexed from 0 (numba's negative-index check on ``a[u + k]`` stops the
 
 The work is split by input channels (each channel owns its outputs, gx planes and gW entries, so
 no two workers write the same memory) over the engine's pool; the kernels release the GIL.
-Small outputs (at most ``settings.conv_dw_stack_below`` pixels) take :mod:`._depthwise_stacks`
-instead: one run per tap over the whole batch, where a plane's few taps cost less than its setup.
+Small outputs (at most ``settings.conv_dw_stack_below`` pixels) take :mod:`._depthwise_nhwc`
+instead (channels last inside each image, every tap one run over the channels), where a plane's few
+taps cost less than its setup.
 """
 
 from __future__ import annotations
@@ -45,7 +46,47 @@ import numpy as np
 from cvprimer.core import jit
 from cvprimer.core.pool import pool_map, workers
 from cvprimer.core.settings import settings
-from cvprimer.functional.conv import _depthwise_stacks as stacks
+from cvprimer.functional.conv import _depthwise_nhwc as nhwc
+
+
+@jit.inline
+def _fill(P, plane, sh, sw, pt, pl):  # pragma: no cover - compiled
+    """The (H, W) plane into its padded polyphase components P (the padding stays as it is: 0)."""
+    H, W = plane.shape
+    for r in range(H):
+        xr = plane[r]
+        R = r + pt
+        Pr = P[R % sh, :, R // sh]
+        if sw == 1:
+            dst1 = Pr[0, pl:]
+            for k in range(W):
+                dst1[k] = xr[k]
+            continue
+        for b in range(sw):  # columns u with (u + p_l) mod s_w == b, from u0 on
+            u0 = (b - pl) % sw
+            dst = Pr[b, (u0 + pl) // sw:]
+            for k in range((W - u0 + sw - 1) // sw):
+                dst[k] = xr[u0 + k * sw]
+
+
+@jit.inline
+def _drain(P, plane, sh, sw, pt, pl):  # pragma: no cover - compiled
+    """The inverse of :func:`_fill` on the plane's positions: plane[r, u] = P[...] (padding dropped)."""
+    H, W = plane.shape
+    for r in range(H):
+        gr = plane[r]
+        R = r + pt
+        Pr = P[R % sh, :, R // sh]
+        if sw == 1:
+            src1 = Pr[0, pl:]
+            for k in range(W):
+                gr[k] = src1[k]
+            continue
+        for b in range(sw):
+            u0 = (b - pl) % sw
+            src = Pr[b, (u0 + pl) // sw:]
+            for k in range((W - u0 + sw - 1) // sw):
+                gr[u0 + k * sw] = src[k]
 
 
 @jit.kernel
@@ -58,7 +99,7 @@ def _dw_forward(x, w, y, P, acc, c0, c1, sh, sw, dh, dw, pt, pl):  # pragma: no 
     Pf = P.reshape(sh, sw, P.shape[2] * Wq)
     for n in range(N):
         for c in range(c0, c1):
-            stacks.fill(P, x[n, c], sh, sw, pt, pl)
+            _fill(P, x[n, c], sh, sw, pt, pl)
             for q in range(m):
                 acc[:] = 0
                 for i in range(kh):
@@ -104,7 +145,7 @@ def _dw_grad_input(gy, w, gx, P, g, c0, c1, sh, sw, dh, dw, pt, pl):  # pragma: 
                         wt = w[c, q, i, j]
                         for k in range(L):
                             dst[k] += wt * g[k]
-            stacks.drain(P, gx[n, c], sh, sw, pt, pl)
+            _drain(P, gx[n, c], sh, sw, pt, pl)
 
 
 @jit.kernel
@@ -119,7 +160,7 @@ def _dw_grad_weight(x, gy, gw, P, g, acc, c0, c1, sh, sw, dh, dw, pt, pl):  # pr
     for c in range(c0, c1):
         acc[:] = 0
         for n in range(N):
-            stacks.fill(P, x[n, c], sh, sw, pt, pl)
+            _fill(P, x[n, c], sh, sw, pt, pl)
             for q in range(m):
                 o = c * m + q
                 for h in range(Ho):
@@ -168,27 +209,17 @@ def _geo(g: Any) -> tuple[int, ...]:
 
 
 def _small(g: Any) -> bool:
-    """Maps small enough for the whole-batch runs of :mod:`._depthwise_stacks`."""
+    """Maps small enough for the channels-last kernels of :mod:`._depthwise_nhwc`."""
     return g.out[0] * g.out[1] <= settings.conv_dw_stack_below
-
-
-def _no_scratch() -> tuple[()]:
-    return ()
 
 
 def jit_dw_forward(x: np.ndarray, w: np.ndarray, g: Any) -> tuple[np.ndarray, np.ndarray]:
     """x (N, C, H, W), w (C m, 1, k_h, k_w) -> (y (N, C m, H_out, W_out), x kept for gW)."""
+    if _small(g):
+        return nhwc.nhwc_forward(x, w, g)
     N, C, H, W = x.shape
     x = np.ascontiguousarray(x)
     wt = np.ascontiguousarray(w.reshape(C, -1, g.k[0], g.k[1]))
-    if _small(g):
-        O = w.shape[0]
-        grid = stacks.grid(x.shape, g)
-        _, _, Hq, Wq = grid
-        Y = np.empty((O, N * Hq * Wq), x.dtype)
-        _run(stacks.taps_forward.compiled, C, N * H * W, _no_scratch, stacks.to_stacks(x, g, grid), wt, Y, Wq,
-             stacks.run_length(N, g, grid), g.d[0], g.d[1])
-        return stacks.from_grid(Y, N, g.out, grid), x
     y = np.empty((N, w.shape[0]) + g.out, x.dtype)
     shape = _phase_shape(x.shape, g)
     L = g.out[0] * shape[3]
@@ -199,15 +230,10 @@ def jit_dw_forward(x: np.ndarray, w: np.ndarray, g: Any) -> tuple[np.ndarray, np
 
 def jit_dw_grad_input(gy: np.ndarray, w: np.ndarray, x_shape: tuple[int, ...], g: Any) -> np.ndarray:
     """gy (N, C m, H_out, W_out) -> gx (N, C, H, W)."""
+    if _small(g):
+        return nhwc.nhwc_grad_input(gy, w, x_shape, g)
     N, C, H, W = x_shape
     wt = np.ascontiguousarray(w.reshape(C, -1, g.k[0], g.k[1]))
-    if _small(g):
-        grid = stacks.grid(x_shape, g)
-        sh, sw, Hq, Wq = grid
-        G = np.empty((C, sh, sw, N * Hq * Wq), gy.dtype)
-        _run(stacks.taps_grad_input.compiled, C, N * H * W, _no_scratch, G, wt, stacks.gy_grid(gy, grid), Wq,
-             stacks.run_length(N, g, grid), g.d[0], g.d[1])
-        return stacks.from_stacks(G, x_shape, g, grid)
     gx = np.empty(x_shape, gy.dtype)
     shape = _phase_shape(x_shape, g)
     L = g.out[0] * shape[3]
@@ -218,14 +244,11 @@ def jit_dw_grad_input(gy: np.ndarray, w: np.ndarray, x_shape: tuple[int, ...], g
 
 def jit_dw_grad_weight(x: np.ndarray, gy: np.ndarray, w_shape: tuple[int, ...], g: Any) -> np.ndarray:
     """x (N, C, H, W), gy (N, C m, H_out, W_out) -> gW (C m, 1, k_h, k_w)."""
+    if _small(g):
+        return nhwc.nhwc_grad_weight(x, gy, w_shape, g)
     N, C, H, W = x.shape
     m = w_shape[0] // C
     gw = np.empty((C, m) + g.k, gy.dtype)
-    if _small(g):
-        grid = stacks.grid(x.shape, g)
-        _run(stacks.taps_grad_weight.compiled, C, N * H * W, _no_scratch, stacks.to_stacks(x, g, grid),
-             stacks.gy_grid(gy, grid), gw, grid[3], stacks.run_length(N, g, grid), g.d[0], g.d[1])
-        return gw.reshape(w_shape)
     shape = _phase_shape(x.shape, g)
     L = g.out[0] * shape[3]
     _run(_dw_grad_weight.compiled, C, N * H * W,
