@@ -292,12 +292,12 @@ class TuningTips(Experiment):
         axes[1].set_xlabel("step")
         axes[1].set_ylabel("learning rate")
         axes[1].legend(fontsize=7)
-        acc = np.array([[grid_acc[b, wd] for wd in DECAYS] for b in BATCHES])
-        im = axes[2].imshow(acc, cmap="viridis", aspect="auto")
+        grid = np.array([[grid_acc[b, wd] for wd in DECAYS] for b in BATCHES])
+        im = axes[2].imshow(grid, cmap="viridis", aspect="auto")
         for i in range(len(BATCHES)):
             for j in range(len(DECAYS)):
-                light = acc[i, j] > (acc.min() + acc.max()) / 2  # dark text on the light end of viridis
-                axes[2].text(j, i, f"{acc[i, j]:.3f}", ha="center", va="center", color="k" if light else "w",
+                light = grid[i, j] > (grid.min() + grid.max()) / 2  # dark text on the light end of viridis
+                axes[2].text(j, i, f"{grid[i, j]:.3f}", ha="center", va="center", color="k" if light else "w",
                              fontsize=8)
         axes[2].set_xticks(range(len(DECAYS)), [str(w) for w in DECAYS])
         axes[2].set_yticks(range(len(BATCHES)), [str(b) for b in BATCHES])

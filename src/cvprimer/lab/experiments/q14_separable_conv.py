@@ -13,7 +13,7 @@ convolutions (standard 3x3 + BN vs MobileNet's depthwise 3x3 + BN + ReLU + point
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -225,7 +225,7 @@ class SeparableConv(Experiment):
 
     def draw(self, res: Result, ctx: Context) -> None:
         """The MAC ratio of each layer shape beside its closed form, and the two digit CNNs' accuracy curves."""
-        rows: list[list[Any]] = res.tables[0].rows
+        rows: Sequence[Sequence[Any]] = res.tables[0].rows
         curves: Mapping[str, np.ndarray] = res.series["curves"]
         params: Mapping[str, int] = res.series["params"]
         acc: Mapping[str, float] = res.series["acc"]
