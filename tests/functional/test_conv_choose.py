@@ -63,6 +63,7 @@ def test_choose_compiled_strided_columns_only_with_numba():
         assert _name((8, 8), (4, 4, 4, 4), stride=2, padding=1) == "s2d"
         assert _name((10, 10), (4, 4, 1, 1), stride=2) == "columns"  # pointwise: the strided input itself
         assert _name((8, 8), (4, 4, 3, 3), padding=1) != "columns_jit"  # stride 1
+        assert _name((8, 8), (4, 3, 3, 3), stride=2, padding=1) == "columns_one_gemm"  # 27 inputs per output
     with settings.override(numba=False):
         assert _name((8, 8), (4, 16, 3, 3), stride=2, padding=1) == "strided"
 

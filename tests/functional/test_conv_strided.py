@@ -23,19 +23,19 @@ DTYPES = [np.float32, np.float64]
 # conv2d cases on the columns_jit path: (x shape, w shape, options)
 CONV = [
     ((2, 16, 8, 8), (8, 16, 3, 3), dict(stride=2, padding=1)),  # ResNet's downsampling conv
-    ((2, 3, 9, 11), (4, 3, 3, 3), dict(stride=2)),  # odd sizes, no padding: the last row/col never read
-    ((1, 4, 12, 10), (6, 2, 5, 3), dict(stride=(2, 3), padding=(2, 1), groups=2)),  # groups, unequal strides
+    ((2, 4, 9, 11), (4, 4, 3, 3), dict(stride=2)),  # odd sizes, no padding: the last row/col never read
+    ((1, 8, 12, 10), (6, 4, 5, 3), dict(stride=(2, 3), padding=(2, 1), groups=2)),  # groups, unequal strides
     ((2, 3, 15, 15), (5, 3, 7, 7), dict(stride=2, padding=3)),  # a 7x7/2 stem
     ((2, 4, 13, 11), (3, 4, 3, 3), dict(stride=2, padding=2, dilation=2)),  # dilated: every tap in phase 0
-    ((1, 2, 7, 8), (3, 2, 3, 3), dict(stride=3, padding=2, dilation=(1, 2))),  # d not a multiple of s
-    ((3, 2, 5, 5), (2, 2, 3, 3), dict(stride=4, padding=4)),  # padding > k: windows wholly in the padding
+    ((1, 4, 7, 8), (3, 4, 3, 3), dict(stride=3, padding=2, dilation=(1, 2))),  # d not a multiple of s
+    ((3, 4, 5, 5), (2, 4, 3, 3), dict(stride=4, padding=4)),  # padding > k: windows wholly in the padding
     ((2, 20, 6, 6), (4, 20, 3, 1), dict(stride=(1, 2), padding=(1, 0))),  # one axis stride 1
 ]
 # conv_transpose2d cases whose dual conv takes the path (weights (C_in, C_out/g, k_h, k_w))
 TRANSPOSED = [
     ((2, 8, 4, 4), (8, 16, 3, 3), dict(stride=2, padding=1, output_padding=1)),
-    ((1, 4, 5, 7), (4, 2, 3, 5), dict(stride=(2, 3), padding=(1, 2), output_padding=(1, 2), groups=2)),
-    ((2, 3, 6, 5), (3, 2, 3, 3), dict(stride=2, dilation=2)),
+    ((1, 4, 5, 7), (4, 4, 3, 5), dict(stride=(2, 3), padding=(1, 2), output_padding=(1, 2), groups=2)),
+    ((2, 3, 6, 5), (3, 4, 3, 3), dict(stride=2, dilation=2)),
 ]
 
 
@@ -60,6 +60,10 @@ def test_the_cases_take_the_path_and_the_switches_turn_it_off():
         for hw, k, s, p in [((8, 8), (3, 3), 1, 1), ((8, 8), (4, 4), 2, 1), ((8, 8), (1, 1), 2, 0)]:
             g = conv_geometry("t", hw, k, s, p, 1, 1)
             assert plan((2, 4) + hw, (4, 4) + k, g, 4).name != "columns_jit"
+        g = conv_geometry("t", (12, 12), (3, 3), 2, 1, 1, 1)  # few inputs per output (3 x 3 x 3 <= 32): NumPy
+        assert plan((2, 3, 12, 12), (4, 3, 3, 3), g, 4).name == "columns"
+        with settings.override(conv_cols_below=26):
+            assert plan((2, 3, 12, 12), (4, 3, 3, 3), g, 4).name == "columns_jit"
 
 
 @pytest.mark.parametrize("xs,ws,kw", CONV)
@@ -74,12 +78,12 @@ def test_gather_and_scatter_match_im2col_and_col2im(xs, ws, kw):
     cols = _strided.columns(x, g)  # (G, K, N P)
     G, K = ref.shape[1:3]
     np.testing.assert_array_equal(cols, ref.transpose(1, 2, 0, 3).reshape(G, K, -1))
-    gc = randn(*cols.shape, seed=2)  # a columns' gradient: scattered back both ways
+    gc = randn(N, *g.out, C * g.k[0] * g.k[1], seed=2)  # a columns' gradient, channels last: scattered both ways
     gx = np.empty(xs)
     taps, Q = _strided._frame(g, gc.dtype)
-    _strided._scatter(gc.reshape(-1, N, *g.out), taps, g.s[0], g.s[1], g.pads[0], g.pads[2], Q, gx)
+    _strided._scatter(gc, taps, g.s[0], g.s[1], g.pads[0], g.pads[2], Q, gx)
     pt, pb, pl, pr = g.pads
-    gcn = gc.reshape(C, *g.k, N, *g.out).transpose(3, 0, 1, 2, 4, 5)  # (N, C, k_h, k_w, H_out, W_out)
+    gcn = gc.reshape(N, *g.out, C, *g.k).transpose(0, 3, 4, 5, 1, 2)  # (N, C, k_h, k_w, H_out, W_out)
     want = col2im(np.ascontiguousarray(gcn), (H + pt + pb, W + pl + pr), g.s, g.d)[:, :, pt:pt + H, pl:pl + W]
     np.testing.assert_allclose(gx, want, rtol=1e-13, atol=1e-13)
     assert np.abs(gx).max() > 0.5  # something was scattered

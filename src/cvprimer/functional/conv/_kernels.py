@@ -249,8 +249,11 @@ COLUMNS_ONE_GEMM = Lowering("columns_one_gemm", _gemm1_forward, _gemm1_grad_inpu
 # the forward, the weight gradient and the columns' gradient are each ONE GEMM per group over the batch.
 # Measured (process CPU, 1 thread, ms, forward + grad input + grad weight, median of 9 interleaved, 4 spans;
 # strided -> this (PyTorch)): ResNet-20's downsampling convs 128x16x32x32 -> 32 3x3/2 31.9 -> 27.7 (20.7),
-# 128x32x16x16 -> 64 24.5 -> 19.9 (17.1). Taken for every strided conv that is not pointwise or s2d, whose
-# columns may be kept (else PHASES), float32/float64 (numba has no float16 arithmetic).
+# 128x32x16x16 -> 64 24.5 -> 19.9 (17.1). Taken for strided convs that are not pointwise or s2d, whose
+# columns may be kept (else PHASES), float32/float64 (numba has no float16 arithmetic), with more than
+# settings.conv_cols_below (32) inputs per output: with fewer the per-image GEMMs of the NumPy columns
+# path stay in cache and win (MobileNet v2's stem 64x3x64x64 -> 16 3x3/2: 11.1 -> 13.1 ms; its 7x7/2
+# twin 16x3x64x64 -> 64, 147 inputs per output: 22.1 -> 18.5).
 COLUMNS_JIT = Lowering("columns_jit", _strided.forward, _strided.grad_input, _strided.grad_weight,
                        lambda x, w_shape, g: _strided.columns(x, g))
 WINOGRAD = Lowering("winograd", wino_forward, wino_grad_input, wino_grad_weight, lambda x, w_shape, g: x)
@@ -294,7 +297,8 @@ def choose(g: Geom, c_in: int, w_shape: tuple[int, ...], n: int = 1, itemsize: i
     if settings.conv_phases and not g.pointwise:
         if cols_bytes > settings.conv_keep_cols_bytes:
             return PHASES
-        if settings.numba and settings.conv_strided_jit and _strided.applies(g, itemsize):
+        if (settings.numba and settings.conv_strided_jit and _strided.applies(g, itemsize)
+                and (c_in // g.groups) * g.k[0] * g.k[1] > settings.conv_cols_below):
             return COLUMNS_JIT
         return STRIDED if c_in // g.groups >= settings.conv_phases_grad_input_from else columns
     return columns
