@@ -61,8 +61,9 @@ Fields (the defaults are the measured best on a 2-core x86 machine; see ``benchm
   compiled kernels (``functional/conv/_winograd.py``; only while ``numba`` is True), where
   ``conv_winograd_min_channels`` (4) channels in and out and ``conv_winograd_min_tiles`` (128) 2x2 output
   tiles in the batch make it pay (measured in ``functional/conv/_kernels.py``).
-* ``conv_winograd_block_bytes`` -- transformed input and output tile bytes per block of images (1 MiB;
-  0.25-4 MiB measured within noise on ResNet-20's shapes).
+* ``conv_winograd_block_bytes`` -- transformed input and output tile bytes per block of images (768 KiB:
+  with the vectorised transforms 2-7% faster than 1 MiB in 10 of 12 interleaved pairs on ResNet-20's shapes,
+  forward + both gradients, 1 thread).
 
 * ``norm_cols_max_length`` -- batch norm over planes of at most this many positions runs the compiled
   ``cols`` layout (x as (N, C L) rows); longer planes the per-channel ``sets`` layout.
@@ -124,7 +125,7 @@ class Settings:
     conv_winograd: bool = True
     conv_winograd_min_channels: int = 4
     conv_winograd_min_tiles: int = 128
-    conv_winograd_block_bytes: int = 1 << 20
+    conv_winograd_block_bytes: int = 3 << 18
     norm_cols_max_length: int = 64
     norm_rows_max_length: int = 64
 
