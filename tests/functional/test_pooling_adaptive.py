@@ -126,3 +126,23 @@ def test_costs():
     assert P.max_unpool2d_cost((1, 2, 3, 3), 2) == dict(macs=0, flops=0, bytes=18 * 12 + 2 * 36 * 4)
     c = P.adaptive_avg_pool2d_cost((1, 1, 4, 4), 2)
     assert c["flops"] == 16 + 4 and c["bytes"] == (16 + 4) * 4
+
+
+@pytest.mark.parametrize("shape,out", [
+    ((2, 3, 7, 5), (3, 2)),       # overlapping bins
+    ((1, 2, 20, 17), (6, 5)),     # H W H_out W_out > 4096: the separable products by default
+    ((3, 40, 2, 2), 1),           # a network's global pool on 2x2 maps
+    ((1, 2, 3, 4), (5, 7)),       # bins repeat pixels
+])
+@pytest.mark.parametrize("one_gemm", [False, True])
+def test_adaptive_avg_pool_both_paths_agree_with_torch(monkeypatch, shape, out, one_gemm):
+    from cvprimer.functional.pooling import adaptive
+
+    # the one-product path (kron(P_h, P_w)) for every size, or only for global pools
+    monkeypatch.setattr(adaptive, "_ONE_GEMM_MAX", 10**9 if one_gemm else 0)
+    x = randn(*shape, seed=8)
+    parity(lambda t: F.adaptive_avg_pool2d(t, out), lambda t: TF.adaptive_avg_pool2d(t, out), x, noncontig=True)
+    if len(shape) == 4:
+        o = (out, out) if isinstance(out, int) else out
+        np.testing.assert_allclose(F.adaptive_avg_pool2d(cp.Tensor(x), out).numpy(), naive_adaptive_avg(x, o),
+                                   rtol=1e-12, atol=1e-14)

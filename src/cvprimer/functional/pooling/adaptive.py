@@ -16,6 +16,9 @@ from cvprimer.core.tensor import Tensor
 from cvprimer.functional.pooling._window import check_planes
 from cvprimer.functional.sampling._separable import adaptive_avg_matrix, bins_geometry, separable
 
+# planes with H W H_out W_out at most this pool with one matrix product over the whole batch
+_ONE_GEMM_MAX = 4096
+
 
 class AdaptiveAvgPool2dFn(Function):
     r"""Average over PyTorch's adaptive bins, as two small averaging matrices.
@@ -44,11 +47,23 @@ class AdaptiveAvgPool2dFn(Function):
     def forward(ctx: Function, x: np.ndarray, out: tuple[int, int]) -> np.ndarray:
         *lead, H, W = x.shape
         Ph, Pw = adaptive_avg_matrix(H, out[0], x.dtype), adaptive_avg_matrix(W, out[1], x.dtype)
-        ctx.P, ctx.x_shape = (Ph, Pw), x.shape
-        return separable(x.reshape(math.prod(lead), H, W), Ph, Pw).reshape(*lead, *out)
+        ctx.x_shape = x.shape
+        P = math.prod(lead)
+        if out[0] * out[1] == 1 or H * W * out[0] * out[1] <= _ONE_GEMM_MAX:
+            # small planes (a network's global pool): ONE product over every plane with the
+            # (H W, H_out W_out) matrix kron(P_h, P_w)^T; a product per plane costs far more than its work
+            # (64x1280x2x2 -> 1x1, 1 thread: 2.8 -> 0.16 ms)
+            M = np.kron(Ph, Pw).T  # M[h W + w, i W_out + j] = P_h[i, h] P_w[j, w]
+            ctx.P = M
+            return (x.reshape(P, H * W) @ M).reshape(*lead, *out)
+        ctx.P = (Ph, Pw)
+        return separable(x.reshape(P, H, W), Ph, Pw).reshape(*lead, *out)
 
     @staticmethod
     def backward(ctx: Function, gy: np.ndarray) -> tuple[np.ndarray]:
+        if isinstance(ctx.P, np.ndarray):  # the one-product path: gx = gy M^T
+            M = ctx.P
+            return ((gy.reshape(-1, M.shape[1]) @ M.T).reshape(ctx.x_shape),)
         Ph, Pw = ctx.P
         gy3 = gy.reshape(-1, *gy.shape[-2:])
         return (separable(gy3, Ph.T, Pw.T).reshape(ctx.x_shape),)
