@@ -79,7 +79,8 @@ def moments(xv: np.ndarray, axes: tuple[int, ...]) -> tuple[np.ndarray, np.ndarr
 
 
 # the layout bounds are settings.norm_cols_max_length (batch norm: the ``cols`` layout of :mod:`._norm_kernels`,
-# x as (N, C L), for planes of at most that many positions; longer planes the per-channel ``sets`` layout) and
+# x as (N, C L), for planes of at most that many positions; longer planes the ``planes`` layout, x as (N, C, L)
+# swept image by image) and
 # settings.norm_rows_max_length (group norm: the ``rows`` layout, each group one contiguous row, gamma and beta
 # repeated over each channel's positions). Instance norm keeps ``sets``: its gamma is one number per set, which that
 # kernel factors out of gx (the float32 rows form loses accuracy where gx cancels)
@@ -87,14 +88,15 @@ def moments(xv: np.ndarray, axes: tuple[int, ...]) -> tuple[np.ndarray, np.ndarr
 
 def _layout(view: tuple[int, ...], axes: tuple[int, ...], pview: tuple[int, ...], dtype: np.dtype) -> Any:
     """The compiled kernels' layout for this view (see :mod:`._norm_kernels`): ("sets", 4-D shape,
-    (G, P)), ("rows", (M, K), (G, P), L) or ("cols", (N, C L), L); None: the NumPy path (numba off, another dtype)."""
+    (G, P)), ("rows", (M, K), (G, P), L), ("cols", (N, C L), L) or ("planes", (N, C, L)); None: the NumPy path
+    (numba off, another dtype)."""
     if not settings.numba or dtype not in (np.float32, np.float64):
         return None
     if len(view) == 3 and axes == (0, 2) and pview == (1, view[1], 1):  # batch norm
         n, c, length = view
         if length <= settings.norm_cols_max_length:  # short planes: sweep whole rows, not 64-byte runs per channel
             return ("cols", (n, c * length), length)
-        return ("sets", (n, c, 1, length), (c, 1))
+        return ("planes", view)
     if len(view) == 3 and axes == (2,) and pview == (1, view[1], 1):  # instance norm
         n, c, length = view
         return ("sets", (1, n * c, 1, length), (c, 1))
@@ -141,6 +143,8 @@ class NormalizeFn(Function):
                 y, mean, var, inv_std = K.sets_forward(_contiguous(x, shape), weight, bias, lay[2], eps)
             elif kind == "rows":
                 y, mean, var, inv_std = K.rows_forward(_contiguous(x, shape), weight, bias, eps, *lay[2:])
+            elif kind == "planes":
+                y, mean, var, inv_std = K.planes_forward(_contiguous(x, shape), weight, bias, eps)
             else:
                 y, mean, var, inv_std = K.cols_forward(_contiguous(x, shape), weight, bias, eps, lay[2])
             if stats is not None:
@@ -177,6 +181,8 @@ class NormalizeFn(Function):
                 gx, gw, gb = K.sets_backward(xk, gyk, w, lay[2], mean, inv_std, want)
             elif kind == "rows":
                 gx, gw, gb = K.rows_backward(xk, gyk, w, mean, inv_std, want, *lay[2:])
+            elif kind == "planes":
+                gx, gw, gb = K.planes_backward(xk, gyk, w, mean, inv_std, want)
             else:
                 gx, gw, gb = K.cols_backward(xk, gyk, w, mean, inv_std, want, lay[2])
             pdt = x.dtype if w is None else w.dtype
