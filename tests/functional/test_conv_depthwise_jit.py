@@ -27,6 +27,8 @@ CASES = [
     ((2, 4, 6, 6), (4, 1, 2, 2), dict(stride=2)),  # k a multiple of s
     ((2, 3, 11, 10), (3, 1, 3, 3), dict(stride=3, padding=2, dilation=2)),  # 3x3 polyphase, taps in 2 phases
     ((1, 2, 7, 9), (4, 1, 4, 3), dict(stride=(3, 2), padding=(3, 1))),  # m 2, even kernel, pad > stride
+    ((2, 3, 9, 11), (3, 1, 5, 5), dict(stride=2, padding=3)),  # column pairs from an odd pad, odd width
+    ((1, 2, 6, 1), (2, 1, 3, 3), dict(stride=2, padding=(1, 2))),  # a one-column image, even pad
 ]
 
 
