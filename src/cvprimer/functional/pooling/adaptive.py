@@ -63,6 +63,8 @@ class AdaptiveAvgPool2dFn(Function):
     def backward(ctx: Function, gy: np.ndarray) -> tuple[np.ndarray]:
         if isinstance(ctx.P, np.ndarray):  # the one-product path: gx = gy M^T
             M = ctx.P
+            if M.shape[1] == 1:  # a global pool: each product is one multiply (an outer product)
+                return ((gy.reshape(-1, 1) * M[:, 0]).reshape(ctx.x_shape),)
             return ((gy.reshape(-1, M.shape[1]) @ M.T).reshape(ctx.x_shape),)
         Ph, Pw = ctx.P
         gy3 = gy.reshape(-1, *gy.shape[-2:])
