@@ -248,12 +248,14 @@ COLUMNS_ONE_GEMM = Lowering("columns_one_gemm", _gemm1_forward, _gemm1_grad_inpu
 # whole batch (C/g k_h k_w, N H_out W_out) gathered and scattered by compiled loops (``_strided.py``), so that
 # the forward, the weight gradient and the columns' gradient are each ONE GEMM per group over the batch.
 # Measured (process CPU, 1 thread, ms, forward + grad input + grad weight, median of 9 interleaved, 4 spans;
-# strided -> this (PyTorch)): ResNet-20's downsampling convs 128x16x32x32 -> 32 3x3/2 31.9 -> 27.7 (20.7),
-# 128x32x16x16 -> 64 24.5 -> 19.9 (17.1). Taken for strided convs that are not pointwise or s2d, whose
-# columns may be kept (else PHASES), float32/float64 (numba has no float16 arithmetic), with more than
-# settings.conv_cols_below (32) inputs per output: with fewer the per-image GEMMs of the NumPy columns
-# path stay in cache and win (MobileNet v2's stem 64x3x64x64 -> 16 3x3/2: 11.1 -> 13.1 ms; its 7x7/2
-# twin 16x3x64x64 -> 64, 147 inputs per output: 22.1 -> 18.5).
+# strided -> this (PyTorch)): ResNet-20's downsampling convs 128x16x32x32 -> 32 3x3/2 42.1 -> 32.6 (25.7),
+# 128x32x16x16 -> 64 27.4 -> 23.2 (18.9); 32x64x32x32 -> 128 67.6 -> 58.9 (49.1); 64x8x28x28 -> 16 5x5/2
+# 13.6 -> 9.5 (6.3, from the NumPy columns). The forward is now the gap: the gather and a GEMM with only
+# C_out rows (128x16x32x32: ~4 + ~6.5 ms against PyTorch's ~6 for all of it). Taken for strided convs that
+# are not pointwise or s2d, whose columns may be kept (else PHASES), float32/float64 (numba has no float16
+# arithmetic), with more than settings.conv_cols_below (32) inputs per output: with fewer the per-image
+# GEMMs of the NumPy columns path stay in cache and win (MobileNet v2's stem 64x3x64x64 -> 16 3x3/2:
+# 11.1 -> 13.1 ms; its 7x7/2 twin 16x3x64x64 -> 64, 147 inputs per output: 22.1 -> 18.5).
 COLUMNS_JIT = Lowering("columns_jit", _strided.forward, _strided.grad_input, _strided.grad_weight,
                        lambda x, w_shape, g: _strided.columns(x, g))
 WINOGRAD = Lowering("winograd", wino_forward, wino_grad_input, wino_grad_weight, lambda x, w_shape, g: x)
