@@ -425,7 +425,7 @@ def _spans(n: int, per_item: int) -> list[tuple[int, int]]:
 
 
 def _total(parts: np.ndarray) -> np.ndarray:
-    """The per-worker partial sums added up."""
+    """The per-span partial sums added up, in span order."""
     return parts[0] if len(parts) == 1 else parts.sum(axis=0)
 
 
