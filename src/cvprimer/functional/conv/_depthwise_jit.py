@@ -32,9 +32,9 @@ first and indexed from 0 (numba's negative-index check on ``a[u + k]`` stops the
 
 The work is split by input channels (each channel owns its outputs, gx planes and gW entries, so
 no two workers write the same memory) over the engine's pool; the kernels release the GIL.
-Small outputs (at most ``settings.conv_dw_stack_below`` pixels) take :mod:`._depthwise_nhwc`
-instead (channels last inside each image, every tap one run over the channels), where a plane's few
-taps cost less than its setup.
+Small outputs (at most ``settings.conv_dw_stack_below`` pixels, of inputs narrower than 16 columns)
+take :mod:`._depthwise_nhwc` instead (channels last inside each image, every tap one run over the
+channels), where a plane's few taps cost less than its setup.
 """
 
 from __future__ import annotations
@@ -51,29 +51,34 @@ from cvprimer.functional.conv import _depthwise_nhwc as nhwc
 
 @jit.inline
 def _fill(P, plane, sh, sw, pt, pl):  # pragma: no cover - compiled
-    """The (H, W) plane into its padded polyphase components P (the padding stays as it is: 0)."""
+    """The (H, W) plane into its padded polyphase components P (the padding stays as it is: 0).
+    One row loop per case (a case test inside a shared row loop slowed the stride-1 kernels ~15%)."""
     H, W = plane.shape
-    for r in range(H):
-        xr = plane[r]
-        R = r + pt
-        Pr = P[R % sh, :, R // sh]
-        if sw == 1:
-            dst1 = Pr[0, pl:]
+    if sw == 1:
+        for r in range(H):
+            R = r + pt
+            dst1, xr = P[R % sh, 0, R // sh, pl:], plane[r]
             for k in range(W):
                 dst1[k] = xr[k]
-            continue
-        if sw == 2:  # columns in pairs (even, odd phase): one loop that vectorises, 3x faster than two strided
-            u0 = pl % 2  # the first column of phase 0
+        return
+    if sw == 2:  # columns in pairs (even, odd phase): one loop that vectorises, 3x faster than two strided
+        u0 = pl % 2  # the first column of phase 0
+        npair = (W - u0) // 2
+        for r in range(H):
+            R = r + pt
+            Pr, xr = P[R % sh, :, R // sh], plane[r]
             if u0:
                 Pr[1, pl // 2] = xr[0]
             d0, d1, src = Pr[0, (u0 + pl) // 2:], Pr[1, (u0 + pl) // 2:], xr[u0:]
-            npair = (W - u0) // 2
             for k in range(npair):
                 d0[k] = src[2 * k]
                 d1[k] = src[2 * k + 1]
             if (W - u0) % 2:
                 d0[npair] = src[2 * npair]
-            continue
+        return
+    for r in range(H):
+        R = r + pt
+        Pr, xr = P[R % sh, :, R // sh], plane[r]
         for b in range(sw):  # columns u with (u + p_l) mod s_w == b, from u0 on
             u0 = (b - pl) % sw
             dst = Pr[b, (u0 + pl) // sw:]
@@ -85,27 +90,31 @@ def _fill(P, plane, sh, sw, pt, pl):  # pragma: no cover - compiled
 def _drain(P, plane, sh, sw, pt, pl):  # pragma: no cover - compiled
     """The inverse of :func:`_fill` on the plane's positions: plane[r, u] = P[...] (padding dropped)."""
     H, W = plane.shape
-    for r in range(H):
-        gr = plane[r]
-        R = r + pt
-        Pr = P[R % sh, :, R // sh]
-        if sw == 1:
-            src1 = Pr[0, pl:]
+    if sw == 1:
+        for r in range(H):
+            R = r + pt
+            src1, gr = P[R % sh, 0, R // sh, pl:], plane[r]
             for k in range(W):
                 gr[k] = src1[k]
-            continue
-        if sw == 2:  # as in _fill
-            u0 = pl % 2
+        return
+    if sw == 2:  # as in _fill
+        u0 = pl % 2
+        npair = (W - u0) // 2
+        for r in range(H):
+            R = r + pt
+            Pr, gr = P[R % sh, :, R // sh], plane[r]
             if u0:
                 gr[0] = Pr[1, pl // 2]
             s0, s1, dst = Pr[0, (u0 + pl) // 2:], Pr[1, (u0 + pl) // 2:], gr[u0:]
-            npair = (W - u0) // 2
             for k in range(npair):
                 dst[2 * k] = s0[k]
                 dst[2 * k + 1] = s1[k]
             if (W - u0) % 2:
                 dst[2 * npair] = s0[npair]
-            continue
+        return
+    for r in range(H):
+        R = r + pt
+        Pr, gr = P[R % sh, :, R // sh], plane[r]
         for b in range(sw):
             u0 = (b - pl) % sw
             src = Pr[b, (u0 + pl) // sw:]
@@ -232,14 +241,21 @@ def _geo(g: Any) -> tuple[int, ...]:
     return g.s[0], g.s[1], g.d[0], g.d[1], g.pads[0], g.pads[2]
 
 
-def _small(g: Any) -> bool:
-    """Maps small enough for the channels-last kernels of :mod:`._depthwise_nhwc`."""
-    return g.out[0] * g.out[1] <= settings.conv_dw_stack_below
+# the channels-last kernels take planes narrower than this (and small outputs): their copy of a plane's
+# pixels, channels last, reads one value per channel plane, cheap on 2-8 columns; at 16 columns the
+# per-plane kernels win (64x96x16x16 stride 2, f+gx+gW, 1 thread: per plane 8.1 ms, channels last 9.6)
+_NHWC_BELOW_WIDTH = 16
+
+
+def _small(g: Any, width: int) -> bool:
+    """Maps for the channels-last kernels of :mod:`._depthwise_nhwc`: outputs of at most
+    ``settings.conv_dw_stack_below`` pixels from inputs narrower than ``_NHWC_BELOW_WIDTH``."""
+    return g.out[0] * g.out[1] <= settings.conv_dw_stack_below and width < _NHWC_BELOW_WIDTH
 
 
 def jit_dw_forward(x: np.ndarray, w: np.ndarray, g: Any) -> tuple[np.ndarray, np.ndarray]:
     """x (N, C, H, W), w (C m, 1, k_h, k_w) -> (y (N, C m, H_out, W_out), x kept for gW)."""
-    if _small(g):
+    if _small(g, x.shape[3]):
         return nhwc.nhwc_forward(x, w, g)
     N, C, H, W = x.shape
     x = np.ascontiguousarray(x)
@@ -254,7 +270,7 @@ def jit_dw_forward(x: np.ndarray, w: np.ndarray, g: Any) -> tuple[np.ndarray, np
 
 def jit_dw_grad_input(gy: np.ndarray, w: np.ndarray, x_shape: tuple[int, ...], g: Any) -> np.ndarray:
     """gy (N, C m, H_out, W_out) -> gx (N, C, H, W)."""
-    if _small(g):
+    if _small(g, x_shape[3]):
         return nhwc.nhwc_grad_input(gy, w, x_shape, g)
     N, C, H, W = x_shape
     wt = np.ascontiguousarray(w.reshape(C, -1, g.k[0], g.k[1]))
@@ -268,7 +284,7 @@ def jit_dw_grad_input(gy: np.ndarray, w: np.ndarray, x_shape: tuple[int, ...], g
 
 def jit_dw_grad_weight(x: np.ndarray, gy: np.ndarray, w_shape: tuple[int, ...], g: Any) -> np.ndarray:
     """x (N, C, H, W), gy (N, C m, H_out, W_out) -> gW (C m, 1, k_h, k_w)."""
-    if _small(g):
+    if _small(g, x.shape[3]):
         return nhwc.nhwc_grad_weight(x, gy, w_shape, g)
     N, C, H, W = x.shape
     m = w_shape[0] // C

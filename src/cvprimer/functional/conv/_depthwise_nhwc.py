@@ -49,31 +49,17 @@ from cvprimer.core import jit
 from cvprimer.core.pool import pool_map, workers
 from cvprimer.core.settings import settings
 
-# Planes at least this wide are transposed channel by channel (contiguous reads along a row; reading the
-# channels of one pixel would step by a whole plane, and on 16x16 and larger planes those strides of 1-4
-# KiB fall into a few cache sets and evict each other); narrower ones pixel by pixel (long runs over the
-# channels: a loop over a row of 2-8 values costs more than its copies, measured 2.5x slower on 4x4).
-WIDE = 16
-BLOCK = 8
-
 
 @jit.inline
 def _fill(S, img, c0, c1, pt, pl):  # pragma: no cover - compiled
-    """S[R, b, V, k] = img[c0 + k, R - p_t, V s_w + b - p_l] on img's positions (the rest untouched)."""
+    """S[R, b, V, k] = img[c0 + k, R - p_t, V s_w + b - p_l] on img's positions (the rest untouched).
+    Channels innermost: long runs of contiguous writes (a loop along a plane's short rows, writing with a
+    stride, measured 2.5x slower on 4x4 planes). On planes of 16 columns or more a pixel's channels lie
+    1-4 KiB apart, in few cache sets, and this copy loses to the per-plane kernels' own (see
+    ``_depthwise_jit._small``)."""
     sw = S.shape[1]
     H, W = img.shape[1], img.shape[2]
     K = c1 - c0
-    if W >= WIDE:
-        for k0 in range(0, K, BLOCK):
-            k1 = min(k0 + BLOCK, K)
-            for r in range(H):
-                Sr = S[r + pt]
-                for u in range(W):
-                    col = u + pl
-                    d = Sr[col % sw, col // sw]
-                    for k in range(k0, k1):
-                        d[k] = img[c0 + k, r, u]
-        return
     for r in range(H):
         Sr = S[r + pt]
         for u in range(W):
@@ -89,17 +75,6 @@ def _drain(G, img, c0, c1, pt, pl):  # pragma: no cover - compiled
     sw = G.shape[1]
     H, W = img.shape[1], img.shape[2]
     K = c1 - c0
-    if W >= WIDE:
-        for k0 in range(0, K, BLOCK):
-            k1 = min(k0 + BLOCK, K)
-            for r in range(H):
-                Gr = G[r + pt]
-                for u in range(W):
-                    col = u + pl
-                    src = Gr[col % sw, col // sw]
-                    for k in range(k0, k1):
-                        img[c0 + k, r, u] = src[k]
-        return
     for r in range(H):
         Gr = G[r + pt]
         for u in range(W):
@@ -114,16 +89,6 @@ def _rows_in(B, img, c0, c1, m, q):  # pragma: no cover - compiled
     """B[h, w K + k] = img[(c0 + k) m + q, h, w]: one output channel group laid out channels last."""
     K = c1 - c0
     Ho, Wo = img.shape[1], img.shape[2]
-    if Wo >= WIDE:
-        for k0 in range(0, K, BLOCK):
-            k1 = min(k0 + BLOCK, K)
-            for h in range(Ho):
-                Bh = B[h]
-                for u in range(Wo):
-                    d = Bh[u * K:(u + 1) * K]
-                    for k in range(k0, k1):
-                        d[k] = img[(c0 + k) * m + q, h, u]
-        return
     for h in range(Ho):
         Bh = B[h]
         for u in range(Wo):
@@ -137,16 +102,6 @@ def _rows_out(A, img, c0, c1, m, q):  # pragma: no cover - compiled
     """img[(c0 + k) m + q, h, w] = A[h, w K + k]: the inverse of :func:`_rows_in`."""
     K = c1 - c0
     Ho, Wo = img.shape[1], img.shape[2]
-    if Wo >= WIDE:
-        for k0 in range(0, K, BLOCK):
-            k1 = min(k0 + BLOCK, K)
-            for h in range(Ho):
-                Ah = A[h]
-                for u in range(Wo):
-                    s = Ah[u * K:(u + 1) * K]
-                    for k in range(k0, k1):
-                        img[(c0 + k) * m + q, h, u] = s[k]
-        return
     for h in range(Ho):
         Ah = A[h]
         for u in range(Wo):
