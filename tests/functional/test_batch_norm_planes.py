@@ -146,8 +146,11 @@ def test_statistics_on_hard_data(dtype, chunk):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_equals_numpy_path(dtype):
-    """The compiled planes layout against the NumPy reference path on a shape split into several spans."""
+@pytest.mark.parametrize("cols_max,chunk", [(0, 256), (0, 1 << 18), (10**9, 256), (10**9, 1 << 18)],
+                         ids=["planes, 4 spans", "planes, one call", "cols, 4 spans", "cols, one call"])
+def test_equals_numpy_path(dtype, cols_max, chunk):
+    """Both compiled layouts against the NumPy reference path, split into several spans (a pool_map per pass) and
+    in one span (the whole op in one compiled call)."""
     shape = (16, 6, 9, 13)
     rng = np.random.default_rng(5)
     x = data(shape).astype(dtype)
@@ -155,9 +158,10 @@ def test_equals_numpy_path(dtype):
     gy = rng.standard_normal(shape).astype(dtype)
     res = []
     for numba in (True, False):
-        with settings.override(numba=numba, norm_cols_max_length=0, min_chunk_elements=256):
+        with settings.override(numba=numba, norm_cols_max_length=cols_max, min_chunk_elements=chunk):
             if numba:
-                assert len(pool.spans(16, 6 * 9 * 13)) == 4
+                n, per = (16, 6 * 9 * 13) if cols_max == 0 else (6 * 9 * 13, 16)
+                assert len(pool.spans(n, per)) == (4 if chunk == 256 else 1)
             ts = [cp.Tensor(a, requires_grad=True) for a in (x, w, b)]
             y = F.batch_norm(*ts[:1], None, None, *ts[1:], training=True)
             y.backward(cp.Tensor(gy))
