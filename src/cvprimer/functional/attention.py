@@ -119,8 +119,9 @@ class AttentionFn(Function):
     mask, shift by the row max, exp, multiply by 1/rowsum); backward builds gP' in one fresh
     buffer and turns it into s gA in place (the rowsum by ``einsum``, no product temporary); gP is
     added only when it is not the engine's zeros (the weights were used). With equal leading
-    axes the batch is split into one chunk per worker of the engine's pool (BLAS held to one
-    thread meanwhile): the many small GEMMs of attention do not thread inside the BLAS.
+    axes the batch is split into the pool's spans (their number set by the problem size alone, so the
+    result does not depend on the thread count; :func:`cvprimer.core.pool.spans`), run on the engine's
+    workers with the BLAS held to one thread: the many small GEMMs of attention do not thread inside the BLAS.
     """
 
     saves_for_backward = Saves(inputs=(0, 1, 2), outputs=(1,))  # q, k, v and the weights p
