@@ -58,7 +58,9 @@ def batch_norm(
         ggamma = sum gy x_hat,   gbeta = sum gy
 
     (derived in :mod:`._normalize`; one fused op that keeps x, the per-channel mean and inv_std,
-    and recomputes x_hat; compiled per-channel kernels with ``settings.numba``).
+    and recomputes x_hat). With ``settings.numba`` compiled kernels run it in two passes over memory each
+    way (:mod:`._norm_kernels`: image by image for planes of more than ``settings.norm_cols_max_length``
+    positions, whole rows of (N, C L) for shorter ones); the NumPy code is the reference.
 
     **Evaluation**: y = gamma (x - running_mean) / sqrt(running_var + eps) + beta, an
     affine map; gx = gy gamma / sqrt(running_var + eps).
