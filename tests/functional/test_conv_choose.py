@@ -15,13 +15,15 @@ def _name(hw, w_shape, stride=1, padding=0, dilation=1, groups=1, n=1):
 def test_choose_picks_one_lowering_per_geometry():
     with settings.override(numba=False):
         assert _name((8, 8), (4, 1, 3, 3), padding=1, groups=4) == "depthwise"
-    assert _name((8, 8), (4, 4, 3, 3)) == "rows"
+    with settings.override(conv_cols_jit_below=0):  # few input channels: the compiled columns (test below)
+        assert _name((8, 8), (4, 4, 3, 3)) == "rows"
+        assert _name((8, 8), (4, 4, 3, 3), padding=1) == "rows"
+    assert _name((8, 8), (4, 16, 3, 3)) == "rows"
     assert _name((8, 8), (4, 3, 3, 3), padding=1) == "columns"  # 27 inputs per output: im2col
     assert _name((8, 8), (4, 2, 3, 3), padding=1, groups=2) == "columns"
     assert _name((3, 3), (4, 4, 3, 3)) == "dense"  # one output pixel: one GEMM
     assert _name((4, 4), (4, 4, 3, 3), stride=2) == "dense"  # the last row/col is never read
     assert _name((3, 3), (4, 4, 3, 3), padding=1, stride=3) != "dense"  # padded corner
-    assert _name((8, 8), (4, 4, 3, 3), padding=1) == "rows"
     assert _name((8, 8), (4, 4, 4, 4), stride=2, padding=1) == "s2d"
     with settings.override(conv_strided_jit=False):  # the NumPy lowerings of strided convs
         assert _name((8, 8), (4, 4, 3, 3), stride=2, padding=1) == "columns_one_gemm"  # 4x4 output: one GEMM
@@ -62,10 +64,35 @@ def test_choose_compiled_strided_columns_only_with_numba():
             assert _name((10, 10), (4, 16, 3, 3), stride=2, padding=1) == "columns"
         assert _name((8, 8), (4, 4, 4, 4), stride=2, padding=1) == "s2d"
         assert _name((10, 10), (4, 4, 1, 1), stride=2) == "columns"  # pointwise: the strided input itself
-        assert _name((8, 8), (4, 4, 3, 3), padding=1) != "columns_jit"  # stride 1
+        assert _name((8, 8), (4, 16, 3, 3), padding=1) != "columns_jit"  # stride 1, 16 channels: rows
         assert _name((8, 8), (4, 3, 3, 3), stride=2, padding=1) == "columns_one_gemm"  # 27 inputs per output
     with settings.override(numba=False):
         assert _name((8, 8), (4, 16, 3, 3), stride=2, padding=1) == "strided"
+
+
+def test_choose_compiled_columns_for_stride1_few_channels():
+    """Stride 1 above conv_cols_below inputs per output with fewer than conv_cols_jit_below input channels per
+    group (LeNet-5's 6 -> 16 5x5) takes the compiled batch columns with numba (float32/64 only), the shifted GEMMs
+    otherwise."""
+    from cvprimer.core import jit
+
+    if not jit.available():
+        pytest.skip("numba not installed")
+    with settings.override(numba=True):
+        assert _name((14, 14), (16, 6, 5, 5), n=256) == "columns_jit"
+        assert _name((8, 8), (4, 4, 3, 3), padding=1) == "columns_jit"
+        assert _name((8, 8), (8, 4, 3, 3), padding=2, dilation=2, groups=2) == "columns_jit"
+        assert _name((14, 14), (16, 11, 5, 5)) == "columns_jit"
+        assert _name((14, 14), (16, 12, 5, 5)) == "rows"
+        assert _name((8, 8), (4, 3, 3, 3), padding=1) == "columns"  # 27 inputs per output: im2col
+        g = conv_geometry("t", (14, 14), (5, 5), 1, 0, 1, 1)
+        assert choose(g, 6, (16, 6, 5, 5), 256, itemsize=2).name == "rows"  # float16: no compiled arithmetic
+        with settings.override(conv_cols_jit_below=0):
+            assert _name((14, 14), (16, 6, 5, 5), n=256) == "rows"
+        with settings.override(conv_keep_cols_bytes=1000):  # columns too large to keep
+            assert _name((14, 14), (16, 6, 5, 5), n=256) == "rows"
+    with settings.override(numba=False):
+        assert _name((14, 14), (16, 6, 5, 5), n=256) == "rows"
 
 
 def test_choose_compiled_depthwise_only_with_numba():

@@ -51,6 +51,9 @@ Fields (the defaults are the measured best on a 2-core x86 machine; see ``benchm
 * ``conv_dw_block_bytes`` -- padded input bytes per block of the NumPy depthwise kernels.
 * ``conv_cols_below`` -- stride-1 convs with at most this many inputs per output (C_in/g k_h k_w:
   first layers on RGB or grey images) take the im2col columns instead of the shifted GEMMs.
+* ``conv_cols_jit_below`` -- stride-1 convs above ``conv_cols_below`` inputs per output with fewer than this many
+  input channels per group (e.g. LeNet-5's 6 -> 16, 5x5), with ``numba``: the batch columns gathered and scattered by
+  compiled loops (``functional/conv/_strided.py``) instead of the shifted GEMMs (12; 0 turns it off).
 * ``conv_fuse_below`` -- the shifted-GEMM forward lays the k_w taps of a kernel row side by side
   (k_w copies of the input, one wider GEMM per kernel row) when C_in/g is below this.
 * ``conv_gw_fuse_max`` -- the stride-1 weight gradient widens an unfused saved operand to the k_w
@@ -117,6 +120,7 @@ class Settings:
     conv_rows_block_bytes: int = 1 << 20
     conv_dw_block_bytes: int = 1 << 20
     conv_cols_below: int = 32
+    conv_cols_jit_below: int = 12
     conv_fuse_below: int = 16
     conv_gw_fuse_max: int = 64
     conv_shared_padding: bool = True

@@ -271,6 +271,14 @@ DEPTHWISE_JIT = Lowering("depthwise_jit", jit_dw_forward, jit_dw_grad_input, jit
 # 256x1x28x28 -> 6 5x5 57 -> 25 ms, 64x3x32x32 -> 16 3x3 25 -> 21 ms; at C_in 6-16 (k 3-5) the
 # two are within noise of each other and the columns take k_h k_w times x's memory, so rows stay.
 # The bound is settings.conv_cols_below (32).
+# Above it, with few input channels per group (below settings.conv_cols_jit_below, 12) and the compiled kernels,
+# stride 1 takes COLUMNS_JIT too: the shifted GEMMs' operand is then k_w row copies with an inner size of
+# k_w C_in/g (30 for 6 channels 5x5), one thin GEMM per kernel row over every padded pixel, while the batch
+# columns make each product ONE GEMM with inner size C_in/g k_h k_w (150). Measured (process CPU, 1 thread, ms,
+# forward + grad input + grad weight, median of 7-9; rows -> columns_jit (PyTorch)): LeNet-5's conv2
+# 256x6x14x14 -> 16 5x5 23.5 -> 14.1 (9.0); 64x3x32x32 -> 16 5x5 p2 24.9 -> 18.7; 16x3x64x64 -> 16 7x7 p3
+# 39.4 -> 37.4; 64x8x16x16 -> 16 5x5 p2 10.2 -> 9.9 (even); at 16 channels the rows win (64x16x16x16 -> 32 5x5
+# p2 30.2 -> 32.3).
 
 
 def choose(g: Geom, c_in: int, w_shape: tuple[int, ...], n: int = 1, itemsize: int = 4) -> Lowering:
@@ -293,7 +301,12 @@ def choose(g: Geom, c_in: int, w_shape: tuple[int, ...], n: int = 1, itemsize: i
             and n * ((g.out[0] + 1) // 2) * ((g.out[1] + 1) // 2) >= settings.conv_winograd_min_tiles):
         return WINOGRAD
     if g.rows:
-        return columns if (c_in // g.groups) * g.k[0] * g.k[1] <= settings.conv_cols_below else ROWS
+        if (c_in // g.groups) * g.k[0] * g.k[1] <= settings.conv_cols_below:
+            return columns
+        if (settings.numba and c_in // g.groups < settings.conv_cols_jit_below and _strided.applies(g, itemsize)
+                and cols_bytes <= settings.conv_keep_cols_bytes):
+            return COLUMNS_JIT
+        return ROWS
     if settings.conv_s2d and s2d_applies(g):
         return S2D
     if settings.conv_phases and not g.pointwise:
