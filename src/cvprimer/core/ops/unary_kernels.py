@@ -4,7 +4,9 @@ attribute, and :mod:`cvprimer.core.pointwise` imports it on the first call that 
 
 ``KERNELS`` (the table :class:`~cvprimer.core.pointwise.PointwiseFn` reads): sigmoid's forward, and the
 gradients of sigmoid, tanh and relu from their saved output y, in one pass instead of NumPy's two or three
-temporaries; tanh and relu keep NumPy's own forward (``np.tanh``, ``np.maximum`` are as fast).
+temporaries; relu's forward too (``np.maximum`` is NaN-aware and ~4x slower than the compiled select: 256x6x28x28
+float32 0.50 -> 0.12 ms, 256x16x10x10 0.16 -> 0.04 ms, 1 thread, process CPU; PyTorch 0.11 and 0.05); tanh keeps
+NumPy's own forward (``np.tanh`` is as fast).
 
 :func:`expf` is e^t in float32 for t <= 0 with a branch-free formula that LLVM turns into 8-wide SIMD loops
 (a libm call would keep the loop scalar); the activations' kernels (:mod:`cvprimer.functional.activation.
@@ -78,6 +80,13 @@ def _tanh_grad(y, gy, gx):  # pragma: no cover - compiled
 
 
 @jit.kernel
+def _relu_f(x, y):  # pragma: no cover - compiled
+    for i in range(x.size):
+        v = x[i]
+        y[i] = 0 if v <= 0 else v  # a NaN passes, as in np.maximum(x, 0) and torch.relu
+
+
+@jit.kernel
 def _relu_grad(y, gy, gx):  # pragma: no cover - compiled
     for i in range(y.size):
         gx[i] = 0 if y[i] <= 0 else gy[i]  # PyTorch's threshold_backward: a NaN y passes the gradient
@@ -87,5 +96,5 @@ def _relu_grad(y, gy, gx):  # pragma: no cover - compiled
 KERNELS: dict[str, dict[Any, tuple[Any, Any]]] = {
     "sigmoid": {np.float32: (_sigmoid_f32, _sigmoid_grad), np.float64: (_sigmoid_f64, _sigmoid_grad)},
     "tanh": {np.float32: (None, _tanh_grad), np.float64: (None, _tanh_grad)},
-    "relu": {np.float32: (None, _relu_grad), np.float64: (None, _relu_grad)},
+    "relu": {np.float32: (_relu_f, _relu_grad), np.float64: (_relu_f, _relu_grad)},
 }
