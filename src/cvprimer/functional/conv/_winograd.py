@@ -103,22 +103,30 @@ def _weight_tiles(g, U):  # pragma: no cover - compiled
 
 @jit.kernel
 def _weight_grad(Ub, gw):  # pragma: no cover - compiled
-    """gw[o, c] = G^T m G, m[a, b] = Ub[4 a + b, o, c] (float64 sums, rounded once)."""
-    O, C = gw.shape[:2]
-    t = np.empty((3, 4))
-    for o in range(O):
-        for c in range(C):
-            # t = G^T m (3x4): rows m0 + (m1 + m2) / 2, (m1 - m2) / 2, (m1 + m2) / 2 + m3
-            for b in range(4):
-                m0, m1 = np.float64(Ub[b, o, c]), np.float64(Ub[4 + b, o, c])
-                m2, m3 = np.float64(Ub[8 + b, o, c]), np.float64(Ub[12 + b, o, c])
-                t[0, b] = m0 + 0.5 * (m1 + m2)
-                t[1, b] = 0.5 * (m1 - m2)
-                t[2, b] = 0.5 * (m1 + m2) + m3
-            for i in range(3):
-                gw[o, c, i, 0] = t[i, 0] + 0.5 * (t[i, 1] + t[i, 2])
-                gw[o, c, i, 1] = 0.5 * (t[i, 1] - t[i, 2])
-                gw[o, c, i, 2] = 0.5 * (t[i, 1] + t[i, 2]) + t[i, 3]
+    """gw[3 i + j, k] = (G^T m G)[i, j], m[a, b] = Ub[4 a + b, k] for the K kernels of Ub (16, K), gw (9, K)
+    (float64 sums, rounded once). Flat loops over the kernels, one output row each (vectorised, as
+    :func:`_weight_tiles`)."""
+    K = Ub.shape[1]
+    t = np.empty((12, K))  # t[4 i + b] = (G^T m)[i, b]: rows m0 + (m1 + m2) / 2, (m1 - m2) / 2, (m1 + m2) / 2 + m3
+    for b in range(4):
+        m0, m1, m2, m3 = Ub[b], Ub[4 + b], Ub[8 + b], Ub[12 + b]
+        t0, t1, t2 = t[b], t[4 + b], t[8 + b]
+        for k in range(K):
+            t0[k] = np.float64(m0[k]) + 0.5 * (np.float64(m1[k]) + np.float64(m2[k]))
+        for k in range(K):
+            t1[k] = 0.5 * (np.float64(m1[k]) - np.float64(m2[k]))
+        for k in range(K):
+            t2[k] = 0.5 * (np.float64(m1[k]) + np.float64(m2[k])) + np.float64(m3[k])
+    for i in range(3):
+        # (t G)[i]: t0 + (t1 + t2) / 2, (t1 - t2) / 2, (t1 + t2) / 2 + t3
+        s0, s1, s2, s3 = t[4 * i], t[4 * i + 1], t[4 * i + 2], t[4 * i + 3]
+        g0, g1, g2 = gw[3 * i], gw[3 * i + 1], gw[3 * i + 2]
+        for k in range(K):
+            g0[k] = s0[k] + 0.5 * (s1[k] + s2[k])
+        for k in range(K):
+            g1[k] = 0.5 * (s1[k] - s2[k])
+        for k in range(K):
+            g2[k] = 0.5 * (s1[k] + s2[k]) + s3[k]
 
 
 def weight_tiles(w: np.ndarray) -> np.ndarray:
@@ -199,6 +207,6 @@ def wino_grad_weight(x: np.ndarray, gy: np.ndarray, w_shape: tuple[int, ...], g:
         tiles_grad(gy[a:b], th, tw, mbuf, t)
         np.matmul(Mb, Vt, out=part)
         Ub += part
-    gw = np.empty(w_shape, dt)
-    _weight_grad(Ub, gw)
-    return gw
+    gw = np.empty((9, O * C), dt)
+    _weight_grad(Ub.reshape(16, O * C), gw)
+    return np.ascontiguousarray(gw.T).reshape(w_shape)
