@@ -133,7 +133,7 @@ def test_choose_takes_winograd_only_where_it_applies():
         assert _name((16, 16, 64, 64), (16, 16, 3, 3), 2) == "winograd"
         assert _name(*resnet, 3) == "rows"  # padding beyond 2
         assert _name(*resnet, 1, dilation=2) == "rows"
-        assert _name(resnet[0], (16, 8, 3, 3), 1, groups=2) == "rows"
+        assert _name(resnet[0], (16, 8, 3, 3), 1, groups=2) != "winograd"  # rows, or columns_jit for few channels
         assert _name(*resnet, 1, stride=2) != "winograd"
         assert _name(resnet[0], (16, 16, 5, 5), 2) == "rows"
         assert _name((128, 3, 32, 32), (16, 3, 3, 3), 1) == "columns"  # RGB input: the im2col columns
