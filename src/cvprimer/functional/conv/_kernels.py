@@ -16,7 +16,8 @@ Each picks one of these paths:
   tap-wise multiply-adds over cache-sized blocks of the batch (``_depthwise.py``);
 * stride 1 (the common case): shifted GEMMs (``_rows.py``): every kernel tap is a constant row
   offset into one channels-last flat copy of the padded batch, so each tap is a tall GEMM on a
-  *view*; no column matrix is built;
+  *view*; no column matrix is built (with the compiled kernels and few input channels per group,
+  below ``settings.conv_cols_jit_below``, the batch columns of ``_strided.py`` instead: see ``choose``);
 * strided with k a multiple of s and no dilation (e.g. 4x4/2, 2x2/2, the usual transposed
   convs): ONE stride-1 conv with a k/s kernel on the space-to-depth image, whose C_in s_h s_w
   channels are the phases (``_s2d.py``);

@@ -1,5 +1,7 @@
 r"""Strided convolution as ONE GEMM per group over the batch's columns, the columns gathered and scattered
-by compiled loops (internal; arrays in, arrays out; used while ``settings.numba`` is True).
+by compiled loops (internal; arrays in, arrays out; used while ``settings.numba`` is True). Stride-1 convs
+with few input channels per group take it too (``settings.conv_cols_jit_below``; the phases are then the
+padded plane itself).
 
 The columns of the whole batch are laid out (C k_h k_w, N H_out W_out), row ``(c k_h + i) k_w + j``::
 
