@@ -153,7 +153,7 @@ def test_conv2d_errors():
 
 @pytest.mark.parametrize("split", [False, True])  # the batch split over worker threads, or not
 @pytest.mark.parametrize("one_gemm", [0, 16])  # small outputs: columns per image / one GEMM for the batch
-@pytest.mark.parametrize("cols_below", [0, 32])  # stride 1, few inputs per output: rows / im2col columns
+@pytest.mark.parametrize("cols_below", [0, 32])  # stride 1, few inputs/channels: rows / (compiled) columns
 @pytest.mark.parametrize("fuse_below", [1, 10**9])  # each tap its own GEMM / taps of a row fused
 # strided: polyphase pieces throughout (columns too large to keep) / columns fwd+gW with polyphase gx /
 # the im2col reference throughout
@@ -168,6 +168,7 @@ def test_every_lowering_agrees_with_torch(use_settings, xs, ws, kw, fuse_below, 
 
     use_settings(conv_fuse_below=fuse_below)
     use_settings(conv_cols_below=cols_below)
+    use_settings(conv_cols_jit_below=12 if cols_below else 0)  # 0: the shifted GEMMs for every stride-1 conv
     use_settings(conv_phases=strided != "columns")
     use_settings(conv_keep_cols_bytes=0 if strided == "phases" else 1 << 28)
     use_settings(conv_phases_grad_input_from=1)

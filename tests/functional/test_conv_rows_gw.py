@@ -22,7 +22,7 @@ def test_rows_weight_gradient_with_and_without_row_copies(use_settings, xs, ws, 
 
     use_settings(conv_fuse_below=1)  # the forward saves the unfused flat operand
     use_settings(conv_gw_fuse_max=gw_fuse_max)
-    use_settings(conv_cols_below=0)  # the rows path even for few inputs per output
+    use_settings(conv_cols_below=0, conv_cols_jit_below=0)  # the rows path even for few inputs per output
     with settings.override(conv_rows_block_bytes=700):  # several row blocks
         x, w, b = randn(*xs, seed=1), randn(*ws, seed=2), randn(ws[0], seed=3)
         parity(lambda x, w, b: F.conv2d(x, w, b, **kw), lambda x, w, b: TF.conv2d(x, w, b, **kw), x, w, b,
