@@ -65,6 +65,7 @@ CONV = [
     ("columns", (12, 3, 12, 12), (8, 3, 3, 3), 1, 1, 1, {}),
     ("s2d", (12, 8, 12, 12), (8, 8, 4, 4), 2, 1, 1, {}),
     ("columns_jit", (12, 16, 12, 12), (8, 16, 3, 3), 2, 1, 1, {"numba": True}),
+    ("columns_jit", (12, 6, 14, 14), (16, 6, 5, 5), 1, 0, 1, {"numba": True}),  # stride 1, few channels
     ("strided", (12, 16, 12, 12), (8, 16, 3, 3), 2, 1, 1, {"conv_strided_jit": False}),
     ("phases", (12, 16, 12, 12), (8, 16, 3, 3), 2, 1, 1, {"conv_keep_cols_bytes": 0}),
     ("columns", (12, 8, 12, 12), (8, 8, 3, 3), 2, 1, 1, {"conv_s2d": False, "conv_phases": False}),
