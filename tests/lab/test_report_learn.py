@@ -79,7 +79,7 @@ def test_takeaway_html_escapes_and_is_empty_without_a_text():
         assert takeaway_html(missing, "en") == ""
 
 
-def test_source_html_names_the_module_and_shows_run_and_decide():
+def test_source_html_names_the_module_and_shows_measure_and_decide():
     import cvprimer
 
     html = source_html({"id": "q19-zero-init"}, "en")
@@ -88,11 +88,13 @@ def test_source_html_names_the_module_and_shows_run_and_decide():
     assert (Path(cvprimer.__file__).resolve().parent.parent / path).is_file()
     assert '<details class="code">' in html and "<details open" not in html
     blocks = re.findall(r"<pre><code>(.*?)</code></pre>", html, re.S)
-    assert blocks[0].startswith("def run(self, ctx: Context) -&gt; Result:")  # escaped, dedented
-    assert any(b.startswith("def _run(") for b in blocks)  # run only delegates: its helper is shown too
+    assert blocks[0].startswith("def measure(self, ctx: Context) -&gt; Result:")  # escaped, dedented
     assert blocks[-1].startswith("@staticmethod\ndef decide(")
-    page = source_html({"id": "q07-tuning-tips"}, "zh")  # a page: run only, no decide
-    assert "def run(" in page and "def decide(" not in page and "实测所用的代码" in page
+    assert not any(b.startswith("def draw(") for b in blocks)  # the plots are not what measured it
+    split = re.findall(r"<pre><code>(.*?)</code></pre>", source_html({"id": "q48-batch-norm"}, "en"), re.S)
+    assert any("def _sweep(" in b for b in split)  # measure calls helpers: they are shown too
+    page = source_html({"id": "q07-tuning-tips"}, "zh")  # a page: measure only, no decide
+    assert "def measure(" in page and "def decide(" not in page and "实测所用的代码" in page
 
 
 def test_source_html_says_so_when_the_source_or_the_experiment_is_missing(monkeypatch):
@@ -103,7 +105,7 @@ def test_source_html_says_so_when_the_source_or_the_experiment_is_missing(monkey
 
     monkeypatch.setattr(learn.inspect, "getsource", no_source)
     html = source_html({"id": "q19-zero-init"}, "en")
-    assert "<pre>" not in html and html.count("source not available") == 2  # run and decide
+    assert "<pre>" not in html and html.count("source not available") == 2  # measure and decide
     assert "q19_zero_init.py" in html
 
 

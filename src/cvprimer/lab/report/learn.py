@@ -1,5 +1,5 @@
 """The report as a study tool: the takeaway box, links between related questions, question mentions turned into
-links, and where each experiment's code lives with an excerpt of its ``run`` and ``decide``.
+links, and where each experiment's code lives with an excerpt of its ``measure`` and ``decide``.
 
 Every function here returns HTML built from escaped text only: a text is escaped first and only then are the
 question mentions in the *escaped* text wrapped in ``<a href="#qN">`` (a strict pattern on digits, so no markup
@@ -21,13 +21,13 @@ from cvprimer.lab.questions import QUESTIONS
 LEARN_UI: dict[str, dict[str, str]] = {
     "en": {
         "takeaway": "The answer, revised", "related": "Related:", "source": "Code:",
-        "code_summary": "The code that measured it: run and decide", "source_missing": "source not available",
+        "code_summary": "The code that measured it: measure and decide", "source_missing": "source not available",
         "source_unknown": "no experiment with this id in the installed lab",
         "controls_toggle": "Filters", "start_over": "Hide all again",
     },
     "zh": {
         "takeaway": "修正后的答案", "related": "相关题目：", "source": "代码：",
-        "code_summary": "实测所用的代码：run 与 decide", "source_missing": "无法取得源代码",
+        "code_summary": "实测所用的代码：measure 与 decide", "source_missing": "无法取得源代码",
         "source_unknown": "当前安装的实验室中没有这个实验编号",
         "controls_toggle": "筛选", "start_over": "全部重新隐藏",
     },
@@ -168,9 +168,10 @@ def source_path(cls: type) -> str | None:
 
 
 def method_sources(cls: Any) -> dict[str, str | None]:
-    """The source of ``cls.run``, of the class's own helper methods ``run`` calls as ``self._name(...)`` (one
-    level: ``run`` is often a thin wrapper) and, for an experiment, of ``cls.decide``; each dedented, None where
-    the source is unavailable (no file, a compiled module)."""
+    """The source of ``cls.measure`` (what the numbers come from; ``draw`` only plots them), of the class's own
+    helper methods ``measure`` calls as ``self._name(...)`` (one level: long measurements are split into helpers)
+    and, for an experiment, of ``cls.decide``; each dedented, None where the source is unavailable (no file, a
+    compiled module)."""
     from cvprimer.lab.experiment import Experiment
 
     out: dict[str, str | None] = {}
@@ -184,11 +185,9 @@ def method_sources(cls: Any) -> dict[str, str | None]:
             out[name] = None
         return out[name]
 
-    run = add("run")
-    for helper in dict.fromkeys(re.findall(r"\bself\.(_\w+)\(", run or "")):
+    measure = add("measure")
+    for helper in dict.fromkeys(re.findall(r"\bself\.(_\w+)\(", measure or "")):
         fn = inspect.getattr_static(cls, helper, None)
-        if "plot" in helper or "gallery" in helper:
-            continue  # drawing, not measuring
         if callable(getattr(fn, "__func__", fn)) and getattr(fn, "__module__", None) == cls.__module__:
             add(helper)
     if cls.kind == "experiment" and getattr(cls, "decide", None) is not Experiment.decide:
@@ -203,7 +202,7 @@ def _dedent(src: str) -> str:
 
 
 def source_html(rec: Mapping[str, Any], lang: str) -> str:
-    """Where the experiment's code lives and a collapsed ``<details>`` with its ``run`` and ``decide``, taken
+    """Where the experiment's code lives and a collapsed ``<details>`` with its ``measure`` and ``decide``, taken
     from the installed code when the report is written (escaped, in ``<pre><code>``)."""
     from cvprimer.lab.registry import SelectionError, get
 
