@@ -240,7 +240,9 @@ COLUMNS_ONE_GEMM = Lowering("columns_one_gemm", _gemm1_forward, _gemm1_grad_inpu
 # the shifted GEMMs; saves a copy of x (the weight gradient recomputes the input tiles). Measured
 # (process CPU, 1 thread, ms, forward + grad input + grad weight, rows -> winograd): 128x16x32x32 -> 16
 # 53.6 -> 33.7 (PyTorch 25.4), 128x32x16x16 -> 32 35.2 -> 21.5, 128x64x8x8 -> 64 31.0 -> 20.2,
-# 16x32x32x32 -> 32 17.8 -> 10.7, 64x4x32x32 -> 16 11.3 -> 8.8, 32x256x4x4 -> 256 31.8 -> 24.0 (128 tiles).
+# 16x32x32x32 -> 32 17.8 -> 10.7, 64x4x32x32 -> 16 11.3 -> 8.8, 32x256x4x4 -> 256 31.8 -> 24.0 (128 tiles);
+# with the vectorised tile transforms of ``_winograd_tiles.py`` (median of 9 interleaved, loaded machine):
+# 128x16x32x32 39.3 -> 26.0, 128x32x16x16 27.9 -> 22.4, 128x64x8x8 17.8 -> 16.1 (PyTorch 27-46, 21-27, 18-21).
 # float32/float64 only (numba has no float16 arithmetic). Taken from settings.conv_winograd_min_channels (4)
 # channels in and out (at most 3 inputs the columns are faster) and settings.conv_winograd_min_tiles (128)
 # 2x2 output tiles in the batch: with fewer the weight transform and thin GEMMs lose (8x256x4x4 -> 256,
