@@ -121,3 +121,41 @@ def test_a_pool_larger_than_the_thread_count_uses_only_that_many_threads():
     with settings.override(threads=2):
         pool.pool_map(fn, [(i, i + 1) for i in range(12)])
     assert threading.current_thread().name in names and 1 <= len(names) <= 2
+
+
+def test_gemm_splits_rows_and_matches_torch():
+    """pool.gemm: a (M, K) @ b (K, N) with the rows cut into spans; matches PyTorch's product (float64, to
+    rounding), split or whole, with a strided operand (as gy.T in linear's weight gradient); a clear error on
+    mismatched shapes."""
+    import numpy as np
+    import torch
+
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((96, 40)), rng.standard_normal((40, 24))
+    want = (torch.from_numpy(a) @ torch.from_numpy(b)).numpy()
+    assert np.abs(want).max() > 1.0
+    for chunk in (1 << 10, 1 << 30):  # 4 spans, 1 span
+        with settings.override(threads=2, min_chunk_elements=chunk):
+            assert len(pool.spans(96, 40 * 24)) == (4 if chunk == 1 << 10 else 1)
+            got = pool.gemm(a, b)
+            got_f = pool.gemm(np.asfortranarray(a), b)
+        assert got.shape == (96, 24) and got.dtype == np.float64
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(got_f, want, rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError, match="gemm"):
+        pool.gemm(a, b.T)  # (96, 40) @ (24, 40)
+
+
+def test_blas_single_holds_the_blas_to_one_thread_only_with_several_workers():
+    if not pool.BLAS.available():
+        pytest.skip("no controllable BLAS")
+    from cvprimer.analysis.timing import blas_threads
+
+    with blas_threads(2):
+        before = pool.BLAS.counts()
+        assert before and all(n == 2 for n in before)
+        with pool.blas_single():  # settings.threads is 2 here
+            assert all(n == 1 for n in pool.BLAS.counts())
+        assert pool.BLAS.counts() == before
+        with settings.override(threads=1), pool.blas_single():  # one worker: the BLAS is left alone
+            assert pool.BLAS.counts() == before

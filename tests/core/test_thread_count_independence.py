@@ -135,3 +135,15 @@ def test_a_resnet_block_step_does_not_depend_on_the_thread_count():
     for n in THREADS[1:]:
         for a, b in zip(grads[1], grads[n], strict=True):
             assert np.array_equal(a, b), f"threads={n}: a gradient differs from threads=1"
+
+
+def test_linear_does_not_depend_on_the_thread_count():
+    """F.linear's three GEMMs are cut over the rows of their output by the pool (core.pool.gemm): same bits with
+    1, 2, 4 threads and the automatic budget, 2-D and 3-D (ViT-like) inputs."""
+    for xs in ((64, 48), (4, 16, 48)):
+        m = int(np.prod(xs[:-1]))
+        with settings.override(min_chunk_elements=CHUNK):
+            assert len(pool.spans(m, 48 * 40)) > 1  # the forward and the input gradient split
+            assert len(pool.spans(40, m * 48)) > 1  # the weight gradient splits over its 40 rows
+        _same_bits_for_every_thread_count(lambda x, w, b: F.linear(x, w, b),
+                                          {"x": _rand(xs, 14), "w": _rand((40, 48), 15), "b": _rand((40,), 16)})

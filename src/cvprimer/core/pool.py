@@ -36,6 +36,8 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import numpy as np
+
 from cvprimer.core.settings import Settings, current, settings, use
 
 # the number of workers and the smallest chunk worth a split are settings.threads and
@@ -473,3 +475,40 @@ def batch_spans(n: int, per_item: int) -> list[tuple[int, int]]:
     """The spans of a batch of ``n`` items of ``per_item`` elements each for :func:`pool_map`: :func:`spans`
     (a function of the size alone: the same spans whatever the thread count)."""
     return spans(n, per_item)
+
+
+@contextlib.contextmanager
+def blas_single() -> Iterator[None]:
+    """Hold NumPy's BLAS to one thread for the block when the engine may use more than one (``workers() > 1``);
+    a no-op otherwise. For the engine's GEMMs too small to split: a multi-threaded BLAS call wakes the BLAS's
+    own threads, which then spin for a while (OpenBLAS: up to ~0.1 s) on the cores the pool's workers need
+    (measured, 2 threads, LeNet-5 step with BLAS at 2 threads outside the splits 45-46 ms, at 1 thread
+    30-36 ms; ResNet-20 345 -> 289 ms)."""
+    if workers() > 1:
+        with _single_threaded_blas():
+            yield
+    else:
+        yield
+
+
+def gemm(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    r"""``a @ b`` for 2-D ``a`` (M, K) and ``b`` (K, N), the rows of ``a`` cut into the pool's spans
+    (:func:`spans` of M items of K N multiply-adds each: a function of the shape alone), each span one GEMM
+    ``out[i:j] = a[i:j] @ b`` on one BLAS thread, the spans shared out by the workers. Every output row is one
+    single-threaded GEMM's row whatever the thread count, so the result does not depend on it; the pool, not the
+    BLAS's own threads, gives the parallelism (see :func:`blas_single`). Returns a new (M, N) array."""
+    if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[0]:
+        raise ValueError(f"pool.gemm: expected a (M, K) and b (K, N), got shapes {a.shape} and {b.shape}")
+    m, k = a.shape
+    n = b.shape[1]
+    parts = spans(m, k * n)
+    if len(parts) <= 1:
+        with blas_single():
+            return a @ b
+    out = np.empty((m, n), np.result_type(a, b))
+
+    def job(i: int, j: int) -> None:
+        np.matmul(a[i:j], b, out=out[i:j])
+
+    pool_map(job, parts)
+    return out

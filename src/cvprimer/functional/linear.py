@@ -6,6 +6,7 @@ import numpy as np
 
 from cvprimer.core.cost import Cost
 from cvprimer.core.function import Function
+from cvprimer.core.pool import gemm
 from cvprimer.core.saves import BOTH
 from cvprimer.core.tensor import Tensor
 
@@ -43,7 +44,7 @@ class LinearFn(Function):
     @staticmethod
     def forward(ctx, x, weight, bias=None):
         x2 = _rows(x)  # (M, in)
-        y = x2 @ weight.T  # (M, out), one GEMM
+        y = gemm(x2, weight.T)  # (M, out), one GEMM (its rows split over the engine's pool)
         if bias is not None:
             if np.result_type(y, bias) == y.dtype:
                 y += bias
@@ -61,9 +62,9 @@ class LinearFn(Function):
         gx = gw = gb = None
         gy2 = _rows(gy)  # (M, out)
         if needs[0]:
-            gx = (gy2 @ weight).reshape(gy.shape[:-1] + (weight.shape[1],))  # (*, in)
+            gx = gemm(gy2, weight).reshape(gy.shape[:-1] + (weight.shape[1],))  # (*, in)
         if needs[1]:
-            gw = gy2.T @ _rows(x)  # (out, in)
+            gw = gemm(gy2.T, _rows(x))  # (out, in)
         if len(needs) < 3:  # called without a bias
             return gx, gw
         if needs[2]:

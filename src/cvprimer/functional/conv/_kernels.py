@@ -38,12 +38,13 @@ together, since what ``forward`` saves is what that path's ``grad_weight`` reads
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import numpy as np
 
-from cvprimer.core.pool import batch_spans, pool_map
+from cvprimer.core.pool import batch_spans, blas_single, pool_map
 from cvprimer.core.settings import settings
 from cvprimer.functional.conv import _strided
 from cvprimer.functional.conv._depthwise import dw_forward, dw_grad_input, dw_grad_weight
@@ -326,6 +327,14 @@ class Chunks(list):
     """What a batch-split forward saved: ``[(a, b, saved of images a:b), ...]``."""
 
 
+def _one_span(low: Lowering) -> contextlib.AbstractContextManager[Any]:
+    """Around a batch-split lowering run whole (the batch too small to split): the BLAS held to one thread when the
+    engine has several (:func:`cvprimer.core.pool.blas_single`: a multi-threaded BLAS call leaves its threads
+    spinning on the cores the pool's next split needs). A lowering that is never split (dense, depthwise) keeps the
+    BLAS's threads."""
+    return blas_single() if low.split else contextlib.nullcontext()
+
+
 def _spans(n: int, per_image: int, g: Geom) -> list[tuple[int, int]]:
     return batch_spans(n, per_image * max(1, g.k[0] * g.k[1]))
 
@@ -344,7 +353,8 @@ def conv_forward(x: np.ndarray, w: np.ndarray, g: Geom, low: Lowering) -> tuple[
     """
     spans = _spans(x.shape[0], x[0].size, g) if low.split else []
     if len(spans) <= 1:
-        return low.forward(x, w, g)
+        with _one_span(low):
+            return low.forward(x, w, g)
     y = np.empty((x.shape[0], w.shape[0]) + g.out, x.dtype)
 
     def job(a: int, b: int) -> tuple[int, int, Any]:
@@ -358,7 +368,8 @@ def conv_grad_input(gy: np.ndarray, w: np.ndarray, x_shape: tuple[int, ...], g: 
     """``gx = W^T * gy`` (the adjoint of :func:`conv_forward` in x), batch-split like it."""
     spans = _spans(gy.shape[0], gy[0].size, g) if low.split else []
     if len(spans) <= 1:
-        return low.grad_input(gy, w, x_shape, g)
+        with _one_span(low):
+            return low.grad_input(gy, w, x_shape, g)
     gx = np.empty(x_shape, gy.dtype)
 
     def job(a: int, b: int) -> None:
@@ -374,7 +385,8 @@ def conv_grad_weight(saved: Any, gy: np.ndarray, w_shape: tuple[int, ...], g: Ge
     ``saved`` is the second result of :func:`conv_forward` with the same lowering ``low``.
     """
     if not isinstance(saved, Chunks):
-        return low.grad_weight(saved, gy, w_shape, g)
+        with _one_span(low):
+            return low.grad_weight(saved, gy, w_shape, g)
     by_span = {(a, b): s for a, b, s in saved}
     parts = pool_map(lambda a, b: low.grad_weight(by_span[a, b], gy[a:b], w_shape, g), list(by_span))
     return np.sum(parts, axis=0)
@@ -384,7 +396,8 @@ def weight_operand(x: np.ndarray, w_shape: tuple[int, ...], g: Geom, low: Loweri
     """Rebuild what :func:`conv_grad_weight` needs from ``x`` (when it was not kept), for the lowering ``low``."""
     spans = _spans(x.shape[0], x[0].size, g) if low.split else []
     if len(spans) <= 1:
-        return low.operand(x, w_shape, g)
+        with _one_span(low):
+            return low.operand(x, w_shape, g)
     return Chunks(pool_map(lambda a, b: (a, b, low.operand(x[a:b], w_shape, g)), spans))
 
 
