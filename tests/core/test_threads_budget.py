@@ -206,3 +206,20 @@ def test_each_backward_refreshes_the_budget():
         pool._BUDGET.last = -1e9
         (cp.tensor(np.ones((2, 4), np.float32)) @ w).sum().backward()
         assert pool._BUDGET.last == -1e9
+
+
+def test_the_automatic_pool_keeps_two_threads_under_load_while_the_blas_falls_to_one(monkeypatch, blas_restored):
+    """Every core busy: the load budget (the BLAS's threads) falls to 1, the pool keeps MIN_POOL = 2 threads (its
+    workers block rather than spin, and the caller runs any span no worker started); one CPU: one thread."""
+    monkeypatch.setattr(pool, "cpus", lambda: 2)
+    b = pool._Budget()
+    monkeypatch.setattr(pool, "_BUDGET", b)
+    for _ in range(6):
+        b.sample(others=2.0)
+    b.last = time.monotonic() + 1e6  # no new /proc sample during the test
+    assert b.value == 1 and pool.BLAS.counts() == [1] * len(pool.BLAS.libs)
+    assert pool.MIN_POOL == 2 and pool.workers() == 2
+    with settings.override(threads=1):
+        assert pool.workers() == 1
+    monkeypatch.setattr(pool, "cpus", lambda: 1)
+    assert pool.workers() == 1

@@ -18,9 +18,11 @@ bits (``tests/core/test_thread_count_independence.py``).
 
 **One thread budget.** With ``settings.threads = None`` (the default) the number of threads follows
 the load (:class:`_Budget`): every CPU of the affinity mask (at most 4) on a quiet machine, fewer when
-other processes keep cores busy, 1 when all are; the BLAS gets the same budget outside the pool's
-splits. On top of that, a span no worker has picked up is run by the caller itself (:class:`_Job`), so
-a worker without a core costs nothing but the hand-off.
+other processes keep cores busy, 1 when all are; the BLAS gets that budget outside the engine's ops,
+the pool never fewer than ``MIN_POOL`` (2) threads. A span no worker has picked up is run by the caller
+itself (:class:`_Job`), so a worker without a core costs nothing but the hand-off. The engine's GEMMs run
+on one BLAS thread whenever the pool has several (inside its splits, :func:`gemm`, :func:`blas_single`):
+a multi-threaded BLAS call leaves OpenBLAS's threads spinning for a while on the cores the next split needs.
 """
 
 from __future__ import annotations
@@ -51,6 +53,13 @@ MAX_WORKERS = 4  # the automatic budget never exceeds this many threads
 # f+b, 1 -> 4 -> 12 spans: 128x64x8x8 Winograd 18.1 -> 20.8 -> 26.8 ms; the whole ResNet-20 step 1 -> 2 -> 4
 # spans 613 -> 605 -> 621 ms, within noise)
 MAX_SPANS = 4
+# the automatic pool keeps this many threads (the caller and one worker) even when other processes keep every
+# core busy: its workers block rather than spin, a span no worker has started is run by the caller, and two
+# runnable threads get a larger share of a busy machine than one. Measured under load (2 busy processes on 2
+# CPUs, benchmarks/loaded.py, wall ms, threads=1 vs threads=2 in the same run): MobileNet v2 242 vs 233, U-Net
+# 350 vs 267, ViT-tiny 1490 vs 1185, ResNet-20 699 vs 700, MLP 9.9 vs 10.1. Only the BLAS's own threads (which
+# spin when idle) fall to the load budget.
+MIN_POOL = 2
 SAMPLE_EVERY_S = 0.25  # the load is sampled at most this often (on the next engine call after that)
 WINDOW_S = 2.0  # the budget follows the mean load of the samples of this many seconds
 
@@ -66,13 +75,15 @@ def cpus() -> int:
 
 
 def workers() -> int:
-    """Threads the engine uses now: ``settings.threads`` when set, else the automatic budget
-    (:func:`thread_budget`). The pool's workers and NumPy's BLAS share it: while the pool runs a split,
-    the BLAS is held to one thread, otherwise the BLAS gets the budget (never pool x BLAS threads)."""
+    """Threads the engine's pool uses now: ``settings.threads`` when set, else the automatic budget
+    (:func:`thread_budget`) but never fewer than ``MIN_POOL`` (where the affinity mask has that many CPUs).
+    The pool's workers and NumPy's BLAS share it: while the pool runs a split, and around the engine's GEMMs
+    too small to split (:func:`blas_single`), the BLAS is held to one thread; otherwise the BLAS gets the
+    budget (never pool x BLAS threads)."""
     n = settings.threads
     if n is not None:
         return max(1, n)
-    return _BUDGET.get()
+    return max(_BUDGET.get(), min(MIN_POOL, cpus()))
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -21,9 +21,10 @@ Fields (the defaults are the measured best on a 2-core x86 machine; see ``benchm
   test suite sets it to 0 so that the kernels are tested on small arrays too.
 * ``threads`` -- worker threads of the engine's pool and NumPy's BLAS threads (None: the automatic
   budget of :mod:`cvprimer.core.pool`: the CPUs this process may use, at most 4, minus the cores
-  other processes keep busy, re-sampled every 0.25 s; 1 when every core is busy). Convolution,
-  normalization and the other batch-split kernels share that pool; the BLAS runs one thread inside
-  the pool's splits and the budget outside them.
+  other processes keep busy, re-sampled every 0.25 s; 1 when every core is busy, for the BLAS; the
+  pool keeps 2 threads even then, ``cvprimer.core.pool.MIN_POOL``). Convolution, linear layers,
+  normalization and the other batch-split kernels share that pool; the BLAS runs one thread inside the
+  engine's ops while the pool has several and the budget outside them.
 * ``min_chunk_elements`` -- a batch is cut into spans of about this many elements of work or more
   (``cvprimer.core.pool.spans``: 1, 2 or 4 of them, a function of the size alone, so that results do
   not depend on the thread count), which the workers share out (262144: handing a chunk to a
