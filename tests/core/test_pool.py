@@ -123,10 +123,10 @@ def test_a_pool_larger_than_the_thread_count_uses_only_that_many_threads():
     assert threading.current_thread().name in names and 1 <= len(names) <= 2
 
 
-def test_gemm_splits_rows_and_matches_torch():
-    """pool.gemm: a (M, K) @ b (K, N) with the rows cut into spans; matches PyTorch's product (float64, to
-    rounding), split or whole, with a strided operand (as gy.T in linear's weight gradient); a clear error on
-    mismatched shapes."""
+def test_gemm_splits_rows_or_columns_and_matches_torch():
+    """pool.gemm: a (M, K) @ b (K, N) with the longer output side (rows or columns) cut into spans; matches
+    PyTorch's product (float64, to rounding), split or whole, with a strided operand (as gy.T in linear's
+    weight gradient); a clear error on mismatched shapes."""
     import numpy as np
     import torch
 
@@ -142,6 +142,10 @@ def test_gemm_splits_rows_and_matches_torch():
         assert got.shape == (96, 24) and got.dtype == np.float64
         np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
         np.testing.assert_allclose(got_f, want, rtol=1e-12, atol=1e-12)
+    at, bt = np.ascontiguousarray(b.T), np.ascontiguousarray(a.T)  # (24, 40) @ (40, 96): cut over the columns
+    with settings.override(threads=2, min_chunk_elements=1 << 10):
+        assert len(pool.spans(96, 24 * 40)) == 4
+        np.testing.assert_allclose(pool.gemm(at, bt), want.T, rtol=1e-12, atol=1e-12)
     with pytest.raises(ValueError, match="gemm"):
         pool.gemm(a, b.T)  # (96, 40) @ (24, 40)
 

@@ -138,12 +138,12 @@ def test_a_resnet_block_step_does_not_depend_on_the_thread_count():
 
 
 def test_linear_does_not_depend_on_the_thread_count():
-    """F.linear's three GEMMs are cut over the rows of their output by the pool (core.pool.gemm): same bits with
+    """F.linear's three GEMMs are cut over the longer side of their output by the pool (core.pool.gemm): same bits with
     1, 2, 4 threads and the automatic budget, 2-D and 3-D (ViT-like) inputs."""
     for xs in ((64, 48), (4, 16, 48)):
         m = int(np.prod(xs[:-1]))
         with settings.override(min_chunk_elements=CHUNK):
             assert len(pool.spans(m, 48 * 40)) > 1  # the forward and the input gradient split
-            assert len(pool.spans(40, m * 48)) > 1  # the weight gradient splits over its 40 rows
+            assert len(pool.spans(48, 40 * m)) > 1  # the weight gradient (40, 48) splits over its 48 columns
         _same_bits_for_every_thread_count(lambda x, w, b: F.linear(x, w, b),
                                           {"x": _rand(xs, 14), "w": _rand((40, 48), 15), "b": _rand((40,), 16)})

@@ -503,23 +503,30 @@ def blas_single() -> Iterator[None]:
 
 
 def gemm(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    r"""``a @ b`` for 2-D ``a`` (M, K) and ``b`` (K, N), the rows of ``a`` cut into the pool's spans
-    (:func:`spans` of M items of K N multiply-adds each: a function of the shape alone), each span one GEMM
-    ``out[i:j] = a[i:j] @ b`` on one BLAS thread, the spans shared out by the workers. Every output row is one
-    single-threaded GEMM's row whatever the thread count, so the result does not depend on it; the pool, not the
-    BLAS's own threads, gives the parallelism (see :func:`blas_single`). Returns a new (M, N) array."""
+    r"""``a @ b`` for 2-D ``a`` (M, K) and ``b`` (K, N), the longer of the output's two sides cut into the pool's
+    spans (:func:`spans` of M rows of K N multiply-adds each, or N columns of M K: a function of the shape alone),
+    each span one GEMM on one BLAS thread (``out[i:j] = a[i:j] @ b`` or ``out[:, i:j] = a @ b[:, i:j]``), the spans
+    shared out by the workers. Every output element is one single-threaded GEMM's whatever the thread count, so the
+    result does not depend on it; the pool, not the BLAS's own threads, gives the parallelism (see
+    :func:`blas_single`). Cutting the longer side re-packs the smaller operand once per span (measured, 1 thread,
+    float32, (192, 4160) @ (4160, 768) as in a ViT weight gradient: 12.6 ms whole, 16.1 cut by rows). Returns a new
+    (M, N) array."""
     if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[0]:
         raise ValueError(f"pool.gemm: expected a (M, K) and b (K, N), got shapes {a.shape} and {b.shape}")
     m, k = a.shape
     n = b.shape[1]
-    parts = spans(m, k * n)
+    by_rows = m >= n
+    parts = spans(m, k * n) if by_rows else spans(n, m * k)
     if len(parts) <= 1:
         with blas_single():
             return a @ b
     out = np.empty((m, n), np.result_type(a, b))
 
-    def job(i: int, j: int) -> None:
+    def rows(i: int, j: int) -> None:
         np.matmul(a[i:j], b, out=out[i:j])
 
-    pool_map(job, parts)
+    def cols(i: int, j: int) -> None:
+        out[:, i:j] = a @ b[:, i:j]
+
+    pool_map(rows if by_rows else cols, parts)
     return out
