@@ -136,7 +136,7 @@ def test_gemm_splits_rows_or_columns_and_matches_torch():
     assert np.abs(want).max() > 1.0
     for chunk in (1 << 10, 1 << 30):  # 4 spans, 1 span
         with settings.override(threads=2, min_chunk_elements=chunk):
-            assert len(pool.spans(96, 40 * 24)) == (4 if chunk == 1 << 10 else 1)
+            assert len(pool.spans(96, 40 * 24, pool.GEMM_SPANS)) == (2 if chunk == 1 << 10 else 1)
             got = pool.gemm(a, b)
             got_f = pool.gemm(np.asfortranarray(a), b)
         assert got.shape == (96, 24) and got.dtype == np.float64
@@ -144,7 +144,7 @@ def test_gemm_splits_rows_or_columns_and_matches_torch():
         np.testing.assert_allclose(got_f, want, rtol=1e-12, atol=1e-12)
     at, bt = np.ascontiguousarray(b.T), np.ascontiguousarray(a.T)  # (24, 40) @ (40, 96): cut over the columns
     with settings.override(threads=2, min_chunk_elements=1 << 10):
-        assert len(pool.spans(96, 24 * 40)) == 4
+        assert len(pool.spans(96, 24 * 40, pool.GEMM_SPANS)) == 2
         np.testing.assert_allclose(pool.gemm(at, bt), want.T, rtol=1e-12, atol=1e-12)
     with pytest.raises(ValueError, match="gemm"):
         pool.gemm(a, b.T)  # (96, 40) @ (24, 40)

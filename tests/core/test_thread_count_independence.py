@@ -143,7 +143,7 @@ def test_linear_does_not_depend_on_the_thread_count():
     for xs in ((64, 48), (4, 16, 48)):
         m = int(np.prod(xs[:-1]))
         with settings.override(min_chunk_elements=CHUNK):
-            assert len(pool.spans(m, 48 * 40)) > 1  # the forward and the input gradient split
-            assert len(pool.spans(48, 40 * m)) > 1  # the weight gradient (40, 48) splits over its 48 columns
+            assert len(pool.spans(m, 48 * 40, pool.GEMM_SPANS)) > 1  # the forward and the input gradient split
+            assert len(pool.spans(48, 40 * m, pool.GEMM_SPANS)) > 1  # the weight gradient (40, 48): its columns
         _same_bits_for_every_thread_count(lambda x, w, b: F.linear(x, w, b),
                                           {"x": _rand(xs, 14), "w": _rand((40, 48), 15), "b": _rand((40,), 16)})

@@ -53,6 +53,10 @@ MAX_WORKERS = 4  # the automatic budget never exceeds this many threads
 # f+b, 1 -> 4 -> 12 spans: 128x64x8x8 Winograd 18.1 -> 20.8 -> 26.8 ms; the whole ResNet-20 step 1 -> 2 -> 4
 # spans 613 -> 605 -> 621 ms, within noise)
 MAX_SPANS = 4
+# pool.gemm cuts a GEMM into at most this many spans: each span re-packs an operand, so fewer cost less on one
+# thread (ViT-tiny step, 1 thread, process CPU, linear's GEMMs whole / 2 spans / 4 spans: 995 / 1021 / 1038 ms)
+# and two threads gain as much from 2 as from 4 (599-640 ms for either)
+GEMM_SPANS = 2
 # the automatic pool keeps this many threads (the caller and one worker) even when other processes keep every
 # core busy: its workers block rather than spin, a span no worker has started is run by the caller, and two
 # runnable threads get a larger share of a busy machine than one. Measured under load (2 busy processes on 2
@@ -463,18 +467,19 @@ def pool_map(fn: Callable[[int, int], Any], spans: list[tuple[int, int]], blas_s
         return pool.map(fn, spans, n)
 
 
-def spans(n: int, per_item: int) -> list[tuple[int, int]]:
+def spans(n: int, per_item: int, most: int = MAX_SPANS) -> list[tuple[int, int]]:
     r"""range(n) cut into ``k`` contiguous spans of (nearly) equal length, ``k`` a function of the problem
     size alone, never of the thread count::
 
-        k = the largest power of two <= min(floor(n per_item / settings.min_chunk_elements), n, MAX_SPANS)
+        k = the largest power of two <= min(floor(n per_item / settings.min_chunk_elements), n, most)
         span i = [round(i n / k), round((i + 1) n / k))
 
-    (``per_item``: elements of work per item). Each span carries about ``min_chunk_elements`` elements or more
+    (``per_item``: elements of work per item; ``most``: ``MAX_SPANS`` unless a caller wants fewer). Each span
+    carries about ``min_chunk_elements`` elements or more
     (handing a span to a worker costs ~0.05-0.4 ms, so it must carry about a millisecond of work), and the
     spans are shared out by however many workers run them (:func:`pool_map`), so the partial results, and
     their sum in span order, are the same with 1, 2, 4 threads or the automatic budget."""
-    k = min(MAX_SPANS, n, (n * per_item) // max(1, settings.min_chunk_elements))
+    k = min(most, n, (n * per_item) // max(1, settings.min_chunk_elements))
     if k <= 1:
         return [(0, n)]
     k = 1 << (k.bit_length() - 1)  # a power of two: shared out evenly by 1, 2 or 4 workers
@@ -516,7 +521,7 @@ def gemm(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     m, k = a.shape
     n = b.shape[1]
     by_rows = m >= n
-    parts = spans(m, k * n) if by_rows else spans(n, m * k)
+    parts = spans(m, k * n, GEMM_SPANS) if by_rows else spans(n, m * k, GEMM_SPANS)
     if len(parts) <= 1:
         with blas_single():
             return a @ b
