@@ -526,7 +526,7 @@ def test_related_questions_and_mentions_are_links_that_resolve(desktop, takeaway
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
-def test_each_experiment_says_where_its_code_is_and_shows_run_and_decide(desktop, report_dir: Path, lang: str):
+def test_each_experiment_says_where_its_code_is_and_shows_measure_and_decide(desktop, report_dir: Path, lang: str):
     import cvprimer
     from cvprimer.lab.registry import get
     from cvprimer.lab.report.learn import source_path
@@ -544,7 +544,7 @@ def test_each_experiment_says_where_its_code_is_and_shows_run_and_decide(desktop
         assert details.get_attribute("open") is None and not _visible(driver, f"#{rec['id']} details.code pre")
         driver.execute_script("arguments[0].open = true;", details)
         code = "\n".join(p.text for p in details.find_elements("css selector", "pre code"))
-        assert "def run(self" in code
+        assert "def measure(self" in code and "def draw(" not in code
         assert ("def decide(" in code) == (rec.get("kind", "experiment") == "experiment"), rec["id"]
     # the code is not searched: words only the code and its path hold find nothing
     box = driver.find_element("id", "f-search")
