@@ -66,12 +66,13 @@ def _end_mpi_job(text: str, code: int) -> None:
         from mpi4py import MPI
     except ImportError:
         return
-    if rank:
-        import time
+    import time
 
+    if rank:
         time.sleep(2.0)
     sys.stderr.write(text)
     sys.stderr.flush()
+    time.sleep(0.3)  # let the line reach mpiexec: the abort kills what forwards it (seen lost on a busy machine)
     MPI.COMM_WORLD.Abort(code)
     os._exit(code)  # Abort may return before the launcher ends this process: never print the line twice
 

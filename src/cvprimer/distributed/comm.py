@@ -192,15 +192,21 @@ class Communicator:
         self.mpi_comm, self.rank, self.world_size = None, 0, 1
 
     def abort(self, code: int = 1) -> None:
-        """End every rank of the job now (``MPI_Abort``); in a single process, exit with ``code``."""
+        """End every rank of the job now (``MPI_Abort``); in a single process, exit with ``code``. With several
+        ranks, what this rank wrote is flushed and given ``ABORT_GRACE_S`` to reach ``mpiexec`` first: the abort
+        kills the processes that forward the ranks' output, and on a busy machine a last line written just before
+        it was seen lost (the job ended with the right status and an empty stderr)."""
         sys.stdout.flush()
         sys.stderr.flush()
         if self.world_size > 1:
+            time.sleep(ABORT_GRACE_S)
             self.mpi_comm.Abort(code)
         os._exit(code)  # pragma: no cover - Abort does not return
 
 
 _WORLD: Communicator | None = None
+#: seconds a rank waits between flushing its last words and MPI_Abort (see Communicator.abort)
+ABORT_GRACE_S = 0.3
 
 
 def init(use_mpi: bool | None = None) -> Communicator:
@@ -339,8 +345,8 @@ def abort_on_error(comm: Communicator | None = None, code: int = 1) -> Iterator[
     With one rank the exception propagates unchanged (the caller's error handling applies).
     ``SystemExit(0)`` is let through, and so is :class:`AgreedError` (every rank raised it: no abort is needed,
     the command line prints it once). A :class:`~cvprimer.errors.UserError` found by one rank alone is one line
-    (no traceback) and ends the job with status 2; Ctrl-C is one line (from rank 0; another rank first gives it half
-    a second, in case rank 0 waits inside an MPI call) and ends the job with status 130.
+    (no traceback) and ends the job with status 2; Ctrl-C is one line (from rank 0; another rank first gives it a
+    second, in case rank 0 waits inside an MPI call) and ends the job with status 130.
     """
     comm = comm or world()
     try:
@@ -356,13 +362,12 @@ def abort_on_error(comm: Communicator | None = None, code: int = 1) -> Iterator[
         if comm.world_size == 1:
             raise
         if isinstance(e, KeyboardInterrupt):
-            if not comm.is_main:  # rank 0 usually says it and ends the job meanwhile; not when it waits inside MPI
-                time.sleep(0.5)
+            if not comm.is_main:  # rank 0 usually says it and ends the job meanwhile (its abort waits only
+                time.sleep(1.0)   # ABORT_GRACE_S), not when it waits inside MPI
             _say(comm, f"interrupted (Ctrl-C); ending all {comm.world_size} ranks")
             comm.abort(130)
         if isinstance(e, UserError):
             _say(comm, f"{e}; ending all {comm.world_size} ranks")
-            time.sleep(0.2)
             comm.abort(2)
         _report(comm, e)
         comm.abort(code)
