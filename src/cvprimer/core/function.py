@@ -263,6 +263,9 @@ class Function:
     uncounted: ClassVar[str] = ""
     #: a normalization op whose parameter inputs 1 and 2 are gamma/beta (counted as "norm_affine")
     is_normalization: ClassVar[bool] = False
+    #: argument positions this call's forward kept beyond ``saves_for_backward`` (set per call by a forward whose
+    #: saved operand may be an input itself, e.g. a conv lowering); their versions are checked at backward
+    kept_inputs: tuple[int, ...] = ()
 
     @classmethod
     def geometry(cls, call: Call) -> Geometry | None:
@@ -492,7 +495,7 @@ def _saved_versions(cls: type[Function], ctx: Function, args: tuple[Any, ...], r
         box = getattr(args[i], "_vc", None) if i < n else None  # a Tensor argument, not an option
         if box is not None:
             rec.append((box, box[0], ("input", i)))
-    for i in getattr(ctx, "kept_inputs", ()):  # arguments this call's forward kept beyond the declaration
+    for i in ctx.kept_inputs:  # arguments this call's forward kept beyond the declaration (class default: none)
         box = getattr(args[i], "_vc", None) if i < n and i not in ins else None
         if box is not None:
             rec.append((box, box[0], ("input", i)))
